@@ -1,0 +1,295 @@
+"""The stage contract: spec in, ``result.json`` out, exit codes (see ``stages/README.md``).
+
+Every stage module calls :func:`run_stage` from its ``main``; it is the one place where an
+exception becomes an exit code and a ``result.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULT_SCHEMA = "pte-farm/stage-result@1"
+SPEC_SCHEMA = "pte-farm/stage-spec@1"
+STAGES = ("reference", "export", "quantize", "lower", "execute")
+TOOLCHAIN_PACKAGES = ("torch", "executorch", "torchao", "transformers")
+
+EXIT_OK, EXIT_STAGE, EXIT_CONFIG, EXIT_INFRA = 0, 1, 2, 3
+
+
+class StageError(Exception):
+    """A failure the stage diagnosed itself; ``kind`` picks the exit code."""
+
+    kind = "stage"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class ConfigError(StageError):
+    """The spec is wrong: the message says what to fix. Exit 2."""
+
+    kind = "config"
+
+
+class InfraError(StageError):
+    """The machine is wrong (toolchain, corrupted artefact, resources). Exit 3."""
+
+    kind = "infra"
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    recipe: str
+    backend: str
+    device: str
+    toolchain: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}/{self.recipe}/{self.backend}/{self.device}@{self.toolchain}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model folder in Hugging Face format; ``path`` is loaded with ``from_pretrained``."""
+
+    id: str
+    path: Path
+    max_seq_len: int = 128
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """``scheme`` names an entry of :data:`pte_stages.recipes.RECIPES`."""
+
+    name: str
+    scheme: str
+    group_size: int | None = None
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """``kind`` names an entry of :data:`pte_stages.backends.BACKENDS`."""
+
+    name: str
+    kind: str
+    per_op_mode: bool = False
+
+
+@dataclass(frozen=True)
+class ExecuteSpec:
+    warmup: int = 1
+    reps: int = 5
+    prompt_ids: tuple[tuple[int, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Spec:
+    stage: str
+    cell: Cell
+    model: ModelSpec
+    prompts: tuple[str, ...]
+    max_new_tokens: int
+    recipe: RecipeSpec
+    backend: BackendSpec
+    inputs: dict[str, Path] = field(default_factory=dict)
+    execute: ExecuteSpec = ExecuteSpec()
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def input(self, name: str) -> Path:
+        """An input artefact that must exist, or a config error naming it."""
+        path = self.inputs.get(name)
+        if path is None:
+            raise ConfigError(f"spec.inputs.{name} is missing: the {self.stage} stage needs it")
+        if not path.is_file():
+            raise ConfigError(f"spec.inputs.{name}: {path} does not exist or is not a file")
+        return path
+
+
+def _get(d: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in d:
+        raise ConfigError(f"spec: {where}{key} is required")
+    value = d[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"spec: {where}{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def parse_spec(raw: Any, stage: str) -> Spec:
+    """Typed spec from parsed JSON; any problem is a :class:`ConfigError` naming the field."""
+    if not isinstance(raw, dict):
+        raise ConfigError("spec: the top level must be a JSON object")
+    if raw.get("schema") != SPEC_SCHEMA:
+        raise ConfigError(f"spec.schema must be {SPEC_SCHEMA!r}, got {raw.get('schema')!r}")
+    if raw.get("stage") != stage:
+        raise ConfigError(f"spec.stage is {raw.get('stage')!r} but this is the {stage} stage")
+    c = _get(raw, "cell", dict, "")
+    cell = Cell(*(str(_get(c, k, str, "cell.")) for k in Cell.__dataclass_fields__))
+    m = _get(raw, "model", dict, "")
+    model_path = Path(_get(m, "path", str, "model."))
+    if not (model_path / "config.json").is_file():
+        raise ConfigError(
+            f"model folder {model_path} has no config.json: point model.path at a Hugging Face "
+            "model folder (config.json, *.safetensors, tokenizer files)"
+        )
+    model = ModelSpec(str(_get(m, "id", str, "model.")), model_path, int(m.get("max_seq_len", 128)))
+    r = _get(raw, "recipe", dict, "")
+    recipe = RecipeSpec(_get(r, "name", str, "recipe."), _get(r, "scheme", str, "recipe."), r.get("group_size"))
+    b = _get(raw, "backend", dict, "")
+    backend = BackendSpec(
+        _get(b, "name", str, "backend."), _get(b, "kind", str, "backend."), bool(b.get("per_op_mode", False))
+    )
+    e = raw.get("execute") or {}
+    execute = ExecuteSpec(
+        warmup=int(e.get("warmup", 1)),
+        reps=int(e.get("reps", 5)),
+        prompt_ids=tuple(tuple(int(t) for t in p) for p in e.get("prompt_ids", [])),
+    )
+    if execute.reps < 1 or execute.warmup < 0:
+        raise ConfigError(f"spec.execute: reps must be >= 1 and warmup >= 0, got {execute}")
+    prompts = tuple(str(p) for p in _get(raw, "prompts", list, ""))
+    max_new = _get(raw, "max_new_tokens", int, "")
+    if max_new < 1 or model.max_seq_len < 2:
+        raise ConfigError("spec: max_new_tokens must be >= 1 and model.max_seq_len >= 2")
+    inputs = {k: Path(v) for k, v in (raw.get("inputs") or {}).items()}
+    return Spec(stage, cell, model, prompts, max_new, recipe, backend, inputs, execute, dict(raw.get("options") or {}))
+
+
+def toolchain_versions() -> dict[str, str]:
+    """Exact versions of this interpreter and of the pinned packages (``missing`` if absent)."""
+    out = {"python": platform.python_version()}
+    for pkg in TOOLCHAIN_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "missing"
+    if out.get("torch") != "missing":
+        import torch  # the wheel's metadata omits the local tag (+cpu); the module has it
+
+        out["torch"] = str(torch.__version__)
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def artefact(out: Path, path: Path) -> dict[str, Any]:
+    return {"path": str(path.relative_to(out)), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write to a sibling temp file and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def blame(exc: BaseException) -> tuple[str, str]:
+    """The upstream package whose code raised: the deepest traceback frame in site-packages."""
+    package = "pte_stages"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        parts = Path(frame.filename).parts
+        if "site-packages" in parts:
+            idx = parts.index("site-packages")
+            if idx + 1 < len(parts):
+                package = parts[idx + 1].removesuffix(".py")
+    if package == "pte_stages":
+        return package, "local"
+    try:
+        return package, metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return package, "unknown"
+
+
+def _classify(exc: BaseException) -> tuple[str, int]:
+    if isinstance(exc, StageError):
+        return exc.kind, {"stage": EXIT_STAGE, "config": EXIT_CONFIG, "infra": EXIT_INFRA}[exc.kind]
+    if isinstance(exc, (MemoryError, ModuleNotFoundError)):
+        return "infra", EXIT_INFRA
+    if isinstance(exc, OSError) and exc.errno in (28, 122):  # ENOSPC, EDQUOT
+        return "infra", EXIT_INFRA
+    return "stage", EXIT_STAGE
+
+
+StageFn = Callable[[Spec, Path], tuple[dict[str, Any], dict[str, Path]]]
+
+
+def run_stage(stage: str, fn: StageFn, argv: list[str] | None = None) -> int:
+    """Parse ``--spec/--out``, run ``fn`` and write ``result.json``; returns the exit code.
+
+    ``fn`` returns ``(data, artefacts)`` where artefacts maps a name to a file inside ``out``.
+    """
+    ap = argparse.ArgumentParser(prog=f"python -m pte_stages.{stage}")
+    ap.add_argument("--spec", type=Path, required=True, help="stage spec (pte-farm/stage-spec@1)")
+    ap.add_argument("--out", type=Path, required=True, help="folder for result.json and artefacts")
+    args = ap.parse_args(argv)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    started, t0 = _now(), time.monotonic()
+    result: dict[str, Any] = {
+        "schema": RESULT_SCHEMA,
+        "stage": stage,
+        "status": "ok",
+        "started_at": started,
+        "toolchain": toolchain_versions(),
+        "artefacts": {},
+        "data": {},
+        "error": None,
+    }
+    code = EXIT_OK
+    try:
+        try:
+            raw = json.loads(args.spec.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read spec {args.spec}: {exc}") from exc
+        spec = parse_spec(raw, stage)
+        if spec.options.get("sleep_s"):
+            time.sleep(float(spec.options["sleep_s"]))  # lets tests exercise timeouts for real
+        data, files = fn(spec, out)
+        result["data"] = data
+        result["artefacts"] = {name: artefact(out, p) for name, p in files.items()}
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        kind, code = _classify(exc)
+        package, version = blame(exc) if not isinstance(exc, StageError) else ("pte_stages", "local")
+        traceback.print_exc(file=sys.stderr)
+        message = str(exc).strip() or type(exc).__name__
+        print(f"\n[pte-farm] {stage} failed ({kind}) in {package} {version}: {message}", file=sys.stderr)
+        result["status"] = "failed"
+        result["error"] = {
+            "kind": kind,
+            "type": type(exc).__name__,
+            "message": message[:4000],
+            "package": package,
+            "package_version": version,
+            "hint": getattr(exc, "hint", None),
+        }
+    result["finished_at"] = _now()
+    result["duration_s"] = round(time.monotonic() - t0, 3)
+    write_json_atomic(out / "result.json", result)
+    return code
