@@ -65,6 +65,7 @@ lint: setup
 	npx biome check .
 	$(VENV)/bin/ruff check stages
 	$(VENV)/bin/ruff format --check stages
+	cd stages && ../$(VENV)/bin/mypy
 
 vitest: setup
 	npx vitest run

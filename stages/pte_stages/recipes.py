@@ -16,7 +16,8 @@ from .contract import ConfigError, RecipeSpec
 
 
 class Recipe(Protocol):
-    quantized: bool
+    @property
+    def quantized(self) -> bool: ...
 
     def check(self, spec: RecipeSpec, model: torch.nn.Module) -> None: ...
     def apply(self, spec: RecipeSpec, model: torch.nn.Module) -> None: ...
@@ -66,7 +67,8 @@ class Int8DynActInt4Weight:
 
         assert spec.group_size is not None
         config = Int8DynamicActivationIntxWeightConfig(
-            weight_dtype=torch.int4, weight_granularity=PerGroup(spec.group_size)
+            weight_dtype=torch.int4,  # type: ignore[attr-defined]  # torch has int4; its stubs do not
+            weight_granularity=PerGroup(spec.group_size),
         )
         quantize_(model, config)
 

@@ -40,7 +40,7 @@ def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     model = load_model(spec.model)
     tokenizer = load_tokenizer(spec.model)
     recipe.check(spec.recipe, model)
-    prompts = []
+    prompts: list[dict[str, Any]] = []
     for prompt in spec.prompts:
         ids = encode_prompt(tokenizer, prompt)
         if len(ids) + spec.max_new_tokens > spec.model.max_seq_len:
@@ -53,11 +53,9 @@ def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
         )
     if recipe.quantized:
         recipe.apply(spec.recipe, model)
-        for entry in prompts:
-            entry["quantized"] = greedy(model, tokenizer, entry["prompt_ids"], spec.max_new_tokens)
-    else:
-        for entry in prompts:
-            entry["quantized"] = None
+    for entry in prompts:
+        quantized = recipe.quantized and greedy(model, tokenizer, entry["prompt_ids"], spec.max_new_tokens)
+        entry["quantized"] = quantized or None
     return {"prompts": prompts}, {}
 
 

@@ -105,7 +105,6 @@ def model_config(vocab_size: int) -> LlamaConfig:
         bos_token_id=BOS,
         eos_token_id=EOS,
         pad_token_id=PAD,
-        torch_dtype="float32",
     )
 
 
