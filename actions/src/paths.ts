@@ -1,0 +1,28 @@
+/**
+ * Where things live. Everything is relative to the repository root (this file's `../..`), never
+ * to the current directory, so `pte-farm` behaves the same from any folder.
+ */
+import path from "node:path";
+
+/** The repository root: the folder holding package.json, `stages/` and `matrix/`. */
+export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
+
+export const STAGES_DIR = path.join(REPO_ROOT, "stages");
+export const DEFAULT_MATRIX = path.join(REPO_ROOT, "matrix", "farm.yml");
+export const KNOWN_ISSUES_FILE = path.join(REPO_ROOT, "matrix", "known-issues.yml");
+
+/** The build cache; `PTE_FARM_CACHE` overrides it (the bench script points it at a fresh folder). */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PTE_FARM_CACHE ?? path.join(REPO_ROOT, ".cache", "pte-farm");
+}
+
+/** The interpreter with the pinned toolchain: `PTE_FARM_PYTHON`, else the project venv. */
+export function defaultPython(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PTE_FARM_PYTHON ?? path.join(REPO_ROOT, ".venv", "bin", "python");
+}
+
+/** Shows a path relative to the current folder when it is inside it: shorter, and still copy-pasteable. */
+export function displayPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
+}

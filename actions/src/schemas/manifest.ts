@@ -1,0 +1,21 @@
+/**
+ * `manifest.json` (`pte-farm/manifest@1`), written by the lower stage beside the `.pte`. It is the
+ * build's promise to the device: which bytes, built by which toolchain, for which model. Execute
+ * checks the device against it; the run record copies its toolchain as the build toolchain.
+ */
+import { type Infer, literal, nonNegInt, obj, record, str, unknownValue } from "../validate.ts";
+import { delegation, toolchainVersions } from "./stage.ts";
+
+export const manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: nonNegInt }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str,
+});
+export type Manifest = Infer<typeof manifest>;

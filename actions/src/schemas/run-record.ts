@@ -1,0 +1,125 @@
+/**
+ * The run record (`pte-farm/run@1`, DESIGN.md): one JSON file per cell execution. It is what
+ * compare, history and every report read, so it is validated both when written (our own bug
+ * shows up here, not three jobs later) and when read back from another workflow's artefacts.
+ */
+import {
+  arr,
+  type Infer,
+  int,
+  literal,
+  nonNegInt,
+  nullable,
+  num,
+  obj,
+  optional,
+  record,
+  str,
+} from "../validate.ts";
+import { metric, toolchainVersions } from "./stage.ts";
+
+export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const ROLES = ["base", "head", "nightly", "release"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** How one stage invocation ended, from the orchestrator's point of view. */
+export const STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"] as const;
+export type StageOutcomeKind = (typeof STAGE_OUTCOMES)[number];
+
+export const gatePolicy = obj({
+  /** Which reference the `.pte` must match bit for bit. */
+  reference: literal("fp32", "quantized"),
+  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
+  fp32: literal("gate", "report"),
+});
+export type GatePolicy = Infer<typeof gatePolicy>;
+
+export const divergence = obj({
+  reference: literal("fp32", "quantized"),
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** null when the reference ended before the `.pte` did. */
+  expected_id: nullable(int),
+  expected_text: nullable(str),
+  /** null when the `.pte` stopped early. */
+  actual_id: nullable(int),
+  actual_text: nullable(str),
+});
+export type Divergence = Infer<typeof divergence>;
+
+export const gateResult = obj({
+  verdict: literal("pass", "fail"),
+  policy: gatePolicy,
+  first_divergence: nullable(divergence),
+  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+});
+export type GateResult = Infer<typeof gateResult>;
+
+const cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
+
+const stageEntry = obj({
+  stage: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str),
+});
+
+const telemetrySample = obj({
+  label: str,
+  at: str,
+  thermal_c: record(num),
+  cpu_mhz: record(num),
+});
+
+export const runRecord = obj({
+  schema: literal("pte-farm/run@1"),
+  cell,
+  session: str,
+  role: literal(...ROLES),
+  git_sha: nullable(str),
+  started_at: str,
+  finished_at: str,
+  status: literal(...RUN_STATUSES),
+  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  device: obj({
+    runner: str,
+    board: str,
+    hostname: str,
+    os: str,
+    kernel: str,
+    arch: str,
+    cpu: str,
+    cpus: nonNegInt,
+    memory_mb: nonNegInt,
+  }),
+  telemetry: obj({ samples: arr(telemetrySample) }),
+  metrics: record(metric),
+  tokens: arr(
+    obj({
+      prompt: str,
+      prompt_ids: arr(int),
+      generated_ids: arr(int),
+      reference_ids: arr(int),
+      quantized_reference_ids: nullable(arr(int)),
+    }),
+  ),
+  gate: nullable(gateResult),
+  stages: arr(stageEntry),
+  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
+  failure: nullable(
+    obj({
+      stage: optional(str),
+      outcome: str,
+      message: str,
+      known_issue: nullable(str),
+      triage: str,
+      reproduce: str,
+    }),
+  ),
+});
+export type RunRecord = Infer<typeof runRecord>;

@@ -1,0 +1,173 @@
+/**
+ * The TypeScript side of the stage contract (stages/README.md): the spec we write, the
+ * `result.json` we read back, and the `data` block of each stage. Keep this file and the README in
+ * step; the README is the source of truth.
+ */
+import {
+  arr,
+  type Check,
+  type Infer,
+  int,
+  literal,
+  nonEmptyStr,
+  nonNegInt,
+  nullable,
+  num,
+  obj,
+  optional,
+  record,
+  refine,
+  str,
+  unknownValue,
+} from "../validate.ts";
+
+/** The five stages, in pipeline order. */
+export const STAGES = ["reference", "export", "quantize", "lower", "execute"] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** Stages whose outputs are pure functions of their inputs, so a content-addressed cache may reuse them. */
+export const CACHEABLE_STAGES: readonly StageName[] = ["reference", "export", "quantize", "lower"];
+
+export interface CellRef {
+  model: string;
+  recipe: string;
+  backend: string;
+  device: string;
+  toolchain: string;
+}
+
+export interface RecipeSpec {
+  name: string;
+  scheme: string;
+  group_size?: number;
+  [extra: string]: unknown;
+}
+
+export interface BackendSpec {
+  name: string;
+  kind: string;
+  per_op_mode?: boolean;
+  [extra: string]: unknown;
+}
+
+/** `spec.json` (`pte-farm/stage-spec@1`). Every stage gets every field and ignores what it does not use. */
+export interface StageSpec {
+  schema: "pte-farm/stage-spec@1";
+  stage: StageName;
+  cell: CellRef;
+  model: { id: string; path: string; max_seq_len: number };
+  prompts: string[];
+  max_new_tokens: number;
+  recipe: RecipeSpec;
+  backend: BackendSpec;
+  /** Absolute paths of the artefacts this stage consumes, by role (`program`, `pte`, `manifest`). */
+  inputs: Record<string, string>;
+  execute: { warmup: number; reps: number; prompt_ids: number[][] };
+  options: Record<string, unknown>;
+}
+
+export const toolchainVersions = record(nullable(str));
+export type ToolchainVersions = Infer<typeof toolchainVersions>;
+
+export const artefact = obj({ path: nonEmptyStr, sha256: str, bytes: nonNegInt });
+export type Artefact = Infer<typeof artefact>;
+
+export const stageError = obj({
+  kind: literal("stage", "config", "infra"),
+  type: str,
+  message: str,
+  package: optional(nullable(str)),
+  package_version: optional(nullable(str)),
+  hint: optional(nullable(str)),
+});
+export type StageError = Infer<typeof stageError>;
+
+/** `result.json` (`pte-farm/stage-result@1`); `data` is checked per stage by {@link stageData}. */
+export const stageResult = refine(
+  obj({
+    schema: literal("pte-farm/stage-result@1"),
+    stage: literal(...STAGES),
+    status: literal("ok", "failed"),
+    started_at: str,
+    finished_at: str,
+    duration_s: num,
+    toolchain: toolchainVersions,
+    artefacts: record(artefact),
+    data: unknownValue,
+    error: nullable(stageError),
+  }),
+  (r) => {
+    if (r.status === "ok" && r.error !== null)
+      return { path: ["error"], message: 'must be null when status is "ok"' };
+    if (r.status === "failed" && r.error === null)
+      return { path: ["error"], message: 'must describe the failure when status is "failed"' };
+    return null;
+  },
+);
+export type StageResult = Infer<typeof stageResult>;
+
+const ids = arr(int);
+const tokens = obj({ ids, pieces: arr(str), min_margin: num });
+export type Tokens = Infer<typeof tokens>;
+
+export const referenceData = obj({
+  prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) })),
+});
+export type ReferenceData = Infer<typeof referenceData>;
+
+export const programData = obj({
+  sha256: str,
+  bytes: nonNegInt,
+  max_seq_len: int,
+  /** null from quantize's fp32 pass-through, which copies the program without loading it. */
+  mutable_buffers: nullable(nonNegInt),
+  scheme: str,
+});
+
+export const delegation = obj({
+  backend: str,
+  delegated_subgraphs: nonNegInt,
+  delegated_ops: nonNegInt,
+  cpu_ops: record(nonNegInt),
+});
+export type Delegation = Infer<typeof delegation>;
+
+export const metric = obj({ unit: str, better: literal("higher", "lower"), samples: arr(num) });
+export type Metric = Infer<typeof metric>;
+
+/** The metrics the run record promises; execute must report each of them. */
+export const REQUIRED_METRICS = [
+  "decode_tokens_per_sec",
+  "prefill_tokens_per_sec",
+  "first_token_ms",
+  "model_load_ms",
+  "peak_rss_mb",
+  "pte_bytes",
+] as const;
+
+export const executeData = refine(
+  obj({
+    prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str) })),
+    reps: nonNegInt,
+    warmup: nonNegInt,
+    metrics: record(metric),
+  }),
+  (d) => {
+    const missing = REQUIRED_METRICS.find((m) => !(m in d.metrics));
+    return missing === undefined
+      ? null
+      : { path: ["metrics", missing], message: "required metric is missing" };
+  },
+);
+export type ExecuteData = Infer<typeof executeData>;
+
+/** The `data` check for each stage, used once the stage reported `status: "ok"`. */
+export const stageData = {
+  reference: referenceData,
+  export: programData,
+  quantize: programData,
+  lower: delegation,
+  execute: executeData,
+} satisfies Record<StageName, Check<unknown>>;
+
+export type StageData = { [S in StageName]: Infer<(typeof stageData)[S]> };
