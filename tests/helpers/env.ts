@@ -1,0 +1,62 @@
+/**
+ * Shared test setup: temp folders, the fake stage package, and whether the real toolchain and the
+ * real stages are available (the end-to-end tests say in their names when they cannot run).
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach } from "vitest";
+import { defaultPython, REPO_ROOT, STAGES_DIR } from "../../actions/src/paths.ts";
+import type { StageName, StageSpec } from "../../actions/src/schemas/stage.ts";
+import type { StageCommand } from "../../actions/src/stage-runner.ts";
+
+const made: string[] = [];
+
+/** A fresh temp folder, removed after the current test. */
+export async function tempDir(prefix = "pte-farm-test-"): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+afterEach(async () => {
+  for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs the process-control fixtures with any Python 3 (they import nothing beyond the stdlib). */
+export const fakeStages: StageCommand = {
+  python: process.env.PTE_FARM_PYTHON ?? "python3",
+  package: "fake_stages",
+  pythonPath: [path.join(REPO_ROOT, "tests", "fixtures", "fake_stages")],
+};
+
+/** The real toolchain python (PTE_FARM_PYTHON or .venv), if it exists. */
+export const realPython = defaultPython();
+export const hasRealPython = existsSync(realPython);
+
+/** Whether the other half of the project has written `stage` yet. */
+export function hasRealStage(stage: StageName): boolean {
+  return existsSync(path.join(STAGES_DIR, "pte_stages", `${stage}.py`));
+}
+
+export const TINY_LLAMA = path.join(STAGES_DIR, "models", "tiny-llama");
+export const hasTinyLlama = existsSync(path.join(TINY_LLAMA, "config.json"));
+
+/** A complete spec for `stage` with harmless values; override what the test is about. */
+export function makeSpec(stage: StageName, over: Partial<StageSpec> = {}): StageSpec {
+  return {
+    schema: "pte-farm/stage-spec@1",
+    stage,
+    cell: { model: "tiny-llama", recipe: "fp32", backend: "portable", device: "host", toolchain: "stable" },
+    model: { id: "tiny-llama", path: TINY_LLAMA, max_seq_len: 128 },
+    prompts: ["The capital of France is"],
+    max_new_tokens: 8,
+    recipe: { name: "fp32", scheme: "fp32" },
+    backend: { name: "portable", kind: "portable" },
+    inputs: {},
+    execute: { warmup: 0, reps: 1, prompt_ids: [] },
+    options: {},
+    ...over,
+  };
+}
