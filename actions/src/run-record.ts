@@ -1,0 +1,103 @@
+/**
+ * Builds a `pte-farm/run@1` record from what the pipeline learned about one cell, and maps records
+ * to the process exit code. Pure: the pipeline gathers, this assembles.
+ */
+import type { Cell } from "../../matrix/cells.ts";
+import { EXIT, type ExitCode } from "./errors.ts";
+import type { DeviceInfo, TelemetrySample } from "./host-info.ts";
+import {
+  type GateResult,
+  type Role,
+  type RunRecord,
+  type RunStatus,
+  runRecord,
+} from "./schemas/run-record.ts";
+import type { ExecuteData, ReferenceData, ToolchainVersions } from "./schemas/stage.ts";
+import type { FailureNote, Step } from "./steps.ts";
+import { parse } from "./validate.ts";
+
+export interface CellFacts {
+  cell: Cell;
+  session: string;
+  role: Role;
+  gitSha: string | null;
+  startedAt: string;
+  finishedAt: string;
+  steps: Step[];
+  device: DeviceInfo;
+  telemetry: TelemetrySample[];
+  buildToolchain: ToolchainVersions | null;
+  deviceToolchain: ToolchainVersions | null;
+  reference: ReferenceData | null;
+  execute: ExecuteData | null;
+  gate: GateResult | null;
+  /** Set when the cell failed outside any stage (e.g. the gate could not compare the two stages' data). */
+  failure: FailureNote | null;
+}
+
+/** The record's status: the first failed stage decides, else the gate. */
+export function cellStatus(
+  steps: readonly Step[],
+  gate: GateResult | null,
+  failure: FailureNote | null,
+): RunStatus {
+  const failed = steps.find((s) => s.kind !== "ok");
+  if (failed !== undefined) {
+    if (failed.kind === "timeout") return "timeout";
+    if (failed.kind === "infra-failure") return "infra-error";
+    return "fail";
+  }
+  if (failure !== null) return failure.outcome === "infra-failure" ? "infra-error" : "fail";
+  return gate?.verdict === "pass" ? "pass" : "fail";
+}
+
+export function buildRunRecord(f: CellFacts): RunRecord {
+  const firstFailure = f.steps.find((s) => s.failure !== null)?.failure ?? f.failure;
+  const record: RunRecord = {
+    schema: "pte-farm/run@1",
+    cell: { id: f.cell.id, ...f.cell.ref },
+    session: f.session,
+    role: f.role,
+    git_sha: f.gitSha,
+    started_at: f.startedAt,
+    finished_at: f.finishedAt,
+    status: cellStatus(f.steps, f.gate, f.failure),
+    toolchain: { name: f.cell.toolchain.name, build: f.buildToolchain, device: f.deviceToolchain },
+    device: f.device,
+    telemetry: { samples: f.telemetry },
+    metrics: f.execute?.metrics ?? {},
+    tokens: (f.reference?.prompts ?? []).map((ref, i) => ({
+      prompt: ref.prompt,
+      prompt_ids: ref.prompt_ids,
+      generated_ids: f.execute?.prompts[i]?.ids ?? [],
+      reference_ids: ref.fp32.ids,
+      quantized_reference_ids: ref.quantized?.ids ?? null,
+    })),
+    gate: f.gate,
+    stages: f.steps.map((s) => ({
+      stage: s.stage,
+      outcome: s.kind,
+      cache: s.cache,
+      wall_s: Math.round(s.wallMs) / 1000,
+      dir: s.dir,
+      log: s.logPath,
+    })),
+    failure: firstFailure ?? null,
+  };
+  // Our own output goes through the same schema every reader uses: a bug shows up here, not downstream.
+  return parse(runRecord, record, `run record ${f.cell.id}`);
+}
+
+/**
+ * One exit code for many cells. Bad input (2) first: rerunning will not help until it is fixed.
+ * Then infrastructure and timeouts (3), then failed stages or gates (1).
+ */
+export function exitCodeFor(records: readonly RunRecord[]): ExitCode {
+  const outcomes = records.map((r) => r.failure?.outcome);
+  if (outcomes.includes("config-error")) return EXIT.usage;
+  if (records.some((r) => r.status === "infra-error" || r.status === "timeout" || r.status === "cancelled")) {
+    return EXIT.infra;
+  }
+  if (records.some((r) => r.status === "fail")) return EXIT.failed;
+  return EXIT.ok;
+}

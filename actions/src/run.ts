@@ -1,0 +1,167 @@
+/**
+ * `pte-farm run`: selected cells end to end on this machine, with progress, one run record per
+ * cell, and `summary.md`. Returns the exit code; throws ConfigurationError / InfrastructureError
+ * for problems before any cell runs (the CLI's `main` turns those into exit codes).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { type Cell, selectCells } from "../../matrix/cells.ts";
+import { loadKnownIssues } from "../../matrix/known-issues.ts";
+import { loadFarm } from "../../matrix/load.ts";
+import { renderFailureNotes, renderSummary, renderTable } from "../../reports/summary.ts";
+import { BuildCache, fingerprintToolchain, type ToolchainFingerprint } from "./cache.ts";
+import { ConfigurationError, type ExitCode, InfrastructureError } from "./errors.ts";
+import { gitSha, hostDeviceInfo } from "./host-info.ts";
+import type { Logger } from "./logger.ts";
+import { displayPath, KNOWN_ISSUES_FILE, REPO_ROOT, STAGES_DIR } from "./paths.ts";
+import { cellDir, runCell } from "./pipeline.ts";
+import { exitCodeFor } from "./run-record.ts";
+import type { Role, RunRecord } from "./schemas/run-record.ts";
+import type { StageName } from "./schemas/stage.ts";
+import type { StageCommand } from "./stage-runner.ts";
+import { StepRunner } from "./steps.ts";
+
+export interface RunOptions {
+  matrix: string;
+  /** Comma-separated cell-id globs; undefined runs the `default` cell set. */
+  cells?: string;
+  /** Output folder; undefined means `out/runs/<UTC time>`, with `out/latest` pointing at it. */
+  out?: string;
+  reps: number;
+  warmup: number;
+  cache: boolean;
+  cacheDir: string;
+  timeoutS: number;
+  role: Role;
+  python: string;
+  /** Test and debug knobs passed as `spec.options` per stage; no matrix sets them. */
+  stageOptions?: Partial<Record<StageName, Record<string, unknown>>>;
+  /** Where the known-issue catalogue lives (tests point at their own). */
+  knownIssues?: string;
+  logger: Logger;
+}
+
+export interface RunOutcome {
+  exitCode: ExitCode;
+  outDir: string;
+  records: RunRecord[];
+}
+
+function stamp(): string {
+  return new Date()
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replaceAll(":", "-");
+}
+
+/** A new or empty output folder; a non-empty one would mix two runs' records. */
+async function prepareOutDir(out: string | undefined): Promise<{ dir: string; isDefault: boolean }> {
+  if (out !== undefined) {
+    const dir = path.resolve(out);
+    const entries = await readdir(dir).catch(() => null);
+    if (entries !== null && entries.length > 0) {
+      throw new ConfigurationError(`--out ${out}: the folder is not empty; pass a new or empty folder`);
+    }
+    await mkdir(dir, { recursive: true });
+    return { dir, isDefault: false };
+  }
+  const base = path.join(REPO_ROOT, "out", "runs", stamp());
+  let dir = base;
+  for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
+  await mkdir(dir, { recursive: true });
+  return { dir, isDefault: true };
+}
+
+/** Points `out/latest` at the newest default run (replacing the link atomically). */
+async function linkLatest(dir: string): Promise<void> {
+  const latest = path.join(REPO_ROOT, "out", "latest");
+  const tmp = `${latest}.${process.pid}`;
+  await rm(tmp, { force: true });
+  await symlink(path.relative(path.dirname(latest), dir), tmp, "dir");
+  await rename(tmp, latest);
+}
+
+async function fingerprints(
+  cells: readonly Cell[],
+  python: string,
+): Promise<Map<string, ToolchainFingerprint>> {
+  const out = new Map<string, ToolchainFingerprint>();
+  for (const cell of cells) {
+    if (out.has(cell.toolchain.name)) continue;
+    out.set(
+      cell.toolchain.name,
+      await fingerprintToolchain({
+        python,
+        pinsFile: cell.toolchain.requirements,
+        stagesPackageDir: path.join(STAGES_DIR, "pte_stages"),
+      }),
+    );
+  }
+  return out;
+}
+
+export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
+  const { logger } = opts;
+  const farm = await loadFarm(opts.matrix);
+  const cells = selectCells(farm, opts.cells);
+  const knownIssues = await loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE);
+  if (!existsSync(opts.python)) {
+    throw new InfrastructureError(
+      `the toolchain's python ${opts.python} does not exist; run \`make setup\` or set PTE_FARM_PYTHON`,
+    );
+  }
+  const { dir: outDir, isDefault } = await prepareOutDir(opts.out);
+  const command: StageCommand = { python: opts.python, package: "pte_stages", pythonPath: [STAGES_DIR] };
+  const session = `${stamp()}-${randomBytes(3).toString("hex")}`;
+  const sha = await gitSha(REPO_ROOT);
+
+  logger.info(
+    `pte-farm run: ${cells.length} cell(s), reps ${opts.reps}, warm-up ${opts.warmup}, ` +
+      `cache ${opts.cache ? displayPath(opts.cacheDir) : "off"}, output ${displayPath(outDir)}`,
+  );
+  const cache = opts.cache ? new BuildCache(opts.cacheDir) : null;
+  await cache?.sweepTemp();
+  const steps = new StepRunner({
+    outDir,
+    command,
+    cache,
+    fingerprints: opts.cache ? await fingerprints(cells, opts.python) : null,
+    timeoutMs: opts.timeoutS * 1000,
+    logger,
+    knownIssues,
+  });
+
+  const records: RunRecord[] = [];
+  for (const cell of cells) {
+    const device = await hostDeviceInfo(cell.device);
+    const record = await runCell(
+      {
+        steps,
+        outDir,
+        session,
+        role: opts.role,
+        gitSha: sha,
+        device,
+        warmup: opts.warmup,
+        reps: opts.reps,
+        stageOptions: opts.stageOptions ?? {},
+        logger,
+      },
+      cell,
+    );
+    const dir = cellDir(outDir, cell);
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, "run.json"), `${JSON.stringify(record, null, 2)}\n`);
+    logger.info(`${record.status === "pass" ? "PASS" : record.status.toUpperCase()}  ${cell.id}`);
+    records.push(record);
+  }
+
+  await writeFile(path.join(outDir, "summary.md"), renderSummary(records, { session, gitSha: sha }));
+  if (isDefault) await linkLatest(outDir);
+  const notes = renderFailureNotes(records);
+  logger.info(`\n${renderTable(records)}${notes === "" ? "" : `\n\n${notes}`}\n`);
+  logger.info(`run records and logs: ${displayPath(outDir)} (summary.md, cells/*/run.json, builds/)`);
+  return { exitCode: exitCodeFor(records), outDir, records };
+}

@@ -1,0 +1,109 @@
+/**
+ * Renders run records as the markdown summary (`summary.md`, also printed at the end of
+ * `pte-farm run`): one table row per cell, then a note per failure with its known-issue triage.
+ * Pure: records in, markdown out.
+ */
+import { describeDivergence } from "../actions/src/gate.ts";
+import type { RunRecord } from "../actions/src/schemas/run-record.ts";
+import { CACHEABLE_STAGES } from "../actions/src/schemas/stage.ts";
+
+/** The median of a metric's samples, or null when there are none. */
+export function median(samples: readonly number[]): number | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const hi = sorted[mid] as number;
+  return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] as number) + hi) / 2;
+}
+
+function metric(record: RunRecord, name: string, digits: number): string {
+  const m = median(record.metrics[name]?.samples ?? []);
+  return m === null ? "—" : m.toFixed(digits);
+}
+
+/** 1536 → "1.5 KiB"; binary units, since that is what `ls -lh` shows. */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function gateCell(r: RunRecord): string {
+  const g = r.gate;
+  if (g === null) return "—";
+  const agree = `fp32 ${g.fp32_agreement.matching_prefix}/${g.fp32_agreement.total}`;
+  if (g.verdict === "pass")
+    return `pass (${g.policy.reference === "fp32" ? "bit-exact fp32" : `bit-exact quantized, ${agree}`})`;
+  const d = g.first_divergence;
+  return d === null ? "fail" : `fail at p${d.prompt_index}:t${d.position} (${agree})`;
+}
+
+function cacheCell(r: RunRecord): string {
+  const builds = r.stages.filter((s) => (CACHEABLE_STAGES as readonly string[]).includes(s.stage));
+  if (builds.length > 0 && builds.every((s) => s.cache === "off")) return "off";
+  return `${builds.filter((s) => s.cache === "hit").length}/${CACHEABLE_STAGES.length}`;
+}
+
+/** Escapes what would break a table cell. */
+function esc(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+/** The summary table alone. */
+export function renderTable(records: readonly RunRecord[]): string {
+  const rows = [
+    "| cell | status | gate | decode tok/s (median) | prefill tok/s | first token ms | .pte size | cache hits |",
+    "|---|---|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of records) {
+    const pte = median(r.metrics.pte_bytes?.samples ?? []);
+    rows.push(
+      `| ${esc(r.cell.id)} | ${r.status} | ${esc(gateCell(r))} | ${metric(r, "decode_tokens_per_sec", 2)} | ` +
+        `${metric(r, "prefill_tokens_per_sec", 1)} | ${metric(r, "first_token_ms", 1)} | ` +
+        `${pte === null ? "—" : formatBytes(pte)} | ${cacheCell(r)} |`,
+    );
+  }
+  return rows.join("\n");
+}
+
+/** Notes for every cell that did not pass: the failing stage, its triage, and how to reproduce. */
+export function renderFailureNotes(records: readonly RunRecord[]): string {
+  const notes: string[] = [];
+  for (const r of records) {
+    if (r.status === "pass") continue;
+    const lines = [`- **${r.cell.id}** — ${r.status}`];
+    if (r.failure !== null) {
+      lines.push(`  - ${r.failure.stage ? `stage \`${r.failure.stage}\`: ` : ""}${esc(r.failure.message)}`);
+      lines.push(`  - ${esc(r.failure.triage)}`);
+      lines.push(`  - reproduce: \`${r.failure.reproduce}\``);
+      const log = r.stages.find((s) => s.outcome !== "ok")?.log;
+      if (log) lines.push(`  - log: \`${log}\``);
+    } else if (r.gate?.first_divergence) {
+      lines.push(`  - gate: ${esc(describeDivergence(r.gate.first_divergence))}`);
+    }
+    notes.push(lines.join("\n"));
+  }
+  return notes.length === 0 ? "" : `### Failures\n\n${notes.join("\n")}`;
+}
+
+/** The whole `summary.md`. */
+export function renderSummary(
+  records: readonly RunRecord[],
+  meta: { session: string; gitSha: string | null },
+): string {
+  const passed = records.filter((r) => r.status === "pass").length;
+  const head = [
+    "## pte-farm run",
+    "",
+    `session \`${meta.session}\` · git \`${meta.gitSha?.slice(0, 12) ?? "none"}\` · ${passed}/${records.length} cells passed`,
+    "",
+    renderTable(records),
+  ];
+  const notes = renderFailureNotes(records);
+  return `${[...head, ...(notes === "" ? [] : ["", notes])].join("\n")}\n`;
+}

@@ -1,0 +1,119 @@
+import { chmod, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/paths.ts";
+import { selectCells } from "../matrix/cells.ts";
+import { loadFarm } from "../matrix/load.ts";
+import { tempDir } from "./helpers/env.ts";
+
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+
+async function cli(...args: string[]) {
+  return execa(process.execPath, [CLI, ...args], { reject: false, cwd: REPO_ROOT });
+}
+
+/** The shipped farm.yml with one edit, written to a temp file. */
+async function farmWith(edit: (text: string) => string): Promise<string> {
+  const text = edit(await readFile(DEFAULT_MATRIX, "utf8"));
+  const file = path.join(await tempDir(), "farm.yml");
+  await writeFile(file, text);
+  return file;
+}
+
+describe("pte-farm run: bad input exits 2 with what to fix", () => {
+  it("names an unknown recipe in a cell set, with file:line:col and the known recipes", async () => {
+    const matrix = await farmWith((t) => t.replace("recipes: [fp32, 8da4w-g32]", "recipes: [fp32, int3]"));
+    const res = await cli("run", "--matrix", matrix);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(
+      /farm\.yml:\d+:\d+: unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128$/m,
+    );
+  });
+
+  it("names an unknown recipe in --cells", async () => {
+    const res = await cli("run", "--cells", "tiny-llama/int3/*/host@stable");
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain('unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128');
+  });
+
+  it("names a missing model folder and what to do about it", async () => {
+    const matrix = await farmWith((t) =>
+      t.replace("path: stages/models/tiny-llama", "path: /nonexistent/tiny-llama"),
+    );
+    const res = await cli("run", "--matrix", matrix);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(
+      /model "tiny-llama": folder \/nonexistent\/tiny-llama does not exist\. Point models\.tiny-llama\.path at/,
+    );
+  });
+
+  it("reports an unreadable matrix file", async () => {
+    const matrix = await farmWith((t) => t);
+    await chmod(matrix, 0o000);
+    const missing = await cli("run", "--matrix", "/nonexistent/farm.yml");
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("cannot read the matrix file /nonexistent/farm.yml (ENOENT)");
+    if (process.getuid?.() !== 0) {
+      // root reads any file regardless of its mode, so this half only runs as a normal user
+      const unreadable = await cli("run", "--matrix", matrix);
+      expect(unreadable.exitCode).toBe(2);
+      expect(unreadable.stderr).toContain("(EACCES)");
+    }
+  });
+
+  it("reports a matrix that is not valid YAML with its line and column", async () => {
+    const matrix = await farmWith((t) => t.replace("max_new_tokens: 24", "max_new_tokens: [24"));
+    const res = await cli("run", "--matrix", matrix);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(/farm\.yml:\d+:\d+: the matrix file is not valid YAML/);
+  });
+
+  it("reports a field of the wrong type with its YAML location and path", async () => {
+    const matrix = await farmWith((t) => t.replace("max_new_tokens: 24", "max_new_tokens: lots"));
+    const res = await cli("run", "--matrix", matrix);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(
+      /farm\.yml:\d+:\d+: models\.tiny-llama\.max_new_tokens: expected a positive integer, got "lots"/,
+    );
+  });
+
+  it("rejects an unknown flag and a bad count", async () => {
+    const flag = await cli("run", "--fast");
+    expect(flag.exitCode).toBe(2);
+    expect(flag.stderr).toContain("Unknown option '--fast'");
+    const reps = await cli("run", "--reps", "0");
+    expect(reps.exitCode).toBe(2);
+    expect(reps.stderr).toContain("--reps 0: expected an integer >= 1");
+  });
+
+  it("rejects an unknown command, listing the known ones", async () => {
+    const res = await cli("deploy");
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain('unknown command "deploy"; known commands: run');
+  });
+});
+
+describe("cell selection", () => {
+  it("runs the default set (2 recipes × 2 backends) when no glob is given, in YAML order", async () => {
+    const farm = await loadFarm(DEFAULT_MATRIX);
+    expect(selectCells(farm, undefined).map((c) => c.id)).toEqual([
+      "tiny-llama/fp32/xnnpack/host@stable",
+      "tiny-llama/fp32/portable/host@stable",
+      "tiny-llama/8da4w-g32/xnnpack/host@stable",
+      "tiny-llama/8da4w-g32/portable/host@stable",
+    ]);
+  });
+
+  it("selects by id glob over every cell the farm can form; * stays within one part", async () => {
+    const farm = await loadFarm(DEFAULT_MATRIX);
+    expect(selectCells(farm, "tiny-llama/8da4w-*/xnnpack*/host@stable").map((c) => c.id)).toEqual([
+      "tiny-llama/8da4w-g32/xnnpack/host@stable",
+      "tiny-llama/8da4w-g32/xnnpack-per-op/host@stable",
+      "tiny-llama/8da4w-g128/xnnpack/host@stable",
+      "tiny-llama/8da4w-g128/xnnpack-per-op/host@stable",
+    ]);
+    expect(selectCells(farm, "**/portable/**").length).toBe(3);
+    expect(() => selectCells(farm, "tiny-llama/*")).toThrow(/selects no cell/);
+  });
+});
