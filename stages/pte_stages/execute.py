@@ -103,10 +103,15 @@ def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
         if rep < spec.execute.warmup:
             continue
         decoded = sum(len(r["ids"]) - 1 for r in runs)
+        if decoded == 0:
+            raise StageError(
+                "no prompt decoded past its first token (end of sequence at once, or max_new_tokens=1): "
+                "decode speed cannot be measured; use prompts the model continues, and max_new_tokens >= 2"
+            )
         decode_s = sum(r["decode_s"] for r in runs)
         prefill_s = sum(r["prefill_s"] for r in runs)
         samples = {
-            "decode_tokens_per_sec": decoded / decode_s if decode_s > 0 else 0.0,
+            "decode_tokens_per_sec": decoded / decode_s,
             "prefill_tokens_per_sec": sum(r["prompt_len"] for r in runs) / prefill_s,
             "first_token_ms": 1000 * prefill_s / len(runs),
             "model_load_ms": load_ms,
