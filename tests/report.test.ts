@@ -9,11 +9,11 @@ function record(over: Partial<RunRecord>): RunRecord {
   return {
     schema: "pte-farm/run@1",
     cell: {
-      id: "tiny-llama/fp32/xnnpack/host@stable",
+      id: "tiny-llama/fp32/xnnpack/host-x86_64@stable",
       model: "tiny-llama",
       recipe: "fp32",
       backend: "xnnpack",
-      device: "host",
+      device: "host-x86_64",
       toolchain: "stable",
     },
     session: "s1",
@@ -63,11 +63,11 @@ function record(over: Partial<RunRecord>): RunRecord {
 
 const failedLower = record({
   cell: {
-    id: "tiny-llama/8da4w-g32/xnnpack/host@stable",
+    id: "tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable",
     model: "tiny-llama",
     recipe: "8da4w-g32",
     backend: "xnnpack",
-    device: "host",
+    device: "host-x86_64",
     toolchain: "stable",
   },
   status: "fail",
@@ -99,10 +99,12 @@ describe("summary.md", () => {
     const md = renderSummary([record({}), failedLower], { session: "s1", gitSha: "0123456789abcdef" });
     expect(md).toContain("session `s1` · git `0123456789ab` · 1/2 cells passed");
     expect(md).toContain(
-      "| tiny-llama/fp32/xnnpack/host@stable | pass | pass (bit-exact fp32) | 20.00 | 150.0 | 5.0 | 1.7 MiB | 4/4 |",
+      "| tiny-llama/fp32/xnnpack/host-x86_64@stable | pass | pass (bit-exact fp32) | 20.00 | 150.0 | 5.0 | 1.7 MiB | 4/4 |",
     );
-    expect(md).toContain("| tiny-llama/8da4w-g32/xnnpack/host@stable | fail | — | — | — | — | — | 0/4 |");
-    expect(md).toContain("- **tiny-llama/8da4w-g32/xnnpack/host@stable** — fail");
+    expect(md).toContain(
+      "| tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable | fail | — | — | — | — | — | 0/4 |",
+    );
+    expect(md).toContain("- **tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable** — fail");
     expect(md).toContain(
       "  - known issue torchao-quantized-embedding-no-out-variants: ... — Write the INT8 embedding",
     );

@@ -14,6 +14,7 @@ import { renderFailureNotes, renderSummary, renderTable } from "../../reports/su
 import { BuildCache, fingerprintToolchain, type ToolchainFingerprint } from "./cache.ts";
 import { ConfigurationError, type ExitCode, InfrastructureError } from "./errors.ts";
 import { gitSha, hostDeviceInfo } from "./host-info.ts";
+import { type RunnableCell, runnableCell } from "./local-model.ts";
 import type { Logger } from "./logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE, REPO_ROOT, STAGES_DIR } from "./paths.ts";
 import { cellDir, runCell } from "./pipeline.ts";
@@ -25,7 +26,7 @@ import { StepRunner } from "./steps.ts";
 
 export interface RunOptions {
   matrix: string;
-  /** Comma-separated cell-id globs; undefined runs the `default` cell set. */
+  /** Comma-separated cell-id globs; undefined runs the matrix's `run.cells` set on this machine's device. */
   cells?: string;
   /** Output folder; undefined means `out/runs/<UTC time>`, with `out/latest` pointing at it. */
   out?: string;
@@ -105,7 +106,14 @@ async function fingerprints(
 export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
   const { logger } = opts;
   const farm = await loadFarm(opts.matrix);
-  const cells = selectCells(farm, opts.cells);
+  const selected = selectCells(farm, opts.cells);
+  // Refuse every cell we cannot run before the first one starts, not halfway through a long run.
+  const cells: RunnableCell[] = selected.cells.map((c) => runnableCell(c));
+  for (const s of selected.skipped) {
+    logger.info(
+      `SKIP  ${s.cell}: skipped: ${s.reason}${s.known_issue === null ? "" : ` [${s.known_issue}]`}`,
+    );
+  }
   const knownIssues = await loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE);
   if (!existsSync(opts.python)) {
     throw new InfrastructureError(
