@@ -1,0 +1,65 @@
+/**
+ * `pte-farm validate` and `pte-farm plan`: thin wrappers that read files and the environment, call
+ * the pure matrix code (matrix/plan.ts, matrix/shard.ts) and write the results. Problems are thrown
+ * as ConfigurationErrors; main.ts turns them into exit code 2.
+ */
+import { appendFile, readFile } from "node:fs/promises";
+import { allCells, cellSet } from "../../matrix/cells.ts";
+import { loadFarm } from "../../matrix/load.ts";
+import { plan } from "../../matrix/plan.ts";
+import type { FarmEvent } from "../../matrix/schema.ts";
+import { githubOutput, planOutput } from "../../matrix/shard.ts";
+import { ConfigurationError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { displayPath } from "./paths.ts";
+
+/** Checks a matrix; logs a one-paragraph summary of what it covers. */
+export async function validateCommand(opts: { matrix: string; logger: Logger }): Promise<void> {
+  const farm = await loadFarm(opts.matrix);
+  const sets = [...farm.cellSets.keys()].map((name) => {
+    const { cells, skipped } = cellSet(farm, name);
+    return `${name} ${cells.length}${skipped.length === 0 ? "" : ` (+${skipped.length} skipped)`}`;
+  });
+  opts.logger.info(
+    `${displayPath(opts.matrix)}: valid. ${farm.devices.size} devices, ${farm.models.size} models, ` +
+      `${farm.recipes.size} recipes, ${farm.backends.size} backends, ${farm.toolchains.size} toolchains; ` +
+      `${allCells(farm).length} possible cells; cell sets: ${sets.join(", ")}`,
+  );
+}
+
+export interface PlanOptions {
+  matrix: string;
+  event: FarmEvent;
+  changedFiles?: string;
+  baseMatrix?: string;
+  logger: Logger;
+  /** `GITHUB_OUTPUT` comes from here (tests pass their own). */
+  env: NodeJS.ProcessEnv;
+}
+
+async function readChangedFiles(file: string): Promise<string[]> {
+  const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigurationError(
+      `cannot read --changed-files ${file} (${err.code ?? err.message}); pass a file with one path per line`,
+    );
+  });
+  return text
+    .split("\n")
+    .map((l) => l.trim().replace(/^\.\//, ""))
+    .filter((l) => l !== "");
+}
+
+/** Prints the plan as JSON on stdout, and appends it to `$GITHUB_OUTPUT` when that is set. */
+export async function planCommand(opts: PlanOptions): Promise<void> {
+  const farm = await loadFarm(opts.matrix);
+  // The base's matrix was validated on its own branch; here it is only diffed, so no file checks.
+  const base =
+    opts.baseMatrix === undefined
+      ? null
+      : await loadFarm(opts.baseMatrix, { knownIssues: null, checkFiles: false });
+  const changed = opts.changedFiles === undefined ? null : await readChangedFiles(opts.changedFiles);
+  const out = planOutput(plan(farm, { event: opts.event, changed, base }));
+  opts.logger.info(JSON.stringify(out, null, 2));
+  const target = opts.env.GITHUB_OUTPUT;
+  if (target !== undefined && target !== "") await appendFile(target, githubOutput(out));
+}
