@@ -147,10 +147,17 @@ function checkSetIsPossible(farm: Farm, set: string, where: Where): void {
           const parts = { models: model, recipes: recipe, backends: backend, devices: device };
           for (const [dim, name] of Object.entries(parts) as [keyof typeof used, string][]) {
             if (why === null) used[dim].add(name);
-            else if (!firstWhy.has(`${dim}:${name}`)) firstWhy.set(`${dim}:${name}`, why);
+            else {
+              // Keep the first reason, unless a later one is about this very name.
+              const had = firstWhy.get(`${dim}:${name}`);
+              if (had === undefined || (!had.includes(name) && why.includes(name))) {
+                firstWhy.set(`${dim}:${name}`, why);
+              }
+            }
           }
         }
-  for (const dim of ["models", "recipes", "backends", "devices"] as const) {
+  // When a whole set is impossible every name is unused; blame the most specific part first.
+  for (const dim of ["backends", "recipes", "devices", "models"] as const) {
     listed[dim]?.forEach((name, i) => {
       if (used[dim].has(name)) return;
       throw new ConfigurationError(

@@ -258,3 +258,18 @@ export type ModelEntry = FarmFile["models"][string];
 export type DeviceEntry = FarmFile["devices"][string];
 export type PathRule = FarmFile["paths"][number];
 export type Touches = PathRule["touches"];
+
+/**
+ * The published JSON Schema (matrix/farm.schema.json), generated from {@link farmSchema} so the
+ * editor's idea of the file and the validator's cannot drift; a test fails when the file is stale.
+ */
+export function farmJsonSchema(): Record<string, unknown> {
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $comment:
+      "GENERATED from matrix/schema.ts by `node scripts/gen-farm-schema.ts`; do not edit. " +
+      "References between sections and impossible cells are checked by `pte-farm validate`, not here.",
+    title: "pte-farm farm matrix (pte-farm/farm@1)",
+    ...toJsonSchema(farmSchema),
+  };
+}
