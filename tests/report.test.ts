@@ -95,6 +95,21 @@ const failedLower = record({
 });
 
 describe("summary.md", () => {
+  it("lists excluded cells as skipped with their reason and known issue", () => {
+    const md = renderSummary([record({})], {
+      session: "s",
+      gitSha: null,
+      skipped: [
+        { cell: "a/b/c/m1@stable", reason: "not needed on macOS", known_issue: "xnnpack-aarch64-fused-int4" },
+        { cell: "a/b/c/pi5@stable", reason: "does not fit", known_issue: null },
+      ],
+    });
+    expect(md).toContain(
+      "### Skipped\n\n- a/b/c/m1@stable — skipped: not needed on macOS [known issue xnnpack-aarch64-fused-int4]\n" +
+        "- a/b/c/pi5@stable — skipped: does not fit\n",
+    );
+  });
+
   it("renders one row per cell with medians, sizes and cache hits, then a note per failure", () => {
     const md = renderSummary([record({}), failedLower], { session: "s1", gitSha: "0123456789abcdef" });
     expect(md).toContain("session `s1` · git `0123456789ab` · 1/2 cells passed");

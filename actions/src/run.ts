@@ -166,7 +166,10 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
     records.push(record);
   }
 
-  await writeFile(path.join(outDir, "summary.md"), renderSummary(records, { session, gitSha: sha }));
+  await writeFile(
+    path.join(outDir, "summary.md"),
+    renderSummary(records, { session, gitSha: sha, skipped: selected.skipped }),
+  );
   if (isDefault) await linkLatest(outDir);
   const notes = renderFailureNotes(records);
   logger.info(`\n${renderTable(records)}${notes === "" ? "" : `\n\n${notes}`}\n`);
