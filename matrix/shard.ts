@@ -59,3 +59,20 @@ export function githubOutput(outputs: Record<string, unknown>, delimiter = "PTE_
   }
   return text;
 }
+
+/**
+ * JSON for people: objects are indented, an array of objects holds one object per line (one job,
+ * one cell), and arrays of plain values stay on one line. Still JSON: `JSON.parse` reads it back.
+ */
+export function readableJson(value: unknown, indent = ""): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    if (!value.some((v) => v !== null && typeof v === "object")) return JSON.stringify(value);
+    return `[\n${value.map((v) => inner + JSON.stringify(v)).join(",\n")}\n${indent}]`;
+  }
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  if (entries.length === 0) return "{}";
+  const body = entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${readableJson(v, inner)}`);
+  return `{\n${body.join(",\n")}\n${indent}}`;
+}

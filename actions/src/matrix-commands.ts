@@ -8,7 +8,7 @@ import { allCells, cellSet } from "../../matrix/cells.ts";
 import { loadFarm } from "../../matrix/load.ts";
 import { plan } from "../../matrix/plan.ts";
 import type { FarmEvent } from "../../matrix/schema.ts";
-import { githubOutput, planOutput } from "../../matrix/shard.ts";
+import { githubOutput, planOutput, readableJson } from "../../matrix/shard.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { displayPath } from "./paths.ts";
@@ -59,7 +59,7 @@ export async function planCommand(opts: PlanOptions): Promise<void> {
       : await loadFarm(opts.baseMatrix, { knownIssues: null, checkFiles: false });
   const changed = opts.changedFiles === undefined ? null : await readChangedFiles(opts.changedFiles);
   const out = planOutput(plan(farm, { event: opts.event, changed, base }));
-  opts.logger.info(JSON.stringify(out, null, 2));
+  opts.logger.info(readableJson(out));
   const target = opts.env.GITHUB_OUTPUT;
   if (target !== undefined && target !== "") await appendFile(target, githubOutput(out));
 }
