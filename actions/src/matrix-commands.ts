@@ -20,10 +20,11 @@ export async function validateCommand(opts: { matrix: string; logger: Logger }):
     const { cells, skipped } = cellSet(farm, name);
     return `${name} ${cells.length}${skipped.length === 0 ? "" : ` (+${skipped.length} skipped)`}`;
   });
+  const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
   opts.logger.info(
-    `${displayPath(opts.matrix)}: valid. ${farm.devices.size} devices, ${farm.models.size} models, ` +
-      `${farm.recipes.size} recipes, ${farm.backends.size} backends, ${farm.toolchains.size} toolchains; ` +
-      `${allCells(farm).length} possible cells; cell sets: ${sets.join(", ")}`,
+    `${displayPath(opts.matrix)}: valid. ${n(farm.devices.size, "device")}, ${n(farm.models.size, "model")}, ` +
+      `${n(farm.recipes.size, "recipe")}, ${n(farm.backends.size, "backend")}, ${n(farm.toolchains.size, "toolchain")}; ` +
+      `${n(allCells(farm).length, "possible cell")}; cell sets: ${sets.join(", ")}`,
   );
 }
 
