@@ -64,7 +64,7 @@ export interface BackendDef {
 export interface DeviceDef {
   name: string;
   runsOn: string[];
-  /** The runs-on labels joined, as the run record's `device.runner`. */
+  /** The run record's `device.runner`: the farm's device name (runs-on labels say where, not which). */
   runner: string;
   board: string;
   os: "linux" | "macos" | "bare-metal";
@@ -179,7 +179,7 @@ export function resolve(file: string, data: FarmFile): Farm {
         {
           name,
           runsOn: d.runs_on,
-          runner: d.runs_on.join(","),
+          runner: name,
           board: d.board,
           os: d.os,
           arch: d.arch,
