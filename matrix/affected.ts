@@ -174,8 +174,9 @@ export interface Affected {
 }
 
 /**
- * The candidate cells the changed paths touch. Without a base matrix a change to the matrix file
- * touches every candidate (it cannot be diffed), and the reason says so.
+ * The candidate cells the changed paths touch. Without a base matrix (none given, or one that does
+ * not validate, e.g. an older format) a change to the matrix file touches every candidate, and the
+ * reason says so.
  */
 export function affectedCells(
   farm: Farm,
@@ -183,13 +184,20 @@ export function affectedCells(
   changed: readonly string[],
   base: Farm | null,
   candidateSet: string,
+  /** Why there is no base to diff ("the base matrix does not validate"), for the reason text. */
+  noBase?: string,
 ): Affected {
   const matrixFile = rel(farm.file);
   let diff: Touch[] | undefined;
   const matrixTouches = () => {
     diff ??=
       base === null
-        ? [{ why: `${matrixFile} changed and no --base-matrix was given to diff it against`, all: true }]
+        ? [
+            {
+              why: `${matrixFile} changed and ${noBase ?? "no --base-matrix was given"} to diff it against`,
+              all: true,
+            },
+          ]
         : diffFarms(base, farm, candidateSet, matrixFile);
     return diff;
   };

@@ -58,6 +58,8 @@ export interface PlanRequest {
   changed?: readonly string[] | null;
   /** The base's farm, to diff the matrix file when it changed. */
   base?: Farm | null;
+  /** When `base` is null: why (e.g. the base's file does not validate), for the selection reasons. */
+  noBase?: string;
 }
 
 export function buildId(key: {
@@ -120,7 +122,7 @@ export function plan(farm: Farm, req: PlanRequest): Plan {
           "(one path per line, e.g. from `git diff --name-only BASE...HEAD`)",
       );
     }
-    const affected = affectedCells(farm, cells, req.changed, req.base ?? null, setName);
+    const affected = affectedCells(farm, cells, req.changed, req.base ?? null, setName, req.noBase);
     for (const [id, why] of affected.reasons) reasons.set(id, why);
     changes = affected.changes;
   } else {

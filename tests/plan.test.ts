@@ -310,6 +310,28 @@ describe("pte-farm plan on the command line", () => {
     expect(githubOutput({ b: "x\nPTE_FARM_EOF" })).toBe("b<<PTE_FARM_EOF_\nx\nPTE_FARM_EOF\nPTE_FARM_EOF_\n");
   });
 
+  it("plans every candidate, warning and saying why, when the base matrix does not validate", async () => {
+    const dir = await tempDir();
+    const base = path.join(dir, "base.yml");
+    await writeFile(base, "schema: pte-farm/farm@0\n");
+    const changed = path.join(dir, "changed.txt");
+    await writeFile(changed, "matrix/farm.yml\n");
+    const res = await execa(
+      process.execPath,
+      [CLI, "plan", "--event", "pull_request", "--changed-files", changed, "--base-matrix", base],
+      { reject: false, cwd: REPO_ROOT },
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(
+      /^warning: --base-matrix: .*base\.yml:1:9: schema: expected one of "pte-farm\/farm@1", got "pte-farm\/farm@0"; diffing the matrix is not possible$/m,
+    );
+    const out = JSON.parse(res.stdout);
+    expect(out.devices.include.length).toBe(plan(farm, { event: "schedule" }).devices.length);
+    expect(out.selection[0].reason).toBe(
+      "matrix/farm.yml changed and the base matrix does not validate here to diff it against",
+    );
+  });
+
   it("rejects a missing or unknown event with exit 2", async () => {
     const res = await execa(process.execPath, [CLI, "plan", "--event", "tag"], {
       reject: false,

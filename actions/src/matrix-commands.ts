@@ -5,7 +5,7 @@
  */
 import { appendFile, readFile } from "node:fs/promises";
 import { allCells, cellSet } from "../../matrix/cells.ts";
-import { loadFarm } from "../../matrix/load.ts";
+import { type Farm, loadFarm } from "../../matrix/load.ts";
 import { plan } from "../../matrix/plan.ts";
 import type { FarmEvent } from "../../matrix/schema.ts";
 import { githubOutput, planOutput, readableJson } from "../../matrix/shard.ts";
@@ -54,12 +54,23 @@ async function readChangedFiles(file: string): Promise<string[]> {
 export async function planCommand(opts: PlanOptions): Promise<void> {
   const farm = await loadFarm(opts.matrix);
   // The base's matrix was validated on its own branch; here it is only diffed, so no file checks.
-  const base =
-    opts.baseMatrix === undefined
-      ? null
-      : await loadFarm(opts.baseMatrix, { knownIssues: null, checkFiles: false });
+  // A base that does not validate here (an older format, say) cannot be diffed: the matrix change
+  // then touches every candidate cell, and the reasons say why, rather than failing the plan.
+  let base: Farm | null = null;
+  let noBase: string | undefined;
+  if (opts.baseMatrix !== undefined) {
+    try {
+      base = await loadFarm(opts.baseMatrix, { knownIssues: null, checkFiles: false });
+    } catch (err) {
+      if (!(err instanceof ConfigurationError)) throw err;
+      noBase = "the base matrix does not validate here";
+      opts.logger.warn(`--base-matrix: ${err.message}; diffing the matrix is not possible`);
+    }
+  }
   const changed = opts.changedFiles === undefined ? null : await readChangedFiles(opts.changedFiles);
-  const out = planOutput(plan(farm, { event: opts.event, changed, base }));
+  const out = planOutput(
+    plan(farm, { event: opts.event, changed, base, ...(noBase === undefined ? {} : { noBase }) }),
+  );
   opts.logger.info(readableJson(out));
   const target = opts.env.GITHUB_OUTPUT;
   if (target !== undefined && target !== "") await appendFile(target, githubOutput(out));
