@@ -31,7 +31,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup typecheck lint vitest pytest bench clean
+.PHONY: demo test setup typecheck lint vitest pytest bench bench-plan clean
 
 demo: setup
 	node actions/src/cli.ts run
@@ -75,6 +75,9 @@ pytest: setup
 
 bench: setup
 	node scripts/bench-run.ts
+
+bench-plan: node_modules/.stamp
+	node scripts/bench-plan.ts
 
 clean:
 	rm -rf $(VENV) .tools node_modules .cache out

@@ -1,213 +1,253 @@
 /**
- * Loads and validates the farm definition (`matrix/farm.yml`, `pte-farm/farm@1`): models, recipes,
- * backends, devices, toolchains and named cell sets. Every name a cell set uses must be defined;
- * every model folder must exist. Errors are ConfigurationErrors that say what to fix.
+ * Loads `matrix/farm.yml` into a typed {@link Farm}: the file's shape is checked by schema.ts, the
+ * references between its sections and its impossible cells by checks.ts, and here the things on
+ * disk (model folders, pins files). Every problem is a ConfigurationError naming file:line:col.
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigurationError } from "../actions/src/errors.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { KNOWN_ISSUES_FILE, REPO_ROOT } from "../actions/src/paths.ts";
+import type { PathSegment } from "../actions/src/validate.ts";
+import { checkFarm } from "./checks.ts";
+import { globToRegExp } from "./ids.ts";
+import { loadKnownIssues } from "./known-issues.ts";
 import {
-  arr,
-  bool,
-  type Check,
-  type Infer,
-  literal,
-  nonEmptyStr,
-  obj,
-  open,
-  optional,
-  type PathSegment,
-  record,
-  refine,
-  ValidationError,
-} from "../actions/src/validate.ts";
+  type Arch,
+  type BuildArch,
+  DIMENSIONS,
+  type Dimension,
+  type Driver,
+  type FarmEvent,
+  type FarmFile,
+  farmSchema,
+  type ModelKind,
+  type PathRule,
+} from "./schema.ts";
 import { readYamlFile } from "./yaml-file.ts";
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export { unknownName } from "./ids.ts";
 
-/** A name usable inside a cell id: no `/`, `@` or glob characters. */
-function names<T>(value: Check<T>): Check<Record<string, T>> {
-  return refine(record(value), (r) => {
-    const bad = Object.keys(r).find((k) => !NAME.test(k));
-    return bad === undefined
-      ? null
-      : {
-          path: [bad],
-          message: "names may use letters, digits, '.', '_' and '-' (they become part of cell ids)",
-        };
-  });
-}
-
-const positiveInt: Check<number> = (v, p) => {
-  if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
-  throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v) ?? "nothing"}`);
-};
-
-const prompts = refine(arr(nonEmptyStr), (list) =>
-  list.length === 0 ? { path: [], message: "a model needs at least one prompt" } : null,
-);
-
-const farmSchema = obj({
-  schema: literal("pte-farm/farm@1"),
-  models: names(obj({ path: nonEmptyStr, prompts, max_new_tokens: positiveInt, max_seq_len: positiveInt })),
-  recipes: names(
-    open({
-      scheme: nonEmptyStr,
-      group_size: optional(positiveInt),
-      /** Overrides the gate policy; `fp32: gate` makes a quantized recipe also match FP32 bit for bit. */
-      gate: optional(obj({ fp32: literal("gate", "report") })),
-    }),
-  ),
-  backends: names(open({ kind: nonEmptyStr, per_op_mode: optional(bool) })),
-  devices: names(obj({ runner: nonEmptyStr, board: nonEmptyStr })),
-  toolchains: names(obj({ requirements: nonEmptyStr })),
-  cell_sets: names(
-    obj({
-      models: arr(nonEmptyStr),
-      recipes: arr(nonEmptyStr),
-      backends: arr(nonEmptyStr),
-      devices: arr(nonEmptyStr),
-      toolchains: arr(nonEmptyStr),
-    }),
-  ),
-});
-type FarmFile = Infer<typeof farmSchema>;
+export type GatePolicy = { fp32: "gate" | "report" };
 
 export interface ModelDef {
   name: string;
-  /** Absolute path of the Hugging Face model folder. */
-  path: string;
+  kind: ModelKind;
+  /** Absolute path of the local model folder, or null for a hub model. */
+  path: string | null;
+  hub: { id: string; revision: string } | null;
+  /** Empty for models without prompts (the CNN). */
   prompts: string[];
   max_new_tokens: number;
   max_seq_len: number;
+  inputShape: number[] | null;
+  gate: { default?: GatePolicy; recipes?: Record<string, GatePolicy> };
 }
 export interface RecipeDef {
   name: string;
   scheme: string;
   /** True for every scheme but fp32: the reference then also holds the eager quantized tokens. */
   quantized: boolean;
-  fp32Gate: "gate" | "report";
-  /** What the stages receive as `spec.recipe` (the YAML block minus `gate`, plus `name`). */
+  /** The recipe's own FP32 gate policy, if it sets one (a model's per-recipe policy wins). */
+  gate: GatePolicy | null;
+  /** The backends it suits; null: all. */
+  backends: string[] | null;
+  /** What the stages receive as `spec.recipe`: `{scheme, ...params, name}`. */
   spec: Record<string, unknown> & { name: string; scheme: string };
 }
 export interface BackendDef {
   name: string;
   kind: string;
+  targets: { drivers?: Driver[]; arch?: Arch[]; devices?: string[] };
+  /** What the stages receive as `spec.backend`: `{kind, ...options, name}`. */
   spec: Record<string, unknown> & { name: string; kind: string };
 }
 export interface DeviceDef {
   name: string;
+  runsOn: string[];
+  /** The run record's `device.runner`: the farm's device name (runs-on labels say where, not which). */
   runner: string;
   board: string;
+  os: "linux" | "macos" | "bare-metal";
+  arch: Arch;
+  buildArch: BuildArch;
+  driver: Driver;
+  memoryBandwidthGbs: number | null;
+  thermal: { cooldown_below_c: number; max_wait_s: number } | null;
+  forkPrs: boolean;
+  local: boolean;
 }
 export interface ToolchainDef {
   name: string;
   /** Absolute path of the pins file; its contents are part of every cache key. */
   requirements: string;
 }
-export interface CellSet {
-  models: string[];
-  recipes: string[];
-  backends: string[];
-  devices: string[];
-  toolchains: string[];
+/** A cell set with every dimension spelled out (an omitted one is every name, in YAML order). */
+export type CellSet = Record<Dimension, string[]>;
+
+export interface ExcludeRule {
+  glob: string;
+  regexp: RegExp;
+  reason: string;
+  knownIssue: string | null;
 }
 
 /** The validated farm, with names resolved and paths absolute. */
 export interface Farm {
   file: string;
+  /** The validated file as written, for diffing two versions of the matrix. */
+  data: FarmFile;
   models: Map<string, ModelDef>;
   recipes: Map<string, RecipeDef>;
   backends: Map<string, BackendDef>;
   devices: Map<string, DeviceDef>;
   toolchains: Map<string, ToolchainDef>;
+  kindCaps: Map<ModelKind, { recipes: string[] | null; backends: string[] | null }>;
+  buildRunners: Record<BuildArch, string[]>;
   cellSets: Map<string, CellSet>;
+  include: { cell: string; sets: string[]; reason: string }[];
+  exclude: ExcludeRule[];
+  events: Record<FarmEvent, { cells: string; onlyAffected: boolean }>;
+  runSet: string;
+  paths: PathRule[];
 }
 
-/** "unknown recipe "x"; known recipes: a, b" — the message every bad name gets. */
-export function unknownName(kind: string, name: string, known: Iterable<string>): string {
-  return `unknown ${kind} ${JSON.stringify(name)}; known ${kind}s: ${[...known].join(", ") || "(none)"}`;
+export interface LoadOptions {
+  /** The known-issue catalogue exclude rules refer to (default matrix/known-issues.yml); null: not checked. */
+  knownIssues?: string | null;
+  /** Check that model folders and pins files exist (default true; `plan` in CI needs no checkout of them). */
+  checkFiles?: boolean;
 }
 
 /** Loads `file` (default matrix/farm.yml) and checks it; relative paths resolve against the repo root. */
-export async function loadFarm(file: string): Promise<Farm> {
+export async function loadFarm(file: string, opts: LoadOptions = {}): Promise<Farm> {
   const yaml = await readYamlFile(file, farmSchema, "matrix file");
-  const data: FarmFile = yaml.data;
-  const abs = (p: string) => path.resolve(REPO_ROOT, p);
+  const farm = resolve(file, yaml.data);
+  const catalogue = opts.knownIssues === undefined ? KNOWN_ISSUES_FILE : opts.knownIssues;
+  const knownIssues =
+    catalogue === null ? null : new Set((await loadKnownIssues(catalogue)).map((i) => i.id));
+  checkFarm(farm, yaml.where, knownIssues);
+  if (opts.checkFiles ?? true) await checkFiles(farm, yaml.where);
+  return farm;
+}
 
-  const farm: Farm = {
+/** The farm from the validated file: pure, so the plan benchmark can time it without disk. */
+export function resolve(file: string, data: FarmFile): Farm {
+  const abs = (p: string) => path.resolve(REPO_ROOT, p);
+  const names = <K extends Dimension>(key: K) => Object.keys(data[key]);
+  const defaultBuildArch = (arch: Arch): BuildArch => (arch === "arm64" ? "arm64" : "x86_64");
+  return {
     file,
+    data,
     models: new Map(
-      Object.entries(data.models).map(([name, m]) => [name, { name, ...m, path: abs(m.path) }]),
+      Object.entries(data.models).map(([name, m]) => [
+        name,
+        {
+          name,
+          kind: m.kind,
+          path: m.path === undefined ? null : abs(m.path),
+          hub: m.hub ?? null,
+          prompts: "prompts" in m ? m.prompts : [],
+          max_new_tokens: "max_new_tokens" in m ? m.max_new_tokens : 0,
+          max_seq_len: "max_seq_len" in m ? m.max_seq_len : 0,
+          inputShape: "input_shape" in m ? m.input_shape : null,
+          gate: m.gate ?? {},
+        },
+      ]),
     ),
     recipes: new Map(
-      Object.entries(data.recipes).map(([name, r]) => {
-        const { gate, ...rest } = r;
-        const quantized = r.scheme !== "fp32";
-        const fp32Gate = gate?.fp32 ?? (quantized ? "report" : "gate");
-        return [
+      Object.entries(data.recipes).map(([name, r]) => [
+        name,
+        {
           name,
-          { name, scheme: r.scheme, quantized, fp32Gate, spec: { ...rest, name, scheme: r.scheme } },
-        ];
-      }),
+          scheme: r.scheme,
+          quantized: r.scheme !== "fp32",
+          gate: r.gate ?? null,
+          backends: r.backends ?? null,
+          spec: { scheme: r.scheme, ...r.params, name },
+        },
+      ]),
     ),
     backends: new Map(
       Object.entries(data.backends).map(([name, b]) => [
         name,
-        { name, kind: b.kind, spec: { ...b, name, kind: b.kind } },
+        { name, kind: b.kind, targets: b.targets, spec: { kind: b.kind, ...b.options, name } },
       ]),
     ),
-    devices: new Map(Object.entries(data.devices).map(([name, d]) => [name, { name, ...d }])),
+    devices: new Map(
+      Object.entries(data.devices).map(([name, d]) => [
+        name,
+        {
+          name,
+          runsOn: d.runs_on,
+          runner: name,
+          board: d.board,
+          os: d.os,
+          arch: d.arch,
+          buildArch: d.build_arch ?? defaultBuildArch(d.arch),
+          driver: d.driver,
+          memoryBandwidthGbs: d.memory_bandwidth_gbs,
+          thermal: d.thermal,
+          forkPrs: d.fork_prs,
+          local: d.local ?? false,
+        },
+      ]),
+    ),
     toolchains: new Map(
       Object.entries(data.toolchains).map(([name, t]) => [name, { name, requirements: abs(t.requirements) }]),
     ),
-    cellSets: new Map(Object.entries(data.cell_sets)),
+    kindCaps: new Map(
+      (["decoder-lm", "cnn"] as const).map((k) => [
+        k,
+        { recipes: data.model_kinds[k]?.recipes ?? null, backends: data.model_kinds[k]?.backends ?? null },
+      ]),
+    ),
+    buildRunners: data.build_runners,
+    cellSets: new Map(
+      Object.entries(data.cell_sets).map(([name, s]) => [
+        name,
+        Object.fromEntries(DIMENSIONS.map((d) => [d, s[d] ?? names(d)])) as CellSet,
+      ]),
+    ),
+    include: data.include ?? [],
+    exclude: (data.exclude ?? []).map((e) => ({
+      glob: e.cells,
+      regexp: globToRegExp(e.cells),
+      reason: e.reason,
+      knownIssue: e.known_issue ?? null,
+    })),
+    events: Object.fromEntries(
+      Object.entries(data.events).map(([k, e]) => [
+        k,
+        { cells: e.cells, onlyAffected: e.only_affected ?? false },
+      ]),
+    ) as Farm["events"],
+    runSet: data.run.cells,
+    paths: data.paths,
   };
+}
 
-  const dims = [
-    ["models", "model", farm.models],
-    ["recipes", "recipe", farm.recipes],
-    ["backends", "backend", farm.backends],
-    ["devices", "device", farm.devices],
-    ["toolchains", "toolchain", farm.toolchains],
-  ] as const;
-  for (const [setName, set] of farm.cellSets) {
-    for (const [key, kind, defined] of dims) {
-      set[key].forEach((name, i) => {
-        if (!defined.has(name)) {
-          const at: PathSegment[] = ["cell_sets", setName, key, i];
-          throw new ConfigurationError(`${yaml.where(at)}: ${unknownName(kind, name, defined.keys())}`);
-        }
-      });
-    }
-  }
+async function exists(p: string, kind: "dir" | "file"): Promise<boolean> {
+  return stat(p).then(
+    (s) => (kind === "dir" ? s.isDirectory() : s.isFile()),
+    () => false,
+  );
+}
 
+async function checkFiles(farm: Farm, where: (at: readonly PathSegment[]) => string): Promise<void> {
   for (const model of farm.models.values()) {
-    const ok = await stat(model.path).then(
-      (s) => s.isDirectory(),
-      () => false,
+    if (model.path === null || (await exists(model.path, "dir"))) continue;
+    throw new ConfigurationError(
+      `${where(["models", model.name, "path"])}: model ${JSON.stringify(model.name)}: folder ${model.path} does not exist. ` +
+        `Point models.${model.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` +
+        (model.name === "tiny-llama"
+          ? ", or train the shipped model: python -m pte_stages.train_tiny --out stages/models/tiny-llama"
+          : ""),
     );
-    if (!ok) {
-      throw new ConfigurationError(
-        `${yaml.where(["models", model.name, "path"])}: model ${JSON.stringify(model.name)}: folder ${model.path} does not exist. ` +
-          `Point models.${model.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` +
-          (model.name === "tiny-llama"
-            ? ", or train the shipped model: python -m pte_stages.train_tiny --out stages/models/tiny-llama"
-            : ""),
-      );
-    }
   }
   for (const tc of farm.toolchains.values()) {
-    const ok = await stat(tc.requirements).then(
-      (s) => s.isFile(),
-      () => false,
+    if (await exists(tc.requirements, "file")) continue;
+    throw new ConfigurationError(
+      `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`,
     );
-    if (!ok) {
-      throw new ConfigurationError(
-        `${yaml.where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`,
-      );
-    }
   }
-  return farm;
 }

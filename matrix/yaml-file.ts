@@ -4,7 +4,7 @@
  * the most useful thing we can tell them.
  */
 import { readFile } from "node:fs/promises";
-import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { ConfigurationError } from "../actions/src/errors.ts";
 import { displayPath } from "../actions/src/paths.ts";
 import { type Check, formatPath, type PathSegment, parse, ValidationError } from "../actions/src/validate.ts";
@@ -13,8 +13,11 @@ import { type Check, formatPath, type PathSegment, parse, ValidationError } from
 export interface YamlFile<T> {
   path: string;
   data: T;
-  /** `file:line:col` of the value at `at` (or of its nearest existing parent). */
-  where(at: readonly PathSegment[]): string;
+  /**
+   * `file:line:col` of the value at `at` (or of its nearest existing parent); with `onKey`, of the
+   * key that ends `at` (for "unknown key" errors, where the key is the mistake).
+   */
+  where(at: readonly PathSegment[], onKey?: boolean): string;
 }
 
 /** Reads `file`, parses it as YAML and validates it with `check`; throws ConfigurationError on any problem. */
@@ -42,7 +45,15 @@ export async function readYamlFile<T>(file: string, check: Check<T>, what: strin
       `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`,
     );
   }
-  const where = (at: readonly PathSegment[]): string => {
+  const where = (at: readonly PathSegment[], onKey = false): string => {
+    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === at[at.length - 1]);
+      if (isScalar(pair?.key) && pair.key.range) {
+        const pos = lines.linePos(pair.key.range[0]);
+        return `${shown}:${pos.line}:${pos.col}`;
+      }
+    }
     for (let n = at.length; n >= 0; n--) {
       const node = doc.getIn(at.slice(0, n), true) as Node | undefined;
       if (node !== undefined && node !== null && typeof node === "object" && "range" in node && node.range) {
@@ -58,8 +69,11 @@ export async function readYamlFile<T>(file: string, check: Check<T>, what: strin
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     const field = formatPath(err.path);
-    throw new ConfigurationError(`${where(err.path)}: ${field === "" ? "" : `${field}: `}${err.detail}`, {
-      cause: err,
-    });
+    throw new ConfigurationError(
+      `${where(err.path, err.onKey)}: ${field === "" ? "" : `${field}: `}${err.detail}`,
+      {
+        cause: err,
+      },
+    );
   }
 }

@@ -91,10 +91,26 @@ export function renderFailureNotes(records: readonly RunRecord[]): string {
   return notes.length === 0 ? "" : `### Failures\n\n${notes.join("\n")}`;
 }
 
+/** Cells an `exclude` rule kept out: shown, never silently dropped. */
+export function renderSkipped(
+  skipped: readonly { cell: string; reason: string; known_issue: string | null }[],
+): string {
+  if (skipped.length === 0) return "";
+  const lines = skipped.map(
+    (s) =>
+      `- ${s.cell} — skipped: ${s.reason}${s.known_issue === null ? "" : ` [known issue ${s.known_issue}]`}`,
+  );
+  return `### Skipped\n\n${lines.join("\n")}`;
+}
+
 /** The whole `summary.md`. */
 export function renderSummary(
   records: readonly RunRecord[],
-  meta: { session: string; gitSha: string | null },
+  meta: {
+    session: string;
+    gitSha: string | null;
+    skipped?: readonly { cell: string; reason: string; known_issue: string | null }[];
+  },
 ): string {
   const passed = records.filter((r) => r.status === "pass").length;
   const head = [
@@ -104,6 +120,6 @@ export function renderSummary(
     "",
     renderTable(records),
   ];
-  const notes = renderFailureNotes(records);
-  return `${[...head, ...(notes === "" ? [] : ["", notes])].join("\n")}\n`;
+  const extra = [renderFailureNotes(records), renderSkipped(meta.skipped ?? [])].filter((n) => n !== "");
+  return `${[...head, ...extra.flatMap((n) => ["", n])].join("\n")}\n`;
 }

@@ -27,14 +27,16 @@ describe("pte-farm run: bad input exits 2 with what to fix", () => {
     const res = await cli("run", "--matrix", matrix);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toMatch(
-      /farm\.yml:\d+:\d+: unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128$/m,
+      /farm\.yml:\d+:\d+: unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128, ethos-u-int8$/m,
     );
   });
 
   it("names an unknown recipe in --cells", async () => {
-    const res = await cli("run", "--cells", "tiny-llama/int3/*/host@stable");
+    const res = await cli("run", "--cells", "tiny-llama/int3/*/host-x86_64@stable");
     expect(res.exitCode).toBe(2);
-    expect(res.stderr).toContain('unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128');
+    expect(res.stderr).toContain(
+      'unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128, ethos-u-int8',
+    );
   });
 
   it("names a missing model folder and what to do about it", async () => {
@@ -90,30 +92,32 @@ describe("pte-farm run: bad input exits 2 with what to fix", () => {
   it("rejects an unknown command, listing the known ones", async () => {
     const res = await cli("deploy");
     expect(res.exitCode).toBe(2);
-    expect(res.stderr).toContain('unknown command "deploy"; known commands: run');
+    expect(res.stderr).toContain('unknown command "deploy"; known commands: run, plan, validate');
   });
 });
 
 describe("cell selection", () => {
-  it("runs the default set (2 recipes × 2 backends) when no glob is given, in YAML order", async () => {
+  it("runs the host set on the device matching this machine (2 recipes × 2 backends) when no glob is given, in YAML order", async () => {
     const farm = await loadFarm(DEFAULT_MATRIX);
-    expect(selectCells(farm, undefined).map((c) => c.id)).toEqual([
-      "tiny-llama/fp32/xnnpack/host@stable",
-      "tiny-llama/fp32/portable/host@stable",
-      "tiny-llama/8da4w-g32/xnnpack/host@stable",
-      "tiny-llama/8da4w-g32/portable/host@stable",
+    expect(selectCells(farm, undefined, { os: "linux", arch: "x86_64" }).cells.map((c) => c.id)).toEqual([
+      "tiny-llama/fp32/xnnpack/host-x86_64@stable",
+      "tiny-llama/fp32/portable/host-x86_64@stable",
+      "tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable",
+      "tiny-llama/8da4w-g32/portable/host-x86_64@stable",
     ]);
   });
 
   it("selects by id glob over every cell the farm can form; * stays within one part", async () => {
     const farm = await loadFarm(DEFAULT_MATRIX);
-    expect(selectCells(farm, "tiny-llama/8da4w-*/xnnpack*/host@stable").map((c) => c.id)).toEqual([
-      "tiny-llama/8da4w-g32/xnnpack/host@stable",
-      "tiny-llama/8da4w-g32/xnnpack-per-op/host@stable",
-      "tiny-llama/8da4w-g128/xnnpack/host@stable",
-      "tiny-llama/8da4w-g128/xnnpack-per-op/host@stable",
+    expect(
+      selectCells(farm, "tiny-llama/8da4w-*/xnnpack*/host-x86_64@stable").cells.map((c) => c.id),
+    ).toEqual([
+      "tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable",
+      "tiny-llama/8da4w-g32/xnnpack-per-op/host-x86_64@stable",
+      "tiny-llama/8da4w-g128/xnnpack/host-x86_64@stable",
+      "tiny-llama/8da4w-g128/xnnpack-per-op/host-x86_64@stable",
     ]);
-    expect(selectCells(farm, "**/portable/**").length).toBe(3);
+    expect(selectCells(farm, "**/portable/host-x86_64@stable").cells.length).toBe(12);
     expect(() => selectCells(farm, "tiny-llama/*")).toThrow(/selects no cell/);
   });
 });

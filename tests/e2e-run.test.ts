@@ -18,7 +18,7 @@ const why = ready
   ? ""
   : " [SKIPPED here: needs .venv (make setup), stages/pte_stages/*.py and stages/models/tiny-llama]";
 const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
-const CELL = "tiny-llama/8da4w-g32/xnnpack/host@stable";
+const CELL = "tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable";
 
 async function run(out: string, cache: string) {
   return execa(
@@ -90,7 +90,7 @@ describe.skipIf(!hasRealPython || !hasTinyLlama)("pte-farm run, failure paths", 
         CLI,
         "run",
         "--cells",
-        "tiny-llama/fp32/portable/host@stable",
+        "tiny-llama/fp32/portable/host-x86_64@stable",
         "--out",
         out,
         "--no-cache",
@@ -103,13 +103,13 @@ describe.skipIf(!hasRealPython || !hasTinyLlama)("pte-farm run, failure paths", 
     expect(res.stderr).toMatch(
       /^error: stage reference: timeout: timed out after 1 s; its process group was killed$/m,
     );
-    const file = path.join(out, "cells", "tiny-llama", "fp32", "portable", "host@stable", "run.json");
+    const file = path.join(out, "cells", "tiny-llama", "fp32", "portable", "host-x86_64@stable", "run.json");
     const r = parseJson(runRecord, await readFile(file, "utf8"), file);
     expect(r.status).toBe("timeout");
     expect(r.failure).toMatchObject({ stage: "reference", outcome: "timeout" });
     expect(r.stages).toHaveLength(1);
     const summary = await readFile(path.join(out, "summary.md"), "utf8");
-    expect(summary).toContain("| tiny-llama/fp32/portable/host@stable | timeout |");
+    expect(summary).toContain("| tiny-llama/fp32/portable/host-x86_64@stable | timeout |");
     expect(summary).toContain("new failure in stage reference with toolchain stable");
   });
 });

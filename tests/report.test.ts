@@ -9,11 +9,11 @@ function record(over: Partial<RunRecord>): RunRecord {
   return {
     schema: "pte-farm/run@1",
     cell: {
-      id: "tiny-llama/fp32/xnnpack/host@stable",
+      id: "tiny-llama/fp32/xnnpack/host-x86_64@stable",
       model: "tiny-llama",
       recipe: "fp32",
       backend: "xnnpack",
-      device: "host",
+      device: "host-x86_64",
       toolchain: "stable",
     },
     session: "s1",
@@ -63,11 +63,11 @@ function record(over: Partial<RunRecord>): RunRecord {
 
 const failedLower = record({
   cell: {
-    id: "tiny-llama/8da4w-g32/xnnpack/host@stable",
+    id: "tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable",
     model: "tiny-llama",
     recipe: "8da4w-g32",
     backend: "xnnpack",
-    device: "host",
+    device: "host-x86_64",
     toolchain: "stable",
   },
   status: "fail",
@@ -95,14 +95,31 @@ const failedLower = record({
 });
 
 describe("summary.md", () => {
+  it("lists excluded cells as skipped with their reason and known issue", () => {
+    const md = renderSummary([record({})], {
+      session: "s",
+      gitSha: null,
+      skipped: [
+        { cell: "a/b/c/m1@stable", reason: "not needed on macOS", known_issue: "xnnpack-aarch64-fused-int4" },
+        { cell: "a/b/c/pi5@stable", reason: "does not fit", known_issue: null },
+      ],
+    });
+    expect(md).toContain(
+      "### Skipped\n\n- a/b/c/m1@stable — skipped: not needed on macOS [known issue xnnpack-aarch64-fused-int4]\n" +
+        "- a/b/c/pi5@stable — skipped: does not fit\n",
+    );
+  });
+
   it("renders one row per cell with medians, sizes and cache hits, then a note per failure", () => {
     const md = renderSummary([record({}), failedLower], { session: "s1", gitSha: "0123456789abcdef" });
     expect(md).toContain("session `s1` · git `0123456789ab` · 1/2 cells passed");
     expect(md).toContain(
-      "| tiny-llama/fp32/xnnpack/host@stable | pass | pass (bit-exact fp32) | 20.00 | 150.0 | 5.0 | 1.7 MiB | 4/4 |",
+      "| tiny-llama/fp32/xnnpack/host-x86_64@stable | pass | pass (bit-exact fp32) | 20.00 | 150.0 | 5.0 | 1.7 MiB | 4/4 |",
     );
-    expect(md).toContain("| tiny-llama/8da4w-g32/xnnpack/host@stable | fail | — | — | — | — | — | 0/4 |");
-    expect(md).toContain("- **tiny-llama/8da4w-g32/xnnpack/host@stable** — fail");
+    expect(md).toContain(
+      "| tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable | fail | — | — | — | — | — | 0/4 |",
+    );
+    expect(md).toContain("- **tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable** — fail");
     expect(md).toContain(
       "  - known issue torchao-quantized-embedding-no-out-variants: ... — Write the INT8 embedding",
     );

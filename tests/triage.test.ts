@@ -134,11 +134,11 @@ describe("known-issue catalogue", () => {
       python: "/work/main/.venv/bin/python",
       stage: "lower",
       specPath: path.join("out", "latest", "builds", "tiny-llama", "lower-fp32-xnnpack", "spec.json"),
-      cellId: "tiny-llama/fp32/xnnpack/host@stable",
+      cellId: "tiny-llama/fp32/xnnpack/host-x86_64@stable",
     });
     expect(line).toBe(
       "PYTHONPATH=stages /work/main/.venv/bin/python -m pte_stages.lower --spec out/latest/builds/tiny-llama/lower-fp32-xnnpack/spec.json --out /tmp/pte-farm-repro" +
-        "   # or: node actions/src/cli.ts run --no-cache --cells tiny-llama/fp32/xnnpack/host@stable",
+        "   # or: node actions/src/cli.ts run --no-cache --cells tiny-llama/fp32/xnnpack/host-x86_64@stable",
     );
   });
 });

@@ -4,8 +4,10 @@
  * anything else is our bug → 3 with its stack).
  */
 import { parseArgs } from "node:util";
+import { EVENTS, type FarmEvent } from "../../matrix/schema.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import { planCommand, validateCommand } from "./matrix-commands.ts";
 import { DEFAULT_MATRIX, defaultCacheDir, defaultPython } from "./paths.ts";
 import { runCommand } from "./run.ts";
 import { ROLES, type Role } from "./schemas/run-record.ts";
@@ -13,13 +15,15 @@ import { ROLES, type Role } from "./schemas/run-record.ts";
 const USAGE = `usage: pte-farm <command> [options]
 
 commands:
-  run     run cells end to end on this machine (reference → export → quantize → lower → execute → gate)
+  run       run cells end to end on this machine (reference → export → quantize → lower → execute → gate)
+  plan      expand the matrix into GitHub Actions build and device job lists for an event
+  validate  check a matrix; errors name file:line:column and the allowed values
 
 pte-farm run [options]
   --matrix FILE     farm definition (default: matrix/farm.yml)
-  --cells GLOBS     comma-separated cell-id globs, e.g. 'tiny-llama/*/xnnpack/host@stable'
+  --cells GLOBS     comma-separated cell-id globs, e.g. 'tiny-llama/*/xnnpack/host-x86_64@stable'
                     (ids are model/recipe/backend/device@toolchain; * stays within one part,
-                    ** spans parts; default: the matrix's \`default\` cell set)
+                    ** spans parts; default: the matrix's \`run.cells\` set on this machine's device)
   --out DIR         output folder, new or empty (default: out/runs/<UTC time>, and out/latest
                     points at the newest default run)
   --reps N          measured repetitions in execute (default 5)
@@ -28,6 +32,15 @@ pte-farm run [options]
                     or $PTE_FARM_CACHE)
   --timeout-s N     per-stage timeout in seconds; the stage's whole process tree is killed (default 1800)
   --role ROLE       run record role: ${ROLES.join(" | ")} (default head)
+
+pte-farm plan --event EVENT [options]
+  --event EVENT          ${EVENTS.join(" | ")}
+  --matrix FILE          farm definition (default: matrix/farm.yml)
+  --changed-files FILE   changed paths, one per line (pull_request: selects the affected cells)
+  --base-matrix FILE     the base's farm.yml, to diff when the matrix itself changed
+  prints JSON {event, builds, devices, shards, skipped, selection}; appends it to $GITHUB_OUTPUT if set
+
+pte-farm validate [--matrix FILE]
 
 environment: PTE_FARM_PYTHON (the toolchain's python; default .venv/bin/python), PTE_FARM_CACHE
 
@@ -43,17 +56,69 @@ function count(flag: string, value: string | undefined, fallback: number, min: n
   return n;
 }
 
-async function run(argv: string[], logger: Logger): Promise<ExitCode> {
-  let parsed: ReturnType<typeof parseRunArgs>;
+/** Runs an argv parse, turning its usage errors into ConfigurationErrors (exit 2). */
+function usageErrors<T>(command: string, parse: () => T): T {
   try {
-    parsed = parseRunArgs(argv);
+    return parse();
   } catch (err) {
     if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-      throw new ConfigurationError(`${err.message}; see \`pte-farm run --help\``);
+      throw new ConfigurationError(`${err.message}; see \`pte-farm ${command} --help\``);
     }
     throw err;
   }
-  const { values } = parsed;
+}
+
+async function validate(argv: string[], logger: Logger): Promise<ExitCode> {
+  const { values } = usageErrors("validate", () =>
+    parseArgs({
+      args: argv,
+      options: { matrix: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }),
+  );
+  if (values.help) {
+    logger.info(USAGE);
+    return EXIT.ok;
+  }
+  await validateCommand({ matrix: values.matrix ?? DEFAULT_MATRIX, logger });
+  return EXIT.ok;
+}
+
+async function plan(argv: string[], logger: Logger): Promise<ExitCode> {
+  const { values } = usageErrors("plan", () =>
+    parseArgs({
+      args: argv,
+      options: {
+        matrix: { type: "string" },
+        event: { type: "string" },
+        "changed-files": { type: "string" },
+        "base-matrix": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }),
+  );
+  if (values.help) {
+    logger.info(USAGE);
+    return EXIT.ok;
+  }
+  const { event } = values;
+  if (event === undefined || !(EVENTS as readonly string[]).includes(event)) {
+    throw new ConfigurationError(`--event ${event ?? "(missing)"}: expected one of ${EVENTS.join(", ")}`);
+  }
+  const changedFiles = values["changed-files"];
+  const baseMatrix = values["base-matrix"];
+  await planCommand({
+    matrix: values.matrix ?? DEFAULT_MATRIX,
+    event: event as FarmEvent,
+    ...(changedFiles === undefined ? {} : { changedFiles }),
+    ...(baseMatrix === undefined ? {} : { baseMatrix }),
+    logger,
+    env: process.env,
+  });
+  return EXIT.ok;
+}
+
+async function run(argv: string[], logger: Logger): Promise<ExitCode> {
+  const { values } = parseRunArgs(argv);
   if (values.help) {
     logger.info(USAGE);
     return EXIT.ok;
@@ -79,22 +144,22 @@ async function run(argv: string[], logger: Logger): Promise<ExitCode> {
 }
 
 function parseRunArgs(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      matrix: { type: "string" },
-      cells: { type: "string" },
-      out: { type: "string" },
-      reps: { type: "string" },
-      warmup: { type: "string" },
-      "no-cache": { type: "boolean" },
-      "timeout-s": { type: "string" },
-      role: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  return usageErrors("run", () =>
+    parseArgs({
+      args: argv,
+      options: {
+        matrix: { type: "string" },
+        cells: { type: "string" },
+        out: { type: "string" },
+        reps: { type: "string" },
+        warmup: { type: "string" },
+        "no-cache": { type: "boolean" },
+        "timeout-s": { type: "string" },
+        role: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }),
+  );
 }
 
 /** Runs the CLI and returns its exit code; never throws. */
@@ -106,8 +171,10 @@ export async function main(argv: string[], logger: Logger): Promise<ExitCode> {
       return command === undefined ? EXIT.usage : EXIT.ok;
     }
     if (command === "run") return await run(rest, logger);
+    if (command === "plan") return await plan(rest, logger);
+    if (command === "validate") return await validate(rest, logger);
     throw new ConfigurationError(
-      `unknown command ${JSON.stringify(command)}; known commands: run\n\n${USAGE}`,
+      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate\n\n${USAGE}`,
     );
   } catch (err) {
     if (err instanceof ConfigurationError) {

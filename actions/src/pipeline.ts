@@ -8,6 +8,7 @@ import path from "node:path";
 import type { Cell } from "../../matrix/cells.ts";
 import { defaultPolicy, GateInputError, gate } from "./gate.ts";
 import { type DeviceInfo, sampleTelemetry, type TelemetrySample } from "./host-info.ts";
+import type { RunnableCell } from "./local-model.ts";
 import type { Logger } from "./logger.ts";
 import { buildRunRecord } from "./run-record.ts";
 import { manifest as manifestSchema } from "./schemas/manifest.ts";
@@ -45,7 +46,7 @@ export function cellDir(outDir: string, cell: Cell): string {
 function specFor(
   ctx: PipelineContext,
   stage: StageName,
-  cell: Cell,
+  cell: RunnableCell,
   inputs: Record<string, string>,
 ): StageSpec {
   return {
@@ -83,7 +84,7 @@ function contractFailure(stage: StageName | undefined, message: string, cell: Ce
 }
 
 /** Runs one cell to its run record; never throws for stage or gate problems (they end up in the record). */
-export async function runCell(ctx: PipelineContext, cell: Cell): Promise<RunRecord> {
+export async function runCell(ctx: PipelineContext, cell: RunnableCell): Promise<RunRecord> {
   const startedAt = new Date().toISOString();
   const steps: Step[] = [];
   const telemetry: TelemetrySample[] = [];
@@ -188,11 +189,7 @@ export async function runCell(ctx: PipelineContext, cell: Cell): Promise<RunReco
     return broken("reference", `recipe ${r} is quantized but the reference has no quantized tokens`);
   }
   try {
-    gateResult = gate(
-      reference.prompts,
-      execute.prompts,
-      defaultPolicy(reference.prompts, cell.recipe.fp32Gate),
-    );
+    gateResult = gate(reference.prompts, execute.prompts, defaultPolicy(reference.prompts, cell.fp32Gate));
   } catch (err) {
     if (!(err instanceof GateInputError)) throw err;
     failure = contractFailure(undefined, `gate: ${err.message}`, cell);

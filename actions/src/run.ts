@@ -7,13 +7,14 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { type Cell, selectCells } from "../../matrix/cells.ts";
+import { type Cell, selectCells, thisMachine } from "../../matrix/cells.ts";
 import { loadKnownIssues } from "../../matrix/known-issues.ts";
 import { loadFarm } from "../../matrix/load.ts";
 import { renderFailureNotes, renderSummary, renderTable } from "../../reports/summary.ts";
 import { BuildCache, fingerprintToolchain, type ToolchainFingerprint } from "./cache.ts";
 import { ConfigurationError, type ExitCode, InfrastructureError } from "./errors.ts";
 import { gitSha, hostDeviceInfo } from "./host-info.ts";
+import { type RunnableCell, runnableCell } from "./local-model.ts";
 import type { Logger } from "./logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE, REPO_ROOT, STAGES_DIR } from "./paths.ts";
 import { cellDir, runCell } from "./pipeline.ts";
@@ -25,7 +26,7 @@ import { StepRunner } from "./steps.ts";
 
 export interface RunOptions {
   matrix: string;
-  /** Comma-separated cell-id globs; undefined runs the `default` cell set. */
+  /** Comma-separated cell-id globs; undefined runs the matrix's `run.cells` set on this machine's device. */
   cells?: string;
   /** Output folder; undefined means `out/runs/<UTC time>`, with `out/latest` pointing at it. */
   out?: string;
@@ -105,7 +106,9 @@ async function fingerprints(
 export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
   const { logger } = opts;
   const farm = await loadFarm(opts.matrix);
-  const cells = selectCells(farm, opts.cells);
+  const selected = selectCells(farm, opts.cells);
+  // Refuse every cell we cannot run before the first one starts, not halfway through a long run.
+  const cells: RunnableCell[] = selected.cells.map((c) => runnableCell(c));
   const knownIssues = await loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE);
   if (!existsSync(opts.python)) {
     throw new InfrastructureError(
@@ -121,6 +124,21 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
     `pte-farm run: ${cells.length} cell(s), reps ${opts.reps}, warm-up ${opts.warmup}, ` +
       `cache ${opts.cache ? displayPath(opts.cacheDir) : "off"}, output ${displayPath(outDir)}`,
   );
+  for (const s of selected.skipped) {
+    logger.info(
+      `SKIP  ${s.cell}: skipped: ${s.reason}${s.known_issue === null ? "" : ` [${s.known_issue}]`}`,
+    );
+  }
+  // A Pi 5 cell reproduced on a laptop exercises the same build and gate, but its timings are the laptop's.
+  const here = thisMachine();
+  for (const d of new Set(cells.map((c) => c.device))) {
+    if (d.os !== here.os || d.arch !== here.arch) {
+      logger.warn(
+        `device ${d.name} is ${d.os} ${d.arch} but this machine is ${here.os} ${here.arch}: its cells run here, ` +
+          "so their tokens and gate are meaningful and their timings are this machine's",
+      );
+    }
+  }
   const cache = opts.cache ? new BuildCache(opts.cacheDir) : null;
   await cache?.sweepTemp();
   const steps = new StepRunner({
@@ -158,7 +176,10 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
     records.push(record);
   }
 
-  await writeFile(path.join(outDir, "summary.md"), renderSummary(records, { session, gitSha: sha }));
+  await writeFile(
+    path.join(outDir, "summary.md"),
+    renderSummary(records, { session, gitSha: sha, skipped: selected.skipped }),
+  );
   if (isDefault) await linkLatest(outDir);
   const notes = renderFailureNotes(records);
   logger.info(`\n${renderTable(records)}${notes === "" ? "" : `\n\n${notes}`}\n`);

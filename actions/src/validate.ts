@@ -6,9 +6,43 @@
  * message — it must name the file and the JSON path of the first bad value, e.g.
  * `result.json: data.prompts[0].ids[3]: expected an integer, got "x"`.
  *
- * Objects are open: unknown keys are accepted and dropped, so a newer producer can add fields
- * without breaking an older reader (the stage contract says "ignore the fields you do not use").
+ * Objects made with {@link obj} are open: unknown keys are accepted and dropped, so a newer producer
+ * can add fields without breaking an older reader (the stage contract says "ignore the fields you do
+ * not use"). Files people write by hand (the matrix) use {@link closed}, where an unknown key is a
+ * typo to report.
+ *
+ * Every combinator also describes itself as JSON Schema ({@link toJsonSchema}), so a schema published
+ * for editors (matrix/farm.schema.json) is generated from the same definitions that validate.
  */
+
+/** A JSON Schema (draft 2020-12) fragment. */
+export type JsonSchema = Record<string, unknown>;
+
+// Thunks, so a check can be described before the checks it wraps have been (they are built bottom-up,
+// but a custom check may be given its description after it is used).
+const JSON_SCHEMAS = new WeakMap<object, () => JsonSchema>();
+
+/** Attaches a JSON Schema description to a check (for custom checks the combinators cannot see into). */
+export function withJsonSchema<C extends Check<unknown>>(
+  check: C,
+  schema: JsonSchema | (() => JsonSchema),
+): C {
+  JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
+  return check;
+}
+
+/** The JSON Schema of a check; a check nobody described is a bug in the schema module, not user input. */
+export function toJsonSchema(check: Check<unknown>): JsonSchema {
+  const describeIt = JSON_SCHEMAS.get(check);
+  if (describeIt === undefined) throw new Error("bug: a check has no JSON Schema; wrap it in withJsonSchema");
+  return describeIt();
+}
+
+/** Adds a `description` (shown by editors on hover) to a check's JSON Schema; validation is unchanged. */
+export function documented<T>(inner: Check<T>, description: string): Check<T> {
+  const check: Check<T> = (v, path) => inner(v, path);
+  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
+}
 
 /** One step into a value: an object key or an array index. */
 export type PathSegment = string | number;
@@ -18,14 +52,17 @@ export class ValidationError extends Error {
   readonly source: string;
   readonly path: readonly PathSegment[];
   readonly detail: string;
+  /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
+  readonly onKey: boolean;
 
-  constructor(source: string, path: readonly PathSegment[], detail: string) {
+  constructor(source: string, path: readonly PathSegment[], detail: string, onKey = false) {
     const where = formatPath(path);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
     this.path = path;
     this.detail = detail;
+    this.onKey = onKey;
   }
 }
 
@@ -60,42 +97,61 @@ function fail(path: readonly PathSegment[], expected: string, value: unknown): n
   throw new ValidationError("", path, `expected ${expected}, got ${describe(value)}`);
 }
 
-export const str: Check<string> = (v, path) => (typeof v === "string" ? v : fail(path, "a string", v));
+export const str: Check<string> = withJsonSchema(
+  (v, path) => (typeof v === "string" ? v : fail(path, "a string", v)),
+  { type: "string" },
+);
 
 /** A string that is not empty: names and ids, where "" is always a mistake. */
-export const nonEmptyStr: Check<string> = (v, path) =>
-  typeof v === "string" && v !== "" ? v : fail(path, "a non-empty string", v);
+export const nonEmptyStr: Check<string> = withJsonSchema(
+  (v, path) => (typeof v === "string" && v !== "" ? v : fail(path, "a non-empty string", v)),
+  { type: "string", minLength: 1 },
+);
 
 /** A finite number (JSON has no NaN; a stage that prints one has broken the contract). */
-export const num: Check<number> = (v, path) =>
-  typeof v === "number" && Number.isFinite(v) ? v : fail(path, "a number", v);
+export const num: Check<number> = withJsonSchema(
+  (v, path) => (typeof v === "number" && Number.isFinite(v) ? v : fail(path, "a number", v)),
+  { type: "number" },
+);
 
-export const int: Check<number> = (v, path) =>
-  typeof v === "number" && Number.isInteger(v) ? v : fail(path, "an integer", v);
+export const int: Check<number> = withJsonSchema(
+  (v, path) => (typeof v === "number" && Number.isInteger(v) ? v : fail(path, "an integer", v)),
+  { type: "integer" },
+);
 
-export const nonNegInt: Check<number> = (v, path) =>
-  typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path, "a non-negative integer", v);
+export const nonNegInt: Check<number> = withJsonSchema(
+  (v, path) =>
+    typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path, "a non-negative integer", v),
+  { type: "integer", minimum: 0 },
+);
 
-export const bool: Check<boolean> = (v, path) => (typeof v === "boolean" ? v : fail(path, "a boolean", v));
+export const bool: Check<boolean> = withJsonSchema(
+  (v, path) => (typeof v === "boolean" ? v : fail(path, "a boolean", v)),
+  { type: "boolean" },
+);
 
 /** Accepts anything; for blocks validated later by a more specific check. */
-export const unknownValue: Check<unknown> = (v) => v;
+export const unknownValue: Check<unknown> = withJsonSchema((v) => v, {});
 
 /** One of a fixed set of values; the message lists them all. */
 export function literal<const L extends string | number | boolean | null>(...allowed: L[]): Check<L> {
   const shown = allowed.map((a) => JSON.stringify(a)).join(" | ");
-  return (v, path) => (allowed.includes(v as L) ? (v as L) : fail(path, `one of ${shown}`, v));
+  const check: Check<L> = (v, path) =>
+    allowed.includes(v as L) ? (v as L) : fail(path, `one of ${shown}`, v);
+  return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 
 export function arr<T>(item: Check<T>): Check<T[]> {
-  return (v, path) => {
+  const check: Check<T[]> = (v, path) => {
     if (!Array.isArray(v)) fail(path, "an array", v);
     return v.map((el, i) => item(el, [...path, i]));
   };
+  return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 
 export function nullable<T>(inner: Check<T>): Check<T | null> {
-  return (v, path) => (v === null ? null : inner(v, path));
+  const check: Check<T | null> = (v, path) => (v === null ? null : inner(v, path));
+  return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 
 /** A check marked optional: inside {@link obj} the key may be absent. */
@@ -103,6 +159,7 @@ export type OptionalCheck<T> = Check<T | undefined> & { readonly optional: true 
 
 export function optional<T>(inner: Check<T>): OptionalCheck<T> {
   const check: Check<T | undefined> = (v, path) => (v === undefined ? undefined : inner(v, path));
+  withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true as const });
 }
 
@@ -112,12 +169,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** An object with string keys and values of one type (metrics by name, versions by package). */
 export function record<T>(value: Check<T>): Check<Record<string, T>> {
-  return (v, path) => {
+  const check: Check<Record<string, T>> = (v, path) => {
     if (!isPlainObject(v)) fail(path, "an object", v);
     const out: Record<string, T> = {};
     for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path, key]);
     return out;
   };
+  return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
 }
 
 type Shape = Record<string, Check<unknown>>;
@@ -130,8 +188,23 @@ export type ObjOf<S extends Shape> = Simplify<
   }
 >;
 
+function objectSchema(shape: Shape, additional: boolean): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  const required: string[] = [];
+  for (const [key, check] of Object.entries(shape)) {
+    properties[key] = toJsonSchema(check);
+    if (!("optional" in check)) required.push(key);
+  }
+  return {
+    type: "object",
+    properties,
+    ...(required.length > 0 ? { required } : {}),
+    ...(additional ? {} : { additionalProperties: false }),
+  };
+}
+
 export function obj<S extends Shape>(shape: S): Check<ObjOf<S>> {
-  return (v, path) => {
+  const check: Check<ObjOf<S>> = (v, path) => {
     if (!isPlainObject(v)) fail(path, "an object", v);
     const out: Record<string, unknown> = {};
     for (const [key, check] of Object.entries(shape)) {
@@ -140,6 +213,53 @@ export function obj<S extends Shape>(shape: S): Check<ObjOf<S>> {
     }
     return out as ObjOf<S>;
   };
+  return withJsonSchema(check, () => objectSchema(shape, true));
+}
+
+/**
+ * Like {@link obj}, but an unknown key is an error naming the allowed keys. For files people write
+ * by hand, where an unknown key is a typo that would otherwise be silently ignored.
+ */
+export function closed<S extends Shape>(shape: S): Check<ObjOf<S>> {
+  const known = obj(shape);
+  const allowed = Object.keys(shape);
+  const check: Check<ObjOf<S>> = (v, path) => {
+    if (isPlainObject(v)) {
+      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
+      if (bad !== undefined) {
+        throw new ValidationError(
+          "",
+          [...path, bad],
+          `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
+          true,
+        );
+      }
+    }
+    return known(v, path);
+  };
+  return withJsonSchema(check, () => objectSchema(shape, false));
+}
+
+/**
+ * One of several object shapes, chosen by the value of `key` (e.g. a model's `kind`): the error for
+ * a bad tag lists the tags, and every other error comes from the chosen shape alone.
+ */
+export function tagged<V extends Record<string, Check<unknown>>>(
+  key: string,
+  variants: V,
+): Check<Infer<V[keyof V]>> {
+  const tags = Object.keys(variants);
+  const check: Check<Infer<V[keyof V]>> = (v, path) => {
+    if (!isPlainObject(v)) fail(path, "an object", v);
+    const variant = typeof v[key] === "string" ? variants[v[key] as string] : undefined;
+    if (variant === undefined) {
+      fail([...path, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+    }
+    return variant(v, path) as Infer<V[keyof V]>;
+  };
+  return withJsonSchema(check, () => ({
+    oneOf: tags.map((t) => toJsonSchema(variants[t] as Check<unknown>)),
+  }));
 }
 
 /**
@@ -148,23 +268,29 @@ export function obj<S extends Shape>(shape: S): Check<ObjOf<S>> {
  */
 export function open<S extends Shape>(shape: S): Check<ObjOf<S> & Record<string, unknown>> {
   const known = obj(shape);
-  return (v, path) => {
+  const check: Check<ObjOf<S> & Record<string, unknown>> = (v, path) => {
     const checked = known(v, path);
     return { ...(v as Record<string, unknown>), ...checked };
   };
+  return withJsonSchema(check, () => objectSchema(shape, true));
 }
 
-/** Adds a cross-field rule to a check; `rule` returns a message (with its own path) or null. */
+/**
+ * Adds a cross-field rule to a check; `rule` returns a message (with its own path) or null. JSON
+ * Schema cannot say most such rules; `schema` adds what it can (merged into the inner description).
+ */
 export function refine<T>(
   inner: Check<T>,
   rule: (value: T) => { path: PathSegment[]; message: string } | null,
+  schema: JsonSchema = {},
 ): Check<T> {
-  return (v, path) => {
+  const check: Check<T> = (v, path) => {
     const value = inner(v, path);
     const problem = rule(value);
     if (problem !== null) throw new ValidationError("", [...path, ...problem.path], problem.message);
     return value;
   };
+  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 
 /** Runs a check on a whole document and stamps the source (a file name) on any error. */
@@ -172,7 +298,7 @@ export function parse<T>(check: Check<T>, value: unknown, source: string): T {
   try {
     return check(value, []);
   } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError(source, err.path, err.detail);
+    if (err instanceof ValidationError) throw new ValidationError(source, err.path, err.detail, err.onKey);
     throw err;
   }
 }

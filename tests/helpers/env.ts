@@ -48,7 +48,13 @@ export function makeSpec(stage: StageName, over: Partial<StageSpec> = {}): Stage
   return {
     schema: "pte-farm/stage-spec@1",
     stage,
-    cell: { model: "tiny-llama", recipe: "fp32", backend: "portable", device: "host", toolchain: "stable" },
+    cell: {
+      model: "tiny-llama",
+      recipe: "fp32",
+      backend: "portable",
+      device: "host-x86_64",
+      toolchain: "stable",
+    },
     model: { id: "tiny-llama", path: TINY_LLAMA, max_seq_len: 128 },
     prompts: ["The capital of France is"],
     max_new_tokens: 8,

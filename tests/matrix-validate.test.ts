@@ -1,0 +1,157 @@
+/**
+ * `pte-farm validate` on broken matrices: every mistake exits 2 with file:line:col pointing at the
+ * culprit and, for a bad name, the allowed values. Each broken matrix is the shipped farm.yml with
+ * one edit, and the expected position is computed from the edited text, not hard-coded.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/paths.ts";
+import { tempDir } from "./helpers/env.ts";
+
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+
+/** The shipped farm.yml with one edit, written to a temp file; returns the file and its text. */
+async function farmWith(edit: (text: string) => string): Promise<{ file: string; text: string }> {
+  const original = await readFile(DEFAULT_MATRIX, "utf8");
+  const text = edit(original);
+  expect(text, "the edit must change the farm").not.toBe(original);
+  const file = path.join(await tempDir(), "farm.yml");
+  await writeFile(file, text);
+  return { file, text };
+}
+
+/** `line:col` (1-based) of the `nth` occurrence of `needle` in `text`, plus `shift` columns. */
+function pos(text: string, needle: string, nth = 1, shift = 0): string {
+  let at = -1;
+  for (let i = 0; i < nth; i++) at = text.indexOf(needle, at + 1);
+  if (at < 0) throw new Error(`test bug: ${needle} not in the farm`);
+  const before = text.slice(0, at).split("\n");
+  return `${before.length}:${(before.at(-1)?.length ?? 0) + 1 + shift}`;
+}
+
+async function validate(file: string) {
+  return execa(process.execPath, [CLI, "validate", "--matrix", file], { reject: false, cwd: REPO_ROOT });
+}
+
+describe("pte-farm validate", () => {
+  it("accepts the shipped farm and says what it covers", async () => {
+    const res = await validate(DEFAULT_MATRIX);
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/matrix\/farm\.yml: valid\. 6 devices, 5 models, 4 recipes, 6 backends/);
+    expect(res.stdout).toMatch(/cell sets: host 9, nightly \d+ \(\+\d+ skipped\), release \d+/);
+  });
+
+  it("reports YAML that does not parse at the line and column of the error", async () => {
+    const { file } = await farmWith((t) => t.replace("max_new_tokens: 24", "max_new_tokens: [24"));
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(/^error: .*farm\.yml:\d+:\d+: the matrix file is not valid YAML: /m);
+  });
+
+  it("reports an unknown key at the key, listing the allowed keys", async () => {
+    const { file, text } = await farmWith((t) =>
+      t.replace("    board: raspberry-pi-5-8gb\n", "    board: raspberry-pi-5-8gb\n    colour: red\n"),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "colour")}: devices.pi5.colour: unknown key "colour"; allowed keys: runs_on, os, arch, board, driver, build_arch, memory_bandwidth_gbs, thermal, fork_prs, local`,
+    );
+  });
+
+  it("reports a cell set naming a device that does not exist, with the known devices", async () => {
+    const { file, text } = await farmWith((t) =>
+      t.replace("devices: [host-x86_64, host-arm64]", "devices: [host-x86_64, pi6]"),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "pi6")}: unknown device "pi6"; known devices: host-x86_64, host-arm64, pi5, m1, corstone-300-u55, corstone-320-u85`,
+    );
+  });
+
+  it("reports a cell set that asks for an Ethos-U backend on a Pi as impossible, at the backend", async () => {
+    const { file, text } = await farmWith((t) =>
+      t.replace(
+        "  nightly: {}",
+        "  npu-on-pi:\n    models: [small-cnn]\n    backends: [ethos-u55-128]\n    devices: [pi5]\n  nightly: {}",
+      ),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "ethos-u55-128]")}: impossible cells: cell set npu-on-pi lists backend ethos-u55-128, ` +
+        "but no cell of the set can use it: backend ethos-u55-128 runs only through drivers fvp; device pi5 uses llama-main",
+    );
+  });
+
+  it("reports an include rule naming an impossible cell, with why", async () => {
+    const { file, text } = await farmWith((t) =>
+      t.replace(
+        "cell: tiny-llama/8da4w-g32/xnnpack/pi5@stable",
+        "cell: tiny-llama/8da4w-g32/ethos-u85-256/pi5@stable",
+      ),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "tiny-llama/8da4w-g32/ethos-u85-256")}: impossible cell tiny-llama/8da4w-g32/ethos-u85-256/pi5@stable: ` +
+        "a decoder-lm model (tiny-llama) uses only backends xnnpack, xnnpack-per-op, portable (model_kinds.decoder-lm.backends)",
+    );
+  });
+
+  it("reports a value of the wrong type at the value, with what was expected", async () => {
+    const { file, text } = await farmWith((t) =>
+      t.replace("fork_prs: false # self-hosted", "fork_prs: nope # self-hosted"),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "nope")}: devices.pi5.fork_prs: expected a boolean, got "nope"`,
+    );
+  });
+
+  it("lists the allowed drivers for a misspelt one", async () => {
+    const { file, text } = await farmWith((t) => t.replace("driver: llama-main", "driver: llama_main"));
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "llama_main")}: devices.pi5.driver: expected one of "python-runtime" | "llama-main" | "fvp", got "llama_main"`,
+    );
+  });
+
+  it("lists the model kinds for an unknown one", async () => {
+    const { file, text } = await farmWith((t) => t.replace("kind: cnn #", "kind: rnn #"));
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "rnn")}: models.small-cnn.kind: expected one of "decoder-lm" | "cnn", got "rnn"`,
+    );
+  });
+
+  it("rejects an exclude rule citing a known issue the catalogue does not have", async () => {
+    const { file, text } = await farmWith((t) =>
+      t.replace("known_issue: xnnpack-aarch64-fused-int4", "known_issue: xnnpack-fused-int5"),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(
+      new RegExp(
+        `farm\\.yml:${pos(text, "xnnpack-fused-int5")}: unknown known issue "xnnpack-fused-int5"; known known issues: xnnpack-aarch64-fused-int4, `,
+      ),
+    );
+  });
+
+  it("rejects an event that names a cell set that does not exist", async () => {
+    const { file, text } = await farmWith((t) =>
+      t.replace("push: { cells: host }", "push: { cells: hosts }"),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "cells: hosts", 1, 7)}: unknown cell set "hosts"; known cell sets: host, nightly, release`,
+    );
+  });
+});
