@@ -40,7 +40,9 @@ test: setup typecheck lint vitest pytest
 
 setup: $(VENV_STAMP) node_modules/.stamp
 
-$(VENV_STAMP): stages/requirements.txt stages/requirements-dev.txt stages/pyproject.toml
+# No file prerequisites on purpose: the stamp's name is the pins' hash, so only a changed pin
+# (not a touched file, a checkout or a worktree) rebuilds the venv.
+$(VENV_STAMP):
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
