@@ -96,7 +96,9 @@ for (const design of ["paired", "separate"] as const) {
     }
     ours.rates.push(ourAlerts / TRIALS);
     ours.repsBy.push(scenarioReps / TRIALS);
-    others.forEach((o, i) => o.rates.push((alerts[i] as number) / TRIALS));
+    others.forEach((o, i) => {
+      o.rates.push((alerts[i] as number) / TRIALS);
+    });
   });
   ours.reps = repsTotal / (TRIALS * DROPS.length);
   rows.push(ours, ...others);
