@@ -98,6 +98,28 @@ function splitTest(values: readonly number[], opts: ChangePointOptions, rngSeed:
   return { k: found.k, p };
 }
 
+/**
+ * Re-locates each cut within the window between its neighbours. Binary segmentation can place a
+ * first cut inside a middle level when there are two steps (Pettitt's maximum then falls among
+ * the middle ranks); once the neighbours are known, the window holds one step and its maximum is
+ * at that step. A few passes until nothing moves.
+ */
+function refine(logs: readonly number[], cuts: { index: number }[], minSegment: number): void {
+  for (let pass = 0; pass < 5; pass++) {
+    let moved = false;
+    cuts.forEach((c, i) => {
+      const lo = i === 0 ? 0 : (cuts[i - 1] as { index: number }).index;
+      const hi = i === cuts.length - 1 ? logs.length : (cuts[i + 1] as { index: number }).index;
+      const found = pettitt(ranks(logs.slice(lo, hi)), minSegment);
+      if (found.k >= 0 && lo + found.k !== c.index) {
+        c.index = lo + found.k;
+        moved = true;
+      }
+    });
+    if (!moved) return;
+  }
+}
+
 export function detectChangePoints(
   values: readonly number[],
   options: Partial<ChangePointOptions> = {},
@@ -119,17 +141,24 @@ export function detectChangePoints(
     stack.push([s, s + test.k], [s + test.k, e]);
   }
   cuts.sort((a, b) => a.index - b.index);
-  // Levels from the final segmentation: the medians of the segments either side of each cut.
-  const bounds = [0, ...cuts.map((c) => c.index), values.length];
-  return cuts.map((c, i) => {
-    const before = median(values.slice(bounds[i], bounds[i + 1]));
-    const after = median(values.slice(bounds[i + 1], bounds[i + 2]));
-    return {
-      index: c.index,
-      p_value: c.p,
-      before_median: before,
-      after_median: after,
-      ratio: after / before,
-    };
-  });
+  refine(logs, cuts, opts.minSegment);
+  // Levels from the final segmentation: the medians of the segments either side of each cut. A
+  // cut whose levels ended up closer than δ after refinement is dropped (once, then re-measured).
+  const levels = (kept: typeof cuts): RawChangePoint[] => {
+    const bounds = [0, ...kept.map((c) => c.index), values.length];
+    return kept.map((c, i) => {
+      const before = median(values.slice(bounds[i], bounds[i + 1]));
+      const after = median(values.slice(bounds[i + 1], bounds[i + 2]));
+      return {
+        index: c.index,
+        p_value: c.p,
+        before_median: before,
+        after_median: after,
+        ratio: after / before,
+      };
+    });
+  };
+  const first = levels(cuts);
+  const kept = cuts.filter((_, i) => Math.abs(Math.log((first[i] as RawChangePoint).ratio)) >= delta);
+  return kept.length === cuts.length ? first : levels(kept);
 }
