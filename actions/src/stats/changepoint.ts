@@ -13,7 +13,7 @@
  */
 
 import { seededRng } from "./rng.ts";
-import { median } from "./robust.ts";
+import { mad, median } from "./robust.ts";
 
 export interface ChangePointOptions {
   /** Nights on each side of a change point, at least. */
@@ -72,6 +72,29 @@ function pettitt(r: Float64Array, minSegment: number): { k: number; stat: number
   return best;
 }
 
+/**
+ * Where in a window the level changes: the split that best fits two constant levels (least
+ * squares, O(n) by prefix sums), on values clipped to median ± 3·MAD so one wild night cannot
+ * pull it. Pettitt's maximum says *whether* there is a change; it places it poorly (a rank below
+ * the middle on the high side pulls its CUSUM down, so it lands a few nights early).
+ */
+function locate(values: readonly number[], minSegment: number): number {
+  const n = values.length;
+  const m = median(values);
+  const spread = 3 * mad(values) || Number.POSITIVE_INFINITY;
+  const x = values.map((v) => Math.min(Math.max(v, m - spread), m + spread));
+  const total = x.reduce((a, b) => a + b, 0);
+  let cum = 0;
+  let best = { k: -1, gain: -1 };
+  for (let k = 1; k <= n - minSegment; k++) {
+    cum += x[k - 1] as number;
+    if (k < minSegment) continue;
+    const gain = (cum * cum) / k + ((total - cum) * (total - cum)) / (n - k);
+    if (gain > best.gain) best = { k, gain };
+  }
+  return best.k;
+}
+
 function splitTest(values: readonly number[], opts: ChangePointOptions, rngSeed: number) {
   const r = ranks(values);
   const n = r.length;
@@ -95,14 +118,13 @@ function splitTest(values: readonly number[], opts: ChangePointOptions, rngSeed:
   } else {
     p = Math.min(1, 2 * Math.exp((-6 * found.stat * found.stat) / (n ** 3 + n ** 2)));
   }
-  return { k: found.k, p };
+  return { k: locate(values, opts.minSegment), p };
 }
 
 /**
  * Re-locates each cut within the window between its neighbours. Binary segmentation can place a
- * first cut inside a middle level when there are two steps (Pettitt's maximum then falls among
- * the middle ranks); once the neighbours are known, the window holds one step and its maximum is
- * at that step. A few passes until nothing moves.
+ * first cut inside a middle level when there are two steps; once the neighbours are known, the
+ * window holds one step. A few passes until nothing moves.
  */
 function refine(logs: readonly number[], cuts: { index: number }[], minSegment: number): void {
   for (let pass = 0; pass < 5; pass++) {
@@ -110,9 +132,9 @@ function refine(logs: readonly number[], cuts: { index: number }[], minSegment: 
     cuts.forEach((c, i) => {
       const lo = i === 0 ? 0 : (cuts[i - 1] as { index: number }).index;
       const hi = i === cuts.length - 1 ? logs.length : (cuts[i + 1] as { index: number }).index;
-      const found = pettitt(ranks(logs.slice(lo, hi)), minSegment);
-      if (found.k >= 0 && lo + found.k !== c.index) {
-        c.index = lo + found.k;
+      const k = locate(logs.slice(lo, hi), minSegment);
+      if (k >= 0 && lo + k !== c.index) {
+        c.index = lo + k;
         moved = true;
       }
     });
