@@ -2,7 +2,8 @@
  * `make bench-compare`: pte-farm's compare against the rules other tools use, on synthetic Pi-like
  * sessions (scripts/synthetic-sessions.ts), seeded. pte-farm runs adaptively: 8 reps per side,
  * then as many more as `more_samples` asks for, up to the cap; an inconclusive at the cap counts
- * as not detected. The other rules get a fixed 20 reps per side (pte-farm's target budget).
+ * as not detected. The other rules get a fixed 20 reps per side (pte-farm's target budget) and
+ * see the samples unpaired, as those tools do.
  */
 import { DEFAULT_COMPARE_SETTINGS } from "../actions/src/compare-config.ts";
 import {
@@ -17,7 +18,7 @@ import { seededRng } from "../actions/src/stats/rng.ts";
 import { unpairedLogEffect } from "../actions/src/stats/unpaired.ts";
 import { pairedSession, type SessionPair, separateSessions } from "./synthetic-sessions.ts";
 
-const TRIALS = Number(process.env.BENCH_TRIALS ?? 2000);
+const TRIALS = Number(process.env.BENCH_TRIALS ?? 10_000);
 const START_REPS = 8;
 const BASELINE_REPS = 20;
 const DROPS = [0, 0.05, 0.1] as const;
