@@ -81,5 +81,8 @@ bench: setup
 bench-plan: node_modules/.stamp
 	node scripts/bench-plan.ts
 
+bench-compare: setup
+	node scripts/bench-compare.ts
+
 clean:
 	rm -rf $(VENV) .tools node_modules .cache out

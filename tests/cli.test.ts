@@ -92,7 +92,9 @@ describe("pte-farm run: bad input exits 2 with what to fix", () => {
   it("rejects an unknown command, listing the known ones", async () => {
     const res = await cli("deploy");
     expect(res.exitCode).toBe(2);
-    expect(res.stderr).toContain('unknown command "deploy"; known commands: run, plan, validate');
+    expect(res.stderr).toContain(
+      'unknown command "deploy"; known commands: run, plan, validate, compare, detect',
+    );
   });
 });
 

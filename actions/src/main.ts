@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { EVENTS, type FarmEvent } from "../../matrix/schema.ts";
+import { compareCommand, detectCommand } from "./compare-command.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { planCommand, validateCommand } from "./matrix-commands.ts";
@@ -18,6 +19,8 @@ commands:
   run       run cells end to end on this machine (reference → export → quantize → lower → execute → gate)
   plan      expand the matrix into GitHub Actions build and device job lists for an event
   validate  check a matrix; errors name file:line:column and the allowed values
+  compare   head vs base run records → per-metric verdicts with CIs
+  detect    change points in a cell's history of run records
 
 pte-farm run [options]
   --matrix FILE     farm definition (default: matrix/farm.yml)
@@ -41,6 +44,15 @@ pte-farm plan --event EVENT [options]
   prints JSON {event, builds, devices, shards, skipped, selection}; appends it to $GITHUB_OUTPUT if set
 
 pte-farm validate [--matrix FILE]
+
+pte-farm compare --base A.json --head B.json [options]
+  --format json|markdown  (default json) per metric {verdict, ratio, ci, p_value, more_samples} and
+                          an overall verdict; exit 1 on a regression, 0 otherwise (inconclusive included)
+  --across-toolchains     allow base and head from different toolchains (never different devices)
+  --config FILE           minimum effects and between-session spread (default: matrix/compare.yml)
+
+pte-farm detect --history DIR|FILE [--history ...] --cell ID --metric NAME [--config FILE]
+  change points in the cell's nightly series (candidates: an issue needs a confirming re-run)
 
 environment: PTE_FARM_PYTHON (the toolchain's python; default .venv/bin/python), PTE_FARM_CACHE
 
@@ -117,6 +129,75 @@ async function plan(argv: string[], logger: Logger): Promise<ExitCode> {
   return EXIT.ok;
 }
 
+async function compare(argv: string[], logger: Logger): Promise<ExitCode> {
+  const { values } = usageErrors("compare", () =>
+    parseArgs({
+      args: argv,
+      options: {
+        base: { type: "string" },
+        head: { type: "string" },
+        format: { type: "string" },
+        "across-toolchains": { type: "boolean" },
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }),
+  );
+  if (values.help) {
+    logger.info(USAGE);
+    return EXIT.ok;
+  }
+  if (values.base === undefined || values.head === undefined) {
+    throw new ConfigurationError("compare needs --base A.json and --head B.json (run records)");
+  }
+  const format = values.format ?? "json";
+  if (format !== "json" && format !== "markdown") {
+    throw new ConfigurationError(`--format ${format}: expected one of json, markdown`);
+  }
+  const result = await compareCommand({
+    base: values.base,
+    head: values.head,
+    format,
+    acrossToolchains: values["across-toolchains"] ?? false,
+    ...(values.config === undefined ? {} : { config: values.config }),
+    logger,
+  });
+  if (result.verdict === "inconclusive") {
+    logger.warn("inconclusive: see more_samples for the reps per side that would decide it");
+  }
+  return result.verdict === "regression" ? EXIT.failed : EXIT.ok;
+}
+
+async function detect(argv: string[], logger: Logger): Promise<ExitCode> {
+  const { values } = usageErrors("detect", () =>
+    parseArgs({
+      args: argv,
+      options: {
+        history: { type: "string", multiple: true },
+        cell: { type: "string" },
+        metric: { type: "string" },
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }),
+  );
+  if (values.help) {
+    logger.info(USAGE);
+    return EXIT.ok;
+  }
+  if (values.history === undefined || values.cell === undefined || values.metric === undefined) {
+    throw new ConfigurationError("detect needs --history DIR|FILE, --cell ID and --metric NAME");
+  }
+  await detectCommand({
+    history: values.history,
+    cell: values.cell,
+    metric: values.metric,
+    ...(values.config === undefined ? {} : { config: values.config }),
+    logger,
+  });
+  return EXIT.ok;
+}
+
 async function run(argv: string[], logger: Logger): Promise<ExitCode> {
   const { values } = parseRunArgs(argv);
   if (values.help) {
@@ -173,8 +254,10 @@ export async function main(argv: string[], logger: Logger): Promise<ExitCode> {
     if (command === "run") return await run(rest, logger);
     if (command === "plan") return await plan(rest, logger);
     if (command === "validate") return await validate(rest, logger);
+    if (command === "compare") return await compare(rest, logger);
+    if (command === "detect") return await detect(rest, logger);
     throw new ConfigurationError(
-      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate\n\n${USAGE}`,
+      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect\n\n${USAGE}`,
     );
   } catch (err) {
     if (err instanceof ConfigurationError) {

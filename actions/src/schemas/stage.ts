@@ -132,7 +132,16 @@ export const delegation = obj({
 });
 export type Delegation = Infer<typeof delegation>;
 
-export const metric = obj({ unit: str, better: literal("higher", "lower"), samples: arr(num) });
+export const metric = obj({
+  unit: str,
+  better: literal("higher", "lower"),
+  samples: arr(num),
+  /**
+   * Optional, parallel to `samples`: what was wrong with each rep (e.g. "throttled"); an empty list
+   * for a clean rep. Compare and detect exclude every flagged rep, never average it in.
+   */
+  sample_flags: optional(arr(arr(str))),
+});
 export type Metric = Infer<typeof metric>;
 
 /** The metrics the run record promises; execute must report each of them. */

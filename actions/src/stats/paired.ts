@@ -1,0 +1,35 @@
+/**
+ * The paired estimate, for base and head measured interleaved in one session (ABBA on one device):
+ * rep i of the head is compared with rep i of the base, which ran next to it, so the session's
+ * thermal drift and its offset from other sessions cancel in each pair.
+ *
+ * The effect is the 20%-trimmed mean of the per-pair log ratios log(head_i / base_i), with Yuen's
+ * standard error (winsorized variance, h − 1 degrees of freedom). Trimming, not a plain mean:
+ * 5–10% of reps on an uncooled Pi are slowed 15–40% by something else, and one such rep must not
+ * decide a verdict. Logs, so a ratio and its inverse are symmetric and CIs become ratio CIs.
+ */
+import { trimCount, trimmedMean, winsorizedVariance } from "./robust.ts";
+
+/** A location estimate on the log scale with its standard error: what decide() turns into a verdict. */
+export interface LogEffect {
+  /** log(head / base). */
+  estimate: number;
+  /** Standard error of `estimate` from the reps alone (scales as 1/√n). */
+  se: number;
+  /** Degrees of freedom for the t quantile. */
+  df: number;
+  /** Reps per side that went in (pairs, or the smaller side). */
+  n: number;
+}
+
+export const TRIM = 0.2;
+
+export function pairedLogEffect(base: readonly number[], head: readonly number[]): LogEffect {
+  if (base.length !== head.length) throw new Error("paired samples must have equal length");
+  const d = base.map((b, i) => Math.log((head[i] as number) / b));
+  const n = d.length;
+  if (n < 2) throw new Error("need at least two pairs");
+  const h = n - 2 * trimCount(n, TRIM);
+  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n));
+  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h - 1), n };
+}
