@@ -63,17 +63,19 @@ function specFor(
       warmup: ctx.warmup,
       reps: ctx.reps,
       prompt_ids: [],
-      ...(cell.device.thermal === null
-        ? {}
-        : {
-            cooldown: {
-              below_c: cell.device.thermal.cooldown_below_c,
-              max_wait_s: cell.device.thermal.max_wait_s,
-            },
-          }),
+      ...cooldownFor(cell.device),
     },
     options: ctx.stageOptions[stage] ?? {},
   };
+}
+
+/**
+ * The execute spec's OPTIONAL `cooldown`, from the device's `thermal` block in farm.yml; nothing
+ * for a device without one (GitHub-hosted runners: their temperature is not ours to manage).
+ */
+export function cooldownFor(device: Cell["device"]): Pick<StageSpec["execute"], "cooldown"> {
+  const t = device.thermal;
+  return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
 }
 
 /** The absolute path and sha256 of an artefact a stage declared, or a note saying it is missing. */
