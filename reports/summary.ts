@@ -67,7 +67,7 @@ export function renderTable(records: readonly RunRecord[]): string {
   for (const r of records) {
     const pte = median(r.metrics.pte_bytes?.samples ?? []);
     rows.push(
-      `| ${esc(r.cell.id)} | ${r.status} | ${esc(gateCell(r))} | ${metric(r, "decode_tokens_per_sec", 2)} | ` +
+      `| ${esc(r.role === "base" ? `${r.cell.id} (base)` : r.cell.id)} | ${r.status} | ${esc(gateCell(r))} | ${metric(r, "decode_tokens_per_sec", 2)} | ` +
         `${metric(r, "prefill_tokens_per_sec", 1)} | ${metric(r, "first_token_ms", 1)} | ` +
         `${pte === null ? "—" : formatBytes(pte)} | ${rooflineCell(r)} | ${cacheCell(r)} |`,
     );

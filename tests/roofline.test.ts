@@ -26,11 +26,13 @@ describe("roofline", () => {
 
   it("is shown as a percentage in the summary, and — when unknown", () => {
     const known = sampleRecord({ roofline: roofline(100, 1_782_579, 17.1) });
-    const unknown = sampleRecord({ roofline: null });
+    const unknown = sampleRecord({ roofline: null, role: "base" });
     const table = renderTable([known, unknown]);
     expect(table.split("\n")[0]).toContain("| roofline |");
     expect(table.split("\n")[2]).toContain("| 1.7 MiB | 1.0% |");
     expect(table.split("\n")[3]).toContain("| 1.7 MiB | — |");
+    // An interleaved session's base row says so: two rows of one cell are base and head.
+    expect(table.split("\n")[3]).toMatch(/^\| tiny-llama\/fp32\/portable\/pi5@stable \(base\) \|/);
   });
 });
 
