@@ -125,11 +125,13 @@ describe("GitBranchStore", () => {
 });
 
 describe("--store", () => {
-  it("opens dir: and git: stores, with an optional branch, and refuses anything else", () => {
+  it("opens dir: and git: stores, with an optional branch, and refuses anything else", async () => {
+    const repo = await tmp();
     expect(openStore("dir:/tmp/h").describe()).toBe("dir:/tmp/h");
-    expect(openStore("git:/tmp/r#nightly-data").describe()).toBe("git:/tmp/r#nightly-data");
-    expect(openStore("git:/tmp/r").describe()).toBe("git:/tmp/r#pte-farm-data");
+    expect(openStore(`git:${repo}#nightly-data`).describe()).toBe(`git:${repo}#nightly-data`);
+    expect(openStore(`git:${repo}`).describe()).toBe(`git:${repo}#pte-farm-data`);
     expect(() => openStore("s3://bucket")).toThrow(ConfigurationError);
+    expect(() => openStore("git:/nonexistent/repo")).toThrow("/nonexistent/repo does not exist");
   });
 });
 
