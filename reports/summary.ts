@@ -4,21 +4,25 @@
  * Pure: records in, markdown out.
  */
 import { describeDivergence } from "../actions/src/gate.ts";
+import { cleanSamples, flaggedCount, median } from "../actions/src/samples.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { CACHEABLE_STAGES } from "../actions/src/schemas/stage.ts";
 
-/** The median of a metric's samples, or null when there are none. */
-export function median(samples: readonly number[]): number | null {
-  if (samples.length === 0) return null;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const hi = sorted[mid] as number;
-  return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] as number) + hi) / 2;
+export { median };
+
+/** Median of the unflagged samples; "12.3 (2 flagged)" when throttled or hot reps were left out. */
+function metric(record: RunRecord, name: string, digits: number): string {
+  const m = median(cleanSamples(record.metrics[name]));
+  const flagged = flaggedCount(record.metrics[name]);
+  return m === null ? "—" : `${m.toFixed(digits)}${flagged === 0 ? "" : ` (${flagged} flagged)`}`;
 }
 
-function metric(record: RunRecord, name: string, digits: number): string {
-  const m = median(record.metrics[name]?.samples ?? []);
-  return m === null ? "—" : m.toFixed(digits);
+/** Decode tokens/s over the memory-bandwidth bound, e.g. "41%"; "—" when the bandwidth is unknown. */
+function rooflineCell(r: RunRecord): string {
+  const f = r.roofline?.fraction;
+  if (f === undefined || f === null) return "—";
+  const pct = 100 * f;
+  return `${pct.toFixed(pct < 1 ? 2 : pct < 10 ? 1 : 0)}%`;
 }
 
 /** 1536 → "1.5 KiB"; binary units, since that is what `ls -lh` shows. */
@@ -57,15 +61,15 @@ function esc(text: string): string {
 /** The summary table alone. */
 export function renderTable(records: readonly RunRecord[]): string {
   const rows = [
-    "| cell | status | gate | decode tok/s (median) | prefill tok/s | first token ms | .pte size | cache hits |",
-    "|---|---|---|---:|---:|---:|---:|---:|",
+    "| cell | status | gate | decode tok/s (median) | prefill tok/s | first token ms | .pte size | roofline | cache hits |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of records) {
     const pte = median(r.metrics.pte_bytes?.samples ?? []);
     rows.push(
-      `| ${esc(r.cell.id)} | ${r.status} | ${esc(gateCell(r))} | ${metric(r, "decode_tokens_per_sec", 2)} | ` +
+      `| ${esc(r.role === "base" ? `${r.cell.id} (base)` : r.cell.id)} | ${r.status} | ${esc(gateCell(r))} | ${metric(r, "decode_tokens_per_sec", 2)} | ` +
         `${metric(r, "prefill_tokens_per_sec", 1)} | ${metric(r, "first_token_ms", 1)} | ` +
-        `${pte === null ? "—" : formatBytes(pte)} | ${cacheCell(r)} |`,
+        `${pte === null ? "—" : formatBytes(pte)} | ${rooflineCell(r)} | ${cacheCell(r)} |`,
     );
   }
   return rows.join("\n");

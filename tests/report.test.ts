@@ -114,10 +114,10 @@ describe("summary.md", () => {
     const md = renderSummary([record({}), failedLower], { session: "s1", gitSha: "0123456789abcdef" });
     expect(md).toContain("session `s1` · git `0123456789ab` · 1/2 cells passed");
     expect(md).toContain(
-      "| tiny-llama/fp32/xnnpack/host-x86_64@stable | pass | pass (bit-exact fp32) | 20.00 | 150.0 | 5.0 | 1.7 MiB | 4/4 |",
+      "| tiny-llama/fp32/xnnpack/host-x86_64@stable | pass | pass (bit-exact fp32) | 20.00 | 150.0 | 5.0 | 1.7 MiB | — | 4/4 |",
     );
     expect(md).toContain(
-      "| tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable | fail | — | — | — | — | — | 0/4 |",
+      "| tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable | fail | — | — | — | — | — | — | 0/4 |",
     );
     expect(md).toContain("- **tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable** — fail");
     expect(md).toContain(

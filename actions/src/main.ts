@@ -10,6 +10,7 @@ import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "./
 import type { Logger } from "./logger.ts";
 import { planCommand, validateCommand } from "./matrix-commands.ts";
 import { DEFAULT_MATRIX, defaultCacheDir, defaultPython } from "./paths.ts";
+import { exportCommand, historyAppend, historyList } from "./record-commands.ts";
 import { runCommand } from "./run.ts";
 import { ROLES, type Role } from "./schemas/run-record.ts";
 
@@ -21,6 +22,8 @@ commands:
   validate  check a matrix; errors name file:line:column and the allowed values
   compare   head vs base run records → per-metric verdicts with CIs
   detect    change points in a cell's history of run records
+  history   append run records to a history store, or list a cell's records
+  export    run records as PyTorch OSS benchmark v3, github-action-benchmark or Bencher BMF JSON
 
 pte-farm run [options]
   --matrix FILE     farm definition (default: matrix/farm.yml)
@@ -35,6 +38,10 @@ pte-farm run [options]
                     or $PTE_FARM_CACHE)
   --timeout-s N     per-stage timeout in seconds; the stage's whole process tree is killed (default 1800)
   --role ROLE       run record role: ${ROLES.join(" | ")} (default head)
+  --base-out DIR    an earlier run's output folder: each cell's base .pte (from its lower stage) is
+                    measured interleaved with the head's in ABBA order; writes run.base.json (role
+                    base) beside run.json (role head), both with the same session id
+  --history STORE   append the run's records to a history store (see pte-farm history)
 
 pte-farm plan --event EVENT [options]
   --event EVENT          ${EVENTS.join(" | ")}
@@ -53,6 +60,14 @@ pte-farm compare --base A.json --head B.json [options]
 
 pte-farm detect --history DIR|FILE [--history ...] --cell ID --metric NAME [--config FILE]
   change points in the cell's nightly series (candidates: an issue needs a confirming re-run)
+
+pte-farm history append --store STORE RECORD...
+pte-farm history list --store STORE [--cell ID]
+  STORE             dir:PATH (one JSON file per record) or git:REPO[#branch] (a data branch,
+                    default pte-farm-data; pushed to origin when the repository has one)
+
+pte-farm export --format pytorch-v3|gab-bigger|bencher-bmf RECORD...
+  prints JSON; throttled or hot reps (sample_flags) are left out of every value
 
 environment: PTE_FARM_PYTHON (the toolchain's python; default .venv/bin/python), PTE_FARM_CACHE
 
@@ -219,9 +234,57 @@ async function run(argv: string[], logger: Logger): Promise<ExitCode> {
     timeoutS: count("--timeout-s", values["timeout-s"], 1800, 1),
     role: role as Role,
     python: defaultPython(),
+    ...(values["base-out"] === undefined ? {} : { baseOut: values["base-out"] }),
+    ...(values.history === undefined ? {} : { history: values.history }),
     logger,
   });
   return outcome.exitCode;
+}
+
+async function history(argv: string[], logger: Logger): Promise<ExitCode> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = usageErrors("history", () =>
+    parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { store: { type: "string" }, cell: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }),
+  );
+  if (values.help || sub === "--help" || sub === "-h") {
+    logger.info(USAGE);
+    return EXIT.ok;
+  }
+  if (values.store === undefined)
+    throw new ConfigurationError("history: --store dir:PATH | git:REPO[#branch] is required");
+  if (sub === "append") {
+    await historyAppend({ store: values.store, files: positionals, logger });
+    return EXIT.ok;
+  }
+  if (sub === "list") {
+    await historyList({
+      store: values.store,
+      ...(values.cell === undefined ? {} : { cell: values.cell }),
+      logger,
+    });
+    return EXIT.ok;
+  }
+  throw new ConfigurationError(`history ${sub ?? "(missing)"}: expected append or list`);
+}
+
+async function exportRecords(argv: string[], logger: Logger): Promise<ExitCode> {
+  const { values, positionals } = usageErrors("export", () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { format: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }),
+  );
+  if (values.help) {
+    logger.info(USAGE);
+    return EXIT.ok;
+  }
+  await exportCommand({ format: values.format ?? "(missing)", files: positionals, logger });
+  return EXIT.ok;
 }
 
 function parseRunArgs(argv: string[]) {
@@ -237,6 +300,8 @@ function parseRunArgs(argv: string[]) {
         "no-cache": { type: "boolean" },
         "timeout-s": { type: "string" },
         role: { type: "string" },
+        "base-out": { type: "string" },
+        history: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }),
@@ -256,8 +321,10 @@ export async function main(argv: string[], logger: Logger): Promise<ExitCode> {
     if (command === "validate") return await validate(rest, logger);
     if (command === "compare") return await compare(rest, logger);
     if (command === "detect") return await detect(rest, logger);
+    if (command === "history") return await history(rest, logger);
+    if (command === "export") return await exportRecords(rest, logger);
     throw new ConfigurationError(
-      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect\n\n${USAGE}`,
+      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect, history, export\n\n${USAGE}`,
     );
   } catch (err) {
     if (err instanceof ConfigurationError) {

@@ -59,9 +59,23 @@ function specFor(
     recipe: cell.recipe.spec,
     backend: cell.backend.spec,
     inputs,
-    execute: { warmup: ctx.warmup, reps: ctx.reps, prompt_ids: [] },
+    execute: {
+      warmup: ctx.warmup,
+      reps: ctx.reps,
+      prompt_ids: [],
+      ...cooldownFor(cell.device),
+    },
     options: ctx.stageOptions[stage] ?? {},
   };
+}
+
+/**
+ * The execute spec's OPTIONAL `cooldown`, from the device's `thermal` block in farm.yml; nothing
+ * for a device without one (GitHub-hosted runners: their temperature is not ours to manage).
+ */
+export function cooldownFor(device: Cell["device"]): Pick<StageSpec["execute"], "cooldown"> {
+  const t = device.thermal;
+  return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
 }
 
 /** The absolute path and sha256 of an artefact a stage declared, or a note saying it is missing. */
@@ -83,8 +97,36 @@ function contractFailure(stage: StageName | undefined, message: string, cell: Ce
   };
 }
 
+/** A base `.pte` and its manifest (from an earlier run's lower stage) to interleave with the head's. */
+export interface BasePte {
+  pte: string;
+  manifest: string;
+  sha256: string;
+}
+
 /** Runs one cell to its run record; never throws for stage or gate problems (they end up in the record). */
 export async function runCell(ctx: PipelineContext, cell: RunnableCell): Promise<RunRecord> {
+  return (await runCellRecords(ctx, cell, null))[0] as RunRecord;
+}
+
+/**
+ * One cell with base and head measured interleaved (ABBA) in one execute process: two records,
+ * role base and role head, same session, each gated against the cell's reference. When a stage
+ * fails before execute produced both, only the head record (with the failure) is returned.
+ */
+export async function runCellInterleaved(
+  ctx: PipelineContext,
+  cell: RunnableCell,
+  base: BasePte,
+): Promise<RunRecord[]> {
+  return runCellRecords(ctx, cell, base);
+}
+
+async function runCellRecords(
+  ctx: PipelineContext,
+  cell: RunnableCell,
+  base: BasePte | null,
+): Promise<RunRecord[]> {
   const startedAt = new Date().toISOString();
   const steps: Step[] = [];
   const telemetry: TelemetrySample[] = [];
@@ -97,11 +139,12 @@ export async function runCell(ctx: PipelineContext, cell: RunnableCell): Promise
   const r = cell.recipe.name;
   const b = cell.backend.name;
 
-  const finish = (): RunRecord =>
+  let headSha = "";
+  const one = (role: Role, data: ExecuteData | null, g: GateResult | null): RunRecord =>
     buildRunRecord({
       cell,
       session: ctx.session,
-      role: ctx.role,
+      role,
       gitSha: ctx.gitSha,
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -111,11 +154,31 @@ export async function runCell(ctx: PipelineContext, cell: RunnableCell): Promise
       buildToolchain,
       deviceToolchain: steps.find((s) => s.stage === "execute")?.result?.toolchain ?? null,
       reference,
-      execute,
-      gate: gateResult,
+      execute: data,
+      gate: g,
       failure,
+      ...(base !== null && data !== null && execute?.order !== undefined
+        ? {
+            interleave: { order: execute.order, partner_pte_sha256: role === "head" ? base.sha256 : headSha },
+          }
+        : {}),
     });
-  const broken = (stage: StageName | undefined, message: string): RunRecord => {
+  const finish = (): RunRecord[] => {
+    const baseData = execute?.base;
+    if (base === null || baseData === undefined) return [one(ctx.role, execute, gateResult)];
+    return [one("base", baseData, gateOf(baseData)), one("head", execute, gateResult)];
+  };
+  const gateOf = (data: { prompts: ExecuteData["prompts"] }): GateResult | null => {
+    if (reference === null) return null;
+    try {
+      return gate(reference.prompts, data.prompts, defaultPolicy(reference.prompts, cell.fp32Gate));
+    } catch (err) {
+      if (!(err instanceof GateInputError)) throw err;
+      failure = contractFailure(undefined, `gate: ${err.message}`, cell);
+      return null;
+    }
+  };
+  const broken = (stage: StageName | undefined, message: string): RunRecord[] => {
     failure = contractFailure(stage, message, cell);
     return finish();
   };
@@ -172,7 +235,10 @@ export async function runCell(ctx: PipelineContext, cell: RunnableCell): Promise
     return broken("lower", err.message);
   }
 
-  const eSpec = specFor(ctx, "execute", cell, { pte: pte.path, manifest: man.path });
+  headSha = pte.sha256;
+  const eInputs: Record<string, string> = { pte: pte.path, manifest: man.path };
+  if (base !== null) Object.assign(eInputs, { base_pte: base.pte, base_manifest: base.manifest });
+  const eSpec = specFor(ctx, "execute", cell, eInputs);
   eSpec.execute.prompt_ids = reference.prompts.map((p) => p.prompt_ids);
   telemetry.push(await sampleTelemetry("before-execute"));
   const exe = await ctx.steps.executeCell(
@@ -188,11 +254,9 @@ export async function runCell(ctx: PipelineContext, cell: RunnableCell): Promise
   if (cell.recipe.quantized && reference.prompts.some((p) => p.quantized === null)) {
     return broken("reference", `recipe ${r} is quantized but the reference has no quantized tokens`);
   }
-  try {
-    gateResult = gate(reference.prompts, execute.prompts, defaultPolicy(reference.prompts, cell.fp32Gate));
-  } catch (err) {
-    if (!(err instanceof GateInputError)) throw err;
-    failure = contractFailure(undefined, `gate: ${err.message}`, cell);
+  if (base !== null && (execute.base === undefined || execute.order === undefined)) {
+    return broken("execute", "execute was given a base .pte but returned no `base` data or `order`");
   }
+  gateResult = gateOf(execute);
   return finish();
 }

@@ -5,6 +5,8 @@
 import type { Cell } from "../../matrix/cells.ts";
 import { EXIT, type ExitCode } from "./errors.ts";
 import type { DeviceInfo, TelemetrySample } from "./host-info.ts";
+import { roofline } from "./roofline.ts";
+import { cleanSamples, median } from "./samples.ts";
 import {
   type GateResult,
   type Role,
@@ -29,10 +31,13 @@ export interface CellFacts {
   buildToolchain: ToolchainVersions | null;
   deviceToolchain: ToolchainVersions | null;
   reference: ReferenceData | null;
-  execute: ExecuteData | null;
+  /** Head data, or the `base` part of an interleaved session's data for the base record. */
+  execute: Omit<ExecuteData, "base" | "order"> | null;
   gate: GateResult | null;
   /** Set when the cell failed outside any stage (e.g. the gate could not compare the two stages' data). */
   failure: FailureNote | null;
+  /** Set for the two records of an interleaved session (`pte-farm run --base-out`). */
+  interleave?: { order: ("base" | "head")[]; partner_pte_sha256: string };
 }
 
 /** The record's status: the first failed stage decides, else the gate. */
@@ -64,7 +69,10 @@ export function buildRunRecord(f: CellFacts): RunRecord {
     status: cellStatus(f.steps, f.gate, f.failure),
     toolchain: { name: f.cell.toolchain.name, build: f.buildToolchain, device: f.deviceToolchain },
     device: f.device,
-    telemetry: { samples: f.telemetry },
+    telemetry: {
+      samples: f.telemetry,
+      ...(f.execute?.telemetry === undefined ? {} : { reps: f.execute.telemetry }),
+    },
     metrics: f.execute?.metrics ?? {},
     tokens: (f.reference?.prompts ?? []).map((ref, i) => ({
       prompt: ref.prompt,
@@ -74,6 +82,15 @@ export function buildRunRecord(f: CellFacts): RunRecord {
       quantized_reference_ids: ref.quantized?.ids ?? null,
     })),
     gate: f.gate,
+    roofline:
+      f.execute === null
+        ? null
+        : roofline(
+            median(cleanSamples(f.execute.metrics.decode_tokens_per_sec)),
+            median(f.execute.metrics.pte_bytes?.samples ?? []),
+            f.cell.device.memoryBandwidthGbs,
+          ),
+    ...(f.interleave === undefined ? {} : { interleave: f.interleave }),
     stages: f.steps.map((s) => ({
       stage: s.stage,
       outcome: s.kind,

@@ -11,13 +11,15 @@ import { type Cell, selectCells, thisMachine } from "../../matrix/cells.ts";
 import { loadKnownIssues } from "../../matrix/known-issues.ts";
 import { loadFarm } from "../../matrix/load.ts";
 import { renderFailureNotes, renderSummary, renderTable } from "../../reports/summary.ts";
+import { basePteFor } from "./base-run.ts";
 import { BuildCache, fingerprintToolchain, type ToolchainFingerprint } from "./cache.ts";
 import { ConfigurationError, type ExitCode, InfrastructureError } from "./errors.ts";
+import { openStore } from "./history/open.ts";
 import { gitSha, hostDeviceInfo } from "./host-info.ts";
 import { type RunnableCell, runnableCell } from "./local-model.ts";
 import type { Logger } from "./logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE, REPO_ROOT, STAGES_DIR } from "./paths.ts";
-import { cellDir, runCell } from "./pipeline.ts";
+import { type BasePte, cellDir, runCell, runCellInterleaved } from "./pipeline.ts";
 import { exitCodeFor } from "./run-record.ts";
 import type { Role, RunRecord } from "./schemas/run-record.ts";
 import type { StageName } from "./schemas/stage.ts";
@@ -39,6 +41,10 @@ export interface RunOptions {
   python: string;
   /** Test and debug knobs passed as `spec.options` per stage; no matrix sets them. */
   stageOptions?: Partial<Record<StageName, Record<string, unknown>>>;
+  /** An earlier run's output: its builds give each cell's base `.pte`, measured interleaved (ABBA) with the head. */
+  baseOut?: string;
+  /** A history store (`dir:PATH` or `git:REPO[#branch]`) the run's records are appended to. */
+  history?: string;
   /** Where the known-issue catalogue lives (tests point at their own). */
   knownIssues?: string;
   logger: Logger;
@@ -151,29 +157,45 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
     knownIssues,
   });
 
+  // Resolve every base before the first cell runs: a wrong --base-out fails in a second, not an hour in.
+  const bases = new Map<string, BasePte>();
+  if (opts.baseOut !== undefined) {
+    for (const cell of cells) bases.set(cell.id, await basePteFor(opts.baseOut, cell));
+  }
+  const store = opts.history === undefined ? null : openStore(opts.history);
+
   const records: RunRecord[] = [];
   for (const cell of cells) {
     const device = await hostDeviceInfo(cell.device);
-    const record = await runCell(
-      {
-        steps,
-        outDir,
-        session,
-        role: opts.role,
-        gitSha: sha,
-        device,
-        warmup: opts.warmup,
-        reps: opts.reps,
-        stageOptions: opts.stageOptions ?? {},
-        logger,
-      },
-      cell,
-    );
+    const ctx = {
+      steps,
+      outDir,
+      session,
+      role: opts.role,
+      gitSha: sha,
+      device,
+      warmup: opts.warmup,
+      reps: opts.reps,
+      stageOptions: opts.stageOptions ?? {},
+      logger,
+    };
+    const base = bases.get(cell.id);
+    const cellRecords =
+      base === undefined ? [await runCell(ctx, cell)] : await runCellInterleaved(ctx, cell, base);
     const dir = cellDir(outDir, cell);
     await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, "run.json"), `${JSON.stringify(record, null, 2)}\n`);
-    logger.info(`${record.status === "pass" ? "PASS" : record.status.toUpperCase()}  ${cell.id}`);
-    records.push(record);
+    for (const record of cellRecords) {
+      // The head (or only) record is run.json, as before; an interleaved base is run.base.json beside it.
+      const name = record.role === "base" && base !== undefined ? "run.base.json" : "run.json";
+      await writeFile(path.join(dir, name), `${JSON.stringify(record, null, 2)}\n`);
+      const tag = base === undefined ? "" : ` (${record.role})`;
+      logger.info(`${record.status === "pass" ? "PASS" : record.status.toUpperCase()}  ${cell.id}${tag}`);
+      records.push(record);
+    }
+  }
+  if (store !== null) {
+    const written = await store.append(records);
+    logger.info(`history: appended ${written.length} record(s) to ${store.describe()}`);
   }
 
   await writeFile(

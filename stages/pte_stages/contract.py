@@ -92,10 +92,21 @@ class BackendSpec:
 
 
 @dataclass(frozen=True)
+class CooldownSpec:
+    """Before each rep, wait until the hottest thermal zone is below ``below_c`` (°C), at most
+    ``max_wait_s``; a rep still hot after that is flagged ``hot``. From the device's ``thermal`` block."""
+
+    below_c: float
+    max_wait_s: float
+    poll_s: float = 2.0
+
+
+@dataclass(frozen=True)
 class ExecuteSpec:
     warmup: int = 1
     reps: int = 5
     prompt_ids: tuple[tuple[int, ...], ...] = ()
+    cooldown: CooldownSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,19 @@ def _get(d: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str)
     return value
 
 
+def _cooldown(raw: Any) -> CooldownSpec | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("spec.execute.cooldown must be an object {below_c, max_wait_s, poll_s?} or null")
+    below = _get(raw, "below_c", (int, float), "execute.cooldown.")
+    wait = _get(raw, "max_wait_s", (int, float), "execute.cooldown.")
+    poll = raw.get("poll_s", 2.0)
+    if below <= 0 or wait < 0 or not isinstance(poll, (int, float)) or poll <= 0:
+        raise ConfigError(f"spec.execute.cooldown: below_c > 0, max_wait_s >= 0, poll_s > 0; got {raw}")
+    return CooldownSpec(float(below), float(wait), float(poll))
+
+
 def parse_spec(raw: Any, stage: str) -> Spec:
     """Typed spec from parsed JSON; any problem is a :class:`ConfigError` naming the field."""
     if not isinstance(raw, dict):
@@ -159,6 +183,7 @@ def parse_spec(raw: Any, stage: str) -> Spec:
         warmup=int(e.get("warmup", 1)),
         reps=int(e.get("reps", 5)),
         prompt_ids=tuple(tuple(int(t) for t in p) for p in e.get("prompt_ids", [])),
+        cooldown=_cooldown(e.get("cooldown")),
     )
     if execute.reps < 1 or execute.warmup < 0:
         raise ConfigError(f"spec.execute: reps must be >= 1 and warmup >= 0, got {execute}")

@@ -18,6 +18,7 @@ import torch
 
 from .contract import InfraError, Spec, StageError, run_stage, sha256_file, toolchain_versions
 from .model import load_tokenizer, pieces
+from .telemetry import cool_down, max_zone_c, rep_flags, snapshot
 
 CHECKED_PACKAGES = ("torch", "executorch")
 
@@ -67,41 +68,62 @@ def peak_rss_mb() -> float:
     return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
 
 
-def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
-    pte = spec.input("pte")
-    try:
-        manifest = json.loads(spec.input("manifest").read_text())
-    except ValueError as exc:
-        raise InfraError(f"manifest {spec.inputs['manifest']} is not valid JSON: {exc}") from exc
-    check_artefact(pte, manifest)
-    prompt_ids = [list(p) for p in spec.execute.prompt_ids]
-    if not prompt_ids:
-        raise StageError("spec.execute.prompt_ids is empty: run the reference stage first")
-    from executorch.runtime import Runtime
+METRICS = {
+    "decode_tokens_per_sec": ("tok/s", "higher"),
+    "prefill_tokens_per_sec": ("tok/s", "higher"),
+    "first_token_ms": ("ms", "lower"),
+    "model_load_ms": ("ms", "lower"),
+    "peak_rss_mb": ("MB", "lower"),
+}
 
-    runtime = Runtime.get()
-    eos = manifest.get("model", {}).get("eos_token_id")
-    metrics: dict[str, dict[str, Any]] = {
-        "decode_tokens_per_sec": {"unit": "tok/s", "better": "higher", "samples": []},
-        "prefill_tokens_per_sec": {"unit": "tok/s", "better": "higher", "samples": []},
-        "first_token_ms": {"unit": "ms", "better": "lower", "samples": []},
-        "model_load_ms": {"unit": "ms", "better": "lower", "samples": []},
-        "peak_rss_mb": {"unit": "MB", "better": "lower", "samples": []},
-        "pte_bytes": {"unit": "B", "better": "lower", "samples": [pte.stat().st_size]},
-    }
-    first: list[list[int]] | None = None
-    for rep in range(spec.execute.warmup + spec.execute.reps):
+
+def abba_order(reps: int) -> list[str]:
+    """``base, head, head, base, base, head, ...`` for ``reps`` each: a linear drift in speed (a
+    board heating up) adds the same total to both roles over every ABBA block, so it cancels."""
+    pattern = ("base", "head", "head", "base")
+    return [pattern[i % 4] for i in range(2 * reps)]
+
+
+class Role:
+    """One ``.pte`` being measured: its loaded runtime, its samples, flags and telemetry so far."""
+
+    def __init__(self, spec: Spec, pte: Path, manifest: dict[str, Any], runtime: Any) -> None:
+        self.spec, self.pte, self.runtime = spec, pte, runtime
+        self.eos = manifest.get("model", {}).get("eos_token_id")
+        self.metrics: dict[str, dict[str, Any]] = {
+            name: {"unit": unit, "better": better, "samples": [], "sample_flags": []}
+            for name, (unit, better) in METRICS.items()
+        }
+        size = pte.stat().st_size
+        self.metrics["pte_bytes"] = {"unit": "B", "better": "lower", "samples": [size], "sample_flags": [[]]}
+        self.first: list[list[int]] | None = None
+        self.telemetry: list[dict[str, Any]] = []
+        self.measured = 0
+        self.warmed = 0
+
+    def rep(self, prompt_ids: list[list[int]], measured: bool, root: Path) -> None:
+        """One rep: cool down, telemetry before, load + generate every prompt, telemetry after."""
+        cd = self.spec.execute.cooldown
+        waited, hot = (0.0, False)
+        if cd is not None:
+            waited, hot = cool_down(lambda: max_zone_c(root), cd.below_c, cd.max_wait_s, cd.poll_s)
+        index = self.measured if measured else -(self.warmed + 1)  # warm-ups: -1, -2, ...
+        before = snapshot(index, "before", root)
+        before["cooldown_wait_s"] = waited
         t0 = time.perf_counter()
-        method = runtime.load_program(pte).load_method("forward")
+        method = self.runtime.load_program(self.pte).load_method("forward")
         load_ms = (time.perf_counter() - t0) * 1000
-        runs = [generate(method, p, spec.max_new_tokens, spec.model.max_seq_len, eos) for p in prompt_ids]
+        max_new, max_seq = self.spec.max_new_tokens, self.spec.model.max_seq_len
+        runs = [generate(method, p, max_new, max_seq, self.eos) for p in prompt_ids]
+        after = snapshot(index, "after", root)
         tokens = [r["ids"] for r in runs]
-        if first is None:
-            first = tokens
-        elif tokens != first:
-            raise StageError(f"rep {rep} generated different tokens than rep 0: the runtime is not deterministic")
-        if rep < spec.execute.warmup:
-            continue
+        if self.first is None:
+            self.first = tokens
+        elif tokens != self.first:
+            raise StageError(f"{self.pte.name}: a rep generated different tokens than the first: not deterministic")
+        if not measured:
+            self.warmed += 1
+            return
         decoded = sum(len(r["ids"]) - 1 for r in runs)
         if decoded == 0:
             raise StageError(
@@ -117,15 +139,66 @@ def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
             "model_load_ms": load_ms,
             "peak_rss_mb": peak_rss_mb(),
         }
+        flags = rep_flags([before, after], hot=hot)
         for name, value in samples.items():
-            metrics[name]["samples"].append(round(value, 4))
-    assert first is not None
-    tokenizer = load_tokenizer(spec.model)
-    prompts = [
-        {"prompt_ids": p, "ids": ids, "pieces": pieces(tokenizer, ids)}
-        for p, ids in zip(prompt_ids, first, strict=True)
-    ]
-    data = {"prompts": prompts, "reps": spec.execute.reps, "warmup": spec.execute.warmup, "metrics": metrics}
+            self.metrics[name]["samples"].append(round(value, 4))
+            self.metrics[name]["sample_flags"].append(list(flags))
+        self.telemetry += [before, after]
+        self.measured += 1
+
+    def data(self, prompt_ids: list[list[int]]) -> dict[str, Any]:
+        assert self.first is not None
+        tokenizer = load_tokenizer(self.spec.model)
+        prompts = [
+            {"prompt_ids": p, "ids": ids, "pieces": pieces(tokenizer, ids)}
+            for p, ids in zip(prompt_ids, self.first, strict=True)
+        ]
+        return {
+            "prompts": prompts,
+            "reps": self.spec.execute.reps,
+            "warmup": self.spec.execute.warmup,
+            "metrics": self.metrics,
+            "telemetry": self.telemetry,
+        }
+
+
+def _load(spec: Spec, pte_key: str, manifest_key: str) -> tuple[Path, dict[str, Any]]:
+    pte = spec.input(pte_key)
+    try:
+        manifest = json.loads(spec.input(manifest_key).read_text())
+    except ValueError as exc:
+        raise InfraError(f"manifest {spec.inputs[manifest_key]} is not valid JSON: {exc}") from exc
+    check_artefact(pte, manifest)
+    return pte, manifest
+
+
+def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    head_pte, head_manifest = _load(spec, "pte", "manifest")
+    interleave = "base_pte" in spec.inputs or "base_manifest" in spec.inputs
+    base = _load(spec, "base_pte", "base_manifest") if interleave else None
+    prompt_ids = [list(p) for p in spec.execute.prompt_ids]
+    if not prompt_ids:
+        raise StageError("spec.execute.prompt_ids is empty: run the reference stage first")
+    from executorch.runtime import Runtime
+
+    runtime = Runtime.get()
+    # Tests point telemetry at a fake sysfs tree; production reads the real one.
+    root = Path(str(spec.options.get("telemetry_root", "/")))
+    head = Role(spec, head_pte, head_manifest, runtime)
+    if base is None:
+        for rep in range(spec.execute.warmup + spec.execute.reps):
+            head.rep(prompt_ids, rep >= spec.execute.warmup, root)
+        return head.data(prompt_ids), {}
+    roles = {"base": Role(spec, base[0], base[1], runtime), "head": head}
+    for _ in range(spec.execute.warmup):
+        for r in ("base", "head"):
+            roles[r].rep(prompt_ids, False, root)
+    order = abba_order(spec.execute.reps)
+    for r in order:
+        roles[r].rep(prompt_ids, True, root)
+    data = head.data(prompt_ids)
+    data["base"] = roles["base"].data(prompt_ids)
+    data["order"] = order
     return data, {}
 
 

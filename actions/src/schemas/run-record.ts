@@ -16,7 +16,7 @@ import {
   record,
   str,
 } from "../validate.ts";
-import { metric, toolchainVersions } from "./stage.ts";
+import { metric, repTelemetry, toolchainVersions } from "./stage.ts";
 
 export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -76,6 +76,16 @@ const telemetrySample = obj({
   cpu_mhz: record(num),
 });
 
+export const roofline = obj({
+  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
+  bytes_per_token: num,
+  bandwidth_gbs: num,
+  bound_tokens_per_sec: num,
+  /** Median decode tokens/s over the bound (unflagged samples only). */
+  fraction: nullable(num),
+});
+export type Roofline = Infer<typeof roofline>;
+
 export const runRecord = obj({
   schema: literal("pte-farm/run@1"),
   cell,
@@ -97,7 +107,8 @@ export const runRecord = obj({
     cpus: nonNegInt,
     memory_mb: nonNegInt,
   }),
-  telemetry: obj({ samples: arr(telemetrySample) }),
+  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
+  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
   metrics: record(metric),
   tokens: arr(
     obj({
@@ -109,6 +120,10 @@ export const runRecord = obj({
     }),
   ),
   gate: nullable(gateResult),
+  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
+  roofline: optional(nullable(roofline)),
+  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
+  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(

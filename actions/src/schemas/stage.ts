@@ -62,7 +62,13 @@ export interface StageSpec {
   backend: BackendSpec;
   /** Absolute paths of the artefacts this stage consumes, by role (`program`, `pte`, `manifest`). */
   inputs: Record<string, string>;
-  execute: { warmup: number; reps: number; prompt_ids: number[][] };
+  execute: {
+    warmup: number;
+    reps: number;
+    prompt_ids: number[][];
+    /** OPTIONAL: wait before each rep until the hottest zone is below `below_c` (the device's `thermal`). */
+    cooldown?: { below_c: number; max_wait_s: number; poll_s?: number };
+  };
   options: Record<string, unknown>;
 }
 
@@ -132,17 +138,40 @@ export const delegation = obj({
 });
 export type Delegation = Infer<typeof delegation>;
 
-export const metric = obj({
-  unit: str,
-  better: literal("higher", "lower"),
-  samples: arr(num),
-  /**
-   * Optional, parallel to `samples`: what was wrong with each rep (e.g. "throttled"); an empty list
-   * for a clean rep. Compare and detect exclude every flagged rep, never average it in.
-   */
-  sample_flags: optional(arr(arr(str))),
-});
+/**
+ * `sample_flags` (OPTIONAL, issue 4) runs parallel to `samples`: `[]` for a clean rep, else why the rep
+ * is not comparable (`"throttled"`, `"hot"`). A reader must never average a flagged sample in silently.
+ */
+export const metric = refine(
+  obj({
+    unit: str,
+    better: literal("higher", "lower"),
+    samples: arr(num),
+    sample_flags: optional(arr(arr(str))),
+  }),
+  (m) =>
+    m.sample_flags !== undefined && m.sample_flags.length !== m.samples.length
+      ? {
+          path: ["sample_flags"],
+          message: `has ${m.sample_flags.length} entries but samples has ${m.samples.length}; they must be parallel`,
+        }
+      : null,
+);
 export type Metric = Infer<typeof metric>;
+
+/** One telemetry sample, before or after a measured rep (read by the execute process). */
+export const repTelemetry = obj({
+  rep: int,
+  phase: literal("before", "after"),
+  thermal_c: record(num),
+  cpu_mhz: record(num),
+  cpu_max_mhz: optional(record(num)),
+  governor: optional(record(str)),
+  /** Decoded `vcgencmd get_throttled` bits or `pmset -g therm` fields, with their `source`; null elsewhere. */
+  throttled: nullable(record(unknownValue)),
+  cooldown_wait_s: optional(num),
+});
+export type RepTelemetry = Infer<typeof repTelemetry>;
 
 /** The metrics the run record promises; execute must report each of them. */
 export const REQUIRED_METRICS = [
@@ -154,12 +183,21 @@ export const REQUIRED_METRICS = [
   "pte_bytes",
 ] as const;
 
+const roleShape = {
+  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str) })),
+  reps: nonNegInt,
+  warmup: nonNegInt,
+  metrics: record(metric),
+  telemetry: optional(arr(repTelemetry)),
+};
+
 export const executeData = refine(
   obj({
-    prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str) })),
-    reps: nonNegInt,
-    warmup: nonNegInt,
-    metrics: record(metric),
+    ...roleShape,
+    /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
+    base: optional(obj(roleShape)),
+    /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
+    order: optional(arr(literal("base", "head"))),
   }),
   (d) => {
     const missing = REQUIRED_METRICS.find((m) => !(m in d.metrics));

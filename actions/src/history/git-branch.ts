@@ -1,0 +1,186 @@
+/**
+ * History on a data branch (default `pte-farm-data`) of a git repository: the farm's store in CI.
+ *
+ * An append is one commit that adds the record files on top of the branch tip, built with
+ * plumbing in a throwaway index (`GIT_INDEX_FILE`), so no work tree or checkout is touched and
+ * the user's own index is never disturbed. Publishing it is a compare-and-swap:
+ * - with a remote (`origin`): `git push` of the new commit, which the remote rejects unless it
+ *   fast-forwards the tip we built on;
+ * - without one: `git update-ref <branch> <new> <old>`, which fails unless the tip is still `<old>`.
+ * A lost race is retried on top of the new tip, with jittered exponential backoff, so concurrent
+ * writers never lose a record: each attempt re-reads the tip and keeps every file already there.
+ */
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { InfrastructureError } from "../errors.ts";
+import type { RunRecord } from "../schemas/run-record.ts";
+import {
+  byTime,
+  cellPrefix,
+  type HistoryStore,
+  readStored,
+  recordPath,
+  type StoredRecord,
+  serialize,
+} from "./store.ts";
+
+const ZERO = "0".repeat(40);
+// Commits are made by the farm, not a person: a fixed identity keeps them independent of git config.
+const IDENTITY = {
+  GIT_AUTHOR_NAME: "pte-farm",
+  GIT_AUTHOR_EMAIL: "pte-farm@users.noreply.github.com",
+  GIT_COMMITTER_NAME: "pte-farm",
+  GIT_COMMITTER_EMAIL: "pte-farm@users.noreply.github.com",
+};
+
+export interface GitBranchOptions {
+  branch?: string;
+  /** Attempts before giving up on a contended branch (default 30). */
+  maxAttempts?: number;
+  /** First backoff in ms; doubles per attempt up to 2 s, with full jitter (default 20). */
+  backoffMs?: number;
+}
+
+export class GitBranchStore implements HistoryStore {
+  readonly repo: string;
+  readonly branch: string;
+  private readonly maxAttempts: number;
+  private readonly backoffMs: number;
+
+  constructor(repo: string, opts: GitBranchOptions = {}) {
+    this.repo = path.resolve(repo);
+    this.branch = opts.branch ?? "pte-farm-data";
+    this.maxAttempts = opts.maxAttempts ?? 30;
+    this.backoffMs = opts.backoffMs ?? 20;
+  }
+
+  describe(): string {
+    return `git:${this.repo}#${this.branch}`;
+  }
+
+  private async git(args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
+    return execa("git", args, {
+      cwd: this.repo,
+      reject: false,
+      env: { ...IDENTITY, ...opts.env },
+      ...(opts.input === undefined ? {} : { input: opts.input }),
+    });
+  }
+
+  private async must(args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
+    const res = await this.git(args, opts);
+    if (res.exitCode !== 0) {
+      throw new InfrastructureError(
+        `history ${this.describe()}: git ${args[0]} failed: ${res.stderr.trim()}`,
+      );
+    }
+    return res.stdout.trim();
+  }
+
+  private async hasRemote(): Promise<boolean> {
+    return (await this.git(["remote", "get-url", "origin"])).exitCode === 0;
+  }
+
+  /** The tip to build on: the remote's branch when there is a remote (fetched now), else the local one. */
+  private async tip(remote: boolean): Promise<string | null> {
+    if (remote) {
+      const ref = `refs/pte-farm/origin-${this.branch}`;
+      const res = await this.git([
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "origin",
+        `+refs/heads/${this.branch}:${ref}`,
+      ]);
+      if (res.exitCode !== 0) {
+        if (/couldn't find remote ref/i.test(res.stderr)) return null;
+        throw new InfrastructureError(`history ${this.describe()}: git fetch failed: ${res.stderr.trim()}`);
+      }
+      return this.must(["rev-parse", ref]);
+    }
+    const res = await this.git(["rev-parse", "--verify", "--quiet", `refs/heads/${this.branch}`]);
+    return res.exitCode === 0 ? res.stdout.trim() : null;
+  }
+
+  async append(records: readonly RunRecord[]): Promise<string[]> {
+    if (records.length === 0) return [];
+    const files: { path: string; blob: string }[] = [];
+    for (const record of records) {
+      const text = serialize(record);
+      const blob = await this.must(["hash-object", "-w", "--stdin"], { input: text });
+      files.push({ path: recordPath(record, text), blob });
+    }
+    const remote = await this.hasRemote();
+    for (let attempt = 1; ; attempt++) {
+      const parent = await this.tip(remote);
+      const commit = await this.commitOn(parent, files);
+      if (await this.publish(remote, commit, parent)) return files.map((f) => f.path);
+      if (attempt >= this.maxAttempts) {
+        throw new InfrastructureError(
+          `history ${this.describe()}: gave up after ${attempt} attempts; the branch kept moving (or the push is refused)`,
+        );
+      }
+      const cap = Math.min(2000, this.backoffMs * 2 ** (attempt - 1));
+      await new Promise((r) => setTimeout(r, Math.random() * cap));
+    }
+  }
+
+  /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
+  private async commitOn(parent: string | null, files: { path: string; blob: string }[]): Promise<string> {
+    const index = path.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const env = { GIT_INDEX_FILE: index };
+    try {
+      await this.must(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], { env });
+      const info = files.map((f) => `100644 ${f.blob}\t${f.path}\n`).join("");
+      await this.must(["update-index", "--add", "--index-info"], { env, input: info });
+      const tree = await this.must(["write-tree"], { env });
+      const msg = `history: append ${files.length} run record(s)\n\n${files.map((f) => f.path).join("\n")}\n`;
+      return await this.must(["commit-tree", tree, ...(parent === null ? [] : ["-p", parent]), "-m", msg]);
+    } finally {
+      await rm(index, { force: true });
+    }
+  }
+
+  /** true when the commit became the branch tip; false when another writer got there first. */
+  private async publish(remote: boolean, commit: string, parent: string | null): Promise<boolean> {
+    if (!remote) {
+      const res = await this.git(["update-ref", `refs/heads/${this.branch}`, commit, parent ?? ZERO]);
+      return res.exitCode === 0;
+    }
+    const res = await this.git(["push", "--quiet", "origin", `${commit}:refs/heads/${this.branch}`]);
+    if (res.exitCode === 0) {
+      await this.git(["update-ref", `refs/heads/${this.branch}`, commit]);
+      return true;
+    }
+    if (
+      /rejected|fetch first|non-fast-forward|stale info|cannot lock ref|failed to update ref/i.test(
+        res.stderr,
+      )
+    ) {
+      return false;
+    }
+    throw new InfrastructureError(`history ${this.describe()}: git push failed: ${res.stderr.trim()}`);
+  }
+
+  async list(cellId?: string): Promise<StoredRecord[]> {
+    const tip = await this.tip(await this.hasRemote());
+    if (tip === null) return [];
+    const args = [
+      "ls-tree",
+      "-r",
+      "--name-only",
+      tip,
+      ...(cellId === undefined ? [] : ["--", `${cellPrefix(cellId)}/`]),
+    ];
+    const names = (await this.must(args)).split("\n").filter((n) => n.endsWith(".json"));
+    const out: StoredRecord[] = [];
+    for (const name of names) {
+      const text = await this.must(["cat-file", "blob", `${tip}:${name}`]);
+      out.push(readStored(name, text, this.describe()));
+    }
+    return out.sort(byTime);
+  }
+}
