@@ -31,7 +31,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup typecheck lint vitest pytest bench bench-plan clean
+.PHONY: demo test setup typecheck lint vitest pytest bench bench-plan bench-compare bench-detect clean
 
 demo: setup
 	node actions/src/cli.ts run
@@ -81,8 +81,11 @@ bench: setup
 bench-plan: node_modules/.stamp
 	node scripts/bench-plan.ts
 
-bench-compare: setup
+bench-compare: node_modules/.stamp
 	node scripts/bench-compare.ts
+
+bench-detect: node_modules/.stamp
+	node scripts/bench-detect.ts
 
 clean:
 	rm -rf $(VENV) .tools node_modules .cache out

@@ -72,6 +72,17 @@ describe.skipIf(!ready || process.arch !== "x64")("pte-farm run --base-out, real
     // The same build served both roles here, so each names the other's (identical) .pte.
     expect(head.interleave?.partner_pte_sha256).toBe(base.interleave?.partner_pte_sha256);
 
+    // The two records of one interleaved session compare paired, rep by rep.
+    const cellDir = path.join(out, "cells", ...CELL.split("/"));
+    const compared = await cli(
+      ["compare", "--base", path.join(cellDir, "run.base.json"), "--head", path.join(cellDir, "run.json")],
+      cache,
+    );
+    expect([0, 1], compared.stderr).toContain(compared.exitCode);
+    const comparison = JSON.parse(compared.stdout);
+    expect(comparison.paired).toBe(true);
+    expect(comparison.metrics.decode_tokens_per_sec.method).toBe("paired");
+
     const stored = await new LocalFolderStore(hist).list(CELL);
     expect(stored.map((s) => s.record.role).sort()).toEqual(["base", "head"]);
 

@@ -35,10 +35,6 @@ function sampleProblem(name: string, raw: unknown): string | null {
         return `${where}: metric ${metric} rep ${i} is ${v}; samples must be positive (a rate or size of ${v} is a broken measurement)`;
       }
     }
-    const flags = (m as { sample_flags?: unknown }).sample_flags;
-    if (Array.isArray(flags) && flags.length !== samples.length) {
-      return `${name}: ${formatPath(["metrics", metric, "sample_flags"])}: ${flags.length} entries for ${samples.length} samples; it must be parallel to samples`;
-    }
   }
   return null;
 }
