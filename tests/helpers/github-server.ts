@@ -7,6 +7,10 @@
  * (e.g. `repoState()`) make it stateful, and their replies are validated against the response
  * schema too, so the fake cannot drift from GitHub unnoticed. Faults (5xx, rate limits, a write
  * that lands but answers 502, a dropped connection) are injected per operation.
+ *
+ * One server plays both api.github.com and uploads.github.com: octokit sends release asset
+ * uploads to uploads.github.com unless the call passes `baseUrl: server.url`, and the body arrives
+ * at the handler as a Buffer (`application/octet-stream`).
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
