@@ -1,0 +1,28 @@
+/**
+ * The farm's GitHub client and the publishing it does: a sticky PR comment, a check run, nightly
+ * regression issues. Domain code receives a {@link GitHub} from its caller (an action's entry, or
+ * a test pointing it at the local server) and never builds one itself.
+ */
+export {
+  type CheckAnnotation,
+  type CheckConclusion,
+  type CheckRunOptions,
+  type CheckRunResult,
+  publishCheckRun,
+} from "./checks.ts";
+export { createGitHub, type GitHub, type GitHubClientOptions } from "./client.ts";
+export {
+  findMarkedComment,
+  type StickyCommentOptions,
+  type StickyCommentResult,
+  upsertStickyComment,
+} from "./comments.ts";
+export { callGitHub, explainGitHubError, type GitHubOperation } from "./errors.ts";
+export {
+  type FindIssueOptions,
+  findIssueByMarker,
+  type MarkedIssue,
+  type SyncRegressionIssueOptions,
+  type SyncResult,
+  syncRegressionIssue,
+} from "./issues.ts";
