@@ -13,8 +13,9 @@
  *   `farm-hardware-fork` environment for fork PRs, checks out the PR's head SHA, and verifies it
  *   before running anything from it;
  * - workflow-run-trusted: a `workflow_run` workflow has no `run:` step, checks out only its own
- *   commit (no `ref`, no `repository`, never `allow-unsafe-pr-checkout`), and uses local actions
- *   only from `./actions/`;
+ *   commit (no `ref`, no `repository`, never `allow-unsafe-pr-checkout`), uses local actions only
+ *   from `./actions/`, and downloads artefacts under `runner.temp`, outside the checkout, so an
+ *   artefact cannot replace the trusted code it is about to run;
  * - zizmor-ignores: the only zizmor suppression allowed is `dangerous-triggers` on a
  *   `workflow_run:` line (the trigger is the design; workflow-run-trusted checks how it is used).
  *
@@ -301,6 +302,14 @@ const workflowRunTrusted: Rule = (all, effective) =>
               add("checks out a ref or repository; check out only this workflow's own commit");
             }
             if (w["allow-unsafe-pr-checkout"] !== undefined) add("sets allow-unsafe-pr-checkout");
+          }
+          if (uses.startsWith("actions/download-artifact@")) {
+            const target = typeof w.path === "string" ? w.path.trim() : "";
+            if (!/^\$\{\{\s*runner\.temp\s*\}\}\/[\w./-]+$/.test(target) || target.includes("..")) {
+              add(
+                `downloads an artefact to ${target || "the workspace"}; download under \${{ runner.temp }}, outside the checkout`,
+              );
+            }
           }
           if (uses.startsWith("./") && !/^\.\/actions\/[a-z0-9-]+$/.test(uses)) {
             add(`uses local action ${uses}; only ./actions/<name> from the trusted checkout`);

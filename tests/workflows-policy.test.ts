@@ -289,6 +289,17 @@ describe("workflow-run-trusted: farm-report never checks out or runs PR code", (
       expect.stringContaining("uses local action ./farm-results/report"),
     ]);
   });
+
+  it("rejects an artefact downloaded into the checkout, where it could replace ./actions/report", async () => {
+    const bad = edited("farm-report.yml", `path: \${{ runner.temp }}/farm-results`, "path: .");
+    expect(rules(bad, "workflow-run-trusted")).toEqual([
+      expect.stringContaining("downloads an artefact to .;"),
+    ]);
+    const none = edited("farm-report.yml", /\n {10}path: \$\{\{ runner\.temp \}\}\/farm-results/, "");
+    expect(rules(none, "workflow-run-trusted")).toEqual([
+      expect.stringContaining("downloads an artefact to the workspace"),
+    ]);
+  });
 });
 
 describe("zizmor-ignores", () => {
