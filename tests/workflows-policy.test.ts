@@ -302,6 +302,25 @@ describe("workflow-run-trusted: farm-report never checks out or runs PR code", (
   });
 });
 
+describe("reusable-inputs", () => {
+  it("rejects an undeclared input, a missing required one, and a missing file", () => {
+    const typo = edited(
+      "farm-pr.yml",
+      "      artifact-prefix: results\n",
+      "      artefact-prefix: results\n",
+    );
+    expect(rules(typo, "reusable-inputs")).toEqual([
+      "farm-pr.yml: job device passes input artefact-prefix, which farm-device.yml does not declare",
+      "farm-pr.yml: job device does not pass farm-device.yml's required input artifact-prefix",
+    ]);
+    const gone = real.filter((w) => w.name !== "farm-build.yml");
+    expect(rules(gone, "reusable-inputs")).toEqual([
+      "farm-nightly.yml: job build calls farm-build.yml, which does not exist",
+      "farm-pr.yml: job build calls farm-build.yml, which does not exist",
+    ]);
+  });
+});
+
 describe("zizmor-ignores", () => {
   it("allows only dangerous-triggers on the workflow_run line", () => {
     expect(file("farm-report.yml").text).toContain("workflow_run: # zizmor: ignore[dangerous-triggers]");
