@@ -214,6 +214,15 @@ describe("ingestArtifact: bad files are rejected one by one, with reasons", () =
     ]);
   });
 
+  it("rejects JSON nested too deep to parse, without crashing the report", async () => {
+    const deep = `${"[".repeat(400_000)}${"]".repeat(400_000)}`;
+    const got = ok(await ingestArtifact(await artefact({ extra: { "records/deep.json": deep } }), TRUSTED));
+    expect(got.rejected).toEqual([
+      { file: "records/deep.json", reason: "not valid JSON (nested too deeply to read)" },
+    ]);
+    expect(got.records).toHaveLength(2);
+  });
+
   it("rejects invalid UTF-8", async () => {
     const dir = await artefact();
     await writeFile(path.join(dir, "records", "latin1.json"), Buffer.from([0x22, 0xe9, 0x22]));

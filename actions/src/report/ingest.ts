@@ -239,6 +239,7 @@ async function walk(root: string, limits: ArtifactLimits): Promise<Walk> {
 function problem(err: unknown): string {
   if (err instanceof ValidationError) return err.message;
   if (err instanceof SyntaxError) return `not valid JSON (${err.message})`;
+  if (err instanceof RangeError) return "not valid JSON (nested too deeply to read)";
   if (err instanceof TypeError && /decode|encoded/i.test(err.message)) return "not valid UTF-8";
   return (err as Error).message;
 }
