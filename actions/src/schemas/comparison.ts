@@ -1,0 +1,75 @@
+/**
+ * The compare output (`pte-farm/compare@1`, DESIGN.md "Compare output") as a validator. compare.ts
+ * writes it from trusted code; farm-report reads it back from a pull request's artefact, where it
+ * is hostile data, so every field is checked where it is read.
+ *
+ * `_sameShape` at the bottom keeps this in step with compare.ts: if the {@link Comparison}
+ * interface changes, this file stops typechecking.
+ */
+import type { Comparison } from "../compare.ts";
+import { VERDICTS } from "../stats/decide.ts";
+import {
+  arr,
+  bool,
+  type Check,
+  type Infer,
+  literal,
+  nonNegInt,
+  nullable,
+  num,
+  obj,
+  record,
+  str,
+  ValidationError,
+  withJsonSchema,
+} from "../validate.ts";
+
+const verdict = literal(...VERDICTS);
+
+const numbers = arr(num);
+/** A confidence interval `[lo, hi]`: exactly two finite numbers. */
+const interval: Check<[number, number]> = withJsonSchema(
+  (v, path) => {
+    const xs = numbers(v, path);
+    if (xs.length !== 2) throw new ValidationError("", path, `expected [lo, hi], got ${xs.length} numbers`);
+    return [xs[0] as number, xs[1] as number];
+  },
+  { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 },
+);
+
+const metricComparison = obj({
+  verdict,
+  ratio: nullable(num),
+  ci: nullable(interval),
+  p_value: nullable(num),
+  more_samples: nonNegInt,
+  unit: str,
+  better: literal("higher", "lower"),
+  method: literal("paired", "unpaired", "exact", "none"),
+  reps: obj({ base: nonNegInt, head: nonNegInt }),
+  excluded: obj({ base: nonNegInt, head: nonNegInt }),
+  min_effect: num,
+  note: nullable(str),
+});
+
+const side = obj({ session: str, git_sha: nullable(str), toolchain: str });
+
+export const comparison = obj({
+  schema: literal("pte-farm/compare@1"),
+  cell: str,
+  base: side,
+  head: side,
+  paired: bool,
+  verdict,
+  metrics: record(metricComparison),
+  notes: arr(str),
+});
+
+// Compiles only while the validated shape and compare.ts's interface are assignable both ways.
+function _sameShape(
+  parsed: Infer<typeof comparison>,
+  written: Comparison,
+): [Comparison, Infer<typeof comparison>] {
+  return [parsed, written];
+}
+void _sameShape;

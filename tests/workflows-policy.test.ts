@@ -1,0 +1,342 @@
+/**
+ * The security model as structural checks on the real workflow files (scripts/workflow-policy.ts).
+ * Each rule is shown to pass on the repository's workflows and to fail on a broken variant: the
+ * real file with one line changed, so a rule that stops looking would fail here.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { readWorkflows } from "../scripts/lint-workflows.ts";
+import {
+  checkPolicy,
+  effectiveTriggers,
+  hostedByConstruction,
+  parseWorkflow,
+  type WorkflowFile,
+} from "../scripts/workflow-policy.ts";
+
+let real: WorkflowFile[];
+beforeAll(async () => {
+  real = await readWorkflows();
+});
+
+function file(name: string): WorkflowFile {
+  const wf = real.find((w) => w.name === name);
+  if (wf === undefined) throw new Error(`no workflow ${name}`);
+  return wf;
+}
+
+/** The real workflows with `name` edited; the edit must apply, so a stale test fails loudly. */
+function edited(name: string, from: string | RegExp, to: string): WorkflowFile[] {
+  const text = file(name).text;
+  const next = text.replace(from, to);
+  if (next === text) throw new Error(`edit of ${name} did not apply: ${String(from)}`);
+  return real.map((w) => (w.name === name ? parseWorkflow(name, next) : w));
+}
+
+function rules(workflows: WorkflowFile[], rule: string): string[] {
+  return checkPolicy(workflows, rule).map((f) => `${f.file}: ${f.message}`);
+}
+
+const SHA = "3d3c42e5aac5ba805825da76410c181273ba90b1";
+
+function snippet(name: string, text: string): WorkflowFile {
+  return parseWorkflow(name, text);
+}
+
+describe("workflow policy on the repository's workflows", () => {
+  it("finds nothing", () => {
+    expect(checkPolicy(real)).toEqual([]);
+  });
+
+  it("has the farm's workflows, and knows farm-device runs for pull requests through farm-pr", () => {
+    expect(real.map((w) => w.name)).toEqual(
+      expect.arrayContaining([
+        "ci.yml",
+        "farm-pr.yml",
+        "farm-report.yml",
+        "farm-nightly.yml",
+        "farm-device.yml",
+      ]),
+    );
+    const eff = effectiveTriggers(new Map(real.map((w) => [w.name, w])));
+    expect([...(eff.get("farm-device.yml") ?? [])].sort()).toEqual([
+      "pull_request",
+      "schedule",
+      "workflow_dispatch",
+    ]);
+    expect([...(eff.get("farm-report.yml") ?? [])]).toEqual(["workflow_run"]);
+  });
+});
+
+describe("no-pull-request-target", () => {
+  it("rejects the trigger in any form", () => {
+    for (const on of [
+      "pull_request_target",
+      "[push, pull_request_target]",
+      "{ pull_request_target: { types: [opened] } }",
+    ]) {
+      const wf = snippet("x.yml", `on: ${on}\npermissions: {}\njobs: {}\n`);
+      expect(rules([wf], "no-pull-request-target")).toHaveLength(1);
+    }
+  });
+
+  it("rejects farm-pr switched to it", () => {
+    const bad = edited("farm-pr.yml", /^on:\n {2}pull_request:$/m, "on:\n  pull_request_target:");
+    expect(rules(bad, "no-pull-request-target")).toEqual([
+      expect.stringContaining("farm-pr.yml: uses pull_request_target"),
+    ]);
+  });
+});
+
+describe("top-permissions", () => {
+  it("accepts {} and read-only, rejects a missing block and any write", () => {
+    const top = (p: string) => rules([snippet("x.yml", `on: push\n${p}jobs: {}\n`)], "top-permissions");
+    expect(top("permissions: {}\n")).toEqual([]);
+    expect(top("permissions:\n  contents: read\n")).toEqual([]);
+    expect(top("")).toEqual(["x.yml: no top-level permissions; set `permissions: {}`"]);
+    expect(top("permissions: write-all\n")).toHaveLength(1);
+    expect(top("permissions:\n  contents: write\n")).toEqual([
+      expect.stringContaining("top-level contents: write"),
+    ]);
+  });
+
+  it("rejects farm-nightly with its history job's write moved to the top", () => {
+    const bad = edited("farm-nightly.yml", /^permissions: \{\}$/m, "permissions:\n  contents: write");
+    expect(rules(bad, "top-permissions")).toHaveLength(1);
+  });
+});
+
+describe("pinned-uses", () => {
+  const uses = (u: string) =>
+    rules(
+      [
+        snippet(
+          "x.yml",
+          `on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: ${u}\n`,
+        ),
+      ],
+      "pinned-uses",
+    );
+
+  it("accepts a SHA with its tag, local actions and docker digests", () => {
+    expect(uses(`actions/checkout@${SHA} # v7.0.1`)).toEqual([]);
+    expect(uses("./actions/plan")).toEqual([]);
+    expect(uses(`docker://alpine@sha256:${"a".repeat(64)}`)).toEqual([]);
+  });
+
+  it("rejects a tag, a branch, a short SHA, a SHA without its tag comment, and a docker tag", () => {
+    expect(uses("actions/checkout@v4")).toEqual([
+      expect.stringContaining("not pinned by a 40-hex commit SHA"),
+    ]);
+    expect(uses("actions/checkout@main")).toHaveLength(1);
+    expect(uses("actions/checkout@3d3c42e")).toHaveLength(1);
+    expect(uses(`actions/checkout@${SHA}`)).toEqual([expect.stringContaining('needs a "# vX.Y.Z" comment')]);
+    expect(uses("docker://alpine:3")).toEqual([expect.stringContaining("not pinned by digest")]);
+  });
+
+  it("rejects a real workflow with one action moved to a tag", () => {
+    const bad = edited(
+      "farm-report.yml",
+      /actions\/download-artifact@[0-9a-f]{40} # v8\.0\.1/,
+      "actions/download-artifact@v8",
+    );
+    expect(rules(bad, "pinned-uses")).toEqual([expect.stringContaining("farm-report.yml:")]);
+  });
+});
+
+describe("checkout-credentials", () => {
+  it("rejects a checkout that keeps the token in .git/config", () => {
+    const bad = edited("farm-build.yml", "persist-credentials: false", "persist-credentials: true");
+    expect(rules(bad, "checkout-credentials")).toEqual([
+      expect.stringContaining("farm-build.yml: job build"),
+    ]);
+  });
+});
+
+describe("pr-read-only: nothing that runs for a pull request can write or see a secret", () => {
+  it("rejects a write permission on a farm-pr job", () => {
+    const bad = edited(
+      "farm-pr.yml",
+      /( {2}results:[\s\S]*?permissions:) \{\}/,
+      "$1\n      pull-requests: write",
+    );
+    expect(rules(bad, "pr-read-only")).toEqual([
+      "farm-pr.yml: job results runs PR code with pull-requests: write",
+    ]);
+  });
+
+  it("rejects a write permission in a workflow farm-pr calls", () => {
+    const bad = edited("farm-device.yml", /(permissions:\n {6}contents:) read/, "$1 write");
+    expect(rules(bad, "pr-read-only")).toEqual([
+      "farm-device.yml: job cell runs PR code with contents: write",
+    ]);
+  });
+
+  it("rejects a secret, and passing secrets to a called workflow", () => {
+    const secret = edited(
+      "farm-pr.yml",
+      `HEAD_SHA: \${{ github.event.pull_request.head.sha }}\n        run: |\n          out=`,
+      `HEAD_SHA: \${{ secrets.FARM_TOKEN }}\n        run: |\n          out=`,
+    );
+    expect(rules(secret, "pr-read-only")).toEqual([
+      "farm-pr.yml: references a secret; PR code must never see one",
+    ]);
+    const inherit = edited(
+      "farm-pr.yml",
+      "    uses: ./.github/workflows/farm-device.yml\n",
+      "    uses: ./.github/workflows/farm-device.yml\n    secrets: inherit\n",
+    );
+    expect(rules(inherit, "pr-read-only")).toEqual([
+      "farm-pr.yml: job device passes secrets to a workflow that runs PR code",
+    ]);
+  });
+
+  it("allows writes in workflows no pull request reaches (farm-nightly's history job)", () => {
+    expect(file("farm-nightly.yml").text).toContain("contents: write");
+    expect(rules(real, "pr-read-only")).toEqual([]);
+  });
+});
+
+describe("fork-approval: self-hosted jobs of a pull request wait for an approval of that exact SHA", () => {
+  it("rejects a device job without the fork environment", () => {
+    const bad = edited("farm-device.yml", /^ {4}environment: .*$/m, "");
+    expect(rules(bad, "fork-approval")).toEqual([
+      expect.stringContaining(
+        "farm-device.yml: job cell may run on a self-hosted runner but does not use the farm-hardware-fork environment",
+      ),
+    ]);
+  });
+
+  it("rejects an environment that is the same for forks and everyone else", () => {
+    const bad = edited("farm-device.yml", /^ {4}environment: .*$/m, "    environment: farm-hardware");
+    expect(rules(bad, "fork-approval")).toHaveLength(1);
+  });
+
+  it("rejects checking out something other than the PR's head SHA", () => {
+    const bad = edited(
+      "farm-device.yml",
+      `ref: \${{ github.event.pull_request.head.sha || github.sha }}`,
+      `ref: \${{ github.sha }}`,
+    );
+    expect(rules(bad, "fork-approval")).toEqual([
+      expect.stringContaining("does not check out github.event.pull_request.head.sha"),
+    ]);
+  });
+
+  it("rejects running anything before HEAD is verified", () => {
+    const bad = edited("farm-device.yml", 'actual="$(git rev-parse HEAD)"', 'actual="$APPROVED_SHA"');
+    expect(rules(bad, "fork-approval")).toEqual([
+      expect.stringContaining("before verifying that HEAD is the approved SHA"),
+    ]);
+  });
+
+  it("treats a build job whose runs-on came from the plan as possibly self-hosted", () => {
+    const bad = edited(
+      "farm-build.yml",
+      `runs-on: \${{ fromJSON(inputs.job).arch == 'arm64' && 'ubuntu-24.04-arm' || 'ubuntu-24.04' }}`,
+      `runs-on: \${{ fromJSON(inputs.job).runs_on }}`,
+    );
+    expect(rules(bad, "fork-approval")).toEqual([
+      expect.stringContaining("farm-build.yml: job build may run on a self-hosted runner"),
+      expect.stringContaining(
+        "farm-build.yml: job build runs something before verifying that HEAD is the approved SHA",
+      ),
+    ]);
+  });
+
+  it("reads runs-on conservatively", () => {
+    expect(hostedByConstruction("ubuntu-24.04")).toBe(true);
+    expect(hostedByConstruction(`\${{ x == 'arm64' && 'ubuntu-24.04-arm' || 'ubuntu-24.04' }}`)).toBe(true);
+    expect(hostedByConstruction(["self-hosted", "linux", "ARM64", "pi5"])).toBe(false);
+    expect(hostedByConstruction(`\${{ matrix.label || 'ubuntu-24.04' }}`)).toBe(false);
+    expect(hostedByConstruction(`\${{ x && 'self-hosted' || 'ubuntu-24.04' }}`)).toBe(false);
+    expect(hostedByConstruction({ group: "boards", labels: ["pi5"] })).toBe(false);
+  });
+});
+
+describe("workflow-run-trusted: farm-report never checks out or runs PR code", () => {
+  it("rejects a checkout of the PR's head", () => {
+    const bad = edited(
+      "farm-report.yml",
+      "        with:\n          persist-credentials: false",
+      `        with:\n          ref: \${{ github.event.workflow_run.head_sha }}\n          persist-credentials: false`,
+    );
+    expect(rules(bad, "workflow-run-trusted")).toEqual([
+      expect.stringContaining("checks out a ref or repository"),
+    ]);
+  });
+
+  it("rejects allow-unsafe-pr-checkout, a run: step, and a local action outside ./actions/", () => {
+    const unsafe = edited(
+      "farm-report.yml",
+      "          persist-credentials: false",
+      "          persist-credentials: false\n          allow-unsafe-pr-checkout: true",
+    );
+    expect(rules(unsafe, "workflow-run-trusted")).toEqual([
+      expect.stringContaining("sets allow-unsafe-pr-checkout"),
+    ]);
+    const run = edited(
+      "farm-report.yml",
+      "      - uses: ./actions/report",
+      "      - run: node farm-results/render.js\n      - uses: ./actions/report",
+    );
+    expect(rules(run, "workflow-run-trusted")).toEqual([expect.stringContaining("has a run: step")]);
+    const local = edited(
+      "farm-report.yml",
+      "      - uses: ./actions/report",
+      "      - uses: ./farm-results/report",
+    );
+    expect(rules(local, "workflow-run-trusted")).toEqual([
+      expect.stringContaining("uses local action ./farm-results/report"),
+    ]);
+  });
+
+  it("rejects an artefact downloaded into the checkout, where it could replace ./actions/report", async () => {
+    const bad = edited("farm-report.yml", `path: \${{ runner.temp }}/farm-results`, "path: .");
+    expect(rules(bad, "workflow-run-trusted")).toEqual([
+      expect.stringContaining("downloads an artefact to .;"),
+    ]);
+    const none = edited("farm-report.yml", /\n {10}path: \$\{\{ runner\.temp \}\}\/farm-results/, "");
+    expect(rules(none, "workflow-run-trusted")).toEqual([
+      expect.stringContaining("downloads an artefact to the workspace"),
+    ]);
+  });
+});
+
+describe("reusable-inputs", () => {
+  it("rejects an undeclared input, a missing required one, and a missing file", () => {
+    const typo = edited(
+      "farm-pr.yml",
+      "      artifact-prefix: results\n",
+      "      artefact-prefix: results\n",
+    );
+    expect(rules(typo, "reusable-inputs")).toEqual([
+      "farm-pr.yml: job device passes input artefact-prefix, which farm-device.yml does not declare",
+      "farm-pr.yml: job device does not pass farm-device.yml's required input artifact-prefix",
+    ]);
+    const gone = real.filter((w) => w.name !== "farm-build.yml");
+    expect(rules(gone, "reusable-inputs")).toEqual([
+      "farm-nightly.yml: job build calls farm-build.yml, which does not exist",
+      "farm-pr.yml: job build calls farm-build.yml, which does not exist",
+    ]);
+  });
+});
+
+describe("zizmor-ignores", () => {
+  it("allows only dangerous-triggers on the workflow_run line", () => {
+    expect(file("farm-report.yml").text).toContain("workflow_run: # zizmor: ignore[dangerous-triggers]");
+    const other = edited(
+      "farm-pr.yml",
+      "      - name: Assemble records, comparisons and pr.json",
+      "      - name: Assemble records, comparisons and pr.json # zizmor: ignore[template-injection]",
+    );
+    expect(rules(other, "zizmor-ignores")).toEqual([
+      expect.stringContaining("zizmor ignore[template-injection] is not allowed"),
+    ]);
+    const moved = edited(
+      "farm-report.yml",
+      "workflow_run: # zizmor: ignore[dangerous-triggers]",
+      "workflow_run:\n    # zizmor: ignore[dangerous-triggers]",
+    );
+    expect(rules(moved, "zizmor-ignores")).toHaveLength(1);
+  });
+});
