@@ -9688,10 +9688,9 @@ var run = defineAction("plan", async (io) => {
   }
   io.logger.info(readableJson(out));
   for (const [key, value] of Object.entries(out)) io.output(key, value);
-  const count = (list2, total) => `${total} ${list2}`;
-  const sum = (key) => Object.entries(out).filter(([k]) => k === key || k.startsWith(`${key}_`)).reduce((n, [, v]) => n + (v.include?.length ?? 0), 0);
+  const jobs = (key) => Object.entries(out).filter(([k]) => k === key || k.startsWith(`${key}_`)).reduce((n, [, v]) => n + v.include.length, 0);
   const skipped = out.skipped.length;
-  const line = `${count("build jobs", sum("builds"))}, ${count("device jobs", sum("devices"))}, ${skipped} skipped`;
+  const line = `${jobs("builds")} build jobs, ${jobs("devices")} device jobs, ${skipped} skipped`;
   io.logger.info(`plan ${String(out.event)} (cell set ${String(out.cell_set)}): ${line}`);
   await io.summary(
     `### pte-farm plan: ${String(out.event)}

@@ -29,13 +29,13 @@ export const run = defineAction("plan", async (io) => {
   io.logger.info(readableJson(out));
   for (const [key, value] of Object.entries(out)) io.output(key as OutputName<"plan">, value as object);
 
-  const count = (list: string, total: number) => `${total} ${list}`;
-  const sum = (key: string) =>
+  // Jobs across a list's shards (`builds`, or `builds_1`, `builds_2`, …).
+  const jobs = (key: string) =>
     Object.entries(out)
       .filter(([k]) => k === key || k.startsWith(`${key}_`))
-      .reduce((n, [, v]) => n + ((v as { include: unknown[] }).include?.length ?? 0), 0);
+      .reduce((n, [, v]) => n + (v as { include: unknown[] }).include.length, 0);
   const skipped = (out.skipped as unknown[]).length;
-  const line = `${count("build jobs", sum("builds"))}, ${count("device jobs", sum("devices"))}, ${skipped} skipped`;
+  const line = `${jobs("builds")} build jobs, ${jobs("devices")} device jobs, ${skipped} skipped`;
   io.logger.info(`plan ${String(out.event)} (cell set ${String(out.cell_set)}): ${line}`);
   await io.summary(
     `### pte-farm plan: ${String(out.event)}\n\ncell set \`${String(out.cell_set)}\`: ${line}\n`,
