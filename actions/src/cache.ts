@@ -13,8 +13,10 @@
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import type { Cell } from "../../matrix/cells.ts";
 import { InfrastructureError } from "./errors.ts";
 import { canonicalJson, listFiles, sha256Text, sha256Tree } from "./hashing.ts";
+import { STAGES_DIR } from "./paths.ts";
 import {
   CACHEABLE_STAGES,
   type StageName,
@@ -93,6 +95,26 @@ export async function fingerprintToolchain(args: {
     (rel) => rel.endsWith(".py") && !rel.includes("__pycache__"),
   );
   return { pins, installed, stageCode };
+}
+
+/** One fingerprint per toolchain the cells use, each computed once. */
+export async function toolchainFingerprints(
+  cells: readonly Pick<Cell, "toolchain">[],
+  python: string,
+): Promise<Map<string, ToolchainFingerprint>> {
+  const out = new Map<string, ToolchainFingerprint>();
+  for (const cell of cells) {
+    if (out.has(cell.toolchain.name)) continue;
+    out.set(
+      cell.toolchain.name,
+      await fingerprintToolchain({
+        python,
+        pinsFile: cell.toolchain.requirements,
+        stagesPackageDir: path.join(STAGES_DIR, "pte_stages"),
+      }),
+    );
+  }
+  return out;
 }
 
 const modelHashes = new Map<string, Promise<string>>();

@@ -72,8 +72,8 @@ export interface CompareOptions {
   logger: Logger;
 }
 
-/** Prints the comparison; returns it so main.ts can choose the exit code. */
-export async function compareCommand(opts: CompareOptions): Promise<Comparison> {
+/** Reads and checks both records and compares them (the compare action calls this too). */
+export async function compareFiles(opts: Omit<CompareOptions, "format" | "logger">): Promise<Comparison> {
   const config = await loadCompareConfig(opts.config);
   const [base, head] = await Promise.all([readRunRecord(opts.base), readRunRecord(opts.head)]);
   checkComparable(
@@ -81,7 +81,12 @@ export async function compareCommand(opts: CompareOptions): Promise<Comparison> 
     { name: displayPath(opts.head), record: head },
     opts.acrossToolchains,
   );
-  const result = compareRecords(base, head, config);
+  return compareRecords(base, head, config);
+}
+
+/** Prints the comparison; returns it so main.ts can choose the exit code. */
+export async function compareCommand(opts: CompareOptions): Promise<Comparison> {
+  const result = await compareFiles(opts);
   opts.logger.info(opts.format === "json" ? JSON.stringify(result, null, 2) : renderComparison(result));
   return result;
 }

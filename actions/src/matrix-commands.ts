@@ -50,8 +50,8 @@ async function readChangedFiles(file: string): Promise<string[]> {
     .filter((l) => l !== "");
 }
 
-/** Prints the plan as JSON on stdout, and appends it to `$GITHUB_OUTPUT` when that is set. */
-export async function planCommand(opts: PlanOptions): Promise<void> {
+/** The plan in its published shape (matrix/shard.ts): what `pte-farm plan` prints and the plan action outputs. */
+export async function planOutputs(opts: Omit<PlanOptions, "env">): Promise<Record<string, unknown>> {
   const farm = await loadFarm(opts.matrix);
   // The base's matrix was validated on its own branch; here it is only diffed, so no file checks.
   // A base that does not validate here (an older format, say) cannot be diffed: the matrix change
@@ -68,9 +68,14 @@ export async function planCommand(opts: PlanOptions): Promise<void> {
     }
   }
   const changed = opts.changedFiles === undefined ? null : await readChangedFiles(opts.changedFiles);
-  const out = planOutput(
+  return planOutput(
     plan(farm, { event: opts.event, changed, base, ...(noBase === undefined ? {} : { noBase }) }),
   );
+}
+
+/** Prints the plan as JSON on stdout, and appends it to `$GITHUB_OUTPUT` when that is set. */
+export async function planCommand(opts: PlanOptions): Promise<void> {
+  const out = await planOutputs(opts);
   opts.logger.info(readableJson(out));
   const target = opts.env.GITHUB_OUTPUT;
   if (target !== undefined && target !== "") await appendFile(target, githubOutput(out));

@@ -2,10 +2,29 @@
  * Where things live. Everything is relative to the repository root (this file's `../..`), never
  * to the current directory, so `pte-farm` behaves the same from any folder.
  */
+import { existsSync } from "node:fs";
 import path from "node:path";
 
+/**
+ * The nearest folder at or above `from` that holds the stage package. Found by walking up rather
+ * than by a fixed `../..` because this file runs from two depths: as source (`actions/src/`) and
+ * inlined into an action bundle (`actions/<name>/dist/`).
+ */
+export function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "stages", "pte_stages")) && existsSync(path.join(dir, "package.json"))) {
+      return dir;
+    }
+    if (path.dirname(dir) === dir) {
+      throw new Error(
+        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`,
+      );
+    }
+  }
+}
+
 /** The repository root: the folder holding package.json, `stages/` and `matrix/`. */
-export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
+export const REPO_ROOT = findRepoRoot(import.meta.dirname);
 
 export const STAGES_DIR = path.join(REPO_ROOT, "stages");
 export const DEFAULT_MATRIX = path.join(REPO_ROOT, "matrix", "farm.yml");

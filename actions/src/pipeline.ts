@@ -6,84 +6,40 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Cell } from "../../matrix/cells.ts";
+import {
+  artefactOf,
+  executeStep,
+  exportStep,
+  lowerStep,
+  quantizeStep,
+  referenceStep,
+  type StageContext,
+} from "./cell-stages.ts";
 import { defaultPolicy, GateInputError, gate } from "./gate.ts";
-import { type DeviceInfo, sampleTelemetry, type TelemetrySample } from "./host-info.ts";
+import type { DeviceInfo, TelemetrySample } from "./host-info.ts";
 import type { RunnableCell } from "./local-model.ts";
 import type { Logger } from "./logger.ts";
 import { buildRunRecord } from "./run-record.ts";
 import { manifest as manifestSchema } from "./schemas/manifest.ts";
 import type { GateResult, Role, RunRecord } from "./schemas/run-record.ts";
-import type {
-  ExecuteData,
-  ReferenceData,
-  StageName,
-  StageResult,
-  StageSpec,
-  ToolchainVersions,
-} from "./schemas/stage.ts";
-import type { FailureNote, Step, StepRunner } from "./steps.ts";
+import type { ExecuteData, ReferenceData, StageName, ToolchainVersions } from "./schemas/stage.ts";
+import type { FailureNote, Step } from "./steps.ts";
 import { parseJson, ValidationError } from "./validate.ts";
 
-export interface PipelineContext {
-  steps: StepRunner;
+export { cooldownFor } from "./cell-stages.ts";
+
+export interface PipelineContext extends StageContext {
   outDir: string;
   session: string;
   role: Role;
   gitSha: string | null;
   device: DeviceInfo;
-  warmup: number;
-  reps: number;
-  /** Per-stage `spec.options` (test and debug knobs no matrix sets, e.g. `{sleep_s: 30}`). */
-  stageOptions: Partial<Record<StageName, Record<string, unknown>>>;
   logger: Logger;
 }
 
 /** The folder of a cell inside the run output: `cells/<model>/<recipe>/<backend>/<device>@<toolchain>`. */
 export function cellDir(outDir: string, cell: Cell): string {
   return path.join(outDir, "cells", ...cell.id.split("/"));
-}
-
-function specFor(
-  ctx: PipelineContext,
-  stage: StageName,
-  cell: RunnableCell,
-  inputs: Record<string, string>,
-): StageSpec {
-  return {
-    schema: "pte-farm/stage-spec@1",
-    stage,
-    cell: cell.ref,
-    model: { id: cell.model.name, path: cell.model.path, max_seq_len: cell.model.max_seq_len },
-    prompts: cell.model.prompts,
-    max_new_tokens: cell.model.max_new_tokens,
-    recipe: cell.recipe.spec,
-    backend: cell.backend.spec,
-    inputs,
-    execute: {
-      warmup: ctx.warmup,
-      reps: ctx.reps,
-      prompt_ids: [],
-      ...cooldownFor(cell.device),
-    },
-    options: ctx.stageOptions[stage] ?? {},
-  };
-}
-
-/**
- * The execute spec's OPTIONAL `cooldown`, from the device's `thermal` block in farm.yml; nothing
- * for a device without one (GitHub-hosted runners: their temperature is not ours to manage).
- */
-export function cooldownFor(device: Cell["device"]): Pick<StageSpec["execute"], "cooldown"> {
-  const t = device.thermal;
-  return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
-}
-
-/** The absolute path and sha256 of an artefact a stage declared, or a note saying it is missing. */
-function artefactOf(step: Step, role: string): { path: string; sha256: string } | string {
-  const a = (step.result as StageResult).artefacts[role];
-  if (a === undefined)
-    return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path.resolve(step.dir, a.path), sha256: a.sha256 };
 }
 
 function contractFailure(stage: StageName | undefined, message: string, cell: Cell): FailureNote {
@@ -135,9 +91,7 @@ async function runCellRecords(
   let gateResult: GateResult | null = null;
   let buildToolchain: ToolchainVersions | null = null;
   let failure: FailureNote | null = null;
-  const m = cell.model.name;
   const r = cell.recipe.name;
-  const b = cell.backend.name;
 
   let headSha = "";
   const one = (role: Role, data: ExecuteData | null, g: GateResult | null): RunRecord =>
@@ -188,41 +142,21 @@ async function runCellRecords(
   };
 
   ctx.logger.info(`cell ${cell.id}`);
-  const ref = await ctx.steps.build(
-    specFor(ctx, "reference", cell, {}),
-    `${m}/${r}`,
-    `${m}/reference-${r}`,
-    {},
-    cell,
-  );
+  const ref = await referenceStep(ctx, cell);
   if (!ok(ref)) return finish();
   reference = ref.data as ReferenceData;
 
-  const exp = await ctx.steps.build(specFor(ctx, "export", cell, {}), m, `${m}/export`, {}, cell);
+  const exp = await exportStep(ctx, cell);
   if (!ok(exp)) return finish();
   const program = artefactOf(exp, "program");
   if (typeof program === "string") return broken("export", program);
 
-  const qSpec = specFor(ctx, "quantize", cell, { program: program.path });
-  const q = await ctx.steps.build(
-    qSpec,
-    `${m}/${r}`,
-    `${m}/quantize-${r}`,
-    { program: program.sha256 },
-    cell,
-  );
+  const q = await quantizeStep(ctx, cell, program);
   if (!ok(q)) return finish();
   const qProgram = artefactOf(q, "program");
   if (typeof qProgram === "string") return broken("quantize", qProgram);
 
-  const lSpec = specFor(ctx, "lower", cell, { program: qProgram.path });
-  const low = await ctx.steps.build(
-    lSpec,
-    `${m}/${r}/${b}`,
-    `${m}/lower-${r}-${b}`,
-    { program: qProgram.sha256 },
-    cell,
-  );
+  const low = await lowerStep(ctx, cell, qProgram);
   if (!ok(low)) return finish();
   const pte = artefactOf(low, "pte");
   const man = artefactOf(low, "manifest");
@@ -238,16 +172,14 @@ async function runCellRecords(
   headSha = pte.sha256;
   const eInputs: Record<string, string> = { pte: pte.path, manifest: man.path };
   if (base !== null) Object.assign(eInputs, { base_pte: base.pte, base_manifest: base.manifest });
-  const eSpec = specFor(ctx, "execute", cell, eInputs);
-  eSpec.execute.prompt_ids = reference.prompts.map((p) => p.prompt_ids);
-  telemetry.push(await sampleTelemetry("before-execute"));
-  const exe = await ctx.steps.executeCell(
-    eSpec,
-    cell,
-    path.join(cellDir(ctx.outDir, cell), "execute"),
+  const run = await executeStep(ctx, cell, {
+    inputs: eInputs,
+    promptIds: reference.prompts.map((p) => p.prompt_ids),
+    dir: path.join(cellDir(ctx.outDir, cell), "execute"),
     buildToolchain,
-  );
-  telemetry.push(await sampleTelemetry("after-execute"));
+  });
+  telemetry.push(...run.telemetry);
+  const exe = run.step;
   if (!ok(exe)) return finish();
   execute = exe.data as ExecuteData;
 

@@ -7,12 +7,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { type Cell, selectCells, thisMachine } from "../../matrix/cells.ts";
+import { selectCells, thisMachine } from "../../matrix/cells.ts";
 import { loadKnownIssues } from "../../matrix/known-issues.ts";
 import { loadFarm } from "../../matrix/load.ts";
 import { renderFailureNotes, renderSummary, renderTable } from "../../reports/summary.ts";
 import { basePteFor } from "./base-run.ts";
-import { BuildCache, fingerprintToolchain, type ToolchainFingerprint } from "./cache.ts";
+import { BuildCache, toolchainFingerprints } from "./cache.ts";
 import { ConfigurationError, type ExitCode, InfrastructureError } from "./errors.ts";
 import { openStore } from "./history/open.ts";
 import { gitSha, hostDeviceInfo } from "./host-info.ts";
@@ -90,25 +90,6 @@ async function linkLatest(dir: string): Promise<void> {
   await rename(tmp, latest);
 }
 
-async function fingerprints(
-  cells: readonly Cell[],
-  python: string,
-): Promise<Map<string, ToolchainFingerprint>> {
-  const out = new Map<string, ToolchainFingerprint>();
-  for (const cell of cells) {
-    if (out.has(cell.toolchain.name)) continue;
-    out.set(
-      cell.toolchain.name,
-      await fingerprintToolchain({
-        python,
-        pinsFile: cell.toolchain.requirements,
-        stagesPackageDir: path.join(STAGES_DIR, "pte_stages"),
-      }),
-    );
-  }
-  return out;
-}
-
 export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
   const { logger } = opts;
   const farm = await loadFarm(opts.matrix);
@@ -151,7 +132,7 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
     outDir,
     command,
     cache,
-    fingerprints: opts.cache ? await fingerprints(cells, opts.python) : null,
+    fingerprints: opts.cache ? await toolchainFingerprints(cells, opts.python) : null,
     timeoutMs: opts.timeoutS * 1000,
     logger,
     knownIssues,

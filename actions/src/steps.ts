@@ -75,6 +75,16 @@ async function moveDir(from: string, to: string): Promise<void> {
   }
 }
 
+/**
+ * Points the run output's build folder at its cache entry. An existing link is replaced: the
+ * action steps of a job share one output folder, and a re-run step links the same build again.
+ */
+async function linkBuild(entry: string, outPath: string): Promise<void> {
+  await mkdir(path.dirname(outPath), { recursive: true });
+  await rm(outPath, { recursive: true, force: true });
+  await symlink(entry, outPath, "dir");
+}
+
 export class StepRunner {
   private readonly opts: StepRunnerOptions;
   private readonly builds = new Map<string, Promise<Step>>();
@@ -130,8 +140,7 @@ export class StepRunner {
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
     if (hit !== null) {
-      await mkdir(path.dirname(outPath), { recursive: true });
-      await symlink(hit.dir, outPath, "dir");
+      await linkBuild(hit.dir, outPath);
       const wallMs = performance.now() - started;
       logger.info(`${clock()}  ${spec.stage.padEnd(9)} ${label}  cache hit (${seconds(wallMs)})`);
       return {
@@ -152,8 +161,7 @@ export class StepRunner {
     const step = await this.execute(spec, label, tmp, "miss", cell);
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
-      await mkdir(path.dirname(outPath), { recursive: true });
-      await symlink(dir, outPath, "dir");
+      await linkBuild(dir, outPath);
       return { ...step, dir, logPath: path.join(dir, "stage.log") };
     }
     // Failed builds are never cached; their folder (log included) moves into the run output.

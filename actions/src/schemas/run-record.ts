@@ -59,7 +59,8 @@ export type GateResult = Infer<typeof gateResult>;
 
 const cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
 
-const stageEntry = obj({
+/** One stage of a record's `stages` list. */
+export const stageEntry = obj({
   stage: str,
   outcome: literal(...STAGE_OUTCOMES),
   /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
@@ -69,11 +70,21 @@ const stageEntry = obj({
   log: nullable(str),
 });
 
-const telemetrySample = obj({
+export const telemetrySample = obj({
   label: str,
   at: str,
   thermal_c: record(num),
   cpu_mhz: record(num),
+});
+
+/** Why a cell did not pass: the first failed stage, its known-issue triage and a reproduce line. */
+export const failureNote = obj({
+  stage: optional(str),
+  outcome: str,
+  message: str,
+  known_issue: nullable(str),
+  triage: str,
+  reproduce: str,
 });
 
 export const roofline = obj({
@@ -126,15 +137,6 @@ export const runRecord = obj({
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
-  failure: nullable(
-    obj({
-      stage: optional(str),
-      outcome: str,
-      message: str,
-      known_issue: nullable(str),
-      triage: str,
-      reproduce: str,
-    }),
-  ),
+  failure: nullable(failureNote),
 });
 export type RunRecord = Infer<typeof runRecord>;

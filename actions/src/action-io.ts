@@ -1,0 +1,290 @@
+/**
+ * Every custom action's name, inputs and outputs: the one place they are spelled. Each
+ * `actions/<name>/action.yml` is generated from this table (scripts/build-actions.ts, checked for
+ * staleness in CI), and the actions read inputs and set outputs only through names typed from it
+ * (actions/src/actions/io.ts), so a renamed input cannot drift from its action.yml.
+ *
+ * Adding an action: an entry here, `actions/src/actions/<name>.ts` exporting `run()`, and the
+ * two-line `actions/src/entries/<name>.ts`; `node scripts/build-actions.ts` writes the rest.
+ */
+import { EVENTS } from "../../matrix/schema.ts";
+import { ROLES, RUN_STATUSES } from "./schemas/run-record.ts";
+
+export interface InputSpec {
+  description: string;
+  /** Required inputs have no default; GitHub warns when a workflow omits one, the action fails. */
+  required?: boolean;
+  default?: string;
+}
+
+export interface OutputSpec {
+  description: string;
+}
+
+export interface ActionSpec {
+  /** The action's display name in the GitHub UI. */
+  name: string;
+  description: string;
+  inputs: Record<string, InputSpec>;
+  outputs: Record<string, OutputSpec>;
+}
+
+/** Plan shards declared as outputs; a plan that needs more fails and says to raise this (and add jobs). */
+export const MAX_SHARDS = 4;
+
+const WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
+
+const matrix = {
+  description: `The farm definition (${WORKSPACE_NOTE}).`,
+  default: "matrix/farm.yml",
+} satisfies InputSpec;
+
+const python = {
+  description:
+    "The toolchain's Python interpreter; empty: $PTE_FARM_PYTHON, else .venv/bin/python in the pte-farm checkout.",
+  default: "",
+} satisfies InputSpec;
+
+const outDir = {
+  description:
+    `Where this job's stage folders, step notes (steps/*.json) and records go; every pte-farm step of a job ` +
+    `should share it (${WORKSPACE_NOTE}).`,
+  default: "out/actions",
+} satisfies InputSpec;
+
+const cacheDir = {
+  description:
+    "The content-addressed build cache; empty: $PTE_FARM_CACHE, else .cache/pte-farm in the pte-farm checkout. " +
+    "Restore and save it with actions/cache to reuse builds across runs.",
+  default: "",
+} satisfies InputSpec;
+
+const timeoutS = {
+  description: "Per-stage timeout in seconds; the stage's whole process tree is killed.",
+  default: "1800",
+} satisfies InputSpec;
+
+const build = {
+  description:
+    "One build entry of the plan's `builds` output, as JSON: in a job whose strategy.matrix is " +
+    "fromJSON(needs.plan.outputs.builds), pass toJSON(matrix).",
+  required: true,
+} satisfies InputSpec;
+
+const cell = {
+  description: "The cell id, model/recipe/backend/device@toolchain (a device job's `cell`).",
+  required: true,
+} satisfies InputSpec;
+
+const stageDir = { description: "The stage's folder: result.json, stage.log and its artefacts." };
+
+const shardOutputs = <K extends string>(key: K, what: string) =>
+  Object.fromEntries(
+    Array.from({ length: MAX_SHARDS }, (_, i) => [
+      `${key}_${i + 1}`,
+      { description: `Shard ${i + 1} of ${what} when they do not fit one matrix (see shards).` },
+    ]),
+  ) as Record<`${K}_${1 | 2 | 3 | 4}`, OutputSpec>;
+
+export const ACTIONS = {
+  plan: {
+    name: "pte-farm plan",
+    description: "Expand the farm matrix into GitHub Actions build and device job lists for an event.",
+    inputs: {
+      event: { description: `The event to plan for: ${EVENTS.join(" | ")}.`, required: true },
+      matrix,
+      "changed-files": {
+        description: `A file of changed paths, one per line (pull_request keeps only affected cells; ${WORKSPACE_NOTE}).`,
+        default: "",
+      },
+      "base-matrix": {
+        description: "The base branch's farm.yml, diffed when the matrix itself changed.",
+        default: "",
+      },
+    },
+    outputs: {
+      schema: { description: "pte-farm/plan@1" },
+      event: { description: "The event planned for." },
+      cell_set: { description: "The matrix cell set the event runs." },
+      builds: { description: "Build jobs as a strategy matrix, {include: [...]}, when they fit one matrix." },
+      devices: {
+        description: "Device jobs as a strategy matrix, {include: [...]}, when they fit one matrix.",
+      },
+      ...shardOutputs("builds", "the build jobs"),
+      ...shardOutputs("devices", "the device jobs"),
+      shards: { description: "How many shards of each list there are: {builds, devices}." },
+      skipped: { description: "Cells an exclude rule keeps out, with reasons." },
+      selection: { description: "Every selected cell with the reason it runs." },
+      changes: { description: "pull_request only: how each changed path was decided." },
+    },
+  },
+  health: {
+    name: "pte-farm health",
+    description:
+      "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, " +
+      "and that the stages import. Fails unless the state is good.",
+    inputs: {
+      device: {
+        description: "The farm device this runner serves (a device job's `device`).",
+        required: true,
+      },
+      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
+      matrix,
+      python,
+      "out-dir": outDir,
+      "min-free-disk-mb": {
+        description: "Least free space, in MiB, on the file system of out-dir.",
+        default: "4096",
+      },
+      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
+      "maintenance-file": {
+        description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
+        default: "/etc/pte-farm/maintenance",
+      },
+    },
+    outputs: {
+      state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
+      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+    },
+  },
+  export: {
+    name: "pte-farm export",
+    description:
+      "Build-job step one: the reference tokens (FP32 eager, and eager quantized for a quantized recipe) and " +
+      "the exported program (.pt2), through the content-addressed build cache.",
+    inputs: { build, matrix, python, "cache-dir": cacheDir, "out-dir": outDir, "timeout-s": timeoutS },
+    outputs: {
+      program: { description: "Path of the exported program (program.pt2)." },
+      "program-sha256": { description: "sha256 of the exported program." },
+      reference: { description: "Path of the reference stage's result.json (for execute and gate)." },
+      "out-dir": stageDir,
+    },
+  },
+  quantize: {
+    name: "pte-farm quantize",
+    description: "Build-job step two: apply the recipe to the exported program, through the build cache.",
+    inputs: {
+      build,
+      program: { description: "The exported program (export's `program` output).", required: true },
+      matrix,
+      python,
+      "cache-dir": cacheDir,
+      "out-dir": outDir,
+      "timeout-s": timeoutS,
+    },
+    outputs: {
+      program: { description: "Path of the quantized program." },
+      "program-sha256": { description: "sha256 of the quantized program." },
+      "out-dir": stageDir,
+    },
+  },
+  lower: {
+    name: "pte-farm lower",
+    description:
+      "Build-job step three: lower the quantized program with the backend into a .pte and its manifest " +
+      "(hashes, toolchain, delegation) for the device jobs, through the build cache.",
+    inputs: {
+      build,
+      program: { description: "The quantized program (quantize's `program` output).", required: true },
+      matrix,
+      python,
+      "cache-dir": cacheDir,
+      "out-dir": outDir,
+      "timeout-s": timeoutS,
+    },
+    outputs: {
+      pte: { description: "Path of the .pte." },
+      "pte-sha256": { description: "sha256 of the .pte." },
+      manifest: { description: "Path of manifest.json; pass it with the .pte to the device job." },
+      "out-dir": stageDir,
+    },
+  },
+  execute: {
+    name: "pte-farm execute",
+    description:
+      "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the " +
+      "manifest), warm-up plus measured reps, and keep the raw result.",
+    inputs: {
+      cell,
+      pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
+      manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
+      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reps: { description: "Measured repetitions.", default: "5" },
+      warmup: { description: "Warm-up repetitions.", default: "1" },
+      matrix,
+      python,
+      "out-dir": outDir,
+      "timeout-s": timeoutS,
+    },
+    outputs: {
+      result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
+      "out-dir": stageDir,
+    },
+  },
+  gate: {
+    name: "pte-farm gate",
+    description:
+      "Device-job step: gate the executed tokens against the reference and write the run record " +
+      "(pte-farm/run@1). Fails when the gate fails. With a failed earlier step (run it with `if: always()`) " +
+      "it writes that failure's record instead.",
+    inputs: {
+      cell,
+      reference: {
+        description: "The reference result.json; may be empty when an earlier step failed.",
+        default: "",
+      },
+      execute: { description: "Execute's `result`; may be empty when an earlier step failed.", default: "" },
+      manifest: {
+        description:
+          "The .pte's manifest.json, for the record's build toolchain; empty: recorded as unknown.",
+        default: "",
+      },
+      role: { description: `The record's role: ${ROLES.join(" | ")}.`, default: "head" },
+      session: {
+        description:
+          "Session id shared by records measured together; empty: the workflow run id and attempt.",
+        default: "",
+      },
+      "git-sha": {
+        description: "The commit measured; empty: $GITHUB_SHA, else the checkout's HEAD.",
+        default: "",
+      },
+      matrix,
+      "out-dir": outDir,
+    },
+    outputs: {
+      record: { description: "Path of the run record (run.json)." },
+      verdict: { description: "The gate's verdict: pass | fail (fail also when no gate could run)." },
+      status: { description: `The record's status: ${RUN_STATUSES.join(" | ")}.` },
+    },
+  },
+  compare: {
+    name: "pte-farm compare",
+    description:
+      "Head vs base run records: per-metric verdicts with confidence intervals. Fails on a regression; " +
+      "inconclusive is a warning that says how many more reps would decide it.",
+    inputs: {
+      base: { description: "The base run record.", required: true },
+      head: { description: "The head run record.", required: true },
+      "across-toolchains": {
+        description: "Allow base and head from different toolchains (never different devices).",
+        default: "false",
+      },
+      config: {
+        description: "Minimum effects per metric and device; empty: matrix/compare.yml.",
+        default: "",
+      },
+      "out-dir": outDir,
+    },
+    outputs: {
+      comparison: { description: "Path of the comparison JSON (pte-farm/compare@1)." },
+      verdict: { description: "regression | improvement | unchanged | inconclusive" },
+    },
+  },
+} as const satisfies Record<string, ActionSpec>;
+
+export type ActionName = keyof typeof ACTIONS;
+export type InputName<A extends ActionName> = keyof (typeof ACTIONS)[A]["inputs"] & string;
+export type OutputName<A extends ActionName> = keyof (typeof ACTIONS)[A]["outputs"] & string;
+
+export const ACTION_NAMES = Object.keys(ACTIONS) as ActionName[];
