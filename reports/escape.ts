@@ -61,6 +61,14 @@ export function truncate(text: string, max: number): string {
 }
 
 /**
+ * A prefix long enough to truncate to `max` after cleaning (which at most halves the length, CRLF
+ * to LF), so a megabyte error message is not scanned whole to show 300 characters of it.
+ */
+function head(text: string, max: number): string {
+  return text.length > 2 * max + 16 ? text.slice(0, 2 * max + 16) : text;
+}
+
+/**
  * The end of a long text (a log), at most `maxLines` lines and `maxChars` UTF-16 code units,
  * starting on a whole line when there is one to start on, and never inside a surrogate pair or
  * a combining sequence. `omitted` says how many lines were left out.
@@ -111,7 +119,7 @@ const MARKDOWN_PUNCT = new Set(["\\", "`", "*", "_", "[", "]", "!", "~", "#"]);
  * also start a list item.
  */
 export function escapeInline(text: string, max = 300): string {
-  const s = truncate(cleanText(text, { keepNewlines: false }).trim(), max);
+  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max);
   let out = "";
   for (let i = 0; i < s.length; i++) {
     const c = s[i] as string;
@@ -137,7 +145,7 @@ const HTML_ENTITY: Record<string, string> = {
  * mentions, so nothing is inserted and the text stays copy-pasteable.
  */
 export function escapeHtml(text: string, max = 300, opts: { code?: boolean } = {}): string {
-  const s = truncate(cleanText(text, { keepNewlines: false }).trim(), max);
+  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max);
   let out = "";
   for (let i = 0; i < s.length; i++) {
     const c = s[i] as string;
@@ -159,7 +167,7 @@ function longestBacktickRun(s: string): number {
  * which GitHub removes again before rendering the code.
  */
 export function codeSpan(text: string, opts: { table?: boolean; max?: number } = {}): string {
-  let s = truncate(cleanText(text, { keepNewlines: false }), opts.max ?? 300);
+  let s = truncate(cleanText(head(text, opts.max ?? 300), { keepNewlines: false }), opts.max ?? 300);
   if (s === "") return "";
   if (opts.table) s = s.replaceAll("|", "\\|");
   const fence = "`".repeat(longestBacktickRun(s) + 1);
@@ -184,7 +192,7 @@ export function codeBlock(text: string, lang = ""): string {
  * anything else becomes `_`.
  */
 export function mermaidString(text: string, max = 40): string {
-  const s = truncate(cleanText(text, { keepNewlines: false }).trim(), max).replace(
+  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max).replace(
     /[^\p{L}\p{N} ._:/+@…-]/gu,
     "_",
   );
@@ -197,7 +205,7 @@ export function mermaidString(text: string, max = 40): string {
  */
 export function plainText(text: string, max: number, opts: { keepNewlines?: boolean } = {}): string {
   const keep = opts.keepNewlines ?? false;
-  let s = cleanText(text, { keepNewlines: keep });
+  let s = cleanText(head(text, max), { keepNewlines: keep });
   s = keep ? s.replace(/[ \t]+\n/g, "\n").replace(/\n{3,}/g, "\n\n") : s.replace(/\s+/g, " ");
   return truncate(s.trim(), max);
 }
