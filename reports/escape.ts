@@ -73,7 +73,8 @@ function head(text: string, max: number): string {
  * starting on a whole line when there is one to start on, and never inside a surrogate pair or
  * a combining sequence. `omitted` says how many lines were left out.
  */
-export function tail(text: string, maxLines: number, maxChars: number): { text: string; omitted: number } {
+export function tail(whole: string, maxLines: number, maxChars: number): { text: string; omitted: number } {
+  const text = whole.replace(/\n+$/, "");
   const total = text.split("\n").length;
   let s = text.length > maxChars ? text.slice(text.length - maxChars) : text;
   if (s.length < text.length) {
