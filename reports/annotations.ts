@@ -13,7 +13,7 @@ import {
   formatChangeWithCi,
   isInfra,
   outcomeOf,
-  reproduceCell,
+  reproduceOf,
   usableComparison,
 } from "./cell-report.ts";
 import { plainText } from "./escape.ts";
@@ -42,7 +42,7 @@ function forCell(c: CellReport): Annotation | null {
   const r = c.head;
   const id = r.cell.id;
   const failure = r.failure;
-  const reproduce = `reproduce: ${reproduceCell(id)}`;
+  const reproduce = `reproduce: ${reproduceOf(c)}`;
   if (isInfra(r)) {
     return annotation("warning", `infrastructure error (${r.status}), not a regression: ${id}`, [
       failure === null ? "" : `${failure.stage ? `stage ${failure.stage}: ` : ""}${failure.message}`,

@@ -15,7 +15,7 @@ import {
   metricMedian,
   type Outcome,
   outcomeOf,
-  reproduceCell,
+  reproduceOf,
   type SkippedCell,
   usableComparison,
 } from "./cell-report.ts";
@@ -118,7 +118,7 @@ export function cellDetails(c: CellReport, known: ReturnType<typeof knownIssueIn
         : "Log:";
     blocks.push(what, codeBlock(t.text, "text"));
   }
-  blocks.push("Reproduce locally:", codeBlock(reproduceCell(r.cell.id), "sh"), "</details>");
+  blocks.push("Reproduce locally:", codeBlock(reproduceOf(c), "sh"), "</details>");
   return blocks.join("\n\n");
 }
 

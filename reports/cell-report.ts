@@ -36,6 +36,8 @@ export interface CellReport {
   trend?: readonly TrendPoint[];
   /** The end of the failed stage's log, when the caller could read it. */
   logTail?: string | null;
+  /** The one-line command that reruns the cell locally (default: {@link reproduceCell} of its id). */
+  reproduce?: string;
 }
 
 export type { Skipped as SkippedCell };
@@ -245,6 +247,13 @@ export const TABLE_HEADER = [
 /** One table row; every cell of it is one line, whatever the record holds. */
 export function tableRow(c: CellReport): string {
   return `| ${codeSpan(c.head.cell.id, { table: true, max: 160 })} | ${tokensCell(c.head)} | ${decodeCell(c)} | ${changeCell(c)} | ${verdictCell(c)} | ${rooflineCell(c.head)} |`;
+}
+
+/** The command that reruns a cell: the caller's, else `pte-farm run` of its id, on one line. */
+export function reproduceOf(c: CellReport): string {
+  return c.reproduce === undefined
+    ? reproduceCell(c.head.cell.id)
+    : cleanText(c.reproduce, { keepNewlines: false });
 }
 
 /** The command that runs one cell locally, from a checkout of the PR's head. */

@@ -381,3 +381,28 @@ it.skipIf(!hasGfm)(
     expect(lines.find((l) => l.trim().startsWith("line ["))).toMatch(/^ {2}line \[[\d., ]+\]$/);
   },
 );
+
+it("uses the caller's reproduce command when given one, still on one line", () => {
+  const c = {
+    ...piCell("m/r/b/pi5@stable", 4, 0.12),
+    reproduce: "make bench CELL=m/r/b/pi5@stable\nrm -rf /",
+  };
+  const body = renderPrComment({ cells: [c] });
+  expect(body).toContain("```sh\nmake bench CELL=m/r/b/pi5@stable rm -rf /\n```");
+  expect(failureAnnotations([c])[0]?.message).toContain(
+    "reproduce: make bench CELL=m/r/b/pi5@stable rm -rf /",
+  );
+});
+
+it.skipIf(!hasGfm)("keeps hostile trend labels inside the chart's quoted strings (cmark-gfm)", () => {
+  const c = {
+    ...piCell("m/r/b/pi5@stable", 4, 0.12),
+    trend: ADVERSARIAL.map((label, i) => ({ label, value: 600 + i })),
+  };
+  const body = renderPrComment({ cells: [c] }, { trendPoints: ADVERSARIAL.length });
+  const axis = body.split("\n").find((l) => l.startsWith("  x-axis ")) ?? "";
+  expect(axis).toMatch(/^ {2}x-axis \[("[\p{L}\p{N} ._:/+@…-]*"(, )?)+\]$/u);
+  const [html] = renderGfm([body]) as [string];
+  expect(html.match(/<pre lang="mermaid">/g)).toHaveLength(1);
+  expect(pings(html)).toEqual([]);
+});
