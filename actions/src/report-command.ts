@@ -1,0 +1,220 @@
+/**
+ * `pte-farm report` (DESIGN.md's CLI table): run records in, the bench report out, as markdown
+ * (the job-summary table, or the size-limited PR comment) or JSON. Reads and validates files,
+ * pairs each head record with its cell's base, compares them with compareRecords, and hands the
+ * rest to the pure renderers in `reports/`. A folder written by `pte-farm run --base-out` holds
+ * both sides (`run.json` role head, `run.base.json` role base), so `pte-farm report out/latest`
+ * is enough there.
+ */
+import { open, readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { loadKnownIssues } from "../../matrix/known-issues.ts";
+import {
+  type CellReport,
+  HEADLINE_METRIC,
+  metricMedian,
+  outcomeOf,
+  type SummaryCounts,
+  summaryCounts,
+  type TrendPoint,
+  usableComparison,
+} from "../../reports/cell-report.ts";
+import { type ReportInput, renderJobSummary, renderPrComment } from "../../reports/pr-comment.ts";
+import { checkComparable, compareRecords } from "./compare.ts";
+import { readRunRecord } from "./compare-command.ts";
+import { loadCompareConfig } from "./compare-config.ts";
+import { cellSeries } from "./detect.ts";
+import { ConfigurationError, EXIT, type ExitCode } from "./errors.ts";
+import { openStore } from "./history/open.ts";
+import type { Logger } from "./logger.ts";
+import { displayPath, KNOWN_ISSUES_FILE } from "./paths.ts";
+import type { RunRecord } from "./schemas/run-record.ts";
+
+export const REPORT_SCHEMA = "pte-farm/report@1";
+
+export interface ReportCommandOptions {
+  /** Run record files, or folders searched for `*.json`. Records with role `base` are bases. */
+  records: string[];
+  /** More base records, whatever their role (an earlier run's output folder). */
+  base?: string[];
+  format: "markdown" | "json";
+  /** For markdown: the job-summary flavour (default) or the PR comment, cut to GitHub's limit. */
+  style?: "summary" | "pr-comment";
+  /** A history store (`dir:` or `git:`) for each cell's recent nightly trend. */
+  history?: string;
+  /** Compare settings (default matrix/compare.yml). */
+  config?: string;
+  /** Known-issue catalogue (default matrix/known-issues.yml). */
+  knownIssues?: string;
+  runUrl?: string;
+  headSha?: string;
+  acrossToolchains?: boolean;
+  logger: Logger;
+}
+
+export interface ReportResult {
+  input: ReportInput;
+  counts: SummaryCounts;
+  output: string;
+}
+
+/** How much of a failed stage's log is read for its tail. */
+const LOG_READ_BYTES = 64 * 1024;
+const TREND_NIGHTS = 20;
+
+/** `pte-farm run` writes `run.json` and `run.base.json`; a history store names records by time. */
+const RECORD_FILE = /^(run|run\.base|\d{4}-\d{2}-\d{2}T.*)\.json$/;
+
+/** Files given by name, and the record files under folders given. */
+async function jsonFiles(inputs: readonly string[], flag: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const input of inputs) {
+    const info = await stat(input).catch(() => {
+      throw new ConfigurationError(`${flag} ${input}: no such file or folder`);
+    });
+    if (!info.isDirectory()) {
+      out.push(input);
+      continue;
+    }
+    for (const e of await readdir(input, { recursive: true, withFileTypes: true })) {
+      // A run's folder also holds each stage's spec.json and result.json: only records are read.
+      if (e.isFile() && RECORD_FILE.test(e.name)) {
+        out.push(path.join(e.parentPath, e.name));
+      }
+    }
+  }
+  return [...new Set(out)].sort();
+}
+
+/** One record per cell; a second one is an error naming both files. */
+function byCell(entries: readonly { file: string; record: RunRecord }[], side: string) {
+  const map = new Map<string, { file: string; record: RunRecord }>();
+  for (const e of entries) {
+    const seen = map.get(e.record.cell.id);
+    if (seen !== undefined) {
+      throw new ConfigurationError(
+        `two ${side} records for cell ${e.record.cell.id}: ${displayPath(seen.file)} and ${displayPath(e.file)}; ` +
+          "pass one run's records",
+      );
+    }
+    map.set(e.record.cell.id, e);
+  }
+  return map;
+}
+
+/** The last bytes of a log file, or null when it is not here (a CI runner's path, say). */
+async function readLogTail(file: string | null | undefined): Promise<string | null> {
+  if (!file) return null;
+  try {
+    const handle = await open(file, "r");
+    try {
+      const { size } = await handle.stat();
+      const length = Math.min(size, LOG_READ_BYTES);
+      const buf = Buffer.alloc(length);
+      await handle.read(buf, 0, length, size - length);
+      return buf.toString("utf8");
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+function jsonReport(input: ReportInput, counts: SummaryCounts) {
+  return {
+    schema: REPORT_SCHEMA,
+    summary: counts,
+    cells: input.cells.map((c) => ({
+      cell: c.head.cell.id,
+      status: c.head.status,
+      outcome: outcomeOf(c),
+      gate: c.head.gate?.verdict ?? null,
+      first_divergence: c.head.gate?.first_divergence ?? null,
+      decode_tokens_per_sec: {
+        base: c.base == null ? null : metricMedian(c.base, HEADLINE_METRIC),
+        head: metricMedian(c.head, HEADLINE_METRIC),
+      },
+      comparison: usableComparison(c),
+      failure: c.head.failure,
+      trend: c.trend ?? [],
+    })),
+    skipped: input.skipped ?? [],
+  };
+}
+
+/** Builds, prints and returns the report; main.ts picks the exit code with {@link reportExitCode}. */
+export async function reportCommand(opts: ReportCommandOptions): Promise<ReportResult> {
+  if (opts.records.length === 0)
+    throw new ConfigurationError("report: pass at least one run record or folder");
+  const read = async (files: string[]) =>
+    Promise.all(files.map(async (file) => ({ file, record: await readRunRecord(file) })));
+  const given = await read(await jsonFiles(opts.records, "report"));
+  const extraBases = await read(await jsonFiles(opts.base ?? [], "--base"));
+  const heads = byCell(
+    given.filter((e) => e.record.role !== "base"),
+    "head",
+  );
+  const bases = byCell([...given.filter((e) => e.record.role === "base"), ...extraBases], "base");
+  for (const id of bases.keys())
+    if (!heads.has(id)) opts.logger.warn(`base record of ${id} has no head record; ignored`);
+
+  const [config, knownIssues] = await Promise.all([
+    loadCompareConfig(opts.config),
+    loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE),
+  ]);
+  const store = opts.history === undefined ? null : openStore(opts.history);
+  const cells: CellReport[] = [];
+  for (const [id, head] of heads) {
+    const base = bases.get(id);
+    const cell: CellReport = { head: head.record };
+    if (base !== undefined) {
+      checkComparable(
+        { name: displayPath(base.file), record: base.record },
+        { name: displayPath(head.file), record: head.record },
+        opts.acrossToolchains ?? false,
+      );
+      cell.base = base.record;
+      if (base.record.status === "pass" && head.record.status === "pass") {
+        cell.comparison = compareRecords(base.record, head.record, config);
+      }
+    }
+    if (store !== null) {
+      const nightly = (await store.list(id)).map((s) => s.record).filter((r) => r.role === "nightly");
+      cell.trend = cellSeries(nightly, id, HEADLINE_METRIC)
+        .slice(-TREND_NIGHTS)
+        .map((p): TrendPoint => ({ label: p.started_at.slice(5, 10), value: p.value }));
+    }
+    if (head.record.status !== "pass") {
+      cell.logTail = await readLogTail(head.record.stages.find((s) => s.outcome !== "ok")?.log);
+    }
+    cells.push(cell);
+  }
+
+  const input: ReportInput = {
+    cells,
+    knownIssues,
+    runUrl: opts.runUrl ?? null,
+    headSha: opts.headSha ?? cells[0]?.head.git_sha ?? null,
+    baseSha: cells.find((c) => c.base != null)?.base?.git_sha ?? null,
+  };
+  const counts = summaryCounts(cells);
+  const output =
+    opts.format === "json"
+      ? JSON.stringify(jsonReport(input, counts), null, 2)
+      : opts.style === "pr-comment"
+        ? renderPrComment(input)
+        : renderJobSummary(input);
+  opts.logger.info(output);
+  return { input, counts, output };
+}
+
+/**
+ * The report's exit code, in the order `pte-farm run` uses: infrastructure (3) before failures
+ * (1), since rerunning is the first thing to do; a regression is a failure, inconclusive is not.
+ */
+export function reportExitCode(counts: SummaryCounts): ExitCode {
+  if (counts.infraErrors > 0) return EXIT.infra;
+  if (counts.gatesFailed + counts.stageFailures + counts.regressions > 0) return EXIT.failed;
+  return EXIT.ok;
+}
