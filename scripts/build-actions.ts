@@ -30,6 +30,7 @@ export const ENTRIES: Record<ActionName, string> = {
   execute: "actions/src/entries/execute.ts",
   gate: "actions/src/entries/gate.ts",
   compare: "actions/src/entries/compare.ts",
+  report: "actions/src/entries/report.ts",
 };
 
 const README = "actions/README.md";

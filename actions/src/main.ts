@@ -11,6 +11,7 @@ import type { Logger } from "./logger.ts";
 import { planCommand, validateCommand } from "./matrix-commands.ts";
 import { DEFAULT_MATRIX, defaultCacheDir, defaultPython } from "./paths.ts";
 import { exportCommand, historyAppend, historyList } from "./record-commands.ts";
+import { REPORT_USAGE, reportCli } from "./report-command.ts";
 import { runCommand } from "./run.ts";
 import { ROLES, type Role } from "./schemas/run-record.ts";
 
@@ -24,6 +25,7 @@ commands:
   detect    change points in a cell's history of run records
   history   append run records to a history store, or list a cell's records
   export    run records as PyTorch OSS benchmark v3, github-action-benchmark or Bencher BMF JSON
+  report    run records → the bench report (the PR comment's table) as markdown or JSON
 
 pte-farm run [options]
   --matrix FILE     farm definition (default: matrix/farm.yml)
@@ -68,6 +70,8 @@ pte-farm history list --store STORE [--cell ID]
 
 pte-farm export --format pytorch-v3|gab-bigger|bencher-bmf RECORD...
   prints JSON; throttled or hot reps (sample_flags) are left out of every value
+
+${REPORT_USAGE}
 
 environment: PTE_FARM_PYTHON (the toolchain's python; default .venv/bin/python), PTE_FARM_CACHE
 
@@ -323,8 +327,9 @@ export async function main(argv: string[], logger: Logger): Promise<ExitCode> {
     if (command === "detect") return await detect(rest, logger);
     if (command === "history") return await history(rest, logger);
     if (command === "export") return await exportRecords(rest, logger);
+    if (command === "report") return await reportCli(rest, logger);
     throw new ConfigurationError(
-      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect, history, export\n\n${USAGE}`,
+      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect, history, export, report\n\n${USAGE}`,
     );
   } catch (err) {
     if (err instanceof ConfigurationError) {

@@ -8,9 +8,9 @@
  */
 import { open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import { loadKnownIssues } from "../../matrix/known-issues.ts";
 import {
-  type CellReport,
   HEADLINE_METRIC,
   metricMedian,
   outcomeOf,
@@ -20,7 +20,6 @@ import {
   usableComparison,
 } from "../../reports/cell-report.ts";
 import { type ReportInput, renderJobSummary, renderPrComment } from "../../reports/pr-comment.ts";
-import { checkComparable, compareRecords } from "./compare.ts";
 import { readRunRecord } from "./compare-command.ts";
 import { loadCompareConfig } from "./compare-config.ts";
 import { cellSeries } from "./detect.ts";
@@ -28,6 +27,7 @@ import { ConfigurationError, EXIT, type ExitCode } from "./errors.ts";
 import { openStore } from "./history/open.ts";
 import type { Logger } from "./logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE } from "./paths.ts";
+import { onePerCell, pairCells } from "./report/cells.ts";
 import type { RunRecord } from "./schemas/run-record.ts";
 
 export const REPORT_SCHEMA = "pte-farm/report@1";
@@ -86,22 +86,6 @@ async function jsonFiles(inputs: readonly string[], flag: string): Promise<strin
   return [...new Set(out)].sort();
 }
 
-/** One record per cell; a second one is an error naming both files. */
-function byCell(entries: readonly { file: string; record: RunRecord }[], side: string) {
-  const map = new Map<string, { file: string; record: RunRecord }>();
-  for (const e of entries) {
-    const seen = map.get(e.record.cell.id);
-    if (seen !== undefined) {
-      throw new ConfigurationError(
-        `two ${side} records for cell ${e.record.cell.id}: ${displayPath(seen.file)} and ${displayPath(e.file)}; ` +
-          "pass one run's records",
-      );
-    }
-    map.set(e.record.cell.id, e);
-  }
-  return map;
-}
-
 /** The last bytes of a log file, or null when it is not here (a CI runner's path, say). */
 async function readLogTail(file: string | null | undefined): Promise<string | null> {
   if (!file) return null;
@@ -151,44 +135,36 @@ export async function reportCommand(opts: ReportCommandOptions): Promise<ReportR
     Promise.all(files.map(async (file) => ({ file, record: await readRunRecord(file) })));
   const given = await read(await jsonFiles(opts.records, "report"));
   const extraBases = await read(await jsonFiles(opts.base ?? [], "--base"));
-  const heads = byCell(
-    given.filter((e) => e.record.role !== "base"),
-    "head",
+  const shown = (e: { file: string; record: RunRecord }) => ({ file: displayPath(e.file), record: e.record });
+  const heads = onePerCell(given.filter((e) => e.record.role !== "base").map(shown), "head");
+  const bases = onePerCell(
+    [...given.filter((e) => e.record.role === "base"), ...extraBases].map(shown),
+    "base",
   );
-  const bases = byCell([...given.filter((e) => e.record.role === "base"), ...extraBases], "base");
-  for (const id of bases.keys())
-    if (!heads.has(id)) opts.logger.warn(`base record of ${id} has no head record; ignored`);
 
   const [config, knownIssues] = await Promise.all([
     loadCompareConfig(opts.config),
     loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE),
   ]);
+  const paired = pairCells(heads, bases, {
+    config,
+    acrossToolchains: opts.acrossToolchains ?? false,
+    strict: true,
+  });
+  for (const note of paired.notes) opts.logger.warn(note);
   const store = opts.history === undefined ? null : openStore(opts.history);
-  const cells: CellReport[] = [];
-  for (const [id, head] of heads) {
-    const base = bases.get(id);
-    const cell: CellReport = { head: head.record };
-    if (base !== undefined) {
-      checkComparable(
-        { name: displayPath(base.file), record: base.record },
-        { name: displayPath(head.file), record: head.record },
-        opts.acrossToolchains ?? false,
-      );
-      cell.base = base.record;
-      if (base.record.status === "pass" && head.record.status === "pass") {
-        cell.comparison = compareRecords(base.record, head.record, config);
-      }
-    }
+  const cells = paired.cells;
+  for (const cell of cells) {
+    const id = cell.head.cell.id;
     if (store !== null) {
       const nightly = (await store.list(id)).map((s) => s.record).filter((r) => r.role === "nightly");
       cell.trend = cellSeries(nightly, id, HEADLINE_METRIC)
         .slice(-TREND_NIGHTS)
         .map((p): TrendPoint => ({ label: p.started_at.slice(5, 10), value: p.value }));
     }
-    if (head.record.status !== "pass") {
-      cell.logTail = await readLogTail(head.record.stages.find((s) => s.outcome !== "ok")?.log);
+    if (cell.head.status !== "pass") {
+      cell.logTail = await readLogTail(cell.head.stages.find((s) => s.outcome !== "ok")?.log);
     }
-    cells.push(cell);
   }
 
   const input: ReportInput = {
@@ -217,4 +193,72 @@ export function reportExitCode(counts: SummaryCounts): ExitCode {
   if (counts.infraErrors > 0) return EXIT.infra;
   if (counts.gatesFailed + counts.stageFailures + counts.regressions > 0) return EXIT.failed;
   return EXIT.ok;
+}
+
+export const REPORT_USAGE = `pte-farm report RECORD|DIR... [options]
+  --base RECORD|DIR       more base records (any role), e.g. an earlier run's output folder
+  --format markdown|json  (default markdown)
+  --style summary|pr-comment   the job-summary table (default) or the PR comment, cut to GitHub's limit
+  --history STORE         dir:PATH or git:REPO[#branch]: each cell's recent nightly trend
+  --config FILE           minimum effects (default: matrix/compare.yml)
+  --run-url URL           linked as the full report when the comment is shortened
+  --head-sha SHA          the commit reported on (default: the head records')
+  --across-toolchains     compare base and head of different toolchains
+  exit 3 when a cell hit infrastructure, 1 on a failed gate, stage or a regression, else 0`;
+
+/** `pte-farm report …`: argv in, exit code out (main.ts turns thrown errors into exit codes). */
+export async function reportCli(argv: string[], logger: Logger): Promise<ExitCode> {
+  let parsed: ReturnType<typeof parseReportArgs>;
+  try {
+    parsed = parseReportArgs(argv);
+  } catch (err) {
+    if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
+      throw new ConfigurationError(`${err.message}; see \`pte-farm report --help\``);
+    }
+    throw err;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    logger.info(REPORT_USAGE);
+    return EXIT.ok;
+  }
+  const format = values.format ?? "markdown";
+  if (format !== "markdown" && format !== "json") {
+    throw new ConfigurationError(`--format ${format}: expected one of markdown, json`);
+  }
+  const style = values.style ?? "summary";
+  if (style !== "summary" && style !== "pr-comment") {
+    throw new ConfigurationError(`--style ${style}: expected one of summary, pr-comment`);
+  }
+  const result = await reportCommand({
+    records: positionals,
+    base: values.base ?? [],
+    format,
+    style,
+    ...(values.history === undefined ? {} : { history: values.history }),
+    ...(values.config === undefined ? {} : { config: values.config }),
+    ...(values["run-url"] === undefined ? {} : { runUrl: values["run-url"] }),
+    ...(values["head-sha"] === undefined ? {} : { headSha: values["head-sha"] }),
+    acrossToolchains: values["across-toolchains"] ?? false,
+    logger,
+  });
+  return reportExitCode(result.counts);
+}
+
+function parseReportArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      base: { type: "string", multiple: true },
+      format: { type: "string" },
+      style: { type: "string" },
+      history: { type: "string" },
+      config: { type: "string" },
+      "run-url": { type: "string" },
+      "head-sha": { type: "string" },
+      "across-toolchains": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
 }

@@ -61,7 +61,10 @@ export class RepoState {
     issue: example("issues/create", "201"),
     comment: example("issues/create-comment", "201"),
     checkRun: example("checks/create", "201"),
+    pull: example("pulls/get", "200"),
   };
+  /** Pull requests by number (their conversation is the issue of the same number). */
+  readonly pulls = new Map<number, Json>();
   private readonly bot: Json;
 
   constructor(owner = "octo-org", repo = "pte-farm") {
@@ -142,6 +145,48 @@ export class RepoState {
     return comment;
   }
 
+  /**
+   * Seeds a pull request: its conversation (an issue of the same number, where the sticky comment
+   * goes) and what `pulls.get` answers. `headRepo` is the fork's full name for a fork PR.
+   */
+  addPull(fields: { title: string; headSha: string; headRepo?: string }): { number: number; pull: Json } {
+    const issue = this.addIssue({ title: fields.title });
+    const pull = structuredClone(this.templates.pull);
+    const head = pull.head as Json;
+    const base = pull.base as Json;
+    const repoOf = (fullName: string) => {
+      const [owner, name] = fullName.split("/") as [string, string];
+      return {
+        ...structuredClone(base.repo as Json),
+        full_name: fullName,
+        name,
+        owner: { ...(base.repo as { owner: Json }).owner, login: owner },
+      };
+    };
+    Object.assign(pull, {
+      number: issue.number,
+      title: fields.title,
+      state: "open",
+      html_url: `${this.html}/pull/${issue.number}`,
+      // The spec's own example lists a team without the `type` its schema requires.
+      requested_teams: [],
+    });
+    Object.assign(head, {
+      sha: fields.headSha,
+      repo: repoOf(fields.headRepo ?? `${this.owner}/${this.repo}`),
+    });
+    Object.assign(base, { repo: repoOf(`${this.owner}/${this.repo}`) });
+    this.pulls.set(issue.number, pull);
+    return { number: issue.number, pull };
+  }
+
+  /** Moves a pull request's head (a new push). */
+  pushTo(number: number, headSha: string): void {
+    const pull = this.pulls.get(number);
+    if (pull === undefined) throw new Error(`test bug: no pull request #${number}`);
+    (pull.head as Json).sha = headSha;
+  }
+
   /** Handlers for every operation this state serves, to pass to `server.use(...)`. */
   handlers(): Record<string, Handler> {
     const own = (h: (req: GitHubRequest) => Reply): Handler => {
@@ -151,11 +196,16 @@ export class RepoState {
     const issueHandlers = this.issueHandlers();
     const commentHandlers = this.commentHandlers();
     const checkHandlers = this.checkHandlers();
+    const pullHandlers = {
+      "pulls/get": (req: GitHubRequest): Reply => {
+        const pull = this.pulls.get(Number(req.params.pull_number));
+        return pull ? { status: 200, body: pull } : notFound();
+      },
+    };
     return Object.fromEntries(
-      Object.entries({ ...issueHandlers, ...commentHandlers, ...checkHandlers }).map(([id, h]) => [
-        id,
-        own(h),
-      ]),
+      Object.entries({ ...issueHandlers, ...commentHandlers, ...checkHandlers, ...pullHandlers }).map(
+        ([id, h]) => [id, own(h)],
+      ),
     );
   }
 

@@ -17976,6 +17976,50 @@ var ACTIONS = {
       comparison: { description: "Path of the comparison JSON (pte-farm/compare@1)." },
       verdict: { description: "regression | improvement | unchanged | inconclusive" }
     }
+  },
+  report: {
+    name: "pte-farm report",
+    description: "Publish what the farm measured: in pr mode, one sticky comment on the pull request and one check run on its head commit, from a PR run's results artefact read as hostile data; in nightly mode, one issue per regressed cell × metric, opened, kept current and closed when it recovers. Never runs code from the artefact.",
+    inputs: {
+      mode: {
+        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job).",
+        required: true
+      },
+      "github-token": {
+        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly needs issues: write.",
+        required: true
+      },
+      artifact: {
+        description: `pr: the downloaded farm-results artefact folder (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      history: {
+        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH or git:REPO[#branch].",
+        default: ""
+      },
+      tonight: {
+        description: `nightly: the folder of tonight's run records (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      confirmations: {
+        description: `nightly: the folder of the confirmation re-runs' records; may be empty (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      "known-issues": {
+        description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
+        default: "matrix/known-issues.yml"
+      },
+      "out-dir": outDir
+    },
+    outputs: {
+      "comment-url": {
+        description: "pr: the sticky comment's URL (empty when a newer push made this run stale)."
+      },
+      "check-run-url": { description: "pr: the check run's URL." },
+      issues: {
+        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
+      }
+    }
   }
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
