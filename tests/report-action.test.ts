@@ -336,4 +336,31 @@ describe("report action under @github/local-action, against the local GitHub ser
     expect(state.comments).toHaveLength(0);
     expect(state.checkRuns).toHaveLength(0);
   });
+  it("nightly mode: opens the confirmed regression's issue and outputs what it did", async () => {
+    const { state, server, owner, repo: name } = repo();
+    const historyDir = await tempDir("pte-farm-history-");
+    const all = nights(0, 40, (i) => (i >= 33 ? 1760 : 2000));
+    await new LocalFolderStore(historyDir).append(all);
+    const confirm = {
+      ...record(reps(1760, 8, 7), { session: "confirm-40", startedAt: night(40), gitSha: "f".repeat(40) }),
+      role: "nightly" as const,
+    };
+    const run = await runLocalAction(
+      "report",
+      {
+        mode: "nightly",
+        "github-token": "ghs_local",
+        history: historyDir,
+        tonight: await folderOf(all.slice(-1)),
+        confirmations: await folderOf([confirm]),
+      },
+      { GITHUB_API_URL: server.url, GITHUB_REPOSITORY: `${owner}/${name}`, GITHUB_RUN_ID: "77" },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(JSON.parse(run.outputs.issues ?? "[]")).toEqual([
+      expect.objectContaining({ metric: "decode_tokens_per_sec", state: "regressed", action: "created" }),
+    ]);
+    expect(state.issues).toHaveLength(1);
+    expect(state.issues[0]?.body).toContain(`/actions/runs/77`);
+  });
 });
