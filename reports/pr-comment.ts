@@ -42,6 +42,24 @@ export interface ReportInput {
   runUrl?: string | null;
   headSha?: string | null;
   baseSha?: string | null;
+  /**
+   * Cells the plan sent to a device that sent back no run record (the job died before its gate,
+   * or its runner went away). Named, never silently left out; infrastructure, not regressions.
+   */
+  missing?: readonly string[];
+}
+
+const MISSING_SHOWN = 20;
+
+/** The line naming cells that sent no result, or null when every planned cell reported. */
+function missingLine(missing: readonly string[]): string | null {
+  if (missing.length === 0) return null;
+  const shown = missing.slice(0, MISSING_SHOWN).map((c) => codeSpan(c, { max: 160 }));
+  if (missing.length > MISSING_SHOWN) shown.push(`and ${missing.length - MISSING_SHOWN} more`);
+  return (
+    `⚠️ **${missing.length} ${missing.length === 1 ? "cell" : "cells"} sent no result** ` +
+    `(the device job ended without a run record: infrastructure, not a regression; see the workflow run): ${shown.join(", ")}`
+  );
 }
 
 export interface RenderOptions {
@@ -178,7 +196,11 @@ function render(
   const notes = knownIssueNotes(input);
   const skipped = skippedDetails(input.skipped ?? []);
   const parts: Parts = {
-    head: [`${opts.marker ? `${PR_COMMENT_MARKER}\n` : ""}### ${opts.title}`, renderSummaryLine(counts)],
+    head: [
+      `${opts.marker ? `${PR_COMMENT_MARKER}\n` : ""}### ${opts.title}`,
+      renderSummaryLine(counts),
+      ...[missingLine(input.missing ?? [])].filter((l) => l !== null),
+    ],
     rows: cells.map(tableRow),
     notes: notes === null ? [] : [notes],
     charts: opts.charts ? trendCharts(cells, opts.trendPoints ?? 20) : [],

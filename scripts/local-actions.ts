@@ -37,30 +37,3 @@ export function parseActionYml(name: string, text: string): LocalAction {
   );
   return { name, inputs, outputs: Object.keys(section("outputs")) };
 }
-
-/**
- * Local actions the workflows call before their folder exists, with the interface announced for
- * them, so local-action-io checks those calls against it meanwhile instead of skipping them.
- *
- * TEMPORARY, and only for an action being written right now. Remove the entry in the commit that
- * adds actions/<name>/action.yml: local-action-io reports an entry whose action.yml exists, so a
- * forgotten entry fails CI rather than shadowing the real interface.
- */
-export const PENDING_ACTIONS: readonly LocalAction[] = [
-  // The lead's actions/report (issue 5): farm-report.yml (pr) and farm-nightly.yml (nightly).
-  {
-    name: "report",
-    inputs: {
-      mode: { required: true },
-      "github-token": { required: true },
-      artifact: { required: false },
-      history: { required: false },
-      tonight: { required: false },
-      confirmations: { required: false },
-      matrix: { required: false },
-      "known-issues": { required: false },
-      "out-dir": { required: false },
-    },
-    outputs: ["comment-url", "check-run-url", "issues"],
-  },
-];

@@ -28,7 +28,7 @@
  * Pure: workflows and action interfaces in, findings out. scripts/lint-workflows.ts reads the files.
  */
 import { parse as parseYaml } from "yaml";
-import { type LocalAction, PENDING_ACTIONS } from "./local-actions.ts";
+import type { LocalAction } from "./local-actions.ts";
 
 export interface WorkflowFile {
   /** File name inside .github/workflows, e.g. "farm-pr.yml". */
@@ -142,8 +142,6 @@ function checkoutSteps(job: Obj): Obj[] {
 interface LocalActions {
   /** From the action.yml files in the tree. */
   declared: ReadonlyMap<string, LocalAction>;
-  /** Announced but not in the tree yet (see PENDING_ACTIONS). */
-  pending: ReadonlyMap<string, LocalAction>;
 }
 
 type Rule = (
@@ -419,13 +417,7 @@ const localActionIO: Rule = (all, _effective, actions) =>
           add(`${where}: local actions live in actions/<name>/, where this rule can check them`);
           return;
         }
-        const declared = actions.declared.get(name);
-        const action = declared ?? actions.pending.get(name);
-        if (declared !== undefined && actions.pending.has(name)) {
-          add(
-            `${where}: actions/${name}/action.yml exists now; remove ${name} from PENDING_ACTIONS in scripts/local-actions.ts`,
-          );
-        }
+        const action = actions.declared.get(name);
         if (action === undefined) {
           add(`${where}: there is no actions/${name}/action.yml (actions: ${list(actions.declared.keys())})`);
           return;
@@ -493,8 +485,6 @@ export const RULES: Record<string, Rule> = {
 export interface PolicyOptions {
   /** Run this rule only. */
   only?: string;
-  /** Actions called before they exist, checked against their announced interface; default PENDING_ACTIONS. */
-  pending?: readonly LocalAction[];
 }
 
 /**
@@ -510,7 +500,6 @@ export function checkPolicy(
   const effective = effectiveTriggers(all);
   const local: LocalActions = {
     declared: new Map(actions.map((a) => [a.name, a])),
-    pending: new Map((options.pending ?? PENDING_ACTIONS).map((a) => [a.name, a])),
   };
   return Object.entries(RULES)
     .filter(([name]) => options.only === undefined || name === options.only)

@@ -38,7 +38,7 @@ function withRecipe(r: RunRecord, recipe: string): RunRecord {
 }
 
 /** A PR run's results artefact, laid out as farm-pr's results job writes it. */
-async function artefact(opts: { pr: number; headSha?: string; headDecode?: number }) {
+async function artefact(opts: { pr: number; headSha?: string; headDecode?: number; expected?: unknown }) {
   const dir = await tempDir("pte-farm-artefact-");
   await mkdir(path.join(dir, "records"), { recursive: true });
   const sha = opts.headSha ?? HEAD;
@@ -55,7 +55,12 @@ async function artefact(opts: { pr: number; headSha?: string; headDecode?: numbe
     "8da4w-g32",
   );
   const files: Record<string, unknown> = {
-    "pr.json": { schema: "pte-farm/pr-results@1", pr: opts.pr, head_sha: sha },
+    "pr.json": {
+      schema: "pte-farm/pr-results@1",
+      pr: opts.pr,
+      head_sha: sha,
+      ...(opts.expected === undefined ? {} : { expected_cells: opts.expected }),
+    },
     "records/cell-a.json": head,
     "records/cell-a.base.json": base,
     "records/cell-b.json": steady,
@@ -115,6 +120,49 @@ describe("report action, pr mode, against GitHub's OpenAPI description (local se
       [HEAD, second.conclusion],
     ]);
     expect(second.counts?.regressions).toBe(0);
+  });
+
+  it("names a planned cell that sent no record, as infrastructure: the check is neutral, not failed", async () => {
+    const { gh, state, owner, repo: name, logger } = repo();
+    const { number } = state.addPull({ title: "a runner died", headSha: HEAD });
+    const lost = "tiny-llama/fp32/xnnpack/pi5@stable";
+    const dir = await artefact({
+      pr: number,
+      headDecode: 2000,
+      expected: ["tiny-llama/fp32/portable/host@stable", "tiny-llama/8da4w-g32/portable/host@stable", lost],
+    });
+    const result = await publishPrReport({
+      gh,
+      owner,
+      repo: name,
+      artifactDir: dir,
+      run: workflowRun(owner, name, number),
+      knownIssuesFile: KNOWN_ISSUES_FILE,
+      logger,
+    });
+    expect(result.conclusion).toBe("neutral");
+    const body = state.commentsOn(number)[0]?.body ?? "";
+    expect(body).toContain("1 cell sent no result");
+    expect(body).toContain(lost);
+    expect(state.checkRuns[0]?.run.output).toMatchObject({
+      title: expect.stringContaining("1 sent no result"),
+    });
+  });
+
+  it("refuses a pr.json whose expected cells are not cell ids", async () => {
+    const { gh, state, owner, repo: name, logger } = repo();
+    const { number } = state.addPull({ title: "hostile", headSha: HEAD });
+    const result = await publishPrReport({
+      gh,
+      owner,
+      repo: name,
+      artifactDir: await artefact({ pr: number, expected: ["<img src=x onerror=alert(1)>"] }),
+      run: workflowRun(owner, name, number),
+      knownIssuesFile: KNOWN_ISSUES_FILE,
+      logger,
+    });
+    expect(result.refused).toContain("expected_cells");
+    expect(state.comments).toHaveLength(0);
   });
 
   it("refuses an artefact whose pr.json names a PR the run did not build: a failing check run says why, and no comment", async () => {

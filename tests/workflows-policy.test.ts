@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { readLocalActions, readWorkflows } from "../scripts/lint-workflows.ts";
-import { type LocalAction, PENDING_ACTIONS, parseActionYml } from "../scripts/local-actions.ts";
+import { type LocalAction, parseActionYml } from "../scripts/local-actions.ts";
 import {
   checkPolicy,
   effectiveTriggers,
@@ -327,27 +327,8 @@ describe("reusable-inputs", () => {
 });
 
 describe("local-action-io: calls of ./actions/<name> match its action.yml", () => {
-  /**
-   * The one folder the real workflows may call before it exists: actions/report, being written
-   * now, whose announced interface is PENDING_ACTIONS (scripts/local-actions.ts). When it lands,
-   * its entry goes, and this list with it; nothing else may join it.
-   */
-  const ALLOWED_PENDING = ["report"];
-
-  it("pends no action but the ones allowed, and none that already has an action.yml", () => {
-    for (const a of PENDING_ACTIONS) expect(ALLOWED_PENDING).toContain(a.name);
-    const present = new Set(actions.map((a) => a.name));
-    expect(PENDING_ACTIONS.filter((a) => present.has(a.name))).toEqual([]);
-  });
-
-  it("finds in the real workflows only the calls of pending actions when nothing is pending", () => {
-    const found = rules(real, "local-action-io", { pending: [] });
-    const missing = new Set(found.map((f) => /there is no actions\/([^/]+)\/action\.yml/.exec(f)?.[1]));
-    expect(missing).toEqual(new Set(PENDING_ACTIONS.map((a) => a.name)));
-    // farm-report (pr) and farm-nightly (nightly) call the report action.
-    expect(found.map((f) => f.split(":")[0]).sort()).toEqual(
-      PENDING_ACTIONS.length === 0 ? [] : ["farm-nightly.yml", "farm-report.yml"],
-    );
+  it("finds nothing in the real workflows: every local action call matches its action.yml", () => {
+    expect(rules(real, "local-action-io")).toEqual([]);
   });
 
   it("rejects a misspelt input, which also leaves a required one out", () => {
@@ -398,7 +379,7 @@ describe("local-action-io: calls of ./actions/<name> match its action.yml", () =
     ]);
   });
 
-  it("checks calls of a pending action against its announced interface", () => {
+  it("checks the report action's calls in farm-report and farm-nightly against its action.yml", () => {
     const bad = edited(
       "farm-report.yml",
       "          mode: pr\n",
@@ -413,24 +394,6 @@ describe("local-action-io: calls of ./actions/<name> match its action.yml", () =
     expect(rules(noMode, "local-action-io")).toEqual([
       expect.stringContaining("does not pass ./actions/report's required input mode"),
     ]);
-  });
-
-  it("reports a pending entry whose action.yml exists, so the announced interface cannot shadow the real one", () => {
-    const landed: LocalAction = {
-      name: "report",
-      inputs: { mode: { required: true }, "github-token": { required: true }, artifact: { required: false } },
-      outputs: [],
-    };
-    const found = checkPolicy(real, [...actions, landed], { only: "local-action-io" }).map((f) => f.message);
-    expect(found).toEqual(
-      expect.arrayContaining([
-        expect.stringContaining(
-          "actions/report/action.yml exists now; remove report from PENDING_ACTIONS in scripts/local-actions.ts",
-        ),
-        // ...and the real interface is the one checked: farm-nightly's inputs are not in it.
-        expect.stringContaining("passes input history, which ./actions/report does not declare"),
-      ]),
-    );
   });
 
   it("matches names case-insensitively, reads outputs['x'], and refuses a local action outside actions/", () => {

@@ -13921,8 +13921,8 @@ function tableRow(c3) {
 function reproduceOf(c3) {
   return c3.reproduce === void 0 ? reproduceCell(c3.head.cell.id) : cleanText(c3.reproduce, { keepNewlines: false });
 }
-function reproduceCell(cellId2) {
-  return `node actions/src/cli.ts run --no-cache --cells ${shellQuote(cleanText(cellId2, { keepNewlines: false }))}`;
+function reproduceCell(cellId3) {
+  return `node actions/src/cli.ts run --no-cache --cells ${shellQuote(cleanText(cellId3, { keepNewlines: false }))}`;
 }
 function knownIssueIndex(issues = []) {
   return new Map(issues.map((i2) => [i2.id, i2]));
@@ -13984,8 +13984,8 @@ function fitCount(items, budget, separator = "\n") {
 var REGRESSION_LABELS = ["pte-farm", "regression"];
 var MARKER_PREFIX = "<!-- pte-farm:regression ";
 var MARKER_RE = /^<!-- pte-farm:regression cell=([A-Za-z0-9%._~*'()!-]+) metric=([A-Za-z0-9%._~*'()!-]+) -->/;
-function regressionMarker(cellId2, metric2) {
-  return `${MARKER_PREFIX}cell=${encodeURIComponent(cellId2)} metric=${encodeURIComponent(metric2)} -->`;
+function regressionMarker(cellId3, metric2) {
+  return `${MARKER_PREFIX}cell=${encodeURIComponent(cellId3)} metric=${encodeURIComponent(metric2)} -->`;
 }
 function parseRegressionMarker(body) {
   const m = MARKER_RE.exec(body ?? "");
@@ -22902,8 +22902,8 @@ function recordPath(record2, text = serialize2(record2)) {
   const name = `${safe(stamp)}-${safe(record2.session)}-${record2.role}-${sha256Text(text).slice(0, 8)}.json`;
   return [...record2.cell.id.split("/").map(safe), name].join("/");
 }
-function cellPrefix(cellId2) {
-  return cellId2.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
+function cellPrefix(cellId3) {
+  return cellId3.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
 function readStored(path17, text, where) {
   return { path: path17, record: parseJson(runRecord, text, `${where}:${path17}`) };
@@ -23033,7 +23033,7 @@ ${files.map((f) => f.path).join("\n")}
     }
     throw new InfrastructureError(`history ${this.describe()}: git push failed: ${res.stderr.trim()}`);
   }
-  async list(cellId2) {
+  async list(cellId3) {
     const tip = await this.tip(await this.hasRemote());
     if (tip === null) return [];
     const args = [
@@ -23041,7 +23041,7 @@ ${files.map((f) => f.path).join("\n")}
       "-r",
       "--name-only",
       tip,
-      ...cellId2 === void 0 ? [] : ["--", `${cellPrefix(cellId2)}/`]
+      ...cellId3 === void 0 ? [] : ["--", `${cellPrefix(cellId3)}/`]
     ];
     const names2 = (await this.must(args)).split("\n").filter((n2) => n2.endsWith(".json"));
     const out = [];
@@ -23085,8 +23085,8 @@ var LocalFolderStore = class {
     }
     return out;
   }
-  async list(cellId2) {
-    const base = cellId2 === void 0 ? this.root : path13.join(this.root, ...cellPrefix(cellId2).split("/"));
+  async list(cellId3) {
+    const base = cellId3 === void 0 ? this.root : path13.join(this.root, ...cellPrefix(cellId3).split("/"));
     const entries = await readdir(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
@@ -23625,6 +23625,13 @@ function skippedDetails(skipped, max = 50) {
 
 // reports/pr-comment.ts
 var PR_COMMENT_MARKER = "<!-- pte-farm:bench -->";
+var MISSING_SHOWN = 20;
+function missingLine(missing) {
+  if (missing.length === 0) return null;
+  const shown = missing.slice(0, MISSING_SHOWN).map((c3) => codeSpan(c3, { max: 160 }));
+  if (missing.length > MISSING_SHOWN) shown.push(`and ${missing.length - MISSING_SHOWN} more`);
+  return `⚠️ **${missing.length} ${missing.length === 1 ? "cell" : "cells"} sent no result** (the device job ended without a run record: infrastructure, not a regression; see the workflow run): ${shown.join(", ")}`;
+}
 function knownIssueNotes(input) {
   const index = knownIssueIndex(input.knownIssues);
   const cellsByIssue = /* @__PURE__ */ new Map();
@@ -23717,8 +23724,12 @@ function render2(input, opts) {
   const notes = knownIssueNotes(input);
   const skipped = skippedDetails(input.skipped ?? []);
   const parts = {
-    head: [`${opts.marker ? `${PR_COMMENT_MARKER}
-` : ""}### ${opts.title}`, renderSummaryLine(counts)],
+    head: [
+      `${opts.marker ? `${PR_COMMENT_MARKER}
+` : ""}### ${opts.title}`,
+      renderSummaryLine(counts),
+      ...[missingLine(input.missing ?? [])].filter((l) => l !== null)
+    ],
     rows: cells.map(tableRow),
     notes: notes === null ? [] : [notes],
     charts: opts.charts ? trendCharts(cells, opts.trendPoints ?? 20) : [],
@@ -24023,7 +24034,31 @@ var sha = withJsonSchema(
   },
   { type: "string", pattern: SHA.source }
 );
-var prResults = closed({ schema: literal(PR_RESULTS_SCHEMA), pr: prNumber, head_sha: sha });
+var CELL_ID = /^[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}@[A-Za-z0-9._-]{1,100}$/;
+var cellId = withJsonSchema(
+  (v, p) => {
+    if (typeof v === "string" && CELL_ID.test(v)) return v;
+    throw new ValidationError(
+      "",
+      p,
+      `expected a cell id model/recipe/backend/device@toolchain, got ${JSON.stringify(v)?.slice(0, 80)}`
+    );
+  },
+  { type: "string", pattern: CELL_ID.source }
+);
+var MAX_EXPECTED_CELLS = 4096;
+var prResults = closed({
+  schema: literal(PR_RESULTS_SCHEMA),
+  pr: prNumber,
+  head_sha: sha,
+  /** The plan's device cells: the report names those that sent no record instead of leaving them out. */
+  expected_cells: optional(
+    refine(
+      arr(cellId),
+      (cells) => cells.length > MAX_EXPECTED_CELLS ? { path: [], message: `${cells.length} cells; at most ${MAX_EXPECTED_CELLS}` } : null
+    )
+  )
+});
 function shownPath(p) {
   const s = p.replace(/[^A-Za-z0-9._@+=/-]/g, "?");
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
@@ -24163,7 +24198,10 @@ async function claimedPr(w, trusted, read) {
       refused: `pr.json names PR #${claim.pr}, which is not a pull request whose head is ${trusted.headSha}`
     };
   }
-  return { pr: claim.pr };
+  return {
+    pr: claim.pr,
+    expected: claim.expected_cells === void 0 ? null : [...new Set(claim.expected_cells)]
+  };
 }
 async function ingestArtifact(dir, trusted, limits = ARTIFACT_LIMITS) {
   if (!SHA.test(trusted.headSha)) throw new Error(`bug: trusted head SHA ${trusted.headSha} is not 40 hex`);
@@ -24220,7 +24258,15 @@ async function ingestArtifact(dir, trusted, limits = ARTIFACT_LIMITS) {
     }
   }
   const rejected = [...w.rejected].sort((a2, b) => a2.file < b.file ? -1 : a2.file > b.file ? 1 : 0);
-  return { ok: true, pr: claim.pr, headSha: trusted.headSha, records, comparisons, rejected };
+  return {
+    ok: true,
+    pr: claim.pr,
+    headSha: trusted.headSha,
+    expectedCells: claim.expected,
+    records,
+    comparisons,
+    rejected
+  };
 }
 function pullRequestMatchesRun(pull, run2) {
   if (pull.base.repo.full_name !== run2.repository.full_name) {
@@ -24239,13 +24285,14 @@ function pullRequestMatchesRun(pull, run2) {
 // actions/src/report/pr-report.ts
 var CHECK_NAME = "pte-farm bench";
 var ANNOTATION_PATH = "matrix/farm.yml";
-function conclusionFor(counts) {
+function conclusionFor(counts, missing = 0) {
   if (counts.gatesFailed + counts.stageFailures + counts.regressions > 0) return "failure";
-  if (counts.infraErrors > 0 || counts.cells === 0) return "neutral";
+  if (counts.infraErrors > 0 || missing > 0 || counts.cells === 0) return "neutral";
   return "success";
 }
-function checkTitle(counts) {
+function checkTitle(counts, missing) {
   const parts = [`${counts.cells} cells`];
+  if (missing > 0) parts.push(`${missing} sent no result`);
   if (counts.gatesFailed > 0) parts.push(`${counts.gatesFailed} gates failed`);
   if (counts.stageFailures > 0) parts.push(`${counts.stageFailures} stages failed`);
   if (counts.regressions > 0) parts.push(`${counts.regressions} regressions`);
@@ -24333,8 +24380,13 @@ async function publishPrReport(o2) {
   );
   const paired = pairCells(heads, bases, { config });
   for (const note of paired.notes) o2.logger.warn(note);
+  const reported = new Set(heads.keys());
+  const missing = (ingested.expectedCells ?? []).filter((c3) => !reported.has(c3));
+  if (missing.length > 0)
+    o2.logger.warn(`${missing.length} planned cell(s) sent no run record: ${missing.join(", ")}`);
   const input = {
     cells: paired.cells,
+    missing,
     knownIssues,
     runUrl: o2.run.html_url,
     headSha: ingested.headSha,
@@ -24343,14 +24395,14 @@ async function publishPrReport(o2) {
   const counts = summaryCounts(paired.cells);
   const annotations = failureAnnotations(paired.cells);
   const summary3 = renderJobSummary(input) + rejectedList(ingested.rejected);
-  const conclusion = conclusionFor(counts);
+  const conclusion = conclusionFor(counts, missing.length);
   const check = await publishCheckRun(o2.gh, {
     owner: o2.owner,
     repo: o2.repo,
     headSha: ingested.headSha,
     name: CHECK_NAME,
     conclusion,
-    title: checkTitle(counts),
+    title: checkTitle(counts, missing.length),
     summary: summary3,
     annotations: annotations.map(toCheckAnnotation),
     detailsUrl: o2.run.html_url,

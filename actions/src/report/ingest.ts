@@ -28,7 +28,17 @@ import path from "node:path";
 import type { Comparison } from "../compare.ts";
 import { comparison as comparisonSchema } from "../schemas/comparison.ts";
 import { type RunRecord, runRecord } from "../schemas/run-record.ts";
-import { type Check, closed, literal, parse, ValidationError, withJsonSchema } from "../validate.ts";
+import {
+  arr,
+  type Check,
+  closed,
+  literal,
+  optional,
+  parse,
+  refine,
+  ValidationError,
+  withJsonSchema,
+} from "../validate.ts";
 
 /**
  * Bounds on what is read. A real artefact is far below each: a run record is ~5-50 kB, a PR runs
@@ -74,6 +84,8 @@ export interface Ingested {
   ok: true;
   pr: number;
   headSha: string;
+  /** The cells the plan sent to devices (pr.json's `expected_cells`), or null when pr.json has none. */
+  expectedCells: string[] | null;
   records: { file: string; record: RunRecord }[];
   comparisons: { file: string; comparison: Comparison }[];
   rejected: Rejected[];
@@ -108,7 +120,37 @@ const sha: Check<string> = withJsonSchema(
   { type: "string", pattern: SHA.source },
 );
 
-export const prResults = closed({ schema: literal(PR_RESULTS_SCHEMA), pr: prNumber, head_sha: sha });
+/** A cell id as the plan writes it (`model/recipe/backend/device@toolchain`), bounded. */
+const CELL_ID =
+  /^[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}@[A-Za-z0-9._-]{1,100}$/;
+const cellId: Check<string> = withJsonSchema(
+  (v, p) => {
+    if (typeof v === "string" && CELL_ID.test(v)) return v;
+    throw new ValidationError(
+      "",
+      p,
+      `expected a cell id model/recipe/backend/device@toolchain, got ${JSON.stringify(v)?.slice(0, 80)}`,
+    );
+  },
+  { type: "string", pattern: CELL_ID.source },
+);
+
+/** At most this many expected cells: more than any plan's device list (MAX_SHARDS × 256). */
+export const MAX_EXPECTED_CELLS = 4096;
+
+export const prResults = closed({
+  schema: literal(PR_RESULTS_SCHEMA),
+  pr: prNumber,
+  head_sha: sha,
+  /** The plan's device cells: the report names those that sent no record instead of leaving them out. */
+  expected_cells: optional(
+    refine(arr(cellId), (cells) =>
+      cells.length > MAX_EXPECTED_CELLS
+        ? { path: [], message: `${cells.length} cells; at most ${MAX_EXPECTED_CELLS}` }
+        : null,
+    ),
+  ),
+});
 
 /** A path safe to show anywhere (logs, a check run): no control, markdown or HTML characters. */
 export function shownPath(p: string): string {
@@ -257,10 +299,10 @@ async function claimedPr(
   w: Walk,
   trusted: TrustedRun,
   read: (f: Found) => Promise<string>,
-): Promise<{ pr: number } | { refused: string }> {
+): Promise<{ pr: number; expected: string[] | null } | { refused: string }> {
   const found = w.files.find((f) => f.rel === "pr.json");
   if (found === undefined) return { refused: "pr.json is missing or was refused, so the PR is unknown" };
-  let claim: { pr: number; head_sha: string };
+  let claim: { pr: number; head_sha: string; expected_cells?: string[] | undefined };
   try {
     claim = parse(prResults, parseHostileJson(await read(found)), "pr.json");
   } catch (err) {
@@ -280,7 +322,10 @@ async function claimedPr(
       refused: `pr.json names PR #${claim.pr}, which is not a pull request whose head is ${trusted.headSha}`,
     };
   }
-  return { pr: claim.pr };
+  return {
+    pr: claim.pr,
+    expected: claim.expected_cells === undefined ? null : [...new Set(claim.expected_cells)],
+  };
 }
 
 /**
@@ -347,7 +392,15 @@ export async function ingestArtifact(
     }
   }
   const rejected = [...w.rejected].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-  return { ok: true, pr: claim.pr, headSha: trusted.headSha, records, comparisons, rejected };
+  return {
+    ok: true,
+    pr: claim.pr,
+    headSha: trusted.headSha,
+    expectedCells: claim.expected,
+    records,
+    comparisons,
+    rejected,
+  };
 }
 
 /** The parts of a `pulls.get` answer and of the `workflow_run` event that {@link pullRequestMatchesRun} reads. */

@@ -72,14 +72,15 @@ export interface PrReportResult {
 }
 
 /** The check's conclusion: a failed gate, stage or regression fails it; infrastructure alone is neutral. */
-export function conclusionFor(counts: SummaryCounts): CheckConclusion {
+export function conclusionFor(counts: SummaryCounts, missing = 0): CheckConclusion {
   if (counts.gatesFailed + counts.stageFailures + counts.regressions > 0) return "failure";
-  if (counts.infraErrors > 0 || counts.cells === 0) return "neutral";
+  if (counts.infraErrors > 0 || missing > 0 || counts.cells === 0) return "neutral";
   return "success";
 }
 
-function checkTitle(counts: SummaryCounts): string {
+function checkTitle(counts: SummaryCounts, missing: number): string {
   const parts = [`${counts.cells} cells`];
+  if (missing > 0) parts.push(`${missing} sent no result`);
   if (counts.gatesFailed > 0) parts.push(`${counts.gatesFailed} gates failed`);
   if (counts.stageFailures > 0) parts.push(`${counts.stageFailures} stages failed`);
   if (counts.regressions > 0) parts.push(`${counts.regressions} regressions`);
@@ -170,8 +171,13 @@ export async function publishPrReport(o: PrReportOptions): Promise<PrReportResul
   );
   const paired = pairCells(heads, bases, { config });
   for (const note of paired.notes) o.logger.warn(note);
+  const reported = new Set(heads.keys());
+  const missing = (ingested.expectedCells ?? []).filter((c) => !reported.has(c));
+  if (missing.length > 0)
+    o.logger.warn(`${missing.length} planned cell(s) sent no run record: ${missing.join(", ")}`);
   const input: ReportInput = {
     cells: paired.cells,
+    missing,
     knownIssues,
     runUrl: o.run.html_url,
     headSha: ingested.headSha,
@@ -180,7 +186,7 @@ export async function publishPrReport(o: PrReportOptions): Promise<PrReportResul
   const counts = summaryCounts(paired.cells);
   const annotations = failureAnnotations(paired.cells);
   const summary = renderJobSummary(input) + rejectedList(ingested.rejected);
-  const conclusion = conclusionFor(counts);
+  const conclusion = conclusionFor(counts, missing.length);
 
   const check = await publishCheckRun(o.gh, {
     owner: o.owner,
@@ -188,7 +194,7 @@ export async function publishPrReport(o: PrReportOptions): Promise<PrReportResul
     headSha: ingested.headSha,
     name: CHECK_NAME,
     conclusion,
-    title: checkTitle(counts),
+    title: checkTitle(counts, missing.length),
     summary,
     annotations: annotations.map(toCheckAnnotation),
     detailsUrl: o.run.html_url,
