@@ -8158,7 +8158,7 @@ var ACTIONS = {
   },
   gate: {
     name: "pte-farm gate",
-    description: "Device-job step: gate the executed tokens against the reference and write the run record (pte-farm/run@1). Fails when the gate fails. With a failed earlier step (run it with `if: always()`) it writes that failure's record instead.",
+    description: "Device-job step: gate the executed tokens against the reference and write the run record (pte-farm/run@1). Fails when the gate fails. With a failed earlier step (run it with `if: !cancelled()`) it writes that failure's record instead.",
     inputs: {
       cell: cell2,
       reference: {
