@@ -31,7 +31,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup typecheck lint vitest pytest bench bench-plan bench-compare bench-detect clean
+.PHONY: demo test setup typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bundle workflows readme-example clean
 
 demo: setup
 	node actions/src/cli.ts run
@@ -89,3 +89,15 @@ bench-detect: node_modules/.stamp
 
 clean:
 	rm -rf $(VENV) .tools node_modules .cache out
+
+# The committed action bundles, action.yml files and actions/README.md tables (tests fail when stale).
+bundle: node_modules/.stamp
+	node scripts/build-actions.ts
+
+# actionlint, zizmor and the policy rules on .github/workflows (also a test in `make test`).
+workflows: setup
+	node scripts/lint-workflows.ts
+
+# The README's example PR comment, rendered from run records (a test fails when it is stale).
+readme-example: node_modules/.stamp
+	node scripts/gen-readme-comment.ts README.md

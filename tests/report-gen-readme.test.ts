@@ -61,6 +61,12 @@ describe("gen-readme-comment", () => {
     expect(await readFile(file, "utf8")).toBe(first);
   });
 
+  it("keeps the project README's example comment what the code renders now (make readme-example)", async () => {
+    const r = await gen("--check", path.join(REPO_ROOT, "README.md"));
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("--check says how to fix a stale file and exits 1, changing nothing", async () => {
     const file = path.join(await tempDir(), "README.md");
     await writeFile(file, README);
