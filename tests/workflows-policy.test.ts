@@ -179,8 +179,8 @@ describe("pr-read-only: nothing that runs for a pull request can write or see a 
   it("rejects a secret, and passing secrets to a called workflow", () => {
     const secret = edited(
       "farm-pr.yml",
-      `HEAD_SHA: \${{ github.event.pull_request.head.sha }}\n        run: |\n          out=`,
-      `HEAD_SHA: \${{ secrets.FARM_TOKEN }}\n        run: |\n          out=`,
+      `DEVICES: \${{ needs.plan.outputs.devices }}\n        run: |\n          out=`,
+      `DEVICES: \${{ secrets.FARM_TOKEN }}\n        run: |\n          out=`,
     );
     expect(rules(secret, "pr-read-only")).toEqual([
       "farm-pr.yml: references a secret; PR code must never see one",
