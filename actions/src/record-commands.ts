@@ -2,7 +2,8 @@
  * `pte-farm history` and `pte-farm export`: commands that read run records given on the command
  * line. A record file that is missing or fails its schema is bad input (exit 2), named by path.
  */
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { ConfigurationError } from "./errors.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "./export/index.ts";
 import { openStore } from "./history/open.ts";
@@ -29,6 +30,21 @@ export async function readRecords(files: readonly string[]): Promise<RunRecord[]
     }
   }
   return out;
+}
+
+/** Every run record (`*.json`) under `dir`, at any depth, sorted; none when `dir` does not exist. */
+export async function recordsUnder(dir: string): Promise<RunRecord[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [];
+      throw err;
+    },
+  );
+  const files = entries
+    .filter((e) => e.isFile() && e.name.endsWith(".json"))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+  return files.length === 0 ? [] : readRecords(files);
 }
 
 export async function historyAppend(opts: { store: string; files: string[]; logger: Logger }): Promise<void> {

@@ -3,7 +3,7 @@
  * scripts/nightly-candidates.ts are their entries). The decisions are elsewhere and pure
  * (nightly.ts); this reads the files, calls them, and writes `$GITHUB_OUTPUT`.
  */
-import { appendFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { githubOutput } from "../../matrix/shard.ts";
 import { loadCompareConfig } from "./compare-config.ts";
@@ -13,7 +13,7 @@ import { openStore } from "./history/open.ts";
 import { serialize } from "./history/store.ts";
 import type { Logger } from "./logger.ts";
 import { nightly } from "./nightly.ts";
-import { readRecords } from "./record-commands.ts";
+import { recordsUnder } from "./record-commands.ts";
 import type { RunRecord } from "./schemas/run-record.ts";
 import { arr, nonEmptyStr, obj, open, parseJson } from "./validate.ts";
 
@@ -61,19 +61,6 @@ export async function findBaseCommand(opts: {
 /** The plan's device list as the workflow holds it: `{include: [entry, ...]}`, entries kept whole. */
 const deviceList = obj({ include: arr(open({ cell: nonEmptyStr })) });
 
-async function jsonFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return [];
-      throw err;
-    },
-  );
-  return entries
-    .filter((e) => e.isFile() && e.name.endsWith(".json"))
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-}
-
 /**
  * farm-nightly.yml's history job: appends tonight's records (every *.json under `records`) to the
  * store, runs the nightly bookkeeping over the whole history, and sets the output `confirm` to the
@@ -91,8 +78,7 @@ export async function nightlyCandidatesCommand(opts: {
     throw new ConfigurationError(`cannot read --devices ${opts.devices} (${err.code ?? err.message})`);
   });
   const devices = parseJson(deviceList, text, opts.devices).include;
-  const files = await jsonFiles(opts.records);
-  const tonight = files.length === 0 ? [] : await readRecords(files);
+  const tonight = await recordsUnder(opts.records);
   const store = openStore(opts.store);
   const appended = await store.append(tonight);
   opts.logger.info(`appended ${appended.length} record(s) to ${store.describe()}`);

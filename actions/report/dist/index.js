@@ -13130,10 +13130,6 @@ function spacedQueue(minIntervalMs) {
   return { key: () => limiter };
 }
 
-// actions/src/report/nightly-report.ts
-import { readdir as readdir2 } from "node:fs/promises";
-import path14 from "node:path";
-
 // actions/src/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
 function withJsonSchema(check, schema) {
@@ -23293,7 +23289,8 @@ function nightly(input) {
 }
 
 // actions/src/record-commands.ts
-import { readFile as readFile3 } from "node:fs/promises";
+import { readdir as readdir2, readFile as readFile3 } from "node:fs/promises";
+import path14 from "node:path";
 async function readRecords(files) {
   if (files.length === 0)
     throw new ConfigurationError("no run record given; pass one or more run.json files");
@@ -23312,10 +23309,7 @@ async function readRecords(files) {
   }
   return out;
 }
-
-// actions/src/report/nightly-report.ts
 async function recordsUnder(dir) {
-  if (dir === void 0 || dir === "") return [];
   const entries = await readdir2(dir, { recursive: true, withFileTypes: true }).catch(
     (err) => {
       if (err.code === "ENOENT") return [];
@@ -23325,6 +23319,8 @@ async function recordsUnder(dir) {
   const files = entries.filter((e) => e.isFile() && e.name.endsWith(".json")).map((e) => path14.join(e.parentPath, e.name)).sort();
   return files.length === 0 ? [] : readRecords(files);
 }
+
+// actions/src/report/nightly-report.ts
 async function openRegressions(gh, owner, repo) {
   return callGitHub(
     { action: `list the open issues of ${owner}/${repo}`, permission: "issues: read" },
@@ -23412,7 +23408,7 @@ async function syncNightlyIssues(o2) {
   const [history, tonight, confirmations, open4, config, knownIssues] = await Promise.all([
     openStore(spec).list().then((stored) => stored.map((s) => s.record)),
     recordsUnder(o2.tonight),
-    recordsUnder(o2.confirmations),
+    o2.confirmations ? recordsUnder(o2.confirmations) : Promise.resolve([]),
     openRegressions(o2.gh, o2.owner, o2.repo),
     loadCompareConfig(o2.compareConfigFile),
     loadKnownIssues(o2.knownIssuesFile)

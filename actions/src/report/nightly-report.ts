@@ -6,8 +6,6 @@
  * The records here come from the farm's own runs of main (not from a fork), but they are still
  * read through the run-record schema, and every string is escaped by the renderers.
  */
-import { readdir } from "node:fs/promises";
-import path from "node:path";
 import { loadKnownIssues } from "../../../matrix/known-issues.ts";
 import { renderFailureIssue, renderFailureRecoveryNote } from "../../../reports/failure-issue.ts";
 import {
@@ -25,7 +23,7 @@ import { type SyncResult, syncRegressionIssue } from "../github/issues.ts";
 import { openStore } from "../history/open.ts";
 import type { Logger } from "../logger.ts";
 import { type IssueAction, type NightlyDecision, nightly, type OpenRegression } from "../nightly.ts";
-import { readRecords } from "../record-commands.ts";
+import { recordsUnder } from "../record-commands.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 
 export interface NightlyReportOptions {
@@ -56,22 +54,6 @@ export interface IssueOutcome {
 export interface NightlyReportResult {
   decision: NightlyDecision;
   issues: IssueOutcome[];
-}
-
-/** Every run record under `dir` (none when it does not exist). */
-async function recordsUnder(dir: string | undefined): Promise<RunRecord[]> {
-  if (dir === undefined || dir === "") return [];
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return [];
-      throw err;
-    },
-  );
-  const files = entries
-    .filter((e) => e.isFile() && e.name.endsWith(".json"))
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-  return files.length === 0 ? [] : readRecords(files);
 }
 
 /** The regression issues open now, by the marker on their first line. */
@@ -194,7 +176,7 @@ export async function syncNightlyIssues(o: NightlyReportOptions): Promise<Nightl
       .list()
       .then((stored) => stored.map((s) => s.record)),
     recordsUnder(o.tonight),
-    recordsUnder(o.confirmations),
+    o.confirmations ? recordsUnder(o.confirmations) : Promise.resolve([]),
     openRegressions(o.gh, o.owner, o.repo),
     loadCompareConfig(o.compareConfigFile),
     loadKnownIssues(o.knownIssuesFile),
