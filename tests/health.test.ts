@@ -258,6 +258,16 @@ describe.skipIf(!hasRealPython)("the smoke .pte, through the real ExecuTorch run
     expect(again).toMatchObject({ status: "pass", data: { cache: "miss", ok: true } });
   });
 
+  it("could not run (unknown, not bad) when the interpreter does not exist: the toolchain check owns that failure", async () => {
+    const report = await checkHealth(
+      context({ python: "/nonexistent/bin/python3", cacheDir }),
+      { device: "host-x86_64", toolchain: "stable" },
+      [smokeCheck],
+    );
+    expect(report.state).toBe("unknown");
+    expect(report.checks[0]?.detail).toMatch(/^the check failed to run: .*\/nonexistent\/bin\/python3/);
+  });
+
   it("fails, with Python's error, on a machine whose interpreter has no torch (the system python3)", async () => {
     const res = await smokeCheck.run(context({ python: "/usr/bin/python3" }));
     expect(res.status).toBe("fail");

@@ -9,9 +9,9 @@
  * `.pte` whose sha256 no longer matches its build's record is evicted and rebuilt, so a corrupted
  * cache cannot fail every later check.
  *
- * A build or run that fails is `fail` (this machine cannot produce or execute a program, so every
- * cell on it would fail for the same reason); an interpreter that cannot even start is left to the
- * toolchain check and reported here as `fail` too, with its message.
+ * A build or run that fails or hangs is `fail` (this machine cannot produce or execute a program,
+ * so every cell on it would fail for the same reason). An interpreter that cannot even be started
+ * makes this check `unknown` (it could not run); the toolchain check fails for that one.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -37,12 +37,17 @@ const smokeRun = obj({
   execute_ms: num,
 });
 
-function runSmoke(python: string, args: string[], timeout: number) {
-  return execa(python, ["-m", "pte_stages.smoke", ...args], {
+/** Runs the helper; throws (→ unknown) only when the interpreter could not be started at all. */
+async function runSmoke(python: string, args: string[], timeout: number) {
+  const res = await execa(python, ["-m", "pte_stages.smoke", ...args], {
     reject: false,
     timeout,
     env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
   });
+  if (res.exitCode === undefined && !res.timedOut && res.signal === undefined) {
+    throw new Error(`cannot start ${python}: ${res.shortMessage}`);
+  }
+  return res;
 }
 
 const tail = (text: string) => text.trim().split("\n").slice(-3).join(" | ");

@@ -16599,12 +16599,16 @@ var smokeRun = obj({
   load_ms: num,
   execute_ms: num
 });
-function runSmoke(python2, args, timeout) {
-  return execa(python2, ["-m", "pte_stages.smoke", ...args], {
+async function runSmoke(python2, args, timeout) {
+  const res = await execa(python2, ["-m", "pte_stages.smoke", ...args], {
     reject: false,
     timeout,
     env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path15.delimiter) }
   });
+  if (res.exitCode === void 0 && !res.timedOut && res.signal === void 0) {
+    throw new Error(`cannot start ${python2}: ${res.shortMessage}`);
+  }
+  return res;
 }
 var tail = (text) => text.trim().split("\n").slice(-3).join(" | ");
 async function smokeKey(pythonPath, pinsFile) {
