@@ -101,6 +101,12 @@ export const ACTIONS = {
         description: "The base branch's farm.yml, diffed when the matrix itself changed.",
         default: "",
       },
+      history: {
+        description:
+          "A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their " +
+          'cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: "",
+      },
     },
     outputs: {
       schema: { description: "pte-farm/plan@1" },
@@ -121,8 +127,9 @@ export const ACTIONS = {
   health: {
     name: "pte-farm health",
     description:
-      "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, " +
-      "and that the stages import. Fails unless the state is good.",
+      "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain " +
+      "against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. " +
+      "Fails unless the state is good.",
     inputs: {
       device: {
         description: "The farm device this runner serves (a device job's `device`).",
@@ -141,10 +148,18 @@ export const ACTIONS = {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
         default: "/etc/pte-farm/maintenance",
       },
+      "cache-dir": cacheDir,
+      history: {
+        description:
+          "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the " +
+          "device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: "",
+      },
     },
     outputs: {
       state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
       report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." },
     },
   },
   export: {
