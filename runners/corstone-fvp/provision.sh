@@ -20,7 +20,8 @@ main() {
   # The FVP simulates the board: it runs on an x86_64 or arm64 Linux host.
   check_platform Linux "$(machine_arch)"
   start_run
-  fvp_check_eula
+  fvp_preflight
+  runner_preflight
   apt_packages python3 python3-venv python3-dev curl git ca-certificates build-essential cmake
   ((NO_RUNNER)) || ensure_run_user
   ensure_toolchain

@@ -16,6 +16,7 @@ main() {
   load_device
   check_platform Linux "$DEVICE_ARCH"
   start_run
+  runner_preflight
   apt_packages python3 python3-venv python3-dev curl git ca-certificates
   ((NO_RUNNER)) || ensure_run_user
   ensure_toolchain

@@ -95,6 +95,8 @@ quote_cmd() {
   for word in "$@"; do
     if [[ -n $word && $word =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
       out="$out$word "
+    elif [[ $word != *\'* ]]; then
+      out="$out'$word' "
     else
       out="$out$(printf '%q' "$word") "
     fi

@@ -9,6 +9,9 @@
 # - `run_live`: it acts on the running system (packages, users, services, sysfs). Under --root
 #   there is no running system to act on, so it is reported and skipped.
 
+# Directories a dry run has planned to create, so it plans each once ("|a||b|").
+PLANNED_DIRS=""
+
 # Set by write_file: 1 when the last call changed (or, dry, would change) the file.
 LAST_WRITE_CHANGED=0
 
@@ -111,8 +114,11 @@ ensure_dir() {
   local path=$1 mode=$2 owner=${3:-}
   local target
   target=$(in_root "$path")
-  if [[ ! -d $target ]]; then
+  if [[ $PLANNED_DIRS == *"|$path|"* ]]; then
+    : # a dry run already planned it
+  elif [[ ! -d $target ]]; then
     run mkdir -p -m "$mode" "$target"
+    ((DRY_RUN)) && PLANNED_DIRS="$PLANNED_DIRS|$path|"
   elif [[ "$(file_mode "$target")" != "$mode" ]]; then
     run chmod "$mode" "$target"
   fi
@@ -148,6 +154,12 @@ set_sysfs() {
 
 # What a run did, as its last line; the tests and the README quote these sentences.
 finish() {
+  if ((NO_RUNNER)); then
+    # Without a runner there is no .env to carry these to jobs: whoever runs them sets them.
+    say ""
+    say "for jobs on this machine (--no-runner: no runner .env carries these):"
+    runner_env_text | sed 's/^/  /'
+  fi
   say ""
   if ((DRY_RUN)); then
     if ((CHANGES == 0)); then

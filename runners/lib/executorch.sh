@@ -52,8 +52,13 @@ ensure_executorch_src() {
     https://github.com/pytorch/executorch.git "$(in_root "$ET_SRC")"
 }
 
-# The venv's bin first: ExecuTorch's CMake runs Python code generators that need its packages.
-build_path() { printf '%s:%s' "$(dirname "$TOOLCHAIN_PYTHON")" "${1:-$PATH}"; }
+# A fixed PATH for builds (not whatever sudo passed on), the venv's bin first: ExecuTorch's CMake
+# runs Python code generators that need its packages. build_path [DIR]: DIR goes second.
+build_path() {
+  local base=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  [[ $DEVICE_OS == macos ]] && base=/opt/homebrew/bin:$base
+  printf '%s:%s%s' "$(dirname "$TOOLCHAIN_PYTHON")" "${1:+$1:}" "$base"
+}
 
 # llama_main, ExecuTorch's LLM runner: `make llama-cpu` at the pinned version, i.e. two CMake
 # workflow presets (the libraries, then the runner against them).
@@ -65,8 +70,8 @@ ensure_llama_main() {
   if [[ -x "$(in_root "$bin")" ]] && build_stamp_matches "$stamp" "$want"; then
     say "ok: $bin built from ExecuTorch $ET_VERSION"
   else
-    run_in "$(in_root "$ET_SRC")" env PATH="$(build_path)" cmake --workflow --preset llm-release
-    run_in "$(in_root "$ET_SRC")/examples/models/llama" env PATH="$(build_path)" cmake --workflow --preset llama-release
+    run_in "$(in_root "$ET_SRC")" env PATH="$(build_path "")" cmake --workflow --preset llm-release
+    run_in "$(in_root "$ET_SRC")/examples/models/llama" env PATH="$(build_path "")" cmake --workflow --preset llama-release
     printf '%s\n' "$want" | write_file "$stamp" 644
   fi
   add_runner_env "PTE_FARM_LLAMA_MAIN=$bin"

@@ -83,23 +83,39 @@ fvp_check_eula() {
   fi
 }
 
+fvp_dir() { printf '%s/fvp/corstone-%s' "$PREFIX" "$CORSTONE"; }
+
+# The EULA, then the archive (before anything is installed): that it exists and is the
+# Corstone this device simulates.
+fvp_preflight() {
+  fvp_check_eula
+  if [[ -n $FVP_ARCHIVE ]]; then
+    [[ -f $FVP_ARCHIVE ]] || die_config "--fvp-archive $FVP_ARCHIVE: no such file"
+    archive_has "$FVP_ARCHIVE" "$(fvp_installer_name)" ||
+      die_config "--fvp-archive $FVP_ARCHIVE has no $(fvp_installer_name): it is not the Corstone-$CORSTONE FVP that $DEVICE needs"
+  elif [[ ! -f "$(in_root "$(fvp_dir)/.pte-farm-archive-sha256")" ]]; then
+    need_for_real_run "--fvp-archive FILE: FVP_Corstone_SSE-${CORSTONE}_*_Linux64$([[ $(machine_arch) == arm64 ]] && printf _armv8l).tgz from https://developer.arm.com/downloads/-/arm-ecosystem-fvps"
+  fi
+  if [[ -n $ARM_TOOLCHAIN_ARCHIVE && ! -f $ARM_TOOLCHAIN_ARCHIVE ]]; then
+    die_config "--arm-toolchain-archive $ARM_TOOLCHAIN_ARCHIVE: no such file"
+  fi
+  return 0
+}
+
 ensure_fvp() {
-  local dir="$PREFIX/fvp/corstone-$CORSTONE" stamp digest staging
+  local dir stamp digest staging
+  dir=$(fvp_dir)
   FVP_BINARY="$dir/models/$(fvp_model_dir)/FVP_Corstone_SSE-$CORSTONE"
   [[ $CORSTONE == 300 ]] && FVP_BINARY="${FVP_BINARY}_Ethos-U55"
   stamp="$dir/.pte-farm-archive-sha256"
-  fvp_check_eula
   step "Corstone-$CORSTONE FVP into $dir"
   if [[ -z $FVP_ARCHIVE ]]; then
     if [[ -f "$(in_root "$stamp")" ]]; then
       say "ok: installed from an archive with sha256 $(cat "$(in_root "$stamp")"); pass --fvp-archive to replace it"
     else
-      need_for_real_run "--fvp-archive FILE: FVP_Corstone_SSE-${CORSTONE}_*_Linux64$([[ $(machine_arch) == arm64 ]] && printf _armv8l).tgz from https://developer.arm.com/downloads/-/arm-ecosystem-fvps"
+      say "[dry-run] would install the FVP from --fvp-archive"
     fi
   else
-    [[ -f $FVP_ARCHIVE ]] || die_config "--fvp-archive $FVP_ARCHIVE: no such file"
-    archive_has "$FVP_ARCHIVE" "$(fvp_installer_name)" ||
-      die_config "--fvp-archive $FVP_ARCHIVE has no $(fvp_installer_name): it is not the Corstone-$CORSTONE FVP that $DEVICE needs"
     digest=$(sha256_of "$FVP_ARCHIVE")
     if build_stamp_matches "$stamp" "$digest"; then
       say "ok: $dir is the archive with sha256 $digest"
@@ -128,7 +144,6 @@ ARM_TOOLCHAIN_BIN=""
 ensure_arm_toolchain() {
   step "arm-none-eabi toolchain"
   if [[ -n $ARM_TOOLCHAIN_ARCHIVE ]]; then
-    [[ -f $ARM_TOOLCHAIN_ARCHIVE ]] || die_config "--arm-toolchain-archive $ARM_TOOLCHAIN_ARCHIVE: no such file"
     local top digest dir stamp
     top=$(tar -tf "$ARM_TOOLCHAIN_ARCHIVE" 2>/dev/null || true)
     top=${top%%$'\n'*}
@@ -151,7 +166,7 @@ ensure_arm_toolchain() {
   else
     # newlib for the C library and semihosting (rdimon.specs), its libstdc++ for the C++ runner.
     apt_packages gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
-    ARM_TOOLCHAIN_BIN=/usr/bin
+    ARM_TOOLCHAIN_BIN=""
     if ((LIVE_PROBES)) && command -v arm-none-eabi-gcc >/dev/null 2>&1; then
       local version
       version=$(arm-none-eabi-gcc -dumpversion)
@@ -198,7 +213,7 @@ ensure_executor_runner() {
     say "ok: $elf built from ExecuTorch $ET_VERSION with these flags"
   else
     local path
-    path=$(build_path "$ARM_TOOLCHAIN_BIN:$PATH")
+    path=$(build_path "$ARM_TOOLCHAIN_BIN")
     run env PATH="$path" cmake "${args[@]}"
     run env PATH="$path" cmake --build "$(in_root "$build")" --parallel --target arm_executor_runner
     if ((!DRY_RUN)) && [[ ! -f "$(in_root "$elf")" ]]; then

@@ -70,8 +70,6 @@ ensure_runner_binary() {
     if [[ -n $RUNNER_SHA256 && $digest != "$RUNNER_SHA256" ]]; then
       die_config "--runner-tarball $archive has sha256 $digest, not the --runner-sha256 $RUNNER_SHA256 given"
     fi
-    archive_has "$archive" run.sh ||
-      die_config "--runner-tarball $archive is not an actions/runner release (no run.sh at its top)"
   elif [[ -n $RUNNER_URL ]]; then
     digest=$RUNNER_SHA256
     archive="$PREFIX/cache/actions-runner-$digest.tar.gz"
@@ -155,7 +153,10 @@ runner_preflight() {
   if [[ -z $TOKEN_VALUE && ! -f "$(in_root "$(instance_token)")" ]]; then
     need_for_real_run "a GitHub token that can manage self-hosted runners: --token-file FILE or PTE_FARM_GITHUB_TOKEN"
   fi
-  if [[ -z $RUNNER_TARBALL && -z $RUNNER_URL && ! -f "$(in_root "$(runner_dir)/.pte-farm-runner-sha256")" ]]; then
+  if [[ -n $RUNNER_TARBALL ]]; then
+    archive_has "$RUNNER_TARBALL" run.sh ||
+      die_config "--runner-tarball $RUNNER_TARBALL is not an actions/runner release (no run.sh at its top)"
+  elif [[ -z $RUNNER_URL && ! -f "$(in_root "$(runner_dir)/.pte-farm-runner-sha256")" ]]; then
     need_for_real_run "the actions/runner release for this board: --runner-tarball FILE, or --runner-url URL --runner-sha256 HEX (https://github.com/actions/runner/releases)"
   fi
   return 0

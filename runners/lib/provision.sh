@@ -26,12 +26,12 @@ _lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$_lib/fvp.sh"
 unset _lib
 
-# The run's header (what, where, whether anything happens), then the inputs a real run cannot
-# do without: it stops before installing anything, not halfway.
+# The run's header: what, where, and whether anything happens. Each kind then checks what a
+# real run cannot do without (runner_preflight and its own), so it stops before installing
+# anything, not halfway.
 start_run() {
   say "pte-farm provisioning: $KIND device $DEVICE"
   ((DRY_RUN)) && say "dry run: every action is printed, none is taken"
   [[ $ROOT != / ]] && say "root: $ROOT (files are written under it; the running system is left alone)"
   say "prefix: $PREFIX"
-  runner_preflight
 }

@@ -40,11 +40,11 @@ pins_problem() {
 
 check_python_version() {
   local version
+  if ((!LIVE_PROBES)); then
+    say "not checked (dry run elsewhere): $PYTHON is Python 3.10 to 3.14"
+    return 0
+  fi
   if ! version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); then
-    if ((!LIVE_PROBES)); then
-      say "not checked (dry run elsewhere): $PYTHON is Python 3.10 to 3.14"
-      return 0
-    fi
     need_for_real_run "a Python 3.10 to 3.14 interpreter: '$PYTHON' does not run (pass --python)"
     return 0
   fi
@@ -84,5 +84,5 @@ ensure_toolchain() {
     run "$venv/bin/python" -m pip install --quiet "$TORCH_PIN"
   fi
   run "$venv/bin/python" -m pip install --quiet -r "$REQUIREMENTS"
-  run "$venv/bin/python" -c "import torch, executorch, torchao, transformers; assert torch.__version__.startswith('${TORCH_PIN#torch==}'), torch.__version__"
+  run "$venv/bin/python" -c "import torch, executorch, torchao, transformers; assert torch.__version__.startswith(\"${TORCH_PIN#torch==}\"), torch.__version__"
 }

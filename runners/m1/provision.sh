@@ -28,6 +28,7 @@ main() {
   load_device
   check_platform Darwin arm64
   start_run
+  runner_preflight
   if ((LIVE_PROBES)) && [[ "$(sysctl -n machdep.cpu.brand_string 2>/dev/null)" != "Apple M1"* ]]; then
     warn "this Mac's CPU is $(sysctl -n machdep.cpu.brand_string 2>/dev/null), not an Apple M1: its numbers will not match the m1 device's history"
   fi

@@ -28,6 +28,7 @@ main() {
   start_run
   pi_check_board
   pi_cooling
+  runner_preflight
   apt_packages python3 python3-venv python3-dev curl git ca-certificates build-essential cmake
   pi_governor
   ((NO_RUNNER)) || ensure_run_user
