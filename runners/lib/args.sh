@@ -113,6 +113,10 @@ parse_args() {
 }
 
 check_args() {
+  # Kept as a plain shell variable: nothing this script starts (pip, cmake, an FVP installer)
+  # inherits the token through its environment.
+  TOKEN_FROM_ENV=${PTE_FARM_GITHUB_TOKEN:-}
+  unset PTE_FARM_GITHUB_TOKEN
   [[ -n $DEVICE ]] || die_config "--device is required: the device's name in $MATRIX"
   [[ $DEVICE =~ ^[a-z0-9][a-z0-9._-]*$ ]] || die_config "--device '$DEVICE': use a farm.yml device name (a-z, 0-9, . _ -)"
   [[ -f $MATRIX ]] || die_config "--matrix $MATRIX: no such file"

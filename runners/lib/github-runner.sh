@@ -27,7 +27,7 @@ read_token() {
       TOKEN_VALUE=$(tr -d ' \t\r\n' <"$TOKEN_FILE_ARG")
     fi
   else
-    TOKEN_VALUE=${PTE_FARM_GITHUB_TOKEN:-}
+    TOKEN_VALUE=$TOKEN_FROM_ENV
   fi
   if [[ -n $TOKEN_VALUE && ! $TOKEN_VALUE =~ ^[A-Za-z0-9_.-]+$ ]]; then
     die_config "the token given is not a GitHub token (letters, digits and _ . - only); its value is not shown"
@@ -99,7 +99,8 @@ ensure_runner_binary() {
   fi
   run tar -xzf "$archive" -C "$(in_root "$dir")"
   printf '%s' "$digest" | write_file "$stamp" 644
-  ensure_dir "$dir" 755 "$RUN_USER"
+  # Extracted as root: every file, old or new, goes to the job user (the runner writes beside them).
+  run_live chown -R "$RUN_USER" "$dir"
   if [[ $DEVICE_OS == linux && -f "$(in_root "$dir")/bin/installdependencies.sh" ]]; then
     run_live "$dir/bin/installdependencies.sh"
   fi
