@@ -217,6 +217,39 @@ describe("runners/host/provision.sh, for real into a temp root against the OpenA
     expect(jitRequests[1]?.body).not.toMatchObject({ name: body.name });
   });
 
+  it("registers an organization runner through the organization's endpoint", async () => {
+    const { root, args } = await setup();
+    const orgRequests: GitHubRequest[] = [];
+    server()
+      .handle("actions/list-self-hosted-runners-for-org", () => ({
+        status: 200,
+        body: { total_count: 0, runners: [] },
+      }))
+      .handle("actions/generate-runner-jitconfig-for-org", (req) => {
+        orgRequests.push(req);
+        const body = req.body as { name: string };
+        return {
+          status: 201,
+          body: {
+            runner: { id: 7, name: body.name, os: "unknown", status: "offline", busy: false, labels: [] },
+            encoded_jit_config: "b3JnLWNvbmZpZw==",
+          },
+        };
+      });
+    const res = await provision("host", args({ "--repo": null, "--org": "octo-org" }), {
+      PTE_FARM_GITHUB_TOKEN: TOKEN,
+    });
+    expect(res.exitCode).toBe(0);
+    expect(await readFile(path.join(root, CONF), "utf8")).toContain("SCOPE=orgs/octo-org\n");
+    const { pre, run } = await startUnitOnce(root);
+    expect(pre.exitCode).toBe(0);
+    expect(run.exitCode).toBe(0);
+    expect(orgRequests.map((r) => r.params)).toEqual([{ org: "octo-org" }]);
+    expect(jitRequests).toHaveLength(0);
+    const runArgs = await readFile(path.join(root, RUNNER_DIR, ".fake-run-args"), "utf8");
+    expect(runArgs).toBe("--jitconfig\nb3JnLWNvbmZpZw==\n");
+  });
+
   it("keeps the token out of every file but the root-only one, and out of all output, dry runs included", async () => {
     const { root, args } = await setup();
     const dry = await provision("host", [...args(), "--dry-run"], { PTE_FARM_GITHUB_TOKEN: TOKEN });

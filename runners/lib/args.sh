@@ -120,7 +120,8 @@ check_args() {
   [[ -n $DEVICE ]] || die_config "--device is required: the device's name in $MATRIX"
   [[ $DEVICE =~ ^[a-z0-9][a-z0-9._-]*$ ]] || die_config "--device '$DEVICE': use a farm.yml device name (a-z, 0-9, . _ -)"
   [[ -f $MATRIX ]] || die_config "--matrix $MATRIX: no such file"
-  [[ $PREFIX == /* ]] || die_config "--prefix must be an absolute path, not '$PREFIX'"
+  # The prefix goes verbatim into unit command lines and a plist: no blanks, quotes or markup.
+  [[ $PREFIX =~ ^/[A-Za-z0-9/._-]*$ ]] || die_config "--prefix must be an absolute path of letters, digits and / . _ -, not '$PREFIX'"
   [[ $ROOT == /* ]] || die_config "--root must be an absolute path, not '$ROOT'"
   [[ -d $ROOT ]] || die_config "--root $ROOT: no such directory"
   [[ $RUNNER_GROUP_ID =~ ^[0-9]+$ ]] || die_config "--runner-group-id must be a number, not '$RUNNER_GROUP_ID'"
@@ -131,6 +132,10 @@ check_args() {
       die_config "--repo takes OWNER/REPO and --org takes ORG, not '${SCOPE#*/}'"
     [[ $API_URL =~ ^https?://[^[:space:]]+$ ]] || die_config "--api-url '$API_URL' is not an http(s) URL"
     API_URL=${API_URL%/}
+    RUNNER_SHA256=$(printf '%s' "$RUNNER_SHA256" | tr 'A-F' 'a-f')
+    if [[ -n $RUNNER_SHA256 && ! $RUNNER_SHA256 =~ ^[0-9a-f]{64}$ ]]; then
+      die_config "--runner-sha256 takes the 64 hex digits of a SHA-256, not '$RUNNER_SHA256'"
+    fi
     if [[ -n $RUNNER_URL && -z $RUNNER_SHA256 ]]; then
       die_config "--runner-url needs --runner-sha256 (the digest GitHub publishes in the actions/runner release notes)"
     fi

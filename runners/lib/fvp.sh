@@ -170,7 +170,7 @@ ensure_arm_toolchain() {
     if ((LIVE_PROBES)) && command -v arm-none-eabi-gcc >/dev/null 2>&1; then
       local version
       version=$(arm-none-eabi-gcc -dumpversion)
-      say "note: the distribution's arm-none-eabi-gcc is $version; ExecuTorch $ET_VERSION is tested with the Arm GNU Toolchain 15.2.rel1 (--arm-toolchain-archive)"
+      say "note: the distribution's arm-none-eabi-gcc is $version; ExecuTorch $(pinned_version executorch "$REQUIREMENTS") is tested with the Arm GNU Toolchain 15.2.rel1 (--arm-toolchain-archive)"
     fi
   fi
 }

@@ -123,7 +123,8 @@ runner_env_text() {
 runner_conf_text() {
   local host
   host=$(hostname -s 2>/dev/null || hostname)
-  host=$(printf '%s' "$host" | tr -c 'A-Za-z0-9-' '-' | cut -c 1-20)
+  # GitHub caps runner names at 64 characters; the start adds a 14-digit time and a pid.
+  host=$(printf '%s' "$host" | tr -c 'A-Za-z0-9-' '-' | cut -c 1-16)
   cat <<EOF
 # pte-farm runner for device $DEVICE, written by runners/$KIND/provision.sh (rerun it to change this).
 # Read by $PREFIX/bin/pte-farm-runner at every start; the token is in TOKEN_FILE (root only).
