@@ -3,7 +3,7 @@
  * that describes it, a fresh step folder. The `.pte` is whatever bytes the test needs (a stand-in
  * FVP never reads it; the llama-main tests pass a real one).
  */
-import { writeFile } from "node:fs/promises";
+import { stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { DriverRequest, DriverSettings } from "../../actions/src/drivers/driver.ts";
 import { sha256File } from "../../actions/src/hashing.ts";
@@ -30,7 +30,7 @@ export async function manifestFor(pte: string, cellId: string, executorch = "1.4
       toolchain: "stable",
       id: cellId,
     },
-    pte: { file: path.basename(pte), sha256, bytes: 16 },
+    pte: { file: path.basename(pte), sha256, bytes: (await stat(pte)).size },
     program: { sha256 },
     toolchain: { executorch, torch: "2.13.0+cpu" },
     delegation: { backend: backend ?? "", delegated_subgraphs: 1, delegated_ops: 7, cpu_ops: {} },

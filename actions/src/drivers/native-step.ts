@@ -5,7 +5,7 @@
  * orchestrator's telemetry around the step, and the Step the gate action reads back — with the
  * failure's triage and a reproduce line when it did not succeed.
  */
-import { mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadKnownIssues } from "../../../matrix/known-issues.ts";
 import { sha256File } from "../hashing.ts";
@@ -53,7 +53,8 @@ export interface NativeContext {
   req: DriverRequest;
   /** Appends to the step's stage.log. */
   log: (text: string) => Promise<void>;
-  logFile: Awaited<ReturnType<typeof open>>;
+  /** The step's stage.log, for runProcess. */
+  logFile: FileHandle;
   /** performance.now() at which the step's budget runs out. */
   deadline: number;
 }
