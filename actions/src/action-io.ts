@@ -217,19 +217,49 @@ export const ACTIONS = {
   execute: {
     name: "pte-farm execute",
     description:
-      "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the " +
-      "manifest), warm-up plus measured reps, and keep the raw result.",
+      "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) " +
+      "after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, " +
+      "and keep the raw result.",
     inputs: {
       cell,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description:
+          "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. " +
+          "Required for models with prompts.",
+        default: "",
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
       "timeout-s": timeoutS,
+      runner: {
+        description:
+          "The native runner for devices whose driver needs one: llama-main, the llama_main binary " +
+          "(empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF " +
+          "built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the " +
+          "ExecuTorch release it was built from, checked against the manifest's.",
+        default: "",
+      },
+      tokenizer: {
+        description:
+          "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: "",
+      },
+      fvp: {
+        description:
+          "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: "",
+      },
+      "fvp-pte-address": {
+        description:
+          "fvp: load the .pte into simulated memory at this address (--data, for a runner built with " +
+          "-DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: "",
+      },
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },

@@ -14,7 +14,7 @@ import {
   type RunStatus,
   runRecord,
 } from "./schemas/run-record.ts";
-import type { ExecuteData, ReferenceData, ToolchainVersions } from "./schemas/stage.ts";
+import type { DriverInfo, ExecuteData, ReferenceData, ToolchainVersions } from "./schemas/stage.ts";
 import type { FailureNote, Step } from "./steps.ts";
 import { parse } from "./validate.ts";
 
@@ -40,11 +40,16 @@ export interface CellFacts {
   interleave?: { order: ("base" | "head")[]; partner_pte_sha256: string };
 }
 
-/** The record's status: the first failed stage decides, else the gate. */
+/**
+ * The record's status: the first failed stage decides, else the gate. A cell with no tokens to
+ * gate (a CNN on the FVP) passes when the device checked its outputs itself (`output_check`), which
+ * the fvp driver only reports after `Test_result: PASS`.
+ */
 export function cellStatus(
   steps: readonly Step[],
   gate: GateResult | null,
   failure: FailureNote | null,
+  outputCheck: DriverInfo["output_check"] = undefined,
 ): RunStatus {
   const failed = steps.find((s) => s.kind !== "ok");
   if (failed !== undefined) {
@@ -53,6 +58,7 @@ export function cellStatus(
     return "fail";
   }
   if (failure !== null) return failure.outcome === "infra-failure" ? "infra-error" : "fail";
+  if (gate === null && outputCheck === "bundled-io") return "pass";
   return gate?.verdict === "pass" ? "pass" : "fail";
 }
 
@@ -66,7 +72,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
     git_sha: f.gitSha,
     started_at: f.startedAt,
     finished_at: f.finishedAt,
-    status: cellStatus(f.steps, f.gate, f.failure),
+    status: cellStatus(f.steps, f.gate, f.failure, f.execute?.driver?.output_check),
     toolchain: { name: f.cell.toolchain.name, build: f.buildToolchain, device: f.deviceToolchain },
     device: f.device,
     telemetry: {
@@ -91,6 +97,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
             f.cell.device.memoryBandwidthGbs,
           ),
     ...(f.interleave === undefined ? {} : { interleave: f.interleave }),
+    ...(f.execute?.driver === undefined ? {} : { driver: f.execute.driver }),
     stages: f.steps.map((s) => ({
       stage: s.stage,
       outcome: s.kind,

@@ -15707,12 +15707,26 @@ var REQUIRED_METRICS = [
   "peak_rss_mb",
   "pte_bytes"
 ];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str) })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
-  telemetry: optional(arr(repTelemetry))
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
 };
 var executeData = refine(
   obj({
@@ -15723,8 +15737,11 @@ var executeData = refine(
     order: optional(arr(literal("base", "head")))
   }),
   (d) => {
-    const missing = REQUIRED_METRICS.find((m) => !(m in d.metrics));
-    return missing === void 0 ? null : { path: ["metrics", missing], message: "required metric is missing" };
+    const missing = REQUIRED_METRICS.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
   }
 );
 var stageData = {
@@ -16301,6 +16318,11 @@ var runRecord = obj({
   roofline: optional(nullable(roofline)),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(failureNote)
@@ -16771,6 +16793,9 @@ var buildEntry = obj({
   cells: arr(nonEmptyStr)
 });
 function cellById(farm, id, what = "cell") {
+  return runnableCell(matrixCellById(farm, id, what));
+}
+function matrixCellById(farm, id, what = "cell") {
   if (/[*?]/.test(id)) throw new ConfigurationError(`${what} ${id}: expected one cell id, not a glob`);
   const { cells, skipped } = selectCells(farm, id);
   const cell3 = cells.find((c3) => c3.id === id);
@@ -16780,7 +16805,7 @@ function cellById(farm, id, what = "cell") {
       skip === void 0 ? `${what} ${id}: not a cell of ${displayPath(farm.file)}` : `${what} ${id}: excluded by the matrix (${skip.reason})`
     );
   }
-  return runnableCell(cell3);
+  return cell3;
 }
 function cellOfBuild(farm, raw) {
   let b;
@@ -16807,6 +16832,20 @@ function cellOfBuild(farm, raw) {
 async function artefactAt(file, what) {
   if (!existsSync3(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
   return { path: file, sha256: await sha256File(file) };
+}
+async function recordStep(outDir2, pending) {
+  const startedAt = (/* @__PURE__ */ new Date()).toISOString();
+  const done = await pending;
+  const { step, telemetry } = "step" in done ? done : { step: done, telemetry: [] };
+  await writeStepNote(outDir2, step, startedAt, telemetry);
+  if (step.kind !== "ok") {
+    const f = step.failure;
+    const message = f === null ? `stage ${step.stage}: ${step.kind}: ${step.reason ?? "?"}` : `${f.message}
+triage: ${f.triage}
+reproduce: ${f.reproduce}`;
+    throw new StageFailedError(message, EXIT_BY_OUTCOME[step.kind]);
+  }
+  return step;
 }
 var StageJob = class _StageJob {
   ctx;
@@ -16840,18 +16879,7 @@ var StageJob = class _StageJob {
    * throws StageFailedError unless it succeeded.
    */
   async run(pending) {
-    const startedAt = (/* @__PURE__ */ new Date()).toISOString();
-    const done = await pending;
-    const { step, telemetry } = "step" in done ? done : { step: done, telemetry: [] };
-    await writeStepNote(this.outDir, step, startedAt, telemetry);
-    if (step.kind !== "ok") {
-      const f = step.failure;
-      const message = f === null ? `stage ${step.stage}: ${step.kind}: ${step.reason ?? "?"}` : `${f.message}
-triage: ${f.triage}
-reproduce: ${f.reproduce}`;
-      throw new StageFailedError(message, EXIT_BY_OUTCOME[step.kind]);
-    }
-    return step;
+    return recordStep(this.outDir, pending);
   }
   /** A declared artefact of a successful step; a missing one is our broken contract, not the user's. */
   artefact(step, role) {
@@ -17967,18 +17995,37 @@ var ACTIONS = {
   },
   execute: {
     name: "pte-farm execute",
-    description: "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the manifest), warm-up plus measured reps, and keep the raw result.",
+    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
     inputs: {
       cell: cell2,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
+        default: ""
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
-      "timeout-s": timeoutS
+      "timeout-s": timeoutS,
+      runner: {
+        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
+        default: ""
+      },
+      tokenizer: {
+        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: ""
+      },
+      fvp: {
+        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: ""
+      },
+      "fvp-pte-address": {
+        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: ""
+      }
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
