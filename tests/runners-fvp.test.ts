@@ -119,6 +119,8 @@ describe("runners/corstone-fvp/provision.sh --dry-run", () => {
           `-DSYSTEM_CONFIG=${config}`,
           `-DMEMORY_MODE=${memory}`,
           "-DSEMIHOSTING=ON",
+          // BundleIO: the runner checks the bundled reference outputs and prints Test_result.
+          "-DET_BUNDLE_IO=ON",
           `-DPYTHON_EXECUTABLE=${VENV}/bin/python`,
         ]),
       );
@@ -131,6 +133,11 @@ describe("runners/corstone-fvp/provision.sh --dry-run", () => {
       expect(env).toContain(
         `PTE_FARM_ARM_EXECUTOR_RUNNER_${npu.toUpperCase().replaceAll("-", "_")}=/opt/pte-farm/executor-runner/${npu}/examples/arm/executor_runner/arm_executor_runner\n`,
       );
+      // What the fvp execute driver reads (actions/src/drivers/fvp/driver.ts).
+      expect(env).toContain(
+        `PTE_FARM_FVP_RUNNER=/opt/pte-farm/executor-runner/${npu}/examples/arm/executor_runner/arm_executor_runner\n`,
+      );
+      expect(env).toMatch(/^PTE_FARM_RUNNER_EXECUTORCH=1\.4\.1$/m);
     },
   );
 

@@ -75,4 +75,6 @@ ensure_llama_main() {
     printf '%s\n' "$want" | write_file "$stamp" 644
   fi
   add_runner_env "PTE_FARM_LLAMA_MAIN=$bin"
+  # The llama-main execute driver refuses a runner built from another ExecuTorch than the .pte's.
+  add_runner_env "PTE_FARM_RUNNER_EXECUTORCH=$ET_VERSION"
 }

@@ -201,7 +201,7 @@ ensure_executor_runner() {
     -DMEMORY_MODE="$MEMORY_MODE"
     -DETHOS_SDK_PATH:PATH="$(in_root "$PREFIX/src/ethos-u")"
     -DSEMIHOSTING=ON
-    -DET_BUNDLE_IO=OFF
+    -DET_BUNDLE_IO=ON
     -DEXECUTORCH_BUILD_DEVTOOLS=OFF
     -DEXECUTORCH_ENABLE_EVENT_TRACER=OFF
     -DEXECUTORCH_SELECT_OPS_LIST="$SELECT_OPS"
@@ -224,4 +224,8 @@ ensure_executor_runner() {
   local key
   key=$(printf '%s' "$NPU_TARGET" | tr 'a-z-' 'A-Z_')
   add_runner_env "PTE_FARM_ARM_EXECUTOR_RUNNER_$key=$elf"
+  # What the fvp execute driver reads (actions/src/drivers/fvp/driver.ts): this device's runner,
+  # built with BundleIO so it prints Test_result, and the ExecuTorch release it was built from.
+  add_runner_env "PTE_FARM_FVP_RUNNER=$elf"
+  add_runner_env "PTE_FARM_RUNNER_EXECUTORCH=$ET_VERSION"
 }
