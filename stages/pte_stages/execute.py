@@ -173,6 +173,10 @@ def _load(spec: Spec, pte_key: str, manifest_key: str) -> tuple[Path, dict[str, 
 
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    if spec.model.kind == "cnn":
+        from .cnn_stages import execute
+
+        return execute(spec, out)
     head_pte, head_manifest = _load(spec, "pte", "manifest")
     interleave = "base_pte" in spec.inputs or "base_manifest" in spec.inputs
     base = _load(spec, "base_pte", "base_manifest") if interleave else None
