@@ -253,18 +253,6 @@ describe("run and plan share one expansion", () => {
     await writeFile(path.join(snapshot, "config.json"), "{}");
     expect(runnableCell(cell, { HF_HUB_CACHE: cache }).model.path).toBe(snapshot);
   });
-
-  it("refuses the CNN, whose stages do not exist yet, with exit 2", async () => {
-    const res = await execa(
-      process.execPath,
-      [CLI, "run", "--cells", "small-cnn/ethos-u-int8/tosa/host-x86_64@stable"],
-      { reject: false, cwd: REPO_ROOT },
-    );
-    expect(res.exitCode).toBe(2);
-    expect(res.stderr).toContain(
-      "model small-cnn is a cnn, and the stages for cnn models are not implemented yet (issue 6)",
-    );
-  });
 });
 
 describe("pte-farm plan on the command line", () => {

@@ -14,7 +14,7 @@ import {
   type RunStatus,
   runRecord,
 } from "./schemas/run-record.ts";
-import type { ExecuteData, ReferenceData, ToolchainVersions } from "./schemas/stage.ts";
+import type { Delegation, ExecuteData, ReferenceData, ToolchainVersions } from "./schemas/stage.ts";
 import type { FailureNote, Step } from "./steps.ts";
 import { parse } from "./validate.ts";
 
@@ -38,6 +38,8 @@ export interface CellFacts {
   failure: FailureNote | null;
   /** Set for the two records of an interleaved session (`pte-farm run --base-out`). */
   interleave?: { order: ("base" | "head")[]; partner_pte_sha256: string };
+  /** The `.pte`'s delegation report from its manifest, when the lower stage got that far. */
+  delegation?: Delegation;
 }
 
 /** The record's status: the first failed stage decides, else the gate. */
@@ -90,6 +92,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
             median(f.execute.metrics.pte_bytes?.samples ?? []),
             f.cell.device.memoryBandwidthGbs,
           ),
+    ...(f.delegation === undefined ? {} : { delegation: f.delegation }),
     ...(f.interleave === undefined ? {} : { interleave: f.interleave }),
     stages: f.steps.map((s) => ({
       stage: s.stage,
