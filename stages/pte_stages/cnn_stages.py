@@ -131,7 +131,7 @@ def _eval_images(spec: Spec, cfg: cnn.CnnConfig) -> tuple[list[int], torch.Tenso
 
 def execute(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """The TOSA ``.pte`` on the TOSA reference model: warm-up plus ``reps`` passes over the images."""
-    from .execute import _load, peak_rss_mb
+    from .execute import load_checked, peak_rss_mb
     from .tosa_runtime import TosaProgram
 
     if spec.backend.kind != "tosa":
@@ -141,7 +141,7 @@ def execute(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
         )
     if "base_pte" in spec.inputs:
         raise ConfigError("interleaved base/head sessions are for decode speed; a CNN on the TOSA model has none")
-    pte, _manifest = _load(spec, "pte", "manifest")
+    pte, _manifest = load_checked(spec, "pte", "manifest")
     cfg = _config(spec)
     picks, images = _eval_images(spec, cfg)
     first: list[tuple[int, list[int]]] | None = None
