@@ -20,6 +20,7 @@ import {
   type FarmEvent,
   type FarmFile,
   farmSchema,
+  HEALTH_DEFAULTS,
   type ModelKind,
   type PathRule,
 } from "./schema.ts";
@@ -109,6 +110,8 @@ export interface Farm {
   events: Record<FarmEvent, { cells: string; onlyAffected: boolean }>;
   runSet: string;
   paths: PathRule[];
+  /** The `health` section with its defaults filled in. */
+  health: { quarantineAfter: number; maxTempC: number };
 }
 
 export interface LoadOptions {
@@ -223,6 +226,11 @@ export function resolve(file: string, data: FarmFile): Farm {
     ) as Farm["events"],
     runSet: data.run.cells,
     paths: data.paths,
+    health: {
+      quarantineAfter:
+        data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c,
+    },
   };
 }
 

@@ -60,6 +60,11 @@ export interface PlanRequest {
   base?: Farm | null;
   /** When `base` is null: why (e.g. the base's file does not validate), for the selection reasons. */
   noBase?: string;
+  /**
+   * Quarantined devices → why (actions/src/quarantine.ts): their cells get no build or device job
+   * and are listed as skipped, "quarantined: <why>", until a health check passes.
+   */
+  quarantined?: ReadonlyMap<string, string>;
 }
 
 export function buildId(key: {
@@ -137,7 +142,15 @@ export function plan(farm: Farm, req: PlanRequest): Plan {
       );
     }
   }
-  const selected = cells.filter((c) => reasons.has(c.id));
+  const quarantined = req.quarantined ?? new Map<string, string>();
+  const selected = cells.filter((c) => reasons.has(c.id) && !quarantined.has(c.device.name));
+  const held: Skipped[] = cells
+    .filter((c) => reasons.has(c.id) && quarantined.has(c.device.name))
+    .map((c) => ({
+      cell: c.id,
+      reason: `quarantined: ${quarantined.get(c.device.name)}`,
+      known_issue: null,
+    }));
   const { builds, devices } = jobsFor(farm, selected, reasons);
   return {
     schema: "pte-farm/plan@1",
@@ -145,7 +158,7 @@ export function plan(farm: Farm, req: PlanRequest): Plan {
     cell_set: setName,
     builds,
     devices,
-    skipped,
+    skipped: [...skipped, ...held],
     selection: devices.map((d) => ({ cell: d.cell, reason: d.reason })),
     ...(changes === undefined ? {} : { changes }),
   };

@@ -224,6 +224,24 @@ const pathRule = closed({
   why: nonEmptyStr,
 });
 
+/** Defaults of the `health` section (matrix/load.ts fills them in). */
+export const HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 } as const;
+
+const health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`,
+    ),
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`,
+    ),
+  ),
+});
+
 export const farmSchema = closed({
   schema: literal(FARM_SCHEMA_ID),
   devices: names(device),
@@ -250,6 +268,9 @@ export const farmSchema = closed({
   paths: documented(
     arr(pathRule),
     "what a changed path touches, for pull requests; the first matching rule wins",
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults"),
   ),
 });
 

@@ -3,9 +3,11 @@
  * reads each action.yml, feeds inputs from a .env file and stubs @actions/core). The stage actions
  * run under it too, in actions-local-action-stages.test.ts.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { RecordingLogger } from "../actions/src/logger.ts";
 import { planOutputs } from "../actions/src/matrix-commands.ts";
 import { DEFAULT_MATRIX } from "../actions/src/paths.ts";
@@ -41,6 +43,30 @@ describe("plan under @github/local-action", () => {
     expect(run.summary).toMatch(
       /^### pte-farm plan: pull_request\n\ncell set `nightly`: \d+ build jobs, \d+ device jobs/,
     );
+  });
+
+  it("skips a device the history input's store shows quarantined, with the health check's reason", async () => {
+    const store = await tempDir();
+    const bad = {
+      schema: "pte-farm/health@1" as const,
+      device: "pi5",
+      toolchain: "stable",
+      state: "bad" as const,
+      checked_at: "2026-11-23T05:00:00.000Z",
+      maintenance: null,
+      checks: [{ name: "disk", status: "fail" as const, detail: "12 MiB free at /srv" }],
+    };
+    await new LocalFolderStore(store).appendHealth([bad]);
+    const run = await runLocalAction("plan", { event: "push", history: `dir:${store}` });
+    expect(run.exitCode, run.stdout).toBe(0);
+    const devices = JSON.parse(run.outputs.devices ?? "{}").include as { device: string }[];
+    expect(devices.length).toBeGreaterThan(0);
+    expect(devices.map((d) => d.device)).not.toContain("pi5");
+    expect(JSON.parse(run.outputs.skipped ?? "[]")).toContainEqual({
+      cell: "tiny-llama/8da4w-g32/xnnpack/pi5@stable",
+      reason: "quarantined: health check bad at 2026-11-23T05:00:00.000Z (disk: 12 MiB free at /srv)",
+      known_issue: null,
+    });
   });
 
   it("fails the step as bad input (exit 2) for an unknown event, naming the allowed ones", async () => {
@@ -132,32 +158,81 @@ const why = hasRealPython ? "" : " [SKIPPED here: needs the project venv (make s
 
 describe.skipIf(!hasRealPython)("health under @github/local-action", () => {
   const env = { PTE_FARM_PYTHON: realPython };
+  // One smoke-.pte cache for the file, so the build happens once and later checks hit it.
+  let cache: string;
+  beforeAll(async () => {
+    cache = await mkdtemp(path.join(tmpdir(), "pte-farm-health-action-"));
+  });
+  afterAll(async () => {
+    await rm(cache, { recursive: true, force: true });
+  });
 
-  it(`finds this host good: disk, memory, the stable pins and the stage imports all pass${why}`, async () => {
+  it(`finds this host good: disk, memory, the stable pins, the stage imports and the smoke .pte pass; heat checks do not apply${why}`, async () => {
     const out = await tempDir();
     const run = await runLocalAction(
       "health",
-      { device: "host-x86_64", "out-dir": out, "min-free-disk-mb": "1", "min-free-memory-mb": "1" },
+      {
+        device: "host-x86_64",
+        "out-dir": out,
+        "cache-dir": cache,
+        "min-free-disk-mb": "1",
+        "min-free-memory-mb": "1",
+      },
       env,
     );
     expect(run.exitCode, run.stdout).toBe(0);
-    expect(run.outputs).toEqual({ state: "good", report: path.join(out, "health.json") });
+    const checks = {
+      disk: "pass",
+      memory: "pass",
+      temperature: "skip",
+      throttle: "skip",
+      toolchain: "pass",
+      "stages-import": "pass",
+      "smoke-pte": "pass",
+    };
+    expect(run.outputs).toEqual({
+      state: "good",
+      report: path.join(out, "health.json"),
+      checks: JSON.stringify(checks),
+    });
     const report = JSON.parse(await readFile(path.join(out, "health.json"), "utf8"));
     expect(report).toMatchObject({ schema: "pte-farm/health@1", device: "host-x86_64", state: "good" });
-    expect(report.checks.map((c: { name: string; status: string }) => [c.name, c.status])).toEqual([
-      ["disk", "pass"],
-      ["memory", "pass"],
-      ["toolchain", "pass"],
-      ["stages-import", "pass"],
-    ]);
-    expect(report.checks[2].data.packages.executorch).toBe(report.checks[2].data.pins.executorch);
+    expect(report.checks.map((c: { name: string; status: string }) => [c.name, c.status])).toEqual(
+      Object.entries(checks),
+    );
+    expect(report.checks[4].data.packages.executorch).toBe(report.checks[4].data.pins.executorch);
     expect(run.summary).toContain("### pte-farm health: host-x86_64 is good");
+  });
+
+  it(`appends the report to the history input's store, where a good one lifts the device's quarantine${why}`, async () => {
+    const store = await tempDir();
+    const run = await runLocalAction(
+      "health",
+      {
+        device: "host-x86_64",
+        "out-dir": await tempDir(),
+        "cache-dir": cache,
+        "min-free-disk-mb": "1",
+        "min-free-memory-mb": "1",
+        history: `dir:${store}`,
+      },
+      env,
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    const stored = await new LocalFolderStore(store).listHealth();
+    expect(stored.map((s) => [s.report.device, s.report.state])).toEqual([["host-x86_64", "good"]]);
+    expect(run.stdout).toContain(`stored in dir:${store}: ${stored[0]?.path}`);
   });
 
   it(`calls a runner bad and fails the step (exit 3) when memory is below the minimum${why}`, async () => {
     const run = await runLocalAction(
       "health",
-      { device: "pi5", "out-dir": await tempDir(), "min-free-memory-mb": String(1024 * 1024 * 1024) },
+      {
+        device: "pi5",
+        "out-dir": await tempDir(),
+        "cache-dir": cache,
+        "min-free-memory-mb": String(1024 * 1024 * 1024),
+      },
       env,
     );
     expect(run.exitCode).toBe(3);
@@ -172,7 +247,13 @@ describe.skipIf(!hasRealPython)("health under @github/local-action", () => {
     await writeFile(flag, "reflashing the SD card (ops#12)\n");
     const run = await runLocalAction(
       "health",
-      { device: "pi5", "out-dir": await tempDir(), "maintenance-file": flag, "min-free-disk-mb": "1" },
+      {
+        device: "pi5",
+        "out-dir": await tempDir(),
+        "cache-dir": cache,
+        "maintenance-file": flag,
+        "min-free-disk-mb": "1",
+      },
       env,
     );
     expect(run.exitCode).toBe(3);

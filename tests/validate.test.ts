@@ -90,7 +90,7 @@ describe("validator", () => {
       metrics: { decode_tokens_per_sec: { unit: "tok/s", better: "higher", samples: [1] } },
     };
     expect(errorOf(() => parse(stageData.execute, data, "result.json: data")).message).toBe(
-      "result.json: data: metrics.prefill_tokens_per_sec: required metric is missing",
+      "result.json: data: metrics.prefill_tokens_per_sec: required metric is missing (a driver that cannot measure it names it in driver.unavailable)",
     );
   });
 

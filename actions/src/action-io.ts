@@ -101,6 +101,12 @@ export const ACTIONS = {
         description: "The base branch's farm.yml, diffed when the matrix itself changed.",
         default: "",
       },
+      history: {
+        description:
+          "A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their " +
+          'cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: "",
+      },
     },
     outputs: {
       schema: { description: "pte-farm/plan@1" },
@@ -121,8 +127,9 @@ export const ACTIONS = {
   health: {
     name: "pte-farm health",
     description:
-      "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, " +
-      "and that the stages import. Fails unless the state is good.",
+      "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain " +
+      "against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. " +
+      "Fails unless the state is good.",
     inputs: {
       device: {
         description: "The farm device this runner serves (a device job's `device`).",
@@ -141,10 +148,18 @@ export const ACTIONS = {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
         default: "/etc/pte-farm/maintenance",
       },
+      "cache-dir": cacheDir,
+      history: {
+        description:
+          "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the " +
+          "device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: "",
+      },
     },
     outputs: {
       state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
       report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." },
     },
   },
   export: {
@@ -202,19 +217,49 @@ export const ACTIONS = {
   execute: {
     name: "pte-farm execute",
     description:
-      "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the " +
-      "manifest), warm-up plus measured reps, and keep the raw result.",
+      "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) " +
+      "after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, " +
+      "and keep the raw result.",
     inputs: {
       cell,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description:
+          "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. " +
+          "Required for models with prompts.",
+        default: "",
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
       "timeout-s": timeoutS,
+      runner: {
+        description:
+          "The native runner for devices whose driver needs one: llama-main, the llama_main binary " +
+          "(empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF " +
+          "built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the " +
+          "ExecuTorch release it was built from, checked against the manifest's.",
+        default: "",
+      },
+      tokenizer: {
+        description:
+          "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: "",
+      },
+      fvp: {
+        description:
+          "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: "",
+      },
+      "fvp-pte-address": {
+        description:
+          "fvp: load the .pte into simulated memory at this address (--data, for a runner built with " +
+          "-DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: "",
+      },
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },

@@ -154,8 +154,9 @@ export class BuildCache {
     this.root = root;
   }
 
-  entryDir(stage: StageName, key: string): string {
-    return path.join(this.root, "entries", stage, key.slice(0, 2), key);
+  /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
+  entryDir(kind: StageName | "smoke", key: string): string {
+    return path.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
 
   /**
@@ -189,10 +190,37 @@ export class BuildCache {
   }
 
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
-  async tempDir(stage: StageName): Promise<string> {
+  async tempDir(kind: StageName | "smoke"): Promise<string> {
     const tmp = path.join(this.root, "tmp");
     await mkdir(tmp, { recursive: true });
-    return mkdtemp(path.join(tmp, `${stage}-`));
+    return mkdtemp(path.join(tmp, `${kind}-`));
+  }
+
+  /**
+   * A cached build that is not a stage (so has no result.json to validate): its folder when every
+   * one of `files` is there and `verify` accepts it, else null; a folder `verify` rejects is
+   * evicted, as {@link lookup} evicts a bad stage entry. Written only by {@link publishFolder},
+   * which renames a whole folder into place, so a folder that exists is complete.
+   */
+  async lookupFolder(
+    kind: "smoke",
+    key: string,
+    files: readonly string[],
+    verify: (dir: string) => Promise<boolean> = async () => true,
+  ): Promise<string | null> {
+    const dir = this.entryDir(kind, key);
+    for (const f of files) {
+      const s = await stat(path.join(dir, f)).catch(() => null);
+      if (s === null || !s.isFile()) return null;
+    }
+    if (await verify(dir).catch(() => false)) return dir;
+    await this.evict(dir);
+    return null;
+  }
+
+  /** Publishes a non-stage build as {@link publish} does a stage's: atomically, first writer wins. */
+  async publishFolder(kind: "smoke", key: string, builtDir: string, material: unknown): Promise<string> {
+    return this.publishEntry(kind, key, builtDir, material);
   }
 
   /**
@@ -201,10 +229,19 @@ export class BuildCache {
    */
   async publish(stage: StageName, key: string, builtDir: string, material: unknown): Promise<string> {
     if (!CACHEABLE_STAGES.includes(stage)) throw new Error(`bug: ${stage} is not cacheable`);
-    const dir = this.entryDir(stage, key);
+    return this.publishEntry(stage, key, builtDir, material);
+  }
+
+  private async publishEntry(
+    kind: StageName | "smoke",
+    key: string,
+    builtDir: string,
+    material: unknown,
+  ): Promise<string> {
+    const dir = this.entryDir(kind, key);
     await writeFile(
       path.join(builtDir, "cache-entry.json"),
-      `${JSON.stringify({ key, stage, material, created_at: new Date().toISOString() }, null, 2)}\n`,
+      `${JSON.stringify({ key, stage: kind, material, created_at: new Date().toISOString() }, null, 2)}\n`,
     );
     await mkdir(path.dirname(dir), { recursive: true });
     try {

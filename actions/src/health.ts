@@ -4,8 +4,13 @@
  * person took it out of service). A board that runs a benchmark while short of memory or on the
  * wrong torch produces numbers that look like a regression; this catches that first.
  *
- * Checks are a list of small named functions, so the device-specific ones (temperature, throttling,
- * a smoke `.pte`, quarantine after repeated failures) join the list without touching the rest.
+ * Checks are a list of small named functions. This file holds the framework and the host checks
+ * (disk, memory, toolchain pins, stage imports); health-thermal.ts the temperature and throttle
+ * checks, health-smoke.ts the smoke `.pte`; health-run.ts puts them in order for a farm device.
+ * How a state turns into a quarantine (and back) is quarantine.ts's.
+ *
+ * State mapping (LAVA's names, decided by {@link stateOf}): a maintenance file → maintenance; else
+ * any failed check → bad; else any check that could not run → unknown; else good.
  */
 import { existsSync } from "node:fs";
 import { readFile, statfs } from "node:fs/promises";
@@ -13,19 +18,28 @@ import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { STAGES_DIR } from "./paths.ts";
+import {
+  type CheckResult,
+  HEALTH_SCHEMA,
+  type HealthReport,
+  type HealthState,
+} from "./schemas/health-report.ts";
 import { STAGES } from "./schemas/stage.ts";
 
-export const HEALTH_STATES = ["good", "unknown", "bad", "maintenance"] as const;
-export type HealthState = (typeof HEALTH_STATES)[number];
+export {
+  type CheckResult,
+  type CheckStatus,
+  HEALTH_STATES,
+  type HealthReport,
+  type HealthState,
+} from "./schemas/health-report.ts";
 
-/** `unknown`: the check itself could not run (which is not the same as the runner being bad). */
-export type CheckStatus = "pass" | "fail" | "unknown";
-
-export interface CheckResult {
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  data?: Record<string, unknown>;
+/** What a device must be able to report about its heat: missing on a board that should → unknown. */
+export interface ThermalExpectations {
+  /** Linux thermal zones (a board with a thermal policy in the matrix). */
+  thermalZones: boolean;
+  /** The throttle tool the board has: a Pi's `vcgencmd`, a Mac's `pmset`; null: optional. */
+  throttleSource: "vcgencmd" | "pmset" | null;
 }
 
 export interface HealthContext {
@@ -38,22 +52,18 @@ export interface HealthContext {
   minFreeMemoryMb: number;
   /** A file whose presence means maintenance; null: never. */
   maintenanceFile: string | null;
+  /** The hottest thermal zone at or above this fails (matrix `health.max_temp_c`). */
+  maxTempC: number;
+  expect: ThermalExpectations;
+  /** Build cache root for the smoke `.pte`; null: build it afresh in a temporary folder. */
+  cacheDir: string | null;
+  /** Sysfs root and extra environment for the thermal probe (tests: a fake tree, a stand-in vcgencmd). */
+  probe?: { root?: string; env?: Record<string, string> };
 }
 
 export interface HealthCheck {
   name: string;
   run(ctx: HealthContext): Promise<Omit<CheckResult, "name">>;
-}
-
-export interface HealthReport {
-  schema: "pte-farm/health@1";
-  device: string;
-  toolchain: string;
-  state: HealthState;
-  checked_at: string;
-  /** Why the runner is in maintenance (the file's first line), or null. */
-  maintenance: string | null;
-  checks: CheckResult[];
 }
 
 const mb = (bytes: number) => Math.floor(bytes / 2 ** 20);
@@ -168,15 +178,10 @@ export const stagesImportCheck: HealthCheck = {
   },
 };
 
-/** The host checks, in the order they are reported. */
-export const HOST_CHECKS: readonly HealthCheck[] = [
-  diskCheck,
-  memoryCheck,
-  toolchainCheck,
-  stagesImportCheck,
-];
-
-/** Maintenance wins; then any failed check makes the runner bad; then any check that could not run, unknown. */
+/**
+ * Maintenance wins; then any failed check makes the runner bad; then any check that could not run,
+ * unknown. A skipped check (not applicable to this device) counts for nothing.
+ */
 export function stateOf(checks: readonly CheckResult[], maintenance: string | null): HealthState {
   if (maintenance !== null) return "maintenance";
   if (checks.some((c) => c.status === "fail")) return "bad";
@@ -188,7 +193,7 @@ export function stateOf(checks: readonly CheckResult[], maintenance: string | nu
 export async function checkHealth(
   ctx: HealthContext,
   meta: { device: string; toolchain: string },
-  checks: readonly HealthCheck[] = HOST_CHECKS,
+  checks: readonly HealthCheck[],
 ): Promise<HealthReport> {
   const results: CheckResult[] = [];
   for (const check of checks) {
@@ -208,7 +213,7 @@ export async function checkHealth(
     maintenance = text.split("\n")[0]?.trim() || `${ctx.maintenanceFile} exists`;
   }
   return {
-    schema: "pte-farm/health@1",
+    schema: HEALTH_SCHEMA,
     device: meta.device,
     toolchain: meta.toolchain,
     state: stateOf(results, maintenance),

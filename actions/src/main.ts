@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { EVENTS, type FarmEvent } from "../../matrix/schema.ts";
 import { compareCommand, detectCommand } from "./compare-command.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "./errors.ts";
+import { HEALTH_USAGE, healthCli } from "./health-command.ts";
 import type { Logger } from "./logger.ts";
 import { planCommand, validateCommand } from "./matrix-commands.ts";
 import { DEFAULT_MATRIX, defaultCacheDir, defaultPython } from "./paths.ts";
@@ -26,6 +27,7 @@ commands:
   history   append run records to a history store, or list a cell's records
   export    run records as PyTorch OSS benchmark v3, github-action-benchmark or Bencher BMF JSON
   report    run records → the bench report (the PR comment's table) as markdown or JSON
+  health    check this runner (LAVA states good | unknown | bad | maintenance); list quarantined devices
 
 pte-farm run [options]
   --matrix FILE     farm definition (default: matrix/farm.yml)
@@ -50,6 +52,7 @@ pte-farm plan --event EVENT [options]
   --matrix FILE          farm definition (default: matrix/farm.yml)
   --changed-files FILE   changed paths, one per line (pull_request: selects the affected cells)
   --base-matrix FILE     the base's farm.yml, to diff when the matrix itself changed
+  --history STORE        devices this history store shows quarantined get no jobs (skipped, "quarantined: …")
   prints JSON {event, builds, devices, shards, skipped, selection}; appends it to $GITHUB_OUTPUT if set
 
 pte-farm validate [--matrix FILE]
@@ -72,6 +75,8 @@ pte-farm export --format pytorch-v3|gab-bigger|bencher-bmf RECORD...
   prints JSON; throttled or hot reps (sample_flags) are left out of every value
 
 ${REPORT_USAGE}
+
+${HEALTH_USAGE}
 
 environment: PTE_FARM_PYTHON (the toolchain's python; default .venv/bin/python), PTE_FARM_CACHE
 
@@ -123,6 +128,7 @@ async function plan(argv: string[], logger: Logger): Promise<ExitCode> {
         event: { type: "string" },
         "changed-files": { type: "string" },
         "base-matrix": { type: "string" },
+        history: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }),
@@ -142,6 +148,7 @@ async function plan(argv: string[], logger: Logger): Promise<ExitCode> {
     event: event as FarmEvent,
     ...(changedFiles === undefined ? {} : { changedFiles }),
     ...(baseMatrix === undefined ? {} : { baseMatrix }),
+    ...(values.history === undefined ? {} : { history: values.history }),
     logger,
     env: process.env,
   });
@@ -328,8 +335,9 @@ export async function main(argv: string[], logger: Logger): Promise<ExitCode> {
     if (command === "history") return await history(rest, logger);
     if (command === "export") return await exportRecords(rest, logger);
     if (command === "report") return await reportCli(rest, logger);
+    if (command === "health") return await healthCli(rest, logger);
     throw new ConfigurationError(
-      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect, history, export, report\n\n${USAGE}`,
+      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect, history, export, report, health\n\n${USAGE}`,
     );
   } catch (err) {
     if (err instanceof ConfigurationError) {

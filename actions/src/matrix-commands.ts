@@ -9,9 +9,11 @@ import { type Farm, loadFarm } from "../../matrix/load.ts";
 import { plan } from "../../matrix/plan.ts";
 import type { FarmEvent } from "../../matrix/schema.ts";
 import { githubOutput, planOutput, readableJson } from "../../matrix/shard.ts";
+import { storedDeviceStates } from "./device-states.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { displayPath } from "./paths.ts";
+import { quarantinedDevices } from "./quarantine.ts";
 
 /** Checks a matrix; logs a one-paragraph summary of what it covers. */
 export async function validateCommand(opts: { matrix: string; logger: Logger }): Promise<void> {
@@ -33,6 +35,8 @@ export interface PlanOptions {
   event: FarmEvent;
   changedFiles?: string;
   baseMatrix?: string;
+  /** A history store (`dir:` or `git:`): quarantined devices get no jobs (actions/src/quarantine.ts). */
+  history?: string;
   logger: Logger;
   /** `GITHUB_OUTPUT` comes from here (tests pass their own). */
   env: NodeJS.ProcessEnv;
@@ -68,8 +72,20 @@ export async function planOutputs(opts: Omit<PlanOptions, "env">): Promise<Recor
     }
   }
   const changed = opts.changedFiles === undefined ? null : await readChangedFiles(opts.changedFiles);
+  let quarantined: Map<string, string> | undefined;
+  if (opts.history !== undefined) {
+    const states = await storedDeviceStates(farm, opts.history);
+    quarantined = quarantinedDevices(states);
+    for (const [device, why] of quarantined) opts.logger.warn(`device ${device} is quarantined: ${why}`);
+  }
   return planOutput(
-    plan(farm, { event: opts.event, changed, base, ...(noBase === undefined ? {} : { noBase }) }),
+    plan(farm, {
+      event: opts.event,
+      changed,
+      base,
+      ...(noBase === undefined ? {} : { noBase }),
+      ...(quarantined === undefined ? {} : { quarantined }),
+    }),
   );
 }
 

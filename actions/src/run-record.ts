@@ -14,7 +14,13 @@ import {
   type RunStatus,
   runRecord,
 } from "./schemas/run-record.ts";
-import type { Delegation, ExecuteData, ReferenceData, ToolchainVersions } from "./schemas/stage.ts";
+import type {
+  Delegation,
+  DriverInfo,
+  ExecuteData,
+  ReferenceData,
+  ToolchainVersions,
+} from "./schemas/stage.ts";
 import type { FailureNote, Step } from "./steps.ts";
 import { parse } from "./validate.ts";
 
@@ -42,11 +48,16 @@ export interface CellFacts {
   delegation?: Delegation;
 }
 
-/** The record's status: the first failed stage decides, else the gate. */
+/**
+ * The record's status: the first failed stage decides, else the gate. A cell with no tokens to
+ * gate (a CNN on the FVP) passes when the device checked its outputs itself (`output_check`), which
+ * the fvp driver only reports after `Test_result: PASS`.
+ */
 export function cellStatus(
   steps: readonly Step[],
   gate: GateResult | null,
   failure: FailureNote | null,
+  outputCheck: DriverInfo["output_check"] = undefined,
 ): RunStatus {
   const failed = steps.find((s) => s.kind !== "ok");
   if (failed !== undefined) {
@@ -55,6 +66,7 @@ export function cellStatus(
     return "fail";
   }
   if (failure !== null) return failure.outcome === "infra-failure" ? "infra-error" : "fail";
+  if (gate === null && outputCheck === "bundled-io") return "pass";
   return gate?.verdict === "pass" ? "pass" : "fail";
 }
 
@@ -68,7 +80,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
     git_sha: f.gitSha,
     started_at: f.startedAt,
     finished_at: f.finishedAt,
-    status: cellStatus(f.steps, f.gate, f.failure),
+    status: cellStatus(f.steps, f.gate, f.failure, f.execute?.driver?.output_check),
     toolchain: { name: f.cell.toolchain.name, build: f.buildToolchain, device: f.deviceToolchain },
     device: f.device,
     telemetry: {
@@ -94,6 +106,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
           ),
     ...(f.delegation === undefined ? {} : { delegation: f.delegation }),
     ...(f.interleave === undefined ? {} : { interleave: f.interleave }),
+    ...(f.execute?.driver === undefined ? {} : { driver: f.execute.driver }),
     stages: f.steps.map((s) => ({
       stage: s.stage,
       outcome: s.kind,

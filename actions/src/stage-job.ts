@@ -54,6 +54,14 @@ const buildEntry = obj({
 
 /** The one cell `id` names, refusing an unknown, excluded or not-runnable one with what to fix. */
 export function cellById(farm: Farm, id: string, what = "cell"): RunnableCell {
+  return runnableCell(matrixCellById(farm, id, what));
+}
+
+/**
+ * Like {@link cellById}, but without asking for the model on disk: for steps that never load it
+ * (the gate, and execute drivers that run a bare-metal image, such as the FVP's).
+ */
+export function matrixCellById(farm: Farm, id: string, what = "cell"): Cell {
   if (/[*?]/.test(id)) throw new ConfigurationError(`${what} ${id}: expected one cell id, not a glob`);
   const { cells, skipped } = selectCells(farm, id);
   const cell = cells.find((c) => c.id === id);
@@ -65,7 +73,7 @@ export function cellById(farm: Farm, id: string, what = "cell"): RunnableCell {
         : `${what} ${id}: excluded by the matrix (${skip.reason})`,
     );
   }
-  return runnableCell(cell);
+  return cell;
 }
 
 /**
@@ -141,6 +149,29 @@ export async function artefactAt(file: string, what: string): Promise<ArtefactRe
   return { path: file, sha256: await sha256File(file) };
 }
 
+/**
+ * Awaits a step, leaves its note for the gate, and throws StageFailedError unless it succeeded:
+ * what {@link StageJob.run} does, for steps that run without a StageJob (native execute drivers).
+ */
+export async function recordStep(
+  outDir: string,
+  pending: Promise<Step | { step: Step; telemetry: TelemetrySample[] }>,
+): Promise<Step> {
+  const startedAt = new Date().toISOString();
+  const done = await pending;
+  const { step, telemetry } = "step" in done ? done : { step: done, telemetry: [] };
+  await writeStepNote(outDir, step, startedAt, telemetry);
+  if (step.kind !== "ok") {
+    const f = step.failure;
+    const message =
+      f === null
+        ? `stage ${step.stage}: ${step.kind}: ${step.reason ?? "?"}`
+        : `${f.message}\ntriage: ${f.triage}\nreproduce: ${f.reproduce}`;
+    throw new StageFailedError(message, EXIT_BY_OUTCOME[step.kind]);
+  }
+  return step;
+}
+
 export interface StageJobOptions {
   farm: Farm;
   cell: Cell;
@@ -190,19 +221,7 @@ export class StageJob {
    * throws StageFailedError unless it succeeded.
    */
   async run(pending: Promise<Step | { step: Step; telemetry: TelemetrySample[] }>): Promise<Step> {
-    const startedAt = new Date().toISOString();
-    const done = await pending;
-    const { step, telemetry } = "step" in done ? done : { step: done, telemetry: [] };
-    await writeStepNote(this.outDir, step, startedAt, telemetry);
-    if (step.kind !== "ok") {
-      const f = step.failure;
-      const message =
-        f === null
-          ? `stage ${step.stage}: ${step.kind}: ${step.reason ?? "?"}`
-          : `${f.message}\ntriage: ${f.triage}\nreproduce: ${f.reproduce}`;
-      throw new StageFailedError(message, EXIT_BY_OUTCOME[step.kind]);
-    }
-    return step;
+    return recordStep(this.outDir, pending);
   }
 
   /** A declared artefact of a successful step; a missing one is our broken contract, not the user's. */

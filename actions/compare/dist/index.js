@@ -8199,12 +8199,26 @@ var REQUIRED_METRICS = [
   "pte_bytes"
 ];
 var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
-  telemetry: optional(arr(repTelemetry))
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
 };
 var executeData = refine(
   obj({
@@ -8218,8 +8232,11 @@ var executeData = refine(
   }),
   (d) => {
     const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics));
-    return missing === void 0 ? null : { path: ["metrics", missing], message: "required metric is missing" };
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
   }
 );
 
@@ -8339,6 +8356,11 @@ var runRecord = obj({
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(failureNote)
@@ -8999,6 +9021,21 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
+var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  )
+});
 var farmSchema = closed({
   schema: literal(FARM_SCHEMA_ID),
   devices: names(device),
@@ -9025,6 +9062,9 @@ var farmSchema = closed({
   paths: documented(
     arr(pathRule),
     "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
   )
 });
 
@@ -9080,6 +9120,10 @@ var ACTIONS = {
       "base-matrix": {
         description: "The base branch's farm.yml, diffed when the matrix itself changed.",
         default: ""
+      },
+      history: {
+        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: ""
       }
     },
     outputs: {
@@ -9100,7 +9144,7 @@ var ACTIONS = {
   },
   health: {
     name: "pte-farm health",
-    description: "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, and that the stages import. Fails unless the state is good.",
+    description: "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. Fails unless the state is good.",
     inputs: {
       device: {
         description: "The farm device this runner serves (a device job's `device`).",
@@ -9118,11 +9162,17 @@ var ACTIONS = {
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
         default: "/etc/pte-farm/maintenance"
+      },
+      "cache-dir": cacheDir,
+      history: {
+        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: ""
       }
     },
     outputs: {
       state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
-      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." }
+      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." }
     }
   },
   export: {
@@ -9175,18 +9225,37 @@ var ACTIONS = {
   },
   execute: {
     name: "pte-farm execute",
-    description: "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the manifest), warm-up plus measured reps, and keep the raw result.",
+    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
     inputs: {
       cell: cell2,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
+        default: ""
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
-      "timeout-s": timeoutS
+      "timeout-s": timeoutS,
+      runner: {
+        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
+        default: ""
+      },
+      tokenizer: {
+        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: ""
+      },
+      fvp: {
+        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: ""
+      },
+      "fvp-pte-address": {
+        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: ""
+      }
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path22) {
-      const ctrl = callVisitor(key, node, visitor, path22);
+    function visit_(key, node, visitor, path26) {
+      const ctrl = callVisitor(key, node, visitor, path26);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path22, ctrl);
-        return visit_(key, ctrl, visitor, path22);
+        replaceNode(key, path26, ctrl);
+        return visit_(key, ctrl, visitor, path26);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path22 = Object.freeze(path22.concat(node));
+          path26 = Object.freeze(path26.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path22);
+            const ci = visit_(i2, node.items[i2], visitor, path26);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path22 = Object.freeze(path22.concat(node));
-          const ck = visit_("key", node.key, visitor, path22);
+          path26 = Object.freeze(path26.concat(node));
+          const ck = visit_("key", node.key, visitor, path26);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path22);
+          const cv = visit_("value", node.value, visitor, path26);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path22) {
-      const ctrl = await callVisitor(key, node, visitor, path22);
+    async function visitAsync_(key, node, visitor, path26) {
+      const ctrl = await callVisitor(key, node, visitor, path26);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path22, ctrl);
-        return visitAsync_(key, ctrl, visitor, path22);
+        replaceNode(key, path26, ctrl);
+        return visitAsync_(key, ctrl, visitor, path26);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path22 = Object.freeze(path22.concat(node));
+          path26 = Object.freeze(path26.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path22);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path26);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path22 = Object.freeze(path22.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path22);
+          path26 = Object.freeze(path26.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path26);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path22);
+          const cv = await visitAsync_("value", node.value, visitor, path26);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path22) {
+    function callVisitor(key, node, visitor, path26) {
       if (typeof visitor === "function")
-        return visitor(key, node, path22);
+        return visitor(key, node, path26);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path22);
+        return visitor.Map?.(key, node, path26);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path22);
+        return visitor.Seq?.(key, node, path26);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path22);
+        return visitor.Pair?.(key, node, path26);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path22);
+        return visitor.Scalar?.(key, node, path26);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path22);
+        return visitor.Alias?.(key, node, path26);
       return void 0;
     }
-    function replaceNode(key, path22, node) {
-      const parent = path22[path22.length - 1];
+    function replaceNode(key, path26, node) {
+      const parent = path26[path26.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -606,8 +606,8 @@ var require_Node = __commonJS({
         };
         const res = toJS.toJS(this, "", ctx);
         if (typeof onAnchor === "function")
-          for (const { count: count2, res: res2 } of ctx.anchors.values())
-            onAnchor(res2, count2);
+          for (const { count: count3, res: res2 } of ctx.anchors.values())
+            onAnchor(res2, count3);
         return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
       }
     };
@@ -715,13 +715,13 @@ var require_Alias = __commonJS({
         const anchor = anchors2 && source && anchors2.get(source);
         return anchor ? anchor.count * anchor.aliasCount : 0;
       } else if (identity3.isCollection(node)) {
-        let count2 = 0;
+        let count3 = 0;
         for (const item of node.items) {
           const c3 = getAliasCount(doc, item, anchors2);
-          if (c3 > count2)
-            count2 = c3;
+          if (c3 > count3)
+            count3 = c3;
         }
-        return count2;
+        return count3;
       } else if (identity3.isPair(node)) {
         const kc = getAliasCount(doc, node.key, anchors2);
         const vc = getAliasCount(doc, node.value, anchors2);
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path22, value) {
+    function collectionFromPath(schema, path26, value) {
       let v = value;
-      for (let i2 = path22.length - 1; i2 >= 0; --i2) {
-        const k = path22[i2];
+      for (let i2 = path26.length - 1; i2 >= 0; --i2) {
+        const k = path26[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path22) => path22 == null || typeof path22 === "object" && !!path22[Symbol.iterator]().next().done;
+    var isEmptyPath = (path26) => path26 == null || typeof path26 === "object" && !!path26[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path22, value) {
-        if (isEmptyPath(path22))
+      addIn(path26, value) {
+        if (isEmptyPath(path26))
           this.add(value);
         else {
-          const [key, ...rest] = path22;
+          const [key, ...rest] = path26;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path22) {
-        const [key, ...rest] = path22;
+      deleteIn(path26) {
+        const [key, ...rest] = path26;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path22, keepScalar) {
-        const [key, ...rest] = path22;
+      getIn(path26, keepScalar) {
+        const [key, ...rest] = path26;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path22) {
-        const [key, ...rest] = path22;
+      hasIn(path26) {
+        const [key, ...rest] = path26;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path22, value) {
-        const [key, ...rest] = path22;
+      setIn(path26, value) {
+        const [key, ...rest] = path26;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path22, value) {
+      addIn(path26, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path22, value);
+          this.contents.addIn(path26, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path22) {
-        if (Collection.isEmptyPath(path22)) {
+      deleteIn(path26) {
+        if (Collection.isEmptyPath(path26)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path22) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path26) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path22, keepScalar) {
-        if (Collection.isEmptyPath(path22))
+      getIn(path26, keepScalar) {
+        if (Collection.isEmptyPath(path26))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path22, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path26, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path22) {
-        if (Collection.isEmptyPath(path22))
+      hasIn(path26) {
+        if (Collection.isEmptyPath(path26))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path22) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path26) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path22, value) {
-        if (Collection.isEmptyPath(path22)) {
+      setIn(path26, value) {
+        if (Collection.isEmptyPath(path26)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path22), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path26), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path22, value);
+          this.contents.setIn(path26, value);
         }
       }
       /**
@@ -3674,8 +3674,8 @@ var require_Document = __commonJS({
         };
         const res = toJS.toJS(this.contents, jsonArg ?? "", ctx);
         if (typeof onAnchor === "function")
-          for (const { count: count2, res: res2 } of ctx.anchors.values())
-            onAnchor(res2, count2);
+          for (const { count: count3, res: res2 } of ctx.anchors.values())
+            onAnchor(res2, count3);
         return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
       }
       /**
@@ -3712,22 +3712,22 @@ var require_errors = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name, pos, code, message) {
+      constructor(name, pos, code, message2) {
         super();
         this.name = name;
         this.code = code;
-        this.message = message;
+        this.message = message2;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLParseError", pos, code, message);
+      constructor(pos, code, message2) {
+        super("YAMLParseError", pos, code, message2);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLWarning", pos, code, message);
+      constructor(pos, code, message2) {
+        super("YAMLWarning", pos, code, message2);
       }
     };
     var prettifyError = (src, lc) => (error2) => {
@@ -3752,12 +3752,12 @@ var require_errors = __commonJS({
         lineStr = prev + lineStr;
       }
       if (/[^ ]/.test(lineStr)) {
-        let count2 = 1;
+        let count3 = 1;
         const end = error2.linePos[1];
         if (end?.line === line && end.col > col) {
-          count2 = Math.max(1, Math.min(end.col - col, 80 - ci));
+          count3 = Math.max(1, Math.min(end.col - col, 80 - ci));
         }
-        const pointer = " ".repeat(ci) + "^".repeat(count2);
+        const pointer = " ".repeat(ci) + "^".repeat(count3);
         error2.message += `:
 
 ${lineStr}
@@ -4407,8 +4407,8 @@ var require_compose_collection = __commonJS({
         const { anchor, newlineAfterProp: nl } = props;
         const lastProp = anchor && tagToken ? anchor.offset > tagToken.offset ? anchor : tagToken : anchor ?? tagToken;
         if (lastProp && (!nl || nl.offset < lastProp.offset)) {
-          const message = "Missing newline after block sequence props";
-          onError(lastProp, "MISSING_CHAR", message);
+          const message2 = "Missing newline after block sequence props";
+          onError(lastProp, "MISSING_CHAR", message2);
         }
       }
       const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";
@@ -4480,15 +4480,15 @@ var require_resolve_block_scalar = __commonJS({
             trimIndent = indent.length;
         } else {
           if (indent.length < trimIndent) {
-            const message = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
-            onError(offset + indent.length, "MISSING_CHAR", message);
+            const message2 = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
+            onError(offset + indent.length, "MISSING_CHAR", message2);
           }
           if (header.indent === 0)
             trimIndent = indent.length;
           contentStart = i2;
           if (trimIndent === 0 && !ctx.atRoot) {
-            const message = "Block scalar values in collections must be indented";
-            onError(offset, "BAD_INDENT", message);
+            const message2 = "Block scalar values in collections must be indented";
+            onError(offset, "BAD_INDENT", message2);
           }
           break;
         }
@@ -4511,8 +4511,8 @@ var require_resolve_block_scalar = __commonJS({
           content = content.slice(0, -1);
         if (content && indent.length < trimIndent) {
           const src = header.indent ? "explicit indentation indicator" : "first line";
-          const message = `Block scalar lines must not be less indented than their ${src}`;
-          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message);
+          const message2 = `Block scalar lines must not be less indented than their ${src}`;
+          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message2);
           indent = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
@@ -4590,8 +4590,8 @@ var require_resolve_block_scalar = __commonJS({
             break;
           case "comment":
             if (strict && !hasSpace) {
-              const message = "Comments must be separated from other tokens by white space characters";
-              onError(token, "MISSING_CHAR", message);
+              const message2 = "Comments must be separated from other tokens by white space characters";
+              onError(token, "MISSING_CHAR", message2);
             }
             length += token.source.length;
             comment = token.source.substring(1);
@@ -4602,8 +4602,8 @@ var require_resolve_block_scalar = __commonJS({
             break;
           /* istanbul ignore next should not happen */
           default: {
-            const message = `Unexpected token in block scalar header: ${token.type}`;
-            onError(token, "UNEXPECTED_TOKEN", message);
+            const message2 = `Unexpected token in block scalar header: ${token.type}`;
+            onError(token, "UNEXPECTED_TOKEN", message2);
             const ts = token.source;
             if (ts && typeof ts === "string")
               length += ts.length;
@@ -4996,13 +4996,13 @@ var require_compose_node = __commonJS({
             if (anchor)
               node.anchor = anchor.source.substring(1);
           } catch (error2) {
-            const message = error2 instanceof Error ? error2.message : String(error2);
-            onError(token, "RESOURCE_EXHAUSTION", message);
+            const message2 = error2 instanceof Error ? error2.message : String(error2);
+            onError(token, "RESOURCE_EXHAUSTION", message2);
           }
           break;
         default: {
-          const message = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
-          onError(token, "UNEXPECTED_TOKEN", message);
+          const message2 = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
+          onError(token, "UNEXPECTED_TOKEN", message2);
           isSrcToken = false;
         }
       }
@@ -5158,12 +5158,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message, warning2) => {
+        this.onError = (source, code, message2, warning2) => {
           const pos = getErrorPos(source);
           if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code, message2));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code, message));
+            this.errors.push(new errors.YAMLParseError(pos, code, message2));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -5233,10 +5233,10 @@ ${cb}` : comment;
           console.dir(token, { depth: null });
         switch (token.type) {
           case "directive":
-            this.directives.add(token.source, (offset, message, warning2) => {
+            this.directives.add(token.source, (offset, message2, warning2) => {
               const pos = getErrorPos(token);
               pos[0] += offset;
-              this.onError(pos, "BAD_DIRECTIVE", message, warning2);
+              this.onError(pos, "BAD_DIRECTIVE", message2, warning2);
             });
             this.prelude.push(token.source);
             this.atDirectives = true;
@@ -5325,12 +5325,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code, message) => {
+        const _onError = (pos, code, message2) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code, message);
+            onError(offset, code, message2);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code, message2);
         };
         switch (token.type) {
           case "scalar":
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path22) => {
+    visit.itemAtPath = (cst, path26) => {
       let item = cst;
-      for (const [field, index] of path22) {
+      for (const [field, index] of path26) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path22) => {
-      const parent = visit.itemAtPath(cst, path22.slice(0, -1));
-      const field = path22[path22.length - 1][0];
+    visit.parentCollection = (cst, path26) => {
+      const parent = visit.itemAtPath(cst, path26.slice(0, -1));
+      const field = path26[path26.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path22, item, visitor) {
-      let ctrl = visitor(item, path22);
+    function _visit(path26, item, visitor) {
+      let ctrl = visitor(item, path26);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path22.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path26.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path22);
+            ctrl = ctrl(item, path26);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path22) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path26) : ctrl;
     }
     exports.visit = visit;
   }
@@ -6490,8 +6490,8 @@ var require_parser = __commonJS({
         }
         const type = cst.tokenType(source);
         if (!type) {
-          const message = `Not a YAML token: ${source}`;
-          yield* this.pop({ type: "error", offset: this.offset, message, source });
+          const message2 = `Not a YAML token: ${source}`;
+          yield* this.pop({ type: "error", offset: this.offset, message: message2, source });
           this.offset += source.length;
         } else if (type === "scalar") {
           this.atNewLine = false;
@@ -6581,8 +6581,8 @@ var require_parser = __commonJS({
       *pop(error2) {
         const token = error2 ?? this.stack.pop();
         if (!token) {
-          const message = "Tried to pop an empty stack";
-          yield { type: "error", offset: this.offset, source: "", message };
+          const message2 = "Tried to pop an empty stack";
+          yield { type: "error", offset: this.offset, source: "", message: message2 };
         } else if (this.stack.length === 0) {
           yield token;
         } else {
@@ -7369,7 +7369,7 @@ var require_dist = __commonJS({
 });
 
 // actions/src/actions/execute.ts
-import path21 from "node:path";
+import path25 from "node:path";
 
 // matrix/load.ts
 import { stat } from "node:fs/promises";
@@ -7386,14 +7386,14 @@ var EXIT = {
   infra: 3
 };
 var ConfigurationError = class extends Error {
-  constructor(message, options) {
-    super(message, options);
+  constructor(message2, options) {
+    super(message2, options);
     this.name = "ConfigurationError";
   }
 };
 var InfrastructureError = class extends Error {
-  constructor(message, options) {
-    super(message, options);
+  constructor(message2, options) {
+    super(message2, options);
     this.name = "InfrastructureError";
   }
 };
@@ -7621,7 +7621,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path22) => inner(v, path22);
+  const check = (v, path26) => inner(v, path26);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7630,19 +7630,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path22, detail, onKey = false) {
-    const where = formatPath(path22);
+  constructor(source, path26, detail, onKey = false) {
+    const where = formatPath(path26);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path22;
+    this.path = path26;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path22) {
+function formatPath(path26) {
   let out = "";
-  for (const seg of path22) {
+  for (const seg of path26) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7657,52 +7657,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path22, expected, value) {
-  throw new ValidationError("", path22, `expected ${expected}, got ${describe(value)}`);
+function fail(path26, expected, value) {
+  throw new ValidationError("", path26, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path22) => typeof v === "string" ? v : fail(path22, "a string", v),
+  (v, path26) => typeof v === "string" ? v : fail(path26, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path22) => typeof v === "string" && v !== "" ? v : fail(path22, "a non-empty string", v),
+  (v, path26) => typeof v === "string" && v !== "" ? v : fail(path26, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isFinite(v) ? v : fail(path22, "a number", v),
+  (v, path26) => typeof v === "number" && Number.isFinite(v) ? v : fail(path26, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isInteger(v) ? v : fail(path22, "an integer", v),
+  (v, path26) => typeof v === "number" && Number.isInteger(v) ? v : fail(path26, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path22, "a non-negative integer", v),
+  (v, path26) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path26, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path22) => typeof v === "boolean" ? v : fail(path22, "a boolean", v),
+  (v, path26) => typeof v === "boolean" ? v : fail(path26, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path22) => allowed.includes(v) ? v : fail(path22, `one of ${shown}`, v);
+  const check = (v, path26) => allowed.includes(v) ? v : fail(path26, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path22) => {
-    if (!Array.isArray(v)) fail(path22, "an array", v);
-    return v.map((el, i2) => item(el, [...path22, i2]));
+  const check = (v, path26) => {
+    if (!Array.isArray(v)) fail(path26, "an array", v);
+    return v.map((el, i2) => item(el, [...path26, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path22) => v === null ? null : inner(v, path22);
+  const check = (v, path26) => v === null ? null : inner(v, path26);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path22) => v === void 0 ? void 0 : inner(v, path22);
+  const check = (v, path26) => v === void 0 ? void 0 : inner(v, path26);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7710,10 +7710,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path26) => {
+    if (!isPlainObject(v)) fail(path26, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path22, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path26, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7733,11 +7733,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path26) => {
+    if (!isPlainObject(v)) fail(path26, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path22, key]);
+      const value = check2(v[key], [...path26, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7747,41 +7747,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path22) => {
+  const check = (v, path26) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path22, bad],
+          [...path26, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path22);
+    return known(v, path26);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path26) => {
+    if (!isPlainObject(v)) fail(path26, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path22, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path26, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path22);
+    return variant(v, path26);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path22) => {
-    const value = inner(v, path22);
+  const check = (v, path26) => {
+    const value = inner(v, path26);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path22, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path26, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -7963,6 +7963,21 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
+var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  )
+});
 var farmSchema = closed({
   schema: literal(FARM_SCHEMA_ID),
   devices: names(device),
@@ -7989,6 +8004,9 @@ var farmSchema = closed({
   paths: documented(
     arr(pathRule),
     "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
   )
 });
 
@@ -8231,12 +8249,26 @@ var REQUIRED_METRICS = [
   "pte_bytes"
 ];
 var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
-  telemetry: optional(arr(repTelemetry))
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
 };
 var executeData = refine(
   obj({
@@ -8250,8 +8282,11 @@ var executeData = refine(
   }),
   (d) => {
     const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics));
-    return missing === void 0 ? null : { path: ["metrics", missing], message: "required metric is missing" };
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
   }
 );
 var stageData = {
@@ -8530,7 +8565,11 @@ function resolve(file, data) {
       ])
     ),
     runSet: data.run.cells,
-    paths: data.paths
+    paths: data.paths,
+    health: {
+      quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+    }
   };
 }
 async function exists(p, kind) {
@@ -8554,11 +8593,52 @@ async function checkFiles(farm, where) {
   }
 }
 
-// actions/src/cell-stages.ts
-import path12 from "node:path";
+// actions/src/drivers/fvp/driver.ts
+import { access, copyFile, stat as stat2 } from "node:fs/promises";
+import path15 from "node:path";
+
+// actions/src/drivers/driver.ts
+function nativeToolchain(settings, runner) {
+  return { executorch: settings.runnerExecutorch, runner };
+}
+
+// actions/src/drivers/native-step.ts
+import { mkdir, open as open2, readFile as readFile4, writeFile } from "node:fs/promises";
+import path14 from "node:path";
+
+// actions/src/hashing.ts
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readdir } from "node:fs/promises";
+import path3 from "node:path";
+function sha256Text(text) {
+  return createHash("sha256").update(text).digest("hex");
+}
+function sha256File(file) {
+  return new Promise((resolve2, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve2(hash.digest("hex")));
+  });
+}
+function canonicalJson(value) {
+  return JSON.stringify(value, (_key, v) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v).sort(([a2], [b]) => a2 < b ? -1 : a2 > b ? 1 : 0));
+  });
+}
+async function listFiles(root, keep = () => true) {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path3.relative(root, path3.join(e.parentPath, e.name)).split(path3.sep).join("/")).filter(keep).sort();
+}
+async function sha256Tree(root, keep) {
+  const files = await listFiles(root, keep);
+  const lines = [];
+  for (const rel of files) lines.push(`${rel}\0${await sha256File(path3.join(root, rel))}`);
+  return sha256Text(lines.join("\n"));
+}
 
 // actions/src/host-info.ts
-import { readdir, readFile as readFile2 } from "node:fs/promises";
+import { readdir as readdir2, readFile as readFile2 } from "node:fs/promises";
 
 // node_modules/is-plain-obj/index.js
 function isPlainObject2(value) {
@@ -8700,10 +8780,10 @@ var getJoinLength = (uint8Arrays) => {
 };
 
 // node_modules/execa/lib/return/final-error.js
-var getFinalError = (originalError, message, isSync) => {
+var getFinalError = (originalError, message2, isSync) => {
   const ErrorClass = isSync ? ExecaSyncError : ExecaError;
   const options = originalError instanceof DiscardedError ? {} : { cause: originalError };
-  return new ErrorClass(message, options);
+  return new ErrorClass(message2, options);
 };
 var DiscardedError = class extends Error {
 };
@@ -9274,11 +9354,11 @@ var replacements = Object.entries(specialMainSymbols);
 // node_modules/yoctocolors/base.js
 import tty from "node:tty";
 var hasColors = tty?.WriteStream?.prototype?.hasColors?.() ?? false;
-var format = (open3, close) => {
+var format = (open5, close) => {
   if (!hasColors) {
     return (input) => input;
   }
-  const openCode = `\x1B[${open3}m`;
+  const openCode = `\x1B[${open5}m`;
   const closeCode = `\x1B[${close}m`;
   return (input) => {
     const string = input + "";
@@ -9371,7 +9451,7 @@ var redBright2 = getColor(redBright);
 var yellowBright2 = getColor(yellowBright);
 var defaultVerboseFunction = ({
   type,
-  message,
+  message: message2,
   timestamp,
   piped,
   commandId,
@@ -9381,7 +9461,7 @@ var defaultVerboseFunction = ({
   const timestampString = serializeTimestamp(timestamp);
   const icon = ICONS[type]({ failed, reject, piped });
   const color = COLORS[type]({ reject });
-  return `${gray2(`[${timestampString}]`)} ${gray2(`[${commandId}]`)} ${color(icon)} ${color(message)}`;
+  return `${gray2(`[${timestampString}]`)} ${gray2(`[${commandId}]`)} ${color(icon)} ${color(message2)}`;
 };
 var serializeTimestamp = (timestamp) => `${padField(timestamp.getHours(), 2)}:${padField(timestamp.getMinutes(), 2)}:${padField(timestamp.getSeconds(), 2)}.${padField(timestamp.getMilliseconds(), 3)}`;
 var padField = (field, padding) => String(field).padStart(padding, "0");
@@ -9445,13 +9525,13 @@ var getVerboseObject = ({ type, result, verboseInfo }) => {
     options
   };
 };
-var getPrintedLines = (verboseMessage, verboseObject) => verboseMessage.split("\n").map((message) => getPrintedLine({ ...verboseObject, message }));
+var getPrintedLines = (verboseMessage, verboseObject) => verboseMessage.split("\n").map((message2) => getPrintedLine({ ...verboseObject, message: message2 }));
 var getPrintedLine = (verboseObject) => {
   const verboseLine = defaultVerboseFunction(verboseObject);
   return { verboseLine, verboseObject };
 };
-var serializeVerboseMessage = (message) => {
-  const messageString = typeof message === "string" ? message : inspect(message);
+var serializeVerboseMessage = (message2) => {
+  const messageString = typeof message2 === "string" ? message2 : inspect(message2);
   return escapeLines(messageString);
 };
 
@@ -9516,12 +9596,12 @@ var handleCommand = (filePath, rawArguments, rawOptions) => {
 };
 
 // node_modules/execa/lib/arguments/options.js
-import path9 from "node:path";
+import path10 from "node:path";
 import process9 from "node:process";
 
 // node_modules/npm-run-path/index.js
 import process5 from "node:process";
-import path4 from "node:path";
+import path5 from "node:path";
 
 // node_modules/path-key/index.js
 function pathKey(options = {}) {
@@ -9538,7 +9618,7 @@ function pathKey(options = {}) {
 // node_modules/unicorn-magic/node.js
 import { promisify } from "node:util";
 import { execFile as execFileCallback, execFileSync as execFileSyncOriginal } from "node:child_process";
-import path3 from "node:path";
+import path4 from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var execFileOriginal = promisify(execFileCallback);
 function toPath(urlOrPath) {
@@ -9547,12 +9627,12 @@ function toPath(urlOrPath) {
 function traversePathUp(startPath) {
   return {
     *[Symbol.iterator]() {
-      let currentPath = path3.resolve(toPath(startPath));
+      let currentPath = path4.resolve(toPath(startPath));
       let previousPath;
       while (previousPath !== currentPath) {
         yield currentPath;
         previousPath = currentPath;
-        currentPath = path3.resolve(currentPath, "..");
+        currentPath = path4.resolve(currentPath, "..");
       }
     }
   };
@@ -9567,27 +9647,27 @@ var npmRunPath = ({
   execPath: execPath2 = process5.execPath,
   addExecPath = true
 } = {}) => {
-  const cwdPath = path4.resolve(toPath(cwd));
+  const cwdPath = path5.resolve(toPath(cwd));
   const result = [];
-  const pathParts = pathOption.split(path4.delimiter);
+  const pathParts = pathOption.split(path5.delimiter);
   if (preferLocal) {
     applyPreferLocal(result, pathParts, cwdPath);
   }
   if (addExecPath) {
     applyExecPath(result, pathParts, execPath2, cwdPath);
   }
-  return pathOption === "" || pathOption === path4.delimiter ? `${result.join(path4.delimiter)}${pathOption}` : [...result, pathOption].join(path4.delimiter);
+  return pathOption === "" || pathOption === path5.delimiter ? `${result.join(path5.delimiter)}${pathOption}` : [...result, pathOption].join(path5.delimiter);
 };
 var applyPreferLocal = (result, pathParts, cwdPath) => {
   for (const directory of traversePathUp(cwdPath)) {
-    const pathPart = path4.join(directory, "node_modules/.bin");
+    const pathPart = path5.join(directory, "node_modules/.bin");
     if (!pathParts.includes(pathPart)) {
       result.push(pathPart);
     }
   }
 };
 var applyExecPath = (result, pathParts, execPath2, cwdPath) => {
-  const pathPart = path4.resolve(cwdPath, toPath(execPath2), "..");
+  const pathPart = path5.resolve(cwdPath, toPath(execPath2), "..");
   if (!pathParts.includes(pathPart)) {
     result.push(pathPart);
   }
@@ -10183,19 +10263,19 @@ var handleEpipeError = ({ error: error2, methodName, isSubprocess }) => {
     throw new Error(`${getMethodName(methodName, isSubprocess)} cannot be used: the ${getOtherProcessName(isSubprocess)} is disconnecting.`, { cause: error2 });
   }
 };
-var handleSerializationError = ({ error: error2, methodName, isSubprocess, message }) => {
+var handleSerializationError = ({ error: error2, methodName, isSubprocess, message: message2 }) => {
   if (isSerializationError(error2)) {
-    throw new Error(`${getMethodName(methodName, isSubprocess)}'s argument type is invalid: the message cannot be serialized: ${serializeInvalidMessage(message)}.`, { cause: error2 });
+    throw new Error(`${getMethodName(methodName, isSubprocess)}'s argument type is invalid: the message cannot be serialized: ${serializeInvalidMessage(message2)}.`, { cause: error2 });
   }
 };
-var serializeInvalidMessage = (message) => {
+var serializeInvalidMessage = (message2) => {
   try {
-    return String(message);
+    return String(message2);
   } catch {
-    return inspect2(message);
+    return inspect2(message2);
   }
 };
-var isSerializationError = ({ code, message }) => SERIALIZATION_ERROR_CODES.has(code) || SERIALIZATION_ERROR_MESSAGES.some((serializationErrorMessage) => message.includes(serializationErrorMessage));
+var isSerializationError = ({ code, message: message2 }) => SERIALIZATION_ERROR_CODES.has(code) || SERIALIZATION_ERROR_MESSAGES.some((serializationErrorMessage) => message2.includes(serializationErrorMessage));
 var SERIALIZATION_ERROR_CODES = /* @__PURE__ */ new Set([
   // Message is `undefined`
   "ERR_MISSING_ARGS",
@@ -10299,7 +10379,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
   while (incomingMessages.length > 0) {
     await waitForOutgoingMessages(anyProcess, ipcEmitter, incomingMessages[0]);
     await scheduler.yield();
-    const message = await handleStrictRequest({
+    const message2 = await handleStrictRequest({
       wrappedMessage: incomingMessages[0],
       anyProcess,
       channel,
@@ -10307,7 +10387,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
       ipcEmitter
     });
     incomingMessages.shift();
-    ipcEmitter.emit("message", message);
+    ipcEmitter.emit("message", message2);
     ipcEmitter.emit("message:done");
   }
 };
@@ -10367,16 +10447,16 @@ var isConnected = (anyProcess) => {
 };
 
 // node_modules/execa/lib/ipc/strict.js
-var handleSendStrict = ({ anyProcess, channel, isSubprocess, message, strict }) => {
+var handleSendStrict = ({ anyProcess, channel, isSubprocess, message: message2, strict }) => {
   if (!strict) {
-    return message;
+    return message2;
   }
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
   const hasListeners = hasMessageListeners(anyProcess, ipcEmitter);
   return {
     id: count++,
     type: REQUEST_TYPE,
-    message,
+    message: message2,
     hasListeners
   };
 };
@@ -10395,9 +10475,9 @@ var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubpro
   if (!isStrictRequest(wrappedMessage)) {
     return wrappedMessage;
   }
-  const { id, message } = wrappedMessage;
+  const { id, message: message2 } = wrappedMessage;
   if (!anyProcess.connected) {
-    return message;
+    return message2;
   }
   const response = { id, type: RESPONSE_TYPE, message: hasMessageListeners(anyProcess, ipcEmitter) };
   try {
@@ -10412,7 +10492,7 @@ var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubpro
       ipcEmitter.emit("strict:error", error2);
     }
   }
-  return message;
+  return message2;
 };
 var handleStrictResponse = (wrappedMessage, anyProcess) => {
   if (wrappedMessage?.type !== RESPONSE_TYPE) {
@@ -10488,7 +10568,7 @@ var getMinListenerCount = (anyProcess) => getOptions(anyProcess) !== void 0 && !
 var getOptions = (anyProcess) => IPC_SUBPROCESS_OPTIONS.get(anyProcess);
 
 // node_modules/execa/lib/ipc/send.js
-var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options) => {
+var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message2, options) => {
   const { strict = false } = copyOptions(options);
   checkBooleanOption(strict, "strict");
   const methodName = "sendMessage";
@@ -10503,16 +10583,16 @@ var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options)
     channel,
     methodName,
     isSubprocess,
-    message,
+    message: message2,
     strict
   });
 };
-var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, message, strict }) => {
+var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, message: message2, strict }) => {
   const wrappedMessage = handleSendStrict({
     anyProcess,
     channel,
     isSubprocess,
-    message,
+    message: message2,
     strict
   });
   const outgoingMessagesState = startSendMessage(anyProcess, wrappedMessage, strict);
@@ -10522,7 +10602,7 @@ var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, m
       methodName,
       isSubprocess,
       wrappedMessage,
-      message,
+      message: message2,
       strict
     });
   } catch (error2) {
@@ -10532,7 +10612,7 @@ var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, m
     endSendMessage(outgoingMessagesState);
   }
 };
-var sendOneMessage = async ({ anyProcess, methodName, isSubprocess, wrappedMessage, message, strict = false }) => {
+var sendOneMessage = async ({ anyProcess, methodName, isSubprocess, wrappedMessage, message: message2, strict = false }) => {
   const sendMethod = getSendMethod(anyProcess);
   try {
     await Promise.all([
@@ -10546,7 +10626,7 @@ var sendOneMessage = async ({ anyProcess, methodName, isSubprocess, wrappedMessa
       error: error2,
       methodName,
       isSubprocess,
-      message
+      message: message2
     });
     throw error2;
   }
@@ -10562,15 +10642,15 @@ var getSendMethod = (anyProcess) => {
 var PROCESS_SEND_METHODS = /* @__PURE__ */ new WeakMap();
 
 // node_modules/execa/lib/ipc/graceful.js
-var sendAbort = (subprocess, message) => {
+var sendAbort = (subprocess, message2) => {
   const methodName = "cancelSignal";
   validateConnection(methodName, false, subprocess.connected);
   return sendOneMessage({
     anyProcess: subprocess,
     methodName,
     isSubprocess: false,
-    wrappedMessage: { type: GRACEFUL_CANCEL_TYPE, message },
-    message
+    wrappedMessage: { type: GRACEFUL_CANCEL_TYPE, message: message2 },
+    message: message2
   });
 };
 var getCancelSignal = async ({ anyProcess, channel, isSubprocess, ipc }) => {
@@ -10672,7 +10752,7 @@ var getReason = ({ reason }) => {
 
 // node_modules/execa/lib/methods/node.js
 import { execPath, execArgv } from "node:process";
-import path5 from "node:path";
+import path6 from "node:path";
 var mapNode = ({ options }) => {
   if (options.node === false) {
     throw new TypeError('The "node" option cannot be false with `execaNode()`.');
@@ -10710,7 +10790,7 @@ var handleNodeOption = (file, commandArguments, {
     throw new TypeError('The "nodeOptions" option must be an array of strings.');
   }
   const normalizedNodePath = safeNormalizeFileUrl(nodePath, 'The "nodePath" option');
-  const resolvedNodePath = path5.resolve(cwd, normalizedNodePath);
+  const resolvedNodePath = path6.resolve(cwd, normalizedNodePath);
   const newOptions = {
     __proto__: null,
     shell: false,
@@ -10722,7 +10802,7 @@ var handleNodeOption = (file, commandArguments, {
   if (!shouldHandleNode) {
     return [file, commandArguments, newOptions];
   }
-  if (path5.basename(file, ".exe") === "node") {
+  if (path6.basename(file, ".exe") === "node") {
     throw new TypeError('When the "node" option is true, the first argument does not need to be "node".');
   }
   return [
@@ -10834,12 +10914,12 @@ var serializeEncoding = (encoding) => typeof encoding === "string" ? `"${encodin
 // node_modules/execa/lib/arguments/command-file.js
 import { openSync, readSync, closeSync } from "node:fs";
 import { Buffer as Buffer2 } from "node:buffer";
-import path7 from "node:path";
+import path8 from "node:path";
 import process7 from "node:process";
 
 // node_modules/which-command/index.js
 import fs from "node:fs";
-import path6 from "node:path";
+import path7 from "node:path";
 import process6 from "node:process";
 var isWindows = process6.platform === "win32";
 var separatorPattern = isWindows ? new RegExp("[\\/\\\\]", "v") : new RegExp("\\/", "v");
@@ -10858,8 +10938,8 @@ function resolveOptions(command, options) {
   return { cwd, searchPath, pathExt };
 }
 function windowsExtensions(command, pathExt) {
-  const extensions = pathExt.split(path6.delimiter).filter(Boolean);
-  const commandExtension = path6.extname(command).toLowerCase();
+  const extensions = pathExt.split(path7.delimiter).filter(Boolean);
+  const commandExtension = path7.extname(command).toLowerCase();
   if (commandExtension !== "" && extensions.some((extension) => extension.toLowerCase() === commandExtension)) {
     return ["", ...extensions];
   }
@@ -10868,7 +10948,7 @@ function windowsExtensions(command, pathExt) {
 function* candidatePaths(command, { cwd, searchPath, pathExt }) {
   const extensions = isWindows ? windowsExtensions(command, pathExt) : [""];
   if (separatorPattern.test(command)) {
-    const base = path6.resolve(cwd, command);
+    const base = path7.resolve(cwd, command);
     for (const extension of extensions) {
       yield base + extension;
     }
@@ -10877,14 +10957,14 @@ function* candidatePaths(command, { cwd, searchPath, pathExt }) {
   const directories = [
     // Windows searches the current directory before `PATH`.
     ...isWindows ? [cwd] : [],
-    ...searchPath.split(path6.delimiter)
+    ...searchPath.split(path7.delimiter)
   ];
   for (const directory of directories) {
     const unquoted = isWindows && directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
     if (unquoted === "") {
       continue;
     }
-    const base = path6.resolve(cwd, unquoted, command);
+    const base = path7.resolve(cwd, unquoted, command);
     for (const extension of extensions) {
       yield base + extension;
     }
@@ -10938,14 +11018,14 @@ var escapeWindowsCommand = (parsed) => {
   for (const value of [parsed.file, ...parsed.commandArguments]) {
     assertNoLineBreak(value);
   }
-  const escapedFile = escapeMetaChars(path7.normalize(resolvedFile ?? parsed.file));
+  const escapedFile = escapeMetaChars(path8.normalize(resolvedFile ?? parsed.file));
   const escapedArguments = parsed.commandArguments.map((argument) => escapeArgument(argument));
-  const commandLine = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
+  const commandLine2 = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
   parsed.options.windowsVerbatimArguments = true;
   return {
     file: process7.env.comspec || "cmd.exe",
     // `/e:on` enables the command extensions the `%` escaping relies on, and `/v:off` disables delayed expansion so `!` is literal, even when the registry changes either default
-    commandArguments: ["/d", "/e:on", "/v:off", "/s", "/c", commandLine],
+    commandArguments: ["/d", "/e:on", "/v:off", "/s", "/c", commandLine2],
     options: parsed.options
   };
 };
@@ -10963,10 +11043,10 @@ var resolvePath = (parsed) => {
   const environment = parsed.options.env || process7.env;
   const cwd = parsed.options.cwd ?? process7.cwd();
   const environmentPathExt = getWindowsEnvironmentValue(environment, "PATHEXT");
-  const commandExtension = path7.extname(parsed.file);
-  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path7.delimiter}${environmentPathExt ?? ""}`;
+  const commandExtension = path8.extname(parsed.file);
+  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path8.delimiter}${environmentPathExt ?? ""}`;
   if (hasWindowsPathSeparator(parsed.file)) {
-    return whichCommandSync(path7.resolve(cwd, parsed.file), { cwd, pathExt });
+    return whichCommandSync(path8.resolve(cwd, parsed.file), { cwd, pathExt });
   }
   const searchPath = getWindowsEnvironmentValue(environment, "PATH") ?? getWindowsEnvironmentValue(process7.env, "PATH") ?? "";
   const resolveOptions2 = {
@@ -10979,12 +11059,12 @@ var resolvePath = (parsed) => {
 var hasWindowsPathSeparator = (file) => file.includes("/") || file.includes("\\") || file.includes(":");
 var shouldSearchCurrentDirectory = (environment) => getWindowsEnvironmentValue(process7.env, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0 && getWindowsEnvironmentValue(environment, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0;
 var resolvePathDirectories = (file, { cwd, path: searchPath, pathExt }) => {
-  for (const directory of searchPath.split(path7.delimiter)) {
+  for (const directory of searchPath.split(path8.delimiter)) {
     const unquotedDirectory = directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
     if (unquotedDirectory === "") {
       continue;
     }
-    const resolvedFile = whichCommandSync(path7.resolve(cwd, unquotedDirectory, file), { cwd, pathExt });
+    const resolvedFile = whichCommandSync(path8.resolve(cwd, unquotedDirectory, file), { cwd, pathExt });
     if (resolvedFile !== void 0) {
       return resolvedFile;
     }
@@ -11051,11 +11131,11 @@ var shouldQuoteArgument = (argument) => argument === "" || argument.endsWith("\\
 
 // node_modules/execa/lib/arguments/cwd.js
 import { statSync } from "node:fs";
-import path8 from "node:path";
+import path9 from "node:path";
 import process8 from "node:process";
 var normalizeCwd = (cwd = getDefaultCwd()) => {
   const cwdString = safeNormalizeFileUrl(cwd, 'The "cwd" option');
-  return path8.resolve(cwdString);
+  return path9.resolve(cwdString);
 };
 var getDefaultCwd = () => {
   try {
@@ -11110,7 +11190,7 @@ var normalizeOptions = (filePath, rawArguments, rawOptions) => {
   options.killSignal = normalizeKillSignal(options.killSignal);
   options.forceKillAfterDelay = normalizeForceKillAfterDelay(options.forceKillAfterDelay);
   options.lines = options.lines.map((lines, fdNumber) => lines && !BINARY_ENCODINGS.has(options.encoding) && options.buffer[fdNumber]);
-  if (process9.platform === "win32" && cmdExeRegExp.test(path9.basename(file))) {
+  if (process9.platform === "win32" && cmdExeRegExp.test(path10.basename(file))) {
     commandArguments.unshift("/q");
   }
   return { file, commandArguments, options };
@@ -11712,8 +11792,8 @@ var handleMaxBuffer = ({ error: error2, stream, readableObjectMode, lines, encod
   if (fdNumber === "all") {
     return error2;
   }
-  const unit = getMaxBufferUnit(readableObjectMode, lines, encoding);
-  error2.maxBufferInfo = { fdNumber, unit };
+  const unit2 = getMaxBufferUnit(readableObjectMode, lines, encoding);
+  error2.maxBufferInfo = { fdNumber, unit: unit2 };
   stream.destroy();
   throw error2;
 };
@@ -11735,16 +11815,16 @@ var checkIpcMaxBuffer = (ipcOutput, maxBuffer) => {
   throw error2;
 };
 var getMaxBufferMessage = (error2, maxBuffer) => {
-  const { streamName, threshold, unit } = getMaxBufferInfo(error2, maxBuffer);
-  return `Command's ${streamName} was larger than ${threshold} ${unit}`;
+  const { streamName, threshold, unit: unit2 } = getMaxBufferInfo(error2, maxBuffer);
+  return `Command's ${streamName} was larger than ${threshold} ${unit2}`;
 };
 var getMaxBufferInfo = (error2, maxBuffer) => {
   if (error2?.maxBufferInfo === void 0) {
     return { streamName: "output", threshold: maxBuffer[1], unit: "bytes" };
   }
-  const { maxBufferInfo: { fdNumber, unit, threshold = getFdSpecificValue(maxBuffer, fdNumber) } } = error2;
+  const { maxBufferInfo: { fdNumber, unit: unit2, threshold = getFdSpecificValue(maxBuffer, fdNumber) } } = error2;
   delete error2.maxBufferInfo;
-  return fdNumber === "ipc" ? { streamName: "IPC output", threshold, unit: "messages" } : { streamName: getStreamName(fdNumber), threshold, unit };
+  return fdNumber === "ipc" ? { streamName: "IPC output", threshold, unit: "messages" } : { streamName: getStreamName(fdNumber), threshold, unit: unit2 };
 };
 var getMaxBufferSync = ([, stdoutMaxBuffer]) => stdoutMaxBuffer === 0 ? Number.MIN_VALUE : stdoutMaxBuffer;
 var handleMaxBufferSync = ({ resultError, output, maxBuffer, buffer }) => {
@@ -11813,13 +11893,13 @@ var createMessages = ({
 ${originalMessage}`;
   const shortMessage = `${prefix}: ${escapedCommand}${suffix}`;
   const messageStdio = all === void 0 ? [stdio[2], stdio[1]] : [all];
-  const message = [
+  const message2 = [
     shortMessage,
     ...messageStdio,
     ...stdio.slice(3),
     ipcOutput.map((ipcMessage) => serializeIpcMessage(ipcMessage)).join("\n")
   ].map((messagePart) => escapeLines(stripFinalNewline(serializeMessagePart(messagePart)))).filter(Boolean).join("\n\n");
-  return { originalMessage, shortMessage, message };
+  return { originalMessage, shortMessage, message: message2 };
 };
 var getErrorCode = (error2) => typeof error2?.code === "string" ? error2.code : void 0;
 var getErrorPrefix = ({
@@ -11979,7 +12059,7 @@ var makeError = ({
   isSync
 }) => {
   const { exitCode, signal, signalDescription } = normalizeExitPayload(rawExitCode, rawSignal);
-  const { originalMessage, shortMessage, message } = createMessages({
+  const { originalMessage, shortMessage, message: message2 } = createMessages({
     stdio,
     all,
     ipcOutput,
@@ -11999,7 +12079,7 @@ var makeError = ({
     timeout,
     cwd
   });
-  const error2 = getFinalError(originalError, message, isSync);
+  const error2 = getFinalError(originalError, message2, isSync);
   Object.assign(error2, getErrorProperties({
     error: error2,
     command,
@@ -12115,7 +12195,7 @@ function parseMilliseconds(milliseconds) {
 
 // node_modules/pretty-ms/index.js
 var isZero = (value) => value === 0 || value === 0n;
-var pluralize = (word, count2) => count2 === 1 || count2 === 1n ? word : `${word}s`;
+var pluralize = (word, count3) => count3 === 1 || count3 === 1n ? word : `${word}s`;
 var SECOND_ROUNDING_EPSILON = 1e-7;
 var ONE_DAY_IN_MILLISECONDS = 24n * 60n * 60n * 1000n;
 function prettyMilliseconds(milliseconds, options) {
@@ -12791,10 +12871,10 @@ var getInputFileType = (inputFile) => {
 };
 
 // node_modules/execa/lib/stdio/duplicate.js
-import path10 from "node:path";
+import path11 from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var isFileType = (type) => SPECIAL_DUPLICATE_TYPES_SYNC.has(type);
-var getFileTarget = ({ type, value }) => type === "filePath" ? path10.resolve(value.file) : fileURLToPath3(value);
+var getFileTarget = ({ type, value }) => type === "filePath" ? path11.resolve(value.file) : fileURLToPath3(value);
 var filterDuplicates = (stdioItems) => stdioItems.filter((stdioItemOne, indexOne) => stdioItems.every((stdioItemTwo, indexTwo) => !hasSameValueAndDirection(stdioItemOne, stdioItemTwo) || indexOne >= indexTwo || stdioItemOne.type === "generator" || stdioItemOne.type === "asyncGenerator"));
 var hasSameValueAndDirection = (stdioItemOne, stdioItemTwo) => stdioItemOne.value === stdioItemTwo.value && stdioItemOne.direction === stdioItemTwo.direction;
 var getDuplicateStream = ({ stdioItem: { type, value, optionName }, direction, fileDescriptors, isSync }) => {
@@ -13540,17 +13620,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path22 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path22)) {
+    const path26 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path26)) {
       continue;
     }
-    writtenPaths.add(path22);
-    if (append || outputFiles.has(path22)) {
-      appendFileSync(path22, contents);
+    writtenPaths.add(path26);
+    if (append || outputFiles.has(path26)) {
+      appendFileSync(path26, contents);
     } else {
-      writeFileSync(path22, contents);
+      writeFileSync(path26, contents);
     }
-    outputFiles.add(path22);
+    outputFiles.add(path26);
   }
 };
 
@@ -13813,12 +13893,12 @@ var stopOnAbort = (signal, controller) => {
 };
 var getMessage = async (ipcEmitter, filter, { signal }) => {
   if (filter === void 0) {
-    const [message] = await once5(ipcEmitter, "message", { signal });
-    return message;
+    const [message2] = await once5(ipcEmitter, "message", { signal });
+    return message2;
   }
-  for await (const [message] of on2(ipcEmitter, "message", { signal })) {
-    if (filter(message)) {
-      return message;
+  for await (const [message2] of on2(ipcEmitter, "message", { signal })) {
+    if (filter(message2)) {
+      return message2;
     }
   }
 };
@@ -13906,9 +13986,9 @@ var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state })
 };
 var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
   try {
-    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+    for await (const [message2] of on3(ipcEmitter, "message", { signal: controller.signal })) {
       throwIfStrictError(state);
-      yield message;
+      yield message2;
     }
   } catch {
     throwIfStrictError(state);
@@ -14068,7 +14148,7 @@ var handleDummyPromise = async ({ error: error2, command, escapedCommand, fileDe
 };
 
 // node_modules/execa/lib/stdio/handle-async.js
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream as createReadStream2, createWriteStream } from "node:fs";
 import { Buffer as Buffer7 } from "node:buffer";
 import { Readable as Readable2, Writable as Writable2, Duplex as Duplex2 } from "node:stream";
 var handleStdioAsync = (options, verboseInfo) => handleStdio(addPropertiesAsync, options, verboseInfo, false);
@@ -14115,8 +14195,8 @@ var addPropertiesAsync = {
     ...addProperties2,
     generator: generatorToInputStream,
     asyncGenerator: generatorToInputStream,
-    fileUrl: ({ value }) => ({ stream: createReadStream(value) }),
-    filePath: ({ value: { file } }) => ({ stream: createReadStream(file) }),
+    fileUrl: ({ value }) => ({ stream: createReadStream2(value) }),
+    filePath: ({ value: { file } }) => ({ stream: createReadStream2(file) }),
     webStream: ({ value }, options, objectMode) => ({ stream: Readable2.fromWeb(value, { objectMode }) }),
     iterable: ({ value, optionName }, options, objectMode) => ({ stream: Readable2.from(objectMode ? value : validateIterable(value, optionName)) }),
     asyncIterable: ({ value, optionName }, options, objectMode) => ({ stream: Readable2.from(objectMode ? value : validateAsyncIterable(value, optionName)) }),
@@ -14451,7 +14531,7 @@ var MAX_LISTENERS_INCREMENT = 2;
 // node_modules/execa/lib/terminate/kill-descendants.js
 import process12 from "node:process";
 import { execFile } from "node:child_process";
-import path11 from "node:path/win32";
+import path12 from "node:path/win32";
 var isWindows2 = process12.platform === "win32";
 var getSpawnOptions = (options) => !isWindows2 && options.killDescendants ? { ...options, detached: true } : options;
 var getKillFunction = (subprocess, { killDescendants }) => {
@@ -14491,10 +14571,10 @@ var killDescendantsWindows = (subprocess, signal) => {
 };
 var getTaskkillFile = () => {
   const windowsDirectory = [process12.env.SystemRoot, process12.env.windir].find((directory) => directory && isWindowsDriveAbsolutePath(directory));
-  return windowsDirectory === void 0 ? void 0 : path11.join(windowsDirectory, "System32", "taskkill.exe");
+  return windowsDirectory === void 0 ? void 0 : path12.join(windowsDirectory, "System32", "taskkill.exe");
 };
 var isWindowsDriveAbsolutePath = (directory) => {
-  const { root } = path11.parse(directory);
+  const { root } = path12.parse(directory);
   return /^[a-z]:[/\\]/i.test(root);
 };
 
@@ -14626,12 +14706,12 @@ var SignalExit = class extends SignalExitBase {
     for (const sig of signals) {
       this.#sigListeners[sig] = () => {
         const listeners = this.#process.listeners(sig);
-        let { count: count2 } = this.#emitter;
+        let { count: count3 } = this.#emitter;
         const p = process14;
         if (typeof p.__signal_exit_emitter__ === "object" && typeof p.__signal_exit_emitter__.count === "number") {
-          count2 += p.__signal_exit_emitter__.count;
+          count3 += p.__signal_exit_emitter__.count;
         }
-        if (listeners.length === count2) {
+        if (listeners.length === count3) {
           this.unload();
           const ret = this.#emitter.emit("exit", null, sig);
           const s = sig === "SIGHUP" ? this.#hupSig : sig;
@@ -15738,8 +15818,8 @@ import { once as once8 } from "node:events";
 
 // node_modules/execa/lib/verbose/ipc.js
 var shouldLogIpc = (verboseInfo) => isFullVerbose(verboseInfo, "ipc");
-var logIpcOutput = (message, verboseInfo) => {
-  const verboseMessage = serializeVerboseMessage(message);
+var logIpcOutput = (message2, verboseInfo) => {
+  const verboseMessage = serializeVerboseMessage(message2);
   verboseLog({
     type: "ipc",
     verboseMessage,
@@ -15764,7 +15844,7 @@ var waitForIpcOutput = async ({
   const buffer = getFdSpecificValue(bufferArray, "ipc");
   const maxBuffer = getFdSpecificValue(maxBufferArray, "ipc");
   const logErrors = [];
-  for await (const message of loopOnMessages({
+  for await (const message2 of loopOnMessages({
     anyProcess: subprocess,
     channel: subprocess.channel,
     isSubprocess: false,
@@ -15774,11 +15854,11 @@ var waitForIpcOutput = async ({
   })) {
     if (buffer) {
       checkIpcMaxBuffer(ipcOutput, maxBuffer);
-      ipcOutput.push(message);
+      ipcOutput.push(message2);
     }
     if (isVerbose2) {
       try {
-        logIpcOutput(message, verboseInfo);
+        logIpcOutput(message2, verboseInfo);
       } catch (error2) {
         logErrors.push(error2);
       }
@@ -16368,7 +16448,7 @@ async function readNumber(file) {
 }
 async function sampleTelemetry(label) {
   const thermal = {};
-  const zones = await readdir("/sys/class/thermal").catch(() => []);
+  const zones = await readdir2("/sys/class/thermal").catch(() => []);
   for (const zone of zones.filter((z) => z.startsWith("thermal_zone"))) {
     const milli = await readNumber(`/sys/class/thermal/${zone}/temp`);
     if (milli === null) continue;
@@ -16376,655 +16456,12 @@ async function sampleTelemetry(label) {
     thermal[`${zone}:${type}`] = milli / 1e3;
   }
   const mhz = {};
-  const cpus = await readdir("/sys/devices/system/cpu").catch(() => []);
+  const cpus = await readdir2("/sys/devices/system/cpu").catch(() => []);
   for (const cpu of cpus.filter((c3) => /^cpu\d+$/.test(c3))) {
     const khz = await readNumber(`/sys/devices/system/cpu/${cpu}/cpufreq/scaling_cur_freq`);
     if (khz !== null) mhz[cpu] = khz / 1e3;
   }
   return { label, at: (/* @__PURE__ */ new Date()).toISOString(), thermal_c: thermal, cpu_mhz: mhz };
-}
-
-// actions/src/cell-stages.ts
-function cooldownFor(device2) {
-  const t = device2.thermal;
-  return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
-}
-function stageSpec(ctx, stage, cell3, inputs) {
-  return {
-    schema: "pte-farm/stage-spec@1",
-    stage,
-    cell: cell3.ref,
-    model: {
-      id: cell3.model.name,
-      path: cell3.model.path,
-      max_seq_len: cell3.model.max_seq_len,
-      // Only for CNNs, so a decoder LM's spec (and its cache key) stays what it was.
-      ...cell3.model.kind === "cnn" && cell3.model.inputShape !== null ? { kind: "cnn", input_shape: cell3.model.inputShape } : {}
-    },
-    prompts: cell3.model.prompts,
-    max_new_tokens: cell3.model.max_new_tokens,
-    recipe: cell3.recipe.spec,
-    backend: cell3.backend.spec,
-    inputs,
-    execute: {
-      warmup: ctx.warmup,
-      reps: ctx.reps,
-      prompt_ids: [],
-      ...cooldownFor(cell3.device)
-    },
-    options: ctx.stageOptions[stage] ?? {}
-  };
-}
-function artefactOf(step, role) {
-  const a2 = step.result.artefacts[role];
-  if (a2 === void 0)
-    return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path12.resolve(step.dir, a2.path), sha256: a2.sha256 };
-}
-async function executeStep(ctx, cell3, req) {
-  const spec = stageSpec(ctx, "execute", cell3, req.inputs);
-  spec.execute.prompt_ids = req.promptIds;
-  const before = await sampleTelemetry("before-execute");
-  const step = await ctx.steps.executeCell(spec, cell3, req.dir, req.buildToolchain);
-  return { step, telemetry: [before, await sampleTelemetry("after-execute")] };
-}
-
-// actions/src/pipeline.ts
-import path13 from "node:path";
-
-// actions/src/samples.ts
-function median(samples) {
-  if (samples.length === 0) return null;
-  const sorted = [...samples].sort((a2, b) => a2 - b);
-  const mid = Math.floor(sorted.length / 2);
-  const hi = sorted[mid];
-  return sorted.length % 2 === 1 ? hi : (sorted[mid - 1] + hi) / 2;
-}
-function cleanSamples(m) {
-  if (m === void 0) return [];
-  const flags = m.sample_flags;
-  return flags === void 0 ? [...m.samples] : m.samples.filter((_, i2) => (flags[i2] ?? []).length === 0);
-}
-
-// actions/src/schemas/run-record.ts
-var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
-var ROLES = ["base", "head", "nightly", "release"];
-var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
-var gatePolicy2 = obj({
-  /** Which reference the `.pte` must match bit for bit. */
-  reference: literal("fp32", "quantized"),
-  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
-  fp32: literal("gate", "report"),
-  /**
-   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
-   * and the quantized reference's, in quanta of the output scale.
-   */
-  max_abs_diff_q: optional(nonNegInt)
-});
-var divergence = obj({
-  reference: literal("fp32", "quantized"),
-  prompt_index: nonNegInt,
-  position: nonNegInt,
-  /** null when the reference ended before the `.pte` did. */
-  expected_id: nullable(int),
-  expected_text: nullable(str),
-  /** null when the `.pte` stopped early. */
-  actual_id: nullable(int),
-  actual_text: nullable(str)
-});
-var outputAgreement = obj({
-  max_abs_diff_q: nonNegInt,
-  bound_q: nonNegInt,
-  /** The first place the largest difference occurs. */
-  prompt_index: nonNegInt,
-  position: nonNegInt,
-  /** How many output codes differ at all, of how many. */
-  differing: nonNegInt,
-  total: nonNegInt
-});
-var gateResult = obj({
-  verdict: literal("pass", "fail"),
-  policy: gatePolicy2,
-  first_divergence: nullable(divergence),
-  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
-  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
-  outputs: optional(outputAgreement)
-});
-var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
-var stageEntry = obj({
-  stage: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str)
-});
-var telemetrySample = obj({
-  label: str,
-  at: str,
-  thermal_c: record(num),
-  cpu_mhz: record(num)
-});
-var failureNote = obj({
-  stage: optional(str),
-  outcome: str,
-  message: str,
-  known_issue: nullable(str),
-  triage: str,
-  reproduce: str
-});
-var roofline = obj({
-  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
-  bytes_per_token: num,
-  bandwidth_gbs: num,
-  bound_tokens_per_sec: num,
-  /** Median decode tokens/s over the bound (unflagged samples only). */
-  fraction: nullable(num)
-});
-var runRecord = obj({
-  schema: literal("pte-farm/run@1"),
-  cell,
-  session: str,
-  role: literal(...ROLES),
-  git_sha: nullable(str),
-  started_at: str,
-  finished_at: str,
-  status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
-  device: obj({
-    runner: str,
-    board: str,
-    hostname: str,
-    os: str,
-    kernel: str,
-    arch: str,
-    cpu: str,
-    cpus: nonNegInt,
-    memory_mb: nonNegInt
-  }),
-  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
-  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
-  metrics: record(metric),
-  tokens: arr(
-    obj({
-      prompt: str,
-      prompt_ids: arr(int),
-      generated_ids: arr(int),
-      reference_ids: arr(int),
-      quantized_reference_ids: nullable(arr(int))
-    })
-  ),
-  gate: nullable(gateResult),
-  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
-  roofline: optional(nullable(roofline)),
-  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
-  delegation: optional(delegation),
-  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
-  stages: arr(stageEntry),
-  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
-  failure: nullable(failureNote)
-});
-
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/pipeline.ts
-function cellDir(outDir2, cell3) {
-  return path13.join(outDir2, "cells", ...cell3.id.split("/"));
-}
-
-// actions/src/stage-job.ts
-import { existsSync as existsSync3 } from "node:fs";
-import { readFile as readFile7 } from "node:fs/promises";
-
-// actions/src/cache.ts
-import { mkdir, mkdtemp, readdir as readdir3, readFile as readFile3, rename, rm, stat as stat2, writeFile } from "node:fs/promises";
-import path15 from "node:path";
-
-// actions/src/hashing.ts
-import { createHash } from "node:crypto";
-import { createReadStream as createReadStream2 } from "node:fs";
-import { readdir as readdir2 } from "node:fs/promises";
-import path14 from "node:path";
-function sha256Text(text) {
-  return createHash("sha256").update(text).digest("hex");
-}
-function sha256File(file) {
-  return new Promise((resolve2, reject) => {
-    const hash = createHash("sha256");
-    createReadStream2(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve2(hash.digest("hex")));
-  });
-}
-function canonicalJson(value) {
-  return JSON.stringify(value, (_key, v) => {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v).sort(([a2], [b]) => a2 < b ? -1 : a2 > b ? 1 : 0));
-  });
-}
-async function listFiles(root, keep = () => true) {
-  const entries = await readdir2(root, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path14.relative(root, path14.join(e.parentPath, e.name)).split(path14.sep).join("/")).filter(keep).sort();
-}
-async function sha256Tree(root, keep) {
-  const files = await listFiles(root, keep);
-  const lines = [];
-  for (const rel of files) lines.push(`${rel}\0${await sha256File(path14.join(root, rel))}`);
-  return sha256Text(lines.join("\n"));
-}
-
-// actions/src/cache.ts
-function keyMaterial(spec, inputShas) {
-  const common2 = {
-    model: { id: spec.model.id, max_seq_len: spec.model.max_seq_len },
-    prompts: spec.prompts,
-    toolchain: spec.cell.toolchain,
-    options: spec.options
-  };
-  switch (spec.stage) {
-    case "reference":
-      return { ...common2, max_new_tokens: spec.max_new_tokens, recipe: spec.recipe };
-    case "export":
-      return common2;
-    case "quantize":
-      return { ...common2, recipe: spec.recipe, inputs: inputShas };
-    case "lower":
-      return { ...common2, recipe: spec.recipe, backend: spec.backend, inputs: inputShas };
-    case "execute":
-      throw new Error("bug: execute is never cached (it measures the device, every time)");
-  }
-}
-function cacheKey(stage, material, toolchain2, modelHash) {
-  return sha256Text(canonicalJson({ stage, material, toolchain: toolchain2, model: modelHash }));
-}
-var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
-async function fingerprintToolchain(args) {
-  const pins = await readFile3(args.pinsFile, "utf8");
-  const probe = await execa(args.python, ["-c", PROBE], { reject: false });
-  if (probe.exitCode !== 0) {
-    throw new InfrastructureError(
-      `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
-    );
-  }
-  const installed = probe.stdout.split("\n").filter((l) => l !== "");
-  const stageCode = await sha256Tree(
-    args.stagesPackageDir,
-    (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
-  );
-  return { pins, installed, stageCode };
-}
-async function toolchainFingerprints(cells, python2) {
-  const out = /* @__PURE__ */ new Map();
-  for (const cell3 of cells) {
-    if (out.has(cell3.toolchain.name)) continue;
-    out.set(
-      cell3.toolchain.name,
-      await fingerprintToolchain({
-        python: python2,
-        pinsFile: cell3.toolchain.requirements,
-        stagesPackageDir: path15.join(STAGES_DIR, "pte_stages")
-      })
-    );
-  }
-  return out;
-}
-var modelHashes = /* @__PURE__ */ new Map();
-async function modelFolderHash(dir) {
-  const files = await listFiles(dir);
-  const stamps = await Promise.all(
-    files.map(async (rel) => {
-      const s = await stat2(path15.join(dir, rel));
-      return `${rel}:${s.size}:${s.mtimeMs}`;
-    })
-  );
-  const memoKey = `${dir}\0${stamps.join("\n")}`;
-  let hash = modelHashes.get(memoKey);
-  if (hash === void 0) {
-    hash = sha256Tree(dir);
-    modelHashes.set(memoKey, hash);
-  }
-  return hash;
-}
-var BuildCache = class {
-  root;
-  constructor(root) {
-    this.root = root;
-  }
-  entryDir(stage, key) {
-    return path15.join(this.root, "entries", stage, key.slice(0, 2), key);
-  }
-  /**
-   * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
-   * removed and reported as a miss rather than trusted. Artefact sizes are checked, not hashes:
-   * the hashes were verified when the entry was written, and rehashing GBs on every hit would
-   * defeat the cache.
-   */
-  async lookup(stage, key) {
-    const dir = this.entryDir(stage, key);
-    let text;
-    try {
-      text = await readFile3(path15.join(dir, "result.json"), "utf8");
-    } catch {
-      return null;
-    }
-    try {
-      const result = parseJson(stageResult, text, path15.join(dir, "result.json"));
-      if (result.status !== "ok" || result.stage !== stage)
-        throw new ValidationError(dir, [], "not a successful entry");
-      const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
-      for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat2(path15.join(dir, a2.path));
-        if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
-      }
-      return { dir, result, data };
-    } catch {
-      await this.evict(dir);
-      return null;
-    }
-  }
-  /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
-  async tempDir(stage) {
-    const tmp = path15.join(this.root, "tmp");
-    await mkdir(tmp, { recursive: true });
-    return mkdtemp(path15.join(tmp, `${stage}-`));
-  }
-  /**
-   * Publishes a successful build atomically. If another process published the same key first,
-   * its entry wins and ours is discarded (both are builds of the same inputs).
-   */
-  async publish(stage, key, builtDir, material) {
-    if (!CACHEABLE_STAGES.includes(stage)) throw new Error(`bug: ${stage} is not cacheable`);
-    const dir = this.entryDir(stage, key);
-    await writeFile(
-      path15.join(builtDir, "cache-entry.json"),
-      `${JSON.stringify({ key, stage, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
-`
-    );
-    await mkdir(path15.dirname(dir), { recursive: true });
-    try {
-      await rename(builtDir, dir);
-    } catch (err) {
-      const code = err.code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
-      await rm(builtDir, { recursive: true, force: true });
-    }
-    return dir;
-  }
-  /**
-   * Removes build folders left in `tmp/` by runs that were killed (SIGKILL, power loss) before
-   * they could publish or move them. Only old ones: a young folder may be another run's live build.
-   */
-  async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path15.join(this.root, "tmp");
-    const names2 = await readdir3(tmp).catch(() => []);
-    for (const name of names2) {
-      const s = await stat2(path15.join(tmp, name)).catch(() => null);
-      if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm(path15.join(tmp, name), { recursive: true, force: true });
-    }
-  }
-  /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
-  async evict(dir) {
-    const aside = `${dir}.evicted-${process.pid}-${Date.now()}`;
-    await rename(dir, aside).catch(() => void 0);
-    await rm(aside, { recursive: true, force: true });
-  }
-};
-
-// actions/src/local-model.ts
-import { existsSync as existsSync2 } from "node:fs";
-import os from "node:os";
-import path16 from "node:path";
-function hubCacheDir(env = process.env) {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path16.join(env.HF_HOME ?? path16.join(os.homedir(), ".cache", "huggingface"), "hub");
-}
-function cachedSnapshot(hub2, env = process.env) {
-  const dir = path16.join(
-    hubCacheDir(env),
-    `models--${hub2.id.replaceAll("/", "--")}`,
-    "snapshots",
-    hub2.revision
-  );
-  return existsSync2(path16.join(dir, "config.json")) ? dir : null;
-}
-function runnableCell(cell3, env = process.env) {
-  const { model: model2 } = cell3;
-  if (model2.path !== null) return { ...cell3, model: { ...model2, path: model2.path } };
-  if (model2.hub === null) throw new Error(`bug: model ${model2.name} has neither path nor hub`);
-  const snapshot = cachedSnapshot(model2.hub, env);
-  if (snapshot === null) {
-    throw new ConfigurationError(
-      `cell ${cell3.id}: model ${model2.name} needs the Hugging Face hub: ${model2.hub.id} at revision ${model2.hub.revision}, which is not in the local cache (${hubCacheDir(env)}). pte-farm never downloads; fetch it once with \`huggingface-cli download ${model2.hub.id} --revision ${model2.hub.revision}\`, or point the model at a local folder with \`path:\``
-    );
-  }
-  return { ...cell3, model: { ...model2, path: snapshot } };
-}
-
-// actions/src/step-notes.ts
-import { mkdir as mkdir2, readdir as readdir4, readFile as readFile4, writeFile as writeFile2 } from "node:fs/promises";
-import path17 from "node:path";
-var stepNote = obj({
-  schema: literal("pte-farm/step@1"),
-  stage: literal(...STAGES),
-  label: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str),
-  started_at: str,
-  finished_at: str,
-  failure: nullable(failureNote),
-  /** The orchestrator's readings around execute; empty for the build stages. */
-  telemetry: arr(telemetrySample)
-});
-function stepsDir(outDir2) {
-  return path17.join(outDir2, "steps");
-}
-async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
-  const note = {
-    schema: "pte-farm/step@1",
-    stage: step.stage,
-    label: step.label,
-    outcome: step.kind,
-    cache: step.cache,
-    wall_s: Math.round(step.wallMs) / 1e3,
-    dir: step.dir,
-    log: step.logPath,
-    started_at: startedAt,
-    finished_at: (/* @__PURE__ */ new Date()).toISOString(),
-    failure: step.failure,
-    telemetry
-  };
-  const file = path17.join(stepsDir(outDir2), `${step.stage}.json`);
-  await mkdir2(path17.dirname(file), { recursive: true });
-  await writeFile2(file, `${JSON.stringify(note, null, 2)}
-`);
-  return file;
-}
-
-// actions/src/steps.ts
-import { cp, mkdir as mkdir4, readFile as readFile6, rename as rename2, rm as rm2, symlink } from "node:fs/promises";
-import path19 from "node:path";
-
-// actions/src/stage-runner.ts
-import { mkdir as mkdir3, open, readFile as readFile5, stat as stat3, writeFile as writeFile3 } from "node:fs/promises";
-import path18 from "node:path";
-var SPEC_FILE = "spec.json";
-var RESULT_FILE = "result.json";
-var LOG_FILE = "stage.log";
-function stageArgv(command, stage, specPath, dir) {
-  return ["-m", `${command.package}.${stage}`, "--spec", specPath, "--out", dir];
-}
-async function runStage(stage, opts) {
-  const { command, dir } = opts;
-  await mkdir3(dir, { recursive: true });
-  const specPath = path18.join(dir, SPEC_FILE);
-  const logPath = path18.join(dir, LOG_FILE);
-  await writeFile3(specPath, `${JSON.stringify(opts.spec, null, 2)}
-`);
-  const log = await open(logPath, "w");
-  const started = performance.now();
-  let timedOut = false;
-  let exit;
-  try {
-    const env = {
-      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path18.delimiter),
-      PYTHONUNBUFFERED: "1",
-      ...command.env
-    };
-    const logFd = log.fd;
-    const child = execa(command.python, stageArgv(command, stage, specPath, dir), {
-      stdin: "ignore",
-      stdout: logFd,
-      stderr: logFd,
-      env,
-      reject: false,
-      killDescendants: true,
-      forceKillAfterDelay: opts.graceMs ?? 5e3,
-      cleanup: true
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGTERM");
-    }, opts.timeoutMs);
-    const res = await child;
-    clearTimeout(timer);
-    child.kill("SIGKILL");
-    const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
-    exit = { exitCode: res.exitCode ?? null, signal: res.signal ?? null, spawnError };
-  } finally {
-    await log.close();
-  }
-  const wallMs = performance.now() - started;
-  const base = { stage, dir, specPath, logPath, exitCode: exit.exitCode, signal: exit.signal, wallMs };
-  const read = await readResult(dir, stage);
-  const result = read.result;
-  const done = (kind, reason, data = null) => ({
-    ...base,
-    kind,
-    result,
-    data,
-    reason
-  });
-  if (timedOut)
-    return done(
-      "timeout",
-      `timed out after ${Math.round(opts.timeoutMs / 1e3)} s; its process group was killed`
-    );
-  if (exit.spawnError !== null) {
-    return done(
-      "infra-failure",
-      `could not start ${command.python} (${exit.spawnError}); set PTE_FARM_PYTHON to the toolchain's python`
-    );
-  }
-  if (exit.signal !== null) {
-    return done(
-      "infra-failure",
-      `killed by ${exit.signal}, which pte-farm did not send (out of memory? the OOM killer sends SIGKILL)`
-    );
-  }
-  if (exit.exitCode === 2)
-    return done("config-error", read.problem ?? "the stage rejected its spec (exit 2)");
-  if (exit.exitCode === 3)
-    return done("infra-failure", "the stage reported an infrastructure failure (exit 3)");
-  if (read.problem !== null) return done("infra-failure", read.problem);
-  if (result === null) return done("infra-failure", `exited ${exit.exitCode} without writing ${RESULT_FILE}`);
-  if (exit.exitCode === 1) {
-    return result.status === "failed" ? done("stage-failure", `the stage failed (exit 1, ${result.error?.kind ?? "?"} error)`) : done("infra-failure", 'exited 1 but result.json says status "ok"');
-  }
-  if (exit.exitCode !== 0)
-    return done("infra-failure", `exited ${exit.exitCode}, which the stage contract does not define`);
-  if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
-  try {
-    const check = stageData[stage];
-    const data = parse(check, result.data, `${displayPath(path18.join(dir, RESULT_FILE))}: data`);
-    const bad = await checkArtefacts(dir, result);
-    return bad === null ? done("ok", null, data) : done("infra-failure", bad);
-  } catch (err) {
-    if (err instanceof ValidationError) return done("infra-failure", err.message);
-    throw err;
-  }
-}
-async function readResult(dir, stage) {
-  const file = path18.join(dir, RESULT_FILE);
-  let text;
-  try {
-    text = await readFile5(file, "utf8");
-  } catch {
-    return { result: null, problem: null };
-  }
-  try {
-    const result = parseJson(stageResult, text, displayPath(file));
-    if (result.stage !== stage) {
-      return {
-        result: null,
-        problem: `${displayPath(file)}: stage: expected "${stage}", got "${result.stage}"`
-      };
-    }
-    return { result, problem: null };
-  } catch (err) {
-    if (err instanceof ValidationError) return { result: null, problem: err.message };
-    throw err;
-  }
-}
-async function checkArtefacts(dir, result) {
-  for (const [role, a2] of Object.entries(result.artefacts)) {
-    const file = path18.resolve(dir, a2.path);
-    const shown = displayPath(file);
-    const size = await stat3(file).then(
-      (s) => s.size,
-      () => null
-    );
-    if (size === null) return `artefact ${role}: ${shown} does not exist`;
-    if (size !== a2.bytes) return `artefact ${role}: ${shown} has ${size} bytes, result.json says ${a2.bytes}`;
-    const sha = await sha256File(file);
-    if (sha !== a2.sha256) return `artefact ${role}: ${shown} has sha256 ${sha}, result.json says ${a2.sha256}`;
-  }
-  return null;
-}
-async function logTail(logPath, lines = 20) {
-  const fh = await open(logPath, "r").catch(() => null);
-  if (fh === null) return [];
-  try {
-    const { size } = await fh.stat();
-    const length = Math.min(size, 256 * 1024);
-    const buf = Buffer.alloc(length);
-    await fh.read(buf, 0, length, size - length);
-    const all = buf.toString("utf8").replace(/\s+$/, "").split(/\r?\n/);
-    return all.slice(-lines);
-  } finally {
-    await fh.close();
-  }
-}
-async function describeFailure(outcome, tailLines = 20) {
-  const err = outcome.result?.error ?? null;
-  const pkg = err?.package ? ` in ${err.package}${err.package_version ? ` ${err.package_version}` : ""}` : "";
-  const head = err === null ? `stage ${outcome.stage}: ${outcome.kind}: ${outcome.reason ?? "?"}` : `stage ${outcome.stage} failed${pkg}: ${err.type}: ${err.message}` + (outcome.kind === "stage-failure" ? "" : ` [${outcome.kind}: ${outcome.reason ?? ""}]`);
-  const lines = [head];
-  if (err?.hint) lines.push(`  hint: ${err.hint}`);
-  const tail = await logTail(outcome.logPath, tailLines);
-  const shownLog = displayPath(outcome.logPath);
-  if (tail.length > 0) {
-    lines.push(`  --- last ${tail.length} lines of ${shownLog} ---`);
-    for (const l of tail) lines.push(`  | ${l}`);
-  }
-  lines.push(`  log: ${shownLog}`);
-  return lines.join("\n");
 }
 
 // actions/src/triage.ts
@@ -17102,6 +16539,1684 @@ function reproduceCommand(args) {
   return `${stage}   # or: ${cell3}`;
 }
 
+// actions/src/drivers/process.ts
+import { open, readFile as readFile3, rm } from "node:fs/promises";
+import path13 from "node:path";
+function commandLine(argv) {
+  return argv.map(shellQuote).join(" ");
+}
+var captures = 0;
+async function runProcess(argv, opts) {
+  const [file, ...args] = argv;
+  if (file === void 0) throw new Error("bug: runProcess without a program");
+  await opts.log.appendFile(`$ ${commandLine(argv)}
+`);
+  const started = performance.now();
+  let timedOut = false;
+  const capture = path13.join(opts.cwd, `.process-${process.pid}-${++captures}`);
+  const out = await open(`${capture}.stdout`, "w");
+  const err = await open(`${capture}.stderr`, "w");
+  const child = execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: "ignore",
+    stdout: out.fd,
+    stderr: err.fd,
+    reject: false,
+    killDescendants: true,
+    forceKillAfterDelay: opts.graceMs ?? 5e3,
+    cleanup: true
+  });
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      child.kill("SIGTERM");
+    },
+    Math.max(0, opts.deadline - performance.now())
+  );
+  const res = await child;
+  clearTimeout(timer);
+  child.kill("SIGKILL");
+  await out.close();
+  await err.close();
+  const stdout = await readFile3(`${capture}.stdout`, "utf8");
+  const stderr = await readFile3(`${capture}.stderr`, "utf8");
+  await rm(`${capture}.stdout`, { force: true });
+  await rm(`${capture}.stderr`, { force: true });
+  await opts.log.appendFile(`--- stdout
+${stdout}
+--- stderr
+${stderr}
+`);
+  const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
+  const result = {
+    argv: [...argv],
+    exitCode: res.exitCode ?? null,
+    signal: res.signal ?? null,
+    timedOut,
+    spawnError,
+    stdout,
+    stderr,
+    wallMs: performance.now() - started
+  };
+  await opts.log.appendFile(
+    `--- ${spawnError ?? (timedOut ? "killed at the deadline" : `exit ${result.exitCode ?? result.signal}`)} after ${(result.wallMs / 1e3).toFixed(1)} s
+
+`
+  );
+  return result;
+}
+
+// actions/src/drivers/native-step.ts
+var DriverFailure = class extends Error {
+  kind;
+  hint;
+  /** The command that showed the failure, for the reproduce line. */
+  command;
+  constructor(kind, message2, opts = {}) {
+    super(message2);
+    this.name = "DriverFailure";
+    this.kind = kind;
+    this.hint = opts.hint ?? null;
+    this.command = opts.process ? commandLine(opts.process.argv) : null;
+  }
+};
+async function checkArtefact(req, spec) {
+  const want = req.manifest.pte.sha256;
+  const got = await sha256File(req.pte);
+  if (got !== want) {
+    throw new DriverFailure(
+      "infra-failure",
+      `refusing to execute ${req.pte}: its sha256 ${got.slice(0, 16)}… does not match the manifest's ${want.slice(0, 16)}…; the file was corrupted or replaced after lowering`,
+      { hint: "rebuild it (pte-farm run --no-cache) or download it again" }
+    );
+  }
+  const built = req.manifest.toolchain.executorch ?? null;
+  const here = spec.toolchain.executorch ?? null;
+  if (built !== null && here !== null && built !== here) {
+    throw new DriverFailure(
+      "infra-failure",
+      `toolchain mismatch: the .pte was built with executorch ${built}, this device's ${spec.driver} runner (${spec.runner}) with executorch ${here}`,
+      { hint: "rebuild the runner from the build's ExecuTorch release (runners/ provisioning)" }
+    );
+  }
+}
+function stageError2(f, spec) {
+  return {
+    kind: f.kind === "stage-failure" ? "stage" : "infra",
+    type: f.kind === "timeout" ? "Timeout" : "DriverFailure",
+    message: f.message,
+    package: spec.driver,
+    package_version: spec.toolchain.executorch ?? null,
+    hint: f.hint
+  };
+}
+async function runNativeStep(req, spec, measure) {
+  await mkdir(req.dir, { recursive: true });
+  const logPath = path14.join(req.dir, "stage.log");
+  await writeFile(
+    path14.join(req.dir, "spec.json"),
+    `${JSON.stringify(
+      {
+        schema: "pte-farm/driver-spec@1",
+        driver: spec.driver,
+        cell: req.cell.id,
+        pte: req.pte,
+        manifest: req.manifestPath,
+        warmup: req.warmup,
+        reps: req.reps,
+        timeout_s: req.timeoutS,
+        prompt_ids: req.promptIds,
+        ...spec.plan
+      },
+      null,
+      2
+    )}
+`
+  );
+  const before = await sampleTelemetry("before-execute");
+  const startedAt = (/* @__PURE__ */ new Date()).toISOString();
+  const started = performance.now();
+  const logFile = await open2(logPath, "w");
+  let data = null;
+  let failure = null;
+  try {
+    const ctx = {
+      req,
+      log: (text) => logFile.appendFile(text),
+      logFile,
+      deadline: started + req.timeoutS * 1e3
+    };
+    await checkArtefact(req, spec);
+    const measured2 = await measure(ctx);
+    try {
+      data = parse(executeData, measured2.data, `${spec.driver} driver: execute data`);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      throw new DriverFailure("infra-failure", `broken contract (a pte-farm bug): ${err.message}`);
+    }
+  } catch (err) {
+    if (!(err instanceof DriverFailure)) throw err;
+    failure = err;
+    await logFile.appendFile(`pte-farm: ${err.kind}: ${err.message}
+`);
+  } finally {
+    await logFile.close();
+  }
+  const wallMs = performance.now() - started;
+  const result = {
+    schema: "pte-farm/stage-result@1",
+    stage: "execute",
+    status: failure === null ? "ok" : "failed",
+    started_at: startedAt,
+    finished_at: (/* @__PURE__ */ new Date()).toISOString(),
+    duration_s: Math.round(wallMs) / 1e3,
+    toolchain: spec.toolchain,
+    artefacts: {},
+    data: data ?? {},
+    error: failure === null ? null : stageError2(failure, spec)
+  };
+  await writeFile(path14.join(req.dir, "result.json"), `${JSON.stringify(result, null, 2)}
+`);
+  const after = await sampleTelemetry("after-execute");
+  const step = {
+    stage: "execute",
+    label: req.cell.id,
+    kind: failure?.kind ?? "ok",
+    cache: "off",
+    dir: req.dir,
+    logPath,
+    wallMs,
+    result,
+    data,
+    reason: failure?.message ?? null,
+    failure: failure === null ? null : await failureNote(req, spec, failure, logPath)
+  };
+  return { step, telemetry: [before, after] };
+}
+async function failureNote(req, spec, f, logPath) {
+  const log = await readFile4(logPath, "utf8").catch(() => "");
+  const t = triage(await loadKnownIssues(KNOWN_ISSUES_FILE), {
+    stage: "execute",
+    log,
+    errorMessage: f.message,
+    toolchain: spec.toolchain,
+    toolchainName: req.cell.toolchain.name,
+    buildToolchain: req.manifest.toolchain,
+    platform: platformId(),
+    recipe: req.cell.recipe.spec
+  });
+  const message2 = `stage execute failed in ${spec.driver} (${f.kind}): ${f.message}`;
+  req.logger.error(
+    `${message2}${f.hint === null ? "" : `
+  hint: ${f.hint}`}
+  triage: ${t.summary}
+  log: ${logPath}`
+  );
+  return {
+    stage: "execute",
+    outcome: f.kind,
+    message: message2,
+    known_issue: t.kind === "known" ? t.issue.id : null,
+    triage: t.summary,
+    reproduce: f.command ?? `see ${logPath} (${spec.driver} driver, spec in ${path14.join(req.dir, "spec.json")})`
+  };
+}
+
+// actions/src/drivers/samples.ts
+var MetricCollector = class {
+  series = /* @__PURE__ */ new Map();
+  notes = {};
+  unavailable = {};
+  /** One rep's value of `name`; `flags` are the rep's (e.g. ["hot"]). */
+  add(name, unit2, better, value, flags = []) {
+    let s = this.series.get(name);
+    if (s === void 0) {
+      s = { unit: unit2, better, values: [], flags: [] };
+      this.series.set(name, s);
+    }
+    s.values.push(value);
+    s.flags.push([...flags]);
+  }
+  /** How the driver measured `name`, where that differs from the Python runtime's meaning. */
+  note(name, text) {
+    this.notes[name] = text;
+  }
+  /** A metric this driver cannot measure at all, and why. */
+  cannotMeasure(name, why) {
+    this.unavailable[name] = why;
+  }
+  finish() {
+    const metrics = {};
+    const unavailable = { ...this.unavailable };
+    const notes = { ...this.notes };
+    for (const [name, s] of this.series) {
+      const kept = s.values.flatMap((v, i2) => "value" in v ? [{ v: v.value, f: s.flags[i2] ?? [] }] : []);
+      const firstMissing = s.values.find((v) => "missing" in v);
+      if (kept.length === 0) {
+        unavailable[name] = firstMissing?.missing ?? "no rep measured it";
+        delete notes[name];
+        continue;
+      }
+      metrics[name] = {
+        unit: s.unit,
+        better: s.better,
+        samples: kept.map((k) => Number(k.v.toFixed(4))),
+        sample_flags: kept.map((k) => k.f)
+      };
+      if (firstMissing !== void 0) {
+        const gap = `${s.values.length - kept.length} of ${s.values.length} reps could not be measured (${firstMissing.missing})`;
+        notes[name] = notes[name] === void 0 ? gap : `${notes[name]}; ${gap}`;
+      }
+    }
+    return { metrics, unavailable, notes };
+  }
+};
+
+// actions/src/drivers/fvp/command.ts
+var BOARD = /^corstone-(300|320)-(ethos-u55|ethos-u65|ethos-u85)-(\d+)$/;
+function fvpTarget(board) {
+  const m = BOARD.exec(board);
+  if (m === null) {
+    throw new ConfigurationError(
+      `device board ${board}: the fvp driver needs corstone-<300|320>-<ethos-u55|ethos-u65|ethos-u85>-<MACs>, e.g. corstone-300-ethos-u55-128`
+    );
+  }
+  const corstone = m[1];
+  const npu = m[2];
+  if (corstone === "320" !== (npu === "ethos-u85")) {
+    throw new ConfigurationError(
+      `device board ${board}: Corstone-300 carries Ethos-U55/U65, Corstone-320 carries Ethos-U85`
+    );
+  }
+  const executable = corstone === "320" ? "FVP_Corstone_SSE-320" : `FVP_Corstone_SSE-300_${npu === "ethos-u65" ? "Ethos-U65" : "Ethos-U55"}`;
+  return { executable, corstone, npu, macs: Number(m[3]) };
+}
+function semihostingCmdLine(file) {
+  const line = `executor_runner -m ${file} -o out`;
+  if (line.length > 256) throw new Error(`bug: semihosting command line over 256 chars: ${line}`);
+  return line;
+}
+function fvpArgv(run2) {
+  const { target, placement } = run2;
+  const u85 = target.corstone === "320";
+  const board = u85 ? "mps4_board" : "mps3_board";
+  const cpu = u85 ? "mps4_board.subsystem.cpu0" : "cpu0";
+  const c3 = (param) => ["-C", param];
+  const argv = [
+    run2.fvp,
+    ...c3(`${u85 ? "mps4_board.subsystem.ethosu" : "ethosu"}.num_macs=${target.macs}`),
+    ...c3(`${board}.visualisation.disable-visualisation=1`),
+    ...u85 ? c3("vis_hdlcd.disable_visualisation=1") : [],
+    ...c3(`${board}.telnetterminal0.start_telnet=0`),
+    ...c3(`${board}.uart0.out_file=-`),
+    ...u85 ? c3(`${board}.uart0.unbuffered_output=1`) : [],
+    ...c3(`${board}.uart0.shutdown_on_eot=1`)
+  ];
+  if (placement.kind === "semihosting") {
+    argv.push(
+      ...c3(`${cpu}.semihosting-enable=1`),
+      ...c3(`${cpu}.semihosting-stack_base=0`),
+      ...c3(`${cpu}.semihosting-heap_limit=0`),
+      ...c3(`${cpu}.semihosting-cwd=${placement.cwd}`),
+      ...c3(`${cpu}.semihosting-cmd_line=${semihostingCmdLine(placement.file)}`)
+    );
+  }
+  argv.push("-a", run2.elf);
+  if (placement.kind === "address") argv.push("--data", `${placement.file}@${placement.address}`);
+  argv.push("--timelimit", String(Math.max(1, Math.floor(run2.timeLimitS))));
+  return argv;
+}
+function checkAddress(address) {
+  if (!/^0x[0-9a-fA-F]{1,16}$/.test(address)) {
+    throw new ConfigurationError(
+      `fvp-pte-address ${JSON.stringify(address)}: expected a hex address like 0x70000000`
+    );
+  }
+  return address;
+}
+
+// actions/src/drivers/fvp/parse.ts
+function message(line) {
+  return line.replace(/^[IWEDF] \[executorch:[^\]]*\]\s?/, "").trim();
+}
+function intAfter(text, re) {
+  const m = re.exec(text);
+  return m?.[1] === void 0 ? null : Number(m[1]);
+}
+function parseFvpLog(log) {
+  const lines = log.replaceAll("\r", "").split("\n");
+  const messages = lines.map(message);
+  const all = messages.join("\n");
+  const testResults = [...all.matchAll(/Test_result: (PASS|FAIL)\b/g)].map((m) => m[1]);
+  const faultAt = messages.findIndex((m) => /hard ?fault/i.test(m));
+  const hardFault = faultAt < 0 ? null : [messages[faultAt], /cfsr=/.test(messages[faultAt + 1] ?? "") ? messages[faultAt + 1] : ""].join(" ").trim();
+  const errors = lines.filter((l) => /^[EF] \[executorch:/.test(l)).map((l) => l.trim());
+  const events = /Ethos-U PMU Events:\s*\[([^\]]*)\]/.exec(all)?.[1]?.split(",").map((e) => e.trim()).filter(Boolean) ?? [];
+  const pmuCounters = [...all.matchAll(/ethosu_pmu_cntr(\d+)\s*:\s*(\d+)/g)].map((m) => {
+    const index = Number(m[1]);
+    return { index, event: events[index] ?? null, total: Number(m[2]) };
+  });
+  const memory = {};
+  for (const m of all.matchAll(/^(method_allocator_\w+|model_pte_\w+_size|temp_allocator\w*):\s+(\d+)/gm)) {
+    memory[m[1]] = Number(m[2]);
+  }
+  return {
+    testResults,
+    hardFault,
+    timeLimitReached: /Simulation is stopping\. Reason: CPU time has been exceeded/.test(all),
+    errors,
+    programComplete: /Program complete, exiting\./.test(all),
+    inferences: intAfter(all, /NPU Inferences\s*:\s*(\d+)/),
+    delegations: intAfter(all, /NPU delegations:\s*(\d+)/),
+    cpuCycles: intAfter(all, /Inference runtime:\s*(\d+) CPU cycles total/),
+    ethosuBackendCpuCycles: intAfter(all, /ethos-u\s*:\s*cycle_cnt\s*:\s*(\d+) cycles/),
+    cpuWaitForNpuCycles: intAfter(all, /cpu_wait_for_npu_cntr\s*:\s*(\d+) CPU cycles/),
+    npuActiveCycles: intAfter(all, /ethosu_pmu_cycle_cntr\s*:\s*(\d+)/),
+    pmuCounters,
+    memory
+  };
+}
+function fvpVerdict(r, killedAtDeadline) {
+  if (r.hardFault !== null) {
+    return {
+      kind: "stage-failure",
+      message: `the target hard-faulted: ${r.hardFault}`,
+      hint: "look up pc/lr in the runner ELF (arm-none-eabi-addr2line); arena sizes and unsupported operators are the usual causes"
+    };
+  }
+  if (r.testResults.includes("FAIL")) {
+    return {
+      kind: "stage-failure",
+      message: "Test_result: FAIL: the outputs differ from the reference outputs in the bundled program"
+    };
+  }
+  if (r.testResults.length > 0) return { kind: "pass" };
+  if (r.timeLimitReached || killedAtDeadline) {
+    return {
+      kind: "timeout",
+      message: r.timeLimitReached ? "the FVP stopped at its --timelimit before the runner printed a Test_result" : "the FVP did not finish before the step's deadline; its process group was killed",
+      hint: "raise timeout-s for a large model; a hang in the NPU driver looks the same"
+    };
+  }
+  if (r.errors.length > 0) {
+    return {
+      kind: "stage-failure",
+      message: `the runner failed on the target: ${r.errors.slice(0, 3).join(" | ")}`
+    };
+  }
+  if (r.programComplete) {
+    return {
+      kind: "infra-failure",
+      message: "the runner completed without a Test_result: it was built without ET_BUNDLE_IO, so nothing checked the outputs",
+      hint: "build the executor runner with -DET_BUNDLE_IO=ON and run a bundled program (.bpte)"
+    };
+  }
+  return {
+    kind: "infra-failure",
+    message: "the simulation ended without a Test_result, an error or a fault: is the UART on stdout (-C …uart0.out_file=-)?"
+  };
+}
+
+// actions/src/drivers/fvp/driver.ts
+var FVP_RUNNER_ENV = "PTE_FARM_FVP_RUNNER";
+function stopGraceMs(timeoutS2) {
+  return Math.min(15e3, Math.max(2e3, timeoutS2 * 100));
+}
+var NO_WALL_CLOCK = "simulated: the FVP's wall clock times the simulator, not the device (see npu_active_cycles and cpu_cycles)";
+var UNAVAILABLE = {
+  decode_tokens_per_sec: "the bare-metal executor runner runs the method once per inference; it generates no tokens",
+  prefill_tokens_per_sec: "the bare-metal executor runner runs the method once per inference; it generates no tokens",
+  first_token_ms: "the bare-metal executor runner generates no tokens",
+  model_load_ms: NO_WALL_CLOCK,
+  peak_rss_mb: "a bare-metal target has no process RSS; the runner's allocator use is in driver.details.memory"
+};
+function unit(event2) {
+  if (/BEAT/.test(event2)) return "beats";
+  if (/IDLE|ACTIVE|CYCLE/.test(event2)) return "cycles";
+  return "events";
+}
+function perInference(total, r, line) {
+  if (total === null) {
+    return { missing: `the runner printed no \`${line}\` line (built without the Ethos-U PMU report?)` };
+  }
+  const n2 = r.inferences ?? 1;
+  return n2 > 0 ? { value: total / n2 } : { missing: "the runner reported 0 inferences" };
+}
+async function simulate(ctx, argv) {
+  const p = await runProcess(argv, {
+    cwd: ctx.req.dir,
+    deadline: ctx.deadline + stopGraceMs(ctx.req.timeoutS),
+    log: ctx.logFile
+  });
+  if (p.spawnError !== null) {
+    throw new DriverFailure(
+      "infra-failure",
+      `could not start ${argv[0]} (${p.spawnError}); install the FVP (runners/corstone-fvp) or set the execute action's fvp input`,
+      { process: p }
+    );
+  }
+  const report = parseFvpLog(`${p.stdout}
+${p.stderr}`);
+  if (p.signal !== null && !p.timedOut && report.hardFault === null) {
+    throw new DriverFailure(
+      "infra-failure",
+      `the FVP was killed by ${p.signal}, which pte-farm did not send (out of memory?)`,
+      { process: p }
+    );
+  }
+  const verdict = fvpVerdict(report, p.timedOut);
+  if (verdict.kind !== "pass") {
+    throw new DriverFailure(verdict.kind, verdict.message, {
+      process: p,
+      ...verdict.hint === void 0 ? {} : { hint: verdict.hint }
+    });
+  }
+  return report;
+}
+function collectRep(collect, r) {
+  collect.add(
+    "npu_active_cycles",
+    "cycles",
+    "lower",
+    perInference(r.npuActiveCycles, r, "ethosu_pmu_cycle_cntr")
+  );
+  collect.add("cpu_cycles", "cycles", "lower", perInference(r.cpuCycles, r, "Inference runtime"));
+  collect.add(
+    "ethosu_backend_cpu_cycles",
+    "cycles",
+    "lower",
+    perInference(r.ethosuBackendCpuCycles, r, "ethos-u : cycle_cnt")
+  );
+  collect.add(
+    "cpu_wait_for_npu_cycles",
+    "cycles",
+    "lower",
+    perInference(r.cpuWaitForNpuCycles, r, "cpu_wait_for_npu_cntr")
+  );
+  for (const c3 of r.pmuCounters) {
+    const name = c3.event === null ? `ethosu_pmu_cntr${c3.index}` : `pmu_${c3.event.replace(/^ETHOSU_PMU_/, "").toLowerCase()}`;
+    collect.add(
+      name,
+      c3.event === null ? "events" : unit(c3.event),
+      "lower",
+      perInference(c3.total, r, `ethosu_pmu_cntr${c3.index}`)
+    );
+  }
+}
+async function runFvp(req) {
+  if (req.promptIds.length > 0) {
+    throw new ConfigurationError(
+      `cell ${req.cell.id}: the fvp driver runs a bare-metal executor runner, one forward pass per inference; it cannot generate tokens for ${req.cell.model.name} (${req.cell.model.kind})`
+    );
+  }
+  const target = fvpTarget(req.cell.device.board);
+  const fvp = req.settings.fvp || target.executable;
+  const elf = req.settings.runner || process.env[FVP_RUNNER_ENV] || "";
+  if (elf === "") {
+    throw new ConfigurationError(
+      `the fvp driver needs the bare-metal executor runner ELF: set the execute action's runner input or ${FVP_RUNNER_ENV} (runners/corstone-fvp builds it with ET_BUNDLE_IO)`
+    );
+  }
+  const file = path15.basename(req.pte);
+  const placement = req.settings.pteAddress === "" ? { kind: "semihosting", cwd: req.dir, file } : { kind: "address", file: req.pte, address: checkAddress(req.settings.pteAddress) };
+  const argvAt = (timeLimitS) => fvpArgv({ target, fvp, elf, placement, timeLimitS });
+  const spec = {
+    driver: "fvp",
+    runner: elf,
+    toolchain: { ...nativeToolchain(req.settings, elf), fvp },
+    plan: { target, command: argvAt(req.timeoutS) }
+  };
+  return runNativeStep(req, spec, async (ctx) => {
+    if (!await access(elf).then(
+      () => true,
+      () => false
+    )) {
+      throw new DriverFailure(
+        "infra-failure",
+        `the executor runner ELF ${elf} does not exist on this machine`,
+        {
+          hint: "provision the runner (runners/corstone-fvp) or fix the runner input"
+        }
+      );
+    }
+    if (placement.kind === "semihosting") await copyFile(req.pte, path15.join(req.dir, file));
+    const collect = new MetricCollector();
+    let last = null;
+    for (let rep = 0; rep < req.warmup + req.reps; rep++) {
+      const remainingS = (ctx.deadline - performance.now()) / 1e3;
+      if (remainingS < 1) {
+        throw new DriverFailure(
+          "timeout",
+          `the step's ${req.timeoutS} s ran out after ${rep} of ${req.warmup + req.reps} simulations`
+        );
+      }
+      last = await simulate(ctx, argvAt(remainingS));
+      if (rep >= req.warmup) collectRep(collect, last);
+    }
+    collect.add("pte_bytes", "B", "lower", { value: (await stat2(req.pte)).size });
+    for (const [name, why] of Object.entries(UNAVAILABLE)) collect.cannotMeasure(name, why);
+    collect.note(
+      "cpu_cycles",
+      "Cortex-M cycles in method->execute() per inference, simulated: Arm's FVPs are cycle-accurate for the NPU, not the CPU"
+    );
+    collect.note(
+      "npu_active_cycles",
+      "the Ethos-U PMU cycle counter (NPU_ACTIVE to NPU_IDLE) per inference, simulated"
+    );
+    const { metrics, unavailable, notes } = collect.finish();
+    return {
+      data: {
+        prompts: [],
+        reps: req.reps,
+        warmup: req.warmup,
+        metrics,
+        driver: {
+          name: "fvp",
+          unavailable,
+          notes,
+          output_check: "bundled-io",
+          details: {
+            fvp,
+            elf,
+            target: `corstone-${target.corstone} ${target.npu}-${target.macs}`,
+            placement: placement.kind,
+            inferences: last?.inferences ?? null,
+            npu_delegations: last?.delegations ?? null,
+            test_results: last?.testResults.length ?? 0,
+            pmu_events: last?.pmuCounters.map((c3) => c3.event) ?? [],
+            memory: last?.memory ?? {}
+          }
+        }
+      }
+    };
+  });
+}
+var fvpDriver = {
+  name: "fvp",
+  describe: "a Corstone FVP running ExecuTorch's bare-metal executor runner (examples/arm/executor_runner)",
+  execute: runFvp
+};
+
+// actions/src/drivers/llama-main/driver.ts
+import { readFile as readFile5, stat as stat3 } from "node:fs/promises";
+import path18 from "node:path";
+
+// actions/src/cell-stages.ts
+import path16 from "node:path";
+function cooldownFor(device2) {
+  const t = device2.thermal;
+  return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
+}
+function stageSpec(ctx, stage, cell3, inputs) {
+  return {
+    schema: "pte-farm/stage-spec@1",
+    stage,
+    cell: cell3.ref,
+    model: {
+      id: cell3.model.name,
+      path: cell3.model.path,
+      max_seq_len: cell3.model.max_seq_len,
+      // Only for CNNs, so a decoder LM's spec (and its cache key) stays what it was.
+      ...cell3.model.kind === "cnn" && cell3.model.inputShape !== null ? { kind: "cnn", input_shape: cell3.model.inputShape } : {}
+    },
+    prompts: cell3.model.prompts,
+    max_new_tokens: cell3.model.max_new_tokens,
+    recipe: cell3.recipe.spec,
+    backend: cell3.backend.spec,
+    inputs,
+    execute: {
+      warmup: ctx.warmup,
+      reps: ctx.reps,
+      prompt_ids: [],
+      ...cooldownFor(cell3.device)
+    },
+    options: ctx.stageOptions[stage] ?? {}
+  };
+}
+function artefactOf(step, role) {
+  const a2 = step.result.artefacts[role];
+  if (a2 === void 0)
+    return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
+  return { path: path16.resolve(step.dir, a2.path), sha256: a2.sha256 };
+}
+async function executeStep(ctx, cell3, req) {
+  const spec = stageSpec(ctx, "execute", cell3, req.inputs);
+  spec.execute.prompt_ids = req.promptIds;
+  const before = await sampleTelemetry("before-execute");
+  const step = await ctx.steps.executeCell(spec, cell3, req.dir, req.buildToolchain);
+  return { step, telemetry: [before, await sampleTelemetry("after-execute")] };
+}
+
+// actions/src/local-model.ts
+import { existsSync as existsSync2 } from "node:fs";
+import os from "node:os";
+import path17 from "node:path";
+function hubCacheDir(env = process.env) {
+  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  return path17.join(env.HF_HOME ?? path17.join(os.homedir(), ".cache", "huggingface"), "hub");
+}
+function cachedSnapshot(hub2, env = process.env) {
+  const dir = path17.join(
+    hubCacheDir(env),
+    `models--${hub2.id.replaceAll("/", "--")}`,
+    "snapshots",
+    hub2.revision
+  );
+  return existsSync2(path17.join(dir, "config.json")) ? dir : null;
+}
+function runnableCell(cell3, env = process.env) {
+  const { model: model2 } = cell3;
+  if (model2.path !== null) return { ...cell3, model: { ...model2, path: model2.path } };
+  if (model2.hub === null) throw new Error(`bug: model ${model2.name} has neither path nor hub`);
+  const snapshot = cachedSnapshot(model2.hub, env);
+  if (snapshot === null) {
+    throw new ConfigurationError(
+      `cell ${cell3.id}: model ${model2.name} needs the Hugging Face hub: ${model2.hub.id} at revision ${model2.hub.revision}, which is not in the local cache (${hubCacheDir(env)}). pte-farm never downloads; fetch it once with \`huggingface-cli download ${model2.hub.id} --revision ${model2.hub.revision}\`, or point the model at a local folder with \`path:\``
+    );
+  }
+  return { ...cell3, model: { ...model2, path: snapshot } };
+}
+
+// actions/src/drivers/rep-telemetry.ts
+async function repReading(rep, phase) {
+  const s = await sampleTelemetry(`rep-${rep}-${phase}`);
+  return { rep, phase, thermal_c: s.thermal_c, cpu_mhz: s.cpu_mhz, throttled: null };
+}
+function hottest(r) {
+  const values = Object.values(r.thermal_c);
+  return values.length === 0 ? null : Math.max(...values);
+}
+async function coolDown(cooldown, logger, sleep = (ms) => new Promise((r) => setTimeout(r, ms))) {
+  if (cooldown === void 0) return { waitedS: 0, hot: false };
+  const started = performance.now();
+  const poll = (cooldown.poll_s ?? 2) * 1e3;
+  for (; ; ) {
+    const t = hottest(await sampleTelemetry("cooldown"));
+    const waitedS = (performance.now() - started) / 1e3;
+    if (t === null || t < cooldown.below_c) return { waitedS, hot: false };
+    if (waitedS >= cooldown.max_wait_s) {
+      logger.warn(
+        `still ${t.toFixed(1)} °C after ${cooldown.max_wait_s} s of cool-down (target below ${cooldown.below_c} °C): this rep is flagged hot`
+      );
+      return { waitedS, hot: true };
+    }
+    await sleep(poll);
+  }
+}
+
+// actions/src/drivers/llama-main/output.ts
+var OutputError = class extends Error {
+  constructor(message2) {
+    super(message2);
+    this.name = "OutputError";
+  }
+};
+var LOG_LINE = [
+  /[IWEDF] \d{2}:\d{2}:\d{2}\.\d+ executorch:[^\]\n]*\][^\n]*(\n|$)/g,
+  /[IWEDF] tokenizers:[^\]\n]*\][^\n]*(\n|$)/g,
+  /^\[[\w.-]+\.(?:cpp|h|cc):\d+\][^\n]*(\n|$)/gm
+];
+var EOS_MESSAGE = /^Reached to the end of generation\n/gm;
+function stripRunnerLogs(text) {
+  let out = text;
+  for (const re of LOG_LINE) out = out.replace(re, "");
+  return out.replace(EOS_MESSAGE, "");
+}
+function generatedText(output, prompt, opts) {
+  const normalized = output.replaceAll("\r\n", "\n");
+  const at = normalized.lastIndexOf("PyTorchObserver ");
+  if (at < 0) throw new OutputError("no `PyTorchObserver {...}` line: the generation did not finish");
+  let text = stripRunnerLogs(normalized.slice(0, at));
+  if (opts.echo) {
+    const start = text.indexOf(prompt);
+    if (start < 0) {
+      throw new OutputError(
+        `the runner's output does not echo the prompt ${JSON.stringify(prompt.slice(0, 80))}; cannot tell the generated text from it`
+      );
+    }
+    text = text.slice(start + prompt.length);
+  }
+  if (!text.endsWith("\n")) {
+    throw new OutputError(
+      "the generated text does not end with the newline the runner prints after generating"
+    );
+  }
+  text = text.slice(0, -1);
+  if (opts.stoppedEarly && text.endsWith("\n")) text = text.slice(0, -1);
+  return { text };
+}
+function reportedRssMib(log) {
+  return [...log.matchAll(/RSS after [^:\n]*: ([\d.]+) MiB/g)].map((m) => Number(m[1])).filter(Number.isFinite);
+}
+
+// actions/src/drivers/llama-main/stats.ts
+var StatsLineError = class extends Error {
+  constructor(message2) {
+    super(message2);
+    this.name = "StatsLineError";
+  }
+};
+var MARKER = "PyTorchObserver ";
+var KNOWN = /* @__PURE__ */ new Set([
+  "prompt_tokens",
+  "generated_tokens",
+  "model_load_start_ms",
+  "model_load_end_ms",
+  "inference_start_ms",
+  "inference_end_ms",
+  "prompt_eval_end_ms",
+  "first_token_ms",
+  "aggregate_sampling_time_ms",
+  "prefill_token_per_sec",
+  "decode_token_per_sec",
+  "SCALING_FACTOR_UNITS_PER_SECOND"
+]);
+function findStatsJson(output) {
+  const at = output.lastIndexOf(MARKER);
+  if (at < 0) return null;
+  const end = output.indexOf("\n", at);
+  return output.slice(at + MARKER.length, end < 0 ? void 0 : end).trim();
+}
+function count2(o2, key) {
+  const v = o2[key];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+    throw new StatsLineError(`PyTorchObserver: ${key} is ${JSON.stringify(v)}, expected a token count`);
+  }
+  return v;
+}
+function optionalNumber(o2, key) {
+  const v = o2[key];
+  if (v === void 0) return null;
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new StatsLineError(`PyTorchObserver: ${key} is ${JSON.stringify(v)}, expected a number`);
+  }
+  return v;
+}
+function parseStats(output) {
+  const json = findStatsJson(output);
+  if (json === null) throw new StatsLineError("no `PyTorchObserver {...}` line in the runner's output");
+  let raw;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new StatsLineError(`PyTorchObserver: not JSON (${err.message}): ${json.slice(0, 200)}`);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new StatsLineError(`PyTorchObserver: expected a JSON object, got ${json.slice(0, 200)}`);
+  }
+  const o2 = raw;
+  const scale = optionalNumber(o2, "SCALING_FACTOR_UNITS_PER_SECOND") ?? 1e3;
+  if (scale <= 0) throw new StatsLineError(`PyTorchObserver: SCALING_FACTOR_UNITS_PER_SECOND is ${scale}`);
+  const toMs = (key) => {
+    const v = optionalNumber(o2, key);
+    return v === null ? null : v * 1e3 / scale;
+  };
+  return {
+    promptTokens: count2(o2, "prompt_tokens"),
+    generatedTokens: count2(o2, "generated_tokens"),
+    modelLoadStartMs: toMs("model_load_start_ms"),
+    modelLoadEndMs: toMs("model_load_end_ms"),
+    inferenceStartMs: toMs("inference_start_ms"),
+    inferenceEndMs: toMs("inference_end_ms"),
+    promptEvalEndMs: toMs("prompt_eval_end_ms"),
+    firstTokenMs: toMs("first_token_ms"),
+    aggregateSamplingTimeMs: toMs("aggregate_sampling_time_ms"),
+    printedPrefillTokensPerSec: optionalNumber(o2, "prefill_token_per_sec"),
+    printedDecodeTokensPerSec: optionalNumber(o2, "decode_token_per_sec"),
+    unitsPerSecond: scale,
+    extra: Object.fromEntries(Object.entries(o2).filter(([k]) => !KNOWN.has(k)))
+  };
+}
+function span(from, to, what) {
+  if (from === null || to === null) return { missing: `the runner printed no ${what} timestamps` };
+  const ms = to - from;
+  if (ms < 0) return { missing: `the runner's ${what} timestamps run backwards (${from} → ${to})` };
+  return { ms };
+}
+function measured(s) {
+  return "ms" in s ? { value: s.ms } : s;
+}
+function generationTimes(s) {
+  const load2 = span(s.modelLoadStartMs, s.modelLoadEndMs, "model load");
+  return {
+    promptTokens: s.promptTokens,
+    generatedTokens: s.generatedTokens,
+    prefillMs: measured(span(s.inferenceStartMs, s.promptEvalEndMs, "prefill")),
+    decodeMs: measured(span(s.promptEvalEndMs, s.inferenceEndMs, "decode")),
+    firstTokenMs: measured(span(s.inferenceStartMs, s.firstTokenMs, "first-token")),
+    // Multimodal runners, and runners that load before generate() starts timing, print 0 for both.
+    modelLoadMs: s.modelLoadStartMs === 0 && s.modelLoadEndMs === 0 ? {
+      missing: "the runner did not time the model load (model_load_start_ms and model_load_end_ms are 0)"
+    } : measured(load2),
+    printedPrefillTokensPerSec: s.printedPrefillTokensPerSec,
+    printedDecodeTokensPerSec: s.printedDecodeTokensPerSec
+  };
+}
+function rate(tokens2, ms, printed, what) {
+  if ("value" in ms) {
+    if (ms.value > 0) return { value: tokens2 * 1e3 / ms.value };
+    return printed !== null ? { value: printed } : { missing: `${what} took 0 ms at the runner's millisecond resolution: too fast to measure` };
+  }
+  return printed !== null ? { value: printed } : ms;
+}
+
+// actions/src/drivers/llama-main/token-ids.ts
+var PROGRAM = `
+import json, sys
+from transformers import AutoTokenizer
+req = json.load(sys.stdin)
+tok = AutoTokenizer.from_pretrained(req["model"], local_files_only=True)
+out = []
+for text in req["texts"]:
+    ids = [int(i) for i in tok(text, add_special_tokens=False)["input_ids"]]
+    out.append({"ids": ids, "pieces": [tok.decode([i]) for i in ids]})
+json.dump(out, sys.stdout)
+`;
+var TokenIdsError = class extends Error {
+  constructor(message2) {
+    super(message2);
+    this.name = "TokenIdsError";
+  }
+};
+async function encodeTexts(python2, modelDir, texts) {
+  const res = await execa(python2, ["-c", PROGRAM], {
+    input: JSON.stringify({ model: modelDir, texts }),
+    reject: false,
+    env: { HF_HUB_OFFLINE: "1", TRANSFORMERS_OFFLINE: "1" }
+  });
+  if (res.exitCode !== 0) {
+    throw new TokenIdsError(
+      `could not load the tokenizer of ${modelDir} with ${python2} to recover token ids: ${(res.stderr || res.shortMessage || "").split("\n").slice(-3).join(" ").trim()}`
+    );
+  }
+  return JSON.parse(res.stdout);
+}
+
+// actions/src/drivers/llama-main/driver.ts
+var LLAMA_MAIN_ENV = "PTE_FARM_LLAMA_MAIN";
+async function bosTokenId(modelDir) {
+  for (const file of ["config.json", "generation_config.json"]) {
+    const text = await readFile5(path18.join(modelDir, file), "utf8").catch(() => null);
+    if (text === null) continue;
+    const id = JSON.parse(text).bos_token_id;
+    if (typeof id === "number") return id;
+  }
+  return null;
+}
+function lastErrorLine(p) {
+  const lines = `${p.stderr}
+${p.stdout}`.split("\n").filter((l) => l.trim() !== "");
+  const error2 = [...lines].reverse().find((l) => /^[EF][ [0-9]|error|failed/i.test(l));
+  return (error2 ?? lines.at(-1) ?? "no output").trim().slice(0, 300);
+}
+async function generateOnce(ctx, argv, prompt, expectedPromptTokens, limit) {
+  const p = await runProcess(argv, { cwd: ctx.req.dir, deadline: ctx.deadline, log: ctx.logFile });
+  const runner = argv[0];
+  if (p.spawnError !== null) {
+    throw new DriverFailure(
+      "infra-failure",
+      `could not start ${runner} (${p.spawnError}); set the execute action's runner input or ${LLAMA_MAIN_ENV}`,
+      { process: p }
+    );
+  }
+  if (p.timedOut) {
+    throw new DriverFailure(
+      "timeout",
+      `llama_main did not finish within the step's ${ctx.req.timeoutS} s; its process group was killed`,
+      { process: p, hint: "raise timeout-s if the model is this slow here" }
+    );
+  }
+  if (p.signal === "SIGKILL") {
+    throw new DriverFailure(
+      "infra-failure",
+      "llama_main was killed by SIGKILL, which pte-farm did not send (out of memory? the OOM killer sends SIGKILL)",
+      { process: p }
+    );
+  }
+  if (p.signal !== null) {
+    throw new DriverFailure("stage-failure", `llama_main crashed with ${p.signal}: ${lastErrorLine(p)}`, {
+      process: p
+    });
+  }
+  if (p.exitCode !== 0) {
+    throw new DriverFailure("stage-failure", `llama_main exited ${p.exitCode}: ${lastErrorLine(p)}`, {
+      process: p
+    });
+  }
+  let times;
+  let text;
+  try {
+    times = generationTimes(parseStats(p.stdout));
+    if (times.promptTokens !== expectedPromptTokens) {
+      throw new DriverFailure(
+        "stage-failure",
+        `llama_main's tokenizer split the prompt ${JSON.stringify(prompt.slice(0, 60))} into ${times.promptTokens} tokens, the reference's into ${expectedPromptTokens}: the runner would not see what the reference saw`,
+        { process: p, hint: "check the tokenizer file and the BOS handling (--num_bos)" }
+      );
+    }
+    ({ text } = generatedText(p.stdout, prompt, {
+      echo: true,
+      stoppedEarly: times.generatedTokens + 1 < limit
+    }));
+  } catch (err) {
+    if (err instanceof StatsLineError || err instanceof OutputError) {
+      throw new DriverFailure(
+        "infra-failure",
+        `llama_main's output breaks what pte-farm reads: ${err.message}`,
+        {
+          process: p,
+          hint: "is the runner ExecuTorch's llama_main (extension/llm/runner)?"
+        }
+      );
+    }
+    throw err;
+  }
+  return { times, text, rssMib: reportedRssMib(`${p.stderr}
+${p.stdout}`) };
+}
+function aggregateRate(gens, which2) {
+  let tokens2 = 0;
+  let ms = 0;
+  for (const g of gens) {
+    const t = which2 === "prefill" ? g.times.promptTokens : g.times.generatedTokens;
+    const span2 = which2 === "prefill" ? g.times.prefillMs : g.times.decodeMs;
+    const printed = which2 === "prefill" ? g.times.printedPrefillTokensPerSec : g.times.printedDecodeTokensPerSec;
+    const r = rate(t, span2, printed, which2);
+    if ("missing" in r) return r;
+    tokens2 += t;
+    ms += "value" in span2 && span2.value > 0 ? span2.value : t * 1e3 / r.value;
+  }
+  return ms > 0 ? { value: tokens2 * 1e3 / ms } : { missing: `${which2} took 0 ms` };
+}
+function mean(values) {
+  const missing = values.find((v) => "missing" in v);
+  if (missing !== void 0) return missing;
+  const nums = values.map((v) => v.value);
+  return { value: nums.reduce((a2, b) => a2 + b, 0) / nums.length };
+}
+async function runLlamaMain(req) {
+  const model2 = runnableCell(req.cell).model;
+  const prompts = model2.prompts;
+  if (prompts.length !== req.promptIds.length) {
+    throw new ConfigurationError(
+      `the reference has ${req.promptIds.length} prompts, model ${model2.name} in the matrix has ${prompts.length}: pass the reference built for this cell`
+    );
+  }
+  const runner = req.settings.runner || process.env[LLAMA_MAIN_ENV] || "llama_main";
+  const tokenizer = req.settings.tokenizer || path18.join(model2.path, "tokenizer.json");
+  const bos = await bosTokenId(model2.path);
+  const numBos = (ids2) => bos !== null && ids2[0] === bos ? 1 : 0;
+  const argvFor = (i2) => [
+    runner,
+    `--model_path=${req.pte}`,
+    `--tokenizer_path=${tokenizer}`,
+    `--prompt=${prompts[i2]}`,
+    `--max_new_tokens=${model2.max_new_tokens}`,
+    "--temperature=0",
+    `--num_bos=${numBos(req.promptIds[i2] ?? [])}`
+  ];
+  const spec = {
+    driver: "llama-main",
+    runner,
+    toolchain: nativeToolchain(req.settings, runner),
+    plan: { tokenizer, commands: prompts.map((_, i2) => argvFor(i2)) }
+  };
+  return runNativeStep(req, spec, async (ctx) => {
+    const collect = new MetricCollector();
+    const telemetry = [];
+    let first = null;
+    let lastCounts = [];
+    const total = req.warmup + req.reps;
+    for (let rep = 0; rep < total; rep++) {
+      const measured2 = rep >= req.warmup;
+      const index = measured2 ? rep - req.warmup : -(rep + 1);
+      const { waitedS, hot } = await coolDown(cooldownFor(req.cell.device).cooldown, req.logger);
+      const before = { ...await repReading(index, "before"), cooldown_wait_s: waitedS };
+      const gens = [];
+      for (let i2 = 0; i2 < prompts.length; i2++) {
+        const ids2 = req.promptIds[i2] ?? [];
+        const limit = Math.min(model2.max_new_tokens, model2.max_seq_len - ids2.length);
+        gens.push(await generateOnce(ctx, argvFor(i2), prompts[i2] ?? "", ids2.length, limit));
+      }
+      const after = await repReading(index, "after");
+      const texts = gens.map((g) => g.text);
+      if (first === null) first = texts;
+      else if (texts.some((t, i2) => t !== first?.[i2])) {
+        throw new DriverFailure(
+          "stage-failure",
+          `${path18.basename(req.pte)}: a rep generated different text than the first: not deterministic at temperature 0`
+        );
+      }
+      lastCounts = gens.map((g) => g.times.generatedTokens + 1);
+      if (!measured2) continue;
+      telemetry.push(before, after);
+      const flags = hot ? ["hot"] : [];
+      collect.add("decode_tokens_per_sec", "tok/s", "higher", aggregateRate(gens, "decode"), flags);
+      collect.add("prefill_tokens_per_sec", "tok/s", "higher", aggregateRate(gens, "prefill"), flags);
+      collect.add("first_token_ms", "ms", "lower", mean(gens.map((g) => g.times.firstTokenMs)), flags);
+      collect.add("model_load_ms", "ms", "lower", mean(gens.map((g) => g.times.modelLoadMs)), flags);
+      const rss = Math.max(0, ...gens.flatMap((g) => g.rssMib));
+      collect.add(
+        "peak_rss_mb",
+        "MB",
+        "lower",
+        rss > 0 ? { value: rss } : {
+          missing: "llama_main logged no RSS (it does with EXECUTORCH_ENABLE_LOGGING, and logs 0 where unsupported)"
+        },
+        flags
+      );
+    }
+    collect.add("pte_bytes", "B", "lower", { value: (await stat3(req.pte)).size });
+    collect.note(
+      "decode_tokens_per_sec",
+      "llama_main's own millisecond timestamps: generated_tokens (after the prefill's token) over inference_end - prompt_eval_end, summed over prompts"
+    );
+    collect.note(
+      "prefill_tokens_per_sec",
+      "llama_main's own millisecond timestamps: prompt_tokens over prompt_eval_end - inference_start, which includes encoding the prompt"
+    );
+    collect.note("first_token_ms", "llama_main's first_token_ms - inference_start_ms, averaged over prompts");
+    collect.note(
+      "model_load_ms",
+      "each llama_main process (one per prompt) loads the .pte; averaged over prompts"
+    );
+    collect.note(
+      "peak_rss_mb",
+      "the largest RSS (MiB) llama_main logged after load, prefill and generation: a lower bound on the process's peak"
+    );
+    let encoded;
+    try {
+      encoded = await encodeTexts(req.python, model2.path, first ?? []);
+    } catch (err) {
+      if (err instanceof TokenIdsError) throw new DriverFailure("infra-failure", err.message);
+      throw err;
+    }
+    encoded.forEach((e, i2) => {
+      if (e.ids.length !== lastCounts[i2]) {
+        throw new DriverFailure(
+          "infra-failure",
+          `cannot recover the token ids of prompt ${i2}: the model's tokenizer encodes llama_main's text into ${e.ids.length} tokens, llama_main generated ${lastCounts[i2]}; the gate would compare the wrong ids`,
+          { hint: "the tokenizer's decode does not round-trip this text; compare by hand in stage.log" }
+        );
+      }
+    });
+    const { metrics, unavailable, notes } = collect.finish();
+    return {
+      data: {
+        prompts: req.promptIds.map((ids2, i2) => ({
+          prompt_ids: ids2,
+          ids: encoded[i2]?.ids ?? [],
+          pieces: encoded[i2]?.pieces ?? []
+        })),
+        reps: req.reps,
+        warmup: req.warmup,
+        metrics,
+        telemetry,
+        driver: {
+          name: "llama-main",
+          unavailable,
+          notes,
+          details: {
+            runner,
+            tokenizer,
+            ids: "recovered by encoding the printed text with the model's tokenizer; counts match llama_main's"
+          }
+        }
+      }
+    };
+  });
+}
+var llamaMainDriver = {
+  name: "llama-main",
+  describe: "ExecuTorch's C++ LLM runner, llama_main (examples/models/llama/main.cpp)",
+  execute: runLlamaMain
+};
+
+// actions/src/stage-job.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { readFile as readFile10 } from "node:fs/promises";
+
+// actions/src/cache.ts
+import { mkdir as mkdir2, mkdtemp, readdir as readdir3, readFile as readFile6, rename, rm as rm2, stat as stat4, writeFile as writeFile2 } from "node:fs/promises";
+import path19 from "node:path";
+function keyMaterial(spec, inputShas) {
+  const common2 = {
+    model: { id: spec.model.id, max_seq_len: spec.model.max_seq_len },
+    prompts: spec.prompts,
+    toolchain: spec.cell.toolchain,
+    options: spec.options
+  };
+  switch (spec.stage) {
+    case "reference":
+      return { ...common2, max_new_tokens: spec.max_new_tokens, recipe: spec.recipe };
+    case "export":
+      return common2;
+    case "quantize":
+      return { ...common2, recipe: spec.recipe, inputs: inputShas };
+    case "lower":
+      return { ...common2, recipe: spec.recipe, backend: spec.backend, inputs: inputShas };
+    case "execute":
+      throw new Error("bug: execute is never cached (it measures the device, every time)");
+  }
+}
+function cacheKey(stage, material, toolchain2, modelHash) {
+  return sha256Text(canonicalJson({ stage, material, toolchain: toolchain2, model: modelHash }));
+}
+var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
+async function fingerprintToolchain(args) {
+  const pins = await readFile6(args.pinsFile, "utf8");
+  const probe = await execa(args.python, ["-c", PROBE], { reject: false });
+  if (probe.exitCode !== 0) {
+    throw new InfrastructureError(
+      `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
+    );
+  }
+  const installed = probe.stdout.split("\n").filter((l) => l !== "");
+  const stageCode = await sha256Tree(
+    args.stagesPackageDir,
+    (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
+  );
+  return { pins, installed, stageCode };
+}
+async function toolchainFingerprints(cells, python2) {
+  const out = /* @__PURE__ */ new Map();
+  for (const cell3 of cells) {
+    if (out.has(cell3.toolchain.name)) continue;
+    out.set(
+      cell3.toolchain.name,
+      await fingerprintToolchain({
+        python: python2,
+        pinsFile: cell3.toolchain.requirements,
+        stagesPackageDir: path19.join(STAGES_DIR, "pte_stages")
+      })
+    );
+  }
+  return out;
+}
+var modelHashes = /* @__PURE__ */ new Map();
+async function modelFolderHash(dir) {
+  const files = await listFiles(dir);
+  const stamps = await Promise.all(
+    files.map(async (rel) => {
+      const s = await stat4(path19.join(dir, rel));
+      return `${rel}:${s.size}:${s.mtimeMs}`;
+    })
+  );
+  const memoKey = `${dir}\0${stamps.join("\n")}`;
+  let hash = modelHashes.get(memoKey);
+  if (hash === void 0) {
+    hash = sha256Tree(dir);
+    modelHashes.set(memoKey, hash);
+  }
+  return hash;
+}
+var BuildCache = class {
+  root;
+  constructor(root) {
+    this.root = root;
+  }
+  /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
+  entryDir(kind, key) {
+    return path19.join(this.root, "entries", kind, key.slice(0, 2), key);
+  }
+  /**
+   * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
+   * removed and reported as a miss rather than trusted. Artefact sizes are checked, not hashes:
+   * the hashes were verified when the entry was written, and rehashing GBs on every hit would
+   * defeat the cache.
+   */
+  async lookup(stage, key) {
+    const dir = this.entryDir(stage, key);
+    let text;
+    try {
+      text = await readFile6(path19.join(dir, "result.json"), "utf8");
+    } catch {
+      return null;
+    }
+    try {
+      const result = parseJson(stageResult, text, path19.join(dir, "result.json"));
+      if (result.status !== "ok" || result.stage !== stage)
+        throw new ValidationError(dir, [], "not a successful entry");
+      const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
+      for (const a2 of Object.values(result.artefacts)) {
+        const s = await stat4(path19.join(dir, a2.path));
+        if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
+      }
+      return { dir, result, data };
+    } catch {
+      await this.evict(dir);
+      return null;
+    }
+  }
+  /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
+  async tempDir(kind) {
+    const tmp = path19.join(this.root, "tmp");
+    await mkdir2(tmp, { recursive: true });
+    return mkdtemp(path19.join(tmp, `${kind}-`));
+  }
+  /**
+   * A cached build that is not a stage (so has no result.json to validate): its folder when every
+   * one of `files` is there and `verify` accepts it, else null; a folder `verify` rejects is
+   * evicted, as {@link lookup} evicts a bad stage entry. Written only by {@link publishFolder},
+   * which renames a whole folder into place, so a folder that exists is complete.
+   */
+  async lookupFolder(kind, key, files, verify = async () => true) {
+    const dir = this.entryDir(kind, key);
+    for (const f of files) {
+      const s = await stat4(path19.join(dir, f)).catch(() => null);
+      if (s === null || !s.isFile()) return null;
+    }
+    if (await verify(dir).catch(() => false)) return dir;
+    await this.evict(dir);
+    return null;
+  }
+  /** Publishes a non-stage build as {@link publish} does a stage's: atomically, first writer wins. */
+  async publishFolder(kind, key, builtDir, material) {
+    return this.publishEntry(kind, key, builtDir, material);
+  }
+  /**
+   * Publishes a successful build atomically. If another process published the same key first,
+   * its entry wins and ours is discarded (both are builds of the same inputs).
+   */
+  async publish(stage, key, builtDir, material) {
+    if (!CACHEABLE_STAGES.includes(stage)) throw new Error(`bug: ${stage} is not cacheable`);
+    return this.publishEntry(stage, key, builtDir, material);
+  }
+  async publishEntry(kind, key, builtDir, material) {
+    const dir = this.entryDir(kind, key);
+    await writeFile2(
+      path19.join(builtDir, "cache-entry.json"),
+      `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
+`
+    );
+    await mkdir2(path19.dirname(dir), { recursive: true });
+    try {
+      await rename(builtDir, dir);
+    } catch (err) {
+      const code = err.code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+      await rm2(builtDir, { recursive: true, force: true });
+    }
+    return dir;
+  }
+  /**
+   * Removes build folders left in `tmp/` by runs that were killed (SIGKILL, power loss) before
+   * they could publish or move them. Only old ones: a young folder may be another run's live build.
+   */
+  async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
+    const tmp = path19.join(this.root, "tmp");
+    const names2 = await readdir3(tmp).catch(() => []);
+    for (const name of names2) {
+      const s = await stat4(path19.join(tmp, name)).catch(() => null);
+      if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
+        await rm2(path19.join(tmp, name), { recursive: true, force: true });
+    }
+  }
+  /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
+  async evict(dir) {
+    const aside = `${dir}.evicted-${process.pid}-${Date.now()}`;
+    await rename(dir, aside).catch(() => void 0);
+    await rm2(aside, { recursive: true, force: true });
+  }
+};
+
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/step-notes.ts
+import { mkdir as mkdir3, readdir as readdir4, readFile as readFile7, writeFile as writeFile3 } from "node:fs/promises";
+import path20 from "node:path";
+
+// actions/src/schemas/run-record.ts
+var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
+var ROLES = ["base", "head", "nightly", "release"];
+var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
+var gatePolicy2 = obj({
+  /** Which reference the `.pte` must match bit for bit. */
+  reference: literal("fp32", "quantized"),
+  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
+  fp32: literal("gate", "report"),
+  /**
+   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
+   * and the quantized reference's, in quanta of the output scale.
+   */
+  max_abs_diff_q: optional(nonNegInt)
+});
+var divergence = obj({
+  reference: literal("fp32", "quantized"),
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** null when the reference ended before the `.pte` did. */
+  expected_id: nullable(int),
+  expected_text: nullable(str),
+  /** null when the `.pte` stopped early. */
+  actual_id: nullable(int),
+  actual_text: nullable(str)
+});
+var outputAgreement = obj({
+  max_abs_diff_q: nonNegInt,
+  bound_q: nonNegInt,
+  /** The first place the largest difference occurs. */
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** How many output codes differ at all, of how many. */
+  differing: nonNegInt,
+  total: nonNegInt
+});
+var gateResult = obj({
+  verdict: literal("pass", "fail"),
+  policy: gatePolicy2,
+  first_divergence: nullable(divergence),
+  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
+  outputs: optional(outputAgreement)
+});
+var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
+var stageEntry = obj({
+  stage: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str)
+});
+var telemetrySample = obj({
+  label: str,
+  at: str,
+  thermal_c: record(num),
+  cpu_mhz: record(num)
+});
+var failureNote2 = obj({
+  stage: optional(str),
+  outcome: str,
+  message: str,
+  known_issue: nullable(str),
+  triage: str,
+  reproduce: str
+});
+var roofline = obj({
+  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
+  bytes_per_token: num,
+  bandwidth_gbs: num,
+  bound_tokens_per_sec: num,
+  /** Median decode tokens/s over the bound (unflagged samples only). */
+  fraction: nullable(num)
+});
+var runRecord = obj({
+  schema: literal("pte-farm/run@1"),
+  cell,
+  session: str,
+  role: literal(...ROLES),
+  git_sha: nullable(str),
+  started_at: str,
+  finished_at: str,
+  status: literal(...RUN_STATUSES),
+  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  device: obj({
+    runner: str,
+    board: str,
+    hostname: str,
+    os: str,
+    kernel: str,
+    arch: str,
+    cpu: str,
+    cpus: nonNegInt,
+    memory_mb: nonNegInt
+  }),
+  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
+  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
+  metrics: record(metric),
+  tokens: arr(
+    obj({
+      prompt: str,
+      prompt_ids: arr(int),
+      generated_ids: arr(int),
+      reference_ids: arr(int),
+      quantized_reference_ids: nullable(arr(int))
+    })
+  ),
+  gate: nullable(gateResult),
+  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
+  roofline: optional(nullable(roofline)),
+  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
+  delegation: optional(delegation),
+  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
+  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
+  stages: arr(stageEntry),
+  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
+  failure: nullable(failureNote2)
+});
+
+// actions/src/step-notes.ts
+var stepNote = obj({
+  schema: literal("pte-farm/step@1"),
+  stage: literal(...STAGES),
+  label: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str),
+  started_at: str,
+  finished_at: str,
+  failure: nullable(failureNote2),
+  /** The orchestrator's readings around execute; empty for the build stages. */
+  telemetry: arr(telemetrySample)
+});
+function stepsDir(outDir2) {
+  return path20.join(outDir2, "steps");
+}
+async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
+  const note = {
+    schema: "pte-farm/step@1",
+    stage: step.stage,
+    label: step.label,
+    outcome: step.kind,
+    cache: step.cache,
+    wall_s: Math.round(step.wallMs) / 1e3,
+    dir: step.dir,
+    log: step.logPath,
+    started_at: startedAt,
+    finished_at: (/* @__PURE__ */ new Date()).toISOString(),
+    failure: step.failure,
+    telemetry
+  };
+  const file = path20.join(stepsDir(outDir2), `${step.stage}.json`);
+  await mkdir3(path20.dirname(file), { recursive: true });
+  await writeFile3(file, `${JSON.stringify(note, null, 2)}
+`);
+  return file;
+}
+
+// actions/src/steps.ts
+import { cp, mkdir as mkdir5, readFile as readFile9, rename as rename2, rm as rm3, symlink } from "node:fs/promises";
+import path22 from "node:path";
+
+// actions/src/stage-runner.ts
+import { mkdir as mkdir4, open as open3, readFile as readFile8, stat as stat5, writeFile as writeFile4 } from "node:fs/promises";
+import path21 from "node:path";
+var SPEC_FILE = "spec.json";
+var RESULT_FILE = "result.json";
+var LOG_FILE = "stage.log";
+function stageArgv(command, stage, specPath, dir) {
+  return ["-m", `${command.package}.${stage}`, "--spec", specPath, "--out", dir];
+}
+async function runStage(stage, opts) {
+  const { command, dir } = opts;
+  await mkdir4(dir, { recursive: true });
+  const specPath = path21.join(dir, SPEC_FILE);
+  const logPath = path21.join(dir, LOG_FILE);
+  await writeFile4(specPath, `${JSON.stringify(opts.spec, null, 2)}
+`);
+  const log = await open3(logPath, "w");
+  const started = performance.now();
+  let timedOut = false;
+  let exit;
+  try {
+    const env = {
+      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path21.delimiter),
+      PYTHONUNBUFFERED: "1",
+      ...command.env
+    };
+    const logFd = log.fd;
+    const child = execa(command.python, stageArgv(command, stage, specPath, dir), {
+      stdin: "ignore",
+      stdout: logFd,
+      stderr: logFd,
+      env,
+      reject: false,
+      killDescendants: true,
+      forceKillAfterDelay: opts.graceMs ?? 5e3,
+      cleanup: true
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+    }, opts.timeoutMs);
+    const res = await child;
+    clearTimeout(timer);
+    child.kill("SIGKILL");
+    const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
+    exit = { exitCode: res.exitCode ?? null, signal: res.signal ?? null, spawnError };
+  } finally {
+    await log.close();
+  }
+  const wallMs = performance.now() - started;
+  const base = { stage, dir, specPath, logPath, exitCode: exit.exitCode, signal: exit.signal, wallMs };
+  const read = await readResult(dir, stage);
+  const result = read.result;
+  const done = (kind, reason, data = null) => ({
+    ...base,
+    kind,
+    result,
+    data,
+    reason
+  });
+  if (timedOut)
+    return done(
+      "timeout",
+      `timed out after ${Math.round(opts.timeoutMs / 1e3)} s; its process group was killed`
+    );
+  if (exit.spawnError !== null) {
+    return done(
+      "infra-failure",
+      `could not start ${command.python} (${exit.spawnError}); set PTE_FARM_PYTHON to the toolchain's python`
+    );
+  }
+  if (exit.signal !== null) {
+    return done(
+      "infra-failure",
+      `killed by ${exit.signal}, which pte-farm did not send (out of memory? the OOM killer sends SIGKILL)`
+    );
+  }
+  if (exit.exitCode === 2)
+    return done("config-error", read.problem ?? "the stage rejected its spec (exit 2)");
+  if (exit.exitCode === 3)
+    return done("infra-failure", "the stage reported an infrastructure failure (exit 3)");
+  if (read.problem !== null) return done("infra-failure", read.problem);
+  if (result === null) return done("infra-failure", `exited ${exit.exitCode} without writing ${RESULT_FILE}`);
+  if (exit.exitCode === 1) {
+    return result.status === "failed" ? done("stage-failure", `the stage failed (exit 1, ${result.error?.kind ?? "?"} error)`) : done("infra-failure", 'exited 1 but result.json says status "ok"');
+  }
+  if (exit.exitCode !== 0)
+    return done("infra-failure", `exited ${exit.exitCode}, which the stage contract does not define`);
+  if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
+  try {
+    const check = stageData[stage];
+    const data = parse(check, result.data, `${displayPath(path21.join(dir, RESULT_FILE))}: data`);
+    const bad = await checkArtefacts(dir, result);
+    return bad === null ? done("ok", null, data) : done("infra-failure", bad);
+  } catch (err) {
+    if (err instanceof ValidationError) return done("infra-failure", err.message);
+    throw err;
+  }
+}
+async function readResult(dir, stage) {
+  const file = path21.join(dir, RESULT_FILE);
+  let text;
+  try {
+    text = await readFile8(file, "utf8");
+  } catch {
+    return { result: null, problem: null };
+  }
+  try {
+    const result = parseJson(stageResult, text, displayPath(file));
+    if (result.stage !== stage) {
+      return {
+        result: null,
+        problem: `${displayPath(file)}: stage: expected "${stage}", got "${result.stage}"`
+      };
+    }
+    return { result, problem: null };
+  } catch (err) {
+    if (err instanceof ValidationError) return { result: null, problem: err.message };
+    throw err;
+  }
+}
+async function checkArtefacts(dir, result) {
+  for (const [role, a2] of Object.entries(result.artefacts)) {
+    const file = path21.resolve(dir, a2.path);
+    const shown = displayPath(file);
+    const size = await stat5(file).then(
+      (s) => s.size,
+      () => null
+    );
+    if (size === null) return `artefact ${role}: ${shown} does not exist`;
+    if (size !== a2.bytes) return `artefact ${role}: ${shown} has ${size} bytes, result.json says ${a2.bytes}`;
+    const sha = await sha256File(file);
+    if (sha !== a2.sha256) return `artefact ${role}: ${shown} has sha256 ${sha}, result.json says ${a2.sha256}`;
+  }
+  return null;
+}
+async function logTail(logPath, lines = 20) {
+  const fh = await open3(logPath, "r").catch(() => null);
+  if (fh === null) return [];
+  try {
+    const { size } = await fh.stat();
+    const length = Math.min(size, 256 * 1024);
+    const buf = Buffer.alloc(length);
+    await fh.read(buf, 0, length, size - length);
+    const all = buf.toString("utf8").replace(/\s+$/, "").split(/\r?\n/);
+    return all.slice(-lines);
+  } finally {
+    await fh.close();
+  }
+}
+async function describeFailure(outcome, tailLines = 20) {
+  const err = outcome.result?.error ?? null;
+  const pkg = err?.package ? ` in ${err.package}${err.package_version ? ` ${err.package_version}` : ""}` : "";
+  const head = err === null ? `stage ${outcome.stage}: ${outcome.kind}: ${outcome.reason ?? "?"}` : `stage ${outcome.stage} failed${pkg}: ${err.type}: ${err.message}` + (outcome.kind === "stage-failure" ? "" : ` [${outcome.kind}: ${outcome.reason ?? ""}]`);
+  const lines = [head];
+  if (err?.hint) lines.push(`  hint: ${err.hint}`);
+  const tail = await logTail(outcome.logPath, tailLines);
+  const shownLog = displayPath(outcome.logPath);
+  if (tail.length > 0) {
+    lines.push(`  --- last ${tail.length} lines of ${shownLog} ---`);
+    for (const l of tail) lines.push(`  | ${l}`);
+  }
+  lines.push(`  log: ${shownLog}`);
+  return lines.join("\n");
+}
+
 // actions/src/steps.ts
 function clock() {
   return (/* @__PURE__ */ new Date()).toISOString().slice(11, 19);
@@ -17110,19 +18225,19 @@ function seconds(ms) {
   return `${(ms / 1e3).toFixed(1)}s`;
 }
 async function moveDir(from, to) {
-  await mkdir4(path19.dirname(to), { recursive: true });
-  await rm2(to, { recursive: true, force: true });
+  await mkdir5(path22.dirname(to), { recursive: true });
+  await rm3(to, { recursive: true, force: true });
   try {
     await rename2(from, to);
   } catch (err) {
     if (err.code !== "EXDEV") throw err;
     await cp(from, to, { recursive: true });
-    await rm2(from, { recursive: true, force: true });
+    await rm3(from, { recursive: true, force: true });
   }
 }
 async function linkBuild(entry, outPath) {
-  await mkdir4(path19.dirname(outPath), { recursive: true });
-  await rm2(outPath, { recursive: true, force: true });
+  await mkdir5(path22.dirname(outPath), { recursive: true });
+  await rm3(outPath, { recursive: true, force: true });
   await symlink(entry, outPath, "dir");
 }
 var StepRunner = class {
@@ -17155,7 +18270,7 @@ var StepRunner = class {
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
     const { cache, logger } = this.opts;
-    const outPath = path19.join(this.opts.outDir, "builds", outName);
+    const outPath = path22.join(this.opts.outDir, "builds", outName);
     if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
@@ -17169,7 +18284,7 @@ var StepRunner = class {
         kind: "ok",
         cache: "hit",
         dir: hit.dir,
-        logPath: path19.join(hit.dir, "stage.log"),
+        logPath: path22.join(hit.dir, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -17182,10 +18297,10 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir, logPath: path19.join(dir, "stage.log") };
+      return { ...step, dir, logPath: path22.join(dir, "stage.log") };
     }
     await moveDir(tmp, outPath);
-    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path19.join(outPath, "stage.log") }, cell3);
+    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path22.join(outPath, "stage.log") }, cell3);
   }
   /** The execute stage: never cached, run in the cell's own folder. */
   async executeCell(spec, cell3, dir, buildToolchain) {
@@ -17223,9 +18338,9 @@ var StepRunner = class {
     return step;
   }
   async noteFailure(spec, step, cell3, buildToolchain = null) {
-    const logPath = step.logPath ?? path19.join(step.dir, "stage.log");
-    const message = await describeFailure({ ...step, logPath });
-    const log = await readFile6(logPath, "utf8").catch(() => "");
+    const logPath = step.logPath ?? path22.join(step.dir, "stage.log");
+    const message2 = await describeFailure({ ...step, logPath });
+    const log = await readFile9(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
       stage: step.stage,
       log,
@@ -17239,16 +18354,16 @@ var StepRunner = class {
     const reproduce = reproduceCommand({
       python: this.opts.command.python,
       stage: step.stage,
-      specPath: displayPath(path19.join(step.dir, "spec.json")),
+      specPath: displayPath(path22.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
-    this.opts.logger.error(`${message}
+    this.opts.logger.error(`${message2}
   triage: ${t.summary}
   reproduce: ${reproduce}`);
     const failure = {
       stage: step.stage,
       outcome: step.kind,
-      message: message.split("\n")[0] ?? message,
+      message: message2.split("\n")[0] ?? message2,
       known_issue: t.kind === "known" ? t.issue.id : null,
       triage: t.summary,
       reproduce
@@ -17260,8 +18375,8 @@ var StepRunner = class {
 // actions/src/stage-job.ts
 var StageFailedError = class extends Error {
   exitCode;
-  constructor(message, exitCode) {
-    super(message);
+  constructor(message2, exitCode) {
+    super(message2);
     this.name = "StageFailedError";
     this.exitCode = exitCode;
   }
@@ -17280,7 +18395,7 @@ var buildEntry = obj({
   toolchain: nonEmptyStr,
   cells: arr(nonEmptyStr)
 });
-function cellById(farm, id, what = "cell") {
+function matrixCellById(farm, id, what = "cell") {
   if (/[*?]/.test(id)) throw new ConfigurationError(`${what} ${id}: expected one cell id, not a glob`);
   const { cells, skipped } = selectCells(farm, id);
   const cell3 = cells.find((c3) => c3.id === id);
@@ -17290,10 +18405,10 @@ function cellById(farm, id, what = "cell") {
       skip === void 0 ? `${what} ${id}: not a cell of ${displayPath(farm.file)}` : `${what} ${id}: excluded by the matrix (${skip.reason})`
     );
   }
-  return runnableCell(cell3);
+  return cell3;
 }
 async function readText(file, what) {
-  return readFile7(file, "utf8").catch((err) => {
+  return readFile10(file, "utf8").catch((err) => {
     throw new ConfigurationError(`cannot read ${what} ${file} (${err.code ?? err.message})`);
   });
 }
@@ -17322,6 +18437,20 @@ async function readManifest(file) {
 async function artefactAt(file, what) {
   if (!existsSync3(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
   return { path: file, sha256: await sha256File(file) };
+}
+async function recordStep(outDir2, pending) {
+  const startedAt = (/* @__PURE__ */ new Date()).toISOString();
+  const done = await pending;
+  const { step, telemetry } = "step" in done ? done : { step: done, telemetry: [] };
+  await writeStepNote(outDir2, step, startedAt, telemetry);
+  if (step.kind !== "ok") {
+    const f = step.failure;
+    const message2 = f === null ? `stage ${step.stage}: ${step.kind}: ${step.reason ?? "?"}` : `${f.message}
+triage: ${f.triage}
+reproduce: ${f.reproduce}`;
+    throw new StageFailedError(message2, EXIT_BY_OUTCOME[step.kind]);
+  }
+  return step;
 }
 var StageJob = class _StageJob {
   ctx;
@@ -17355,18 +18484,7 @@ var StageJob = class _StageJob {
    * throws StageFailedError unless it succeeded.
    */
   async run(pending) {
-    const startedAt = (/* @__PURE__ */ new Date()).toISOString();
-    const done = await pending;
-    const { step, telemetry } = "step" in done ? done : { step: done, telemetry: [] };
-    await writeStepNote(this.outDir, step, startedAt, telemetry);
-    if (step.kind !== "ok") {
-      const f = step.failure;
-      const message = f === null ? `stage ${step.stage}: ${step.kind}: ${step.reason ?? "?"}` : `${f.message}
-triage: ${f.triage}
-reproduce: ${f.reproduce}`;
-      throw new StageFailedError(message, EXIT_BY_OUTCOME[step.kind]);
-    }
-    return step;
+    return recordStep(this.outDir, pending);
   }
   /** A declared artefact of a successful step; a missing one is our broken contract, not the user's. */
   artefact(step, role) {
@@ -17376,8 +18494,73 @@ reproduce: ${f.reproduce}`;
   }
 };
 
+// actions/src/drivers/python-runtime.ts
+async function runPythonRuntime(req) {
+  const cell3 = runnableCell(req.cell);
+  const job = await StageJob.open({
+    farm: req.farm,
+    cell: cell3,
+    python: req.python,
+    cacheDir: null,
+    outDir: req.outDir,
+    timeoutS: req.timeoutS,
+    warmup: req.warmup,
+    reps: req.reps,
+    logger: req.logger
+  });
+  return executeStep(job.ctx, cell3, {
+    inputs: { pte: req.pte, manifest: req.manifestPath },
+    promptIds: req.promptIds,
+    dir: req.dir,
+    buildToolchain: req.manifest.toolchain
+  });
+}
+var pythonRuntimeDriver = {
+  name: "python-runtime",
+  describe: "ExecuTorch's Python runtime (the execute stage, stages/pte_stages/execute.py)",
+  execute: runPythonRuntime
+};
+
+// actions/src/drivers/registry.ts
+var EXECUTE_DRIVERS = {
+  "python-runtime": pythonRuntimeDriver,
+  "llama-main": llamaMainDriver,
+  fvp: fvpDriver
+};
+function driverFor(cell3) {
+  const driver = EXECUTE_DRIVERS[cell3.device.driver];
+  if (driver === void 0) {
+    throw new Error(
+      `bug: device ${cell3.device.name} has driver ${cell3.device.driver}; known: ${DRIVERS.join(", ")}`
+    );
+  }
+  return driver;
+}
+
+// actions/src/pipeline.ts
+import path23 from "node:path";
+
+// actions/src/samples.ts
+function median(samples) {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a2, b) => a2 - b);
+  const mid = Math.floor(sorted.length / 2);
+  const hi = sorted[mid];
+  return sorted.length % 2 === 1 ? hi : (sorted[mid - 1] + hi) / 2;
+}
+function cleanSamples(m) {
+  if (m === void 0) return [];
+  const flags = m.sample_flags;
+  return flags === void 0 ? [...m.samples] : m.samples.filter((_, i2) => (flags[i2] ?? []).length === 0);
+}
+
+// actions/src/pipeline.ts
+function cellDir(outDir2, cell3) {
+  return path23.join(outDir2, "cells", ...cell3.id.split("/"));
+}
+
 // actions/src/actions/io.ts
-import path20 from "node:path";
+import path24 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -17406,19 +18589,19 @@ function toCommandProperties(annotationProperties) {
 }
 
 // node_modules/@actions/core/lib/command.js
-function issueCommand(command, properties, message) {
-  const cmd = new Command(command, properties, message);
+function issueCommand(command, properties, message2) {
+  const cmd = new Command(command, properties, message2);
   process.stdout.write(cmd.toString() + os2.EOL);
 }
 var CMD_STRING = "::";
 var Command = class {
-  constructor(command, properties, message) {
+  constructor(command, properties, message2) {
     if (!command) {
       command = "missing.command";
     }
     this.command = command;
     this.properties = properties;
-    this.message = message;
+    this.message = message2;
   }
   toString() {
     let cmdStr = CMD_STRING + this.command;
@@ -17454,7 +18637,7 @@ function escapeProperty(s) {
 import * as crypto from "crypto";
 import * as fs2 from "fs";
 import * as os3 from "os";
-function issueFileCommand(command, message) {
+function issueFileCommand(command, message2) {
   const filePath = process.env[`GITHUB_${command}`];
   if (!filePath) {
     throw new Error(`Unable to find environment variable for file command ${command}`);
@@ -17462,7 +18645,7 @@ function issueFileCommand(command, message) {
   if (!fs2.existsSync(filePath)) {
     throw new Error(`Missing file at path: ${filePath}`);
   }
-  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os3.EOL}`, {
+  fs2.appendFileSync(filePath, `${toCommandValue(message2)}${os3.EOL}`, {
     encoding: "utf8"
   });
 }
@@ -17511,7 +18694,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-var { access, appendFile, writeFile: writeFile4 } = promises;
+var { access: access2, appendFile, writeFile: writeFile5 } = promises;
 var SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY";
 var Summary = class {
   constructor() {
@@ -17533,7 +18716,7 @@ var Summary = class {
         throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
       }
       try {
-        yield access(pathFromEnv, constants4.R_OK | constants4.W_OK);
+        yield access2(pathFromEnv, constants4.R_OK | constants4.W_OK);
       } catch (_a) {
         throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
       }
@@ -17568,7 +18751,7 @@ var Summary = class {
     return __awaiter(this, void 0, void 0, function* () {
       const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
       const filePath = yield this.filePath();
-      const writeFunc = overwrite ? writeFile4 : appendFile;
+      const writeFunc = overwrite ? writeFile5 : appendFile;
       yield writeFunc(filePath, this._buffer, { encoding: "utf8" });
       return this.emptyBuffer();
     });
@@ -17771,7 +18954,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir5, rename: rename3, rm: rm3, rmdir, stat: stat4, symlink: symlink2, unlink } = fs3.promises;
+var { chmod, copyFile: copyFile2, lstat, mkdir: mkdir6, open: open4, readdir: readdir5, rename: rename3, rm: rm4, rmdir, stat: stat6, symlink: symlink2, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -17806,18 +18989,18 @@ function setOutput(name, value) {
   process.stdout.write(os5.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
 }
-function setFailed(message) {
+function setFailed(message2) {
   process.exitCode = ExitCode.Failure;
-  error(message);
+  error(message2);
 }
-function error(message, properties = {}) {
-  issueCommand("error", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+function error(message2, properties = {}) {
+  issueCommand("error", toCommandProperties(properties), message2 instanceof Error ? message2.toString() : message2);
 }
-function warning(message, properties = {}) {
-  issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+function warning(message2, properties = {}) {
+  issueCommand("warning", toCommandProperties(properties), message2 instanceof Error ? message2.toString() : message2);
 }
-function info(message) {
-  process.stdout.write(message + os5.EOL);
+function info(message2) {
+  process.stdout.write(message2 + os5.EOL);
 }
 
 // actions/src/action-io.ts
@@ -17872,6 +19055,10 @@ var ACTIONS = {
       "base-matrix": {
         description: "The base branch's farm.yml, diffed when the matrix itself changed.",
         default: ""
+      },
+      history: {
+        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: ""
       }
     },
     outputs: {
@@ -17892,7 +19079,7 @@ var ACTIONS = {
   },
   health: {
     name: "pte-farm health",
-    description: "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, and that the stages import. Fails unless the state is good.",
+    description: "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. Fails unless the state is good.",
     inputs: {
       device: {
         description: "The farm device this runner serves (a device job's `device`).",
@@ -17910,11 +19097,17 @@ var ACTIONS = {
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
         default: "/etc/pte-farm/maintenance"
+      },
+      "cache-dir": cacheDir,
+      history: {
+        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: ""
       }
     },
     outputs: {
       state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
-      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." }
+      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." }
     }
   },
   export: {
@@ -17967,18 +19160,37 @@ var ACTIONS = {
   },
   execute: {
     name: "pte-farm execute",
-    description: "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the manifest), warm-up plus measured reps, and keep the raw result.",
+    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
     inputs: {
       cell: cell2,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
+        default: ""
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
-      "timeout-s": timeoutS
+      "timeout-s": timeoutS,
+      runner: {
+        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
+        default: ""
+      },
+      tokenizer: {
+        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: ""
+      },
+      fvp: {
+        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: ""
+      },
+      "fvp-pte-address": {
+        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: ""
+      }
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
@@ -18088,8 +19300,8 @@ var ACTION_NAMES = Object.keys(ACTIONS);
 // actions/src/actions/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
-  constructor(message, exitCode = EXIT.failed) {
-    super(message);
+  constructor(message2, exitCode = EXIT.failed) {
+    super(message2);
     this.name = "VerdictFailure";
     this.exitCode = exitCode;
   }
@@ -18119,9 +19331,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path20.resolve(workspace, v);
+      return v === "" ? "" : path24.resolve(workspace, v);
     },
-    requiredPath: (name) => path20.resolve(workspace, required(name)),
+    requiredPath: (name) => path24.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -18181,17 +19393,30 @@ function defineAction(action, body) {
     try {
       await body(makeIO(action));
     } catch (err) {
-      const { message, exitCode } = failureOf(action, err);
-      setFailed(message);
+      const { message: message2, exitCode } = failureOf(action, err);
+      setFailed(message2);
       process.exitCode = exitCode;
     }
   };
 }
 
 // actions/src/actions/execute.ts
+var RUNNER_EXECUTORCH_ENV = "PTE_FARM_RUNNER_EXECUTORCH";
+function program(io, name) {
+  const v = io.input(name);
+  return v === "" || !v.includes("/") ? v : path25.resolve(io.workspace, v);
+}
+function headline(data) {
+  const decode = median(cleanSamples(data.metrics.decode_tokens_per_sec));
+  if (decode !== null) return `median decode ${decode.toFixed(2)} tok/s`;
+  const npu = median(cleanSamples(data.metrics.npu_active_cycles));
+  if (npu !== null) return `median ${Math.round(npu)} NPU cycles per inference`;
+  return "median decode n/a";
+}
 var run = defineAction("execute", async (io) => {
   const farm = await loadFarm(io.path("matrix"));
-  const cell3 = cellById(farm, io.required("cell"), "input cell");
+  const cell3 = matrixCellById(farm, io.required("cell"), "input cell");
+  const driver = driverFor(cell3);
   const pte = await artefactAt(io.requiredPath("pte"), "input pte");
   const manifestPath = io.requiredPath("manifest");
   const manifest2 = await readManifest(manifestPath);
@@ -18204,40 +19429,58 @@ var run = defineAction("execute", async (io) => {
       `input manifest ${manifestPath}: built for ${built.id ?? JSON.stringify(built)}, not a build of cell ${cell3.id} (${mismatch.join(", ")} differ)`
     );
   }
-  const { data: reference } = await readStageResult(
-    io.requiredPath("reference"),
-    "reference",
-    "input reference"
-  );
+  let promptIds = [];
+  if (io.input("reference") !== "") {
+    const { data: reference } = await readStageResult(
+      io.requiredPath("reference"),
+      "reference",
+      "input reference"
+    );
+    promptIds = reference.prompts.map((p) => p.prompt_ids);
+  } else if (cell3.model.prompts.length > 0) {
+    throw new ConfigurationError(
+      `input reference is required for cell ${cell3.id}: its prompt ids are what the .pte is fed (export's reference output)`
+    );
+  }
+  const settings = {
+    runner: program(io, "runner"),
+    tokenizer: io.path("tokenizer"),
+    fvp: program(io, "fvp"),
+    pteAddress: io.input("fvp-pte-address"),
+    runnerExecutorch: process.env[RUNNER_EXECUTORCH_ENV] || null
+  };
   const outDir2 = io.path("out-dir");
-  const job = await StageJob.open({
-    farm,
-    cell: cell3,
-    python: io.path("python") || defaultPython(),
-    cacheDir: null,
-    outDir: outDir2,
-    timeoutS: io.int("timeout-s", 1),
-    warmup: io.int("warmup", 0),
-    reps: io.int("reps", 1),
-    logger: io.logger
-  });
-  const step = await job.run(
-    executeStep(job.ctx, cell3, {
-      inputs: { pte: pte.path, manifest: manifestPath },
-      promptIds: reference.prompts.map((p) => p.prompt_ids),
-      dir: path21.join(cellDir(outDir2, cell3), "execute"),
-      buildToolchain: manifest2.toolchain
+  io.logger.info(`cell ${cell3.id}: ${driver.name} driver, ${driver.describe}`);
+  const step = await recordStep(
+    outDir2,
+    driver.execute({
+      farm,
+      cell: cell3,
+      pte: pte.path,
+      manifestPath,
+      manifest: manifest2,
+      promptIds,
+      warmup: io.int("warmup", 0),
+      reps: io.int("reps", 1),
+      dir: path25.join(cellDir(outDir2, cell3), "execute"),
+      outDir: outDir2,
+      timeoutS: io.int("timeout-s", 1),
+      python: io.path("python") || defaultPython(),
+      settings,
+      logger: io.logger
     })
   );
-  io.output("result", path21.join(step.dir, "result.json"));
+  io.output("result", path25.join(step.dir, "result.json"));
   io.output("out-dir", step.dir);
   const data = step.data;
-  const decode = median(cleanSamples(data.metrics.decode_tokens_per_sec));
+  const missing = Object.keys(data.driver?.unavailable ?? {});
   await io.summary(
     `### pte-farm execute: ${cell3.id}
 
-${data.reps} reps after ${data.warmup} warm-up; median decode ${decode === null ? "n/a" : decode.toFixed(2)} tok/s
-`
+${data.reps} reps after ${data.warmup} warm-up; ${headline(data)} (${driver.name} driver)
+${missing.length === 0 ? "" : `
+not measurable with this driver: ${missing.join(", ")}
+`}`
   );
 });
 

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path17) {
-      const ctrl = callVisitor(key, node, visitor, path17);
+    function visit_(key, node, visitor, path16) {
+      const ctrl = callVisitor(key, node, visitor, path16);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path17, ctrl);
-        return visit_(key, ctrl, visitor, path17);
+        replaceNode(key, path16, ctrl);
+        return visit_(key, ctrl, visitor, path16);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path17 = Object.freeze(path17.concat(node));
+          path16 = Object.freeze(path16.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path17);
+            const ci = visit_(i2, node.items[i2], visitor, path16);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path17 = Object.freeze(path17.concat(node));
-          const ck = visit_("key", node.key, visitor, path17);
+          path16 = Object.freeze(path16.concat(node));
+          const ck = visit_("key", node.key, visitor, path16);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path17);
+          const cv = visit_("value", node.value, visitor, path16);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path17) {
-      const ctrl = await callVisitor(key, node, visitor, path17);
+    async function visitAsync_(key, node, visitor, path16) {
+      const ctrl = await callVisitor(key, node, visitor, path16);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path17, ctrl);
-        return visitAsync_(key, ctrl, visitor, path17);
+        replaceNode(key, path16, ctrl);
+        return visitAsync_(key, ctrl, visitor, path16);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path17 = Object.freeze(path17.concat(node));
+          path16 = Object.freeze(path16.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path17);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path16);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path17 = Object.freeze(path17.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path17);
+          path16 = Object.freeze(path16.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path16);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path17);
+          const cv = await visitAsync_("value", node.value, visitor, path16);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path17) {
+    function callVisitor(key, node, visitor, path16) {
       if (typeof visitor === "function")
-        return visitor(key, node, path17);
+        return visitor(key, node, path16);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path17);
+        return visitor.Map?.(key, node, path16);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path17);
+        return visitor.Seq?.(key, node, path16);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path17);
+        return visitor.Pair?.(key, node, path16);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path17);
+        return visitor.Scalar?.(key, node, path16);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path17);
+        return visitor.Alias?.(key, node, path16);
       return void 0;
     }
-    function replaceNode(key, path17, node) {
-      const parent = path17[path17.length - 1];
+    function replaceNode(key, path16, node) {
+      const parent = path16[path16.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path17, value) {
+    function collectionFromPath(schema, path16, value) {
       let v = value;
-      for (let i2 = path17.length - 1; i2 >= 0; --i2) {
-        const k = path17[i2];
+      for (let i2 = path16.length - 1; i2 >= 0; --i2) {
+        const k = path16[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path17) => path17 == null || typeof path17 === "object" && !!path17[Symbol.iterator]().next().done;
+    var isEmptyPath = (path16) => path16 == null || typeof path16 === "object" && !!path16[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path17, value) {
-        if (isEmptyPath(path17))
+      addIn(path16, value) {
+        if (isEmptyPath(path16))
           this.add(value);
         else {
-          const [key, ...rest] = path17;
+          const [key, ...rest] = path16;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path17) {
-        const [key, ...rest] = path17;
+      deleteIn(path16) {
+        const [key, ...rest] = path16;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path17, keepScalar) {
-        const [key, ...rest] = path17;
+      getIn(path16, keepScalar) {
+        const [key, ...rest] = path16;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path17) {
-        const [key, ...rest] = path17;
+      hasIn(path16) {
+        const [key, ...rest] = path16;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path17, value) {
-        const [key, ...rest] = path17;
+      setIn(path16, value) {
+        const [key, ...rest] = path16;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path17, value) {
+      addIn(path16, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path17, value);
+          this.contents.addIn(path16, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path17) {
-        if (Collection.isEmptyPath(path17)) {
+      deleteIn(path16) {
+        if (Collection.isEmptyPath(path16)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path17) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path16) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path17, keepScalar) {
-        if (Collection.isEmptyPath(path17))
+      getIn(path16, keepScalar) {
+        if (Collection.isEmptyPath(path16))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path17, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path16, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path17) {
-        if (Collection.isEmptyPath(path17))
+      hasIn(path16) {
+        if (Collection.isEmptyPath(path16))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path17) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path16) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path17, value) {
-        if (Collection.isEmptyPath(path17)) {
+      setIn(path16, value) {
+        if (Collection.isEmptyPath(path16)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path17), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path16), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path17, value);
+          this.contents.setIn(path16, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path17) => {
+    visit.itemAtPath = (cst, path16) => {
       let item = cst;
-      for (const [field, index] of path17) {
+      for (const [field, index] of path16) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path17) => {
-      const parent = visit.itemAtPath(cst, path17.slice(0, -1));
-      const field = path17[path17.length - 1][0];
+    visit.parentCollection = (cst, path16) => {
+      const parent = visit.itemAtPath(cst, path16.slice(0, -1));
+      const field = path16[path16.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path17, item, visitor) {
-      let ctrl = visitor(item, path17);
+    function _visit(path16, item, visitor) {
+      let ctrl = visitor(item, path16);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path17.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path16.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path17);
+            ctrl = ctrl(item, path16);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path17) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path16) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7371,7 +7371,7 @@ var require_dist = __commonJS({
 // actions/src/actions/gate.ts
 import { randomBytes } from "node:crypto";
 import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
-import path16 from "node:path";
+import path15 from "node:path";
 
 // matrix/load.ts
 import { stat } from "node:fs/promises";
@@ -7620,7 +7620,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path17) => inner(v, path17);
+  const check = (v, path16) => inner(v, path16);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7629,19 +7629,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path17, detail, onKey = false) {
-    const where = formatPath(path17);
+  constructor(source, path16, detail, onKey = false) {
+    const where = formatPath(path16);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path17;
+    this.path = path16;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path17) {
+function formatPath(path16) {
   let out = "";
-  for (const seg of path17) {
+  for (const seg of path16) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7656,52 +7656,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path17, expected, value) {
-  throw new ValidationError("", path17, `expected ${expected}, got ${describe(value)}`);
+function fail(path16, expected, value) {
+  throw new ValidationError("", path16, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path17) => typeof v === "string" ? v : fail(path17, "a string", v),
+  (v, path16) => typeof v === "string" ? v : fail(path16, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path17) => typeof v === "string" && v !== "" ? v : fail(path17, "a non-empty string", v),
+  (v, path16) => typeof v === "string" && v !== "" ? v : fail(path16, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isFinite(v) ? v : fail(path17, "a number", v),
+  (v, path16) => typeof v === "number" && Number.isFinite(v) ? v : fail(path16, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isInteger(v) ? v : fail(path17, "an integer", v),
+  (v, path16) => typeof v === "number" && Number.isInteger(v) ? v : fail(path16, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path17, "a non-negative integer", v),
+  (v, path16) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path16, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path17) => typeof v === "boolean" ? v : fail(path17, "a boolean", v),
+  (v, path16) => typeof v === "boolean" ? v : fail(path16, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path17) => allowed.includes(v) ? v : fail(path17, `one of ${shown}`, v);
+  const check = (v, path16) => allowed.includes(v) ? v : fail(path16, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path17) => {
-    if (!Array.isArray(v)) fail(path17, "an array", v);
-    return v.map((el, i2) => item(el, [...path17, i2]));
+  const check = (v, path16) => {
+    if (!Array.isArray(v)) fail(path16, "an array", v);
+    return v.map((el, i2) => item(el, [...path16, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path17) => v === null ? null : inner(v, path17);
+  const check = (v, path16) => v === null ? null : inner(v, path16);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path17) => v === void 0 ? void 0 : inner(v, path17);
+  const check = (v, path16) => v === void 0 ? void 0 : inner(v, path16);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7709,10 +7709,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path16) => {
+    if (!isPlainObject(v)) fail(path16, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path17, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path16, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7732,11 +7732,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path16) => {
+    if (!isPlainObject(v)) fail(path16, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path17, key]);
+      const value = check2(v[key], [...path16, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7746,41 +7746,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path17) => {
+  const check = (v, path16) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path17, bad],
+          [...path16, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path17);
+    return known(v, path16);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path16) => {
+    if (!isPlainObject(v)) fail(path16, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path17, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path16, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path17);
+    return variant(v, path16);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path17) => {
-    const value = inner(v, path17);
+  const check = (v, path16) => {
+    const value = inner(v, path16);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path17, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path16, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -7962,6 +7962,21 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
+var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  )
+});
 var farmSchema = closed({
   schema: literal(FARM_SCHEMA_ID),
   devices: names(device),
@@ -7988,6 +8003,9 @@ var farmSchema = closed({
   paths: documented(
     arr(pathRule),
     "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
   )
 });
 
@@ -8230,12 +8248,26 @@ var REQUIRED_METRICS = [
   "pte_bytes"
 ];
 var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
-  telemetry: optional(arr(repTelemetry))
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
 };
 var executeData = refine(
   obj({
@@ -8249,8 +8281,11 @@ var executeData = refine(
   }),
   (d) => {
     const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics));
-    return missing === void 0 ? null : { path: ["metrics", missing], message: "required metric is missing" };
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
   }
 );
 var stageData = {
@@ -8502,7 +8537,11 @@ function resolve(file, data) {
       ])
     ),
     runSet: data.run.cells,
-    paths: data.paths
+    paths: data.paths,
+    health: {
+      quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+    }
   };
 }
 async function exists(p, kind) {
@@ -13714,17 +13753,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path17 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path17)) {
+    const path16 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path16)) {
       continue;
     }
-    writtenPaths.add(path17);
-    if (append || outputFiles.has(path17)) {
-      appendFileSync(path17, contents);
+    writtenPaths.add(path16);
+    if (append || outputFiles.has(path16)) {
+      appendFileSync(path16, contents);
     } else {
-      writeFileSync(path17, contents);
+      writeFileSync(path16, contents);
     }
-    outputFiles.add(path17);
+    outputFiles.add(path16);
   }
 };
 
@@ -16691,13 +16730,18 @@ var runRecord = obj({
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(failureNote)
 });
 
 // actions/src/run-record.ts
-function cellStatus(steps, gate2, failure) {
+function cellStatus(steps, gate2, failure, outputCheck = void 0) {
   const failed = steps.find((s) => s.kind !== "ok");
   if (failed !== void 0) {
     if (failed.kind === "timeout") return "timeout";
@@ -16705,6 +16749,7 @@ function cellStatus(steps, gate2, failure) {
     return "fail";
   }
   if (failure !== null) return failure.outcome === "infra-failure" ? "infra-error" : "fail";
+  if (gate2 === null && outputCheck === "bundled-io") return "pass";
   return gate2?.verdict === "pass" ? "pass" : "fail";
 }
 function buildRunRecord(f) {
@@ -16717,7 +16762,7 @@ function buildRunRecord(f) {
     git_sha: f.gitSha,
     started_at: f.startedAt,
     finished_at: f.finishedAt,
-    status: cellStatus(f.steps, f.gate, f.failure),
+    status: cellStatus(f.steps, f.gate, f.failure, f.execute?.driver?.output_check),
     toolchain: { name: f.cell.toolchain.name, build: f.buildToolchain, device: f.deviceToolchain },
     device: f.device,
     telemetry: {
@@ -16740,6 +16785,7 @@ function buildRunRecord(f) {
     ),
     ...f.delegation === void 0 ? {} : { delegation: f.delegation },
     ...f.interleave === void 0 ? {} : { interleave: f.interleave },
+    ...f.execute?.driver === void 0 ? {} : { driver: f.execute.driver },
     stages: f.steps.map((s) => ({
       stage: s.stage,
       outcome: s.kind,
@@ -16785,39 +16831,9 @@ function cellDir(outDir2, cell3) {
 // actions/src/stage-job.ts
 import { readFile as readFile4 } from "node:fs/promises";
 
-// actions/src/local-model.ts
-import { existsSync as existsSync2 } from "node:fs";
-import os2 from "node:os";
-import path13 from "node:path";
-function hubCacheDir(env = process.env) {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path13.join(env.HF_HOME ?? path13.join(os2.homedir(), ".cache", "huggingface"), "hub");
-}
-function cachedSnapshot(hub2, env = process.env) {
-  const dir = path13.join(
-    hubCacheDir(env),
-    `models--${hub2.id.replaceAll("/", "--")}`,
-    "snapshots",
-    hub2.revision
-  );
-  return existsSync2(path13.join(dir, "config.json")) ? dir : null;
-}
-function runnableCell(cell3, env = process.env) {
-  const { model: model2 } = cell3;
-  if (model2.path !== null) return { ...cell3, model: { ...model2, path: model2.path } };
-  if (model2.hub === null) throw new Error(`bug: model ${model2.name} has neither path nor hub`);
-  const snapshot = cachedSnapshot(model2.hub, env);
-  if (snapshot === null) {
-    throw new ConfigurationError(
-      `cell ${cell3.id}: model ${model2.name} needs the Hugging Face hub: ${model2.hub.id} at revision ${model2.hub.revision}, which is not in the local cache (${hubCacheDir(env)}). pte-farm never downloads; fetch it once with \`huggingface-cli download ${model2.hub.id} --revision ${model2.hub.revision}\`, or point the model at a local folder with \`path:\``
-    );
-  }
-  return { ...cell3, model: { ...model2, path: snapshot } };
-}
-
 // actions/src/step-notes.ts
 import { mkdir, readdir as readdir2, readFile as readFile3, writeFile } from "node:fs/promises";
-import path14 from "node:path";
+import path13 from "node:path";
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
   stage: literal(...STAGES),
@@ -16834,14 +16850,14 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path14.join(outDir2, "steps");
+  return path13.join(outDir2, "steps");
 }
 async function readStepNotes(outDir2) {
   const dir = stepsDir(outDir2);
   const names2 = await readdir2(dir).catch(() => []);
   const notes = [];
   for (const name of names2.filter((n2) => n2.endsWith(".json"))) {
-    const file = path14.join(dir, name);
+    const file = path13.join(dir, name);
     try {
       notes.push(parseJson(stepNote, await readFile3(file, "utf8"), file));
     } catch (err) {
@@ -16894,7 +16910,7 @@ var buildEntry = obj({
   toolchain: nonEmptyStr,
   cells: arr(nonEmptyStr)
 });
-function cellById(farm, id, what = "cell") {
+function matrixCellById(farm, id, what = "cell") {
   if (/[*?]/.test(id)) throw new ConfigurationError(`${what} ${id}: expected one cell id, not a glob`);
   const { cells, skipped } = selectCells(farm, id);
   const cell3 = cells.find((c3) => c3.id === id);
@@ -16904,7 +16920,7 @@ function cellById(farm, id, what = "cell") {
       skip === void 0 ? `${what} ${id}: not a cell of ${displayPath(farm.file)}` : `${what} ${id}: excluded by the matrix (${skip.reason})`
     );
   }
-  return runnableCell(cell3);
+  return cell3;
 }
 async function readText(file, what) {
   return readFile4(file, "utf8").catch((err) => {
@@ -16935,10 +16951,10 @@ async function readManifest(file) {
 }
 
 // actions/src/actions/io.ts
-import path15 from "node:path";
+import path14 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
-import * as os3 from "os";
+import * as os2 from "os";
 
 // node_modules/@actions/core/lib/utils.js
 function toCommandValue(input) {
@@ -16966,7 +16982,7 @@ function toCommandProperties(annotationProperties) {
 // node_modules/@actions/core/lib/command.js
 function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
-  process.stdout.write(cmd.toString() + os3.EOL);
+  process.stdout.write(cmd.toString() + os2.EOL);
 }
 var CMD_STRING = "::";
 var Command = class {
@@ -17011,7 +17027,7 @@ function escapeProperty(s) {
 // node_modules/@actions/core/lib/file-command.js
 import * as crypto from "crypto";
 import * as fs2 from "fs";
-import * as os4 from "os";
+import * as os3 from "os";
 function issueFileCommand(command, message) {
   const filePath = process.env[`GITHUB_${command}`];
   if (!filePath) {
@@ -17020,7 +17036,7 @@ function issueFileCommand(command, message) {
   if (!fs2.existsSync(filePath)) {
     throw new Error(`Missing file at path: ${filePath}`);
   }
-  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os4.EOL}`, {
+  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os3.EOL}`, {
     encoding: "utf8"
   });
 }
@@ -17033,11 +17049,11 @@ function prepareKeyValueMessage(key, value) {
   if (convertedValue.includes(delimiter)) {
     throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
   }
-  return `${key}<<${delimiter}${os4.EOL}${convertedValue}${os4.EOL}${delimiter}`;
+  return `${key}<<${delimiter}${os3.EOL}${convertedValue}${os3.EOL}${delimiter}`;
 }
 
 // node_modules/@actions/core/lib/core.js
-import * as os6 from "os";
+import * as os5 from "os";
 
 // node_modules/@actions/core/lib/summary.js
 import { EOL as EOL3 } from "os";
@@ -17325,7 +17341,7 @@ var _summary = new Summary();
 var summary = _summary;
 
 // node_modules/@actions/core/lib/platform.js
-import os5 from "os";
+import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
@@ -17337,8 +17353,8 @@ var READONLY = fs3.constants.O_RDONLY;
 var IS_WINDOWS2 = process.platform === "win32";
 
 // node_modules/@actions/core/lib/platform.js
-var platform2 = os5.platform();
-var arch = os5.arch();
+var platform2 = os4.platform();
+var arch = os4.arch();
 
 // node_modules/@actions/core/lib/core.js
 var ExitCode;
@@ -17361,7 +17377,7 @@ function setOutput(name, value) {
   if (filePath) {
     return issueFileCommand("OUTPUT", prepareKeyValueMessage(name, value));
   }
-  process.stdout.write(os6.EOL);
+  process.stdout.write(os5.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
 }
 function setFailed(message) {
@@ -17375,7 +17391,7 @@ function warning(message, properties = {}) {
   issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 function info(message) {
-  process.stdout.write(message + os6.EOL);
+  process.stdout.write(message + os5.EOL);
 }
 
 // actions/src/action-io.ts
@@ -17430,6 +17446,10 @@ var ACTIONS = {
       "base-matrix": {
         description: "The base branch's farm.yml, diffed when the matrix itself changed.",
         default: ""
+      },
+      history: {
+        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: ""
       }
     },
     outputs: {
@@ -17450,7 +17470,7 @@ var ACTIONS = {
   },
   health: {
     name: "pte-farm health",
-    description: "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, and that the stages import. Fails unless the state is good.",
+    description: "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. Fails unless the state is good.",
     inputs: {
       device: {
         description: "The farm device this runner serves (a device job's `device`).",
@@ -17468,11 +17488,17 @@ var ACTIONS = {
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
         default: "/etc/pte-farm/maintenance"
+      },
+      "cache-dir": cacheDir,
+      history: {
+        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: ""
       }
     },
     outputs: {
       state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
-      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." }
+      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." }
     }
   },
   export: {
@@ -17525,18 +17551,37 @@ var ACTIONS = {
   },
   execute: {
     name: "pte-farm execute",
-    description: "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the manifest), warm-up plus measured reps, and keep the raw result.",
+    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
     inputs: {
       cell: cell2,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
+        default: ""
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
-      "timeout-s": timeoutS
+      "timeout-s": timeoutS,
+      runner: {
+        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
+        default: ""
+      },
+      tokenizer: {
+        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: ""
+      },
+      fvp: {
+        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: ""
+      },
+      "fvp-pte-address": {
+        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: ""
+      }
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
@@ -17677,9 +17722,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path15.resolve(workspace, v);
+      return v === "" ? "" : path14.resolve(workspace, v);
     },
-    requiredPath: (name) => path15.resolve(workspace, required(name)),
+    requiredPath: (name) => path14.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -17754,7 +17799,7 @@ function defaultSession(env) {
 var run = defineAction("gate", async (io) => {
   const startedAt = (/* @__PURE__ */ new Date()).toISOString();
   const farm = await loadFarm(io.path("matrix"));
-  const cell3 = cellById(farm, io.required("cell"), "input cell");
+  const cell3 = matrixCellById(farm, io.required("cell"), "input cell");
   const outDir2 = io.path("out-dir");
   const notes = await readStepNotes(outDir2);
   const failed = notes.find((n2) => n2.outcome !== "ok");
@@ -17762,14 +17807,17 @@ var run = defineAction("gate", async (io) => {
   let execute = null;
   let deviceToolchain = null;
   let verdict = null;
-  const referencePath = io.path("reference");
-  if (failed === void 0 || referencePath !== "") {
-    reference = (await readStageResult(io.requiredPath("reference"), "reference", "input reference")).data;
-  }
+  const readReference = async () => (await readStageResult(io.requiredPath("reference"), "reference", "input reference")).data;
+  if (io.path("reference") !== "") reference = await readReference();
+  let checkedOnDevice = false;
   if (failed === void 0) {
     const executed = await readStageResult(io.requiredPath("execute"), "execute", "input execute");
     execute = executed.data;
     deviceToolchain = executed.result.toolchain;
+    checkedOnDevice = execute.driver?.output_check !== void 0 && execute.prompts.length === 0;
+  }
+  if (execute !== null && !checkedOnDevice) {
+    reference ??= await readReference();
     try {
       verdict = gate(
         reference?.prompts ?? [],
@@ -17804,8 +17852,8 @@ var run = defineAction("gate", async (io) => {
     gate: verdict,
     failure: null
   });
-  const file = path16.join(cellDir(outDir2, cell3), role === "base" ? "run.base.json" : "run.json");
-  await mkdir3(path16.dirname(file), { recursive: true });
+  const file = path15.join(cellDir(outDir2, cell3), role === "base" ? "run.base.json" : "run.json");
+  await mkdir3(path15.dirname(file), { recursive: true });
   await writeFile3(file, `${JSON.stringify(record2, null, 2)}
 `);
   io.output("record", file);
@@ -17824,7 +17872,9 @@ ${notesText}
     const why = record2.failure?.message ?? (verdict?.first_divergence ? describeDivergence(verdict.first_divergence) : `status ${record2.status}`);
     throw new VerdictFailure(`cell ${cell3.id}: ${record2.status}: ${why}`, exitCodeFor([record2]));
   }
-  io.logger.info(`cell ${cell3.id}: pass (tokens bit-exact vs the ${verdict?.policy.reference} reference)`);
+  io.logger.info(
+    checkedOnDevice ? `cell ${cell3.id}: pass (outputs checked on the device: ${execute?.driver?.output_check}, Test_result PASS)` : `cell ${cell3.id}: pass (tokens bit-exact vs the ${verdict?.policy.reference} reference)`
+  );
 });
 
 // actions/src/entries/gate.ts

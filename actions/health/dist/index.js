@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path15) {
-      const ctrl = callVisitor(key, node, visitor, path15);
+    function visit_(key, node, visitor, path21) {
+      const ctrl = callVisitor(key, node, visitor, path21);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path15, ctrl);
-        return visit_(key, ctrl, visitor, path15);
+        replaceNode(key, path21, ctrl);
+        return visit_(key, ctrl, visitor, path21);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path15 = Object.freeze(path15.concat(node));
+          path21 = Object.freeze(path21.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path15);
+            const ci = visit_(i2, node.items[i2], visitor, path21);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path15 = Object.freeze(path15.concat(node));
-          const ck = visit_("key", node.key, visitor, path15);
+          path21 = Object.freeze(path21.concat(node));
+          const ck = visit_("key", node.key, visitor, path21);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path15);
+          const cv = visit_("value", node.value, visitor, path21);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path15) {
-      const ctrl = await callVisitor(key, node, visitor, path15);
+    async function visitAsync_(key, node, visitor, path21) {
+      const ctrl = await callVisitor(key, node, visitor, path21);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path15, ctrl);
-        return visitAsync_(key, ctrl, visitor, path15);
+        replaceNode(key, path21, ctrl);
+        return visitAsync_(key, ctrl, visitor, path21);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path15 = Object.freeze(path15.concat(node));
+          path21 = Object.freeze(path21.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path15);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path21);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path15 = Object.freeze(path15.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path15);
+          path21 = Object.freeze(path21.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path21);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path15);
+          const cv = await visitAsync_("value", node.value, visitor, path21);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path15) {
+    function callVisitor(key, node, visitor, path21) {
       if (typeof visitor === "function")
-        return visitor(key, node, path15);
+        return visitor(key, node, path21);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path15);
+        return visitor.Map?.(key, node, path21);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path15);
+        return visitor.Seq?.(key, node, path21);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path15);
+        return visitor.Pair?.(key, node, path21);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path15);
+        return visitor.Scalar?.(key, node, path21);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path15);
+        return visitor.Alias?.(key, node, path21);
       return void 0;
     }
-    function replaceNode(key, path15, node) {
-      const parent = path15[path15.length - 1];
+    function replaceNode(key, path21, node) {
+      const parent = path21[path21.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path15, value) {
+    function collectionFromPath(schema, path21, value) {
       let v = value;
-      for (let i2 = path15.length - 1; i2 >= 0; --i2) {
-        const k = path15[i2];
+      for (let i2 = path21.length - 1; i2 >= 0; --i2) {
+        const k = path21[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path15) => path15 == null || typeof path15 === "object" && !!path15[Symbol.iterator]().next().done;
+    var isEmptyPath = (path21) => path21 == null || typeof path21 === "object" && !!path21[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path15, value) {
-        if (isEmptyPath(path15))
+      addIn(path21, value) {
+        if (isEmptyPath(path21))
           this.add(value);
         else {
-          const [key, ...rest] = path15;
+          const [key, ...rest] = path21;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path15) {
-        const [key, ...rest] = path15;
+      deleteIn(path21) {
+        const [key, ...rest] = path21;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path15, keepScalar) {
-        const [key, ...rest] = path15;
+      getIn(path21, keepScalar) {
+        const [key, ...rest] = path21;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path15) {
-        const [key, ...rest] = path15;
+      hasIn(path21) {
+        const [key, ...rest] = path21;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path15, value) {
-        const [key, ...rest] = path15;
+      setIn(path21, value) {
+        const [key, ...rest] = path21;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path15, value) {
+      addIn(path21, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path15, value);
+          this.contents.addIn(path21, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path15) {
-        if (Collection.isEmptyPath(path15)) {
+      deleteIn(path21) {
+        if (Collection.isEmptyPath(path21)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path15) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path21) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path15, keepScalar) {
-        if (Collection.isEmptyPath(path15))
+      getIn(path21, keepScalar) {
+        if (Collection.isEmptyPath(path21))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path15, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path21, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path15) {
-        if (Collection.isEmptyPath(path15))
+      hasIn(path21) {
+        if (Collection.isEmptyPath(path21))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path15) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path21) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path15, value) {
-        if (Collection.isEmptyPath(path15)) {
+      setIn(path21, value) {
+        if (Collection.isEmptyPath(path21)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path15), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path21), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path15, value);
+          this.contents.setIn(path21, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path15) => {
+    visit.itemAtPath = (cst, path21) => {
       let item = cst;
-      for (const [field, index] of path15) {
+      for (const [field, index] of path21) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path15) => {
-      const parent = visit.itemAtPath(cst, path15.slice(0, -1));
-      const field = path15[path15.length - 1][0];
+    visit.parentCollection = (cst, path21) => {
+      const parent = visit.itemAtPath(cst, path21.slice(0, -1));
+      const field = path21[path21.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path15, item, visitor) {
-      let ctrl = visitor(item, path15);
+    function _visit(path21, item, visitor) {
+      let ctrl = visitor(item, path21);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path15.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path21.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path15);
+            ctrl = ctrl(item, path21);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path15) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path21) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7368,10 +7368,6 @@ var require_dist = __commonJS({
   }
 });
 
-// actions/src/actions/health.ts
-import { mkdir as mkdir2, writeFile as writeFile2 } from "node:fs/promises";
-import path14 from "node:path";
-
 // matrix/load.ts
 import { stat } from "node:fs/promises";
 import path2 from "node:path";
@@ -7418,6 +7414,9 @@ var REPO_ROOT = findRepoRoot(import.meta.dirname);
 var STAGES_DIR = path.join(REPO_ROOT, "stages");
 var DEFAULT_MATRIX = path.join(REPO_ROOT, "matrix", "farm.yml");
 var KNOWN_ISSUES_FILE = path.join(REPO_ROOT, "matrix", "known-issues.yml");
+function defaultCacheDir(env = process.env) {
+  return env.PTE_FARM_CACHE ?? path.join(REPO_ROOT, ".cache", "pte-farm");
+}
 function defaultPython(env = process.env) {
   return env.PTE_FARM_PYTHON ?? path.join(REPO_ROOT, ".venv", "bin", "python");
 }
@@ -7550,7 +7549,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path15) => inner(v, path15);
+  const check = (v, path21) => inner(v, path21);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7559,19 +7558,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path15, detail, onKey = false) {
-    const where = formatPath(path15);
+  constructor(source, path21, detail, onKey = false) {
+    const where = formatPath(path21);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path15;
+    this.path = path21;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path15) {
+function formatPath(path21) {
   let out = "";
-  for (const seg of path15) {
+  for (const seg of path21) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7586,52 +7585,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path15, expected, value) {
-  throw new ValidationError("", path15, `expected ${expected}, got ${describe(value)}`);
+function fail(path21, expected, value) {
+  throw new ValidationError("", path21, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path15) => typeof v === "string" ? v : fail(path15, "a string", v),
+  (v, path21) => typeof v === "string" ? v : fail(path21, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path15) => typeof v === "string" && v !== "" ? v : fail(path15, "a non-empty string", v),
+  (v, path21) => typeof v === "string" && v !== "" ? v : fail(path21, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path15) => typeof v === "number" && Number.isFinite(v) ? v : fail(path15, "a number", v),
+  (v, path21) => typeof v === "number" && Number.isFinite(v) ? v : fail(path21, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path15) => typeof v === "number" && Number.isInteger(v) ? v : fail(path15, "an integer", v),
+  (v, path21) => typeof v === "number" && Number.isInteger(v) ? v : fail(path21, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path15) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path15, "a non-negative integer", v),
+  (v, path21) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path21, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path15) => typeof v === "boolean" ? v : fail(path15, "a boolean", v),
+  (v, path21) => typeof v === "boolean" ? v : fail(path21, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path15) => allowed.includes(v) ? v : fail(path15, `one of ${shown}`, v);
+  const check = (v, path21) => allowed.includes(v) ? v : fail(path21, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path15) => {
-    if (!Array.isArray(v)) fail(path15, "an array", v);
-    return v.map((el, i2) => item(el, [...path15, i2]));
+  const check = (v, path21) => {
+    if (!Array.isArray(v)) fail(path21, "an array", v);
+    return v.map((el, i2) => item(el, [...path21, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path15) => v === null ? null : inner(v, path15);
+  const check = (v, path21) => v === null ? null : inner(v, path21);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path15) => v === void 0 ? void 0 : inner(v, path15);
+  const check = (v, path21) => v === void 0 ? void 0 : inner(v, path21);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7639,10 +7638,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path15) => {
-    if (!isPlainObject(v)) fail(path15, "an object", v);
+  const check = (v, path21) => {
+    if (!isPlainObject(v)) fail(path21, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path15, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path21, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7662,11 +7661,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path15) => {
-    if (!isPlainObject(v)) fail(path15, "an object", v);
+  const check = (v, path21) => {
+    if (!isPlainObject(v)) fail(path21, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path15, key]);
+      const value = check2(v[key], [...path21, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7676,41 +7675,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path15) => {
+  const check = (v, path21) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path15, bad],
+          [...path21, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path15);
+    return known(v, path21);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path15) => {
-    if (!isPlainObject(v)) fail(path15, "an object", v);
+  const check = (v, path21) => {
+    if (!isPlainObject(v)) fail(path21, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path15, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path21, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path15);
+    return variant(v, path21);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path15) => {
-    const value = inner(v, path15);
+  const check = (v, path21) => {
+    const value = inner(v, path21);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path15, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path21, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -7722,6 +7721,15 @@ function parse(check, value, source) {
     if (err instanceof ValidationError) throw new ValidationError(source, err.path, err.detail, err.onKey);
     throw err;
   }
+}
+function parseJson(check, text, source) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(source, [], `not valid JSON (${err.message})`);
+  }
+  return parse(check, value, source);
 }
 
 // matrix/schema.ts
@@ -7883,6 +7891,21 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
+var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  )
+});
 var farmSchema = closed({
   schema: literal(FARM_SCHEMA_ID),
   devices: names(device),
@@ -7909,6 +7932,9 @@ var farmSchema = closed({
   paths: documented(
     arr(pathRule),
     "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
   )
 });
 
@@ -8055,6 +8081,7 @@ function checkSetIsPossible(farm, set, where) {
 
 // actions/src/schemas/stage.ts
 var STAGES = ["reference", "export", "quantize", "lower", "execute"];
+var CACHEABLE_STAGES = ["reference", "export", "quantize", "lower"];
 var toolchainVersions = record(nullable(str));
 var artefact = obj({ path: nonEmptyStr, sha256: str, bytes: nonNegInt });
 var stageError = obj({
@@ -8150,12 +8177,26 @@ var REQUIRED_METRICS = [
   "pte_bytes"
 ];
 var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
-  telemetry: optional(arr(repTelemetry))
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
 };
 var executeData = refine(
   obj({
@@ -8169,10 +8210,20 @@ var executeData = refine(
   }),
   (d) => {
     const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics));
-    return missing === void 0 ? null : { path: ["metrics", missing], message: "required metric is missing" };
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
   }
 );
+var stageData = {
+  reference: referenceData,
+  export: programData,
+  quantize: programData,
+  lower: delegation,
+  execute: executeData
+};
 
 // actions/src/version-range.ts
 function parseVersion(text) {
@@ -8415,7 +8466,11 @@ function resolve(file, data) {
       ])
     ),
     runSet: data.run.cells,
-    paths: data.paths
+    paths: data.paths,
+    health: {
+      quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+    }
   };
 }
 async function exists(p, kind) {
@@ -8438,6 +8493,10 @@ async function checkFiles(farm, where) {
     );
   }
 }
+
+// actions/src/health-run.ts
+import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
+import path19 from "node:path";
 
 // actions/src/health.ts
 import { existsSync as existsSync2 } from "node:fs";
@@ -13425,17 +13484,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path15 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path15)) {
+    const path21 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path21)) {
       continue;
     }
-    writtenPaths.add(path15);
-    if (append || outputFiles.has(path15)) {
-      appendFileSync(path15, contents);
+    writtenPaths.add(path21);
+    if (append || outputFiles.has(path21)) {
+      appendFileSync(path21, contents);
     } else {
-      writeFileSync(path15, contents);
+      writeFileSync(path21, contents);
     }
-    outputFiles.add(path15);
+    outputFiles.add(path21);
   }
 };
 
@@ -16242,6 +16301,28 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
+// actions/src/schemas/health-report.ts
+var HEALTH_SCHEMA = "pte-farm/health@1";
+var HEALTH_STATES = ["good", "unknown", "bad", "maintenance"];
+var CHECK_STATUSES = ["pass", "fail", "unknown", "skip"];
+var checkResult = obj({
+  name: nonEmptyStr,
+  status: literal(...CHECK_STATUSES),
+  detail: str,
+  data: optional(record(unknownValue))
+});
+var healthReport = obj({
+  schema: literal(HEALTH_SCHEMA),
+  device: nonEmptyStr,
+  toolchain: nonEmptyStr,
+  state: literal(...HEALTH_STATES),
+  /** ISO 8601 UTC; orders health reports against run records' `started_at`. */
+  checked_at: nonEmptyStr,
+  /** Why the runner is in maintenance (the file's first line), or null. */
+  maintenance: nullable(str),
+  checks: arr(checkResult)
+});
+
 // actions/src/health.ts
 var mb = (bytes) => Math.floor(bytes / 2 ** 20);
 function existingAncestor(p) {
@@ -16333,23 +16414,17 @@ var stagesImportCheck = {
       timeout: 6e5
     });
     if (res.exitCode === 0) return { status: "pass", detail: `${modules.length} stage modules import` };
-    const tail = String(res.stderr).trim().split("\n").slice(-3).join(" | ");
-    return { status: "fail", detail: `the stages do not import: ${tail || res.shortMessage}` };
+    const tail2 = String(res.stderr).trim().split("\n").slice(-3).join(" | ");
+    return { status: "fail", detail: `the stages do not import: ${tail2 || res.shortMessage}` };
   }
 };
-var HOST_CHECKS = [
-  diskCheck,
-  memoryCheck,
-  toolchainCheck,
-  stagesImportCheck
-];
 function stateOf(checks, maintenance) {
   if (maintenance !== null) return "maintenance";
   if (checks.some((c3) => c3.status === "fail")) return "bad";
   if (checks.some((c3) => c3.status === "unknown")) return "unknown";
   return "good";
 }
-async function checkHealth(ctx, meta, checks = HOST_CHECKS) {
+async function checkHealth(ctx, meta, checks) {
   const results = [];
   for (const check of checks) {
     try {
@@ -16368,7 +16443,7 @@ async function checkHealth(ctx, meta, checks = HOST_CHECKS) {
     maintenance = text.split("\n")[0]?.trim() || `${ctx.maintenanceFile} exists`;
   }
   return {
-    schema: "pte-farm/health@1",
+    schema: HEALTH_SCHEMA,
     device: meta.device,
     toolchain: meta.toolchain,
     state: stateOf(results, maintenance),
@@ -16378,11 +16453,886 @@ async function checkHealth(ctx, meta, checks = HOST_CHECKS) {
   };
 }
 
-// actions/src/actions/io.ts
+// actions/src/health-smoke.ts
+import { mkdtemp as mkdtemp2, readFile as readFile4, rm as rm2 } from "node:fs/promises";
+import os2 from "node:os";
+import path15 from "node:path";
+
+// actions/src/cache.ts
+import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile3, rename, rm, stat as stat2, writeFile } from "node:fs/promises";
+import path14 from "node:path";
+
+// actions/src/hashing.ts
+import { createHash } from "node:crypto";
+import { createReadStream as createReadStream2 } from "node:fs";
+import { readdir } from "node:fs/promises";
 import path13 from "node:path";
+function sha256Text(text) {
+  return createHash("sha256").update(text).digest("hex");
+}
+function sha256File(file) {
+  return new Promise((resolve2, reject) => {
+    const hash = createHash("sha256");
+    createReadStream2(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve2(hash.digest("hex")));
+  });
+}
+function canonicalJson(value) {
+  return JSON.stringify(value, (_key, v) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v).sort(([a2], [b]) => a2 < b ? -1 : a2 > b ? 1 : 0));
+  });
+}
+async function listFiles(root, keep = () => true) {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path13.relative(root, path13.join(e.parentPath, e.name)).split(path13.sep).join("/")).filter(keep).sort();
+}
+async function sha256Tree(root, keep) {
+  const files = await listFiles(root, keep);
+  const lines = [];
+  for (const rel of files) lines.push(`${rel}\0${await sha256File(path13.join(root, rel))}`);
+  return sha256Text(lines.join("\n"));
+}
+
+// actions/src/cache.ts
+var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
+async function fingerprintToolchain(args) {
+  const pins = await readFile3(args.pinsFile, "utf8");
+  const probe = await execa(args.python, ["-c", PROBE], { reject: false });
+  if (probe.exitCode !== 0) {
+    throw new InfrastructureError(
+      `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
+    );
+  }
+  const installed = probe.stdout.split("\n").filter((l) => l !== "");
+  const stageCode = await sha256Tree(
+    args.stagesPackageDir,
+    (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
+  );
+  return { pins, installed, stageCode };
+}
+var BuildCache = class {
+  root;
+  constructor(root) {
+    this.root = root;
+  }
+  /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
+  entryDir(kind, key) {
+    return path14.join(this.root, "entries", kind, key.slice(0, 2), key);
+  }
+  /**
+   * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
+   * removed and reported as a miss rather than trusted. Artefact sizes are checked, not hashes:
+   * the hashes were verified when the entry was written, and rehashing GBs on every hit would
+   * defeat the cache.
+   */
+  async lookup(stage, key) {
+    const dir = this.entryDir(stage, key);
+    let text;
+    try {
+      text = await readFile3(path14.join(dir, "result.json"), "utf8");
+    } catch {
+      return null;
+    }
+    try {
+      const result = parseJson(stageResult, text, path14.join(dir, "result.json"));
+      if (result.status !== "ok" || result.stage !== stage)
+        throw new ValidationError(dir, [], "not a successful entry");
+      const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
+      for (const a2 of Object.values(result.artefacts)) {
+        const s = await stat2(path14.join(dir, a2.path));
+        if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
+      }
+      return { dir, result, data };
+    } catch {
+      await this.evict(dir);
+      return null;
+    }
+  }
+  /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
+  async tempDir(kind) {
+    const tmp = path14.join(this.root, "tmp");
+    await mkdir(tmp, { recursive: true });
+    return mkdtemp(path14.join(tmp, `${kind}-`));
+  }
+  /**
+   * A cached build that is not a stage (so has no result.json to validate): its folder when every
+   * one of `files` is there and `verify` accepts it, else null; a folder `verify` rejects is
+   * evicted, as {@link lookup} evicts a bad stage entry. Written only by {@link publishFolder},
+   * which renames a whole folder into place, so a folder that exists is complete.
+   */
+  async lookupFolder(kind, key, files, verify = async () => true) {
+    const dir = this.entryDir(kind, key);
+    for (const f of files) {
+      const s = await stat2(path14.join(dir, f)).catch(() => null);
+      if (s === null || !s.isFile()) return null;
+    }
+    if (await verify(dir).catch(() => false)) return dir;
+    await this.evict(dir);
+    return null;
+  }
+  /** Publishes a non-stage build as {@link publish} does a stage's: atomically, first writer wins. */
+  async publishFolder(kind, key, builtDir, material) {
+    return this.publishEntry(kind, key, builtDir, material);
+  }
+  /**
+   * Publishes a successful build atomically. If another process published the same key first,
+   * its entry wins and ours is discarded (both are builds of the same inputs).
+   */
+  async publish(stage, key, builtDir, material) {
+    if (!CACHEABLE_STAGES.includes(stage)) throw new Error(`bug: ${stage} is not cacheable`);
+    return this.publishEntry(stage, key, builtDir, material);
+  }
+  async publishEntry(kind, key, builtDir, material) {
+    const dir = this.entryDir(kind, key);
+    await writeFile(
+      path14.join(builtDir, "cache-entry.json"),
+      `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
+`
+    );
+    await mkdir(path14.dirname(dir), { recursive: true });
+    try {
+      await rename(builtDir, dir);
+    } catch (err) {
+      const code = err.code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+      await rm(builtDir, { recursive: true, force: true });
+    }
+    return dir;
+  }
+  /**
+   * Removes build folders left in `tmp/` by runs that were killed (SIGKILL, power loss) before
+   * they could publish or move them. Only old ones: a young folder may be another run's live build.
+   */
+  async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
+    const tmp = path14.join(this.root, "tmp");
+    const names2 = await readdir2(tmp).catch(() => []);
+    for (const name of names2) {
+      const s = await stat2(path14.join(tmp, name)).catch(() => null);
+      if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
+        await rm(path14.join(tmp, name), { recursive: true, force: true });
+    }
+  }
+  /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
+  async evict(dir) {
+    const aside = `${dir}.evicted-${process.pid}-${Date.now()}`;
+    await rename(dir, aside).catch(() => void 0);
+    await rm(aside, { recursive: true, force: true });
+  }
+};
+
+// actions/src/health-smoke.ts
+var SMOKE_FILES = ["smoke.pte", "smoke.json"];
+var BUILD_TIMEOUT_MS = 3e5;
+var RUN_TIMEOUT_MS = 12e4;
+var smokeRun = obj({
+  schema: literal("pte-farm/smoke@1"),
+  ok: bool,
+  pte_sha256: str,
+  expected: arr(unknownValue),
+  actual: arr(unknownValue),
+  load_ms: num,
+  execute_ms: num
+});
+async function runSmoke(python2, args, timeout) {
+  const res = await execa(python2, ["-m", "pte_stages.smoke", ...args], {
+    reject: false,
+    timeout,
+    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path15.delimiter) }
+  });
+  if (res.exitCode === void 0 && !res.timedOut && res.signal === void 0) {
+    throw new Error(`cannot start ${python2}: ${res.shortMessage}`);
+  }
+  return res;
+}
+var tail = (text) => text.trim().split("\n").slice(-3).join(" | ");
+async function smokeKey(pythonPath, pinsFile) {
+  const fingerprint = await fingerprintToolchain({
+    python: pythonPath,
+    pinsFile,
+    stagesPackageDir: path15.join(STAGES_DIR, "pte_stages")
+  });
+  return sha256Text(canonicalJson({ kind: "smoke", toolchain: fingerprint }));
+}
+async function intact(dir) {
+  const meta = JSON.parse(await readFile4(path15.join(dir, "smoke.json"), "utf8"));
+  return meta.pte_sha256 === await sha256File(path15.join(dir, "smoke.pte"));
+}
+async function built(python2, pinsFile, cache, scratch) {
+  const key = cache === null ? null : await smokeKey(python2, pinsFile);
+  if (cache !== null && key !== null) {
+    const hit = await cache.lookupFolder("smoke", key, SMOKE_FILES, intact);
+    if (hit !== null) return { dir: hit, cache: "hit" };
+  }
+  const out = cache === null ? scratch : await cache.tempDir("smoke");
+  const res = await runSmoke(python2, ["build", "--out", out], BUILD_TIMEOUT_MS);
+  if (res.exitCode !== 0) {
+    if (cache !== null) await rm2(out, { recursive: true, force: true });
+    return { error: `the smoke .pte does not build: ${tail(String(res.stderr)) || res.shortMessage}` };
+  }
+  if (cache === null || key === null) return { dir: out, cache: "off" };
+  return { dir: await cache.publishFolder("smoke", key, out, { kind: "smoke" }), cache: "miss" };
+}
+var smokeCheck = {
+  name: "smoke-pte",
+  async run(ctx) {
+    const scratch = await mkdtemp2(path15.join(os2.tmpdir(), "pte-farm-smoke-"));
+    try {
+      const b = await built(
+        ctx.python,
+        ctx.pinsFile,
+        ctx.cacheDir === null ? null : new BuildCache(ctx.cacheDir),
+        scratch
+      );
+      if ("error" in b) return { status: "fail", detail: b.error };
+      const where = { dir: b.cache === "off" ? null : b.dir, cache: b.cache };
+      const res = await runSmoke(ctx.python, ["run", "--dir", b.dir], RUN_TIMEOUT_MS);
+      if (res.exitCode !== 0 && res.exitCode !== 1) {
+        return {
+          status: "fail",
+          detail: `the smoke .pte does not run: ${tail(String(res.stderr)) || res.shortMessage}`,
+          data: where
+        };
+      }
+      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.smoke run");
+      const data = { ...where, ...out };
+      if (!out.ok) {
+        return {
+          status: "fail",
+          detail: `the smoke .pte computed ${JSON.stringify(out.actual)}, eager PyTorch ${JSON.stringify(out.expected)}`,
+          data
+        };
+      }
+      return {
+        status: "pass",
+        detail: `add+mul .pte matches eager PyTorch (load ${out.load_ms} ms, execute ${out.execute_ms} ms; build ${b.cache === "hit" ? "cached" : "fresh"})`,
+        data
+      };
+    } finally {
+      await rm2(scratch, { recursive: true, force: true });
+    }
+  }
+};
+
+// actions/src/health-thermal.ts
+import path16 from "node:path";
+var deviceProbe = obj({
+  schema: literal("pte-farm/device-probe@1"),
+  platform: str,
+  thermal_c: record(num),
+  throttled: nullable(record(unknownValue))
+});
+var NOW_BITS = ["under_voltage", "arm_freq_capped", "throttled", "soft_temp_limit"];
+var OCCURRED_BITS = NOW_BITS.map((b) => `${b}_occurred`);
+function thermalExpectations(device2) {
+  return {
+    thermalZones: device2.os === "linux" && device2.thermal !== null,
+    throttleSource: device2.board.startsWith("raspberry-pi") ? "vcgencmd" : device2.os === "macos" ? "pmset" : null
+  };
+}
+async function readDeviceProbe(python2, opts = {}) {
+  const res = await execa(
+    python2,
+    ["-m", "pte_stages.device_probe", ...opts.root === void 0 ? [] : ["--root", opts.root]],
+    {
+      reject: false,
+      timeout: 3e4,
+      env: {
+        ...opts.env,
+        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path16.delimiter)
+      }
+    }
+  );
+  if (res.exitCode !== 0) {
+    const tail2 = String(res.stderr).trim().split("\n").slice(-2).join(" | ");
+    throw new Error(`the device probe did not run (${tail2 || res.shortMessage})`);
+  }
+  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.device_probe");
+}
+function judgeTemperature(p, maxTempC, expect) {
+  const zones = Object.entries(p.thermal_c);
+  if (zones.length > 0) {
+    const [zone, c3] = zones.reduce((a2, b) => b[1] > a2[1] ? b : a2);
+    const ok = c3 < maxTempC;
+    return {
+      status: ok ? "pass" : "fail",
+      detail: `hottest zone ${zone} at ${c3} °C${ok ? `, below ${maxTempC} °C` : `, at or above the ${maxTempC} °C limit: let it cool or fix its cooling`}`,
+      data: { thermal_c: p.thermal_c, max_temp_c: maxTempC }
+    };
+  }
+  const t = p.throttled;
+  if (t?.source === "pmset") {
+    const warning2 = typeof t.thermal_warning === "string" ? t.thermal_warning : null;
+    return {
+      status: warning2 === null ? "pass" : "fail",
+      detail: warning2 === null ? "pmset: no thermal warning level recorded" : `pmset: ${warning2}`,
+      data: { pmset: t }
+    };
+  }
+  if (expect.thermalZones || expect.throttleSource === "pmset") {
+    return {
+      status: "unknown",
+      detail: expect.throttleSource === "pmset" ? "`pmset -g therm` gave nothing; this Mac's temperature cannot be read" : "no readable thermal zone under /sys/class/thermal, and this device has a thermal policy"
+    };
+  }
+  return { status: "skip", detail: "no thermal sensor on this machine (and none expected)" };
+}
+function judgeThrottle(p, expect) {
+  const t = p.throttled;
+  if (t?.source === "vcgencmd") {
+    const now = NOW_BITS.filter((b) => t[b] === true);
+    const past = OCCURRED_BITS.filter((b) => t[b] === true);
+    const raw = String(t.raw);
+    if (now.length === 0 && past.length === 0) {
+      return {
+        status: "pass",
+        detail: `vcgencmd get_throttled=${raw}: no throttling or under-voltage since boot`,
+        data: { vcgencmd: t }
+      };
+    }
+    return {
+      status: "fail",
+      detail: `vcgencmd get_throttled=${raw}: ${[...now, ...past].join(", ")}` + (past.length > 0 ? "; fix the power supply or cooling, then reboot to clear the history bits" : ""),
+      data: { vcgencmd: t, now, occurred: past }
+    };
+  }
+  if (t?.source === "pmset") {
+    const limit = typeof t.cpu_speed_limit === "number" ? t.cpu_speed_limit : null;
+    const warning2 = typeof t.performance_warning === "string" ? t.performance_warning : null;
+    const capped = limit !== null && limit < 100;
+    const problems = [
+      ...capped ? [`CPU speed limited to ${limit}%`] : [],
+      ...warning2 === null ? [] : [warning2]
+    ];
+    return {
+      status: problems.length === 0 ? "pass" : "fail",
+      detail: `pmset: ${problems.length === 0 ? `CPU speed limit ${limit ?? 100}%, no performance warning` : problems.join("; ")}`,
+      data: { pmset: t }
+    };
+  }
+  if (expect.throttleSource !== null) {
+    return {
+      status: "unknown",
+      detail: `\`${expect.throttleSource === "vcgencmd" ? "vcgencmd get_throttled" : "pmset -g therm"}\` is not available on this ${expect.throttleSource === "vcgencmd" ? "Pi" : "Mac"}; install it (runners/ provisioning does)`
+    };
+  }
+  return { status: "skip", detail: "no throttle reporting on this machine (and none expected)" };
+}
+var probes = /* @__PURE__ */ new WeakMap();
+function probeFor(ctx) {
+  let p = probes.get(ctx);
+  if (p === void 0) {
+    p = readDeviceProbe(ctx.python, ctx.probe ?? {});
+    probes.set(ctx, p);
+  }
+  return p;
+}
+var temperatureCheck = {
+  name: "temperature",
+  run: async (ctx) => judgeTemperature(await probeFor(ctx), ctx.maxTempC, ctx.expect)
+};
+var throttleCheck = {
+  name: "throttle",
+  run: async (ctx) => judgeThrottle(await probeFor(ctx), ctx.expect)
+};
+
+// actions/src/history/open.ts
+import { existsSync as existsSync3 } from "node:fs";
+
+// actions/src/history/git-branch.ts
+import { randomBytes } from "node:crypto";
+import { rm as rm3 } from "node:fs/promises";
+import os3 from "node:os";
+import path17 from "node:path";
+
+// actions/src/schemas/run-record.ts
+var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
+var ROLES = ["base", "head", "nightly", "release"];
+var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
+var gatePolicy2 = obj({
+  /** Which reference the `.pte` must match bit for bit. */
+  reference: literal("fp32", "quantized"),
+  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
+  fp32: literal("gate", "report"),
+  /**
+   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
+   * and the quantized reference's, in quanta of the output scale.
+   */
+  max_abs_diff_q: optional(nonNegInt)
+});
+var divergence = obj({
+  reference: literal("fp32", "quantized"),
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** null when the reference ended before the `.pte` did. */
+  expected_id: nullable(int),
+  expected_text: nullable(str),
+  /** null when the `.pte` stopped early. */
+  actual_id: nullable(int),
+  actual_text: nullable(str)
+});
+var outputAgreement = obj({
+  max_abs_diff_q: nonNegInt,
+  bound_q: nonNegInt,
+  /** The first place the largest difference occurs. */
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** How many output codes differ at all, of how many. */
+  differing: nonNegInt,
+  total: nonNegInt
+});
+var gateResult = obj({
+  verdict: literal("pass", "fail"),
+  policy: gatePolicy2,
+  first_divergence: nullable(divergence),
+  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
+  outputs: optional(outputAgreement)
+});
+var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
+var stageEntry = obj({
+  stage: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str)
+});
+var telemetrySample = obj({
+  label: str,
+  at: str,
+  thermal_c: record(num),
+  cpu_mhz: record(num)
+});
+var failureNote = obj({
+  stage: optional(str),
+  outcome: str,
+  message: str,
+  known_issue: nullable(str),
+  triage: str,
+  reproduce: str
+});
+var roofline = obj({
+  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
+  bytes_per_token: num,
+  bandwidth_gbs: num,
+  bound_tokens_per_sec: num,
+  /** Median decode tokens/s over the bound (unflagged samples only). */
+  fraction: nullable(num)
+});
+var runRecord = obj({
+  schema: literal("pte-farm/run@1"),
+  cell,
+  session: str,
+  role: literal(...ROLES),
+  git_sha: nullable(str),
+  started_at: str,
+  finished_at: str,
+  status: literal(...RUN_STATUSES),
+  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  device: obj({
+    runner: str,
+    board: str,
+    hostname: str,
+    os: str,
+    kernel: str,
+    arch: str,
+    cpu: str,
+    cpus: nonNegInt,
+    memory_mb: nonNegInt
+  }),
+  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
+  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
+  metrics: record(metric),
+  tokens: arr(
+    obj({
+      prompt: str,
+      prompt_ids: arr(int),
+      generated_ids: arr(int),
+      reference_ids: arr(int),
+      quantized_reference_ids: nullable(arr(int))
+    })
+  ),
+  gate: nullable(gateResult),
+  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
+  roofline: optional(nullable(roofline)),
+  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
+  delegation: optional(delegation),
+  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
+  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
+  stages: arr(stageEntry),
+  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
+  failure: nullable(failureNote)
+});
+
+// actions/src/history/store.ts
+function serialize2(record2) {
+  return `${JSON.stringify(parse(runRecord, record2, `run record ${record2.cell.id}`), null, 2)}
+`;
+}
+function recordPath(record2, text = serialize2(record2)) {
+  const stamp = record2.started_at.replaceAll(":", "-");
+  const safe = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
+  const name = `${safe(stamp)}-${safe(record2.session)}-${record2.role}-${sha256Text(text).slice(0, 8)}.json`;
+  return [...record2.cell.id.split("/").map(safe), name].join("/");
+}
+var HEALTH_DIR = "_health";
+var safeName = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
+function serializeHealth(report) {
+  return `${JSON.stringify(parse(healthReport, report, `health report ${report.device}`), null, 2)}
+`;
+}
+function healthPath(report, text = serializeHealth(report)) {
+  const stamp = safeName(report.checked_at.replaceAll(":", "-"));
+  return `${HEALTH_DIR}/${safeName(report.device)}/${stamp}-${report.state}-${sha256Text(text).slice(0, 8)}.json`;
+}
+function healthPrefix(device2) {
+  return device2 === void 0 ? HEALTH_DIR : `${HEALTH_DIR}/${safeName(device2)}`;
+}
+function isHealthPath(p) {
+  return p.startsWith(`${HEALTH_DIR}/`);
+}
+function readStoredHealth(path21, text, where) {
+  return { path: path21, report: parseJson(healthReport, text, `${where}:${path21}`) };
+}
+function healthByTime(a2, b) {
+  return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
+}
+function cellPrefix(cellId2) {
+  return cellId2.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
+}
+function readStored(path21, text, where) {
+  return { path: path21, record: parseJson(runRecord, text, `${where}:${path21}`) };
+}
+function byTime(a2, b) {
+  return a2.record.started_at.localeCompare(b.record.started_at) || a2.path.localeCompare(b.path);
+}
+
+// actions/src/history/git-branch.ts
+var ZERO = "0".repeat(40);
+var IDENTITY = {
+  GIT_AUTHOR_NAME: "pte-farm",
+  GIT_AUTHOR_EMAIL: "pte-farm@users.noreply.github.com",
+  GIT_COMMITTER_NAME: "pte-farm",
+  GIT_COMMITTER_EMAIL: "pte-farm@users.noreply.github.com"
+};
+var GitBranchStore = class {
+  repo;
+  branch;
+  maxAttempts;
+  backoffMs;
+  constructor(repo, opts = {}) {
+    this.repo = path17.resolve(repo);
+    this.branch = opts.branch ?? "pte-farm-data";
+    this.maxAttempts = opts.maxAttempts ?? 30;
+    this.backoffMs = opts.backoffMs ?? 20;
+  }
+  describe() {
+    return `git:${this.repo}#${this.branch}`;
+  }
+  async git(args, opts = {}) {
+    return execa("git", args, {
+      cwd: this.repo,
+      reject: false,
+      env: { ...IDENTITY, ...opts.env },
+      ...opts.input === void 0 ? {} : { input: opts.input }
+    });
+  }
+  async must(args, opts = {}) {
+    const res = await this.git(args, opts);
+    if (res.exitCode !== 0) {
+      throw new InfrastructureError(
+        `history ${this.describe()}: git ${args[0]} failed: ${res.stderr.trim()}`
+      );
+    }
+    return res.stdout.trim();
+  }
+  async hasRemote() {
+    return (await this.git(["remote", "get-url", "origin"])).exitCode === 0;
+  }
+  /** The tip to build on: the remote's branch when there is a remote (fetched now), else the local one. */
+  async tip(remote) {
+    if (remote) {
+      const ref = `refs/pte-farm/origin-${this.branch}`;
+      const res2 = await this.git([
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "origin",
+        `+refs/heads/${this.branch}:${ref}`
+      ]);
+      if (res2.exitCode !== 0) {
+        if (/couldn't find remote ref/i.test(res2.stderr)) return null;
+        throw new InfrastructureError(`history ${this.describe()}: git fetch failed: ${res2.stderr.trim()}`);
+      }
+      return this.must(["rev-parse", ref]);
+    }
+    const res = await this.git(["rev-parse", "--verify", "--quiet", `refs/heads/${this.branch}`]);
+    return res.exitCode === 0 ? res.stdout.trim() : null;
+  }
+  async append(records) {
+    const files = records.map((r) => {
+      const text = serialize2(r);
+      return { path: recordPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} run record(s)`);
+  }
+  async appendHealth(reports) {
+    const files = reports.map((r) => {
+      const text = serializeHealth(r);
+      return { path: healthPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} health report(s)`);
+  }
+  /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
+  async commitFiles(texts, what) {
+    if (texts.length === 0) return [];
+    const files = [];
+    for (const f of texts) {
+      files.push({
+        path: f.path,
+        blob: await this.must(["hash-object", "-w", "--stdin"], { input: f.text })
+      });
+    }
+    const remote = await this.hasRemote();
+    for (let attempt = 1; ; attempt++) {
+      const parent = await this.tip(remote);
+      const commit = await this.commitOn(parent, files, what);
+      if (await this.publish(remote, commit, parent)) return files.map((f) => f.path);
+      if (attempt >= this.maxAttempts) {
+        throw new InfrastructureError(
+          `history ${this.describe()}: gave up after ${attempt} attempts; the branch kept moving (or the push is refused)`
+        );
+      }
+      const cap = Math.min(2e3, this.backoffMs * 2 ** (attempt - 1));
+      await new Promise((r) => setTimeout(r, Math.random() * cap));
+    }
+  }
+  /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
+  async commitOn(parent, files, what) {
+    const index = path17.join(os3.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const env = { GIT_INDEX_FILE: index };
+    try {
+      await this.must(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], { env });
+      const info2 = files.map((f) => `100644 ${f.blob}	${f.path}
+`).join("");
+      await this.must(["update-index", "--add", "--index-info"], { env, input: info2 });
+      const tree = await this.must(["write-tree"], { env });
+      const msg = `history: append ${what}
+
+${files.map((f) => f.path).join("\n")}
+`;
+      return await this.must(["commit-tree", tree, ...parent === null ? [] : ["-p", parent], "-m", msg]);
+    } finally {
+      await rm3(index, { force: true });
+    }
+  }
+  /** true when the commit became the branch tip; false when another writer got there first. */
+  async publish(remote, commit, parent) {
+    if (!remote) {
+      const res2 = await this.git(["update-ref", `refs/heads/${this.branch}`, commit, parent ?? ZERO]);
+      return res2.exitCode === 0;
+    }
+    const res = await this.git(["push", "--quiet", "origin", `${commit}:refs/heads/${this.branch}`]);
+    if (res.exitCode === 0) {
+      await this.git(["update-ref", `refs/heads/${this.branch}`, commit]);
+      return true;
+    }
+    if (/rejected|fetch first|non-fast-forward|stale info|cannot lock ref|failed to update ref/i.test(
+      res.stderr
+    )) {
+      return false;
+    }
+    throw new InfrastructureError(`history ${this.describe()}: git push failed: ${res.stderr.trim()}`);
+  }
+  /** The branch tip's JSON files under `prefix` (all of them when null), with their text. */
+  async readTree(prefix) {
+    const tip = await this.tip(await this.hasRemote());
+    if (tip === null) return [];
+    const args = ["ls-tree", "-r", "--name-only", tip, ...prefix === null ? [] : ["--", `${prefix}/`]];
+    const names2 = (await this.must(args)).split("\n").filter((n2) => n2.endsWith(".json"));
+    const out = [];
+    for (const name of names2)
+      out.push({ name, text: await this.must(["cat-file", "blob", `${tip}:${name}`]) });
+    return out;
+  }
+  async list(cellId2) {
+    const files = await this.readTree(cellId2 === void 0 ? null : cellPrefix(cellId2));
+    return files.filter((f) => cellId2 !== void 0 || !isHealthPath(f.name)).map((f) => readStored(f.name, f.text, this.describe())).sort(byTime);
+  }
+  async listHealth(device2) {
+    const files = await this.readTree(healthPrefix(device2));
+    return files.map((f) => readStoredHealth(f.name, f.text, this.describe())).sort(healthByTime);
+  }
+};
+
+// actions/src/history/local-folder.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { link, mkdir as mkdir2, readdir as readdir3, readFile as readFile5, unlink, writeFile as writeFile2 } from "node:fs/promises";
+import path18 from "node:path";
+var LocalFolderStore = class {
+  root;
+  constructor(root) {
+    this.root = path18.resolve(root);
+  }
+  describe() {
+    return `dir:${this.root}`;
+  }
+  async append(records) {
+    return this.write(
+      records.map((r) => {
+        const text = serialize2(r);
+        return { rel: recordPath(r, text), text };
+      })
+    );
+  }
+  async appendHealth(reports) {
+    return this.write(
+      reports.map((r) => {
+        const text = serializeHealth(r);
+        return { rel: healthPath(r, text), text };
+      })
+    );
+  }
+  async write(files) {
+    const out = [];
+    for (const { rel, text } of files) {
+      const file = path18.join(this.root, ...rel.split("/"));
+      await mkdir2(path18.dirname(file), { recursive: true });
+      const tmp = path18.join(path18.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
+      await writeFile2(tmp, text);
+      try {
+        await link(tmp, file);
+      } catch (err) {
+        if (err.code !== "EEXIST") throw err;
+      } finally {
+        await unlink(tmp);
+      }
+      out.push(rel);
+    }
+    return out;
+  }
+  /** JSON files under `rel` (store-relative, `/`-separated), except temp files. */
+  async files(rel) {
+    const base = path18.join(this.root, ...rel.split("/").filter((p) => p !== ""));
+    const entries = await readdir3(base, { recursive: true }).catch((err) => {
+      if (err.code === "ENOENT") return [];
+      throw err;
+    });
+    return entries.filter((e) => e.endsWith(".json") && !path18.basename(e).startsWith(".")).map((e) => path18.relative(this.root, path18.join(base, e)).split(path18.sep).join("/"));
+  }
+  async listHealth(device2) {
+    const out = [];
+    for (const rel of await this.files(healthPrefix(device2))) {
+      const text = await readFile5(path18.join(this.root, ...rel.split("/")), "utf8");
+      out.push(readStoredHealth(rel, text, this.describe()));
+    }
+    return out.sort(healthByTime);
+  }
+  async list(cellId2) {
+    const rels = await this.files(cellId2 === void 0 ? "" : cellPrefix(cellId2));
+    const out = [];
+    for (const rel of rels) {
+      if (cellId2 === void 0 && isHealthPath(rel)) continue;
+      out.push(
+        readStored(rel, await readFile5(path18.join(this.root, ...rel.split("/")), "utf8"), this.describe())
+      );
+    }
+    return out.sort(byTime);
+  }
+};
+
+// actions/src/history/open.ts
+function openStore(spec) {
+  if (spec.startsWith("dir:") && spec.length > 4) return new LocalFolderStore(spec.slice(4));
+  if (spec.startsWith("git:") && spec.length > 4) {
+    const [repo, branch] = spec.slice(4).split("#", 2);
+    if (!existsSync3(repo)) {
+      throw new ConfigurationError(`--store ${spec}: ${repo} does not exist; point git: at a git repository`);
+    }
+    return new GitBranchStore(repo, branch === void 0 || branch === "" ? {} : { branch });
+  }
+  throw new ConfigurationError(
+    `--store ${spec}: expected dir:PATH (a folder) or git:REPO[#branch] (a git repository; default branch pte-farm-data)`
+  );
+}
+
+// actions/src/health-run.ts
+var DEVICE_CHECKS = [
+  diskCheck,
+  memoryCheck,
+  temperatureCheck,
+  throttleCheck,
+  toolchainCheck,
+  stagesImportCheck,
+  smokeCheck
+];
+async function checkDevice(opts) {
+  const labels = opts.labels ?? { device: "device", toolchain: "toolchain" };
+  const device2 = opts.farm.devices.get(opts.device);
+  if (device2 === void 0) {
+    throw new ConfigurationError(
+      `${labels.device}: ${unknownName("device", opts.device, opts.farm.devices.keys())}`
+    );
+  }
+  const toolchain2 = opts.farm.toolchains.get(opts.toolchain);
+  if (toolchain2 === void 0) {
+    throw new ConfigurationError(
+      `${labels.toolchain}: ${unknownName("toolchain", opts.toolchain, opts.farm.toolchains.keys())}`
+    );
+  }
+  const store = opts.history === void 0 ? null : openStore(opts.history);
+  const report = await checkHealth(
+    {
+      python: opts.python,
+      pinsFile: toolchain2.requirements,
+      diskPath: opts.outDir,
+      minFreeDiskMb: opts.minFreeDiskMb,
+      minFreeMemoryMb: opts.minFreeMemoryMb,
+      maintenanceFile: opts.maintenanceFile,
+      maxTempC: opts.farm.health.maxTempC,
+      expect: thermalExpectations(device2),
+      cacheDir: opts.cacheDir,
+      ...opts.probe === void 0 ? {} : { probe: opts.probe }
+    },
+    { device: device2.name, toolchain: toolchain2.name },
+    opts.checks ?? DEVICE_CHECKS
+  );
+  await mkdir3(opts.outDir, { recursive: true });
+  const file = path19.join(opts.outDir, "health.json");
+  await writeFile3(file, `${JSON.stringify(report, null, 2)}
+`);
+  const stored = store === null ? null : (await store.appendHealth([report]))[0] ?? null;
+  return { report, file, stored };
+}
+function healthProblem(report) {
+  if (report.maintenance !== null) return report.maintenance;
+  const worst = report.state === "bad" ? "fail" : "unknown";
+  return report.checks.filter((c3) => c3.status === worst).map((c3) => `${c3.name}: ${c3.detail}`).join("; ");
+}
+function healthMarkdown(report) {
+  const cell3 = (s) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
+  const rows = report.checks.map((c3) => `| ${c3.name} | ${c3.status} | ${cell3(c3.detail)} |`);
+  return `### pte-farm health: ${report.device} is ${report.state}
+
+` + (report.maintenance === null ? "" : `maintenance: ${report.maintenance}
+
+`) + `| check | status | detail |
+|---|---|---|
+${rows.join("\n")}
+`;
+}
+
+// actions/src/actions/io.ts
+import path20 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
-import * as os2 from "os";
+import * as os4 from "os";
 
 // node_modules/@actions/core/lib/utils.js
 function toCommandValue(input) {
@@ -16410,7 +17360,7 @@ function toCommandProperties(annotationProperties) {
 // node_modules/@actions/core/lib/command.js
 function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
-  process.stdout.write(cmd.toString() + os2.EOL);
+  process.stdout.write(cmd.toString() + os4.EOL);
 }
 var CMD_STRING = "::";
 var Command = class {
@@ -16455,7 +17405,7 @@ function escapeProperty(s) {
 // node_modules/@actions/core/lib/file-command.js
 import * as crypto from "crypto";
 import * as fs2 from "fs";
-import * as os3 from "os";
+import * as os5 from "os";
 function issueFileCommand(command, message) {
   const filePath = process.env[`GITHUB_${command}`];
   if (!filePath) {
@@ -16464,7 +17414,7 @@ function issueFileCommand(command, message) {
   if (!fs2.existsSync(filePath)) {
     throw new Error(`Missing file at path: ${filePath}`);
   }
-  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os3.EOL}`, {
+  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os5.EOL}`, {
     encoding: "utf8"
   });
 }
@@ -16477,11 +17427,11 @@ function prepareKeyValueMessage(key, value) {
   if (convertedValue.includes(delimiter)) {
     throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
   }
-  return `${key}<<${delimiter}${os3.EOL}${convertedValue}${os3.EOL}${delimiter}`;
+  return `${key}<<${delimiter}${os5.EOL}${convertedValue}${os5.EOL}${delimiter}`;
 }
 
 // node_modules/@actions/core/lib/core.js
-import * as os5 from "os";
+import * as os7 from "os";
 
 // node_modules/@actions/core/lib/summary.js
 import { EOL as EOL3 } from "os";
@@ -16513,7 +17463,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-var { access, appendFile, writeFile } = promises;
+var { access, appendFile, writeFile: writeFile4 } = promises;
 var SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY";
 var Summary = class {
   constructor() {
@@ -16570,7 +17520,7 @@ var Summary = class {
     return __awaiter(this, void 0, void 0, function* () {
       const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
       const filePath = yield this.filePath();
-      const writeFunc = overwrite ? writeFile : appendFile;
+      const writeFunc = overwrite ? writeFile4 : appendFile;
       yield writeFunc(filePath, this._buffer, { encoding: "utf8" });
       return this.emptyBuffer();
     });
@@ -16769,11 +17719,11 @@ var _summary = new Summary();
 var summary = _summary;
 
 // node_modules/@actions/core/lib/platform.js
-import os4 from "os";
+import os6 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat: stat2, symlink, unlink } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir4, open, readdir: readdir4, rename: rename2, rm: rm4, rmdir, stat: stat3, symlink, unlink: unlink2 } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -16781,8 +17731,8 @@ var READONLY = fs3.constants.O_RDONLY;
 var IS_WINDOWS2 = process.platform === "win32";
 
 // node_modules/@actions/core/lib/platform.js
-var platform2 = os4.platform();
-var arch = os4.arch();
+var platform2 = os6.platform();
+var arch = os6.arch();
 
 // node_modules/@actions/core/lib/core.js
 var ExitCode;
@@ -16805,7 +17755,7 @@ function setOutput(name, value) {
   if (filePath) {
     return issueFileCommand("OUTPUT", prepareKeyValueMessage(name, value));
   }
-  process.stdout.write(os5.EOL);
+  process.stdout.write(os7.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
 }
 function setFailed(message) {
@@ -16819,129 +17769,8 @@ function warning(message, properties = {}) {
   issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 function info(message) {
-  process.stdout.write(message + os5.EOL);
+  process.stdout.write(message + os7.EOL);
 }
-
-// actions/src/schemas/run-record.ts
-var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
-var ROLES = ["base", "head", "nightly", "release"];
-var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
-var gatePolicy2 = obj({
-  /** Which reference the `.pte` must match bit for bit. */
-  reference: literal("fp32", "quantized"),
-  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
-  fp32: literal("gate", "report"),
-  /**
-   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
-   * and the quantized reference's, in quanta of the output scale.
-   */
-  max_abs_diff_q: optional(nonNegInt)
-});
-var divergence = obj({
-  reference: literal("fp32", "quantized"),
-  prompt_index: nonNegInt,
-  position: nonNegInt,
-  /** null when the reference ended before the `.pte` did. */
-  expected_id: nullable(int),
-  expected_text: nullable(str),
-  /** null when the `.pte` stopped early. */
-  actual_id: nullable(int),
-  actual_text: nullable(str)
-});
-var outputAgreement = obj({
-  max_abs_diff_q: nonNegInt,
-  bound_q: nonNegInt,
-  /** The first place the largest difference occurs. */
-  prompt_index: nonNegInt,
-  position: nonNegInt,
-  /** How many output codes differ at all, of how many. */
-  differing: nonNegInt,
-  total: nonNegInt
-});
-var gateResult = obj({
-  verdict: literal("pass", "fail"),
-  policy: gatePolicy2,
-  first_divergence: nullable(divergence),
-  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
-  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
-  outputs: optional(outputAgreement)
-});
-var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
-var stageEntry = obj({
-  stage: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str)
-});
-var telemetrySample = obj({
-  label: str,
-  at: str,
-  thermal_c: record(num),
-  cpu_mhz: record(num)
-});
-var failureNote = obj({
-  stage: optional(str),
-  outcome: str,
-  message: str,
-  known_issue: nullable(str),
-  triage: str,
-  reproduce: str
-});
-var roofline = obj({
-  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
-  bytes_per_token: num,
-  bandwidth_gbs: num,
-  bound_tokens_per_sec: num,
-  /** Median decode tokens/s over the bound (unflagged samples only). */
-  fraction: nullable(num)
-});
-var runRecord = obj({
-  schema: literal("pte-farm/run@1"),
-  cell,
-  session: str,
-  role: literal(...ROLES),
-  git_sha: nullable(str),
-  started_at: str,
-  finished_at: str,
-  status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
-  device: obj({
-    runner: str,
-    board: str,
-    hostname: str,
-    os: str,
-    kernel: str,
-    arch: str,
-    cpu: str,
-    cpus: nonNegInt,
-    memory_mb: nonNegInt
-  }),
-  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
-  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
-  metrics: record(metric),
-  tokens: arr(
-    obj({
-      prompt: str,
-      prompt_ids: arr(int),
-      generated_ids: arr(int),
-      reference_ids: arr(int),
-      quantized_reference_ids: nullable(arr(int))
-    })
-  ),
-  gate: nullable(gateResult),
-  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
-  roofline: optional(nullable(roofline)),
-  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
-  delegation: optional(delegation),
-  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
-  stages: arr(stageEntry),
-  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
-  failure: nullable(failureNote)
-});
 
 // actions/src/action-io.ts
 var MAX_SHARDS = 4;
@@ -16995,6 +17824,10 @@ var ACTIONS = {
       "base-matrix": {
         description: "The base branch's farm.yml, diffed when the matrix itself changed.",
         default: ""
+      },
+      history: {
+        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: ""
       }
     },
     outputs: {
@@ -17015,7 +17848,7 @@ var ACTIONS = {
   },
   health: {
     name: "pte-farm health",
-    description: "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, and that the stages import. Fails unless the state is good.",
+    description: "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. Fails unless the state is good.",
     inputs: {
       device: {
         description: "The farm device this runner serves (a device job's `device`).",
@@ -17033,11 +17866,17 @@ var ACTIONS = {
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
         default: "/etc/pte-farm/maintenance"
+      },
+      "cache-dir": cacheDir,
+      history: {
+        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: ""
       }
     },
     outputs: {
       state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
-      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." }
+      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." }
     }
   },
   export: {
@@ -17090,18 +17929,37 @@ var ACTIONS = {
   },
   execute: {
     name: "pte-farm execute",
-    description: "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the manifest), warm-up plus measured reps, and keep the raw result.",
+    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
     inputs: {
       cell: cell2,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
+        default: ""
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
-      "timeout-s": timeoutS
+      "timeout-s": timeoutS,
+      runner: {
+        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
+        default: ""
+      },
+      tokenizer: {
+        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: ""
+      },
+      fvp: {
+        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: ""
+      },
+      "fvp-pte-address": {
+        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: ""
+      }
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
@@ -17301,9 +18159,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path13.resolve(workspace, v);
+      return v === "" ? "" : path20.resolve(workspace, v);
     },
-    requiredPath: (name) => path13.resolve(workspace, required(name)),
+    requiredPath: (name) => path20.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -17373,50 +18231,32 @@ function defineAction(action, body) {
 // actions/src/actions/health.ts
 var run = defineAction("health", async (io) => {
   const farm = await loadFarm(io.path("matrix"));
-  const device2 = io.required("device");
-  const toolchainName = io.required("toolchain");
-  if (!farm.devices.has(device2))
-    throw new ConfigurationError(`input device: ${unknownName("device", device2, farm.devices.keys())}`);
-  const toolchain2 = farm.toolchains.get(toolchainName);
-  if (toolchain2 === void 0) {
-    throw new ConfigurationError(
-      `input toolchain: ${unknownName("toolchain", toolchainName, farm.toolchains.keys())}`
-    );
-  }
-  const outDir2 = io.path("out-dir");
   const maintenanceFile = io.path("maintenance-file");
-  const report = await checkHealth(
-    {
-      python: io.path("python") || defaultPython(),
-      pinsFile: toolchain2.requirements,
-      diskPath: outDir2,
-      minFreeDiskMb: io.int("min-free-disk-mb", 0),
-      minFreeMemoryMb: io.int("min-free-memory-mb", 0),
-      maintenanceFile: maintenanceFile === "" ? null : maintenanceFile
-    },
-    { device: device2, toolchain: toolchainName }
-  );
-  const file = path14.join(outDir2, "health.json");
-  await mkdir2(outDir2, { recursive: true });
-  await writeFile2(file, `${JSON.stringify(report, null, 2)}
-`);
-  const lines = report.checks.map((c3) => `| ${c3.name} | ${c3.status} | ${c3.detail.replaceAll("|", "\\|")} |`);
+  const history = io.input("history");
+  const { report, file, stored } = await checkDevice({
+    farm,
+    device: io.required("device"),
+    toolchain: io.required("toolchain"),
+    python: io.path("python") || defaultPython(),
+    outDir: io.path("out-dir"),
+    cacheDir: io.path("cache-dir") || defaultCacheDir(),
+    minFreeDiskMb: io.int("min-free-disk-mb", 0),
+    minFreeMemoryMb: io.int("min-free-memory-mb", 0),
+    maintenanceFile: maintenanceFile === "" ? null : maintenanceFile,
+    ...history === "" ? {} : { history },
+    labels: { device: "input device", toolchain: "input toolchain" }
+  });
   for (const c3 of report.checks) io.logger.info(`${c3.status.padEnd(7)} ${c3.name}: ${c3.detail}`);
+  if (stored !== null) io.logger.info(`stored in ${history}: ${stored}`);
   io.output("state", report.state);
   io.output("report", file);
-  await io.summary(
-    `### pte-farm health: ${device2} is ${report.state}
-
-` + (report.maintenance === null ? "" : `maintenance: ${report.maintenance}
-
-`) + `| check | status | detail |
-|---|---|---|
-${lines.join("\n")}
-`
-  );
+  io.output("checks", Object.fromEntries(report.checks.map((c3) => [c3.name, c3.status])));
+  await io.summary(healthMarkdown(report));
   if (report.state !== "good") {
-    const why = report.maintenance ?? report.checks.filter((c3) => c3.status !== "pass").map((c3) => `${c3.name}: ${c3.detail}`).join("; ");
-    throw new VerdictFailure(`runner health is ${report.state} for ${device2}: ${why}`, EXIT.infra);
+    throw new VerdictFailure(
+      `runner health is ${report.state} for ${report.device}: ${healthProblem(report)}`,
+      EXIT.infra
+    );
   }
 });
 

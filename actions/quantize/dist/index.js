@@ -15727,12 +15727,26 @@ var REQUIRED_METRICS = [
   "pte_bytes"
 ];
 var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
-  telemetry: optional(arr(repTelemetry))
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
 };
 var executeData = refine(
   obj({
@@ -15746,8 +15760,11 @@ var executeData = refine(
   }),
   (d) => {
     const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics));
-    return missing === void 0 ? null : { path: ["metrics", missing], message: "required metric is missing" };
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
   }
 );
 var stageData = {
@@ -16069,8 +16086,9 @@ var BuildCache = class {
   constructor(root) {
     this.root = root;
   }
-  entryDir(stage, key) {
-    return path13.join(this.root, "entries", stage, key.slice(0, 2), key);
+  /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
+  entryDir(kind, key) {
+    return path13.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -16102,10 +16120,30 @@ var BuildCache = class {
     }
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
-  async tempDir(stage) {
+  async tempDir(kind) {
     const tmp = path13.join(this.root, "tmp");
     await mkdir(tmp, { recursive: true });
-    return mkdtemp(path13.join(tmp, `${stage}-`));
+    return mkdtemp(path13.join(tmp, `${kind}-`));
+  }
+  /**
+   * A cached build that is not a stage (so has no result.json to validate): its folder when every
+   * one of `files` is there and `verify` accepts it, else null; a folder `verify` rejects is
+   * evicted, as {@link lookup} evicts a bad stage entry. Written only by {@link publishFolder},
+   * which renames a whole folder into place, so a folder that exists is complete.
+   */
+  async lookupFolder(kind, key, files, verify = async () => true) {
+    const dir = this.entryDir(kind, key);
+    for (const f of files) {
+      const s = await stat(path13.join(dir, f)).catch(() => null);
+      if (s === null || !s.isFile()) return null;
+    }
+    if (await verify(dir).catch(() => false)) return dir;
+    await this.evict(dir);
+    return null;
+  }
+  /** Publishes a non-stage build as {@link publish} does a stage's: atomically, first writer wins. */
+  async publishFolder(kind, key, builtDir, material) {
+    return this.publishEntry(kind, key, builtDir, material);
   }
   /**
    * Publishes a successful build atomically. If another process published the same key first,
@@ -16113,10 +16151,13 @@ var BuildCache = class {
    */
   async publish(stage, key, builtDir, material) {
     if (!CACHEABLE_STAGES.includes(stage)) throw new Error(`bug: ${stage} is not cacheable`);
-    const dir = this.entryDir(stage, key);
+    return this.publishEntry(stage, key, builtDir, material);
+  }
+  async publishEntry(kind, key, builtDir, material) {
+    const dir = this.entryDir(kind, key);
     await writeFile(
       path13.join(builtDir, "cache-entry.json"),
-      `${JSON.stringify({ key, stage, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
+      `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
     await mkdir(path13.dirname(dir), { recursive: true });
@@ -16315,6 +16356,11 @@ var runRecord = obj({
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(failureNote)
@@ -16785,6 +16831,9 @@ var buildEntry = obj({
   cells: arr(nonEmptyStr)
 });
 function cellById(farm, id, what = "cell") {
+  return runnableCell(matrixCellById(farm, id, what));
+}
+function matrixCellById(farm, id, what = "cell") {
   if (/[*?]/.test(id)) throw new ConfigurationError(`${what} ${id}: expected one cell id, not a glob`);
   const { cells, skipped } = selectCells(farm, id);
   const cell3 = cells.find((c3) => c3.id === id);
@@ -16794,7 +16843,7 @@ function cellById(farm, id, what = "cell") {
       skip === void 0 ? `${what} ${id}: not a cell of ${displayPath(farm.file)}` : `${what} ${id}: excluded by the matrix (${skip.reason})`
     );
   }
-  return runnableCell(cell3);
+  return cell3;
 }
 function cellOfBuild(farm, raw) {
   let b;
@@ -16821,6 +16870,20 @@ function cellOfBuild(farm, raw) {
 async function artefactAt(file, what) {
   if (!existsSync3(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
   return { path: file, sha256: await sha256File(file) };
+}
+async function recordStep(outDir2, pending) {
+  const startedAt = (/* @__PURE__ */ new Date()).toISOString();
+  const done = await pending;
+  const { step, telemetry } = "step" in done ? done : { step: done, telemetry: [] };
+  await writeStepNote(outDir2, step, startedAt, telemetry);
+  if (step.kind !== "ok") {
+    const f = step.failure;
+    const message = f === null ? `stage ${step.stage}: ${step.kind}: ${step.reason ?? "?"}` : `${f.message}
+triage: ${f.triage}
+reproduce: ${f.reproduce}`;
+    throw new StageFailedError(message, EXIT_BY_OUTCOME[step.kind]);
+  }
+  return step;
 }
 var StageJob = class _StageJob {
   ctx;
@@ -16854,18 +16917,7 @@ var StageJob = class _StageJob {
    * throws StageFailedError unless it succeeded.
    */
   async run(pending) {
-    const startedAt = (/* @__PURE__ */ new Date()).toISOString();
-    const done = await pending;
-    const { step, telemetry } = "step" in done ? done : { step: done, telemetry: [] };
-    await writeStepNote(this.outDir, step, startedAt, telemetry);
-    if (step.kind !== "ok") {
-      const f = step.failure;
-      const message = f === null ? `stage ${step.stage}: ${step.kind}: ${step.reason ?? "?"}` : `${f.message}
-triage: ${f.triage}
-reproduce: ${f.reproduce}`;
-      throw new StageFailedError(message, EXIT_BY_OUTCOME[step.kind]);
-    }
-    return step;
+    return recordStep(this.outDir, pending);
   }
   /** A declared artefact of a successful step; a missing one is our broken contract, not the user's. */
   artefact(step, role) {
@@ -17038,6 +17090,21 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
+var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  )
+});
 var farmSchema = closed({
   schema: literal(FARM_SCHEMA_ID),
   devices: names2(device),
@@ -17064,6 +17131,9 @@ var farmSchema = closed({
   paths: documented(
     arr(pathRule),
     "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
   )
 });
 
@@ -17309,7 +17379,11 @@ function resolve(file, data) {
       ])
     ),
     runSet: data.run.cells,
-    paths: data.paths
+    paths: data.paths,
+    health: {
+      quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+    }
   };
 }
 async function exists(p, kind) {
@@ -17854,6 +17928,10 @@ var ACTIONS = {
       "base-matrix": {
         description: "The base branch's farm.yml, diffed when the matrix itself changed.",
         default: ""
+      },
+      history: {
+        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: ""
       }
     },
     outputs: {
@@ -17874,7 +17952,7 @@ var ACTIONS = {
   },
   health: {
     name: "pte-farm health",
-    description: "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, and that the stages import. Fails unless the state is good.",
+    description: "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. Fails unless the state is good.",
     inputs: {
       device: {
         description: "The farm device this runner serves (a device job's `device`).",
@@ -17892,11 +17970,17 @@ var ACTIONS = {
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
         default: "/etc/pte-farm/maintenance"
+      },
+      "cache-dir": cacheDir,
+      history: {
+        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: ""
       }
     },
     outputs: {
       state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
-      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." }
+      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." }
     }
   },
   export: {
@@ -17949,18 +18033,37 @@ var ACTIONS = {
   },
   execute: {
     name: "pte-farm execute",
-    description: "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the manifest), warm-up plus measured reps, and keep the raw result.",
+    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
     inputs: {
       cell: cell2,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
+        default: ""
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
-      "timeout-s": timeoutS
+      "timeout-s": timeoutS,
+      runner: {
+        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
+        default: ""
+      },
+      tokenizer: {
+        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: ""
+      },
+      fvp: {
+        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: ""
+      },
+      "fvp-pte-address": {
+        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: ""
+      }
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },

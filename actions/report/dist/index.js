@@ -13430,12 +13430,26 @@ var REQUIRED_METRICS = [
   "pte_bytes"
 ];
 var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
-  telemetry: optional(arr(repTelemetry))
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
 };
 var executeData = refine(
   obj({
@@ -13449,8 +13463,11 @@ var executeData = refine(
   }),
   (d) => {
     const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics));
-    return missing === void 0 ? null : { path: ["metrics", missing], message: "required metric is missing" };
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
   }
 );
 
@@ -22838,6 +22855,28 @@ function sha256Text(text) {
   return createHash("sha256").update(text).digest("hex");
 }
 
+// actions/src/schemas/health-report.ts
+var HEALTH_SCHEMA = "pte-farm/health@1";
+var HEALTH_STATES = ["good", "unknown", "bad", "maintenance"];
+var CHECK_STATUSES = ["pass", "fail", "unknown", "skip"];
+var checkResult = obj({
+  name: nonEmptyStr,
+  status: literal(...CHECK_STATUSES),
+  detail: str,
+  data: optional(record(unknownValue))
+});
+var healthReport = obj({
+  schema: literal(HEALTH_SCHEMA),
+  device: nonEmptyStr,
+  toolchain: nonEmptyStr,
+  state: literal(...HEALTH_STATES),
+  /** ISO 8601 UTC; orders health reports against run records' `started_at`. */
+  checked_at: nonEmptyStr,
+  /** Why the runner is in maintenance (the file's first line), or null. */
+  maintenance: nullable(str),
+  checks: arr(checkResult)
+});
+
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
 var ROLES = ["base", "head", "nightly", "release"];
@@ -22954,6 +22993,11 @@ var runRecord = obj({
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(failureNote)
@@ -22969,6 +23013,28 @@ function recordPath(record2, text = serialize2(record2)) {
   const safe = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
   const name = `${safe(stamp)}-${safe(record2.session)}-${record2.role}-${sha256Text(text).slice(0, 8)}.json`;
   return [...record2.cell.id.split("/").map(safe), name].join("/");
+}
+var HEALTH_DIR = "_health";
+var safeName = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
+function serializeHealth(report) {
+  return `${JSON.stringify(parse3(healthReport, report, `health report ${report.device}`), null, 2)}
+`;
+}
+function healthPath(report, text = serializeHealth(report)) {
+  const stamp = safeName(report.checked_at.replaceAll(":", "-"));
+  return `${HEALTH_DIR}/${safeName(report.device)}/${stamp}-${report.state}-${sha256Text(text).slice(0, 8)}.json`;
+}
+function healthPrefix(device2) {
+  return device2 === void 0 ? HEALTH_DIR : `${HEALTH_DIR}/${safeName(device2)}`;
+}
+function isHealthPath(p) {
+  return p.startsWith(`${HEALTH_DIR}/`);
+}
+function readStoredHealth(path17, text, where) {
+  return { path: path17, report: parseJson(healthReport, text, `${where}:${path17}`) };
+}
+function healthByTime(a2, b) {
+  return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
 }
 function cellPrefix(cellId3) {
   return cellId3.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
@@ -23043,17 +23109,33 @@ var GitBranchStore = class {
     return res.exitCode === 0 ? res.stdout.trim() : null;
   }
   async append(records) {
-    if (records.length === 0) return [];
+    const files = records.map((r) => {
+      const text = serialize2(r);
+      return { path: recordPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} run record(s)`);
+  }
+  async appendHealth(reports) {
+    const files = reports.map((r) => {
+      const text = serializeHealth(r);
+      return { path: healthPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} health report(s)`);
+  }
+  /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
+  async commitFiles(texts, what2) {
+    if (texts.length === 0) return [];
     const files = [];
-    for (const record2 of records) {
-      const text = serialize2(record2);
-      const blob = await this.must(["hash-object", "-w", "--stdin"], { input: text });
-      files.push({ path: recordPath(record2, text), blob });
+    for (const f of texts) {
+      files.push({
+        path: f.path,
+        blob: await this.must(["hash-object", "-w", "--stdin"], { input: f.text })
+      });
     }
     const remote = await this.hasRemote();
     for (let attempt = 1; ; attempt++) {
       const parent = await this.tip(remote);
-      const commit = await this.commitOn(parent, files);
+      const commit = await this.commitOn(parent, files, what2);
       if (await this.publish(remote, commit, parent)) return files.map((f) => f.path);
       if (attempt >= this.maxAttempts) {
         throw new InfrastructureError(
@@ -23065,7 +23147,7 @@ var GitBranchStore = class {
     }
   }
   /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
-  async commitOn(parent, files) {
+  async commitOn(parent, files, what2) {
     const index = path12.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
     const env2 = { GIT_INDEX_FILE: index };
     try {
@@ -23074,7 +23156,7 @@ var GitBranchStore = class {
 `).join("");
       await this.must(["update-index", "--add", "--index-info"], { env: env2, input: info2 });
       const tree = await this.must(["write-tree"], { env: env2 });
-      const msg = `history: append ${files.length} run record(s)
+      const msg = `history: append ${what2}
 
 ${files.map((f) => f.path).join("\n")}
 `;
@@ -23101,23 +23183,24 @@ ${files.map((f) => f.path).join("\n")}
     }
     throw new InfrastructureError(`history ${this.describe()}: git push failed: ${res.stderr.trim()}`);
   }
-  async list(cellId3) {
+  /** The branch tip's JSON files under `prefix` (all of them when null), with their text. */
+  async readTree(prefix) {
     const tip = await this.tip(await this.hasRemote());
     if (tip === null) return [];
-    const args = [
-      "ls-tree",
-      "-r",
-      "--name-only",
-      tip,
-      ...cellId3 === void 0 ? [] : ["--", `${cellPrefix(cellId3)}/`]
-    ];
+    const args = ["ls-tree", "-r", "--name-only", tip, ...prefix === null ? [] : ["--", `${prefix}/`]];
     const names2 = (await this.must(args)).split("\n").filter((n2) => n2.endsWith(".json"));
     const out = [];
-    for (const name of names2) {
-      const text = await this.must(["cat-file", "blob", `${tip}:${name}`]);
-      out.push(readStored(name, text, this.describe()));
-    }
-    return out.sort(byTime);
+    for (const name of names2)
+      out.push({ name, text: await this.must(["cat-file", "blob", `${tip}:${name}`]) });
+    return out;
+  }
+  async list(cellId3) {
+    const files = await this.readTree(cellId3 === void 0 ? null : cellPrefix(cellId3));
+    return files.filter((f) => cellId3 !== void 0 || !isHealthPath(f.name)).map((f) => readStored(f.name, f.text, this.describe())).sort(byTime);
+  }
+  async listHealth(device2) {
+    const files = await this.readTree(healthPrefix(device2));
+    return files.map((f) => readStoredHealth(f.name, f.text, this.describe())).sort(healthByTime);
   }
 };
 
@@ -23134,10 +23217,24 @@ var LocalFolderStore = class {
     return `dir:${this.root}`;
   }
   async append(records) {
+    return this.write(
+      records.map((r) => {
+        const text = serialize2(r);
+        return { rel: recordPath(r, text), text };
+      })
+    );
+  }
+  async appendHealth(reports) {
+    return this.write(
+      reports.map((r) => {
+        const text = serializeHealth(r);
+        return { rel: healthPath(r, text), text };
+      })
+    );
+  }
+  async write(files) {
     const out = [];
-    for (const record2 of records) {
-      const text = serialize2(record2);
-      const rel = recordPath(record2, text);
+    for (const { rel, text } of files) {
       const file = path13.join(this.root, ...rel.split("/"));
       await mkdir(path13.dirname(file), { recursive: true });
       const tmp = path13.join(path13.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
@@ -23153,18 +23250,31 @@ var LocalFolderStore = class {
     }
     return out;
   }
-  async list(cellId3) {
-    const base = cellId3 === void 0 ? this.root : path13.join(this.root, ...cellPrefix(cellId3).split("/"));
+  /** JSON files under `rel` (store-relative, `/`-separated), except temp files. */
+  async files(rel) {
+    const base = path13.join(this.root, ...rel.split("/").filter((p) => p !== ""));
     const entries = await readdir(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    const files = entries.filter((e) => e.endsWith(".json") && !path13.basename(e).startsWith("."));
+    return entries.filter((e) => e.endsWith(".json") && !path13.basename(e).startsWith(".")).map((e) => path13.relative(this.root, path13.join(base, e)).split(path13.sep).join("/"));
+  }
+  async listHealth(device2) {
     const out = [];
-    for (const f of files) {
-      const abs = path13.join(base, f);
-      const rel = path13.relative(this.root, abs).split(path13.sep).join("/");
-      out.push(readStored(rel, await readFile2(abs, "utf8"), this.describe()));
+    for (const rel of await this.files(healthPrefix(device2))) {
+      const text = await readFile2(path13.join(this.root, ...rel.split("/")), "utf8");
+      out.push(readStoredHealth(rel, text, this.describe()));
+    }
+    return out.sort(healthByTime);
+  }
+  async list(cellId3) {
+    const rels = await this.files(cellId3 === void 0 ? "" : cellPrefix(cellId3));
+    const out = [];
+    for (const rel of rels) {
+      if (cellId3 === void 0 && isHealthPath(rel)) continue;
+      out.push(
+        readStored(rel, await readFile2(path13.join(this.root, ...rel.split("/")), "utf8"), this.describe())
+      );
     }
     return out.sort(byTime);
   }
@@ -25104,6 +25214,21 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
+var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  )
+});
 var farmSchema = closed({
   schema: literal(FARM_SCHEMA_ID),
   devices: names(device),
@@ -25130,6 +25255,9 @@ var farmSchema = closed({
   paths: documented(
     arr(pathRule),
     "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
   )
 });
 
@@ -25185,6 +25313,10 @@ var ACTIONS = {
       "base-matrix": {
         description: "The base branch's farm.yml, diffed when the matrix itself changed.",
         default: ""
+      },
+      history: {
+        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: ""
       }
     },
     outputs: {
@@ -25205,7 +25337,7 @@ var ACTIONS = {
   },
   health: {
     name: "pte-farm health",
-    description: "Check this runner before it executes anything: disk, memory, the toolchain against the matrix's pins, and that the stages import. Fails unless the state is good.",
+    description: "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. Fails unless the state is good.",
     inputs: {
       device: {
         description: "The farm device this runner serves (a device job's `device`).",
@@ -25223,11 +25355,17 @@ var ACTIONS = {
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
         default: "/etc/pte-farm/maintenance"
+      },
+      "cache-dir": cacheDir,
+      history: {
+        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: ""
       }
     },
     outputs: {
       state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
-      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." }
+      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." }
     }
   },
   export: {
@@ -25280,18 +25418,37 @@ var ACTIONS = {
   },
   execute: {
     name: "pte-farm execute",
-    description: "Device-job step: run the .pte (after checking its sha256 and this device's toolchain against the manifest), warm-up plus measured reps, and keep the raw result.",
+    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
     inputs: {
       cell: cell2,
       pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
       manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: { description: "The reference result.json (export's `reference` output).", required: true },
+      reference: {
+        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
+        default: ""
+      },
       reps: { description: "Measured repetitions.", default: "5" },
       warmup: { description: "Warm-up repetitions.", default: "1" },
       matrix,
       python,
       "out-dir": outDir,
-      "timeout-s": timeoutS
+      "timeout-s": timeoutS,
+      runner: {
+        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
+        default: ""
+      },
+      tokenizer: {
+        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: ""
+      },
+      fvp: {
+        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: ""
+      },
+      "fvp-pte-address": {
+        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: ""
+      }
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },

@@ -12,11 +12,13 @@ import { defineAction } from "./io.ts";
 export const run = defineAction("plan", async (io) => {
   const changedFiles = io.path("changed-files");
   const baseMatrix = io.path("base-matrix");
+  const history = io.input("history");
   const out = await planOutputs({
     matrix: io.path("matrix"),
     event: io.oneOf("event", EVENTS) satisfies FarmEvent,
     ...(changedFiles === "" ? {} : { changedFiles }),
     ...(baseMatrix === "" ? {} : { baseMatrix }),
+    ...(history === "" ? {} : { history }),
     logger: io.logger,
   });
   const shards = out.shards as { builds: number; devices: number };

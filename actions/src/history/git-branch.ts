@@ -16,15 +16,23 @@ import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { InfrastructureError } from "../errors.ts";
+import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import {
   byTime,
   cellPrefix,
   type HistoryStore,
+  healthByTime,
+  healthPath,
+  healthPrefix,
+  isHealthPath,
   readStored,
+  readStoredHealth,
   recordPath,
+  type StoredHealth,
   type StoredRecord,
   serialize,
+  serializeHealth,
 } from "./store.ts";
 
 const ZERO = "0".repeat(40);
@@ -106,17 +114,38 @@ export class GitBranchStore implements HistoryStore {
   }
 
   async append(records: readonly RunRecord[]): Promise<string[]> {
-    if (records.length === 0) return [];
+    const files = records.map((r) => {
+      const text = serialize(r);
+      return { path: recordPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} run record(s)`);
+  }
+
+  async appendHealth(reports: readonly HealthReport[]): Promise<string[]> {
+    const files = reports.map((r) => {
+      const text = serializeHealth(r);
+      return { path: healthPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} health report(s)`);
+  }
+
+  /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
+  private async commitFiles(
+    texts: readonly { path: string; text: string }[],
+    what: string,
+  ): Promise<string[]> {
+    if (texts.length === 0) return [];
     const files: { path: string; blob: string }[] = [];
-    for (const record of records) {
-      const text = serialize(record);
-      const blob = await this.must(["hash-object", "-w", "--stdin"], { input: text });
-      files.push({ path: recordPath(record, text), blob });
+    for (const f of texts) {
+      files.push({
+        path: f.path,
+        blob: await this.must(["hash-object", "-w", "--stdin"], { input: f.text }),
+      });
     }
     const remote = await this.hasRemote();
     for (let attempt = 1; ; attempt++) {
       const parent = await this.tip(remote);
-      const commit = await this.commitOn(parent, files);
+      const commit = await this.commitOn(parent, files, what);
       if (await this.publish(remote, commit, parent)) return files.map((f) => f.path);
       if (attempt >= this.maxAttempts) {
         throw new InfrastructureError(
@@ -129,7 +158,11 @@ export class GitBranchStore implements HistoryStore {
   }
 
   /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
-  private async commitOn(parent: string | null, files: { path: string; blob: string }[]): Promise<string> {
+  private async commitOn(
+    parent: string | null,
+    files: { path: string; blob: string }[],
+    what: string,
+  ): Promise<string> {
     const index = path.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
     const env = { GIT_INDEX_FILE: index };
     try {
@@ -137,7 +170,7 @@ export class GitBranchStore implements HistoryStore {
       const info = files.map((f) => `100644 ${f.blob}\t${f.path}\n`).join("");
       await this.must(["update-index", "--add", "--index-info"], { env, input: info });
       const tree = await this.must(["write-tree"], { env });
-      const msg = `history: append ${files.length} run record(s)\n\n${files.map((f) => f.path).join("\n")}\n`;
+      const msg = `history: append ${what}\n\n${files.map((f) => f.path).join("\n")}\n`;
       return await this.must(["commit-tree", tree, ...(parent === null ? [] : ["-p", parent]), "-m", msg]);
     } finally {
       await rm(index, { force: true });
@@ -165,22 +198,28 @@ export class GitBranchStore implements HistoryStore {
     throw new InfrastructureError(`history ${this.describe()}: git push failed: ${res.stderr.trim()}`);
   }
 
-  async list(cellId?: string): Promise<StoredRecord[]> {
+  /** The branch tip's JSON files under `prefix` (all of them when null), with their text. */
+  private async readTree(prefix: string | null): Promise<{ name: string; text: string }[]> {
     const tip = await this.tip(await this.hasRemote());
     if (tip === null) return [];
-    const args = [
-      "ls-tree",
-      "-r",
-      "--name-only",
-      tip,
-      ...(cellId === undefined ? [] : ["--", `${cellPrefix(cellId)}/`]),
-    ];
+    const args = ["ls-tree", "-r", "--name-only", tip, ...(prefix === null ? [] : ["--", `${prefix}/`])];
     const names = (await this.must(args)).split("\n").filter((n) => n.endsWith(".json"));
-    const out: StoredRecord[] = [];
-    for (const name of names) {
-      const text = await this.must(["cat-file", "blob", `${tip}:${name}`]);
-      out.push(readStored(name, text, this.describe()));
-    }
-    return out.sort(byTime);
+    const out: { name: string; text: string }[] = [];
+    for (const name of names)
+      out.push({ name, text: await this.must(["cat-file", "blob", `${tip}:${name}`]) });
+    return out;
+  }
+
+  async list(cellId?: string): Promise<StoredRecord[]> {
+    const files = await this.readTree(cellId === undefined ? null : cellPrefix(cellId));
+    return files
+      .filter((f) => cellId !== undefined || !isHealthPath(f.name))
+      .map((f) => readStored(f.name, f.text, this.describe()))
+      .sort(byTime);
+  }
+
+  async listHealth(device?: string): Promise<StoredHealth[]> {
+    const files = await this.readTree(healthPrefix(device));
+    return files.map((f) => readStoredHealth(f.name, f.text, this.describe())).sort(healthByTime);
   }
 }

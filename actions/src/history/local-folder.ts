@@ -6,15 +6,23 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import {
   byTime,
   cellPrefix,
   type HistoryStore,
+  healthByTime,
+  healthPath,
+  healthPrefix,
+  isHealthPath,
   readStored,
+  readStoredHealth,
   recordPath,
+  type StoredHealth,
   type StoredRecord,
   serialize,
+  serializeHealth,
 } from "./store.ts";
 
 export class LocalFolderStore implements HistoryStore {
@@ -29,10 +37,26 @@ export class LocalFolderStore implements HistoryStore {
   }
 
   async append(records: readonly RunRecord[]): Promise<string[]> {
+    return this.write(
+      records.map((r) => {
+        const text = serialize(r);
+        return { rel: recordPath(r, text), text };
+      }),
+    );
+  }
+
+  async appendHealth(reports: readonly HealthReport[]): Promise<string[]> {
+    return this.write(
+      reports.map((r) => {
+        const text = serializeHealth(r);
+        return { rel: healthPath(r, text), text };
+      }),
+    );
+  }
+
+  private async write(files: readonly { rel: string; text: string }[]): Promise<string[]> {
     const out: string[] = [];
-    for (const record of records) {
-      const text = serialize(record);
-      const rel = recordPath(record, text);
+    for (const { rel, text } of files) {
       const file = path.join(this.root, ...rel.split("/"));
       await mkdir(path.dirname(file), { recursive: true });
       const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -40,7 +64,7 @@ export class LocalFolderStore implements HistoryStore {
       try {
         await link(tmp, file);
       } catch (err) {
-        // Same name means same content (the name holds its hash): the record is already there.
+        // Same name means same content (the name holds its hash): the file is already there.
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       } finally {
         await unlink(tmp);
@@ -50,18 +74,35 @@ export class LocalFolderStore implements HistoryStore {
     return out;
   }
 
-  async list(cellId?: string): Promise<StoredRecord[]> {
-    const base = cellId === undefined ? this.root : path.join(this.root, ...cellPrefix(cellId).split("/"));
+  /** JSON files under `rel` (store-relative, `/`-separated), except temp files. */
+  private async files(rel: string): Promise<string[]> {
+    const base = path.join(this.root, ...rel.split("/").filter((p) => p !== ""));
     const entries = await readdir(base, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT") return [] as string[];
       throw err;
     });
-    const files = entries.filter((e) => e.endsWith(".json") && !path.basename(e).startsWith("."));
+    return entries
+      .filter((e) => e.endsWith(".json") && !path.basename(e).startsWith("."))
+      .map((e) => path.relative(this.root, path.join(base, e)).split(path.sep).join("/"));
+  }
+
+  async listHealth(device?: string): Promise<StoredHealth[]> {
+    const out: StoredHealth[] = [];
+    for (const rel of await this.files(healthPrefix(device))) {
+      const text = await readFile(path.join(this.root, ...rel.split("/")), "utf8");
+      out.push(readStoredHealth(rel, text, this.describe()));
+    }
+    return out.sort(healthByTime);
+  }
+
+  async list(cellId?: string): Promise<StoredRecord[]> {
+    const rels = await this.files(cellId === undefined ? "" : cellPrefix(cellId));
     const out: StoredRecord[] = [];
-    for (const f of files) {
-      const abs = path.join(base, f);
-      const rel = path.relative(this.root, abs).split(path.sep).join("/");
-      out.push(readStored(rel, await readFile(abs, "utf8"), this.describe()));
+    for (const rel of rels) {
+      if (cellId === undefined && isHealthPath(rel)) continue;
+      out.push(
+        readStored(rel, await readFile(path.join(this.root, ...rel.split("/")), "utf8"), this.describe()),
+      );
     }
     return out.sort(byTime);
   }

@@ -1,12 +1,17 @@
 /**
  * The history store: an append-only set of run records, one JSON file per record, at
- * `<model>/<recipe>/<backend>/<device>@<toolchain>/<started_at>-<session>-<role>-<sha8>.json`.
+ * `<model>/<recipe>/<backend>/<device>@<toolchain>/<started_at>-<session>-<role>-<sha8>.json`,
+ * and of runner health reports (`pte-farm/health@1`) at
+ * `_health/<device>/<checked_at>-<state>-<sha8>.json`. No model name can start with `_`
+ * (matrix/schema.ts NAME), so the two never share a folder. Health reports live here so a device's
+ * quarantine is derived from the same append-only facts as its runs (quarantine.ts).
  *
  * Why the content hash in the name: a file is never overwritten, so two different records must
  * never share a name, while appending the same record twice (a retried CI job) must not make a
  * second copy. Naming by content gives both; appending is idempotent.
  */
 import { sha256Text } from "../hashing.ts";
+import { type HealthReport, healthReport } from "../schemas/health-report.ts";
 import { type RunRecord, runRecord } from "../schemas/run-record.ts";
 import { parse, parseJson } from "../validate.ts";
 
@@ -16,11 +21,20 @@ export interface StoredRecord {
   record: RunRecord;
 }
 
+export interface StoredHealth {
+  path: string;
+  report: HealthReport;
+}
+
 export interface HistoryStore {
   /** Adds records; returns their paths (existing identical ones included). Never overwrites. */
   append(records: readonly RunRecord[]): Promise<string[]>;
-  /** Every record, or one cell's, oldest first (by `started_at`, then path). */
+  /** Every record, or one cell's, oldest first (by `started_at`, then path). Health reports are not records. */
   list(cellId?: string): Promise<StoredRecord[]>;
+  /** Adds health reports, as {@link append} adds records. */
+  appendHealth(reports: readonly HealthReport[]): Promise<string[]>;
+  /** Every health report, or one device's, oldest first (by `checked_at`, then path). */
+  listHealth(device?: string): Promise<StoredHealth[]>;
   /** "dir:/x" or "git:/repo#branch", for messages. */
   describe(): string;
 }
@@ -36,6 +50,37 @@ export function recordPath(record: RunRecord, text = serialize(record)): string 
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
   const name = `${safe(stamp)}-${safe(record.session)}-${record.role}-${sha256Text(text).slice(0, 8)}.json`;
   return [...record.cell.id.split("/").map(safe), name].join("/");
+}
+
+/** The store's folder of health reports; `_` cannot start a model name, so no cell lives here. */
+export const HEALTH_DIR = "_health";
+
+const safeName = (s: string) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
+
+export function serializeHealth(report: HealthReport): string {
+  return `${JSON.stringify(parse(healthReport, report, `health report ${report.device}`), null, 2)}\n`;
+}
+
+export function healthPath(report: HealthReport, text = serializeHealth(report)): string {
+  const stamp = safeName(report.checked_at.replaceAll(":", "-"));
+  return `${HEALTH_DIR}/${safeName(report.device)}/${stamp}-${report.state}-${sha256Text(text).slice(0, 8)}.json`;
+}
+
+/** The folder of one device's health reports, or of all of them. */
+export function healthPrefix(device?: string): string {
+  return device === undefined ? HEALTH_DIR : `${HEALTH_DIR}/${safeName(device)}`;
+}
+
+export function isHealthPath(p: string): boolean {
+  return p.startsWith(`${HEALTH_DIR}/`);
+}
+
+export function readStoredHealth(path: string, text: string, where: string): StoredHealth {
+  return { path, report: parseJson(healthReport, text, `${where}:${path}`) };
+}
+
+export function healthByTime(a: StoredHealth, b: StoredHealth): number {
+  return a.report.checked_at.localeCompare(b.report.checked_at) || a.path.localeCompare(b.path);
 }
 
 /** The folder of a cell in the store (a cell id maps to nested folders). */

@@ -16,7 +16,7 @@ import {
   record,
   str,
 } from "../validate.ts";
-import { delegation, metric, repTelemetry, toolchainVersions } from "./stage.ts";
+import { delegation, driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
 
 export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -157,6 +157,11 @@ export const runRecord = obj({
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(failureNote),

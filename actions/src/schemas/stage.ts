@@ -208,12 +208,35 @@ export const REQUIRED_METRICS = [
 /** A CNN has no tokens to decode: per-image inference time instead (on the TOSA reference model, host time). */
 export const REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"] as const;
 
+/**
+ * OPTIONAL (issue 6): which execute driver measured, and what it could not. Absent: the Python
+ * runtime stage, which measures every metric. A metric a driver cannot measure at all (peak RSS
+ * inside a simulator, tokens/s of a CNN) is left out of `metrics` and named in `unavailable` with
+ * the reason, never filled with a made-up value; `notes` say how a metric was measured where that
+ * differs from the Python runtime's meaning (e.g. llama_main's millisecond timestamps).
+ */
+export const driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue)),
+});
+export type DriverInfo = Infer<typeof driverInfo>;
+
 const roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
   telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo),
 };
 
 export const executeData = refine(
@@ -228,10 +251,14 @@ export const executeData = refine(
   }),
   (d) => {
     const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics));
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === undefined);
     return missing === undefined
       ? null
-      : { path: ["metrics", missing], message: "required metric is missing" };
+      : {
+          path: ["metrics", missing],
+          message:
+            "required metric is missing (a driver that cannot measure it names it in driver.unavailable)",
+        };
   },
 );
 export type ExecuteData = Infer<typeof executeData>;

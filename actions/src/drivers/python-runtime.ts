@@ -1,0 +1,37 @@
+/**
+ * The `python-runtime` driver: the Python execute stage (stages/pte_stages/execute.py) on
+ * ExecuTorch's Python runtime, run as it always was — a separate process under the stage
+ * contract, with its own sha256 and toolchain checks, per-rep telemetry and cool-down. This only
+ * adapts it to the driver interface; its data carries no `driver` block (it measures every metric).
+ */
+import { executeStep } from "../cell-stages.ts";
+import { runnableCell } from "../local-model.ts";
+import { StageJob } from "../stage-job.ts";
+import type { DriverRequest, DriverRun, ExecuteDriver } from "./driver.ts";
+
+async function runPythonRuntime(req: DriverRequest): Promise<DriverRun> {
+  const cell = runnableCell(req.cell);
+  const job = await StageJob.open({
+    farm: req.farm,
+    cell,
+    python: req.python,
+    cacheDir: null,
+    outDir: req.outDir,
+    timeoutS: req.timeoutS,
+    warmup: req.warmup,
+    reps: req.reps,
+    logger: req.logger,
+  });
+  return executeStep(job.ctx, cell, {
+    inputs: { pte: req.pte, manifest: req.manifestPath },
+    promptIds: req.promptIds,
+    dir: req.dir,
+    buildToolchain: req.manifest.toolchain,
+  });
+}
+
+export const pythonRuntimeDriver: ExecuteDriver = {
+  name: "python-runtime",
+  describe: "ExecuTorch's Python runtime (the execute stage, stages/pte_stages/execute.py)",
+  execute: runPythonRuntime,
+};
