@@ -41,9 +41,16 @@ function gateCell(r: RunRecord): string {
   const g = r.gate;
   if (g === null) return "—";
   const agree = `fp32 ${g.fp32_agreement.matching_prefix}/${g.fp32_agreement.total}`;
+  const o = g.outputs;
+  if (g.verdict === "pass" && o !== undefined) {
+    return `pass (top-1 = quantized, INT8 outputs ≤${o.max_abs_diff_q} q apart of ${o.bound_q} allowed, ${agree})`;
+  }
   if (g.verdict === "pass")
     return `pass (${g.policy.reference === "fp32" ? "bit-exact fp32" : `bit-exact quantized, ${agree}`})`;
   const d = g.first_divergence;
+  if (d === null && o !== undefined) {
+    return `fail: INT8 outputs ${o.max_abs_diff_q} q apart at p${o.prompt_index}:o${o.position} (${o.bound_q} allowed)`;
+  }
   return d === null ? "fail" : `fail at p${d.prompt_index}:t${d.position} (${agree})`;
 }
 

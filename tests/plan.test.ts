@@ -132,14 +132,20 @@ describe("affected cells for a pull request", () => {
     expect(p.selection[0]?.reason).toContain("no --base-matrix was given");
   });
 
-  it("touches the backend registry's backends only, not Ethos-U or TOSA", () => {
+  it("touches every backend's cells for the backend registry, which holds Ethos-U and TOSA too", () => {
     const p = pr(["stages/pte_stages/backends.py"]);
     expect(new Set(p.devices.map((d) => d.backend))).toEqual(
-      new Set(["xnnpack", "xnnpack-per-op", "portable"]),
+      new Set(["xnnpack", "xnnpack-per-op", "portable", "ethos-u55-128", "ethos-u85-256", "tosa"]),
     );
     expect(p.selection[0]?.reason).toBe(
-      "stages/pte_stages/backends.py changed: the backend registry, which holds the xnnpack and portable backends",
+      "stages/pte_stages/backends.py changed: the backend registry, which holds every backend kind",
     );
+  });
+
+  it("touches only the CNNs' cells for the TOSA .pte runner", () => {
+    const p = pr(["stages/pte_stages/tosa_runtime.py"]);
+    expect(new Set(p.devices.map((d) => d.model))).toEqual(new Set(["small-cnn", "small-cnn-lrn"]));
+    expect(p.devices.map((d) => d.cell)).toContain("small-cnn-lrn/ethos-u-int8/tosa/host-x86_64@stable");
   });
 
   it("touches everything for shared stage code", () => {
@@ -252,18 +258,6 @@ describe("run and plan share one expansion", () => {
     await mkdir(snapshot, { recursive: true });
     await writeFile(path.join(snapshot, "config.json"), "{}");
     expect(runnableCell(cell, { HF_HUB_CACHE: cache }).model.path).toBe(snapshot);
-  });
-
-  it("refuses the CNN, whose stages do not exist yet, with exit 2", async () => {
-    const res = await execa(
-      process.execPath,
-      [CLI, "run", "--cells", "small-cnn/ethos-u-int8/tosa/host-x86_64@stable"],
-      { reject: false, cwd: REPO_ROOT },
-    );
-    expect(res.exitCode).toBe(2);
-    expect(res.stderr).toContain(
-      "model small-cnn is a cnn, and the stages for cnn models are not implemented yet (issue 6)",
-    );
   });
 });
 

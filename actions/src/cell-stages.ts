@@ -45,7 +45,15 @@ export function stageSpec(
     schema: "pte-farm/stage-spec@1",
     stage,
     cell: cell.ref,
-    model: { id: cell.model.name, path: cell.model.path, max_seq_len: cell.model.max_seq_len },
+    model: {
+      id: cell.model.name,
+      path: cell.model.path,
+      max_seq_len: cell.model.max_seq_len,
+      // Only for CNNs, so a decoder LM's spec (and its cache key) stays what it was.
+      ...(cell.model.kind === "cnn" && cell.model.inputShape !== null
+        ? { kind: "cnn" as const, input_shape: cell.model.inputShape }
+        : {}),
+    },
     prompts: cell.model.prompts,
     max_new_tokens: cell.model.max_new_tokens,
     recipe: cell.recipe.spec,

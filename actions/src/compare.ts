@@ -9,9 +9,10 @@
  */
 import type { CompareConfig } from "./compare-config.ts";
 import { settingsFor } from "./compare-config.ts";
+import { fragmentation } from "./delegation.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { RunRecord } from "./schemas/run-record.ts";
-import type { Metric } from "./schemas/stage.ts";
+import type { FragmentationReport, Metric } from "./schemas/stage.ts";
 import { type Decision, decide, type Verdict } from "./stats/decide.ts";
 import { type LogEffect, pairedLogEffect } from "./stats/paired.ts";
 import { median } from "./stats/robust.ts";
@@ -46,6 +47,11 @@ export interface Comparison {
   metrics: Record<string, MetricComparison>;
   /** Metrics only one side has, and other things a reader should know. */
   notes: string[];
+  /**
+   * OPTIONAL (issue 6): head's delegation against base's, when both records carry one. An alarm
+   * (more delegated subgraphs) is also a note; it does not change the metric verdict.
+   */
+  fragmentation?: FragmentationReport;
 }
 
 /** Flags that exclude a rep. Any flag does, today; the list names the ones execute writes. */
@@ -193,6 +199,11 @@ export function compareRecords(base: RunRecord, head: RunRecord, config: Compare
     );
   }
   const side = (r: RunRecord) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
+  const frag =
+    base.delegation !== undefined && head.delegation !== undefined
+      ? fragmentation(base.delegation, head.delegation)
+      : undefined;
+  if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
   return {
     schema: COMPARE_SCHEMA,
     cell: head.cell.id,
@@ -202,5 +213,6 @@ export function compareRecords(base: RunRecord, head: RunRecord, config: Compare
     verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
     metrics,
     notes,
+    ...(frag === undefined ? {} : { fragmentation: frag }),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Which cells `pte-farm run` can run on this machine, decided before any stage starts. The stages
  * today take decoder LMs from a local folder; a hub model runs only when its pinned revision is
- * already in the local Hugging Face cache (we never download: runs are offline and reproducible),
- * and the CNN kind waits for its stages (issue 6). Everything else is refused with what to do.
+ * already in the local Hugging Face cache (we never download: runs are offline and reproducible).
+ * CNNs take the same path (their folder is a pte-farm CNN folder, stages/pte_stages/cnn.py).
+ * Everything else is refused with what to do.
  */
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -33,13 +34,6 @@ export function cachedSnapshot(hub: { id: string; revision: string }, env: NodeJ
 
 export function runnableCell(cell: Cell, env: NodeJS.ProcessEnv = process.env): RunnableCell {
   const { model } = cell;
-  if (model.kind !== "decoder-lm") {
-    throw new ConfigurationError(
-      `cell ${cell.id}: model ${model.name} is a ${model.kind}, and the stages for ${model.kind} models are not ` +
-        "implemented yet (issue 6); `pte-farm plan` lists its cells, `pte-farm run` cannot run them. " +
-        "Pick a decoder-lm cell, e.g. --cells 'tiny-llama/*/xnnpack/*@stable'",
-    );
-  }
   if (model.path !== null) return { ...cell, model: { ...model, path: model.path } };
   if (model.hub === null) throw new Error(`bug: model ${model.name} has neither path nor hub`);
   const snapshot = cachedSnapshot(model.hub, env);

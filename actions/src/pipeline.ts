@@ -22,7 +22,13 @@ import type { Logger } from "./logger.ts";
 import { buildRunRecord } from "./run-record.ts";
 import { manifest as manifestSchema } from "./schemas/manifest.ts";
 import type { GateResult, Role, RunRecord } from "./schemas/run-record.ts";
-import type { ExecuteData, ReferenceData, StageName, ToolchainVersions } from "./schemas/stage.ts";
+import type {
+  Delegation,
+  ExecuteData,
+  ReferenceData,
+  StageName,
+  ToolchainVersions,
+} from "./schemas/stage.ts";
 import type { FailureNote, Step } from "./steps.ts";
 import { parseJson, ValidationError } from "./validate.ts";
 
@@ -90,6 +96,7 @@ async function runCellRecords(
   let execute: ExecuteData | null = null;
   let gateResult: GateResult | null = null;
   let buildToolchain: ToolchainVersions | null = null;
+  let delegation: Delegation | undefined;
   let failure: FailureNote | null = null;
   const r = cell.recipe.name;
 
@@ -111,6 +118,7 @@ async function runCellRecords(
       execute: data,
       gate: g,
       failure,
+      ...(delegation === undefined ? {} : { delegation }),
       ...(base !== null && data !== null && execute?.order !== undefined
         ? {
             interleave: { order: execute.order, partner_pte_sha256: role === "head" ? base.sha256 : headSha },
@@ -163,7 +171,9 @@ async function runCellRecords(
   if (typeof pte === "string") return broken("lower", pte);
   if (typeof man === "string") return broken("lower", man);
   try {
-    buildToolchain = parseJson(manifestSchema, await readFile(man.path, "utf8"), man.path).toolchain;
+    const built = parseJson(manifestSchema, await readFile(man.path, "utf8"), man.path);
+    buildToolchain = built.toolchain;
+    delegation = built.delegation;
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     return broken("lower", err.message);

@@ -14,7 +14,13 @@ import {
   type RunStatus,
   runRecord,
 } from "./schemas/run-record.ts";
-import type { DriverInfo, ExecuteData, ReferenceData, ToolchainVersions } from "./schemas/stage.ts";
+import type {
+  Delegation,
+  DriverInfo,
+  ExecuteData,
+  ReferenceData,
+  ToolchainVersions,
+} from "./schemas/stage.ts";
 import type { FailureNote, Step } from "./steps.ts";
 import { parse } from "./validate.ts";
 
@@ -38,6 +44,8 @@ export interface CellFacts {
   failure: FailureNote | null;
   /** Set for the two records of an interleaved session (`pte-farm run --base-out`). */
   interleave?: { order: ("base" | "head")[]; partner_pte_sha256: string };
+  /** The `.pte`'s delegation report from its manifest, when the lower stage got that far. */
+  delegation?: Delegation;
 }
 
 /**
@@ -96,6 +104,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
             median(f.execute.metrics.pte_bytes?.samples ?? []),
             f.cell.device.memoryBandwidthGbs,
           ),
+    ...(f.delegation === undefined ? {} : { delegation: f.delegation }),
     ...(f.interleave === undefined ? {} : { interleave: f.interleave }),
     ...(f.execute?.driver === undefined ? {} : { driver: f.execute.driver }),
     stages: f.steps.map((s) => ({

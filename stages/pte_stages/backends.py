@@ -38,8 +38,7 @@ class Portable:
     """
 
     def partitioners(self, spec: BackendSpec) -> list[Any]:
-        if spec.per_op_mode:
-            raise ConfigError(f"backend {spec.name}: per_op_mode applies to xnnpack only")
+        _no_per_op(spec)
         return []
 
     def prepare(self, program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
@@ -50,7 +49,76 @@ class Portable:
         return program.run_decompositions(table) if uses else program
 
 
-BACKENDS: dict[str, Backend] = {"xnnpack": Xnnpack(), "portable": Portable()}
+ARM_KINDS = ("ethos-u", "tosa")
+ETHOS_U_TARGETS = ("ethos-u55-128", "ethos-u85-256")
+TOSA_PROFILES = ("TOSA-1.0+INT",)
+
+
+def check_quantized(spec: BackendSpec, program: torch.export.ExportedProgram) -> None:
+    """The Arm backends delegate only INT8 q/dq graphs: refuse an FP32 program, which would lower to nothing."""
+    if spec.kind in ARM_KINDS and not any("quantize_per_tensor" in str(n.target) for n in program.graph.nodes):
+        raise ConfigError(
+            f"backend {spec.name}: the program is not INT8-quantized (no quantize_per_tensor nodes); "
+            "pair it with a pt2e-int8 recipe (ethos-u-int8 in matrix/farm.yml)"
+        )
+
+
+def _no_per_op(spec: BackendSpec) -> None:
+    if spec.per_op_mode:
+        raise ConfigError(f"backend {spec.name}: per_op_mode applies to xnnpack only")
+
+
+def _cpu_qdq_kernels() -> None:
+    """The input quantize and output dequantize stay on the CPU; ``to_executorch`` needs their
+    out-variants, which ``executorch.kernels.quantized`` registers (Arm's quantizer package imports
+    it as a side effect; a lower stage that only loads a saved program must do it itself)."""
+    import executorch.kernels.quantized  # noqa: F401
+
+
+@dataclass(frozen=True)
+class EthosU:
+    """Arm Ethos-U NPU: ``EthosUPartitioner`` lowers the supported INT8 subgraphs to TOSA and Vela
+    compiles each into a command stream for ``target``; whatever it cannot take stays on the
+    Cortex-M CPU. Vela's defaults (system config, memory mode) follow the target, as in Arm's flow."""
+
+    def partitioners(self, spec: BackendSpec) -> list[Any]:
+        from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner
+
+        _no_per_op(spec)
+        _cpu_qdq_kernels()
+        if spec.target not in ETHOS_U_TARGETS:
+            raise ConfigError(
+                f"backend {spec.name}: target must be one of {list(ETHOS_U_TARGETS)}, got {spec.target!r}"
+            )
+        return [EthosUPartitioner(EthosUCompileSpec(spec.target))]
+
+    def prepare(self, program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+        return program
+
+
+@dataclass(frozen=True)
+class Tosa:
+    """TOSA: the same partitioning as Ethos-U, serialised as TOSA flatbuffers instead of compiled
+    by Vela, so the lowered INT8 graph runs on the TOSA reference model on any host
+    (:mod:`pte_stages.tosa_runtime`)."""
+
+    def partitioners(self, spec: BackendSpec) -> list[Any]:
+        from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec
+        from executorch.backends.arm.tosa.partitioner import TOSAPartitioner
+
+        _no_per_op(spec)
+        _cpu_qdq_kernels()
+        if spec.profile not in TOSA_PROFILES:
+            raise ConfigError(
+                f"backend {spec.name}: profile must be one of {list(TOSA_PROFILES)}, got {spec.profile!r}"
+            )
+        return [TOSAPartitioner(TosaCompileSpec(spec.profile))]
+
+    def prepare(self, program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+        return program
+
+
+BACKENDS: dict[str, Backend] = {"xnnpack": Xnnpack(), "portable": Portable(), "ethos-u": EthosU(), "tosa": Tosa()}
 
 
 def backend_for(spec: BackendSpec) -> Backend:

@@ -64,13 +64,21 @@ class Cell:
         return f"{self.model}/{self.recipe}/{self.backend}/{self.device}@{self.toolchain}"
 
 
+CNN_MODEL_TYPE = "pte-farm-cnn"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model folder in Hugging Face format; ``path`` is loaded with ``from_pretrained``."""
+    """A model folder. ``decoder-lm``: Hugging Face format, loaded with ``from_pretrained``.
+    ``cnn``: a folder whose ``config.json`` has ``model_type: pte-farm-cnn`` (see :mod:`pte_stages.cnn`);
+    the folder decides the kind, so a spec cannot run a CNN through the LM stages or back."""
 
     id: str
     path: Path
     max_seq_len: int = 128
+    kind: str = "decoder-lm"
+    # OPTIONAL in the spec (the matrix's ``input_shape``): when given, the CNN folder must agree.
+    input_shape: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,13 @@ class RecipeSpec:
     name: str
     scheme: str
     group_size: int | None = None
+    # Every other key of ``spec.recipe`` (the matrix's ``params``); each recipe checks its own.
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def manifest(self) -> dict[str, Any]:
+        """The recipe as the spec gave it, flat."""
+        out: dict[str, Any] = {"name": self.name, "scheme": self.scheme, "group_size": self.group_size}
+        return {**out, **self.params}
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,10 @@ class BackendSpec:
     name: str
     kind: str
     per_op_mode: bool = False
+    # ``ethos-u``: the accelerator configuration Vela compiles for (``ethos-u55-128``, ``ethos-u85-256``).
+    target: str | None = None
+    # ``tosa``: the TOSA specification the graph is lowered to (``TOSA-1.0+INT``).
+    profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +173,37 @@ def _cooldown(raw: Any) -> CooldownSpec | None:
     return CooldownSpec(float(below), float(wait), float(poll))
 
 
+def _optional_str(d: dict[str, Any], key: str, where: str) -> str | None:
+    value = d.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"spec: {where}{key} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _model(m: dict[str, Any]) -> ModelSpec:
+    """The model block; its kind comes from the folder's ``config.json``."""
+    path = Path(_get(m, "path", str, "model."))
+    config = path / "config.json"
+    if not config.is_file():
+        raise ConfigError(
+            f"model folder {path} has no config.json: point model.path at a Hugging Face "
+            "model folder (config.json, *.safetensors, tokenizer files) or a pte-farm CNN folder"
+        )
+    try:
+        model_type = json.loads(config.read_text()).get("model_type")
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"{config} is not a JSON object: {exc}") from exc
+    kind = "cnn" if model_type == CNN_MODEL_TYPE else "decoder-lm"
+    declared = m.get("kind")
+    if declared is not None and declared != kind:
+        raise ConfigError(f"spec.model.kind is {declared!r} but the folder {path} holds a {kind} model")
+    shape = m.get("input_shape")
+    if shape is not None and (not isinstance(shape, list) or not all(isinstance(d, int) for d in shape)):
+        raise ConfigError(f"spec.model.input_shape must be a list of integers, got {shape!r}")
+    max_seq = int(m.get("max_seq_len", 128 if kind == "decoder-lm" else 0))
+    return ModelSpec(str(_get(m, "id", str, "model.")), path, max_seq, kind, None if shape is None else tuple(shape))
+
+
 def parse_spec(raw: Any, stage: str) -> Spec:
     """Typed spec from parsed JSON; any problem is a :class:`ConfigError` naming the field."""
     if not isinstance(raw, dict):
@@ -164,19 +214,17 @@ def parse_spec(raw: Any, stage: str) -> Spec:
         raise ConfigError(f"spec.stage is {raw.get('stage')!r} but this is the {stage} stage")
     c = _get(raw, "cell", dict, "")
     cell = Cell(*(str(_get(c, k, str, "cell.")) for k in Cell.__dataclass_fields__))
-    m = _get(raw, "model", dict, "")
-    model_path = Path(_get(m, "path", str, "model."))
-    if not (model_path / "config.json").is_file():
-        raise ConfigError(
-            f"model folder {model_path} has no config.json: point model.path at a Hugging Face "
-            "model folder (config.json, *.safetensors, tokenizer files)"
-        )
-    model = ModelSpec(str(_get(m, "id", str, "model.")), model_path, int(m.get("max_seq_len", 128)))
+    model = _model(_get(raw, "model", dict, ""))
     r = _get(raw, "recipe", dict, "")
-    recipe = RecipeSpec(_get(r, "name", str, "recipe."), _get(r, "scheme", str, "recipe."), r.get("group_size"))
+    params = {k: v for k, v in r.items() if k not in ("name", "scheme", "group_size")}
+    recipe = RecipeSpec(_get(r, "name", str, "recipe."), _get(r, "scheme", str, "recipe."), r.get("group_size"), params)
     b = _get(raw, "backend", dict, "")
     backend = BackendSpec(
-        _get(b, "name", str, "backend."), _get(b, "kind", str, "backend."), bool(b.get("per_op_mode", False))
+        _get(b, "name", str, "backend."),
+        _get(b, "kind", str, "backend."),
+        bool(b.get("per_op_mode", False)),
+        _optional_str(b, "target", "backend."),
+        _optional_str(b, "profile", "backend."),
     )
     e = raw.get("execute") or {}
     execute = ExecuteSpec(
@@ -189,16 +237,21 @@ def parse_spec(raw: Any, stage: str) -> Spec:
         raise ConfigError(f"spec.execute: reps must be >= 1 and warmup >= 0, got {execute}")
     prompts = tuple(str(p) for p in _get(raw, "prompts", list, ""))
     max_new = _get(raw, "max_new_tokens", int, "")
-    if max_new < 1 or model.max_seq_len < 2:
+    if model.kind == "decoder-lm" and (max_new < 1 or model.max_seq_len < 2):
         raise ConfigError("spec: max_new_tokens must be >= 1 and model.max_seq_len >= 2")
     inputs = {k: Path(v) for k, v in (raw.get("inputs") or {}).items()}
     return Spec(stage, cell, model, prompts, max_new, recipe, backend, inputs, execute, dict(raw.get("options") or {}))
 
 
-def toolchain_versions() -> dict[str, str]:
+# The Arm backends' compilers: a Vela upgrade changes the command stream, so Ethos-U and TOSA
+# manifests name them too.
+ARM_TOOLCHAIN_PACKAGES = ("ethos-u-vela", "tosa-tools")
+
+
+def toolchain_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     """Exact versions of this interpreter and of the pinned packages (``missing`` if absent)."""
     out = {"python": platform.python_version()}
-    for pkg in TOOLCHAIN_PACKAGES:
+    for pkg in TOOLCHAIN_PACKAGES + extra:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

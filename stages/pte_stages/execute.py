@@ -162,7 +162,8 @@ class Role:
         }
 
 
-def _load(spec: Spec, pte_key: str, manifest_key: str) -> tuple[Path, dict[str, Any]]:
+def load_checked(spec: Spec, pte_key: str, manifest_key: str) -> tuple[Path, dict[str, Any]]:
+    """A `.pte` input and its manifest, refused unless they match each other and this machine."""
     pte = spec.input(pte_key)
     try:
         manifest = json.loads(spec.input(manifest_key).read_text())
@@ -173,9 +174,13 @@ def _load(spec: Spec, pte_key: str, manifest_key: str) -> tuple[Path, dict[str, 
 
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
-    head_pte, head_manifest = _load(spec, "pte", "manifest")
+    if spec.model.kind == "cnn":
+        from .cnn_stages import execute
+
+        return execute(spec, out)
+    head_pte, head_manifest = load_checked(spec, "pte", "manifest")
     interleave = "base_pte" in spec.inputs or "base_manifest" in spec.inputs
-    base = _load(spec, "base_pte", "base_manifest") if interleave else None
+    base = load_checked(spec, "base_pte", "base_manifest") if interleave else None
     prompt_ids = [list(p) for p in spec.execute.prompt_ids]
     if not prompt_ids:
         raise StageError("spec.execute.prompt_ids is empty: run the reference stage first")

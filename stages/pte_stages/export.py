@@ -21,6 +21,10 @@ def export_to(model: Any, spec: Spec, out: Path, scheme: str) -> tuple[dict[str,
 
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    if spec.model.kind == "cnn":
+        from .cnn_stages import export
+
+        return export(spec, out)
     return export_to(load_model(spec.model), spec, out, "fp32")
 
 

@@ -23,6 +23,10 @@ def _user_inputs(path: Path) -> int:
 
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    if spec.model.kind == "cnn":
+        from .cnn_stages import quantize
+
+        return quantize(spec, out)
     recipe = recipe_for(spec.recipe)
     source = spec.input("program")
     path = out / "program.pt2"

@@ -73,7 +73,52 @@ class Int8DynActInt4Weight:
         quantize_(model, config)
 
 
-RECIPES: dict[str, Recipe] = {"fp32": Fp32(), "8da4w": Int8DynActInt4Weight()}
+@dataclass(frozen=True)
+class Pt2eInt8:
+    """Static INT8 with PT2E and Arm's quantizer, for the Ethos-U / TOSA backends (CNN models).
+
+    Unlike the torchao recipes it quantizes an exported graph, not eager modules: ``prepare_pt2e``
+    with ``EthosUQuantizer`` and ``get_symmetric_quantization_config`` (symmetric INT8 weights,
+    per channel by default; affine INT8 activations), calibration, ``convert_pt2e``
+    (:mod:`pte_stages.pt2e`). The quantizer is built for one Ethos-U ``target`` (param, default the
+    most restrictive, ``ethos-u55-128``) and its program serves every Arm backend of the cell set:
+    for the shipped CNNs the quantized program is the same for U55, U85 and TOSA-1.0+INT (a test
+    pins that), which is what lets the pipeline quantize once per model and recipe.
+    """
+
+    quantized: bool = True
+    params: tuple[str, ...] = ("symmetric", "per_channel", "target")
+
+    def check(self, spec: RecipeSpec, model: torch.nn.Module | None = None) -> None:
+        from .backends import ETHOS_U_TARGETS
+
+        unknown = sorted(set(spec.params) - set(self.params))
+        if unknown or spec.group_size is not None:
+            extra = unknown + (["group_size"] if spec.group_size is not None else [])
+            raise ConfigError(f"recipe {spec.name}: unknown params {extra}; pt2e-int8 takes {list(self.params)}")
+        if spec.params.get("symmetric", True) is not True:
+            raise ConfigError(f"recipe {spec.name}: Arm's INT8 quantization is symmetric; set symmetric: true")
+        if not isinstance(spec.params.get("per_channel", True), bool):
+            raise ConfigError(f"recipe {spec.name}: per_channel must be true or false")
+        if self.target(spec) not in ETHOS_U_TARGETS:
+            raise ConfigError(
+                f"recipe {spec.name}: target must be one of {list(ETHOS_U_TARGETS)}, got {self.target(spec)!r}"
+            )
+
+    def apply(self, spec: RecipeSpec, model: torch.nn.Module) -> None:
+        raise ConfigError(
+            f"recipe {spec.name}: pt2e-int8 quantizes an exported CNN graph for the Arm backends; "
+            "it does not apply to a decoder LM (use fp32 or 8da4w)"
+        )
+
+    def target(self, spec: RecipeSpec) -> str:
+        return str(spec.params.get("target", "ethos-u55-128"))
+
+    def per_channel(self, spec: RecipeSpec) -> bool:
+        return bool(spec.params.get("per_channel", True))
+
+
+RECIPES: dict[str, Recipe] = {"fp32": Fp32(), "8da4w": Int8DynActInt4Weight(), "pt2e-int8": Pt2eInt8()}
 
 
 def recipe_for(spec: RecipeSpec) -> Recipe:

@@ -34,6 +34,10 @@ def greedy(model: Any, tokenizer: Any, prompt_ids: list[int], max_new_tokens: in
 
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    if spec.model.kind == "cnn":
+        from .cnn_stages import reference
+
+        return reference(spec, out)
     recipe = recipe_for(spec.recipe)
     if not spec.prompts:
         raise ConfigError("spec.prompts is empty: the reference needs at least one prompt")

@@ -7737,6 +7737,39 @@ async function loadCompareConfig(file = DEFAULT_COMPARE_CONFIG) {
   return (await readYamlFile(file, compareConfigSchema, "compare config")).data;
 }
 
+// actions/src/delegation.ts
+function countsMinus(a, b) {
+  const out = {};
+  for (const name of Object.keys(a).sort()) {
+    const d = (a[name] ?? 0) - (b[name] ?? 0);
+    if (d > 0) out[name] = d;
+  }
+  return out;
+}
+function fragmentation(base, head) {
+  const b = base.delegated_subgraphs;
+  const h = head.delegated_subgraphs;
+  const added = countsMinus(head.cpu_ops, base.cpu_ops);
+  const removed = countsMinus(base.cpu_ops, head.cpu_ops);
+  let message;
+  if (h > b) {
+    const ops = Object.entries(added).map(([name, n]) => `${name} +${n}`);
+    message = `fragmented: ${b} → ${h} delegated subgraphs on ${head.backend}; CPU now also runs ${ops.length > 0 ? ops.join(", ") : "no new CPU operators"}`;
+  } else if (h < b) {
+    message = `fewer delegated subgraphs: ${b} → ${h} on ${head.backend}`;
+  } else {
+    message = `unchanged: ${h} delegated subgraph${h === 1 ? "" : "s"} on ${head.backend}`;
+  }
+  return {
+    alarm: h > b,
+    base_subgraphs: b,
+    head_subgraphs: h,
+    cpu_ops_added: added,
+    cpu_ops_removed: removed,
+    message
+  };
+}
+
 // actions/src/stats/distributions.ts
 function logGamma(x) {
   const c = [
@@ -8054,6 +8087,8 @@ function compareRecords(base, head, config) {
     );
   }
   const side = (r) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
+  const frag = base.delegation !== void 0 && head.delegation !== void 0 ? fragmentation(base.delegation, head.delegation) : void 0;
+  if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
   return {
     schema: COMPARE_SCHEMA,
     cell: head.cell.id,
@@ -8062,7 +8097,8 @@ function compareRecords(base, head, config) {
     paired,
     verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
     metrics,
-    notes
+    notes,
+    ...frag === void 0 ? {} : { fragmentation: frag }
   };
 }
 
@@ -8100,7 +8136,8 @@ var stageResult = refine(
   }
 );
 var ids = arr(int);
-var tokens = obj({ ids, pieces: arr(str), min_margin: num });
+var outputQ = optional(arr(int));
+var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
 var referenceData = obj({
   prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
 });
@@ -8112,11 +8149,23 @@ var programData = obj({
   mutable_buffers: nullable(nonNegInt),
   scheme: str
 });
+var fragmentationReport = obj({
+  alarm: bool,
+  base_subgraphs: nonNegInt,
+  head_subgraphs: nonNegInt,
+  cpu_ops_added: record(nonNegInt),
+  cpu_ops_removed: record(nonNegInt),
+  message: str
+});
 var delegation = obj({
   backend: str,
   delegated_subgraphs: nonNegInt,
   delegated_ops: nonNegInt,
-  cpu_ops: record(nonNegInt)
+  cpu_ops: record(nonNegInt),
+  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
+  subgraph_ops: optional(arr(nonNegInt)),
+  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
+  fragmentation: optional(fragmentationReport)
 });
 var metric = refine(
   obj({
@@ -8149,6 +8198,7 @@ var REQUIRED_METRICS = [
   "peak_rss_mb",
   "pte_bytes"
 ];
+var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
 var driverInfo = obj({
   name: nonEmptyStr,
   unavailable: record(str),
@@ -8163,7 +8213,7 @@ var driverInfo = obj({
   details: optional(record(unknownValue))
 });
 var roleShape = {
-  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str) })),
+  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
@@ -8176,10 +8226,13 @@ var executeData = refine(
     /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
-    order: optional(arr(literal("base", "head")))
+    order: optional(arr(literal("base", "head"))),
+    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
+    model_kind: optional(literal("decoder-lm", "cnn"))
   }),
   (d) => {
-    const missing = REQUIRED_METRICS.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
     return missing === void 0 ? null : {
       path: ["metrics", missing],
       message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
@@ -8195,7 +8248,12 @@ var gatePolicy = obj({
   /** Which reference the `.pte` must match bit for bit. */
   reference: literal("fp32", "quantized"),
   /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
-  fp32: literal("gate", "report")
+  fp32: literal("gate", "report"),
+  /**
+   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
+   * and the quantized reference's, in quanta of the output scale.
+   */
+  max_abs_diff_q: optional(nonNegInt)
 });
 var divergence = obj({
   reference: literal("fp32", "quantized"),
@@ -8208,11 +8266,23 @@ var divergence = obj({
   actual_id: nullable(int),
   actual_text: nullable(str)
 });
+var outputAgreement = obj({
+  max_abs_diff_q: nonNegInt,
+  bound_q: nonNegInt,
+  /** The first place the largest difference occurs. */
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** How many output codes differ at all, of how many. */
+  differing: nonNegInt,
+  total: nonNegInt
+});
 var gateResult = obj({
   verdict: literal("pass", "fail"),
   policy: gatePolicy,
   first_divergence: nullable(divergence),
-  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt })
+  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
+  outputs: optional(outputAgreement)
 });
 var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
 var stageEntry = obj({
@@ -8282,6 +8352,8 @@ var runRecord = obj({
   gate: nullable(gateResult),
   /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
   roofline: optional(nullable(roofline)),
+  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
+  delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
   /**
@@ -9325,7 +9397,8 @@ var manifest = obj({
   program: obj({ sha256: str }),
   toolchain: toolchainVersions,
   delegation,
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: nonNegInt }),
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
   recipe: record(unknownValue),
   backend: record(unknownValue),
   created_at: str

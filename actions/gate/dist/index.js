@@ -8185,7 +8185,8 @@ var stageResult = refine(
   }
 );
 var ids = arr(int);
-var tokens = obj({ ids, pieces: arr(str), min_margin: num });
+var outputQ = optional(arr(int));
+var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
 var referenceData = obj({
   prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
 });
@@ -8197,11 +8198,23 @@ var programData = obj({
   mutable_buffers: nullable(nonNegInt),
   scheme: str
 });
+var fragmentationReport = obj({
+  alarm: bool,
+  base_subgraphs: nonNegInt,
+  head_subgraphs: nonNegInt,
+  cpu_ops_added: record(nonNegInt),
+  cpu_ops_removed: record(nonNegInt),
+  message: str
+});
 var delegation = obj({
   backend: str,
   delegated_subgraphs: nonNegInt,
   delegated_ops: nonNegInt,
-  cpu_ops: record(nonNegInt)
+  cpu_ops: record(nonNegInt),
+  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
+  subgraph_ops: optional(arr(nonNegInt)),
+  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
+  fragmentation: optional(fragmentationReport)
 });
 var metric = refine(
   obj({
@@ -8234,6 +8247,7 @@ var REQUIRED_METRICS = [
   "peak_rss_mb",
   "pte_bytes"
 ];
+var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
 var driverInfo = obj({
   name: nonEmptyStr,
   unavailable: record(str),
@@ -8248,7 +8262,7 @@ var driverInfo = obj({
   details: optional(record(unknownValue))
 });
 var roleShape = {
-  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str) })),
+  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
@@ -8261,10 +8275,13 @@ var executeData = refine(
     /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
-    order: optional(arr(literal("base", "head")))
+    order: optional(arr(literal("base", "head"))),
+    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
+    model_kind: optional(literal("decoder-lm", "cnn"))
   }),
   (d) => {
-    const missing = REQUIRED_METRICS.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
     return missing === void 0 ? null : {
       path: ["metrics", missing],
       message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
@@ -8557,7 +8574,40 @@ var GateInputError = class extends Error {
 };
 function defaultPolicy(reference, fp32) {
   const quantized = reference.length > 0 && reference.every((p) => p.quantized !== null);
-  return quantized ? { reference: "quantized", fp32: fp32 ?? "report" } : { reference: "fp32", fp32: "gate" };
+  if (!quantized) return { reference: "fp32", fp32: "gate" };
+  const codes = reference.every((p) => p.quantized?.output_q !== void 0);
+  return {
+    reference: "quantized",
+    fp32: fp32 ?? "report",
+    ...codes ? { max_abs_diff_q: OUTPUT_Q_BOUND } : {}
+  };
+}
+var OUTPUT_Q_BOUND = 1;
+function outputAgreement(reference, actual, bound) {
+  const worst = {
+    max_abs_diff_q: 0,
+    bound_q: bound,
+    prompt_index: 0,
+    position: 0,
+    differing: 0,
+    total: 0
+  };
+  reference.forEach((ref, p) => {
+    const want = ref.quantized?.output_q;
+    const got = actual[p]?.output_q;
+    if (want === void 0 || got === void 0 || want.length !== got.length) {
+      throw new GateInputError(
+        `prompt ${p}: the policy bounds INT8 outputs but the reference has ${want?.length ?? "no"} codes and execute ${got?.length ?? "none"}`
+      );
+    }
+    want.forEach((w, i2) => {
+      const d = Math.abs(w - got[i2]);
+      worst.total++;
+      if (d > 0) worst.differing++;
+      if (d > worst.max_abs_diff_q) Object.assign(worst, { max_abs_diff_q: d, prompt_index: p, position: i2 });
+    });
+  });
+  return worst;
 }
 function commonPrefix(a2, b) {
   let i2 = 0;
@@ -8606,11 +8656,15 @@ function gate(reference, actual, policy) {
   if (divergence2 === null && policy.reference === "quantized" && policy.fp32 === "gate") {
     divergence2 = firstDivergence("fp32", reference, actual);
   }
+  const bound = policy.max_abs_diff_q;
+  const outputs = bound === void 0 ? void 0 : outputAgreement(reference, actual, bound);
+  const withinBound = outputs === void 0 || outputs.max_abs_diff_q <= outputs.bound_q;
   return {
-    verdict: divergence2 === null ? "pass" : "fail",
+    verdict: divergence2 === null && withinBound ? "pass" : "fail",
     policy,
     first_divergence: divergence2,
-    fp32_agreement: { matching_prefix: matching, total }
+    fp32_agreement: { matching_prefix: matching, total },
+    ...outputs === void 0 ? {} : { outputs }
   };
 }
 function describeDivergence(d) {
@@ -8661,9 +8715,16 @@ function gateCell(r) {
   const g = r.gate;
   if (g === null) return "—";
   const agree = `fp32 ${g.fp32_agreement.matching_prefix}/${g.fp32_agreement.total}`;
+  const o2 = g.outputs;
+  if (g.verdict === "pass" && o2 !== void 0) {
+    return `pass (top-1 = quantized, INT8 outputs ≤${o2.max_abs_diff_q} q apart of ${o2.bound_q} allowed, ${agree})`;
+  }
   if (g.verdict === "pass")
     return `pass (${g.policy.reference === "fp32" ? "bit-exact fp32" : `bit-exact quantized, ${agree}`})`;
   const d = g.first_divergence;
+  if (d === null && o2 !== void 0) {
+    return `fail: INT8 outputs ${o2.max_abs_diff_q} q apart at p${o2.prompt_index}:o${o2.position} (${o2.bound_q} allowed)`;
+  }
   return d === null ? "fail" : `fail at p${d.prompt_index}:t${d.position} (${agree})`;
 }
 function cacheCell(r) {
@@ -16561,7 +16622,12 @@ var gatePolicy2 = obj({
   /** Which reference the `.pte` must match bit for bit. */
   reference: literal("fp32", "quantized"),
   /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
-  fp32: literal("gate", "report")
+  fp32: literal("gate", "report"),
+  /**
+   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
+   * and the quantized reference's, in quanta of the output scale.
+   */
+  max_abs_diff_q: optional(nonNegInt)
 });
 var divergence = obj({
   reference: literal("fp32", "quantized"),
@@ -16574,11 +16640,23 @@ var divergence = obj({
   actual_id: nullable(int),
   actual_text: nullable(str)
 });
+var outputAgreement2 = obj({
+  max_abs_diff_q: nonNegInt,
+  bound_q: nonNegInt,
+  /** The first place the largest difference occurs. */
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** How many output codes differ at all, of how many. */
+  differing: nonNegInt,
+  total: nonNegInt
+});
 var gateResult = obj({
   verdict: literal("pass", "fail"),
   policy: gatePolicy2,
   first_divergence: nullable(divergence),
-  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt })
+  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
+  outputs: optional(outputAgreement2)
 });
 var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
 var stageEntry = obj({
@@ -16648,6 +16726,8 @@ var runRecord = obj({
   gate: nullable(gateResult),
   /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
   roofline: optional(nullable(roofline2)),
+  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
+  delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
   /**
@@ -16703,6 +16783,7 @@ function buildRunRecord(f) {
       median(f.execute.metrics.pte_bytes?.samples ?? []),
       f.cell.device.memoryBandwidthGbs
     ),
+    ...f.delegation === void 0 ? {} : { delegation: f.delegation },
     ...f.interleave === void 0 ? {} : { interleave: f.interleave },
     ...f.execute?.driver === void 0 ? {} : { driver: f.execute.driver },
     stages: f.steps.map((s) => ({
@@ -16735,7 +16816,8 @@ var manifest = obj({
   program: obj({ sha256: str }),
   toolchain: toolchainVersions,
   delegation,
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: nonNegInt }),
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
   recipe: record(unknownValue),
   backend: record(unknownValue),
   created_at: str

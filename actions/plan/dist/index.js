@@ -7846,7 +7846,8 @@ var stageResult = refine(
   }
 );
 var ids = arr(int);
-var tokens = obj({ ids, pieces: arr(str), min_margin: num });
+var outputQ = optional(arr(int));
+var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
 var referenceData = obj({
   prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
 });
@@ -7858,11 +7859,23 @@ var programData = obj({
   mutable_buffers: nullable(nonNegInt),
   scheme: str
 });
+var fragmentationReport = obj({
+  alarm: bool,
+  base_subgraphs: nonNegInt,
+  head_subgraphs: nonNegInt,
+  cpu_ops_added: record(nonNegInt),
+  cpu_ops_removed: record(nonNegInt),
+  message: str
+});
 var delegation = obj({
   backend: str,
   delegated_subgraphs: nonNegInt,
   delegated_ops: nonNegInt,
-  cpu_ops: record(nonNegInt)
+  cpu_ops: record(nonNegInt),
+  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
+  subgraph_ops: optional(arr(nonNegInt)),
+  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
+  fragmentation: optional(fragmentationReport)
 });
 var metric = refine(
   obj({
@@ -7895,6 +7908,7 @@ var REQUIRED_METRICS = [
   "peak_rss_mb",
   "pte_bytes"
 ];
+var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
 var driverInfo = obj({
   name: nonEmptyStr,
   unavailable: record(str),
@@ -7909,7 +7923,7 @@ var driverInfo = obj({
   details: optional(record(unknownValue))
 });
 var roleShape = {
-  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str) })),
+  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
@@ -7922,10 +7936,13 @@ var executeData = refine(
     /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
-    order: optional(arr(literal("base", "head")))
+    order: optional(arr(literal("base", "head"))),
+    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
+    model_kind: optional(literal("decoder-lm", "cnn"))
   }),
   (d) => {
-    const missing = REQUIRED_METRICS.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
     return missing === void 0 ? null : {
       path: ["metrics", missing],
       message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
@@ -7941,7 +7958,12 @@ var gatePolicy2 = obj({
   /** Which reference the `.pte` must match bit for bit. */
   reference: literal("fp32", "quantized"),
   /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
-  fp32: literal("gate", "report")
+  fp32: literal("gate", "report"),
+  /**
+   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
+   * and the quantized reference's, in quanta of the output scale.
+   */
+  max_abs_diff_q: optional(nonNegInt)
 });
 var divergence = obj({
   reference: literal("fp32", "quantized"),
@@ -7954,11 +7976,23 @@ var divergence = obj({
   actual_id: nullable(int),
   actual_text: nullable(str)
 });
+var outputAgreement = obj({
+  max_abs_diff_q: nonNegInt,
+  bound_q: nonNegInt,
+  /** The first place the largest difference occurs. */
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** How many output codes differ at all, of how many. */
+  differing: nonNegInt,
+  total: nonNegInt
+});
 var gateResult = obj({
   verdict: literal("pass", "fail"),
   policy: gatePolicy2,
   first_divergence: nullable(divergence),
-  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt })
+  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
+  outputs: optional(outputAgreement)
 });
 var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
 var stageEntry = obj({
@@ -8028,6 +8062,8 @@ var runRecord = obj({
   gate: nullable(gateResult),
   /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
   roofline: optional(nullable(roofline)),
+  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
+  delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
   /**
@@ -17860,7 +17896,8 @@ var manifest = obj({
   program: obj({ sha256: str }),
   toolchain: toolchainVersions,
   delegation,
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: nonNegInt }),
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
   recipe: record(unknownValue),
   backend: record(unknownValue),
   created_at: str

@@ -18,11 +18,13 @@ import {
   nullable,
   num,
   obj,
+  optional,
   record,
   str,
   ValidationError,
   withJsonSchema,
 } from "../validate.ts";
+import { fragmentationReport } from "./stage.ts";
 
 const verdict = literal(...VERDICTS);
 
@@ -63,6 +65,7 @@ export const comparison = obj({
   verdict,
   metrics: record(metricComparison),
   notes: arr(str),
+  fragmentation: optional(fragmentationReport),
 });
 
 // Compiles only while the validated shape and compare.ts's interface are assignable both ways.

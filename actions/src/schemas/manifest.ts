@@ -3,7 +3,17 @@
  * build's promise to the device: which bytes, built by which toolchain, for which model. Execute
  * checks the device against it; the run record copies its toolchain as the build toolchain.
  */
-import { type Infer, literal, nonNegInt, obj, record, str, unknownValue } from "../validate.ts";
+import {
+  type Infer,
+  literal,
+  nonNegInt,
+  nullable,
+  obj,
+  optional,
+  record,
+  str,
+  unknownValue,
+} from "../validate.ts";
 import { delegation, toolchainVersions } from "./stage.ts";
 
 export const manifest = obj({
@@ -13,7 +23,8 @@ export const manifest = obj({
   program: obj({ sha256: str }),
   toolchain: toolchainVersions,
   delegation,
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: nonNegInt }),
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
   recipe: record(unknownValue),
   backend: record(unknownValue),
   created_at: str,

@@ -16,7 +16,7 @@ import {
   record,
   str,
 } from "../validate.ts";
-import { driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
+import { delegation, driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
 
 export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -33,6 +33,11 @@ export const gatePolicy = obj({
   reference: literal("fp32", "quantized"),
   /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
   fp32: literal("gate", "report"),
+  /**
+   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
+   * and the quantized reference's, in quanta of the output scale.
+   */
+  max_abs_diff_q: optional(nonNegInt),
 });
 export type GatePolicy = Infer<typeof gatePolicy>;
 
@@ -49,11 +54,26 @@ export const divergence = obj({
 });
 export type Divergence = Infer<typeof divergence>;
 
+/** The INT8 output comparison (CNN models): the largest difference, where it is, and the bound. */
+export const outputAgreement = obj({
+  max_abs_diff_q: nonNegInt,
+  bound_q: nonNegInt,
+  /** The first place the largest difference occurs. */
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** How many output codes differ at all, of how many. */
+  differing: nonNegInt,
+  total: nonNegInt,
+});
+export type OutputAgreement = Infer<typeof outputAgreement>;
+
 export const gateResult = obj({
   verdict: literal("pass", "fail"),
   policy: gatePolicy,
   first_divergence: nullable(divergence),
   fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
+  outputs: optional(outputAgreement),
 });
 export type GateResult = Infer<typeof gateResult>;
 
@@ -133,6 +153,8 @@ export const runRecord = obj({
   gate: nullable(gateResult),
   /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
   roofline: optional(nullable(roofline)),
+  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
+  delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
   interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
   /**

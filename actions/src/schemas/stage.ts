@@ -5,6 +5,7 @@
  */
 import {
   arr,
+  bool,
   type Check,
   type Infer,
   int,
@@ -55,7 +56,8 @@ export interface StageSpec {
   schema: "pte-farm/stage-spec@1";
   stage: StageName;
   cell: CellRef;
-  model: { id: string; path: string; max_seq_len: number };
+  /** `kind` and `input_shape` are OPTIONAL: sent for CNN models only (a decoder LM's spec is unchanged). */
+  model: { id: string; path: string; max_seq_len: number; kind?: "cnn"; input_shape?: number[] };
   prompts: string[];
   max_new_tokens: number;
   recipe: RecipeSpec;
@@ -113,7 +115,12 @@ export const stageResult = refine(
 export type StageResult = Infer<typeof stageResult>;
 
 const ids = arr(int);
-const tokens = obj({ ids, pieces: arr(str), min_margin: num });
+/**
+ * `output_q` (OPTIONAL, CNN models): the output logits as INT8 codes, in quanta of the output's
+ * scale; the gate bounds the difference between the quantized reference's and the `.pte`'s.
+ */
+const outputQ = optional(arr(int));
+const tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
 export type Tokens = Infer<typeof tokens>;
 
 export const referenceData = obj({
@@ -130,11 +137,26 @@ export const programData = obj({
   scheme: str,
 });
 
+/** The lower stage's fragmentation check against a base manifest (OPTIONAL; see delegation.ts). */
+export const fragmentationReport = obj({
+  alarm: bool,
+  base_subgraphs: nonNegInt,
+  head_subgraphs: nonNegInt,
+  cpu_ops_added: record(nonNegInt),
+  cpu_ops_removed: record(nonNegInt),
+  message: str,
+});
+export type FragmentationReport = Infer<typeof fragmentationReport>;
+
 export const delegation = obj({
   backend: str,
   delegated_subgraphs: nonNegInt,
   delegated_ops: nonNegInt,
   cpu_ops: record(nonNegInt),
+  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
+  subgraph_ops: optional(arr(nonNegInt)),
+  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
+  fragmentation: optional(fragmentationReport),
 });
 export type Delegation = Infer<typeof delegation>;
 
@@ -173,7 +195,7 @@ export const repTelemetry = obj({
 });
 export type RepTelemetry = Infer<typeof repTelemetry>;
 
-/** The metrics the run record promises; execute must report each of them. */
+/** The metrics the run record promises for a decoder LM; execute must report each of them. */
 export const REQUIRED_METRICS = [
   "decode_tokens_per_sec",
   "prefill_tokens_per_sec",
@@ -182,6 +204,9 @@ export const REQUIRED_METRICS = [
   "peak_rss_mb",
   "pte_bytes",
 ] as const;
+
+/** A CNN has no tokens to decode: per-image inference time instead (on the TOSA reference model, host time). */
+export const REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"] as const;
 
 /**
  * OPTIONAL (issue 6): which execute driver measured, and what it could not. Absent: the Python
@@ -206,7 +231,7 @@ export const driverInfo = obj({
 export type DriverInfo = Infer<typeof driverInfo>;
 
 const roleShape = {
-  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str) })),
+  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
@@ -221,9 +246,12 @@ export const executeData = refine(
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
     order: optional(arr(literal("base", "head"))),
+    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
+    model_kind: optional(literal("decoder-lm", "cnn")),
   }),
   (d) => {
-    const missing = REQUIRED_METRICS.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === undefined);
+    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === undefined);
     return missing === undefined
       ? null
       : {
