@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { ConfigurationError, InfrastructureError } from "../actions/src/errors.ts";
 import {
@@ -46,7 +47,7 @@ describe("draft releases against GitHub's OpenAPI description (local server)", (
   }
 
   it("creates a draft for the tag, and a rerun reuses it (updating its notes) instead of adding one", async () => {
-    const { gh, releases, draft } = await setup();
+    const { gh, releases, draft } = setup();
 
     const first = await ensureDraftRelease(gh, draft);
     const same = await ensureDraftRelease(gh, draft);
@@ -61,7 +62,7 @@ describe("draft releases against GitHub's OpenAPI description (local server)", (
   });
 
   it("finds a draft by listing (get-release-by-tag does not see drafts) past the first page", async () => {
-    const { gh, releases, owner, repo } = await setup();
+    const { gh, releases, owner, repo } = setup();
     const draft = releases.addRelease({ tag: "v0.9.0", draft: true });
     for (let i = 0; i < 120; i++) releases.addRelease({ tag: `v0.0.${i}` });
 
@@ -74,7 +75,7 @@ describe("draft releases against GitHub's OpenAPI description (local server)", (
   });
 
   it("refuses a tag that already has a published release and leaves it untouched", async () => {
-    const { gh, server, releases, draft } = await setup();
+    const { gh, server, releases, draft } = setup();
     const published = releases.addRelease({ tag: draft.tag, body: "shipped notes" });
 
     const attempt = ensureDraftRelease(gh, draft);
@@ -87,7 +88,7 @@ describe("draft releases against GitHub's OpenAPI description (local server)", (
   });
 
   it("a create answered 502 after GitHub stored it leaves exactly one draft", async () => {
-    const { gh, server, releases, draft } = await setup();
+    const { gh, server, releases, draft } = setup();
     server.inject("repos/create-release", { ...errorReply(502, "Server Error"), afterCommit: true });
 
     const result = await ensureDraftRelease(gh, draft);
@@ -98,7 +99,7 @@ describe("draft releases against GitHub's OpenAPI description (local server)", (
   });
 
   it("publishing flips the draft and sets published_at; publishing again changes nothing", async () => {
-    const { gh, server, draft, owner, repo, logger } = await setup();
+    const { gh, server, draft, owner, repo, logger } = setup();
     const { release } = await ensureDraftRelease(gh, draft);
 
     const published = await publishRelease(gh, {
@@ -116,6 +117,18 @@ describe("draft releases against GitHub's OpenAPI description (local server)", (
     expect(again).toBe(published);
     expect(server.requestsFor("repos/update-release")).toHaveLength(1);
     expect((await gh.rest.repos.getReleaseByTag({ owner, repo, tag: draft.tag })).data.id).toBe(release.id);
+  });
+
+  it("refuses to publish when another release of the tag was published meanwhile", async () => {
+    const { gh, releases, draft, owner, repo, logger } = setup();
+    const { release } = await ensureDraftRelease(gh, draft);
+    releases.addRelease({ tag: draft.tag });
+
+    const attempt = publishRelease(gh, { owner, repo, release, logger, settleMs: 0 });
+
+    await expect(attempt).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(attempt).rejects.toThrow(/already has a published release/);
+    expect(releases.releases.find((r) => r.id === release.id)?.draft).toBe(true);
   });
 });
 
@@ -345,5 +358,20 @@ describe("release assets against GitHub's OpenAPI description (local server, upl
     await expect(attempt).rejects.toThrow(/download of release asset \d+ of octo-org\/pte-farm broke off/);
     expect(existsSync(dest)).toBe(false);
     expect(existsSync(`${dest}.partial`)).toBe(false);
+  });
+
+  it("the local uploads host refuses a chunked upload without Content-Length, as uploads.github.com does", async () => {
+    const { server, release, pte } = await setup(MB);
+    const url = `${server.url}/repos/octo-org/pte-farm/releases/${release.id}/assets?name=chunked.pte`;
+
+    const res = await fetch(url, {
+      method: "POST",
+      body: Readable.from([pte.bytes]),
+      duplex: "half",
+      headers: { "content-type": "application/octet-stream" },
+    } as RequestInit);
+
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/Content-Length/);
   });
 });

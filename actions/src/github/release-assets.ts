@@ -207,7 +207,11 @@ export async function uploadReleaseAsset(gh: GitHub, options: UploadAssetOptions
 async function send(gh: GitHub, options: UploadAssetOptions, expected: ExpectedFile): Promise<ReleaseAsset> {
   const { owner, repo, release, name } = options;
   const tap = new HashTap();
-  const body = pipeline(createReadStream(options.path), tap, () => {});
+  let readError: NodeJS.ErrnoException | undefined;
+  const body = pipeline(createReadStream(options.path), tap, (error) => {
+    // fs errors carry a syscall; the others are the stream torn down by a failed request.
+    if ((error as NodeJS.ErrnoException | null)?.syscall) readError = error as NodeJS.ErrnoException;
+  });
   try {
     const { data } = await gh.rest.repos.uploadReleaseAsset({
       owner,
@@ -232,6 +236,14 @@ async function send(gh: GitHub, options: UploadAssetOptions, expected: ExpectedF
       );
     }
     return data as ReleaseAsset;
+  } catch (error) {
+    if (readError === undefined) throw error;
+    throw new InfrastructureError(
+      `could not read ${options.path} to upload it as ${name}: ${readError.message}`,
+      {
+        cause: readError,
+      },
+    );
   } finally {
     body.destroy();
   }

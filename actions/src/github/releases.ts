@@ -171,18 +171,22 @@ export async function publishRelease(gh: GitHub, options: PublishOptions): Promi
     permission: RELEASE_PERMISSION,
   };
   // Setting draft=false twice is harmless, so a PATCH lost to a 5xx is simply sent again.
-  const { data } = await retryIdempotent(
-    operation,
-    () =>
-      gh.rest.repos.updateRelease({
-        owner,
-        repo,
-        release_id: release.id,
-        draft: false,
-        ...(options.makeLatest !== undefined ? { make_latest: options.makeLatest ? "true" : "false" } : {}),
-      }),
-    options,
-  );
+  const publish = () =>
+    gh.rest.repos.updateRelease({
+      owner,
+      repo,
+      release_id: release.id,
+      draft: false,
+      ...(options.makeLatest !== undefined ? { make_latest: options.makeLatest ? "true" : "false" } : {}),
+    });
+  const { data } = await retryIdempotent(operation, publish, options).catch(async (error: unknown) => {
+    // 422: someone published another release of this tag since the draft was made.
+    const other = await findReleaseByTag(gh, { owner, repo, tag: release.tag_name }).catch(() => null);
+    if (other && !other.draft && other.id !== release.id) {
+      throw publishedAlready({ owner, repo, tag: release.tag_name }, other);
+    }
+    throw error;
+  });
   logger.info(`published release ${data.tag_name}: ${data.html_url}`);
   return data as Release;
 }
