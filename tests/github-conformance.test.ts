@@ -4,10 +4,21 @@
  * parameters and body (the fixture fails the test on any violation), and this list pins which
  * operations the farm depends on, so a new one is a visible change.
  */
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import { publishCheckRun } from "../actions/src/github/checks.ts";
 import { upsertStickyComment } from "../actions/src/github/comments.ts";
+import {
+  downloadReleaseAsset,
+  ensureDraftRelease,
+  publishRelease,
+  uploadReleaseAsset,
+  verifyReleaseAsset,
+} from "../actions/src/github/index.ts";
 import { findIssueByMarker, syncRegressionIssue } from "../actions/src/github/issues.ts";
+import { tempDir } from "./helpers/env.ts";
 import { useGitHubRepo } from "./helpers/github-fixture.ts";
 
 const repo = useGitHubRepo();
@@ -69,5 +80,40 @@ it("every client function speaks only operations of GitHub's OpenAPI description
     "issues/list-for-repo",
     "issues/update",
     "issues/update-comment",
+  ]);
+});
+
+it("every release function speaks only operations of GitHub's OpenAPI description (local server, uploads included)", async () => {
+  const { gh, server, releases, owner, repo: name, logger } = repo();
+  releases.options.digests = false;
+  const dir = await tempDir("conformance-");
+  const path = join(dir, "model.pte");
+  writeFileSync(path, "PTE bytes");
+  const file = { size: 9, sha256: createHash("sha256").update("PTE bytes").digest("hex") };
+  const where = { owner, repo: name, logger, settleMs: 0 };
+  const { release } = await ensureDraftRelease(gh, {
+    ...where,
+    tag: "v1",
+    name: "v1",
+    body: "notes",
+    targetCommitish: "main",
+  });
+  await ensureDraftRelease(gh, { ...where, tag: "v1", name: "v1", body: "notes 2", targetCommitish: "main" });
+  const asset = await uploadReleaseAsset(gh, { ...where, release, path, name: "model.pte", ...file });
+  await uploadReleaseAsset(gh, { ...where, release, path, name: "model.pte", ...file });
+  await verifyReleaseAsset(gh, { ...where, asset, ...file });
+  await downloadReleaseAsset(gh, { ...where, assetId: asset.id, dest: join(dir, "copy.pte"), expect: file });
+  await publishRelease(gh, { ...where, release });
+
+  expect(server.violations).toEqual([]);
+  expect(server.requests.every((r) => r.status < 300 || r.status === 302)).toBe(true);
+  expect([...new Set(server.requests.map((r) => r.operationId ?? "(object store)"))].sort()).toEqual([
+    "(object store)",
+    "repos/create-release",
+    "repos/get-release-asset",
+    "repos/list-release-assets",
+    "repos/list-releases",
+    "repos/update-release",
+    "repos/upload-release-asset",
   ]);
 });

@@ -1,16 +1,20 @@
 /**
  * Per-test wiring for the GitHub client tests: a fresh local GitHub server holding an in-memory
- * repository, and the farm's real client pointed at it with test-sized delays. The test fails
- * after the fact if any request broke GitHub's OpenAPI description.
+ * repository (issues, comments, check runs, releases), and the farm's real client pointed at it
+ * with test-sized delays. The test fails after the fact if any request broke GitHub's OpenAPI
+ * description.
  */
 import { createGitHub, type GitHub } from "../../actions/src/github/client.ts";
 import { RecordingLogger } from "../../actions/src/logger.ts";
+import { ReleaseStore } from "./github-release-state.ts";
 import { RepoState } from "./github-repo-state.ts";
 import { type GitHubServer, useGitHubServer } from "./github-server.ts";
 
 export interface GitHubRepoFixture {
   server: GitHubServer;
   state: RepoState;
+  /** The repository's releases and their assets (and the object store downloads redirect to). */
+  releases: ReleaseStore;
   gh: GitHub;
   logger: RecordingLogger;
   owner: string;
@@ -34,8 +38,18 @@ export function useGitHubRepo(): () => GitHubRepoFixture {
   const server = useGitHubServer((s) => {
     const state = new RepoState();
     s.use(state.handlers());
+    const releases = new ReleaseStore(state.owner, state.repo, { origin: s.url });
+    releases.register(s);
     const logger = new RecordingLogger();
-    fixture = { server: s, state, gh: testClient(s, logger), logger, owner: state.owner, repo: state.repo };
+    fixture = {
+      server: s,
+      state,
+      releases,
+      gh: testClient(s, logger),
+      logger,
+      owner: state.owner,
+      repo: state.repo,
+    };
   });
   return () => {
     server();

@@ -11,6 +11,8 @@ import type { ViolationKind } from "./github-server.ts";
 export interface ParsedBody {
   body?: unknown;
   contentType?: string;
+  /** Set when reading stopped at `limit` bytes: `body` holds only what arrived before the cut. */
+  truncated?: boolean;
   error?: { kind: ViolationKind; status: number; message: string };
 }
 
@@ -19,11 +21,24 @@ export async function readBody(
   op: SpecOperation,
   spec: GitHubOpenApi,
   closeObjects: boolean,
+  /** Stop after this many bytes (a connection cut mid-body); the rest is never read. */
+  limit?: number,
 ): Promise<ParsedBody> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const raw = Buffer.concat(chunks);
+  let received = 0;
+  let truncated = false;
+  for await (const chunk of req) {
+    chunks.push(chunk as Buffer);
+    received += (chunk as Buffer).length;
+    if (limit !== undefined && received >= limit) {
+      truncated = true;
+      break;
+    }
+  }
+  const whole = Buffer.concat(chunks);
+  const raw = truncated ? whole.subarray(0, limit) : whole;
   const contentType = req.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (truncated) return { ...(contentType ? { contentType } : {}), body: raw, truncated };
   const accepted = op.requestBody?.content ?? {};
   if (raw.length === 0) {
     if (op.requestBody?.required) return fail("body", 422, "a request body is required");

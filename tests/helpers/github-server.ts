@@ -10,7 +10,8 @@
  *
  * One server plays both api.github.com and uploads.github.com: octokit sends release asset
  * uploads to uploads.github.com unless the call passes `baseUrl: server.url`, and the body arrives
- * at the handler as a Buffer (`application/octet-stream`).
+ * at the handler as a Buffer (`application/octet-stream`). Routes outside the API (the object
+ * store a release asset download is redirected to) are registered with `outsideApi`.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -37,7 +38,15 @@ export interface GitHubRequest {
   headers: IncomingHttpHeaders;
   /** The absolute URL the client used, for building `Link` headers that point back here. */
   url: URL;
+  /**
+   * The connection dropped mid-body (a `dropAfterBodyBytes` fault): `body` holds the bytes that
+   * arrived, the handler stores what GitHub would keep of a cut request, and its reply is never sent.
+   */
+  interrupted?: boolean;
 }
+
+/** Serves a path outside the API; nothing there is checked against the description. */
+export type RawHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 
 export type Handler = (request: GitHubRequest) => Reply | Promise<Reply>;
 
@@ -47,6 +56,12 @@ export interface Fault extends Reply {
   afterCommit?: boolean;
   /** Drop the connection without answering (the client sees a network error), instead of `status`. */
   reset?: boolean;
+  /**
+   * Read only this many bytes of the request body, hand them to the handler as an `interrupted`
+   * request, then drop the connection: an upload cut off half-way. A shorter body arrives whole
+   * and the fault answers as it would without this field.
+   */
+  dropAfterBodyBytes?: number;
 }
 
 export type ViolationKind =
@@ -98,6 +113,7 @@ export class GitHubServer {
   /** operationId → earliest time (performance.now) a retry may arrive, from a retry-after we sent. */
   private readonly notBefore = new Map<string, number>();
   private readonly closeBodies: boolean;
+  private readonly raw: { prefix: string; handler: RawHandler }[] = [];
   private readonly http = createServer((req, res) => {
     this.serve(req, res).catch((error: unknown) => {
       this.violate("handler-error", req.method ?? "?", req.url ?? "?", undefined, String(error));
@@ -137,6 +153,17 @@ export class GitHubServer {
 
   use(handlers: Record<string, Handler>): this {
     for (const [id, handler] of Object.entries(handlers)) this.handle(id, handler);
+    return this;
+  }
+
+  /**
+   * Serves every path starting with `prefix` (which must not be an API path) with `handler`, e.g.
+   * the storage a release-asset download redirects to. Requests are recorded without an operation.
+   */
+  outsideApi(prefix: string, handler: RawHandler): this {
+    const taken = this.spec.match("GET", prefix);
+    if (taken.op !== undefined || taken.pathMatched) throw new Error(`${prefix} is an API path`);
+    this.raw.push({ prefix, handler });
     return this;
   }
 
@@ -188,6 +215,11 @@ export class GitHubServer {
       send(res, { status, body: { message, documentation_url: "https://docs.github.com/rest" } });
     };
 
+    const raw = this.raw.find((r) => url.pathname.startsWith(r.prefix));
+    if (raw) {
+      res.once("finish", () => record(res.statusCode));
+      return raw.handler(req, res, url);
+    }
     const { op, params, pathMatched } = this.spec.match(method, url.pathname);
     if (op === undefined) {
       req.resume();
@@ -199,7 +231,9 @@ export class GitHubServer {
     const query = queryObject(url);
     const queryCheck = this.spec.checkParams(op, "query", query);
     if (!queryCheck.ok) return reject("query", 422, queryCheck.errors.join("; "), op);
-    const parsed: ParsedBody = await readBody(req, op, this.spec, this.closeBodies);
+    const cut = this.faults.get(op.operationId)?.[0]?.dropAfterBodyBytes;
+    const socket = req.socket;
+    const parsed: ParsedBody = await readBody(req, op, this.spec, this.closeBodies, cut);
     if (parsed.error) return reject(parsed.error.kind, parsed.error.status, parsed.error.message, op);
 
     const early = this.notBefore.get(op.operationId);
@@ -227,8 +261,15 @@ export class GitHubServer {
       ...(parsed.contentType ? { contentType: parsed.contentType } : {}),
       headers: req.headers,
       url,
+      ...(parsed.truncated ? { interrupted: true } : {}),
     };
     const fault = this.faults.get(op.operationId)?.shift();
+    if (fault && parsed.truncated) {
+      await this.handlers.get(op.operationId)?.(request);
+      record(fault.status, op.operationId, true);
+      socket.destroy();
+      return;
+    }
     if (fault && !fault.afterCommit)
       return this.answerFault(res, fault, op, () => record(fault.status, op.operationId, true));
     const reply = await this.answer(request, op);
