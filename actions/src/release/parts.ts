@@ -137,7 +137,8 @@ export async function splitFile(
       const out = await open(path.join(outDir, partFile), "w");
       try {
         const copied = await pump(src, out, size, [whole, part], buf);
-        if (copied !== size) throw new Error(`${file} shrank while being split (${offset + copied} of ${bytes} bytes)`);
+        if (copied !== size)
+          throw new Error(`${file} shrank while being split (${offset + copied} of ${bytes} bytes)`);
       } finally {
         await out.close();
       }
@@ -181,12 +182,14 @@ export async function reassemble(
         try {
           // One byte more than expected, so a file that grew since the stat is caught.
           const copied = await pump(src, out, p.bytes + 1, [whole, part], buf);
-          if (copied !== p.bytes) throw new VerificationError(p.name, `expected ${p.bytes} bytes, found ${copied}`);
+          if (copied !== p.bytes)
+            throw new VerificationError(p.name, `expected ${p.bytes} bytes, found ${copied}`);
         } finally {
           await src.close();
         }
         const got = part.digest("hex");
-        if (got !== p.sha256) throw new VerificationError(p.name, `expected sha256 ${p.sha256}, found ${got}`);
+        if (got !== p.sha256)
+          throw new VerificationError(p.name, `expected sha256 ${p.sha256}, found ${got}`);
         total += p.bytes;
       }
     } finally {

@@ -26,8 +26,10 @@ function byName(a: SumEntry, b: SumEntry): number {
 export function formatSums(entries: readonly SumEntry[]): string {
   const seen = new Set<string>();
   for (const e of entries) {
-    if (!HEX64.test(e.sha256)) throw new Error(`bug: sha256 of ${e.name} is not 64 lowercase hex: ${e.sha256}`);
-    if (e.name === "" || /[\\\n\r]/.test(e.name)) throw new Error(`bug: ${JSON.stringify(e.name)} cannot be listed`);
+    if (!HEX64.test(e.sha256))
+      throw new Error(`bug: sha256 of ${e.name} is not 64 lowercase hex: ${e.sha256}`);
+    if (e.name === "" || /[\\\n\r]/.test(e.name))
+      throw new Error(`bug: ${JSON.stringify(e.name)} cannot be listed`);
     if (seen.has(e.name)) throw new Error(`bug: ${e.name} is listed twice`);
     seen.add(e.name);
   }
@@ -48,7 +50,8 @@ export function parseSums(text: string, source = "SHA256SUMS"): Map<string, stri
   if (lines.at(-1) === "") lines.pop();
   lines.forEach((line, i) => {
     const where = `${source}:${i + 1}`;
-    if (line.endsWith("\r")) throw new ConfigurationError(`${where}: a CRLF line ending; expected "\\n" only`);
+    if (line.endsWith("\r"))
+      throw new ConfigurationError(`${where}: a CRLF line ending; expected "\\n" only`);
     const m = LINE.exec(line);
     if (m === null) {
       const shown = JSON.stringify(line.length > 100 ? `${line.slice(0, 97)}...` : line);

@@ -9,6 +9,7 @@
  * add up) are checked when it is read, not assumed.
  */
 import { cellId } from "../../../matrix/ids.ts";
+import { partName } from "../release/parts.ts";
 import {
   arr,
   type Check,
@@ -28,7 +29,6 @@ import {
   ValidationError,
   withJsonSchema,
 } from "../validate.ts";
-import { partName } from "../release/parts.ts";
 import { gateResult, roofline } from "./run-record.ts";
 import { delegation, toolchainVersions } from "./stage.ts";
 
@@ -43,7 +43,11 @@ function pattern(re: RegExp, what: string): Check<string> {
   return withJsonSchema(
     (v, p) => {
       if (typeof v === "string" && re.test(v)) return v;
-      throw new ValidationError("", p, `expected ${what}, got ${JSON.stringify(v)?.slice(0, 80) ?? "nothing"}`);
+      throw new ValidationError(
+        "",
+        p,
+        `expected ${what}, got ${JSON.stringify(v)?.slice(0, 80) ?? "nothing"}`,
+      );
     },
     { type: "string", pattern: re.source },
   );
@@ -89,10 +93,14 @@ export const releaseFile = obj({
   parts: nullable(arr(filePart)),
 });
 
-const ci = refine(arr(num), (v) => (v.length === 2 && (v[0] as number) <= (v[1] as number) ? null : {
-  path: [],
-  message: "expected [lo, hi] with lo <= hi",
-}));
+const ci = refine(arr(num), (v) =>
+  v.length === 2 && (v[0] as number) <= (v[1] as number)
+    ? null
+    : {
+        path: [],
+        message: "expected [lo, hi] with lo <= hi",
+      },
+);
 
 /** One metric's figures: the median of the unflagged samples and its distribution-free 95% interval. */
 export const benchFigure = obj({
@@ -107,6 +115,9 @@ export const benchFigure = obj({
 });
 export type BenchFigure = Infer<typeof benchFigure>;
 
+/** The build manifest's `model` block, kept whole (an LLM's vocab, a CNN's kind and input shape). */
+export const buildModel = open({ id: str, max_seq_len: nonNegInt });
+
 export const releaseCell = obj({
   cell: releaseCellRef,
   file: releaseFile,
@@ -115,8 +126,7 @@ export const releaseCell = obj({
   build: obj({
     program_sha256: sha256,
     delegation,
-    /** Model facts kept whole (an LLM's vocab, a CNN's kind and input shape). */
-    model: open({ id: str, max_seq_len: nonNegInt }),
+    model: buildModel,
     recipe: record(unknownValue),
     backend: record(unknownValue),
     created_at: str,
@@ -138,7 +148,9 @@ function fileRule(c: ReleaseCell, i: number, limit: number): Problem {
   const expected = `${cellSlug(c.cell)}.pte`;
   if (f.name !== expected) return { path: at("name"), message: `expected ${expected}` };
   if (f.parts === null) {
-    return f.bytes < limit ? null : { path: at("parts"), message: `${f.bytes} bytes must be split (limit ${limit})` };
+    return f.bytes < limit
+      ? null
+      : { path: at("parts"), message: `${f.bytes} bytes must be split (limit ${limit})` };
   }
   if (f.parts.length < 2) return { path: at("parts"), message: "a split file has at least 2 parts" };
   let offset = 0;
@@ -146,7 +158,8 @@ function fileRule(c: ReleaseCell, i: number, limit: number): Problem {
     const name = partName(f.name, j, f.parts.length);
     if (p.name !== name) return { path: at("parts", j, "name"), message: `expected ${name}` };
     if (p.offset !== offset) return { path: at("parts", j, "offset"), message: `expected ${offset}` };
-    if (p.bytes >= limit) return { path: at("parts", j, "bytes"), message: `must be below the limit ${limit}` };
+    if (p.bytes >= limit)
+      return { path: at("parts", j, "bytes"), message: `must be below the limit ${limit}` };
     offset += p.bytes;
   }
   return offset === f.bytes ? null : { path: at("bytes"), message: `the parts add up to ${offset}` };
@@ -162,15 +175,19 @@ export const releaseManifest = refine(
     repository: pattern(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "owner/name"),
     workflow_run: nullable(obj({ id: nonNegInt, url: str })),
     /** Every uploaded asset is smaller than this (GitHub's limit is 2 GiB). */
-    part_limit_bytes: refine(positiveInt, (n) => (n < 2 ? { path: [], message: "must be at least 2" } : null)),
+    part_limit_bytes: refine(positiveInt, (n) =>
+      n < 2 ? { path: [], message: "must be at least 2" } : null,
+    ),
     cells: arr(releaseCell),
   }),
   (m) => {
     const ids = new Set<string>();
     const names = new Set<string>();
     for (const [i, c] of m.cells.entries()) {
-      if (ids.has(c.cell.id)) return { path: ["cells", i, "cell", "id"], message: "a second entry for this cell" };
-      if (names.has(c.file.name)) return { path: ["cells", i, "file", "name"], message: "a second file of this name" };
+      if (ids.has(c.cell.id))
+        return { path: ["cells", i, "cell", "id"], message: "a second entry for this cell" };
+      if (names.has(c.file.name))
+        return { path: ["cells", i, "file", "name"], message: "a second file of this name" };
       ids.add(c.cell.id);
       names.add(c.file.name);
       const problem = fileRule(c, i, m.part_limit_bytes);
