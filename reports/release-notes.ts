@@ -131,22 +131,26 @@ export function renderReleaseNotes(m: ReleaseManifest, budget = RELEASE_BODY_BUD
   ];
   const toolchain = ["", "### Toolchain (build)", "", ...toolchainLines(m.cells)];
 
-  const fixed = githubSize([...head, ...tableHead, ...how].join("\n"));
+  const rows = m.cells.map(row);
   const more = (shown: number) =>
     `\n${m.cells.length - shown} more cell${m.cells.length - shown === 1 ? "" : "s"} than fit here: every cell is in ${manifestLink}.`;
-  const reserve = githubSize(more(0)) + 16;
-  const rows = m.cells.map(row);
-  let rowBudget = budget - fixed - reserve;
-  const shown = fitCount(rows, rowBudget);
-  rowBudget -= rows.slice(0, shown).reduce((n, r) => n + githubSize(r) + 1, 0);
-  const toolchainShown = fitCount(toolchain, rowBudget);
-
-  const body = [
-    ...head,
-    ...(shown > 0 ? [...tableHead, ...rows.slice(0, shown)] : []),
-    ...(shown < rows.length ? [more(shown)] : []),
-    ...toolchain.slice(0, toolchainShown),
-    ...how,
-  ].join("\n");
+  const render = (shown: number, toolchainShown: number) =>
+    [
+      ...head,
+      ...(shown > 0 ? [...tableHead, ...rows.slice(0, shown)] : []),
+      ...(shown < rows.length ? [more(shown)] : []),
+      ...toolchain.slice(0, toolchainShown),
+      ...how,
+    ].join("\n");
+  // A first guess from the sizes, then exact: drop rows, then toolchain lines, until the body fits.
+  const spare = budget - githubSize(render(0, toolchain.length));
+  let shown = Math.min(rows.length, fitCount(rows, spare - githubSize(tableHead.join("\n")) - 4));
+  let toolchainShown = toolchain.length;
+  let body = render(shown, toolchainShown);
+  while (githubSize(body) > budget && (shown > 0 || toolchainShown > 0)) {
+    if (shown > 0) shown--;
+    else toolchainShown--;
+    body = render(shown, toolchainShown);
+  }
   return body;
 }
