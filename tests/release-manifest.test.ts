@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { benchFigures } from "../actions/src/release/cell-entry.ts";
 import { type ReleaseManifest, releaseManifest } from "../actions/src/schemas/release-manifest.ts";
-import { parse } from "../actions/src/validate.ts";
+import { parse, toJsonSchema } from "../actions/src/validate.ts";
 import { sampleRecord } from "./helpers/record.ts";
 import { builtManifest, releaseEntry, releaseOf } from "./helpers/release-manifest.ts";
 
@@ -40,6 +40,21 @@ describe("release manifest schema", () => {
       kernel: "Linux 6.6.51",
       cpu: "Cortex-A76",
     });
+  });
+
+  it("describes itself as JSON Schema, for readers outside pte-farm", () => {
+    const schema = toJsonSchema(releaseManifest) as { required: string[]; properties: Record<string, unknown> };
+    expect(schema.required).toEqual([
+      "schema",
+      "tag",
+      "git_sha",
+      "created_at",
+      "repository",
+      "workflow_run",
+      "part_limit_bytes",
+      "cells",
+    ]);
+    expect(JSON.stringify(schema.properties.cells)).toContain('"pattern":"^[0-9a-f]{64}$"');
   });
 
   it("bench figures leave flagged reps out and give no interval below 6 samples", () => {

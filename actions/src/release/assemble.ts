@@ -200,7 +200,10 @@ export async function prepareRelease(o: PrepareOptions): Promise<PreparedRelease
   );
   try {
     const entries: ReleaseCell[] = [];
-    if (blocked.length === 0) await mkdir(tmp);
+    if (blocked.length === 0) {
+      await mkdir(path.dirname(o.out), { recursive: true });
+      await mkdir(tmp);
+    }
     for (const { planned, record, built } of ready) {
       const m = built.manifest;
       const pte = built.pte;
