@@ -55,13 +55,16 @@ try {
   const splitMs = performance.now() - t;
   const parts = split.parts ?? [];
   console.log(
-    `split into ${parts.length} parts (${parts.map((p) => p.bytes).join(" + ")} bytes, limit ${DEFAULT_PART_LIMIT}): ${(splitMs / 1000).toFixed(1)} s, ${mbps(size, splitMs)} MB/s (read + sha256 ×2 + write); peak RSS ${rssMiB()} MiB`,
+    `${parts.length === 0 ? "copied whole (below the limit)" : `split into ${parts.length} parts (${parts.map((p) => p.bytes).join(" + ")} bytes, limit ${DEFAULT_PART_LIMIT})`}: ${(splitMs / 1000).toFixed(1)} s, ${mbps(size, splitMs)} MB/s (read + sha256 ×2 + write); peak RSS ${rssMiB()} MiB`,
   );
 
   t = performance.now();
   const dest = path.join(dir, "joined.pte");
   await reassemble(
-    parts.map((p) => ({ ...p, path: path.join(dir, "assets", p.name) })),
+    (split.parts ?? [{ name: split.name, sha256: split.sha256, bytes: size }]).map((p) => ({
+      ...p,
+      path: path.join(dir, "assets", p.name),
+    })),
     dest,
     split,
   );
