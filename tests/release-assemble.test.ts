@@ -109,7 +109,7 @@ describe.skipIf(!ready)("prepare and verify a release, real build and device art
     expect(cell?.gate.verdict).toBe("pass");
     expect(cell?.run).toMatchObject({ session: "release-test", git_sha: RELEASE_SHA });
     const decode = cell?.bench.decode_tokens_per_sec;
-    expect(decode).toMatchObject({ unit: "tokens/s", better: "higher", n: 6, confidence: 0.95 });
+    expect(decode).toMatchObject({ unit: "tok/s", better: "higher", n: 6, confidence: 0.95 });
     const samples = real.record.metrics.decode_tokens_per_sec?.samples ?? [];
     expect(decode?.ci).toEqual([Math.min(...samples), Math.max(...samples)]);
     expect(Object.keys(cell?.bench ?? {}).sort()).toEqual(Object.keys(real.record.metrics).sort());
@@ -241,9 +241,13 @@ describe.skipIf(!ready)("prepare and verify a release, real build and device art
     expect(await readdir(parent)).toEqual([]);
   });
 
-  it(`a planned cell whose build artefact is missing is blocked; a second release record is refused${why}`, async () => {
+  it(`a planned cell whose build artefact is missing is blocked; so is a second release record, and an invalid record file${why}`, async () => {
     const dl = await download();
     await writeRecord(dl, "again", real.record);
+    await writeRecord(dl, "broken", {
+      ...real.record,
+      cell: { ...real.record.cell, id: 7 },
+    } as unknown as RunRecord);
     const cells = [
       { cell: RELEASE_CELL, build: real.build },
       { cell: "tiny-llama/fp32/portable/elsewhere@stable", build: "never-built" },
@@ -252,6 +256,7 @@ describe.skipIf(!ready)("prepare and verify a release, real build and device art
       (e: unknown) => e,
     )) as ReleaseBlockedError;
     expect(err.blocked.map((b) => b.reason)).toEqual([
+      "invalid run record: release-broken/broken/run.json: cell.id: expected a string, got 7",
       expect.stringMatching(
         /^2 release records \(release-again\/again\/run\.json, release-.*\); expected exactly one$/,
       ),

@@ -31,6 +31,8 @@ export interface FoundRecord {
 
 export interface BadFile {
   file: string;
+  /** `json`: not readable as JSON (it may have been a record); `record`: a run record that is not valid. */
+  kind: "json" | "record";
   reason: string;
 }
 
@@ -88,7 +90,7 @@ export async function findRecords(root: string): Promise<{ records: FoundRecord[
       try {
         value = await readJsonBounded(abs);
       } catch (err) {
-        bad.push({ file: shownPath(childRel), reason: problem(err) });
+        bad.push({ file: shownPath(childRel), kind: "json", reason: problem(err) });
         continue;
       }
       const schema = (value as { schema?: unknown } | null)?.schema;
@@ -101,6 +103,7 @@ export async function findRecords(root: string): Promise<{ records: FoundRecord[
       } catch (err) {
         bad.push({
           file: shownPath(childRel),
+          kind: "record",
           reason: err instanceof ValidationError ? err.message : problem(err),
         });
       }

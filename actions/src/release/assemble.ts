@@ -160,9 +160,10 @@ export async function prepareRelease(o: PrepareOptions): Promise<PreparedRelease
   if (await stat(o.out).catch(() => null))
     throw new ConfigurationError(`staging folder ${o.out} already exists`);
   const { records, bad } = await findRecords(o.artifacts);
+  // A file that cannot be read may have been a cell's record: nothing is released past it.
   const blocked: BlockingCell[] = bad.map((b) => ({
     cell: b.file,
-    reason: `unreadable run record: ${b.reason}`,
+    reason: b.kind === "record" ? `invalid run record: ${b.reason}` : `unreadable JSON file: ${b.reason}`,
   }));
   const builds = new Map<string, FoundBuild>();
   const ready: { planned: PlannedCell; record: Releasable; built: FoundBuild }[] = [];
