@@ -43,7 +43,10 @@ describe("release manifest schema", () => {
   });
 
   it("describes itself as JSON Schema, for readers outside pte-farm", () => {
-    const schema = toJsonSchema(releaseManifest) as { required: string[]; properties: Record<string, unknown> };
+    const schema = toJsonSchema(releaseManifest) as {
+      required: string[];
+      properties: Record<string, unknown>;
+    };
     expect(schema.required).toEqual([
       "schema",
       "tag",
