@@ -46,6 +46,8 @@ export interface CellFacts {
   interleave?: { order: ("base" | "head")[]; partner_pte_sha256: string };
   /** The `.pte`'s delegation report from its manifest, when the lower stage got that far. */
   delegation?: Delegation;
+  /** The executed `.pte` (its manifest's sha256 and size), when execute ran it. */
+  pte?: { sha256: string; bytes: number };
 }
 
 /**
@@ -104,6 +106,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
             median(f.execute.metrics.pte_bytes?.samples ?? []),
             f.cell.device.memoryBandwidthGbs,
           ),
+    ...(f.pte === undefined ? {} : { pte: f.pte }),
     ...(f.delegation === undefined ? {} : { delegation: f.delegation }),
     ...(f.interleave === undefined ? {} : { interleave: f.interleave }),
     ...(f.execute?.driver === undefined ? {} : { driver: f.execute.driver }),

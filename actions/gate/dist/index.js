@@ -16726,6 +16726,12 @@ var runRecord = obj({
   gate: nullable(gateResult),
   /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
   roofline: optional(nullable(roofline2)),
+  /**
+   * OPTIONAL (issue 7): the `.pte` the device executed, from its manifest (execute refuses a `.pte`
+   * whose sha256 differs from the manifest's). A release ships a file only when this matches the
+   * build's `.pte`, so the bench figures it publishes are of those exact bytes.
+   */
+  pte: optional(obj({ sha256: str, bytes: nonNegInt })),
   /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
@@ -16783,6 +16789,7 @@ function buildRunRecord(f) {
       median(f.execute.metrics.pte_bytes?.samples ?? []),
       f.cell.device.memoryBandwidthGbs
     ),
+    ...f.pte === void 0 ? {} : { pte: f.pte },
     ...f.delegation === void 0 ? {} : { delegation: f.delegation },
     ...f.interleave === void 0 ? {} : { interleave: f.interleave },
     ...f.execute?.driver === void 0 ? {} : { driver: f.execute.driver },
@@ -17811,9 +17818,9 @@ var run = defineAction("gate", async (io) => {
   if (io.path("reference") !== "") reference = await readReference();
   let checkedOnDevice = false;
   if (failed === void 0) {
-    const executed = await readStageResult(io.requiredPath("execute"), "execute", "input execute");
-    execute = executed.data;
-    deviceToolchain = executed.result.toolchain;
+    const executed2 = await readStageResult(io.requiredPath("execute"), "execute", "input execute");
+    execute = executed2.data;
+    deviceToolchain = executed2.result.toolchain;
     checkedOnDevice = execute.driver?.output_check !== void 0 && execute.prompts.length === 0;
   }
   if (execute !== null && !checkedOnDevice) {
@@ -17832,7 +17839,9 @@ var run = defineAction("gate", async (io) => {
     }
   }
   const manifestPath = io.path("manifest");
-  const buildToolchain = manifestPath === "" ? null : (await readManifest(manifestPath)).toolchain;
+  const builtManifest = manifestPath === "" ? null : await readManifest(manifestPath);
+  const buildToolchain = builtManifest?.toolchain ?? null;
+  const executed = execute !== null && builtManifest !== null ? { pte: { sha256: builtManifest.pte.sha256, bytes: builtManifest.pte.bytes } } : {};
   const session = io.input("session") || defaultSession(process.env);
   const role = io.oneOf("role", ROLES);
   const record2 = buildRunRecord({
@@ -17850,7 +17859,8 @@ var run = defineAction("gate", async (io) => {
     reference,
     execute,
     gate: verdict,
-    failure: null
+    failure: null,
+    ...executed
   });
   const file = path15.join(cellDir(outDir2, cell3), role === "base" ? "run.base.json" : "run.json");
   await mkdir3(path15.dirname(file), { recursive: true });

@@ -22989,6 +22989,12 @@ var runRecord = obj({
   gate: nullable(gateResult),
   /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
   roofline: optional(nullable(roofline)),
+  /**
+   * OPTIONAL (issue 7): the `.pte` the device executed, from its manifest (execute refuses a `.pte`
+   * whose sha256 differs from the manifest's). A release ships a file only when this matches the
+   * build's `.pte`, so the bench figures it publishes are of those exact bytes.
+   */
+  pte: optional(obj({ sha256: str, bytes: nonNegInt })),
   /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */

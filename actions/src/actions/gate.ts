@@ -70,7 +70,13 @@ export const run = defineAction("gate", async (io) => {
     }
   }
   const manifestPath = io.path("manifest");
-  const buildToolchain = manifestPath === "" ? null : (await readManifest(manifestPath)).toolchain;
+  const builtManifest = manifestPath === "" ? null : await readManifest(manifestPath);
+  const buildToolchain = builtManifest?.toolchain ?? null;
+  // Execute ran only a .pte whose sha256 is its manifest's, so the manifest names the measured bytes.
+  const executed =
+    execute !== null && builtManifest !== null
+      ? { pte: { sha256: builtManifest.pte.sha256, bytes: builtManifest.pte.bytes } }
+      : {};
   const session = io.input("session") || defaultSession(process.env);
   const role = io.oneOf("role", ROLES);
   const record = buildRunRecord({
@@ -89,6 +95,7 @@ export const run = defineAction("gate", async (io) => {
     execute,
     gate: verdict,
     failure: null,
+    ...executed,
   });
   const file = path.join(cellDir(outDir, cell), role === "base" ? "run.base.json" : "run.json");
   await mkdir(path.dirname(file), { recursive: true });

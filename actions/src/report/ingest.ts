@@ -162,7 +162,7 @@ export function shownPath(p: string): string {
  * JSON.parse that refuses `__proto__` keys: the validators copy keys into fresh objects, and such a
  * key would replace the copy's prototype instead of adding a field.
  */
-function parseHostileJson(text: string): unknown {
+export function parseHostileJson(text: string): unknown {
   return JSON.parse(text, (key, value) => {
     if (key === "__proto__") throw new SyntaxError('a "__proto__" key is not allowed');
     return value;
@@ -287,7 +287,7 @@ function problem(err: unknown): string {
 }
 
 /** The first non-positive sample, which would be a broken measurement (and a log of 0 in reports). */
-function badSample(r: RunRecord): string | null {
+export function badSample(r: RunRecord): string | null {
   for (const [name, m] of Object.entries(r.metrics)) {
     const i = m.samples.findIndex((s) => s <= 0);
     if (i >= 0) return `metrics.${name}.samples[${i}] is ${m.samples[i]}; samples must be positive`;
