@@ -31,6 +31,7 @@ export const ENTRIES: Record<ActionName, string> = {
   gate: "actions/src/entries/gate.ts",
   compare: "actions/src/entries/compare.ts",
   report: "actions/src/entries/report.ts",
+  release: "actions/src/entries/release.ts",
 };
 
 const README = "actions/README.md";

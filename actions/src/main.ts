@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { EVENTS, type FarmEvent } from "../../matrix/schema.ts";
 import { compareCommand, detectCommand } from "./compare-command.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "./errors.ts";
+import { FETCH_USAGE, fetchCli } from "./fetch-command.ts";
 import { HEALTH_USAGE, healthCli } from "./health-command.ts";
 import type { Logger } from "./logger.ts";
 import { planCommand, validateCommand } from "./matrix-commands.ts";
@@ -28,6 +29,7 @@ commands:
   export    run records as PyTorch OSS benchmark v3, github-action-benchmark or Bencher BMF JSON
   report    run records → the bench report (the PR comment's table) as markdown or JSON
   health    check this runner (LAVA states good | unknown | bad | maintenance); list quarantined devices
+  fetch     download one cell's .pte from a farm release, verified against its manifest and SHA256SUMS
 
 pte-farm run [options]
   --matrix FILE     farm definition (default: matrix/farm.yml)
@@ -77,6 +79,8 @@ pte-farm export --format pytorch-v3|gab-bigger|bencher-bmf RECORD...
 ${REPORT_USAGE}
 
 ${HEALTH_USAGE}
+
+${FETCH_USAGE}
 
 environment: PTE_FARM_PYTHON (the toolchain's python; default .venv/bin/python), PTE_FARM_CACHE
 
@@ -336,8 +340,9 @@ export async function main(argv: string[], logger: Logger): Promise<ExitCode> {
     if (command === "export") return await exportRecords(rest, logger);
     if (command === "report") return await reportCli(rest, logger);
     if (command === "health") return await healthCli(rest, logger);
+    if (command === "fetch") return await fetchCli(rest, logger);
     throw new ConfigurationError(
-      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect, history, export, report, health\n\n${USAGE}`,
+      `unknown command ${JSON.stringify(command)}; known commands: run, plan, validate, compare, detect, history, export, report, health, fetch\n\n${USAGE}`,
     );
   } catch (err) {
     if (err instanceof ConfigurationError) {

@@ -18172,6 +18172,50 @@ var ACTIONS = {
         description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
       }
     }
+  },
+  release: {
+    name: "pte-farm release",
+    description: "Publish gated, benchmarked .pte files as a GitHub release. prepare: refuse unless every planned cell passed its gate on its device with the build's exact bytes, then stage each .pte (split into parts at the per-asset limit), manifest.json, SHA256SUMS and the release notes; publish: upload to a draft release, verify every asset's size and sha256, and only then publish it.",
+    inputs: {
+      mode: { description: "prepare (before the attestation step) | publish (after it).", required: true },
+      "github-token": {
+        description: "publish: token for the GitHub API with contents: write.",
+        default: ""
+      },
+      tag: {
+        description: "The release's tag; empty: the tag GITHUB_REF names (the workflow must run on a tag).",
+        default: ""
+      },
+      artifacts: {
+        description: `prepare: the folder the run's artefacts were downloaded into, one subfolder each (download-artifact without merge-multiple): build-<build>/ from the builds, and the device jobs' results (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      devices: {
+        description: "prepare: the plan's devices output (JSON {include: [...]}): the cells the release must contain; a planned cell with no passing record blocks the release.",
+        default: ""
+      },
+      staging: {
+        description: `Where prepare writes the release's files and publish reads them (${WORKSPACE_NOTE}).`,
+        default: "out/release"
+      },
+      "part-limit": {
+        description: "Files of this many bytes or more are uploaded as parts below it (GitHub's per-asset limit is 2 GiB).",
+        default: "2147483648"
+      },
+      publish: {
+        description: "publish: true publishes the verified draft; false leaves it a draft for a person to publish.",
+        default: "true"
+      }
+    },
+    outputs: {
+      assets: { description: "prepare: the staged files to upload, one path per line (attest them)." },
+      checksums: {
+        description: "prepare: a sha256sum-format file naming every asset and every whole .pte (also those uploaded as parts), for the attestation step's subject-checksums."
+      },
+      cells: { description: "prepare: how many cells the release holds." },
+      "release-url": { description: "publish: the release's page." },
+      "release-id": { description: "publish: the release's id." }
+    }
   }
 };
 var ACTION_NAMES = Object.keys(ACTIONS);

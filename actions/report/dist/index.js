@@ -15479,12 +15479,12 @@ import process4 from "node:process";
 // node_modules/is-unicode-supported/index.js
 import process3 from "node:process";
 function isUnicodeSupported() {
-  const { env: env2 } = process3;
-  const { TERM, TERM_PROGRAM } = env2;
+  const { env } = process3;
+  const { TERM, TERM_PROGRAM } = env;
   if (process3.platform !== "win32") {
     return TERM !== "linux";
   }
-  return Boolean(env2.WT_SESSION) || Boolean(env2.TERMINUS_SUBLIME) || env2.ConEmuTask === "{cmd::Cmder}" || TERM_PROGRAM === "Terminus-Sublime" || TERM_PROGRAM === "vscode" || TERM === "xterm-256color" || TERM === "alacritty" || TERM === "rxvt-unicode" || TERM === "rxvt-unicode-256color" || env2.TERMINAL_EMULATOR === "JetBrains-JediTerm";
+  return Boolean(env.WT_SESSION) || Boolean(env.TERMINUS_SUBLIME) || env.ConEmuTask === "{cmd::Cmder}" || TERM_PROGRAM === "Terminus-Sublime" || TERM_PROGRAM === "vscode" || TERM === "xterm-256color" || TERM === "alacritty" || TERM === "rxvt-unicode" || TERM === "rxvt-unicode-256color" || env.TERMINAL_EMULATOR === "JetBrains-JediTerm";
 }
 
 // node_modules/figures/index.js
@@ -16018,13 +16018,13 @@ import path4 from "node:path";
 // node_modules/path-key/index.js
 function pathKey(options = {}) {
   const {
-    env: env2 = process.env,
+    env = process.env,
     platform: platform3 = process.platform
   } = options;
   if (platform3 !== "win32") {
     return "PATH";
   }
-  return Object.keys(env2).reverse().find((key) => key.toUpperCase() === "PATH") || "Path";
+  return Object.keys(env).reverse().find((key) => key.toUpperCase() === "PATH") || "Path";
 }
 
 // node_modules/unicorn-magic/node.js
@@ -16084,12 +16084,12 @@ var applyExecPath = (result, pathParts, execPath2, cwdPath) => {
     result.push(pathPart);
   }
 };
-var npmRunPathEnv = ({ env: env2 = process5.env, ...options } = {}) => {
-  env2 = { ...env2 };
-  const pathName = pathKey({ env: env2 });
-  options.path = env2[pathName];
-  env2[pathName] = npmRunPath(options);
-  return env2;
+var npmRunPathEnv = ({ env = process5.env, ...options } = {}) => {
+  env = { ...env };
+  const pathName = pathKey({ env });
+  options.path = env[pathName];
+  env[pathName] = npmRunPath(options);
+  return env;
 };
 
 // node_modules/execa/lib/terminate/kill.js
@@ -17623,9 +17623,9 @@ var validateBooleanOptions = (options) => {
     checkBooleanOption(options[optionName], optionName);
   }
 };
-var validateEnv = ({ env: env2 }) => {
-  if (env2 !== void 0 && (typeof env2 !== "object" || env2 === null || Array.isArray(env2))) {
-    throw new TypeError(`The \`env\` option must be an object: ${String(env2)}.`);
+var validateEnv = ({ env }) => {
+  if (env !== void 0 && (typeof env !== "object" || env === null || Array.isArray(env))) {
+    throw new TypeError(`The \`env\` option must be an object: ${String(env)}.`);
   }
 };
 var addDefaultOptions = ({
@@ -17668,17 +17668,17 @@ var addDefaultOptions = ({
 });
 var getEnv = (options) => ({ __proto__: null, ...computeEnv(options) });
 var computeEnv = ({ env: envOption, extendEnv, preferLocal, node, localDirectory, nodePath }) => {
-  const env2 = { __proto__: null, ...extendEnv && process9.env, ...envOption };
+  const env = { __proto__: null, ...extendEnv && process9.env, ...envOption };
   if (preferLocal || node) {
     return npmRunPathEnv({
-      env: env2,
+      env,
       cwd: localDirectory,
       execPath: nodePath,
       preferLocal,
       addExecPath: node
     });
   }
-  return env2;
+  return env;
 };
 
 // node_modules/execa/lib/arguments/shell.js
@@ -23155,13 +23155,13 @@ var GitBranchStore = class {
   /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
   async commitOn(parent, files, what2) {
     const index = path12.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
-    const env2 = { GIT_INDEX_FILE: index };
+    const env = { GIT_INDEX_FILE: index };
     try {
-      await this.must(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], { env: env2 });
+      await this.must(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], { env });
       const info2 = files.map((f) => `100644 ${f.blob}	${f.path}
 `).join("");
-      await this.must(["update-index", "--add", "--index-info"], { env: env2, input: info2 });
-      const tree = await this.must(["write-tree"], { env: env2 });
+      await this.must(["update-index", "--add", "--index-info"], { env, input: info2 });
+      const tree = await this.must(["write-tree"], { env });
       const msg = `history: append ${what2}
 
 ${files.map((f) => f.path).join("\n")}
@@ -24618,6 +24618,24 @@ async function publishPrReport(o2) {
   return { commentUrl, checkRunUrl: check.url, conclusion, counts, summary: summary3, annotations, refused: null };
 }
 
+// actions/src/actions/github-env.ts
+function runnerEnv(name, what2) {
+  const v = process.env[name];
+  if (v === void 0 || v === "") throw new ConfigurationError(`${name} is not set: ${what2}`);
+  return v;
+}
+function repository() {
+  const full = runnerEnv("GITHUB_REPOSITORY", "the runner sets it to owner/repo");
+  const [owner, repo, extra] = full.split("/");
+  if (!owner || !repo || extra !== void 0) {
+    throw new ConfigurationError(`GITHUB_REPOSITORY ${JSON.stringify(full)} is not owner/repo`);
+  }
+  return { owner, repo };
+}
+function apiUrl() {
+  return process.env.GITHUB_API_URL || "https://api.github.com";
+}
+
 // actions/src/actions/io.ts
 import path16 from "node:path";
 
@@ -25557,6 +25575,50 @@ var ACTIONS = {
         description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
       }
     }
+  },
+  release: {
+    name: "pte-farm release",
+    description: "Publish gated, benchmarked .pte files as a GitHub release. prepare: refuse unless every planned cell passed its gate on its device with the build's exact bytes, then stage each .pte (split into parts at the per-asset limit), manifest.json, SHA256SUMS and the release notes; publish: upload to a draft release, verify every asset's size and sha256, and only then publish it.",
+    inputs: {
+      mode: { description: "prepare (before the attestation step) | publish (after it).", required: true },
+      "github-token": {
+        description: "publish: token for the GitHub API with contents: write.",
+        default: ""
+      },
+      tag: {
+        description: "The release's tag; empty: the tag GITHUB_REF names (the workflow must run on a tag).",
+        default: ""
+      },
+      artifacts: {
+        description: `prepare: the folder the run's artefacts were downloaded into, one subfolder each (download-artifact without merge-multiple): build-<build>/ from the builds, and the device jobs' results (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      devices: {
+        description: "prepare: the plan's devices output (JSON {include: [...]}): the cells the release must contain; a planned cell with no passing record blocks the release.",
+        default: ""
+      },
+      staging: {
+        description: `Where prepare writes the release's files and publish reads them (${WORKSPACE_NOTE}).`,
+        default: "out/release"
+      },
+      "part-limit": {
+        description: "Files of this many bytes or more are uploaded as parts below it (GitHub's per-asset limit is 2 GiB).",
+        default: "2147483648"
+      },
+      publish: {
+        description: "publish: true publishes the verified draft; false leaves it a draft for a person to publish.",
+        default: "true"
+      }
+    },
+    outputs: {
+      assets: { description: "prepare: the staged files to upload, one path per line (attest them)." },
+      checksums: {
+        description: "prepare: a sha256sum-format file naming every asset and every whole .pte (also those uploaded as parts), for the attestation step's subject-checksums."
+      },
+      cells: { description: "prepare: how many cells the release holds." },
+      "release-url": { description: "publish: the release's page." },
+      "release-id": { description: "publish: the release's id." }
+    }
   }
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
@@ -25732,21 +25794,8 @@ var workflowRunEvent = open({
     pull_requests: arr(open({ number: int }))
   })
 });
-function env(name, what2) {
-  const v = process.env[name];
-  if (v === void 0 || v === "") throw new ConfigurationError(`${name} is not set: ${what2}`);
-  return v;
-}
-function repository() {
-  const full = env("GITHUB_REPOSITORY", "the runner sets it to owner/repo");
-  const [owner, repo, extra] = full.split("/");
-  if (!owner || !repo || extra !== void 0) {
-    throw new ConfigurationError(`GITHUB_REPOSITORY ${JSON.stringify(full)} is not owner/repo`);
-  }
-  return { owner, repo };
-}
 async function workflowRun() {
-  const file = env("GITHUB_EVENT_PATH", "pr mode reads the workflow_run event payload");
+  const file = runnerEnv("GITHUB_EVENT_PATH", "pr mode reads the workflow_run event payload");
   const text = await readFile4(file, "utf8");
   try {
     return parseJson(workflowRunEvent, text, file).workflow_run;
@@ -25761,7 +25810,7 @@ var run = defineAction("report", async (io) => {
   const { owner, repo } = repository();
   const gh = createGitHub({
     token: io.required("github-token"),
-    baseUrl: process.env.GITHUB_API_URL || "https://api.github.com",
+    baseUrl: apiUrl(),
     logger: io.logger
   });
   const knownIssuesFile = io.requiredPath("known-issues");

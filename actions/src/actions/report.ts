@@ -9,6 +9,7 @@ import { createGitHub } from "../github/client.ts";
 import { syncNightlyIssues } from "../report/nightly-report.ts";
 import { publishPrReport, type WorkflowRunEvent } from "../report/pr-report.ts";
 import { arr, int, nullable, open, parseJson, str } from "../validate.ts";
+import { apiUrl, repository, runnerEnv } from "./github-env.ts";
 import { defineAction, VerdictFailure } from "./io.ts";
 
 const repoRef = open({ full_name: str });
@@ -24,23 +25,8 @@ const workflowRunEvent = open({
   }),
 });
 
-function env(name: string, what: string): string {
-  const v = process.env[name];
-  if (v === undefined || v === "") throw new ConfigurationError(`${name} is not set: ${what}`);
-  return v;
-}
-
-function repository(): { owner: string; repo: string } {
-  const full = env("GITHUB_REPOSITORY", "the runner sets it to owner/repo");
-  const [owner, repo, extra] = full.split("/");
-  if (!owner || !repo || extra !== undefined) {
-    throw new ConfigurationError(`GITHUB_REPOSITORY ${JSON.stringify(full)} is not owner/repo`);
-  }
-  return { owner, repo };
-}
-
 async function workflowRun(): Promise<WorkflowRunEvent> {
-  const file = env("GITHUB_EVENT_PATH", "pr mode reads the workflow_run event payload");
+  const file = runnerEnv("GITHUB_EVENT_PATH", "pr mode reads the workflow_run event payload");
   const text = await readFile(file, "utf8");
   try {
     return parseJson(workflowRunEvent, text, file).workflow_run as WorkflowRunEvent;
@@ -56,7 +42,7 @@ export const run = defineAction("report", async (io) => {
   const { owner, repo } = repository();
   const gh = createGitHub({
     token: io.required("github-token"),
-    baseUrl: process.env.GITHUB_API_URL || "https://api.github.com",
+    baseUrl: apiUrl(),
     logger: io.logger,
   });
   const knownIssuesFile = io.requiredPath("known-issues");

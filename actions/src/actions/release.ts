@@ -1,0 +1,105 @@
+/**
+ * The release action, in farm-release's release job: `prepare` before the attestation step (gate
+ * every planned cell, stage the files), `publish` after it (draft, upload, verify, publish). Two
+ * modes of one action rather than one step, so the attestation covers exactly the files that
+ * prepare staged and publish then uploads: publish refuses a staging folder that changed.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { EXIT } from "../errors.ts";
+import { createGitHub } from "../github/client.ts";
+import { prepareRelease } from "../release/assemble.ts";
+import { ReleaseBlockedError } from "../release/errors.ts";
+import { SUMS_ASSET } from "../release/names.ts";
+import { publishStaged, readStaged } from "../release/publish.ts";
+import { formatSums } from "../release/sums.ts";
+import { arr, obj, open, parse, str } from "../validate.ts";
+import { apiUrl, repository, runLink, runnerEnv } from "./github-env.ts";
+import { defineAction, VerdictFailure } from "./io.ts";
+
+/** The plan's `devices` output: the fields a release reads from each device job. */
+const plannedDevices = obj({ include: arr(open({ cell: str, build: str })) });
+
+/** The tag this run releases: the input, else the tag GITHUB_REF names. */
+function releaseTag(input: string): string {
+  if (input !== "") return input;
+  const ref = runnerEnv("GITHUB_REF", "the release is made from the tag the workflow runs on");
+  if (!ref.startsWith("refs/tags/")) {
+    throw new VerdictFailure(
+      `GITHUB_REF is ${ref}, not a tag: run farm-release on a tag (push one, or dispatch it from a tag), or pass the tag input`,
+      EXIT.usage,
+    );
+  }
+  return ref.slice("refs/tags/".length);
+}
+
+/**
+ * The attestation's subjects, as a sha256sum file: every asset to upload (SHA256SUMS included)
+ * and every whole `.pte` that goes up as parts, so `gh attestation verify` works on the file a
+ * user reassembles with `pte-farm fetch` as well as on each download.
+ */
+async function subjectsFile(staging: string): Promise<string> {
+  const { assets, manifest } = await readStaged(staging);
+  const entries = assets.map((a) => ({ name: a.name, sha256: a.sha256 }));
+  for (const c of manifest.cells) {
+    if (c.file.parts !== null) entries.push({ name: c.file.name, sha256: c.file.sha256 });
+  }
+  const file = `${staging}.subjects.sha256`;
+  await writeFile(file, formatSums(entries));
+  return file;
+}
+
+export const run = defineAction("release", async (io) => {
+  const mode = io.oneOf("mode", ["prepare", "publish"] as const);
+  const { owner, repo } = repository();
+  const tag = releaseTag(io.input("tag"));
+  const staging = io.requiredPath("staging");
+
+  if (mode === "prepare") {
+    const devices = parse(plannedDevices, io.json("devices"), "input devices");
+    try {
+      const prepared = await prepareRelease({
+        artifacts: io.requiredPath("artifacts"),
+        cells: devices.include.map((d) => ({ cell: d.cell, build: d.build })),
+        tag,
+        gitSha: runnerEnv("GITHUB_SHA", "the commit the release is made from"),
+        repository: `${owner}/${repo}`,
+        workflowRun: runLink(owner, repo),
+        out: staging,
+        partLimit: io.int("part-limit", 1),
+        logger: io.logger,
+      });
+      io.output("assets", [...prepared.assets, `${staging}/${SUMS_ASSET}`].join("\n"));
+      io.output("checksums", await subjectsFile(staging));
+      io.output("cells", prepared.manifest.cells.length);
+      await io.summary(`### pte-farm release ${tag}: staged\n\n${await readFile(prepared.notes, "utf8")}`);
+    } catch (err) {
+      if (err instanceof ReleaseBlockedError) {
+        const rows = err.blocked.map((b) => `| \`${b.cell}\` | ${b.reason.replaceAll("|", "\\|")} |`);
+        await io.summary(
+          `### pte-farm release ${tag}: blocked\n\nNothing was published. Each cell below must pass its gate on its device first.\n\n| cell | why |\n|---|---|\n${rows.join("\n")}\n`,
+        );
+        throw new VerdictFailure(err.message, EXIT.failed);
+      }
+      throw err;
+    }
+    return;
+  }
+
+  const gh = createGitHub({ token: io.required("github-token"), baseUrl: apiUrl(), logger: io.logger });
+  const published = await publishStaged({
+    gh,
+    owner,
+    repo,
+    staging,
+    tag,
+    targetCommitish: runnerEnv("GITHUB_SHA", "the commit the release is made from"),
+    publish: io.bool("publish"),
+    logger: io.logger,
+  });
+  io.output("release-url", published.url);
+  io.output("release-id", published.id);
+  await io.summary(
+    `### pte-farm release ${tag}: ${published.draft ? "verified draft" : "published"}\n\n` +
+      `${published.assets.length} files uploaded and verified: ${published.url}\n`,
+  );
+});
