@@ -54,6 +54,10 @@ describe.skipIf(!ready)("pte-farm run, real stages", () => {
     });
     expect(a.tokens[0]?.generated_ids).toEqual(a.tokens[0]?.quantized_reference_ids);
     expect(a.toolchain.build?.executorch).toBe(a.toolchain.device?.executorch);
+    // The record names the bytes it measured: the lower stage's .pte, as its manifest gives it.
+    const lowered = a.stages.find((s) => s.stage === "lower")?.dir ?? "(no lower stage)";
+    const built = JSON.parse(await readFile(path.resolve(cold, lowered, "manifest.json"), "utf8"));
+    expect(a.pte).toEqual({ sha256: built.pte.sha256, bytes: built.pte.bytes });
     expect(a.metrics.decode_tokens_per_sec?.samples).toHaveLength(1);
     expect(a.stages.map((s) => [s.stage, s.cache])).toEqual([
       ["reference", "miss"],

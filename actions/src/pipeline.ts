@@ -97,6 +97,8 @@ async function runCellRecords(
   let gateResult: GateResult | null = null;
   let buildToolchain: ToolchainVersions | null = null;
   let delegation: Delegation | undefined;
+  /** The head `.pte` as its manifest names it: execute runs only a file whose sha256 matches. */
+  let builtPte: { sha256: string; bytes: number } | undefined;
   let failure: FailureNote | null = null;
   const r = cell.recipe.name;
 
@@ -119,6 +121,7 @@ async function runCellRecords(
       gate: g,
       failure,
       ...(delegation === undefined ? {} : { delegation }),
+      ...(data !== null && role !== "base" && builtPte !== undefined ? { pte: builtPte } : {}),
       ...(base !== null && data !== null && execute?.order !== undefined
         ? {
             interleave: { order: execute.order, partner_pte_sha256: role === "head" ? base.sha256 : headSha },
@@ -174,6 +177,7 @@ async function runCellRecords(
     const built = parseJson(manifestSchema, await readFile(man.path, "utf8"), man.path);
     buildToolchain = built.toolchain;
     delegation = built.delegation;
+    builtPte = { sha256: built.pte.sha256, bytes: built.pte.bytes };
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     return broken("lower", err.message);
