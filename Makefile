@@ -31,7 +31,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bundle workflows readme-example clean
+.PHONY: demo test setup typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bundle workflows readme-example clean
 
 demo: setup
 	node actions/src/cli.ts run
@@ -86,6 +86,9 @@ bench-compare: node_modules/.stamp
 
 bench-detect: node_modules/.stamp
 	node scripts/bench-detect.ts
+
+bench-release: node_modules/.stamp
+	node scripts/bench-release-parts.ts
 
 clean:
 	rm -rf $(VENV) .tools node_modules .cache out
