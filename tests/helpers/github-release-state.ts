@@ -19,8 +19,8 @@
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { githubOpenApi } from "./github-openapi.ts";
 import { paginate } from "./github-pagination.ts";
+import { example, now } from "./github-repo-state.ts";
 import {
   errorReply,
   type GitHubRequest,
@@ -63,18 +63,6 @@ export interface ReleaseStoreOptions {
 }
 
 export const OBJECTS_PREFIX = "/_objects/release-assets/";
-
-function example(operationId: string, status: string): Json {
-  const spec = githubOpenApi();
-  const media = spec.byOperationId(operationId).responses[status]?.content?.["application/json"];
-  const found = spec.exampleOf(media);
-  if (!found.found) throw new Error(`no example for ${operationId} ${status}`);
-  return found.value as Json;
-}
-
-function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");

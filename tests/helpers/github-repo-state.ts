@@ -35,7 +35,8 @@ export interface StoredCheckRun {
   annotations: Json[];
 }
 
-function example(operationId: string, status: string): Json {
+/** The description's own example reply of `operationId` with `status` (shared: copy before changing it). */
+export function example(operationId: string, status: string): Json {
   const spec = githubOpenApi();
   const media = spec.byOperationId(operationId).responses[status]?.content?.["application/json"];
   const found = spec.exampleOf(media);
@@ -44,7 +45,7 @@ function example(operationId: string, status: string): Json {
 }
 
 /** ISO 8601 without milliseconds, as GitHub writes timestamps. */
-function now(): string {
+export function now(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
