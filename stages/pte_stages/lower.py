@@ -23,6 +23,7 @@ from .contract import (
     write_json_atomic,
 )
 from .delegation import delegation, fragmentation
+from .llm_metadata import llm_metadata
 from .model import load_program
 
 MANIFEST_SCHEMA = "pte-farm/manifest@1"
@@ -35,10 +36,13 @@ def lower(program: Any, spec: Spec, partitioners: list[Any]) -> tuple[Any, dict[
 
     backend = backend_for(spec.backend)
     check_quantized(spec.backend, program)
+    # A decoder LM carries the metadata methods ExecuTorch's C++ LLM runner reads; a CNN has none.
+    methods = llm_metadata(spec, program) if spec.model.kind == "decoder-lm" else None
     edge = to_edge_transform_and_lower(
         backend.prepare(program),
         partitioner=partitioners,
         compile_config=EdgeCompileConfig(_check_ir_validity=False),
+        constant_methods=methods,
     )
     stats = delegation(edge.exported_program().graph_module, spec.backend.name)
     if spec.backend.kind in ARM_KINDS:
