@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { sha256File } from "../actions/src/hashing.ts";
 import { REPO_ROOT } from "../actions/src/paths.ts";
 import { manifest } from "../actions/src/schemas/manifest.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
@@ -88,5 +89,8 @@ describe.skipIf(!ready)("pte-farm run, the small CNN on the Ethos-U path", () =>
     const file = path.join(lower, "manifest.json");
     const m = parseJson(manifest, await readFile(file, "utf8"), file);
     expect(m.toolchain["ethos-u-vela"]).toBe("5.1.0");
+    // It also carries the bundled program the FVP's BundleIO runner checks, beside the manifest.
+    expect(m.bpte).toMatchObject({ file: "model.bpte", method: "forward", test_cases: 10 });
+    expect(await sha256File(path.join(lower, m.bpte?.file ?? "missing"))).toBe(m.bpte?.sha256);
   }, 900_000);
 });

@@ -5,7 +5,7 @@
  * FVP runs here); the tests say so in their names.
  */
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { fvpDriver } from "../actions/src/drivers/fvp/driver.ts";
@@ -18,8 +18,9 @@ import { runLocalAction } from "./helpers/local-action.ts";
 
 const DOC = "[stand-in FVP printing the FVP's documented output, not the FVP]";
 
+/** A Corstone-300 request whose manifest names a bundled program, as an Ethos-U build's does. */
 async function u55(behaviour: Record<string, string>, over: Parameters<typeof driverRequest>[1] = {}) {
-  const req = await driverRequest(U55_CELL, over);
+  const req = await driverRequest(U55_CELL, { bpte: true, ...over });
   const elf = await standInElf(req.root, behaviour);
   req.settings = { ...req.settings, runner: elf, fvp: FVP_STAND_IN, ...over.settings };
   return { req, elf };
@@ -91,15 +92,17 @@ describe(`the fvp driver ${DOC}`, () => {
       "peak_rss_mb",
       "prefill_tokens_per_sec",
     ]);
-    // The stand-in refused to run unless the .pte sat in the semihosting folder under the name on its command line.
+    // The stand-in refused to run unless the bundled program sat in the semihosting folder under the name on its command line.
     const argv = (await readFile(`${elf}.argv`, "utf8")).split("\n");
     expect(argv).toContain(`cpu0.semihosting-cwd=${req.dir}`);
-    expect(argv).toContain("cpu0.semihosting-cmd_line=executor_runner -m model.pte -o out");
-    expect(existsSync(path.join(req.dir, "model.pte"))).toBe(true);
+    expect(argv).toContain("cpu0.semihosting-cmd_line=executor_runner -m model.bpte -o out");
+    expect(await readFile(path.join(req.dir, "model.bpte"), "utf8")).toBe("BP07 not a real bundled program");
+    expect(existsSync(path.join(req.dir, "model.pte"))).toBe(false);
+    expect(data.driver?.details).toMatchObject({ bundled_program: "model.bpte" });
   });
 
   it("launches the Corstone-320 for an Ethos-U85 device, with the .pte placed in memory, and reads its 7 counters", async () => {
-    const req = await driverRequest(U85_CELL);
+    const req = await driverRequest(U85_CELL, { bpte: true });
     const elf = await standInElf(req.root, { log: "v1.4.1-format-u85-bundleio-pass.log" });
     req.settings = { ...req.settings, runner: elf, fvp: FVP_STAND_IN, pteAddress: "0x70000000" };
     const { step } = await fvpDriver.execute(req);
@@ -108,7 +111,7 @@ describe(`the fvp driver ${DOC}`, () => {
     expect(argv).toEqual(
       expect.arrayContaining(["mps4_board.subsystem.ethosu.num_macs=256", "mps4_board.uart0.out_file=-"]),
     );
-    expect(argv).toContain(`${req.pte}@0x70000000`);
+    expect(argv).toContain(`${path.join(req.root, "model.bpte")}@0x70000000`);
     const metrics = (step.data as { metrics: Record<string, unknown> }).metrics;
     expect(Object.keys(metrics).filter((m) => m.startsWith("pmu_"))).toHaveLength(7);
   });
@@ -159,6 +162,37 @@ describe(`the fvp driver ${DOC}`, () => {
     const { step } = await fvpDriver.execute(req);
     expect(step.kind).toBe("infra-failure");
     expect(step.reason).toMatch(/built without ET_BUNDLE_IO/);
+  });
+
+  it("runs the .pte when the manifest names no bundled program, and then blames the missing .bpte for a run without Test_result", async () => {
+    const { req, elf } = await u55({ log: "executorch-v0.7.0-tutorial-corstone-fvp.log" }, { bpte: false });
+    const { step } = await fvpDriver.execute(req);
+    expect(step.kind).toBe("infra-failure");
+    expect(step.reason).toMatch(
+      /^the runner completed without a Test_result: the manifest names no bundled program/,
+    );
+    expect(await readFile(`${elf}.argv`, "utf8")).toContain("executor_runner -m model.pte -o out");
+  });
+
+  it("refuses a bundled program that is missing or unlike its manifest as infrastructure, before simulating", async () => {
+    const missing = await u55({ log: "v1.4.1-format-u55-bundleio-pass.log" });
+    await rm(path.join(missing.req.root, "model.bpte"));
+    expect((await fvpDriver.execute(missing.req)).step).toMatchObject({
+      kind: "infra-failure",
+      reason: expect.stringMatching(
+        /^the manifest names a bundled program .*model\.bpte, which is not on this machine$/,
+      ),
+    });
+    const swapped = await u55({ log: "v1.4.1-format-u55-bundleio-pass.log" });
+    await writeFile(path.join(swapped.req.root, "model.bpte"), "other bytes");
+    expect((await fvpDriver.execute(swapped.req)).step).toMatchObject({
+      kind: "infra-failure",
+      reason: expect.stringMatching(
+        /^refusing to execute .*model\.bpte: its sha256 \w+… does not match the manifest's/,
+      ),
+    });
+    // The stand-in never ran: no simulation of a file that is not the build's.
+    expect(existsSync(`${swapped.elf}.argv`)).toBe(false);
   });
 
   it("fails a missing FVP, a missing runner ELF, a .pte unlike its manifest and a runner from another ExecuTorch as infrastructure", async () => {
@@ -212,7 +246,7 @@ describe(`the fvp driver ${DOC}`, () => {
 
 describe(`the execute and gate actions on a Corstone-300 cell ${DOC}`, () => {
   it("execute picks the fvp driver from the matrix and gate records a pass checked on the device, with what it could not measure", async () => {
-    const req = await driverRequest(U55_CELL);
+    const req = await driverRequest(U55_CELL, { bpte: true });
     const elf = await standInElf(req.root, { log: "v1.4.1-format-u55-bundleio-pass.log" });
     const out = path.join(req.root, "device-job");
     const execute = await runLocalAction("execute", {
@@ -253,7 +287,7 @@ describe(`the execute and gate actions on a Corstone-300 cell ${DOC}`, () => {
   });
 
   it("a hard fault fails execute (exit 1) and gate records the cell as failed with the fault, not as missing", async () => {
-    const req = await driverRequest(U55_CELL);
+    const req = await driverRequest(U55_CELL, { bpte: true });
     const elf = await standInElf(req.root, { log: "core-platform-format-hard-fault.log" });
     const out = path.join(req.root, "device-job");
     const execute = await runLocalAction("execute", {

@@ -3,18 +3,18 @@
  * needs a C++ build this machine cannot do, so a stand-in runs in its place
  * (tests/fixtures/llama-main/llama_main_via_pybind.py): main.cpp's flags in front of the same C++
  * TextLLMRunner, from the executorch 1.4.1 wheel — everything the driver parses is printed by
- * ExecuTorch's code. The shipped tiny model is lowered with the metadata methods the runner needs,
- * and its tokens are checked against the real reference stage's greedy FP32 tokens.
+ * ExecuTorch's code. The shipped tiny model goes through the farm's own export and lower stages
+ * (which write the metadata methods the runner needs), and its tokens are checked against the
+ * real reference stage's greedy FP32 tokens.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llamaMainDriver } from "../actions/src/drivers/llama-main/driver.ts";
 import { REPO_ROOT, STAGES_DIR } from "../actions/src/paths.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
-import type { ExecuteData, ReferenceData } from "../actions/src/schemas/stage.ts";
+import type { ExecuteData, ReferenceData, StageName } from "../actions/src/schemas/stage.ts";
 import { runStage } from "../actions/src/stage-runner.ts";
 import { parseJson } from "../actions/src/validate.ts";
 import { driverRequest } from "./helpers/drivers.ts";
@@ -30,7 +30,7 @@ import { runLocalAction } from "./helpers/local-action.ts";
 
 const FIXTURES = path.join(REPO_ROOT, "tests", "fixtures", "llama-main");
 const CELL = "tiny-llama/fp32/xnnpack/pi5@stable";
-const ready = hasRealPython && hasTinyLlama && hasRealStage("reference");
+const ready = hasRealPython && hasTinyLlama && hasRealStage("reference") && hasRealStage("lower");
 const why = ready ? "" : " [SKIPPED here: needs .venv (make setup) and stages/models/tiny-llama]";
 const STAND_IN =
   "[ExecuTorch's C++ TextLLMRunner via its Python binding, standing in for the llama_main binary]";
@@ -46,26 +46,37 @@ describe.skipIf(!ready)(`the llama-main driver ${STAND_IN}`, () => {
 
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), "pte-farm-llama-main-"));
-    const build = path.join(root, "build");
-    await execa(realPython, [path.join(FIXTURES, "lower_with_llm_metadata.py"), TINY_LLAMA, build, "128"], {
-      env: { ...env, PYTHONPATH: STAGES_DIR },
-    });
-    pte = path.join(build, "model.pte");
-    manifest = path.join(build, "manifest.json");
-    const farmPrompts = ["The capital of France is", "Once upon a time"];
-    const outcome = await runStage("reference", {
-      command: { python: realPython, package: "pte_stages", pythonPath: [STAGES_DIR], env },
-      spec: makeSpec("reference", {
-        cell: { model: "tiny-llama", recipe: "fp32", backend: "xnnpack", device: "pi5", toolchain: "stable" },
-        prompts: farmPrompts,
-        max_new_tokens: 24,
-      }),
-      dir: path.join(root, "reference"),
-      timeoutMs: 300_000,
-    });
-    if (outcome.kind !== "ok") throw new Error(`reference stage: ${outcome.reason}`);
+    const stage = async (name: StageName, inputs: Record<string, string> = {}) => {
+      const outcome = await runStage(name, {
+        command: { python: realPython, package: "pte_stages", pythonPath: [STAGES_DIR], env },
+        spec: makeSpec(name, {
+          cell: {
+            model: "tiny-llama",
+            recipe: "fp32",
+            backend: "xnnpack",
+            device: "pi5",
+            toolchain: "stable",
+          },
+          prompts: ["The capital of France is", "Once upon a time"],
+          max_new_tokens: 24,
+          backend: { name: "xnnpack", kind: "xnnpack" },
+          inputs,
+        }),
+        dir: path.join(root, name),
+        timeoutMs: 600_000,
+      });
+      if (outcome.kind !== "ok") throw new Error(`${name} stage: ${outcome.reason}`);
+      return outcome.data;
+    };
+    // fp32 needs no quantize stage: lower takes the exported program as it is.
+    const [ref] = await Promise.all([
+      stage("reference"),
+      stage("export").then(() => stage("lower", { program: path.join(root, "export", "program.pt2") })),
+    ]);
+    reference = ref as ReferenceData;
     referenceFile = path.join(root, "reference", "result.json");
-    reference = outcome.data as ReferenceData;
+    pte = path.join(root, "lower", "model.pte");
+    manifest = path.join(root, "lower", "manifest.json");
     llamaMain = path.join(root, "bin", "llama_main");
     await mkdir(path.dirname(llamaMain));
     await writeFile(

@@ -211,6 +211,11 @@ export const ACTIONS = {
       pte: { description: "Path of the .pte." },
       "pte-sha256": { description: "sha256 of the .pte." },
       manifest: { description: "Path of manifest.json; pass it with the .pte to the device job." },
+      bpte: {
+        description:
+          "Path of the bundled program (.bpte) for an Ethos-U backend, empty for others; pass it beside " +
+          "manifest.json (as its `bpte.file`) to the device job, whose FVP runner checks its outputs.",
+      },
       "out-dir": stageDir,
     },
   },

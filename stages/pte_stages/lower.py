@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import ARM_KINDS, backend_for, check_quantized
+from .bundled import cnn_test_cases, write_bpte
 from .contract import (
     ARM_TOOLCHAIN_PACKAGES,
     InfraError,
@@ -23,6 +24,7 @@ from .contract import (
     write_json_atomic,
 )
 from .delegation import delegation, fragmentation
+from .llm_metadata import llm_metadata
 from .model import load_program
 
 MANIFEST_SCHEMA = "pte-farm/manifest@1"
@@ -35,10 +37,13 @@ def lower(program: Any, spec: Spec, partitioners: list[Any]) -> tuple[Any, dict[
 
     backend = backend_for(spec.backend)
     check_quantized(spec.backend, program)
+    # A decoder LM carries the metadata methods ExecuTorch's C++ LLM runner reads; a CNN has none.
+    methods = llm_metadata(spec, program) if spec.model.kind == "decoder-lm" else None
     edge = to_edge_transform_and_lower(
         backend.prepare(program),
         partitioner=partitioners,
         compile_config=EdgeCompileConfig(_check_ir_validity=False),
+        constant_methods=methods,
     )
     stats = delegation(edge.exported_program().graph_module, spec.backend.name)
     if spec.backend.kind in ARM_KINDS:
@@ -95,16 +100,27 @@ def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     source = spec.input("program")
     # The backend's options are checked before the program is loaded: a typo fails in a second.
     partitioners = backend_for(spec.backend).partitioners(spec.backend)
-    et, stats = lower(load_program(source), spec, partitioners)
+    program = load_program(source)
+    # An Ethos-U .pte runs on a Corstone FVP under the BundleIO executor runner, which takes a
+    # .bpte: the same program with test inputs and the quantized model's outputs for them.
+    bundle = spec.backend.kind == "ethos-u" and spec.model.kind == "cnn"
+    cases = cnn_test_cases(spec, program) if bundle else []
+    et, stats = lower(program, spec, partitioners)
     pte = out / "model.pte"
     partial = out / "model.pte.partial"
     with partial.open("wb") as f:
         et.write_to_file(f)
     partial.replace(pte)
+    artefacts = {"pte": pte, "manifest": out / "manifest.json"}
+    bpte = write_bpte(et, cases, out / "model.bpte") if bundle else None
+    if bpte is not None:
+        artefacts["bpte"] = out / bpte["file"]
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "cell": {**spec.cell.__dict__, "id": spec.cell.id},
         "pte": {"file": pte.name, "sha256": sha256_file(pte), "bytes": pte.stat().st_size},
+        # OPTIONAL (Ethos-U builds only): the bundled program beside the .pte, for the FVP's runner.
+        **({} if bpte is None else {"bpte": bpte}),
         "program": {"sha256": sha256_file(source)},
         "toolchain": toolchain_versions(ARM_TOOLCHAIN_PACKAGES if spec.backend.kind in ARM_KINDS else ()),
         "delegation": stats,
@@ -116,7 +132,7 @@ def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     write_json_atomic(out / "manifest.json", manifest)
     report = _fragmentation(spec, stats)
     data = stats if report is None else {**stats, "fragmentation": report}
-    return data, {"pte": pte, "manifest": out / "manifest.json"}
+    return data, artefacts
 
 
 def main() -> None:

@@ -115,3 +115,15 @@ def fp32_portable(tmp_path_factory: pytest.TempPathFactory) -> Chain:
 @pytest.fixture(scope="session")
 def q_xnnpack(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     return build_chain(tmp_path_factory.mktemp("8da4w-xnnpack"), "8da4w-g32", "xnnpack")
+
+
+@pytest.fixture(scope="session")
+def cnn(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Both shipped CNNs through every stage (cnn_support.build_all), once per session: shared by
+    the Ethos-U and bundled-program tests. ``dict[str, cnn_support.CnnBuild]``."""
+    from cnn_support import build_all  # cnn_support imports this module
+
+    builds = build_all(tmp_path_factory.mktemp("cnn"))
+    for build in builds.values():
+        build.ok()
+    return builds

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cnn_support import ARM_BACKENDS, MODELS_DIR, CnnBuild, build_all, cnn_spec, execute, lower
+from cnn_support import ARM_BACKENDS, MODELS_DIR, CnnBuild, cnn_spec, execute, lower
 from conftest import run_stage
 
 QDQ = {
@@ -19,14 +19,6 @@ QDQ = {
     "quantized_decomposed.quantize_per_tensor.default": 1,
 }
 ETHOS_U = ("ethos-u55-128", "ethos-u85-256")
-
-
-@pytest.fixture(scope="session")
-def cnn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CnnBuild]:
-    builds = build_all(tmp_path_factory.mktemp("cnn"))
-    for build in builds.values():
-        build.ok()
-    return builds
 
 
 def _delegates(pte: Path) -> list[str]:

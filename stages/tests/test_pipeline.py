@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import MODEL, Chain
 
 
@@ -67,3 +70,36 @@ def test_8da4w_on_xnnpack_is_bit_exact_against_the_eager_quantized_reference(q_x
     ref = q_xnnpack.reference.result["data"]["prompts"]
     assert all(p["quantized"] is not None for p in ref)
     assert [p["ids"] for p in q_xnnpack.execute.result["data"]["prompts"]] == [p["quantized"]["ids"] for p in ref]
+
+
+def _constant_methods(pte: Path) -> dict[str, Any]:
+    """Every method but ``forward``, run by the ExecuTorch runtime: what ``llama_main`` reads."""
+    from executorch.runtime import Runtime
+
+    program = Runtime.get().load_program(pte)
+    out: dict[str, Any] = {}
+    for name in sorted(set(program.method_names) - {"forward"}):
+        values = program.load_method(name).execute([])
+        out[name] = values if name == "get_eos_ids" else values[0]
+    return out
+
+
+@pytest.mark.parametrize("chain", ["fp32_portable", "q_xnnpack"])
+def test_a_decoder_lm_pte_carries_the_llm_runner_metadata_methods_with_the_model_values(
+    chain: str, request: pytest.FixtureRequest
+) -> None:
+    run = request.getfixturevalue(chain).lower
+    assert run.code == 0, run.log
+    config = json.loads((MODEL / "config.json").read_text())
+    generation = json.loads((MODEL / "generation_config.json").read_text())
+    assert _constant_methods(run.out / "model.pte") == {
+        "enable_dynamic_shape": True,
+        "get_bos_id": config["bos_token_id"],
+        "get_eos_ids": [generation["eos_token_id"]],
+        "get_max_context_len": 128,
+        "get_max_seq_len": 128,
+        "get_n_layers": config["num_hidden_layers"],
+        "get_vocab_size": config["vocab_size"],
+        "use_kv_cache": True,
+        "use_sdpa_with_kv_cache": False,
+    }

@@ -46,7 +46,10 @@ export interface TestRequest extends DriverRequest {
   root: string;
 }
 
-/** A request for `cellId` with a fresh .pte (`pteBytes`) and its manifest written beside it. */
+/**
+ * A request for `cellId` with a fresh .pte and its manifest written beside it; with `bpte`, also a
+ * bundled program beside them that the manifest names, as the lower stage writes for Ethos-U.
+ */
 export async function driverRequest(
   cellId: string,
   over: {
@@ -55,6 +58,7 @@ export async function driverRequest(
     timeoutS?: number;
     reps?: number;
     warmup?: number;
+    bpte?: boolean;
   } = {},
 ): Promise<TestRequest> {
   const root = await tempDir("pte-farm-driver-");
@@ -66,6 +70,12 @@ export async function driverRequest(
     await writeFile(pte, "ET12 not a real program");
   }
   const manifest = await manifestFor(pte, cellId);
+  if (over.bpte) {
+    const bpte = path.join(root, "model.bpte");
+    await writeFile(bpte, "BP07 not a real bundled program");
+    const [sha256, { size }] = await Promise.all([sha256File(bpte), stat(bpte)]);
+    manifest.bpte = { file: "model.bpte", sha256, bytes: size, method: "forward", test_cases: 10 };
+  }
   const manifestPath = path.join(root, "manifest.json");
   await writeFile(manifestPath, JSON.stringify(manifest));
   return {

@@ -32,6 +32,16 @@ export interface JobContext {
   artifacts: string;
   /** Environment for the actions and scripts (PTE_FARM_PYTHON, offline Hugging Face...). */
   env: Record<string, string>;
+  /** `github.event` and `github.event_name`; default a push with an empty payload. */
+  event?: { name: string; payload: Record<string, Value> };
+  /** `github.workspace`; default this checkout. Set it when a step checks something out into it. */
+  workspace?: string;
+  /**
+   * The repository's other branches, by name, as folders. When given, a checkout of `ref: <name>`
+   * into `path:` copies that folder to workspace/path, and a name not listed fails as a missing
+   * branch would. When absent, every checkout counts as done (the state of this checkout).
+   */
+  branches?: Record<string, string>;
 }
 
 export interface StepRun {
@@ -50,6 +60,15 @@ function preparedHere(s: Obj): boolean {
     /^actions\/(checkout|setup-node|setup-python|cache)@/.test(uses) ||
     (typeof s.run === "string" && s.run.trim() === "make setup")
   );
+}
+
+/** A checkout of another branch (a literal `ref:`) into `path:`, emulated when `ctx.branches` is given. */
+function otherBranch(s: Obj, ctx: JobContext): { ref: string; path: string } | null {
+  const uses = typeof s.uses === "string" ? s.uses : "";
+  const w = (s.with as Obj | undefined) ?? {};
+  if (ctx.branches === undefined || !/^actions\/checkout@/.test(uses)) return null;
+  if (typeof w.ref !== "string" || w.ref.includes("${{") || typeof w.path !== "string") return null;
+  return { ref: w.ref, path: w.path };
 }
 
 // --- expressions: the subset the farm's workflows use ------------------------------------------
@@ -94,6 +113,10 @@ export function evaluate(expr: string, scope: Record<string, Value>, failed: boo
         return JSON.parse(text(args[0] ?? null)) as Value;
       case "toJSON":
         return JSON.stringify(args[0] ?? null);
+      case "format":
+        return text(args[0] ?? null).replace(/\{(\d+)\}/g, (_, n: string) =>
+          text(args[Number(n) + 1] ?? null),
+        );
       default:
         throw new Error(`workflow-job: function ${name}() is not emulated (${JSON.stringify(expr)})`);
     }
@@ -220,7 +243,12 @@ export async function runJob(wf: WorkflowFile, jobId: string, ctx: JobContext): 
   const steps: Record<string, Value> = {};
   const scope: Record<string, Value> = {
     inputs: ctx.inputs,
-    github: { sha: ctx.sha, event: {}, event_name: "push", workspace: REPO_ROOT },
+    github: {
+      sha: ctx.sha,
+      event: ctx.event?.payload ?? {},
+      event_name: ctx.event?.name ?? "push",
+      workspace: ctx.workspace ?? REPO_ROOT,
+    },
     runner: { temp: ctx.runnerTemp, environment: "github-hosted", os: "Linux" },
     steps,
     env: {},
@@ -241,6 +269,18 @@ export async function runJob(wf: WorkflowFile, jobId: string, ctx: JobContext): 
     };
     if (!condition(s.if, scope, failed)) {
       record("skipped");
+      continue;
+    }
+    const branch = otherBranch(s, ctx);
+    if (branch !== null) {
+      const source = ctx.branches?.[branch.ref];
+      if (source !== undefined)
+        await cp(source, path.resolve(ctx.workspace ?? REPO_ROOT, branch.path), { recursive: true });
+      record(
+        source === undefined ? "failure" : "success",
+        {},
+        source === undefined ? `no branch ${branch.ref}` : "",
+      );
       continue;
     }
     if (preparedHere(s)) {

@@ -8597,15 +8597,6 @@ async function checkFiles(farm, where) {
 import { access, copyFile, stat as stat2 } from "node:fs/promises";
 import path15 from "node:path";
 
-// actions/src/drivers/driver.ts
-function nativeToolchain(settings, runner) {
-  return { executorch: settings.runnerExecutorch, runner };
-}
-
-// actions/src/drivers/native-step.ts
-import { mkdir, open as open2, readFile as readFile4, writeFile } from "node:fs/promises";
-import path14 from "node:path";
-
 // actions/src/hashing.ts
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -8636,6 +8627,15 @@ async function sha256Tree(root, keep) {
   for (const rel of files) lines.push(`${rel}\0${await sha256File(path3.join(root, rel))}`);
   return sha256Text(lines.join("\n"));
 }
+
+// actions/src/drivers/driver.ts
+function nativeToolchain(settings, runner) {
+  return { executorch: settings.runnerExecutorch, runner };
+}
+
+// actions/src/drivers/native-step.ts
+import { mkdir, open as open2, readFile as readFile4, writeFile } from "node:fs/promises";
+import path14 from "node:path";
 
 // actions/src/host-info.ts
 import { readdir as readdir2, readFile as readFile2 } from "node:fs/promises";
@@ -16983,7 +16983,32 @@ function perInference(total, r, line) {
   const n2 = r.inferences ?? 1;
   return n2 > 0 ? { value: total / n2 } : { missing: "the runner reported 0 inferences" };
 }
-async function simulate(ctx, argv) {
+function programFor(req) {
+  const bpte = req.manifest.bpte;
+  return bpte === void 0 ? { file: req.pte, bundled: false } : { file: path15.join(path15.dirname(req.manifestPath), bpte.file), bundled: true };
+}
+async function checkBundle(req, program2) {
+  const want = req.manifest.bpte?.sha256;
+  if (!program2.bundled || want === void 0) return;
+  const got = await sha256File(program2.file).catch(() => null);
+  if (got === null) {
+    throw new DriverFailure(
+      "infra-failure",
+      `the manifest names a bundled program ${program2.file}, which is not on this machine`,
+      {
+        hint: "download the build's .bpte beside its manifest.json (farm-build.yml uploads build/model.bpte)"
+      }
+    );
+  }
+  if (got !== want) {
+    throw new DriverFailure(
+      "infra-failure",
+      `refusing to execute ${program2.file}: its sha256 ${got.slice(0, 16)}… does not match the manifest's ${want.slice(0, 16)}…; the file was corrupted or replaced after lowering`,
+      { hint: "rebuild it (pte-farm run --no-cache) or download it again" }
+    );
+  }
+}
+async function simulate(ctx, argv, bundled) {
   const p = await runProcess(argv, {
     cwd: ctx.req.dir,
     deadline: ctx.deadline + stopGraceMs(ctx.req.timeoutS),
@@ -17006,6 +17031,13 @@ ${p.stderr}`);
     );
   }
   const verdict = fvpVerdict(report, p.timedOut);
+  if (verdict.kind === "infra-failure" && report.programComplete && !bundled) {
+    throw new DriverFailure(
+      "infra-failure",
+      "the runner completed without a Test_result: the manifest names no bundled program (.bpte), so the plain .pte ran with nothing to check its outputs against",
+      { process: p, hint: "rebuild with this lower stage, which writes model.bpte for Ethos-U backends" }
+    );
+  }
   if (verdict.kind !== "pass") {
     throw new DriverFailure(verdict.kind, verdict.message, {
       process: p,
@@ -17058,14 +17090,15 @@ async function runFvp(req) {
       `the fvp driver needs the bare-metal executor runner ELF: set the execute action's runner input or ${FVP_RUNNER_ENV} (runners/corstone-fvp builds it with ET_BUNDLE_IO)`
     );
   }
-  const file = path15.basename(req.pte);
-  const placement = req.settings.pteAddress === "" ? { kind: "semihosting", cwd: req.dir, file } : { kind: "address", file: req.pte, address: checkAddress(req.settings.pteAddress) };
+  const program2 = programFor(req);
+  const file = path15.basename(program2.file);
+  const placement = req.settings.pteAddress === "" ? { kind: "semihosting", cwd: req.dir, file } : { kind: "address", file: program2.file, address: checkAddress(req.settings.pteAddress) };
   const argvAt = (timeLimitS) => fvpArgv({ target, fvp, elf, placement, timeLimitS });
   const spec = {
     driver: "fvp",
     runner: elf,
     toolchain: { ...nativeToolchain(req.settings, elf), fvp },
-    plan: { target, command: argvAt(req.timeoutS) }
+    plan: { target, program: program2.file, command: argvAt(req.timeoutS) }
   };
   return runNativeStep(req, spec, async (ctx) => {
     if (!await access(elf).then(
@@ -17080,7 +17113,8 @@ async function runFvp(req) {
         }
       );
     }
-    if (placement.kind === "semihosting") await copyFile(req.pte, path15.join(req.dir, file));
+    await checkBundle(req, program2);
+    if (placement.kind === "semihosting") await copyFile(program2.file, path15.join(req.dir, file));
     const collect = new MetricCollector();
     let last = null;
     for (let rep = 0; rep < req.warmup + req.reps; rep++) {
@@ -17091,7 +17125,7 @@ async function runFvp(req) {
           `the step's ${req.timeoutS} s ran out after ${rep} of ${req.warmup + req.reps} simulations`
         );
       }
-      last = await simulate(ctx, argvAt(remainingS));
+      last = await simulate(ctx, argvAt(remainingS), program2.bundled);
       if (rep >= req.warmup) collectRep(collect, last);
     }
     collect.add("pte_bytes", "B", "lower", { value: (await stat2(req.pte)).size });
@@ -17121,6 +17155,7 @@ async function runFvp(req) {
             elf,
             target: `corstone-${target.corstone} ${target.npu}-${target.macs}`,
             placement: placement.kind,
+            bundled_program: program2.bundled ? file : null,
             inferences: last?.inferences ?? null,
             npu_delegations: last?.delegations ?? null,
             test_results: last?.testResults.length ?? 0,
@@ -17866,6 +17901,12 @@ var manifest = obj({
   schema: literal("pte-farm/manifest@1"),
   cell: record(str),
   pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
   program: obj({ sha256: str }),
   toolchain: toolchainVersions,
   delegation,
@@ -19161,6 +19202,9 @@ var ACTIONS = {
       pte: { description: "Path of the .pte." },
       "pte-sha256": { description: "sha256 of the .pte." },
       manifest: { description: "Path of manifest.json; pass it with the .pte to the device job." },
+      bpte: {
+        description: "Path of the bundled program (.bpte) for an Ethos-U backend, empty for others; pass it beside manifest.json (as its `bpte.file`) to the device job, whose FVP runner checks its outputs."
+      },
       "out-dir": stageDir
     }
   },

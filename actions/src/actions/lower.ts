@@ -2,7 +2,7 @@
  * The lower action: a build job's last step, the `.pte` and its manifest. The manifest (sha256,
  * toolchain, delegation) travels with the `.pte` to the device job, whose execute checks both.
  */
-import { lowerStep } from "../cell-stages.ts";
+import { artefactOf, lowerStep } from "../cell-stages.ts";
 import { artefactAt } from "../stage-job.ts";
 import { openBuild, stepsTable } from "./build-step.ts";
 import { defineAction } from "./io.ts";
@@ -16,6 +16,9 @@ export const run = defineAction("lower", async (io) => {
   io.output("pte", pte.path);
   io.output("pte-sha256", pte.sha256);
   io.output("manifest", manifest.path);
+  // Only Ethos-U builds declare one (see the manifest's `bpte`).
+  const bpte = artefactOf(lowered, "bpte");
+  io.output("bpte", typeof bpte === "string" ? "" : bpte.path);
   io.output("out-dir", lowered.dir);
   const name = `${cell.model.name}/${cell.recipe.name}/${cell.backend.name}`;
   await io.summary(

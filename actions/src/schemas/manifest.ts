@@ -20,6 +20,12 @@ export const manifest = obj({
   schema: literal("pte-farm/manifest@1"),
   cell: record(str),
   pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
   program: obj({ sha256: str }),
   toolchain: toolchainVersions,
   delegation,

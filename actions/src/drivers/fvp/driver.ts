@@ -3,7 +3,9 @@
  * ExecuTorch's bare-metal executor runner on the `.pte`, one simulation per rep, UART on stdout.
  * The runner must be built with ET_BUNDLE_IO and given a bundled program: it then checks the
  * outputs against the reference outputs inside it and prints `Test_result: PASS`, the only thing
- * this driver counts as success (parse.ts says how everything else ends).
+ * this driver counts as success (parse.ts says how everything else ends). The bundled program is
+ * the `.bpte` the lower stage writes beside an Ethos-U build's manifest (its `bpte` block); it
+ * carries the same program as the `.pte`, so both hashes are checked before it runs.
  *
  * What it measures is simulated: NPU cycles (the FVP is cycle-accurate for the NPU, not for the
  * CPU), Cortex-M cycles and the Ethos-U PMU counters, per inference. Wall-clock metrics (tokens/s,
@@ -12,6 +14,7 @@
 import { access, copyFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigurationError } from "../../errors.ts";
+import { sha256File } from "../../hashing.ts";
 import { type DriverRequest, type DriverRun, type ExecuteDriver, nativeToolchain } from "../driver.ts";
 import { DriverFailure, type NativeContext, runNativeStep } from "../native-step.ts";
 import { runProcess } from "../process.ts";
@@ -58,7 +61,44 @@ function perInference(total: number | null, r: FvpReport, line: string): Value {
   return n > 0 ? { value: total / n } : { missing: "the runner reported 0 inferences" };
 }
 
-async function simulate(ctx: NativeContext, argv: string[]): Promise<FvpReport> {
+/** What the runner is given: the manifest's bundled program if it names one, else the `.pte`. */
+interface FvpProgram {
+  file: string;
+  bundled: boolean;
+}
+
+function programFor(req: DriverRequest): FvpProgram {
+  const bpte = req.manifest.bpte;
+  return bpte === undefined
+    ? { file: req.pte, bundled: false }
+    : { file: path.join(path.dirname(req.manifestPath), bpte.file), bundled: true };
+}
+
+/** The `.bpte` is the build's, whole: a missing or altered one is the job's plumbing, not the model. */
+async function checkBundle(req: DriverRequest, program: FvpProgram): Promise<void> {
+  const want = req.manifest.bpte?.sha256;
+  if (!program.bundled || want === undefined) return;
+  const got = await sha256File(program.file).catch(() => null);
+  if (got === null) {
+    throw new DriverFailure(
+      "infra-failure",
+      `the manifest names a bundled program ${program.file}, which is not on this machine`,
+      {
+        hint: "download the build's .bpte beside its manifest.json (farm-build.yml uploads build/model.bpte)",
+      },
+    );
+  }
+  if (got !== want) {
+    throw new DriverFailure(
+      "infra-failure",
+      `refusing to execute ${program.file}: its sha256 ${got.slice(0, 16)}… does not match the manifest's ` +
+        `${want.slice(0, 16)}…; the file was corrupted or replaced after lowering`,
+      { hint: "rebuild it (pte-farm run --no-cache) or download it again" },
+    );
+  }
+}
+
+async function simulate(ctx: NativeContext, argv: string[], bundled: boolean): Promise<FvpReport> {
   const p = await runProcess(argv, {
     cwd: ctx.req.dir,
     deadline: ctx.deadline + stopGraceMs(ctx.req.timeoutS),
@@ -80,6 +120,14 @@ async function simulate(ctx: NativeContext, argv: string[]): Promise<FvpReport> 
     );
   }
   const verdict = fvpVerdict(report, p.timedOut);
+  if (verdict.kind === "infra-failure" && report.programComplete && !bundled) {
+    throw new DriverFailure(
+      "infra-failure",
+      "the runner completed without a Test_result: the manifest names no bundled program (.bpte), so the plain " +
+        ".pte ran with nothing to check its outputs against",
+      { process: p, hint: "rebuild with this lower stage, which writes model.bpte for Ethos-U backends" },
+    );
+  }
   if (verdict.kind !== "pass") {
     throw new DriverFailure(verdict.kind, verdict.message, {
       process: p,
@@ -139,17 +187,18 @@ async function runFvp(req: DriverRequest): Promise<DriverRun> {
         "(runners/corstone-fvp builds it with ET_BUNDLE_IO)",
     );
   }
-  const file = path.basename(req.pte);
+  const program = programFor(req);
+  const file = path.basename(program.file);
   const placement: PtePlacement =
     req.settings.pteAddress === ""
       ? { kind: "semihosting", cwd: req.dir, file }
-      : { kind: "address", file: req.pte, address: checkAddress(req.settings.pteAddress) };
+      : { kind: "address", file: program.file, address: checkAddress(req.settings.pteAddress) };
   const argvAt = (timeLimitS: number) => fvpArgv({ target, fvp, elf, placement, timeLimitS });
   const spec = {
     driver: "fvp",
     runner: elf,
     toolchain: { ...nativeToolchain(req.settings, elf), fvp },
-    plan: { target, command: argvAt(req.timeoutS) },
+    plan: { target, program: program.file, command: argvAt(req.timeoutS) },
   };
   return runNativeStep(req, spec, async (ctx) => {
     if (
@@ -166,7 +215,8 @@ async function runFvp(req: DriverRequest): Promise<DriverRun> {
         },
       );
     }
-    if (placement.kind === "semihosting") await copyFile(req.pte, path.join(req.dir, file));
+    await checkBundle(req, program);
+    if (placement.kind === "semihosting") await copyFile(program.file, path.join(req.dir, file));
     const collect = new MetricCollector();
     let last: FvpReport | null = null;
     for (let rep = 0; rep < req.warmup + req.reps; rep++) {
@@ -177,7 +227,7 @@ async function runFvp(req: DriverRequest): Promise<DriverRun> {
           `the step's ${req.timeoutS} s ran out after ${rep} of ${req.warmup + req.reps} simulations`,
         );
       }
-      last = await simulate(ctx, argvAt(remainingS));
+      last = await simulate(ctx, argvAt(remainingS), program.bundled);
       if (rep >= req.warmup) collectRep(collect, last);
     }
     collect.add("pte_bytes", "B", "lower", { value: (await stat(req.pte)).size });
@@ -207,6 +257,7 @@ async function runFvp(req: DriverRequest): Promise<DriverRun> {
             elf,
             target: `corstone-${target.corstone} ${target.npu}-${target.macs}`,
             placement: placement.kind,
+            bundled_program: program.bundled ? file : null,
             inferences: last?.inferences ?? null,
             npu_delegations: last?.delegations ?? null,
             test_results: last?.testResults.length ?? 0,
