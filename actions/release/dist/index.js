@@ -14251,6 +14251,12 @@ var manifest = obj({
   schema: literal("pte-farm/manifest@1"),
   cell: record(str),
   pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
   program: obj({ sha256: str }),
   toolchain: toolchainVersions,
   delegation,
@@ -16118,6 +16124,9 @@ var ACTIONS = {
       pte: { description: "Path of the .pte." },
       "pte-sha256": { description: "sha256 of the .pte." },
       manifest: { description: "Path of manifest.json; pass it with the .pte to the device job." },
+      bpte: {
+        description: "Path of the bundled program (.bpte) for an Ethos-U backend, empty for others; pass it beside manifest.json (as its `bpte.file`) to the device job, whose FVP runner checks its outputs."
+      },
       "out-dir": stageDir
     }
   },
