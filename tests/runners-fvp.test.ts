@@ -121,6 +121,9 @@ describe("runners/corstone-fvp/provision.sh --dry-run", () => {
           "-DSEMIHOSTING=ON",
           // BundleIO: the runner checks the bundled reference outputs and prints Test_result.
           "-DET_BUNDLE_IO=ON",
+          // One output quantum of the shipped CNNs (0.039) must not fail Test_result.
+          "-DET_ATOL=0.05",
+          "-DET_RTOL=0.01",
           `-DPYTHON_EXECUTABLE=${VENV}/bin/python`,
         ]),
       );
@@ -155,6 +158,29 @@ describe("runners/corstone-fvp/provision.sh --dry-run", () => {
       /has no FVP_Corstone_SSE-320\.sh: it is not the Corstone-320 FVP that corstone-320-u85 needs/,
     );
     expect(res.stdout).not.toContain("would run");
+  });
+
+  it("takes the BundleIO tolerance as a number and refuses anything else before any action", async () => {
+    const dir = await tempDir("pte-farm-fvp-");
+    const args = (atol: string) =>
+      [
+        ["--device", "corstone-300-u55", "--no-runner", "--dry-run", "--accept-eula", "--python-venv", VENV],
+        ["--fvp-archive", "FVP", "--bundle-atol", atol],
+      ].flat();
+    const archive = await fvpArchive(dir, "300");
+    const good = await provision(
+      "corstone-fvp",
+      args("0.2").map((a) => (a === "FVP" ? archive : a)),
+    );
+    expect(good.exitCode, good.stderr).toBe(0);
+    expect(good.stdout).toContain("-DET_ATOL=0.2 ");
+    const bad = await provision(
+      "corstone-fvp",
+      args("1e-2;x").map((a) => (a === "FVP" ? archive : a)),
+    );
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("--bundle-atol 1e-2;x: expected a number such as 0.05");
+    expect(bad.stdout).not.toContain("would run");
   });
 
   it("refuses the FVP devices' GitHub-hosted labels from matrix/farm.yml unless given self-hosted ones", async () => {
