@@ -284,6 +284,17 @@ describe.skipIf(!ready)(
       expect(f.server.requests).toEqual([]);
     }, 120_000);
 
+    it(`a part limit over GitHub's 2 GiB per-asset limit is bad input (exit 2), refused before anything is staged${why}`, async () => {
+      const f = fixture();
+      const prepared = await prepare(f, await download(), 3 * 1024 ** 3);
+
+      expect(prepared.run.exitCode).toBe(2);
+      expect(prepared.run.errors.join("\n")).toContain(
+        "part-limit 3221225472 is over GitHub's per-asset limit (2147483648 bytes)",
+      );
+      expect(existsSync(prepared.staging)).toBe(false);
+    }, 120_000);
+
     it(`publish refuses a staging folder that changed after prepare (what was attested is what goes up)${why}`, async () => {
       const f = fixture();
       const prepared = await prepare(f, await download());

@@ -5,7 +5,8 @@
  * prepare staged and publish then uploads: publish refuses a staging folder that changed.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { EXIT } from "../errors.ts";
+import { ConfigurationError, EXIT } from "../errors.ts";
+import { GITHUB_ASSET_LIMIT } from "../github/release-assets.ts";
 import { createGitHub } from "../github/client.ts";
 import { prepareRelease } from "../release/assemble.ts";
 import { ReleaseBlockedError } from "../release/errors.ts";
@@ -18,6 +19,16 @@ import { defineAction, VerdictFailure } from "./io.ts";
 
 /** The plan's `devices` output: the fields a release reads from each device job. */
 const plannedDevices = obj({ include: arr(open({ cell: str, build: str })) });
+
+/** GitHub refuses an asset of 2 GiB or more, so a larger limit would only fail at upload time. */
+function partLimit(bytes: number): number {
+  if (bytes > GITHUB_ASSET_LIMIT) {
+    throw new ConfigurationError(
+      `part-limit ${bytes} is over GitHub's per-asset limit (${GITHUB_ASSET_LIMIT} bytes); use ${GITHUB_ASSET_LIMIT} or less`,
+    );
+  }
+  return bytes;
+}
 
 /** The tag this run releases: the input, else the tag GITHUB_REF names. */
 function releaseTag(input: string): string {
@@ -65,7 +76,7 @@ export const run = defineAction("release", async (io) => {
         repository: `${owner}/${repo}`,
         workflowRun: runLink(owner, repo),
         out: staging,
-        partLimit: io.int("part-limit", 1),
+        partLimit: partLimit(io.int("part-limit", 1)),
         logger: io.logger,
       });
       io.output("assets", [...prepared.assets, `${staging}/${SUMS_ASSET}`].join("\n"));
