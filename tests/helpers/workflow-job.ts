@@ -42,6 +42,16 @@ export interface JobContext {
    * branch would. When absent, every checkout counts as done (the state of this checkout).
    */
   branches?: Record<string, string>;
+  /** `github.ref`; default refs/heads/main. */
+  ref?: string;
+  /** The outputs of the jobs this one `needs`. */
+  needs?: Record<string, { result: string; outputs: Record<string, string> }>;
+  /**
+   * Where an `actions/attest-build-provenance` step's subjects go. Signing needs Sigstore and
+   * GitHub's attestations API, neither reachable here: the step is emulated by reading its
+   * `subject-checksums` file (which must parse as sha256sum lines) and recording the subjects.
+   */
+  attestations?: { name: string; sha256: string }[][];
 }
 
 export interface StepRun {
@@ -248,7 +258,10 @@ export async function runJob(wf: WorkflowFile, jobId: string, ctx: JobContext): 
       event: ctx.event?.payload ?? {},
       event_name: ctx.event?.name ?? "push",
       workspace: ctx.workspace ?? REPO_ROOT,
+      ref: ctx.ref ?? "refs/heads/main",
+      token: "ghs_workflow-job-token",
     },
+    needs: (ctx.needs ?? {}) as Value,
     runner: { temp: ctx.runnerTemp, environment: "github-hosted", os: "Linux" },
     steps,
     env: {},
@@ -315,11 +328,44 @@ export async function runJob(wf: WorkflowFile, jobId: string, ctx: JobContext): 
       if (ok) await cp(from, path.join(ctx.artifacts, withs.name as string), { recursive: true });
       record(ok || withs["if-no-files-found"] !== "error" ? "success" : "failure");
     } else if (uses?.startsWith("actions/download-artifact@")) {
-      if (withs.name === undefined) throw new Error("workflow-job: download by pattern is not emulated");
-      const from = path.join(ctx.artifacts, withs.name);
-      const ok = existsSync(from);
-      if (ok) await cp(from, withs.path as string, { recursive: true });
-      record(ok ? "success" : "failure");
+      if (withs.name === undefined) {
+        // By pattern: every matching artefact, into path/<name>/, or merged into path.
+        const re = new RegExp(
+          `^${(withs.pattern ?? "*").replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`,
+        );
+        const names = existsSync(ctx.artifacts)
+          ? (await readdir(ctx.artifacts)).filter((n) => re.test(n))
+          : [];
+        for (const name of names) {
+          const to =
+            withs["merge-multiple"] === "true"
+              ? (withs.path as string)
+              : path.join(withs.path as string, name);
+          await cp(path.join(ctx.artifacts, name), to, { recursive: true });
+        }
+        record("success");
+      } else {
+        const from = path.join(ctx.artifacts, withs.name);
+        const ok = existsSync(from);
+        if (ok) await cp(from, withs.path as string, { recursive: true });
+        record(ok ? "success" : "failure");
+      }
+    } else if (uses?.startsWith("actions/attest-build-provenance@")) {
+      if (ctx.attestations === undefined)
+        throw new Error("workflow-job: attestation steps need ctx.attestations");
+      const file = withs["subject-checksums"];
+      if (file === undefined || file === "")
+        throw new Error("workflow-job: only subject-checksums attestations are emulated");
+      const subjects = (await readFile(file, "utf8"))
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => {
+          const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+          if (m === null) throw new Error(`workflow-job: ${file} is not sha256sum output: ${line}`);
+          return { sha256: m[1] as string, name: m[2] as string };
+        });
+      ctx.attestations.push(subjects);
+      record("success");
     } else if (typeof s.run === "string") {
       const script = path.join(ctx.runnerTemp, `step-${runs.length}.sh`);
       const outputs = path.join(ctx.runnerTemp, `step-${runs.length}.out`);
