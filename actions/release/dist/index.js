@@ -8713,461 +8713,6 @@ var InfrastructureError = class extends Error {
   }
 };
 
-// actions/src/github/release-assets.ts
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import { pipeline as pipeline2 } from "node:stream";
-
-// actions/src/github/errors.ts
-function isRequestError(error2) {
-  return error2 instanceof Error && typeof error2.status === "number";
-}
-function statusOf(error2) {
-  return isRequestError(error2) ? error2.status : void 0;
-}
-function mayHaveCommitted(error2) {
-  const status = statusOf(error2);
-  return status !== void 0 && status >= 500;
-}
-async function callGitHub(operation, call) {
-  try {
-    return await call();
-  } catch (error2) {
-    throw explainGitHubError(operation, error2);
-  }
-}
-function explainGitHubError(operation, error2) {
-  if (error2 instanceof ConfigurationError || error2 instanceof InfrastructureError) return error2;
-  if (!isRequestError(error2)) {
-    const text = error2 instanceof Error ? error2.message : String(error2);
-    return new InfrastructureError(`GitHub: could not ${operation.action}: ${text}`, { cause: error2 });
-  }
-  const { status } = error2;
-  const said = githubMessage(error2);
-  const base = `GitHub: could not ${operation.action} (HTTP ${status}: ${said})`;
-  const options = { cause: error2 };
-  if (error2.response === void 0) {
-    return new InfrastructureError(
-      `GitHub: could not ${operation.action}: GitHub did not answer (${said})`,
-      options
-    );
-  }
-  if (status === 401) {
-    return new ConfigurationError(
-      `${base}. The token is missing, expired or revoked; check the token the workflow passes.`,
-      options
-    );
-  }
-  if (status === 429 || status === 403 && /rate limit/i.test(said)) {
-    return new InfrastructureError(
-      `${base}. GitHub's rate limit still held after the retries; run the job again later.`,
-      options
-    );
-  }
-  if (status === 403) {
-    return new ConfigurationError(
-      `${base}. The workflow's token lacks the permission to do this: give the job \`permissions: { ${operation.permission} }\` (a pull_request run from a fork always gets a read-only token; post from the workflow_run workflow).`,
-      options
-    );
-  }
-  if (status === 404) {
-    return new ConfigurationError(
-      `${base}. Check the repository and number; GitHub also answers 404 when the token cannot see the repository.`,
-      options
-    );
-  }
-  if (status >= 500) {
-    return new InfrastructureError(`${base}. GitHub failed; run the job again later.`, options);
-  }
-  return new InfrastructureError(
-    `${base}. GitHub refused the request the farm built; this is a bug in the farm.`,
-    options
-  );
-}
-function githubMessage(error2) {
-  const data = error2.response?.data;
-  if (data && typeof data.message === "string") {
-    const details = Array.isArray(data.errors) && data.errors.length > 0 ? ` ${JSON.stringify(data.errors)}` : "";
-    return `${data.message}${details}`;
-  }
-  return error2.message;
-}
-
-// actions/src/github/release-download.ts
-import { createHash } from "node:crypto";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-var HashTap = class extends Transform {
-  hash = createHash("sha256");
-  count = 0;
-  result;
-  _transform(chunk, _encoding, done) {
-    this.hash.update(chunk);
-    this.count += chunk.length;
-    done(null, chunk);
-  }
-  _flush(done) {
-    this.result = { bytes: this.count, sha256: this.hash.digest("hex") };
-    done();
-  }
-  /** The digest once the stream has ended (undefined before: a cut stream has none). */
-  get digest() {
-    return this.result;
-  }
-};
-async function openReleaseAsset(gh, where) {
-  const { owner, repo, assetId } = where;
-  const operation = {
-    action: `download release asset ${assetId} of ${owner}/${repo}`,
-    permission: "contents: read (contents: write for an asset of a draft release)"
-  };
-  const response = await callGitHub(
-    operation,
-    () => gh.request("GET /repos/{owner}/{repo}/releases/assets/{asset_id}", {
-      owner,
-      repo,
-      asset_id: assetId,
-      headers: { accept: "application/octet-stream" },
-      request: { parseSuccessResponseBody: false }
-    })
-  );
-  const body = response.data;
-  if (body === null) throw new InfrastructureError(`GitHub: ${operation.action}: the reply had no body`);
-  return Readable.fromWeb(body);
-}
-async function hashReleaseAsset(gh, where) {
-  const tap = new HashTap();
-  try {
-    await pipeline(await openReleaseAsset(gh, where), tap, async (source) => {
-      for await (const _ of source) ;
-    });
-  } catch (error2) {
-    throw cut(where, error2);
-  }
-  return tap.digest;
-}
-function cut(where, error2) {
-  if (error2 instanceof InfrastructureError) return error2;
-  const text = error2 instanceof Error ? error2.message : String(error2);
-  return new InfrastructureError(
-    `GitHub: the download of release asset ${where.assetId} of ${where.owner}/${where.repo} broke off: ${text}. Run it again.`,
-    { cause: error2 }
-  );
-}
-
-// actions/src/github/safe-writes.ts
-async function createOnce(operation, calls, options) {
-  const attempts = options.attempts ?? 3;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return { value: await calls.create(), recovered: false };
-    } catch (error2) {
-      if (!mayHaveCommitted(error2) || attempt >= attempts) throw explainGitHubError(operation, error2);
-      options.logger.warn(
-        `GitHub: ${operation.action} failed (HTTP ${statusOf(error2)}); checking whether GitHub stored it before trying again`
-      );
-      await sleep(options.settleMs ?? 2e3);
-      const stored = await calls.find();
-      if (stored !== void 0) {
-        options.logger.info(`GitHub had stored it despite the error (${operation.action})`);
-        return { value: stored, recovered: true };
-      }
-    }
-  }
-}
-async function retryIdempotent(operation, write, options) {
-  const attempts = options.attempts ?? 3;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (error2) {
-      if (!mayHaveCommitted(error2) || attempt >= attempts) throw explainGitHubError(operation, error2);
-      options.logger.warn(`GitHub: ${operation.action} failed (HTTP ${statusOf(error2)}); trying again`);
-      await sleep(options.settleMs ?? 2e3);
-    }
-  }
-}
-function sleep(ms) {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
-}
-
-// actions/src/github/releases.ts
-var RELEASE_PERMISSION = "contents: write";
-async function findReleaseByTag(gh, where) {
-  const { owner, repo, tag } = where;
-  const operation = { action: `list the releases of ${owner}/${repo}`, permission: RELEASE_PERMISSION };
-  const matching = await callGitHub(operation, async () => {
-    const found = [];
-    const pages = gh.paginate.iterator(gh.rest.repos.listReleases, { owner, repo, per_page: 100 });
-    for await (const page of pages) found.push(...page.data.filter((r) => r.tag_name === tag));
-    return found;
-  });
-  return matching.find((r) => !r.draft) ?? matching.sort((a, b) => a.id - b.id)[0] ?? null;
-}
-async function ensureDraftRelease(gh, options) {
-  const { owner, repo, tag, logger } = options;
-  const existing = await findReleaseByTag(gh, options);
-  if (existing && !existing.draft) throw publishedAlready(options, existing);
-  if (existing) return updateDraft(gh, options, existing);
-  const operation = {
-    action: `create the draft release ${tag} of ${owner}/${repo}`,
-    permission: RELEASE_PERMISSION
-  };
-  const { value, recovered } = await createOnce(
-    operation,
-    {
-      create: async () => (await gh.rest.repos.createRelease({
-        owner,
-        repo,
-        tag_name: tag,
-        name: options.name,
-        body: options.body,
-        target_commitish: options.targetCommitish,
-        draft: true
-      })).data,
-      find: async () => {
-        const found = await findReleaseByTag(gh, options);
-        if (found && !found.draft) throw publishedAlready(options, found);
-        return found ?? void 0;
-      }
-    },
-    options
-  );
-  if (recovered) return { ...await updateDraft(gh, options, value), action: "created" };
-  logger.info(`created draft release ${tag}: ${value.html_url}`);
-  return { release: value, action: "created" };
-}
-async function updateDraft(gh, options, draft) {
-  const { owner, repo, tag, logger } = options;
-  const same = draft.name === options.name && (draft.body ?? "") === options.body && draft.target_commitish === options.targetCommitish;
-  if (same) {
-    logger.info(`reusing draft release ${tag} (${draft.html_url})`);
-    return { release: draft, action: "unchanged" };
-  }
-  const operation = {
-    action: `update the draft release ${tag} of ${owner}/${repo}`,
-    permission: RELEASE_PERMISSION
-  };
-  const { data } = await retryIdempotent(
-    operation,
-    () => gh.rest.repos.updateRelease({
-      owner,
-      repo,
-      release_id: draft.id,
-      name: options.name,
-      body: options.body,
-      target_commitish: options.targetCommitish
-    }),
-    options
-  );
-  logger.info(`updated draft release ${tag} (${data.html_url})`);
-  return { release: data, action: "updated" };
-}
-function publishedAlready(where, release) {
-  return new ConfigurationError(
-    `The tag ${where.tag} of ${where.owner}/${where.repo} already has a published release (${release.html_url}); the farm never changes a published release. Release under a new tag, or turn that release back into a draft (or delete it) on GitHub first.`
-  );
-}
-async function publishRelease(gh, options) {
-  const { owner, repo, release, logger } = options;
-  if (!release.draft) return release;
-  const operation = {
-    action: `publish the release ${release.tag_name} of ${owner}/${repo}`,
-    permission: RELEASE_PERMISSION
-  };
-  const publish = () => gh.rest.repos.updateRelease({
-    owner,
-    repo,
-    release_id: release.id,
-    draft: false,
-    ...options.makeLatest !== void 0 ? { make_latest: options.makeLatest ? "true" : "false" } : {}
-  });
-  const { data } = await retryIdempotent(operation, publish, options).catch(async (error2) => {
-    const other = await findReleaseByTag(gh, { owner, repo, tag: release.tag_name }).catch(() => null);
-    if (other && !other.draft && other.id !== release.id) {
-      throw publishedAlready({ owner, repo, tag: release.tag_name }, other);
-    }
-    throw error2;
-  });
-  logger.info(`published release ${data.tag_name}: ${data.html_url}`);
-  return data;
-}
-function describeRelease(where, release) {
-  return `release ${release.tag_name} (id ${release.id}) of ${where.owner}/${where.repo}`;
-}
-
-// actions/src/github/release-assets.ts
-var ReleaseAssetMismatchError = class extends InfrastructureError {
-  asset;
-  constructor(asset, problem2) {
-    super(`Release asset ${asset} does not verify: ${problem2}.`);
-    this.name = "ReleaseAssetMismatchError";
-    this.asset = asset;
-  }
-};
-var GITHUB_ASSET_LIMIT = 2 * 1024 ** 3;
-async function listReleaseAssets(gh, where) {
-  const { owner, repo, releaseId } = where;
-  const operation = {
-    action: `list the assets of release ${releaseId} of ${owner}/${repo}`,
-    permission: RELEASE_PERMISSION
-  };
-  return callGitHub(
-    operation,
-    () => gh.paginate(gh.rest.repos.listReleaseAssets, { owner, repo, release_id: releaseId, per_page: 100 })
-  );
-}
-async function deleteReleaseAsset(gh, where) {
-  const { owner, repo, asset } = where;
-  const operation = {
-    action: `delete release asset ${asset.name} (id ${asset.id}) of ${owner}/${repo}`,
-    permission: RELEASE_PERMISSION
-  };
-  await callGitHub(operation, async () => {
-    try {
-      await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: asset.id });
-    } catch (error2) {
-      if (statusOf(error2) !== 404) throw error2;
-    }
-  });
-}
-async function assetProblem(gh, where) {
-  const { asset, expected } = where;
-  if (asset.state !== "uploaded") {
-    return `its state is "${asset.state}" (an upload that never finished), expected "uploaded"`;
-  }
-  if (asset.size !== expected.size) return `GitHub holds ${asset.size} bytes, expected ${expected.size}`;
-  const digest = asset.digest?.startsWith("sha256:") ? asset.digest.slice("sha256:".length) : void 0;
-  const found = digest ?? (await hashReleaseAsset(gh, { ...where, assetId: asset.id })).sha256;
-  if (found !== expected.sha256.toLowerCase()) {
-    const how = digest ? "GitHub's digest is" : "the downloaded bytes hash to";
-    return `${how} sha256 ${found}, expected ${expected.sha256}`;
-  }
-  return void 0;
-}
-async function uploadReleaseAsset(gh, options) {
-  const { owner, repo, release, name, logger } = options;
-  const expected = { size: options.size, sha256: options.sha256.toLowerCase() };
-  const onDisk = await stat(options.path);
-  if (onDisk.size !== expected.size) {
-    throw new InfrastructureError(
-      `${options.path} has ${onDisk.size} bytes, but ${expected.size} were expected for release asset ${name}: the file changed after its size and sha256 were taken.`
-    );
-  }
-  const operation = {
-    action: `upload ${name} to ${describeRelease(options, release)}`,
-    permission: RELEASE_PERMISSION
-  };
-  const attempts = options.attempts ?? 3;
-  for (let attempt = 1; ; attempt++) {
-    const existing = (await listReleaseAssets(gh, { owner, repo, releaseId: release.id })).find(
-      (a) => a.name === name
-    );
-    if (existing) {
-      const problem3 = await assetProblem(gh, { owner, repo, asset: existing, expected });
-      if (problem3 === void 0) {
-        logger.info(`${name} is already on ${describeRelease(options, release)} and verifies`);
-        return existing;
-      }
-      logger.warn(`deleting release asset ${name} (id ${existing.id}) before uploading: ${problem3}`);
-      await deleteReleaseAsset(gh, { owner, repo, asset: existing });
-    }
-    let asset;
-    try {
-      asset = await send(gh, options, expected);
-    } catch (error2) {
-      const retriable = mayHaveCommitted(error2) || isAlreadyExists(error2);
-      if (!retriable) throw refused(operation, options, error2);
-      if (attempt >= attempts) throw explainGitHubError(operation, error2);
-      logger.warn(
-        `GitHub: ${operation.action} failed (${describeFailure(error2)}); checking what GitHub kept, then trying again (attempt ${attempt + 1} of ${attempts})`
-      );
-      await sleep2((options.settleMs ?? 2e3) * attempt);
-      continue;
-    }
-    const problem2 = await assetProblem(gh, { owner, repo, asset, expected });
-    if (problem2 === void 0) {
-      logger.info(`uploaded ${name} (${expected.size} bytes) to ${describeRelease(options, release)}`);
-      return asset;
-    }
-    await deleteReleaseAsset(gh, { owner, repo, asset });
-    if (attempt >= attempts) {
-      throw new ReleaseAssetMismatchError(
-        `${name} on ${describeRelease(options, release)}`,
-        `${problem2}, after ${attempts} uploads (each bad copy was deleted)`
-      );
-    }
-    logger.warn(`GitHub stored ${name} wrongly (${problem2}); deleted it, uploading again`);
-  }
-}
-async function send(gh, options, expected) {
-  const { owner, repo, release, name } = options;
-  const tap = new HashTap();
-  let readError;
-  const body = pipeline2(createReadStream(options.path), tap, (error2) => {
-    if (error2?.syscall) readError = error2;
-  });
-  try {
-    const { data } = await gh.rest.repos.uploadReleaseAsset({
-      owner,
-      repo,
-      release_id: release.id,
-      name,
-      ...options.label !== void 0 ? { label: options.label } : {},
-      baseUrl: options.baseUrl ?? new URL(release.upload_url.replace(/\{.*$/, "")).origin,
-      // A Node stream: octokit hands it to fetch with `duplex: "half"`, and fetch streams it.
-      data: body,
-      headers: {
-        "content-type": options.contentType ?? "application/octet-stream",
-        "content-length": expected.size
-      }
-    });
-    const sent = tap.digest;
-    if (sent && sent.sha256 !== expected.sha256) {
-      await deleteReleaseAsset(gh, { owner, repo, asset: data });
-      throw new InfrastructureError(
-        `${options.path} hashed to sha256 ${sent.sha256} while it was uploaded, but ${expected.sha256} was expected for release asset ${name}: the file changed after its sha256 was taken. The upload was deleted.`
-      );
-    }
-    return data;
-  } catch (error2) {
-    if (readError === void 0) throw error2;
-    throw new InfrastructureError(
-      `could not read ${options.path} to upload it as ${name}: ${readError.message}`,
-      {
-        cause: readError
-      }
-    );
-  } finally {
-    body.destroy();
-  }
-}
-function isAlreadyExists(error2) {
-  if (statusOf(error2) !== 422) return false;
-  const errors = error2.response?.data?.errors;
-  return Array.isArray(errors) && errors.some((e) => e.code === "already_exists");
-}
-function refused(operation, options, error2) {
-  if (statusOf(error2) === 422) {
-    const explained = explainGitHubError(operation, error2);
-    const said = explained.message.replace(/\. GitHub refused.*$/, "");
-    return new ConfigurationError(
-      `${said}. GitHub refused the file (${options.size} bytes): each release asset must be smaller than ${GITHUB_ASSET_LIMIT} bytes (2 GiB) and its name unique on the release; split larger files into parts.`,
-      { cause: error2 }
-    );
-  }
-  return explainGitHubError(operation, error2);
-}
-function describeFailure(error2) {
-  if (isAlreadyExists(error2)) return "HTTP 422: the name is taken";
-  const status = statusOf(error2);
-  const response = error2.response;
-  return status !== void 0 && response !== void 0 ? `HTTP ${status}` : `no answer: ${error2.message}`;
-}
-function sleep2(ms) {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
-}
-
 // node_modules/@octokit/plugin-retry/dist-bundle/index.js
 var import_light = __toESM(require_light(), 1);
 
@@ -9212,11 +8757,11 @@ var RequestError = class extends Error {
 
 // node_modules/@octokit/plugin-retry/dist-bundle/index.js
 var VERSION = "0.0.0-development";
-function isRequestError2(error2) {
+function isRequestError(error2) {
   return error2.request !== void 0;
 }
 async function errorRequest(state, octokit, error2, options) {
-  if (!isRequestError2(error2) || !error2?.request.request) {
+  if (!isRequestError(error2) || !error2?.request.request) {
     throw error2;
   }
   if (error2.status >= 400 && !state.doNotRetry.includes(error2.status)) {
@@ -13583,6 +13128,461 @@ function spacedQueue(minIntervalMs) {
     }
   };
   return { key: () => limiter };
+}
+
+// actions/src/github/release-assets.ts
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { pipeline as pipeline2 } from "node:stream";
+
+// actions/src/github/errors.ts
+function isRequestError2(error2) {
+  return error2 instanceof Error && typeof error2.status === "number";
+}
+function statusOf(error2) {
+  return isRequestError2(error2) ? error2.status : void 0;
+}
+function mayHaveCommitted(error2) {
+  const status = statusOf(error2);
+  return status !== void 0 && status >= 500;
+}
+async function callGitHub(operation, call) {
+  try {
+    return await call();
+  } catch (error2) {
+    throw explainGitHubError(operation, error2);
+  }
+}
+function explainGitHubError(operation, error2) {
+  if (error2 instanceof ConfigurationError || error2 instanceof InfrastructureError) return error2;
+  if (!isRequestError2(error2)) {
+    const text = error2 instanceof Error ? error2.message : String(error2);
+    return new InfrastructureError(`GitHub: could not ${operation.action}: ${text}`, { cause: error2 });
+  }
+  const { status } = error2;
+  const said = githubMessage(error2);
+  const base = `GitHub: could not ${operation.action} (HTTP ${status}: ${said})`;
+  const options = { cause: error2 };
+  if (error2.response === void 0) {
+    return new InfrastructureError(
+      `GitHub: could not ${operation.action}: GitHub did not answer (${said})`,
+      options
+    );
+  }
+  if (status === 401) {
+    return new ConfigurationError(
+      `${base}. The token is missing, expired or revoked; check the token the workflow passes.`,
+      options
+    );
+  }
+  if (status === 429 || status === 403 && /rate limit/i.test(said)) {
+    return new InfrastructureError(
+      `${base}. GitHub's rate limit still held after the retries; run the job again later.`,
+      options
+    );
+  }
+  if (status === 403) {
+    return new ConfigurationError(
+      `${base}. The workflow's token lacks the permission to do this: give the job \`permissions: { ${operation.permission} }\` (a pull_request run from a fork always gets a read-only token; post from the workflow_run workflow).`,
+      options
+    );
+  }
+  if (status === 404) {
+    return new ConfigurationError(
+      `${base}. Check the repository and number; GitHub also answers 404 when the token cannot see the repository.`,
+      options
+    );
+  }
+  if (status >= 500) {
+    return new InfrastructureError(`${base}. GitHub failed; run the job again later.`, options);
+  }
+  return new InfrastructureError(
+    `${base}. GitHub refused the request the farm built; this is a bug in the farm.`,
+    options
+  );
+}
+function githubMessage(error2) {
+  const data = error2.response?.data;
+  if (data && typeof data.message === "string") {
+    const details = Array.isArray(data.errors) && data.errors.length > 0 ? ` ${JSON.stringify(data.errors)}` : "";
+    return `${data.message}${details}`;
+  }
+  return error2.message;
+}
+
+// actions/src/github/release-download.ts
+import { createHash } from "node:crypto";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+var HashTap = class extends Transform {
+  hash = createHash("sha256");
+  count = 0;
+  result;
+  _transform(chunk, _encoding, done) {
+    this.hash.update(chunk);
+    this.count += chunk.length;
+    done(null, chunk);
+  }
+  _flush(done) {
+    this.result = { bytes: this.count, sha256: this.hash.digest("hex") };
+    done();
+  }
+  /** The digest once the stream has ended (undefined before: a cut stream has none). */
+  get digest() {
+    return this.result;
+  }
+};
+async function openReleaseAsset(gh, where) {
+  const { owner, repo, assetId } = where;
+  const operation = {
+    action: `download release asset ${assetId} of ${owner}/${repo}`,
+    permission: "contents: read (contents: write for an asset of a draft release)"
+  };
+  const response = await callGitHub(
+    operation,
+    () => gh.request("GET /repos/{owner}/{repo}/releases/assets/{asset_id}", {
+      owner,
+      repo,
+      asset_id: assetId,
+      headers: { accept: "application/octet-stream" },
+      request: { parseSuccessResponseBody: false }
+    })
+  );
+  const body = response.data;
+  if (body === null) throw new InfrastructureError(`GitHub: ${operation.action}: the reply had no body`);
+  return Readable.fromWeb(body);
+}
+async function hashReleaseAsset(gh, where) {
+  const tap = new HashTap();
+  try {
+    await pipeline(await openReleaseAsset(gh, where), tap, async (source) => {
+      for await (const _ of source) ;
+    });
+  } catch (error2) {
+    throw cut(where, error2);
+  }
+  return tap.digest;
+}
+function cut(where, error2) {
+  if (error2 instanceof InfrastructureError) return error2;
+  const text = error2 instanceof Error ? error2.message : String(error2);
+  return new InfrastructureError(
+    `GitHub: the download of release asset ${where.assetId} of ${where.owner}/${where.repo} broke off: ${text}. Run it again.`,
+    { cause: error2 }
+  );
+}
+
+// actions/src/github/safe-writes.ts
+async function createOnce(operation, calls, options) {
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { value: await calls.create(), recovered: false };
+    } catch (error2) {
+      if (!mayHaveCommitted(error2) || attempt >= attempts) throw explainGitHubError(operation, error2);
+      options.logger.warn(
+        `GitHub: ${operation.action} failed (HTTP ${statusOf(error2)}); checking whether GitHub stored it before trying again`
+      );
+      await sleep(options.settleMs ?? 2e3);
+      const stored = await calls.find();
+      if (stored !== void 0) {
+        options.logger.info(`GitHub had stored it despite the error (${operation.action})`);
+        return { value: stored, recovered: true };
+      }
+    }
+  }
+}
+async function retryIdempotent(operation, write, options) {
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error2) {
+      if (!mayHaveCommitted(error2) || attempt >= attempts) throw explainGitHubError(operation, error2);
+      options.logger.warn(`GitHub: ${operation.action} failed (HTTP ${statusOf(error2)}); trying again`);
+      await sleep(options.settleMs ?? 2e3);
+    }
+  }
+}
+function sleep(ms) {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+// actions/src/github/releases.ts
+var RELEASE_PERMISSION = "contents: write";
+async function findReleaseByTag(gh, where) {
+  const { owner, repo, tag } = where;
+  const operation = { action: `list the releases of ${owner}/${repo}`, permission: RELEASE_PERMISSION };
+  const matching = await callGitHub(operation, async () => {
+    const found = [];
+    const pages = gh.paginate.iterator(gh.rest.repos.listReleases, { owner, repo, per_page: 100 });
+    for await (const page of pages) found.push(...page.data.filter((r) => r.tag_name === tag));
+    return found;
+  });
+  return matching.find((r) => !r.draft) ?? matching.sort((a, b) => a.id - b.id)[0] ?? null;
+}
+async function ensureDraftRelease(gh, options) {
+  const { owner, repo, tag, logger } = options;
+  const existing = await findReleaseByTag(gh, options);
+  if (existing && !existing.draft) throw publishedAlready(options, existing);
+  if (existing) return updateDraft(gh, options, existing);
+  const operation = {
+    action: `create the draft release ${tag} of ${owner}/${repo}`,
+    permission: RELEASE_PERMISSION
+  };
+  const { value, recovered } = await createOnce(
+    operation,
+    {
+      create: async () => (await gh.rest.repos.createRelease({
+        owner,
+        repo,
+        tag_name: tag,
+        name: options.name,
+        body: options.body,
+        target_commitish: options.targetCommitish,
+        draft: true
+      })).data,
+      find: async () => {
+        const found = await findReleaseByTag(gh, options);
+        if (found && !found.draft) throw publishedAlready(options, found);
+        return found ?? void 0;
+      }
+    },
+    options
+  );
+  if (recovered) return { ...await updateDraft(gh, options, value), action: "created" };
+  logger.info(`created draft release ${tag}: ${value.html_url}`);
+  return { release: value, action: "created" };
+}
+async function updateDraft(gh, options, draft) {
+  const { owner, repo, tag, logger } = options;
+  const same = draft.name === options.name && (draft.body ?? "") === options.body && draft.target_commitish === options.targetCommitish;
+  if (same) {
+    logger.info(`reusing draft release ${tag} (${draft.html_url})`);
+    return { release: draft, action: "unchanged" };
+  }
+  const operation = {
+    action: `update the draft release ${tag} of ${owner}/${repo}`,
+    permission: RELEASE_PERMISSION
+  };
+  const { data } = await retryIdempotent(
+    operation,
+    () => gh.rest.repos.updateRelease({
+      owner,
+      repo,
+      release_id: draft.id,
+      name: options.name,
+      body: options.body,
+      target_commitish: options.targetCommitish
+    }),
+    options
+  );
+  logger.info(`updated draft release ${tag} (${data.html_url})`);
+  return { release: data, action: "updated" };
+}
+function publishedAlready(where, release) {
+  return new ConfigurationError(
+    `The tag ${where.tag} of ${where.owner}/${where.repo} already has a published release (${release.html_url}); the farm never changes a published release. Release under a new tag, or turn that release back into a draft (or delete it) on GitHub first.`
+  );
+}
+async function publishRelease(gh, options) {
+  const { owner, repo, release, logger } = options;
+  if (!release.draft) return release;
+  const operation = {
+    action: `publish the release ${release.tag_name} of ${owner}/${repo}`,
+    permission: RELEASE_PERMISSION
+  };
+  const publish = () => gh.rest.repos.updateRelease({
+    owner,
+    repo,
+    release_id: release.id,
+    draft: false,
+    ...options.makeLatest !== void 0 ? { make_latest: options.makeLatest ? "true" : "false" } : {}
+  });
+  const { data } = await retryIdempotent(operation, publish, options).catch(async (error2) => {
+    const other = await findReleaseByTag(gh, { owner, repo, tag: release.tag_name }).catch(() => null);
+    if (other && !other.draft && other.id !== release.id) {
+      throw publishedAlready({ owner, repo, tag: release.tag_name }, other);
+    }
+    throw error2;
+  });
+  logger.info(`published release ${data.tag_name}: ${data.html_url}`);
+  return data;
+}
+function describeRelease(where, release) {
+  return `release ${release.tag_name} (id ${release.id}) of ${where.owner}/${where.repo}`;
+}
+
+// actions/src/github/release-assets.ts
+var ReleaseAssetMismatchError = class extends InfrastructureError {
+  asset;
+  constructor(asset, problem2) {
+    super(`Release asset ${asset} does not verify: ${problem2}.`);
+    this.name = "ReleaseAssetMismatchError";
+    this.asset = asset;
+  }
+};
+var GITHUB_ASSET_LIMIT = 2 * 1024 ** 3;
+async function listReleaseAssets(gh, where) {
+  const { owner, repo, releaseId } = where;
+  const operation = {
+    action: `list the assets of release ${releaseId} of ${owner}/${repo}`,
+    permission: RELEASE_PERMISSION
+  };
+  return callGitHub(
+    operation,
+    () => gh.paginate(gh.rest.repos.listReleaseAssets, { owner, repo, release_id: releaseId, per_page: 100 })
+  );
+}
+async function deleteReleaseAsset(gh, where) {
+  const { owner, repo, asset } = where;
+  const operation = {
+    action: `delete release asset ${asset.name} (id ${asset.id}) of ${owner}/${repo}`,
+    permission: RELEASE_PERMISSION
+  };
+  await callGitHub(operation, async () => {
+    try {
+      await gh.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: asset.id });
+    } catch (error2) {
+      if (statusOf(error2) !== 404) throw error2;
+    }
+  });
+}
+async function assetProblem(gh, where) {
+  const { asset, expected } = where;
+  if (asset.state !== "uploaded") {
+    return `its state is "${asset.state}" (an upload that never finished), expected "uploaded"`;
+  }
+  if (asset.size !== expected.size) return `GitHub holds ${asset.size} bytes, expected ${expected.size}`;
+  const digest = asset.digest?.startsWith("sha256:") ? asset.digest.slice("sha256:".length) : void 0;
+  const found = digest ?? (await hashReleaseAsset(gh, { ...where, assetId: asset.id })).sha256;
+  if (found !== expected.sha256.toLowerCase()) {
+    const how = digest ? "GitHub's digest is" : "the downloaded bytes hash to";
+    return `${how} sha256 ${found}, expected ${expected.sha256}`;
+  }
+  return void 0;
+}
+async function uploadReleaseAsset(gh, options) {
+  const { owner, repo, release, name, logger } = options;
+  const expected = { size: options.size, sha256: options.sha256.toLowerCase() };
+  const onDisk = await stat(options.path);
+  if (onDisk.size !== expected.size) {
+    throw new InfrastructureError(
+      `${options.path} has ${onDisk.size} bytes, but ${expected.size} were expected for release asset ${name}: the file changed after its size and sha256 were taken.`
+    );
+  }
+  const operation = {
+    action: `upload ${name} to ${describeRelease(options, release)}`,
+    permission: RELEASE_PERMISSION
+  };
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    const existing = (await listReleaseAssets(gh, { owner, repo, releaseId: release.id })).find(
+      (a) => a.name === name
+    );
+    if (existing) {
+      const problem3 = await assetProblem(gh, { owner, repo, asset: existing, expected });
+      if (problem3 === void 0) {
+        logger.info(`${name} is already on ${describeRelease(options, release)} and verifies`);
+        return existing;
+      }
+      logger.warn(`deleting release asset ${name} (id ${existing.id}) before uploading: ${problem3}`);
+      await deleteReleaseAsset(gh, { owner, repo, asset: existing });
+    }
+    let asset;
+    try {
+      asset = await send(gh, options, expected);
+    } catch (error2) {
+      const retriable = mayHaveCommitted(error2) || isAlreadyExists(error2);
+      if (!retriable) throw refused(operation, options, error2);
+      if (attempt >= attempts) throw explainGitHubError(operation, error2);
+      logger.warn(
+        `GitHub: ${operation.action} failed (${describeFailure(error2)}); checking what GitHub kept, then trying again (attempt ${attempt + 1} of ${attempts})`
+      );
+      await sleep2((options.settleMs ?? 2e3) * attempt);
+      continue;
+    }
+    const problem2 = await assetProblem(gh, { owner, repo, asset, expected });
+    if (problem2 === void 0) {
+      logger.info(`uploaded ${name} (${expected.size} bytes) to ${describeRelease(options, release)}`);
+      return asset;
+    }
+    await deleteReleaseAsset(gh, { owner, repo, asset });
+    if (attempt >= attempts) {
+      throw new ReleaseAssetMismatchError(
+        `${name} on ${describeRelease(options, release)}`,
+        `${problem2}, after ${attempts} uploads (each bad copy was deleted)`
+      );
+    }
+    logger.warn(`GitHub stored ${name} wrongly (${problem2}); deleted it, uploading again`);
+  }
+}
+async function send(gh, options, expected) {
+  const { owner, repo, release, name } = options;
+  const tap = new HashTap();
+  let readError;
+  const body = pipeline2(createReadStream(options.path), tap, (error2) => {
+    if (error2?.syscall) readError = error2;
+  });
+  try {
+    const { data } = await gh.rest.repos.uploadReleaseAsset({
+      owner,
+      repo,
+      release_id: release.id,
+      name,
+      ...options.label !== void 0 ? { label: options.label } : {},
+      baseUrl: options.baseUrl ?? new URL(release.upload_url.replace(/\{.*$/, "")).origin,
+      // A Node stream: octokit hands it to fetch with `duplex: "half"`, and fetch streams it.
+      data: body,
+      headers: {
+        "content-type": options.contentType ?? "application/octet-stream",
+        "content-length": expected.size
+      }
+    });
+    const sent = tap.digest;
+    if (sent && sent.sha256 !== expected.sha256) {
+      await deleteReleaseAsset(gh, { owner, repo, asset: data });
+      throw new InfrastructureError(
+        `${options.path} hashed to sha256 ${sent.sha256} while it was uploaded, but ${expected.sha256} was expected for release asset ${name}: the file changed after its sha256 was taken. The upload was deleted.`
+      );
+    }
+    return data;
+  } catch (error2) {
+    if (readError === void 0) throw error2;
+    throw new InfrastructureError(
+      `could not read ${options.path} to upload it as ${name}: ${readError.message}`,
+      {
+        cause: readError
+      }
+    );
+  } finally {
+    body.destroy();
+  }
+}
+function isAlreadyExists(error2) {
+  if (statusOf(error2) !== 422) return false;
+  const errors = error2.response?.data?.errors;
+  return Array.isArray(errors) && errors.some((e) => e.code === "already_exists");
+}
+function refused(operation, options, error2) {
+  if (statusOf(error2) === 422) {
+    const explained = explainGitHubError(operation, error2);
+    const said = explained.message.replace(/\. GitHub refused.*$/, "");
+    return new ConfigurationError(
+      `${said}. GitHub refused the file (${options.size} bytes): each release asset must be smaller than ${GITHUB_ASSET_LIMIT} bytes (2 GiB) and its name unique on the release; split larger files into parts.`,
+      { cause: error2 }
+    );
+  }
+  return explainGitHubError(operation, error2);
+}
+function describeFailure(error2) {
+  if (isAlreadyExists(error2)) return "HTTP 422: the name is taken";
+  const status = statusOf(error2);
+  const response = error2.response;
+  return status !== void 0 && response !== void 0 ? `HTTP ${status}` : `no answer: ${error2.message}`;
+}
+function sleep2(ms) {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 // actions/src/release/assemble.ts

@@ -6,8 +6,8 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { ConfigurationError, EXIT } from "../errors.ts";
-import { GITHUB_ASSET_LIMIT } from "../github/release-assets.ts";
 import { createGitHub } from "../github/client.ts";
+import { GITHUB_ASSET_LIMIT } from "../github/release-assets.ts";
 import { prepareRelease } from "../release/assemble.ts";
 import { ReleaseBlockedError } from "../release/errors.ts";
 import { SUMS_ASSET } from "../release/names.ts";
