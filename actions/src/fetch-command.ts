@@ -4,6 +4,7 @@
  * repository) from GITHUB_TOKEN or GH_TOKEN, the API root from GITHUB_API_URL.
  */
 import { parseArgs } from "node:util";
+import { usageErrors } from "./cli-args.ts";
 import { ConfigurationError, EXIT, type ExitCode } from "./errors.ts";
 import { createGitHub } from "./github/client.ts";
 import type { Logger } from "./logger.ts";
@@ -22,16 +23,7 @@ export const FETCH_USAGE = `pte-farm fetch TAG CELL [options]
   Provenance: gh attestation verify FILE --repo OWNER/NAME`;
 
 export async function fetchCli(argv: string[], logger: Logger): Promise<ExitCode> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-      throw new ConfigurationError(`${err.message}; see \`pte-farm fetch --help\``);
-    }
-    throw err;
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = usageErrors("fetch", () => parse(argv));
   if (values.help) {
     logger.info(FETCH_USAGE);
     return EXIT.ok;

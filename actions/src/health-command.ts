@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { loadFarm } from "../../matrix/load.ts";
 import { ACTIONS } from "./action-io.ts";
+import { usageErrors } from "./cli-args.ts";
 import { storedDeviceStates } from "./device-states.ts";
 import { ConfigurationError, EXIT, type ExitCode } from "./errors.ts";
 import { checkDevice, healthMarkdown, healthProblem } from "./health-run.ts";
@@ -32,17 +33,6 @@ export const HEALTH_USAGE = `pte-farm health --device NAME [options]
 pte-farm health states --history STORE [--matrix FILE] [--json]
   each device's last health state and whether it is quarantined, and why (exit 0)`;
 
-function usageErrors<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-      throw new ConfigurationError(`${err.message}; see \`pte-farm health --help\``);
-    }
-    throw err;
-  }
-}
-
 function mib(flag: string, value: string | undefined, fallback: string): number {
   const text = value ?? fallback;
   const n = Number(text);
@@ -54,7 +44,7 @@ function mib(flag: string, value: string | undefined, fallback: string): number 
 /** `pte-farm health …`: argv in, exit code out. */
 export async function healthCli(argv: string[], logger: Logger): Promise<ExitCode> {
   if (argv[0] === "states") return statesCli(argv.slice(1), logger);
-  const { values, positionals } = usageErrors(() =>
+  const { values, positionals } = usageErrors("health", () =>
     parseArgs({
       args: argv,
       allowPositionals: true,
@@ -121,7 +111,7 @@ function statesTable(states: DeviceStates): string {
 }
 
 async function statesCli(argv: string[], logger: Logger): Promise<ExitCode> {
-  const { values } = usageErrors(() =>
+  const { values } = usageErrors("health", () =>
     parseArgs({
       args: argv,
       options: {

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { EVENTS, type FarmEvent } from "../../matrix/schema.ts";
+import { usageErrors } from "./cli-args.ts";
 import { compareCommand, detectCommand } from "./compare-command.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "./errors.ts";
 import { FETCH_USAGE, fetchCli } from "./fetch-command.ts";
@@ -97,17 +98,6 @@ function count(flag: string, value: string | undefined, fallback: number, min: n
 }
 
 /** Runs an argv parse, turning its usage errors into ConfigurationErrors (exit 2). */
-function usageErrors<T>(command: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-      throw new ConfigurationError(`${err.message}; see \`pte-farm ${command} --help\``);
-    }
-    throw err;
-  }
-}
-
 async function validate(argv: string[], logger: Logger): Promise<ExitCode> {
   const { values } = usageErrors("validate", () =>
     parseArgs({

@@ -20,6 +20,7 @@ import {
   usableComparison,
 } from "../../reports/cell-report.ts";
 import { type ReportInput, renderJobSummary, renderPrComment } from "../../reports/pr-comment.ts";
+import { usageErrors } from "./cli-args.ts";
 import { readRunRecord } from "./compare-command.ts";
 import { loadCompareConfig } from "./compare-config.ts";
 import { cellSeries } from "./detect.ts";
@@ -208,16 +209,7 @@ export const REPORT_USAGE = `pte-farm report RECORD|DIR... [options]
 
 /** `pte-farm report …`: argv in, exit code out (main.ts turns thrown errors into exit codes). */
 export async function reportCli(argv: string[], logger: Logger): Promise<ExitCode> {
-  let parsed: ReturnType<typeof parseReportArgs>;
-  try {
-    parsed = parseReportArgs(argv);
-  } catch (err) {
-    if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-      throw new ConfigurationError(`${err.message}; see \`pte-farm report --help\``);
-    }
-    throw err;
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = usageErrors("report", () => parseReportArgs(argv));
   if (values.help) {
     logger.info(REPORT_USAGE);
     return EXIT.ok;

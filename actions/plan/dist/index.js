@@ -8411,7 +8411,6 @@ var ACTIONS = {
       }
     },
     outputs: {
-      assets: { description: "prepare: the staged files to upload, one path per line (attest them)." },
       checksums: {
         description: "prepare: a sha256sum-format file naming every asset and every whole .pte (also those uploaded as parts), for the attestation step's subject-checksums."
       },

@@ -1434,17 +1434,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path8) {
-      const ctrl = callVisitor(key, node, visitor, path8);
+    function visit_(key, node, visitor, path9) {
+      const ctrl = callVisitor(key, node, visitor, path9);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path8, ctrl);
-        return visit_(key, ctrl, visitor, path8);
+        replaceNode(key, path9, ctrl);
+        return visit_(key, ctrl, visitor, path9);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path8 = Object.freeze(path8.concat(node));
+          path9 = Object.freeze(path9.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci2 = visit_(i, node.items[i], visitor, path8);
+            const ci2 = visit_(i, node.items[i], visitor, path9);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -1455,13 +1455,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path8 = Object.freeze(path8.concat(node));
-          const ck = visit_("key", node.key, visitor, path8);
+          path9 = Object.freeze(path9.concat(node));
+          const ck = visit_("key", node.key, visitor, path9);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path8);
+          const cv = visit_("value", node.value, visitor, path9);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1482,17 +1482,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path8) {
-      const ctrl = await callVisitor(key, node, visitor, path8);
+    async function visitAsync_(key, node, visitor, path9) {
+      const ctrl = await callVisitor(key, node, visitor, path9);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path8, ctrl);
-        return visitAsync_(key, ctrl, visitor, path8);
+        replaceNode(key, path9, ctrl);
+        return visitAsync_(key, ctrl, visitor, path9);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path8 = Object.freeze(path8.concat(node));
+          path9 = Object.freeze(path9.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci2 = await visitAsync_(i, node.items[i], visitor, path8);
+            const ci2 = await visitAsync_(i, node.items[i], visitor, path9);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -1503,13 +1503,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path8 = Object.freeze(path8.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path8);
+          path9 = Object.freeze(path9.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path9);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path8);
+          const cv = await visitAsync_("value", node.value, visitor, path9);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1536,23 +1536,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path8) {
+    function callVisitor(key, node, visitor, path9) {
       if (typeof visitor === "function")
-        return visitor(key, node, path8);
+        return visitor(key, node, path9);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path8);
+        return visitor.Map?.(key, node, path9);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path8);
+        return visitor.Seq?.(key, node, path9);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path8);
+        return visitor.Pair?.(key, node, path9);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path8);
+        return visitor.Scalar?.(key, node, path9);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path8);
+        return visitor.Alias?.(key, node, path9);
       return void 0;
     }
-    function replaceNode(key, path8, node) {
-      const parent = path8[path8.length - 1];
+    function replaceNode(key, path9, node) {
+      const parent = path9[path9.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -2164,10 +2164,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path8, value) {
+    function collectionFromPath(schema, path9, value) {
       let v = value;
-      for (let i = path8.length - 1; i >= 0; --i) {
-        const k = path8[i];
+      for (let i = path9.length - 1; i >= 0; --i) {
+        const k = path9[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -2186,7 +2186,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path8) => path8 == null || typeof path8 === "object" && !!path8[Symbol.iterator]().next().done;
+    var isEmptyPath = (path9) => path9 == null || typeof path9 === "object" && !!path9[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -2216,11 +2216,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path8, value) {
-        if (isEmptyPath(path8))
+      addIn(path9, value) {
+        if (isEmptyPath(path9))
           this.add(value);
         else {
-          const [key, ...rest] = path8;
+          const [key, ...rest] = path9;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -2234,8 +2234,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path8) {
-        const [key, ...rest] = path8;
+      deleteIn(path9) {
+        const [key, ...rest] = path9;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -2249,8 +2249,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path8, keepScalar) {
-        const [key, ...rest] = path8;
+      getIn(path9, keepScalar) {
+        const [key, ...rest] = path9;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -2268,8 +2268,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path8) {
-        const [key, ...rest] = path8;
+      hasIn(path9) {
+        const [key, ...rest] = path9;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -2279,8 +2279,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path8, value) {
-        const [key, ...rest] = path8;
+      setIn(path9, value) {
+        const [key, ...rest] = path9;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -4795,9 +4795,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path8, value) {
+      addIn(path9, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path8, value);
+          this.contents.addIn(path9, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -4872,14 +4872,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path8) {
-        if (Collection2.isEmptyPath(path8)) {
+      deleteIn(path9) {
+        if (Collection2.isEmptyPath(path9)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path8) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path9) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -4894,10 +4894,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path8, keepScalar) {
-        if (Collection2.isEmptyPath(path8))
+      getIn(path9, keepScalar) {
+        if (Collection2.isEmptyPath(path9))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path8, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path9, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -4908,10 +4908,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path8) {
-        if (Collection2.isEmptyPath(path8))
+      hasIn(path9) {
+        if (Collection2.isEmptyPath(path9))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path8) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path9) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -4928,13 +4928,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path8, value) {
-        if (Collection2.isEmptyPath(path8)) {
+      setIn(path9, value) {
+        if (Collection2.isEmptyPath(path9)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path8), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path9), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path8, value);
+          this.contents.setIn(path9, value);
         }
       }
       /**
@@ -6895,9 +6895,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path8) => {
+    visit.itemAtPath = (cst, path9) => {
       let item = cst;
-      for (const [field, index] of path8) {
+      for (const [field, index] of path9) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -6906,23 +6906,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path8) => {
-      const parent = visit.itemAtPath(cst, path8.slice(0, -1));
-      const field = path8[path8.length - 1][0];
+    visit.parentCollection = (cst, path9) => {
+      const parent = visit.itemAtPath(cst, path9.slice(0, -1));
+      const field = path9[path9.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path8, item, visitor) {
-      let ctrl = visitor(item, path8);
+    function _visit(path9, item, visitor) {
+      let ctrl = visitor(item, path9);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci2 = _visit(Object.freeze(path8.concat([[field, i]])), token.items[i], visitor);
+            const ci2 = _visit(Object.freeze(path9.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -6933,10 +6933,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path8);
+            ctrl = ctrl(item, path9);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path8) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path9) : ctrl;
     }
     exports.visit = visit;
   }
@@ -8689,6 +8689,7 @@ var require_dist = __commonJS({
 
 // actions/src/actions/release.ts
 import { readFile as readFile2, writeFile as writeFile4 } from "node:fs/promises";
+import path8 from "node:path";
 
 // actions/src/errors.ts
 var EXIT = {
@@ -8898,7 +8899,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path8) => path8.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
+    (path9) => path9.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -10490,17 +10491,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path8 = requestOptions.url.replace(options.baseUrl, "");
+    const path9 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path8} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path9} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path8} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path9} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -13585,6 +13586,19 @@ function sleep2(ms) {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
+// actions/src/hashing.ts
+import { createHash as createHash2 } from "node:crypto";
+import { createReadStream as createReadStream2 } from "node:fs";
+function sha256Text(text) {
+  return createHash2("sha256").update(text).digest("hex");
+}
+function sha256File(file) {
+  return new Promise((resolve, reject) => {
+    const hash = createHash2("sha256");
+    createReadStream2(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve(hash.digest("hex")));
+  });
+}
+
 // actions/src/release/assemble.ts
 import { randomBytes } from "node:crypto";
 import { mkdir as mkdir2, rename as rename2, rm as rm2, stat as stat3, writeFile } from "node:fs/promises";
@@ -13844,19 +13858,6 @@ function describeDivergence(d) {
   return `prompt ${d.prompt_index}, token ${d.position}: expected ${show(d.expected_id, d.expected_text)}, got ${show(d.actual_id, d.actual_text)} (vs ${d.reference} reference)`;
 }
 
-// actions/src/hashing.ts
-import { createHash as createHash2 } from "node:crypto";
-import { createReadStream as createReadStream2 } from "node:fs";
-function sha256Text(text) {
-  return createHash2("sha256").update(text).digest("hex");
-}
-function sha256File(file) {
-  return new Promise((resolve, reject) => {
-    const hash = createHash2("sha256");
-    createReadStream2(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve(hash.digest("hex")));
-  });
-}
-
 // actions/src/samples.ts
 function median(samples) {
   if (samples.length === 0) return null;
@@ -13988,7 +13989,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path8) => inner(v, path8);
+  const check = (v, path9) => inner(v, path9);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -13997,19 +13998,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path8, detail, onKey = false) {
-    const where = formatPath(path8);
+  constructor(source, path9, detail, onKey = false) {
+    const where = formatPath(path9);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path8;
+    this.path = path9;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path8) {
+function formatPath(path9) {
   let out = "";
-  for (const seg of path8) {
+  for (const seg of path9) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -14024,52 +14025,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path8, expected, value) {
-  throw new ValidationError("", path8, `expected ${expected}, got ${describe(value)}`);
+function fail(path9, expected, value) {
+  throw new ValidationError("", path9, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path8) => typeof v === "string" ? v : fail(path8, "a string", v),
+  (v, path9) => typeof v === "string" ? v : fail(path9, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path8) => typeof v === "string" && v !== "" ? v : fail(path8, "a non-empty string", v),
+  (v, path9) => typeof v === "string" && v !== "" ? v : fail(path9, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path8) => typeof v === "number" && Number.isFinite(v) ? v : fail(path8, "a number", v),
+  (v, path9) => typeof v === "number" && Number.isFinite(v) ? v : fail(path9, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path8) => typeof v === "number" && Number.isInteger(v) ? v : fail(path8, "an integer", v),
+  (v, path9) => typeof v === "number" && Number.isInteger(v) ? v : fail(path9, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path8) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path8, "a non-negative integer", v),
+  (v, path9) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path9, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path8) => typeof v === "boolean" ? v : fail(path8, "a boolean", v),
+  (v, path9) => typeof v === "boolean" ? v : fail(path9, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a) => JSON.stringify(a)).join(" | ");
-  const check = (v, path8) => allowed.includes(v) ? v : fail(path8, `one of ${shown}`, v);
+  const check = (v, path9) => allowed.includes(v) ? v : fail(path9, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path8) => {
-    if (!Array.isArray(v)) fail(path8, "an array", v);
-    return v.map((el, i) => item(el, [...path8, i]));
+  const check = (v, path9) => {
+    if (!Array.isArray(v)) fail(path9, "an array", v);
+    return v.map((el, i) => item(el, [...path9, i]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path8) => v === null ? null : inner(v, path8);
+  const check = (v, path9) => v === null ? null : inner(v, path9);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path8) => v === void 0 ? void 0 : inner(v, path8);
+  const check = (v, path9) => v === void 0 ? void 0 : inner(v, path9);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -14077,10 +14078,10 @@ function isPlainObject3(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path8) => {
-    if (!isPlainObject3(v)) fail(path8, "an object", v);
+  const check = (v, path9) => {
+    if (!isPlainObject3(v)) fail(path9, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path8, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path9, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -14100,11 +14101,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path8) => {
-    if (!isPlainObject3(v)) fail(path8, "an object", v);
+  const check = (v, path9) => {
+    if (!isPlainObject3(v)) fail(path9, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path8, key]);
+      const value = check2(v[key], [...path9, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -14114,31 +14115,31 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path8) => {
+  const check = (v, path9) => {
     if (isPlainObject3(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path8, bad],
+          [...path9, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path8);
+    return known(v, path9);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path8) => {
-    if (!isPlainObject3(v)) fail(path8, "an object", v);
+  const check = (v, path9) => {
+    if (!isPlainObject3(v)) fail(path9, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path8, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path9, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path8);
+    return variant(v, path9);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
@@ -14146,17 +14147,17 @@ function tagged(key, variants) {
 }
 function open2(shape) {
   const known = obj(shape);
-  const check = (v, path8) => {
-    const checked = known(v, path8);
+  const check = (v, path9) => {
+    const checked = known(v, path9);
     return { ...v, ...checked };
   };
   return withJsonSchema(check, () => objectSchema(shape, true));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path8) => {
-    const value = inner(v, path8);
+  const check = (v, path9) => {
+    const value = inner(v, path9);
     const problem2 = rule(value);
-    if (problem2 !== null) throw new ValidationError("", [...path8, ...problem2.path], problem2.message);
+    if (problem2 !== null) throw new ValidationError("", [...path9, ...problem2.path], problem2.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -14597,9 +14598,9 @@ var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
 var verdict = literal(...VERDICTS);
 var numbers = arr(num);
 var interval = withJsonSchema(
-  (v, path8) => {
-    const xs = numbers(v, path8);
-    if (xs.length !== 2) throw new ValidationError("", path8, `expected [lo, hi], got ${xs.length} numbers`);
+  (v, path9) => {
+    const xs = numbers(v, path9);
+    if (xs.length !== 2) throw new ValidationError("", path9, `expected [lo, hi], got ${xs.length} numbers`);
     return [xs[0], xs[1]];
   },
   { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 }
@@ -16301,7 +16302,6 @@ var ACTIONS = {
       }
     },
     outputs: {
-      assets: { description: "prepare: the staged files to upload, one path per line (attest them)." },
       checksums: {
         description: "prepare: a sha256sum-format file naming every asset and every whole .pte (also those uploaded as parts), for the attestation step's subject-checksums."
       },
@@ -16531,9 +16531,11 @@ function releaseTag(input) {
   }
   return ref.slice("refs/tags/".length);
 }
-async function subjectsFile(staging) {
-  const { assets, manifest: manifest2 } = await readStaged(staging);
-  const entries = assets.map((a) => ({ name: a.name, sha256: a.sha256 }));
+async function subjectsFile(staging, manifest2) {
+  const sumsFile = path8.join(staging, SUMS_ASSET);
+  const sums = parseSums(await readFile2(sumsFile, "utf8"), SUMS_ASSET);
+  const entries = [...sums].map(([name, sha2562]) => ({ name, sha256: sha2562 }));
+  entries.push({ name: SUMS_ASSET, sha256: await sha256File(sumsFile) });
   for (const c of manifest2.cells) {
     if (c.file.parts !== null) entries.push({ name: c.file.name, sha256: c.file.sha256 });
   }
@@ -16560,8 +16562,7 @@ var run = defineAction("release", async (io) => {
         partLimit: partLimit(io.int("part-limit", 1)),
         logger: io.logger
       });
-      io.output("assets", [...prepared.assets, `${staging}/${SUMS_ASSET}`].join("\n"));
-      io.output("checksums", await subjectsFile(staging));
+      io.output("checksums", await subjectsFile(staging, prepared.manifest));
       io.output("cells", prepared.manifest.cells.length);
       await io.summary(`### pte-farm release ${tag}: staged
 

@@ -5,14 +5,17 @@
  * prepare staged and publish then uploads: publish refuses a staging folder that changed.
  */
 import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { ConfigurationError, EXIT } from "../errors.ts";
 import { createGitHub } from "../github/client.ts";
 import { GITHUB_ASSET_LIMIT } from "../github/release-assets.ts";
+import { sha256File } from "../hashing.ts";
 import { prepareRelease } from "../release/assemble.ts";
 import { ReleaseBlockedError } from "../release/errors.ts";
 import { SUMS_ASSET } from "../release/names.ts";
-import { publishStaged, readStaged } from "../release/publish.ts";
-import { formatSums } from "../release/sums.ts";
+import { publishStaged } from "../release/publish.ts";
+import { formatSums, parseSums } from "../release/sums.ts";
+import type { ReleaseManifest } from "../schemas/release-manifest.ts";
 import { arr, obj, open, parse, str } from "../validate.ts";
 import { apiUrl, repository, runLink, runnerEnv } from "./github-env.ts";
 import { defineAction, VerdictFailure } from "./io.ts";
@@ -44,13 +47,16 @@ function releaseTag(input: string): string {
 }
 
 /**
- * The attestation's subjects, as a sha256sum file: every asset to upload (SHA256SUMS included)
- * and every whole `.pte` that goes up as parts, so `gh attestation verify` works on the file a
- * user reassembles with `pte-farm fetch` as well as on each download.
+ * The attestation's subjects, as a sha256sum file: every asset to upload (SHA256SUMS, which
+ * prepare just wrote, names them all with their hashes; SHA256SUMS itself is added) and every
+ * whole `.pte` that goes up as parts, so `gh attestation verify` works on the file a user
+ * reassembles with `pte-farm fetch` as well as on each download.
  */
-async function subjectsFile(staging: string): Promise<string> {
-  const { assets, manifest } = await readStaged(staging);
-  const entries = assets.map((a) => ({ name: a.name, sha256: a.sha256 }));
+async function subjectsFile(staging: string, manifest: ReleaseManifest): Promise<string> {
+  const sumsFile = path.join(staging, SUMS_ASSET);
+  const sums = parseSums(await readFile(sumsFile, "utf8"), SUMS_ASSET);
+  const entries = [...sums].map(([name, sha256]) => ({ name, sha256 }));
+  entries.push({ name: SUMS_ASSET, sha256: await sha256File(sumsFile) });
   for (const c of manifest.cells) {
     if (c.file.parts !== null) entries.push({ name: c.file.name, sha256: c.file.sha256 });
   }
@@ -79,8 +85,7 @@ export const run = defineAction("release", async (io) => {
         partLimit: partLimit(io.int("part-limit", 1)),
         logger: io.logger,
       });
-      io.output("assets", [...prepared.assets, `${staging}/${SUMS_ASSET}`].join("\n"));
-      io.output("checksums", await subjectsFile(staging));
+      io.output("checksums", await subjectsFile(staging, prepared.manifest));
       io.output("cells", prepared.manifest.cells.length);
       await io.summary(`### pte-farm release ${tag}: staged\n\n${await readFile(prepared.notes, "utf8")}`);
     } catch (err) {
