@@ -34,7 +34,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 .PHONY: demo test setup typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bundle workflows readme-example clean
 
 demo: setup
-	node actions/src/cli.ts run
+	node actions/src/cli/pte-farm.ts run
 
 test: setup typecheck lint vitest pytest
 

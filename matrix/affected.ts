@@ -8,8 +8,8 @@
  * cell — an unknown path could touch anything, and the reason says so.
  */
 import path from "node:path";
-import { canonicalJson } from "../actions/src/hashing.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { canonicalJson } from "../actions/src/core/hashing.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import type { CellRef } from "../actions/src/schemas/stage.ts";
 import { type Cell, cellSet } from "./cells.ts";
 import type { Farm } from "./load.ts";

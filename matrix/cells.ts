@@ -4,7 +4,7 @@
  * cell sets are cross products minus impossible combinations, plus their `include` cells; `exclude`
  * rules turn cells into visible "skipped: reason" entries, never into silence.
  */
-import { ConfigurationError } from "../actions/src/errors.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
 import type { CellRef } from "../actions/src/schemas/stage.ts";
 import { whyImpossible } from "./capabilities.ts";
 import { cellId, globParts, globToRegExp, parseCellId, unknownName } from "./ids.ts";

@@ -3,9 +3,9 @@
  * names an impossible cell explicitly. Pure (the farm and a position lookup in, an error out), so it
  * is as fast as the plan benchmark needs and testable without files.
  */
-import { ConfigurationError } from "../actions/src/errors.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
+import type { PathSegment } from "../actions/src/core/validate.ts";
 import type { CellRef } from "../actions/src/schemas/stage.ts";
-import type { PathSegment } from "../actions/src/validate.ts";
 import { whyImpossible } from "./capabilities.ts";
 import { allCells } from "./cells.ts";
 import { globParts, parseCellId, unknownName } from "./ids.ts";

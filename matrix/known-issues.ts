@@ -3,8 +3,7 @@
  * data with compiled signatures. A bad regex or version range is a ConfigurationError at load time,
  * not a silent non-match at triage time.
  */
-import { ConfigurationError } from "../actions/src/errors.ts";
-import { STAGES, type StageName } from "../actions/src/schemas/stage.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
 import {
   arr,
   type Check,
@@ -18,8 +17,9 @@ import {
   refine,
   str,
   unknownValue,
-} from "../actions/src/validate.ts";
-import { isValidRange } from "../actions/src/version-range.ts";
+} from "../actions/src/core/validate.ts";
+import { isValidRange } from "../actions/src/core/version-range.ts";
+import { STAGES, type StageName } from "../actions/src/schemas/stage.ts";
 import { readYamlFile } from "./yaml-file.ts";
 
 const signature: Check<{ literal?: string; regex?: string }> = refine(

@@ -5,9 +5,9 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { ConfigurationError } from "../actions/src/errors.ts";
-import { KNOWN_ISSUES_FILE, REPO_ROOT } from "../actions/src/paths.ts";
-import type { PathSegment } from "../actions/src/validate.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { KNOWN_ISSUES_FILE, REPO_ROOT } from "../actions/src/core/paths.ts";
+import type { PathSegment } from "../actions/src/core/validate.ts";
 import { checkFarm } from "./checks.ts";
 import { globToRegExp } from "./ids.ts";
 import { loadKnownIssues } from "./known-issues.ts";

@@ -7,7 +7,7 @@
  * arm64 host share one arm64 build. Device jobs are one per cell and name their build by id.
  */
 import { createHash } from "node:crypto";
-import { ConfigurationError } from "../actions/src/errors.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
 import { type AffectedPaths, affectedCells } from "./affected.ts";
 import { type Cell, cellSet, type Skipped } from "./cells.ts";
 import type { Farm } from "./load.ts";
@@ -61,7 +61,7 @@ export interface PlanRequest {
   /** When `base` is null: why (e.g. the base's file does not validate), for the selection reasons. */
   noBase?: string;
   /**
-   * Quarantined devices → why (actions/src/quarantine.ts): their cells get no build or device job
+   * Quarantined devices → why (actions/src/health/quarantine.ts): their cells get no build or device job
    * and are listed as skipped, "quarantined: <why>", until a health check passes.
    */
   quarantined?: ReadonlyMap<string, string>;

@@ -26,7 +26,7 @@ import {
   unknownValue,
   ValidationError,
   withJsonSchema,
-} from "../actions/src/validate.ts";
+} from "../actions/src/core/validate.ts";
 
 export const FARM_SCHEMA_ID = "pte-farm/farm@1";
 

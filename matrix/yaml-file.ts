@@ -5,9 +5,15 @@
  */
 import { readFile } from "node:fs/promises";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
-import { ConfigurationError } from "../actions/src/errors.ts";
-import { displayPath } from "../actions/src/paths.ts";
-import { type Check, formatPath, type PathSegment, parse, ValidationError } from "../actions/src/validate.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { displayPath } from "../actions/src/core/paths.ts";
+import {
+  type Check,
+  formatPath,
+  type PathSegment,
+  parse,
+  ValidationError,
+} from "../actions/src/core/validate.ts";
 
 /** A validated YAML document that can still point at the line of any of its values. */
 export interface YamlFile<T> {

@@ -6,7 +6,7 @@
  * An infrastructure error is a warning that says it is not a regression: a board that went away
  * says nothing about the change under test.
  */
-import { describeDivergence } from "../actions/src/gate.ts";
+import { describeDivergence } from "../actions/src/gate/policy.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import {
   type CellReport,

@@ -4,7 +4,7 @@
  * that reproduces the cell. Each block is bounded (a few KB whatever the record holds), so a
  * report can drop whole blocks to fit GitHub's limit and never has to cut inside one.
  */
-import { describeDivergence } from "../actions/src/gate.ts";
+import { describeDivergence } from "../actions/src/gate/policy.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import type { ToolchainVersions } from "../actions/src/schemas/stage.ts";
 import {

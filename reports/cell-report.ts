@@ -7,10 +7,10 @@
  * both records passed; otherwise the cell's status speaks.
  */
 
-import type { Comparison, MetricComparison } from "../actions/src/compare.ts";
-import { cleanSamples, flaggedCount, median } from "../actions/src/samples.ts";
+import type { Comparison, MetricComparison } from "../actions/src/compare/verdicts.ts";
+import { shellQuote } from "../actions/src/pipeline/triage.ts";
+import { cleanSamples, flaggedCount, median } from "../actions/src/records/samples.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
-import { shellQuote } from "../actions/src/triage.ts";
 import type { Skipped } from "../matrix/cells.ts";
 import type { KnownIssue } from "../matrix/known-issues.ts";
 import { cleanText, codeSpan, escapeInline } from "./escape.ts";
@@ -258,7 +258,7 @@ export function reproduceOf(c: CellReport): string {
 
 /** The command that runs one cell locally, from a checkout of the PR's head. */
 export function reproduceCell(cellId: string): string {
-  return `node actions/src/cli.ts run --no-cache --cells ${shellQuote(cleanText(cellId, { keepNewlines: false }))}`;
+  return `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(cleanText(cellId, { keepNewlines: false }))}`;
 }
 
 /** Catalogue entries by id, for the notes; an id the catalogue lacks is still shown by id. */

@@ -2,8 +2,9 @@
  * Markdown for `pte-farm compare --format markdown` and the history report (change points and
  * noise floor per cell). Pure rendering of what compare.ts and detect.ts decided.
  */
-import type { Comparison } from "../actions/src/compare.ts";
-import type { Detection } from "../actions/src/detect.ts";
+
+import type { Detection } from "../actions/src/compare/detect.ts";
+import type { Comparison } from "../actions/src/compare/verdicts.ts";
 
 const ICON = { regression: "🔴", improvement: "🟢", unchanged: "⚪", inconclusive: "🟡" } as const;
 

@@ -20,7 +20,7 @@
  * in upstream release notes the same way (`@&#8203;user`). Inside code it is not needed (GitHub
  * leaves code alone) and would show literally, so code functions never insert it.
  */
-import { ConfigurationError } from "../actions/src/errors.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
 
 /** Zero-width space as an entity: invisible, and it breaks GitHub's mention/reference/link matching. */
 export const ZWSP = "&#8203;";

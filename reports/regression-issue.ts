@@ -4,8 +4,8 @@
  * metric comes back. Pure: detect.ts finds and confirms the change point; this only writes.
  */
 
-import type { MetricComparison } from "../actions/src/compare.ts";
-import type { ChangePoint, Detection, SeriesPoint } from "../actions/src/detect.ts";
+import type { ChangePoint, Detection, SeriesPoint } from "../actions/src/compare/detect.ts";
+import type { MetricComparison } from "../actions/src/compare/verdicts.ts";
 import type { KnownIssue } from "../matrix/known-issues.ts";
 import { formatChange, formatChangeWithCi, formatValue, reproduceCell } from "./cell-report.ts";
 import { codeBlock, codeSpan, escapeInline, link, plainText, shortSha } from "./escape.ts";

@@ -3,8 +3,8 @@
  * `pte-farm run`): one table row per cell, then a note per failure with its known-issue triage.
  * Pure: records in, markdown out.
  */
-import { describeDivergence } from "../actions/src/gate.ts";
-import { cleanSamples, flaggedCount, median } from "../actions/src/samples.ts";
+import { describeDivergence } from "../actions/src/gate/policy.ts";
+import { cleanSamples, flaggedCount, median } from "../actions/src/records/samples.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { CACHEABLE_STAGES } from "../actions/src/schemas/stage.ts";
 

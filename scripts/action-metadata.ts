@@ -1,10 +1,10 @@
 /**
  * The text of each generated `actions/<name>/action.yml` and of the generated block of
- * `actions/README.md`, from the table in actions/src/action-io.ts. Pure; scripts/build-actions.ts
+ * `actions/README.md`, from the table in actions/src/action-runs/io-table.ts. Pure; scripts/build-actions.ts
  * writes and checks them.
  */
 import { Document } from "yaml";
-import { ACTIONS, type ActionName, type ActionSpec } from "../actions/src/action-io.ts";
+import { ACTIONS, type ActionName, type ActionSpec } from "../actions/src/action-runs/io-table.ts";
 
 /** The generated-file notice, two lines (each file type prefixes them with its comment marker). */
 export function generatedBy(source: string): [string, string] {
@@ -36,7 +36,7 @@ export function actionYml(name: ActionName): string {
     outputs: spec.outputs,
     runs: { using: "node24", main: BUNDLE },
   });
-  doc.commentBefore = generatedBy("actions/src/action-io.ts")
+  doc.commentBefore = generatedBy("actions/src/action-runs/io-table.ts")
     .map((l) => ` ${l}`)
     .join("\n");
   return doc.toString({ lineWidth: 0 });
@@ -79,7 +79,7 @@ export function actionsReadme(readme: string): string {
   const names = Object.keys(ACTIONS) as ActionName[];
   const block = [
     START,
-    `<!-- ${generatedBy("actions/src/action-io.ts").join(" ")} -->`,
+    `<!-- ${generatedBy("actions/src/action-runs/io-table.ts").join(" ")} -->`,
     "",
     ...names.flatMap((n) => [actionSection(n), ""]),
   ].join("\n");

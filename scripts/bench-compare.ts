@@ -5,7 +5,7 @@
  * as not detected. The other rules get a fixed 20 reps per side (pte-farm's target budget) and
  * see the samples unpaired, as those tools do.
  */
-import { DEFAULT_COMPARE_SETTINGS } from "../actions/src/compare-config.ts";
+import { DEFAULT_COMPARE_SETTINGS } from "../actions/src/compare/config.ts";
 import {
   fixedDropAlert,
   mannWhitneyLowerP,

@@ -13,11 +13,11 @@ import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { cellSeries, type Detection, detectSeries } from "../actions/src/detect.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { cellSeries, type Detection, detectSeries } from "../actions/src/compare/detect.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
+import { parse } from "../actions/src/core/validate.ts";
 import { type RunRecord, runRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
-import { parse } from "../actions/src/validate.ts";
 import { renderHistoryReport } from "../reports/compare.ts";
 
 const CELLS = 100;

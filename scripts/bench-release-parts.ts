@@ -14,7 +14,7 @@ import { mkdtemp, open, rm, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { sha256File } from "../actions/src/hashing.ts";
+import { sha256File } from "../actions/src/core/hashing.ts";
 import { DEFAULT_PART_LIMIT, reassemble, splitFile } from "../actions/src/release/parts.ts";
 
 const { values } = parseArgs({

@@ -13,10 +13,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
-import { listFiles } from "../actions/src/hashing.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { listFiles } from "../actions/src/core/hashing.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
+import { parseJson } from "../actions/src/core/validate.ts";
 import { type RunRecord, runRecord } from "../actions/src/schemas/run-record.ts";
-import { parseJson } from "../actions/src/validate.ts";
 
 interface Measured {
   label: string;
@@ -41,7 +41,7 @@ async function measure(label: string, args: string[], cache: string, out: string
   const started = performance.now();
   const res = await execa(
     process.execPath,
-    [path.join(REPO_ROOT, "actions/src/cli.ts"), "run", ...args, "--out", out],
+    [path.join(REPO_ROOT, "actions/src/cli/pte-farm.ts"), "run", ...args, "--out", out],
     {
       reject: false,
       env: { PTE_FARM_CACHE: cache },

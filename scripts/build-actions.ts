@@ -1,5 +1,5 @@
 /**
- * Builds the custom actions from actions/src/action-io.ts: for each action, its `action.yml`, its
+ * Builds the custom actions from actions/src/action-runs/io-table.ts: for each action, its `action.yml`, its
  * self-contained bundle `dist/index.js` (esbuild, of `actions/src/entries/<name>.ts`) and
  * `dist/licenses.txt` (the third-party packages inlined into it, with their license texts); and
  * the generated block of actions/README.md.
@@ -16,8 +16,8 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { build, type Metafile, type Plugin } from "esbuild";
-import type { ActionName } from "../actions/src/action-io.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import type { ActionName } from "../actions/src/action-runs/io-table.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { actionsReadme, actionYml, BUNDLE, generatedBy } from "./action-metadata.ts";
 
 /** The bundle of each action: its entry, one per line. Adding an action adds a line here. */

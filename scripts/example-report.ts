@@ -9,18 +9,18 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { compareRecords } from "../actions/src/compare.ts";
-import { loadCompareConfig } from "../actions/src/compare-config.ts";
-import { cellSeries } from "../actions/src/detect.ts";
-import { defaultPolicy, gate } from "../actions/src/gate.ts";
-import { DEFAULT_MATRIX, KNOWN_ISSUES_FILE, REPO_ROOT } from "../actions/src/paths.ts";
-import { roofline } from "../actions/src/roofline.ts";
-import { cleanSamples, median } from "../actions/src/samples.ts";
+import { loadCompareConfig } from "../actions/src/compare/config.ts";
+import { cellSeries } from "../actions/src/compare/detect.ts";
+import { compareRecords } from "../actions/src/compare/verdicts.ts";
+import { DEFAULT_MATRIX, KNOWN_ISSUES_FILE, REPO_ROOT } from "../actions/src/core/paths.ts";
+import { parse } from "../actions/src/core/validate.ts";
+import { defaultPolicy, gate } from "../actions/src/gate/policy.ts";
+import { reproduceCommand, triage } from "../actions/src/pipeline/triage.ts";
+import { roofline } from "../actions/src/records/roofline.ts";
+import { cleanSamples, median } from "../actions/src/records/samples.ts";
 import { type RunRecord, runRecord } from "../actions/src/schemas/run-record.ts";
 import type { CellRef, Metric } from "../actions/src/schemas/stage.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
-import { reproduceCommand, triage } from "../actions/src/triage.ts";
-import { parse } from "../actions/src/validate.ts";
 import { cellSet } from "../matrix/cells.ts";
 import { cellId } from "../matrix/ids.ts";
 import { loadKnownIssues } from "../matrix/known-issues.ts";
@@ -298,7 +298,7 @@ export async function exampleReport(): Promise<ReportInput> {
       message: "stage execute: timeout: timed out after 1800 s; its process group was killed",
       known_issue: null,
       triage: "the stage ran out of time on the device (infrastructure, not the change): rerun the job",
-      reproduce: `node actions/src/cli.ts run --no-cache --cells '${cellId(cell)}'`,
+      reproduce: `node actions/src/cli/pte-farm.ts run --no-cache --cells '${cellId(cell)}'`,
     };
     cells.push({ head: parse(runRecord, head, "example timeout") });
   }

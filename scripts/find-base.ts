@@ -1,11 +1,11 @@
 /**
  * `node scripts/find-base.ts --history DIR --cell ID --out FILE` (farm-device.yml): the cell's
  * newest passing nightly record, as the base of a pull request's compare. See
- * actions/src/workflow-commands.ts.
+ * actions/src/cli/workflow.ts.
  */
 import { parseArgs } from "node:util";
-import { consoleLogger } from "../actions/src/logger.ts";
-import { findBaseCommand } from "../actions/src/workflow-commands.ts";
+import { findBaseCommand } from "../actions/src/cli/workflow.ts";
+import { consoleLogger } from "../actions/src/core/logger.ts";
 import { runScript } from "./run-script.ts";
 
 await runScript(async () => {

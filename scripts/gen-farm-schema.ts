@@ -5,7 +5,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { farmJsonSchema } from "../matrix/schema.ts";
 
 export const FARM_SCHEMA_FILE = path.join(REPO_ROOT, "matrix", "farm.schema.json");

@@ -7,7 +7,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { ConfigurationError } from "../actions/src/errors.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
 import { renderPrComment } from "../reports/pr-comment.ts";
 import { exampleReport } from "./example-report.ts";
 

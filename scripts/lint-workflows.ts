@@ -16,7 +16,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { execa } from "execa";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { type LocalAction, parseActionYml } from "./local-actions.ts";
 import { checkPolicy, parseWorkflow, type WorkflowFile } from "./workflow-policy.ts";
 

@@ -1,11 +1,11 @@
 /**
  * `node scripts/nightly-candidates.ts --store STORE --records DIR --devices FILE [--config FILE]`
  * (farm-nightly.yml's history job): append tonight's records, find candidate regressions, and set
- * the `confirm` output. See actions/src/workflow-commands.ts.
+ * the `confirm` output. See actions/src/cli/workflow.ts.
  */
 import { parseArgs } from "node:util";
-import { consoleLogger } from "../actions/src/logger.ts";
-import { nightlyCandidatesCommand } from "../actions/src/workflow-commands.ts";
+import { nightlyCandidatesCommand } from "../actions/src/cli/workflow.ts";
+import { consoleLogger } from "../actions/src/core/logger.ts";
 import { runScript } from "./run-script.ts";
 
 await runScript(async () => {

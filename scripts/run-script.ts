@@ -2,7 +2,7 @@
  * The one place a workflow script turns an error into an exit code, as main.ts does for the CLI:
  * bad input or usage → 2 with its message, anything else → 3 with its stack.
  */
-import { ConfigurationError, EXIT } from "../actions/src/errors.ts";
+import { ConfigurationError, EXIT } from "../actions/src/core/errors.ts";
 
 export async function runScript(body: () => Promise<void>): Promise<void> {
   try {

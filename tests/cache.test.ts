@@ -8,8 +8,8 @@ import {
   keyMaterial,
   modelFolderHash,
   type ToolchainFingerprint,
-} from "../actions/src/cache.ts";
-import { runStage } from "../actions/src/stage-runner.ts";
+} from "../actions/src/pipeline/cache.ts";
+import { runStage } from "../actions/src/pipeline/stage-process.ts";
 import { fakeStages, makeSpec, tempDir } from "./helpers/env.ts";
 
 const FP: ToolchainFingerprint = {

@@ -2,12 +2,12 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/paths.ts";
+import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
 import { selectCells } from "../matrix/cells.ts";
 import { loadFarm } from "../matrix/load.ts";
 import { tempDir } from "./helpers/env.ts";
 
-const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 
 async function cli(...args: string[]) {
   return execa(process.execPath, [CLI, ...args], { reject: false, cwd: REPO_ROOT });

@@ -6,15 +6,15 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareRecords } from "../actions/src/compare.ts";
-import { DEFAULT_COMPARE_CONFIG, loadCompareConfig } from "../actions/src/compare-config.ts";
-import { fragmentation } from "../actions/src/delegation.ts";
-import { defaultPolicy, GateInputError, gate, OUTPUT_Q_BOUND } from "../actions/src/gate.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { DEFAULT_COMPARE_CONFIG, loadCompareConfig } from "../actions/src/compare/config.ts";
+import { fragmentation } from "../actions/src/compare/delegation.ts";
+import { compareRecords } from "../actions/src/compare/verdicts.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
+import { parse, ValidationError } from "../actions/src/core/validate.ts";
+import { defaultPolicy, GateInputError, gate, OUTPUT_Q_BOUND } from "../actions/src/gate/policy.ts";
 import { manifest } from "../actions/src/schemas/manifest.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { executeData, referenceData, stageResult } from "../actions/src/schemas/stage.ts";
-import { parse, ValidationError } from "../actions/src/validate.ts";
 import { renderTable } from "../reports/summary.ts";
 
 const FIXTURES = path.join(REPO_ROOT, "tests", "fixtures");

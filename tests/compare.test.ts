@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { compareRecords } from "../actions/src/compare.ts";
-import { DEFAULT_COMPARE_CONFIG, loadCompareConfig, settingsFor } from "../actions/src/compare-config.ts";
-import { RecordingLogger } from "../actions/src/logger.ts";
-import { main } from "../actions/src/main.ts";
+import { main } from "../actions/src/cli/main.ts";
+import { DEFAULT_COMPARE_CONFIG, loadCompareConfig, settingsFor } from "../actions/src/compare/config.ts";
+import { compareRecords } from "../actions/src/compare/verdicts.ts";
+import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
 import { pairedSession } from "../scripts/synthetic-sessions.ts";
 import { FIXTURE, record, writeRecords } from "./helpers/records.ts";

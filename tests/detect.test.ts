@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { cellSeries, confirm, detectSeries } from "../actions/src/detect.ts";
-import { RecordingLogger } from "../actions/src/logger.ts";
-import { main } from "../actions/src/main.ts";
+import { main } from "../actions/src/cli/main.ts";
+import { cellSeries, confirm, detectSeries } from "../actions/src/compare/detect.ts";
+import { RecordingLogger } from "../actions/src/core/logger.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { detectChangePoints } from "../actions/src/stats/changepoint.ts";
 import { noiseFloor } from "../actions/src/stats/noise-floor.ts";

@@ -8,19 +8,19 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { sha256File } from "../actions/src/hashing.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { sha256File } from "../actions/src/core/hashing.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
+import { parseJson } from "../actions/src/core/validate.ts";
 import { manifest } from "../actions/src/schemas/manifest.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
-import { parseJson } from "../actions/src/validate.ts";
 import { hasRealPython, hasRealStage, realPython, tempDir } from "./helpers/env.ts";
 
 const SMALL_CNN = path.join(REPO_ROOT, "stages", "models", "small-cnn");
 const ready =
   hasRealPython && STAGES.every(hasRealStage) && existsSync(path.join(SMALL_CNN, "model.safetensors"));
 const why = ready ? "" : " [SKIPPED here: needs .venv (make setup), the stages and stages/models/small-cnn]";
-const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 const TOSA_CELL = "small-cnn/ethos-u-int8/tosa/host-x86_64@stable";
 const U55_CELL = "small-cnn/ethos-u-int8/ethos-u55-128/corstone-300-u55@stable";
 

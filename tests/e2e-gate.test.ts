@@ -7,10 +7,10 @@ import { cp } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { defaultPolicy, describeDivergence, gate } from "../actions/src/gate.ts";
-import { STAGES_DIR } from "../actions/src/paths.ts";
+import { STAGES_DIR } from "../actions/src/core/paths.ts";
+import { defaultPolicy, describeDivergence, gate } from "../actions/src/gate/policy.ts";
+import { runStage, type StageCommand } from "../actions/src/pipeline/stage-process.ts";
 import type { ExecuteData, ReferenceData, StageName, StageSpec } from "../actions/src/schemas/stage.ts";
-import { runStage, type StageCommand } from "../actions/src/stage-runner.ts";
 import {
   hasRealPython,
   hasRealStage,

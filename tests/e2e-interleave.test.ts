@@ -7,16 +7,16 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
+import { parseJson } from "../actions/src/core/validate.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
-import { parseJson } from "../actions/src/validate.ts";
 import { hasRealPython, hasRealStage, hasTinyLlama, realPython, tempDir } from "./helpers/env.ts";
 
 const ready = hasRealPython && hasTinyLlama && STAGES.every(hasRealStage);
 const why = ready ? "" : " [SKIPPED here: needs .venv (make setup), the stages and the tiny model]";
-const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 const CELL = "tiny-llama/fp32/portable/host-x86_64@stable";
 
 async function cli(args: string[], cache: string) {

@@ -7,17 +7,17 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
+import { parseJson } from "../actions/src/core/validate.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
-import { parseJson } from "../actions/src/validate.ts";
 import { hasRealPython, hasRealStage, hasTinyLlama, realPython, tempDir } from "./helpers/env.ts";
 
 const ready = hasRealPython && hasTinyLlama && STAGES.every(hasRealStage);
 const why = ready
   ? ""
   : " [SKIPPED here: needs .venv (make setup), stages/pte_stages/*.py and stages/models/tiny-llama]";
-const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 const CELL = "tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable";
 
 async function run(out: string, cache: string) {

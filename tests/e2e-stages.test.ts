@@ -6,9 +6,9 @@
 import { copyFile, readFile, stat, truncate } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { KNOWN_ISSUES_FILE, STAGES_DIR } from "../actions/src/paths.ts";
-import { describeFailure, runStage, type StageCommand } from "../actions/src/stage-runner.ts";
-import { triage } from "../actions/src/triage.ts";
+import { KNOWN_ISSUES_FILE, STAGES_DIR } from "../actions/src/core/paths.ts";
+import { describeFailure, runStage, type StageCommand } from "../actions/src/pipeline/stage-process.ts";
+import { triage } from "../actions/src/pipeline/triage.ts";
 import { loadKnownIssues } from "../matrix/known-issues.ts";
 import { hasRealPython, hasRealStage, hasTinyLlama, makeSpec, realPython, tempDir } from "./helpers/env.ts";
 

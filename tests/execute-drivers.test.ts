@@ -6,13 +6,13 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
+import { arr, obj, parse, parseJson, str, ValidationError } from "../actions/src/core/validate.ts";
 import { driverFor, EXECUTE_DRIVERS } from "../actions/src/drivers/registry.ts";
-import { MetricCollector } from "../actions/src/drivers/samples.ts";
-import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/paths.ts";
-import { buildRunRecord, cellStatus } from "../actions/src/run-record.ts";
+import { MetricCollector } from "../actions/src/drivers/rep-metrics.ts";
+import { buildRunRecord, cellStatus } from "../actions/src/records/build.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { executeData } from "../actions/src/schemas/stage.ts";
-import { arr, obj, parse, parseJson, str, ValidationError } from "../actions/src/validate.ts";
 import { allCells } from "../matrix/cells.ts";
 import { loadFarm } from "../matrix/load.ts";
 import { DRIVERS } from "../matrix/schema.ts";

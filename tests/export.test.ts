@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { toBencherBmf } from "../actions/src/export/bencher.ts";
-import { toGabBigger } from "../actions/src/export/gab.ts";
-import { toPytorchV3 } from "../actions/src/export/pytorch-v3.ts";
+import { toBencherBmf } from "../actions/src/records/formats/bencher.ts";
+import { toGabBigger } from "../actions/src/records/formats/gab.ts";
+import { toPytorchV3 } from "../actions/src/records/formats/pytorch-v3.ts";
 import { sampleRecord } from "./helpers/record.ts";
 
 /**

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { DEFAULT_MATRIX } from "../actions/src/paths.ts";
+import { DEFAULT_MATRIX } from "../actions/src/core/paths.ts";
 import {
   arr,
   closed,
@@ -19,7 +19,7 @@ import {
   tagged,
   toJsonSchema,
   ValidationError,
-} from "../actions/src/validate.ts";
+} from "../actions/src/core/validate.ts";
 import { FARM_SCHEMA_FILE, farmSchemaText } from "../scripts/gen-farm-schema.ts";
 
 describe("matrix/farm.schema.json", () => {

@@ -8,11 +8,11 @@ import { existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { parse, parseJson } from "../actions/src/core/validate.ts";
 import { fvpDriver } from "../actions/src/drivers/fvp/driver.ts";
-import { ConfigurationError } from "../actions/src/errors.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { executeData, stageResult } from "../actions/src/schemas/stage.ts";
-import { parse, parseJson } from "../actions/src/validate.ts";
 import { driverRequest, FVP_STAND_IN, standInElf, U55_CELL, U85_CELL } from "./helpers/drivers.ts";
 import { runLocalAction } from "./helpers/local-action.ts";
 

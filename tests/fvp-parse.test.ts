@@ -6,10 +6,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { checkAddress, fvpArgv, fvpTarget } from "../actions/src/drivers/fvp/command.ts";
 import { fvpVerdict, parseFvpLog } from "../actions/src/drivers/fvp/parse.ts";
-import { ConfigurationError } from "../actions/src/errors.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
 
 const log = async (name: string) =>
   parseFvpLog(await readFile(path.join(REPO_ROOT, "tests", "fixtures", "fvp", name), "utf8"));

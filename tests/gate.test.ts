@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultPolicy, describeDivergence, GateInputError, gate } from "../actions/src/gate.ts";
+import { defaultPolicy, describeDivergence, GateInputError, gate } from "../actions/src/gate/policy.ts";
 import type { ExecuteData, ReferenceData } from "../actions/src/schemas/stage.ts";
 
 type Ref = ReferenceData["prompts"][number];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InfrastructureError } from "../actions/src/errors.ts";
+import { InfrastructureError } from "../actions/src/core/errors.ts";
 import { type CheckAnnotation, publishCheckRun } from "../actions/src/github/checks.ts";
 import { useGitHubRepo } from "./helpers/github-fixture.ts";
 import { errorReply } from "./helpers/github-server.ts";

@@ -4,10 +4,10 @@
  * violation if a retry arrives before its hint, and attempts are counted on the server.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigurationError, InfrastructureError } from "../actions/src/errors.ts";
+import { ConfigurationError, InfrastructureError } from "../actions/src/core/errors.ts";
+import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { findMarkedComment } from "../actions/src/github/comments.ts";
 import { callGitHub } from "../actions/src/github/errors.ts";
-import { RecordingLogger } from "../actions/src/logger.ts";
 import { testClient, useGitHubRepo } from "./helpers/github-fixture.ts";
 import { errorReply } from "./helpers/github-server.ts";
 

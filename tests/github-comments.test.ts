@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigurationError, InfrastructureError } from "../actions/src/errors.ts";
+import { ConfigurationError, InfrastructureError } from "../actions/src/core/errors.ts";
 import { upsertStickyComment } from "../actions/src/github/comments.ts";
 import { useGitHubRepo } from "./helpers/github-fixture.ts";
 import { errorReply } from "./helpers/github-server.ts";

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { ConfigurationError, InfrastructureError } from "../actions/src/errors.ts";
+import { ConfigurationError, InfrastructureError } from "../actions/src/core/errors.ts";
 import {
   downloadReleaseAsset,
   ensureDraftRelease,

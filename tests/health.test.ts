@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_MATRIX, REPO_ROOT, STAGES_DIR } from "../actions/src/core/paths.ts";
+import { parse } from "../actions/src/core/validate.ts";
 import {
   type CheckResult,
   checkHealth,
@@ -16,19 +18,17 @@ import {
   type HealthContext,
   parsePins,
   stateOf,
-} from "../actions/src/health.ts";
-import { smokeCheck } from "../actions/src/health-smoke.ts";
+} from "../actions/src/health/checks.ts";
+import { smokeCheck } from "../actions/src/health/smoke.ts";
 import {
   type DeviceProbe,
   judgeTemperature,
   judgeThrottle,
   readDeviceProbe,
   thermalExpectations,
-} from "../actions/src/health-thermal.ts";
+} from "../actions/src/health/thermal.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
-import { DEFAULT_MATRIX, REPO_ROOT, STAGES_DIR } from "../actions/src/paths.ts";
 import { healthReport } from "../actions/src/schemas/health-report.ts";
-import { parse } from "../actions/src/validate.ts";
 import { loadFarm } from "../matrix/load.ts";
 import { hasRealPython, realPython, tempDir } from "./helpers/env.ts";
 
@@ -277,7 +277,7 @@ describe.skipIf(!hasRealPython)("the smoke .pte, through the real ExecuTorch run
   });
 });
 
-const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 
 describe.skipIf(!hasRealPython)("pte-farm health on this host", () => {
   let cache: string;

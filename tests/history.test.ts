@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { ConfigurationError } from "../actions/src/errors.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
 import { GitBranchStore } from "../actions/src/history/git-branch.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { openStore } from "../actions/src/history/open.ts";

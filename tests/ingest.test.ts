@@ -1,8 +1,8 @@
 import { link, mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareRecords } from "../actions/src/compare.ts";
-import { loadCompareConfig } from "../actions/src/compare-config.ts";
+import { loadCompareConfig } from "../actions/src/compare/config.ts";
+import { compareRecords } from "../actions/src/compare/verdicts.ts";
 import {
   ARTIFACT_LIMITS,
   type Ingested,
@@ -10,7 +10,7 @@ import {
   pullRequestMatchesRun,
   type Refused,
   type TrustedRun,
-} from "../actions/src/report/ingest.ts";
+} from "../actions/src/publish/ingest.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { tempDir } from "./helpers/env.ts";
 import { sampleRecord } from "./helpers/record.ts";

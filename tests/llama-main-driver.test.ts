@@ -11,12 +11,12 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT, STAGES_DIR } from "../actions/src/core/paths.ts";
+import { parseJson } from "../actions/src/core/validate.ts";
 import { llamaMainDriver } from "../actions/src/drivers/llama-main/driver.ts";
-import { REPO_ROOT, STAGES_DIR } from "../actions/src/paths.ts";
+import { runStage } from "../actions/src/pipeline/stage-process.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import type { ExecuteData, ReferenceData, StageName } from "../actions/src/schemas/stage.ts";
-import { runStage } from "../actions/src/stage-runner.ts";
-import { parseJson } from "../actions/src/validate.ts";
 import { driverRequest } from "./helpers/drivers.ts";
 import {
   hasRealPython,

@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { generatedText, reportedRssMib, stripRunnerLogs } from "../actions/src/drivers/llama-main/output.ts";
 import {
   findStatsJson,
@@ -14,7 +15,6 @@ import {
   rate,
   StatsLineError,
 } from "../actions/src/drivers/llama-main/stats.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
 
 const fixture = (name: string) =>
   readFile(path.join(REPO_ROOT, "tests", "fixtures", "llama-main", name), "utf8");

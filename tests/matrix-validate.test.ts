@@ -7,10 +7,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/paths.ts";
+import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
 import { tempDir } from "./helpers/env.ts";
 
-const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 
 /** The shipped farm.yml with one edit, written to a temp file; returns the file and its text. */
 async function farmWith(edit: (text: string) => string): Promise<{ file: string; text: string }> {

@@ -1,8 +1,8 @@
 /** How the farm's device facts reach the measurement: cool-down into the execute spec, bandwidth into the record. */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MATRIX } from "../actions/src/paths.ts";
-import { cooldownFor } from "../actions/src/pipeline.ts";
-import { buildRunRecord } from "../actions/src/run-record.ts";
+import { DEFAULT_MATRIX } from "../actions/src/core/paths.ts";
+import { cooldownFor } from "../actions/src/pipeline/cell.ts";
+import { buildRunRecord } from "../actions/src/records/build.ts";
 import { cellSet } from "../matrix/cells.ts";
 import { loadFarm } from "../matrix/load.ts";
 import { sampleRecord } from "./helpers/record.ts";

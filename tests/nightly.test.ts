@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type CompareConfig, loadCompareConfig } from "../actions/src/compare-config.ts";
-import { GATE_METRIC, type NightlyInput, nightly, STAGE_METRIC } from "../actions/src/nightly.ts";
+import { type CompareConfig, loadCompareConfig } from "../actions/src/compare/config.ts";
+import { GATE_METRIC, type NightlyInput, nightly, STAGE_METRIC } from "../actions/src/history/nightly.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
 import { record } from "./helpers/records.ts";

@@ -7,9 +7,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigurationError } from "../actions/src/errors.ts";
-import { runnableCell } from "../actions/src/local-model.ts";
-import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/paths.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
+import { runnableCell } from "../actions/src/pipeline/runnable-cell.ts";
 import { allCells, selectCells } from "../matrix/cells.ts";
 import { type Farm, loadFarm } from "../matrix/load.ts";
 import { plan } from "../matrix/plan.ts";
@@ -17,7 +17,7 @@ import { githubOutput, planOutput, shard } from "../matrix/shard.ts";
 import { writeSyntheticFarm } from "../scripts/synthetic-farm.ts";
 import { tempDir } from "./helpers/env.ts";
 
-const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 let farm: Farm;
 beforeAll(async () => {
   farm = await loadFarm(DEFAULT_MATRIX);

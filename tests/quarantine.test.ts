@@ -1,21 +1,21 @@
 /**
  * Quarantine: which devices get no jobs, derived from run records and health reports in the
- * history store (actions/src/quarantine.ts), how `plan` leaves them out, where K comes from, and
+ * history store (actions/src/health/quarantine.ts), how `plan` leaves them out, where K comes from, and
  * that an infrastructure error is never turned into a verdict about a model along the way.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { loadCompareConfig } from "../actions/src/compare-config.ts";
+import { main } from "../actions/src/cli/main.ts";
+import { loadCompareConfig } from "../actions/src/compare/config.ts";
+import { RecordingLogger } from "../actions/src/core/logger.ts";
+import { DEFAULT_MATRIX } from "../actions/src/core/paths.ts";
+import { deviceStates, deviceStatus, quarantinedDevices } from "../actions/src/health/quarantine.ts";
 import { GitBranchStore } from "../actions/src/history/git-branch.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
+import { nightly } from "../actions/src/history/nightly.ts";
 import type { HistoryStore } from "../actions/src/history/store.ts";
-import { RecordingLogger } from "../actions/src/logger.ts";
-import { main } from "../actions/src/main.ts";
-import { nightly } from "../actions/src/nightly.ts";
-import { DEFAULT_MATRIX } from "../actions/src/paths.ts";
-import { deviceStates, deviceStatus, quarantinedDevices } from "../actions/src/quarantine.ts";
 import type { CheckResult, HealthReport, HealthState } from "../actions/src/schemas/health-report.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { loadFarm } from "../matrix/load.ts";

@@ -3,11 +3,11 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { tempDir } from "./helpers/env.ts";
 import { sampleRecord } from "./helpers/record.ts";
 
-const CLI = path.join(REPO_ROOT, "actions", "src", "cli.ts");
+const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 const cli = (...args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false, cwd: REPO_ROOT });
 
 async function recordFile(dir: string, name: string, over = {}): Promise<string> {

@@ -13,8 +13,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256File } from "../actions/src/hashing.ts";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { sha256File } from "../actions/src/core/hashing.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
 import { readWorkflows } from "../scripts/lint-workflows.ts";
@@ -110,7 +110,7 @@ describe.skipIf(!ready)(
     async function fetchCli(f: GitHubRepoFixture, out: string, cell = RELEASE_CELL) {
       return execa(
         NODE,
-        ["actions/src/cli.ts", "fetch", TAG, cell, "--repo", `${f.owner}/${f.repo}`, "--out", out],
+        ["actions/src/cli/pte-farm.ts", "fetch", TAG, cell, "--repo", `${f.owner}/${f.repo}`, "--out", out],
         {
           cwd: REPO_ROOT,
           reject: false,

@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigurationError } from "../actions/src/errors.ts";
-import { sha256File } from "../actions/src/hashing.ts";
-import { RecordingLogger } from "../actions/src/logger.ts";
+import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { sha256File } from "../actions/src/core/hashing.ts";
+import { RecordingLogger } from "../actions/src/core/logger.ts";
+import { parseJson } from "../actions/src/core/validate.ts";
 import { type PlannedCell, prepareRelease } from "../actions/src/release/assemble.ts";
 import { ReleaseBlockedError, VerificationError } from "../actions/src/release/errors.ts";
 import { formatSums, parseSums } from "../actions/src/release/sums.ts";
@@ -19,7 +20,6 @@ import { assetsForCell, verifyCell } from "../actions/src/release/verify.ts";
 import { releaseManifest } from "../actions/src/schemas/release-manifest.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
-import { parseJson } from "../actions/src/validate.ts";
 import { hasRealPython, hasRealStage, hasTinyLlama, tempDir } from "./helpers/env.ts";
 import {
   buildReleaseArtifacts,

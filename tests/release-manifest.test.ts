@@ -4,9 +4,9 @@
  * (part names, contiguous offsets, sizes that add up, the limit) is checked when it is read.
  */
 import { describe, expect, it } from "vitest";
+import { parse, toJsonSchema } from "../actions/src/core/validate.ts";
 import { benchFigures } from "../actions/src/release/cell-entry.ts";
 import { type ReleaseManifest, releaseManifest } from "../actions/src/schemas/release-manifest.ts";
-import { parse, toJsonSchema } from "../actions/src/validate.ts";
 import { sampleRecord } from "./helpers/record.ts";
 import { builtManifest, releaseEntry, releaseOf } from "./helpers/release-manifest.ts";
 

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256Text } from "../actions/src/hashing.ts";
+import { sha256Text } from "../actions/src/core/hashing.ts";
 import { VerificationError } from "../actions/src/release/errors.ts";
 import {
   DEFAULT_PART_LIMIT,

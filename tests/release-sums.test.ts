@@ -6,7 +6,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { sha256Text } from "../actions/src/hashing.ts";
+import { sha256Text } from "../actions/src/core/hashing.ts";
 import { formatSums, parseSums } from "../actions/src/release/sums.ts";
 import { tempDir } from "./helpers/env.ts";
 

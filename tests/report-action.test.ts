@@ -6,10 +6,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { KNOWN_ISSUES_FILE } from "../actions/src/core/paths.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
-import { KNOWN_ISSUES_FILE } from "../actions/src/paths.ts";
-import { syncNightlyIssues } from "../actions/src/report/nightly-report.ts";
-import { publishPrReport, type WorkflowRunEvent } from "../actions/src/report/pr-report.ts";
+import { syncNightlyIssues } from "../actions/src/publish/nightly-report.ts";
+import { publishPrReport, type WorkflowRunEvent } from "../actions/src/publish/pr-report.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
 import { PR_COMMENT_MARKER } from "../reports/pr-comment.ts";

@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigurationError, EXIT } from "../actions/src/errors.ts";
+import { REPORT_SCHEMA, reportCommand, reportExitCode } from "../actions/src/cli/report.ts";
+import { ConfigurationError, EXIT } from "../actions/src/core/errors.ts";
+import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
-import { RecordingLogger } from "../actions/src/logger.ts";
-import { REPORT_SCHEMA, reportCommand, reportExitCode } from "../actions/src/report-command.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
 import { summaryCounts } from "../reports/cell-report.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compareRecords } from "../actions/src/compare.ts";
-import { DEFAULT_COMPARE_CONFIG, loadCompareConfig } from "../actions/src/compare-config.ts";
+import { DEFAULT_COMPARE_CONFIG, loadCompareConfig } from "../actions/src/compare/config.ts";
+import { compareRecords } from "../actions/src/compare/verdicts.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
 import { failureAnnotations, MAX_ANNOTATIONS_PER_LEVEL } from "../reports/annotations.ts";
@@ -122,7 +122,7 @@ describe("the PR comment", () => {
     const details = comment.split("<details><summary><code>").length - 1;
     expect(details).toBe(example.cells.length);
     expect(comment).toContain(
-      "```sh\nnode actions/src/cli.ts run --no-cache --cells tiny-llama/8da4w-g32/xnnpack/pi5@stable\n```",
+      "```sh\nnode actions/src/cli/pte-farm.ts run --no-cache --cells tiny-llama/8da4w-g32/xnnpack/pi5@stable\n```",
     );
     expect(comment).toContain("RuntimeError: Missing out variants");
   });
@@ -327,7 +327,7 @@ describe("failure annotations", () => {
     ]);
     const gate = notes.find((n) => n.title.startsWith("gate failed"));
     expect(gate?.message).toContain("first divergence: prompt 1, token 17");
-    expect(gate?.message).toContain("reproduce: node actions/src/cli.ts run --no-cache --cells");
+    expect(gate?.message).toContain("reproduce: node actions/src/cli/pte-farm.ts run --no-cache --cells");
   });
 
   it("accepts bare records, and keeps titles on one line", () => {
@@ -360,10 +360,10 @@ describe("the job summary", () => {
 describe("the reproduce command", () => {
   it("is one shell word per cell id, whatever the id holds", () => {
     expect(reproduceCell("m/r/b/pi5@stable")).toBe(
-      "node actions/src/cli.ts run --no-cache --cells m/r/b/pi5@stable",
+      "node actions/src/cli/pte-farm.ts run --no-cache --cells m/r/b/pi5@stable",
     );
     expect(reproduceCell("a'b\nc;rm -rf ~")).toBe(
-      "node actions/src/cli.ts run --no-cache --cells 'a'\\''b c;rm -rf ~'",
+      "node actions/src/cli/pte-farm.ts run --no-cache --cells 'a'\\''b c;rm -rf ~'",
     );
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cellSeries, confirm, detectSeries } from "../actions/src/detect.ts";
-import { KNOWN_ISSUES_FILE } from "../actions/src/paths.ts";
+import { cellSeries, confirm, detectSeries } from "../actions/src/compare/detect.ts";
+import { KNOWN_ISSUES_FILE } from "../actions/src/core/paths.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
 import { loadKnownIssues } from "../matrix/known-issues.ts";
@@ -116,7 +116,7 @@ describe("the regression issue", () => {
     expect(chart.match(/^ {2}line \[/gm)).toHaveLength(2);
     expect(body).toContain("#### Known issues that may explain it");
     expect(body).toContain(
-      "```sh\nnode actions/src/cli.ts run --no-cache --cells tiny-llama/fp32/portable/host@stable\n```",
+      "```sh\nnode actions/src/cli/pte-farm.ts run --no-cache --cells tiny-llama/fp32/portable/host@stable\n```",
     );
     expect(githubSize(body)).toBeLessThanOrEqual(COMMENT_BUDGET);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exitCodeFor } from "../actions/src/run-record.ts";
+import { exitCodeFor } from "../actions/src/records/build.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { formatBytes, median, renderSummary } from "../reports/summary.ts";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { roofline } from "../actions/src/roofline.ts";
-import { cleanSamples, flaggedCount } from "../actions/src/samples.ts";
+import { parse } from "../actions/src/core/validate.ts";
+import { roofline } from "../actions/src/records/roofline.ts";
+import { cleanSamples, flaggedCount } from "../actions/src/records/samples.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
-import { parse } from "../actions/src/validate.ts";
 import { renderTable } from "../reports/summary.ts";
 import { sampleRecord } from "./helpers/record.ts";
 

@@ -11,7 +11,7 @@ import { mkdir, readFile, readlink, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { beforeEach, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { realPython, tempDir } from "./helpers/env.ts";
 import { errorReply, type GitHubRequest, useGitHubServer } from "./helpers/github-server.ts";
 import {

@@ -6,7 +6,7 @@ import { readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/paths.ts";
+import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
 import { loadFarm } from "../matrix/load.ts";
 import { tempDir } from "./helpers/env.ts";
 import { type Kind, provision, RUNNERS_DIR, SHELLCHECK } from "./helpers/runners.ts";

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { describeFailure, runStage } from "../actions/src/stage-runner.ts";
+import { describeFailure, runStage } from "../actions/src/pipeline/stage-process.ts";
 import { fakeStages, makeSpec, tempDir } from "./helpers/env.ts";
 
 /** Alive means: exists and is not a zombie waiting for a reaper (containers may lack one). */

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
-import { KNOWN_ISSUES_FILE } from "../actions/src/paths.ts";
-import { type FailureContext, reproduceCommand, triage } from "../actions/src/triage.ts";
-import { satisfies } from "../actions/src/version-range.ts";
+import { KNOWN_ISSUES_FILE } from "../actions/src/core/paths.ts";
+import { satisfies } from "../actions/src/core/version-range.ts";
+import { type FailureContext, reproduceCommand, triage } from "../actions/src/pipeline/triage.ts";
 import { type KnownIssue, loadKnownIssues } from "../matrix/known-issues.ts";
 import { hasRealPython, realPython } from "./helpers/env.ts";
 
@@ -138,7 +138,7 @@ describe("known-issue catalogue", () => {
     });
     expect(line).toBe(
       "PYTHONPATH=stages /work/main/.venv/bin/python -m pte_stages.lower --spec out/latest/builds/tiny-llama/lower-fp32-xnnpack/spec.json --out /tmp/pte-farm-repro" +
-        "   # or: node actions/src/cli.ts run --no-cache --cells tiny-llama/fp32/xnnpack/host-x86_64@stable",
+        "   # or: node actions/src/cli/pte-farm.ts run --no-cache --cells tiny-llama/fp32/xnnpack/host-x86_64@stable",
     );
   });
 });

@@ -1,6 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { runRecord } from "../actions/src/schemas/run-record.ts";
-import { stageData, stageResult } from "../actions/src/schemas/stage.ts";
 import {
   arr,
   int,
@@ -13,7 +11,9 @@ import {
   record,
   str,
   ValidationError,
-} from "../actions/src/validate.ts";
+} from "../actions/src/core/validate.ts";
+import { runRecord } from "../actions/src/schemas/run-record.ts";
+import { stageData, stageResult } from "../actions/src/schemas/stage.ts";
 
 function errorOf(fn: () => unknown): ValidationError {
   try {

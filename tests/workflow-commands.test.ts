@@ -2,12 +2,12 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { findBaseCommand, nightlyCandidatesCommand } from "../actions/src/cli/workflow.ts";
+import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { GitBranchStore } from "../actions/src/history/git-branch.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
-import { RecordingLogger } from "../actions/src/logger.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
-import { findBaseCommand, nightlyCandidatesCommand } from "../actions/src/workflow-commands.ts";
 import { tempDir } from "./helpers/env.ts";
 import { record } from "./helpers/records.ts";
 

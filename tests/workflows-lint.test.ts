@@ -6,7 +6,7 @@
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../actions/src/paths.ts";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { actionlint, formatFinding, lintWorkflows, zizmor } from "../scripts/lint-workflows.ts";
 import { tempDir } from "./helpers/env.ts";
 

@@ -4,7 +4,7 @@ Why a module and not TypeScript: the sysfs readers and the ``vcgencmd get_thrott
 ``pmset -g therm`` decoders already live in :mod:`pte_stages.telemetry`, where execute uses them
 for per-rep flags; the health check asks the same code rather than keeping a second copy. Policy
 (what temperature or which bits make a board unhealthy) is the orchestrator's
-(actions/src/health-thermal.ts). It imports no torch, so it answers in well under a second.
+(actions/src/health/thermal.ts). It imports no torch, so it answers in well under a second.
 
     python -m pte_stages.device_probe [--root /]
 

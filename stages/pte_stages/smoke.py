@@ -9,7 +9,7 @@ the board would measure a broken runtime, so the check fails before a real cell 
 
 ``run`` prints one JSON object on stdout and exits 0 when the outputs match the eager ones exactly
 (an add and a multiply of small integers stored as floats have one right answer), 1 otherwise.
-The orchestrator caches ``build``'s folder by content hash (actions/src/health-smoke.ts).
+The orchestrator caches ``build``'s folder by content hash (actions/src/health/smoke.ts).
 """
 
 from __future__ import annotations

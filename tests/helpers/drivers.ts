@@ -5,12 +5,12 @@
  */
 import { stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { sha256File } from "../../actions/src/core/hashing.ts";
+import { RecordingLogger } from "../../actions/src/core/logger.ts";
+import { DEFAULT_MATRIX, REPO_ROOT } from "../../actions/src/core/paths.ts";
 import type { DriverRequest, DriverSettings } from "../../actions/src/drivers/driver.ts";
-import { sha256File } from "../../actions/src/hashing.ts";
-import { RecordingLogger } from "../../actions/src/logger.ts";
-import { DEFAULT_MATRIX, REPO_ROOT } from "../../actions/src/paths.ts";
+import { matrixCellById } from "../../actions/src/pipeline/stage-job.ts";
 import type { Manifest } from "../../actions/src/schemas/manifest.ts";
-import { matrixCellById } from "../../actions/src/stage-job.ts";
 import { loadFarm } from "../../matrix/load.ts";
 import { realPython, tempDir } from "./env.ts";
 

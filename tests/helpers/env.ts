@@ -7,9 +7,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach } from "vitest";
-import { defaultPython, REPO_ROOT, STAGES_DIR } from "../../actions/src/paths.ts";
+import { defaultPython, REPO_ROOT, STAGES_DIR } from "../../actions/src/core/paths.ts";
+import type { StageCommand } from "../../actions/src/pipeline/stage-process.ts";
 import type { StageName, StageSpec } from "../../actions/src/schemas/stage.ts";
-import type { StageCommand } from "../../actions/src/stage-runner.ts";
 
 const made: string[] = [];
 

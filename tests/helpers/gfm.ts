@@ -8,7 +8,7 @@
  * helpers below apply its published matching rules to the rendered text.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { defaultPython } from "../../actions/src/paths.ts";
+import { defaultPython } from "../../actions/src/core/paths.ts";
 
 const python = defaultPython();
 

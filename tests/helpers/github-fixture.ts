@@ -4,8 +4,9 @@
  * with test-sized delays. The test fails after the fact if any request broke GitHub's OpenAPI
  * description.
  */
+
+import { RecordingLogger } from "../../actions/src/core/logger.ts";
 import { createGitHub, type GitHub } from "../../actions/src/github/client.ts";
-import { RecordingLogger } from "../../actions/src/logger.ts";
 import { ReleaseStore } from "./github-release-state.ts";
 import { RepoState } from "./github-repo-state.ts";
 import { type GitHubServer, useGitHubServer } from "./github-server.ts";

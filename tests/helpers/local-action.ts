@@ -10,8 +10,8 @@ import { realpathSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import type { ActionName } from "../../actions/src/action-io.ts";
-import { REPO_ROOT } from "../../actions/src/paths.ts";
+import type { ActionName } from "../../actions/src/action-runs/io-table.ts";
+import { REPO_ROOT } from "../../actions/src/core/paths.ts";
 import { tempDir } from "./env.ts";
 
 export interface LocalActionRun {

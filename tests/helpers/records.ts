@@ -5,9 +5,9 @@
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { REPO_ROOT } from "../../actions/src/paths.ts";
+import { REPO_ROOT } from "../../actions/src/core/paths.ts";
+import { parse } from "../../actions/src/core/validate.ts";
 import { type RunRecord, runRecord } from "../../actions/src/schemas/run-record.ts";
-import { parse } from "../../actions/src/validate.ts";
 import { tempDir } from "./env.ts";
 
 export const FIXTURE = path.join(REPO_ROOT, "tests", "fixtures", "run-records", "host-fp32-portable.json");

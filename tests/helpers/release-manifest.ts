@@ -1,6 +1,7 @@
 /** Synthetic release manifests for the tests of what reads one (schema, release notes). */
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { parseJson } from "../../actions/src/core/validate.ts";
 import { releaseCellEntry } from "../../actions/src/release/cell-entry.ts";
 import { manifest as manifestSchema } from "../../actions/src/schemas/manifest.ts";
 import {
@@ -9,7 +10,6 @@ import {
   type ReleaseManifest,
 } from "../../actions/src/schemas/release-manifest.ts";
 import type { GateResult } from "../../actions/src/schemas/run-record.ts";
-import { parseJson } from "../../actions/src/validate.ts";
 import { sampleRecord } from "./record.ts";
 
 const MANIFEST_FILE = path.join(import.meta.dirname, "..", "fixtures", "cnn", "small-cnn.tosa.manifest.json");

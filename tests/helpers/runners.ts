@@ -9,7 +9,7 @@ import { chmod, lstat, mkdir, readdir, readFile, readlink, writeFile } from "nod
 import { arch } from "node:os";
 import path from "node:path";
 import { execa, type Result } from "execa";
-import { REPO_ROOT } from "../../actions/src/paths.ts";
+import { REPO_ROOT } from "../../actions/src/core/paths.ts";
 
 export const RUNNERS_DIR = path.join(REPO_ROOT, "runners");
 export const SHELLCHECK = path.join(REPO_ROOT, ".venv", "bin", "shellcheck");

@@ -13,8 +13,8 @@ import { existsSync } from "node:fs";
 import { cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { ACTION_NAMES, type ActionName } from "../../actions/src/action-io.ts";
-import { REPO_ROOT } from "../../actions/src/paths.ts";
+import { ACTION_NAMES, type ActionName } from "../../actions/src/action-runs/io-table.ts";
+import { REPO_ROOT } from "../../actions/src/core/paths.ts";
 import type { WorkflowFile } from "../../scripts/workflow-policy.ts";
 import { runLocalAction } from "./local-action.ts";
 

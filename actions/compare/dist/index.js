@@ -7368,7 +7368,7 @@ var require_dist = __commonJS({
   }
 });
 
-// actions/src/actions/compare.ts
+// actions/src/action-runs/compare.ts
 import { mkdir as mkdir2, writeFile as writeFile2 } from "node:fs/promises";
 import path4 from "node:path";
 
@@ -7403,17 +7403,17 @@ function renderComparison(c) {
   return lines.join("\n");
 }
 
-// actions/src/compare-command.ts
+// actions/src/cli/compare.ts
 import { readdir, readFile as readFile2, stat } from "node:fs/promises";
 
-// actions/src/compare-config.ts
+// actions/src/compare/config.ts
 import path2 from "node:path";
 
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
 import { readFile } from "node:fs/promises";
 
-// actions/src/errors.ts
+// actions/src/core/errors.ts
 var EXIT = {
   ok: 0,
   /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
@@ -7436,7 +7436,7 @@ var InfrastructureError = class extends Error {
   }
 };
 
-// actions/src/paths.ts
+// actions/src/core/paths.ts
 import { existsSync } from "node:fs";
 import path from "node:path";
 function findRepoRoot(from) {
@@ -7460,7 +7460,7 @@ function displayPath(p) {
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
 
-// actions/src/validate.ts
+// actions/src/core/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
 function withJsonSchema(check, schema) {
   JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
@@ -7704,7 +7704,7 @@ async function readYamlFile(file, check, what) {
   }
 }
 
-// actions/src/compare-config.ts
+// actions/src/compare/config.ts
 var DEFAULT_COMPARE_CONFIG = path2.join(REPO_ROOT, "matrix", "compare.yml");
 var pct2 = refine(num, (n) => n >= 0 && n < 100 ? null : { path: [], message: "must be in [0, 100)" });
 var knobs = { min_effect_pct: optional(pct2), between_session_pct: optional(pct2) };
@@ -7737,37 +7737,36 @@ async function loadCompareConfig(file = DEFAULT_COMPARE_CONFIG) {
   return (await readYamlFile(file, compareConfigSchema, "compare config")).data;
 }
 
-// actions/src/delegation.ts
-function countsMinus(a, b) {
-  const out = {};
-  for (const name of Object.keys(a).sort()) {
-    const d = (a[name] ?? 0) - (b[name] ?? 0);
-    if (d > 0) out[name] = d;
-  }
-  return out;
+// actions/src/stats/robust.ts
+function sorted(xs) {
+  return [...xs].sort((a, b) => a - b);
 }
-function fragmentation(base, head) {
-  const b = base.delegated_subgraphs;
-  const h = head.delegated_subgraphs;
-  const added = countsMinus(head.cpu_ops, base.cpu_ops);
-  const removed = countsMinus(base.cpu_ops, head.cpu_ops);
-  let message;
-  if (h > b) {
-    const ops = Object.entries(added).map(([name, n]) => `${name} +${n}`);
-    message = `fragmented: ${b} → ${h} delegated subgraphs on ${head.backend}; CPU now also runs ${ops.length > 0 ? ops.join(", ") : "no new CPU operators"}`;
-  } else if (h < b) {
-    message = `fewer delegated subgraphs: ${b} → ${h} on ${head.backend}`;
-  } else {
-    message = `unchanged: ${h} delegated subgraph${h === 1 ? "" : "s"} on ${head.backend}`;
-  }
-  return {
-    alarm: h > b,
-    base_subgraphs: b,
-    head_subgraphs: h,
-    cpu_ops_added: added,
-    cpu_ops_removed: removed,
-    message
-  };
+function median(xs) {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = sorted(xs);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+function trimCount(n, gamma) {
+  return Math.floor(gamma * n);
+}
+function trimmedMean(xs, gamma = 0.2) {
+  const s = sorted(xs);
+  const g = trimCount(s.length, gamma);
+  const kept = s.slice(g, s.length - g);
+  if (kept.length === 0) throw new Error("trimmed mean of nothing");
+  return kept.reduce((a, b) => a + b, 0) / kept.length;
+}
+function winsorizedVariance(xs, gamma = 0.2) {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const s = sorted(xs);
+  const g = trimCount(n, gamma);
+  const lo = s[g];
+  const hi = s[n - g - 1];
+  const w = s.map((x) => Math.min(Math.max(x, lo), hi));
+  const mean = w.reduce((a, b) => a + b, 0) / n;
+  return w.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1);
 }
 
 // actions/src/stats/distributions.ts
@@ -7900,38 +7899,6 @@ function decide(effect, opts) {
   };
 }
 
-// actions/src/stats/robust.ts
-function sorted(xs) {
-  return [...xs].sort((a, b) => a - b);
-}
-function median(xs) {
-  if (xs.length === 0) throw new Error("median of nothing");
-  const s = sorted(xs);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-function trimCount(n, gamma) {
-  return Math.floor(gamma * n);
-}
-function trimmedMean(xs, gamma = 0.2) {
-  const s = sorted(xs);
-  const g = trimCount(s.length, gamma);
-  const kept = s.slice(g, s.length - g);
-  if (kept.length === 0) throw new Error("trimmed mean of nothing");
-  return kept.reduce((a, b) => a + b, 0) / kept.length;
-}
-function winsorizedVariance(xs, gamma = 0.2) {
-  const n = xs.length;
-  if (n < 2) return 0;
-  const s = sorted(xs);
-  const g = trimCount(n, gamma);
-  const lo = s[g];
-  const hi = s[n - g - 1];
-  const w = s.map((x) => Math.min(Math.max(x, lo), hi));
-  const mean = w.reduce((a, b) => a + b, 0) / n;
-  return w.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1);
-}
-
 // actions/src/stats/paired.ts
 var TRIM = 0.2;
 function pairedLogEffect(base, head) {
@@ -7966,7 +7933,40 @@ function unpairedLogEffect(base, head) {
   };
 }
 
-// actions/src/compare.ts
+// actions/src/compare/delegation.ts
+function countsMinus(a, b) {
+  const out = {};
+  for (const name of Object.keys(a).sort()) {
+    const d = (a[name] ?? 0) - (b[name] ?? 0);
+    if (d > 0) out[name] = d;
+  }
+  return out;
+}
+function fragmentation(base, head) {
+  const b = base.delegated_subgraphs;
+  const h = head.delegated_subgraphs;
+  const added = countsMinus(head.cpu_ops, base.cpu_ops);
+  const removed = countsMinus(base.cpu_ops, head.cpu_ops);
+  let message;
+  if (h > b) {
+    const ops = Object.entries(added).map(([name, n]) => `${name} +${n}`);
+    message = `fragmented: ${b} → ${h} delegated subgraphs on ${head.backend}; CPU now also runs ${ops.length > 0 ? ops.join(", ") : "no new CPU operators"}`;
+  } else if (h < b) {
+    message = `fewer delegated subgraphs: ${b} → ${h} on ${head.backend}`;
+  } else {
+    message = `unchanged: ${h} delegated subgraph${h === 1 ? "" : "s"} on ${head.backend}`;
+  }
+  return {
+    alarm: h > b,
+    base_subgraphs: b,
+    head_subgraphs: h,
+    cpu_ops_added: added,
+    cpu_ops_removed: removed,
+    message
+  };
+}
+
+// actions/src/compare/verdicts.ts
 var COMPARE_SCHEMA = "pte-farm/compare@1";
 function isExcluded(flags) {
   return flags !== void 0 && flags.length > 0;
@@ -8372,7 +8372,7 @@ var runRecord = obj({
   failure: nullable(failureNote)
 });
 
-// actions/src/compare-command.ts
+// actions/src/cli/compare.ts
 function sampleProblem(name, raw) {
   if (typeof raw !== "object" || raw === null) return null;
   const metrics = raw.metrics;
@@ -8425,7 +8425,7 @@ async function compareFiles(opts) {
   return compareRecords(base, head, config);
 }
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 import path3 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -8869,6 +8869,98 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
+// matrix/known-issues.ts
+var signature = refine(
+  obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
+  (s) => s.literal === void 0 === (s.regex === void 0) ? { path: [], message: "a signature has exactly one of `literal` or `regex`" } : null
+);
+var catalogueSchema = obj({
+  schema: literal("pte-farm/known-issues@1"),
+  issues: arr(
+    obj({
+      id: nonEmptyStr,
+      upstream: optional(int),
+      title: nonEmptyStr,
+      stages: arr(literal(...STAGES, "any")),
+      signatures: arr(signature),
+      applies_to: record(str),
+      when: optional(
+        obj({
+          platform: optional(arr(nonEmptyStr)),
+          toolchain_mismatch: optional(arr(nonEmptyStr)),
+          recipe: optional(record(unknownValue))
+        })
+      ),
+      workaround: nonEmptyStr
+    })
+  )
+});
+
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/pipeline/step-notes.ts
+var stepNote = obj({
+  schema: literal("pte-farm/step@1"),
+  stage: literal(...STAGES),
+  label: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str),
+  started_at: str,
+  finished_at: str,
+  failure: nullable(failureNote),
+  /** The orchestrator's readings around execute; empty for the build stages. */
+  telemetry: arr(telemetrySample)
+});
+
+// actions/src/pipeline/triage.ts
+var MAX_LOG_CHARS = 4 * 1024 * 1024;
+
+// actions/src/pipeline/stage-job.ts
+var StageFailedError = class extends Error {
+  exitCode;
+  constructor(message, exitCode) {
+    super(message);
+    this.name = "StageFailedError";
+    this.exitCode = exitCode;
+  }
+};
+var EXIT_BY_OUTCOME = {
+  ok: EXIT.ok,
+  "stage-failure": EXIT.failed,
+  "config-error": EXIT.usage,
+  "infra-failure": EXIT.infra,
+  timeout: EXIT.infra
+};
+var buildEntry = obj({
+  model: nonEmptyStr,
+  recipe: nonEmptyStr,
+  backend: nonEmptyStr,
+  toolchain: nonEmptyStr,
+  cells: arr(nonEmptyStr)
+});
+
 // matrix/schema.ts
 var FARM_SCHEMA_ID = "pte-farm/farm@1";
 var DRIVERS = ["python-runtime", "llama-main", "fvp"];
@@ -9074,7 +9166,7 @@ var farmSchema = closed({
   )
 });
 
-// actions/src/action-io.ts
+// actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
 var matrix = {
@@ -9414,99 +9506,7 @@ var ACTIONS = {
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
 
-// matrix/known-issues.ts
-var signature = refine(
-  obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
-  (s) => s.literal === void 0 === (s.regex === void 0) ? { path: [], message: "a signature has exactly one of `literal` or `regex`" } : null
-);
-var catalogueSchema = obj({
-  schema: literal("pte-farm/known-issues@1"),
-  issues: arr(
-    obj({
-      id: nonEmptyStr,
-      upstream: optional(int),
-      title: nonEmptyStr,
-      stages: arr(literal(...STAGES, "any")),
-      signatures: arr(signature),
-      applies_to: record(str),
-      when: optional(
-        obj({
-          platform: optional(arr(nonEmptyStr)),
-          toolchain_mismatch: optional(arr(nonEmptyStr)),
-          recipe: optional(record(unknownValue))
-        })
-      ),
-      workaround: nonEmptyStr
-    })
-  )
-});
-
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/step-notes.ts
-var stepNote = obj({
-  schema: literal("pte-farm/step@1"),
-  stage: literal(...STAGES),
-  label: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str),
-  started_at: str,
-  finished_at: str,
-  failure: nullable(failureNote),
-  /** The orchestrator's readings around execute; empty for the build stages. */
-  telemetry: arr(telemetrySample)
-});
-
-// actions/src/triage.ts
-var MAX_LOG_CHARS = 4 * 1024 * 1024;
-
-// actions/src/stage-job.ts
-var StageFailedError = class extends Error {
-  exitCode;
-  constructor(message, exitCode) {
-    super(message);
-    this.name = "StageFailedError";
-    this.exitCode = exitCode;
-  }
-};
-var EXIT_BY_OUTCOME = {
-  ok: EXIT.ok,
-  "stage-failure": EXIT.failed,
-  "config-error": EXIT.usage,
-  "infra-failure": EXIT.infra,
-  timeout: EXIT.infra
-};
-var buildEntry = obj({
-  model: nonEmptyStr,
-  recipe: nonEmptyStr,
-  backend: nonEmptyStr,
-  toolchain: nonEmptyStr,
-  cells: arr(nonEmptyStr)
-});
-
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
   constructor(message, exitCode = EXIT.failed) {
@@ -9609,7 +9609,7 @@ function defineAction(action, body) {
   };
 }
 
-// actions/src/actions/compare.ts
+// actions/src/action-runs/compare.ts
 var run = defineAction("compare", async (io) => {
   const config = io.path("config");
   const comparison = await compareFiles({

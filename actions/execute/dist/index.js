@@ -7368,14 +7368,14 @@ var require_dist = __commonJS({
   }
 });
 
-// actions/src/actions/execute.ts
+// actions/src/action-runs/execute.ts
 import path25 from "node:path";
 
 // matrix/load.ts
 import { stat } from "node:fs/promises";
 import path2 from "node:path";
 
-// actions/src/errors.ts
+// actions/src/core/errors.ts
 var EXIT = {
   ok: 0,
   /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
@@ -7398,7 +7398,7 @@ var InfrastructureError = class extends Error {
   }
 };
 
-// actions/src/paths.ts
+// actions/src/core/paths.ts
 import { existsSync } from "node:fs";
 import path from "node:path";
 function findRepoRoot(from) {
@@ -7609,7 +7609,7 @@ function selectCells(farm, globs, machine = thisMachine()) {
   return selected;
 }
 
-// actions/src/validate.ts
+// actions/src/core/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
 function withJsonSchema(check, schema) {
   JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
@@ -8151,6 +8151,48 @@ function checkSetIsPossible(farm, set, where) {
   }
 }
 
+// actions/src/core/version-range.ts
+function parseVersion(text) {
+  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
+  if (m === null) return null;
+  const release = (m[1] ?? "").split(".").map(Number);
+  const rest = (m[2] ?? "").replace(/^[.-]/, "");
+  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
+  return { release, pre };
+}
+function compareVersions(a2, b) {
+  const n2 = Math.max(a2.release.length, b.release.length);
+  for (let i2 = 0; i2 < n2; i2++) {
+    const d = (a2.release[i2] ?? 0) - (b.release[i2] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return Math.sign(a2.pre - b.pre);
+}
+var OPS = {
+  ">=": (c3) => c3 >= 0,
+  "<=": (c3) => c3 <= 0,
+  ">": (c3) => c3 > 0,
+  "<": (c3) => c3 < 0,
+  "==": (c3) => c3 === 0,
+  "!=": (c3) => c3 !== 0
+};
+function isValidRange(range) {
+  if (range.trim() === "*") return true;
+  const parts = range.trim().split(/\s+/);
+  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
+}
+function satisfies(version, range) {
+  if (range.trim() === "*") return true;
+  const v = parseVersion(version);
+  if (v === null) return false;
+  return range.trim().split(/\s+/).every((part) => {
+    const m = /^(>=|<=|==|!=|>|<)(.+)$/.exec(part);
+    const bound = m?.[2] === void 0 ? null : parseVersion(m[2]);
+    if (m === null || bound === null) return false;
+    return OPS[m[1]](compareVersions(v, bound));
+  });
+}
+
 // actions/src/schemas/stage.ts
 var STAGES = ["reference", "export", "quantize", "lower", "execute"];
 var CACHEABLE_STAGES = ["reference", "export", "quantize", "lower"];
@@ -8296,48 +8338,6 @@ var stageData = {
   lower: delegation,
   execute: executeData
 };
-
-// actions/src/version-range.ts
-function parseVersion(text) {
-  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
-  if (m === null) return null;
-  const release = (m[1] ?? "").split(".").map(Number);
-  const rest = (m[2] ?? "").replace(/^[.-]/, "");
-  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
-  return { release, pre };
-}
-function compareVersions(a2, b) {
-  const n2 = Math.max(a2.release.length, b.release.length);
-  for (let i2 = 0; i2 < n2; i2++) {
-    const d = (a2.release[i2] ?? 0) - (b.release[i2] ?? 0);
-    if (d !== 0) return Math.sign(d);
-  }
-  return Math.sign(a2.pre - b.pre);
-}
-var OPS = {
-  ">=": (c3) => c3 >= 0,
-  "<=": (c3) => c3 <= 0,
-  ">": (c3) => c3 > 0,
-  "<": (c3) => c3 < 0,
-  "==": (c3) => c3 === 0,
-  "!=": (c3) => c3 !== 0
-};
-function isValidRange(range) {
-  if (range.trim() === "*") return true;
-  const parts = range.trim().split(/\s+/);
-  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
-}
-function satisfies(version, range) {
-  if (range.trim() === "*") return true;
-  const v = parseVersion(version);
-  if (v === null) return false;
-  return range.trim().split(/\s+/).every((part) => {
-    const m = /^(>=|<=|==|!=|>|<)(.+)$/.exec(part);
-    const bound = m?.[2] === void 0 ? null : parseVersion(m[2]);
-    if (m === null || bound === null) return false;
-    return OPS[m[1]](compareVersions(v, bound));
-  });
-}
 
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -8597,7 +8597,7 @@ async function checkFiles(farm, where) {
 import { access, copyFile, stat as stat2 } from "node:fs/promises";
 import path15 from "node:path";
 
-// actions/src/hashing.ts
+// actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir } from "node:fs/promises";
@@ -8637,7 +8637,7 @@ function nativeToolchain(settings, runner) {
 import { mkdir, open as open2, readFile as readFile4, writeFile } from "node:fs/promises";
 import path14 from "node:path";
 
-// actions/src/host-info.ts
+// actions/src/core/host-info.ts
 import { readdir as readdir2, readFile as readFile2 } from "node:fs/promises";
 
 // node_modules/is-plain-obj/index.js
@@ -16437,7 +16437,7 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
-// actions/src/host-info.ts
+// actions/src/core/host-info.ts
 function platformId() {
   return `${process.platform}-${process.arch}`;
 }
@@ -16464,7 +16464,7 @@ async function sampleTelemetry(label) {
   return { label, at: (/* @__PURE__ */ new Date()).toISOString(), thermal_c: thermal, cpu_mhz: mhz };
 }
 
-// actions/src/triage.ts
+// actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
 var MAIN_PACKAGES = ["torch", "executorch", "torchao", "transformers"];
 function describeToolchain(name, versions) {
@@ -16535,7 +16535,7 @@ function shellQuote(word) {
 }
 function reproduceCommand(args) {
   const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec ${shellQuote(args.specPath)} --out /tmp/pte-farm-repro`;
-  const cell3 = `node actions/src/cli.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
+  const cell3 = `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
   return `${stage}   # or: ${cell3}`;
 }
 
@@ -16763,7 +16763,7 @@ async function failureNote(req, spec, f, logPath) {
   };
 }
 
-// actions/src/drivers/samples.ts
+// actions/src/drivers/rep-metrics.ts
 var MetricCollector = class {
   series = /* @__PURE__ */ new Map();
   notes = {};
@@ -17177,8 +17177,38 @@ var fvpDriver = {
 import { readFile as readFile5, stat as stat3 } from "node:fs/promises";
 import path18 from "node:path";
 
-// actions/src/cell-stages.ts
+// actions/src/pipeline/runnable-cell.ts
+import { existsSync as existsSync2 } from "node:fs";
+import os from "node:os";
 import path16 from "node:path";
+function hubCacheDir(env = process.env) {
+  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  return path16.join(env.HF_HOME ?? path16.join(os.homedir(), ".cache", "huggingface"), "hub");
+}
+function cachedSnapshot(hub2, env = process.env) {
+  const dir = path16.join(
+    hubCacheDir(env),
+    `models--${hub2.id.replaceAll("/", "--")}`,
+    "snapshots",
+    hub2.revision
+  );
+  return existsSync2(path16.join(dir, "config.json")) ? dir : null;
+}
+function runnableCell(cell3, env = process.env) {
+  const { model: model2 } = cell3;
+  if (model2.path !== null) return { ...cell3, model: { ...model2, path: model2.path } };
+  if (model2.hub === null) throw new Error(`bug: model ${model2.name} has neither path nor hub`);
+  const snapshot = cachedSnapshot(model2.hub, env);
+  if (snapshot === null) {
+    throw new ConfigurationError(
+      `cell ${cell3.id}: model ${model2.name} needs the Hugging Face hub: ${model2.hub.id} at revision ${model2.hub.revision}, which is not in the local cache (${hubCacheDir(env)}). pte-farm never downloads; fetch it once with \`huggingface-cli download ${model2.hub.id} --revision ${model2.hub.revision}\`, or point the model at a local folder with \`path:\``
+    );
+  }
+  return { ...cell3, model: { ...model2, path: snapshot } };
+}
+
+// actions/src/pipeline/stages.ts
+import path17 from "node:path";
 function cooldownFor(device2) {
   const t = device2.thermal;
   return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
@@ -17213,7 +17243,7 @@ function artefactOf(step, role) {
   const a2 = step.result.artefacts[role];
   if (a2 === void 0)
     return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path16.resolve(step.dir, a2.path), sha256: a2.sha256 };
+  return { path: path17.resolve(step.dir, a2.path), sha256: a2.sha256 };
 }
 async function executeStep(ctx, cell3, req) {
   const spec = stageSpec(ctx, "execute", cell3, req.inputs);
@@ -17221,36 +17251,6 @@ async function executeStep(ctx, cell3, req) {
   const before = await sampleTelemetry("before-execute");
   const step = await ctx.steps.executeCell(spec, cell3, req.dir, req.buildToolchain);
   return { step, telemetry: [before, await sampleTelemetry("after-execute")] };
-}
-
-// actions/src/local-model.ts
-import { existsSync as existsSync2 } from "node:fs";
-import os from "node:os";
-import path17 from "node:path";
-function hubCacheDir(env = process.env) {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path17.join(env.HF_HOME ?? path17.join(os.homedir(), ".cache", "huggingface"), "hub");
-}
-function cachedSnapshot(hub2, env = process.env) {
-  const dir = path17.join(
-    hubCacheDir(env),
-    `models--${hub2.id.replaceAll("/", "--")}`,
-    "snapshots",
-    hub2.revision
-  );
-  return existsSync2(path17.join(dir, "config.json")) ? dir : null;
-}
-function runnableCell(cell3, env = process.env) {
-  const { model: model2 } = cell3;
-  if (model2.path !== null) return { ...cell3, model: { ...model2, path: model2.path } };
-  if (model2.hub === null) throw new Error(`bug: model ${model2.name} has neither path nor hub`);
-  const snapshot = cachedSnapshot(model2.hub, env);
-  if (snapshot === null) {
-    throw new ConfigurationError(
-      `cell ${cell3.id}: model ${model2.name} needs the Hugging Face hub: ${model2.hub.id} at revision ${model2.hub.revision}, which is not in the local cache (${hubCacheDir(env)}). pte-farm never downloads; fetch it once with \`huggingface-cli download ${model2.hub.id} --revision ${model2.hub.revision}\`, or point the model at a local folder with \`path:\``
-    );
-  }
-  return { ...cell3, model: { ...model2, path: snapshot } };
 }
 
 // actions/src/drivers/rep-telemetry.ts
@@ -17708,11 +17708,32 @@ var llamaMainDriver = {
   execute: runLlamaMain
 };
 
-// actions/src/stage-job.ts
+// actions/src/pipeline/stage-job.ts
 import { existsSync as existsSync3 } from "node:fs";
 import { readFile as readFile10 } from "node:fs/promises";
 
-// actions/src/cache.ts
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/pipeline/cache.ts
 import { mkdir as mkdir2, mkdtemp, readdir as readdir3, readFile as readFile6, rename, rm as rm2, stat as stat4, writeFile as writeFile2 } from "node:fs/promises";
 import path19 from "node:path";
 function keyMaterial(spec, inputShas) {
@@ -17896,28 +17917,7 @@ var BuildCache = class {
   }
 };
 
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/step-notes.ts
+// actions/src/pipeline/step-notes.ts
 import { mkdir as mkdir3, readdir as readdir4, readFile as readFile7, writeFile as writeFile3 } from "node:fs/promises";
 import path20 from "node:path";
 
@@ -18053,7 +18053,7 @@ var runRecord = obj({
   failure: nullable(failureNote2)
 });
 
-// actions/src/step-notes.ts
+// actions/src/pipeline/step-notes.ts
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
   stage: literal(...STAGES),
@@ -18094,11 +18094,11 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   return file;
 }
 
-// actions/src/steps.ts
+// actions/src/pipeline/steps.ts
 import { cp, mkdir as mkdir5, readFile as readFile9, rename as rename2, rm as rm3, symlink } from "node:fs/promises";
 import path22 from "node:path";
 
-// actions/src/stage-runner.ts
+// actions/src/pipeline/stage-process.ts
 import { mkdir as mkdir4, open as open3, readFile as readFile8, stat as stat5, writeFile as writeFile4 } from "node:fs/promises";
 import path21 from "node:path";
 var SPEC_FILE = "spec.json";
@@ -18264,7 +18264,7 @@ async function describeFailure(outcome, tailLines = 20) {
   return lines.join("\n");
 }
 
-// actions/src/steps.ts
+// actions/src/pipeline/steps.ts
 function clock() {
   return (/* @__PURE__ */ new Date()).toISOString().slice(11, 19);
 }
@@ -18419,7 +18419,7 @@ var StepRunner = class {
   }
 };
 
-// actions/src/stage-job.ts
+// actions/src/pipeline/stage-job.ts
 var StageFailedError = class extends Error {
   exitCode;
   constructor(message2, exitCode) {
@@ -18584,10 +18584,10 @@ function driverFor(cell3) {
   return driver;
 }
 
-// actions/src/pipeline.ts
+// actions/src/pipeline/cell.ts
 import path23 from "node:path";
 
-// actions/src/samples.ts
+// actions/src/records/samples.ts
 function median(samples) {
   if (samples.length === 0) return null;
   const sorted = [...samples].sort((a2, b) => a2 - b);
@@ -18601,12 +18601,12 @@ function cleanSamples(m) {
   return flags === void 0 ? [...m.samples] : m.samples.filter((_, i2) => (flags[i2] ?? []).length === 0);
 }
 
-// actions/src/pipeline.ts
+// actions/src/pipeline/cell.ts
 function cellDir(outDir2, cell3) {
   return path23.join(outDir2, "cells", ...cell3.id.split("/"));
 }
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 import path24 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -19050,7 +19050,7 @@ function info(message2) {
   process.stdout.write(message2 + os5.EOL);
 }
 
-// actions/src/action-io.ts
+// actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
 var matrix = {
@@ -19390,7 +19390,7 @@ var ACTIONS = {
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
   constructor(message2, exitCode = EXIT.failed) {
@@ -19493,7 +19493,7 @@ function defineAction(action, body) {
   };
 }
 
-// actions/src/actions/execute.ts
+// actions/src/action-runs/execute.ts
 var RUNNER_EXECUTORCH_ENV = "PTE_FARM_RUNNER_EXECUTORCH";
 function program(io, name) {
   const v = io.input(name);

@@ -7368,10 +7368,10 @@ var require_dist = __commonJS({
   }
 });
 
-// actions/src/actions/export.ts
+// actions/src/action-runs/export.ts
 import path20 from "node:path";
 
-// actions/src/cell-stages.ts
+// actions/src/pipeline/stages.ts
 import path10 from "node:path";
 
 // node_modules/is-plain-obj/index.js
@@ -15171,12 +15171,12 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
-// actions/src/host-info.ts
+// actions/src/core/host-info.ts
 function platformId() {
   return `${process.platform}-${process.arch}`;
 }
 
-// actions/src/cell-stages.ts
+// actions/src/pipeline/stages.ts
 function cooldownFor(device2) {
   const t = device2.thermal;
   return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
@@ -15229,7 +15229,7 @@ function names(cell3) {
 import { stat } from "node:fs/promises";
 import path12 from "node:path";
 
-// actions/src/errors.ts
+// actions/src/core/errors.ts
 var EXIT = {
   ok: 0,
   /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
@@ -15252,7 +15252,7 @@ var InfrastructureError = class extends Error {
   }
 };
 
-// actions/src/paths.ts
+// actions/src/core/paths.ts
 import { existsSync } from "node:fs";
 import path11 from "node:path";
 function findRepoRoot(from) {
@@ -15466,7 +15466,7 @@ function selectCells(farm, globs, machine = thisMachine()) {
   return selected;
 }
 
-// actions/src/validate.ts
+// actions/src/core/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
 function withJsonSchema(check, schema) {
   JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
@@ -16008,6 +16008,48 @@ function checkSetIsPossible(farm, set, where) {
   }
 }
 
+// actions/src/core/version-range.ts
+function parseVersion(text) {
+  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
+  if (m === null) return null;
+  const release = (m[1] ?? "").split(".").map(Number);
+  const rest = (m[2] ?? "").replace(/^[.-]/, "");
+  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
+  return { release, pre };
+}
+function compareVersions(a2, b) {
+  const n2 = Math.max(a2.release.length, b.release.length);
+  for (let i2 = 0; i2 < n2; i2++) {
+    const d = (a2.release[i2] ?? 0) - (b.release[i2] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return Math.sign(a2.pre - b.pre);
+}
+var OPS = {
+  ">=": (c3) => c3 >= 0,
+  "<=": (c3) => c3 <= 0,
+  ">": (c3) => c3 > 0,
+  "<": (c3) => c3 < 0,
+  "==": (c3) => c3 === 0,
+  "!=": (c3) => c3 !== 0
+};
+function isValidRange(range) {
+  if (range.trim() === "*") return true;
+  const parts = range.trim().split(/\s+/);
+  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
+}
+function satisfies(version, range) {
+  if (range.trim() === "*") return true;
+  const v = parseVersion(version);
+  if (v === null) return false;
+  return range.trim().split(/\s+/).every((part) => {
+    const m = /^(>=|<=|==|!=|>|<)(.+)$/.exec(part);
+    const bound = m?.[2] === void 0 ? null : parseVersion(m[2]);
+    if (m === null || bound === null) return false;
+    return OPS[m[1]](compareVersions(v, bound));
+  });
+}
+
 // actions/src/schemas/stage.ts
 var STAGES = ["reference", "export", "quantize", "lower", "execute"];
 var CACHEABLE_STAGES = ["reference", "export", "quantize", "lower"];
@@ -16153,48 +16195,6 @@ var stageData = {
   lower: delegation,
   execute: executeData
 };
-
-// actions/src/version-range.ts
-function parseVersion(text) {
-  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
-  if (m === null) return null;
-  const release = (m[1] ?? "").split(".").map(Number);
-  const rest = (m[2] ?? "").replace(/^[.-]/, "");
-  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
-  return { release, pre };
-}
-function compareVersions(a2, b) {
-  const n2 = Math.max(a2.release.length, b.release.length);
-  for (let i2 = 0; i2 < n2; i2++) {
-    const d = (a2.release[i2] ?? 0) - (b.release[i2] ?? 0);
-    if (d !== 0) return Math.sign(d);
-  }
-  return Math.sign(a2.pre - b.pre);
-}
-var OPS = {
-  ">=": (c3) => c3 >= 0,
-  "<=": (c3) => c3 <= 0,
-  ">": (c3) => c3 > 0,
-  "<": (c3) => c3 < 0,
-  "==": (c3) => c3 === 0,
-  "!=": (c3) => c3 !== 0
-};
-function isValidRange(range) {
-  if (range.trim() === "*") return true;
-  const parts = range.trim().split(/\s+/);
-  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
-}
-function satisfies(version, range) {
-  if (range.trim() === "*") return true;
-  const v = parseVersion(version);
-  if (v === null) return false;
-  return range.trim().split(/\s+/).every((part) => {
-    const m = /^(>=|<=|==|!=|>|<)(.+)$/.exec(part);
-    const bound = m?.[2] === void 0 ? null : parseVersion(m[2]);
-    if (m === null || bound === null) return false;
-    return OPS[m[1]](compareVersions(v, bound));
-  });
-}
 
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -16450,14 +16450,10 @@ async function checkFiles(farm, where) {
   }
 }
 
-// actions/src/stage-job.ts
+// actions/src/pipeline/stage-job.ts
 import { existsSync as existsSync3 } from "node:fs";
 
-// actions/src/cache.ts
-import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile2, rename, rm, stat as stat2, writeFile } from "node:fs/promises";
-import path14 from "node:path";
-
-// actions/src/hashing.ts
+// actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
 import { readdir } from "node:fs/promises";
@@ -16488,7 +16484,30 @@ async function sha256Tree(root, keep) {
   return sha256Text(lines.join("\n"));
 }
 
-// actions/src/cache.ts
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/pipeline/cache.ts
+import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile2, rename, rm, stat as stat2, writeFile } from "node:fs/promises";
+import path14 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
     model: { id: spec.model.id, max_seq_len: spec.model.max_seq_len },
@@ -16670,7 +16689,7 @@ var BuildCache = class {
   }
 };
 
-// actions/src/local-model.ts
+// actions/src/pipeline/runnable-cell.ts
 import { existsSync as existsSync2 } from "node:fs";
 import os from "node:os";
 import path15 from "node:path";
@@ -16700,28 +16719,7 @@ function runnableCell(cell3, env = process.env) {
   return { ...cell3, model: { ...model2, path: snapshot } };
 }
 
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/step-notes.ts
+// actions/src/pipeline/step-notes.ts
 import { mkdir as mkdir2, readdir as readdir3, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
 import path16 from "node:path";
 
@@ -16857,7 +16855,7 @@ var runRecord = obj({
   failure: nullable(failureNote)
 });
 
-// actions/src/step-notes.ts
+// actions/src/pipeline/step-notes.ts
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
   stage: literal(...STAGES),
@@ -16898,11 +16896,11 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   return file;
 }
 
-// actions/src/steps.ts
+// actions/src/pipeline/steps.ts
 import { cp, mkdir as mkdir4, readFile as readFile5, rename as rename2, rm as rm2, symlink } from "node:fs/promises";
 import path18 from "node:path";
 
-// actions/src/stage-runner.ts
+// actions/src/pipeline/stage-process.ts
 import { mkdir as mkdir3, open, readFile as readFile4, stat as stat3, writeFile as writeFile3 } from "node:fs/promises";
 import path17 from "node:path";
 var SPEC_FILE = "spec.json";
@@ -17068,7 +17066,7 @@ async function describeFailure(outcome, tailLines = 20) {
   return lines.join("\n");
 }
 
-// actions/src/triage.ts
+// actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
 var MAIN_PACKAGES = ["torch", "executorch", "torchao", "transformers"];
 function describeToolchain(name, versions) {
@@ -17139,11 +17137,11 @@ function shellQuote(word) {
 }
 function reproduceCommand(args) {
   const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec ${shellQuote(args.specPath)} --out /tmp/pte-farm-repro`;
-  const cell3 = `node actions/src/cli.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
+  const cell3 = `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
   return `${stage}   # or: ${cell3}`;
 }
 
-// actions/src/steps.ts
+// actions/src/pipeline/steps.ts
 function clock() {
   return (/* @__PURE__ */ new Date()).toISOString().slice(11, 19);
 }
@@ -17298,7 +17296,7 @@ var StepRunner = class {
   }
 };
 
-// actions/src/stage-job.ts
+// actions/src/pipeline/stage-job.ts
 var StageFailedError = class extends Error {
   exitCode;
   constructor(message, exitCode) {
@@ -17414,7 +17412,7 @@ var StageJob = class _StageJob {
   }
 };
 
-// actions/src/actions/build-step.ts
+// actions/src/action-runs/build-step.ts
 async function openBuild(io) {
   const farm = await loadFarm(io.path("matrix"));
   const cell3 = cellOfBuild(farm, io.json("build"));
@@ -17439,7 +17437,7 @@ ${rows.join("\n")}
 `;
 }
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 import path19 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -17883,7 +17881,7 @@ function info(message) {
   process.stdout.write(message + os5.EOL);
 }
 
-// actions/src/action-io.ts
+// actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
 var matrix = {
@@ -18223,7 +18221,7 @@ var ACTIONS = {
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
   constructor(message, exitCode = EXIT.failed) {
@@ -18326,7 +18324,7 @@ function defineAction(action, body) {
   };
 }
 
-// actions/src/actions/export.ts
+// actions/src/action-runs/export.ts
 var run = defineAction("export", async (io) => {
   const { job, cell: cell3 } = await openBuild(io);
   const reference = await job.run(referenceStep(job.ctx, cell3));

@@ -7368,7 +7368,7 @@ var require_dist = __commonJS({
   }
 });
 
-// actions/src/actions/gate.ts
+// actions/src/action-runs/gate.ts
 import { randomBytes } from "node:crypto";
 import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
 import path15 from "node:path";
@@ -7377,7 +7377,7 @@ import path15 from "node:path";
 import { stat } from "node:fs/promises";
 import path2 from "node:path";
 
-// actions/src/errors.ts
+// actions/src/core/errors.ts
 var EXIT = {
   ok: 0,
   /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
@@ -7400,7 +7400,7 @@ var InfrastructureError = class extends Error {
   }
 };
 
-// actions/src/paths.ts
+// actions/src/core/paths.ts
 import { existsSync } from "node:fs";
 import path from "node:path";
 function findRepoRoot(from) {
@@ -7608,7 +7608,7 @@ function selectCells(farm, globs, machine = thisMachine()) {
   return selected;
 }
 
-// actions/src/validate.ts
+// actions/src/core/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
 function withJsonSchema(check, schema) {
   JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
@@ -8150,6 +8150,21 @@ function checkSetIsPossible(farm, set, where) {
   }
 }
 
+// actions/src/core/version-range.ts
+function parseVersion(text) {
+  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
+  if (m === null) return null;
+  const release = (m[1] ?? "").split(".").map(Number);
+  const rest = (m[2] ?? "").replace(/^[.-]/, "");
+  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
+  return { release, pre };
+}
+function isValidRange(range) {
+  if (range.trim() === "*") return true;
+  const parts = range.trim().split(/\s+/);
+  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
+}
+
 // actions/src/schemas/stage.ts
 var STAGES = ["reference", "export", "quantize", "lower", "execute"];
 var CACHEABLE_STAGES = ["reference", "export", "quantize", "lower"];
@@ -8295,21 +8310,6 @@ var stageData = {
   lower: delegation,
   execute: executeData
 };
-
-// actions/src/version-range.ts
-function parseVersion(text) {
-  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
-  if (m === null) return null;
-  const release = (m[1] ?? "").split(".").map(Number);
-  const rest = (m[2] ?? "").replace(/^[.-]/, "");
-  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
-  return { release, pre };
-}
-function isValidRange(range) {
-  if (range.trim() === "*") return true;
-  const parts = range.trim().split(/\s+/);
-  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
-}
 
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -8565,7 +8565,7 @@ async function checkFiles(farm, where) {
   }
 }
 
-// actions/src/gate.ts
+// actions/src/gate/policy.ts
 var GateInputError = class extends Error {
   constructor(message) {
     super(message);
@@ -8672,7 +8672,7 @@ function describeDivergence(d) {
   return `prompt ${d.prompt_index}, token ${d.position}: expected ${show(d.expected_id, d.expected_text)}, got ${show(d.actual_id, d.actual_text)} (vs ${d.reference} reference)`;
 }
 
-// actions/src/samples.ts
+// actions/src/records/samples.ts
 function median(samples) {
   if (samples.length === 0) return null;
   const sorted = [...samples].sort((a2, b) => a2 - b);
@@ -8769,7 +8769,7 @@ function renderFailureNotes(records) {
 ${notes.join("\n")}`;
 }
 
-// actions/src/host-info.ts
+// actions/src/core/host-info.ts
 import { readdir, readFile as readFile2 } from "node:fs/promises";
 import os from "node:os";
 
@@ -16570,7 +16570,7 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
-// actions/src/host-info.ts
+// actions/src/core/host-info.ts
 async function osName() {
   const text = await readFile2("/etc/os-release", "utf8").catch(() => "");
   const pretty = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(text)?.[1];
@@ -16595,24 +16595,8 @@ async function gitSha(cwd) {
   return res.exitCode === 0 ? res.stdout.trim() : null;
 }
 
-// actions/src/pipeline.ts
+// actions/src/pipeline/cell.ts
 import path12 from "node:path";
-
-// actions/src/roofline.ts
-function roofline(decodeTokensPerSec, pteBytes, bandwidthGbs) {
-  if (bandwidthGbs === null || bandwidthGbs <= 0 || pteBytes === null || pteBytes <= 0) return null;
-  const bound = bandwidthGbs * 1e9 / pteBytes;
-  return {
-    bytes_per_token: pteBytes,
-    bandwidth_gbs: bandwidthGbs,
-    bound_tokens_per_sec: round(bound, 2),
-    fraction: decodeTokensPerSec === null ? null : round(decodeTokensPerSec / bound, 4)
-  };
-}
-function round(x, digits) {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -16682,7 +16666,7 @@ var failureNote = obj({
   triage: str,
   reproduce: str
 });
-var roofline2 = obj({
+var roofline = obj({
   /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
   bytes_per_token: num,
   bandwidth_gbs: num,
@@ -16725,7 +16709,7 @@ var runRecord = obj({
   ),
   gate: nullable(gateResult),
   /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
-  roofline: optional(nullable(roofline2)),
+  roofline: optional(nullable(roofline)),
   /**
    * OPTIONAL (issue 7): the `.pte` the device executed, from its manifest (execute refuses a `.pte`
    * whose sha256 differs from the manifest's). A release ships a file only when this matches the
@@ -16746,7 +16730,23 @@ var runRecord = obj({
   failure: nullable(failureNote)
 });
 
-// actions/src/run-record.ts
+// actions/src/records/roofline.ts
+function roofline2(decodeTokensPerSec, pteBytes, bandwidthGbs) {
+  if (bandwidthGbs === null || bandwidthGbs <= 0 || pteBytes === null || pteBytes <= 0) return null;
+  const bound = bandwidthGbs * 1e9 / pteBytes;
+  return {
+    bytes_per_token: pteBytes,
+    bandwidth_gbs: bandwidthGbs,
+    bound_tokens_per_sec: round(bound, 2),
+    fraction: decodeTokensPerSec === null ? null : round(decodeTokensPerSec / bound, 4)
+  };
+}
+function round(x, digits) {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+// actions/src/records/build.ts
 function cellStatus(steps, gate2, failure, outputCheck = void 0) {
   const failed = steps.find((s) => s.kind !== "ok");
   if (failed !== void 0) {
@@ -16784,7 +16784,7 @@ function buildRunRecord(f) {
       quantized_reference_ids: ref.quantized?.ids ?? null
     })),
     gate: f.gate,
-    roofline: f.execute === null ? null : roofline(
+    roofline: f.execute === null ? null : roofline2(
       median(cleanSamples(f.execute.metrics.decode_tokens_per_sec)),
       median(f.execute.metrics.pte_bytes?.samples ?? []),
       f.cell.device.memoryBandwidthGbs
@@ -16836,15 +16836,15 @@ var manifest = obj({
   created_at: str
 });
 
-// actions/src/pipeline.ts
+// actions/src/pipeline/cell.ts
 function cellDir(outDir2, cell3) {
   return path12.join(outDir2, "cells", ...cell3.id.split("/"));
 }
 
-// actions/src/stage-job.ts
+// actions/src/pipeline/stage-job.ts
 import { readFile as readFile4 } from "node:fs/promises";
 
-// actions/src/step-notes.ts
+// actions/src/pipeline/step-notes.ts
 import { mkdir, readdir as readdir2, readFile as readFile3, writeFile } from "node:fs/promises";
 import path13 from "node:path";
 var stepNote = obj({
@@ -16897,10 +16897,10 @@ function stepFromNote(note) {
   };
 }
 
-// actions/src/triage.ts
+// actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
 
-// actions/src/stage-job.ts
+// actions/src/pipeline/stage-job.ts
 var StageFailedError = class extends Error {
   exitCode;
   constructor(message, exitCode) {
@@ -16963,7 +16963,7 @@ async function readManifest(file) {
   }
 }
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 import path14 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -17407,7 +17407,7 @@ function info(message) {
   process.stdout.write(message + os5.EOL);
 }
 
-// actions/src/action-io.ts
+// actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
 var matrix = {
@@ -17747,7 +17747,7 @@ var ACTIONS = {
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
   constructor(message, exitCode = EXIT.failed) {
@@ -17850,7 +17850,7 @@ function defineAction(action, body) {
   };
 }
 
-// actions/src/actions/gate.ts
+// actions/src/action-runs/gate.ts
 function defaultSession(env) {
   if (env.GITHUB_RUN_ID) return `gh-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? "1"}`;
   return `local-${(/* @__PURE__ */ new Date()).toISOString().replace(/\.\d+Z$/, "Z").replaceAll(":", "-")}-${randomBytes(3).toString("hex")}`;

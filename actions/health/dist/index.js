@@ -7372,7 +7372,7 @@ var require_dist = __commonJS({
 import { stat } from "node:fs/promises";
 import path2 from "node:path";
 
-// actions/src/errors.ts
+// actions/src/core/errors.ts
 var EXIT = {
   ok: 0,
   /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
@@ -7395,7 +7395,7 @@ var InfrastructureError = class extends Error {
   }
 };
 
-// actions/src/paths.ts
+// actions/src/core/paths.ts
 import { existsSync } from "node:fs";
 import path from "node:path";
 function findRepoRoot(from) {
@@ -7537,7 +7537,7 @@ function allCells(farm) {
   });
 }
 
-// actions/src/validate.ts
+// actions/src/core/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
 function withJsonSchema(check, schema) {
   JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
@@ -8079,6 +8079,21 @@ function checkSetIsPossible(farm, set, where) {
   }
 }
 
+// actions/src/core/version-range.ts
+function parseVersion(text) {
+  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
+  if (m === null) return null;
+  const release = (m[1] ?? "").split(".").map(Number);
+  const rest = (m[2] ?? "").replace(/^[.-]/, "");
+  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
+  return { release, pre };
+}
+function isValidRange(range) {
+  if (range.trim() === "*") return true;
+  const parts = range.trim().split(/\s+/);
+  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
+}
+
 // actions/src/schemas/stage.ts
 var STAGES = ["reference", "export", "quantize", "lower", "execute"];
 var CACHEABLE_STAGES = ["reference", "export", "quantize", "lower"];
@@ -8224,21 +8239,6 @@ var stageData = {
   lower: delegation,
   execute: executeData
 };
-
-// actions/src/version-range.ts
-function parseVersion(text) {
-  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
-  if (m === null) return null;
-  const release = (m[1] ?? "").split(".").map(Number);
-  const rest = (m[2] ?? "").replace(/^[.-]/, "");
-  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
-  return { release, pre };
-}
-function isValidRange(range) {
-  if (range.trim() === "*") return true;
-  const parts = range.trim().split(/\s+/);
-  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
-}
 
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -8494,15 +8494,18 @@ async function checkFiles(farm, where) {
   }
 }
 
-// actions/src/health-run.ts
+// actions/src/health/run.ts
 import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
 import path19 from "node:path";
 
-// actions/src/health.ts
+// actions/src/history/open.ts
 import { existsSync as existsSync2 } from "node:fs";
-import { readFile as readFile2, statfs } from "node:fs/promises";
+
+// actions/src/history/git-branch.ts
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import os from "node:os";
-import path12 from "node:path";
+import path13 from "node:path";
 
 // node_modules/is-plain-obj/index.js
 function isPlainObject2(value) {
@@ -16301,6 +16304,37 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
+// actions/src/core/hashing.ts
+import { createHash } from "node:crypto";
+import { createReadStream as createReadStream2 } from "node:fs";
+import { readdir } from "node:fs/promises";
+import path12 from "node:path";
+function sha256Text(text) {
+  return createHash("sha256").update(text).digest("hex");
+}
+function sha256File(file) {
+  return new Promise((resolve2, reject) => {
+    const hash = createHash("sha256");
+    createReadStream2(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve2(hash.digest("hex")));
+  });
+}
+function canonicalJson(value) {
+  return JSON.stringify(value, (_key, v) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v).sort(([a2], [b]) => a2 < b ? -1 : a2 > b ? 1 : 0));
+  });
+}
+async function listFiles(root, keep = () => true) {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path12.relative(root, path12.join(e.parentPath, e.name)).split(path12.sep).join("/")).filter(keep).sort();
+}
+async function sha256Tree(root, keep) {
+  const files = await listFiles(root, keep);
+  const lines = [];
+  for (const rel of files) lines.push(`${rel}\0${await sha256File(path12.join(root, rel))}`);
+  return sha256Text(lines.join("\n"));
+}
+
 // actions/src/schemas/health-report.ts
 var HEALTH_SCHEMA = "pte-farm/health@1";
 var HEALTH_STATES = ["good", "unknown", "bad", "maintenance"];
@@ -16322,527 +16356,6 @@ var healthReport = obj({
   maintenance: nullable(str),
   checks: arr(checkResult)
 });
-
-// actions/src/health.ts
-var mb = (bytes) => Math.floor(bytes / 2 ** 20);
-function existingAncestor(p) {
-  let dir = path12.resolve(p);
-  while (!existsSync2(dir) && path12.dirname(dir) !== dir) dir = path12.dirname(dir);
-  return dir;
-}
-var diskCheck = {
-  name: "disk",
-  async run(ctx) {
-    const at = existingAncestor(ctx.diskPath);
-    const s = await statfs(at);
-    const free = mb(s.bavail * s.bsize);
-    const ok = free >= ctx.minFreeDiskMb;
-    return {
-      status: ok ? "pass" : "fail",
-      detail: `${free} MiB free at ${at}${ok ? "" : `, below the ${ctx.minFreeDiskMb} MiB needed`}`,
-      data: { path: at, free_mb: free, min_mb: ctx.minFreeDiskMb }
-    };
-  }
-};
-async function availableMemory() {
-  const meminfo = await readFile2("/proc/meminfo", "utf8").catch(() => "");
-  const kib = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo)?.[1];
-  return kib === void 0 ? os.freemem() : Number(kib) * 1024;
-}
-var memoryCheck = {
-  name: "memory",
-  async run(ctx) {
-    const free = mb(await availableMemory());
-    const ok = free >= ctx.minFreeMemoryMb;
-    return {
-      status: ok ? "pass" : "fail",
-      detail: `${free} MiB available${ok ? "" : `, below the ${ctx.minFreeMemoryMb} MiB needed`}`,
-      data: { available_mb: free, min_mb: ctx.minFreeMemoryMb }
-    };
-  }
-};
-var normalise = (name) => name.toLowerCase().replace(/[-_.]+/g, "-");
-function parsePins(text) {
-  const pins = /* @__PURE__ */ new Map();
-  for (const raw of text.split("\n")) {
-    const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)/.exec(raw.replace(/#.*/, ""));
-    if (m?.[1] !== void 0 && m[2] !== void 0) pins.set(normalise(m[1]), m[2]);
-  }
-  return pins;
-}
-var VERSIONS_PROBE = `
-import importlib.metadata as m, json, sys
-out = {}
-for n in json.loads(sys.argv[1]):
-    try:
-        out[n] = m.version(n)
-    except m.PackageNotFoundError:
-        out[n] = None
-print(json.dumps({"python": sys.version.split()[0], "packages": out}))
-`;
-var toolchainCheck = {
-  name: "toolchain",
-  async run(ctx) {
-    const pins = parsePins(await readFile2(ctx.pinsFile, "utf8"));
-    const names2 = [.../* @__PURE__ */ new Set([...pins.keys(), "torch", "executorch"])];
-    const probe = await execa(ctx.python, ["-c", VERSIONS_PROBE, JSON.stringify(names2)], { reject: false });
-    if (probe.exitCode !== 0) {
-      return {
-        status: "fail",
-        detail: `cannot run ${ctx.python} (${probe.shortMessage}); set the python input or PTE_FARM_PYTHON`
-      };
-    }
-    const found = JSON.parse(probe.stdout);
-    const wrong = [...pins].filter(([name, want]) => found.packages[name] !== want);
-    const shown = wrong.map(
-      ([name, want]) => `${name} ${found.packages[name] ?? "missing"} (pinned ${want})`
-    );
-    return {
-      status: wrong.length === 0 ? "pass" : "fail",
-      detail: wrong.length === 0 ? `${pins.size} pins of ${path12.basename(ctx.pinsFile)} installed; torch ${found.packages.torch ?? "missing"}` : `differs from ${ctx.pinsFile}: ${shown.join(", ")}`,
-      data: { python: found.python, packages: found.packages, pins: Object.fromEntries(pins) }
-    };
-  }
-};
-var stagesImportCheck = {
-  name: "stages-import",
-  async run(ctx) {
-    const modules = STAGES.map((s) => `pte_stages.${s}`);
-    const res = await execa(ctx.python, ["-c", `import ${modules.join(", ")}`], {
-      reject: false,
-      env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path12.delimiter) },
-      timeout: 6e5
-    });
-    if (res.exitCode === 0) return { status: "pass", detail: `${modules.length} stage modules import` };
-    const tail2 = String(res.stderr).trim().split("\n").slice(-3).join(" | ");
-    return { status: "fail", detail: `the stages do not import: ${tail2 || res.shortMessage}` };
-  }
-};
-function stateOf(checks, maintenance) {
-  if (maintenance !== null) return "maintenance";
-  if (checks.some((c3) => c3.status === "fail")) return "bad";
-  if (checks.some((c3) => c3.status === "unknown")) return "unknown";
-  return "good";
-}
-async function checkHealth(ctx, meta, checks) {
-  const results = [];
-  for (const check of checks) {
-    try {
-      results.push({ name: check.name, ...await check.run(ctx) });
-    } catch (err) {
-      results.push({
-        name: check.name,
-        status: "unknown",
-        detail: `the check failed to run: ${String(err)}`
-      });
-    }
-  }
-  let maintenance = null;
-  if (ctx.maintenanceFile !== null && existsSync2(ctx.maintenanceFile)) {
-    const text = await readFile2(ctx.maintenanceFile, "utf8").catch(() => "");
-    maintenance = text.split("\n")[0]?.trim() || `${ctx.maintenanceFile} exists`;
-  }
-  return {
-    schema: HEALTH_SCHEMA,
-    device: meta.device,
-    toolchain: meta.toolchain,
-    state: stateOf(results, maintenance),
-    checked_at: (/* @__PURE__ */ new Date()).toISOString(),
-    maintenance,
-    checks: results
-  };
-}
-
-// actions/src/health-smoke.ts
-import { mkdtemp as mkdtemp2, readFile as readFile4, rm as rm2 } from "node:fs/promises";
-import os2 from "node:os";
-import path15 from "node:path";
-
-// actions/src/cache.ts
-import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile3, rename, rm, stat as stat2, writeFile } from "node:fs/promises";
-import path14 from "node:path";
-
-// actions/src/hashing.ts
-import { createHash } from "node:crypto";
-import { createReadStream as createReadStream2 } from "node:fs";
-import { readdir } from "node:fs/promises";
-import path13 from "node:path";
-function sha256Text(text) {
-  return createHash("sha256").update(text).digest("hex");
-}
-function sha256File(file) {
-  return new Promise((resolve2, reject) => {
-    const hash = createHash("sha256");
-    createReadStream2(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve2(hash.digest("hex")));
-  });
-}
-function canonicalJson(value) {
-  return JSON.stringify(value, (_key, v) => {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v).sort(([a2], [b]) => a2 < b ? -1 : a2 > b ? 1 : 0));
-  });
-}
-async function listFiles(root, keep = () => true) {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path13.relative(root, path13.join(e.parentPath, e.name)).split(path13.sep).join("/")).filter(keep).sort();
-}
-async function sha256Tree(root, keep) {
-  const files = await listFiles(root, keep);
-  const lines = [];
-  for (const rel of files) lines.push(`${rel}\0${await sha256File(path13.join(root, rel))}`);
-  return sha256Text(lines.join("\n"));
-}
-
-// actions/src/cache.ts
-var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
-async function fingerprintToolchain(args) {
-  const pins = await readFile3(args.pinsFile, "utf8");
-  const probe = await execa(args.python, ["-c", PROBE], { reject: false });
-  if (probe.exitCode !== 0) {
-    throw new InfrastructureError(
-      `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
-    );
-  }
-  const installed = probe.stdout.split("\n").filter((l) => l !== "");
-  const stageCode = await sha256Tree(
-    args.stagesPackageDir,
-    (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
-  );
-  return { pins, installed, stageCode };
-}
-var BuildCache = class {
-  root;
-  constructor(root) {
-    this.root = root;
-  }
-  /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
-  entryDir(kind, key) {
-    return path14.join(this.root, "entries", kind, key.slice(0, 2), key);
-  }
-  /**
-   * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
-   * removed and reported as a miss rather than trusted. Artefact sizes are checked, not hashes:
-   * the hashes were verified when the entry was written, and rehashing GBs on every hit would
-   * defeat the cache.
-   */
-  async lookup(stage, key) {
-    const dir = this.entryDir(stage, key);
-    let text;
-    try {
-      text = await readFile3(path14.join(dir, "result.json"), "utf8");
-    } catch {
-      return null;
-    }
-    try {
-      const result = parseJson(stageResult, text, path14.join(dir, "result.json"));
-      if (result.status !== "ok" || result.stage !== stage)
-        throw new ValidationError(dir, [], "not a successful entry");
-      const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
-      for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat2(path14.join(dir, a2.path));
-        if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
-      }
-      return { dir, result, data };
-    } catch {
-      await this.evict(dir);
-      return null;
-    }
-  }
-  /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
-  async tempDir(kind) {
-    const tmp = path14.join(this.root, "tmp");
-    await mkdir(tmp, { recursive: true });
-    return mkdtemp(path14.join(tmp, `${kind}-`));
-  }
-  /**
-   * A cached build that is not a stage (so has no result.json to validate): its folder when every
-   * one of `files` is there and `verify` accepts it, else null; a folder `verify` rejects is
-   * evicted, as {@link lookup} evicts a bad stage entry. Written only by {@link publishFolder},
-   * which renames a whole folder into place, so a folder that exists is complete.
-   */
-  async lookupFolder(kind, key, files, verify = async () => true) {
-    const dir = this.entryDir(kind, key);
-    for (const f of files) {
-      const s = await stat2(path14.join(dir, f)).catch(() => null);
-      if (s === null || !s.isFile()) return null;
-    }
-    if (await verify(dir).catch(() => false)) return dir;
-    await this.evict(dir);
-    return null;
-  }
-  /** Publishes a non-stage build as {@link publish} does a stage's: atomically, first writer wins. */
-  async publishFolder(kind, key, builtDir, material) {
-    return this.publishEntry(kind, key, builtDir, material);
-  }
-  /**
-   * Publishes a successful build atomically. If another process published the same key first,
-   * its entry wins and ours is discarded (both are builds of the same inputs).
-   */
-  async publish(stage, key, builtDir, material) {
-    if (!CACHEABLE_STAGES.includes(stage)) throw new Error(`bug: ${stage} is not cacheable`);
-    return this.publishEntry(stage, key, builtDir, material);
-  }
-  async publishEntry(kind, key, builtDir, material) {
-    const dir = this.entryDir(kind, key);
-    await writeFile(
-      path14.join(builtDir, "cache-entry.json"),
-      `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
-`
-    );
-    await mkdir(path14.dirname(dir), { recursive: true });
-    try {
-      await rename(builtDir, dir);
-    } catch (err) {
-      const code = err.code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
-      await rm(builtDir, { recursive: true, force: true });
-    }
-    return dir;
-  }
-  /**
-   * Removes build folders left in `tmp/` by runs that were killed (SIGKILL, power loss) before
-   * they could publish or move them. Only old ones: a young folder may be another run's live build.
-   */
-  async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path14.join(this.root, "tmp");
-    const names2 = await readdir2(tmp).catch(() => []);
-    for (const name of names2) {
-      const s = await stat2(path14.join(tmp, name)).catch(() => null);
-      if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm(path14.join(tmp, name), { recursive: true, force: true });
-    }
-  }
-  /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
-  async evict(dir) {
-    const aside = `${dir}.evicted-${process.pid}-${Date.now()}`;
-    await rename(dir, aside).catch(() => void 0);
-    await rm(aside, { recursive: true, force: true });
-  }
-};
-
-// actions/src/health-smoke.ts
-var SMOKE_FILES = ["smoke.pte", "smoke.json"];
-var BUILD_TIMEOUT_MS = 3e5;
-var RUN_TIMEOUT_MS = 12e4;
-var smokeRun = obj({
-  schema: literal("pte-farm/smoke@1"),
-  ok: bool,
-  pte_sha256: str,
-  expected: arr(unknownValue),
-  actual: arr(unknownValue),
-  load_ms: num,
-  execute_ms: num
-});
-async function runSmoke(python2, args, timeout) {
-  const res = await execa(python2, ["-m", "pte_stages.smoke", ...args], {
-    reject: false,
-    timeout,
-    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path15.delimiter) }
-  });
-  if (res.exitCode === void 0 && !res.timedOut && res.signal === void 0) {
-    throw new Error(`cannot start ${python2}: ${res.shortMessage}`);
-  }
-  return res;
-}
-var tail = (text) => text.trim().split("\n").slice(-3).join(" | ");
-async function smokeKey(pythonPath, pinsFile) {
-  const fingerprint = await fingerprintToolchain({
-    python: pythonPath,
-    pinsFile,
-    stagesPackageDir: path15.join(STAGES_DIR, "pte_stages")
-  });
-  return sha256Text(canonicalJson({ kind: "smoke", toolchain: fingerprint }));
-}
-async function intact(dir) {
-  const meta = JSON.parse(await readFile4(path15.join(dir, "smoke.json"), "utf8"));
-  return meta.pte_sha256 === await sha256File(path15.join(dir, "smoke.pte"));
-}
-async function built(python2, pinsFile, cache, scratch) {
-  const key = cache === null ? null : await smokeKey(python2, pinsFile);
-  if (cache !== null && key !== null) {
-    const hit = await cache.lookupFolder("smoke", key, SMOKE_FILES, intact);
-    if (hit !== null) return { dir: hit, cache: "hit" };
-  }
-  const out = cache === null ? scratch : await cache.tempDir("smoke");
-  const res = await runSmoke(python2, ["build", "--out", out], BUILD_TIMEOUT_MS);
-  if (res.exitCode !== 0) {
-    if (cache !== null) await rm2(out, { recursive: true, force: true });
-    return { error: `the smoke .pte does not build: ${tail(String(res.stderr)) || res.shortMessage}` };
-  }
-  if (cache === null || key === null) return { dir: out, cache: "off" };
-  return { dir: await cache.publishFolder("smoke", key, out, { kind: "smoke" }), cache: "miss" };
-}
-var smokeCheck = {
-  name: "smoke-pte",
-  async run(ctx) {
-    const scratch = await mkdtemp2(path15.join(os2.tmpdir(), "pte-farm-smoke-"));
-    try {
-      const b = await built(
-        ctx.python,
-        ctx.pinsFile,
-        ctx.cacheDir === null ? null : new BuildCache(ctx.cacheDir),
-        scratch
-      );
-      if ("error" in b) return { status: "fail", detail: b.error };
-      const where = { dir: b.cache === "off" ? null : b.dir, cache: b.cache };
-      const res = await runSmoke(ctx.python, ["run", "--dir", b.dir], RUN_TIMEOUT_MS);
-      if (res.exitCode !== 0 && res.exitCode !== 1) {
-        return {
-          status: "fail",
-          detail: `the smoke .pte does not run: ${tail(String(res.stderr)) || res.shortMessage}`,
-          data: where
-        };
-      }
-      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.smoke run");
-      const data = { ...where, ...out };
-      if (!out.ok) {
-        return {
-          status: "fail",
-          detail: `the smoke .pte computed ${JSON.stringify(out.actual)}, eager PyTorch ${JSON.stringify(out.expected)}`,
-          data
-        };
-      }
-      return {
-        status: "pass",
-        detail: `add+mul .pte matches eager PyTorch (load ${out.load_ms} ms, execute ${out.execute_ms} ms; build ${b.cache === "hit" ? "cached" : "fresh"})`,
-        data
-      };
-    } finally {
-      await rm2(scratch, { recursive: true, force: true });
-    }
-  }
-};
-
-// actions/src/health-thermal.ts
-import path16 from "node:path";
-var deviceProbe = obj({
-  schema: literal("pte-farm/device-probe@1"),
-  platform: str,
-  thermal_c: record(num),
-  throttled: nullable(record(unknownValue))
-});
-var NOW_BITS = ["under_voltage", "arm_freq_capped", "throttled", "soft_temp_limit"];
-var OCCURRED_BITS = NOW_BITS.map((b) => `${b}_occurred`);
-function thermalExpectations(device2) {
-  return {
-    thermalZones: device2.os === "linux" && device2.thermal !== null,
-    throttleSource: device2.board.startsWith("raspberry-pi") ? "vcgencmd" : device2.os === "macos" ? "pmset" : null
-  };
-}
-async function readDeviceProbe(python2, opts = {}) {
-  const res = await execa(
-    python2,
-    ["-m", "pte_stages.device_probe", ...opts.root === void 0 ? [] : ["--root", opts.root]],
-    {
-      reject: false,
-      timeout: 3e4,
-      env: {
-        ...opts.env,
-        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path16.delimiter)
-      }
-    }
-  );
-  if (res.exitCode !== 0) {
-    const tail2 = String(res.stderr).trim().split("\n").slice(-2).join(" | ");
-    throw new Error(`the device probe did not run (${tail2 || res.shortMessage})`);
-  }
-  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.device_probe");
-}
-function judgeTemperature(p, maxTempC, expect) {
-  const zones = Object.entries(p.thermal_c);
-  if (zones.length > 0) {
-    const [zone, c3] = zones.reduce((a2, b) => b[1] > a2[1] ? b : a2);
-    const ok = c3 < maxTempC;
-    return {
-      status: ok ? "pass" : "fail",
-      detail: `hottest zone ${zone} at ${c3} °C${ok ? `, below ${maxTempC} °C` : `, at or above the ${maxTempC} °C limit: let it cool or fix its cooling`}`,
-      data: { thermal_c: p.thermal_c, max_temp_c: maxTempC }
-    };
-  }
-  const t = p.throttled;
-  if (t?.source === "pmset") {
-    const warning2 = typeof t.thermal_warning === "string" ? t.thermal_warning : null;
-    return {
-      status: warning2 === null ? "pass" : "fail",
-      detail: warning2 === null ? "pmset: no thermal warning level recorded" : `pmset: ${warning2}`,
-      data: { pmset: t }
-    };
-  }
-  if (expect.thermalZones || expect.throttleSource === "pmset") {
-    return {
-      status: "unknown",
-      detail: expect.throttleSource === "pmset" ? "`pmset -g therm` gave nothing; this Mac's temperature cannot be read" : "no readable thermal zone under /sys/class/thermal, and this device has a thermal policy"
-    };
-  }
-  return { status: "skip", detail: "no thermal sensor on this machine (and none expected)" };
-}
-function judgeThrottle(p, expect) {
-  const t = p.throttled;
-  if (t?.source === "vcgencmd") {
-    const now = NOW_BITS.filter((b) => t[b] === true);
-    const past = OCCURRED_BITS.filter((b) => t[b] === true);
-    const raw = String(t.raw);
-    if (now.length === 0 && past.length === 0) {
-      return {
-        status: "pass",
-        detail: `vcgencmd get_throttled=${raw}: no throttling or under-voltage since boot`,
-        data: { vcgencmd: t }
-      };
-    }
-    return {
-      status: "fail",
-      detail: `vcgencmd get_throttled=${raw}: ${[...now, ...past].join(", ")}` + (past.length > 0 ? "; fix the power supply or cooling, then reboot to clear the history bits" : ""),
-      data: { vcgencmd: t, now, occurred: past }
-    };
-  }
-  if (t?.source === "pmset") {
-    const limit = typeof t.cpu_speed_limit === "number" ? t.cpu_speed_limit : null;
-    const warning2 = typeof t.performance_warning === "string" ? t.performance_warning : null;
-    const capped = limit !== null && limit < 100;
-    const problems = [
-      ...capped ? [`CPU speed limited to ${limit}%`] : [],
-      ...warning2 === null ? [] : [warning2]
-    ];
-    return {
-      status: problems.length === 0 ? "pass" : "fail",
-      detail: `pmset: ${problems.length === 0 ? `CPU speed limit ${limit ?? 100}%, no performance warning` : problems.join("; ")}`,
-      data: { pmset: t }
-    };
-  }
-  if (expect.throttleSource !== null) {
-    return {
-      status: "unknown",
-      detail: `\`${expect.throttleSource === "vcgencmd" ? "vcgencmd get_throttled" : "pmset -g therm"}\` is not available on this ${expect.throttleSource === "vcgencmd" ? "Pi" : "Mac"}; install it (runners/ provisioning does)`
-    };
-  }
-  return { status: "skip", detail: "no throttle reporting on this machine (and none expected)" };
-}
-var probes = /* @__PURE__ */ new WeakMap();
-function probeFor(ctx) {
-  let p = probes.get(ctx);
-  if (p === void 0) {
-    p = readDeviceProbe(ctx.python, ctx.probe ?? {});
-    probes.set(ctx, p);
-  }
-  return p;
-}
-var temperatureCheck = {
-  name: "temperature",
-  run: async (ctx) => judgeTemperature(await probeFor(ctx), ctx.maxTempC, ctx.expect)
-};
-var throttleCheck = {
-  name: "throttle",
-  run: async (ctx) => judgeThrottle(await probeFor(ctx), ctx.expect)
-};
-
-// actions/src/history/open.ts
-import { existsSync as existsSync3 } from "node:fs";
-
-// actions/src/history/git-branch.ts
-import { randomBytes } from "node:crypto";
-import { rm as rm3 } from "node:fs/promises";
-import os3 from "node:os";
-import path17 from "node:path";
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -17033,7 +16546,7 @@ var GitBranchStore = class {
   maxAttempts;
   backoffMs;
   constructor(repo, opts = {}) {
-    this.repo = path17.resolve(repo);
+    this.repo = path13.resolve(repo);
     this.branch = opts.branch ?? "pte-farm-data";
     this.maxAttempts = opts.maxAttempts ?? 30;
     this.backoffMs = opts.backoffMs ?? 20;
@@ -17121,7 +16634,7 @@ var GitBranchStore = class {
   }
   /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
   async commitOn(parent, files, what) {
-    const index = path17.join(os3.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const index = path13.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
     const env = { GIT_INDEX_FILE: index };
     try {
       await this.must(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], { env });
@@ -17135,7 +16648,7 @@ ${files.map((f) => f.path).join("\n")}
 `;
       return await this.must(["commit-tree", tree, ...parent === null ? [] : ["-p", parent], "-m", msg]);
     } finally {
-      await rm3(index, { force: true });
+      await rm(index, { force: true });
     }
   }
   /** true when the commit became the branch tip; false when another writer got there first. */
@@ -17179,12 +16692,12 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir as mkdir2, readdir as readdir3, readFile as readFile5, unlink, writeFile as writeFile2 } from "node:fs/promises";
-import path18 from "node:path";
+import { link, mkdir, readdir as readdir2, readFile as readFile2, unlink, writeFile } from "node:fs/promises";
+import path14 from "node:path";
 var LocalFolderStore = class {
   root;
   constructor(root) {
-    this.root = path18.resolve(root);
+    this.root = path14.resolve(root);
   }
   describe() {
     return `dir:${this.root}`;
@@ -17208,10 +16721,10 @@ var LocalFolderStore = class {
   async write(files) {
     const out = [];
     for (const { rel, text } of files) {
-      const file = path18.join(this.root, ...rel.split("/"));
-      await mkdir2(path18.dirname(file), { recursive: true });
-      const tmp = path18.join(path18.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
-      await writeFile2(tmp, text);
+      const file = path14.join(this.root, ...rel.split("/"));
+      await mkdir(path14.dirname(file), { recursive: true });
+      const tmp = path14.join(path14.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
+      await writeFile(tmp, text);
       try {
         await link(tmp, file);
       } catch (err) {
@@ -17225,17 +16738,17 @@ var LocalFolderStore = class {
   }
   /** JSON files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel) {
-    const base = path18.join(this.root, ...rel.split("/").filter((p) => p !== ""));
-    const entries = await readdir3(base, { recursive: true }).catch((err) => {
+    const base = path14.join(this.root, ...rel.split("/").filter((p) => p !== ""));
+    const entries = await readdir2(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    return entries.filter((e) => e.endsWith(".json") && !path18.basename(e).startsWith(".")).map((e) => path18.relative(this.root, path18.join(base, e)).split(path18.sep).join("/"));
+    return entries.filter((e) => e.endsWith(".json") && !path14.basename(e).startsWith(".")).map((e) => path14.relative(this.root, path14.join(base, e)).split(path14.sep).join("/"));
   }
   async listHealth(device2) {
     const out = [];
     for (const rel of await this.files(healthPrefix(device2))) {
-      const text = await readFile5(path18.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path14.join(this.root, ...rel.split("/")), "utf8");
       out.push(readStoredHealth(rel, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -17246,7 +16759,7 @@ var LocalFolderStore = class {
     for (const rel of rels) {
       if (cellId2 === void 0 && isHealthPath(rel)) continue;
       out.push(
-        readStored(rel, await readFile5(path18.join(this.root, ...rel.split("/")), "utf8"), this.describe())
+        readStored(rel, await readFile2(path14.join(this.root, ...rel.split("/")), "utf8"), this.describe())
       );
     }
     return out.sort(byTime);
@@ -17258,7 +16771,7 @@ function openStore(spec) {
   if (spec.startsWith("dir:") && spec.length > 4) return new LocalFolderStore(spec.slice(4));
   if (spec.startsWith("git:") && spec.length > 4) {
     const [repo, branch] = spec.slice(4).split("#", 2);
-    if (!existsSync3(repo)) {
+    if (!existsSync2(repo)) {
       throw new ConfigurationError(`--store ${spec}: ${repo} does not exist; point git: at a git repository`);
     }
     return new GitBranchStore(repo, branch === void 0 || branch === "" ? {} : { branch });
@@ -17268,7 +16781,490 @@ function openStore(spec) {
   );
 }
 
-// actions/src/health-run.ts
+// actions/src/health/checks.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { readFile as readFile3, statfs } from "node:fs/promises";
+import os2 from "node:os";
+import path15 from "node:path";
+var mb = (bytes) => Math.floor(bytes / 2 ** 20);
+function existingAncestor(p) {
+  let dir = path15.resolve(p);
+  while (!existsSync3(dir) && path15.dirname(dir) !== dir) dir = path15.dirname(dir);
+  return dir;
+}
+var diskCheck = {
+  name: "disk",
+  async run(ctx) {
+    const at = existingAncestor(ctx.diskPath);
+    const s = await statfs(at);
+    const free = mb(s.bavail * s.bsize);
+    const ok = free >= ctx.minFreeDiskMb;
+    return {
+      status: ok ? "pass" : "fail",
+      detail: `${free} MiB free at ${at}${ok ? "" : `, below the ${ctx.minFreeDiskMb} MiB needed`}`,
+      data: { path: at, free_mb: free, min_mb: ctx.minFreeDiskMb }
+    };
+  }
+};
+async function availableMemory() {
+  const meminfo = await readFile3("/proc/meminfo", "utf8").catch(() => "");
+  const kib = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo)?.[1];
+  return kib === void 0 ? os2.freemem() : Number(kib) * 1024;
+}
+var memoryCheck = {
+  name: "memory",
+  async run(ctx) {
+    const free = mb(await availableMemory());
+    const ok = free >= ctx.minFreeMemoryMb;
+    return {
+      status: ok ? "pass" : "fail",
+      detail: `${free} MiB available${ok ? "" : `, below the ${ctx.minFreeMemoryMb} MiB needed`}`,
+      data: { available_mb: free, min_mb: ctx.minFreeMemoryMb }
+    };
+  }
+};
+var normalise = (name) => name.toLowerCase().replace(/[-_.]+/g, "-");
+function parsePins(text) {
+  const pins = /* @__PURE__ */ new Map();
+  for (const raw of text.split("\n")) {
+    const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)/.exec(raw.replace(/#.*/, ""));
+    if (m?.[1] !== void 0 && m[2] !== void 0) pins.set(normalise(m[1]), m[2]);
+  }
+  return pins;
+}
+var VERSIONS_PROBE = `
+import importlib.metadata as m, json, sys
+out = {}
+for n in json.loads(sys.argv[1]):
+    try:
+        out[n] = m.version(n)
+    except m.PackageNotFoundError:
+        out[n] = None
+print(json.dumps({"python": sys.version.split()[0], "packages": out}))
+`;
+var toolchainCheck = {
+  name: "toolchain",
+  async run(ctx) {
+    const pins = parsePins(await readFile3(ctx.pinsFile, "utf8"));
+    const names2 = [.../* @__PURE__ */ new Set([...pins.keys(), "torch", "executorch"])];
+    const probe = await execa(ctx.python, ["-c", VERSIONS_PROBE, JSON.stringify(names2)], { reject: false });
+    if (probe.exitCode !== 0) {
+      return {
+        status: "fail",
+        detail: `cannot run ${ctx.python} (${probe.shortMessage}); set the python input or PTE_FARM_PYTHON`
+      };
+    }
+    const found = JSON.parse(probe.stdout);
+    const wrong = [...pins].filter(([name, want]) => found.packages[name] !== want);
+    const shown = wrong.map(
+      ([name, want]) => `${name} ${found.packages[name] ?? "missing"} (pinned ${want})`
+    );
+    return {
+      status: wrong.length === 0 ? "pass" : "fail",
+      detail: wrong.length === 0 ? `${pins.size} pins of ${path15.basename(ctx.pinsFile)} installed; torch ${found.packages.torch ?? "missing"}` : `differs from ${ctx.pinsFile}: ${shown.join(", ")}`,
+      data: { python: found.python, packages: found.packages, pins: Object.fromEntries(pins) }
+    };
+  }
+};
+var stagesImportCheck = {
+  name: "stages-import",
+  async run(ctx) {
+    const modules = STAGES.map((s) => `pte_stages.${s}`);
+    const res = await execa(ctx.python, ["-c", `import ${modules.join(", ")}`], {
+      reject: false,
+      env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path15.delimiter) },
+      timeout: 6e5
+    });
+    if (res.exitCode === 0) return { status: "pass", detail: `${modules.length} stage modules import` };
+    const tail2 = String(res.stderr).trim().split("\n").slice(-3).join(" | ");
+    return { status: "fail", detail: `the stages do not import: ${tail2 || res.shortMessage}` };
+  }
+};
+function stateOf(checks, maintenance) {
+  if (maintenance !== null) return "maintenance";
+  if (checks.some((c3) => c3.status === "fail")) return "bad";
+  if (checks.some((c3) => c3.status === "unknown")) return "unknown";
+  return "good";
+}
+async function checkHealth(ctx, meta, checks) {
+  const results = [];
+  for (const check of checks) {
+    try {
+      results.push({ name: check.name, ...await check.run(ctx) });
+    } catch (err) {
+      results.push({
+        name: check.name,
+        status: "unknown",
+        detail: `the check failed to run: ${String(err)}`
+      });
+    }
+  }
+  let maintenance = null;
+  if (ctx.maintenanceFile !== null && existsSync3(ctx.maintenanceFile)) {
+    const text = await readFile3(ctx.maintenanceFile, "utf8").catch(() => "");
+    maintenance = text.split("\n")[0]?.trim() || `${ctx.maintenanceFile} exists`;
+  }
+  return {
+    schema: HEALTH_SCHEMA,
+    device: meta.device,
+    toolchain: meta.toolchain,
+    state: stateOf(results, maintenance),
+    checked_at: (/* @__PURE__ */ new Date()).toISOString(),
+    maintenance,
+    checks: results
+  };
+}
+
+// actions/src/health/smoke.ts
+import { mkdtemp as mkdtemp2, readFile as readFile5, rm as rm3 } from "node:fs/promises";
+import os3 from "node:os";
+import path17 from "node:path";
+
+// actions/src/pipeline/cache.ts
+import { mkdir as mkdir2, mkdtemp, readdir as readdir3, readFile as readFile4, rename, rm as rm2, stat as stat2, writeFile as writeFile2 } from "node:fs/promises";
+import path16 from "node:path";
+var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
+async function fingerprintToolchain(args) {
+  const pins = await readFile4(args.pinsFile, "utf8");
+  const probe = await execa(args.python, ["-c", PROBE], { reject: false });
+  if (probe.exitCode !== 0) {
+    throw new InfrastructureError(
+      `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
+    );
+  }
+  const installed = probe.stdout.split("\n").filter((l) => l !== "");
+  const stageCode = await sha256Tree(
+    args.stagesPackageDir,
+    (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
+  );
+  return { pins, installed, stageCode };
+}
+var BuildCache = class {
+  root;
+  constructor(root) {
+    this.root = root;
+  }
+  /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
+  entryDir(kind, key) {
+    return path16.join(this.root, "entries", kind, key.slice(0, 2), key);
+  }
+  /**
+   * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
+   * removed and reported as a miss rather than trusted. Artefact sizes are checked, not hashes:
+   * the hashes were verified when the entry was written, and rehashing GBs on every hit would
+   * defeat the cache.
+   */
+  async lookup(stage, key) {
+    const dir = this.entryDir(stage, key);
+    let text;
+    try {
+      text = await readFile4(path16.join(dir, "result.json"), "utf8");
+    } catch {
+      return null;
+    }
+    try {
+      const result = parseJson(stageResult, text, path16.join(dir, "result.json"));
+      if (result.status !== "ok" || result.stage !== stage)
+        throw new ValidationError(dir, [], "not a successful entry");
+      const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
+      for (const a2 of Object.values(result.artefacts)) {
+        const s = await stat2(path16.join(dir, a2.path));
+        if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
+      }
+      return { dir, result, data };
+    } catch {
+      await this.evict(dir);
+      return null;
+    }
+  }
+  /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
+  async tempDir(kind) {
+    const tmp = path16.join(this.root, "tmp");
+    await mkdir2(tmp, { recursive: true });
+    return mkdtemp(path16.join(tmp, `${kind}-`));
+  }
+  /**
+   * A cached build that is not a stage (so has no result.json to validate): its folder when every
+   * one of `files` is there and `verify` accepts it, else null; a folder `verify` rejects is
+   * evicted, as {@link lookup} evicts a bad stage entry. Written only by {@link publishFolder},
+   * which renames a whole folder into place, so a folder that exists is complete.
+   */
+  async lookupFolder(kind, key, files, verify = async () => true) {
+    const dir = this.entryDir(kind, key);
+    for (const f of files) {
+      const s = await stat2(path16.join(dir, f)).catch(() => null);
+      if (s === null || !s.isFile()) return null;
+    }
+    if (await verify(dir).catch(() => false)) return dir;
+    await this.evict(dir);
+    return null;
+  }
+  /** Publishes a non-stage build as {@link publish} does a stage's: atomically, first writer wins. */
+  async publishFolder(kind, key, builtDir, material) {
+    return this.publishEntry(kind, key, builtDir, material);
+  }
+  /**
+   * Publishes a successful build atomically. If another process published the same key first,
+   * its entry wins and ours is discarded (both are builds of the same inputs).
+   */
+  async publish(stage, key, builtDir, material) {
+    if (!CACHEABLE_STAGES.includes(stage)) throw new Error(`bug: ${stage} is not cacheable`);
+    return this.publishEntry(stage, key, builtDir, material);
+  }
+  async publishEntry(kind, key, builtDir, material) {
+    const dir = this.entryDir(kind, key);
+    await writeFile2(
+      path16.join(builtDir, "cache-entry.json"),
+      `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
+`
+    );
+    await mkdir2(path16.dirname(dir), { recursive: true });
+    try {
+      await rename(builtDir, dir);
+    } catch (err) {
+      const code = err.code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+      await rm2(builtDir, { recursive: true, force: true });
+    }
+    return dir;
+  }
+  /**
+   * Removes build folders left in `tmp/` by runs that were killed (SIGKILL, power loss) before
+   * they could publish or move them. Only old ones: a young folder may be another run's live build.
+   */
+  async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
+    const tmp = path16.join(this.root, "tmp");
+    const names2 = await readdir3(tmp).catch(() => []);
+    for (const name of names2) {
+      const s = await stat2(path16.join(tmp, name)).catch(() => null);
+      if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
+        await rm2(path16.join(tmp, name), { recursive: true, force: true });
+    }
+  }
+  /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
+  async evict(dir) {
+    const aside = `${dir}.evicted-${process.pid}-${Date.now()}`;
+    await rename(dir, aside).catch(() => void 0);
+    await rm2(aside, { recursive: true, force: true });
+  }
+};
+
+// actions/src/health/smoke.ts
+var SMOKE_FILES = ["smoke.pte", "smoke.json"];
+var BUILD_TIMEOUT_MS = 3e5;
+var RUN_TIMEOUT_MS = 12e4;
+var smokeRun = obj({
+  schema: literal("pte-farm/smoke@1"),
+  ok: bool,
+  pte_sha256: str,
+  expected: arr(unknownValue),
+  actual: arr(unknownValue),
+  load_ms: num,
+  execute_ms: num
+});
+async function runSmoke(python2, args, timeout) {
+  const res = await execa(python2, ["-m", "pte_stages.smoke", ...args], {
+    reject: false,
+    timeout,
+    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path17.delimiter) }
+  });
+  if (res.exitCode === void 0 && !res.timedOut && res.signal === void 0) {
+    throw new Error(`cannot start ${python2}: ${res.shortMessage}`);
+  }
+  return res;
+}
+var tail = (text) => text.trim().split("\n").slice(-3).join(" | ");
+async function smokeKey(pythonPath, pinsFile) {
+  const fingerprint = await fingerprintToolchain({
+    python: pythonPath,
+    pinsFile,
+    stagesPackageDir: path17.join(STAGES_DIR, "pte_stages")
+  });
+  return sha256Text(canonicalJson({ kind: "smoke", toolchain: fingerprint }));
+}
+async function intact(dir) {
+  const meta = JSON.parse(await readFile5(path17.join(dir, "smoke.json"), "utf8"));
+  return meta.pte_sha256 === await sha256File(path17.join(dir, "smoke.pte"));
+}
+async function built(python2, pinsFile, cache, scratch) {
+  const key = cache === null ? null : await smokeKey(python2, pinsFile);
+  if (cache !== null && key !== null) {
+    const hit = await cache.lookupFolder("smoke", key, SMOKE_FILES, intact);
+    if (hit !== null) return { dir: hit, cache: "hit" };
+  }
+  const out = cache === null ? scratch : await cache.tempDir("smoke");
+  const res = await runSmoke(python2, ["build", "--out", out], BUILD_TIMEOUT_MS);
+  if (res.exitCode !== 0) {
+    if (cache !== null) await rm3(out, { recursive: true, force: true });
+    return { error: `the smoke .pte does not build: ${tail(String(res.stderr)) || res.shortMessage}` };
+  }
+  if (cache === null || key === null) return { dir: out, cache: "off" };
+  return { dir: await cache.publishFolder("smoke", key, out, { kind: "smoke" }), cache: "miss" };
+}
+var smokeCheck = {
+  name: "smoke-pte",
+  async run(ctx) {
+    const scratch = await mkdtemp2(path17.join(os3.tmpdir(), "pte-farm-smoke-"));
+    try {
+      const b = await built(
+        ctx.python,
+        ctx.pinsFile,
+        ctx.cacheDir === null ? null : new BuildCache(ctx.cacheDir),
+        scratch
+      );
+      if ("error" in b) return { status: "fail", detail: b.error };
+      const where = { dir: b.cache === "off" ? null : b.dir, cache: b.cache };
+      const res = await runSmoke(ctx.python, ["run", "--dir", b.dir], RUN_TIMEOUT_MS);
+      if (res.exitCode !== 0 && res.exitCode !== 1) {
+        return {
+          status: "fail",
+          detail: `the smoke .pte does not run: ${tail(String(res.stderr)) || res.shortMessage}`,
+          data: where
+        };
+      }
+      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.smoke run");
+      const data = { ...where, ...out };
+      if (!out.ok) {
+        return {
+          status: "fail",
+          detail: `the smoke .pte computed ${JSON.stringify(out.actual)}, eager PyTorch ${JSON.stringify(out.expected)}`,
+          data
+        };
+      }
+      return {
+        status: "pass",
+        detail: `add+mul .pte matches eager PyTorch (load ${out.load_ms} ms, execute ${out.execute_ms} ms; build ${b.cache === "hit" ? "cached" : "fresh"})`,
+        data
+      };
+    } finally {
+      await rm3(scratch, { recursive: true, force: true });
+    }
+  }
+};
+
+// actions/src/health/thermal.ts
+import path18 from "node:path";
+var deviceProbe = obj({
+  schema: literal("pte-farm/device-probe@1"),
+  platform: str,
+  thermal_c: record(num),
+  throttled: nullable(record(unknownValue))
+});
+var NOW_BITS = ["under_voltage", "arm_freq_capped", "throttled", "soft_temp_limit"];
+var OCCURRED_BITS = NOW_BITS.map((b) => `${b}_occurred`);
+function thermalExpectations(device2) {
+  return {
+    thermalZones: device2.os === "linux" && device2.thermal !== null,
+    throttleSource: device2.board.startsWith("raspberry-pi") ? "vcgencmd" : device2.os === "macos" ? "pmset" : null
+  };
+}
+async function readDeviceProbe(python2, opts = {}) {
+  const res = await execa(
+    python2,
+    ["-m", "pte_stages.device_probe", ...opts.root === void 0 ? [] : ["--root", opts.root]],
+    {
+      reject: false,
+      timeout: 3e4,
+      env: {
+        ...opts.env,
+        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path18.delimiter)
+      }
+    }
+  );
+  if (res.exitCode !== 0) {
+    const tail2 = String(res.stderr).trim().split("\n").slice(-2).join(" | ");
+    throw new Error(`the device probe did not run (${tail2 || res.shortMessage})`);
+  }
+  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.device_probe");
+}
+function judgeTemperature(p, maxTempC, expect) {
+  const zones = Object.entries(p.thermal_c);
+  if (zones.length > 0) {
+    const [zone, c3] = zones.reduce((a2, b) => b[1] > a2[1] ? b : a2);
+    const ok = c3 < maxTempC;
+    return {
+      status: ok ? "pass" : "fail",
+      detail: `hottest zone ${zone} at ${c3} °C${ok ? `, below ${maxTempC} °C` : `, at or above the ${maxTempC} °C limit: let it cool or fix its cooling`}`,
+      data: { thermal_c: p.thermal_c, max_temp_c: maxTempC }
+    };
+  }
+  const t = p.throttled;
+  if (t?.source === "pmset") {
+    const warning2 = typeof t.thermal_warning === "string" ? t.thermal_warning : null;
+    return {
+      status: warning2 === null ? "pass" : "fail",
+      detail: warning2 === null ? "pmset: no thermal warning level recorded" : `pmset: ${warning2}`,
+      data: { pmset: t }
+    };
+  }
+  if (expect.thermalZones || expect.throttleSource === "pmset") {
+    return {
+      status: "unknown",
+      detail: expect.throttleSource === "pmset" ? "`pmset -g therm` gave nothing; this Mac's temperature cannot be read" : "no readable thermal zone under /sys/class/thermal, and this device has a thermal policy"
+    };
+  }
+  return { status: "skip", detail: "no thermal sensor on this machine (and none expected)" };
+}
+function judgeThrottle(p, expect) {
+  const t = p.throttled;
+  if (t?.source === "vcgencmd") {
+    const now = NOW_BITS.filter((b) => t[b] === true);
+    const past = OCCURRED_BITS.filter((b) => t[b] === true);
+    const raw = String(t.raw);
+    if (now.length === 0 && past.length === 0) {
+      return {
+        status: "pass",
+        detail: `vcgencmd get_throttled=${raw}: no throttling or under-voltage since boot`,
+        data: { vcgencmd: t }
+      };
+    }
+    return {
+      status: "fail",
+      detail: `vcgencmd get_throttled=${raw}: ${[...now, ...past].join(", ")}` + (past.length > 0 ? "; fix the power supply or cooling, then reboot to clear the history bits" : ""),
+      data: { vcgencmd: t, now, occurred: past }
+    };
+  }
+  if (t?.source === "pmset") {
+    const limit = typeof t.cpu_speed_limit === "number" ? t.cpu_speed_limit : null;
+    const warning2 = typeof t.performance_warning === "string" ? t.performance_warning : null;
+    const capped = limit !== null && limit < 100;
+    const problems = [
+      ...capped ? [`CPU speed limited to ${limit}%`] : [],
+      ...warning2 === null ? [] : [warning2]
+    ];
+    return {
+      status: problems.length === 0 ? "pass" : "fail",
+      detail: `pmset: ${problems.length === 0 ? `CPU speed limit ${limit ?? 100}%, no performance warning` : problems.join("; ")}`,
+      data: { pmset: t }
+    };
+  }
+  if (expect.throttleSource !== null) {
+    return {
+      status: "unknown",
+      detail: `\`${expect.throttleSource === "vcgencmd" ? "vcgencmd get_throttled" : "pmset -g therm"}\` is not available on this ${expect.throttleSource === "vcgencmd" ? "Pi" : "Mac"}; install it (runners/ provisioning does)`
+    };
+  }
+  return { status: "skip", detail: "no throttle reporting on this machine (and none expected)" };
+}
+var probes = /* @__PURE__ */ new WeakMap();
+function probeFor(ctx) {
+  let p = probes.get(ctx);
+  if (p === void 0) {
+    p = readDeviceProbe(ctx.python, ctx.probe ?? {});
+    probes.set(ctx, p);
+  }
+  return p;
+}
+var temperatureCheck = {
+  name: "temperature",
+  run: async (ctx) => judgeTemperature(await probeFor(ctx), ctx.maxTempC, ctx.expect)
+};
+var throttleCheck = {
+  name: "throttle",
+  run: async (ctx) => judgeThrottle(await probeFor(ctx), ctx.expect)
+};
+
+// actions/src/health/run.ts
 var DEVICE_CHECKS = [
   diskCheck,
   memoryCheck,
@@ -17334,7 +17330,7 @@ ${rows.join("\n")}
 `;
 }
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 import path20 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -17778,7 +17774,72 @@ function info(message) {
   process.stdout.write(message + os7.EOL);
 }
 
-// actions/src/action-io.ts
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/pipeline/step-notes.ts
+var stepNote = obj({
+  schema: literal("pte-farm/step@1"),
+  stage: literal(...STAGES),
+  label: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str),
+  started_at: str,
+  finished_at: str,
+  failure: nullable(failureNote),
+  /** The orchestrator's readings around execute; empty for the build stages. */
+  telemetry: arr(telemetrySample)
+});
+
+// actions/src/pipeline/triage.ts
+var MAX_LOG_CHARS = 4 * 1024 * 1024;
+
+// actions/src/pipeline/stage-job.ts
+var StageFailedError = class extends Error {
+  exitCode;
+  constructor(message, exitCode) {
+    super(message);
+    this.name = "StageFailedError";
+    this.exitCode = exitCode;
+  }
+};
+var EXIT_BY_OUTCOME = {
+  ok: EXIT.ok,
+  "stage-failure": EXIT.failed,
+  "config-error": EXIT.usage,
+  "infra-failure": EXIT.infra,
+  timeout: EXIT.infra
+};
+var buildEntry = obj({
+  model: nonEmptyStr,
+  recipe: nonEmptyStr,
+  backend: nonEmptyStr,
+  toolchain: nonEmptyStr,
+  cells: arr(nonEmptyStr)
+});
+
+// actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
 var matrix = {
@@ -18118,72 +18179,7 @@ var ACTIONS = {
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
 
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/step-notes.ts
-var stepNote = obj({
-  schema: literal("pte-farm/step@1"),
-  stage: literal(...STAGES),
-  label: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str),
-  started_at: str,
-  finished_at: str,
-  failure: nullable(failureNote),
-  /** The orchestrator's readings around execute; empty for the build stages. */
-  telemetry: arr(telemetrySample)
-});
-
-// actions/src/triage.ts
-var MAX_LOG_CHARS = 4 * 1024 * 1024;
-
-// actions/src/stage-job.ts
-var StageFailedError = class extends Error {
-  exitCode;
-  constructor(message, exitCode) {
-    super(message);
-    this.name = "StageFailedError";
-    this.exitCode = exitCode;
-  }
-};
-var EXIT_BY_OUTCOME = {
-  ok: EXIT.ok,
-  "stage-failure": EXIT.failed,
-  "config-error": EXIT.usage,
-  "infra-failure": EXIT.infra,
-  timeout: EXIT.infra
-};
-var buildEntry = obj({
-  model: nonEmptyStr,
-  recipe: nonEmptyStr,
-  backend: nonEmptyStr,
-  toolchain: nonEmptyStr,
-  cells: arr(nonEmptyStr)
-});
-
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
   constructor(message, exitCode = EXIT.failed) {
@@ -18286,7 +18282,7 @@ function defineAction(action, body) {
   };
 }
 
-// actions/src/actions/health.ts
+// actions/src/action-runs/health.ts
 var run = defineAction("health", async (io) => {
   const farm = await loadFarm(io.path("matrix"));
   const maintenanceFile = io.path("maintenance-file");

@@ -7368,7 +7368,7 @@ var require_dist = __commonJS({
   }
 });
 
-// actions/src/validate.ts
+// actions/src/core/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
 function withJsonSchema(check, schema) {
   JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
@@ -7812,617 +7812,10 @@ ${body.join(",\n")}
 ${indent}}`;
 }
 
-// actions/src/schemas/stage.ts
-var STAGES = ["reference", "export", "quantize", "lower", "execute"];
-var toolchainVersions = record(nullable(str));
-var artefact = obj({ path: nonEmptyStr, sha256: str, bytes: nonNegInt });
-var stageError = obj({
-  kind: literal("stage", "config", "infra"),
-  type: str,
-  message: str,
-  package: optional(nullable(str)),
-  package_version: optional(nullable(str)),
-  hint: optional(nullable(str))
-});
-var stageResult = refine(
-  obj({
-    schema: literal("pte-farm/stage-result@1"),
-    stage: literal(...STAGES),
-    status: literal("ok", "failed"),
-    started_at: str,
-    finished_at: str,
-    duration_s: num,
-    toolchain: toolchainVersions,
-    artefacts: record(artefact),
-    data: unknownValue,
-    error: nullable(stageError)
-  }),
-  (r) => {
-    if (r.status === "ok" && r.error !== null)
-      return { path: ["error"], message: 'must be null when status is "ok"' };
-    if (r.status === "failed" && r.error === null)
-      return { path: ["error"], message: 'must describe the failure when status is "failed"' };
-    return null;
-  }
-);
-var ids = arr(int);
-var outputQ = optional(arr(int));
-var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
-var referenceData = obj({
-  prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
-});
-var programData = obj({
-  sha256: str,
-  bytes: nonNegInt,
-  max_seq_len: int,
-  /** null from quantize's fp32 pass-through, which copies the program without loading it. */
-  mutable_buffers: nullable(nonNegInt),
-  scheme: str
-});
-var fragmentationReport = obj({
-  alarm: bool,
-  base_subgraphs: nonNegInt,
-  head_subgraphs: nonNegInt,
-  cpu_ops_added: record(nonNegInt),
-  cpu_ops_removed: record(nonNegInt),
-  message: str
-});
-var delegation = obj({
-  backend: str,
-  delegated_subgraphs: nonNegInt,
-  delegated_ops: nonNegInt,
-  cpu_ops: record(nonNegInt),
-  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
-  subgraph_ops: optional(arr(nonNegInt)),
-  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
-  fragmentation: optional(fragmentationReport)
-});
-var metric = refine(
-  obj({
-    unit: str,
-    better: literal("higher", "lower"),
-    samples: arr(num),
-    sample_flags: optional(arr(arr(str)))
-  }),
-  (m) => m.sample_flags !== void 0 && m.sample_flags.length !== m.samples.length ? {
-    path: ["sample_flags"],
-    message: `has ${m.sample_flags.length} entries but samples has ${m.samples.length}; they must be parallel`
-  } : null
-);
-var repTelemetry = obj({
-  rep: int,
-  phase: literal("before", "after"),
-  thermal_c: record(num),
-  cpu_mhz: record(num),
-  cpu_max_mhz: optional(record(num)),
-  governor: optional(record(str)),
-  /** Decoded `vcgencmd get_throttled` bits or `pmset -g therm` fields, with their `source`; null elsewhere. */
-  throttled: nullable(record(unknownValue)),
-  cooldown_wait_s: optional(num)
-});
-var REQUIRED_METRICS = [
-  "decode_tokens_per_sec",
-  "prefill_tokens_per_sec",
-  "first_token_ms",
-  "model_load_ms",
-  "peak_rss_mb",
-  "pte_bytes"
-];
-var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
-var driverInfo = obj({
-  name: nonEmptyStr,
-  unavailable: record(str),
-  notes: record(str),
-  /**
-   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
-   * compared them with the reference outputs inside the bundled program and printed
-   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
-   */
-  output_check: optional(literal("bundled-io")),
-  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
-  details: optional(record(unknownValue))
-});
-var roleShape = {
-  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
-  reps: nonNegInt,
-  warmup: nonNegInt,
-  metrics: record(metric),
-  telemetry: optional(arr(repTelemetry)),
-  driver: optional(driverInfo)
-};
-var executeData = refine(
-  obj({
-    ...roleShape,
-    /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
-    base: optional(obj(roleShape)),
-    /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
-    order: optional(arr(literal("base", "head"))),
-    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
-    model_kind: optional(literal("decoder-lm", "cnn"))
-  }),
-  (d) => {
-    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
-    return missing === void 0 ? null : {
-      path: ["metrics", missing],
-      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
-    };
-  }
-);
+// actions/src/cli/matrix.ts
+import { appendFile, readFile as readFile3 } from "node:fs/promises";
 
-// actions/src/schemas/run-record.ts
-var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
-var ROLES = ["base", "head", "nightly", "release"];
-var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
-var gatePolicy2 = obj({
-  /** Which reference the `.pte` must match bit for bit. */
-  reference: literal("fp32", "quantized"),
-  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
-  fp32: literal("gate", "report"),
-  /**
-   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
-   * and the quantized reference's, in quanta of the output scale.
-   */
-  max_abs_diff_q: optional(nonNegInt)
-});
-var divergence = obj({
-  reference: literal("fp32", "quantized"),
-  prompt_index: nonNegInt,
-  position: nonNegInt,
-  /** null when the reference ended before the `.pte` did. */
-  expected_id: nullable(int),
-  expected_text: nullable(str),
-  /** null when the `.pte` stopped early. */
-  actual_id: nullable(int),
-  actual_text: nullable(str)
-});
-var outputAgreement = obj({
-  max_abs_diff_q: nonNegInt,
-  bound_q: nonNegInt,
-  /** The first place the largest difference occurs. */
-  prompt_index: nonNegInt,
-  position: nonNegInt,
-  /** How many output codes differ at all, of how many. */
-  differing: nonNegInt,
-  total: nonNegInt
-});
-var gateResult = obj({
-  verdict: literal("pass", "fail"),
-  policy: gatePolicy2,
-  first_divergence: nullable(divergence),
-  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
-  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
-  outputs: optional(outputAgreement)
-});
-var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
-var stageEntry = obj({
-  stage: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str)
-});
-var telemetrySample = obj({
-  label: str,
-  at: str,
-  thermal_c: record(num),
-  cpu_mhz: record(num)
-});
-var failureNote = obj({
-  stage: optional(str),
-  outcome: str,
-  message: str,
-  known_issue: nullable(str),
-  triage: str,
-  reproduce: str
-});
-var roofline = obj({
-  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
-  bytes_per_token: num,
-  bandwidth_gbs: num,
-  bound_tokens_per_sec: num,
-  /** Median decode tokens/s over the bound (unflagged samples only). */
-  fraction: nullable(num)
-});
-var runRecord = obj({
-  schema: literal("pte-farm/run@1"),
-  cell,
-  session: str,
-  role: literal(...ROLES),
-  git_sha: nullable(str),
-  started_at: str,
-  finished_at: str,
-  status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
-  device: obj({
-    runner: str,
-    board: str,
-    hostname: str,
-    os: str,
-    kernel: str,
-    arch: str,
-    cpu: str,
-    cpus: nonNegInt,
-    memory_mb: nonNegInt
-  }),
-  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
-  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
-  metrics: record(metric),
-  tokens: arr(
-    obj({
-      prompt: str,
-      prompt_ids: arr(int),
-      generated_ids: arr(int),
-      reference_ids: arr(int),
-      quantized_reference_ids: nullable(arr(int))
-    })
-  ),
-  gate: nullable(gateResult),
-  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
-  roofline: optional(nullable(roofline)),
-  /**
-   * OPTIONAL (issue 7): the `.pte` the device executed, from its manifest (execute refuses a `.pte`
-   * whose sha256 differs from the manifest's). A release ships a file only when this matches the
-   * build's `.pte`, so the bench figures it publishes are of those exact bytes.
-   */
-  pte: optional(obj({ sha256: str, bytes: nonNegInt })),
-  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
-  delegation: optional(delegation),
-  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
-  /**
-   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
-   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
-   */
-  driver: optional(driverInfo),
-  stages: arr(stageEntry),
-  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
-  failure: nullable(failureNote)
-});
-
-// actions/src/action-io.ts
-var MAX_SHARDS = 4;
-var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
-var matrix = {
-  description: `The farm definition (${WORKSPACE_NOTE}).`,
-  default: "matrix/farm.yml"
-};
-var python = {
-  description: "The toolchain's Python interpreter; empty: $PTE_FARM_PYTHON, else .venv/bin/python in the pte-farm checkout.",
-  default: ""
-};
-var outDir = {
-  description: `Where this job's stage folders, step notes (steps/*.json) and records go; every pte-farm step of a job should share it (${WORKSPACE_NOTE}).`,
-  default: "out/actions"
-};
-var cacheDir = {
-  description: "The content-addressed build cache; empty: $PTE_FARM_CACHE, else .cache/pte-farm in the pte-farm checkout. Restore and save it with actions/cache to reuse builds across runs.",
-  default: ""
-};
-var timeoutS = {
-  description: "Per-stage timeout in seconds; the stage's whole process tree is killed.",
-  default: "1800"
-};
-var build = {
-  description: "One build entry of the plan's `builds` output, as JSON: in a job whose strategy.matrix is fromJSON(needs.plan.outputs.builds), pass toJSON(matrix).",
-  required: true
-};
-var cell2 = {
-  description: "The cell id, model/recipe/backend/device@toolchain (a device job's `cell`).",
-  required: true
-};
-var stageDir = { description: "The stage's folder: result.json, stage.log and its artefacts." };
-var shardOutputs = (key, what) => Object.fromEntries(
-  Array.from({ length: MAX_SHARDS }, (_, i2) => [
-    `${key}_${i2 + 1}`,
-    { description: `Shard ${i2 + 1} of ${what} when they do not fit one matrix (see shards).` }
-  ])
-);
-var ACTIONS = {
-  plan: {
-    name: "pte-farm plan",
-    description: "Expand the farm matrix into GitHub Actions build and device job lists for an event.",
-    inputs: {
-      event: { description: `The event to plan for: ${EVENTS.join(" | ")}.`, required: true },
-      matrix,
-      "changed-files": {
-        description: `A file of changed paths, one per line (pull_request keeps only affected cells; ${WORKSPACE_NOTE}).`,
-        default: ""
-      },
-      "base-matrix": {
-        description: "The base branch's farm.yml, diffed when the matrix itself changed.",
-        default: ""
-      },
-      history: {
-        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
-        default: ""
-      }
-    },
-    outputs: {
-      schema: { description: "pte-farm/plan@1" },
-      event: { description: "The event planned for." },
-      cell_set: { description: "The matrix cell set the event runs." },
-      builds: { description: "Build jobs as a strategy matrix, {include: [...]}, when they fit one matrix." },
-      devices: {
-        description: "Device jobs as a strategy matrix, {include: [...]}, when they fit one matrix."
-      },
-      ...shardOutputs("builds", "the build jobs"),
-      ...shardOutputs("devices", "the device jobs"),
-      shards: { description: "How many shards of each list there are: {builds, devices}." },
-      skipped: { description: "Cells an exclude rule keeps out, with reasons." },
-      selection: { description: "Every selected cell with the reason it runs." },
-      changes: { description: "pull_request only: how each changed path was decided." }
-    }
-  },
-  health: {
-    name: "pte-farm health",
-    description: "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. Fails unless the state is good.",
-    inputs: {
-      device: {
-        description: "The farm device this runner serves (a device job's `device`).",
-        required: true
-      },
-      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
-      matrix,
-      python,
-      "out-dir": outDir,
-      "min-free-disk-mb": {
-        description: "Least free space, in MiB, on the file system of out-dir.",
-        default: "4096"
-      },
-      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
-      "maintenance-file": {
-        description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
-        default: "/etc/pte-farm/maintenance"
-      },
-      "cache-dir": cacheDir,
-      history: {
-        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
-        default: ""
-      }
-    },
-    outputs: {
-      state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
-      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
-      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." }
-    }
-  },
-  export: {
-    name: "pte-farm export",
-    description: "Build-job step one: the reference tokens (FP32 eager, and eager quantized for a quantized recipe) and the exported program (.pt2), through the content-addressed build cache.",
-    inputs: { build, matrix, python, "cache-dir": cacheDir, "out-dir": outDir, "timeout-s": timeoutS },
-    outputs: {
-      program: { description: "Path of the exported program (program.pt2)." },
-      "program-sha256": { description: "sha256 of the exported program." },
-      reference: { description: "Path of the reference stage's result.json (for execute and gate)." },
-      "out-dir": stageDir
-    }
-  },
-  quantize: {
-    name: "pte-farm quantize",
-    description: "Build-job step two: apply the recipe to the exported program, through the build cache.",
-    inputs: {
-      build,
-      program: { description: "The exported program (export's `program` output).", required: true },
-      matrix,
-      python,
-      "cache-dir": cacheDir,
-      "out-dir": outDir,
-      "timeout-s": timeoutS
-    },
-    outputs: {
-      program: { description: "Path of the quantized program." },
-      "program-sha256": { description: "sha256 of the quantized program." },
-      "out-dir": stageDir
-    }
-  },
-  lower: {
-    name: "pte-farm lower",
-    description: "Build-job step three: lower the quantized program with the backend into a .pte and its manifest (hashes, toolchain, delegation) for the device jobs, through the build cache.",
-    inputs: {
-      build,
-      program: { description: "The quantized program (quantize's `program` output).", required: true },
-      matrix,
-      python,
-      "cache-dir": cacheDir,
-      "out-dir": outDir,
-      "timeout-s": timeoutS
-    },
-    outputs: {
-      pte: { description: "Path of the .pte." },
-      "pte-sha256": { description: "sha256 of the .pte." },
-      manifest: { description: "Path of manifest.json; pass it with the .pte to the device job." },
-      bpte: {
-        description: "Path of the bundled program (.bpte) for an Ethos-U backend, empty for others; pass it beside manifest.json (as its `bpte.file`) to the device job, whose FVP runner checks its outputs."
-      },
-      "out-dir": stageDir
-    }
-  },
-  execute: {
-    name: "pte-farm execute",
-    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
-    inputs: {
-      cell: cell2,
-      pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
-      manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
-      reference: {
-        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
-        default: ""
-      },
-      reps: { description: "Measured repetitions.", default: "5" },
-      warmup: { description: "Warm-up repetitions.", default: "1" },
-      matrix,
-      python,
-      "out-dir": outDir,
-      "timeout-s": timeoutS,
-      runner: {
-        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
-        default: ""
-      },
-      tokenizer: {
-        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
-        default: ""
-      },
-      fvp: {
-        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
-        default: ""
-      },
-      "fvp-pte-address": {
-        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
-        default: ""
-      }
-    },
-    outputs: {
-      result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
-      "out-dir": stageDir
-    }
-  },
-  gate: {
-    name: "pte-farm gate",
-    description: "Device-job step: gate the executed tokens against the reference and write the run record (pte-farm/run@1). Fails when the gate fails. With a failed earlier step (run it with `if: !cancelled()`) it writes that failure's record instead.",
-    inputs: {
-      cell: cell2,
-      reference: {
-        description: "The reference result.json; may be empty when an earlier step failed.",
-        default: ""
-      },
-      execute: { description: "Execute's `result`; may be empty when an earlier step failed.", default: "" },
-      manifest: {
-        description: "The .pte's manifest.json, for the record's build toolchain; empty: recorded as unknown.",
-        default: ""
-      },
-      role: { description: `The record's role: ${ROLES.join(" | ")}.`, default: "head" },
-      session: {
-        description: "Session id shared by records measured together; empty: the workflow run id and attempt.",
-        default: ""
-      },
-      "git-sha": {
-        description: "The commit measured; empty: $GITHUB_SHA, else the checkout's HEAD.",
-        default: ""
-      },
-      matrix,
-      "out-dir": outDir
-    },
-    outputs: {
-      record: { description: "Path of the run record (run.json)." },
-      verdict: { description: "The gate's verdict: pass | fail (fail also when no gate could run)." },
-      status: { description: `The record's status: ${RUN_STATUSES.join(" | ")}.` }
-    }
-  },
-  compare: {
-    name: "pte-farm compare",
-    description: "Head vs base run records: per-metric verdicts with confidence intervals. Fails on a regression; inconclusive is a warning that says how many more reps would decide it.",
-    inputs: {
-      base: { description: "The base run record.", required: true },
-      head: { description: "The head run record.", required: true },
-      "across-toolchains": {
-        description: "Allow base and head from different toolchains (never different devices).",
-        default: "false"
-      },
-      config: {
-        description: "Minimum effects per metric and device; empty: matrix/compare.yml.",
-        default: ""
-      },
-      "out-dir": outDir
-    },
-    outputs: {
-      comparison: { description: "Path of the comparison JSON (pte-farm/compare@1)." },
-      verdict: { description: "regression | improvement | unchanged | inconclusive" }
-    }
-  },
-  report: {
-    name: "pte-farm report",
-    description: "Publish what the farm measured: in pr mode, one sticky comment on the pull request and one check run on its head commit, from a PR run's results artefact read as hostile data; in nightly mode, one issue per regressed cell × metric, opened, kept current and closed when it recovers. Never runs code from the artefact.",
-    inputs: {
-      mode: {
-        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job).",
-        required: true
-      },
-      "github-token": {
-        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly needs issues: write.",
-        required: true
-      },
-      artifact: {
-        description: `pr: the downloaded farm-results artefact folder (${WORKSPACE_NOTE}).`,
-        default: ""
-      },
-      history: {
-        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH or git:REPO[#branch].",
-        default: ""
-      },
-      tonight: {
-        description: `nightly: the folder of tonight's run records (${WORKSPACE_NOTE}).`,
-        default: ""
-      },
-      confirmations: {
-        description: `nightly: the folder of the confirmation re-runs' records; may be empty (${WORKSPACE_NOTE}).`,
-        default: ""
-      },
-      "known-issues": {
-        description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
-        default: "matrix/known-issues.yml"
-      },
-      "out-dir": outDir
-    },
-    outputs: {
-      "comment-url": {
-        description: "pr: the sticky comment's URL (empty when a newer push made this run stale)."
-      },
-      "check-run-url": { description: "pr: the check run's URL." },
-      issues: {
-        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
-      }
-    }
-  },
-  release: {
-    name: "pte-farm release",
-    description: "Publish gated, benchmarked .pte files as a GitHub release. prepare: refuse unless every planned cell passed its gate on its device with the build's exact bytes, then stage each .pte (split into parts at the per-asset limit), manifest.json, SHA256SUMS and the release notes; publish: upload to a draft release, verify every asset's size and sha256, and only then publish it.",
-    inputs: {
-      mode: { description: "prepare (before the attestation step) | publish (after it).", required: true },
-      "github-token": {
-        description: "publish: token for the GitHub API with contents: write.",
-        default: ""
-      },
-      tag: {
-        description: "The release's tag; empty: the tag GITHUB_REF names (the workflow must run on a tag).",
-        default: ""
-      },
-      artifacts: {
-        description: `prepare: the folder the run's artefacts were downloaded into, one subfolder each (download-artifact without merge-multiple): build-<build>/ from the builds, and the device jobs' results (${WORKSPACE_NOTE}).`,
-        default: ""
-      },
-      devices: {
-        description: "prepare: the plan's devices output (JSON {include: [...]}): the cells the release must contain; a planned cell with no passing record blocks the release.",
-        default: ""
-      },
-      staging: {
-        description: `Where prepare writes the release's files and publish reads them (${WORKSPACE_NOTE}).`,
-        default: "out/release"
-      },
-      "part-limit": {
-        description: "Files of this many bytes or more are uploaded as parts below it (GitHub's per-asset limit is 2 GiB).",
-        default: "2147483648"
-      },
-      publish: {
-        description: "publish: true publishes the verified draft; false leaves it a draft for a person to publish.",
-        default: "true"
-      }
-    },
-    outputs: {
-      checksums: {
-        description: "prepare: a sha256sum-format file naming every asset and every whole .pte (also those uploaded as parts), for the attestation step's subject-checksums."
-      },
-      cells: { description: "prepare: how many cells the release holds." },
-      "release-url": { description: "publish: the release's page." },
-      "release-id": { description: "publish: the release's id." }
-    }
-  }
-};
-var ACTION_NAMES = Object.keys(ACTIONS);
-
-// actions/src/errors.ts
+// actions/src/core/errors.ts
 var EXIT = {
   ok: 0,
   /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
@@ -8444,9 +7837,6 @@ var InfrastructureError = class extends Error {
     this.name = "InfrastructureError";
   }
 };
-
-// actions/src/matrix-commands.ts
-import { appendFile, readFile as readFile3 } from "node:fs/promises";
 
 // matrix/capabilities.ts
 var list = (names2) => names2.join(", ");
@@ -8586,7 +7976,7 @@ function cellSet2(farm, name) {
 import { stat } from "node:fs/promises";
 import path2 from "node:path";
 
-// actions/src/paths.ts
+// actions/src/core/paths.ts
 import { existsSync } from "node:fs";
 import path from "node:path";
 function findRepoRoot(from) {
@@ -8751,7 +8141,7 @@ function checkSetIsPossible(farm, set, where) {
   }
 }
 
-// actions/src/version-range.ts
+// actions/src/core/version-range.ts
 function parseVersion(text) {
   const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
   if (m === null) return null;
@@ -8765,6 +8155,144 @@ function isValidRange(range) {
   const parts = range.trim().split(/\s+/);
   return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
 }
+
+// actions/src/schemas/stage.ts
+var STAGES = ["reference", "export", "quantize", "lower", "execute"];
+var toolchainVersions = record(nullable(str));
+var artefact = obj({ path: nonEmptyStr, sha256: str, bytes: nonNegInt });
+var stageError = obj({
+  kind: literal("stage", "config", "infra"),
+  type: str,
+  message: str,
+  package: optional(nullable(str)),
+  package_version: optional(nullable(str)),
+  hint: optional(nullable(str))
+});
+var stageResult = refine(
+  obj({
+    schema: literal("pte-farm/stage-result@1"),
+    stage: literal(...STAGES),
+    status: literal("ok", "failed"),
+    started_at: str,
+    finished_at: str,
+    duration_s: num,
+    toolchain: toolchainVersions,
+    artefacts: record(artefact),
+    data: unknownValue,
+    error: nullable(stageError)
+  }),
+  (r) => {
+    if (r.status === "ok" && r.error !== null)
+      return { path: ["error"], message: 'must be null when status is "ok"' };
+    if (r.status === "failed" && r.error === null)
+      return { path: ["error"], message: 'must describe the failure when status is "failed"' };
+    return null;
+  }
+);
+var ids = arr(int);
+var outputQ = optional(arr(int));
+var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
+var referenceData = obj({
+  prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
+});
+var programData = obj({
+  sha256: str,
+  bytes: nonNegInt,
+  max_seq_len: int,
+  /** null from quantize's fp32 pass-through, which copies the program without loading it. */
+  mutable_buffers: nullable(nonNegInt),
+  scheme: str
+});
+var fragmentationReport = obj({
+  alarm: bool,
+  base_subgraphs: nonNegInt,
+  head_subgraphs: nonNegInt,
+  cpu_ops_added: record(nonNegInt),
+  cpu_ops_removed: record(nonNegInt),
+  message: str
+});
+var delegation = obj({
+  backend: str,
+  delegated_subgraphs: nonNegInt,
+  delegated_ops: nonNegInt,
+  cpu_ops: record(nonNegInt),
+  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
+  subgraph_ops: optional(arr(nonNegInt)),
+  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
+  fragmentation: optional(fragmentationReport)
+});
+var metric = refine(
+  obj({
+    unit: str,
+    better: literal("higher", "lower"),
+    samples: arr(num),
+    sample_flags: optional(arr(arr(str)))
+  }),
+  (m) => m.sample_flags !== void 0 && m.sample_flags.length !== m.samples.length ? {
+    path: ["sample_flags"],
+    message: `has ${m.sample_flags.length} entries but samples has ${m.samples.length}; they must be parallel`
+  } : null
+);
+var repTelemetry = obj({
+  rep: int,
+  phase: literal("before", "after"),
+  thermal_c: record(num),
+  cpu_mhz: record(num),
+  cpu_max_mhz: optional(record(num)),
+  governor: optional(record(str)),
+  /** Decoded `vcgencmd get_throttled` bits or `pmset -g therm` fields, with their `source`; null elsewhere. */
+  throttled: nullable(record(unknownValue)),
+  cooldown_wait_s: optional(num)
+});
+var REQUIRED_METRICS = [
+  "decode_tokens_per_sec",
+  "prefill_tokens_per_sec",
+  "first_token_ms",
+  "model_load_ms",
+  "peak_rss_mb",
+  "pte_bytes"
+];
+var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
+var roleShape = {
+  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
+  reps: nonNegInt,
+  warmup: nonNegInt,
+  metrics: record(metric),
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
+};
+var executeData = refine(
+  obj({
+    ...roleShape,
+    /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
+    base: optional(obj(roleShape)),
+    /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
+    order: optional(arr(literal("base", "head"))),
+    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
+    model_kind: optional(literal("decoder-lm", "cnn"))
+  }),
+  (d) => {
+    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
+  }
+);
 
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -9026,7 +8554,7 @@ import { createHash as createHash2 } from "node:crypto";
 // matrix/affected.ts
 import path3 from "node:path";
 
-// actions/src/hashing.ts
+// actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 function sha256Text(text) {
   return createHash("sha256").update(text).digest("hex");
@@ -17088,6 +16616,138 @@ var healthReport = obj({
   checks: arr(checkResult)
 });
 
+// actions/src/schemas/run-record.ts
+var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
+var ROLES = ["base", "head", "nightly", "release"];
+var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
+var gatePolicy2 = obj({
+  /** Which reference the `.pte` must match bit for bit. */
+  reference: literal("fp32", "quantized"),
+  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
+  fp32: literal("gate", "report"),
+  /**
+   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
+   * and the quantized reference's, in quanta of the output scale.
+   */
+  max_abs_diff_q: optional(nonNegInt)
+});
+var divergence = obj({
+  reference: literal("fp32", "quantized"),
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** null when the reference ended before the `.pte` did. */
+  expected_id: nullable(int),
+  expected_text: nullable(str),
+  /** null when the `.pte` stopped early. */
+  actual_id: nullable(int),
+  actual_text: nullable(str)
+});
+var outputAgreement = obj({
+  max_abs_diff_q: nonNegInt,
+  bound_q: nonNegInt,
+  /** The first place the largest difference occurs. */
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** How many output codes differ at all, of how many. */
+  differing: nonNegInt,
+  total: nonNegInt
+});
+var gateResult = obj({
+  verdict: literal("pass", "fail"),
+  policy: gatePolicy2,
+  first_divergence: nullable(divergence),
+  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
+  outputs: optional(outputAgreement)
+});
+var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
+var stageEntry = obj({
+  stage: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str)
+});
+var telemetrySample = obj({
+  label: str,
+  at: str,
+  thermal_c: record(num),
+  cpu_mhz: record(num)
+});
+var failureNote = obj({
+  stage: optional(str),
+  outcome: str,
+  message: str,
+  known_issue: nullable(str),
+  triage: str,
+  reproduce: str
+});
+var roofline = obj({
+  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
+  bytes_per_token: num,
+  bandwidth_gbs: num,
+  bound_tokens_per_sec: num,
+  /** Median decode tokens/s over the bound (unflagged samples only). */
+  fraction: nullable(num)
+});
+var runRecord = obj({
+  schema: literal("pte-farm/run@1"),
+  cell,
+  session: str,
+  role: literal(...ROLES),
+  git_sha: nullable(str),
+  started_at: str,
+  finished_at: str,
+  status: literal(...RUN_STATUSES),
+  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  device: obj({
+    runner: str,
+    board: str,
+    hostname: str,
+    os: str,
+    kernel: str,
+    arch: str,
+    cpu: str,
+    cpus: nonNegInt,
+    memory_mb: nonNegInt
+  }),
+  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
+  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
+  metrics: record(metric),
+  tokens: arr(
+    obj({
+      prompt: str,
+      prompt_ids: arr(int),
+      generated_ids: arr(int),
+      reference_ids: arr(int),
+      quantized_reference_ids: nullable(arr(int))
+    })
+  ),
+  gate: nullable(gateResult),
+  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
+  roofline: optional(nullable(roofline)),
+  /**
+   * OPTIONAL (issue 7): the `.pte` the device executed, from its manifest (execute refuses a `.pte`
+   * whose sha256 differs from the manifest's). A release ships a file only when this matches the
+   * build's `.pte`, so the bench figures it publishes are of those exact bytes.
+   */
+  pte: optional(obj({ sha256: str, bytes: nonNegInt })),
+  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
+  delegation: optional(delegation),
+  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
+  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
+  stages: arr(stageEntry),
+  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
+  failure: nullable(failureNote)
+});
+
 // actions/src/history/store.ts
 function serialize2(record2) {
   return `${JSON.stringify(parse(runRecord, record2, `run record ${record2.cell.id}`), null, 2)}
@@ -17380,7 +17040,7 @@ function openStore(spec) {
   );
 }
 
-// actions/src/quarantine.ts
+// actions/src/health/quarantine.ts
 var DEVICE_STATES_SCHEMA = "pte-farm/device-states@1";
 var INFRA_STATUSES = /* @__PURE__ */ new Set(["infra-error", "timeout"]);
 var VERDICT_STATUSES = /* @__PURE__ */ new Set(["pass", "fail"]);
@@ -17448,7 +17108,7 @@ function quarantinedDevices(states) {
   return new Map(states.devices.filter((d) => d.quarantined).map((d) => [d.device, d.reason ?? ""]));
 }
 
-// actions/src/device-states.ts
+// actions/src/health/device-states.ts
 async function storedDeviceStates(farm, storeSpec) {
   const store = openStore(storeSpec);
   const runs = (await store.list()).map((s) => s.record);
@@ -17456,7 +17116,7 @@ async function storedDeviceStates(farm, storeSpec) {
   return deviceStates([...farm.devices.keys()], runs, reports, farm.health.quarantineAfter);
 }
 
-// actions/src/matrix-commands.ts
+// actions/src/cli/matrix.ts
 async function readChangedFiles(file) {
   const text = await readFile3(file, "utf8").catch((err) => {
     throw new ConfigurationError(
@@ -17496,7 +17156,7 @@ async function planOutputs(opts) {
   );
 }
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 import path15 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -17961,7 +17621,7 @@ var manifest = obj({
   created_at: str
 });
 
-// actions/src/step-notes.ts
+// actions/src/pipeline/step-notes.ts
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
   stage: literal(...STAGES),
@@ -17978,10 +17638,10 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 
-// actions/src/triage.ts
+// actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
 
-// actions/src/stage-job.ts
+// actions/src/pipeline/stage-job.ts
 var StageFailedError = class extends Error {
   exitCode;
   constructor(message, exitCode) {
@@ -18005,7 +17665,347 @@ var buildEntry = obj({
   cells: arr(nonEmptyStr)
 });
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io-table.ts
+var MAX_SHARDS = 4;
+var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
+var matrix = {
+  description: `The farm definition (${WORKSPACE_NOTE}).`,
+  default: "matrix/farm.yml"
+};
+var python = {
+  description: "The toolchain's Python interpreter; empty: $PTE_FARM_PYTHON, else .venv/bin/python in the pte-farm checkout.",
+  default: ""
+};
+var outDir = {
+  description: `Where this job's stage folders, step notes (steps/*.json) and records go; every pte-farm step of a job should share it (${WORKSPACE_NOTE}).`,
+  default: "out/actions"
+};
+var cacheDir = {
+  description: "The content-addressed build cache; empty: $PTE_FARM_CACHE, else .cache/pte-farm in the pte-farm checkout. Restore and save it with actions/cache to reuse builds across runs.",
+  default: ""
+};
+var timeoutS = {
+  description: "Per-stage timeout in seconds; the stage's whole process tree is killed.",
+  default: "1800"
+};
+var build = {
+  description: "One build entry of the plan's `builds` output, as JSON: in a job whose strategy.matrix is fromJSON(needs.plan.outputs.builds), pass toJSON(matrix).",
+  required: true
+};
+var cell2 = {
+  description: "The cell id, model/recipe/backend/device@toolchain (a device job's `cell`).",
+  required: true
+};
+var stageDir = { description: "The stage's folder: result.json, stage.log and its artefacts." };
+var shardOutputs = (key, what) => Object.fromEntries(
+  Array.from({ length: MAX_SHARDS }, (_, i2) => [
+    `${key}_${i2 + 1}`,
+    { description: `Shard ${i2 + 1} of ${what} when they do not fit one matrix (see shards).` }
+  ])
+);
+var ACTIONS = {
+  plan: {
+    name: "pte-farm plan",
+    description: "Expand the farm matrix into GitHub Actions build and device job lists for an event.",
+    inputs: {
+      event: { description: `The event to plan for: ${EVENTS.join(" | ")}.`, required: true },
+      matrix,
+      "changed-files": {
+        description: `A file of changed paths, one per line (pull_request keeps only affected cells; ${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      "base-matrix": {
+        description: "The base branch's farm.yml, diffed when the matrix itself changed.",
+        default: ""
+      },
+      history: {
+        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        default: ""
+      }
+    },
+    outputs: {
+      schema: { description: "pte-farm/plan@1" },
+      event: { description: "The event planned for." },
+      cell_set: { description: "The matrix cell set the event runs." },
+      builds: { description: "Build jobs as a strategy matrix, {include: [...]}, when they fit one matrix." },
+      devices: {
+        description: "Device jobs as a strategy matrix, {include: [...]}, when they fit one matrix."
+      },
+      ...shardOutputs("builds", "the build jobs"),
+      ...shardOutputs("devices", "the device jobs"),
+      shards: { description: "How many shards of each list there are: {builds, devices}." },
+      skipped: { description: "Cells an exclude rule keeps out, with reasons." },
+      selection: { description: "Every selected cell with the reason it runs." },
+      changes: { description: "pull_request only: how each changed path was decided." }
+    }
+  },
+  health: {
+    name: "pte-farm health",
+    description: "Check this runner before it executes anything: disk, memory, temperature, throttle history, the toolchain against the matrix's pins, that the stages import, and a smoke .pte through the real ExecuTorch runtime. Fails unless the state is good.",
+    inputs: {
+      device: {
+        description: "The farm device this runner serves (a device job's `device`).",
+        required: true
+      },
+      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
+      matrix,
+      python,
+      "out-dir": outDir,
+      "min-free-disk-mb": {
+        description: "Least free space, in MiB, on the file system of out-dir.",
+        default: "4096"
+      },
+      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
+      "maintenance-file": {
+        description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
+        default: "/etc/pte-farm/maintenance"
+      },
+      "cache-dir": cacheDir,
+      history: {
+        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        default: ""
+      }
+    },
+    outputs: {
+      state: { description: "good | unknown | bad | maintenance (LAVA's device health states)." },
+      report: { description: "Path of the JSON report (pte-farm/health@1), one entry per check." },
+      checks: { description: "Each check's status by name, as JSON: pass | fail | unknown | skip." }
+    }
+  },
+  export: {
+    name: "pte-farm export",
+    description: "Build-job step one: the reference tokens (FP32 eager, and eager quantized for a quantized recipe) and the exported program (.pt2), through the content-addressed build cache.",
+    inputs: { build, matrix, python, "cache-dir": cacheDir, "out-dir": outDir, "timeout-s": timeoutS },
+    outputs: {
+      program: { description: "Path of the exported program (program.pt2)." },
+      "program-sha256": { description: "sha256 of the exported program." },
+      reference: { description: "Path of the reference stage's result.json (for execute and gate)." },
+      "out-dir": stageDir
+    }
+  },
+  quantize: {
+    name: "pte-farm quantize",
+    description: "Build-job step two: apply the recipe to the exported program, through the build cache.",
+    inputs: {
+      build,
+      program: { description: "The exported program (export's `program` output).", required: true },
+      matrix,
+      python,
+      "cache-dir": cacheDir,
+      "out-dir": outDir,
+      "timeout-s": timeoutS
+    },
+    outputs: {
+      program: { description: "Path of the quantized program." },
+      "program-sha256": { description: "sha256 of the quantized program." },
+      "out-dir": stageDir
+    }
+  },
+  lower: {
+    name: "pte-farm lower",
+    description: "Build-job step three: lower the quantized program with the backend into a .pte and its manifest (hashes, toolchain, delegation) for the device jobs, through the build cache.",
+    inputs: {
+      build,
+      program: { description: "The quantized program (quantize's `program` output).", required: true },
+      matrix,
+      python,
+      "cache-dir": cacheDir,
+      "out-dir": outDir,
+      "timeout-s": timeoutS
+    },
+    outputs: {
+      pte: { description: "Path of the .pte." },
+      "pte-sha256": { description: "sha256 of the .pte." },
+      manifest: { description: "Path of manifest.json; pass it with the .pte to the device job." },
+      bpte: {
+        description: "Path of the bundled program (.bpte) for an Ethos-U backend, empty for others; pass it beside manifest.json (as its `bpte.file`) to the device job, whose FVP runner checks its outputs."
+      },
+      "out-dir": stageDir
+    }
+  },
+  execute: {
+    name: "pte-farm execute",
+    description: "Device-job step: run the .pte with the device's driver (python-runtime, llama-main or fvp, from the matrix) after checking its sha256 and the device's toolchain against the manifest, warm-up plus measured reps, and keep the raw result.",
+    inputs: {
+      cell: cell2,
+      pte: { description: "The .pte (lower's `pte` output, downloaded).", required: true },
+      manifest: { description: "Its manifest.json (lower's `manifest` output).", required: true },
+      reference: {
+        description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
+        default: ""
+      },
+      reps: { description: "Measured repetitions.", default: "5" },
+      warmup: { description: "Warm-up repetitions.", default: "1" },
+      matrix,
+      python,
+      "out-dir": outDir,
+      "timeout-s": timeoutS,
+      runner: {
+        description: "The native runner for devices whose driver needs one: llama-main, the llama_main binary (empty: $PTE_FARM_LLAMA_MAIN, else llama_main on PATH); fvp, the bare-metal executor runner ELF built with ET_BUNDLE_IO (empty: $PTE_FARM_FVP_RUNNER). $PTE_FARM_RUNNER_EXECUTORCH names the ExecuTorch release it was built from, checked against the manifest's.",
+        default: ""
+      },
+      tokenizer: {
+        description: "llama-main: the tokenizer file llama_main loads; empty: tokenizer.json in the model folder.",
+        default: ""
+      },
+      fvp: {
+        description: "fvp: the FVP executable; empty: the device board's (FVP_Corstone_SSE-300_Ethos-U55, FVP_Corstone_SSE-320) on PATH.",
+        default: ""
+      },
+      "fvp-pte-address": {
+        description: "fvp: load the .pte into simulated memory at this address (--data, for a runner built with -DET_MODEL_PTE_ADDR); empty: the runner reads it over semihosting.",
+        default: ""
+      }
+    },
+    outputs: {
+      result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
+      "out-dir": stageDir
+    }
+  },
+  gate: {
+    name: "pte-farm gate",
+    description: "Device-job step: gate the executed tokens against the reference and write the run record (pte-farm/run@1). Fails when the gate fails. With a failed earlier step (run it with `if: !cancelled()`) it writes that failure's record instead.",
+    inputs: {
+      cell: cell2,
+      reference: {
+        description: "The reference result.json; may be empty when an earlier step failed.",
+        default: ""
+      },
+      execute: { description: "Execute's `result`; may be empty when an earlier step failed.", default: "" },
+      manifest: {
+        description: "The .pte's manifest.json, for the record's build toolchain; empty: recorded as unknown.",
+        default: ""
+      },
+      role: { description: `The record's role: ${ROLES.join(" | ")}.`, default: "head" },
+      session: {
+        description: "Session id shared by records measured together; empty: the workflow run id and attempt.",
+        default: ""
+      },
+      "git-sha": {
+        description: "The commit measured; empty: $GITHUB_SHA, else the checkout's HEAD.",
+        default: ""
+      },
+      matrix,
+      "out-dir": outDir
+    },
+    outputs: {
+      record: { description: "Path of the run record (run.json)." },
+      verdict: { description: "The gate's verdict: pass | fail (fail also when no gate could run)." },
+      status: { description: `The record's status: ${RUN_STATUSES.join(" | ")}.` }
+    }
+  },
+  compare: {
+    name: "pte-farm compare",
+    description: "Head vs base run records: per-metric verdicts with confidence intervals. Fails on a regression; inconclusive is a warning that says how many more reps would decide it.",
+    inputs: {
+      base: { description: "The base run record.", required: true },
+      head: { description: "The head run record.", required: true },
+      "across-toolchains": {
+        description: "Allow base and head from different toolchains (never different devices).",
+        default: "false"
+      },
+      config: {
+        description: "Minimum effects per metric and device; empty: matrix/compare.yml.",
+        default: ""
+      },
+      "out-dir": outDir
+    },
+    outputs: {
+      comparison: { description: "Path of the comparison JSON (pte-farm/compare@1)." },
+      verdict: { description: "regression | improvement | unchanged | inconclusive" }
+    }
+  },
+  report: {
+    name: "pte-farm report",
+    description: "Publish what the farm measured: in pr mode, one sticky comment on the pull request and one check run on its head commit, from a PR run's results artefact read as hostile data; in nightly mode, one issue per regressed cell × metric, opened, kept current and closed when it recovers. Never runs code from the artefact.",
+    inputs: {
+      mode: {
+        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job).",
+        required: true
+      },
+      "github-token": {
+        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly needs issues: write.",
+        required: true
+      },
+      artifact: {
+        description: `pr: the downloaded farm-results artefact folder (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      history: {
+        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH or git:REPO[#branch].",
+        default: ""
+      },
+      tonight: {
+        description: `nightly: the folder of tonight's run records (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      confirmations: {
+        description: `nightly: the folder of the confirmation re-runs' records; may be empty (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      "known-issues": {
+        description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
+        default: "matrix/known-issues.yml"
+      },
+      "out-dir": outDir
+    },
+    outputs: {
+      "comment-url": {
+        description: "pr: the sticky comment's URL (empty when a newer push made this run stale)."
+      },
+      "check-run-url": { description: "pr: the check run's URL." },
+      issues: {
+        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
+      }
+    }
+  },
+  release: {
+    name: "pte-farm release",
+    description: "Publish gated, benchmarked .pte files as a GitHub release. prepare: refuse unless every planned cell passed its gate on its device with the build's exact bytes, then stage each .pte (split into parts at the per-asset limit), manifest.json, SHA256SUMS and the release notes; publish: upload to a draft release, verify every asset's size and sha256, and only then publish it.",
+    inputs: {
+      mode: { description: "prepare (before the attestation step) | publish (after it).", required: true },
+      "github-token": {
+        description: "publish: token for the GitHub API with contents: write.",
+        default: ""
+      },
+      tag: {
+        description: "The release's tag; empty: the tag GITHUB_REF names (the workflow must run on a tag).",
+        default: ""
+      },
+      artifacts: {
+        description: `prepare: the folder the run's artefacts were downloaded into, one subfolder each (download-artifact without merge-multiple): build-<build>/ from the builds, and the device jobs' results (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      devices: {
+        description: "prepare: the plan's devices output (JSON {include: [...]}): the cells the release must contain; a planned cell with no passing record blocks the release.",
+        default: ""
+      },
+      staging: {
+        description: `Where prepare writes the release's files and publish reads them (${WORKSPACE_NOTE}).`,
+        default: "out/release"
+      },
+      "part-limit": {
+        description: "Files of this many bytes or more are uploaded as parts below it (GitHub's per-asset limit is 2 GiB).",
+        default: "2147483648"
+      },
+      publish: {
+        description: "publish: true publishes the verified draft; false leaves it a draft for a person to publish.",
+        default: "true"
+      }
+    },
+    outputs: {
+      checksums: {
+        description: "prepare: a sha256sum-format file naming every asset and every whole .pte (also those uploaded as parts), for the attestation step's subject-checksums."
+      },
+      cells: { description: "prepare: how many cells the release holds." },
+      "release-url": { description: "publish: the release's page." },
+      "release-id": { description: "publish: the release's id." }
+    }
+  }
+};
+var ACTION_NAMES = Object.keys(ACTIONS);
+
+// actions/src/action-runs/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
   constructor(message, exitCode = EXIT.failed) {
@@ -18108,7 +18108,7 @@ function defineAction(action, body) {
   };
 }
 
-// actions/src/actions/plan.ts
+// actions/src/action-runs/plan.ts
 var run = defineAction("plan", async (io) => {
   const changedFiles = io.path("changed-files");
   const baseMatrix = io.path("base-matrix");
@@ -18124,7 +18124,7 @@ var run = defineAction("plan", async (io) => {
   const shards = out.shards;
   if (Math.max(shards.builds, shards.devices) > MAX_SHARDS) {
     throw new ConfigurationError(
-      `the plan needs ${shards.builds} build and ${shards.devices} device shards, more than the ${MAX_SHARDS} the plan action declares; raise MAX_SHARDS in actions/src/action-io.ts and add the shard jobs`
+      `the plan needs ${shards.builds} build and ${shards.devices} device shards, more than the ${MAX_SHARDS} the plan action declares; raise MAX_SHARDS in actions/src/action-runs/io-table.ts and add the shard jobs`
     );
   }
   io.logger.info(readableJson(out));

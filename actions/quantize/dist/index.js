@@ -7368,11 +7368,814 @@ var require_dist = __commonJS({
   }
 });
 
-// actions/src/cell-stages.ts
-import path10 from "node:path";
+// actions/src/pipeline/stage-job.ts
+import { existsSync as existsSync3 } from "node:fs";
+
+// actions/src/core/errors.ts
+var EXIT = {
+  ok: 0,
+  /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
+  failed: 1,
+  /** Bad input or usage: the user has something to fix. */
+  usage: 2,
+  /** Infrastructure: the machine, a timeout, or a broken contract between our own parts. */
+  infra: 3
+};
+var ConfigurationError = class extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = "ConfigurationError";
+  }
+};
+var InfrastructureError = class extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = "InfrastructureError";
+  }
+};
+
+// matrix/capabilities.ts
+var list = (names3) => names3.join(", ");
+function whyImpossible(farm, ref) {
+  const model2 = farm.models.get(ref.model);
+  const recipe2 = farm.recipes.get(ref.recipe);
+  const backend2 = farm.backends.get(ref.backend);
+  const device2 = farm.devices.get(ref.device);
+  if (model2 === void 0 || recipe2 === void 0 || backend2 === void 0 || device2 === void 0) {
+    throw new Error(`bug: whyImpossible called with an unknown name in ${JSON.stringify(ref)}`);
+  }
+  const caps = farm.kindCaps.get(model2.kind);
+  if (caps?.recipes != null && !caps.recipes.includes(ref.recipe)) {
+    return `a ${model2.kind} model (${ref.model}) uses only recipes ${list(caps.recipes)} (model_kinds.${model2.kind}.recipes)`;
+  }
+  if (caps?.backends != null && !caps.backends.includes(ref.backend)) {
+    return `a ${model2.kind} model (${ref.model}) uses only backends ${list(caps.backends)} (model_kinds.${model2.kind}.backends)`;
+  }
+  if (recipe2.backends !== null && !recipe2.backends.includes(ref.backend)) {
+    return `recipe ${ref.recipe} suits only backends ${list(recipe2.backends)}`;
+  }
+  const t = backend2.targets;
+  if (t.drivers !== void 0 && !t.drivers.includes(device2.driver)) {
+    return `backend ${ref.backend} runs only through drivers ${list(t.drivers)}; device ${ref.device} uses ${device2.driver}`;
+  }
+  if (t.arch !== void 0 && !t.arch.includes(device2.arch)) {
+    return `backend ${ref.backend} targets only ${list(t.arch)}; device ${ref.device} is ${device2.arch}`;
+  }
+  if (t.devices !== void 0 && !t.devices.includes(ref.device)) {
+    return `backend ${ref.backend} targets only devices ${list(t.devices)}`;
+  }
+  return null;
+}
+
+// matrix/ids.ts
+function cellId(ref) {
+  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
+}
+function parseCellId(id) {
+  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
+  if (m === null) return null;
+  const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
+  return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
+}
+function globParts(glob) {
+  const [model2, recipe2, backend2, rest, ...extra] = glob.split("/");
+  if (rest === void 0 || extra.length > 0 || glob.includes("**")) return {};
+  const [device2, toolchain2] = rest.split("@");
+  const parts = { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
+  return Object.fromEntries(
+    Object.entries(parts).filter(([, p]) => p !== void 0 && !/[*?]/.test(p))
+  );
+}
+function globToRegExp(glob) {
+  let re = "";
+  for (let i2 = 0; i2 < glob.length; i2++) {
+    const c3 = glob.charAt(i2);
+    if (c3 === "*" && glob[i2 + 1] === "*") {
+      re += ".*";
+      i2++;
+    } else if (c3 === "*") re += "[^/@]*";
+    else if (c3 === "?") re += "[^/@]";
+    else re += c3.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+function unknownName(kind, name, known) {
+  return `unknown ${kind} ${JSON.stringify(name)}; known ${kind}s: ${[...known].join(", ") || "(none)"}`;
+}
+
+// matrix/cells.ts
+function get(map, name) {
+  const v = map.get(name);
+  if (v === void 0) throw new Error(`bug: ${name} was validated but is not defined`);
+  return v;
+}
+function makeCell(farm, ref) {
+  const model2 = get(farm.models, ref.model);
+  const recipe2 = get(farm.recipes, ref.recipe);
+  const policy = model2.gate.recipes?.[ref.recipe] ?? (recipe2.quantized ? model2.gate.default : void 0) ?? recipe2.gate;
+  return {
+    id: cellId(ref),
+    ref,
+    model: model2,
+    recipe: recipe2,
+    backend: get(farm.backends, ref.backend),
+    device: get(farm.devices, ref.device),
+    toolchain: get(farm.toolchains, ref.toolchain),
+    fp32Gate: policy?.fp32 ?? (recipe2.quantized ? "report" : "gate")
+  };
+}
+function crossProduct(farm, set) {
+  const cells = [];
+  for (const model2 of set.models)
+    for (const recipe2 of set.recipes)
+      for (const backend2 of set.backends)
+        for (const device2 of set.devices) {
+          const ref = { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: "" };
+          if (whyImpossible(farm, ref) !== null) continue;
+          for (const toolchain2 of set.toolchains) cells.push(makeCell(farm, { ...ref, toolchain: toolchain2 }));
+        }
+  return cells;
+}
+function allCells(farm) {
+  return crossProduct(farm, {
+    models: [...farm.models.keys()],
+    recipes: [...farm.recipes.keys()],
+    backends: [...farm.backends.keys()],
+    devices: [...farm.devices.keys()],
+    toolchains: [...farm.toolchains.keys()]
+  });
+}
+function applyExcludes(farm, cells) {
+  const out = { cells: [], skipped: [] };
+  for (const cell3 of cells) {
+    const rule = farm.exclude.find((r) => r.regexp.test(cell3.id));
+    if (rule === void 0) out.cells.push(cell3);
+    else out.skipped.push({ cell: cell3.id, reason: rule.reason, known_issue: rule.knownIssue });
+  }
+  return out;
+}
+function cellSet(farm, name) {
+  const set = farm.cellSets.get(name);
+  if (set === void 0) throw new ConfigurationError(unknownName("cell set", name, farm.cellSets.keys()));
+  const cells = crossProduct(farm, set);
+  const seen = new Set(cells.map((c3) => c3.id));
+  for (const inc of farm.include) {
+    const ref = parseCellId(inc.cell);
+    if (ref === null || !inc.sets.includes(name) || seen.has(inc.cell)) continue;
+    seen.add(inc.cell);
+    cells.push(makeCell(farm, ref));
+  }
+  return applyExcludes(farm, cells);
+}
+function thisMachine(platform3 = process.platform, arch2 = process.arch) {
+  return {
+    os: platform3 === "darwin" ? "macos" : platform3,
+    arch: arch2 === "x64" ? "x86_64" : arch2
+  };
+}
+function checkLiteralParts(farm, glob) {
+  const parts = globParts(glob);
+  const known = [
+    ["model", farm.models],
+    ["recipe", farm.recipes],
+    ["backend", farm.backends],
+    ["device", farm.devices],
+    ["toolchain", farm.toolchains]
+  ];
+  for (const [kind, names3] of known) {
+    const part = parts[kind];
+    if (part !== void 0 && !names3.has(part)) {
+      throw new ConfigurationError(`--cells ${glob}: ${unknownName(kind, part, names3.keys())}`);
+    }
+  }
+}
+function selectCells(farm, globs, machine = thisMachine()) {
+  if (globs === void 0) {
+    const { cells, skipped } = cellSet(farm, farm.runSet);
+    const here = (c3) => c3.device.local && c3.device.os === machine.os && c3.device.arch === machine.arch;
+    const local = cells.filter(here);
+    if (local.length === 0) {
+      throw new ConfigurationError(
+        `cell set ${farm.runSet} (run.cells in ${farm.file}) has no cell on a local device for this machine (${machine.os} ${machine.arch}); pass --cells, e.g. --cells '${cells[0]?.id ?? "model/recipe/backend/device@toolchain"}'`
+      );
+    }
+    const names3 = new Set(local.map((c3) => c3.device.name));
+    return { cells: local, skipped: skipped.filter((s) => names3.has(parseCellId(s.cell)?.device ?? "")) };
+  }
+  const patterns = globs.split(",").map((g) => g.trim()).filter((g) => g !== "");
+  for (const g of patterns) checkLiteralParts(farm, g);
+  const regexps = patterns.map(globToRegExp);
+  const universe = allCells(farm);
+  const selected = applyExcludes(
+    farm,
+    universe.filter((c3) => regexps.some((re) => re.test(c3.id)))
+  );
+  if (selected.cells.length === 0 && selected.skipped.length === 0) {
+    throw new ConfigurationError(
+      `--cells ${globs} selects no cell; ids look like ${universe[0]?.id ?? "model/recipe/backend/device@toolchain"}`
+    );
+  }
+  return selected;
+}
+
+// actions/src/core/validate.ts
+var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
+function withJsonSchema(check, schema) {
+  JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
+  return check;
+}
+function toJsonSchema(check) {
+  const describeIt = JSON_SCHEMAS.get(check);
+  if (describeIt === void 0) throw new Error("bug: a check has no JSON Schema; wrap it in withJsonSchema");
+  return describeIt();
+}
+function documented(inner, description) {
+  const check = (v, path20) => inner(v, path20);
+  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
+}
+var ValidationError = class extends Error {
+  source;
+  path;
+  detail;
+  /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
+  onKey;
+  constructor(source, path20, detail, onKey = false) {
+    const where = formatPath(path20);
+    super([source, where, detail].filter((part) => part !== "").join(": "));
+    this.name = "ValidationError";
+    this.source = source;
+    this.path = path20;
+    this.detail = detail;
+    this.onKey = onKey;
+  }
+};
+function formatPath(path20) {
+  let out = "";
+  for (const seg of path20) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+function describe(value) {
+  if (value === void 0) return "nothing (the field is missing)";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === "object") return "an object";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+function fail(path20, expected, value) {
+  throw new ValidationError("", path20, `expected ${expected}, got ${describe(value)}`);
+}
+var str = withJsonSchema(
+  (v, path20) => typeof v === "string" ? v : fail(path20, "a string", v),
+  { type: "string" }
+);
+var nonEmptyStr = withJsonSchema(
+  (v, path20) => typeof v === "string" && v !== "" ? v : fail(path20, "a non-empty string", v),
+  { type: "string", minLength: 1 }
+);
+var num = withJsonSchema(
+  (v, path20) => typeof v === "number" && Number.isFinite(v) ? v : fail(path20, "a number", v),
+  { type: "number" }
+);
+var int = withJsonSchema(
+  (v, path20) => typeof v === "number" && Number.isInteger(v) ? v : fail(path20, "an integer", v),
+  { type: "integer" }
+);
+var nonNegInt = withJsonSchema(
+  (v, path20) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path20, "a non-negative integer", v),
+  { type: "integer", minimum: 0 }
+);
+var bool = withJsonSchema(
+  (v, path20) => typeof v === "boolean" ? v : fail(path20, "a boolean", v),
+  { type: "boolean" }
+);
+var unknownValue = withJsonSchema((v) => v, {});
+function literal(...allowed) {
+  const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
+  const check = (v, path20) => allowed.includes(v) ? v : fail(path20, `one of ${shown}`, v);
+  return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
+}
+function arr(item) {
+  const check = (v, path20) => {
+    if (!Array.isArray(v)) fail(path20, "an array", v);
+    return v.map((el, i2) => item(el, [...path20, i2]));
+  };
+  return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
+}
+function nullable(inner) {
+  const check = (v, path20) => v === null ? null : inner(v, path20);
+  return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
+}
+function optional(inner) {
+  const check = (v, path20) => v === void 0 ? void 0 : inner(v, path20);
+  withJsonSchema(check, () => toJsonSchema(inner));
+  return Object.assign(check, { optional: true });
+}
+function isPlainObject(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function record(value) {
+  const check = (v, path20) => {
+    if (!isPlainObject(v)) fail(path20, "an object", v);
+    const out = {};
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path20, key]);
+    return out;
+  };
+  return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
+}
+function objectSchema(shape, additional) {
+  const properties = {};
+  const required = [];
+  for (const [key, check] of Object.entries(shape)) {
+    properties[key] = toJsonSchema(check);
+    if (!("optional" in check)) required.push(key);
+  }
+  return {
+    type: "object",
+    properties,
+    ...required.length > 0 ? { required } : {},
+    ...additional ? {} : { additionalProperties: false }
+  };
+}
+function obj(shape) {
+  const check = (v, path20) => {
+    if (!isPlainObject(v)) fail(path20, "an object", v);
+    const out = {};
+    for (const [key, check2] of Object.entries(shape)) {
+      const value = check2(v[key], [...path20, key]);
+      if (value !== void 0) out[key] = value;
+    }
+    return out;
+  };
+  return withJsonSchema(check, () => objectSchema(shape, true));
+}
+function closed(shape) {
+  const known = obj(shape);
+  const allowed = Object.keys(shape);
+  const check = (v, path20) => {
+    if (isPlainObject(v)) {
+      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
+      if (bad !== void 0) {
+        throw new ValidationError(
+          "",
+          [...path20, bad],
+          `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
+          true
+        );
+      }
+    }
+    return known(v, path20);
+  };
+  return withJsonSchema(check, () => objectSchema(shape, false));
+}
+function tagged(key, variants) {
+  const tags = Object.keys(variants);
+  const check = (v, path20) => {
+    if (!isPlainObject(v)) fail(path20, "an object", v);
+    const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
+    if (variant === void 0) {
+      fail([...path20, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+    }
+    return variant(v, path20);
+  };
+  return withJsonSchema(check, () => ({
+    oneOf: tags.map((t) => toJsonSchema(variants[t]))
+  }));
+}
+function refine(inner, rule, schema = {}) {
+  const check = (v, path20) => {
+    const value = inner(v, path20);
+    const problem = rule(value);
+    if (problem !== null) throw new ValidationError("", [...path20, ...problem.path], problem.message);
+    return value;
+  };
+  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
+}
+function parse(check, value, source) {
+  try {
+    return check(value, []);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new ValidationError(source, err.path, err.detail, err.onKey);
+    throw err;
+  }
+}
+function parseJson(check, text, source) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(source, [], `not valid JSON (${err.message})`);
+  }
+  return parse(check, value, source);
+}
+
+// actions/src/core/version-range.ts
+function parseVersion(text) {
+  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
+  if (m === null) return null;
+  const release = (m[1] ?? "").split(".").map(Number);
+  const rest = (m[2] ?? "").replace(/^[.-]/, "");
+  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
+  return { release, pre };
+}
+function compareVersions(a2, b) {
+  const n2 = Math.max(a2.release.length, b.release.length);
+  for (let i2 = 0; i2 < n2; i2++) {
+    const d = (a2.release[i2] ?? 0) - (b.release[i2] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return Math.sign(a2.pre - b.pre);
+}
+var OPS = {
+  ">=": (c3) => c3 >= 0,
+  "<=": (c3) => c3 <= 0,
+  ">": (c3) => c3 > 0,
+  "<": (c3) => c3 < 0,
+  "==": (c3) => c3 === 0,
+  "!=": (c3) => c3 !== 0
+};
+function isValidRange(range) {
+  if (range.trim() === "*") return true;
+  const parts = range.trim().split(/\s+/);
+  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
+}
+function satisfies(version, range) {
+  if (range.trim() === "*") return true;
+  const v = parseVersion(version);
+  if (v === null) return false;
+  return range.trim().split(/\s+/).every((part) => {
+    const m = /^(>=|<=|==|!=|>|<)(.+)$/.exec(part);
+    const bound = m?.[2] === void 0 ? null : parseVersion(m[2]);
+    if (m === null || bound === null) return false;
+    return OPS[m[1]](compareVersions(v, bound));
+  });
+}
+
+// actions/src/schemas/stage.ts
+var STAGES = ["reference", "export", "quantize", "lower", "execute"];
+var CACHEABLE_STAGES = ["reference", "export", "quantize", "lower"];
+var toolchainVersions = record(nullable(str));
+var artefact = obj({ path: nonEmptyStr, sha256: str, bytes: nonNegInt });
+var stageError = obj({
+  kind: literal("stage", "config", "infra"),
+  type: str,
+  message: str,
+  package: optional(nullable(str)),
+  package_version: optional(nullable(str)),
+  hint: optional(nullable(str))
+});
+var stageResult = refine(
+  obj({
+    schema: literal("pte-farm/stage-result@1"),
+    stage: literal(...STAGES),
+    status: literal("ok", "failed"),
+    started_at: str,
+    finished_at: str,
+    duration_s: num,
+    toolchain: toolchainVersions,
+    artefacts: record(artefact),
+    data: unknownValue,
+    error: nullable(stageError)
+  }),
+  (r) => {
+    if (r.status === "ok" && r.error !== null)
+      return { path: ["error"], message: 'must be null when status is "ok"' };
+    if (r.status === "failed" && r.error === null)
+      return { path: ["error"], message: 'must describe the failure when status is "failed"' };
+    return null;
+  }
+);
+var ids = arr(int);
+var outputQ = optional(arr(int));
+var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
+var referenceData = obj({
+  prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
+});
+var programData = obj({
+  sha256: str,
+  bytes: nonNegInt,
+  max_seq_len: int,
+  /** null from quantize's fp32 pass-through, which copies the program without loading it. */
+  mutable_buffers: nullable(nonNegInt),
+  scheme: str
+});
+var fragmentationReport = obj({
+  alarm: bool,
+  base_subgraphs: nonNegInt,
+  head_subgraphs: nonNegInt,
+  cpu_ops_added: record(nonNegInt),
+  cpu_ops_removed: record(nonNegInt),
+  message: str
+});
+var delegation = obj({
+  backend: str,
+  delegated_subgraphs: nonNegInt,
+  delegated_ops: nonNegInt,
+  cpu_ops: record(nonNegInt),
+  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
+  subgraph_ops: optional(arr(nonNegInt)),
+  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
+  fragmentation: optional(fragmentationReport)
+});
+var metric = refine(
+  obj({
+    unit: str,
+    better: literal("higher", "lower"),
+    samples: arr(num),
+    sample_flags: optional(arr(arr(str)))
+  }),
+  (m) => m.sample_flags !== void 0 && m.sample_flags.length !== m.samples.length ? {
+    path: ["sample_flags"],
+    message: `has ${m.sample_flags.length} entries but samples has ${m.samples.length}; they must be parallel`
+  } : null
+);
+var repTelemetry = obj({
+  rep: int,
+  phase: literal("before", "after"),
+  thermal_c: record(num),
+  cpu_mhz: record(num),
+  cpu_max_mhz: optional(record(num)),
+  governor: optional(record(str)),
+  /** Decoded `vcgencmd get_throttled` bits or `pmset -g therm` fields, with their `source`; null elsewhere. */
+  throttled: nullable(record(unknownValue)),
+  cooldown_wait_s: optional(num)
+});
+var REQUIRED_METRICS = [
+  "decode_tokens_per_sec",
+  "prefill_tokens_per_sec",
+  "first_token_ms",
+  "model_load_ms",
+  "peak_rss_mb",
+  "pte_bytes"
+];
+var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
+var roleShape = {
+  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
+  reps: nonNegInt,
+  warmup: nonNegInt,
+  metrics: record(metric),
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
+};
+var executeData = refine(
+  obj({
+    ...roleShape,
+    /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
+    base: optional(obj(roleShape)),
+    /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
+    order: optional(arr(literal("base", "head"))),
+    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
+    model_kind: optional(literal("decoder-lm", "cnn"))
+  }),
+  (d) => {
+    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
+  }
+);
+var stageData = {
+  reference: referenceData,
+  export: programData,
+  quantize: programData,
+  lower: delegation,
+  execute: executeData
+};
+
+// matrix/yaml-file.ts
+var import_yaml = __toESM(require_dist(), 1);
+import { readFile } from "node:fs/promises";
+
+// actions/src/core/paths.ts
+import { existsSync } from "node:fs";
+import path from "node:path";
+function findRepoRoot(from) {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "stages", "pte_stages")) && existsSync(path.join(dir, "package.json"))) {
+      return dir;
+    }
+    if (path.dirname(dir) === dir) {
+      throw new Error(
+        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
+      );
+    }
+  }
+}
+var REPO_ROOT = findRepoRoot(import.meta.dirname);
+var STAGES_DIR = path.join(REPO_ROOT, "stages");
+var DEFAULT_MATRIX = path.join(REPO_ROOT, "matrix", "farm.yml");
+var KNOWN_ISSUES_FILE = path.join(REPO_ROOT, "matrix", "known-issues.yml");
+function defaultCacheDir(env = process.env) {
+  return env.PTE_FARM_CACHE ?? path.join(REPO_ROOT, ".cache", "pte-farm");
+}
+function defaultPython(env = process.env) {
+  return env.PTE_FARM_PYTHON ?? path.join(REPO_ROOT, ".venv", "bin", "python");
+}
+function displayPath(p) {
+  const rel = path.relative(process.cwd(), p);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
+}
+
+// matrix/yaml-file.ts
+async function readYamlFile(file, check, what) {
+  let text;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const reason = err.code ?? err.message;
+    throw new ConfigurationError(
+      `cannot read the ${what} ${displayPath(file)} (${reason}); pass a readable YAML file`,
+      {
+        cause: err
+      }
+    );
+  }
+  const lines = new import_yaml.LineCounter();
+  const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const shown = displayPath(file);
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    const pos = first === void 0 ? void 0 : lines.linePos(first.pos[0]);
+    const loc = pos === void 0 ? shown : `${shown}:${pos.line}:${pos.col}`;
+    throw new ConfigurationError(
+      `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
+    );
+  }
+  const where = (at, onKey = false) => {
+    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+    if ((0, import_yaml.isMap)(parent)) {
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
+        const pos = lines.linePos(pair.key.range[0]);
+        return `${shown}:${pos.line}:${pos.col}`;
+      }
+    }
+    for (let n2 = at.length; n2 >= 0; n2--) {
+      const node = doc.getIn(at.slice(0, n2), true);
+      if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
+        const pos = lines.linePos(node.range[0]);
+        return `${shown}:${pos.line}:${pos.col}`;
+      }
+      if (n2 === 0 && ((0, import_yaml.isMap)(doc.contents) || (0, import_yaml.isSeq)(doc.contents))) break;
+    }
+    return shown;
+  };
+  try {
+    return { path: file, data: parse(check, doc.toJS(), shown), where };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const field = formatPath(err.path);
+    throw new ConfigurationError(
+      `${where(err.path, err.onKey)}: ${field === "" ? "" : `${field}: `}${err.detail}`,
+      {
+        cause: err
+      }
+    );
+  }
+}
+
+// matrix/known-issues.ts
+var signature = refine(
+  obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
+  (s) => s.literal === void 0 === (s.regex === void 0) ? { path: [], message: "a signature has exactly one of `literal` or `regex`" } : null
+);
+var catalogueSchema = obj({
+  schema: literal("pte-farm/known-issues@1"),
+  issues: arr(
+    obj({
+      id: nonEmptyStr,
+      upstream: optional(int),
+      title: nonEmptyStr,
+      stages: arr(literal(...STAGES, "any")),
+      signatures: arr(signature),
+      applies_to: record(str),
+      when: optional(
+        obj({
+          platform: optional(arr(nonEmptyStr)),
+          toolchain_mismatch: optional(arr(nonEmptyStr)),
+          recipe: optional(record(unknownValue))
+        })
+      ),
+      workaround: nonEmptyStr
+    })
+  )
+});
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+async function loadKnownIssues(file) {
+  const yaml = await readYamlFile(file, catalogueSchema, "known-issue catalogue");
+  const seen = /* @__PURE__ */ new Set();
+  return yaml.data.issues.map((issue2, i2) => {
+    if (seen.has(issue2.id))
+      throw new ConfigurationError(`${yaml.where(["issues", i2, "id"])}: duplicate id ${issue2.id}`);
+    seen.add(issue2.id);
+    for (const [pkg, range] of Object.entries(issue2.applies_to)) {
+      if (!isValidRange(range)) {
+        throw new ConfigurationError(
+          `${yaml.where(["issues", i2, "applies_to", pkg])}: bad version range ${JSON.stringify(range)}; use comparators like ">=1.2.0 <1.4.0", "==2.11.0" or "*"`
+        );
+      }
+    }
+    const signatures = issue2.signatures.map((s, j) => {
+      try {
+        return new RegExp(s.regex ?? escapeRegExp(s.literal ?? ""));
+      } catch (err) {
+        throw new ConfigurationError(
+          `${yaml.where(["issues", i2, "signatures", j, "regex"])}: bad regex: ${err.message}`
+        );
+      }
+    });
+    return {
+      id: issue2.id,
+      upstream: issue2.upstream ?? null,
+      title: issue2.title,
+      stages: issue2.stages.includes("any") ? [] : issue2.stages,
+      signatures,
+      appliesTo: issue2.applies_to,
+      when: issue2.when,
+      workaround: issue2.workaround
+    };
+  });
+}
+
+// actions/src/core/hashing.ts
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readdir } from "node:fs/promises";
+import path2 from "node:path";
+function sha256Text(text) {
+  return createHash("sha256").update(text).digest("hex");
+}
+function sha256File(file) {
+  return new Promise((resolve2, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve2(hash.digest("hex")));
+  });
+}
+function canonicalJson(value) {
+  return JSON.stringify(value, (_key, v) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v).sort(([a2], [b]) => a2 < b ? -1 : a2 > b ? 1 : 0));
+  });
+}
+async function listFiles(root, keep = () => true) {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path2.relative(root, path2.join(e.parentPath, e.name)).split(path2.sep).join("/")).filter(keep).sort();
+}
+async function sha256Tree(root, keep) {
+  const files = await listFiles(root, keep);
+  const lines = [];
+  for (const rel of files) lines.push(`${rel}\0${await sha256File(path2.join(root, rel))}`);
+  return sha256Text(lines.join("\n"));
+}
+
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/pipeline/cache.ts
+import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile2, rename, rm, stat, writeFile } from "node:fs/promises";
+import path12 from "node:path";
 
 // node_modules/is-plain-obj/index.js
-function isPlainObject(value) {
+function isPlainObject2(value) {
   if (typeof value !== "object" || value === null) {
     return false;
   }
@@ -7398,11 +8201,11 @@ var normalizeParameters = (rawFile, rawArguments = [], rawOptions, ...rawExtraAr
   if (rawExtraArguments.length > 0) {
     throw new TypeError("Execa accepts at most three arguments: file, arguments, options.");
   }
-  if (rawOptions !== void 0 && isPlainObject(rawArguments)) {
+  if (rawOptions !== void 0 && isPlainObject2(rawArguments)) {
     throw new TypeError("Execa accepts at most one options object. Please merge the second and third arguments.");
   }
   const filePath = safeNormalizeFileUrl(rawFile, "First argument");
-  const [commandArguments, options = {}] = isPlainObject(rawArguments) ? [[], rawArguments] : [rawArguments, rawOptions];
+  const [commandArguments, options = {}] = isPlainObject2(rawArguments) ? [[], rawArguments] : [rawArguments, rawOptions];
   if (!Array.isArray(commandArguments)) {
     throw new TypeError(`Second argument must be either an array of arguments or an options object: ${commandArguments}`);
   }
@@ -7414,7 +8217,7 @@ var normalizeParameters = (rawFile, rawArguments = [], rawOptions, ...rawExtraAr
   if (nullByteArgument !== void 0) {
     throw new TypeError(`Arguments cannot contain null bytes ("\\0"): ${nullByteArgument}`);
   }
-  if (!isPlainObject(options)) {
+  if (!isPlainObject2(options)) {
     throw new TypeError(`Last argument must be an options object: ${options}`);
   }
   return [filePath, normalizedArguments, { __proto__: null, ...options }];
@@ -7640,7 +8443,7 @@ var parseExpression = (expression) => {
   if (typeOfExpression === "number") {
     return String(expression);
   }
-  if ((isPlainObject(expression) || isExecaError(expression)) && (Object.hasOwn(expression, "stdout") || Object.hasOwn(expression, "isMaxBuffer"))) {
+  if ((isPlainObject2(expression) || isExecaError(expression)) && (Object.hasOwn(expression, "stdout") || Object.hasOwn(expression, "isMaxBuffer"))) {
     return getSubprocessResult(expression);
   }
   if (expression instanceof ChildProcess || Object.prototype.toString.call(expression) === "[object Promise]") {
@@ -7707,7 +8510,7 @@ var normalizeFdSpecificOption = (options, optionName) => {
 };
 var getStdioLength = ({ stdio }) => Array.isArray(stdio) ? Math.max(stdio.length, STANDARD_STREAMS_ALIASES.length) : STANDARD_STREAMS_ALIASES.length;
 var normalizeFdSpecificValue = (optionValue, optionArray, optionName, stdioLength) => {
-  if (isPlainObject(optionValue)) {
+  if (isPlainObject2(optionValue)) {
     return normalizeOptionObject(optionValue, optionArray, optionName, stdioLength);
   }
   validateFdSpecificValue(optionValue, optionName);
@@ -8327,12 +9130,12 @@ var handleCommand = (filePath, rawArguments, rawOptions) => {
 };
 
 // node_modules/execa/lib/arguments/options.js
-import path7 from "node:path";
+import path9 from "node:path";
 import process9 from "node:process";
 
 // node_modules/npm-run-path/index.js
 import process5 from "node:process";
-import path2 from "node:path";
+import path4 from "node:path";
 
 // node_modules/path-key/index.js
 function pathKey(options = {}) {
@@ -8349,7 +9152,7 @@ function pathKey(options = {}) {
 // node_modules/unicorn-magic/node.js
 import { promisify } from "node:util";
 import { execFile as execFileCallback, execFileSync as execFileSyncOriginal } from "node:child_process";
-import path from "node:path";
+import path3 from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var execFileOriginal = promisify(execFileCallback);
 function toPath(urlOrPath) {
@@ -8358,12 +9161,12 @@ function toPath(urlOrPath) {
 function traversePathUp(startPath) {
   return {
     *[Symbol.iterator]() {
-      let currentPath = path.resolve(toPath(startPath));
+      let currentPath = path3.resolve(toPath(startPath));
       let previousPath;
       while (previousPath !== currentPath) {
         yield currentPath;
         previousPath = currentPath;
-        currentPath = path.resolve(currentPath, "..");
+        currentPath = path3.resolve(currentPath, "..");
       }
     }
   };
@@ -8378,27 +9181,27 @@ var npmRunPath = ({
   execPath: execPath2 = process5.execPath,
   addExecPath = true
 } = {}) => {
-  const cwdPath = path2.resolve(toPath(cwd));
+  const cwdPath = path4.resolve(toPath(cwd));
   const result = [];
-  const pathParts = pathOption.split(path2.delimiter);
+  const pathParts = pathOption.split(path4.delimiter);
   if (preferLocal) {
     applyPreferLocal(result, pathParts, cwdPath);
   }
   if (addExecPath) {
     applyExecPath(result, pathParts, execPath2, cwdPath);
   }
-  return pathOption === "" || pathOption === path2.delimiter ? `${result.join(path2.delimiter)}${pathOption}` : [...result, pathOption].join(path2.delimiter);
+  return pathOption === "" || pathOption === path4.delimiter ? `${result.join(path4.delimiter)}${pathOption}` : [...result, pathOption].join(path4.delimiter);
 };
 var applyPreferLocal = (result, pathParts, cwdPath) => {
   for (const directory of traversePathUp(cwdPath)) {
-    const pathPart = path2.join(directory, "node_modules/.bin");
+    const pathPart = path4.join(directory, "node_modules/.bin");
     if (!pathParts.includes(pathPart)) {
       result.push(pathPart);
     }
   }
 };
 var applyExecPath = (result, pathParts, execPath2, cwdPath) => {
-  const pathPart = path2.resolve(cwdPath, toPath(execPath2), "..");
+  const pathPart = path4.resolve(cwdPath, toPath(execPath2), "..");
   if (!pathParts.includes(pathPart)) {
     result.push(pathPart);
   }
@@ -9483,7 +10286,7 @@ var getReason = ({ reason }) => {
 
 // node_modules/execa/lib/methods/node.js
 import { execPath, execArgv } from "node:process";
-import path3 from "node:path";
+import path5 from "node:path";
 var mapNode = ({ options }) => {
   if (options.node === false) {
     throw new TypeError('The "node" option cannot be false with `execaNode()`.');
@@ -9521,7 +10324,7 @@ var handleNodeOption = (file, commandArguments, {
     throw new TypeError('The "nodeOptions" option must be an array of strings.');
   }
   const normalizedNodePath = safeNormalizeFileUrl(nodePath, 'The "nodePath" option');
-  const resolvedNodePath = path3.resolve(cwd, normalizedNodePath);
+  const resolvedNodePath = path5.resolve(cwd, normalizedNodePath);
   const newOptions = {
     __proto__: null,
     shell: false,
@@ -9533,7 +10336,7 @@ var handleNodeOption = (file, commandArguments, {
   if (!shouldHandleNode) {
     return [file, commandArguments, newOptions];
   }
-  if (path3.basename(file, ".exe") === "node") {
+  if (path5.basename(file, ".exe") === "node") {
     throw new TypeError('When the "node" option is true, the first argument does not need to be "node".');
   }
   return [
@@ -9645,12 +10448,12 @@ var serializeEncoding = (encoding) => typeof encoding === "string" ? `"${encodin
 // node_modules/execa/lib/arguments/command-file.js
 import { openSync, readSync, closeSync } from "node:fs";
 import { Buffer as Buffer2 } from "node:buffer";
-import path5 from "node:path";
+import path7 from "node:path";
 import process7 from "node:process";
 
 // node_modules/which-command/index.js
 import fs from "node:fs";
-import path4 from "node:path";
+import path6 from "node:path";
 import process6 from "node:process";
 var isWindows = process6.platform === "win32";
 var separatorPattern = isWindows ? new RegExp("[\\/\\\\]", "v") : new RegExp("\\/", "v");
@@ -9669,8 +10472,8 @@ function resolveOptions(command, options) {
   return { cwd, searchPath, pathExt };
 }
 function windowsExtensions(command, pathExt) {
-  const extensions = pathExt.split(path4.delimiter).filter(Boolean);
-  const commandExtension = path4.extname(command).toLowerCase();
+  const extensions = pathExt.split(path6.delimiter).filter(Boolean);
+  const commandExtension = path6.extname(command).toLowerCase();
   if (commandExtension !== "" && extensions.some((extension) => extension.toLowerCase() === commandExtension)) {
     return ["", ...extensions];
   }
@@ -9679,7 +10482,7 @@ function windowsExtensions(command, pathExt) {
 function* candidatePaths(command, { cwd, searchPath, pathExt }) {
   const extensions = isWindows ? windowsExtensions(command, pathExt) : [""];
   if (separatorPattern.test(command)) {
-    const base = path4.resolve(cwd, command);
+    const base = path6.resolve(cwd, command);
     for (const extension of extensions) {
       yield base + extension;
     }
@@ -9688,14 +10491,14 @@ function* candidatePaths(command, { cwd, searchPath, pathExt }) {
   const directories = [
     // Windows searches the current directory before `PATH`.
     ...isWindows ? [cwd] : [],
-    ...searchPath.split(path4.delimiter)
+    ...searchPath.split(path6.delimiter)
   ];
   for (const directory of directories) {
     const unquoted = isWindows && directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
     if (unquoted === "") {
       continue;
     }
-    const base = path4.resolve(cwd, unquoted, command);
+    const base = path6.resolve(cwd, unquoted, command);
     for (const extension of extensions) {
       yield base + extension;
     }
@@ -9749,7 +10552,7 @@ var escapeWindowsCommand = (parsed) => {
   for (const value of [parsed.file, ...parsed.commandArguments]) {
     assertNoLineBreak(value);
   }
-  const escapedFile = escapeMetaChars(path5.normalize(resolvedFile ?? parsed.file));
+  const escapedFile = escapeMetaChars(path7.normalize(resolvedFile ?? parsed.file));
   const escapedArguments = parsed.commandArguments.map((argument) => escapeArgument(argument));
   const commandLine = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
   parsed.options.windowsVerbatimArguments = true;
@@ -9774,10 +10577,10 @@ var resolvePath = (parsed) => {
   const environment = parsed.options.env || process7.env;
   const cwd = parsed.options.cwd ?? process7.cwd();
   const environmentPathExt = getWindowsEnvironmentValue(environment, "PATHEXT");
-  const commandExtension = path5.extname(parsed.file);
-  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path5.delimiter}${environmentPathExt ?? ""}`;
+  const commandExtension = path7.extname(parsed.file);
+  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path7.delimiter}${environmentPathExt ?? ""}`;
   if (hasWindowsPathSeparator(parsed.file)) {
-    return whichCommandSync(path5.resolve(cwd, parsed.file), { cwd, pathExt });
+    return whichCommandSync(path7.resolve(cwd, parsed.file), { cwd, pathExt });
   }
   const searchPath = getWindowsEnvironmentValue(environment, "PATH") ?? getWindowsEnvironmentValue(process7.env, "PATH") ?? "";
   const resolveOptions2 = {
@@ -9790,12 +10593,12 @@ var resolvePath = (parsed) => {
 var hasWindowsPathSeparator = (file) => file.includes("/") || file.includes("\\") || file.includes(":");
 var shouldSearchCurrentDirectory = (environment) => getWindowsEnvironmentValue(process7.env, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0 && getWindowsEnvironmentValue(environment, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0;
 var resolvePathDirectories = (file, { cwd, path: searchPath, pathExt }) => {
-  for (const directory of searchPath.split(path5.delimiter)) {
+  for (const directory of searchPath.split(path7.delimiter)) {
     const unquotedDirectory = directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
     if (unquotedDirectory === "") {
       continue;
     }
-    const resolvedFile = whichCommandSync(path5.resolve(cwd, unquotedDirectory, file), { cwd, pathExt });
+    const resolvedFile = whichCommandSync(path7.resolve(cwd, unquotedDirectory, file), { cwd, pathExt });
     if (resolvedFile !== void 0) {
       return resolvedFile;
     }
@@ -9862,11 +10665,11 @@ var shouldQuoteArgument = (argument) => argument === "" || argument.endsWith("\\
 
 // node_modules/execa/lib/arguments/cwd.js
 import { statSync } from "node:fs";
-import path6 from "node:path";
+import path8 from "node:path";
 import process8 from "node:process";
 var normalizeCwd = (cwd = getDefaultCwd()) => {
   const cwdString = safeNormalizeFileUrl(cwd, 'The "cwd" option');
-  return path6.resolve(cwdString);
+  return path8.resolve(cwdString);
 };
 var getDefaultCwd = () => {
   try {
@@ -9921,7 +10724,7 @@ var normalizeOptions = (filePath, rawArguments, rawOptions) => {
   options.killSignal = normalizeKillSignal(options.killSignal);
   options.forceKillAfterDelay = normalizeForceKillAfterDelay(options.forceKillAfterDelay);
   options.lines = options.lines.map((lines, fdNumber) => lines && !BINARY_ENCODINGS.has(options.encoding) && options.buffer[fdNumber]);
-  if (process9.platform === "win32" && cmdExeRegExp.test(path7.basename(file))) {
+  if (process9.platform === "win32" && cmdExeRegExp.test(path9.basename(file))) {
     commandArguments.unshift("/q");
   }
   return { file, commandArguments, options };
@@ -11144,13 +11947,13 @@ var getGeneratorObjectType = ({ transform, final, binary, objectMode }, optionNa
 var isGenerator = (value) => isAsyncGenerator(value) || isSyncGenerator(value);
 var isAsyncGenerator = (value) => Object.prototype.toString.call(value) === "[object AsyncGeneratorFunction]";
 var isSyncGenerator = (value) => Object.prototype.toString.call(value) === "[object GeneratorFunction]";
-var isTransformOptions = (value) => isPlainObject(value) && (value.transform !== void 0 || value.final !== void 0);
+var isTransformOptions = (value) => isPlainObject2(value) && (value.transform !== void 0 || value.final !== void 0);
 var isUrl = (value) => Object.prototype.toString.call(value) === "[object URL]";
 var isRegularUrl = (value) => isUrl(value) && value.protocol !== "file:";
-var isFilePathObject = (value) => isPlainObject(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => FILE_PATH_KEYS.has(key)) && isFilePathString(value.file);
+var isFilePathObject = (value) => isPlainObject2(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => FILE_PATH_KEYS.has(key)) && isFilePathString(value.file);
 var FILE_PATH_KEYS = /* @__PURE__ */ new Set(["file", "append"]);
 var isFilePathString = (file) => typeof file === "string";
-var isStdioValueObject = (value) => isPlainObject(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => STDIO_VALUE_KEYS.has(key)) && "value" in value;
+var isStdioValueObject = (value) => isPlainObject2(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => STDIO_VALUE_KEYS.has(key)) && "value" in value;
 var STDIO_VALUE_KEYS = /* @__PURE__ */ new Set(["value", "input"]);
 var isUnknownStdioString = (type, value) => type === "native" && typeof value === "string" && !KNOWN_STDIO_STRINGS.has(value);
 var KNOWN_STDIO_STRINGS = /* @__PURE__ */ new Set(["ipc", "ignore", "inherit", "overlapped", "pipe"]);
@@ -11260,7 +12063,7 @@ var normalizeDuplex = ({ stdioItem, optionName }) => {
   };
 };
 var normalizeTransformStream = ({ stdioItem, stdioItem: { value }, index, newTransforms, direction }) => {
-  const { transform, objectMode } = isPlainObject(value) ? value : { transform: value };
+  const { transform, objectMode } = isPlainObject2(value) ? value : { transform: value };
   const { writableObjectMode, readableObjectMode } = getTransformObjectModes(objectMode, index, newTransforms, direction);
   return {
     ...stdioItem,
@@ -11274,7 +12077,7 @@ var normalizeGenerator = ({ stdioItem, stdioItem: { value }, index, newTransform
     binary: binaryOption = false,
     preserveNewlines = false,
     objectMode
-  } = isPlainObject(value) ? value : { transform: value };
+  } = isPlainObject2(value) ? value : { transform: value };
   const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
   const { writableObjectMode, readableObjectMode } = getTransformObjectModes(objectMode, index, newTransforms, direction);
   return {
@@ -11602,10 +12405,10 @@ var getInputFileType = (inputFile) => {
 };
 
 // node_modules/execa/lib/stdio/duplicate.js
-import path8 from "node:path";
+import path10 from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var isFileType = (type) => SPECIAL_DUPLICATE_TYPES_SYNC.has(type);
-var getFileTarget = ({ type, value }) => type === "filePath" ? path8.resolve(value.file) : fileURLToPath3(value);
+var getFileTarget = ({ type, value }) => type === "filePath" ? path10.resolve(value.file) : fileURLToPath3(value);
 var filterDuplicates = (stdioItems) => stdioItems.filter((stdioItemOne, indexOne) => stdioItems.every((stdioItemTwo, indexTwo) => !hasSameValueAndDirection(stdioItemOne, stdioItemTwo) || indexOne >= indexTwo || stdioItemOne.type === "generator" || stdioItemOne.type === "asyncGenerator"));
 var hasSameValueAndDirection = (stdioItemOne, stdioItemTwo) => stdioItemOne.value === stdioItemTwo.value && stdioItemOne.direction === stdioItemTwo.direction;
 var getDuplicateStream = ({ stdioItem: { type, value, optionName }, direction, fileDescriptors, isSync }) => {
@@ -12879,7 +13682,7 @@ var handleDummyPromise = async ({ error: error2, command, escapedCommand, fileDe
 };
 
 // node_modules/execa/lib/stdio/handle-async.js
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream as createReadStream2, createWriteStream } from "node:fs";
 import { Buffer as Buffer7 } from "node:buffer";
 import { Readable as Readable2, Writable as Writable2, Duplex as Duplex2 } from "node:stream";
 var handleStdioAsync = (options, verboseInfo) => handleStdio(addPropertiesAsync, options, verboseInfo, false);
@@ -12926,8 +13729,8 @@ var addPropertiesAsync = {
     ...addProperties2,
     generator: generatorToInputStream,
     asyncGenerator: generatorToInputStream,
-    fileUrl: ({ value }) => ({ stream: createReadStream(value) }),
-    filePath: ({ value: { file } }) => ({ stream: createReadStream(file) }),
+    fileUrl: ({ value }) => ({ stream: createReadStream2(value) }),
+    filePath: ({ value: { file } }) => ({ stream: createReadStream2(file) }),
     webStream: ({ value }, options, objectMode) => ({ stream: Readable2.fromWeb(value, { objectMode }) }),
     iterable: ({ value, optionName }, options, objectMode) => ({ stream: Readable2.from(objectMode ? value : validateIterable(value, optionName)) }),
     asyncIterable: ({ value, optionName }, options, objectMode) => ({ stream: Readable2.from(objectMode ? value : validateAsyncIterable(value, optionName)) }),
@@ -13262,7 +14065,7 @@ var MAX_LISTENERS_INCREMENT = 2;
 // node_modules/execa/lib/terminate/kill-descendants.js
 import process12 from "node:process";
 import { execFile } from "node:child_process";
-import path9 from "node:path/win32";
+import path11 from "node:path/win32";
 var isWindows2 = process12.platform === "win32";
 var getSpawnOptions = (options) => !isWindows2 && options.killDescendants ? { ...options, detached: true } : options;
 var getKillFunction = (subprocess, { killDescendants }) => {
@@ -13302,10 +14105,10 @@ var killDescendantsWindows = (subprocess, signal) => {
 };
 var getTaskkillFile = () => {
   const windowsDirectory = [process12.env.SystemRoot, process12.env.windir].find((directory) => directory && isWindowsDriveAbsolutePath(directory));
-  return windowsDirectory === void 0 ? void 0 : path9.join(windowsDirectory, "System32", "taskkill.exe");
+  return windowsDirectory === void 0 ? void 0 : path11.join(windowsDirectory, "System32", "taskkill.exe");
 };
 var isWindowsDriveAbsolutePath = (directory) => {
-  const { root } = path9.parse(directory);
+  const { root } = path11.parse(directory);
   return /^[a-z]:[/\\]/i.test(root);
 };
 
@@ -14179,7 +14982,7 @@ var unpipeOnSignalAbort = async (unpipeSignal, { sourceStream, mergedStream, fil
 
 // node_modules/execa/lib/pipe/setup.js
 var pipeToSubprocess = (sourceInfo, ...pipeArguments) => {
-  if (isPlainObject(pipeArguments[0])) {
+  if (isPlainObject2(pipeArguments[0])) {
     return pipeToSubprocess.bind(void 0, {
       ...sourceInfo,
       boundOptions: { ...sourceInfo.boundOptions, ...pipeArguments[0] }
@@ -15093,7 +15896,7 @@ var mergeOptions = (boundOptions, options) => {
   ]));
   return { __proto__: null, ...safeBoundOptions, ...mergedOptions };
 };
-var mergeOption = (optionName, boundOptionValue, optionValue) => DEEP_OPTIONS.has(optionName) && isPlainObject(boundOptionValue) && isPlainObject(optionValue) ? { ...boundOptionValue, ...optionValue } : optionValue;
+var mergeOption = (optionName, boundOptionValue, optionValue) => DEEP_OPTIONS.has(optionName) && isPlainObject2(boundOptionValue) && isPlainObject2(optionValue) ? { ...boundOptionValue, ...optionValue } : optionValue;
 var DEEP_OPTIONS = /* @__PURE__ */ new Set(["env", ...FD_SPECIFIC_OPTIONS]);
 
 // node_modules/execa/lib/methods/create.js
@@ -15112,7 +15915,7 @@ var createExeca = (mapArguments, boundOptions, deepOptions, setBoundExeca) => {
   return boundExeca;
 };
 var callBoundExeca = ({ mapArguments, deepOptions = {}, boundOptions = {}, setBoundExeca, createNested }, firstArgument, ...nextArguments) => {
-  if (isPlainObject(firstArgument)) {
+  if (isPlainObject2(firstArgument)) {
     return createNested(mapArguments, mergeOptions(boundOptions, firstArgument), setBoundExeca);
   }
   const { file, commandArguments, options, isSync } = parseArguments({
@@ -15168,848 +15971,7 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
-// actions/src/host-info.ts
-function platformId() {
-  return `${process.platform}-${process.arch}`;
-}
-
-// actions/src/cell-stages.ts
-function cooldownFor(device2) {
-  const t = device2.thermal;
-  return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
-}
-function stageSpec(ctx, stage, cell3, inputs) {
-  return {
-    schema: "pte-farm/stage-spec@1",
-    stage,
-    cell: cell3.ref,
-    model: {
-      id: cell3.model.name,
-      path: cell3.model.path,
-      max_seq_len: cell3.model.max_seq_len,
-      // Only for CNNs, so a decoder LM's spec (and its cache key) stays what it was.
-      ...cell3.model.kind === "cnn" && cell3.model.inputShape !== null ? { kind: "cnn", input_shape: cell3.model.inputShape } : {}
-    },
-    prompts: cell3.model.prompts,
-    max_new_tokens: cell3.model.max_new_tokens,
-    recipe: cell3.recipe.spec,
-    backend: cell3.backend.spec,
-    inputs,
-    execute: {
-      warmup: ctx.warmup,
-      reps: ctx.reps,
-      prompt_ids: [],
-      ...cooldownFor(cell3.device)
-    },
-    options: ctx.stageOptions[stage] ?? {}
-  };
-}
-function artefactOf(step, role) {
-  const a2 = step.result.artefacts[role];
-  if (a2 === void 0)
-    return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path10.resolve(step.dir, a2.path), sha256: a2.sha256 };
-}
-function quantizeStep(ctx, cell3, program) {
-  const { m, r } = names(cell3);
-  return ctx.steps.build(
-    stageSpec(ctx, "quantize", cell3, { program: program.path }),
-    `${m}/${r}`,
-    `${m}/quantize-${r}`,
-    { program: program.sha256 },
-    cell3
-  );
-}
-function names(cell3) {
-  return { m: cell3.model.name, r: cell3.recipe.name, b: cell3.backend.name };
-}
-
-// actions/src/stage-job.ts
-import { existsSync as existsSync3 } from "node:fs";
-
-// actions/src/errors.ts
-var EXIT = {
-  ok: 0,
-  /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
-  failed: 1,
-  /** Bad input or usage: the user has something to fix. */
-  usage: 2,
-  /** Infrastructure: the machine, a timeout, or a broken contract between our own parts. */
-  infra: 3
-};
-var ConfigurationError = class extends Error {
-  constructor(message, options) {
-    super(message, options);
-    this.name = "ConfigurationError";
-  }
-};
-var InfrastructureError = class extends Error {
-  constructor(message, options) {
-    super(message, options);
-    this.name = "InfrastructureError";
-  }
-};
-
-// matrix/capabilities.ts
-var list = (names3) => names3.join(", ");
-function whyImpossible(farm, ref) {
-  const model2 = farm.models.get(ref.model);
-  const recipe2 = farm.recipes.get(ref.recipe);
-  const backend2 = farm.backends.get(ref.backend);
-  const device2 = farm.devices.get(ref.device);
-  if (model2 === void 0 || recipe2 === void 0 || backend2 === void 0 || device2 === void 0) {
-    throw new Error(`bug: whyImpossible called with an unknown name in ${JSON.stringify(ref)}`);
-  }
-  const caps = farm.kindCaps.get(model2.kind);
-  if (caps?.recipes != null && !caps.recipes.includes(ref.recipe)) {
-    return `a ${model2.kind} model (${ref.model}) uses only recipes ${list(caps.recipes)} (model_kinds.${model2.kind}.recipes)`;
-  }
-  if (caps?.backends != null && !caps.backends.includes(ref.backend)) {
-    return `a ${model2.kind} model (${ref.model}) uses only backends ${list(caps.backends)} (model_kinds.${model2.kind}.backends)`;
-  }
-  if (recipe2.backends !== null && !recipe2.backends.includes(ref.backend)) {
-    return `recipe ${ref.recipe} suits only backends ${list(recipe2.backends)}`;
-  }
-  const t = backend2.targets;
-  if (t.drivers !== void 0 && !t.drivers.includes(device2.driver)) {
-    return `backend ${ref.backend} runs only through drivers ${list(t.drivers)}; device ${ref.device} uses ${device2.driver}`;
-  }
-  if (t.arch !== void 0 && !t.arch.includes(device2.arch)) {
-    return `backend ${ref.backend} targets only ${list(t.arch)}; device ${ref.device} is ${device2.arch}`;
-  }
-  if (t.devices !== void 0 && !t.devices.includes(ref.device)) {
-    return `backend ${ref.backend} targets only devices ${list(t.devices)}`;
-  }
-  return null;
-}
-
-// matrix/ids.ts
-function cellId(ref) {
-  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
-}
-function parseCellId(id) {
-  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
-  if (m === null) return null;
-  const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
-  return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
-}
-function globParts(glob) {
-  const [model2, recipe2, backend2, rest, ...extra] = glob.split("/");
-  if (rest === void 0 || extra.length > 0 || glob.includes("**")) return {};
-  const [device2, toolchain2] = rest.split("@");
-  const parts = { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
-  return Object.fromEntries(
-    Object.entries(parts).filter(([, p]) => p !== void 0 && !/[*?]/.test(p))
-  );
-}
-function globToRegExp(glob) {
-  let re = "";
-  for (let i2 = 0; i2 < glob.length; i2++) {
-    const c3 = glob.charAt(i2);
-    if (c3 === "*" && glob[i2 + 1] === "*") {
-      re += ".*";
-      i2++;
-    } else if (c3 === "*") re += "[^/@]*";
-    else if (c3 === "?") re += "[^/@]";
-    else re += c3.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-}
-function unknownName(kind, name, known) {
-  return `unknown ${kind} ${JSON.stringify(name)}; known ${kind}s: ${[...known].join(", ") || "(none)"}`;
-}
-
-// matrix/cells.ts
-function get(map, name) {
-  const v = map.get(name);
-  if (v === void 0) throw new Error(`bug: ${name} was validated but is not defined`);
-  return v;
-}
-function makeCell(farm, ref) {
-  const model2 = get(farm.models, ref.model);
-  const recipe2 = get(farm.recipes, ref.recipe);
-  const policy = model2.gate.recipes?.[ref.recipe] ?? (recipe2.quantized ? model2.gate.default : void 0) ?? recipe2.gate;
-  return {
-    id: cellId(ref),
-    ref,
-    model: model2,
-    recipe: recipe2,
-    backend: get(farm.backends, ref.backend),
-    device: get(farm.devices, ref.device),
-    toolchain: get(farm.toolchains, ref.toolchain),
-    fp32Gate: policy?.fp32 ?? (recipe2.quantized ? "report" : "gate")
-  };
-}
-function crossProduct(farm, set) {
-  const cells = [];
-  for (const model2 of set.models)
-    for (const recipe2 of set.recipes)
-      for (const backend2 of set.backends)
-        for (const device2 of set.devices) {
-          const ref = { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: "" };
-          if (whyImpossible(farm, ref) !== null) continue;
-          for (const toolchain2 of set.toolchains) cells.push(makeCell(farm, { ...ref, toolchain: toolchain2 }));
-        }
-  return cells;
-}
-function allCells(farm) {
-  return crossProduct(farm, {
-    models: [...farm.models.keys()],
-    recipes: [...farm.recipes.keys()],
-    backends: [...farm.backends.keys()],
-    devices: [...farm.devices.keys()],
-    toolchains: [...farm.toolchains.keys()]
-  });
-}
-function applyExcludes(farm, cells) {
-  const out = { cells: [], skipped: [] };
-  for (const cell3 of cells) {
-    const rule = farm.exclude.find((r) => r.regexp.test(cell3.id));
-    if (rule === void 0) out.cells.push(cell3);
-    else out.skipped.push({ cell: cell3.id, reason: rule.reason, known_issue: rule.knownIssue });
-  }
-  return out;
-}
-function cellSet(farm, name) {
-  const set = farm.cellSets.get(name);
-  if (set === void 0) throw new ConfigurationError(unknownName("cell set", name, farm.cellSets.keys()));
-  const cells = crossProduct(farm, set);
-  const seen = new Set(cells.map((c3) => c3.id));
-  for (const inc of farm.include) {
-    const ref = parseCellId(inc.cell);
-    if (ref === null || !inc.sets.includes(name) || seen.has(inc.cell)) continue;
-    seen.add(inc.cell);
-    cells.push(makeCell(farm, ref));
-  }
-  return applyExcludes(farm, cells);
-}
-function thisMachine(platform3 = process.platform, arch2 = process.arch) {
-  return {
-    os: platform3 === "darwin" ? "macos" : platform3,
-    arch: arch2 === "x64" ? "x86_64" : arch2
-  };
-}
-function checkLiteralParts(farm, glob) {
-  const parts = globParts(glob);
-  const known = [
-    ["model", farm.models],
-    ["recipe", farm.recipes],
-    ["backend", farm.backends],
-    ["device", farm.devices],
-    ["toolchain", farm.toolchains]
-  ];
-  for (const [kind, names3] of known) {
-    const part = parts[kind];
-    if (part !== void 0 && !names3.has(part)) {
-      throw new ConfigurationError(`--cells ${glob}: ${unknownName(kind, part, names3.keys())}`);
-    }
-  }
-}
-function selectCells(farm, globs, machine = thisMachine()) {
-  if (globs === void 0) {
-    const { cells, skipped } = cellSet(farm, farm.runSet);
-    const here = (c3) => c3.device.local && c3.device.os === machine.os && c3.device.arch === machine.arch;
-    const local = cells.filter(here);
-    if (local.length === 0) {
-      throw new ConfigurationError(
-        `cell set ${farm.runSet} (run.cells in ${farm.file}) has no cell on a local device for this machine (${machine.os} ${machine.arch}); pass --cells, e.g. --cells '${cells[0]?.id ?? "model/recipe/backend/device@toolchain"}'`
-      );
-    }
-    const names3 = new Set(local.map((c3) => c3.device.name));
-    return { cells: local, skipped: skipped.filter((s) => names3.has(parseCellId(s.cell)?.device ?? "")) };
-  }
-  const patterns = globs.split(",").map((g) => g.trim()).filter((g) => g !== "");
-  for (const g of patterns) checkLiteralParts(farm, g);
-  const regexps = patterns.map(globToRegExp);
-  const universe = allCells(farm);
-  const selected = applyExcludes(
-    farm,
-    universe.filter((c3) => regexps.some((re) => re.test(c3.id)))
-  );
-  if (selected.cells.length === 0 && selected.skipped.length === 0) {
-    throw new ConfigurationError(
-      `--cells ${globs} selects no cell; ids look like ${universe[0]?.id ?? "model/recipe/backend/device@toolchain"}`
-    );
-  }
-  return selected;
-}
-
-// actions/src/validate.ts
-var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
-function withJsonSchema(check, schema) {
-  JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
-  return check;
-}
-function toJsonSchema(check) {
-  const describeIt = JSON_SCHEMAS.get(check);
-  if (describeIt === void 0) throw new Error("bug: a check has no JSON Schema; wrap it in withJsonSchema");
-  return describeIt();
-}
-function documented(inner, description) {
-  const check = (v, path20) => inner(v, path20);
-  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
-}
-var ValidationError = class extends Error {
-  source;
-  path;
-  detail;
-  /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
-  onKey;
-  constructor(source, path20, detail, onKey = false) {
-    const where = formatPath(path20);
-    super([source, where, detail].filter((part) => part !== "").join(": "));
-    this.name = "ValidationError";
-    this.source = source;
-    this.path = path20;
-    this.detail = detail;
-    this.onKey = onKey;
-  }
-};
-function formatPath(path20) {
-  let out = "";
-  for (const seg of path20) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out;
-}
-function describe(value) {
-  if (value === void 0) return "nothing (the field is missing)";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === "object") return "an object";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-function fail(path20, expected, value) {
-  throw new ValidationError("", path20, `expected ${expected}, got ${describe(value)}`);
-}
-var str = withJsonSchema(
-  (v, path20) => typeof v === "string" ? v : fail(path20, "a string", v),
-  { type: "string" }
-);
-var nonEmptyStr = withJsonSchema(
-  (v, path20) => typeof v === "string" && v !== "" ? v : fail(path20, "a non-empty string", v),
-  { type: "string", minLength: 1 }
-);
-var num = withJsonSchema(
-  (v, path20) => typeof v === "number" && Number.isFinite(v) ? v : fail(path20, "a number", v),
-  { type: "number" }
-);
-var int = withJsonSchema(
-  (v, path20) => typeof v === "number" && Number.isInteger(v) ? v : fail(path20, "an integer", v),
-  { type: "integer" }
-);
-var nonNegInt = withJsonSchema(
-  (v, path20) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path20, "a non-negative integer", v),
-  { type: "integer", minimum: 0 }
-);
-var bool = withJsonSchema(
-  (v, path20) => typeof v === "boolean" ? v : fail(path20, "a boolean", v),
-  { type: "boolean" }
-);
-var unknownValue = withJsonSchema((v) => v, {});
-function literal(...allowed) {
-  const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path20) => allowed.includes(v) ? v : fail(path20, `one of ${shown}`, v);
-  return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
-}
-function arr(item) {
-  const check = (v, path20) => {
-    if (!Array.isArray(v)) fail(path20, "an array", v);
-    return v.map((el, i2) => item(el, [...path20, i2]));
-  };
-  return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
-}
-function nullable(inner) {
-  const check = (v, path20) => v === null ? null : inner(v, path20);
-  return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
-}
-function optional(inner) {
-  const check = (v, path20) => v === void 0 ? void 0 : inner(v, path20);
-  withJsonSchema(check, () => toJsonSchema(inner));
-  return Object.assign(check, { optional: true });
-}
-function isPlainObject2(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-function record(value) {
-  const check = (v, path20) => {
-    if (!isPlainObject2(v)) fail(path20, "an object", v);
-    const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path20, key]);
-    return out;
-  };
-  return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
-}
-function objectSchema(shape, additional) {
-  const properties = {};
-  const required = [];
-  for (const [key, check] of Object.entries(shape)) {
-    properties[key] = toJsonSchema(check);
-    if (!("optional" in check)) required.push(key);
-  }
-  return {
-    type: "object",
-    properties,
-    ...required.length > 0 ? { required } : {},
-    ...additional ? {} : { additionalProperties: false }
-  };
-}
-function obj(shape) {
-  const check = (v, path20) => {
-    if (!isPlainObject2(v)) fail(path20, "an object", v);
-    const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path20, key]);
-      if (value !== void 0) out[key] = value;
-    }
-    return out;
-  };
-  return withJsonSchema(check, () => objectSchema(shape, true));
-}
-function closed(shape) {
-  const known = obj(shape);
-  const allowed = Object.keys(shape);
-  const check = (v, path20) => {
-    if (isPlainObject2(v)) {
-      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
-      if (bad !== void 0) {
-        throw new ValidationError(
-          "",
-          [...path20, bad],
-          `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
-          true
-        );
-      }
-    }
-    return known(v, path20);
-  };
-  return withJsonSchema(check, () => objectSchema(shape, false));
-}
-function tagged(key, variants) {
-  const tags = Object.keys(variants);
-  const check = (v, path20) => {
-    if (!isPlainObject2(v)) fail(path20, "an object", v);
-    const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
-    if (variant === void 0) {
-      fail([...path20, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
-    }
-    return variant(v, path20);
-  };
-  return withJsonSchema(check, () => ({
-    oneOf: tags.map((t) => toJsonSchema(variants[t]))
-  }));
-}
-function refine(inner, rule, schema = {}) {
-  const check = (v, path20) => {
-    const value = inner(v, path20);
-    const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path20, ...problem.path], problem.message);
-    return value;
-  };
-  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
-}
-function parse(check, value, source) {
-  try {
-    return check(value, []);
-  } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError(source, err.path, err.detail, err.onKey);
-    throw err;
-  }
-}
-function parseJson(check, text, source) {
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(source, [], `not valid JSON (${err.message})`);
-  }
-  return parse(check, value, source);
-}
-
-// actions/src/schemas/stage.ts
-var STAGES = ["reference", "export", "quantize", "lower", "execute"];
-var CACHEABLE_STAGES = ["reference", "export", "quantize", "lower"];
-var toolchainVersions = record(nullable(str));
-var artefact = obj({ path: nonEmptyStr, sha256: str, bytes: nonNegInt });
-var stageError = obj({
-  kind: literal("stage", "config", "infra"),
-  type: str,
-  message: str,
-  package: optional(nullable(str)),
-  package_version: optional(nullable(str)),
-  hint: optional(nullable(str))
-});
-var stageResult = refine(
-  obj({
-    schema: literal("pte-farm/stage-result@1"),
-    stage: literal(...STAGES),
-    status: literal("ok", "failed"),
-    started_at: str,
-    finished_at: str,
-    duration_s: num,
-    toolchain: toolchainVersions,
-    artefacts: record(artefact),
-    data: unknownValue,
-    error: nullable(stageError)
-  }),
-  (r) => {
-    if (r.status === "ok" && r.error !== null)
-      return { path: ["error"], message: 'must be null when status is "ok"' };
-    if (r.status === "failed" && r.error === null)
-      return { path: ["error"], message: 'must describe the failure when status is "failed"' };
-    return null;
-  }
-);
-var ids = arr(int);
-var outputQ = optional(arr(int));
-var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
-var referenceData = obj({
-  prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
-});
-var programData = obj({
-  sha256: str,
-  bytes: nonNegInt,
-  max_seq_len: int,
-  /** null from quantize's fp32 pass-through, which copies the program without loading it. */
-  mutable_buffers: nullable(nonNegInt),
-  scheme: str
-});
-var fragmentationReport = obj({
-  alarm: bool,
-  base_subgraphs: nonNegInt,
-  head_subgraphs: nonNegInt,
-  cpu_ops_added: record(nonNegInt),
-  cpu_ops_removed: record(nonNegInt),
-  message: str
-});
-var delegation = obj({
-  backend: str,
-  delegated_subgraphs: nonNegInt,
-  delegated_ops: nonNegInt,
-  cpu_ops: record(nonNegInt),
-  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
-  subgraph_ops: optional(arr(nonNegInt)),
-  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
-  fragmentation: optional(fragmentationReport)
-});
-var metric = refine(
-  obj({
-    unit: str,
-    better: literal("higher", "lower"),
-    samples: arr(num),
-    sample_flags: optional(arr(arr(str)))
-  }),
-  (m) => m.sample_flags !== void 0 && m.sample_flags.length !== m.samples.length ? {
-    path: ["sample_flags"],
-    message: `has ${m.sample_flags.length} entries but samples has ${m.samples.length}; they must be parallel`
-  } : null
-);
-var repTelemetry = obj({
-  rep: int,
-  phase: literal("before", "after"),
-  thermal_c: record(num),
-  cpu_mhz: record(num),
-  cpu_max_mhz: optional(record(num)),
-  governor: optional(record(str)),
-  /** Decoded `vcgencmd get_throttled` bits or `pmset -g therm` fields, with their `source`; null elsewhere. */
-  throttled: nullable(record(unknownValue)),
-  cooldown_wait_s: optional(num)
-});
-var REQUIRED_METRICS = [
-  "decode_tokens_per_sec",
-  "prefill_tokens_per_sec",
-  "first_token_ms",
-  "model_load_ms",
-  "peak_rss_mb",
-  "pte_bytes"
-];
-var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
-var driverInfo = obj({
-  name: nonEmptyStr,
-  unavailable: record(str),
-  notes: record(str),
-  /**
-   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
-   * compared them with the reference outputs inside the bundled program and printed
-   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
-   */
-  output_check: optional(literal("bundled-io")),
-  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
-  details: optional(record(unknownValue))
-});
-var roleShape = {
-  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
-  reps: nonNegInt,
-  warmup: nonNegInt,
-  metrics: record(metric),
-  telemetry: optional(arr(repTelemetry)),
-  driver: optional(driverInfo)
-};
-var executeData = refine(
-  obj({
-    ...roleShape,
-    /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
-    base: optional(obj(roleShape)),
-    /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
-    order: optional(arr(literal("base", "head"))),
-    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
-    model_kind: optional(literal("decoder-lm", "cnn"))
-  }),
-  (d) => {
-    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
-    return missing === void 0 ? null : {
-      path: ["metrics", missing],
-      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
-    };
-  }
-);
-var stageData = {
-  reference: referenceData,
-  export: programData,
-  quantize: programData,
-  lower: delegation,
-  execute: executeData
-};
-
-// actions/src/version-range.ts
-function parseVersion(text) {
-  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
-  if (m === null) return null;
-  const release = (m[1] ?? "").split(".").map(Number);
-  const rest = (m[2] ?? "").replace(/^[.-]/, "");
-  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
-  return { release, pre };
-}
-function compareVersions(a2, b) {
-  const n2 = Math.max(a2.release.length, b.release.length);
-  for (let i2 = 0; i2 < n2; i2++) {
-    const d = (a2.release[i2] ?? 0) - (b.release[i2] ?? 0);
-    if (d !== 0) return Math.sign(d);
-  }
-  return Math.sign(a2.pre - b.pre);
-}
-var OPS = {
-  ">=": (c3) => c3 >= 0,
-  "<=": (c3) => c3 <= 0,
-  ">": (c3) => c3 > 0,
-  "<": (c3) => c3 < 0,
-  "==": (c3) => c3 === 0,
-  "!=": (c3) => c3 !== 0
-};
-function isValidRange(range) {
-  if (range.trim() === "*") return true;
-  const parts = range.trim().split(/\s+/);
-  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
-}
-function satisfies(version, range) {
-  if (range.trim() === "*") return true;
-  const v = parseVersion(version);
-  if (v === null) return false;
-  return range.trim().split(/\s+/).every((part) => {
-    const m = /^(>=|<=|==|!=|>|<)(.+)$/.exec(part);
-    const bound = m?.[2] === void 0 ? null : parseVersion(m[2]);
-    if (m === null || bound === null) return false;
-    return OPS[m[1]](compareVersions(v, bound));
-  });
-}
-
-// matrix/yaml-file.ts
-var import_yaml = __toESM(require_dist(), 1);
-import { readFile } from "node:fs/promises";
-
-// actions/src/paths.ts
-import { existsSync } from "node:fs";
-import path11 from "node:path";
-function findRepoRoot(from) {
-  for (let dir = from; ; dir = path11.dirname(dir)) {
-    if (existsSync(path11.join(dir, "stages", "pte_stages")) && existsSync(path11.join(dir, "package.json"))) {
-      return dir;
-    }
-    if (path11.dirname(dir) === dir) {
-      throw new Error(
-        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
-      );
-    }
-  }
-}
-var REPO_ROOT = findRepoRoot(import.meta.dirname);
-var STAGES_DIR = path11.join(REPO_ROOT, "stages");
-var DEFAULT_MATRIX = path11.join(REPO_ROOT, "matrix", "farm.yml");
-var KNOWN_ISSUES_FILE = path11.join(REPO_ROOT, "matrix", "known-issues.yml");
-function defaultCacheDir(env = process.env) {
-  return env.PTE_FARM_CACHE ?? path11.join(REPO_ROOT, ".cache", "pte-farm");
-}
-function defaultPython(env = process.env) {
-  return env.PTE_FARM_PYTHON ?? path11.join(REPO_ROOT, ".venv", "bin", "python");
-}
-function displayPath(p) {
-  const rel = path11.relative(process.cwd(), p);
-  return rel !== "" && !rel.startsWith("..") && !path11.isAbsolute(rel) ? rel : p;
-}
-
-// matrix/yaml-file.ts
-async function readYamlFile(file, check, what) {
-  let text;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    const reason = err.code ?? err.message;
-    throw new ConfigurationError(
-      `cannot read the ${what} ${displayPath(file)} (${reason}); pass a readable YAML file`,
-      {
-        cause: err
-      }
-    );
-  }
-  const lines = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const shown = displayPath(file);
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0];
-    const pos = first === void 0 ? void 0 : lines.linePos(first.pos[0]);
-    const loc = pos === void 0 ? shown : `${shown}:${pos.line}:${pos.col}`;
-    throw new ConfigurationError(
-      `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
-    );
-  }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
-    if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
-      if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
-        const pos = lines.linePos(pair.key.range[0]);
-        return `${shown}:${pos.line}:${pos.col}`;
-      }
-    }
-    for (let n2 = at.length; n2 >= 0; n2--) {
-      const node = doc.getIn(at.slice(0, n2), true);
-      if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
-        const pos = lines.linePos(node.range[0]);
-        return `${shown}:${pos.line}:${pos.col}`;
-      }
-      if (n2 === 0 && ((0, import_yaml.isMap)(doc.contents) || (0, import_yaml.isSeq)(doc.contents))) break;
-    }
-    return shown;
-  };
-  try {
-    return { path: file, data: parse(check, doc.toJS(), shown), where };
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    const field = formatPath(err.path);
-    throw new ConfigurationError(
-      `${where(err.path, err.onKey)}: ${field === "" ? "" : `${field}: `}${err.detail}`,
-      {
-        cause: err
-      }
-    );
-  }
-}
-
-// matrix/known-issues.ts
-var signature = refine(
-  obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
-  (s) => s.literal === void 0 === (s.regex === void 0) ? { path: [], message: "a signature has exactly one of `literal` or `regex`" } : null
-);
-var catalogueSchema = obj({
-  schema: literal("pte-farm/known-issues@1"),
-  issues: arr(
-    obj({
-      id: nonEmptyStr,
-      upstream: optional(int),
-      title: nonEmptyStr,
-      stages: arr(literal(...STAGES, "any")),
-      signatures: arr(signature),
-      applies_to: record(str),
-      when: optional(
-        obj({
-          platform: optional(arr(nonEmptyStr)),
-          toolchain_mismatch: optional(arr(nonEmptyStr)),
-          recipe: optional(record(unknownValue))
-        })
-      ),
-      workaround: nonEmptyStr
-    })
-  )
-});
-function escapeRegExp(text) {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-async function loadKnownIssues(file) {
-  const yaml = await readYamlFile(file, catalogueSchema, "known-issue catalogue");
-  const seen = /* @__PURE__ */ new Set();
-  return yaml.data.issues.map((issue2, i2) => {
-    if (seen.has(issue2.id))
-      throw new ConfigurationError(`${yaml.where(["issues", i2, "id"])}: duplicate id ${issue2.id}`);
-    seen.add(issue2.id);
-    for (const [pkg, range] of Object.entries(issue2.applies_to)) {
-      if (!isValidRange(range)) {
-        throw new ConfigurationError(
-          `${yaml.where(["issues", i2, "applies_to", pkg])}: bad version range ${JSON.stringify(range)}; use comparators like ">=1.2.0 <1.4.0", "==2.11.0" or "*"`
-        );
-      }
-    }
-    const signatures = issue2.signatures.map((s, j) => {
-      try {
-        return new RegExp(s.regex ?? escapeRegExp(s.literal ?? ""));
-      } catch (err) {
-        throw new ConfigurationError(
-          `${yaml.where(["issues", i2, "signatures", j, "regex"])}: bad regex: ${err.message}`
-        );
-      }
-    });
-    return {
-      id: issue2.id,
-      upstream: issue2.upstream ?? null,
-      title: issue2.title,
-      stages: issue2.stages.includes("any") ? [] : issue2.stages,
-      signatures,
-      appliesTo: issue2.applies_to,
-      when: issue2.when,
-      workaround: issue2.workaround
-    };
-  });
-}
-
-// actions/src/cache.ts
-import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile2, rename, rm, stat, writeFile } from "node:fs/promises";
-import path13 from "node:path";
-
-// actions/src/hashing.ts
-import { createHash } from "node:crypto";
-import { createReadStream as createReadStream2 } from "node:fs";
-import { readdir } from "node:fs/promises";
-import path12 from "node:path";
-function sha256Text(text) {
-  return createHash("sha256").update(text).digest("hex");
-}
-function sha256File(file) {
-  return new Promise((resolve2, reject) => {
-    const hash = createHash("sha256");
-    createReadStream2(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve2(hash.digest("hex")));
-  });
-}
-function canonicalJson(value) {
-  return JSON.stringify(value, (_key, v) => {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v).sort(([a2], [b]) => a2 < b ? -1 : a2 > b ? 1 : 0));
-  });
-}
-async function listFiles(root, keep = () => true) {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path12.relative(root, path12.join(e.parentPath, e.name)).split(path12.sep).join("/")).filter(keep).sort();
-}
-async function sha256Tree(root, keep) {
-  const files = await listFiles(root, keep);
-  const lines = [];
-  for (const rel of files) lines.push(`${rel}\0${await sha256File(path12.join(root, rel))}`);
-  return sha256Text(lines.join("\n"));
-}
-
-// actions/src/cache.ts
+// actions/src/pipeline/cache.ts
 function keyMaterial(spec, inputShas) {
   const common2 = {
     model: { id: spec.model.id, max_seq_len: spec.model.max_seq_len },
@@ -16058,7 +16020,7 @@ async function toolchainFingerprints(cells, python2) {
       await fingerprintToolchain({
         python: python2,
         pinsFile: cell3.toolchain.requirements,
-        stagesPackageDir: path13.join(STAGES_DIR, "pte_stages")
+        stagesPackageDir: path12.join(STAGES_DIR, "pte_stages")
       })
     );
   }
@@ -16069,7 +16031,7 @@ async function modelFolderHash(dir) {
   const files = await listFiles(dir);
   const stamps = await Promise.all(
     files.map(async (rel) => {
-      const s = await stat(path13.join(dir, rel));
+      const s = await stat(path12.join(dir, rel));
       return `${rel}:${s.size}:${s.mtimeMs}`;
     })
   );
@@ -16088,7 +16050,7 @@ var BuildCache = class {
   }
   /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
   entryDir(kind, key) {
-    return path13.join(this.root, "entries", kind, key.slice(0, 2), key);
+    return path12.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -16100,17 +16062,17 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile2(path13.join(dir, "result.json"), "utf8");
+      text = await readFile2(path12.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
     try {
-      const result = parseJson(stageResult, text, path13.join(dir, "result.json"));
+      const result = parseJson(stageResult, text, path12.join(dir, "result.json"));
       if (result.status !== "ok" || result.stage !== stage)
         throw new ValidationError(dir, [], "not a successful entry");
       const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
       for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat(path13.join(dir, a2.path));
+        const s = await stat(path12.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
       return { dir, result, data };
@@ -16121,9 +16083,9 @@ var BuildCache = class {
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
   async tempDir(kind) {
-    const tmp = path13.join(this.root, "tmp");
+    const tmp = path12.join(this.root, "tmp");
     await mkdir(tmp, { recursive: true });
-    return mkdtemp(path13.join(tmp, `${kind}-`));
+    return mkdtemp(path12.join(tmp, `${kind}-`));
   }
   /**
    * A cached build that is not a stage (so has no result.json to validate): its folder when every
@@ -16134,7 +16096,7 @@ var BuildCache = class {
   async lookupFolder(kind, key, files, verify = async () => true) {
     const dir = this.entryDir(kind, key);
     for (const f of files) {
-      const s = await stat(path13.join(dir, f)).catch(() => null);
+      const s = await stat(path12.join(dir, f)).catch(() => null);
       if (s === null || !s.isFile()) return null;
     }
     if (await verify(dir).catch(() => false)) return dir;
@@ -16156,11 +16118,11 @@ var BuildCache = class {
   async publishEntry(kind, key, builtDir, material) {
     const dir = this.entryDir(kind, key);
     await writeFile(
-      path13.join(builtDir, "cache-entry.json"),
+      path12.join(builtDir, "cache-entry.json"),
       `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
-    await mkdir(path13.dirname(dir), { recursive: true });
+    await mkdir(path12.dirname(dir), { recursive: true });
     try {
       await rename(builtDir, dir);
     } catch (err) {
@@ -16175,12 +16137,12 @@ var BuildCache = class {
    * they could publish or move them. Only old ones: a young folder may be another run's live build.
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path13.join(this.root, "tmp");
+    const tmp = path12.join(this.root, "tmp");
     const names3 = await readdir2(tmp).catch(() => []);
     for (const name of names3) {
-      const s = await stat(path13.join(tmp, name)).catch(() => null);
+      const s = await stat(path12.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm(path13.join(tmp, name), { recursive: true, force: true });
+        await rm(path12.join(tmp, name), { recursive: true, force: true });
     }
   }
   /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
@@ -16191,22 +16153,22 @@ var BuildCache = class {
   }
 };
 
-// actions/src/local-model.ts
+// actions/src/pipeline/runnable-cell.ts
 import { existsSync as existsSync2 } from "node:fs";
 import os from "node:os";
-import path14 from "node:path";
+import path13 from "node:path";
 function hubCacheDir(env = process.env) {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path14.join(env.HF_HOME ?? path14.join(os.homedir(), ".cache", "huggingface"), "hub");
+  return path13.join(env.HF_HOME ?? path13.join(os.homedir(), ".cache", "huggingface"), "hub");
 }
 function cachedSnapshot(hub2, env = process.env) {
-  const dir = path14.join(
+  const dir = path13.join(
     hubCacheDir(env),
     `models--${hub2.id.replaceAll("/", "--")}`,
     "snapshots",
     hub2.revision
   );
-  return existsSync2(path14.join(dir, "config.json")) ? dir : null;
+  return existsSync2(path13.join(dir, "config.json")) ? dir : null;
 }
 function runnableCell(cell3, env = process.env) {
   const { model: model2 } = cell3;
@@ -16221,28 +16183,66 @@ function runnableCell(cell3, env = process.env) {
   return { ...cell3, model: { ...model2, path: snapshot } };
 }
 
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
+// actions/src/pipeline/stages.ts
+import path14 from "node:path";
 
-// actions/src/step-notes.ts
+// actions/src/core/host-info.ts
+function platformId() {
+  return `${process.platform}-${process.arch}`;
+}
+
+// actions/src/pipeline/stages.ts
+function cooldownFor(device2) {
+  const t = device2.thermal;
+  return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
+}
+function stageSpec(ctx, stage, cell3, inputs) {
+  return {
+    schema: "pte-farm/stage-spec@1",
+    stage,
+    cell: cell3.ref,
+    model: {
+      id: cell3.model.name,
+      path: cell3.model.path,
+      max_seq_len: cell3.model.max_seq_len,
+      // Only for CNNs, so a decoder LM's spec (and its cache key) stays what it was.
+      ...cell3.model.kind === "cnn" && cell3.model.inputShape !== null ? { kind: "cnn", input_shape: cell3.model.inputShape } : {}
+    },
+    prompts: cell3.model.prompts,
+    max_new_tokens: cell3.model.max_new_tokens,
+    recipe: cell3.recipe.spec,
+    backend: cell3.backend.spec,
+    inputs,
+    execute: {
+      warmup: ctx.warmup,
+      reps: ctx.reps,
+      prompt_ids: [],
+      ...cooldownFor(cell3.device)
+    },
+    options: ctx.stageOptions[stage] ?? {}
+  };
+}
+function artefactOf(step, role) {
+  const a2 = step.result.artefacts[role];
+  if (a2 === void 0)
+    return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
+  return { path: path14.resolve(step.dir, a2.path), sha256: a2.sha256 };
+}
+function quantizeStep(ctx, cell3, program) {
+  const { m, r } = names(cell3);
+  return ctx.steps.build(
+    stageSpec(ctx, "quantize", cell3, { program: program.path }),
+    `${m}/${r}`,
+    `${m}/quantize-${r}`,
+    { program: program.sha256 },
+    cell3
+  );
+}
+function names(cell3) {
+  return { m: cell3.model.name, r: cell3.recipe.name, b: cell3.backend.name };
+}
+
+// actions/src/pipeline/step-notes.ts
 import { mkdir as mkdir2, readdir as readdir3, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
 import path15 from "node:path";
 
@@ -16378,7 +16378,7 @@ var runRecord = obj({
   failure: nullable(failureNote)
 });
 
-// actions/src/step-notes.ts
+// actions/src/pipeline/step-notes.ts
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
   stage: literal(...STAGES),
@@ -16419,11 +16419,11 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   return file;
 }
 
-// actions/src/steps.ts
+// actions/src/pipeline/steps.ts
 import { cp, mkdir as mkdir4, readFile as readFile5, rename as rename2, rm as rm2, symlink } from "node:fs/promises";
 import path17 from "node:path";
 
-// actions/src/stage-runner.ts
+// actions/src/pipeline/stage-process.ts
 import { mkdir as mkdir3, open, readFile as readFile4, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
 import path16 from "node:path";
 var SPEC_FILE = "spec.json";
@@ -16589,7 +16589,7 @@ async function describeFailure(outcome, tailLines = 20) {
   return lines.join("\n");
 }
 
-// actions/src/triage.ts
+// actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
 var MAIN_PACKAGES = ["torch", "executorch", "torchao", "transformers"];
 function describeToolchain(name, versions) {
@@ -16660,11 +16660,11 @@ function shellQuote(word) {
 }
 function reproduceCommand(args) {
   const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec ${shellQuote(args.specPath)} --out /tmp/pte-farm-repro`;
-  const cell3 = `node actions/src/cli.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
+  const cell3 = `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
   return `${stage}   # or: ${cell3}`;
 }
 
-// actions/src/steps.ts
+// actions/src/pipeline/steps.ts
 function clock() {
   return (/* @__PURE__ */ new Date()).toISOString().slice(11, 19);
 }
@@ -16819,7 +16819,7 @@ var StepRunner = class {
   }
 };
 
-// actions/src/stage-job.ts
+// actions/src/pipeline/stage-job.ts
 var StageFailedError = class extends Error {
   exitCode;
   constructor(message, exitCode) {
@@ -17419,7 +17419,7 @@ async function checkFiles(farm, where) {
   }
 }
 
-// actions/src/actions/build-step.ts
+// actions/src/action-runs/build-step.ts
 async function openBuild(io) {
   const farm = await loadFarm(io.path("matrix"));
   const cell3 = cellOfBuild(farm, io.json("build"));
@@ -17444,7 +17444,7 @@ ${rows.join("\n")}
 `;
 }
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 import path19 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -17888,7 +17888,7 @@ function info(message) {
   process.stdout.write(message + os5.EOL);
 }
 
-// actions/src/action-io.ts
+// actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
 var matrix = {
@@ -18228,7 +18228,7 @@ var ACTIONS = {
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
   constructor(message, exitCode = EXIT.failed) {
@@ -18331,7 +18331,7 @@ function defineAction(action, body) {
   };
 }
 
-// actions/src/actions/quantize.ts
+// actions/src/action-runs/quantize.ts
 var run = defineAction("quantize", async (io) => {
   const { job, cell: cell3 } = await openBuild(io);
   const input = await artefactAt(io.requiredPath("program"), "input program");

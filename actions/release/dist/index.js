@@ -8687,11 +8687,11 @@ var require_dist = __commonJS({
   }
 });
 
-// actions/src/actions/release.ts
+// actions/src/action-runs/release.ts
 import { readFile as readFile2, writeFile as writeFile4 } from "node:fs/promises";
 import path8 from "node:path";
 
-// actions/src/errors.ts
+// actions/src/core/errors.ts
 var EXIT = {
   ok: 0,
   /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
@@ -8713,6 +8713,222 @@ var InfrastructureError = class extends Error {
     this.name = "InfrastructureError";
   }
 };
+
+// actions/src/core/hashing.ts
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+function sha256Text(text) {
+  return createHash("sha256").update(text).digest("hex");
+}
+function sha256File(file) {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve(hash.digest("hex")));
+  });
+}
+
+// actions/src/core/validate.ts
+var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
+function withJsonSchema(check, schema) {
+  JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
+  return check;
+}
+function toJsonSchema(check) {
+  const describeIt = JSON_SCHEMAS.get(check);
+  if (describeIt === void 0) throw new Error("bug: a check has no JSON Schema; wrap it in withJsonSchema");
+  return describeIt();
+}
+function documented(inner, description) {
+  const check = (v, path9) => inner(v, path9);
+  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
+}
+var ValidationError = class extends Error {
+  source;
+  path;
+  detail;
+  /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
+  onKey;
+  constructor(source, path9, detail, onKey = false) {
+    const where = formatPath(path9);
+    super([source, where, detail].filter((part) => part !== "").join(": "));
+    this.name = "ValidationError";
+    this.source = source;
+    this.path = path9;
+    this.detail = detail;
+    this.onKey = onKey;
+  }
+};
+function formatPath(path9) {
+  let out = "";
+  for (const seg of path9) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+function describe(value) {
+  if (value === void 0) return "nothing (the field is missing)";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === "object") return "an object";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+function fail(path9, expected, value) {
+  throw new ValidationError("", path9, `expected ${expected}, got ${describe(value)}`);
+}
+var str = withJsonSchema(
+  (v, path9) => typeof v === "string" ? v : fail(path9, "a string", v),
+  { type: "string" }
+);
+var nonEmptyStr = withJsonSchema(
+  (v, path9) => typeof v === "string" && v !== "" ? v : fail(path9, "a non-empty string", v),
+  { type: "string", minLength: 1 }
+);
+var num = withJsonSchema(
+  (v, path9) => typeof v === "number" && Number.isFinite(v) ? v : fail(path9, "a number", v),
+  { type: "number" }
+);
+var int = withJsonSchema(
+  (v, path9) => typeof v === "number" && Number.isInteger(v) ? v : fail(path9, "an integer", v),
+  { type: "integer" }
+);
+var nonNegInt = withJsonSchema(
+  (v, path9) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path9, "a non-negative integer", v),
+  { type: "integer", minimum: 0 }
+);
+var bool = withJsonSchema(
+  (v, path9) => typeof v === "boolean" ? v : fail(path9, "a boolean", v),
+  { type: "boolean" }
+);
+var unknownValue = withJsonSchema((v) => v, {});
+function literal(...allowed) {
+  const shown = allowed.map((a) => JSON.stringify(a)).join(" | ");
+  const check = (v, path9) => allowed.includes(v) ? v : fail(path9, `one of ${shown}`, v);
+  return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
+}
+function arr(item) {
+  const check = (v, path9) => {
+    if (!Array.isArray(v)) fail(path9, "an array", v);
+    return v.map((el, i) => item(el, [...path9, i]));
+  };
+  return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
+}
+function nullable(inner) {
+  const check = (v, path9) => v === null ? null : inner(v, path9);
+  return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
+}
+function optional(inner) {
+  const check = (v, path9) => v === void 0 ? void 0 : inner(v, path9);
+  withJsonSchema(check, () => toJsonSchema(inner));
+  return Object.assign(check, { optional: true });
+}
+function isPlainObject(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function record(value) {
+  const check = (v, path9) => {
+    if (!isPlainObject(v)) fail(path9, "an object", v);
+    const out = {};
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path9, key]);
+    return out;
+  };
+  return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
+}
+function objectSchema(shape, additional) {
+  const properties = {};
+  const required = [];
+  for (const [key, check] of Object.entries(shape)) {
+    properties[key] = toJsonSchema(check);
+    if (!("optional" in check)) required.push(key);
+  }
+  return {
+    type: "object",
+    properties,
+    ...required.length > 0 ? { required } : {},
+    ...additional ? {} : { additionalProperties: false }
+  };
+}
+function obj(shape) {
+  const check = (v, path9) => {
+    if (!isPlainObject(v)) fail(path9, "an object", v);
+    const out = {};
+    for (const [key, check2] of Object.entries(shape)) {
+      const value = check2(v[key], [...path9, key]);
+      if (value !== void 0) out[key] = value;
+    }
+    return out;
+  };
+  return withJsonSchema(check, () => objectSchema(shape, true));
+}
+function closed(shape) {
+  const known = obj(shape);
+  const allowed = Object.keys(shape);
+  const check = (v, path9) => {
+    if (isPlainObject(v)) {
+      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
+      if (bad !== void 0) {
+        throw new ValidationError(
+          "",
+          [...path9, bad],
+          `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
+          true
+        );
+      }
+    }
+    return known(v, path9);
+  };
+  return withJsonSchema(check, () => objectSchema(shape, false));
+}
+function tagged(key, variants) {
+  const tags = Object.keys(variants);
+  const check = (v, path9) => {
+    if (!isPlainObject(v)) fail(path9, "an object", v);
+    const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
+    if (variant === void 0) {
+      fail([...path9, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+    }
+    return variant(v, path9);
+  };
+  return withJsonSchema(check, () => ({
+    oneOf: tags.map((t) => toJsonSchema(variants[t]))
+  }));
+}
+function open(shape) {
+  const known = obj(shape);
+  const check = (v, path9) => {
+    const checked = known(v, path9);
+    return { ...v, ...checked };
+  };
+  return withJsonSchema(check, () => objectSchema(shape, true));
+}
+function refine(inner, rule, schema = {}) {
+  const check = (v, path9) => {
+    const value = inner(v, path9);
+    const problem2 = rule(value);
+    if (problem2 !== null) throw new ValidationError("", [...path9, ...problem2.path], problem2.message);
+    return value;
+  };
+  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
+}
+function parse(check, value, source) {
+  try {
+    return check(value, []);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new ValidationError(source, err.path, err.detail, err.onKey);
+    throw err;
+  }
+}
+function parseJson(check, text, source) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(source, [], `not valid JSON (${err.message})`);
+  }
+  return parse(check, value, source);
+}
 
 // node_modules/@octokit/plugin-retry/dist-bundle/index.js
 var import_light = __toESM(require_light(), 1);
@@ -9199,7 +9415,7 @@ function lowercaseKeys(object) {
     return newObj;
   }, {});
 }
-function isPlainObject(value) {
+function isPlainObject2(value) {
   if (typeof value !== "object" || value === null) return false;
   if (Object.prototype.toString.call(value) !== "[object Object]") return false;
   const proto = Object.getPrototypeOf(value);
@@ -9210,7 +9426,7 @@ function isPlainObject(value) {
 function mergeDeep(defaults, options) {
   const result = Object.assign({}, defaults);
   Object.keys(options).forEach((key) => {
-    if (isPlainObject(options[key])) {
+    if (isPlainObject2(options[key])) {
       if (!(key in defaults)) Object.assign(result, { [key]: options[key] });
       else result[key] = mergeDeep(defaults[key], options[key]);
     } else {
@@ -9411,7 +9627,7 @@ function expand(template, context) {
     return template.replace(/\/$/, "");
   }
 }
-function parse(options) {
+function parse2(options) {
   let method = options.method.toUpperCase();
   let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options.headers);
@@ -9475,7 +9691,7 @@ function parse(options) {
   );
 }
 function endpointWithDefaults(defaults, route, options) {
-  return parse(merge(defaults, route, options));
+  return parse2(merge(defaults, route, options));
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
@@ -9484,7 +9700,7 @@ function withDefaults(oldDefaults, newDefaults) {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
-    parse
+    parse: parse2
   });
 }
 var endpoint = withDefaults(null, DEFAULTS);
@@ -9530,7 +9746,7 @@ var NullObject = /* @__PURE__ */ (() => {
   C.prototype = /* @__PURE__ */ Object.create(null);
   return C;
 })();
-function parse2(header, options) {
+function parse3(header, options) {
   const stopFlags = SEMI_FLAG | (options?.comma === true ? COMMA_FLAG : 0);
   const len = header.length;
   let valueStart = options?.start ?? 0;
@@ -10015,7 +10231,7 @@ var defaults_default = {
     "user-agent": `octokit-request.js/${VERSION4} ${getUserAgent()}`
   }
 };
-function isPlainObject2(value) {
+function isPlainObject3(value) {
   if (typeof value !== "object" || value === null) return false;
   if (Object.prototype.toString.call(value) !== "[object Object]") return false;
   const proto = Object.getPrototypeOf(value);
@@ -10033,7 +10249,7 @@ async function fetchWrapper(requestOptions) {
   }
   const log = requestOptions.request?.log || console;
   const parseSuccessResponseBody = requestOptions.request?.parseSuccessResponseBody !== false;
-  const body = isPlainObject2(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
+  const body = isPlainObject3(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
   const requestHeaders = Object.fromEntries(
     Object.entries(requestOptions.headers).map(([name, value]) => [
       name,
@@ -10127,7 +10343,7 @@ async function getResponseData(response) {
   if (!contentType) {
     return response.text().catch(noop2);
   }
-  const mimetype = parse2(contentType);
+  const mimetype = parse3(contentType);
   if (isJSONResponse(mimetype)) {
     let text = "";
     try {
@@ -13132,7 +13348,7 @@ function spacedQueue(minIntervalMs) {
 }
 
 // actions/src/github/release-assets.ts
-import { createReadStream } from "node:fs";
+import { createReadStream as createReadStream2 } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline as pipeline2 } from "node:stream";
 
@@ -13212,11 +13428,11 @@ function githubMessage(error2) {
 }
 
 // actions/src/github/release-download.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 var HashTap = class extends Transform {
-  hash = createHash("sha256");
+  hash = createHash2("sha256");
   count = 0;
   result;
   _transform(chunk, _encoding, done) {
@@ -13522,7 +13738,7 @@ async function send(gh, options, expected) {
   const { owner, repo, release, name } = options;
   const tap = new HashTap();
   let readError;
-  const body = pipeline2(createReadStream(options.path), tap, (error2) => {
+  const body = pipeline2(createReadStream2(options.path), tap, (error2) => {
     if (error2?.syscall) readError = error2;
   });
   try {
@@ -13584,19 +13800,6 @@ function describeFailure(error2) {
 }
 function sleep2(ms) {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
-}
-
-// actions/src/hashing.ts
-import { createHash as createHash2 } from "node:crypto";
-import { createReadStream as createReadStream2 } from "node:fs";
-function sha256Text(text) {
-  return createHash2("sha256").update(text).digest("hex");
-}
-function sha256File(file) {
-  return new Promise((resolve, reject) => {
-    const hash = createHash2("sha256");
-    createReadStream2(file).on("data", (chunk) => hash.update(chunk)).on("error", reject).on("end", () => resolve(hash.digest("hex")));
-  });
 }
 
 // actions/src/release/assemble.ts
@@ -13852,13 +14055,13 @@ ${m.cells.length - shown2} more cell${m.cells.length - shown2 === 1 ? "" : "s"} 
   return body;
 }
 
-// actions/src/gate.ts
+// actions/src/gate/policy.ts
 function describeDivergence(d) {
   const show = (id, text) => id === null ? "end of output" : `${id} ${JSON.stringify(text ?? "")}`;
   return `prompt ${d.prompt_index}, token ${d.position}: expected ${show(d.expected_id, d.expected_text)}, got ${show(d.actual_id, d.actual_text)} (vs ${d.reference} reference)`;
 }
 
-// actions/src/samples.ts
+// actions/src/records/samples.ts
 function median(samples) {
   if (samples.length === 0) return null;
   const sorted = [...samples].sort((a, b) => a - b);
@@ -13875,7 +14078,7 @@ function cleanSamples(m) {
 // actions/src/release/parts.ts
 import { createHash as createHash3 } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdir, open, rename, rm, stat as stat2 } from "node:fs/promises";
+import { mkdir, open as open2, rename, rm, stat as stat2 } from "node:fs/promises";
 import path from "node:path";
 
 // actions/src/release/errors.ts
@@ -13946,7 +14149,7 @@ async function pump(src, out, length, hashes, buf) {
 }
 async function splitFile(file, outDir2, name, partLimit2 = DEFAULT_PART_LIMIT) {
   await mkdir(outDir2, { recursive: true });
-  const src = await open(file, constants.O_RDONLY);
+  const src = await open2(file, constants.O_RDONLY);
   const buf = Buffer.allocUnsafe(CHUNK);
   try {
     const bytes = (await src.stat()).size;
@@ -13958,7 +14161,7 @@ async function splitFile(file, outDir2, name, partLimit2 = DEFAULT_PART_LIMIT) {
     for (const [i, size] of sizes.entries()) {
       const partFile = plan === null ? name : partName(name, i, sizes.length);
       const part = createHash3("sha256");
-      const out = await open(path.join(outDir2, partFile), "w");
+      const out = await open2(path.join(outDir2, partFile), "w");
       try {
         const copied = await pump(src, out, size, [whole, part], buf);
         if (copied !== size)
@@ -13975,209 +14178,6 @@ async function splitFile(file, outDir2, name, partLimit2 = DEFAULT_PART_LIMIT) {
   } finally {
     await src.close();
   }
-}
-
-// actions/src/validate.ts
-var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
-function withJsonSchema(check, schema) {
-  JSON_SCHEMAS.set(check, typeof schema === "function" ? schema : () => schema);
-  return check;
-}
-function toJsonSchema(check) {
-  const describeIt = JSON_SCHEMAS.get(check);
-  if (describeIt === void 0) throw new Error("bug: a check has no JSON Schema; wrap it in withJsonSchema");
-  return describeIt();
-}
-function documented(inner, description) {
-  const check = (v, path9) => inner(v, path9);
-  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
-}
-var ValidationError = class extends Error {
-  source;
-  path;
-  detail;
-  /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
-  onKey;
-  constructor(source, path9, detail, onKey = false) {
-    const where = formatPath(path9);
-    super([source, where, detail].filter((part) => part !== "").join(": "));
-    this.name = "ValidationError";
-    this.source = source;
-    this.path = path9;
-    this.detail = detail;
-    this.onKey = onKey;
-  }
-};
-function formatPath(path9) {
-  let out = "";
-  for (const seg of path9) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out;
-}
-function describe(value) {
-  if (value === void 0) return "nothing (the field is missing)";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === "object") return "an object";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-function fail(path9, expected, value) {
-  throw new ValidationError("", path9, `expected ${expected}, got ${describe(value)}`);
-}
-var str = withJsonSchema(
-  (v, path9) => typeof v === "string" ? v : fail(path9, "a string", v),
-  { type: "string" }
-);
-var nonEmptyStr = withJsonSchema(
-  (v, path9) => typeof v === "string" && v !== "" ? v : fail(path9, "a non-empty string", v),
-  { type: "string", minLength: 1 }
-);
-var num = withJsonSchema(
-  (v, path9) => typeof v === "number" && Number.isFinite(v) ? v : fail(path9, "a number", v),
-  { type: "number" }
-);
-var int = withJsonSchema(
-  (v, path9) => typeof v === "number" && Number.isInteger(v) ? v : fail(path9, "an integer", v),
-  { type: "integer" }
-);
-var nonNegInt = withJsonSchema(
-  (v, path9) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path9, "a non-negative integer", v),
-  { type: "integer", minimum: 0 }
-);
-var bool = withJsonSchema(
-  (v, path9) => typeof v === "boolean" ? v : fail(path9, "a boolean", v),
-  { type: "boolean" }
-);
-var unknownValue = withJsonSchema((v) => v, {});
-function literal(...allowed) {
-  const shown = allowed.map((a) => JSON.stringify(a)).join(" | ");
-  const check = (v, path9) => allowed.includes(v) ? v : fail(path9, `one of ${shown}`, v);
-  return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
-}
-function arr(item) {
-  const check = (v, path9) => {
-    if (!Array.isArray(v)) fail(path9, "an array", v);
-    return v.map((el, i) => item(el, [...path9, i]));
-  };
-  return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
-}
-function nullable(inner) {
-  const check = (v, path9) => v === null ? null : inner(v, path9);
-  return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
-}
-function optional(inner) {
-  const check = (v, path9) => v === void 0 ? void 0 : inner(v, path9);
-  withJsonSchema(check, () => toJsonSchema(inner));
-  return Object.assign(check, { optional: true });
-}
-function isPlainObject3(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-function record(value) {
-  const check = (v, path9) => {
-    if (!isPlainObject3(v)) fail(path9, "an object", v);
-    const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path9, key]);
-    return out;
-  };
-  return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
-}
-function objectSchema(shape, additional) {
-  const properties = {};
-  const required = [];
-  for (const [key, check] of Object.entries(shape)) {
-    properties[key] = toJsonSchema(check);
-    if (!("optional" in check)) required.push(key);
-  }
-  return {
-    type: "object",
-    properties,
-    ...required.length > 0 ? { required } : {},
-    ...additional ? {} : { additionalProperties: false }
-  };
-}
-function obj(shape) {
-  const check = (v, path9) => {
-    if (!isPlainObject3(v)) fail(path9, "an object", v);
-    const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path9, key]);
-      if (value !== void 0) out[key] = value;
-    }
-    return out;
-  };
-  return withJsonSchema(check, () => objectSchema(shape, true));
-}
-function closed(shape) {
-  const known = obj(shape);
-  const allowed = Object.keys(shape);
-  const check = (v, path9) => {
-    if (isPlainObject3(v)) {
-      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
-      if (bad !== void 0) {
-        throw new ValidationError(
-          "",
-          [...path9, bad],
-          `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
-          true
-        );
-      }
-    }
-    return known(v, path9);
-  };
-  return withJsonSchema(check, () => objectSchema(shape, false));
-}
-function tagged(key, variants) {
-  const tags = Object.keys(variants);
-  const check = (v, path9) => {
-    if (!isPlainObject3(v)) fail(path9, "an object", v);
-    const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
-    if (variant === void 0) {
-      fail([...path9, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
-    }
-    return variant(v, path9);
-  };
-  return withJsonSchema(check, () => ({
-    oneOf: tags.map((t) => toJsonSchema(variants[t]))
-  }));
-}
-function open2(shape) {
-  const known = obj(shape);
-  const check = (v, path9) => {
-    const checked = known(v, path9);
-    return { ...v, ...checked };
-  };
-  return withJsonSchema(check, () => objectSchema(shape, true));
-}
-function refine(inner, rule, schema = {}) {
-  const check = (v, path9) => {
-    const value = inner(v, path9);
-    const problem2 = rule(value);
-    if (problem2 !== null) throw new ValidationError("", [...path9, ...problem2.path], problem2.message);
-    return value;
-  };
-  return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
-}
-function parse3(check, value, source) {
-  try {
-    return check(value, []);
-  } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError(source, err.path, err.detail, err.onKey);
-    throw err;
-  }
-}
-function parseJson(check, text, source) {
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(source, [], `not valid JSON (${err.message})`);
-  }
-  return parse3(check, value, source);
 }
 
 // actions/src/schemas/stage.ts
@@ -14513,7 +14513,7 @@ var benchFigure = obj({
   ci: nullable(ci),
   confidence: literal(0.95)
 });
-var buildModel = open2({ id: str, max_seq_len: nonNegInt });
+var buildModel = open({ id: str, max_seq_len: nonNegInt });
 var releaseCell = obj({
   cell: releaseCellRef,
   file: releaseFile,
@@ -14632,7 +14632,7 @@ var comparison = obj({
   fragmentation: optional(fragmentationReport)
 });
 
-// actions/src/report/ingest.ts
+// actions/src/publish/ingest.ts
 var ARTIFACT_LIMITS = {
   /** Directory entries looked at, in all folders together: bounds the walk itself. */
   maxEntries: 4096,
@@ -14772,7 +14772,7 @@ async function findRecords(root) {
       const schema = value?.schema;
       if (schema !== "pte-farm/run@1") continue;
       try {
-        const record2 = parse3(runRecord, value, shownPath(childRel));
+        const record2 = parse(runRecord, value, shownPath(childRel));
         const broken = badSample(record2);
         if (broken !== null) throw new Error(broken);
         records.push({ file: shownPath(childRel), record: record2 });
@@ -14796,7 +14796,7 @@ async function findBuild(root, build2) {
   const pte = pteInfo?.isFile() ? pteFile : null;
   try {
     const raw = await readJsonBounded(path2.join(dir, "manifest.json"));
-    const m = parse3(manifest, raw, `${where}/manifest.json`);
+    const m = parse(manifest, raw, `${where}/manifest.json`);
     return { where, pte, manifest: m, rawModel: raw.model, problem: null };
   } catch (err) {
     const missing = err.code === "ENOENT";
@@ -14876,7 +14876,7 @@ function releaseCellEntry(record2, built, rawModel, file) {
     build: {
       program_sha256: built.program.sha256,
       delegation: built.delegation,
-      model: parse3(buildModel, rawModel, "manifest.json model"),
+      model: parse(buildModel, rawModel, "manifest.json model"),
       recipe: built.recipe,
       backend: built.backend,
       created_at: built.created_at
@@ -15073,7 +15073,7 @@ async function prepareRelease(o) {
       o.logger.info(`release: ${planned.cell} → ${name} (${m.pte.bytes} bytes)`);
     }
     if (blocked.length > 0) throw new ReleaseBlockedError(blocked);
-    const manifest2 = parse3(
+    const manifest2 = parse(
       releaseManifest,
       {
         schema: RELEASE_SCHEMA,
@@ -15300,7 +15300,7 @@ async function checkDraft(gh, o) {
   }
 }
 
-// actions/src/actions/github-env.ts
+// actions/src/action-runs/github-env.ts
 function runnerEnv(name, what) {
   const v = process.env[name];
   if (v === void 0 || v === "") throw new ConfigurationError(`${name} is not set: ${what}`);
@@ -15324,7 +15324,7 @@ function runLink(owner, repo) {
   return { id, url: `${server}/${owner}/${repo}/actions/runs/${id}` };
 }
 
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 import path7 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -15768,6 +15768,100 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
+// matrix/yaml-file.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// actions/src/core/paths.ts
+import { existsSync as existsSync2 } from "node:fs";
+import path6 from "node:path";
+function findRepoRoot(from) {
+  for (let dir = from; ; dir = path6.dirname(dir)) {
+    if (existsSync2(path6.join(dir, "stages", "pte_stages")) && existsSync2(path6.join(dir, "package.json"))) {
+      return dir;
+    }
+    if (path6.dirname(dir) === dir) {
+      throw new Error(
+        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
+      );
+    }
+  }
+}
+var REPO_ROOT = findRepoRoot(import.meta.dirname);
+var STAGES_DIR = path6.join(REPO_ROOT, "stages");
+var DEFAULT_MATRIX = path6.join(REPO_ROOT, "matrix", "farm.yml");
+var KNOWN_ISSUES_FILE = path6.join(REPO_ROOT, "matrix", "known-issues.yml");
+
+// matrix/known-issues.ts
+var signature = refine(
+  obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
+  (s) => s.literal === void 0 === (s.regex === void 0) ? { path: [], message: "a signature has exactly one of `literal` or `regex`" } : null
+);
+var catalogueSchema = obj({
+  schema: literal("pte-farm/known-issues@1"),
+  issues: arr(
+    obj({
+      id: nonEmptyStr,
+      upstream: optional(int),
+      title: nonEmptyStr,
+      stages: arr(literal(...STAGES, "any")),
+      signatures: arr(signature),
+      applies_to: record(str),
+      when: optional(
+        obj({
+          platform: optional(arr(nonEmptyStr)),
+          toolchain_mismatch: optional(arr(nonEmptyStr)),
+          recipe: optional(record(unknownValue))
+        })
+      ),
+      workaround: nonEmptyStr
+    })
+  )
+});
+
+// actions/src/pipeline/step-notes.ts
+var stepNote = obj({
+  schema: literal("pte-farm/step@1"),
+  stage: literal(...STAGES),
+  label: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str),
+  started_at: str,
+  finished_at: str,
+  failure: nullable(failureNote),
+  /** The orchestrator's readings around execute; empty for the build stages. */
+  telemetry: arr(telemetrySample)
+});
+
+// actions/src/pipeline/triage.ts
+var MAX_LOG_CHARS = 4 * 1024 * 1024;
+
+// actions/src/pipeline/stage-job.ts
+var StageFailedError = class extends Error {
+  exitCode;
+  constructor(message, exitCode) {
+    super(message);
+    this.name = "StageFailedError";
+    this.exitCode = exitCode;
+  }
+};
+var EXIT_BY_OUTCOME = {
+  ok: EXIT.ok,
+  "stage-failure": EXIT.failed,
+  "config-error": EXIT.usage,
+  "infra-failure": EXIT.infra,
+  timeout: EXIT.infra
+};
+var buildEntry = obj({
+  model: nonEmptyStr,
+  recipe: nonEmptyStr,
+  backend: nonEmptyStr,
+  toolchain: nonEmptyStr,
+  cells: arr(nonEmptyStr)
+});
+
 // matrix/schema.ts
 var FARM_SCHEMA_ID = "pte-farm/farm@1";
 var DRIVERS = ["python-runtime", "llama-main", "fvp"];
@@ -15973,7 +16067,7 @@ var farmSchema = closed({
   )
 });
 
-// actions/src/action-io.ts
+// actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
 var matrix = {
@@ -16313,101 +16407,7 @@ var ACTIONS = {
 };
 var ACTION_NAMES = Object.keys(ACTIONS);
 
-// matrix/yaml-file.ts
-var import_yaml = __toESM(require_dist(), 1);
-
-// actions/src/paths.ts
-import { existsSync as existsSync2 } from "node:fs";
-import path6 from "node:path";
-function findRepoRoot(from) {
-  for (let dir = from; ; dir = path6.dirname(dir)) {
-    if (existsSync2(path6.join(dir, "stages", "pte_stages")) && existsSync2(path6.join(dir, "package.json"))) {
-      return dir;
-    }
-    if (path6.dirname(dir) === dir) {
-      throw new Error(
-        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
-      );
-    }
-  }
-}
-var REPO_ROOT = findRepoRoot(import.meta.dirname);
-var STAGES_DIR = path6.join(REPO_ROOT, "stages");
-var DEFAULT_MATRIX = path6.join(REPO_ROOT, "matrix", "farm.yml");
-var KNOWN_ISSUES_FILE = path6.join(REPO_ROOT, "matrix", "known-issues.yml");
-
-// matrix/known-issues.ts
-var signature = refine(
-  obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
-  (s) => s.literal === void 0 === (s.regex === void 0) ? { path: [], message: "a signature has exactly one of `literal` or `regex`" } : null
-);
-var catalogueSchema = obj({
-  schema: literal("pte-farm/known-issues@1"),
-  issues: arr(
-    obj({
-      id: nonEmptyStr,
-      upstream: optional(int),
-      title: nonEmptyStr,
-      stages: arr(literal(...STAGES, "any")),
-      signatures: arr(signature),
-      applies_to: record(str),
-      when: optional(
-        obj({
-          platform: optional(arr(nonEmptyStr)),
-          toolchain_mismatch: optional(arr(nonEmptyStr)),
-          recipe: optional(record(unknownValue))
-        })
-      ),
-      workaround: nonEmptyStr
-    })
-  )
-});
-
-// actions/src/step-notes.ts
-var stepNote = obj({
-  schema: literal("pte-farm/step@1"),
-  stage: literal(...STAGES),
-  label: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str),
-  started_at: str,
-  finished_at: str,
-  failure: nullable(failureNote),
-  /** The orchestrator's readings around execute; empty for the build stages. */
-  telemetry: arr(telemetrySample)
-});
-
-// actions/src/triage.ts
-var MAX_LOG_CHARS = 4 * 1024 * 1024;
-
-// actions/src/stage-job.ts
-var StageFailedError = class extends Error {
-  exitCode;
-  constructor(message, exitCode) {
-    super(message);
-    this.name = "StageFailedError";
-    this.exitCode = exitCode;
-  }
-};
-var EXIT_BY_OUTCOME = {
-  ok: EXIT.ok,
-  "stage-failure": EXIT.failed,
-  "config-error": EXIT.usage,
-  "infra-failure": EXIT.infra,
-  timeout: EXIT.infra
-};
-var buildEntry = obj({
-  model: nonEmptyStr,
-  recipe: nonEmptyStr,
-  backend: nonEmptyStr,
-  toolchain: nonEmptyStr,
-  cells: arr(nonEmptyStr)
-});
-
-// actions/src/actions/io.ts
+// actions/src/action-runs/io.ts
 var VerdictFailure = class extends Error {
   exitCode;
   constructor(message, exitCode = EXIT.failed) {
@@ -16510,8 +16510,8 @@ function defineAction(action, body) {
   };
 }
 
-// actions/src/actions/release.ts
-var plannedDevices = obj({ include: arr(open2({ cell: str, build: str })) });
+// actions/src/action-runs/release.ts
+var plannedDevices = obj({ include: arr(open({ cell: str, build: str })) });
 function partLimit(bytes) {
   if (bytes > GITHUB_ASSET_LIMIT) {
     throw new ConfigurationError(
@@ -16549,7 +16549,7 @@ var run = defineAction("release", async (io) => {
   const tag = releaseTag(io.input("tag"));
   const staging = io.requiredPath("staging");
   if (mode === "prepare") {
-    const devices = parse3(plannedDevices, io.json("devices"), "input devices");
+    const devices = parse(plannedDevices, io.json("devices"), "input devices");
     try {
       const prepared = await prepareRelease({
         artifacts: io.requiredPath("artifacts"),

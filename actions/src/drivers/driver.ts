@@ -12,11 +12,11 @@
 import type { Cell } from "../../../matrix/cells.ts";
 import type { Farm } from "../../../matrix/load.ts";
 import type { Driver } from "../../../matrix/schema.ts";
-import type { TelemetrySample } from "../host-info.ts";
-import type { Logger } from "../logger.ts";
+import type { TelemetrySample } from "../core/host-info.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Step } from "../pipeline/steps.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import type { ToolchainVersions } from "../schemas/stage.ts";
-import type { Step } from "../steps.ts";
 
 /** Where a native driver finds its programs; each field's default is the driver's to decide. */
 export interface DriverSettings {

@@ -8,9 +8,12 @@
 import { type FileHandle, mkdir, open, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadKnownIssues } from "../../../matrix/known-issues.ts";
-import { sha256File } from "../hashing.ts";
-import { platformId, sampleTelemetry } from "../host-info.ts";
-import { KNOWN_ISSUES_FILE } from "../paths.ts";
+import { sha256File } from "../core/hashing.ts";
+import { platformId, sampleTelemetry } from "../core/host-info.ts";
+import { KNOWN_ISSUES_FILE } from "../core/paths.ts";
+import { parse, ValidationError } from "../core/validate.ts";
+import type { FailureNote, Step } from "../pipeline/steps.ts";
+import { triage } from "../pipeline/triage.ts";
 import type { StageOutcomeKind } from "../schemas/run-record.ts";
 import {
   type ExecuteData,
@@ -19,9 +22,6 @@ import {
   type StageResult,
   type ToolchainVersions,
 } from "../schemas/stage.ts";
-import type { FailureNote, Step } from "../steps.ts";
-import { triage } from "../triage.ts";
-import { parse, ValidationError } from "../validate.ts";
 import type { DriverRequest, DriverRun } from "./driver.ts";
 import type { ProcessResult } from "./process.ts";
 import { commandLine } from "./process.ts";

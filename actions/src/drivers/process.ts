@@ -10,7 +10,7 @@
 import { type FileHandle, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { shellQuote } from "../triage.ts";
+import { shellQuote } from "../pipeline/triage.ts";
 
 export interface ProcessResult {
   argv: string[];

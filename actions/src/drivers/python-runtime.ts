@@ -4,9 +4,10 @@
  * contract, with its own sha256 and toolchain checks, per-rep telemetry and cool-down. This only
  * adapts it to the driver interface; its data carries no `driver` block (it measures every metric).
  */
-import { executeStep } from "../cell-stages.ts";
-import { runnableCell } from "../local-model.ts";
-import { StageJob } from "../stage-job.ts";
+
+import { runnableCell } from "../pipeline/runnable-cell.ts";
+import { StageJob } from "../pipeline/stage-job.ts";
+import { executeStep } from "../pipeline/stages.ts";
 import type { DriverRequest, DriverRun, ExecuteDriver } from "./driver.ts";
 
 async function runPythonRuntime(req: DriverRequest): Promise<DriverRun> {

@@ -5,8 +5,8 @@
  * CPU clocks before and after it. A rep that started hot is flagged, never silently averaged in.
  * Throttle history (vcgencmd, pmset) is not read here: `throttled` is null.
  */
-import { sampleTelemetry } from "../host-info.ts";
-import type { Logger } from "../logger.ts";
+import { sampleTelemetry } from "../core/host-info.ts";
+import type { Logger } from "../core/logger.ts";
 import type { RepTelemetry, StageSpec } from "../schemas/stage.ts";
 
 export type Cooldown = NonNullable<StageSpec["execute"]["cooldown"]>;

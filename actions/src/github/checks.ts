@@ -4,7 +4,7 @@
  * 50 and each further batch is appended with an update; the conclusion goes with the last request,
  * so nobody sees a finished check whose annotations are still arriving.
  */
-import { type Logger, silentLogger } from "../logger.ts";
+import { type Logger, silentLogger } from "../core/logger.ts";
 import type { GitHub } from "./client.ts";
 import { CHECK_OUTPUT_LIMIT, clipBytes, clipChars } from "./clip.ts";
 import { callGitHub, type GitHubOperation } from "./errors.ts";

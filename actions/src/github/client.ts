@@ -17,7 +17,7 @@
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
-import type { Logger } from "../logger.ts";
+import type { Logger } from "../core/logger.ts";
 
 const FarmOctokit = Octokit.plugin(retry, throttling);
 

@@ -6,7 +6,7 @@
  * The class decides the exit code (errors.ts): the workflow or token is wrong → ConfigurationError
  * (exit 2); GitHub failed, or refused a request our own code built → InfrastructureError (exit 3).
  */
-import { ConfigurationError, InfrastructureError } from "../errors.ts";
+import { ConfigurationError, InfrastructureError } from "../core/errors.ts";
 
 /** What the farm was doing, for the message, and the token permission it needs. */
 export interface GitHubOperation {

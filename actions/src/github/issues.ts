@@ -16,7 +16,7 @@
  * the issues are listed again and the newer duplicate is closed as a duplicate of the older. That
  * is best-effort: GitHub's lists can lag a write by a moment.
  */
-import { type Logger, silentLogger } from "../logger.ts";
+import { type Logger, silentLogger } from "../core/logger.ts";
 import type { GitHub } from "./client.ts";
 import { callGitHub, type GitHubOperation } from "./errors.ts";
 import { assertMarker, withMarker } from "./marker.ts";

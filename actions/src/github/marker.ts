@@ -2,7 +2,7 @@
  * Hidden markers: an HTML comment in a body (invisible on github.com) by which the farm finds its
  * own comment or issue again, e.g. `<!-- pte-farm:bench -->`.
  */
-import { ConfigurationError } from "../errors.ts";
+import { ConfigurationError } from "../core/errors.ts";
 
 /** Throws unless `marker` is one HTML comment that markdown will hide and keep intact. */
 export function assertMarker(marker: string): void {

@@ -16,7 +16,7 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream";
-import { ConfigurationError, InfrastructureError } from "../errors.ts";
+import { ConfigurationError, InfrastructureError } from "../core/errors.ts";
 import type { GitHub } from "./client.ts";
 import {
   callGitHub,

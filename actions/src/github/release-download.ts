@@ -12,7 +12,7 @@ import { rename, rm } from "node:fs/promises";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { InfrastructureError } from "../errors.ts";
+import { InfrastructureError } from "../core/errors.ts";
 import type { GitHub } from "./client.ts";
 import { callGitHub } from "./errors.ts";
 import type { RepoRef } from "./releases.ts";

@@ -7,7 +7,7 @@
  * by listing, drafts included. A published release is never touched: its files may already have
  * been downloaded and attested, so changing them would break every copy out there.
  */
-import { ConfigurationError } from "../errors.ts";
+import { ConfigurationError } from "../core/errors.ts";
 import type { GitHub } from "./client.ts";
 import { callGitHub, type GitHubOperation } from "./errors.ts";
 import { createOnce, retryIdempotent, type WriteOptions } from "./safe-writes.ts";

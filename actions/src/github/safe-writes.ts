@@ -6,7 +6,7 @@
  * a write safely: a create looks first for what a failed attempt may have stored; a write that
  * sets state (a body, a title, a conclusion) is idempotent and is simply sent again.
  */
-import type { Logger } from "../logger.ts";
+import type { Logger } from "../core/logger.ts";
 import { explainGitHubError, type GitHubOperation, mayHaveCommitted, statusOf } from "./errors.ts";
 
 export interface WriteOptions {

@@ -15,7 +15,7 @@ import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { InfrastructureError } from "../errors.ts";
+import { InfrastructureError } from "../core/errors.ts";
 import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import {

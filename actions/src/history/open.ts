@@ -1,6 +1,6 @@
 /** `--store dir:PATH | git:REPO[#branch]` → a store; anything else is a usage error (exit 2). */
 import { existsSync } from "node:fs";
-import { ConfigurationError } from "../errors.ts";
+import { ConfigurationError } from "../core/errors.ts";
 import { GitBranchStore } from "./git-branch.ts";
 import { LocalFolderStore } from "./local-folder.ts";
 import type { HistoryStore } from "./store.ts";

@@ -10,10 +10,10 @@
  * never share a name, while appending the same record twice (a retried CI job) must not make a
  * second copy. Naming by content gives both; appending is idempotent.
  */
-import { sha256Text } from "../hashing.ts";
+import { sha256Text } from "../core/hashing.ts";
+import { parse, parseJson } from "../core/validate.ts";
 import { type HealthReport, healthReport } from "../schemas/health-report.ts";
 import { type RunRecord, runRecord } from "../schemas/run-record.ts";
-import { parse, parseJson } from "../validate.ts";
 
 export interface StoredRecord {
   /** Path inside the store, `/`-separated. */

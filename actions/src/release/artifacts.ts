@@ -15,10 +15,10 @@
 import { constants } from "node:fs";
 import { lstat, open, readdir } from "node:fs/promises";
 import path from "node:path";
-import { ARTIFACT_LIMITS, badSample, parseHostileJson, shownPath } from "../report/ingest.ts";
+import { parse, ValidationError } from "../core/validate.ts";
+import { ARTIFACT_LIMITS, badSample, parseHostileJson, shownPath } from "../publish/ingest.ts";
 import { type Manifest, manifest as manifestSchema } from "../schemas/manifest.ts";
 import { type RunRecord, runRecord } from "../schemas/run-record.ts";
-import { parse, ValidationError } from "../validate.ts";
 
 /** How deep records may sit: `release-<key>/<key>/run.json` is depth 3. */
 const MAX_DEPTH = 4;

@@ -16,11 +16,12 @@ import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseCellId } from "../../../matrix/ids.ts";
 import { renderReleaseNotes } from "../../../reports/release-notes.ts";
-import { ConfigurationError } from "../errors.ts";
-import { describeDivergence } from "../gate.ts";
-import { sha256File, sha256Text } from "../hashing.ts";
-import type { Logger } from "../logger.ts";
-import { median } from "../samples.ts";
+import { ConfigurationError } from "../core/errors.ts";
+import { sha256File, sha256Text } from "../core/hashing.ts";
+import type { Logger } from "../core/logger.ts";
+import { parse } from "../core/validate.ts";
+import { describeDivergence } from "../gate/policy.ts";
+import { median } from "../records/samples.ts";
 import {
   cellSlug,
   RELEASE_SCHEMA,
@@ -29,7 +30,6 @@ import {
   releaseManifest,
 } from "../schemas/release-manifest.ts";
 import type { GateResult, RunRecord } from "../schemas/run-record.ts";
-import { parse } from "../validate.ts";
 import { type FoundBuild, type FoundRecord, findBuild, findRecords } from "./artifacts.ts";
 import { releaseCellEntry } from "./cell-entry.ts";
 import { type BlockingCell, ReleaseBlockedError } from "./errors.ts";

@@ -3,12 +3,13 @@
  * manifest (what the bytes are and how they were made), the device's run record (that they passed
  * and how fast they ran) and the file as written (its hash, size and parts).
  */
-import { cleanSamples, median } from "../samples.ts";
+
+import { parse } from "../core/validate.ts";
+import { cleanSamples, median } from "../records/samples.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import { type BenchFigure, buildModel, type ReleaseCell } from "../schemas/release-manifest.ts";
 import type { GateResult, RunRecord } from "../schemas/run-record.ts";
 import { medianCi } from "../stats/median-ci.ts";
-import { parse } from "../validate.ts";
 import type { SplitFile } from "./parts.ts";
 
 export const BENCH_CONFIDENCE = 0.95;

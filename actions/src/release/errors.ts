@@ -4,7 +4,7 @@
  * damaged or swapped somewhere between the build and the reader, and nothing about the model or
  * the user's input explains it.
  */
-import { EXIT, InfrastructureError } from "../errors.ts";
+import { EXIT, InfrastructureError } from "../core/errors.ts";
 
 /** One cell that keeps a release from being published, and why, for the person reading the log. */
 export interface BlockingCell {

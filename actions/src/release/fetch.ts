@@ -9,12 +9,12 @@
  */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
-import { ConfigurationError } from "../errors.ts";
+import { ConfigurationError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
 import type { GitHub } from "../github/client.ts";
 import { listReleaseAssets, type ReleaseAsset } from "../github/release-assets.ts";
 import { downloadReleaseAsset } from "../github/release-download.ts";
 import { findReleaseByTag } from "../github/releases.ts";
-import type { Logger } from "../logger.ts";
 import { VerificationError } from "./errors.ts";
 import { MANIFEST_ASSET, SUMS_ASSET } from "./names.ts";
 import { assetsForCell, readVerifiedManifest, resolveCell, type VerifiedCell, verifyCell } from "./verify.ts";

@@ -17,7 +17,9 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { ConfigurationError, InfrastructureError } from "../errors.ts";
+import { ConfigurationError, InfrastructureError } from "../core/errors.ts";
+import { sha256File } from "../core/hashing.ts";
+import type { Logger } from "../core/logger.ts";
 import type { GitHub } from "../github/client.ts";
 import {
   assetProblem,
@@ -27,8 +29,6 @@ import {
   uploadReleaseAsset,
 } from "../github/release-assets.ts";
 import { ensureDraftRelease, publishRelease, type Release } from "../github/releases.ts";
-import { sha256File } from "../hashing.ts";
-import type { Logger } from "../logger.ts";
 import type { ReleaseManifest } from "../schemas/release-manifest.ts";
 import { MANIFEST_ASSET, NOTES_FILE, SUMS_ASSET } from "./names.ts";
 import { readVerifiedManifest } from "./verify.ts";

@@ -8,7 +8,7 @@
  * coreutils escapes names holding a backslash or a line break (the line then starts with `\`);
  * release asset names never contain either, so writing refuses them and reading refuses such lines.
  */
-import { ConfigurationError } from "../errors.ts";
+import { ConfigurationError } from "../core/errors.ts";
 
 export interface SumEntry {
   name: string;

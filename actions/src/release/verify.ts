@@ -15,15 +15,15 @@ import { constants } from "node:fs";
 import { mkdir, open, realpath, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { globToRegExp } from "../../../matrix/ids.ts";
-import { ConfigurationError } from "../errors.ts";
-import { sha256Text } from "../hashing.ts";
+import { ConfigurationError } from "../core/errors.ts";
+import { sha256Text } from "../core/hashing.ts";
+import { parseJson, ValidationError } from "../core/validate.ts";
 import {
   cellSlug,
   type ReleaseCell,
   type ReleaseManifest,
   releaseManifest,
 } from "../schemas/release-manifest.ts";
-import { parseJson, ValidationError } from "../validate.ts";
 import { VerificationError } from "./errors.ts";
 import { MANIFEST_ASSET, SUMS_ASSET } from "./names.ts";
 import { reassemble } from "./parts.ts";

@@ -6,8 +6,7 @@
  * `_sameShape` at the bottom keeps this in step with compare.ts: if the {@link Comparison}
  * interface changes, this file stops typechecking.
  */
-import type { Comparison } from "../compare.ts";
-import { VERDICTS } from "../stats/decide.ts";
+import type { Comparison } from "../compare/verdicts.ts";
 import {
   arr,
   bool,
@@ -23,7 +22,8 @@ import {
   str,
   ValidationError,
   withJsonSchema,
-} from "../validate.ts";
+} from "../core/validate.ts";
+import { VERDICTS } from "../stats/decide.ts";
 import { fragmentationReport } from "./stage.ts";
 
 const verdict = literal(...VERDICTS);

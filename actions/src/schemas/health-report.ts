@@ -22,7 +22,7 @@ import {
   record,
   str,
   unknownValue,
-} from "../validate.ts";
+} from "../core/validate.ts";
 
 export const HEALTH_SCHEMA = "pte-farm/health@1";
 export const HEALTH_STATES = ["good", "unknown", "bad", "maintenance"] as const;

@@ -13,7 +13,7 @@ import {
   record,
   str,
   unknownValue,
-} from "../validate.ts";
+} from "../core/validate.ts";
 import { delegation, toolchainVersions } from "./stage.ts";
 
 export const manifest = obj({

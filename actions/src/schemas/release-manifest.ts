@@ -9,7 +9,6 @@
  * add up) are checked when it is read, not assumed.
  */
 import { cellId } from "../../../matrix/ids.ts";
-import { partName } from "../release/parts.ts";
 import {
   arr,
   type Check,
@@ -28,7 +27,8 @@ import {
   unknownValue,
   ValidationError,
   withJsonSchema,
-} from "../validate.ts";
+} from "../core/validate.ts";
+import { partName } from "../release/parts.ts";
 import { gateResult, roofline } from "./run-record.ts";
 import { delegation, toolchainVersions } from "./stage.ts";
 

@@ -15,7 +15,7 @@ import {
   optional,
   record,
   str,
-} from "../validate.ts";
+} from "../core/validate.ts";
 import { delegation, driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
 
 export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;

@@ -20,7 +20,7 @@ import {
   refine,
   str,
   unknownValue,
-} from "../validate.ts";
+} from "../core/validate.ts";
 
 /** The five stages, in pipeline order. */
 export const STAGES = ["reference", "export", "quantize", "lower", "execute"] as const;

@@ -6,7 +6,7 @@
  * U65) takes `mps3_board.*` and `ethosu.*` parameters; Corstone-320 (Ethos-U85) nests them under
  * `mps4_board.*` and `mps4_board.subsystem.*`.
  */
-import { ConfigurationError } from "../../errors.ts";
+import { ConfigurationError } from "../../core/errors.ts";
 
 export interface FvpTarget {
   /** The FVP executable's name as Arm ships it. */

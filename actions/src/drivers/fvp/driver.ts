@@ -13,12 +13,12 @@
  */
 import { access, copyFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { ConfigurationError } from "../../errors.ts";
-import { sha256File } from "../../hashing.ts";
+import { ConfigurationError } from "../../core/errors.ts";
+import { sha256File } from "../../core/hashing.ts";
 import { type DriverRequest, type DriverRun, type ExecuteDriver, nativeToolchain } from "../driver.ts";
 import { DriverFailure, type NativeContext, runNativeStep } from "../native-step.ts";
 import { runProcess } from "../process.ts";
-import { MetricCollector, type Value } from "../samples.ts";
+import { MetricCollector, type Value } from "../rep-metrics.ts";
 import { checkAddress, type FvpTarget, fvpArgv, fvpTarget, type PtePlacement } from "./command.ts";
 import { type FvpReport, fvpVerdict, parseFvpLog } from "./parse.ts";
 

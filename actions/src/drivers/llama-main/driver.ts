@@ -18,15 +18,15 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { cooldownFor } from "../../cell-stages.ts";
-import { ConfigurationError } from "../../errors.ts";
-import { runnableCell } from "../../local-model.ts";
+import { ConfigurationError } from "../../core/errors.ts";
+import { runnableCell } from "../../pipeline/runnable-cell.ts";
+import { cooldownFor } from "../../pipeline/stages.ts";
 import type { RepTelemetry } from "../../schemas/stage.ts";
 import { type DriverRequest, type DriverRun, type ExecuteDriver, nativeToolchain } from "../driver.ts";
 import { DriverFailure, type NativeContext, runNativeStep } from "../native-step.ts";
 import { type ProcessResult, runProcess } from "../process.ts";
+import { MetricCollector, type Value } from "../rep-metrics.ts";
 import { coolDown, repReading } from "../rep-telemetry.ts";
-import { MetricCollector, type Value } from "../samples.ts";
 import { generatedText, OutputError, reportedRssMib } from "./output.ts";
 import { type GenerationTimes, generationTimes, parseStats, rate, StatsLineError } from "./stats.ts";
 import { encodeTexts, TokenIdsError } from "./token-ids.ts";

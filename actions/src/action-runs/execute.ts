@@ -1,0 +1,109 @@
+/**
+ * The execute action: a device job's measuring step. The driver comes from the cell's device in
+ * the matrix (python-runtime, llama-main, fvp; drivers/registry.ts); each refuses a `.pte` whose
+ * sha256 differs from its manifest or a runtime built from another ExecuTorch than the build's,
+ * and each leaves the same execute result for the gate. Here the manifest must also describe this
+ * cell's build, and the reference gives the prompt ids (a model without prompts needs none).
+ */
+import path from "node:path";
+import { loadFarm } from "../../../matrix/load.ts";
+import { ConfigurationError } from "../core/errors.ts";
+import { defaultPython } from "../core/paths.ts";
+import type { DriverSettings } from "../drivers/driver.ts";
+import { driverFor } from "../drivers/registry.ts";
+import { cellDir } from "../pipeline/cell.ts";
+import {
+  artefactAt,
+  matrixCellById,
+  readManifest,
+  readStageResult,
+  recordStep,
+} from "../pipeline/stage-job.ts";
+import { cleanSamples, median } from "../records/samples.ts";
+import type { ExecuteData } from "../schemas/stage.ts";
+import { type ActionIO, defineAction } from "./io.ts";
+
+/** The env var provisioning sets to the ExecuTorch release a native runner was built from. */
+export const RUNNER_EXECUTORCH_ENV = "PTE_FARM_RUNNER_EXECUTORCH";
+
+/** A program given by path or, without a slash, by name on PATH. */
+function program(io: ActionIO<"execute">, name: "runner" | "fvp"): string {
+  const v = io.input(name);
+  return v === "" || !v.includes("/") ? v : path.resolve(io.workspace, v);
+}
+
+function headline(data: ExecuteData): string {
+  const decode = median(cleanSamples(data.metrics.decode_tokens_per_sec));
+  if (decode !== null) return `median decode ${decode.toFixed(2)} tok/s`;
+  const npu = median(cleanSamples(data.metrics.npu_active_cycles));
+  if (npu !== null) return `median ${Math.round(npu)} NPU cycles per inference`;
+  return "median decode n/a";
+}
+
+export const run = defineAction("execute", async (io) => {
+  const farm = await loadFarm(io.path("matrix"));
+  const cell = matrixCellById(farm, io.required("cell"), "input cell");
+  const driver = driverFor(cell);
+  const pte = await artefactAt(io.requiredPath("pte"), "input pte");
+  const manifestPath = io.requiredPath("manifest");
+  const manifest = await readManifest(manifestPath);
+  const built = manifest.cell;
+  const mismatch = (["model", "recipe", "backend", "toolchain"] as const).filter(
+    (k) => built[k] !== cell.ref[k],
+  );
+  if (mismatch.length > 0) {
+    throw new ConfigurationError(
+      `input manifest ${manifestPath}: built for ${built.id ?? JSON.stringify(built)}, not a build of cell ${cell.id} ` +
+        `(${mismatch.join(", ")} differ)`,
+    );
+  }
+  let promptIds: number[][] = [];
+  if (io.input("reference") !== "") {
+    const { data: reference } = await readStageResult(
+      io.requiredPath("reference"),
+      "reference",
+      "input reference",
+    );
+    promptIds = reference.prompts.map((p) => p.prompt_ids);
+  } else if (cell.model.prompts.length > 0) {
+    throw new ConfigurationError(
+      `input reference is required for cell ${cell.id}: its prompt ids are what the .pte is fed (export's reference output)`,
+    );
+  }
+  const settings: DriverSettings = {
+    runner: program(io, "runner"),
+    tokenizer: io.path("tokenizer"),
+    fvp: program(io, "fvp"),
+    pteAddress: io.input("fvp-pte-address"),
+    runnerExecutorch: process.env[RUNNER_EXECUTORCH_ENV] || null,
+  };
+  const outDir = io.path("out-dir");
+  io.logger.info(`cell ${cell.id}: ${driver.name} driver, ${driver.describe}`);
+  const step = await recordStep(
+    outDir,
+    driver.execute({
+      farm,
+      cell,
+      pte: pte.path,
+      manifestPath,
+      manifest,
+      promptIds,
+      warmup: io.int("warmup", 0),
+      reps: io.int("reps", 1),
+      dir: path.join(cellDir(outDir, cell), "execute"),
+      outDir,
+      timeoutS: io.int("timeout-s", 1),
+      python: io.path("python") || defaultPython(),
+      settings,
+      logger: io.logger,
+    }),
+  );
+  io.output("result", path.join(step.dir, "result.json"));
+  io.output("out-dir", step.dir);
+  const data = step.data as ExecuteData;
+  const missing = Object.keys(data.driver?.unavailable ?? {});
+  await io.summary(
+    `### pte-farm execute: ${cell.id}\n\n${data.reps} reps after ${data.warmup} warm-up; ${headline(data)} ` +
+      `(${driver.name} driver)\n${missing.length === 0 ? "" : `\nnot measurable with this driver: ${missing.join(", ")}\n`}`,
+  );
+});

@@ -1,0 +1,122 @@
+/**
+ * The gate action: a device job's last step. The executed tokens against the reference under the
+ * cell's policy, then the run record (pte-farm/run@1) from the step notes the earlier steps left
+ * (outcome, cache, timings, telemetry). Run with `if: always()`, it also records a cell whose
+ * build or execute failed, with that step's triage, so the report shows the failure rather than a
+ * missing cell. The step fails unless the record passes, with the CLI's exit code for it.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { loadFarm } from "../../../matrix/load.ts";
+import { renderFailureNotes, renderTable } from "../../../reports/summary.ts";
+import { ConfigurationError } from "../core/errors.ts";
+import { gitSha, hostDeviceInfo } from "../core/host-info.ts";
+import { REPO_ROOT } from "../core/paths.ts";
+import { defaultPolicy, describeDivergence, GateInputError, gate } from "../gate/policy.ts";
+import { cellDir } from "../pipeline/cell.ts";
+import { matrixCellById, readManifest, readStageResult } from "../pipeline/stage-job.ts";
+import { readStepNotes, stepFromNote } from "../pipeline/step-notes.ts";
+import { buildRunRecord, exitCodeFor } from "../records/build.ts";
+import { type GateResult, ROLES } from "../schemas/run-record.ts";
+import type { ExecuteData, ReferenceData, ToolchainVersions } from "../schemas/stage.ts";
+import { defineAction, VerdictFailure } from "./io.ts";
+
+/** The workflow run and attempt, so a re-run is a new session; a random one outside Actions. */
+function defaultSession(env: NodeJS.ProcessEnv): string {
+  if (env.GITHUB_RUN_ID) return `gh-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? "1"}`;
+  return `local-${new Date()
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replaceAll(":", "-")}-${randomBytes(3).toString("hex")}`;
+}
+
+export const run = defineAction("gate", async (io) => {
+  const startedAt = new Date().toISOString();
+  const farm = await loadFarm(io.path("matrix"));
+  const cell = matrixCellById(farm, io.required("cell"), "input cell");
+  const outDir = io.path("out-dir");
+  const notes = await readStepNotes(outDir);
+  const failed = notes.find((n) => n.outcome !== "ok");
+
+  let reference: ReferenceData | null = null;
+  let execute: ExecuteData | null = null;
+  let deviceToolchain: ToolchainVersions | null = null;
+  let verdict: GateResult | null = null;
+  const readReference = async () =>
+    (await readStageResult(io.requiredPath("reference"), "reference", "input reference")).data;
+  if (io.path("reference") !== "") reference = await readReference();
+  let checkedOnDevice = false;
+  if (failed === undefined) {
+    const executed = await readStageResult(io.requiredPath("execute"), "execute", "input execute");
+    execute = executed.data;
+    deviceToolchain = executed.result.toolchain;
+    // No tokens to gate (a CNN on the FVP): the device compared the outputs itself (Test_result: PASS).
+    checkedOnDevice = execute.driver?.output_check !== undefined && execute.prompts.length === 0;
+  }
+  if (execute !== null && !checkedOnDevice) {
+    reference ??= await readReference();
+    try {
+      verdict = gate(
+        reference?.prompts ?? [],
+        execute.prompts,
+        defaultPolicy(reference?.prompts ?? [], cell.fp32Gate),
+      );
+    } catch (err) {
+      if (!(err instanceof GateInputError)) throw err;
+      throw new ConfigurationError(
+        `inputs reference and execute are not of the same prompts: ${err.message}`,
+      );
+    }
+  }
+  const manifestPath = io.path("manifest");
+  const builtManifest = manifestPath === "" ? null : await readManifest(manifestPath);
+  const buildToolchain = builtManifest?.toolchain ?? null;
+  // Execute ran only a .pte whose sha256 is its manifest's, so the manifest names the measured bytes.
+  const executed =
+    execute !== null && builtManifest !== null
+      ? { pte: { sha256: builtManifest.pte.sha256, bytes: builtManifest.pte.bytes } }
+      : {};
+  const session = io.input("session") || defaultSession(process.env);
+  const role = io.oneOf("role", ROLES);
+  const record = buildRunRecord({
+    cell,
+    session,
+    role,
+    gitSha: io.input("git-sha") || process.env.GITHUB_SHA || (await gitSha(REPO_ROOT)),
+    startedAt: notes[0]?.started_at ?? startedAt,
+    finishedAt: new Date().toISOString(),
+    steps: notes.map(stepFromNote),
+    device: await hostDeviceInfo(cell.device),
+    telemetry: notes.flatMap((n) => n.telemetry),
+    buildToolchain,
+    deviceToolchain,
+    reference,
+    execute,
+    gate: verdict,
+    failure: null,
+    ...executed,
+  });
+  const file = path.join(cellDir(outDir, cell), role === "base" ? "run.base.json" : "run.json");
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
+
+  io.output("record", file);
+  io.output("verdict", verdict?.verdict ?? "fail");
+  io.output("status", record.status);
+  const notesText = renderFailureNotes([record]);
+  await io.summary(
+    `### pte-farm gate: ${cell.id}\n\n${renderTable([record])}\n${notesText === "" ? "" : `\n${notesText}\n`}`,
+  );
+  if (record.status !== "pass") {
+    const why =
+      record.failure?.message ??
+      (verdict?.first_divergence ? describeDivergence(verdict.first_divergence) : `status ${record.status}`);
+    throw new VerdictFailure(`cell ${cell.id}: ${record.status}: ${why}`, exitCodeFor([record]));
+  }
+  io.logger.info(
+    checkedOnDevice
+      ? `cell ${cell.id}: pass (outputs checked on the device: ${execute?.driver?.output_check}, Test_result PASS)`
+      : `cell ${cell.id}: pass (tokens bit-exact vs the ${verdict?.policy.reference} reference)`,
+  );
+});

@@ -1,0 +1,219 @@
+/**
+ * Head vs base run records → per-metric verdicts and an overall verdict (DESIGN.md "Compare
+ * output"). Pure: compare-command.ts reads and validates the files, this decides.
+ *
+ * Paired when base and head share a `session` (measured interleaved, ABBA, on one device): rep i
+ * of the head is paired with rep i of the base. Otherwise unpaired, with the device's
+ * between-session spread added to the CI (stats/unpaired.ts). A rep flagged in `sample_flags`
+ * (e.g. "throttled") is dropped, with its pair when paired; never averaged in.
+ */
+
+import { ConfigurationError } from "../core/errors.ts";
+import type { RunRecord } from "../schemas/run-record.ts";
+import type { FragmentationReport, Metric } from "../schemas/stage.ts";
+import { type Decision, decide, type Verdict } from "../stats/decide.ts";
+import { type LogEffect, pairedLogEffect } from "../stats/paired.ts";
+import { median } from "../stats/robust.ts";
+import { unpairedLogEffect } from "../stats/unpaired.ts";
+import type { CompareConfig } from "./config.ts";
+import { settingsFor } from "./config.ts";
+import { fragmentation } from "./delegation.ts";
+
+export const COMPARE_SCHEMA = "pte-farm/compare@1";
+
+export interface MetricComparison {
+  verdict: Verdict;
+  /** head / base; null only when a side has no usable rep. */
+  ratio: number | null;
+  ci: [number, number] | null;
+  p_value: number | null;
+  more_samples: number;
+  unit: string;
+  better: "higher" | "lower";
+  /** paired (one session), unpaired (two sessions), or exact (one sample a side: deterministic). */
+  method: "paired" | "unpaired" | "exact" | "none";
+  reps: { base: number; head: number };
+  excluded: { base: number; head: number };
+  min_effect: number;
+  note: string | null;
+}
+
+export interface Comparison {
+  schema: typeof COMPARE_SCHEMA;
+  cell: string;
+  base: { session: string; git_sha: string | null; toolchain: string };
+  head: { session: string; git_sha: string | null; toolchain: string };
+  paired: boolean;
+  verdict: Verdict;
+  metrics: Record<string, MetricComparison>;
+  /** Metrics only one side has, and other things a reader should know. */
+  notes: string[];
+  /**
+   * OPTIONAL (issue 6): head's delegation against base's, when both records carry one. An alarm
+   * (more delegated subgraphs) is also a note; it does not change the metric verdict.
+   */
+  fragmentation?: FragmentationReport;
+}
+
+/** Flags that exclude a rep. Any flag does, today; the list names the ones execute writes. */
+export function isExcluded(flags: readonly string[] | undefined): boolean {
+  return flags !== undefined && flags.length > 0;
+}
+
+function clean(m: Metric): number[] {
+  return m.samples.filter((_, i) => !isExcluded(m.sample_flags?.[i]));
+}
+
+function cleanPairs(b: Metric, h: Metric): { base: number[]; head: number[] } {
+  const base: number[] = [];
+  const head: number[] = [];
+  const n = Math.min(b.samples.length, h.samples.length);
+  for (let i = 0; i < n; i++) {
+    if (isExcluded(b.sample_flags?.[i]) || isExcluded(h.sample_flags?.[i])) continue;
+    base.push(b.samples[i] as number);
+    head.push(h.samples[i] as number);
+  }
+  return { base, head };
+}
+
+/** One metric of two records; `paired` when they share a session. */
+export function compareMetric(
+  b: Metric,
+  h: Metric,
+  paired: boolean,
+  settings: ReturnType<typeof settingsFor>,
+): MetricComparison {
+  const cb = clean(b);
+  const ch = clean(h);
+  const common = {
+    unit: h.unit,
+    better: h.better,
+    excluded: { base: b.samples.length - cb.length, head: h.samples.length - ch.length },
+    min_effect: settings.min_effect,
+  };
+  if (cb.length === 0 || ch.length === 0) {
+    return {
+      verdict: "inconclusive",
+      ratio: null,
+      ci: null,
+      p_value: null,
+      more_samples: Math.min(8, settings.max_reps),
+      ...common,
+      method: "none",
+      reps: { base: cb.length, head: ch.length },
+      note: "no usable rep on one side (every rep was excluded)",
+    };
+  }
+  let effect: LogEffect;
+  let method: MetricComparison["method"];
+  let betweenSd = 0;
+  let reps = { base: cb.length, head: ch.length };
+  const pairs = paired ? cleanPairs(b, h) : null;
+  if (cb.length < 2 || ch.length < 2) {
+    // One sample a side (pte_bytes): a deterministic quantity, compared exactly.
+    method = "exact";
+    effect = { estimate: Math.log(median(ch) / median(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
+  } else if (pairs !== null && pairs.base.length >= 2) {
+    method = "paired";
+    effect = pairedLogEffect(pairs.base, pairs.head);
+    reps = { base: pairs.base.length, head: pairs.head.length };
+  } else {
+    method = "unpaired";
+    effect = unpairedLogEffect(cb, ch);
+    betweenSd = paired ? 0 : settings.between_session;
+  }
+  const d: Decision = decide(effect, {
+    better: h.better,
+    minEffect: settings.min_effect,
+    confidence: settings.confidence,
+    betweenSd,
+    maxReps: settings.max_reps,
+  });
+  return {
+    verdict: d.verdict,
+    ratio: d.ratio,
+    ci: d.ci,
+    p_value: d.p_value,
+    more_samples: d.more_samples,
+    ...common,
+    method,
+    reps,
+    note: d.note,
+  };
+}
+
+/** regression beats inconclusive beats improvement beats unchanged: one regression fails the compare. */
+export function overallVerdict(verdicts: readonly Verdict[]): Verdict {
+  for (const v of ["regression", "inconclusive", "improvement"] as const) if (verdicts.includes(v)) return v;
+  return "unchanged";
+}
+
+/**
+ * Refuses records that must not be compared: different devices always (a Pi and an M1 differ by
+ * design), different toolchains unless `acrossToolchains` (an upgrade is what such a compare is for).
+ */
+export function checkComparable(
+  base: { name: string; record: RunRecord },
+  head: { name: string; record: RunRecord },
+  acrossToolchains: boolean,
+): void {
+  const b = base.record;
+  const h = head.record;
+  if (b.cell.device !== h.cell.device || b.device.board !== h.device.board) {
+    throw new ConfigurationError(
+      `${base.name} and ${head.name} come from different devices: base ${b.cell.device} (${b.device.board}), ` +
+        `head ${h.cell.device} (${h.device.board}); compare records of one device`,
+    );
+  }
+  if (acrossToolchains) return;
+  const versions = (r: RunRecord) => {
+    const v = r.toolchain.device ?? r.toolchain.build ?? {};
+    return ["torch", "executorch", "torchao", "transformers"].map((k) => `${k} ${v[k] ?? "?"}`).join(", ");
+  };
+  if (b.cell.toolchain !== h.cell.toolchain || versions(b) !== versions(h)) {
+    throw new ConfigurationError(
+      `${base.name} and ${head.name} come from different toolchains: base ${b.cell.toolchain} (${versions(b)}), ` +
+        `head ${h.cell.toolchain} (${versions(h)}); pass --across-toolchains to compare them anyway`,
+    );
+  }
+}
+
+export function compareRecords(base: RunRecord, head: RunRecord, config: CompareConfig): Comparison {
+  const paired = base.session === head.session;
+  const metrics: Record<string, MetricComparison> = {};
+  const notes: string[] = [];
+  for (const [name, h] of Object.entries(head.metrics)) {
+    const b = base.metrics[name];
+    if (b === undefined) {
+      notes.push(`${name}: only the head has it`);
+      continue;
+    }
+    metrics[name] = compareMetric(b, h, paired, settingsFor(config, name, head.cell.device));
+  }
+  for (const name of Object.keys(base.metrics)) {
+    if (!(name in head.metrics)) notes.push(`${name}: only the base has it`);
+  }
+  if (!paired) {
+    notes.push(
+      "base and head are from different sessions: the between-session spread is added to every CI " +
+        "(interleave them in one session for the tightest answer)",
+    );
+  }
+  const side = (r: RunRecord) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
+  const frag =
+    base.delegation !== undefined && head.delegation !== undefined
+      ? fragmentation(base.delegation, head.delegation)
+      : undefined;
+  if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
+  return {
+    schema: COMPARE_SCHEMA,
+    cell: head.cell.id,
+    base: side(base),
+    head: side(head),
+    paired,
+    verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
+    metrics,
+    notes,
+    ...(frag === undefined ? {} : { fragmentation: frag }),
+  };
+}

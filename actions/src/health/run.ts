@@ -1,0 +1,122 @@
+/**
+ * One farm device's health check, shared by the health action and `pte-farm health`: resolves the
+ * device and toolchain in the matrix (bad names are ConfigurationErrors naming the known ones),
+ * builds the check context from them, runs the checks in order, writes `health.json`, and, given a
+ * history store, appends the report there so quarantine.ts can lift or impose a quarantine.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Farm } from "../../../matrix/load.ts";
+import { unknownName } from "../../../matrix/load.ts";
+import { ConfigurationError } from "../core/errors.ts";
+import { openStore } from "../history/open.ts";
+import {
+  checkHealth,
+  diskCheck,
+  type HealthCheck,
+  type HealthContext,
+  type HealthReport,
+  memoryCheck,
+  stagesImportCheck,
+  toolchainCheck,
+} from "./checks.ts";
+import { smokeCheck } from "./smoke.ts";
+import { temperatureCheck, thermalExpectations, throttleCheck } from "./thermal.ts";
+
+/** The checks of a farm device, in the order they are reported: cheap ones first, the smoke `.pte` last. */
+export const DEVICE_CHECKS: readonly HealthCheck[] = [
+  diskCheck,
+  memoryCheck,
+  temperatureCheck,
+  throttleCheck,
+  toolchainCheck,
+  stagesImportCheck,
+  smokeCheck,
+];
+
+export interface DeviceHealthOptions {
+  farm: Farm;
+  device: string;
+  toolchain: string;
+  python: string;
+  /** health.json goes here; the disk check measures its file system. */
+  outDir: string;
+  cacheDir: string | null;
+  minFreeDiskMb: number;
+  minFreeMemoryMb: number;
+  maintenanceFile: string | null;
+  /** A history store (`dir:` or `git:`) to append the report to; absent: not stored. */
+  history?: string;
+  probe?: HealthContext["probe"];
+  /** How the caller names its device and toolchain inputs, for error messages (`--device`, `input device`). */
+  labels?: { device: string; toolchain: string };
+  checks?: readonly HealthCheck[];
+}
+
+export interface DeviceHealth {
+  report: HealthReport;
+  /** The health.json written. */
+  file: string;
+  /** The report's path in the history store, or null when none was given. */
+  stored: string | null;
+}
+
+export async function checkDevice(opts: DeviceHealthOptions): Promise<DeviceHealth> {
+  const labels = opts.labels ?? { device: "device", toolchain: "toolchain" };
+  const device = opts.farm.devices.get(opts.device);
+  if (device === undefined) {
+    throw new ConfigurationError(
+      `${labels.device}: ${unknownName("device", opts.device, opts.farm.devices.keys())}`,
+    );
+  }
+  const toolchain = opts.farm.toolchains.get(opts.toolchain);
+  if (toolchain === undefined) {
+    throw new ConfigurationError(
+      `${labels.toolchain}: ${unknownName("toolchain", opts.toolchain, opts.farm.toolchains.keys())}`,
+    );
+  }
+  // Open the store first: a bad --history is bad input, and should not wait for the smoke build.
+  const store = opts.history === undefined ? null : openStore(opts.history);
+  const report = await checkHealth(
+    {
+      python: opts.python,
+      pinsFile: toolchain.requirements,
+      diskPath: opts.outDir,
+      minFreeDiskMb: opts.minFreeDiskMb,
+      minFreeMemoryMb: opts.minFreeMemoryMb,
+      maintenanceFile: opts.maintenanceFile,
+      maxTempC: opts.farm.health.maxTempC,
+      expect: thermalExpectations(device),
+      cacheDir: opts.cacheDir,
+      ...(opts.probe === undefined ? {} : { probe: opts.probe }),
+    },
+    { device: device.name, toolchain: toolchain.name },
+    opts.checks ?? DEVICE_CHECKS,
+  );
+  await mkdir(opts.outDir, { recursive: true });
+  const file = path.join(opts.outDir, "health.json");
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  const stored = store === null ? null : ((await store.appendHealth([report]))[0] ?? null);
+  return { report, file, stored };
+}
+
+/** Why a report is not good, in one line: the maintenance reason, else the failed (or unknown) checks. */
+export function healthProblem(report: HealthReport): string {
+  if (report.maintenance !== null) return report.maintenance;
+  const worst = report.state === "bad" ? "fail" : "unknown";
+  return report.checks
+    .filter((c) => c.status === worst)
+    .map((c) => `${c.name}: ${c.detail}`)
+    .join("; ");
+}
+
+/** The report as a markdown table (job summary, `pte-farm health` without --json). */
+export function healthMarkdown(report: HealthReport): string {
+  const cell = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
+  const rows = report.checks.map((c) => `| ${c.name} | ${c.status} | ${cell(c.detail)} |`);
+  return (
+    `### pte-farm health: ${report.device} is ${report.state}\n\n` +
+    (report.maintenance === null ? "" : `maintenance: ${report.maintenance}\n\n`) +
+    `| check | status | detail |\n|---|---|---|\n${rows.join("\n")}\n`
+  );
+}

@@ -1,0 +1,191 @@
+/**
+ * `pte-farm run`: selected cells end to end on this machine, with progress, one run record per
+ * cell, and `summary.md`. Returns the exit code; throws ConfigurationError / InfrastructureError
+ * for problems before any cell runs (the CLI's `main` turns those into exit codes).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { selectCells, thisMachine } from "../../../matrix/cells.ts";
+import { loadKnownIssues } from "../../../matrix/known-issues.ts";
+import { loadFarm } from "../../../matrix/load.ts";
+import { renderFailureNotes, renderSummary, renderTable } from "../../../reports/summary.ts";
+import { ConfigurationError, type ExitCode, InfrastructureError } from "../core/errors.ts";
+import { gitSha, hostDeviceInfo } from "../core/host-info.ts";
+import type { Logger } from "../core/logger.ts";
+import { displayPath, KNOWN_ISSUES_FILE, REPO_ROOT, STAGES_DIR } from "../core/paths.ts";
+import { openStore } from "../history/open.ts";
+import { exitCodeFor } from "../records/build.ts";
+import type { Role, RunRecord } from "../schemas/run-record.ts";
+import type { StageName } from "../schemas/stage.ts";
+import { basePteFor } from "./base-pte.ts";
+import { BuildCache, toolchainFingerprints } from "./cache.ts";
+import { type BasePte, cellDir, runCell, runCellInterleaved } from "./cell.ts";
+import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
+import type { StageCommand } from "./stage-process.ts";
+import { StepRunner } from "./steps.ts";
+
+export interface RunOptions {
+  matrix: string;
+  /** Comma-separated cell-id globs; undefined runs the matrix's `run.cells` set on this machine's device. */
+  cells?: string;
+  /** Output folder; undefined means `out/runs/<UTC time>`, with `out/latest` pointing at it. */
+  out?: string;
+  reps: number;
+  warmup: number;
+  cache: boolean;
+  cacheDir: string;
+  timeoutS: number;
+  role: Role;
+  python: string;
+  /** Test and debug knobs passed as `spec.options` per stage; no matrix sets them. */
+  stageOptions?: Partial<Record<StageName, Record<string, unknown>>>;
+  /** An earlier run's output: its builds give each cell's base `.pte`, measured interleaved (ABBA) with the head. */
+  baseOut?: string;
+  /** A history store (`dir:PATH` or `git:REPO[#branch]`) the run's records are appended to. */
+  history?: string;
+  /** Where the known-issue catalogue lives (tests point at their own). */
+  knownIssues?: string;
+  logger: Logger;
+}
+
+export interface RunOutcome {
+  exitCode: ExitCode;
+  outDir: string;
+  records: RunRecord[];
+}
+
+function stamp(): string {
+  return new Date()
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replaceAll(":", "-");
+}
+
+/** A new or empty output folder; a non-empty one would mix two runs' records. */
+async function prepareOutDir(out: string | undefined): Promise<{ dir: string; isDefault: boolean }> {
+  if (out !== undefined) {
+    const dir = path.resolve(out);
+    const entries = await readdir(dir).catch(() => null);
+    if (entries !== null && entries.length > 0) {
+      throw new ConfigurationError(`--out ${out}: the folder is not empty; pass a new or empty folder`);
+    }
+    await mkdir(dir, { recursive: true });
+    return { dir, isDefault: false };
+  }
+  const base = path.join(REPO_ROOT, "out", "runs", stamp());
+  let dir = base;
+  for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
+  await mkdir(dir, { recursive: true });
+  return { dir, isDefault: true };
+}
+
+/** Points `out/latest` at the newest default run (replacing the link atomically). */
+async function linkLatest(dir: string): Promise<void> {
+  const latest = path.join(REPO_ROOT, "out", "latest");
+  const tmp = `${latest}.${process.pid}`;
+  await rm(tmp, { force: true });
+  await symlink(path.relative(path.dirname(latest), dir), tmp, "dir");
+  await rename(tmp, latest);
+}
+
+export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
+  const { logger } = opts;
+  const farm = await loadFarm(opts.matrix);
+  const selected = selectCells(farm, opts.cells);
+  // Refuse every cell we cannot run before the first one starts, not halfway through a long run.
+  const cells: RunnableCell[] = selected.cells.map((c) => runnableCell(c));
+  const knownIssues = await loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE);
+  if (!existsSync(opts.python)) {
+    throw new InfrastructureError(
+      `the toolchain's python ${opts.python} does not exist; run \`make setup\` or set PTE_FARM_PYTHON`,
+    );
+  }
+  const { dir: outDir, isDefault } = await prepareOutDir(opts.out);
+  const command: StageCommand = { python: opts.python, package: "pte_stages", pythonPath: [STAGES_DIR] };
+  const session = `${stamp()}-${randomBytes(3).toString("hex")}`;
+  const sha = await gitSha(REPO_ROOT);
+
+  logger.info(
+    `pte-farm run: ${cells.length} cell(s), reps ${opts.reps}, warm-up ${opts.warmup}, ` +
+      `cache ${opts.cache ? displayPath(opts.cacheDir) : "off"}, output ${displayPath(outDir)}`,
+  );
+  for (const s of selected.skipped) {
+    logger.info(
+      `SKIP  ${s.cell}: skipped: ${s.reason}${s.known_issue === null ? "" : ` [${s.known_issue}]`}`,
+    );
+  }
+  // A Pi 5 cell reproduced on a laptop exercises the same build and gate, but its timings are the laptop's.
+  const here = thisMachine();
+  for (const d of new Set(cells.map((c) => c.device))) {
+    if (d.os !== here.os || d.arch !== here.arch) {
+      logger.warn(
+        `device ${d.name} is ${d.os} ${d.arch} but this machine is ${here.os} ${here.arch}: its cells run here, ` +
+          "so their tokens and gate are meaningful and their timings are this machine's",
+      );
+    }
+  }
+  const cache = opts.cache ? new BuildCache(opts.cacheDir) : null;
+  await cache?.sweepTemp();
+  const steps = new StepRunner({
+    outDir,
+    command,
+    cache,
+    fingerprints: opts.cache ? await toolchainFingerprints(cells, opts.python) : null,
+    timeoutMs: opts.timeoutS * 1000,
+    logger,
+    knownIssues,
+  });
+
+  // Resolve every base before the first cell runs: a wrong --base-out fails in a second, not an hour in.
+  const bases = new Map<string, BasePte>();
+  if (opts.baseOut !== undefined) {
+    for (const cell of cells) bases.set(cell.id, await basePteFor(opts.baseOut, cell));
+  }
+  const store = opts.history === undefined ? null : openStore(opts.history);
+
+  const records: RunRecord[] = [];
+  for (const cell of cells) {
+    const device = await hostDeviceInfo(cell.device);
+    const ctx = {
+      steps,
+      outDir,
+      session,
+      role: opts.role,
+      gitSha: sha,
+      device,
+      warmup: opts.warmup,
+      reps: opts.reps,
+      stageOptions: opts.stageOptions ?? {},
+      logger,
+    };
+    const base = bases.get(cell.id);
+    const cellRecords =
+      base === undefined ? [await runCell(ctx, cell)] : await runCellInterleaved(ctx, cell, base);
+    const dir = cellDir(outDir, cell);
+    await mkdir(dir, { recursive: true });
+    for (const record of cellRecords) {
+      // The head (or only) record is run.json, as before; an interleaved base is run.base.json beside it.
+      const name = record.role === "base" && base !== undefined ? "run.base.json" : "run.json";
+      await writeFile(path.join(dir, name), `${JSON.stringify(record, null, 2)}\n`);
+      const tag = base === undefined ? "" : ` (${record.role})`;
+      logger.info(`${record.status === "pass" ? "PASS" : record.status.toUpperCase()}  ${cell.id}${tag}`);
+      records.push(record);
+    }
+  }
+  if (store !== null) {
+    const written = await store.append(records);
+    logger.info(`history: appended ${written.length} record(s) to ${store.describe()}`);
+  }
+
+  await writeFile(
+    path.join(outDir, "summary.md"),
+    renderSummary(records, { session, gitSha: sha, skipped: selected.skipped }),
+  );
+  if (isDefault) await linkLatest(outDir);
+  const notes = renderFailureNotes(records);
+  logger.info(`\n${renderTable(records)}${notes === "" ? "" : `\n\n${notes}`}\n`);
+  logger.info(`run records and logs: ${displayPath(outDir)} (summary.md, cells/*/run.json, builds/)`);
+  return { exitCode: exitCodeFor(records), outDir, records };
+}
