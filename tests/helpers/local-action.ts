@@ -56,7 +56,7 @@ export async function runLocalAction(
   await writeFile(dotenv, `${lines.join("\n")}\n`);
   const res = await execa(
     BIN,
-    ["run", path.join(REPO_ROOT, "actions", action), `../src/actions/${action}.ts`, dotenv],
+    ["run", path.join(REPO_ROOT, "actions", action), `../src/action-runs/${action}.ts`, dotenv],
     {
       cwd: NODE_MODULES_HOME,
       reject: false,
