@@ -261,7 +261,7 @@ export async function exampleReport(): Promise<ReportInput> {
       reproduce: reproduceCommand({
         python: ".venv/bin/python",
         stage: "lower",
-        specPath: "out/spec.json",
+        specInOut: "builds/tiny-llama/lower-8da4w-g32-xnnpack/spec.json",
         cellId: cellId(cell),
       }),
     };

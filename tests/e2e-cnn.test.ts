@@ -86,11 +86,11 @@ describe.skipIf(!ready)("pte-farm run, the small CNN on the Ethos-U path", () =>
     expect(u.failure?.message).toContain("an Ethos-U .pte runs on a Corstone FVP");
     expect(u.delegation).toMatchObject({ backend: "ethos-u55-128", delegated_subgraphs: 1 });
     const lower = u.stages.find((s) => s.stage === "lower")?.dir as string;
-    const file = path.join(lower, "manifest.json");
+    const file = path.resolve(u55Out, lower, "manifest.json");
     const m = parseJson(manifest, await readFile(file, "utf8"), file);
     expect(m.toolchain["ethos-u-vela"]).toBe("5.1.0");
     // It also carries the bundled program the FVP's BundleIO runner checks, beside the manifest.
     expect(m.bpte).toMatchObject({ file: "model.bpte", method: "forward", test_cases: 10 });
-    expect(await sha256File(path.join(lower, m.bpte?.file ?? "missing"))).toBe(m.bpte?.sha256);
+    expect(await sha256File(path.resolve(u55Out, lower, m.bpte?.file ?? "missing"))).toBe(m.bpte?.sha256);
   }, 900_000);
 });

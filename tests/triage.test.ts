@@ -131,14 +131,14 @@ describe("known-issue catalogue", () => {
 
   it("builds a one-line reproduce command for the stage and for the cell", () => {
     const line = reproduceCommand({
-      python: "/work/main/.venv/bin/python",
+      python: ".venv/bin/python",
       stage: "lower",
-      specPath: path.join("out", "latest", "builds", "tiny-llama", "lower-fp32-xnnpack", "spec.json"),
+      specInOut: path.join("builds", "tiny-llama", "lower-fp32-xnnpack", "spec.json"),
       cellId: "tiny-llama/fp32/xnnpack/host-x86_64@stable",
     });
     expect(line).toBe(
-      "PYTHONPATH=stages /work/main/.venv/bin/python -m pte_stages.lower --spec out/latest/builds/tiny-llama/lower-fp32-xnnpack/spec.json --out /tmp/pte-farm-repro" +
-        "   # or: node actions/src/cli/pte-farm.ts run --no-cache --cells tiny-llama/fp32/xnnpack/host-x86_64@stable",
+      'PYTHONPATH=stages .venv/bin/python -m pte_stages.lower --spec "$OUT"/builds/tiny-llama/lower-fp32-xnnpack/spec.json --out /tmp/pte-farm-repro' +
+        "   # OUT: the run's output folder; or: node actions/src/cli/pte-farm.ts run --no-cache --cells tiny-llama/fp32/xnnpack/host-x86_64@stable",
     );
   });
 });

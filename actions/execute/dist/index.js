@@ -7424,6 +7424,17 @@ function displayPath(p) {
   const rel = path.relative(process.cwd(), p);
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
+function inRunOutput(outDir2, p) {
+  const rel = path.relative(outDir2, path.resolve(outDir2, p));
+  if (rel.startsWith("..") || path.isAbsolute(rel)) {
+    throw new Error(`bug: ${p} is outside the run's output folder ${outDir2}`);
+  }
+  return rel;
+}
+function portablePython(python2) {
+  const rel = path.relative(REPO_ROOT, path.resolve(python2));
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : path.basename(python2);
+}
 
 // matrix/capabilities.ts
 var list = (names2) => names2.join(", ");
@@ -8634,7 +8645,7 @@ function nativeToolchain(settings, runner) {
 }
 
 // actions/src/drivers/native-step.ts
-import { mkdir, open as open2, readFile as readFile4, writeFile } from "node:fs/promises";
+import { mkdir, open as open2, readFile as readFile5, writeFile } from "node:fs/promises";
 import path14 from "node:path";
 
 // actions/src/core/host-info.ts
@@ -16534,14 +16545,54 @@ function shellQuote(word) {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 function reproduceCommand(args) {
-  const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec ${shellQuote(args.specPath)} --out /tmp/pte-farm-repro`;
+  const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec "$OUT"/${shellQuote(args.specInOut)} --out /tmp/pte-farm-repro`;
   const cell3 = `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
-  return `${stage}   # or: ${cell3}`;
+  return `${stage}   # OUT: the run's output folder; or: ${cell3}`;
 }
 
 // actions/src/drivers/process.ts
-import { open, readFile as readFile3, rm } from "node:fs/promises";
+import { open, readFile as readFile4, rm } from "node:fs/promises";
 import path13 from "node:path";
+
+// actions/src/core/process-group.ts
+import { readdir as readdir3, readFile as readFile3 } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+async function groupMembers(pgid) {
+  const pids = await readdir3("/proc").catch(() => null);
+  if (pids === null) return null;
+  const states = [];
+  for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
+    const stat7 = await readFile3(`/proc/${pid}/stat`, "utf8").catch(() => null);
+    if (stat7 === null) continue;
+    const [state, , pgrp] = stat7.slice(stat7.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") states.push(state ?? "?");
+  }
+  return states;
+}
+async function groupRuns(pgid) {
+  const members = await groupMembers(pgid);
+  if (members !== null) return members.length > 0;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function waitGroupGone(pgid, timeoutMs = 1e4) {
+  const deadline = performance.now() + timeoutMs;
+  for (; ; ) {
+    if (!await groupRuns(pgid)) return true;
+    if (performance.now() > deadline) return false;
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+    }
+    await sleep(20);
+  }
+}
+
+// actions/src/drivers/process.ts
 function commandLine(argv) {
   return argv.map(shellQuote).join(" ");
 }
@@ -16577,10 +16628,11 @@ async function runProcess(argv, opts) {
   const res = await child;
   clearTimeout(timer);
   child.kill("SIGKILL");
+  if (child.pid !== void 0) await waitGroupGone(child.pid);
   await out.close();
   await err.close();
-  const stdout = await readFile3(`${capture}.stdout`, "utf8");
-  const stderr = await readFile3(`${capture}.stderr`, "utf8");
+  const stdout = await readFile4(`${capture}.stdout`, "utf8");
+  const stderr = await readFile4(`${capture}.stderr`, "utf8");
   await rm(`${capture}.stdout`, { force: true });
   await rm(`${capture}.stderr`, { force: true });
   await opts.log.appendFile(`--- stdout
@@ -16735,7 +16787,7 @@ async function runNativeStep(req, spec, measure) {
   return { step, telemetry: [before, after] };
 }
 async function failureNote(req, spec, f, logPath) {
-  const log = await readFile4(logPath, "utf8").catch(() => "");
+  const log = await readFile5(logPath, "utf8").catch(() => "");
   const t = triage(await loadKnownIssues(KNOWN_ISSUES_FILE), {
     stage: "execute",
     log,
@@ -17170,11 +17222,12 @@ async function runFvp(req) {
 var fvpDriver = {
   name: "fvp",
   describe: "a Corstone FVP running ExecuTorch's bare-metal executor runner (examples/arm/executor_runner)",
+  interleaves: false,
   execute: runFvp
 };
 
 // actions/src/drivers/llama-main/driver.ts
-import { readFile as readFile5, stat as stat3 } from "node:fs/promises";
+import { readFile as readFile6, stat as stat3 } from "node:fs/promises";
 import path18 from "node:path";
 
 // actions/src/pipeline/runnable-cell.ts
@@ -17262,7 +17315,7 @@ function hottest(r) {
   const values = Object.values(r.thermal_c);
   return values.length === 0 ? null : Math.max(...values);
 }
-async function coolDown(cooldown, logger, sleep = (ms) => new Promise((r) => setTimeout(r, ms))) {
+async function coolDown(cooldown, logger, sleep2 = (ms) => new Promise((r) => setTimeout(r, ms))) {
   if (cooldown === void 0) return { waitedS: 0, hot: false };
   const started = performance.now();
   const poll = (cooldown.poll_s ?? 2) * 1e3;
@@ -17276,7 +17329,7 @@ async function coolDown(cooldown, logger, sleep = (ms) => new Promise((r) => set
       );
       return { waitedS, hot: true };
     }
-    await sleep(poll);
+    await sleep2(poll);
   }
 }
 
@@ -17472,7 +17525,7 @@ async function encodeTexts(python2, modelDir, texts) {
 var LLAMA_MAIN_ENV = "PTE_FARM_LLAMA_MAIN";
 async function bosTokenId(modelDir) {
   for (const file of ["config.json", "generation_config.json"]) {
-    const text = await readFile5(path18.join(modelDir, file), "utf8").catch(() => null);
+    const text = await readFile6(path18.join(modelDir, file), "utf8").catch(() => null);
     if (text === null) continue;
     const id = JSON.parse(text).bos_token_id;
     if (typeof id === "number") return id;
@@ -17705,12 +17758,13 @@ async function runLlamaMain(req) {
 var llamaMainDriver = {
   name: "llama-main",
   describe: "ExecuTorch's C++ LLM runner, llama_main (examples/models/llama/main.cpp)",
+  interleaves: false,
   execute: runLlamaMain
 };
 
 // actions/src/pipeline/stage-job.ts
 import { existsSync as existsSync3 } from "node:fs";
-import { readFile as readFile10 } from "node:fs/promises";
+import { readFile as readFile11 } from "node:fs/promises";
 
 // actions/src/schemas/manifest.ts
 var manifest = obj({
@@ -17734,7 +17788,7 @@ var manifest = obj({
 });
 
 // actions/src/pipeline/cache.ts
-import { mkdir as mkdir2, mkdtemp, readdir as readdir3, readFile as readFile6, rename, rm as rm2, stat as stat4, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir2, mkdtemp, readdir as readdir4, readFile as readFile7, rename, rm as rm2, stat as stat4, writeFile as writeFile2 } from "node:fs/promises";
 import path19 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
@@ -17761,7 +17815,7 @@ function cacheKey(stage, material, toolchain2, modelHash) {
 }
 var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
 async function fingerprintToolchain(args) {
-  const pins = await readFile6(args.pinsFile, "utf8");
+  const pins = await readFile7(args.pinsFile, "utf8");
   const probe = await execa(args.python, ["-c", PROBE], { reject: false });
   if (probe.exitCode !== 0) {
     throw new InfrastructureError(
@@ -17826,7 +17880,7 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile6(path19.join(dir, "result.json"), "utf8");
+      text = await readFile7(path19.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
@@ -17902,7 +17956,7 @@ var BuildCache = class {
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
     const tmp = path19.join(this.root, "tmp");
-    const names2 = await readdir3(tmp).catch(() => []);
+    const names2 = await readdir4(tmp).catch(() => []);
     for (const name of names2) {
       const s = await stat4(path19.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
@@ -17918,7 +17972,7 @@ var BuildCache = class {
 };
 
 // actions/src/pipeline/step-notes.ts
-import { mkdir as mkdir3, readdir as readdir4, readFile as readFile7, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir3, readdir as readdir5, readFile as readFile8, writeFile as writeFile3 } from "node:fs/promises";
 import path20 from "node:path";
 
 // actions/src/schemas/run-record.ts
@@ -18080,8 +18134,9 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     outcome: step.kind,
     cache: step.cache,
     wall_s: Math.round(step.wallMs) / 1e3,
-    dir: step.dir,
-    log: step.logPath,
+    // Relative to the job's output folder: the notes travel to the device job, whose folder differs.
+    dir: inRunOutput(outDir2, step.dir),
+    log: step.logPath === null ? null : inRunOutput(outDir2, step.logPath),
     started_at: startedAt,
     finished_at: (/* @__PURE__ */ new Date()).toISOString(),
     failure: step.failure,
@@ -18095,11 +18150,11 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
 }
 
 // actions/src/pipeline/steps.ts
-import { cp, mkdir as mkdir5, readFile as readFile9, rename as rename2, rm as rm3, symlink } from "node:fs/promises";
+import { cp, mkdir as mkdir5, readFile as readFile10, rename as rename2, rm as rm3, symlink } from "node:fs/promises";
 import path22 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
-import { mkdir as mkdir4, open as open3, readFile as readFile8, stat as stat5, writeFile as writeFile4 } from "node:fs/promises";
+import { mkdir as mkdir4, open as open3, readFile as readFile9, stat as stat5, writeFile as writeFile4 } from "node:fs/promises";
 import path21 from "node:path";
 var SPEC_FILE = "spec.json";
 var RESULT_FILE = "result.json";
@@ -18142,6 +18197,7 @@ async function runStage(stage, opts) {
     const res = await child;
     clearTimeout(timer);
     child.kill("SIGKILL");
+    if (child.pid !== void 0) await waitGroupGone(child.pid);
     const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
     exit = { exitCode: res.exitCode ?? null, signal: res.signal ?? null, spawnError };
   } finally {
@@ -18201,7 +18257,7 @@ async function readResult(dir, stage) {
   const file = path21.join(dir, RESULT_FILE);
   let text;
   try {
-    text = await readFile8(file, "utf8");
+    text = await readFile9(file, "utf8");
   } catch {
     return { result: null, problem: null };
   }
@@ -18330,8 +18386,9 @@ var StepRunner = class {
         label,
         kind: "ok",
         cache: "hit",
-        dir: hit.dir,
-        logPath: path22.join(hit.dir, "stage.log"),
+        // The run output's link to the entry: records name paths inside the run's output folder.
+        dir: outPath,
+        logPath: path22.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -18344,7 +18401,7 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir, logPath: path22.join(dir, "stage.log") };
+      return { ...step, dir: outPath, logPath: path22.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
     return this.noteFailure(spec, { ...step, dir: outPath, logPath: path22.join(outPath, "stage.log") }, cell3);
@@ -18387,7 +18444,7 @@ var StepRunner = class {
   async noteFailure(spec, step, cell3, buildToolchain = null) {
     const logPath = step.logPath ?? path22.join(step.dir, "stage.log");
     const message2 = await describeFailure({ ...step, logPath });
-    const log = await readFile9(logPath, "utf8").catch(() => "");
+    const log = await readFile10(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
       stage: step.stage,
       log,
@@ -18399,14 +18456,17 @@ var StepRunner = class {
       recipe: spec.recipe
     });
     const reproduce = reproduceCommand({
-      python: this.opts.command.python,
+      python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specPath: displayPath(path22.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path22.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
-    this.opts.logger.error(`${message2}
+    this.opts.logger.error(
+      `${message2}
   triage: ${t.summary}
-  reproduce: ${reproduce}`);
+  reproduce: ${reproduce}
+  (OUT=${displayPath(this.opts.outDir)})`
+    );
     const failure = {
       stage: step.stage,
       outcome: step.kind,
@@ -18455,7 +18515,7 @@ function matrixCellById(farm, id, what = "cell") {
   return cell3;
 }
 async function readText(file, what) {
-  return readFile10(file, "utf8").catch((err) => {
+  return readFile11(file, "utf8").catch((err) => {
     throw new ConfigurationError(`cannot read ${what} ${file} (${err.code ?? err.message})`);
   });
 }
@@ -18544,7 +18604,7 @@ var StageJob = class _StageJob {
 // actions/src/drivers/python-runtime.ts
 async function runPythonRuntime(req) {
   const cell3 = runnableCell(req.cell);
-  const job = await StageJob.open({
+  const ctx = req.stages ?? (await StageJob.open({
     farm: req.farm,
     cell: cell3,
     python: req.python,
@@ -18554,9 +18614,12 @@ async function runPythonRuntime(req) {
     warmup: req.warmup,
     reps: req.reps,
     logger: req.logger
-  });
-  return executeStep(job.ctx, cell3, {
-    inputs: { pte: req.pte, manifest: req.manifestPath },
+  })).ctx;
+  const inputs = { pte: req.pte, manifest: req.manifestPath };
+  if (req.base !== void 0)
+    Object.assign(inputs, { base_pte: req.base.pte, base_manifest: req.base.manifest });
+  return executeStep(ctx, cell3, {
+    inputs,
     promptIds: req.promptIds,
     dir: req.dir,
     buildToolchain: req.manifest.toolchain
@@ -18565,6 +18628,7 @@ async function runPythonRuntime(req) {
 var pythonRuntimeDriver = {
   name: "python-runtime",
   describe: "ExecuTorch's Python runtime (the execute stage, stages/pte_stages/execute.py)",
+  interleaves: true,
   execute: runPythonRuntime
 };
 
@@ -18599,6 +18663,29 @@ function cleanSamples(m) {
   if (m === void 0) return [];
   const flags = m.sample_flags;
   return flags === void 0 ? [...m.samples] : m.samples.filter((_, i2) => (flags[i2] ?? []).length === 0);
+}
+
+// actions/src/pipeline/execute.ts
+var RUNNER_EXECUTORCH_ENV = "PTE_FARM_RUNNER_EXECUTORCH";
+function checkBuildOf(cell3, manifest2, manifestPath) {
+  const built = manifest2.cell;
+  const mismatch = ["model", "recipe", "backend", "toolchain"].filter(
+    (k) => built[k] !== cell3.ref[k]
+  );
+  if (mismatch.length > 0) {
+    throw new ConfigurationError(
+      `input manifest ${manifestPath}: built for ${built.id ?? JSON.stringify(built)}, not a build of cell ${cell3.id} (${mismatch.join(", ")} differ)`
+    );
+  }
+}
+function executeCell(driver, req) {
+  checkBuildOf(req.cell, req.manifest, req.manifestPath);
+  if (req.base !== void 0 && !driver.interleaves) {
+    throw new ConfigurationError(
+      `cell ${req.cell.id}: the ${driver.name} driver cannot measure a base .pte interleaved with the head's; an interleaved session (--base-out) needs the python-runtime driver`
+    );
+  }
+  return driver.execute(req);
 }
 
 // actions/src/pipeline/cell.ts
@@ -19001,7 +19088,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile: copyFile2, lstat, mkdir: mkdir6, open: open4, readdir: readdir5, rename: rename3, rm: rm4, rmdir, stat: stat6, symlink: symlink2, unlink } = fs3.promises;
+var { chmod, copyFile: copyFile2, lstat, mkdir: mkdir6, open: open4, readdir: readdir6, rename: rename3, rm: rm4, rmdir, stat: stat6, symlink: symlink2, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -19494,7 +19581,6 @@ function defineAction(action, body) {
 }
 
 // actions/src/action-runs/execute.ts
-var RUNNER_EXECUTORCH_ENV = "PTE_FARM_RUNNER_EXECUTORCH";
 function program(io, name) {
   const v = io.input(name);
   return v === "" || !v.includes("/") ? v : path25.resolve(io.workspace, v);
@@ -19513,15 +19599,6 @@ var run = defineAction("execute", async (io) => {
   const pte = await artefactAt(io.requiredPath("pte"), "input pte");
   const manifestPath = io.requiredPath("manifest");
   const manifest2 = await readManifest(manifestPath);
-  const built = manifest2.cell;
-  const mismatch = ["model", "recipe", "backend", "toolchain"].filter(
-    (k) => built[k] !== cell3.ref[k]
-  );
-  if (mismatch.length > 0) {
-    throw new ConfigurationError(
-      `input manifest ${manifestPath}: built for ${built.id ?? JSON.stringify(built)}, not a build of cell ${cell3.id} (${mismatch.join(", ")} differ)`
-    );
-  }
   let promptIds = [];
   if (io.input("reference") !== "") {
     const { data: reference } = await readStageResult(
@@ -19546,7 +19623,7 @@ var run = defineAction("execute", async (io) => {
   io.logger.info(`cell ${cell3.id}: ${driver.name} driver, ${driver.describe}`);
   const step = await recordStep(
     outDir2,
-    driver.execute({
+    executeCell(driver, {
       farm,
       cell: cell3,
       pte: pte.path,

@@ -15281,6 +15281,17 @@ function displayPath(p) {
   const rel = path11.relative(process.cwd(), p);
   return rel !== "" && !rel.startsWith("..") && !path11.isAbsolute(rel) ? rel : p;
 }
+function inRunOutput(outDir2, p) {
+  const rel = path11.relative(outDir2, path11.resolve(outDir2, p));
+  if (rel.startsWith("..") || path11.isAbsolute(rel)) {
+    throw new Error(`bug: ${p} is outside the run's output folder ${outDir2}`);
+  }
+  return rel;
+}
+function portablePython(python2) {
+  const rel = path11.relative(REPO_ROOT, path11.resolve(python2));
+  return rel !== "" && !rel.startsWith("..") && !path11.isAbsolute(rel) ? rel : path11.basename(python2);
+}
 
 // matrix/capabilities.ts
 var list = (names3) => names3.join(", ");
@@ -16882,8 +16893,9 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     outcome: step.kind,
     cache: step.cache,
     wall_s: Math.round(step.wallMs) / 1e3,
-    dir: step.dir,
-    log: step.logPath,
+    // Relative to the job's output folder: the notes travel to the device job, whose folder differs.
+    dir: inRunOutput(outDir2, step.dir),
+    log: step.logPath === null ? null : inRunOutput(outDir2, step.logPath),
     started_at: startedAt,
     finished_at: (/* @__PURE__ */ new Date()).toISOString(),
     failure: step.failure,
@@ -16897,12 +16909,52 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
 }
 
 // actions/src/pipeline/steps.ts
-import { cp, mkdir as mkdir4, readFile as readFile5, rename as rename2, rm as rm2, symlink } from "node:fs/promises";
+import { cp, mkdir as mkdir4, readFile as readFile6, rename as rename2, rm as rm2, symlink } from "node:fs/promises";
 import path18 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
-import { mkdir as mkdir3, open, readFile as readFile4, stat as stat3, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir3, open, readFile as readFile5, stat as stat3, writeFile as writeFile3 } from "node:fs/promises";
 import path17 from "node:path";
+
+// actions/src/core/process-group.ts
+import { readdir as readdir4, readFile as readFile4 } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+async function groupMembers(pgid) {
+  const pids = await readdir4("/proc").catch(() => null);
+  if (pids === null) return null;
+  const states = [];
+  for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
+    const stat5 = await readFile4(`/proc/${pid}/stat`, "utf8").catch(() => null);
+    if (stat5 === null) continue;
+    const [state, , pgrp] = stat5.slice(stat5.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") states.push(state ?? "?");
+  }
+  return states;
+}
+async function groupRuns(pgid) {
+  const members = await groupMembers(pgid);
+  if (members !== null) return members.length > 0;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function waitGroupGone(pgid, timeoutMs = 1e4) {
+  const deadline = performance.now() + timeoutMs;
+  for (; ; ) {
+    if (!await groupRuns(pgid)) return true;
+    if (performance.now() > deadline) return false;
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+    }
+    await sleep(20);
+  }
+}
+
+// actions/src/pipeline/stage-process.ts
 var SPEC_FILE = "spec.json";
 var RESULT_FILE = "result.json";
 var LOG_FILE = "stage.log";
@@ -16944,6 +16996,7 @@ async function runStage(stage, opts) {
     const res = await child;
     clearTimeout(timer);
     child.kill("SIGKILL");
+    if (child.pid !== void 0) await waitGroupGone(child.pid);
     const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
     exit = { exitCode: res.exitCode ?? null, signal: res.signal ?? null, spawnError };
   } finally {
@@ -17003,7 +17056,7 @@ async function readResult(dir, stage) {
   const file = path17.join(dir, RESULT_FILE);
   let text;
   try {
-    text = await readFile4(file, "utf8");
+    text = await readFile5(file, "utf8");
   } catch {
     return { result: null, problem: null };
   }
@@ -17136,9 +17189,9 @@ function shellQuote(word) {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 function reproduceCommand(args) {
-  const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec ${shellQuote(args.specPath)} --out /tmp/pte-farm-repro`;
+  const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec "$OUT"/${shellQuote(args.specInOut)} --out /tmp/pte-farm-repro`;
   const cell3 = `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
-  return `${stage}   # or: ${cell3}`;
+  return `${stage}   # OUT: the run's output folder; or: ${cell3}`;
 }
 
 // actions/src/pipeline/steps.ts
@@ -17207,8 +17260,9 @@ var StepRunner = class {
         label,
         kind: "ok",
         cache: "hit",
-        dir: hit.dir,
-        logPath: path18.join(hit.dir, "stage.log"),
+        // The run output's link to the entry: records name paths inside the run's output folder.
+        dir: outPath,
+        logPath: path18.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -17221,7 +17275,7 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir, logPath: path18.join(dir, "stage.log") };
+      return { ...step, dir: outPath, logPath: path18.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
     return this.noteFailure(spec, { ...step, dir: outPath, logPath: path18.join(outPath, "stage.log") }, cell3);
@@ -17264,7 +17318,7 @@ var StepRunner = class {
   async noteFailure(spec, step, cell3, buildToolchain = null) {
     const logPath = step.logPath ?? path18.join(step.dir, "stage.log");
     const message = await describeFailure({ ...step, logPath });
-    const log = await readFile5(logPath, "utf8").catch(() => "");
+    const log = await readFile6(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
       stage: step.stage,
       log,
@@ -17276,14 +17330,17 @@ var StepRunner = class {
       recipe: spec.recipe
     });
     const reproduce = reproduceCommand({
-      python: this.opts.command.python,
+      python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specPath: displayPath(path18.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path18.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
-    this.opts.logger.error(`${message}
+    this.opts.logger.error(
+      `${message}
   triage: ${t.summary}
-  reproduce: ${reproduce}`);
+  reproduce: ${reproduce}
+  (OUT=${displayPath(this.opts.outDir)})`
+    );
     const failure = {
       stage: step.stage,
       outcome: step.kind,
@@ -17832,7 +17889,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir4, rename: rename3, rm: rm3, rmdir, stat: stat4, symlink: symlink2, unlink } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir5, rename: rename3, rm: rm3, rmdir, stat: stat4, symlink: symlink2, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 

@@ -7423,6 +7423,13 @@ function displayPath(p) {
   const rel = path.relative(process.cwd(), p);
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
+function inRunOutput(outDir2, p) {
+  const rel = path.relative(outDir2, path.resolve(outDir2, p));
+  if (rel.startsWith("..") || path.isAbsolute(rel)) {
+    throw new Error(`bug: ${p} is outside the run's output folder ${outDir2}`);
+  }
+  return rel;
+}
 
 // matrix/capabilities.ts
 var list = (names2) => names2.join(", ");
@@ -11153,12 +11160,12 @@ var escapeWindowsCommand = (parsed) => {
   }
   const escapedFile = escapeMetaChars(path7.normalize(resolvedFile ?? parsed.file));
   const escapedArguments = parsed.commandArguments.map((argument) => escapeArgument(argument));
-  const commandLine = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
+  const commandLine2 = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
   parsed.options.windowsVerbatimArguments = true;
   return {
     file: process7.env.comspec || "cmd.exe",
     // `/e:on` enables the command extensions the `%` escaping relies on, and `/v:off` disables delayed expansion so `!` is literal, even when the registry changes either default
-    commandArguments: ["/d", "/e:on", "/v:off", "/s", "/c", commandLine],
+    commandArguments: ["/d", "/e:on", "/v:off", "/s", "/c", commandLine2],
     options: parsed.options
   };
 };
@@ -16595,9 +16602,6 @@ async function gitSha(cwd) {
   return res.exitCode === 0 ? res.stdout.trim() : null;
 }
 
-// actions/src/pipeline/cell.ts
-import path12 from "node:path";
-
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
 var ROLES = ["base", "head", "nightly", "release"];
@@ -16815,6 +16819,71 @@ function exitCodeFor(records) {
   return EXIT.ok;
 }
 
+// actions/src/gate/finish.ts
+function finishCell(f) {
+  let failure = f.failure;
+  const { reference, execute, cell: cell3 } = f;
+  const checkedOnDevice = execute?.driver?.output_check !== void 0 && execute.prompts.length === 0;
+  if (failure === null && execute !== null && reference !== null && cell3.recipe.quantized && reference.prompts.some((p) => p.quantized === null)) {
+    failure = f.incomparable(
+      "reference",
+      `recipe ${cell3.recipe.name} is quantized but the reference has no quantized tokens`
+    );
+  }
+  const gateOf = (data) => {
+    if (failure !== null || checkedOnDevice) return null;
+    const prompts = reference?.prompts ?? [];
+    try {
+      return gate(prompts, data.prompts, defaultPolicy(prompts, cell3.fp32Gate));
+    } catch (err) {
+      if (!(err instanceof GateInputError)) throw err;
+      failure = f.incomparable(void 0, `gate: ${err.message}`);
+      return null;
+    }
+  };
+  const headGate = execute === null ? null : gateOf(execute);
+  const baseData = execute?.base;
+  const baseGate = baseData === void 0 ? null : gateOf(baseData);
+  const finishedAt = (/* @__PURE__ */ new Date()).toISOString();
+  const steps = f.steps.map((s) => ({
+    ...s,
+    dir: inRunOutput(f.outDir, s.dir),
+    logPath: s.logPath === null ? null : inRunOutput(f.outDir, s.logPath)
+  }));
+  const man = f.manifest;
+  const one = (role, data, g) => buildRunRecord({
+    cell: cell3,
+    session: f.session,
+    role,
+    gitSha: f.gitSha,
+    startedAt: f.startedAt,
+    finishedAt,
+    steps,
+    device: f.device,
+    telemetry: f.telemetry,
+    buildToolchain: man?.toolchain ?? null,
+    deviceToolchain: f.deviceToolchain,
+    reference,
+    execute: data,
+    gate: g,
+    failure,
+    ...man?.delegation === void 0 ? {} : { delegation: man.delegation },
+    // Execute ran only a .pte whose sha256 is its manifest's, so the manifest names the measured bytes.
+    ...data !== null && role !== "base" && man !== null ? { pte: { sha256: man.pte.sha256, bytes: man.pte.bytes } } : {},
+    ...baseData !== void 0 && execute?.order !== void 0 && f.basePteSha256 !== void 0 ? {
+      interleave: {
+        order: execute.order,
+        partner_pte_sha256: role === "head" ? f.basePteSha256 : man?.pte.sha256 ?? ""
+      }
+    } : {}
+  });
+  if (baseData === void 0) return [one(f.role, execute, headGate)];
+  return [one("base", baseData, baseGate), one("head", execute, headGate)];
+}
+
+// actions/src/pipeline/cell.ts
+import path13 from "node:path";
+
 // actions/src/schemas/manifest.ts
 var manifest = obj({
   schema: literal("pte-farm/manifest@1"),
@@ -16836,17 +16905,15 @@ var manifest = obj({
   created_at: str
 });
 
-// actions/src/pipeline/cell.ts
-function cellDir(outDir2, cell3) {
-  return path12.join(outDir2, "cells", ...cell3.id.split("/"));
-}
+// actions/src/pipeline/triage.ts
+var MAX_LOG_CHARS = 4 * 1024 * 1024;
 
 // actions/src/pipeline/stage-job.ts
 import { readFile as readFile4 } from "node:fs/promises";
 
 // actions/src/pipeline/step-notes.ts
 import { mkdir, readdir as readdir2, readFile as readFile3, writeFile } from "node:fs/promises";
-import path13 from "node:path";
+import path12 from "node:path";
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
   stage: literal(...STAGES),
@@ -16863,14 +16930,14 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path13.join(outDir2, "steps");
+  return path12.join(outDir2, "steps");
 }
 async function readStepNotes(outDir2) {
   const dir = stepsDir(outDir2);
   const names2 = await readdir2(dir).catch(() => []);
   const notes = [];
   for (const name of names2.filter((n2) => n2.endsWith(".json"))) {
-    const file = path13.join(dir, name);
+    const file = path12.join(dir, name);
     try {
       notes.push(parseJson(stepNote, await readFile3(file, "utf8"), file));
     } catch (err) {
@@ -16896,9 +16963,6 @@ function stepFromNote(note) {
     failure: note.failure
   };
 }
-
-// actions/src/pipeline/triage.ts
-var MAX_LOG_CHARS = 4 * 1024 * 1024;
 
 // actions/src/pipeline/stage-job.ts
 var StageFailedError = class extends Error {
@@ -16961,6 +17025,11 @@ async function readManifest(file) {
     if (err instanceof ValidationError) throw new ConfigurationError(`input manifest: ${err.message}`);
     throw err;
   }
+}
+
+// actions/src/pipeline/cell.ts
+function cellDir(outDir2, cell3) {
+  return path13.join(outDir2, "cells", ...cell3.id.split("/"));
 }
 
 // actions/src/action-runs/io.ts
@@ -17865,55 +17934,40 @@ var run = defineAction("gate", async (io) => {
   let reference = null;
   let execute = null;
   let deviceToolchain = null;
-  let verdict = null;
   const readReference = async () => (await readStageResult(io.requiredPath("reference"), "reference", "input reference")).data;
   if (io.path("reference") !== "") reference = await readReference();
-  let checkedOnDevice = false;
   if (failed === void 0) {
-    const executed2 = await readStageResult(io.requiredPath("execute"), "execute", "input execute");
-    execute = executed2.data;
-    deviceToolchain = executed2.result.toolchain;
-    checkedOnDevice = execute.driver?.output_check !== void 0 && execute.prompts.length === 0;
-  }
-  if (execute !== null && !checkedOnDevice) {
-    reference ??= await readReference();
-    try {
-      verdict = gate(
-        reference?.prompts ?? [],
-        execute.prompts,
-        defaultPolicy(reference?.prompts ?? [], cell3.fp32Gate)
-      );
-    } catch (err) {
-      if (!(err instanceof GateInputError)) throw err;
-      throw new ConfigurationError(
-        `inputs reference and execute are not of the same prompts: ${err.message}`
-      );
-    }
+    const executed = await readStageResult(io.requiredPath("execute"), "execute", "input execute");
+    execute = executed.data;
+    deviceToolchain = executed.result.toolchain;
+    if (execute.prompts.length > 0 || execute.driver?.output_check === void 0)
+      reference ??= await readReference();
   }
   const manifestPath = io.path("manifest");
-  const builtManifest = manifestPath === "" ? null : await readManifest(manifestPath);
-  const buildToolchain = builtManifest?.toolchain ?? null;
-  const executed = execute !== null && builtManifest !== null ? { pte: { sha256: builtManifest.pte.sha256, bytes: builtManifest.pte.bytes } } : {};
-  const session = io.input("session") || defaultSession(process.env);
   const role = io.oneOf("role", ROLES);
-  const record2 = buildRunRecord({
+  const [record2] = finishCell({
     cell: cell3,
-    session,
+    session: io.input("session") || defaultSession(process.env),
     role,
     gitSha: io.input("git-sha") || process.env.GITHUB_SHA || await gitSha(REPO_ROOT),
     startedAt: notes[0]?.started_at ?? startedAt,
-    finishedAt: (/* @__PURE__ */ new Date()).toISOString(),
     steps: notes.map(stepFromNote),
+    outDir: outDir2,
     device: await hostDeviceInfo(cell3.device),
     telemetry: notes.flatMap((n2) => n2.telemetry),
-    buildToolchain,
-    deviceToolchain,
     reference,
     execute,
-    gate: verdict,
+    deviceToolchain,
+    manifest: manifestPath === "" ? null : await readManifest(manifestPath),
     failure: null,
-    ...executed
+    // The reference and execute results are this action's inputs: ones that do not belong together are bad input.
+    incomparable: (_stage, message) => {
+      throw new ConfigurationError(`inputs reference and execute are not of the same prompts: ${message}`);
+    }
   });
+  if (record2 === void 0) throw new Error("bug: finishCell returned no record");
+  const verdict = record2.gate;
+  const checkedOnDevice = verdict === null && record2.driver?.output_check !== void 0;
   const file = path15.join(cellDir(outDir2, cell3), role === "base" ? "run.base.json" : "run.json");
   await mkdir3(path15.dirname(file), { recursive: true });
   await writeFile3(file, `${JSON.stringify(record2, null, 2)}
@@ -17935,7 +17989,7 @@ ${notesText}
     throw new VerdictFailure(`cell ${cell3.id}: ${record2.status}: ${why}`, exitCodeFor([record2]));
   }
   io.logger.info(
-    checkedOnDevice ? `cell ${cell3.id}: pass (outputs checked on the device: ${execute?.driver?.output_check}, Test_result PASS)` : `cell ${cell3.id}: pass (tokens bit-exact vs the ${verdict?.policy.reference} reference)`
+    checkedOnDevice ? `cell ${cell3.id}: pass (outputs checked on the device: ${record2.driver?.output_check}, Test_result PASS)` : `cell ${cell3.id}: pass (tokens bit-exact vs the ${verdict?.policy.reference} reference)`
   );
 });
 

@@ -12,6 +12,7 @@ import { defaultPython } from "../core/paths.ts";
 import type { DriverSettings } from "../drivers/driver.ts";
 import { driverFor } from "../drivers/registry.ts";
 import { cellDir } from "../pipeline/cell.ts";
+import { executeCell, RUNNER_EXECUTORCH_ENV } from "../pipeline/execute.ts";
 import {
   artefactAt,
   matrixCellById,
@@ -22,9 +23,6 @@ import {
 import { cleanSamples, median } from "../records/samples.ts";
 import type { ExecuteData } from "../schemas/stage.ts";
 import { type ActionIO, defineAction } from "./io.ts";
-
-/** The env var provisioning sets to the ExecuTorch release a native runner was built from. */
-export const RUNNER_EXECUTORCH_ENV = "PTE_FARM_RUNNER_EXECUTORCH";
 
 /** A program given by path or, without a slash, by name on PATH. */
 function program(io: ActionIO<"execute">, name: "runner" | "fvp"): string {
@@ -47,16 +45,6 @@ export const run = defineAction("execute", async (io) => {
   const pte = await artefactAt(io.requiredPath("pte"), "input pte");
   const manifestPath = io.requiredPath("manifest");
   const manifest = await readManifest(manifestPath);
-  const built = manifest.cell;
-  const mismatch = (["model", "recipe", "backend", "toolchain"] as const).filter(
-    (k) => built[k] !== cell.ref[k],
-  );
-  if (mismatch.length > 0) {
-    throw new ConfigurationError(
-      `input manifest ${manifestPath}: built for ${built.id ?? JSON.stringify(built)}, not a build of cell ${cell.id} ` +
-        `(${mismatch.join(", ")} differ)`,
-    );
-  }
   let promptIds: number[][] = [];
   if (io.input("reference") !== "") {
     const { data: reference } = await readStageResult(
@@ -81,7 +69,7 @@ export const run = defineAction("execute", async (io) => {
   io.logger.info(`cell ${cell.id}: ${driver.name} driver, ${driver.describe}`);
   const step = await recordStep(
     outDir,
-    driver.execute({
+    executeCell(driver, {
       farm,
       cell,
       pte: pte.path,

@@ -13,12 +13,13 @@ import { renderFailureNotes, renderTable } from "../../../reports/summary.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import { gitSha, hostDeviceInfo } from "../core/host-info.ts";
 import { REPO_ROOT } from "../core/paths.ts";
-import { defaultPolicy, describeDivergence, GateInputError, gate } from "../gate/policy.ts";
+import { finishCell } from "../gate/finish.ts";
+import { describeDivergence } from "../gate/policy.ts";
 import { cellDir } from "../pipeline/cell.ts";
 import { matrixCellById, readManifest, readStageResult } from "../pipeline/stage-job.ts";
 import { readStepNotes, stepFromNote } from "../pipeline/step-notes.ts";
-import { buildRunRecord, exitCodeFor } from "../records/build.ts";
-import { type GateResult, ROLES } from "../schemas/run-record.ts";
+import { exitCodeFor } from "../records/build.ts";
+import { ROLES } from "../schemas/run-record.ts";
 import type { ExecuteData, ReferenceData, ToolchainVersions } from "../schemas/stage.ts";
 import { defineAction, VerdictFailure } from "./io.ts";
 
@@ -42,61 +43,42 @@ export const run = defineAction("gate", async (io) => {
   let reference: ReferenceData | null = null;
   let execute: ExecuteData | null = null;
   let deviceToolchain: ToolchainVersions | null = null;
-  let verdict: GateResult | null = null;
   const readReference = async () =>
     (await readStageResult(io.requiredPath("reference"), "reference", "input reference")).data;
   if (io.path("reference") !== "") reference = await readReference();
-  let checkedOnDevice = false;
   if (failed === undefined) {
     const executed = await readStageResult(io.requiredPath("execute"), "execute", "input execute");
     execute = executed.data;
     deviceToolchain = executed.result.toolchain;
-    // No tokens to gate (a CNN on the FVP): the device compared the outputs itself (Test_result: PASS).
-    checkedOnDevice = execute.driver?.output_check !== undefined && execute.prompts.length === 0;
-  }
-  if (execute !== null && !checkedOnDevice) {
-    reference ??= await readReference();
-    try {
-      verdict = gate(
-        reference?.prompts ?? [],
-        execute.prompts,
-        defaultPolicy(reference?.prompts ?? [], cell.fp32Gate),
-      );
-    } catch (err) {
-      if (!(err instanceof GateInputError)) throw err;
-      throw new ConfigurationError(
-        `inputs reference and execute are not of the same prompts: ${err.message}`,
-      );
-    }
+    // Tokens to gate need the reference (a CNN checked on the FVP has none: the device compared).
+    if (execute.prompts.length > 0 || execute.driver?.output_check === undefined)
+      reference ??= await readReference();
   }
   const manifestPath = io.path("manifest");
-  const builtManifest = manifestPath === "" ? null : await readManifest(manifestPath);
-  const buildToolchain = builtManifest?.toolchain ?? null;
-  // Execute ran only a .pte whose sha256 is its manifest's, so the manifest names the measured bytes.
-  const executed =
-    execute !== null && builtManifest !== null
-      ? { pte: { sha256: builtManifest.pte.sha256, bytes: builtManifest.pte.bytes } }
-      : {};
-  const session = io.input("session") || defaultSession(process.env);
   const role = io.oneOf("role", ROLES);
-  const record = buildRunRecord({
+  const [record] = finishCell({
     cell,
-    session,
+    session: io.input("session") || defaultSession(process.env),
     role,
     gitSha: io.input("git-sha") || process.env.GITHUB_SHA || (await gitSha(REPO_ROOT)),
     startedAt: notes[0]?.started_at ?? startedAt,
-    finishedAt: new Date().toISOString(),
     steps: notes.map(stepFromNote),
+    outDir,
     device: await hostDeviceInfo(cell.device),
     telemetry: notes.flatMap((n) => n.telemetry),
-    buildToolchain,
-    deviceToolchain,
     reference,
     execute,
-    gate: verdict,
+    deviceToolchain,
+    manifest: manifestPath === "" ? null : await readManifest(manifestPath),
     failure: null,
-    ...executed,
+    // The reference and execute results are this action's inputs: ones that do not belong together are bad input.
+    incomparable: (_stage, message) => {
+      throw new ConfigurationError(`inputs reference and execute are not of the same prompts: ${message}`);
+    },
   });
+  if (record === undefined) throw new Error("bug: finishCell returned no record");
+  const verdict = record.gate;
+  const checkedOnDevice = verdict === null && record.driver?.output_check !== undefined;
   const file = path.join(cellDir(outDir, cell), role === "base" ? "run.base.json" : "run.json");
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
@@ -116,7 +98,7 @@ export const run = defineAction("gate", async (io) => {
   }
   io.logger.info(
     checkedOnDevice
-      ? `cell ${cell.id}: pass (outputs checked on the device: ${execute?.driver?.output_check}, Test_result PASS)`
+      ? `cell ${cell.id}: pass (outputs checked on the device: ${record.driver?.output_check}, Test_result PASS)`
       : `cell ${cell.id}: pass (tokens bit-exact vs the ${verdict?.policy.reference} reference)`,
   );
 });

@@ -45,3 +45,18 @@ export function displayPath(p: string): string {
   const rel = path.relative(process.cwd(), p);
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
+
+/** `p` relative to the run's output folder (a relative `p` already is); anything outside it is our bug. */
+export function inRunOutput(outDir: string, p: string): string {
+  const rel = path.relative(outDir, path.resolve(outDir, p));
+  if (rel.startsWith("..") || path.isAbsolute(rel)) {
+    throw new Error(`bug: ${p} is outside the run's output folder ${outDir}`);
+  }
+  return rel;
+}
+
+/** An interpreter path fit for a record: relative to the repo root when inside it, else its bare name. */
+export function portablePython(python: string): string {
+  const rel = path.relative(REPO_ROOT, path.resolve(python));
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : path.basename(python);
+}

@@ -14,6 +14,7 @@ import type { Farm } from "../../../matrix/load.ts";
 import type { Driver } from "../../../matrix/schema.ts";
 import type { TelemetrySample } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
+import type { StageContext } from "../pipeline/stages.ts";
 import type { Step } from "../pipeline/steps.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import type { ToolchainVersions } from "../schemas/stage.ts";
@@ -56,6 +57,13 @@ export interface DriverRequest {
   python: string;
   settings: DriverSettings;
   logger: Logger;
+  /**
+   * The caller's stage runner, when it has one (`pte-farm run`: its known issues, stage options
+   * and progress lines); a driver that runs the Python execute stage opens its own otherwise.
+   */
+  stages?: StageContext;
+  /** A base `.pte` and its manifest to measure interleaved (ABBA) with the head's; see {@link ExecuteDriver.interleaves}. */
+  base?: { pte: string; manifest: string };
 }
 
 export interface DriverRun {
@@ -68,6 +76,8 @@ export interface ExecuteDriver {
   name: Driver;
   /** One line for logs and docs: what runs the model. */
   describe: string;
+  /** Whether it can measure a base and a head `.pte` interleaved in one session. */
+  interleaves: boolean;
   execute(req: DriverRequest): Promise<DriverRun>;
 }
 

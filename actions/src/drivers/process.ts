@@ -7,9 +7,11 @@
  * Output goes to files, not pipes: a grandchild that outlives its parent (or escapes the group
  * kill) would hold a pipe open and keep us waiting for it; a file it can write to forever.
  */
+
 import { type FileHandle, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import { waitGroupGone } from "../core/process-group.ts";
 import { shellQuote } from "../pipeline/triage.ts";
 
 export interface ProcessResult {
@@ -76,6 +78,8 @@ export async function runProcess(argv: readonly string[], opts: RunProcessOption
   clearTimeout(timer);
   // It is gone; whatever is left in its process group is a straggler.
   child.kill("SIGKILL");
+  // Signals arrive asynchronously: return only once nothing of the tree runs.
+  if (child.pid !== undefined) await waitGroupGone(child.pid);
   await out.close();
   await err.close();
   const stdout = await readFile(`${capture}.stdout`, "utf8");

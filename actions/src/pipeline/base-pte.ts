@@ -34,9 +34,11 @@ export async function basePteFor(baseOut: string, cell: Cell): Promise<BasePte> 
         `--base-out: ${recordFile} has no successful lower stage, so there is no base .pte for ${cell.id}`,
       );
     }
-    const manifestFile = path.join(lower.dir, "manifest.json");
+    // Records name a stage's folder relative to the run's output folder (older ones: absolute).
+    const lowerDir = path.resolve(path.resolve(baseOut), lower.dir);
+    const manifestFile = path.join(lowerDir, "manifest.json");
     const man = parseJson(manifestSchema, await readText(manifestFile, "the base manifest"), manifestFile);
-    return { pte: path.join(lower.dir, man.pte.file), manifest: manifestFile, sha256: man.pte.sha256 };
+    return { pte: path.join(lowerDir, man.pte.file), manifest: manifestFile, sha256: man.pte.sha256 };
   } catch (err) {
     if (err instanceof ValidationError) throw new ConfigurationError(`--base-out: ${err.message}`);
     throw err;

@@ -1,29 +1,26 @@
 /**
- * The end-to-end flow for cells: reference → export → quantize → lower → execute → gate. Builds
- * shared between cells run once (export per model, reference and quantize per model+recipe, lower
- * per model+recipe+backend); a failed stage stops its cell and every cell that needs it.
+ * One cell end to end in one process (`pte-farm run`): reference → export → quantize → lower
+ * (stages.ts, over the build cache) → execute (execute.ts, through the driver registry) → gate and
+ * record (gate/finish.ts). The workflows run the same pieces one action per step; only the
+ * transport differs (here the steps' results are in memory, there in step notes and artefacts).
+ * Builds shared between cells run once; a failed stage stops its cell and every cell that needs it.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
+import type { Farm } from "../../../matrix/load.ts";
 import type { DeviceInfo, TelemetrySample } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
 import { parseJson, ValidationError } from "../core/validate.ts";
-import { defaultPolicy, GateInputError, gate } from "../gate/policy.ts";
-import { buildRunRecord } from "../records/build.ts";
-import { manifest as manifestSchema } from "../schemas/manifest.ts";
-import type { GateResult, Role, RunRecord } from "../schemas/run-record.ts";
-import type {
-  Delegation,
-  ExecuteData,
-  ReferenceData,
-  StageName,
-  ToolchainVersions,
-} from "../schemas/stage.ts";
+import type { DriverSettings, ExecuteDriver } from "../drivers/driver.ts";
+import { finishCell } from "../gate/finish.ts";
+import { type Manifest, manifest as manifestSchema } from "../schemas/manifest.ts";
+import type { Role, RunRecord } from "../schemas/run-record.ts";
+import type { ExecuteData, ReferenceData, StageName } from "../schemas/stage.ts";
+import { executeCell } from "./execute.ts";
 import type { RunnableCell } from "./runnable-cell.ts";
 import {
   artefactOf,
-  executeStep,
   exportStep,
   lowerStep,
   quantizeStep,
@@ -32,14 +29,18 @@ import {
 } from "./stages.ts";
 import type { FailureNote, Step } from "./steps.ts";
 
-export { cooldownFor } from "./stages.ts";
-
 export interface PipelineContext extends StageContext {
+  farm: Farm;
   outDir: string;
   session: string;
   role: Role;
   gitSha: string | null;
   device: DeviceInfo;
+  /** The driver that executes the cell here (execute.ts `localDriver`). */
+  driver: ExecuteDriver;
+  settings: DriverSettings;
+  python: string;
+  timeoutS: number;
   logger: Logger;
 }
 
@@ -66,83 +67,45 @@ export interface BasePte {
   sha256: string;
 }
 
-/** Runs one cell to its run record; never throws for stage or gate problems (they end up in the record). */
-export async function runCell(ctx: PipelineContext, cell: RunnableCell): Promise<RunRecord> {
-  return (await runCellRecords(ctx, cell, null))[0] as RunRecord;
-}
-
 /**
- * One cell with base and head measured interleaved (ABBA) in one execute process: two records,
- * role base and role head, same session, each gated against the cell's reference. When a stage
- * fails before execute produced both, only the head record (with the failure) is returned.
+ * Runs one cell to its run record(s); never throws for stage or gate problems (they end up in the
+ * record). With `base`, base and head are measured interleaved (ABBA) in one execute process: two
+ * records, role base and role head, same session, each gated against the cell's reference. When a
+ * stage fails before execute produced both, only the head record (with the failure) is returned.
  */
-export async function runCellInterleaved(
+export async function runCell(
   ctx: PipelineContext,
   cell: RunnableCell,
-  base: BasePte,
-): Promise<RunRecord[]> {
-  return runCellRecords(ctx, cell, base);
-}
-
-async function runCellRecords(
-  ctx: PipelineContext,
-  cell: RunnableCell,
-  base: BasePte | null,
+  base?: BasePte,
 ): Promise<RunRecord[]> {
   const startedAt = new Date().toISOString();
   const steps: Step[] = [];
   const telemetry: TelemetrySample[] = [];
   let reference: ReferenceData | null = null;
   let execute: ExecuteData | null = null;
-  let gateResult: GateResult | null = null;
-  let buildToolchain: ToolchainVersions | null = null;
-  let delegation: Delegation | undefined;
-  /** The head `.pte` as its manifest names it: execute runs only a file whose sha256 matches. */
-  let builtPte: { sha256: string; bytes: number } | undefined;
+  let manifest: Manifest | null = null;
   let failure: FailureNote | null = null;
-  const r = cell.recipe.name;
 
-  let headSha = "";
-  const one = (role: Role, data: ExecuteData | null, g: GateResult | null): RunRecord =>
-    buildRunRecord({
+  const finish = (): RunRecord[] =>
+    finishCell({
       cell,
       session: ctx.session,
-      role,
+      role: ctx.role,
       gitSha: ctx.gitSha,
       startedAt,
-      finishedAt: new Date().toISOString(),
       steps,
+      outDir: ctx.outDir,
       device: ctx.device,
       telemetry,
-      buildToolchain,
-      deviceToolchain: steps.find((s) => s.stage === "execute")?.result?.toolchain ?? null,
       reference,
-      execute: data,
-      gate: g,
+      execute,
+      deviceToolchain: steps.find((s) => s.stage === "execute")?.result?.toolchain ?? null,
+      manifest,
+      ...(base === undefined ? {} : { basePteSha256: base.sha256 }),
       failure,
-      ...(delegation === undefined ? {} : { delegation }),
-      ...(data !== null && role !== "base" && builtPte !== undefined ? { pte: builtPte } : {}),
-      ...(base !== null && data !== null && execute?.order !== undefined
-        ? {
-            interleave: { order: execute.order, partner_pte_sha256: role === "head" ? base.sha256 : headSha },
-          }
-        : {}),
+      // Our own stages' data that cannot be compared is a broken contract: recorded, never thrown.
+      incomparable: (stage, message) => contractFailure(stage, message, cell),
     });
-  const finish = (): RunRecord[] => {
-    const baseData = execute?.base;
-    if (base === null || baseData === undefined) return [one(ctx.role, execute, gateResult)];
-    return [one("base", baseData, gateOf(baseData)), one("head", execute, gateResult)];
-  };
-  const gateOf = (data: { prompts: ExecuteData["prompts"] }): GateResult | null => {
-    if (reference === null) return null;
-    try {
-      return gate(reference.prompts, data.prompts, defaultPolicy(reference.prompts, cell.fp32Gate));
-    } catch (err) {
-      if (!(err instanceof GateInputError)) throw err;
-      failure = contractFailure(undefined, `gate: ${err.message}`, cell);
-      return null;
-    }
-  };
   const broken = (stage: StageName | undefined, message: string): RunRecord[] => {
     failure = contractFailure(stage, message, cell);
     return finish();
@@ -174,35 +137,35 @@ async function runCellRecords(
   if (typeof pte === "string") return broken("lower", pte);
   if (typeof man === "string") return broken("lower", man);
   try {
-    const built = parseJson(manifestSchema, await readFile(man.path, "utf8"), man.path);
-    buildToolchain = built.toolchain;
-    delegation = built.delegation;
-    builtPte = { sha256: built.pte.sha256, bytes: built.pte.bytes };
+    manifest = parseJson(manifestSchema, await readFile(man.path, "utf8"), man.path);
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     return broken("lower", err.message);
   }
 
-  headSha = pte.sha256;
-  const eInputs: Record<string, string> = { pte: pte.path, manifest: man.path };
-  if (base !== null) Object.assign(eInputs, { base_pte: base.pte, base_manifest: base.manifest });
-  const run = await executeStep(ctx, cell, {
-    inputs: eInputs,
+  const run = await executeCell(ctx.driver, {
+    farm: ctx.farm,
+    cell,
+    pte: pte.path,
+    manifestPath: man.path,
+    manifest,
     promptIds: reference.prompts.map((p) => p.prompt_ids),
+    warmup: ctx.warmup,
+    reps: ctx.reps,
     dir: path.join(cellDir(ctx.outDir, cell), "execute"),
-    buildToolchain,
+    outDir: ctx.outDir,
+    timeoutS: ctx.timeoutS,
+    python: ctx.python,
+    settings: ctx.settings,
+    logger: ctx.logger,
+    stages: ctx,
+    ...(base === undefined ? {} : { base: { pte: base.pte, manifest: base.manifest } }),
   });
   telemetry.push(...run.telemetry);
-  const exe = run.step;
-  if (!ok(exe)) return finish();
-  execute = exe.data as ExecuteData;
-
-  if (cell.recipe.quantized && reference.prompts.some((p) => p.quantized === null)) {
-    return broken("reference", `recipe ${r} is quantized but the reference has no quantized tokens`);
-  }
-  if (base !== null && (execute.base === undefined || execute.order === undefined)) {
+  if (!ok(run.step)) return finish();
+  execute = run.step.data as ExecuteData;
+  if (base !== undefined && (execute.base === undefined || execute.order === undefined)) {
     return broken("execute", "execute was given a base .pte but returned no `base` data or `order`");
   }
-  gateResult = gateOf(execute);
   return finish();
 }

@@ -15,13 +15,15 @@ import { ConfigurationError, type ExitCode, InfrastructureError } from "../core/
 import { gitSha, hostDeviceInfo } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE, REPO_ROOT, STAGES_DIR } from "../core/paths.ts";
+import type { DriverSettings } from "../drivers/driver.ts";
 import { openStore } from "../history/open.ts";
 import { exitCodeFor } from "../records/build.ts";
 import type { Role, RunRecord } from "../schemas/run-record.ts";
 import type { StageName } from "../schemas/stage.ts";
 import { basePteFor } from "./base-pte.ts";
 import { BuildCache, toolchainFingerprints } from "./cache.ts";
-import { type BasePte, cellDir, runCell, runCellInterleaved } from "./cell.ts";
+import { type BasePte, cellDir, runCell } from "./cell.ts";
+import { localDriver, RUNNER_EXECUTORCH_ENV } from "./execute.ts";
 import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
 import type { StageCommand } from "./stage-process.ts";
 import { StepRunner } from "./steps.ts";
@@ -141,15 +143,37 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
   // Resolve every base before the first cell runs: a wrong --base-out fails in a second, not an hour in.
   const bases = new Map<string, BasePte>();
   if (opts.baseOut !== undefined) {
-    for (const cell of cells) bases.set(cell.id, await basePteFor(opts.baseOut, cell));
+    for (const cell of cells) {
+      const driver = localDriver(cell);
+      if (!driver.interleaves) {
+        throw new ConfigurationError(
+          `--base-out: cell ${cell.id} runs here with the ${driver.name} driver, which cannot measure a base ` +
+            ".pte interleaved with the head's; leave out --base-out, or run the cell on a machine whose driver is python-runtime",
+        );
+      }
+      bases.set(cell.id, await basePteFor(opts.baseOut, cell));
+    }
   }
   const store = opts.history === undefined ? null : openStore(opts.history);
+  // A native driver on this machine finds its programs as a provisioned runner does (their env vars).
+  const localSettings: DriverSettings = {
+    runner: "",
+    tokenizer: "",
+    fvp: "",
+    pteAddress: "",
+    runnerExecutorch: process.env[RUNNER_EXECUTORCH_ENV] || null,
+  };
 
   const records: RunRecord[] = [];
   for (const cell of cells) {
     const device = await hostDeviceInfo(cell.device);
     const ctx = {
+      farm,
       steps,
+      driver: localDriver(cell),
+      settings: localSettings,
+      python: opts.python,
+      timeoutS: opts.timeoutS,
       outDir,
       session,
       role: opts.role,
@@ -161,8 +185,7 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
       logger,
     };
     const base = bases.get(cell.id);
-    const cellRecords =
-      base === undefined ? [await runCell(ctx, cell)] : await runCellInterleaved(ctx, cell, base);
+    const cellRecords = await runCell(ctx, cell, base);
     const dir = cellDir(outDir, cell);
     await mkdir(dir, { recursive: true });
     for (const record of cellRecords) {

@@ -8,11 +8,13 @@
  * - stdout and stderr go, interleaved and whole, to `DIR/stage.log`; nothing is parsed from them.
  * - `result.json` is validated, and every artefact it declares is checked (size and sha256).
  */
+
 import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { sha256File } from "../core/hashing.ts";
 import { displayPath } from "../core/paths.ts";
+import { waitGroupGone } from "../core/process-group.ts";
 import { type Check, parse, parseJson, ValidationError } from "../core/validate.ts";
 import type { StageOutcomeKind } from "../schemas/run-record.ts";
 import {
@@ -114,6 +116,8 @@ export async function runStage<S extends StageName>(
     clearTimeout(timer);
     // The stage is gone; anything still in its process group is a straggler (or ignored SIGTERM).
     child.kill("SIGKILL");
+    // Signals arrive asynchronously: return only once nothing of the tree runs.
+    if (child.pid !== undefined) await waitGroupGone(child.pid);
     const spawnError =
       res.exitCode === undefined && res.signal === undefined
         ? (res.code ?? res.shortMessage ?? "unknown error")

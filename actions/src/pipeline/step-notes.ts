@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ConfigurationError } from "../core/errors.ts";
 import type { TelemetrySample } from "../core/host-info.ts";
+import { inRunOutput } from "../core/paths.ts";
 import {
   arr,
   type Infer,
@@ -59,8 +60,9 @@ export async function writeStepNote(
     outcome: step.kind,
     cache: step.cache,
     wall_s: Math.round(step.wallMs) / 1000,
-    dir: step.dir,
-    log: step.logPath,
+    // Relative to the job's output folder: the notes travel to the device job, whose folder differs.
+    dir: inRunOutput(outDir, step.dir),
+    log: step.logPath === null ? null : inRunOutput(outDir, step.logPath),
     started_at: startedAt,
     finished_at: new Date().toISOString(),
     failure: step.failure,

@@ -10,7 +10,7 @@ import type { KnownIssue } from "../../../matrix/known-issues.ts";
 import { canonicalJson, sha256Text } from "../core/hashing.ts";
 import { platformId } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
-import { displayPath } from "../core/paths.ts";
+import { displayPath, inRunOutput, portablePython } from "../core/paths.ts";
 import type { RunRecord, StageOutcomeKind } from "../schemas/run-record.ts";
 import type { StageName, StageResult, StageSpec, ToolchainVersions } from "../schemas/stage.ts";
 import {
@@ -148,8 +148,9 @@ export class StepRunner {
         label,
         kind: "ok",
         cache: "hit",
-        dir: hit.dir,
-        logPath: path.join(hit.dir, "stage.log"),
+        // The run output's link to the entry: records name paths inside the run's output folder.
+        dir: outPath,
+        logPath: path.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -162,7 +163,7 @@ export class StepRunner {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir, logPath: path.join(dir, "stage.log") };
+      return { ...step, dir: outPath, logPath: path.join(outPath, "stage.log") };
     }
     // Failed builds are never cached; their folder (log included) moves into the run output.
     await moveDir(tmp, outPath);
@@ -238,12 +239,14 @@ export class StepRunner {
       recipe: spec.recipe,
     });
     const reproduce = reproduceCommand({
-      python: this.opts.command.python,
+      python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specPath: displayPath(path.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path.join(step.dir, "spec.json")),
       cellId: cell.id,
     });
-    this.opts.logger.error(`${message}\n  triage: ${t.summary}\n  reproduce: ${reproduce}`);
+    this.opts.logger.error(
+      `${message}\n  triage: ${t.summary}\n  reproduce: ${reproduce}\n  (OUT=${displayPath(this.opts.outDir)})`,
+    );
     const failure: FailureNote = {
       stage: step.stage,
       outcome: step.kind,

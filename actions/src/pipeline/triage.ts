@@ -121,15 +121,18 @@ export function shellQuote(word: string): string {
 
 /**
  * One line that reproduces a failed stage by hand (from the repo root), and the farm command that
- * reruns the whole cell without the cache.
+ * reruns the whole cell without the cache. It goes into run records, so it names no path of the
+ * machine: the spec by its place in the run's output folder (`$OUT`), the interpreter as the
+ * caller gives it (relative to the repo root when it is the project's).
  */
 export function reproduceCommand(args: {
   python: string;
   stage: StageName;
-  specPath: string;
+  /** The stage's spec.json, relative to the run's output folder. */
+  specInOut: string;
   cellId: string;
 }): string {
-  const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec ${shellQuote(args.specPath)} --out /tmp/pte-farm-repro`;
+  const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec "$OUT"/${shellQuote(args.specInOut)} --out /tmp/pte-farm-repro`;
   const cell = `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
-  return `${stage}   # or: ${cell}`;
+  return `${stage}   # OUT: the run's output folder; or: ${cell}`;
 }

@@ -273,5 +273,6 @@ async function runFvp(req: DriverRequest): Promise<DriverRun> {
 export const fvpDriver: ExecuteDriver = {
   name: "fvp",
   describe: "a Corstone FVP running ExecuTorch's bare-metal executor runner (examples/arm/executor_runner)",
+  interleaves: false,
   execute: runFvp,
 };

@@ -294,5 +294,6 @@ async function runLlamaMain(req: DriverRequest): Promise<DriverRun> {
 export const llamaMainDriver: ExecuteDriver = {
   name: "llama-main",
   describe: "ExecuTorch's C++ LLM runner, llama_main (examples/models/llama/main.cpp)",
+  interleaves: false,
   execute: runLlamaMain,
 };
