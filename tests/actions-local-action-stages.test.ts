@@ -17,7 +17,7 @@ import { parseJson } from "../actions/src/core/validate.ts";
 import { manifest as manifestSchema } from "../actions/src/schemas/manifest.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
-import { hasRealPython, hasRealStage, hasTinyLlama, realPython } from "./helpers/env.ts";
+import { hasRealPython, hasRealStage, hasTinyLlama, pinnedVersion, realPython } from "./helpers/env.ts";
 import { runLocalAction } from "./helpers/local-action.ts";
 
 const ready = hasRealPython && hasTinyLlama && STAGES.every(hasRealStage);
@@ -93,7 +93,7 @@ describe.skipIf(!ready)("the stage actions under @github/local-action, real stag
     expect(await sha256File(pte as string)).toBe(run.outputs["pte-sha256"]);
     const m = parseJson(manifestSchema, await readFile(manifest as string, "utf8"), manifest as string);
     expect(m.pte.sha256).toBe(run.outputs["pte-sha256"]);
-    expect(m.toolchain.executorch).toBe("1.4.1");
+    expect(m.toolchain.executorch).toBe(pinnedVersion("executorch"));
     Object.assign(handed, { pte, manifest });
   });
 

@@ -20,7 +20,7 @@ import { assetsForCell, verifyCell } from "../actions/src/release/verify.ts";
 import { releaseManifest } from "../actions/src/schemas/release-manifest.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
-import { hasRealPython, hasRealStage, hasTinyLlama, tempDir } from "./helpers/env.ts";
+import { hasRealPython, hasRealStage, hasTinyLlama, pinnedVersion, tempDir } from "./helpers/env.ts";
 import {
   buildReleaseArtifacts,
   RELEASE_CELL,
@@ -104,7 +104,7 @@ describe.skipIf(!ready)("prepare and verify a release, real build and device art
     const [cell] = m.cells;
     expect(cell?.cell.id).toBe(RELEASE_CELL);
     expect(cell?.file).toMatchObject({ name: `${SLUG}.pte`, sha256: real.record.pte?.sha256, parts: null });
-    expect(cell?.toolchain.build.executorch).toBe("1.4.1");
+    expect(cell?.toolchain.build.executorch).toBe(pinnedVersion("executorch"));
     expect(cell?.toolchain.device).toEqual(real.record.toolchain.device);
     expect(cell?.gate.verdict).toBe("pass");
     expect(cell?.run).toMatchObject({ session: "release-test", git_sha: RELEASE_SHA });

@@ -3,7 +3,7 @@
  * out as a Pi 5's kernel lays it out (helpers/runners.ts), with the real matrix/farm.yml.
  */
 import { describe, expect, it } from "vitest";
-import { tempDir } from "./helpers/env.ts";
+import { pinnedVersion, tempDir } from "./helpers/env.ts";
 import { fakeRunnerTarball, type PiSysfs, piSysfs, plannedFile, provision } from "./helpers/runners.ts";
 
 const TOKEN = "ghp_PI5TESTONLY0123456789abcdefghijklmn";
@@ -106,9 +106,9 @@ describe("runners/pi5/provision.sh --dry-run, on a Pi 5 sysfs fixture", () => {
     expect(lines.slice(0, 5)).toEqual([
       "[dry-run] would run: python3 -m venv /opt/pte-farm/toolchains/stable",
       "[dry-run] would run: /opt/pte-farm/toolchains/stable/bin/python -m pip install --quiet --upgrade pip",
-      "[dry-run] would run: /opt/pte-farm/toolchains/stable/bin/python -m pip install --quiet torch==2.13.0",
+      `[dry-run] would run: /opt/pte-farm/toolchains/stable/bin/python -m pip install --quiet torch==${pinnedVersion("torch")}`,
       expect.stringMatching(/-m pip install --quiet -r \S+\/stages\/requirements\.txt$/),
-      expect.stringContaining('assert torch.__version__.startswith("2.13.0")'),
+      expect.stringContaining(`assert torch.__version__.startswith("${pinnedVersion("torch")}")`),
     ]);
   });
 

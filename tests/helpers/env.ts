@@ -2,7 +2,7 @@
  * Shared test setup: temp folders, the fake stage package, and whether the real toolchain and the
  * real stages are available (the end-to-end tests say in their names when they cannot run).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -65,4 +65,17 @@ export function makeSpec(stage: StageName, over: Partial<StageSpec> = {}): Stage
     options: {},
     ...over,
   };
+}
+
+/**
+ * The version the toolchain pins for `name` (stages/requirements.txt; torch from the Makefile's
+ * TORCH_PIN), so a test checks what was installed without hard-coding one toolchain's versions.
+ */
+export function pinnedVersion(name: string): string {
+  const file =
+    name === "torch" ? path.join(REPO_ROOT, "Makefile") : path.join(STAGES_DIR, "requirements.txt");
+  const text = readFileSync(file, "utf8");
+  const m = new RegExp(`^(?:TORCH_PIN := )?${name}==([^\\s;#]+)`, "m").exec(text);
+  if (m === null) throw new Error(`test bug: ${file} pins no ${name}`);
+  return m[1] as string;
 }
