@@ -39,7 +39,7 @@ const smokeRun = obj({
 
 /** Runs the helper; throws (→ unknown) only when the interpreter could not be started at all. */
 async function runSmoke(python: string, args: string[], timeout: number) {
-  const res = await execa(python, ["-m", "pte_stages.smoke", ...args], {
+  const res = await execa(python, ["-m", "pte_stages.probes.smoke", ...args], {
     reject: false,
     timeout,
     env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
@@ -113,7 +113,7 @@ export const smokeCheck: HealthCheck = {
           data: where,
         };
       }
-      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.smoke run");
+      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.probes.smoke run");
       const data = { ...where, ...out };
       if (!out.ok) {
         return {

@@ -53,7 +53,7 @@ export async function readDeviceProbe(
 ): Promise<DeviceProbe> {
   const res = await execa(
     python,
-    ["-m", "pte_stages.device_probe", ...(opts.root === undefined ? [] : ["--root", opts.root])],
+    ["-m", "pte_stages.probes.device_probe", ...(opts.root === undefined ? [] : ["--root", opts.root])],
     {
       reject: false,
       timeout: 30_000,
@@ -67,7 +67,7 @@ export async function readDeviceProbe(
     const tail = String(res.stderr).trim().split("\n").slice(-2).join(" | ");
     throw new Error(`the device probe did not run (${tail || res.shortMessage})`);
   }
-  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.device_probe");
+  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.probes.device_probe");
 }
 
 /** Linux: the hottest zone against the limit. macOS (no zones): pmset's thermal warning level. */

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from .contract import InfraError, Spec, StageError, run_stage, sha256_file, toolchain_versions
-from .model import load_tokenizer, pieces
-from .telemetry import cool_down, max_zone_c, rep_flags, snapshot
+from .modeling.hf_lm import load_tokenizer, pieces
+from .probes.telemetry import cool_down, max_zone_c, rep_flags, snapshot
 
 CHECKED_PACKAGES = ("torch", "executorch")
 
@@ -175,7 +175,7 @@ def load_checked(spec: Spec, pte_key: str, manifest_key: str) -> tuple[Path, dic
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     if spec.model.kind == "cnn":
-        from .cnn_stages import execute
+        from .kinds.cnn import execute
 
         return execute(spec, out)
     head_pte, head_manifest = load_checked(spec, "pte", "manifest")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .contract import Spec, run_stage
-from .model import export_static_cache, load_model, mutable_kv_buffers, save_program
+from .modeling.hf_lm import export_static_cache, load_model, mutable_kv_buffers, save_program
 
 
 def export_to(model: Any, spec: Spec, out: Path, scheme: str) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -22,7 +22,7 @@ def export_to(model: Any, spec: Spec, out: Path, scheme: str) -> tuple[dict[str,
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     if spec.model.kind == "cnn":
-        from .cnn_stages import export
+        from .kinds.cnn import export
 
         return export(spec, out)
     return export_to(load_model(spec.model), spec, out, "fp32")

@@ -14,7 +14,7 @@ from typing import Any
 
 from .contract import Spec, StageError, run_stage, sha256_file
 from .export import export_to
-from .model import load_model, load_program
+from .modeling.hf_lm import load_model, load_program
 from .recipes import recipe_for
 
 
@@ -24,7 +24,7 @@ def _user_inputs(path: Path) -> int:
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     if spec.model.kind == "cnn":
-        from .cnn_stages import quantize
+        from .kinds.cnn import quantize
 
         return quantize(spec, out)
     recipe = recipe_for(spec.recipe)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .contract import ConfigError, Spec, run_stage
-from .model import encode_prompt, load_model, load_tokenizer, pieces
+from .modeling.hf_lm import encode_prompt, load_model, load_tokenizer, pieces
 from .recipes import recipe_for
 
 
@@ -35,7 +35,7 @@ def greedy(model: Any, tokenizer: Any, prompt_ids: list[int], max_new_tokens: in
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     if spec.model.kind == "cnn":
-        from .cnn_stages import reference
+        from .kinds.cnn import reference
 
         return reference(spec, out)
     recipe = recipe_for(spec.recipe)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pte_stages.execute import abba_order
-from pte_stages.telemetry import (
+from pte_stages.probes.telemetry import (
     cool_down,
     cpufreq,
     decode_throttled,

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .contract import ModelSpec, StageError, sha256_file
+from ..contract import ModelSpec, StageError, sha256_file
 
 
 def load_model(spec: ModelSpec) -> Any:

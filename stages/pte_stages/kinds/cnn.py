@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from . import cnn
-from .contract import ConfigError, Spec, StageError
-from .model import load_program, save_program
-from .recipes import Pt2eInt8, recipe_for
+from ..contract import ConfigError, Spec, StageError
+from ..modeling import small_cnn
+from ..modeling.hf_lm import load_program, save_program
+from ..recipes import Pt2eInt8, recipe_for
 
 PT2E_SCHEME = "pt2e-int8"
 
@@ -34,8 +34,8 @@ def _recipe(spec: Spec) -> Pt2eInt8:
     return recipe
 
 
-def _config(spec: Spec) -> cnn.CnnConfig:
-    cfg = cnn.load_config(spec.model.path)
+def _config(spec: Spec) -> small_cnn.CnnConfig:
+    cfg = small_cnn.load_config(spec.model.path)
     if spec.model.input_shape is not None and tuple(spec.model.input_shape) != cfg.input_shape:
         raise ConfigError(
             f"model {spec.model.id}: the matrix says input_shape {list(spec.model.input_shape)} but "
@@ -48,25 +48,25 @@ def _program_data(scheme: str, saved: dict[str, Any]) -> dict[str, Any]:
     return {**saved, "max_seq_len": 0, "mutable_buffers": None, "scheme": scheme}
 
 
-def _export(model: Any, cfg: cnn.CnnConfig) -> torch.export.ExportedProgram:
+def _export(model: Any, cfg: small_cnn.CnnConfig) -> torch.export.ExportedProgram:
     with torch.no_grad():
-        return torch.export.export(model, cnn.example_input(cfg), strict=True)
+        return torch.export.export(model, small_cnn.example_input(cfg), strict=True)
 
 
-def _top1(logits: torch.Tensor, cfg: cnn.CnnConfig) -> dict[str, Any]:
+def _top1(logits: torch.Tensor, cfg: small_cnn.CnnConfig) -> dict[str, Any]:
     top = int(logits.argmax())
-    return {"ids": [top], "pieces": [cfg.labels[top]], "min_margin": round(cnn.top2_margin(logits), 4)}
+    return {"ids": [top], "pieces": [cfg.labels[top]], "min_margin": round(small_cnn.top2_margin(logits), 4)}
 
 
 def reference(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """FP32 eager top-1 per evaluation image, and the PT2E-quantized model's (run in PyTorch)."""
-    from .pt2e import output_qparams, quantize, to_quanta
+    from ..pt2e import output_qparams, quantize, to_quanta
 
     _recipe(spec)
     cfg = _config(spec)
-    model = cnn.load_model(spec.model.path)
-    images, labels = cnn.images(cfg, cfg.eval)
-    calibration, _ = cnn.images(cfg, cfg.calibration)
+    model = small_cnn.load_model(spec.model.path)
+    images, labels = small_cnn.images(cfg, cfg.eval)
+    calibration, _ = small_cnn.images(cfg, cfg.calibration)
     converted = quantize(_export(model, cfg), spec.recipe, calibration)
     scale, zero_point = output_qparams(converted)
     prompts: list[dict[str, Any]] = []
@@ -95,27 +95,27 @@ def export(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """The FP32 CNN through ``torch.export`` (static shapes), saved and reloaded to verify."""
     cfg = _config(spec)
     path = out / "program.pt2"
-    saved = save_program(_export(cnn.load_model(spec.model.path), cfg), path)
+    saved = save_program(_export(small_cnn.load_model(spec.model.path), cfg), path)
     return _program_data("fp32", saved), {"program": path}
 
 
 def quantize(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """The export's program through PT2E (prepare → calibrate → convert), exported again."""
-    from .pt2e import quantize as pt2e_quantize
+    from ..pt2e import quantize as pt2e_quantize
 
     _recipe(spec)
     cfg = _config(spec)
-    calibration, _ = cnn.images(cfg, cfg.calibration)
+    calibration, _ = small_cnn.images(cfg, cfg.calibration)
     converted = pt2e_quantize(load_program(spec.input("program")), spec.recipe, calibration)
     with torch.no_grad():
-        program = torch.export.export(converted, cnn.example_input(cfg), strict=True)
+        program = torch.export.export(converted, small_cnn.example_input(cfg), strict=True)
     path = out / "program.pt2"
     saved = save_program(program, path)
     return _program_data(spec.recipe.scheme, saved), {"program": path}
 
 
-def _eval_images(spec: Spec, cfg: cnn.CnnConfig) -> tuple[list[int], torch.Tensor]:
-    images, _ = cnn.images(cfg, cfg.eval)
+def _eval_images(spec: Spec, cfg: small_cnn.CnnConfig) -> tuple[list[int], torch.Tensor]:
+    images, _ = small_cnn.images(cfg, cfg.eval)
     picks = []
     for ids in spec.execute.prompt_ids:
         if len(ids) != 1 or not 0 <= ids[0] < len(images):
@@ -131,8 +131,8 @@ def _eval_images(spec: Spec, cfg: cnn.CnnConfig) -> tuple[list[int], torch.Tenso
 
 def execute(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """The TOSA ``.pte`` on the TOSA reference model: warm-up plus ``reps`` passes over the images."""
-    from .execute import load_checked, peak_rss_mb
-    from .tosa_runtime import TosaProgram
+    from ..execute import load_checked, peak_rss_mb
+    from ..tosa_runtime import TosaProgram
 
     if spec.backend.kind != "tosa":
         raise ConfigError(

@@ -1,0 +1,1 @@
+"""What each model kind does differently in the stages."""
