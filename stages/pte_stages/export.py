@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .contract import Spec, run_stage
-from .modeling.hf_lm import export_static_cache, load_model, mutable_kv_buffers, save_program
+from .modeling.hf_lm import export_static_cache, load_model, mutable_kv_buffers
+from .programs import save_program
 
 
 def export_to(model: Any, spec: Spec, out: Path, scheme: str) -> tuple[dict[str, Any], dict[str, Path]]:

@@ -25,7 +25,7 @@ from .contract import (
 )
 from .delegation import delegation, fragmentation
 from .llm_metadata import llm_metadata
-from .modeling.hf_lm import load_program
+from .programs import load_program
 
 MANIFEST_SCHEMA = "pte-farm/manifest@1"
 

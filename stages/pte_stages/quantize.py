@@ -14,7 +14,8 @@ from typing import Any
 
 from .contract import Spec, StageError, run_stage, sha256_file
 from .export import export_to
-from .modeling.hf_lm import load_model, load_program
+from .modeling.hf_lm import load_model
+from .programs import load_program
 from .recipes import recipe_for
 
 

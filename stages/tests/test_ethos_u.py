@@ -87,7 +87,7 @@ def test_the_quantize_stage_program_computes_what_the_reference_held_it_to(cnn: 
     import torch
 
     from pte_stages.modeling import small_cnn as model_lib
-    from pte_stages.modeling.hf_lm import load_program
+    from pte_stages.programs import load_program
     from pte_stages.pt2e import to_quanta
 
     build = cnn["small-cnn-lrn"]

@@ -17,8 +17,12 @@ import torch
 
 from ..contract import ConfigError, Spec, StageError
 from ..modeling import small_cnn
-from ..modeling.hf_lm import load_program, save_program
+from ..programs import load_program, save_program
+from ..pt2e import output_qparams, to_quanta
+from ..pt2e import quantize as pt2e_quantize
 from ..recipes import Pt2eInt8, recipe_for
+from ..runtime import load_checked, peak_rss_mb
+from ..tosa_runtime import TosaProgram
 
 PT2E_SCHEME = "pt2e-int8"
 
@@ -60,14 +64,12 @@ def _top1(logits: torch.Tensor, cfg: small_cnn.CnnConfig) -> dict[str, Any]:
 
 def reference(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """FP32 eager top-1 per evaluation image, and the PT2E-quantized model's (run in PyTorch)."""
-    from ..pt2e import output_qparams, quantize, to_quanta
-
     _recipe(spec)
     cfg = _config(spec)
     model = small_cnn.load_model(spec.model.path)
     images, labels = small_cnn.images(cfg, cfg.eval)
     calibration, _ = small_cnn.images(cfg, cfg.calibration)
-    converted = quantize(_export(model, cfg), spec.recipe, calibration)
+    converted = pt2e_quantize(_export(model, cfg), spec.recipe, calibration)
     scale, zero_point = output_qparams(converted)
     prompts: list[dict[str, Any]] = []
     with torch.no_grad():
@@ -101,8 +103,6 @@ def export(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
 
 def quantize(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """The export's program through PT2E (prepare → calibrate → convert), exported again."""
-    from ..pt2e import quantize as pt2e_quantize
-
     _recipe(spec)
     cfg = _config(spec)
     calibration, _ = small_cnn.images(cfg, cfg.calibration)
@@ -131,9 +131,6 @@ def _eval_images(spec: Spec, cfg: small_cnn.CnnConfig) -> tuple[list[int], torch
 
 def execute(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """The TOSA ``.pte`` on the TOSA reference model: warm-up plus ``reps`` passes over the images."""
-    from ..execute import load_checked, peak_rss_mb
-    from ..tosa_runtime import TosaProgram
-
     if spec.backend.kind != "tosa":
         raise ConfigError(
             f"backend {spec.backend.name} ({spec.backend.kind}): on this host only the tosa backend's .pte runs "
