@@ -248,7 +248,7 @@ async function checkFiles(farm: Farm, where: (at: readonly PathSegment[]) => str
       `${where(["models", model.name, "path"])}: model ${JSON.stringify(model.name)}: folder ${model.path} does not exist. ` +
         `Point models.${model.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` +
         (model.name === "tiny-llama"
-          ? ", or train the shipped model: python -m pte_stages.train_tiny --out stages/models/tiny-llama"
+          ? ", or train the shipped model: python -m pte_stages.training.train_tiny --out stages/models/tiny-llama"
           : ""),
     );
   }

@@ -202,7 +202,7 @@ describe.skipIf(!hasRealPython)("temperature and throttle, on telemetry.py's rea
       realPython,
       [
         "-c",
-        "import json, sys; from pte_stages.telemetry import parse_pmset_therm; print(json.dumps(parse_pmset_therm(sys.stdin.read())))",
+        "import json, sys; from pte_stages.probes.telemetry import parse_pmset_therm; print(json.dumps(parse_pmset_therm(sys.stdin.read())))",
       ],
       { input: text, env: { PYTHONPATH: STAGES_DIR } },
     );

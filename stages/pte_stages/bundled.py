@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from . import cnn
 from .contract import Spec, sha256_file
+from .modeling import small_cnn
 
 METHOD = "forward"
 
@@ -26,8 +26,8 @@ def cnn_test_cases(spec: Spec, program: torch.export.ExportedProgram) -> list[tu
     execute stages use), the expected output from ``program`` (the quantize stage's INT8 graph).
 
     Must run before lowering: ``to_edge`` may rewrite the program it is given."""
-    cfg = cnn.load_config(spec.model.path)
-    images, _ = cnn.images(cfg, cfg.eval)
+    cfg = small_cnn.load_config(spec.model.path)
+    images, _ = small_cnn.images(cfg, cfg.eval)
     module = program.module()
     with torch.no_grad():
         return [(image[None], module(image[None])) for image in images]

@@ -70,7 +70,7 @@ CNN_MODEL_TYPE = "pte-farm-cnn"
 @dataclass(frozen=True)
 class ModelSpec:
     """A model folder. ``decoder-lm``: Hugging Face format, loaded with ``from_pretrained``.
-    ``cnn``: a folder whose ``config.json`` has ``model_type: pte-farm-cnn`` (see :mod:`pte_stages.cnn`);
+    ``cnn``: a folder whose ``config.json`` has ``model_type: pte-farm-cnn`` (see :mod:`pte_stages.modeling.small_cnn`);
     the folder decides the kind, so a spec cannot run a CNN through the LM stages or back."""
 
     id: str

@@ -1,4 +1,8 @@
-"""Export stage: the FP32 model with a static KV cache, through ``torch.export``, saved and verified."""
+"""Export stage: the FP32 model through ``torch.export``, saved and verified by reloading.
+
+A decoder LM is exported with a static KV cache and a dynamic sequence length, a CNN with static
+shapes (:mod:`pte_stages.kinds`).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from .contract import Spec, run_stage
-from .model import export_static_cache, load_model, mutable_kv_buffers, save_program
-
-
-def export_to(model: Any, spec: Spec, out: Path, scheme: str) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Shared by export and quantize: export, check the cache is mutable, save, reload."""
-    program = export_static_cache(model, spec.model.max_seq_len)
-    buffers = mutable_kv_buffers(program)
-    path = out / "program.pt2"
-    saved = save_program(program, path)
-    data = {**saved, "max_seq_len": spec.model.max_seq_len, "mutable_buffers": buffers, "scheme": scheme}
-    return data, {"program": path}
+from .kinds import kind_for
 
 
 def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
-    if spec.model.kind == "cnn":
-        from .cnn_stages import export
-
-        return export(spec, out)
-    return export_to(load_model(spec.model), spec, out, "fp32")
+    return kind_for(spec.model).export(spec, out)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import ARM_KINDS, backend_for, check_quantized
-from .bundled import cnn_test_cases, write_bpte
+from .bundled import write_bpte
 from .contract import (
     ARM_TOOLCHAIN_PACKAGES,
     InfraError,
@@ -24,8 +24,8 @@ from .contract import (
     write_json_atomic,
 )
 from .delegation import delegation, fragmentation
-from .llm_metadata import llm_metadata
-from .model import load_program
+from .kinds import kind_for
+from .programs import load_program
 
 MANIFEST_SCHEMA = "pte-farm/manifest@1"
 
@@ -38,7 +38,7 @@ def lower(program: Any, spec: Spec, partitioners: list[Any]) -> tuple[Any, dict[
     backend = backend_for(spec.backend)
     check_quantized(spec.backend, program)
     # A decoder LM carries the metadata methods ExecuTorch's C++ LLM runner reads; a CNN has none.
-    methods = llm_metadata(spec, program) if spec.model.kind == "decoder-lm" else None
+    methods = kind_for(spec.model).constant_methods(spec, program)
     edge = to_edge_transform_and_lower(
         backend.prepare(program),
         partitioner=partitioners,
@@ -65,20 +65,7 @@ def lower(program: Any, spec: Spec, partitioners: list[Any]) -> tuple[Any, dict[
 
 def _model_block(spec: Spec) -> dict[str, Any]:
     config = json.loads((spec.model.path / "config.json").read_text())
-    if spec.model.kind == "cnn":
-        return {
-            "id": spec.model.id,
-            "max_seq_len": 0,
-            "kind": "cnn",
-            "num_classes": config.get("num_classes"),
-            "input_shape": config.get("input_shape"),
-        }
-    return {
-        "id": spec.model.id,
-        "max_seq_len": spec.model.max_seq_len,
-        "vocab_size": config.get("vocab_size"),
-        "eos_token_id": config.get("eos_token_id"),
-    }
+    return kind_for(spec.model).manifest_model(spec, config)
 
 
 def _fragmentation(spec: Spec, stats: dict[str, Any]) -> dict[str, Any] | None:
@@ -102,9 +89,8 @@ def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     partitioners = backend_for(spec.backend).partitioners(spec.backend)
     program = load_program(source)
     # An Ethos-U .pte runs on a Corstone FVP under the BundleIO executor runner, which takes a
-    # .bpte: the same program with test inputs and the quantized model's outputs for them.
-    bundle = spec.backend.kind == "ethos-u" and spec.model.kind == "cnn"
-    cases = cnn_test_cases(spec, program) if bundle else []
+    # .bpte: the same program with test inputs and the quantized model's outputs for them (a CNN's).
+    cases = kind_for(spec.model).bundle_cases(spec, program) if spec.backend.kind == "ethos-u" else None
     et, stats = lower(program, spec, partitioners)
     pte = out / "model.pte"
     partial = out / "model.pte.partial"
@@ -112,7 +98,7 @@ def run(spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
         et.write_to_file(f)
     partial.replace(pte)
     artefacts = {"pte": pte, "manifest": out / "manifest.json"}
-    bpte = write_bpte(et, cases, out / "model.bpte") if bundle else None
+    bpte = write_bpte(et, cases, out / "model.bpte") if cases is not None else None
     if bpte is not None:
         artefacts["bpte"] = out / bpte["file"]
     manifest = {

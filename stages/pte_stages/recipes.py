@@ -12,6 +12,7 @@ from typing import Protocol
 
 import torch
 
+from .backends import ETHOS_U_TARGETS
 from .contract import ConfigError, RecipeSpec
 
 
@@ -90,8 +91,6 @@ class Pt2eInt8:
     params: tuple[str, ...] = ("symmetric", "per_channel", "target")
 
     def check(self, spec: RecipeSpec, model: torch.nn.Module | None = None) -> None:
-        from .backends import ETHOS_U_TARGETS
-
         unknown = sorted(set(spec.params) - set(self.params))
         if unknown or spec.group_size is not None:
             extra = unknown + (["group_size"] if spec.group_size is not None else [])

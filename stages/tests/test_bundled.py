@@ -18,10 +18,10 @@ import torch
 from cnn_support import MODELS_DIR, CnnBuild, cnn_spec
 from test_ethos_u import ETHOS_U
 
-from pte_stages import cnn as model_lib
 from pte_stages.bundled import cnn_test_cases, write_bpte
 from pte_stages.contract import parse_spec
-from pte_stages.model import load_program
+from pte_stages.modeling import small_cnn as model_lib
+from pte_stages.programs import load_program
 
 
 def _bundle(path: Path) -> Any:

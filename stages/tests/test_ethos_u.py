@@ -86,8 +86,8 @@ def test_the_tosa_reference_model_matches_the_pytorch_quantized_model_within_one
 def test_the_quantize_stage_program_computes_what_the_reference_held_it_to(cnn: dict[str, CnnBuild]) -> None:
     import torch
 
-    from pte_stages import cnn as model_lib
-    from pte_stages.model import load_program
+    from pte_stages.modeling import small_cnn as model_lib
+    from pte_stages.programs import load_program
     from pte_stages.pt2e import to_quanta
 
     build = cnn["small-cnn-lrn"]
@@ -171,7 +171,7 @@ def test_the_quantized_program_is_the_same_for_every_arm_target() -> None:
     from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    from pte_stages import cnn as model_lib
+    from pte_stages.modeling import small_cnn as model_lib
 
     cfg = model_lib.load_config(MODELS_DIR / "small-cnn-lrn")
     model = model_lib.load_model(MODELS_DIR / "small-cnn-lrn")

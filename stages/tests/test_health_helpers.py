@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pte_stages.device_probe import probe
-from pte_stages.smoke import build, run
+from pte_stages.probes.device_probe import probe
+from pte_stages.probes.smoke import build, run
 
 STAGES = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def test_smoke_run_exits_1_when_the_program_disagrees_with_the_recorded_outputs(
     meta["expected"] = [[0.0, 0.0, 0.0, 0.0]]
     (tmp_path / "smoke.json").write_text(json.dumps(meta))
     proc = subprocess.run(
-        [sys.executable, "-m", "pte_stages.smoke", "run", "--dir", str(tmp_path)],
+        [sys.executable, "-m", "pte_stages.probes.smoke", "run", "--dir", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=STAGES,

@@ -33,7 +33,7 @@ def test_the_lrn_variant_differs_from_the_plain_model_only_by_its_lrn_layer() ->
 
 def _train(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pte_stages.train_cnn", "--model", str(folder), *args],
+        [sys.executable, "-m", "pte_stages.training.train_cnn", "--model", str(folder), *args],
         capture_output=True,
         text=True,
         timeout=600,

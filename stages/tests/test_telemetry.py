@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pte_stages.execute import abba_order
-from pte_stages.telemetry import (
+from pte_stages.probes.telemetry import (
     cool_down,
     cpufreq,
     decode_throttled,
@@ -14,6 +13,7 @@ from pte_stages.telemetry import (
     rep_flags,
     thermal_zones,
 )
+from pte_stages.runtime import abba_order
 
 # A MacBook Pro's `pmset -g therm`, as quoted in https://newbetuts.com/407192 (the documented output
 # format: two "Note:" lines, then a "CPU Power notify" block with CPU_Speed_Limit in percent).

@@ -20,7 +20,16 @@ def test_shipped_weights_match_their_training_card() -> None:
 
 def _train(out: Path) -> dict[str, object]:
     proc = subprocess.run(
-        [sys.executable, "-m", "pte_stages.train_tiny", "--out", str(out), "--steps", "30", "--min-margin=-1e9"],
+        [
+            sys.executable,
+            "-m",
+            "pte_stages.training.train_tiny",
+            "--out",
+            str(out),
+            "--steps",
+            "30",
+            "--min-margin=-1e9",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -37,7 +46,7 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
 
 def test_training_refuses_to_save_an_unconfident_model(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pte_stages.train_tiny", "--out", str(tmp_path / "m"), "--steps", "2"],
+        [sys.executable, "-m", "pte_stages.training.train_tiny", "--out", str(tmp_path / "m"), "--steps", "2"],
         capture_output=True,
         text=True,
         timeout=600,

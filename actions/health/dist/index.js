@@ -8483,7 +8483,7 @@ async function checkFiles(farm, where) {
   for (const model2 of farm.models.values()) {
     if (model2.path === null || await exists(model2.path, "dir")) continue;
     throw new ConfigurationError(
-      `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.train_tiny --out stages/models/tiny-llama" : "")
+      `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.training.train_tiny --out stages/models/tiny-llama" : "")
     );
   }
   for (const tc of farm.toolchains.values()) {
@@ -17063,7 +17063,7 @@ var smokeRun = obj({
   execute_ms: num
 });
 async function runSmoke(python2, args, timeout) {
-  const res = await execa(python2, ["-m", "pte_stages.smoke", ...args], {
+  const res = await execa(python2, ["-m", "pte_stages.probes.smoke", ...args], {
     reject: false,
     timeout,
     env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path17.delimiter) }
@@ -17122,7 +17122,7 @@ var smokeCheck = {
           data: where
         };
       }
-      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.smoke run");
+      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.probes.smoke run");
       const data = { ...where, ...out };
       if (!out.ok) {
         return {
@@ -17161,7 +17161,7 @@ function thermalExpectations(device2) {
 async function readDeviceProbe(python2, opts = {}) {
   const res = await execa(
     python2,
-    ["-m", "pte_stages.device_probe", ...opts.root === void 0 ? [] : ["--root", opts.root]],
+    ["-m", "pte_stages.probes.device_probe", ...opts.root === void 0 ? [] : ["--root", opts.root]],
     {
       reject: false,
       timeout: 3e4,
@@ -17175,7 +17175,7 @@ async function readDeviceProbe(python2, opts = {}) {
     const tail2 = String(res.stderr).trim().split("\n").slice(-2).join(" | ");
     throw new Error(`the device probe did not run (${tail2 || res.shortMessage})`);
   }
-  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.device_probe");
+  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.probes.device_probe");
 }
 function judgeTemperature(p, maxTempC, expect) {
   const zones = Object.entries(p.thermal_c);

@@ -17465,7 +17465,7 @@ async function checkFiles(farm, where) {
   for (const model2 of farm.models.values()) {
     if (model2.path === null || await exists(model2.path, "dir")) continue;
     throw new ConfigurationError(
-      `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.train_tiny --out stages/models/tiny-llama" : "")
+      `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.training.train_tiny --out stages/models/tiny-llama" : "")
     );
   }
   for (const tc of farm.toolchains.values()) {

@@ -1,6 +1,6 @@
 /**
  * Per-rep telemetry and the thermal cool-down for native drivers, the TypeScript side of what the
- * Python runtime's stage does (stages/pte_stages/telemetry.py): before each measured rep, wait
+ * Python runtime's stage does (stages/pte_stages/probes/telemetry.py): before each measured rep, wait
  * until the hottest zone is below the device's `thermal.cooldown_below_c`, then read the zones and
  * CPU clocks before and after it. A rep that started hot is flagged, never silently averaged in.
  * Throttle history (vcgencmd, pmset) is not read here: `throttled` is null.

@@ -1,5 +1,5 @@
 /**
- * The smoke `.pte` check: a two-operator module (stages/pte_stages/smoke.py) run through this
+ * The smoke `.pte` check: a two-operator module (stages/pte_stages/probes/smoke.py) run through this
  * machine's real ExecuTorch Python runtime, its output compared with eager PyTorch's.
  *
  * The build (export + lower, ~6 s) goes through the content-addressed build cache (cache.ts) under
@@ -39,7 +39,7 @@ const smokeRun = obj({
 
 /** Runs the helper; throws (→ unknown) only when the interpreter could not be started at all. */
 async function runSmoke(python: string, args: string[], timeout: number) {
-  const res = await execa(python, ["-m", "pte_stages.smoke", ...args], {
+  const res = await execa(python, ["-m", "pte_stages.probes.smoke", ...args], {
     reject: false,
     timeout,
     env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
@@ -113,7 +113,7 @@ export const smokeCheck: HealthCheck = {
           data: where,
         };
       }
-      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.smoke run");
+      const out = parseJson(smokeRun, String(res.stdout), "python -m pte_stages.probes.smoke run");
       const data = { ...where, ...out };
       if (!out.ok) {
         return {

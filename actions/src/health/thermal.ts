@@ -1,6 +1,6 @@
 /**
- * The temperature and throttle checks. The readings come from `python -m pte_stages.device_probe`,
- * which prints what stages/pte_stages/telemetry.py reads and decodes (sysfs thermal zones, the
+ * The temperature and throttle checks. The readings come from `python -m pte_stages.probes.device_probe`,
+ * which prints what stages/pte_stages/probes/telemetry.py reads and decodes (sysfs thermal zones, the
  * Pi's `vcgencmd get_throttled` bits, the Mac's `pmset -g therm`): execute uses the same code for
  * its per-rep flags, so the bit layout is written down once, in Python. What counts as unhealthy
  * is decided here, by pure functions tested on the decoder's real output.
@@ -63,7 +63,7 @@ export async function readDeviceProbe(
 ): Promise<DeviceProbe> {
   const res = await execa(
     python,
-    ["-m", "pte_stages.device_probe", ...(opts.root === undefined ? [] : ["--root", opts.root])],
+    ["-m", "pte_stages.probes.device_probe", ...(opts.root === undefined ? [] : ["--root", opts.root])],
     {
       reject: false,
       timeout: 30_000,
@@ -77,7 +77,7 @@ export async function readDeviceProbe(
     const tail = String(res.stderr).trim().split("\n").slice(-2).join(" | ");
     throw new Error(`the device probe did not run (${tail || res.shortMessage})`);
   }
-  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.device_probe");
+  return parseJson(deviceProbe, String(res.stdout), "python -m pte_stages.probes.device_probe");
 }
 
 /** Linux: the hottest zone against the limit. macOS (no zones): pmset's thermal warning level. */

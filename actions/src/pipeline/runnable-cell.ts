@@ -2,7 +2,7 @@
  * Which cells `pte-farm run` can run on this machine, decided before any stage starts. The stages
  * today take decoder LMs from a local folder; a hub model runs only when its pinned revision is
  * already in the local Hugging Face cache (we never download: runs are offline and reproducible).
- * CNNs take the same path (their folder is a pte-farm CNN folder, stages/pte_stages/cnn.py).
+ * CNNs take the same path (their folder is a pte-farm CNN folder, stages/pte_stages/modeling/small_cnn.py).
  * Everything else is refused with what to do.
  */
 import { existsSync } from "node:fs";

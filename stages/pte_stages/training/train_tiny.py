@@ -9,7 +9,7 @@ checks the margin and refuses to save a model that is not confident).
 The corpus, the tokenizer and the weights are all produced here, deterministically: the same
 torch build on the same CPU gives the same bytes. Run::
 
-    python -m pte_stages.train_tiny --out stages/models/tiny-llama
+    python -m pte_stages.training.train_tiny --out stages/models/tiny-llama
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def train(out: Path, steps: int, min_margin: float) -> dict[str, object]:
     tokenizer.save_pretrained(out)
     weights = (out / "model.safetensors").read_bytes()
     card = {
-        "trained_by": "python -m pte_stages.train_tiny",
+        "trained_by": "python -m pte_stages.training.train_tiny",
         "seed": SEED,
         "steps": steps,
         "final_loss": round(loss.item(), 6),

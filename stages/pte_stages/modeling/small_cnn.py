@@ -9,7 +9,7 @@ and evaluation inputs are the same on every machine.
 
 The images are oriented stripes: class ``c`` is a grating at ``c * 180 / num_classes`` degrees in
 the class's colour, with random frequency, phase, contrast and noise. The shipped weights are
-trained on them (``python -m pte_stages.train_cnn``), so the classifier's top-1 is a real decision
+trained on them (``python -m pte_stages.training.train_cnn``), so the classifier's top-1 is a real decision
 with a margin, not the argmax of a random network's flat logits.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .contract import ConfigError
+from ..contract import ConfigError
 
 MODEL_TYPE = "pte-farm-cnn"
 
@@ -176,7 +176,9 @@ def load_model(path: Path) -> SmallCnn:
     model = SmallCnn(cfg)
     weights = path / "model.safetensors"
     if not weights.is_file():
-        raise ConfigError(f"model folder {path} has no model.safetensors: train it with python -m pte_stages.train_cnn")
+        raise ConfigError(
+            f"model folder {path} has no model.safetensors: train it with python -m pte_stages.training.train_cnn"
+        )
     model.load_state_dict(load_file(weights))
     return model.eval()
 

@@ -4,8 +4,8 @@ Why a model this small: the health check must say, in seconds, whether this mach
 runtime loads a program and computes with it. A mismatch or a crash here means any benchmark on
 the board would measure a broken runtime, so the check fails before a real cell runs.
 
-    python -m pte_stages.smoke build --out DIR   # DIR/smoke.pte and DIR/smoke.json (inputs, eager outputs)
-    python -m pte_stages.smoke run --dir DIR     # loads DIR/smoke.pte with the Python runtime, compares
+    python -m pte_stages.probes.smoke build --out DIR   # DIR/smoke.pte and DIR/smoke.json (inputs, eager outputs)
+    python -m pte_stages.probes.smoke run --dir DIR     # loads DIR/smoke.pte with the Python runtime, compares
 
 ``run`` prints one JSON object on stdout and exits 0 when the outputs match the eager ones exactly
 (an add and a multiply of small integers stored as floats have one right answer), 1 otherwise.
@@ -86,7 +86,7 @@ def run(folder: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pte_stages.smoke", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pte_stages.probes.smoke", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="export and lower the smoke module").add_argument("--out", type=Path, required=True)
     sub.add_parser("run", help="run a built smoke .pte and check its output").add_argument(

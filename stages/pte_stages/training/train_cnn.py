@@ -2,14 +2,14 @@
 
 Why trained weights: the CNN gate compares top-1 classes. A random network's logits are flat (it
 picks the same class for every image), so top-1 agreement would say nothing and a rounding
-difference could flip it. Trained on the stripes in :mod:`pte_stages.cnn`, the model classifies the
+difference could flip it. Trained on the stripes in :mod:`pte_stages.modeling.small_cnn`, the model classifies the
 evaluation images with a margin, and the training run refuses to save a model that does not.
 
 Deterministic: one thread, seeded data, the same torch build on the same CPU gives the same bytes.
 The folder's ``config.json`` is the input (architecture, labels, data seeds); this writes
 ``model.safetensors`` and ``training.json`` beside it. Run::
 
-    python -m pte_stages.train_cnn --model stages/models/small-cnn
+    python -m pte_stages.training.train_cnn --model stages/models/small-cnn
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .cnn import DataConfig, SmallCnn, images, load_config, top2_margin
+from ..modeling.small_cnn import DataConfig, SmallCnn, images, load_config, top2_margin
 
 SEED = 20261124
 BATCH = 64
@@ -67,7 +67,7 @@ def train(folder: Path, steps: int, min_accuracy: float) -> dict[str, object]:
     weights = folder / "model.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, weights)
     card = {
-        "trained_by": "python -m pte_stages.train_cnn",
+        "trained_by": "python -m pte_stages.training.train_cnn",
         "seed": SEED,
         "steps": steps,
         "final_loss": round(float(loss.detach()), 6),
@@ -83,7 +83,7 @@ def train(folder: Path, steps: int, min_accuracy: float) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(prog="python -m pte_stages.train_cnn", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m pte_stages.training.train_cnn", description=__doc__)
     ap.add_argument("--model", type=Path, required=True, help="model folder holding config.json")
     ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--min-accuracy", type=float, default=0.9)

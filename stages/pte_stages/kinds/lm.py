@@ -1,0 +1,257 @@
+"""The decoder LM's halves of the stages: greedy tokens, a static-KV-cache export, torchao recipes,
+and decode speed measured over ExecuTorch's Python runtime (optionally base and head interleaved).
+
+The reference comes from Hugging Face ``generate`` on the eager model, not from the exported graph,
+so an export or lowering bug cannot hide in both. torchao recipes transform eager ``nn.Linear``
+modules, so a quantized recipe loads the model, quantizes it and exports it the same way the export
+stage does; the export's program is still an input, and its input signature must match.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..contract import ConfigError, Spec, StageError, sha256_file
+from ..llm_metadata import llm_metadata
+from ..modeling.hf_lm import (
+    encode_prompt,
+    export_static_cache,
+    load_model,
+    load_tokenizer,
+    mutable_kv_buffers,
+    pieces,
+)
+from ..probes.telemetry import cool_down, max_zone_c, rep_flags, snapshot
+from ..programs import load_program, save_program
+from ..recipes import recipe_for
+from ..runtime import abba_order, generate, load_checked, peak_rss_mb
+
+
+def greedy(model: Any, tokenizer: Any, prompt_ids: list[int], max_new_tokens: int) -> dict[str, Any]:
+    """Greedy continuation with the smallest top-1 margin seen (how safe the argmax was)."""
+    with torch.no_grad():
+        out = model.generate(
+            torch.tensor([prompt_ids]),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    ids = [int(t) for t in out.sequences[0, len(prompt_ids) :]]
+    margins = [float(torch.topk(s[0], 2).values.diff().abs()) for s in out.scores]
+    return {"ids": ids, "pieces": pieces(tokenizer, ids), "min_margin": round(min(margins), 4)}
+
+
+def export_to(model: Any, spec: Spec, out: Path, scheme: str) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Shared by export and quantize: export, check the cache is mutable, save, reload."""
+    program = export_static_cache(model, spec.model.max_seq_len)
+    buffers = mutable_kv_buffers(program)
+    path = out / "program.pt2"
+    saved = save_program(program, path)
+    data = {**saved, "max_seq_len": spec.model.max_seq_len, "mutable_buffers": buffers, "scheme": scheme}
+    return data, {"program": path}
+
+
+def _user_inputs(path: Path) -> int:
+    return sum(s.kind.name == "USER_INPUT" for s in load_program(path).graph_signature.input_specs)
+
+
+METRICS = {
+    "decode_tokens_per_sec": ("tok/s", "higher"),
+    "prefill_tokens_per_sec": ("tok/s", "higher"),
+    "first_token_ms": ("ms", "lower"),
+    "model_load_ms": ("ms", "lower"),
+    "peak_rss_mb": ("MB", "lower"),
+}
+
+
+class Role:
+    """One ``.pte`` being measured: its loaded runtime, its samples, flags and telemetry so far."""
+
+    def __init__(self, spec: Spec, pte: Path, manifest: dict[str, Any], runtime: Any) -> None:
+        self.spec, self.pte, self.runtime = spec, pte, runtime
+        self.eos = manifest.get("model", {}).get("eos_token_id")
+        self.metrics: dict[str, dict[str, Any]] = {
+            name: {"unit": unit, "better": better, "samples": [], "sample_flags": []}
+            for name, (unit, better) in METRICS.items()
+        }
+        size = pte.stat().st_size
+        self.metrics["pte_bytes"] = {"unit": "B", "better": "lower", "samples": [size], "sample_flags": [[]]}
+        self.first: list[list[int]] | None = None
+        self.telemetry: list[dict[str, Any]] = []
+        self.measured = 0
+        self.warmed = 0
+
+    def rep(self, prompt_ids: list[list[int]], measured: bool, root: Path) -> None:
+        """One rep: cool down, telemetry before, load + generate every prompt, telemetry after."""
+        cd = self.spec.execute.cooldown
+        waited, hot = (0.0, False)
+        if cd is not None:
+            waited, hot = cool_down(lambda: max_zone_c(root), cd.below_c, cd.max_wait_s, cd.poll_s)
+        index = self.measured if measured else -(self.warmed + 1)  # warm-ups: -1, -2, ...
+        before = snapshot(index, "before", root)
+        before["cooldown_wait_s"] = waited
+        t0 = time.perf_counter()
+        method = self.runtime.load_program(self.pte).load_method("forward")
+        load_ms = (time.perf_counter() - t0) * 1000
+        max_new, max_seq = self.spec.max_new_tokens, self.spec.model.max_seq_len
+        runs = [generate(method, p, max_new, max_seq, self.eos) for p in prompt_ids]
+        after = snapshot(index, "after", root)
+        tokens = [r["ids"] for r in runs]
+        if self.first is None:
+            self.first = tokens
+        elif tokens != self.first:
+            raise StageError(f"{self.pte.name}: a rep generated different tokens than the first: not deterministic")
+        if not measured:
+            self.warmed += 1
+            return
+        decoded = sum(len(r["ids"]) - 1 for r in runs)
+        if decoded == 0:
+            raise StageError(
+                "no prompt decoded past its first token (end of sequence at once, or max_new_tokens=1): "
+                "decode speed cannot be measured; use prompts the model continues, and max_new_tokens >= 2"
+            )
+        decode_s = sum(r["decode_s"] for r in runs)
+        prefill_s = sum(r["prefill_s"] for r in runs)
+        samples = {
+            "decode_tokens_per_sec": decoded / decode_s,
+            "prefill_tokens_per_sec": sum(r["prompt_len"] for r in runs) / prefill_s,
+            "first_token_ms": 1000 * prefill_s / len(runs),
+            "model_load_ms": load_ms,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+        flags = rep_flags([before, after], hot=hot)
+        for name, value in samples.items():
+            self.metrics[name]["samples"].append(round(value, 4))
+            self.metrics[name]["sample_flags"].append(list(flags))
+        self.telemetry += [before, after]
+        self.measured += 1
+
+    def data(self, prompt_ids: list[list[int]]) -> dict[str, Any]:
+        assert self.first is not None
+        tokenizer = load_tokenizer(self.spec.model)
+        prompts = [
+            {"prompt_ids": p, "ids": ids, "pieces": pieces(tokenizer, ids)}
+            for p, ids in zip(prompt_ids, self.first, strict=True)
+        ]
+        return {
+            "prompts": prompts,
+            "reps": self.spec.execute.reps,
+            "warmup": self.spec.execute.warmup,
+            "metrics": self.metrics,
+            "telemetry": self.telemetry,
+        }
+
+
+@dataclass(frozen=True)
+class DecoderLm:
+    """A Hugging Face causal LM folder (``decoder-lm``), loaded with ``from_pretrained``."""
+
+    def reference(self, spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+        """FP32 eager greedy tokens per prompt, and the eager quantized model's for a quantized recipe."""
+        recipe = recipe_for(spec.recipe)
+        if not spec.prompts:
+            raise ConfigError("spec.prompts is empty: the reference needs at least one prompt")
+        model = load_model(spec.model)
+        tokenizer = load_tokenizer(spec.model)
+        recipe.check(spec.recipe, model)
+        prompts: list[dict[str, Any]] = []
+        for prompt in spec.prompts:
+            ids = encode_prompt(tokenizer, prompt)
+            if len(ids) + spec.max_new_tokens > spec.model.max_seq_len:
+                raise ConfigError(
+                    f"prompt {prompt!r} is {len(ids)} tokens; with max_new_tokens={spec.max_new_tokens} it "
+                    f"exceeds max_seq_len={spec.model.max_seq_len}: shorten it or raise max_seq_len"
+                )
+            prompts.append(
+                {"prompt": prompt, "prompt_ids": ids, "fp32": greedy(model, tokenizer, ids, spec.max_new_tokens)}
+            )
+        if recipe.quantized:
+            recipe.apply(spec.recipe, model)
+        for entry in prompts:
+            quantized = recipe.quantized and greedy(model, tokenizer, entry["prompt_ids"], spec.max_new_tokens)
+            entry["quantized"] = quantized or None
+        return {"prompts": prompts}, {}
+
+    def export(self, spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+        """The FP32 model with a static KV cache, through ``torch.export``, saved and verified."""
+        return export_to(load_model(spec.model), spec, out, "fp32")
+
+    def quantize(self, spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+        """``fp32`` passes the export's program through; a torchao recipe re-exports the quantized model."""
+        recipe = recipe_for(spec.recipe)
+        source = spec.input("program")
+        path = out / "program.pt2"
+        if not recipe.quantized:
+            shutil.copyfile(source, path)
+            data = {
+                "sha256": sha256_file(path),
+                "bytes": path.stat().st_size,
+                "max_seq_len": spec.model.max_seq_len,
+                "mutable_buffers": None,
+                "scheme": spec.recipe.scheme,
+            }
+            return data, {"program": path}
+        model = load_model(spec.model)
+        recipe.check(spec.recipe, model)
+        recipe.apply(spec.recipe, model)
+        data, files = export_to(model, spec, out, spec.recipe.scheme)
+        fp32_inputs, q_inputs = (_user_inputs(p) for p in (source, files["program"]))
+        if fp32_inputs != q_inputs:
+            raise StageError(f"the quantized program takes {q_inputs} user inputs, the FP32 export {fp32_inputs}")
+        return data, files
+
+    def execute(self, spec: Spec, out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+        """Warm-up plus ``reps`` measured reps; with a base ``.pte``, both interleaved in ABBA order."""
+        head_pte, head_manifest = load_checked(spec, "pte", "manifest")
+        interleave = "base_pte" in spec.inputs or "base_manifest" in spec.inputs
+        base = load_checked(spec, "base_pte", "base_manifest") if interleave else None
+        prompt_ids = [list(p) for p in spec.execute.prompt_ids]
+        if not prompt_ids:
+            raise StageError("spec.execute.prompt_ids is empty: run the reference stage first")
+        from executorch.runtime import Runtime
+
+        runtime = Runtime.get()
+        # Tests point telemetry at a fake sysfs tree; production reads the real one.
+        root = Path(str(spec.options.get("telemetry_root", "/")))
+        head = Role(spec, head_pte, head_manifest, runtime)
+        if base is None:
+            for rep in range(spec.execute.warmup + spec.execute.reps):
+                head.rep(prompt_ids, rep >= spec.execute.warmup, root)
+            return head.data(prompt_ids), {}
+        roles = {"base": Role(spec, base[0], base[1], runtime), "head": head}
+        for _ in range(spec.execute.warmup):
+            for r in ("base", "head"):
+                roles[r].rep(prompt_ids, False, root)
+        order = abba_order(spec.execute.reps)
+        for r in order:
+            roles[r].rep(prompt_ids, True, root)
+        data = head.data(prompt_ids)
+        data["base"] = roles["base"].data(prompt_ids)
+        data["order"] = order
+        return data, {}
+
+    def constant_methods(self, spec: Spec, program: torch.export.ExportedProgram) -> dict[str, Any] | None:
+        """The metadata methods ExecuTorch's C++ LLM runner reads (:mod:`pte_stages.llm_metadata`)."""
+        return llm_metadata(spec, program)
+
+    def manifest_model(self, spec: Spec, config: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": spec.model.id,
+            "max_seq_len": spec.model.max_seq_len,
+            "vocab_size": config.get("vocab_size"),
+            "eos_token_id": config.get("eos_token_id"),
+        }
+
+    def bundle_cases(
+        self, spec: Spec, program: torch.export.ExportedProgram
+    ) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """None: no runner checks an LM's bundled outputs, so an LM gets no ``.bpte``."""
+        return None

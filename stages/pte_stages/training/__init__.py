@@ -1,0 +1,1 @@
+"""The scripts that train the models the project ships (``stages/models``); no stage imports them."""
