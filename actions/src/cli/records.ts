@@ -2,50 +2,12 @@
  * `pte-farm history` and `pte-farm export`: commands that read run records given on the command
  * line. A record file that is missing or fails its schema is bad input (exit 2), named by path.
  */
-import { readdir, readFile } from "node:fs/promises";
-import path from "node:path";
 import { ConfigurationError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { parseJson, ValidationError } from "../core/validate.ts";
 import { openStore } from "../history/open.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../records/formats/index.ts";
+import { readRecords } from "../records/read.ts";
 import { cleanSamples, median } from "../records/samples.ts";
-import { type RunRecord, runRecord } from "../schemas/run-record.ts";
-
-/** Reads and validates run record files; every problem is a ConfigurationError naming the file. */
-export async function readRecords(files: readonly string[]): Promise<RunRecord[]> {
-  if (files.length === 0)
-    throw new ConfigurationError("no run record given; pass one or more run.json files");
-  const out: RunRecord[] = [];
-  for (const file of files) {
-    const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
-      throw new ConfigurationError(`cannot read run record ${file} (${err.code ?? err.message})`);
-    });
-    try {
-      out.push(parseJson(runRecord, text, file));
-    } catch (err) {
-      if (err instanceof ValidationError)
-        throw new ConfigurationError(`not a valid run record: ${err.message}`);
-      throw err;
-    }
-  }
-  return out;
-}
-
-/** Every run record (`*.json`) under `dir`, at any depth, sorted; none when `dir` does not exist. */
-export async function recordsUnder(dir: string): Promise<RunRecord[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return [];
-      throw err;
-    },
-  );
-  const files = entries
-    .filter((e) => e.isFile() && e.name.endsWith(".json"))
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-  return files.length === 0 ? [] : readRecords(files);
-}
 
 export async function historyAppend(opts: { store: string; files: string[]; logger: Logger }): Promise<void> {
   const store = openStore(opts.store);
