@@ -1,52 +1,70 @@
 /**
- * `pte-farm compare` and `pte-farm detect`: read and validate run records, call the pure code
- * (compare.ts, detect.ts), print JSON or markdown. Bad input is a ConfigurationError naming the
- * file, the JSON path and, for samples, the metric and rep; main.ts turns it into exit 2.
+ * `pte-farm compare`: head vs base run records (compare/files.ts) → per-metric verdicts with CIs,
+ * printed as JSON or markdown. Bad input is a ConfigurationError naming the file, the JSON path
+ * and, for samples, the metric and rep; main.ts turns it into exit 2.
  */
+import { parseArgs } from "node:util";
 import { renderComparison } from "../../../reports/compare.ts";
-import { type CompareConfig, loadCompareConfig, settingsFor } from "../compare/config.ts";
-import { cellSeries, type Detection, detectSeries } from "../compare/detect.ts";
 import { type CompareFilesOptions, compareFiles } from "../compare/files.ts";
 import type { Comparison } from "../compare/verdicts.ts";
-import { ConfigurationError } from "../core/errors.ts";
+import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { readRunRecord, recordFiles } from "../records/read.ts";
+import { usageErrors } from "./args.ts";
 
-export interface CompareOptions extends CompareFilesOptions {
+export const COMPARE_USAGE = `pte-farm compare --base A.json --head B.json [options]
+  --format json|markdown  (default json) per metric {verdict, ratio, ci, p_value, more_samples} and
+                          an overall verdict; exit 1 on a regression, 0 otherwise (inconclusive included)
+  --across-toolchains     allow base and head from different toolchains (never different devices)
+  --config FILE           minimum effects and between-session spread (default: matrix/compare.yml)`;
+
+interface CompareOptions extends CompareFilesOptions {
   format: "json" | "markdown";
   logger: Logger;
 }
 
-/** Prints the comparison; returns it so main.ts can choose the exit code. */
-export async function compareCommand(opts: CompareOptions): Promise<Comparison> {
+/** Prints the comparison; returns it so the caller can choose the exit code. */
+async function compareCommand(opts: CompareOptions): Promise<Comparison> {
   const result = await compareFiles(opts);
   opts.logger.info(opts.format === "json" ? JSON.stringify(result, null, 2) : renderComparison(result));
   return result;
 }
 
-export interface DetectOptions {
-  history: string[];
-  cell: string;
-  metric: string;
-  config?: string;
-  logger: Logger;
-}
-
-export async function detectCommand(opts: DetectOptions): Promise<Detection> {
-  const config: CompareConfig = await loadCompareConfig(opts.config);
-  const files = await recordFiles(opts.history);
-  const records = await Promise.all(files.map(readRunRecord));
-  const series = cellSeries(records, opts.cell, opts.metric);
-  if (series.length === 0) {
-    const cells = [...new Set(records.map((r) => r.cell.id))].sort();
-    throw new ConfigurationError(
-      `no passing record of cell ${opts.cell} with metric ${opts.metric} in ${files.length} record(s); ` +
-        `cells present: ${cells.join(", ") || "none"}`,
-    );
+/** `pte-farm compare …`: exit 1 on a regression, 0 otherwise (inconclusive included). */
+export async function compareCli(argv: string[], logger: Logger): Promise<ExitCode> {
+  const { values } = usageErrors("compare", () =>
+    parseArgs({
+      args: argv,
+      options: {
+        base: { type: "string" },
+        head: { type: "string" },
+        format: { type: "string" },
+        "across-toolchains": { type: "boolean" },
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }),
+  );
+  if (values.help) {
+    logger.info(COMPARE_USAGE);
+    return EXIT.ok;
   }
-  const device = records.find((r) => r.cell.id === opts.cell)?.cell.device ?? "";
-  const { min_effect } = settingsFor(config, opts.metric, device);
-  const result = detectSeries(series, opts.cell, opts.metric, { minEffect: min_effect });
-  opts.logger.info(JSON.stringify(result, null, 2));
-  return result;
+  if (values.base === undefined || values.head === undefined) {
+    throw new ConfigurationError("compare needs --base A.json and --head B.json (run records)");
+  }
+  const format = values.format ?? "json";
+  if (format !== "json" && format !== "markdown") {
+    throw new ConfigurationError(`--format ${format}: expected one of json, markdown`);
+  }
+  const result = await compareCommand({
+    base: values.base,
+    head: values.head,
+    format,
+    acrossToolchains: values["across-toolchains"] ?? false,
+    ...(values.config === undefined ? {} : { config: values.config }),
+    logger,
+  });
+  if (result.verdict === "inconclusive") {
+    logger.warn("inconclusive: see more_samples for the reps per side that would decide it");
+  }
+  return result.verdict === "regression" ? EXIT.failed : EXIT.ok;
 }
