@@ -179,7 +179,8 @@ describe("ingestArtifact: bad files are rejected one by one, with reasons", () =
     const got = ok(await ingestArtifact(dir, TRUSTED));
     expect(Object.fromEntries(got.rejected.map((r) => [r.file, r.reason]))).toEqual({
       "records/other-sha.json": `a head record of commit ${OTHER}, not the run's head ${HEAD}`,
-      "records/zero.json": "metrics.decode_tokens_per_sec.samples[1] is 0; samples must be positive",
+      "records/zero.json":
+        "metrics.decode_tokens_per_sec.samples[1]: metric decode_tokens_per_sec rep 1 is 0; samples must be positive (a rate or size of 0 is a broken measurement)",
       "records/zz-again.json": `a second head record for cell ${head().cell.id}`,
     });
   });

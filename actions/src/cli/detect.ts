@@ -23,7 +23,7 @@ interface DetectOptions {
 
 async function detectCommand(opts: DetectOptions): Promise<Detection> {
   const config: CompareConfig = await loadCompareConfig(opts.config);
-  const files = await recordFiles(opts.history);
+  const files = await recordFiles(opts.history, { flag: "--history" });
   const records = await Promise.all(files.map(readRunRecord));
   const series = cellSeries(records, opts.cell, opts.metric);
   if (series.length === 0) {

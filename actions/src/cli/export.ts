@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../records/formats/index.ts";
-import { readRecords } from "../records/read.ts";
+import { readRunRecords } from "../records/read.ts";
 import { usageErrors } from "./args.ts";
 
 export const EXPORT_USAGE = `pte-farm export --format pytorch-v3|gab-bigger|bencher-bmf RECORD...
@@ -19,7 +19,7 @@ async function exportCommand(opts: { format: string; files: string[]; logger: Lo
       `--format ${opts.format}: expected one of ${Object.keys(EXPORT_FORMATS).join(", ")}`,
     );
   }
-  const records = await readRecords(opts.files);
+  const records = await readRunRecords(opts.files);
   opts.logger.info(JSON.stringify(EXPORT_FORMATS[opts.format as ExportFormat](records), null, 2));
 }
 

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { openStore } from "../history/open.ts";
-import { readRecords } from "../records/read.ts";
+import { readRunRecords } from "../records/read.ts";
 import { cleanSamples, median } from "../records/samples.ts";
 import { usageErrors } from "./args.ts";
 
@@ -18,7 +18,7 @@ pte-farm history list --store STORE [--cell ID]
 
 async function historyAppend(opts: { store: string; files: string[]; logger: Logger }): Promise<void> {
   const store = openStore(opts.store);
-  const paths = await store.append(await readRecords(opts.files));
+  const paths = await store.append(await readRunRecords(opts.files));
   for (const p of paths) opts.logger.info(p);
   opts.logger.info(`appended ${paths.length} record(s) to ${store.describe()}`);
 }

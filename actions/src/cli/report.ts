@@ -26,7 +26,7 @@ import type { Logger } from "../core/logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE } from "../core/paths.ts";
 import { openStore } from "../history/open.ts";
 import { onePerCell, pairCells } from "../publish/cells.ts";
-import { jsonFiles, readRunRecord } from "../records/read.ts";
+import { RUN_RECORD_FILE, readRunRecord, recordFiles } from "../records/read.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import { usageErrors } from "./args.ts";
 
@@ -109,8 +109,10 @@ export async function reportCommand(opts: ReportCommandOptions): Promise<ReportR
     throw new ConfigurationError("report: pass at least one run record or folder");
   const read = async (files: string[]) =>
     Promise.all(files.map(async (file) => ({ file, record: await readRunRecord(file) })));
-  const given = await read(await jsonFiles(opts.records, "report"));
-  const extraBases = await read(await jsonFiles(opts.base ?? [], "--base"));
+  const given = await read(await recordFiles(opts.records, { flag: "report", names: RUN_RECORD_FILE }));
+  const extraBases = await read(
+    await recordFiles(opts.base ?? [], { flag: "--base", names: RUN_RECORD_FILE }),
+  );
   const shown = (e: { file: string; record: RunRecord }) => ({ file: displayPath(e.file), record: e.record });
   const heads = onePerCell(given.filter((e) => e.record.role !== "base").map(shown), "head");
   const bases = onePerCell(

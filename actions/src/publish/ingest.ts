@@ -37,6 +37,7 @@ import {
   ValidationError,
   withJsonSchema,
 } from "../core/validate.ts";
+import { sampleProblem } from "../records/read.ts";
 import { comparison as comparisonSchema } from "../schemas/comparison.ts";
 import { type RunRecord, runRecord } from "../schemas/run-record.ts";
 
@@ -286,15 +287,6 @@ function problem(err: unknown): string {
   return (err as Error).message;
 }
 
-/** The first non-positive sample, which would be a broken measurement (and a log of 0 in reports). */
-export function badSample(r: RunRecord): string | null {
-  for (const [name, m] of Object.entries(r.metrics)) {
-    const i = m.samples.findIndex((s) => s <= 0);
-    if (i >= 0) return `metrics.${name}.samples[${i}] is ${m.samples[i]}; samples must be positive`;
-  }
-  return null;
-}
-
 async function claimedPr(
   w: Walk,
   trusted: TrustedRun,
@@ -364,9 +356,9 @@ export async function ingestArtifact(
     try {
       const value = parseHostileJson(await read(f));
       if (folder === "records") {
-        const record = parse(runRecord, value, f.rel);
-        const bad = badSample(record);
+        const bad = sampleProblem(value);
         if (bad !== null) throw new Error(bad);
+        const record = parse(runRecord, value, f.rel);
         if (record.role === "head") {
           if (record.git_sha !== trusted.headSha) {
             throw new Error(
