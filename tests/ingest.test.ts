@@ -3,8 +3,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadCompareConfig } from "../actions/src/compare/config.ts";
 import { compareRecords } from "../actions/src/compare/verdicts.ts";
+import { ARTIFACT_LIMITS } from "../actions/src/publish/hostile-files.ts";
 import {
-  ARTIFACT_LIMITS,
   type Ingested,
   ingestArtifact,
   pullRequestMatchesRun,

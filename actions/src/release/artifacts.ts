@@ -16,7 +16,7 @@ import { constants } from "node:fs";
 import { lstat, open, readdir } from "node:fs/promises";
 import path from "node:path";
 import { parse, ValidationError } from "../core/validate.ts";
-import { ARTIFACT_LIMITS, parseHostileJson, shownPath } from "../publish/ingest.ts";
+import { ARTIFACT_LIMITS, parseHostileJson, shownPath } from "../publish/hostile-files.ts";
 import { sampleProblem } from "../records/read.ts";
 import { type Manifest, manifest as manifestSchema } from "../schemas/manifest.ts";
 import { type RunRecord, runRecord } from "../schemas/run-record.ts";
