@@ -11,9 +11,9 @@ import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { ACTION_NAMES, ACTIONS, type ActionSpec } from "../actions/src/action-runs/io-table.ts";
-import { planOutputs } from "../actions/src/cli/matrix.ts";
 import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
+import { planOutputs } from "../actions/src/plan/outputs.ts";
 import { ENTRIES, generate, staleFiles } from "../scripts/build-actions.ts";
 import { tempDir } from "./helpers/env.ts";
 

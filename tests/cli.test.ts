@@ -2,6 +2,8 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { main } from "../actions/src/cli/main.ts";
+import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
 import { selectCells } from "../matrix/cells.ts";
 import { loadFarm } from "../matrix/load.ts";
@@ -95,6 +97,67 @@ describe("pte-farm run: bad input exits 2 with what to fix", () => {
     expect(res.stderr).toContain(
       'unknown command "deploy"; known commands: run, plan, validate, compare, detect',
     );
+  });
+});
+
+const COMMANDS = [
+  "run",
+  "plan",
+  "validate",
+  "compare",
+  "detect",
+  "history",
+  "export",
+  "report",
+  "health",
+  "fetch",
+];
+
+/** `main` in this process (no child per call): what it printed on stdout and stderr, and its exit code. */
+async function inProcess(...args: string[]) {
+  const logger = new RecordingLogger();
+  const code = await main(args, logger);
+  const at = (level: string) =>
+    logger.lines
+      .filter((l) => l.level === level)
+      .map((l) => l.message)
+      .join("\n");
+  return { code, out: at("info"), err: at("error") };
+}
+
+describe("pte-farm help", () => {
+  it.each(COMMANDS)("`help %s`, `--help` and `-h` print that command's usage and no other", async (name) => {
+    const help = await inProcess("help", name);
+    expect(help.code).toBe(0);
+    const synopses = help.out.split("\n").filter((l) => l.startsWith("pte-farm "));
+    expect(synopses.length).toBeGreaterThan(0);
+    for (const line of synopses) expect(line.startsWith(`pte-farm ${name} `), line).toBe(true);
+    expect(help.out).not.toContain("usage: pte-farm <command>");
+    for (const flag of ["--help", "-h"]) {
+      const own = await inProcess(name, flag);
+      expect(own.code, `${name} ${flag}`).toBe(0);
+      expect(own.out, `${name} ${flag}`).toBe(help.out);
+    }
+  });
+
+  it("prints an overview of one line per command, the environment and the exit codes", async () => {
+    for (const args of [["help"], ["--help"], ["-h"]]) {
+      const res = await inProcess(...args);
+      expect(res.code).toBe(0);
+      for (const name of COMMANDS) expect(res.out).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
+      expect(res.out).toContain("environment: PTE_FARM_PYTHON");
+      expect(res.out).toContain("exit codes: 0 all passed");
+      expect(res.out).not.toMatch(/^\s+--/m);
+    }
+    const bare = await inProcess();
+    expect(bare.code).toBe(2);
+    expect(bare.out).toContain("usage: pte-farm <command> [options]");
+  });
+
+  it("refuses help on an unknown command with exit 2, listing the known ones", async () => {
+    const res = await inProcess("help", "deploy");
+    expect(res.code).toBe(2);
+    expect(res.err).toContain(`unknown command "deploy"; known commands: ${COMMANDS.join(", ")}`);
   });
 });
 

@@ -3,8 +3,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadCompareConfig } from "../actions/src/compare/config.ts";
 import { compareRecords } from "../actions/src/compare/verdicts.ts";
+import { ARTIFACT_LIMITS } from "../actions/src/publish/hostile-files.ts";
 import {
-  ARTIFACT_LIMITS,
   type Ingested,
   ingestArtifact,
   pullRequestMatchesRun,
@@ -179,7 +179,8 @@ describe("ingestArtifact: bad files are rejected one by one, with reasons", () =
     const got = ok(await ingestArtifact(dir, TRUSTED));
     expect(Object.fromEntries(got.rejected.map((r) => [r.file, r.reason]))).toEqual({
       "records/other-sha.json": `a head record of commit ${OTHER}, not the run's head ${HEAD}`,
-      "records/zero.json": "metrics.decode_tokens_per_sec.samples[1] is 0; samples must be positive",
+      "records/zero.json":
+        "metrics.decode_tokens_per_sec.samples[1]: metric decode_tokens_per_sec rep 1 is 0; samples must be positive (a rate or size of 0 is a broken measurement)",
       "records/zz-again.json": `a second head record for cell ${head().cell.id}`,
     });
   });

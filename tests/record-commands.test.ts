@@ -46,7 +46,8 @@ describe("pte-farm history", () => {
     const bad = await recordFile(dir, "bad.json", { status: "great" });
     const res = await cli("history", "append", "--store", `dir:${dir}/h`, bad);
     expect(res.exitCode).toBe(2);
-    expect(res.stderr).toContain(`not a valid run record: ${bad}: status:`);
+    expect(res.stderr).toContain(`${bad}: status:`);
+    expect(res.stderr).toContain("(not a valid pte-farm/run@1 record)");
   });
 
   it("refuses an unknown store kind with exit 2", async () => {
@@ -62,6 +63,20 @@ describe("pte-farm export", () => {
     const res = await cli("export", "--format", "gab-bigger", await recordFile(dir, "r.json"));
     expect(res.exitCode, res.stderr).toBe(0);
     expect(JSON.parse(res.stdout)[0]).toMatchObject({ unit: "tok/s", value: 102 });
+  });
+
+  it("refuses a record with a lost (NaN) sample with exit 2, naming the metric and rep", async () => {
+    const dir = await tempDir();
+    const record = sampleRecord();
+    const samples = record.metrics.decode_tokens_per_sec?.samples as (number | null)[];
+    samples[1] = null;
+    const file = path.join(dir, "nan.json");
+    await writeFile(file, JSON.stringify(record));
+    const res = await cli("export", "--format", "gab-bigger", file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `${file}: metrics.decode_tokens_per_sec.samples[1]: metric decode_tokens_per_sec rep 1 is NaN`,
+    );
   });
 
   it("refuses an unknown format with exit 2, listing the known ones", async () => {

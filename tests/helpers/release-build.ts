@@ -9,9 +9,9 @@
  */
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { planOutputs } from "../../actions/src/cli/matrix.ts";
 import { RecordingLogger } from "../../actions/src/core/logger.ts";
 import { DEFAULT_MATRIX } from "../../actions/src/core/paths.ts";
+import { planOutputs } from "../../actions/src/plan/outputs.ts";
 import type { RunRecord } from "../../actions/src/schemas/run-record.ts";
 import { realPython } from "./env.ts";
 import { runLocalAction } from "./local-action.ts";

@@ -7403,39 +7403,6 @@ function renderComparison(c) {
   return lines.join("\n");
 }
 
-// actions/src/cli/compare.ts
-import { readdir, readFile as readFile2, stat } from "node:fs/promises";
-
-// actions/src/compare/config.ts
-import path2 from "node:path";
-
-// matrix/yaml-file.ts
-var import_yaml = __toESM(require_dist(), 1);
-import { readFile } from "node:fs/promises";
-
-// actions/src/core/errors.ts
-var EXIT = {
-  ok: 0,
-  /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
-  failed: 1,
-  /** Bad input or usage: the user has something to fix. */
-  usage: 2,
-  /** Infrastructure: the machine, a timeout, or a broken contract between our own parts. */
-  infra: 3
-};
-var ConfigurationError = class extends Error {
-  constructor(message, options) {
-    super(message, options);
-    this.name = "ConfigurationError";
-  }
-};
-var InfrastructureError = class extends Error {
-  constructor(message, options) {
-    super(message, options);
-    this.name = "InfrastructureError";
-  }
-};
-
 // actions/src/core/paths.ts
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -7459,6 +7426,32 @@ function displayPath(p) {
   const rel = path.relative(process.cwd(), p);
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
+
+// actions/src/records/read.ts
+import { readdir, readFile, stat } from "node:fs/promises";
+
+// actions/src/core/errors.ts
+var EXIT = {
+  ok: 0,
+  /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
+  failed: 1,
+  /** Bad input or usage: the user has something to fix. */
+  usage: 2,
+  /** Infrastructure: the machine, a timeout, or a broken contract between our own parts. */
+  infra: 3
+};
+var ConfigurationError = class extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = "ConfigurationError";
+  }
+};
+var InfrastructureError = class extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = "InfrastructureError";
+  }
+};
 
 // actions/src/core/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
@@ -7644,462 +7637,6 @@ function parse(check, value, source) {
     if (err instanceof ValidationError) throw new ValidationError(source, err.path, err.detail, err.onKey);
     throw err;
   }
-}
-
-// matrix/yaml-file.ts
-async function readYamlFile(file, check, what) {
-  let text;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    const reason = err.code ?? err.message;
-    throw new ConfigurationError(
-      `cannot read the ${what} ${displayPath(file)} (${reason}); pass a readable YAML file`,
-      {
-        cause: err
-      }
-    );
-  }
-  const lines = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const shown = displayPath(file);
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0];
-    const pos = first === void 0 ? void 0 : lines.linePos(first.pos[0]);
-    const loc = pos === void 0 ? shown : `${shown}:${pos.line}:${pos.col}`;
-    throw new ConfigurationError(
-      `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
-    );
-  }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
-    if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
-      if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
-        const pos = lines.linePos(pair.key.range[0]);
-        return `${shown}:${pos.line}:${pos.col}`;
-      }
-    }
-    for (let n = at.length; n >= 0; n--) {
-      const node = doc.getIn(at.slice(0, n), true);
-      if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
-        const pos = lines.linePos(node.range[0]);
-        return `${shown}:${pos.line}:${pos.col}`;
-      }
-      if (n === 0 && ((0, import_yaml.isMap)(doc.contents) || (0, import_yaml.isSeq)(doc.contents))) break;
-    }
-    return shown;
-  };
-  try {
-    return { path: file, data: parse(check, doc.toJS(), shown), where };
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    const field = formatPath(err.path);
-    throw new ConfigurationError(
-      `${where(err.path, err.onKey)}: ${field === "" ? "" : `${field}: `}${err.detail}`,
-      {
-        cause: err
-      }
-    );
-  }
-}
-
-// actions/src/compare/config.ts
-var DEFAULT_COMPARE_CONFIG = path2.join(REPO_ROOT, "matrix", "compare.yml");
-var pct2 = refine(num, (n) => n >= 0 && n < 100 ? null : { path: [], message: "must be in [0, 100)" });
-var knobs = { min_effect_pct: optional(pct2), between_session_pct: optional(pct2) };
-var metricKnobs = closed(knobs);
-var compareConfigSchema = closed({
-  schema: literal("pte-farm/compare@1"),
-  confidence: refine(num, (c) => c > 0.5 && c < 1 ? null : { path: [], message: "must be in (0.5, 1)" }),
-  max_reps: refine(nonNegInt, (n) => n >= 2 ? null : { path: [], message: "must be at least 2" }),
-  defaults: closed({ min_effect_pct: pct2, between_session_pct: pct2 }),
-  metrics: optional(record(metricKnobs)),
-  devices: optional(record(closed({ ...knobs, metrics: optional(record(metricKnobs)) })))
-});
-function settingsFor(config, metric2, device2) {
-  const dev = config.devices?.[device2];
-  const layers = [config.defaults, config.metrics?.[metric2], dev, dev?.metrics?.[metric2]];
-  let minPct = config.defaults.min_effect_pct;
-  let betweenPct = config.defaults.between_session_pct;
-  for (const l of layers) {
-    if (l?.min_effect_pct !== void 0) minPct = l.min_effect_pct;
-    if (l?.between_session_pct !== void 0) betweenPct = l.between_session_pct;
-  }
-  return {
-    min_effect: minPct / 100,
-    between_session: betweenPct / 100,
-    confidence: config.confidence,
-    max_reps: config.max_reps
-  };
-}
-async function loadCompareConfig(file = DEFAULT_COMPARE_CONFIG) {
-  return (await readYamlFile(file, compareConfigSchema, "compare config")).data;
-}
-
-// actions/src/stats/robust.ts
-function sorted(xs) {
-  return [...xs].sort((a, b) => a - b);
-}
-function median(xs) {
-  if (xs.length === 0) throw new Error("median of nothing");
-  const s = sorted(xs);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-function trimCount(n, gamma) {
-  return Math.floor(gamma * n);
-}
-function trimmedMean(xs, gamma = 0.2) {
-  const s = sorted(xs);
-  const g = trimCount(s.length, gamma);
-  const kept = s.slice(g, s.length - g);
-  if (kept.length === 0) throw new Error("trimmed mean of nothing");
-  return kept.reduce((a, b) => a + b, 0) / kept.length;
-}
-function winsorizedVariance(xs, gamma = 0.2) {
-  const n = xs.length;
-  if (n < 2) return 0;
-  const s = sorted(xs);
-  const g = trimCount(n, gamma);
-  const lo = s[g];
-  const hi = s[n - g - 1];
-  const w = s.map((x) => Math.min(Math.max(x, lo), hi));
-  const mean = w.reduce((a, b) => a + b, 0) / n;
-  return w.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1);
-}
-
-// actions/src/stats/distributions.ts
-function logGamma(x) {
-  const c = [
-    76.18009172947146,
-    -86.50532032941678,
-    24.01409824083091,
-    -1.231739572450155,
-    0.001208650973866179,
-    -5395239384953e-18
-  ];
-  let y = x;
-  const tmp = x + 5.5 - (x + 0.5) * Math.log(x + 5.5);
-  let ser = 1.000000000190015;
-  for (const ci of c) ser += ci / ++y;
-  return -tmp + Math.log(2.5066282746310007 * ser / x);
-}
-function betaContinuedFraction(a, b, x) {
-  const tiny = 1e-300;
-  let c = 1;
-  let d = 1 - (a + b) * x / (a + 1);
-  if (Math.abs(d) < tiny) d = tiny;
-  d = 1 / d;
-  let h = d;
-  for (let m = 1; m <= 300; m++) {
-    const m2 = 2 * m;
-    let aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
-    d = 1 + aa * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    h *= d * c;
-    aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
-    d = 1 + aa * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const del = d * c;
-    h *= del;
-    if (Math.abs(del - 1) < 3e-12) break;
-  }
-  return h;
-}
-function incompleteBeta(x, a, b) {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  return x < (a + 1) / (a + b + 2) ? front * betaContinuedFraction(a, b, x) / a : 1 - front * betaContinuedFraction(b, a, 1 - x) / b;
-}
-function tCdf(t, df) {
-  if (!Number.isFinite(df) || df > 1e7) return normalCdf(t);
-  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
-  return t >= 0 ? 1 - tail : tail;
-}
-function tQuantile(p, df) {
-  if (p === 0.5) return 0;
-  if (p < 0.5) return -tQuantile(1 - p, df);
-  let lo = 0;
-  let hi = 1;
-  while (tCdf(hi, df) < p) hi *= 2;
-  for (let i = 0; i < 60; i++) {
-    const mid = (lo + hi) / 2;
-    if (tCdf(mid, df) < p) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
-function tTwoSidedP(t, df) {
-  return Math.min(1, 2 * (1 - tCdf(Math.abs(t), df)));
-}
-function normalCdf(z) {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
-  return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
-}
-
-// actions/src/stats/decide.ts
-var EQUIVALENCE_ALPHA = 0.05;
-function decide(effect, opts) {
-  const { estimate: est, se, df, n } = effect;
-  const total = Math.sqrt(se * se + opts.betweenSd * opts.betweenSd);
-  const tq = tQuantile(1 - (1 - opts.confidence) / 2, df);
-  const lo = est - tq * total;
-  const hi = est + tq * total;
-  const p = total === 0 ? est === 0 ? 1 : 0 : tTwoSidedP(est / total, df);
-  const delta = Math.log1p(opts.minEffect);
-  const worseSign = opts.better === "higher" ? -1 : 1;
-  const worse = worseSign * est;
-  const worseLo = Math.min(worseSign * lo, worseSign * hi);
-  const worseHi = Math.max(worseSign * lo, worseSign * hi);
-  const tqEq = tQuantile(1 - EQUIVALENCE_ALPHA, df);
-  const eqLo = est - tqEq * total;
-  const eqHi = est + tqEq * total;
-  let verdict;
-  if (worseLo > 0 && worse >= delta) verdict = "regression";
-  else if (worseHi < 0 && -worse >= delta) verdict = "improvement";
-  else if (eqLo > -delta && eqHi < delta) verdict = "unchanged";
-  else verdict = "inconclusive";
-  let more = 0;
-  let note = null;
-  if (verdict === "inconclusive") {
-    const a = Math.abs(est);
-    const past = a >= delta;
-    const target = 0.9 * (past ? a : Math.max(delta - a, delta / 4));
-    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
-    const perRepVar = se * se * n;
-    const roomAt = (dfAt) => (target / tQuantile(level, dfAt)) ** 2 - opts.betweenSd ** 2;
-    let room = roomAt(df);
-    if (room > 0) room = roomAt(Math.max(df, df * perRepVar / room / n));
-    if (n >= opts.maxReps) {
-      note = `at the cap of ${opts.maxReps} reps per side`;
-    } else if (room <= 0) {
-      note = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
-    } else {
-      const need = Math.ceil(perRepVar / room);
-      more = Math.min(Math.max(need - n, 1), opts.maxReps - n);
-    }
-  }
-  return {
-    verdict,
-    ratio: Math.exp(est),
-    ci: [Math.exp(lo), Math.exp(hi)],
-    p_value: p,
-    more_samples: more,
-    note
-  };
-}
-
-// actions/src/stats/paired.ts
-var TRIM = 0.2;
-function pairedLogEffect(base, head) {
-  if (base.length !== head.length) throw new Error("paired samples must have equal length");
-  const d = base.map((b, i) => Math.log(head[i] / b));
-  const n = d.length;
-  if (n < 2) throw new Error("need at least two pairs");
-  const h = n - 2 * trimCount(n, TRIM);
-  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n));
-  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h - 1), n };
-}
-
-// actions/src/stats/unpaired.ts
-function yuenPart(logs) {
-  const n = logs.length;
-  const h = n - 2 * trimCount(n, TRIM);
-  return { d: (n - 1) * winsorizedVariance(logs, TRIM) / (h * (h - 1)), h };
-}
-function unpairedLogEffect(base, head) {
-  if (base.length < 2 || head.length < 2) throw new Error("need at least two reps per side");
-  const lb = base.map(Math.log);
-  const lh = head.map(Math.log);
-  const a = yuenPart(lb);
-  const b = yuenPart(lh);
-  const v = a.d + b.d;
-  const df = v === 0 ? 1 : v * v / (a.d * a.d / (a.h - 1) + b.d * b.d / (b.h - 1));
-  return {
-    estimate: trimmedMean(lh, TRIM) - trimmedMean(lb, TRIM),
-    se: Math.sqrt(v),
-    df: Math.max(1, df),
-    n: Math.min(base.length, head.length)
-  };
-}
-
-// actions/src/compare/delegation.ts
-function countsMinus(a, b) {
-  const out = {};
-  for (const name of Object.keys(a).sort()) {
-    const d = (a[name] ?? 0) - (b[name] ?? 0);
-    if (d > 0) out[name] = d;
-  }
-  return out;
-}
-function fragmentation(base, head) {
-  const b = base.delegated_subgraphs;
-  const h = head.delegated_subgraphs;
-  const added = countsMinus(head.cpu_ops, base.cpu_ops);
-  const removed = countsMinus(base.cpu_ops, head.cpu_ops);
-  let message;
-  if (h > b) {
-    const ops = Object.entries(added).map(([name, n]) => `${name} +${n}`);
-    message = `fragmented: ${b} → ${h} delegated subgraphs on ${head.backend}; CPU now also runs ${ops.length > 0 ? ops.join(", ") : "no new CPU operators"}`;
-  } else if (h < b) {
-    message = `fewer delegated subgraphs: ${b} → ${h} on ${head.backend}`;
-  } else {
-    message = `unchanged: ${h} delegated subgraph${h === 1 ? "" : "s"} on ${head.backend}`;
-  }
-  return {
-    alarm: h > b,
-    base_subgraphs: b,
-    head_subgraphs: h,
-    cpu_ops_added: added,
-    cpu_ops_removed: removed,
-    message
-  };
-}
-
-// actions/src/compare/verdicts.ts
-var COMPARE_SCHEMA = "pte-farm/compare@1";
-function isExcluded(flags) {
-  return flags !== void 0 && flags.length > 0;
-}
-function clean(m) {
-  return m.samples.filter((_, i) => !isExcluded(m.sample_flags?.[i]));
-}
-function cleanPairs(b, h) {
-  const base = [];
-  const head = [];
-  const n = Math.min(b.samples.length, h.samples.length);
-  for (let i = 0; i < n; i++) {
-    if (isExcluded(b.sample_flags?.[i]) || isExcluded(h.sample_flags?.[i])) continue;
-    base.push(b.samples[i]);
-    head.push(h.samples[i]);
-  }
-  return { base, head };
-}
-function compareMetric(b, h, paired, settings) {
-  const cb = clean(b);
-  const ch = clean(h);
-  const common = {
-    unit: h.unit,
-    better: h.better,
-    excluded: { base: b.samples.length - cb.length, head: h.samples.length - ch.length },
-    min_effect: settings.min_effect
-  };
-  if (cb.length === 0 || ch.length === 0) {
-    return {
-      verdict: "inconclusive",
-      ratio: null,
-      ci: null,
-      p_value: null,
-      more_samples: Math.min(8, settings.max_reps),
-      ...common,
-      method: "none",
-      reps: { base: cb.length, head: ch.length },
-      note: "no usable rep on one side (every rep was excluded)"
-    };
-  }
-  let effect;
-  let method;
-  let betweenSd = 0;
-  let reps = { base: cb.length, head: ch.length };
-  const pairs = paired ? cleanPairs(b, h) : null;
-  if (cb.length < 2 || ch.length < 2) {
-    method = "exact";
-    effect = { estimate: Math.log(median(ch) / median(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
-  } else if (pairs !== null && pairs.base.length >= 2) {
-    method = "paired";
-    effect = pairedLogEffect(pairs.base, pairs.head);
-    reps = { base: pairs.base.length, head: pairs.head.length };
-  } else {
-    method = "unpaired";
-    effect = unpairedLogEffect(cb, ch);
-    betweenSd = paired ? 0 : settings.between_session;
-  }
-  const d = decide(effect, {
-    better: h.better,
-    minEffect: settings.min_effect,
-    confidence: settings.confidence,
-    betweenSd,
-    maxReps: settings.max_reps
-  });
-  return {
-    verdict: d.verdict,
-    ratio: d.ratio,
-    ci: d.ci,
-    p_value: d.p_value,
-    more_samples: d.more_samples,
-    ...common,
-    method,
-    reps,
-    note: d.note
-  };
-}
-function overallVerdict(verdicts) {
-  for (const v of ["regression", "inconclusive", "improvement"]) if (verdicts.includes(v)) return v;
-  return "unchanged";
-}
-function checkComparable(base, head, acrossToolchains) {
-  const b = base.record;
-  const h = head.record;
-  if (b.cell.device !== h.cell.device || b.device.board !== h.device.board) {
-    throw new ConfigurationError(
-      `${base.name} and ${head.name} come from different devices: base ${b.cell.device} (${b.device.board}), head ${h.cell.device} (${h.device.board}); compare records of one device`
-    );
-  }
-  if (acrossToolchains) return;
-  const versions = (r) => {
-    const v = r.toolchain.device ?? r.toolchain.build ?? {};
-    return ["torch", "executorch", "torchao", "transformers"].map((k) => `${k} ${v[k] ?? "?"}`).join(", ");
-  };
-  if (b.cell.toolchain !== h.cell.toolchain || versions(b) !== versions(h)) {
-    throw new ConfigurationError(
-      `${base.name} and ${head.name} come from different toolchains: base ${b.cell.toolchain} (${versions(b)}), head ${h.cell.toolchain} (${versions(h)}); pass --across-toolchains to compare them anyway`
-    );
-  }
-}
-function compareRecords(base, head, config) {
-  const paired = base.session === head.session;
-  const metrics = {};
-  const notes = [];
-  for (const [name, h] of Object.entries(head.metrics)) {
-    const b = base.metrics[name];
-    if (b === void 0) {
-      notes.push(`${name}: only the head has it`);
-      continue;
-    }
-    metrics[name] = compareMetric(b, h, paired, settingsFor(config, name, head.cell.device));
-  }
-  for (const name of Object.keys(base.metrics)) {
-    if (!(name in head.metrics)) notes.push(`${name}: only the base has it`);
-  }
-  if (!paired) {
-    notes.push(
-      "base and head are from different sessions: the between-session spread is added to every CI (interleave them in one session for the tightest answer)"
-    );
-  }
-  const side = (r) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
-  const frag = base.delegation !== void 0 && head.delegation !== void 0 ? fragmentation(base.delegation, head.delegation) : void 0;
-  if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
-  return {
-    schema: COMPARE_SCHEMA,
-    cell: head.cell.id,
-    base: side(base),
-    head: side(head),
-    paired,
-    verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
-    metrics,
-    notes,
-    ...frag === void 0 ? {} : { fragmentation: frag }
-  };
 }
 
 // actions/src/schemas/stage.ts
@@ -8372,8 +7909,8 @@ var runRecord = obj({
   failure: nullable(failureNote)
 });
 
-// actions/src/cli/compare.ts
-function sampleProblem(name, raw) {
+// actions/src/records/read.ts
+function sampleProblem(raw) {
   if (typeof raw !== "object" || raw === null) return null;
   const metrics = raw.metrics;
   if (typeof metrics !== "object" || metrics === null) return null;
@@ -8381,7 +7918,7 @@ function sampleProblem(name, raw) {
     const samples = m?.samples;
     if (!Array.isArray(samples)) continue;
     for (const [i, v] of samples.entries()) {
-      const where = `${name}: ${formatPath(["metrics", metric2, "samples", i])}`;
+      const where = formatPath(["metrics", metric2, "samples", i]);
       if (v === null || v === "NaN" || typeof v === "number" && Number.isNaN(v)) {
         return `${where}: metric ${metric2} rep ${i} is NaN (null in JSON); the execute stage lost this measurement`;
       }
@@ -8394,7 +7931,7 @@ function sampleProblem(name, raw) {
 }
 async function readRunRecord(file) {
   const name = displayPath(file);
-  const text = await readFile2(file, "utf8").catch((err) => {
+  const text = await readFile(file, "utf8").catch((err) => {
     throw new ConfigurationError(`cannot read run record ${name} (${err.code ?? err.message})`);
   });
   let raw;
@@ -8403,8 +7940,8 @@ async function readRunRecord(file) {
   } catch (err) {
     throw new ConfigurationError(`${name}: not valid JSON (${err.message})`);
   }
-  const problem = sampleProblem(name, raw);
-  if (problem !== null) throw new ConfigurationError(problem);
+  const problem = sampleProblem(raw);
+  if (problem !== null) throw new ConfigurationError(`${name}: ${problem}`);
   try {
     return parse(runRecord, raw, name);
   } catch (err) {
@@ -8414,6 +7951,469 @@ async function readRunRecord(file) {
     throw err;
   }
 }
+
+// actions/src/compare/config.ts
+import path2 from "node:path";
+
+// matrix/yaml-file.ts
+var import_yaml = __toESM(require_dist(), 1);
+import { readFile as readFile2 } from "node:fs/promises";
+async function readYamlFile(file, check, what) {
+  let text;
+  try {
+    text = await readFile2(file, "utf8");
+  } catch (err) {
+    const reason = err.code ?? err.message;
+    throw new ConfigurationError(
+      `cannot read the ${what} ${displayPath(file)} (${reason}); pass a readable YAML file`,
+      {
+        cause: err
+      }
+    );
+  }
+  const lines = new import_yaml.LineCounter();
+  const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const shown = displayPath(file);
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    const pos = first === void 0 ? void 0 : lines.linePos(first.pos[0]);
+    const loc = pos === void 0 ? shown : `${shown}:${pos.line}:${pos.col}`;
+    throw new ConfigurationError(
+      `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
+    );
+  }
+  const where = (at, onKey = false) => {
+    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+    if ((0, import_yaml.isMap)(parent)) {
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
+        const pos = lines.linePos(pair.key.range[0]);
+        return `${shown}:${pos.line}:${pos.col}`;
+      }
+    }
+    for (let n = at.length; n >= 0; n--) {
+      const node = doc.getIn(at.slice(0, n), true);
+      if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
+        const pos = lines.linePos(node.range[0]);
+        return `${shown}:${pos.line}:${pos.col}`;
+      }
+      if (n === 0 && ((0, import_yaml.isMap)(doc.contents) || (0, import_yaml.isSeq)(doc.contents))) break;
+    }
+    return shown;
+  };
+  try {
+    return { path: file, data: parse(check, doc.toJS(), shown), where };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const field = formatPath(err.path);
+    throw new ConfigurationError(
+      `${where(err.path, err.onKey)}: ${field === "" ? "" : `${field}: `}${err.detail}`,
+      {
+        cause: err
+      }
+    );
+  }
+}
+
+// actions/src/compare/config.ts
+var DEFAULT_COMPARE_CONFIG = path2.join(REPO_ROOT, "matrix", "compare.yml");
+var pct2 = refine(num, (n) => n >= 0 && n < 100 ? null : { path: [], message: "must be in [0, 100)" });
+var knobs = { min_effect_pct: optional(pct2), between_session_pct: optional(pct2) };
+var metricKnobs = closed(knobs);
+var compareConfigSchema = closed({
+  schema: literal("pte-farm/compare@1"),
+  confidence: refine(num, (c) => c > 0.5 && c < 1 ? null : { path: [], message: "must be in (0.5, 1)" }),
+  max_reps: refine(nonNegInt, (n) => n >= 2 ? null : { path: [], message: "must be at least 2" }),
+  defaults: closed({ min_effect_pct: pct2, between_session_pct: pct2 }),
+  metrics: optional(record(metricKnobs)),
+  devices: optional(record(closed({ ...knobs, metrics: optional(record(metricKnobs)) })))
+});
+function settingsFor(config, metric2, device2) {
+  const dev = config.devices?.[device2];
+  const layers = [config.defaults, config.metrics?.[metric2], dev, dev?.metrics?.[metric2]];
+  let minPct = config.defaults.min_effect_pct;
+  let betweenPct = config.defaults.between_session_pct;
+  for (const l of layers) {
+    if (l?.min_effect_pct !== void 0) minPct = l.min_effect_pct;
+    if (l?.between_session_pct !== void 0) betweenPct = l.between_session_pct;
+  }
+  return {
+    min_effect: minPct / 100,
+    between_session: betweenPct / 100,
+    confidence: config.confidence,
+    max_reps: config.max_reps
+  };
+}
+async function loadCompareConfig(file = DEFAULT_COMPARE_CONFIG) {
+  return (await readYamlFile(file, compareConfigSchema, "compare config")).data;
+}
+
+// actions/src/stats/distributions.ts
+function logGamma(x) {
+  const c = [
+    76.18009172947146,
+    -86.50532032941678,
+    24.01409824083091,
+    -1.231739572450155,
+    0.001208650973866179,
+    -5395239384953e-18
+  ];
+  let y = x;
+  const tmp = x + 5.5 - (x + 0.5) * Math.log(x + 5.5);
+  let ser = 1.000000000190015;
+  for (const ci of c) ser += ci / ++y;
+  return -tmp + Math.log(2.5066282746310007 * ser / x);
+}
+function betaContinuedFraction(a, b, x) {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - (a + b) * x / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    let aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const del = d * c;
+    h *= del;
+    if (Math.abs(del - 1) < 3e-12) break;
+  }
+  return h;
+}
+function incompleteBeta(x, a, b) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  return x < (a + 1) / (a + b + 2) ? front * betaContinuedFraction(a, b, x) / a : 1 - front * betaContinuedFraction(b, a, 1 - x) / b;
+}
+function tCdf(t, df) {
+  if (!Number.isFinite(df) || df > 1e7) return normalCdf(t);
+  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+function tQuantile(p, df) {
+  if (p === 0.5) return 0;
+  if (p < 0.5) return -tQuantile(1 - p, df);
+  let lo = 0;
+  let hi = 1;
+  while (tCdf(hi, df) < p) hi *= 2;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (tCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+function tTwoSidedP(t, df) {
+  return Math.min(1, 2 * (1 - tCdf(Math.abs(t), df)));
+}
+function normalCdf(z) {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
+}
+
+// actions/src/stats/decide.ts
+var EQUIVALENCE_ALPHA = 0.05;
+function decide(effect, opts) {
+  const { estimate: est, se, df, n } = effect;
+  const total = Math.sqrt(se * se + opts.betweenSd * opts.betweenSd);
+  const tq = tQuantile(1 - (1 - opts.confidence) / 2, df);
+  const lo = est - tq * total;
+  const hi = est + tq * total;
+  const p = total === 0 ? est === 0 ? 1 : 0 : tTwoSidedP(est / total, df);
+  const delta = Math.log1p(opts.minEffect);
+  const worseSign = opts.better === "higher" ? -1 : 1;
+  const worse = worseSign * est;
+  const worseLo = Math.min(worseSign * lo, worseSign * hi);
+  const worseHi = Math.max(worseSign * lo, worseSign * hi);
+  const tqEq = tQuantile(1 - EQUIVALENCE_ALPHA, df);
+  const eqLo = est - tqEq * total;
+  const eqHi = est + tqEq * total;
+  let verdict;
+  if (worseLo > 0 && worse >= delta) verdict = "regression";
+  else if (worseHi < 0 && -worse >= delta) verdict = "improvement";
+  else if (eqLo > -delta && eqHi < delta) verdict = "unchanged";
+  else verdict = "inconclusive";
+  let more = 0;
+  let note = null;
+  if (verdict === "inconclusive") {
+    const a = Math.abs(est);
+    const past = a >= delta;
+    const target = 0.9 * (past ? a : Math.max(delta - a, delta / 4));
+    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
+    const perRepVar = se * se * n;
+    const roomAt = (dfAt) => (target / tQuantile(level, dfAt)) ** 2 - opts.betweenSd ** 2;
+    let room = roomAt(df);
+    if (room > 0) room = roomAt(Math.max(df, df * perRepVar / room / n));
+    if (n >= opts.maxReps) {
+      note = `at the cap of ${opts.maxReps} reps per side`;
+    } else if (room <= 0) {
+      note = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
+    } else {
+      const need = Math.ceil(perRepVar / room);
+      more = Math.min(Math.max(need - n, 1), opts.maxReps - n);
+    }
+  }
+  return {
+    verdict,
+    ratio: Math.exp(est),
+    ci: [Math.exp(lo), Math.exp(hi)],
+    p_value: p,
+    more_samples: more,
+    note
+  };
+}
+
+// actions/src/stats/robust.ts
+function sorted(xs) {
+  return [...xs].sort((a, b) => a - b);
+}
+function median(xs) {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = sorted(xs);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+function trimCount(n, gamma) {
+  return Math.floor(gamma * n);
+}
+function trimmedMean(xs, gamma = 0.2) {
+  const s = sorted(xs);
+  const g = trimCount(s.length, gamma);
+  const kept = s.slice(g, s.length - g);
+  if (kept.length === 0) throw new Error("trimmed mean of nothing");
+  return kept.reduce((a, b) => a + b, 0) / kept.length;
+}
+function winsorizedVariance(xs, gamma = 0.2) {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const s = sorted(xs);
+  const g = trimCount(n, gamma);
+  const lo = s[g];
+  const hi = s[n - g - 1];
+  const w = s.map((x) => Math.min(Math.max(x, lo), hi));
+  const mean = w.reduce((a, b) => a + b, 0) / n;
+  return w.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1);
+}
+
+// actions/src/stats/paired.ts
+var TRIM = 0.2;
+function pairedLogEffect(base, head) {
+  if (base.length !== head.length) throw new Error("paired samples must have equal length");
+  const d = base.map((b, i) => Math.log(head[i] / b));
+  const n = d.length;
+  if (n < 2) throw new Error("need at least two pairs");
+  const h = n - 2 * trimCount(n, TRIM);
+  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n));
+  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h - 1), n };
+}
+
+// actions/src/stats/unpaired.ts
+function yuenPart(logs) {
+  const n = logs.length;
+  const h = n - 2 * trimCount(n, TRIM);
+  return { d: (n - 1) * winsorizedVariance(logs, TRIM) / (h * (h - 1)), h };
+}
+function unpairedLogEffect(base, head) {
+  if (base.length < 2 || head.length < 2) throw new Error("need at least two reps per side");
+  const lb = base.map(Math.log);
+  const lh = head.map(Math.log);
+  const a = yuenPart(lb);
+  const b = yuenPart(lh);
+  const v = a.d + b.d;
+  const df = v === 0 ? 1 : v * v / (a.d * a.d / (a.h - 1) + b.d * b.d / (b.h - 1));
+  return {
+    estimate: trimmedMean(lh, TRIM) - trimmedMean(lb, TRIM),
+    se: Math.sqrt(v),
+    df: Math.max(1, df),
+    n: Math.min(base.length, head.length)
+  };
+}
+
+// actions/src/compare/delegation.ts
+function countsMinus(a, b) {
+  const out = {};
+  for (const name of Object.keys(a).sort()) {
+    const d = (a[name] ?? 0) - (b[name] ?? 0);
+    if (d > 0) out[name] = d;
+  }
+  return out;
+}
+function fragmentation(base, head) {
+  const b = base.delegated_subgraphs;
+  const h = head.delegated_subgraphs;
+  const added = countsMinus(head.cpu_ops, base.cpu_ops);
+  const removed = countsMinus(base.cpu_ops, head.cpu_ops);
+  let message;
+  if (h > b) {
+    const ops = Object.entries(added).map(([name, n]) => `${name} +${n}`);
+    message = `fragmented: ${b} → ${h} delegated subgraphs on ${head.backend}; CPU now also runs ${ops.length > 0 ? ops.join(", ") : "no new CPU operators"}`;
+  } else if (h < b) {
+    message = `fewer delegated subgraphs: ${b} → ${h} on ${head.backend}`;
+  } else {
+    message = `unchanged: ${h} delegated subgraph${h === 1 ? "" : "s"} on ${head.backend}`;
+  }
+  return {
+    alarm: h > b,
+    base_subgraphs: b,
+    head_subgraphs: h,
+    cpu_ops_added: added,
+    cpu_ops_removed: removed,
+    message
+  };
+}
+
+// actions/src/compare/verdicts.ts
+var COMPARE_SCHEMA = "pte-farm/compare@1";
+function isExcluded(flags) {
+  return flags !== void 0 && flags.length > 0;
+}
+function clean(m) {
+  return m.samples.filter((_, i) => !isExcluded(m.sample_flags?.[i]));
+}
+function cleanPairs(b, h) {
+  const base = [];
+  const head = [];
+  const n = Math.min(b.samples.length, h.samples.length);
+  for (let i = 0; i < n; i++) {
+    if (isExcluded(b.sample_flags?.[i]) || isExcluded(h.sample_flags?.[i])) continue;
+    base.push(b.samples[i]);
+    head.push(h.samples[i]);
+  }
+  return { base, head };
+}
+function compareMetric(b, h, paired, settings) {
+  const cb = clean(b);
+  const ch = clean(h);
+  const common = {
+    unit: h.unit,
+    better: h.better,
+    excluded: { base: b.samples.length - cb.length, head: h.samples.length - ch.length },
+    min_effect: settings.min_effect
+  };
+  if (cb.length === 0 || ch.length === 0) {
+    return {
+      verdict: "inconclusive",
+      ratio: null,
+      ci: null,
+      p_value: null,
+      more_samples: Math.min(8, settings.max_reps),
+      ...common,
+      method: "none",
+      reps: { base: cb.length, head: ch.length },
+      note: "no usable rep on one side (every rep was excluded)"
+    };
+  }
+  let effect;
+  let method;
+  let betweenSd = 0;
+  let reps = { base: cb.length, head: ch.length };
+  const pairs = paired ? cleanPairs(b, h) : null;
+  if (cb.length < 2 || ch.length < 2) {
+    method = "exact";
+    effect = { estimate: Math.log(median(ch) / median(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
+  } else if (pairs !== null && pairs.base.length >= 2) {
+    method = "paired";
+    effect = pairedLogEffect(pairs.base, pairs.head);
+    reps = { base: pairs.base.length, head: pairs.head.length };
+  } else {
+    method = "unpaired";
+    effect = unpairedLogEffect(cb, ch);
+    betweenSd = paired ? 0 : settings.between_session;
+  }
+  const d = decide(effect, {
+    better: h.better,
+    minEffect: settings.min_effect,
+    confidence: settings.confidence,
+    betweenSd,
+    maxReps: settings.max_reps
+  });
+  return {
+    verdict: d.verdict,
+    ratio: d.ratio,
+    ci: d.ci,
+    p_value: d.p_value,
+    more_samples: d.more_samples,
+    ...common,
+    method,
+    reps,
+    note: d.note
+  };
+}
+function overallVerdict(verdicts) {
+  for (const v of ["regression", "inconclusive", "improvement"]) if (verdicts.includes(v)) return v;
+  return "unchanged";
+}
+function checkComparable(base, head, acrossToolchains) {
+  const b = base.record;
+  const h = head.record;
+  if (b.cell.device !== h.cell.device || b.device.board !== h.device.board) {
+    throw new ConfigurationError(
+      `${base.name} and ${head.name} come from different devices: base ${b.cell.device} (${b.device.board}), head ${h.cell.device} (${h.device.board}); compare records of one device`
+    );
+  }
+  if (acrossToolchains) return;
+  const versions = (r) => {
+    const v = r.toolchain.device ?? r.toolchain.build ?? {};
+    return ["torch", "executorch", "torchao", "transformers"].map((k) => `${k} ${v[k] ?? "?"}`).join(", ");
+  };
+  if (b.cell.toolchain !== h.cell.toolchain || versions(b) !== versions(h)) {
+    throw new ConfigurationError(
+      `${base.name} and ${head.name} come from different toolchains: base ${b.cell.toolchain} (${versions(b)}), head ${h.cell.toolchain} (${versions(h)}); pass --across-toolchains to compare them anyway`
+    );
+  }
+}
+function compareRecords(base, head, config) {
+  const paired = base.session === head.session;
+  const metrics = {};
+  const notes = [];
+  for (const [name, h] of Object.entries(head.metrics)) {
+    const b = base.metrics[name];
+    if (b === void 0) {
+      notes.push(`${name}: only the head has it`);
+      continue;
+    }
+    metrics[name] = compareMetric(b, h, paired, settingsFor(config, name, head.cell.device));
+  }
+  for (const name of Object.keys(base.metrics)) {
+    if (!(name in head.metrics)) notes.push(`${name}: only the base has it`);
+  }
+  if (!paired) {
+    notes.push(
+      "base and head are from different sessions: the between-session spread is added to every CI (interleave them in one session for the tightest answer)"
+    );
+  }
+  const side = (r) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
+  const frag = base.delegation !== void 0 && head.delegation !== void 0 ? fragmentation(base.delegation, head.delegation) : void 0;
+  if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
+  return {
+    schema: COMPARE_SCHEMA,
+    cell: head.cell.id,
+    base: side(base),
+    head: side(head),
+    paired,
+    verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
+    metrics,
+    notes,
+    ...frag === void 0 ? {} : { fragmentation: frag }
+  };
+}
+
+// actions/src/compare/files.ts
 async function compareFiles(opts) {
   const config = await loadCompareConfig(opts.config);
   const [base, head] = await Promise.all([readRunRecord(opts.base), readRunRecord(opts.head)]);
@@ -9166,6 +9166,14 @@ var farmSchema = closed({
   )
 });
 
+// actions/src/health/defaults.ts
+var HEALTH_DEFAULTS2 = {
+  toolchain: "stable",
+  minFreeDiskMb: "4096",
+  minFreeMemoryMb: "1024",
+  maintenanceFile: "/etc/pte-farm/maintenance"
+};
+
 // actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
@@ -9248,18 +9256,24 @@ var ACTIONS = {
         description: "The farm device this runner serves (a device job's `device`).",
         required: true
       },
-      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
+      toolchain: {
+        description: "The matrix toolchain whose pins the runner must have.",
+        default: HEALTH_DEFAULTS2.toolchain
+      },
       matrix,
       python,
       "out-dir": outDir,
       "min-free-disk-mb": {
         description: "Least free space, in MiB, on the file system of out-dir.",
-        default: "4096"
+        default: HEALTH_DEFAULTS2.minFreeDiskMb
       },
-      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
+      "min-free-memory-mb": {
+        description: "Least available memory, in MiB.",
+        default: HEALTH_DEFAULTS2.minFreeMemoryMb
+      },
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
-        default: "/etc/pte-farm/maintenance"
+        default: HEALTH_DEFAULTS2.maintenanceFile
       },
       "cache-dir": cacheDir,
       history: {

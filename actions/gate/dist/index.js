@@ -17476,6 +17476,14 @@ function info(message) {
   process.stdout.write(message + os5.EOL);
 }
 
+// actions/src/health/defaults.ts
+var HEALTH_DEFAULTS2 = {
+  toolchain: "stable",
+  minFreeDiskMb: "4096",
+  minFreeMemoryMb: "1024",
+  maintenanceFile: "/etc/pte-farm/maintenance"
+};
+
 // actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
@@ -17558,18 +17566,24 @@ var ACTIONS = {
         description: "The farm device this runner serves (a device job's `device`).",
         required: true
       },
-      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
+      toolchain: {
+        description: "The matrix toolchain whose pins the runner must have.",
+        default: HEALTH_DEFAULTS2.toolchain
+      },
       matrix,
       python,
       "out-dir": outDir,
       "min-free-disk-mb": {
         description: "Least free space, in MiB, on the file system of out-dir.",
-        default: "4096"
+        default: HEALTH_DEFAULTS2.minFreeDiskMb
       },
-      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
+      "min-free-memory-mb": {
+        description: "Least available memory, in MiB.",
+        default: HEALTH_DEFAULTS2.minFreeMemoryMb
+      },
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
-        default: "/etc/pte-farm/maintenance"
+        default: HEALTH_DEFAULTS2.maintenanceFile
       },
       "cache-dir": cacheDir,
       history: {

@@ -7812,9 +7812,6 @@ ${body.join(",\n")}
 ${indent}}`;
 }
 
-// actions/src/cli/matrix.ts
-import { appendFile, readFile as readFile3 } from "node:fs/promises";
-
 // actions/src/core/errors.ts
 var EXIT = {
   ok: 0,
@@ -7837,6 +7834,37 @@ var InfrastructureError = class extends Error {
     this.name = "InfrastructureError";
   }
 };
+
+// actions/src/plan/outputs.ts
+import { readFile as readFile3 } from "node:fs/promises";
+
+// matrix/load.ts
+import { stat } from "node:fs/promises";
+import path2 from "node:path";
+
+// actions/src/core/paths.ts
+import { existsSync } from "node:fs";
+import path from "node:path";
+function findRepoRoot(from) {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "stages", "pte_stages")) && existsSync(path.join(dir, "package.json"))) {
+      return dir;
+    }
+    if (path.dirname(dir) === dir) {
+      throw new Error(
+        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
+      );
+    }
+  }
+}
+var REPO_ROOT = findRepoRoot(import.meta.dirname);
+var STAGES_DIR = path.join(REPO_ROOT, "stages");
+var DEFAULT_MATRIX = path.join(REPO_ROOT, "matrix", "farm.yml");
+var KNOWN_ISSUES_FILE = path.join(REPO_ROOT, "matrix", "known-issues.yml");
+function displayPath(p) {
+  const rel2 = path.relative(process.cwd(), p);
+  return rel2 !== "" && !rel2.startsWith("..") && !path.isAbsolute(rel2) ? rel2 : p;
+}
 
 // matrix/capabilities.ts
 var list = (names2) => names2.join(", ");
@@ -7970,34 +7998,6 @@ function cellSet2(farm, name) {
     cells.push(makeCell(farm, ref));
   }
   return applyExcludes(farm, cells);
-}
-
-// matrix/load.ts
-import { stat } from "node:fs/promises";
-import path2 from "node:path";
-
-// actions/src/core/paths.ts
-import { existsSync } from "node:fs";
-import path from "node:path";
-function findRepoRoot(from) {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, "stages", "pte_stages")) && existsSync(path.join(dir, "package.json"))) {
-      return dir;
-    }
-    if (path.dirname(dir) === dir) {
-      throw new Error(
-        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
-      );
-    }
-  }
-}
-var REPO_ROOT = findRepoRoot(import.meta.dirname);
-var STAGES_DIR = path.join(REPO_ROOT, "stages");
-var DEFAULT_MATRIX = path.join(REPO_ROOT, "matrix", "farm.yml");
-var KNOWN_ISSUES_FILE = path.join(REPO_ROOT, "matrix", "known-issues.yml");
-function displayPath(p) {
-  const rel2 = path.relative(process.cwd(), p);
-  return rel2 !== "" && !rel2.startsWith("..") && !path.isAbsolute(rel2) ? rel2 : p;
 }
 
 // matrix/checks.ts
@@ -17116,7 +17116,7 @@ async function storedDeviceStates(farm, storeSpec) {
   return deviceStates([...farm.devices.keys()], runs, reports, farm.health.quarantineAfter);
 }
 
-// actions/src/cli/matrix.ts
+// actions/src/plan/outputs.ts
 async function readChangedFiles(file) {
   const text = await readFile3(file, "utf8").catch((err) => {
     throw new ConfigurationError(
@@ -17291,7 +17291,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-var { access, appendFile: appendFile2, writeFile: writeFile2 } = promises;
+var { access, appendFile, writeFile: writeFile2 } = promises;
 var SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY";
 var Summary = class {
   constructor() {
@@ -17348,7 +17348,7 @@ var Summary = class {
     return __awaiter(this, void 0, void 0, function* () {
       const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
       const filePath = yield this.filePath();
-      const writeFunc = overwrite ? writeFile2 : appendFile2;
+      const writeFunc = overwrite ? writeFile2 : appendFile;
       yield writeFunc(filePath, this._buffer, { encoding: "utf8" });
       return this.emptyBuffer();
     });
@@ -17665,6 +17665,14 @@ var buildEntry = obj({
   cells: arr(nonEmptyStr)
 });
 
+// actions/src/health/defaults.ts
+var HEALTH_DEFAULTS2 = {
+  toolchain: "stable",
+  minFreeDiskMb: "4096",
+  minFreeMemoryMb: "1024",
+  maintenanceFile: "/etc/pte-farm/maintenance"
+};
+
 // actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
@@ -17747,18 +17755,24 @@ var ACTIONS = {
         description: "The farm device this runner serves (a device job's `device`).",
         required: true
       },
-      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
+      toolchain: {
+        description: "The matrix toolchain whose pins the runner must have.",
+        default: HEALTH_DEFAULTS2.toolchain
+      },
       matrix,
       python,
       "out-dir": outDir,
       "min-free-disk-mb": {
         description: "Least free space, in MiB, on the file system of out-dir.",
-        default: "4096"
+        default: HEALTH_DEFAULTS2.minFreeDiskMb
       },
-      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
+      "min-free-memory-mb": {
+        description: "Least available memory, in MiB.",
+        default: HEALTH_DEFAULTS2.minFreeMemoryMb
+      },
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
-        default: "/etc/pte-farm/maintenance"
+        default: HEALTH_DEFAULTS2.maintenanceFile
       },
       "cache-dir": cacheDir,
       history: {

@@ -13805,7 +13805,7 @@ function sleep2(ms) {
 // actions/src/release/assemble.ts
 import { randomBytes } from "node:crypto";
 import { mkdir as mkdir2, rename as rename2, rm as rm2, stat as stat3, writeFile } from "node:fs/promises";
-import path3 from "node:path";
+import path4 from "node:path";
 
 // matrix/ids.ts
 function cellId(ref) {
@@ -13916,9 +13916,9 @@ function safeUrl(url) {
 function link(text, url) {
   return `[${escapeInline(text, 120)}](${safeUrl(url)})`;
 }
-function shortSha(sha2) {
-  if (sha2 === null || sha2 === void 0 || sha2 === "") return "unknown";
-  return /^[0-9a-f]{7,64}$/i.test(sha2) ? `\`${sha2.slice(0, 7)}\`` : `\`${sha2.slice(0, 20).replace(/[^\w.-]/g, "_")}\``;
+function shortSha(sha) {
+  if (sha === null || sha === void 0 || sha === "") return "unknown";
+  return /^[0-9a-f]{7,64}$/i.test(sha) ? `\`${sha.slice(0, 7)}\`` : `\`${sha.slice(0, 20).replace(/[^\w.-]/g, "_")}\``;
 }
 
 // reports/size.ts
@@ -14589,50 +14589,9 @@ var releaseManifest = refine(
 // actions/src/release/artifacts.ts
 import { constants as constants2 } from "node:fs";
 import { lstat, open as open3, readdir } from "node:fs/promises";
-import path2 from "node:path";
+import path3 from "node:path";
 
-// actions/src/stats/decide.ts
-var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
-
-// actions/src/schemas/comparison.ts
-var verdict = literal(...VERDICTS);
-var numbers = arr(num);
-var interval = withJsonSchema(
-  (v, path9) => {
-    const xs = numbers(v, path9);
-    if (xs.length !== 2) throw new ValidationError("", path9, `expected [lo, hi], got ${xs.length} numbers`);
-    return [xs[0], xs[1]];
-  },
-  { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 }
-);
-var metricComparison = obj({
-  verdict,
-  ratio: nullable(num),
-  ci: nullable(interval),
-  p_value: nullable(num),
-  more_samples: nonNegInt,
-  unit: str,
-  better: literal("higher", "lower"),
-  method: literal("paired", "unpaired", "exact", "none"),
-  reps: obj({ base: nonNegInt, head: nonNegInt }),
-  excluded: obj({ base: nonNegInt, head: nonNegInt }),
-  min_effect: num,
-  note: nullable(str)
-});
-var side = obj({ session: str, git_sha: nullable(str), toolchain: str });
-var comparison = obj({
-  schema: literal("pte-farm/compare@1"),
-  cell: str,
-  base: side,
-  head: side,
-  paired: bool,
-  verdict,
-  metrics: record(metricComparison),
-  notes: arr(str),
-  fragmentation: optional(fragmentationReport)
-});
-
-// actions/src/publish/ingest.ts
+// actions/src/publish/hostile-files.ts
 var ARTIFACT_LIMITS = {
   /** Directory entries looked at, in all folders together: bounds the walk itself. */
   maxEntries: 4096,
@@ -14643,47 +14602,6 @@ var ARTIFACT_LIMITS = {
   /** All files read together. */
   maxTotalBytes: 64 * 1024 * 1024
 };
-var PR_RESULTS_SCHEMA = "pte-farm/pr-results@1";
-var SHA = /^[0-9a-f]{40}$/;
-var prNumber = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "number" && Number.isSafeInteger(v) && v >= 1) return v;
-    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v)?.slice(0, 40)}`);
-  },
-  { type: "integer", minimum: 1 }
-);
-var sha = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "string" && SHA.test(v)) return v;
-    throw new ValidationError("", p, `expected a 40-hex commit SHA, got ${JSON.stringify(v)?.slice(0, 60)}`);
-  },
-  { type: "string", pattern: SHA.source }
-);
-var CELL_ID = /^[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}@[A-Za-z0-9._-]{1,100}$/;
-var cellId2 = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "string" && CELL_ID.test(v)) return v;
-    throw new ValidationError(
-      "",
-      p,
-      `expected a cell id model/recipe/backend/device@toolchain, got ${JSON.stringify(v)?.slice(0, 80)}`
-    );
-  },
-  { type: "string", pattern: CELL_ID.source }
-);
-var MAX_EXPECTED_CELLS = 4096;
-var prResults = closed({
-  schema: literal(PR_RESULTS_SCHEMA),
-  pr: prNumber,
-  head_sha: sha,
-  /** The plan's device cells: the report names those that sent no record instead of leaving them out. */
-  expected_cells: optional(
-    refine(
-      arr(cellId2),
-      (cells) => cells.length > MAX_EXPECTED_CELLS ? { path: [], message: `${cells.length} cells; at most ${MAX_EXPECTED_CELLS}` } : null
-    )
-  )
-});
 function shownPath(p) {
   const s = p.replace(/[^A-Za-z0-9._@+=/-]/g, "?");
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
@@ -14694,10 +14612,44 @@ function parseHostileJson(text) {
     return value;
   });
 }
-function badSample(r) {
-  for (const [name, m] of Object.entries(r.metrics)) {
-    const i = m.samples.findIndex((s) => s <= 0);
-    if (i >= 0) return `metrics.${name}.samples[${i}] is ${m.samples[i]}; samples must be positive`;
+
+// actions/src/core/paths.ts
+import { existsSync } from "node:fs";
+import path2 from "node:path";
+function findRepoRoot(from) {
+  for (let dir = from; ; dir = path2.dirname(dir)) {
+    if (existsSync(path2.join(dir, "stages", "pte_stages")) && existsSync(path2.join(dir, "package.json"))) {
+      return dir;
+    }
+    if (path2.dirname(dir) === dir) {
+      throw new Error(
+        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
+      );
+    }
+  }
+}
+var REPO_ROOT = findRepoRoot(import.meta.dirname);
+var STAGES_DIR = path2.join(REPO_ROOT, "stages");
+var DEFAULT_MATRIX = path2.join(REPO_ROOT, "matrix", "farm.yml");
+var KNOWN_ISSUES_FILE = path2.join(REPO_ROOT, "matrix", "known-issues.yml");
+
+// actions/src/records/read.ts
+function sampleProblem(raw) {
+  if (typeof raw !== "object" || raw === null) return null;
+  const metrics = raw.metrics;
+  if (typeof metrics !== "object" || metrics === null) return null;
+  for (const [metric2, m] of Object.entries(metrics)) {
+    const samples = m?.samples;
+    if (!Array.isArray(samples)) continue;
+    for (const [i, v] of samples.entries()) {
+      const where = formatPath(["metrics", metric2, "samples", i]);
+      if (v === null || v === "NaN" || typeof v === "number" && Number.isNaN(v)) {
+        return `${where}: metric ${metric2} rep ${i} is NaN (null in JSON); the execute stage lost this measurement`;
+      }
+      if (typeof v === "number" && v <= 0) {
+        return `${where}: metric ${metric2} rep ${i} is ${v}; samples must be positive (a rate or size of ${v} is a broken measurement)`;
+      }
+    }
   }
   return null;
 }
@@ -14749,11 +14701,11 @@ async function findRecords(root) {
   const bad = [];
   let entries = 0;
   const visit = async (rel, depth) => {
-    const names2 = (await readdir(path2.join(root, rel))).sort();
+    const names2 = (await readdir(path3.join(root, rel))).sort();
     for (const name of names2) {
       if (++entries > MAX_ENTRIES) throw new Error(`more than ${MAX_ENTRIES} entries under ${root}`);
       const childRel = rel === "" ? name : `${rel}/${name}`;
-      const abs = path2.join(root, childRel);
+      const abs = path3.join(root, childRel);
       const info2 = await lstat(abs);
       if (info2.isSymbolicLink()) continue;
       if (info2.isDirectory()) {
@@ -14772,9 +14724,9 @@ async function findRecords(root) {
       const schema = value?.schema;
       if (schema !== "pte-farm/run@1") continue;
       try {
-        const record2 = parse(runRecord, value, shownPath(childRel));
-        const broken = badSample(record2);
+        const broken = sampleProblem(value);
         if (broken !== null) throw new Error(broken);
+        const record2 = parse(runRecord, value, shownPath(childRel));
         records.push({ file: shownPath(childRel), record: record2 });
       } catch (err) {
         bad.push({
@@ -14790,12 +14742,12 @@ async function findRecords(root) {
 }
 async function findBuild(root, build2) {
   const where = `build-${build2}/build`;
-  const dir = path2.join(root, `build-${build2}`, "build");
-  const pteFile = path2.join(dir, "model.pte");
+  const dir = path3.join(root, `build-${build2}`, "build");
+  const pteFile = path3.join(dir, "model.pte");
   const pteInfo = await lstat(pteFile).catch(() => null);
   const pte = pteInfo?.isFile() ? pteFile : null;
   try {
-    const raw = await readJsonBounded(path2.join(dir, "manifest.json"));
+    const raw = await readJsonBounded(path3.join(dir, "manifest.json"));
     const m = parse(manifest, raw, `${where}/manifest.json`);
     return { where, pte, manifest: m, rawModel: raw.model, problem: null };
   } catch (err) {
@@ -15046,14 +14998,14 @@ async function prepareRelease(o) {
     }
     if (reasons.length > 0) blocked.push({ cell: planned.cell, reason: reasons.join("; ") });
   }
-  const tmp = path3.join(
-    path3.dirname(o.out),
-    `.${path3.basename(o.out)}.tmp-${randomBytes(4).toString("hex")}`
+  const tmp = path4.join(
+    path4.dirname(o.out),
+    `.${path4.basename(o.out)}.tmp-${randomBytes(4).toString("hex")}`
   );
   try {
     const entries = [];
     if (blocked.length === 0) {
-      await mkdir2(path3.dirname(o.out), { recursive: true });
+      await mkdir2(path4.dirname(o.out), { recursive: true });
       await mkdir2(tmp);
     }
     for (const { planned, record: record2, built } of ready) {
@@ -15089,20 +15041,20 @@ async function prepareRelease(o) {
     );
     const manifestText = `${JSON.stringify(manifest2, null, 2)}
 `;
-    await writeFile(path3.join(tmp, MANIFEST_ASSET), manifestText);
+    await writeFile(path4.join(tmp, MANIFEST_ASSET), manifestText);
     const sums = [
       { name: MANIFEST_ASSET, sha256: sha256Text(manifestText) },
       ...manifest2.cells.flatMap(
         (c) => c.file.parts === null ? [{ name: c.file.name, sha256: c.file.sha256 }] : c.file.parts
       )
     ];
-    await writeFile(path3.join(tmp, SUMS_ASSET), formatSums(sums));
-    await writeFile(path3.join(tmp, NOTES_FILE), renderReleaseNotes(manifest2));
+    await writeFile(path4.join(tmp, SUMS_ASSET), formatSums(sums));
+    await writeFile(path4.join(tmp, NOTES_FILE), renderReleaseNotes(manifest2));
     await rename2(tmp, o.out);
     return {
       dir: o.out,
       assets: [...sums.map((s) => s.name), SUMS_ASSET].sort(),
-      notes: path3.join(o.out, NOTES_FILE),
+      notes: path4.join(o.out, NOTES_FILE),
       manifest: manifest2
     };
   } catch (err) {
@@ -15113,17 +15065,17 @@ async function prepareRelease(o) {
 
 // actions/src/release/publish.ts
 import { readdir as readdir2, readFile, stat as stat4 } from "node:fs/promises";
-import path5 from "node:path";
+import path6 from "node:path";
 
 // actions/src/release/verify.ts
 import { constants as constants3 } from "node:fs";
 import { mkdir as mkdir3, open as open4, realpath, rename as rename3, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
-import path4 from "node:path";
+import path5 from "node:path";
 var MAX_META_BYTES = 64 * 1024 * 1024;
 async function readMeta(dir, name) {
   let handle;
   try {
-    handle = await open4(path4.join(dir, name), constants3.O_RDONLY | constants3.O_NOFOLLOW);
+    handle = await open4(path5.join(dir, name), constants3.O_RDONLY | constants3.O_NOFOLLOW);
   } catch (err) {
     if (err.code === "ENOENT") throw new VerificationError(name, "missing");
     throw err;
@@ -15184,7 +15136,7 @@ async function readStaged(staging) {
     if (!present.has(name)) {
       throw new InfrastructureError(`staging folder ${staging} has no ${name}, which ${SUMS_ASSET} lists`);
     }
-    const file = path5.join(staging, name);
+    const file = path6.join(staging, name);
     const found = await sha256File(file);
     if (found !== sha2562) {
       throw new InfrastructureError(
@@ -15193,7 +15145,7 @@ async function readStaged(staging) {
     }
     assets.push({ name, path: file, size: (await stat4(file)).size, sha256: sha2562 });
   }
-  const sumsPath = path5.join(staging, SUMS_ASSET);
+  const sumsPath = path6.join(staging, SUMS_ASSET);
   assets.push({
     name: SUMS_ASSET,
     path: sumsPath,
@@ -15202,7 +15154,7 @@ async function readStaged(staging) {
   });
   let notes;
   try {
-    notes = await readFile(path5.join(staging, NOTES_FILE), "utf8");
+    notes = await readFile(path6.join(staging, NOTES_FILE), "utf8");
   } catch {
     throw new InfrastructureError(`staging folder ${staging} has no ${NOTES_FILE}; run prepare again`);
   }
@@ -15771,26 +15723,6 @@ function info(message) {
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
 
-// actions/src/core/paths.ts
-import { existsSync as existsSync2 } from "node:fs";
-import path6 from "node:path";
-function findRepoRoot(from) {
-  for (let dir = from; ; dir = path6.dirname(dir)) {
-    if (existsSync2(path6.join(dir, "stages", "pte_stages")) && existsSync2(path6.join(dir, "package.json"))) {
-      return dir;
-    }
-    if (path6.dirname(dir) === dir) {
-      throw new Error(
-        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
-      );
-    }
-  }
-}
-var REPO_ROOT = findRepoRoot(import.meta.dirname);
-var STAGES_DIR = path6.join(REPO_ROOT, "stages");
-var DEFAULT_MATRIX = path6.join(REPO_ROOT, "matrix", "farm.yml");
-var KNOWN_ISSUES_FILE = path6.join(REPO_ROOT, "matrix", "known-issues.yml");
-
 // matrix/known-issues.ts
 var signature = refine(
   obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
@@ -16067,6 +15999,14 @@ var farmSchema = closed({
   )
 });
 
+// actions/src/health/defaults.ts
+var HEALTH_DEFAULTS2 = {
+  toolchain: "stable",
+  minFreeDiskMb: "4096",
+  minFreeMemoryMb: "1024",
+  maintenanceFile: "/etc/pte-farm/maintenance"
+};
+
 // actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
@@ -16149,18 +16089,24 @@ var ACTIONS = {
         description: "The farm device this runner serves (a device job's `device`).",
         required: true
       },
-      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
+      toolchain: {
+        description: "The matrix toolchain whose pins the runner must have.",
+        default: HEALTH_DEFAULTS2.toolchain
+      },
       matrix,
       python,
       "out-dir": outDir,
       "min-free-disk-mb": {
         description: "Least free space, in MiB, on the file system of out-dir.",
-        default: "4096"
+        default: HEALTH_DEFAULTS2.minFreeDiskMb
       },
-      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
+      "min-free-memory-mb": {
+        description: "Least available memory, in MiB.",
+        default: HEALTH_DEFAULTS2.minFreeMemoryMb
+      },
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
-        default: "/etc/pte-farm/maintenance"
+        default: HEALTH_DEFAULTS2.maintenanceFile
       },
       "cache-dir": cacheDir,
       history: {

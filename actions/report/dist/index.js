@@ -14139,9 +14139,1084 @@ function renderFailureRecoveryNote(input) {
   return `✅ **Recovered.** On the night of ${escapeInline(day2(input.night.started_at), 20)} at ${shortSha(input.night.git_sha)}, ${codeSpan(input.cell, { max: 160 })} passed its ${escapeInline(input.metric, 20)} again. Closing; a new failure opens a new issue.` + (input.runUrl ? ` ${link("Nightly run", input.runUrl)}.` : "") + "\n";
 }
 
-// actions/src/cli/records.ts
-import { readdir as readdir2, readFile as readFile3 } from "node:fs/promises";
-import path13 from "node:path";
+// actions/src/compare/config.ts
+import path2 from "node:path";
+var DEFAULT_COMPARE_CONFIG = path2.join(REPO_ROOT, "matrix", "compare.yml");
+var pct = refine(num, (n2) => n2 >= 0 && n2 < 100 ? null : { path: [], message: "must be in [0, 100)" });
+var knobs = { min_effect_pct: optional(pct), between_session_pct: optional(pct) };
+var metricKnobs = closed(knobs);
+var compareConfigSchema = closed({
+  schema: literal("pte-farm/compare@1"),
+  confidence: refine(num, (c3) => c3 > 0.5 && c3 < 1 ? null : { path: [], message: "must be in (0.5, 1)" }),
+  max_reps: refine(nonNegInt, (n2) => n2 >= 2 ? null : { path: [], message: "must be at least 2" }),
+  defaults: closed({ min_effect_pct: pct, between_session_pct: pct }),
+  metrics: optional(record(metricKnobs)),
+  devices: optional(record(closed({ ...knobs, metrics: optional(record(metricKnobs)) })))
+});
+function settingsFor(config, metric2, device2) {
+  const dev = config.devices?.[device2];
+  const layers = [config.defaults, config.metrics?.[metric2], dev, dev?.metrics?.[metric2]];
+  let minPct = config.defaults.min_effect_pct;
+  let betweenPct = config.defaults.between_session_pct;
+  for (const l of layers) {
+    if (l?.min_effect_pct !== void 0) minPct = l.min_effect_pct;
+    if (l?.between_session_pct !== void 0) betweenPct = l.between_session_pct;
+  }
+  return {
+    min_effect: minPct / 100,
+    between_session: betweenPct / 100,
+    confidence: config.confidence,
+    max_reps: config.max_reps
+  };
+}
+async function loadCompareConfig(file = DEFAULT_COMPARE_CONFIG) {
+  return (await readYamlFile(file, compareConfigSchema, "compare config")).data;
+}
+
+// actions/src/stats/rng.ts
+function seededRng(seed) {
+  let a2 = seed >>> 0;
+  const next = () => {
+    a2 = a2 + 1831565813 >>> 0;
+    let t = a2;
+    t = Math.imul(t ^ t >>> 15, t | 1);
+    t ^= t + Math.imul(t ^ t >>> 7, t | 61);
+    return ((t ^ t >>> 14) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    normal() {
+      const u2 = 1 - next();
+      const v = next();
+      return Math.sqrt(-2 * Math.log(u2)) * Math.cos(2 * Math.PI * v);
+    },
+    uniform: (lo, hi) => lo + (hi - lo) * next(),
+    int: (n2) => Math.floor(next() * n2)
+  };
+}
+
+// actions/src/stats/robust.ts
+function sorted(xs) {
+  return [...xs].sort((a2, b) => a2 - b);
+}
+function median2(xs) {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = sorted(xs);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+function mad(xs) {
+  const m = median2(xs);
+  return 1.4826 * median2(xs.map((x) => Math.abs(x - m)));
+}
+function trimCount(n2, gamma) {
+  return Math.floor(gamma * n2);
+}
+function trimmedMean(xs, gamma = 0.2) {
+  const s = sorted(xs);
+  const g = trimCount(s.length, gamma);
+  const kept = s.slice(g, s.length - g);
+  if (kept.length === 0) throw new Error("trimmed mean of nothing");
+  return kept.reduce((a2, b) => a2 + b, 0) / kept.length;
+}
+function winsorizedVariance(xs, gamma = 0.2) {
+  const n2 = xs.length;
+  if (n2 < 2) return 0;
+  const s = sorted(xs);
+  const g = trimCount(n2, gamma);
+  const lo = s[g];
+  const hi = s[n2 - g - 1];
+  const w = s.map((x) => Math.min(Math.max(x, lo), hi));
+  const mean = w.reduce((a2, b) => a2 + b, 0) / n2;
+  return w.reduce((a2, x) => a2 + (x - mean) ** 2, 0) / (n2 - 1);
+}
+
+// actions/src/stats/changepoint.ts
+var DEFAULT_CHANGE_POINT_OPTIONS = {
+  minSegment: 5,
+  alpha: 0.01,
+  minEffect: 0.03,
+  permutations: 999,
+  exactUpTo: 200,
+  seed: 1
+};
+function ranks(xs) {
+  const order = xs.map((v, i2) => ({ v, i: i2 })).sort((a2, b) => a2.v - b.v);
+  const r = new Float64Array(xs.length);
+  for (let i2 = 0; i2 < order.length; ) {
+    let j = i2;
+    while (j + 1 < order.length && order[j + 1].v === order[i2].v) j++;
+    for (let k = i2; k <= j; k++) r[order[k].i] = (i2 + j) / 2 + 1;
+    i2 = j + 1;
+  }
+  return r;
+}
+function pettitt(r, minSegment) {
+  const n2 = r.length;
+  let cum = 0;
+  let best = { k: -1, stat: -1 };
+  for (let k = 1; k < n2 - minSegment + 1; k++) {
+    cum += r[k - 1];
+    if (k < minSegment) continue;
+    const u2 = Math.abs(2 * cum - k * (n2 + 1));
+    if (u2 > best.stat) best = { k, stat: u2 };
+  }
+  return best;
+}
+function locate(values, minSegment) {
+  const n2 = values.length;
+  const m = median2(values);
+  const spread = 3 * mad(values) || Number.POSITIVE_INFINITY;
+  const x = values.map((v) => Math.min(Math.max(v, m - spread), m + spread));
+  const total = x.reduce((a2, b) => a2 + b, 0);
+  let cum = 0;
+  let best = { k: -1, gain: -1 };
+  for (let k = 1; k <= n2 - minSegment; k++) {
+    cum += x[k - 1];
+    if (k < minSegment) continue;
+    const gain = cum * cum / k + (total - cum) * (total - cum) / (n2 - k);
+    if (gain > best.gain) best = { k, gain };
+  }
+  return best.k;
+}
+function splitTest(values, opts, rngSeed) {
+  const r = ranks(values);
+  const n2 = r.length;
+  const found = pettitt(r, opts.minSegment);
+  if (found.k < 0) return null;
+  let p;
+  if (n2 <= opts.exactUpTo) {
+    const rng = seededRng(rngSeed);
+    const perm = Float64Array.from(r);
+    let atLeast = 0;
+    for (let b = 0; b < opts.permutations; b++) {
+      for (let i2 = n2 - 1; i2 > 0; i2--) {
+        const j = rng.int(i2 + 1);
+        const t = perm[i2];
+        perm[i2] = perm[j];
+        perm[j] = t;
+      }
+      if (pettitt(perm, opts.minSegment).stat >= found.stat) atLeast++;
+    }
+    p = (atLeast + 1) / (opts.permutations + 1);
+  } else {
+    p = Math.min(1, 2 * Math.exp(-6 * found.stat * found.stat / (n2 ** 3 + n2 ** 2)));
+  }
+  return { k: locate(values, opts.minSegment), p };
+}
+function refine2(logs, cuts, minSegment) {
+  for (let pass = 0; pass < 5; pass++) {
+    let moved = false;
+    cuts.forEach((c3, i2) => {
+      const lo = i2 === 0 ? 0 : cuts[i2 - 1].index;
+      const hi = i2 === cuts.length - 1 ? logs.length : cuts[i2 + 1].index;
+      const k = locate(logs.slice(lo, hi), minSegment);
+      if (k >= 0 && lo + k !== c3.index) {
+        c3.index = lo + k;
+        moved = true;
+      }
+    });
+    if (!moved) return;
+  }
+}
+function detectChangePoints(values, options = {}) {
+  const opts = { ...DEFAULT_CHANGE_POINT_OPTIONS, ...options };
+  const logs = values.map(Math.log);
+  const delta = Math.log1p(opts.minEffect);
+  const cuts = [];
+  const stack = [[0, logs.length]];
+  while (stack.length > 0) {
+    const [s, e] = stack.pop();
+    if (e - s < 2 * opts.minSegment) continue;
+    const seg = logs.slice(s, e);
+    const test = splitTest(seg, opts, opts.seed + s * 7919 + e);
+    if (test === null || test.p > opts.alpha) continue;
+    const shift = median2(seg.slice(test.k)) - median2(seg.slice(0, test.k));
+    if (Math.abs(shift) < delta) continue;
+    cuts.push({ index: s + test.k, p: test.p });
+    stack.push([s, s + test.k], [s + test.k, e]);
+  }
+  cuts.sort((a2, b) => a2.index - b.index);
+  refine2(logs, cuts, opts.minSegment);
+  const levels = (kept2) => {
+    const bounds = [0, ...kept2.map((c3) => c3.index), values.length];
+    return kept2.map((c3, i2) => {
+      const before = median2(values.slice(bounds[i2], bounds[i2 + 1]));
+      const after = median2(values.slice(bounds[i2 + 1], bounds[i2 + 2]));
+      return {
+        index: c3.index,
+        p_value: c3.p,
+        before_median: before,
+        after_median: after,
+        ratio: after / before
+      };
+    });
+  };
+  const first = levels(cuts);
+  const kept = cuts.filter((_, i2) => Math.abs(Math.log(first[i2].ratio)) >= delta);
+  return kept.length === cuts.length ? first : levels(kept);
+}
+
+// actions/src/stats/distributions.ts
+function logGamma(x) {
+  const c3 = [
+    76.18009172947146,
+    -86.50532032941678,
+    24.01409824083091,
+    -1.231739572450155,
+    0.001208650973866179,
+    -5395239384953e-18
+  ];
+  let y = x;
+  const tmp = x + 5.5 - (x + 0.5) * Math.log(x + 5.5);
+  let ser = 1.000000000190015;
+  for (const ci of c3) ser += ci / ++y;
+  return -tmp + Math.log(2.5066282746310007 * ser / x);
+}
+function betaContinuedFraction(a2, b, x) {
+  const tiny = 1e-300;
+  let c3 = 1;
+  let d = 1 - (a2 + b) * x / (a2 + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h2 = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    let aa = m * (b - m) * x / ((a2 + m2 - 1) * (a2 + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c3 = 1 + aa / c3;
+    if (Math.abs(c3) < tiny) c3 = tiny;
+    d = 1 / d;
+    h2 *= d * c3;
+    aa = -(a2 + m) * (a2 + b + m) * x / ((a2 + m2) * (a2 + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c3 = 1 + aa / c3;
+    if (Math.abs(c3) < tiny) c3 = tiny;
+    d = 1 / d;
+    const del = d * c3;
+    h2 *= del;
+    if (Math.abs(del - 1) < 3e-12) break;
+  }
+  return h2;
+}
+function incompleteBeta(x, a2, b) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a2 + b) - logGamma(a2) - logGamma(b) + a2 * Math.log(x) + b * Math.log(1 - x));
+  return x < (a2 + 1) / (a2 + b + 2) ? front * betaContinuedFraction(a2, b, x) / a2 : 1 - front * betaContinuedFraction(b, a2, 1 - x) / b;
+}
+function tCdf(t, df) {
+  if (!Number.isFinite(df) || df > 1e7) return normalCdf(t);
+  const tail2 = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? 1 - tail2 : tail2;
+}
+function tQuantile(p, df) {
+  if (p === 0.5) return 0;
+  if (p < 0.5) return -tQuantile(1 - p, df);
+  let lo = 0;
+  let hi = 1;
+  while (tCdf(hi, df) < p) hi *= 2;
+  for (let i2 = 0; i2 < 60; i2++) {
+    const mid = (lo + hi) / 2;
+    if (tCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+function tTwoSidedP(t, df) {
+  return Math.min(1, 2 * (1 - tCdf(Math.abs(t), df)));
+}
+function normalCdf(z) {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
+}
+function normalQuantile(p) {
+  let lo = -40;
+  let hi = 40;
+  for (let i2 = 0; i2 < 80; i2++) {
+    const mid = (lo + hi) / 2;
+    if (normalCdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+// actions/src/stats/noise-floor.ts
+function noiseFloor(nights, opts = {}) {
+  const reps = opts.reps ?? 16;
+  const zA = normalQuantile(1 - (1 - (opts.confidence ?? 0.99)) / 2);
+  const zB = normalQuantile(opts.power ?? 0.8);
+  const usable = nights.filter((s) => s.length > 0);
+  const multi = usable.filter((s) => s.length >= 2);
+  if (usable.length < 3) return null;
+  const within = multi.length === 0 ? 0 : median2(multi.map((s) => mad(s.map(Math.log))));
+  const levels = usable.map((s) => Math.log(median2(s)));
+  const diffs = levels.slice(1).map((v, i2) => v - levels[i2]);
+  const nightly2 = mad(diffs) / Math.SQRT2;
+  const perNightReps = median2(usable.map((s) => s.length));
+  const between = Math.sqrt(Math.max(0, nightly2 ** 2 - Math.PI / 2 * (within ** 2 / perNightReps)));
+  const pct2 = (x) => 100 * Math.expm1(x);
+  return {
+    nights: usable.length,
+    reps,
+    within_pct: pct2(within),
+    between_pct: pct2(between),
+    paired_pct: pct2((zA + zB) * within * Math.SQRT2 / Math.sqrt(reps)),
+    unpaired_pct: pct2((zA + zB) * Math.sqrt(2 * within ** 2 / reps + 2 * between ** 2))
+  };
+}
+
+// actions/src/stats/decide.ts
+var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
+var EQUIVALENCE_ALPHA = 0.05;
+function decide(effect, opts) {
+  const { estimate: est, se, df, n: n2 } = effect;
+  const total = Math.sqrt(se * se + opts.betweenSd * opts.betweenSd);
+  const tq = tQuantile(1 - (1 - opts.confidence) / 2, df);
+  const lo = est - tq * total;
+  const hi = est + tq * total;
+  const p = total === 0 ? est === 0 ? 1 : 0 : tTwoSidedP(est / total, df);
+  const delta = Math.log1p(opts.minEffect);
+  const worseSign = opts.better === "higher" ? -1 : 1;
+  const worse = worseSign * est;
+  const worseLo = Math.min(worseSign * lo, worseSign * hi);
+  const worseHi = Math.max(worseSign * lo, worseSign * hi);
+  const tqEq = tQuantile(1 - EQUIVALENCE_ALPHA, df);
+  const eqLo = est - tqEq * total;
+  const eqHi = est + tqEq * total;
+  let verdict2;
+  if (worseLo > 0 && worse >= delta) verdict2 = "regression";
+  else if (worseHi < 0 && -worse >= delta) verdict2 = "improvement";
+  else if (eqLo > -delta && eqHi < delta) verdict2 = "unchanged";
+  else verdict2 = "inconclusive";
+  let more = 0;
+  let note = null;
+  if (verdict2 === "inconclusive") {
+    const a2 = Math.abs(est);
+    const past = a2 >= delta;
+    const target = 0.9 * (past ? a2 : Math.max(delta - a2, delta / 4));
+    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
+    const perRepVar = se * se * n2;
+    const roomAt = (dfAt) => (target / tQuantile(level, dfAt)) ** 2 - opts.betweenSd ** 2;
+    let room = roomAt(df);
+    if (room > 0) room = roomAt(Math.max(df, df * perRepVar / room / n2));
+    if (n2 >= opts.maxReps) {
+      note = `at the cap of ${opts.maxReps} reps per side`;
+    } else if (room <= 0) {
+      note = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
+    } else {
+      const need = Math.ceil(perRepVar / room);
+      more = Math.min(Math.max(need - n2, 1), opts.maxReps - n2);
+    }
+  }
+  return {
+    verdict: verdict2,
+    ratio: Math.exp(est),
+    ci: [Math.exp(lo), Math.exp(hi)],
+    p_value: p,
+    more_samples: more,
+    note
+  };
+}
+
+// actions/src/stats/paired.ts
+var TRIM = 0.2;
+function pairedLogEffect(base, head2) {
+  if (base.length !== head2.length) throw new Error("paired samples must have equal length");
+  const d = base.map((b, i2) => Math.log(head2[i2] / b));
+  const n2 = d.length;
+  if (n2 < 2) throw new Error("need at least two pairs");
+  const h2 = n2 - 2 * trimCount(n2, TRIM);
+  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n2));
+  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h2 - 1), n: n2 };
+}
+
+// actions/src/stats/unpaired.ts
+function yuenPart(logs) {
+  const n2 = logs.length;
+  const h2 = n2 - 2 * trimCount(n2, TRIM);
+  return { d: (n2 - 1) * winsorizedVariance(logs, TRIM) / (h2 * (h2 - 1)), h: h2 };
+}
+function unpairedLogEffect(base, head2) {
+  if (base.length < 2 || head2.length < 2) throw new Error("need at least two reps per side");
+  const lb = base.map(Math.log);
+  const lh = head2.map(Math.log);
+  const a2 = yuenPart(lb);
+  const b = yuenPart(lh);
+  const v = a2.d + b.d;
+  const df = v === 0 ? 1 : v * v / (a2.d * a2.d / (a2.h - 1) + b.d * b.d / (b.h - 1));
+  return {
+    estimate: trimmedMean(lh, TRIM) - trimmedMean(lb, TRIM),
+    se: Math.sqrt(v),
+    df: Math.max(1, df),
+    n: Math.min(base.length, head2.length)
+  };
+}
+
+// actions/src/compare/delegation.ts
+function countsMinus(a2, b) {
+  const out = {};
+  for (const name of Object.keys(a2).sort()) {
+    const d = (a2[name] ?? 0) - (b[name] ?? 0);
+    if (d > 0) out[name] = d;
+  }
+  return out;
+}
+function fragmentation(base, head2) {
+  const b = base.delegated_subgraphs;
+  const h2 = head2.delegated_subgraphs;
+  const added = countsMinus(head2.cpu_ops, base.cpu_ops);
+  const removed = countsMinus(base.cpu_ops, head2.cpu_ops);
+  let message;
+  if (h2 > b) {
+    const ops = Object.entries(added).map(([name, n2]) => `${name} +${n2}`);
+    message = `fragmented: ${b} → ${h2} delegated subgraphs on ${head2.backend}; CPU now also runs ${ops.length > 0 ? ops.join(", ") : "no new CPU operators"}`;
+  } else if (h2 < b) {
+    message = `fewer delegated subgraphs: ${b} → ${h2} on ${head2.backend}`;
+  } else {
+    message = `unchanged: ${h2} delegated subgraph${h2 === 1 ? "" : "s"} on ${head2.backend}`;
+  }
+  return {
+    alarm: h2 > b,
+    base_subgraphs: b,
+    head_subgraphs: h2,
+    cpu_ops_added: added,
+    cpu_ops_removed: removed,
+    message
+  };
+}
+
+// actions/src/compare/verdicts.ts
+var COMPARE_SCHEMA = "pte-farm/compare@1";
+function isExcluded(flags) {
+  return flags !== void 0 && flags.length > 0;
+}
+function clean(m) {
+  return m.samples.filter((_, i2) => !isExcluded(m.sample_flags?.[i2]));
+}
+function cleanPairs(b, h2) {
+  const base = [];
+  const head2 = [];
+  const n2 = Math.min(b.samples.length, h2.samples.length);
+  for (let i2 = 0; i2 < n2; i2++) {
+    if (isExcluded(b.sample_flags?.[i2]) || isExcluded(h2.sample_flags?.[i2])) continue;
+    base.push(b.samples[i2]);
+    head2.push(h2.samples[i2]);
+  }
+  return { base, head: head2 };
+}
+function compareMetric(b, h2, paired, settings) {
+  const cb = clean(b);
+  const ch = clean(h2);
+  const common2 = {
+    unit: h2.unit,
+    better: h2.better,
+    excluded: { base: b.samples.length - cb.length, head: h2.samples.length - ch.length },
+    min_effect: settings.min_effect
+  };
+  if (cb.length === 0 || ch.length === 0) {
+    return {
+      verdict: "inconclusive",
+      ratio: null,
+      ci: null,
+      p_value: null,
+      more_samples: Math.min(8, settings.max_reps),
+      ...common2,
+      method: "none",
+      reps: { base: cb.length, head: ch.length },
+      note: "no usable rep on one side (every rep was excluded)"
+    };
+  }
+  let effect;
+  let method;
+  let betweenSd = 0;
+  let reps = { base: cb.length, head: ch.length };
+  const pairs = paired ? cleanPairs(b, h2) : null;
+  if (cb.length < 2 || ch.length < 2) {
+    method = "exact";
+    effect = { estimate: Math.log(median2(ch) / median2(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
+  } else if (pairs !== null && pairs.base.length >= 2) {
+    method = "paired";
+    effect = pairedLogEffect(pairs.base, pairs.head);
+    reps = { base: pairs.base.length, head: pairs.head.length };
+  } else {
+    method = "unpaired";
+    effect = unpairedLogEffect(cb, ch);
+    betweenSd = paired ? 0 : settings.between_session;
+  }
+  const d = decide(effect, {
+    better: h2.better,
+    minEffect: settings.min_effect,
+    confidence: settings.confidence,
+    betweenSd,
+    maxReps: settings.max_reps
+  });
+  return {
+    verdict: d.verdict,
+    ratio: d.ratio,
+    ci: d.ci,
+    p_value: d.p_value,
+    more_samples: d.more_samples,
+    ...common2,
+    method,
+    reps,
+    note: d.note
+  };
+}
+function overallVerdict(verdicts) {
+  for (const v of ["regression", "inconclusive", "improvement"]) if (verdicts.includes(v)) return v;
+  return "unchanged";
+}
+function checkComparable(base, head2, acrossToolchains) {
+  const b = base.record;
+  const h2 = head2.record;
+  if (b.cell.device !== h2.cell.device || b.device.board !== h2.device.board) {
+    throw new ConfigurationError(
+      `${base.name} and ${head2.name} come from different devices: base ${b.cell.device} (${b.device.board}), head ${h2.cell.device} (${h2.device.board}); compare records of one device`
+    );
+  }
+  if (acrossToolchains) return;
+  const versions2 = (r) => {
+    const v = r.toolchain.device ?? r.toolchain.build ?? {};
+    return ["torch", "executorch", "torchao", "transformers"].map((k) => `${k} ${v[k] ?? "?"}`).join(", ");
+  };
+  if (b.cell.toolchain !== h2.cell.toolchain || versions2(b) !== versions2(h2)) {
+    throw new ConfigurationError(
+      `${base.name} and ${head2.name} come from different toolchains: base ${b.cell.toolchain} (${versions2(b)}), head ${h2.cell.toolchain} (${versions2(h2)}); pass --across-toolchains to compare them anyway`
+    );
+  }
+}
+function compareRecords(base, head2, config) {
+  const paired = base.session === head2.session;
+  const metrics = {};
+  const notes = [];
+  for (const [name, h2] of Object.entries(head2.metrics)) {
+    const b = base.metrics[name];
+    if (b === void 0) {
+      notes.push(`${name}: only the head has it`);
+      continue;
+    }
+    metrics[name] = compareMetric(b, h2, paired, settingsFor(config, name, head2.cell.device));
+  }
+  for (const name of Object.keys(base.metrics)) {
+    if (!(name in head2.metrics)) notes.push(`${name}: only the base has it`);
+  }
+  if (!paired) {
+    notes.push(
+      "base and head are from different sessions: the between-session spread is added to every CI (interleave them in one session for the tightest answer)"
+    );
+  }
+  const side2 = (r) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
+  const frag = base.delegation !== void 0 && head2.delegation !== void 0 ? fragmentation(base.delegation, head2.delegation) : void 0;
+  if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
+  return {
+    schema: COMPARE_SCHEMA,
+    cell: head2.cell.id,
+    base: side2(base),
+    head: side2(head2),
+    paired,
+    verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
+    metrics,
+    notes,
+    ...frag === void 0 ? {} : { fragmentation: frag }
+  };
+}
+
+// actions/src/compare/detect.ts
+var DETECT_SCHEMA = "pte-farm/detect@1";
+function cleanSamples2(r, metric2) {
+  const m = r.metrics[metric2];
+  if (m === void 0) return [];
+  return m.samples.filter((_, i2) => !isExcluded(m.sample_flags?.[i2]));
+}
+function cellSeries(records, cell3, metric2) {
+  return records.filter((r) => r.cell.id === cell3 && r.status === "pass").map((r) => ({ r, samples: cleanSamples2(r, metric2) })).filter((x) => x.samples.length > 0).sort((a2, b) => a2.r.started_at < b.r.started_at ? -1 : a2.r.started_at > b.r.started_at ? 1 : 0).map(({ r, samples }) => ({
+    value: median2(samples),
+    samples,
+    started_at: r.started_at,
+    git_sha: r.git_sha,
+    session: r.session
+  }));
+}
+function detectSeries(series, cell3, metric2, options = {}) {
+  const raw = detectChangePoints(
+    series.map((p) => p.value),
+    options
+  );
+  return {
+    schema: DETECT_SCHEMA,
+    cell: cell3,
+    metric: metric2,
+    nights: series.length,
+    change_points: raw.map((c3) => {
+      const at = series[c3.index];
+      return { ...c3, started_at: at.started_at, git_sha: at.git_sha, confirmed: false };
+    }),
+    noise_floor: noiseFloor(series.map((p) => p.samples))
+  };
+}
+function confirm(cp, rerun, metric2) {
+  const samples = cleanSamples2(rerun, metric2);
+  if (samples.length === 0) {
+    return { confirmed: false, value: null, reason: `the re-run has no clean ${metric2} reps` };
+  }
+  const value = median2(samples);
+  const step = Math.log(cp.after_median / cp.before_median);
+  const moved = Math.log(value / cp.before_median);
+  const confirmed = step !== 0 && moved / step > 0.5;
+  return {
+    confirmed,
+    value,
+    reason: confirmed ? `the re-run (${value.toPrecision(4)}) is at the new level (${cp.after_median.toPrecision(4)})` : `the re-run (${value.toPrecision(4)}) is back near the old level (${cp.before_median.toPrecision(4)})`
+  };
+}
+
+// actions/src/github/errors.ts
+function isRequestError2(error2) {
+  return error2 instanceof Error && typeof error2.status === "number";
+}
+function statusOf(error2) {
+  return isRequestError2(error2) ? error2.status : void 0;
+}
+function mayHaveCommitted(error2) {
+  const status = statusOf(error2);
+  return status !== void 0 && status >= 500;
+}
+async function callGitHub(operation, call) {
+  try {
+    return await call();
+  } catch (error2) {
+    throw explainGitHubError(operation, error2);
+  }
+}
+function explainGitHubError(operation, error2) {
+  if (error2 instanceof ConfigurationError || error2 instanceof InfrastructureError) return error2;
+  if (!isRequestError2(error2)) {
+    const text = error2 instanceof Error ? error2.message : String(error2);
+    return new InfrastructureError(`GitHub: could not ${operation.action}: ${text}`, { cause: error2 });
+  }
+  const { status } = error2;
+  const said = githubMessage(error2);
+  const base = `GitHub: could not ${operation.action} (HTTP ${status}: ${said})`;
+  const options = { cause: error2 };
+  if (error2.response === void 0) {
+    return new InfrastructureError(
+      `GitHub: could not ${operation.action}: GitHub did not answer (${said})`,
+      options
+    );
+  }
+  if (status === 401) {
+    return new ConfigurationError(
+      `${base}. The token is missing, expired or revoked; check the token the workflow passes.`,
+      options
+    );
+  }
+  if (status === 429 || status === 403 && /rate limit/i.test(said)) {
+    return new InfrastructureError(
+      `${base}. GitHub's rate limit still held after the retries; run the job again later.`,
+      options
+    );
+  }
+  if (status === 403) {
+    return new ConfigurationError(
+      `${base}. The workflow's token lacks the permission to do this: give the job \`permissions: { ${operation.permission} }\` (a pull_request run from a fork always gets a read-only token; post from the workflow_run workflow).`,
+      options
+    );
+  }
+  if (status === 404) {
+    return new ConfigurationError(
+      `${base}. Check the repository and number; GitHub also answers 404 when the token cannot see the repository.`,
+      options
+    );
+  }
+  if (status >= 500) {
+    return new InfrastructureError(`${base}. GitHub failed; run the job again later.`, options);
+  }
+  return new InfrastructureError(
+    `${base}. GitHub refused the request the farm built; this is a bug in the farm.`,
+    options
+  );
+}
+function githubMessage(error2) {
+  const data = error2.response?.data;
+  if (data && typeof data.message === "string") {
+    const details = Array.isArray(data.errors) && data.errors.length > 0 ? ` ${JSON.stringify(data.errors)}` : "";
+    return `${data.message}${details}`;
+  }
+  return error2.message;
+}
+
+// actions/src/core/logger.ts
+var silentLogger = { info() {
+}, warn() {
+}, error() {
+} };
+
+// actions/src/github/marker.ts
+function assertMarker(marker) {
+  if (!/^<!--(?:(?!--)[\s\S])+-->$/.test(marker) || marker.trim() !== marker) {
+    throw new ConfigurationError(
+      `marker ${JSON.stringify(marker)} must be a single HTML comment such as "<!-- pte-farm:bench -->"`
+    );
+  }
+}
+function withMarker(body, marker) {
+  return body.includes(marker) ? body : `${marker}
+${body}`;
+}
+
+// actions/src/github/safe-writes.ts
+async function createOnce(operation, calls, options) {
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { value: await calls.create(), recovered: false };
+    } catch (error2) {
+      if (!mayHaveCommitted(error2) || attempt >= attempts) throw explainGitHubError(operation, error2);
+      options.logger.warn(
+        `GitHub: ${operation.action} failed (HTTP ${statusOf(error2)}); checking whether GitHub stored it before trying again`
+      );
+      await sleep(options.settleMs ?? 2e3);
+      const stored = await calls.find();
+      if (stored !== void 0) {
+        options.logger.info(`GitHub had stored it despite the error (${operation.action})`);
+        return { value: stored, recovered: true };
+      }
+    }
+  }
+}
+async function retryIdempotent(operation, write, options) {
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error2) {
+      if (!mayHaveCommitted(error2) || attempt >= attempts) throw explainGitHubError(operation, error2);
+      options.logger.warn(`GitHub: ${operation.action} failed (HTTP ${statusOf(error2)}); trying again`);
+      await sleep(options.settleMs ?? 2e3);
+    }
+  }
+}
+function sleep(ms) {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+// actions/src/github/issues.ts
+var PERMISSION = "issues: write";
+async function findIssueByMarker(gh, options) {
+  return (await listMarkedIssues(gh, options, true))[0];
+}
+async function listMarkedIssues(gh, options, firstOnly) {
+  const { owner, repo, marker, labels = [] } = options;
+  const operation = { action: `list the issues of ${owner}/${repo}`, permission: "issues: read" };
+  return callGitHub(operation, async () => {
+    const found = [];
+    const pages = gh.paginate.iterator(gh.rest.issues.listForRepo, {
+      owner,
+      repo,
+      state: options.state ?? "open",
+      ...labels.length > 0 ? { labels: labels.join(",") } : {},
+      sort: "created",
+      direction: "asc",
+      per_page: 100
+    });
+    for await (const page of pages) {
+      for (const issue2 of page.data) {
+        if (issue2.pull_request === void 0 && issue2.body?.includes(marker)) found.push(issue2);
+        if (firstOnly && found.length > 0) return found;
+      }
+    }
+    return found;
+  });
+}
+async function syncRegressionIssue(gh, options) {
+  assertMarker(options.marker);
+  const open4 = await findIssueByMarker(gh, openIssues(options));
+  if (options.state === "recovered") return open4 ? close(gh, options, open4) : { action: "none" };
+  return open4 ? refresh(gh, options, open4) : create(gh, options);
+}
+async function create(gh, options) {
+  const { owner, repo, title, labels } = options;
+  const logger = options.logger ?? silentLogger;
+  const body = withMarker(options.body, options.marker);
+  const operation = {
+    action: `open the regression issue "${title}" in ${owner}/${repo}`,
+    permission: PERMISSION
+  };
+  const { value: issue2 } = await createOnce(
+    operation,
+    {
+      create: async () => (await gh.rest.issues.create({ owner, repo, title, body, labels: [...labels] })).data,
+      find: () => findIssueByMarker(gh, openIssues(options))
+    },
+    writeOptions(options)
+  );
+  const all = await listMarkedIssues(gh, openIssues(options), false);
+  const oldest = all.reduce((a2, b) => b.number < a2.number ? b : a2, issue2);
+  if (oldest.number === issue2.number) {
+    logger.info(`opened regression issue ${issue2.html_url}`);
+    return { action: "created", number: issue2.number };
+  }
+  logger.warn(
+    `#${issue2.number} duplicates #${oldest.number} (opened concurrently); closing #${issue2.number}`
+  );
+  await retryIdempotent(
+    { action: `close duplicate issue #${issue2.number}`, permission: PERMISSION },
+    () => gh.rest.issues.update({
+      owner,
+      repo,
+      issue_number: issue2.number,
+      state: "closed",
+      state_reason: "duplicate"
+    }),
+    writeOptions(options)
+  );
+  return refresh(gh, options, oldest);
+}
+async function refresh(gh, options, issue2) {
+  const { owner, repo, title } = options;
+  const body = withMarker(options.body, options.marker);
+  let action = "none";
+  if (issue2.body !== body || issue2.title !== title) {
+    await retryIdempotent(
+      { action: `update regression issue #${issue2.number}`, permission: PERMISSION },
+      () => gh.rest.issues.update({ owner, repo, issue_number: issue2.number, title, body }),
+      writeOptions(options)
+    );
+    action = "updated";
+  }
+  if (options.note !== void 0) {
+    await comment(gh, options, issue2.number, options.note);
+    action = "commented";
+  }
+  return { action, number: issue2.number };
+}
+async function close(gh, options, issue2) {
+  const { owner, repo } = options;
+  const note = options.note ?? "The regression is gone in the latest nightly run; closing.";
+  await comment(gh, options, issue2.number, note);
+  await retryIdempotent(
+    { action: `close regression issue #${issue2.number}`, permission: PERMISSION },
+    () => gh.rest.issues.update({
+      owner,
+      repo,
+      issue_number: issue2.number,
+      state: "closed",
+      state_reason: "completed"
+    }),
+    writeOptions(options)
+  );
+  (options.logger ?? silentLogger).info(`closed regression issue ${issue2.html_url}`);
+  return { action: "closed", number: issue2.number };
+}
+async function comment(gh, options, number, body) {
+  const { owner, repo } = options;
+  const operation = { action: `comment on issue #${number}`, permission: PERMISSION };
+  await createOnce(
+    operation,
+    {
+      create: async () => (await gh.rest.issues.createComment({ owner, repo, issue_number: number, body })).data.id,
+      find: async () => {
+        const comments = await callGitHub(
+          { ...operation, action: `list the comments of #${number}` },
+          () => gh.paginate(gh.rest.issues.listComments, { owner, repo, issue_number: number, per_page: 100 })
+        );
+        const newest2 = comments.at(-1);
+        return newest2?.body === body ? newest2.id : void 0;
+      }
+    },
+    writeOptions(options)
+  );
+}
+function openIssues(options) {
+  const { owner, repo, marker, labels } = options;
+  return { owner, repo, marker, labels, state: "open" };
+}
+function writeOptions(options) {
+  return {
+    logger: options.logger ?? silentLogger,
+    ...options.settleMs !== void 0 ? { settleMs: options.settleMs } : {}
+  };
+}
+
+// actions/src/history/nightly.ts
+var GATE_METRIC = "gate";
+var STAGE_METRIC = "stage";
+var BUILD_STAGES = ["reference", "export", "quantize", "lower"];
+var DEFAULT_NIGHTLY_OPTIONS = {
+  freshNights: 10,
+  recoverNights: 3,
+  trendNights: 30,
+  changePoint: {}
+};
+var INFRA = ["infra-error", "timeout", "cancelled"];
+function newestByCell(records) {
+  const out = /* @__PURE__ */ new Map();
+  for (const r of records) {
+    const seen = out.get(r.cell.id);
+    if (seen === void 0 || seen.started_at < r.started_at) out.set(r.cell.id, r);
+  }
+  return out;
+}
+function summary(r, metric2) {
+  const samples = metric2 === null ? [] : cleanSamples2(r, metric2);
+  return {
+    started_at: r.started_at,
+    git_sha: r.git_sha,
+    session: r.session,
+    status: r.status,
+    value: samples.length === 0 ? null : median2(samples)
+  };
+}
+function backAtOldLevel(cp, value, better, minEffect) {
+  const worseBy = (better === "higher" ? -1 : 1) * Math.log(value / cp.before_median);
+  return worseBy < Math.log1p(minEffect);
+}
+function failures(ctx, night) {
+  const cell3 = night.cell.id;
+  const latest = summary(night, null);
+  const base = { cell: cell3, changePoint: null, latest, trend: [] };
+  if (night.status === "pass") {
+    for (const [metric3, kind2] of [
+      [GATE_METRIC, "gate"],
+      [STAGE_METRIC, "stage"]
+    ]) {
+      if (!ctx.open(cell3, metric3)) continue;
+      ctx.out.actions.push({
+        ...base,
+        metric: metric3,
+        kind: kind2,
+        state: "recovered",
+        confirmation: null,
+        reason: "passed tonight"
+      });
+    }
+    return;
+  }
+  const kind = night.gate?.verdict === "fail" ? "gate" : "stage";
+  const metric2 = kind === "gate" ? GATE_METRIC : STAGE_METRIC;
+  const what2 = kind === "gate" ? "the tokens failed the gate" : `stage ${night.failure?.stage ?? "(unknown)"} failed (${night.failure?.outcome ?? "fail"})`;
+  const regressed = (confirmation, reason) => {
+    ctx.out.actions.push({ ...base, metric: metric2, kind, state: "regressed", confirmation, reason });
+  };
+  if (ctx.open(cell3, metric2)) {
+    regressed(null, `still failing: ${what2}`);
+  } else if (kind === "stage" && BUILD_STAGES.includes(night.failure?.stage ?? "")) {
+    regressed(null, `${what2}; a build stage is deterministic, so no re-run is needed`);
+  } else {
+    ctx.out.candidates.push({ cell: cell3, metric: metric2, kind, changePoint: null, reason: `${what2} tonight` });
+    const rerun = ctx.rerun(cell3);
+    if (rerun === void 0) return;
+    const reproduced = kind === "gate" ? rerun.gate?.verdict === "fail" : rerun.status === "fail";
+    if (reproduced) {
+      regressed({ value: null, reason: "the re-run failed too", night: summary(rerun, null) }, what2);
+    } else {
+      ctx.out.notes.push(`${cell3} ${metric2}: the re-run (${rerun.status}) did not reproduce it; no issue`);
+    }
+  }
+}
+function performance2(ctx, night, history, metric2, config) {
+  const cell3 = night.cell.id;
+  const better = night.metrics[metric2]?.better;
+  if (better === void 0) {
+    if (ctx.open(cell3, metric2))
+      ctx.out.notes.push(`${cell3} ${metric2}: no longer measured; its issue is left open`);
+    return;
+  }
+  const series = cellSeries(history, cell3, metric2);
+  const { min_effect } = settingsFor(config, metric2, night.cell.device);
+  const cps = detectSeries(series, cell3, metric2, {
+    ...ctx.opts.changePoint,
+    minEffect: min_effect
+  }).change_points;
+  const worse = (cp) => better === "higher" ? cp.ratio < 1 : cp.ratio > 1;
+  const last = cps.at(-1);
+  const base = {
+    cell: cell3,
+    metric: metric2,
+    kind: "performance",
+    latest: summary(night, metric2),
+    trend: series.slice(-ctx.opts.trendNights).map((p) => ({ started_at: p.started_at, value: p.value }))
+  };
+  const pct2 = (cp) => `${((cp.ratio - 1) * 100).toFixed(1)}% since ${cp.started_at}`;
+  if (ctx.open(cell3, metric2)) {
+    const regression = last !== void 0 && worse(last) ? last : cps.findLast(worse);
+    if (regression === void 0) {
+      ctx.out.notes.push(
+        `${cell3} ${metric2}: an issue is open but no change for the worse is in the series; left as is`
+      );
+      return;
+    }
+    const recent = series.slice(-ctx.opts.recoverNights);
+    const recovered = regression !== last && recent.length === ctx.opts.recoverNights && recent.every((p) => backAtOldLevel(regression, p.value, better, min_effect));
+    ctx.out.actions.push({
+      ...base,
+      state: recovered ? "recovered" : "regressed",
+      changePoint: regression,
+      confirmation: null,
+      reason: recovered ? `the last ${ctx.opts.recoverNights} nights are back within ${(min_effect * 100).toFixed(0)}% of ${regression.before_median.toPrecision(4)}` : `still ${pct2(regression)}`
+    });
+    return;
+  }
+  if (last === void 0 || !worse(last)) return;
+  if (last.index < series.length - ctx.opts.freshNights) return;
+  ctx.out.candidates.push({ cell: cell3, metric: metric2, kind: "performance", changePoint: last, reason: pct2(last) });
+  const rerun = ctx.rerun(cell3);
+  if (rerun === void 0) return;
+  if (rerun.status !== "pass") {
+    ctx.out.notes.push(`${cell3} ${metric2}: the confirmation re-run ended ${rerun.status}; nothing decided`);
+    return;
+  }
+  const c3 = confirm(last, rerun, metric2);
+  if (!c3.confirmed) {
+    ctx.out.notes.push(`${cell3} ${metric2}: not confirmed: ${c3.reason}`);
+    return;
+  }
+  ctx.out.actions.push({
+    ...base,
+    state: "regressed",
+    changePoint: last,
+    confirmation: { value: c3.value, reason: c3.reason, night: summary(rerun, metric2) },
+    reason: pct2(last)
+  });
+}
+function nightly(input) {
+  const opts = { ...DEFAULT_NIGHTLY_OPTIONS, ...input.options };
+  const openKeys = new Set((input.open ?? []).map((o2) => `${o2.cell}\0${o2.metric}`));
+  const reruns = newestByCell(input.confirmations ?? []);
+  const out = { candidates: [], actions: [], notes: [] };
+  const ctx = {
+    opts,
+    open: (cell3, metric2) => openKeys.has(`${cell3}\0${metric2}`),
+    rerun: (cell3) => reruns.get(cell3),
+    out
+  };
+  const seen = new Set(input.history.map((r) => `${r.cell.id}\0${r.session}\0${r.started_at}`));
+  const history = [
+    ...input.history,
+    ...input.tonight.filter((r) => !seen.has(`${r.cell.id}\0${r.session}\0${r.started_at}`))
+  ].filter((r) => r.role === "nightly");
+  const nights = [...newestByCell(input.tonight).values()].sort((a2, b) => a2.cell.id.localeCompare(b.cell.id));
+  for (const night of nights) {
+    const cell3 = night.cell.id;
+    if (INFRA.includes(night.status)) {
+      out.notes.push(`${cell3}: tonight's run ended ${night.status}; its issues are left as they were`);
+      continue;
+    }
+    failures(ctx, night);
+    if (night.status !== "pass") continue;
+    const metrics = new Set(Object.keys(night.metrics));
+    for (const o2 of input.open ?? []) {
+      if (o2.cell === cell3 && o2.metric !== GATE_METRIC && o2.metric !== STAGE_METRIC) metrics.add(o2.metric);
+    }
+    for (const metric2 of [...metrics].sort()) performance2(ctx, night, history, metric2, input.config);
+  }
+  return out;
+}
 
 // actions/src/history/open.ts
 import { existsSync as existsSync2 } from "node:fs";
@@ -14150,7 +15225,7 @@ import { existsSync as existsSync2 } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import os from "node:os";
-import path11 from "node:path";
+import path12 from "node:path";
 
 // node_modules/is-plain-obj/index.js
 function isPlainObject4(value) {
@@ -15108,12 +16183,12 @@ var handleCommand = (filePath, rawArguments, rawOptions) => {
 };
 
 // node_modules/execa/lib/arguments/options.js
-import path8 from "node:path";
+import path9 from "node:path";
 import process9 from "node:process";
 
 // node_modules/npm-run-path/index.js
 import process5 from "node:process";
-import path3 from "node:path";
+import path4 from "node:path";
 
 // node_modules/path-key/index.js
 function pathKey(options = {}) {
@@ -15130,7 +16205,7 @@ function pathKey(options = {}) {
 // node_modules/unicorn-magic/node.js
 import { promisify } from "node:util";
 import { execFile as execFileCallback, execFileSync as execFileSyncOriginal } from "node:child_process";
-import path2 from "node:path";
+import path3 from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var execFileOriginal = promisify(execFileCallback);
 function toPath(urlOrPath) {
@@ -15139,12 +16214,12 @@ function toPath(urlOrPath) {
 function traversePathUp(startPath) {
   return {
     *[Symbol.iterator]() {
-      let currentPath = path2.resolve(toPath(startPath));
+      let currentPath = path3.resolve(toPath(startPath));
       let previousPath;
       while (previousPath !== currentPath) {
         yield currentPath;
         previousPath = currentPath;
-        currentPath = path2.resolve(currentPath, "..");
+        currentPath = path3.resolve(currentPath, "..");
       }
     }
   };
@@ -15159,27 +16234,27 @@ var npmRunPath = ({
   execPath: execPath2 = process5.execPath,
   addExecPath = true
 } = {}) => {
-  const cwdPath = path3.resolve(toPath(cwd));
+  const cwdPath = path4.resolve(toPath(cwd));
   const result = [];
-  const pathParts = pathOption.split(path3.delimiter);
+  const pathParts = pathOption.split(path4.delimiter);
   if (preferLocal) {
     applyPreferLocal(result, pathParts, cwdPath);
   }
   if (addExecPath) {
     applyExecPath(result, pathParts, execPath2, cwdPath);
   }
-  return pathOption === "" || pathOption === path3.delimiter ? `${result.join(path3.delimiter)}${pathOption}` : [...result, pathOption].join(path3.delimiter);
+  return pathOption === "" || pathOption === path4.delimiter ? `${result.join(path4.delimiter)}${pathOption}` : [...result, pathOption].join(path4.delimiter);
 };
 var applyPreferLocal = (result, pathParts, cwdPath) => {
   for (const directory of traversePathUp(cwdPath)) {
-    const pathPart = path3.join(directory, "node_modules/.bin");
+    const pathPart = path4.join(directory, "node_modules/.bin");
     if (!pathParts.includes(pathPart)) {
       result.push(pathPart);
     }
   }
 };
 var applyExecPath = (result, pathParts, execPath2, cwdPath) => {
-  const pathPart = path3.resolve(cwdPath, toPath(execPath2), "..");
+  const pathPart = path4.resolve(cwdPath, toPath(execPath2), "..");
   if (!pathParts.includes(pathPart)) {
     result.push(pathPart);
   }
@@ -16264,7 +17339,7 @@ var getReason = ({ reason }) => {
 
 // node_modules/execa/lib/methods/node.js
 import { execPath, execArgv } from "node:process";
-import path4 from "node:path";
+import path5 from "node:path";
 var mapNode = ({ options }) => {
   if (options.node === false) {
     throw new TypeError('The "node" option cannot be false with `execaNode()`.');
@@ -16302,7 +17377,7 @@ var handleNodeOption = (file, commandArguments, {
     throw new TypeError('The "nodeOptions" option must be an array of strings.');
   }
   const normalizedNodePath = safeNormalizeFileUrl(nodePath, 'The "nodePath" option');
-  const resolvedNodePath = path4.resolve(cwd, normalizedNodePath);
+  const resolvedNodePath = path5.resolve(cwd, normalizedNodePath);
   const newOptions = {
     __proto__: null,
     shell: false,
@@ -16314,7 +17389,7 @@ var handleNodeOption = (file, commandArguments, {
   if (!shouldHandleNode) {
     return [file, commandArguments, newOptions];
   }
-  if (path4.basename(file, ".exe") === "node") {
+  if (path5.basename(file, ".exe") === "node") {
     throw new TypeError('When the "node" option is true, the first argument does not need to be "node".');
   }
   return [
@@ -16426,12 +17501,12 @@ var serializeEncoding = (encoding) => typeof encoding === "string" ? `"${encodin
 // node_modules/execa/lib/arguments/command-file.js
 import { openSync, readSync, closeSync } from "node:fs";
 import { Buffer as Buffer2 } from "node:buffer";
-import path6 from "node:path";
+import path7 from "node:path";
 import process7 from "node:process";
 
 // node_modules/which-command/index.js
 import fs from "node:fs";
-import path5 from "node:path";
+import path6 from "node:path";
 import process6 from "node:process";
 var isWindows = process6.platform === "win32";
 var separatorPattern = isWindows ? new RegExp("[\\/\\\\]", "v") : new RegExp("\\/", "v");
@@ -16450,8 +17525,8 @@ function resolveOptions(command, options) {
   return { cwd, searchPath, pathExt };
 }
 function windowsExtensions(command, pathExt) {
-  const extensions = pathExt.split(path5.delimiter).filter(Boolean);
-  const commandExtension = path5.extname(command).toLowerCase();
+  const extensions = pathExt.split(path6.delimiter).filter(Boolean);
+  const commandExtension = path6.extname(command).toLowerCase();
   if (commandExtension !== "" && extensions.some((extension) => extension.toLowerCase() === commandExtension)) {
     return ["", ...extensions];
   }
@@ -16460,7 +17535,7 @@ function windowsExtensions(command, pathExt) {
 function* candidatePaths(command, { cwd, searchPath, pathExt }) {
   const extensions = isWindows ? windowsExtensions(command, pathExt) : [""];
   if (separatorPattern.test(command)) {
-    const base = path5.resolve(cwd, command);
+    const base = path6.resolve(cwd, command);
     for (const extension of extensions) {
       yield base + extension;
     }
@@ -16469,14 +17544,14 @@ function* candidatePaths(command, { cwd, searchPath, pathExt }) {
   const directories = [
     // Windows searches the current directory before `PATH`.
     ...isWindows ? [cwd] : [],
-    ...searchPath.split(path5.delimiter)
+    ...searchPath.split(path6.delimiter)
   ];
   for (const directory of directories) {
     const unquoted = isWindows && directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
     if (unquoted === "") {
       continue;
     }
-    const base = path5.resolve(cwd, unquoted, command);
+    const base = path6.resolve(cwd, unquoted, command);
     for (const extension of extensions) {
       yield base + extension;
     }
@@ -16530,7 +17605,7 @@ var escapeWindowsCommand = (parsed) => {
   for (const value of [parsed.file, ...parsed.commandArguments]) {
     assertNoLineBreak(value);
   }
-  const escapedFile = escapeMetaChars(path6.normalize(resolvedFile ?? parsed.file));
+  const escapedFile = escapeMetaChars(path7.normalize(resolvedFile ?? parsed.file));
   const escapedArguments = parsed.commandArguments.map((argument) => escapeArgument(argument));
   const commandLine = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
   parsed.options.windowsVerbatimArguments = true;
@@ -16555,10 +17630,10 @@ var resolvePath = (parsed) => {
   const environment = parsed.options.env || process7.env;
   const cwd = parsed.options.cwd ?? process7.cwd();
   const environmentPathExt = getWindowsEnvironmentValue(environment, "PATHEXT");
-  const commandExtension = path6.extname(parsed.file);
-  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path6.delimiter}${environmentPathExt ?? ""}`;
+  const commandExtension = path7.extname(parsed.file);
+  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path7.delimiter}${environmentPathExt ?? ""}`;
   if (hasWindowsPathSeparator(parsed.file)) {
-    return whichCommandSync(path6.resolve(cwd, parsed.file), { cwd, pathExt });
+    return whichCommandSync(path7.resolve(cwd, parsed.file), { cwd, pathExt });
   }
   const searchPath = getWindowsEnvironmentValue(environment, "PATH") ?? getWindowsEnvironmentValue(process7.env, "PATH") ?? "";
   const resolveOptions2 = {
@@ -16571,12 +17646,12 @@ var resolvePath = (parsed) => {
 var hasWindowsPathSeparator = (file) => file.includes("/") || file.includes("\\") || file.includes(":");
 var shouldSearchCurrentDirectory = (environment) => getWindowsEnvironmentValue(process7.env, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0 && getWindowsEnvironmentValue(environment, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0;
 var resolvePathDirectories = (file, { cwd, path: searchPath, pathExt }) => {
-  for (const directory of searchPath.split(path6.delimiter)) {
+  for (const directory of searchPath.split(path7.delimiter)) {
     const unquotedDirectory = directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
     if (unquotedDirectory === "") {
       continue;
     }
-    const resolvedFile = whichCommandSync(path6.resolve(cwd, unquotedDirectory, file), { cwd, pathExt });
+    const resolvedFile = whichCommandSync(path7.resolve(cwd, unquotedDirectory, file), { cwd, pathExt });
     if (resolvedFile !== void 0) {
       return resolvedFile;
     }
@@ -16643,11 +17718,11 @@ var shouldQuoteArgument = (argument) => argument === "" || argument.endsWith("\\
 
 // node_modules/execa/lib/arguments/cwd.js
 import { statSync } from "node:fs";
-import path7 from "node:path";
+import path8 from "node:path";
 import process8 from "node:process";
 var normalizeCwd = (cwd = getDefaultCwd()) => {
   const cwdString = safeNormalizeFileUrl(cwd, 'The "cwd" option');
-  return path7.resolve(cwdString);
+  return path8.resolve(cwdString);
 };
 var getDefaultCwd = () => {
   try {
@@ -16702,7 +17777,7 @@ var normalizeOptions = (filePath, rawArguments, rawOptions) => {
   options.killSignal = normalizeKillSignal(options.killSignal);
   options.forceKillAfterDelay = normalizeForceKillAfterDelay(options.forceKillAfterDelay);
   options.lines = options.lines.map((lines, fdNumber) => lines && !BINARY_ENCODINGS.has(options.encoding) && options.buffer[fdNumber]);
-  if (process9.platform === "win32" && cmdExeRegExp.test(path8.basename(file))) {
+  if (process9.platform === "win32" && cmdExeRegExp.test(path9.basename(file))) {
     commandArguments.unshift("/q");
   }
   return { file, commandArguments, options };
@@ -18383,10 +19458,10 @@ var getInputFileType = (inputFile) => {
 };
 
 // node_modules/execa/lib/stdio/duplicate.js
-import path9 from "node:path";
+import path10 from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var isFileType = (type) => SPECIAL_DUPLICATE_TYPES_SYNC.has(type);
-var getFileTarget = ({ type, value }) => type === "filePath" ? path9.resolve(value.file) : fileURLToPath3(value);
+var getFileTarget = ({ type, value }) => type === "filePath" ? path10.resolve(value.file) : fileURLToPath3(value);
 var filterDuplicates = (stdioItems) => stdioItems.filter((stdioItemOne, indexOne) => stdioItems.every((stdioItemTwo, indexTwo) => !hasSameValueAndDirection(stdioItemOne, stdioItemTwo) || indexOne >= indexTwo || stdioItemOne.type === "generator" || stdioItemOne.type === "asyncGenerator"));
 var hasSameValueAndDirection = (stdioItemOne, stdioItemTwo) => stdioItemOne.value === stdioItemTwo.value && stdioItemOne.direction === stdioItemTwo.direction;
 var getDuplicateStream = ({ stdioItem: { type, value, optionName }, direction, fileDescriptors, isSync }) => {
@@ -20043,7 +21118,7 @@ var MAX_LISTENERS_INCREMENT = 2;
 // node_modules/execa/lib/terminate/kill-descendants.js
 import process12 from "node:process";
 import { execFile } from "node:child_process";
-import path10 from "node:path/win32";
+import path11 from "node:path/win32";
 var isWindows2 = process12.platform === "win32";
 var getSpawnOptions = (options) => !isWindows2 && options.killDescendants ? { ...options, detached: true } : options;
 var getKillFunction = (subprocess, { killDescendants }) => {
@@ -20083,10 +21158,10 @@ var killDescendantsWindows = (subprocess, signal) => {
 };
 var getTaskkillFile = () => {
   const windowsDirectory = [process12.env.SystemRoot, process12.env.windir].find((directory) => directory && isWindowsDriveAbsolutePath(directory));
-  return windowsDirectory === void 0 ? void 0 : path10.join(windowsDirectory, "System32", "taskkill.exe");
+  return windowsDirectory === void 0 ? void 0 : path11.join(windowsDirectory, "System32", "taskkill.exe");
 };
 var isWindowsDriveAbsolutePath = (directory) => {
-  const { root } = path10.parse(directory);
+  const { root } = path11.parse(directory);
   return /^[a-z]:[/\\]/i.test(root);
 };
 
@@ -22166,7 +23241,7 @@ var GitBranchStore = class {
   maxAttempts;
   backoffMs;
   constructor(repo, opts = {}) {
-    this.repo = path11.resolve(repo);
+    this.repo = path12.resolve(repo);
     this.branch = opts.branch ?? "pte-farm-data";
     this.maxAttempts = opts.maxAttempts ?? 30;
     this.backoffMs = opts.backoffMs ?? 20;
@@ -22254,7 +23329,7 @@ var GitBranchStore = class {
   }
   /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
   async commitOn(parent, files, what2) {
-    const index = path11.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const index = path12.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
     const env = { GIT_INDEX_FILE: index };
     try {
       await this.must(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], { env });
@@ -22313,11 +23388,11 @@ ${files.map((f) => f.path).join("\n")}
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { link as link2, mkdir, readdir, readFile as readFile2, unlink, writeFile } from "node:fs/promises";
-import path12 from "node:path";
+import path13 from "node:path";
 var LocalFolderStore = class {
   root;
   constructor(root) {
-    this.root = path12.resolve(root);
+    this.root = path13.resolve(root);
   }
   describe() {
     return `dir:${this.root}`;
@@ -22341,9 +23416,9 @@ var LocalFolderStore = class {
   async write(files) {
     const out = [];
     for (const { rel, text } of files) {
-      const file = path12.join(this.root, ...rel.split("/"));
-      await mkdir(path12.dirname(file), { recursive: true });
-      const tmp = path12.join(path12.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
+      const file = path13.join(this.root, ...rel.split("/"));
+      await mkdir(path13.dirname(file), { recursive: true });
+      const tmp = path13.join(path13.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
       await writeFile(tmp, text);
       try {
         await link2(tmp, file);
@@ -22358,17 +23433,17 @@ var LocalFolderStore = class {
   }
   /** JSON files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel) {
-    const base = path12.join(this.root, ...rel.split("/").filter((p) => p !== ""));
+    const base = path13.join(this.root, ...rel.split("/").filter((p) => p !== ""));
     const entries = await readdir(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    return entries.filter((e) => e.endsWith(".json") && !path12.basename(e).startsWith(".")).map((e) => path12.relative(this.root, path12.join(base, e)).split(path12.sep).join("/"));
+    return entries.filter((e) => e.endsWith(".json") && !path13.basename(e).startsWith(".")).map((e) => path13.relative(this.root, path13.join(base, e)).split(path13.sep).join("/"));
   }
   async listHealth(device2) {
     const out = [];
     for (const rel of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path12.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path13.join(this.root, ...rel.split("/")), "utf8");
       out.push(readStoredHealth(rel, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -22379,7 +23454,7 @@ var LocalFolderStore = class {
     for (const rel of rels) {
       if (cellId3 === void 0 && isHealthPath(rel)) continue;
       out.push(
-        readStored(rel, await readFile2(path12.join(this.root, ...rel.split("/")), "utf8"), this.describe())
+        readStored(rel, await readFile2(path13.join(this.root, ...rel.split("/")), "utf8"), this.describe())
       );
     }
     return out.sort(byTime);
@@ -22401,1113 +23476,72 @@ function openStore(spec) {
   );
 }
 
-// actions/src/cli/records.ts
-async function readRecords(files) {
-  if (files.length === 0)
-    throw new ConfigurationError("no run record given; pass one or more run.json files");
-  const out = [];
-  for (const file of files) {
-    const text = await readFile3(file, "utf8").catch((err) => {
-      throw new ConfigurationError(`cannot read run record ${file} (${err.code ?? err.message})`);
-    });
-    try {
-      out.push(parseJson(runRecord, text, file));
-    } catch (err) {
-      if (err instanceof ValidationError)
-        throw new ConfigurationError(`not a valid run record: ${err.message}`);
-      throw err;
+// actions/src/records/read.ts
+import { readdir as readdir2, readFile as readFile3, stat } from "node:fs/promises";
+import path14 from "node:path";
+function sampleProblem(raw) {
+  if (typeof raw !== "object" || raw === null) return null;
+  const metrics = raw.metrics;
+  if (typeof metrics !== "object" || metrics === null) return null;
+  for (const [metric2, m] of Object.entries(metrics)) {
+    const samples = m?.samples;
+    if (!Array.isArray(samples)) continue;
+    for (const [i2, v] of samples.entries()) {
+      const where = formatPath(["metrics", metric2, "samples", i2]);
+      if (v === null || v === "NaN" || typeof v === "number" && Number.isNaN(v)) {
+        return `${where}: metric ${metric2} rep ${i2} is NaN (null in JSON); the execute stage lost this measurement`;
+      }
+      if (typeof v === "number" && v <= 0) {
+        return `${where}: metric ${metric2} rep ${i2} is ${v}; samples must be positive (a rate or size of ${v} is a broken measurement)`;
+      }
     }
   }
-  return out;
+  return null;
+}
+async function readRunRecord(file) {
+  const name = displayPath(file);
+  const text = await readFile3(file, "utf8").catch((err) => {
+    throw new ConfigurationError(`cannot read run record ${name} (${err.code ?? err.message})`);
+  });
+  let raw;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigurationError(`${name}: not valid JSON (${err.message})`);
+  }
+  const problem2 = sampleProblem(raw);
+  if (problem2 !== null) throw new ConfigurationError(`${name}: ${problem2}`);
+  try {
+    return parse(runRecord, raw, name);
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      throw new ConfigurationError(`${err.message} (not a valid pte-farm/run@1 record)`);
+    }
+    throw err;
+  }
+}
+async function recordFiles(inputs, opts = {}) {
+  const names2 = opts.names ?? /\.json$/;
+  const out = [];
+  for (const input of inputs) {
+    const info2 = await stat(input).catch((err) => {
+      if (opts.flag === void 0 && err.code === "ENOENT") return null;
+      throw new ConfigurationError(`${opts.flag ?? "run records:"} ${input}: no such file or folder`);
+    });
+    if (info2 === null) continue;
+    if (!info2.isDirectory()) {
+      out.push(input);
+      continue;
+    }
+    for (const e of await readdir2(input, { recursive: true, withFileTypes: true })) {
+      if (e.isFile() && names2.test(e.name)) out.push(path14.join(e.parentPath, e.name));
+    }
+  }
+  return [...new Set(out)].sort();
 }
 async function recordsUnder(dir) {
-  const entries = await readdir2(dir, { recursive: true, withFileTypes: true }).catch(
-    (err) => {
-      if (err.code === "ENOENT") return [];
-      throw err;
-    }
-  );
-  const files = entries.filter((e) => e.isFile() && e.name.endsWith(".json")).map((e) => path13.join(e.parentPath, e.name)).sort();
-  return files.length === 0 ? [] : readRecords(files);
-}
-
-// actions/src/compare/config.ts
-import path14 from "node:path";
-var DEFAULT_COMPARE_CONFIG = path14.join(REPO_ROOT, "matrix", "compare.yml");
-var pct = refine(num, (n2) => n2 >= 0 && n2 < 100 ? null : { path: [], message: "must be in [0, 100)" });
-var knobs = { min_effect_pct: optional(pct), between_session_pct: optional(pct) };
-var metricKnobs = closed(knobs);
-var compareConfigSchema = closed({
-  schema: literal("pte-farm/compare@1"),
-  confidence: refine(num, (c3) => c3 > 0.5 && c3 < 1 ? null : { path: [], message: "must be in (0.5, 1)" }),
-  max_reps: refine(nonNegInt, (n2) => n2 >= 2 ? null : { path: [], message: "must be at least 2" }),
-  defaults: closed({ min_effect_pct: pct, between_session_pct: pct }),
-  metrics: optional(record(metricKnobs)),
-  devices: optional(record(closed({ ...knobs, metrics: optional(record(metricKnobs)) })))
-});
-function settingsFor(config, metric2, device2) {
-  const dev = config.devices?.[device2];
-  const layers = [config.defaults, config.metrics?.[metric2], dev, dev?.metrics?.[metric2]];
-  let minPct = config.defaults.min_effect_pct;
-  let betweenPct = config.defaults.between_session_pct;
-  for (const l of layers) {
-    if (l?.min_effect_pct !== void 0) minPct = l.min_effect_pct;
-    if (l?.between_session_pct !== void 0) betweenPct = l.between_session_pct;
-  }
-  return {
-    min_effect: minPct / 100,
-    between_session: betweenPct / 100,
-    confidence: config.confidence,
-    max_reps: config.max_reps
-  };
-}
-async function loadCompareConfig(file = DEFAULT_COMPARE_CONFIG) {
-  return (await readYamlFile(file, compareConfigSchema, "compare config")).data;
-}
-
-// actions/src/stats/rng.ts
-function seededRng(seed) {
-  let a2 = seed >>> 0;
-  const next = () => {
-    a2 = a2 + 1831565813 >>> 0;
-    let t = a2;
-    t = Math.imul(t ^ t >>> 15, t | 1);
-    t ^= t + Math.imul(t ^ t >>> 7, t | 61);
-    return ((t ^ t >>> 14) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    normal() {
-      const u2 = 1 - next();
-      const v = next();
-      return Math.sqrt(-2 * Math.log(u2)) * Math.cos(2 * Math.PI * v);
-    },
-    uniform: (lo, hi) => lo + (hi - lo) * next(),
-    int: (n2) => Math.floor(next() * n2)
-  };
-}
-
-// actions/src/stats/robust.ts
-function sorted(xs) {
-  return [...xs].sort((a2, b) => a2 - b);
-}
-function median2(xs) {
-  if (xs.length === 0) throw new Error("median of nothing");
-  const s = sorted(xs);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-function mad(xs) {
-  const m = median2(xs);
-  return 1.4826 * median2(xs.map((x) => Math.abs(x - m)));
-}
-function trimCount(n2, gamma) {
-  return Math.floor(gamma * n2);
-}
-function trimmedMean(xs, gamma = 0.2) {
-  const s = sorted(xs);
-  const g = trimCount(s.length, gamma);
-  const kept = s.slice(g, s.length - g);
-  if (kept.length === 0) throw new Error("trimmed mean of nothing");
-  return kept.reduce((a2, b) => a2 + b, 0) / kept.length;
-}
-function winsorizedVariance(xs, gamma = 0.2) {
-  const n2 = xs.length;
-  if (n2 < 2) return 0;
-  const s = sorted(xs);
-  const g = trimCount(n2, gamma);
-  const lo = s[g];
-  const hi = s[n2 - g - 1];
-  const w = s.map((x) => Math.min(Math.max(x, lo), hi));
-  const mean = w.reduce((a2, b) => a2 + b, 0) / n2;
-  return w.reduce((a2, x) => a2 + (x - mean) ** 2, 0) / (n2 - 1);
-}
-
-// actions/src/stats/changepoint.ts
-var DEFAULT_CHANGE_POINT_OPTIONS = {
-  minSegment: 5,
-  alpha: 0.01,
-  minEffect: 0.03,
-  permutations: 999,
-  exactUpTo: 200,
-  seed: 1
-};
-function ranks(xs) {
-  const order = xs.map((v, i2) => ({ v, i: i2 })).sort((a2, b) => a2.v - b.v);
-  const r = new Float64Array(xs.length);
-  for (let i2 = 0; i2 < order.length; ) {
-    let j = i2;
-    while (j + 1 < order.length && order[j + 1].v === order[i2].v) j++;
-    for (let k = i2; k <= j; k++) r[order[k].i] = (i2 + j) / 2 + 1;
-    i2 = j + 1;
-  }
-  return r;
-}
-function pettitt(r, minSegment) {
-  const n2 = r.length;
-  let cum = 0;
-  let best = { k: -1, stat: -1 };
-  for (let k = 1; k < n2 - minSegment + 1; k++) {
-    cum += r[k - 1];
-    if (k < minSegment) continue;
-    const u2 = Math.abs(2 * cum - k * (n2 + 1));
-    if (u2 > best.stat) best = { k, stat: u2 };
-  }
-  return best;
-}
-function locate(values, minSegment) {
-  const n2 = values.length;
-  const m = median2(values);
-  const spread = 3 * mad(values) || Number.POSITIVE_INFINITY;
-  const x = values.map((v) => Math.min(Math.max(v, m - spread), m + spread));
-  const total = x.reduce((a2, b) => a2 + b, 0);
-  let cum = 0;
-  let best = { k: -1, gain: -1 };
-  for (let k = 1; k <= n2 - minSegment; k++) {
-    cum += x[k - 1];
-    if (k < minSegment) continue;
-    const gain = cum * cum / k + (total - cum) * (total - cum) / (n2 - k);
-    if (gain > best.gain) best = { k, gain };
-  }
-  return best.k;
-}
-function splitTest(values, opts, rngSeed) {
-  const r = ranks(values);
-  const n2 = r.length;
-  const found = pettitt(r, opts.minSegment);
-  if (found.k < 0) return null;
-  let p;
-  if (n2 <= opts.exactUpTo) {
-    const rng = seededRng(rngSeed);
-    const perm = Float64Array.from(r);
-    let atLeast = 0;
-    for (let b = 0; b < opts.permutations; b++) {
-      for (let i2 = n2 - 1; i2 > 0; i2--) {
-        const j = rng.int(i2 + 1);
-        const t = perm[i2];
-        perm[i2] = perm[j];
-        perm[j] = t;
-      }
-      if (pettitt(perm, opts.minSegment).stat >= found.stat) atLeast++;
-    }
-    p = (atLeast + 1) / (opts.permutations + 1);
-  } else {
-    p = Math.min(1, 2 * Math.exp(-6 * found.stat * found.stat / (n2 ** 3 + n2 ** 2)));
-  }
-  return { k: locate(values, opts.minSegment), p };
-}
-function refine2(logs, cuts, minSegment) {
-  for (let pass = 0; pass < 5; pass++) {
-    let moved = false;
-    cuts.forEach((c3, i2) => {
-      const lo = i2 === 0 ? 0 : cuts[i2 - 1].index;
-      const hi = i2 === cuts.length - 1 ? logs.length : cuts[i2 + 1].index;
-      const k = locate(logs.slice(lo, hi), minSegment);
-      if (k >= 0 && lo + k !== c3.index) {
-        c3.index = lo + k;
-        moved = true;
-      }
-    });
-    if (!moved) return;
-  }
-}
-function detectChangePoints(values, options = {}) {
-  const opts = { ...DEFAULT_CHANGE_POINT_OPTIONS, ...options };
-  const logs = values.map(Math.log);
-  const delta = Math.log1p(opts.minEffect);
-  const cuts = [];
-  const stack = [[0, logs.length]];
-  while (stack.length > 0) {
-    const [s, e] = stack.pop();
-    if (e - s < 2 * opts.minSegment) continue;
-    const seg = logs.slice(s, e);
-    const test = splitTest(seg, opts, opts.seed + s * 7919 + e);
-    if (test === null || test.p > opts.alpha) continue;
-    const shift = median2(seg.slice(test.k)) - median2(seg.slice(0, test.k));
-    if (Math.abs(shift) < delta) continue;
-    cuts.push({ index: s + test.k, p: test.p });
-    stack.push([s, s + test.k], [s + test.k, e]);
-  }
-  cuts.sort((a2, b) => a2.index - b.index);
-  refine2(logs, cuts, opts.minSegment);
-  const levels = (kept2) => {
-    const bounds = [0, ...kept2.map((c3) => c3.index), values.length];
-    return kept2.map((c3, i2) => {
-      const before = median2(values.slice(bounds[i2], bounds[i2 + 1]));
-      const after = median2(values.slice(bounds[i2 + 1], bounds[i2 + 2]));
-      return {
-        index: c3.index,
-        p_value: c3.p,
-        before_median: before,
-        after_median: after,
-        ratio: after / before
-      };
-    });
-  };
-  const first = levels(cuts);
-  const kept = cuts.filter((_, i2) => Math.abs(Math.log(first[i2].ratio)) >= delta);
-  return kept.length === cuts.length ? first : levels(kept);
-}
-
-// actions/src/stats/distributions.ts
-function logGamma(x) {
-  const c3 = [
-    76.18009172947146,
-    -86.50532032941678,
-    24.01409824083091,
-    -1.231739572450155,
-    0.001208650973866179,
-    -5395239384953e-18
-  ];
-  let y = x;
-  const tmp = x + 5.5 - (x + 0.5) * Math.log(x + 5.5);
-  let ser = 1.000000000190015;
-  for (const ci of c3) ser += ci / ++y;
-  return -tmp + Math.log(2.5066282746310007 * ser / x);
-}
-function betaContinuedFraction(a2, b, x) {
-  const tiny = 1e-300;
-  let c3 = 1;
-  let d = 1 - (a2 + b) * x / (a2 + 1);
-  if (Math.abs(d) < tiny) d = tiny;
-  d = 1 / d;
-  let h2 = d;
-  for (let m = 1; m <= 300; m++) {
-    const m2 = 2 * m;
-    let aa = m * (b - m) * x / ((a2 + m2 - 1) * (a2 + m2));
-    d = 1 + aa * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    c3 = 1 + aa / c3;
-    if (Math.abs(c3) < tiny) c3 = tiny;
-    d = 1 / d;
-    h2 *= d * c3;
-    aa = -(a2 + m) * (a2 + b + m) * x / ((a2 + m2) * (a2 + m2 + 1));
-    d = 1 + aa * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    c3 = 1 + aa / c3;
-    if (Math.abs(c3) < tiny) c3 = tiny;
-    d = 1 / d;
-    const del = d * c3;
-    h2 *= del;
-    if (Math.abs(del - 1) < 3e-12) break;
-  }
-  return h2;
-}
-function incompleteBeta(x, a2, b) {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const front = Math.exp(logGamma(a2 + b) - logGamma(a2) - logGamma(b) + a2 * Math.log(x) + b * Math.log(1 - x));
-  return x < (a2 + 1) / (a2 + b + 2) ? front * betaContinuedFraction(a2, b, x) / a2 : 1 - front * betaContinuedFraction(b, a2, 1 - x) / b;
-}
-function tCdf(t, df) {
-  if (!Number.isFinite(df) || df > 1e7) return normalCdf(t);
-  const tail2 = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
-  return t >= 0 ? 1 - tail2 : tail2;
-}
-function tQuantile(p, df) {
-  if (p === 0.5) return 0;
-  if (p < 0.5) return -tQuantile(1 - p, df);
-  let lo = 0;
-  let hi = 1;
-  while (tCdf(hi, df) < p) hi *= 2;
-  for (let i2 = 0; i2 < 60; i2++) {
-    const mid = (lo + hi) / 2;
-    if (tCdf(mid, df) < p) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
-function tTwoSidedP(t, df) {
-  return Math.min(1, 2 * (1 - tCdf(Math.abs(t), df)));
-}
-function normalCdf(z) {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
-  return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
-}
-function normalQuantile(p) {
-  let lo = -40;
-  let hi = 40;
-  for (let i2 = 0; i2 < 80; i2++) {
-    const mid = (lo + hi) / 2;
-    if (normalCdf(mid) < p) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
-
-// actions/src/stats/noise-floor.ts
-function noiseFloor(nights, opts = {}) {
-  const reps = opts.reps ?? 16;
-  const zA = normalQuantile(1 - (1 - (opts.confidence ?? 0.99)) / 2);
-  const zB = normalQuantile(opts.power ?? 0.8);
-  const usable = nights.filter((s) => s.length > 0);
-  const multi = usable.filter((s) => s.length >= 2);
-  if (usable.length < 3) return null;
-  const within = multi.length === 0 ? 0 : median2(multi.map((s) => mad(s.map(Math.log))));
-  const levels = usable.map((s) => Math.log(median2(s)));
-  const diffs = levels.slice(1).map((v, i2) => v - levels[i2]);
-  const nightly2 = mad(diffs) / Math.SQRT2;
-  const perNightReps = median2(usable.map((s) => s.length));
-  const between = Math.sqrt(Math.max(0, nightly2 ** 2 - Math.PI / 2 * (within ** 2 / perNightReps)));
-  const pct2 = (x) => 100 * Math.expm1(x);
-  return {
-    nights: usable.length,
-    reps,
-    within_pct: pct2(within),
-    between_pct: pct2(between),
-    paired_pct: pct2((zA + zB) * within * Math.SQRT2 / Math.sqrt(reps)),
-    unpaired_pct: pct2((zA + zB) * Math.sqrt(2 * within ** 2 / reps + 2 * between ** 2))
-  };
-}
-
-// actions/src/stats/decide.ts
-var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
-var EQUIVALENCE_ALPHA = 0.05;
-function decide(effect, opts) {
-  const { estimate: est, se, df, n: n2 } = effect;
-  const total = Math.sqrt(se * se + opts.betweenSd * opts.betweenSd);
-  const tq = tQuantile(1 - (1 - opts.confidence) / 2, df);
-  const lo = est - tq * total;
-  const hi = est + tq * total;
-  const p = total === 0 ? est === 0 ? 1 : 0 : tTwoSidedP(est / total, df);
-  const delta = Math.log1p(opts.minEffect);
-  const worseSign = opts.better === "higher" ? -1 : 1;
-  const worse = worseSign * est;
-  const worseLo = Math.min(worseSign * lo, worseSign * hi);
-  const worseHi = Math.max(worseSign * lo, worseSign * hi);
-  const tqEq = tQuantile(1 - EQUIVALENCE_ALPHA, df);
-  const eqLo = est - tqEq * total;
-  const eqHi = est + tqEq * total;
-  let verdict2;
-  if (worseLo > 0 && worse >= delta) verdict2 = "regression";
-  else if (worseHi < 0 && -worse >= delta) verdict2 = "improvement";
-  else if (eqLo > -delta && eqHi < delta) verdict2 = "unchanged";
-  else verdict2 = "inconclusive";
-  let more = 0;
-  let note = null;
-  if (verdict2 === "inconclusive") {
-    const a2 = Math.abs(est);
-    const past = a2 >= delta;
-    const target = 0.9 * (past ? a2 : Math.max(delta - a2, delta / 4));
-    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
-    const perRepVar = se * se * n2;
-    const roomAt = (dfAt) => (target / tQuantile(level, dfAt)) ** 2 - opts.betweenSd ** 2;
-    let room = roomAt(df);
-    if (room > 0) room = roomAt(Math.max(df, df * perRepVar / room / n2));
-    if (n2 >= opts.maxReps) {
-      note = `at the cap of ${opts.maxReps} reps per side`;
-    } else if (room <= 0) {
-      note = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
-    } else {
-      const need = Math.ceil(perRepVar / room);
-      more = Math.min(Math.max(need - n2, 1), opts.maxReps - n2);
-    }
-  }
-  return {
-    verdict: verdict2,
-    ratio: Math.exp(est),
-    ci: [Math.exp(lo), Math.exp(hi)],
-    p_value: p,
-    more_samples: more,
-    note
-  };
-}
-
-// actions/src/stats/paired.ts
-var TRIM = 0.2;
-function pairedLogEffect(base, head2) {
-  if (base.length !== head2.length) throw new Error("paired samples must have equal length");
-  const d = base.map((b, i2) => Math.log(head2[i2] / b));
-  const n2 = d.length;
-  if (n2 < 2) throw new Error("need at least two pairs");
-  const h2 = n2 - 2 * trimCount(n2, TRIM);
-  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n2));
-  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h2 - 1), n: n2 };
-}
-
-// actions/src/stats/unpaired.ts
-function yuenPart(logs) {
-  const n2 = logs.length;
-  const h2 = n2 - 2 * trimCount(n2, TRIM);
-  return { d: (n2 - 1) * winsorizedVariance(logs, TRIM) / (h2 * (h2 - 1)), h: h2 };
-}
-function unpairedLogEffect(base, head2) {
-  if (base.length < 2 || head2.length < 2) throw new Error("need at least two reps per side");
-  const lb = base.map(Math.log);
-  const lh = head2.map(Math.log);
-  const a2 = yuenPart(lb);
-  const b = yuenPart(lh);
-  const v = a2.d + b.d;
-  const df = v === 0 ? 1 : v * v / (a2.d * a2.d / (a2.h - 1) + b.d * b.d / (b.h - 1));
-  return {
-    estimate: trimmedMean(lh, TRIM) - trimmedMean(lb, TRIM),
-    se: Math.sqrt(v),
-    df: Math.max(1, df),
-    n: Math.min(base.length, head2.length)
-  };
-}
-
-// actions/src/compare/delegation.ts
-function countsMinus(a2, b) {
-  const out = {};
-  for (const name of Object.keys(a2).sort()) {
-    const d = (a2[name] ?? 0) - (b[name] ?? 0);
-    if (d > 0) out[name] = d;
-  }
-  return out;
-}
-function fragmentation(base, head2) {
-  const b = base.delegated_subgraphs;
-  const h2 = head2.delegated_subgraphs;
-  const added = countsMinus(head2.cpu_ops, base.cpu_ops);
-  const removed = countsMinus(base.cpu_ops, head2.cpu_ops);
-  let message;
-  if (h2 > b) {
-    const ops = Object.entries(added).map(([name, n2]) => `${name} +${n2}`);
-    message = `fragmented: ${b} → ${h2} delegated subgraphs on ${head2.backend}; CPU now also runs ${ops.length > 0 ? ops.join(", ") : "no new CPU operators"}`;
-  } else if (h2 < b) {
-    message = `fewer delegated subgraphs: ${b} → ${h2} on ${head2.backend}`;
-  } else {
-    message = `unchanged: ${h2} delegated subgraph${h2 === 1 ? "" : "s"} on ${head2.backend}`;
-  }
-  return {
-    alarm: h2 > b,
-    base_subgraphs: b,
-    head_subgraphs: h2,
-    cpu_ops_added: added,
-    cpu_ops_removed: removed,
-    message
-  };
-}
-
-// actions/src/compare/verdicts.ts
-var COMPARE_SCHEMA = "pte-farm/compare@1";
-function isExcluded(flags) {
-  return flags !== void 0 && flags.length > 0;
-}
-function clean(m) {
-  return m.samples.filter((_, i2) => !isExcluded(m.sample_flags?.[i2]));
-}
-function cleanPairs(b, h2) {
-  const base = [];
-  const head2 = [];
-  const n2 = Math.min(b.samples.length, h2.samples.length);
-  for (let i2 = 0; i2 < n2; i2++) {
-    if (isExcluded(b.sample_flags?.[i2]) || isExcluded(h2.sample_flags?.[i2])) continue;
-    base.push(b.samples[i2]);
-    head2.push(h2.samples[i2]);
-  }
-  return { base, head: head2 };
-}
-function compareMetric(b, h2, paired, settings) {
-  const cb = clean(b);
-  const ch = clean(h2);
-  const common2 = {
-    unit: h2.unit,
-    better: h2.better,
-    excluded: { base: b.samples.length - cb.length, head: h2.samples.length - ch.length },
-    min_effect: settings.min_effect
-  };
-  if (cb.length === 0 || ch.length === 0) {
-    return {
-      verdict: "inconclusive",
-      ratio: null,
-      ci: null,
-      p_value: null,
-      more_samples: Math.min(8, settings.max_reps),
-      ...common2,
-      method: "none",
-      reps: { base: cb.length, head: ch.length },
-      note: "no usable rep on one side (every rep was excluded)"
-    };
-  }
-  let effect;
-  let method;
-  let betweenSd = 0;
-  let reps = { base: cb.length, head: ch.length };
-  const pairs = paired ? cleanPairs(b, h2) : null;
-  if (cb.length < 2 || ch.length < 2) {
-    method = "exact";
-    effect = { estimate: Math.log(median2(ch) / median2(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
-  } else if (pairs !== null && pairs.base.length >= 2) {
-    method = "paired";
-    effect = pairedLogEffect(pairs.base, pairs.head);
-    reps = { base: pairs.base.length, head: pairs.head.length };
-  } else {
-    method = "unpaired";
-    effect = unpairedLogEffect(cb, ch);
-    betweenSd = paired ? 0 : settings.between_session;
-  }
-  const d = decide(effect, {
-    better: h2.better,
-    minEffect: settings.min_effect,
-    confidence: settings.confidence,
-    betweenSd,
-    maxReps: settings.max_reps
-  });
-  return {
-    verdict: d.verdict,
-    ratio: d.ratio,
-    ci: d.ci,
-    p_value: d.p_value,
-    more_samples: d.more_samples,
-    ...common2,
-    method,
-    reps,
-    note: d.note
-  };
-}
-function overallVerdict(verdicts) {
-  for (const v of ["regression", "inconclusive", "improvement"]) if (verdicts.includes(v)) return v;
-  return "unchanged";
-}
-function checkComparable(base, head2, acrossToolchains) {
-  const b = base.record;
-  const h2 = head2.record;
-  if (b.cell.device !== h2.cell.device || b.device.board !== h2.device.board) {
-    throw new ConfigurationError(
-      `${base.name} and ${head2.name} come from different devices: base ${b.cell.device} (${b.device.board}), head ${h2.cell.device} (${h2.device.board}); compare records of one device`
-    );
-  }
-  if (acrossToolchains) return;
-  const versions2 = (r) => {
-    const v = r.toolchain.device ?? r.toolchain.build ?? {};
-    return ["torch", "executorch", "torchao", "transformers"].map((k) => `${k} ${v[k] ?? "?"}`).join(", ");
-  };
-  if (b.cell.toolchain !== h2.cell.toolchain || versions2(b) !== versions2(h2)) {
-    throw new ConfigurationError(
-      `${base.name} and ${head2.name} come from different toolchains: base ${b.cell.toolchain} (${versions2(b)}), head ${h2.cell.toolchain} (${versions2(h2)}); pass --across-toolchains to compare them anyway`
-    );
-  }
-}
-function compareRecords(base, head2, config) {
-  const paired = base.session === head2.session;
-  const metrics = {};
-  const notes = [];
-  for (const [name, h2] of Object.entries(head2.metrics)) {
-    const b = base.metrics[name];
-    if (b === void 0) {
-      notes.push(`${name}: only the head has it`);
-      continue;
-    }
-    metrics[name] = compareMetric(b, h2, paired, settingsFor(config, name, head2.cell.device));
-  }
-  for (const name of Object.keys(base.metrics)) {
-    if (!(name in head2.metrics)) notes.push(`${name}: only the base has it`);
-  }
-  if (!paired) {
-    notes.push(
-      "base and head are from different sessions: the between-session spread is added to every CI (interleave them in one session for the tightest answer)"
-    );
-  }
-  const side2 = (r) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
-  const frag = base.delegation !== void 0 && head2.delegation !== void 0 ? fragmentation(base.delegation, head2.delegation) : void 0;
-  if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
-  return {
-    schema: COMPARE_SCHEMA,
-    cell: head2.cell.id,
-    base: side2(base),
-    head: side2(head2),
-    paired,
-    verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
-    metrics,
-    notes,
-    ...frag === void 0 ? {} : { fragmentation: frag }
-  };
-}
-
-// actions/src/compare/detect.ts
-var DETECT_SCHEMA = "pte-farm/detect@1";
-function cleanSamples2(r, metric2) {
-  const m = r.metrics[metric2];
-  if (m === void 0) return [];
-  return m.samples.filter((_, i2) => !isExcluded(m.sample_flags?.[i2]));
-}
-function cellSeries(records, cell3, metric2) {
-  return records.filter((r) => r.cell.id === cell3 && r.status === "pass").map((r) => ({ r, samples: cleanSamples2(r, metric2) })).filter((x) => x.samples.length > 0).sort((a2, b) => a2.r.started_at < b.r.started_at ? -1 : a2.r.started_at > b.r.started_at ? 1 : 0).map(({ r, samples }) => ({
-    value: median2(samples),
-    samples,
-    started_at: r.started_at,
-    git_sha: r.git_sha,
-    session: r.session
-  }));
-}
-function detectSeries(series, cell3, metric2, options = {}) {
-  const raw = detectChangePoints(
-    series.map((p) => p.value),
-    options
-  );
-  return {
-    schema: DETECT_SCHEMA,
-    cell: cell3,
-    metric: metric2,
-    nights: series.length,
-    change_points: raw.map((c3) => {
-      const at = series[c3.index];
-      return { ...c3, started_at: at.started_at, git_sha: at.git_sha, confirmed: false };
-    }),
-    noise_floor: noiseFloor(series.map((p) => p.samples))
-  };
-}
-function confirm(cp, rerun, metric2) {
-  const samples = cleanSamples2(rerun, metric2);
-  if (samples.length === 0) {
-    return { confirmed: false, value: null, reason: `the re-run has no clean ${metric2} reps` };
-  }
-  const value = median2(samples);
-  const step = Math.log(cp.after_median / cp.before_median);
-  const moved = Math.log(value / cp.before_median);
-  const confirmed = step !== 0 && moved / step > 0.5;
-  return {
-    confirmed,
-    value,
-    reason: confirmed ? `the re-run (${value.toPrecision(4)}) is at the new level (${cp.after_median.toPrecision(4)})` : `the re-run (${value.toPrecision(4)}) is back near the old level (${cp.before_median.toPrecision(4)})`
-  };
-}
-
-// actions/src/github/errors.ts
-function isRequestError2(error2) {
-  return error2 instanceof Error && typeof error2.status === "number";
-}
-function statusOf(error2) {
-  return isRequestError2(error2) ? error2.status : void 0;
-}
-function mayHaveCommitted(error2) {
-  const status = statusOf(error2);
-  return status !== void 0 && status >= 500;
-}
-async function callGitHub(operation, call) {
-  try {
-    return await call();
-  } catch (error2) {
-    throw explainGitHubError(operation, error2);
-  }
-}
-function explainGitHubError(operation, error2) {
-  if (error2 instanceof ConfigurationError || error2 instanceof InfrastructureError) return error2;
-  if (!isRequestError2(error2)) {
-    const text = error2 instanceof Error ? error2.message : String(error2);
-    return new InfrastructureError(`GitHub: could not ${operation.action}: ${text}`, { cause: error2 });
-  }
-  const { status } = error2;
-  const said = githubMessage(error2);
-  const base = `GitHub: could not ${operation.action} (HTTP ${status}: ${said})`;
-  const options = { cause: error2 };
-  if (error2.response === void 0) {
-    return new InfrastructureError(
-      `GitHub: could not ${operation.action}: GitHub did not answer (${said})`,
-      options
-    );
-  }
-  if (status === 401) {
-    return new ConfigurationError(
-      `${base}. The token is missing, expired or revoked; check the token the workflow passes.`,
-      options
-    );
-  }
-  if (status === 429 || status === 403 && /rate limit/i.test(said)) {
-    return new InfrastructureError(
-      `${base}. GitHub's rate limit still held after the retries; run the job again later.`,
-      options
-    );
-  }
-  if (status === 403) {
-    return new ConfigurationError(
-      `${base}. The workflow's token lacks the permission to do this: give the job \`permissions: { ${operation.permission} }\` (a pull_request run from a fork always gets a read-only token; post from the workflow_run workflow).`,
-      options
-    );
-  }
-  if (status === 404) {
-    return new ConfigurationError(
-      `${base}. Check the repository and number; GitHub also answers 404 when the token cannot see the repository.`,
-      options
-    );
-  }
-  if (status >= 500) {
-    return new InfrastructureError(`${base}. GitHub failed; run the job again later.`, options);
-  }
-  return new InfrastructureError(
-    `${base}. GitHub refused the request the farm built; this is a bug in the farm.`,
-    options
-  );
-}
-function githubMessage(error2) {
-  const data = error2.response?.data;
-  if (data && typeof data.message === "string") {
-    const details = Array.isArray(data.errors) && data.errors.length > 0 ? ` ${JSON.stringify(data.errors)}` : "";
-    return `${data.message}${details}`;
-  }
-  return error2.message;
-}
-
-// actions/src/core/logger.ts
-var silentLogger = { info() {
-}, warn() {
-}, error() {
-} };
-
-// actions/src/github/marker.ts
-function assertMarker(marker) {
-  if (!/^<!--(?:(?!--)[\s\S])+-->$/.test(marker) || marker.trim() !== marker) {
-    throw new ConfigurationError(
-      `marker ${JSON.stringify(marker)} must be a single HTML comment such as "<!-- pte-farm:bench -->"`
-    );
-  }
-}
-function withMarker(body, marker) {
-  return body.includes(marker) ? body : `${marker}
-${body}`;
-}
-
-// actions/src/github/safe-writes.ts
-async function createOnce(operation, calls, options) {
-  const attempts = options.attempts ?? 3;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return { value: await calls.create(), recovered: false };
-    } catch (error2) {
-      if (!mayHaveCommitted(error2) || attempt >= attempts) throw explainGitHubError(operation, error2);
-      options.logger.warn(
-        `GitHub: ${operation.action} failed (HTTP ${statusOf(error2)}); checking whether GitHub stored it before trying again`
-      );
-      await sleep(options.settleMs ?? 2e3);
-      const stored = await calls.find();
-      if (stored !== void 0) {
-        options.logger.info(`GitHub had stored it despite the error (${operation.action})`);
-        return { value: stored, recovered: true };
-      }
-    }
-  }
-}
-async function retryIdempotent(operation, write, options) {
-  const attempts = options.attempts ?? 3;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (error2) {
-      if (!mayHaveCommitted(error2) || attempt >= attempts) throw explainGitHubError(operation, error2);
-      options.logger.warn(`GitHub: ${operation.action} failed (HTTP ${statusOf(error2)}); trying again`);
-      await sleep(options.settleMs ?? 2e3);
-    }
-  }
-}
-function sleep(ms) {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
-}
-
-// actions/src/github/issues.ts
-var PERMISSION = "issues: write";
-async function findIssueByMarker(gh, options) {
-  return (await listMarkedIssues(gh, options, true))[0];
-}
-async function listMarkedIssues(gh, options, firstOnly) {
-  const { owner, repo, marker, labels = [] } = options;
-  const operation = { action: `list the issues of ${owner}/${repo}`, permission: "issues: read" };
-  return callGitHub(operation, async () => {
-    const found = [];
-    const pages = gh.paginate.iterator(gh.rest.issues.listForRepo, {
-      owner,
-      repo,
-      state: options.state ?? "open",
-      ...labels.length > 0 ? { labels: labels.join(",") } : {},
-      sort: "created",
-      direction: "asc",
-      per_page: 100
-    });
-    for await (const page of pages) {
-      for (const issue2 of page.data) {
-        if (issue2.pull_request === void 0 && issue2.body?.includes(marker)) found.push(issue2);
-        if (firstOnly && found.length > 0) return found;
-      }
-    }
-    return found;
-  });
-}
-async function syncRegressionIssue(gh, options) {
-  assertMarker(options.marker);
-  const open4 = await findIssueByMarker(gh, openIssues(options));
-  if (options.state === "recovered") return open4 ? close(gh, options, open4) : { action: "none" };
-  return open4 ? refresh(gh, options, open4) : create(gh, options);
-}
-async function create(gh, options) {
-  const { owner, repo, title, labels } = options;
-  const logger = options.logger ?? silentLogger;
-  const body = withMarker(options.body, options.marker);
-  const operation = {
-    action: `open the regression issue "${title}" in ${owner}/${repo}`,
-    permission: PERMISSION
-  };
-  const { value: issue2 } = await createOnce(
-    operation,
-    {
-      create: async () => (await gh.rest.issues.create({ owner, repo, title, body, labels: [...labels] })).data,
-      find: () => findIssueByMarker(gh, openIssues(options))
-    },
-    writeOptions(options)
-  );
-  const all = await listMarkedIssues(gh, openIssues(options), false);
-  const oldest = all.reduce((a2, b) => b.number < a2.number ? b : a2, issue2);
-  if (oldest.number === issue2.number) {
-    logger.info(`opened regression issue ${issue2.html_url}`);
-    return { action: "created", number: issue2.number };
-  }
-  logger.warn(
-    `#${issue2.number} duplicates #${oldest.number} (opened concurrently); closing #${issue2.number}`
-  );
-  await retryIdempotent(
-    { action: `close duplicate issue #${issue2.number}`, permission: PERMISSION },
-    () => gh.rest.issues.update({
-      owner,
-      repo,
-      issue_number: issue2.number,
-      state: "closed",
-      state_reason: "duplicate"
-    }),
-    writeOptions(options)
-  );
-  return refresh(gh, options, oldest);
-}
-async function refresh(gh, options, issue2) {
-  const { owner, repo, title } = options;
-  const body = withMarker(options.body, options.marker);
-  let action = "none";
-  if (issue2.body !== body || issue2.title !== title) {
-    await retryIdempotent(
-      { action: `update regression issue #${issue2.number}`, permission: PERMISSION },
-      () => gh.rest.issues.update({ owner, repo, issue_number: issue2.number, title, body }),
-      writeOptions(options)
-    );
-    action = "updated";
-  }
-  if (options.note !== void 0) {
-    await comment(gh, options, issue2.number, options.note);
-    action = "commented";
-  }
-  return { action, number: issue2.number };
-}
-async function close(gh, options, issue2) {
-  const { owner, repo } = options;
-  const note = options.note ?? "The regression is gone in the latest nightly run; closing.";
-  await comment(gh, options, issue2.number, note);
-  await retryIdempotent(
-    { action: `close regression issue #${issue2.number}`, permission: PERMISSION },
-    () => gh.rest.issues.update({
-      owner,
-      repo,
-      issue_number: issue2.number,
-      state: "closed",
-      state_reason: "completed"
-    }),
-    writeOptions(options)
-  );
-  (options.logger ?? silentLogger).info(`closed regression issue ${issue2.html_url}`);
-  return { action: "closed", number: issue2.number };
-}
-async function comment(gh, options, number, body) {
-  const { owner, repo } = options;
-  const operation = { action: `comment on issue #${number}`, permission: PERMISSION };
-  await createOnce(
-    operation,
-    {
-      create: async () => (await gh.rest.issues.createComment({ owner, repo, issue_number: number, body })).data.id,
-      find: async () => {
-        const comments = await callGitHub(
-          { ...operation, action: `list the comments of #${number}` },
-          () => gh.paginate(gh.rest.issues.listComments, { owner, repo, issue_number: number, per_page: 100 })
-        );
-        const newest2 = comments.at(-1);
-        return newest2?.body === body ? newest2.id : void 0;
-      }
-    },
-    writeOptions(options)
-  );
-}
-function openIssues(options) {
-  const { owner, repo, marker, labels } = options;
-  return { owner, repo, marker, labels, state: "open" };
-}
-function writeOptions(options) {
-  return {
-    logger: options.logger ?? silentLogger,
-    ...options.settleMs !== void 0 ? { settleMs: options.settleMs } : {}
-  };
-}
-
-// actions/src/history/nightly.ts
-var GATE_METRIC = "gate";
-var STAGE_METRIC = "stage";
-var BUILD_STAGES = ["reference", "export", "quantize", "lower"];
-var DEFAULT_NIGHTLY_OPTIONS = {
-  freshNights: 10,
-  recoverNights: 3,
-  trendNights: 30,
-  changePoint: {}
-};
-var INFRA = ["infra-error", "timeout", "cancelled"];
-function newestByCell(records) {
-  const out = /* @__PURE__ */ new Map();
-  for (const r of records) {
-    const seen = out.get(r.cell.id);
-    if (seen === void 0 || seen.started_at < r.started_at) out.set(r.cell.id, r);
-  }
-  return out;
-}
-function summary(r, metric2) {
-  const samples = metric2 === null ? [] : cleanSamples2(r, metric2);
-  return {
-    started_at: r.started_at,
-    git_sha: r.git_sha,
-    session: r.session,
-    status: r.status,
-    value: samples.length === 0 ? null : median2(samples)
-  };
-}
-function backAtOldLevel(cp, value, better, minEffect) {
-  const worseBy = (better === "higher" ? -1 : 1) * Math.log(value / cp.before_median);
-  return worseBy < Math.log1p(minEffect);
-}
-function failures(ctx, night) {
-  const cell3 = night.cell.id;
-  const latest = summary(night, null);
-  const base = { cell: cell3, changePoint: null, latest, trend: [] };
-  if (night.status === "pass") {
-    for (const [metric3, kind2] of [
-      [GATE_METRIC, "gate"],
-      [STAGE_METRIC, "stage"]
-    ]) {
-      if (!ctx.open(cell3, metric3)) continue;
-      ctx.out.actions.push({
-        ...base,
-        metric: metric3,
-        kind: kind2,
-        state: "recovered",
-        confirmation: null,
-        reason: "passed tonight"
-      });
-    }
-    return;
-  }
-  const kind = night.gate?.verdict === "fail" ? "gate" : "stage";
-  const metric2 = kind === "gate" ? GATE_METRIC : STAGE_METRIC;
-  const what2 = kind === "gate" ? "the tokens failed the gate" : `stage ${night.failure?.stage ?? "(unknown)"} failed (${night.failure?.outcome ?? "fail"})`;
-  const regressed = (confirmation, reason) => {
-    ctx.out.actions.push({ ...base, metric: metric2, kind, state: "regressed", confirmation, reason });
-  };
-  if (ctx.open(cell3, metric2)) {
-    regressed(null, `still failing: ${what2}`);
-  } else if (kind === "stage" && BUILD_STAGES.includes(night.failure?.stage ?? "")) {
-    regressed(null, `${what2}; a build stage is deterministic, so no re-run is needed`);
-  } else {
-    ctx.out.candidates.push({ cell: cell3, metric: metric2, kind, changePoint: null, reason: `${what2} tonight` });
-    const rerun = ctx.rerun(cell3);
-    if (rerun === void 0) return;
-    const reproduced = kind === "gate" ? rerun.gate?.verdict === "fail" : rerun.status === "fail";
-    if (reproduced) {
-      regressed({ value: null, reason: "the re-run failed too", night: summary(rerun, null) }, what2);
-    } else {
-      ctx.out.notes.push(`${cell3} ${metric2}: the re-run (${rerun.status}) did not reproduce it; no issue`);
-    }
-  }
-}
-function performance2(ctx, night, history, metric2, config) {
-  const cell3 = night.cell.id;
-  const better = night.metrics[metric2]?.better;
-  if (better === void 0) {
-    if (ctx.open(cell3, metric2))
-      ctx.out.notes.push(`${cell3} ${metric2}: no longer measured; its issue is left open`);
-    return;
-  }
-  const series = cellSeries(history, cell3, metric2);
-  const { min_effect } = settingsFor(config, metric2, night.cell.device);
-  const cps = detectSeries(series, cell3, metric2, {
-    ...ctx.opts.changePoint,
-    minEffect: min_effect
-  }).change_points;
-  const worse = (cp) => better === "higher" ? cp.ratio < 1 : cp.ratio > 1;
-  const last = cps.at(-1);
-  const base = {
-    cell: cell3,
-    metric: metric2,
-    kind: "performance",
-    latest: summary(night, metric2),
-    trend: series.slice(-ctx.opts.trendNights).map((p) => ({ started_at: p.started_at, value: p.value }))
-  };
-  const pct2 = (cp) => `${((cp.ratio - 1) * 100).toFixed(1)}% since ${cp.started_at}`;
-  if (ctx.open(cell3, metric2)) {
-    const regression = last !== void 0 && worse(last) ? last : cps.findLast(worse);
-    if (regression === void 0) {
-      ctx.out.notes.push(
-        `${cell3} ${metric2}: an issue is open but no change for the worse is in the series; left as is`
-      );
-      return;
-    }
-    const recent = series.slice(-ctx.opts.recoverNights);
-    const recovered = regression !== last && recent.length === ctx.opts.recoverNights && recent.every((p) => backAtOldLevel(regression, p.value, better, min_effect));
-    ctx.out.actions.push({
-      ...base,
-      state: recovered ? "recovered" : "regressed",
-      changePoint: regression,
-      confirmation: null,
-      reason: recovered ? `the last ${ctx.opts.recoverNights} nights are back within ${(min_effect * 100).toFixed(0)}% of ${regression.before_median.toPrecision(4)}` : `still ${pct2(regression)}`
-    });
-    return;
-  }
-  if (last === void 0 || !worse(last)) return;
-  if (last.index < series.length - ctx.opts.freshNights) return;
-  ctx.out.candidates.push({ cell: cell3, metric: metric2, kind: "performance", changePoint: last, reason: pct2(last) });
-  const rerun = ctx.rerun(cell3);
-  if (rerun === void 0) return;
-  if (rerun.status !== "pass") {
-    ctx.out.notes.push(`${cell3} ${metric2}: the confirmation re-run ended ${rerun.status}; nothing decided`);
-    return;
-  }
-  const c3 = confirm(last, rerun, metric2);
-  if (!c3.confirmed) {
-    ctx.out.notes.push(`${cell3} ${metric2}: not confirmed: ${c3.reason}`);
-    return;
-  }
-  ctx.out.actions.push({
-    ...base,
-    state: "regressed",
-    changePoint: last,
-    confirmation: { value: c3.value, reason: c3.reason, night: summary(rerun, metric2) },
-    reason: pct2(last)
-  });
-}
-function nightly(input) {
-  const opts = { ...DEFAULT_NIGHTLY_OPTIONS, ...input.options };
-  const openKeys = new Set((input.open ?? []).map((o2) => `${o2.cell}\0${o2.metric}`));
-  const reruns = newestByCell(input.confirmations ?? []);
-  const out = { candidates: [], actions: [], notes: [] };
-  const ctx = {
-    opts,
-    open: (cell3, metric2) => openKeys.has(`${cell3}\0${metric2}`),
-    rerun: (cell3) => reruns.get(cell3),
-    out
-  };
-  const seen = new Set(input.history.map((r) => `${r.cell.id}\0${r.session}\0${r.started_at}`));
-  const history = [
-    ...input.history,
-    ...input.tonight.filter((r) => !seen.has(`${r.cell.id}\0${r.session}\0${r.started_at}`))
-  ].filter((r) => r.role === "nightly");
-  const nights = [...newestByCell(input.tonight).values()].sort((a2, b) => a2.cell.id.localeCompare(b.cell.id));
-  for (const night of nights) {
-    const cell3 = night.cell.id;
-    if (INFRA.includes(night.status)) {
-      out.notes.push(`${cell3}: tonight's run ended ${night.status}; its issues are left as they were`);
-      continue;
-    }
-    failures(ctx, night);
-    if (night.status !== "pass") continue;
-    const metrics = new Set(Object.keys(night.metrics));
-    for (const o2 of input.open ?? []) {
-      if (o2.cell === cell3 && o2.metric !== GATE_METRIC && o2.metric !== STAGE_METRIC) metrics.add(o2.metric);
-    }
-    for (const metric2 of [...metrics].sort()) performance2(ctx, night, history, metric2, input.config);
-  }
-  return out;
+  const files = await recordFiles([dir]);
+  return Promise.all(files.map(readRunRecord));
 }
 
 // actions/src/publish/nightly-report.ts
@@ -24150,9 +24184,7 @@ function pairCells(heads, bases, opts) {
 }
 
 // actions/src/publish/ingest.ts
-import { constants as constants4 } from "node:fs";
-import { lstat, open as open2, opendir, realpath } from "node:fs/promises";
-import path15 from "node:path";
+import { lstat as lstat2, realpath as realpath2 } from "node:fs/promises";
 
 // actions/src/schemas/comparison.ts
 var verdict = literal(...VERDICTS);
@@ -24192,7 +24224,10 @@ var comparison = obj({
   fragmentation: optional(fragmentationReport)
 });
 
-// actions/src/publish/ingest.ts
+// actions/src/publish/hostile-files.ts
+import { constants as constants4 } from "node:fs";
+import { lstat, open as open2, opendir, realpath } from "node:fs/promises";
+import path15 from "node:path";
 var ARTIFACT_LIMITS = {
   /** Directory entries looked at, in all folders together: bounds the walk itself. */
   maxEntries: 4096,
@@ -24203,49 +24238,6 @@ var ARTIFACT_LIMITS = {
   /** All files read together. */
   maxTotalBytes: 64 * 1024 * 1024
 };
-var PR_RESULTS_SCHEMA = "pte-farm/pr-results@1";
-var SHA = /^[0-9a-f]{40}$/;
-var NAME = /^[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}\.json$/;
-var FOLDERS = { records: "records", comparisons: "comparisons" };
-var prNumber = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "number" && Number.isSafeInteger(v) && v >= 1) return v;
-    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v)?.slice(0, 40)}`);
-  },
-  { type: "integer", minimum: 1 }
-);
-var sha = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "string" && SHA.test(v)) return v;
-    throw new ValidationError("", p, `expected a 40-hex commit SHA, got ${JSON.stringify(v)?.slice(0, 60)}`);
-  },
-  { type: "string", pattern: SHA.source }
-);
-var CELL_ID = /^[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}@[A-Za-z0-9._-]{1,100}$/;
-var cellId = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "string" && CELL_ID.test(v)) return v;
-    throw new ValidationError(
-      "",
-      p,
-      `expected a cell id model/recipe/backend/device@toolchain, got ${JSON.stringify(v)?.slice(0, 80)}`
-    );
-  },
-  { type: "string", pattern: CELL_ID.source }
-);
-var MAX_EXPECTED_CELLS = 4096;
-var prResults = closed({
-  schema: literal(PR_RESULTS_SCHEMA),
-  pr: prNumber,
-  head_sha: sha,
-  /** The plan's device cells: the report names those that sent no record instead of leaving them out. */
-  expected_cells: optional(
-    refine(
-      arr(cellId),
-      (cells) => cells.length > MAX_EXPECTED_CELLS ? { path: [], message: `${cells.length} cells; at most ${MAX_EXPECTED_CELLS}` } : null
-    )
-  )
-});
 function shownPath(p) {
   const s = p.replace(/[^A-Za-z0-9._@+=/-]/g, "?");
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
@@ -24324,16 +24316,61 @@ async function readBounded(abs, limit) {
     await handle.close();
   }
 }
+
+// actions/src/publish/ingest.ts
+var PR_RESULTS_SCHEMA = "pte-farm/pr-results@1";
+var SHA = /^[0-9a-f]{40}$/;
+var NAME = /^[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}\.json$/;
+var FOLDERS = { records: "records", comparisons: "comparisons" };
+var prNumber = withJsonSchema(
+  (v, p) => {
+    if (typeof v === "number" && Number.isSafeInteger(v) && v >= 1) return v;
+    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  },
+  { type: "integer", minimum: 1 }
+);
+var sha = withJsonSchema(
+  (v, p) => {
+    if (typeof v === "string" && SHA.test(v)) return v;
+    throw new ValidationError("", p, `expected a 40-hex commit SHA, got ${JSON.stringify(v)?.slice(0, 60)}`);
+  },
+  { type: "string", pattern: SHA.source }
+);
+var CELL_ID = /^[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}\/[A-Za-z0-9._-]{1,100}@[A-Za-z0-9._-]{1,100}$/;
+var cellId = withJsonSchema(
+  (v, p) => {
+    if (typeof v === "string" && CELL_ID.test(v)) return v;
+    throw new ValidationError(
+      "",
+      p,
+      `expected a cell id model/recipe/backend/device@toolchain, got ${JSON.stringify(v)?.slice(0, 80)}`
+    );
+  },
+  { type: "string", pattern: CELL_ID.source }
+);
+var MAX_EXPECTED_CELLS = 4096;
+var prResults = closed({
+  schema: literal(PR_RESULTS_SCHEMA),
+  pr: prNumber,
+  head_sha: sha,
+  /** The plan's device cells: the report names those that sent no record instead of leaving them out. */
+  expected_cells: optional(
+    refine(
+      arr(cellId),
+      (cells) => cells.length > MAX_EXPECTED_CELLS ? { path: [], message: `${cells.length} cells; at most ${MAX_EXPECTED_CELLS}` } : null
+    )
+  )
+});
 async function walk(root, limits) {
   const w = new Walk(root, limits);
   await w.folder("", async (name, rel, abs) => {
-    const info2 = await lstat(abs);
+    const info2 = await lstat2(abs);
     if (info2.isSymbolicLink()) return w.reject(rel, "a symbolic link (links are never followed)");
     if (name === "pr.json") return w.file(rel, abs);
     if (Object.hasOwn(FOLDERS, name)) {
       if (!info2.isDirectory()) return w.reject(rel, "expected a folder");
       return w.folder(rel, async (child, childRel, childAbs) => {
-        const childInfo = await lstat(childAbs);
+        const childInfo = await lstat2(childAbs);
         if (childInfo.isSymbolicLink())
           return w.reject(childRel, "a symbolic link (links are never followed)");
         if (childInfo.isDirectory()) return w.reject(childRel, "unexpected folder (not read)");
@@ -24356,13 +24393,6 @@ function problem(err) {
   if (err instanceof RangeError) return "not valid JSON (nested too deeply to read)";
   if (err instanceof TypeError && /decode|encoded/i.test(err.message)) return "not valid UTF-8";
   return err.message;
-}
-function badSample(r) {
-  for (const [name, m] of Object.entries(r.metrics)) {
-    const i2 = m.samples.findIndex((s) => s <= 0);
-    if (i2 >= 0) return `metrics.${name}.samples[${i2}] is ${m.samples[i2]}; samples must be positive`;
-  }
-  return null;
 }
 async function claimedPr(w, trusted, read) {
   const found = w.files.find((f) => f.rel === "pr.json");
@@ -24392,11 +24422,11 @@ async function claimedPr(w, trusted, read) {
 }
 async function ingestArtifact(dir, trusted, limits = ARTIFACT_LIMITS) {
   if (!SHA.test(trusted.headSha)) throw new Error(`bug: trusted head SHA ${trusted.headSha} is not 40 hex`);
-  const info2 = await lstat(dir).catch(() => null);
+  const info2 = await lstat2(dir).catch(() => null);
   if (info2 === null || !info2.isDirectory()) {
     return { ok: false, reason: "the run uploaded no results artefact", rejected: [] };
   }
-  const root = await realpath(dir);
+  const root = await realpath2(dir);
   let w;
   try {
     w = await walk(root, limits);
@@ -24417,9 +24447,9 @@ async function ingestArtifact(dir, trusted, limits = ARTIFACT_LIMITS) {
     try {
       const value = parseHostileJson(await read(f));
       if (folder === "records") {
-        const record2 = parse(runRecord, value, f.rel);
-        const bad = badSample(record2);
+        const bad = sampleProblem(value);
         if (bad !== null) throw new Error(bad);
+        const record2 = parse(runRecord, value, f.rel);
         if (record2.role === "head") {
           if (record2.git_sha !== trusted.headSha) {
             throw new Error(
@@ -25033,7 +25063,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat: lstat2, mkdir: mkdir2, open: open3, readdir: readdir3, rename, rm: rm2, rmdir, stat, symlink, unlink: unlink2 } = fs3.promises;
+var { chmod, copyFile, lstat: lstat3, mkdir: mkdir2, open: open3, readdir: readdir3, rename, rm: rm2, rmdir, stat: stat2, symlink, unlink: unlink2 } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -25349,6 +25379,14 @@ var farmSchema = closed({
   )
 });
 
+// actions/src/health/defaults.ts
+var HEALTH_DEFAULTS2 = {
+  toolchain: "stable",
+  minFreeDiskMb: "4096",
+  minFreeMemoryMb: "1024",
+  maintenanceFile: "/etc/pte-farm/maintenance"
+};
+
 // actions/src/action-runs/io-table.ts
 var MAX_SHARDS = 4;
 var WORKSPACE_NOTE = "relative paths resolve against GITHUB_WORKSPACE";
@@ -25431,18 +25469,24 @@ var ACTIONS = {
         description: "The farm device this runner serves (a device job's `device`).",
         required: true
       },
-      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
+      toolchain: {
+        description: "The matrix toolchain whose pins the runner must have.",
+        default: HEALTH_DEFAULTS2.toolchain
+      },
       matrix,
       python,
       "out-dir": outDir,
       "min-free-disk-mb": {
         description: "Least free space, in MiB, on the file system of out-dir.",
-        default: "4096"
+        default: HEALTH_DEFAULTS2.minFreeDiskMb
       },
-      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
+      "min-free-memory-mb": {
+        description: "Least available memory, in MiB.",
+        default: HEALTH_DEFAULTS2.minFreeMemoryMb
+      },
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
-        default: "/etc/pte-farm/maintenance"
+        default: HEALTH_DEFAULTS2.maintenanceFile
       },
       "cache-dir": cacheDir,
       history: {

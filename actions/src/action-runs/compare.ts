@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { renderComparison } from "../../../reports/compare.ts";
-import { compareFiles } from "../cli/compare.ts";
+import { compareFiles } from "../compare/files.ts";
 import { defineAction, VerdictFailure } from "./io.ts";
 
 export const run = defineAction("compare", async (io) => {

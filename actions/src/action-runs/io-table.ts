@@ -8,6 +8,7 @@
  * two-line `actions/src/entries/<name>.ts`; `node scripts/build-actions.ts` writes the rest.
  */
 import { EVENTS } from "../../../matrix/schema.ts";
+import { HEALTH_DEFAULTS } from "../health/defaults.ts";
 import { ROLES, RUN_STATUSES } from "../schemas/run-record.ts";
 
 export interface InputSpec {
@@ -135,18 +136,24 @@ export const ACTIONS = {
         description: "The farm device this runner serves (a device job's `device`).",
         required: true,
       },
-      toolchain: { description: "The matrix toolchain whose pins the runner must have.", default: "stable" },
+      toolchain: {
+        description: "The matrix toolchain whose pins the runner must have.",
+        default: HEALTH_DEFAULTS.toolchain,
+      },
       matrix,
       python,
       "out-dir": outDir,
       "min-free-disk-mb": {
         description: "Least free space, in MiB, on the file system of out-dir.",
-        default: "4096",
+        default: HEALTH_DEFAULTS.minFreeDiskMb,
       },
-      "min-free-memory-mb": { description: "Least available memory, in MiB.", default: "1024" },
+      "min-free-memory-mb": {
+        description: "Least available memory, in MiB.",
+        default: HEALTH_DEFAULTS.minFreeMemoryMb,
+      },
       "maintenance-file": {
         description: "A file whose presence puts this runner in maintenance (LAVA's state of that name).",
-        default: "/etc/pte-farm/maintenance",
+        default: HEALTH_DEFAULTS.maintenanceFile,
       },
       "cache-dir": cacheDir,
       history: {

@@ -4,8 +4,8 @@
  */
 import { EVENTS, type FarmEvent } from "../../../matrix/schema.ts";
 import { readableJson } from "../../../matrix/shard.ts";
-import { planOutputs } from "../cli/matrix.ts";
 import { ConfigurationError } from "../core/errors.ts";
+import { planOutputs } from "../plan/outputs.ts";
 import { defineAction } from "./io.ts";
 import { MAX_SHARDS, type OutputName } from "./io-table.ts";
 

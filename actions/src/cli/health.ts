@@ -6,25 +6,23 @@
  */
 import { parseArgs } from "node:util";
 import { loadFarm } from "../../../matrix/load.ts";
-import { ACTIONS } from "../action-runs/io-table.ts";
 import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { DEFAULT_MATRIX, defaultCacheDir, defaultPython } from "../core/paths.ts";
+import { HEALTH_DEFAULTS } from "../health/defaults.ts";
 import { storedDeviceStates } from "../health/device-states.ts";
 import type { DeviceStates } from "../health/quarantine.ts";
 import { checkDevice, healthMarkdown, healthProblem } from "../health/run.ts";
 import { usageErrors } from "./args.ts";
 
-const INPUTS = ACTIONS.health.inputs;
-
 export const HEALTH_USAGE = `pte-farm health --device NAME [options]
   --device NAME            the farm device this machine serves (matrix devices.<NAME>)
-  --toolchain NAME         the toolchain whose pins it must have (default ${INPUTS.toolchain.default})
+  --toolchain NAME         the toolchain whose pins it must have (default ${HEALTH_DEFAULTS.toolchain})
   --matrix FILE            farm definition (default: matrix/farm.yml)
   --out DIR                where health.json goes; the disk check measures its file system (default out/health)
-  --min-free-disk-mb N     (default ${INPUTS["min-free-disk-mb"].default})
-  --min-free-memory-mb N   (default ${INPUTS["min-free-memory-mb"].default})
-  --maintenance-file FILE  present: the device is in maintenance (default ${INPUTS["maintenance-file"].default})
+  --min-free-disk-mb N     (default ${HEALTH_DEFAULTS.minFreeDiskMb})
+  --min-free-memory-mb N   (default ${HEALTH_DEFAULTS.minFreeMemoryMb})
+  --maintenance-file FILE  present: the device is in maintenance (default ${HEALTH_DEFAULTS.maintenanceFile})
   --history STORE          append the report to a history store; a good one lifts the device's quarantine
   --json                   print the report (pte-farm/health@1) instead of a table
   checks: disk, memory, temperature, throttle, toolchain, stages-import, smoke-pte (built once per
@@ -73,19 +71,19 @@ export async function healthCli(argv: string[], logger: Logger): Promise<ExitCod
   }
   if (values.device === undefined)
     throw new ConfigurationError("health needs --device NAME (a device of the matrix)");
-  const maintenanceFile = values["maintenance-file"] ?? INPUTS["maintenance-file"].default;
+  const maintenanceFile = values["maintenance-file"] ?? HEALTH_DEFAULTS.maintenanceFile;
   const { report, file, stored } = await checkDevice({
     farm: await loadFarm(values.matrix ?? DEFAULT_MATRIX),
     device: values.device,
-    toolchain: values.toolchain ?? INPUTS.toolchain.default,
+    toolchain: values.toolchain ?? HEALTH_DEFAULTS.toolchain,
     python: defaultPython(),
     outDir: values.out ?? "out/health",
     cacheDir: defaultCacheDir(),
-    minFreeDiskMb: mib("--min-free-disk-mb", values["min-free-disk-mb"], INPUTS["min-free-disk-mb"].default),
+    minFreeDiskMb: mib("--min-free-disk-mb", values["min-free-disk-mb"], HEALTH_DEFAULTS.minFreeDiskMb),
     minFreeMemoryMb: mib(
       "--min-free-memory-mb",
       values["min-free-memory-mb"],
-      INPUTS["min-free-memory-mb"].default,
+      HEALTH_DEFAULTS.minFreeMemoryMb,
     ),
     maintenanceFile: maintenanceFile === "" ? null : maintenanceFile,
     ...(values.history === undefined ? {} : { history: values.history }),

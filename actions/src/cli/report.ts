@@ -6,8 +6,7 @@
  * both sides (`run.json` role head, `run.base.json` role base), so `pte-farm report out/latest`
  * is enough there.
  */
-import { open, readdir, stat } from "node:fs/promises";
-import path from "node:path";
+import { open } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { loadKnownIssues } from "../../../matrix/known-issues.ts";
 import {
@@ -27,9 +26,9 @@ import type { Logger } from "../core/logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE } from "../core/paths.ts";
 import { openStore } from "../history/open.ts";
 import { onePerCell, pairCells } from "../publish/cells.ts";
+import { RUN_RECORD_FILE, readRunRecord, recordFiles } from "../records/read.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import { usageErrors } from "./args.ts";
-import { readRunRecord } from "./compare.ts";
 
 export const REPORT_SCHEMA = "pte-farm/report@1";
 
@@ -62,30 +61,6 @@ export interface ReportResult {
 /** How much of a failed stage's log is read for its tail. */
 const LOG_READ_BYTES = 64 * 1024;
 const TREND_NIGHTS = 20;
-
-/** `pte-farm run` writes `run.json` and `run.base.json`; a history store names records by time. */
-const RECORD_FILE = /^(run|run\.base|\d{4}-\d{2}-\d{2}T.*)\.json$/;
-
-/** Files given by name, and the record files under folders given. */
-async function jsonFiles(inputs: readonly string[], flag: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const input of inputs) {
-    const info = await stat(input).catch(() => {
-      throw new ConfigurationError(`${flag} ${input}: no such file or folder`);
-    });
-    if (!info.isDirectory()) {
-      out.push(input);
-      continue;
-    }
-    for (const e of await readdir(input, { recursive: true, withFileTypes: true })) {
-      // A run's folder also holds each stage's spec.json and result.json: only records are read.
-      if (e.isFile() && RECORD_FILE.test(e.name)) {
-        out.push(path.join(e.parentPath, e.name));
-      }
-    }
-  }
-  return [...new Set(out)].sort();
-}
 
 /** The last bytes of a log file, or null when it is not here (a CI runner's path, say). */
 async function readLogTail(file: string | null | undefined): Promise<string | null> {
@@ -134,8 +109,10 @@ export async function reportCommand(opts: ReportCommandOptions): Promise<ReportR
     throw new ConfigurationError("report: pass at least one run record or folder");
   const read = async (files: string[]) =>
     Promise.all(files.map(async (file) => ({ file, record: await readRunRecord(file) })));
-  const given = await read(await jsonFiles(opts.records, "report"));
-  const extraBases = await read(await jsonFiles(opts.base ?? [], "--base"));
+  const given = await read(await recordFiles(opts.records, { flag: "report", names: RUN_RECORD_FILE }));
+  const extraBases = await read(
+    await recordFiles(opts.base ?? [], { flag: "--base", names: RUN_RECORD_FILE }),
+  );
   const shown = (e: { file: string; record: RunRecord }) => ({ file: displayPath(e.file), record: e.record });
   const heads = onePerCell(given.filter((e) => e.record.role !== "base").map(shown), "head");
   const bases = onePerCell(

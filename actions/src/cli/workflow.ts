@@ -14,8 +14,8 @@ import { LocalFolderStore } from "../history/local-folder.ts";
 import { nightly } from "../history/nightly.ts";
 import { openStore } from "../history/open.ts";
 import { serialize } from "../history/store.ts";
+import { recordsUnder } from "../records/read.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
-import { recordsUnder } from "./records.ts";
 
 async function setOutputs(env: NodeJS.ProcessEnv, outputs: Record<string, unknown>): Promise<void> {
   const target = env.GITHUB_OUTPUT;

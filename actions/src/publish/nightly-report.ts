@@ -15,7 +15,6 @@ import {
   renderRecoveryNote,
   renderRegressionIssue,
 } from "../../../reports/regression-issue.ts";
-import { recordsUnder } from "../cli/records.ts";
 import { loadCompareConfig } from "../compare/config.ts";
 import { cellSeries } from "../compare/detect.ts";
 import type { Logger } from "../core/logger.ts";
@@ -24,6 +23,7 @@ import { callGitHub } from "../github/errors.ts";
 import { type SyncResult, syncRegressionIssue } from "../github/issues.ts";
 import { type IssueAction, type NightlyDecision, nightly, type OpenRegression } from "../history/nightly.ts";
 import { openStore } from "../history/open.ts";
+import { recordsUnder } from "../records/read.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 
 export interface NightlyReportOptions {

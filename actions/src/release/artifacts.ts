@@ -16,7 +16,8 @@ import { constants } from "node:fs";
 import { lstat, open, readdir } from "node:fs/promises";
 import path from "node:path";
 import { parse, ValidationError } from "../core/validate.ts";
-import { ARTIFACT_LIMITS, badSample, parseHostileJson, shownPath } from "../publish/ingest.ts";
+import { ARTIFACT_LIMITS, parseHostileJson, shownPath } from "../publish/hostile-files.ts";
+import { sampleProblem } from "../records/read.ts";
 import { type Manifest, manifest as manifestSchema } from "../schemas/manifest.ts";
 import { type RunRecord, runRecord } from "../schemas/run-record.ts";
 
@@ -96,9 +97,9 @@ export async function findRecords(root: string): Promise<{ records: FoundRecord[
       const schema = (value as { schema?: unknown } | null)?.schema;
       if (schema !== "pte-farm/run@1") continue;
       try {
-        const record = parse(runRecord, value, shownPath(childRel));
-        const broken = badSample(record);
+        const broken = sampleProblem(value);
         if (broken !== null) throw new Error(broken);
+        const record = parse(runRecord, value, shownPath(childRel));
         records.push({ file: shownPath(childRel), record });
       } catch (err) {
         bad.push({

@@ -1,34 +1,17 @@
 /**
- * `pte-farm validate` and `pte-farm plan`: thin wrappers that read files and the environment, call
- * the pure matrix code (matrix/plan.ts, matrix/shard.ts) and write the results. Problems are thrown
- * as ConfigurationErrors; main.ts turns them into exit code 2.
+ * The plan in its published shape: reads the matrix, the changed files, the base's matrix and the
+ * history store's quarantine, and calls the pure planner (matrix/plan.ts, matrix/shard.ts).
+ * `pte-farm plan` prints it; the plan action sets it as outputs.
  */
-import { appendFile, readFile } from "node:fs/promises";
-import { allCells, cellSet } from "../../../matrix/cells.ts";
+import { readFile } from "node:fs/promises";
 import { type Farm, loadFarm } from "../../../matrix/load.ts";
 import { plan } from "../../../matrix/plan.ts";
 import type { FarmEvent } from "../../../matrix/schema.ts";
-import { githubOutput, planOutput, readableJson } from "../../../matrix/shard.ts";
+import { planOutput } from "../../../matrix/shard.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { displayPath } from "../core/paths.ts";
 import { storedDeviceStates } from "../health/device-states.ts";
 import { quarantinedDevices } from "../health/quarantine.ts";
-
-/** Checks a matrix; logs a one-paragraph summary of what it covers. */
-export async function validateCommand(opts: { matrix: string; logger: Logger }): Promise<void> {
-  const farm = await loadFarm(opts.matrix);
-  const sets = [...farm.cellSets.keys()].map((name) => {
-    const { cells, skipped } = cellSet(farm, name);
-    return `${name} ${cells.length}${skipped.length === 0 ? "" : ` (+${skipped.length} skipped)`}`;
-  });
-  const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
-  opts.logger.info(
-    `${displayPath(opts.matrix)}: valid. ${n(farm.devices.size, "device")}, ${n(farm.models.size, "model")}, ` +
-      `${n(farm.recipes.size, "recipe")}, ${n(farm.backends.size, "backend")}, ${n(farm.toolchains.size, "toolchain")}; ` +
-      `${n(allCells(farm).length, "possible cell")}; cell sets: ${sets.join(", ")}`,
-  );
-}
 
 export interface PlanOptions {
   matrix: string;
@@ -38,8 +21,6 @@ export interface PlanOptions {
   /** A history store (`dir:` or `git:`): quarantined devices get no jobs (actions/src/health/quarantine.ts). */
   history?: string;
   logger: Logger;
-  /** `GITHUB_OUTPUT` comes from here (tests pass their own). */
-  env: NodeJS.ProcessEnv;
 }
 
 async function readChangedFiles(file: string): Promise<string[]> {
@@ -55,7 +36,7 @@ async function readChangedFiles(file: string): Promise<string[]> {
 }
 
 /** The plan in its published shape (matrix/shard.ts): what `pte-farm plan` prints and the plan action outputs. */
-export async function planOutputs(opts: Omit<PlanOptions, "env">): Promise<Record<string, unknown>> {
+export async function planOutputs(opts: PlanOptions): Promise<Record<string, unknown>> {
   const farm = await loadFarm(opts.matrix);
   // The base's matrix was validated on its own branch; here it is only diffed, so no file checks.
   // A base that does not validate here (an older format, say) cannot be diffed: the matrix change
@@ -87,12 +68,4 @@ export async function planOutputs(opts: Omit<PlanOptions, "env">): Promise<Recor
       ...(quarantined === undefined ? {} : { quarantined }),
     }),
   );
-}
-
-/** Prints the plan as JSON on stdout, and appends it to `$GITHUB_OUTPUT` when that is set. */
-export async function planCommand(opts: PlanOptions): Promise<void> {
-  const out = await planOutputs(opts);
-  opts.logger.info(readableJson(out));
-  const target = opts.env.GITHUB_OUTPUT;
-  if (target !== undefined && target !== "") await appendFile(target, githubOutput(out));
 }
