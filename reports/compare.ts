@@ -1,6 +1,6 @@
 /**
  * Markdown for `pte-farm compare --format markdown` and the history report (change points and
- * noise floor per cell). Pure rendering of what compare.ts and detect.ts decided.
+ * noise floor per cell). Pure rendering of what compare/verdicts.ts and compare/detect.ts decided.
  */
 
 import type { Detection } from "../actions/src/compare/detect.ts";

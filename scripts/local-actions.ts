@@ -2,7 +2,7 @@
  * The interface of each local action (`actions/<name>/action.yml`) as GitHub reads it, for the
  * policy rule local-action-io (workflow-policy.ts). The rule reads the generated action.yml files
  * rather than actions/src/action-runs/io-table.ts because those files are what a runner resolves; the bundle
- * check (scripts/build-actions.ts --check) keeps them equal to action-io.ts.
+ * check (scripts/build-actions.ts --check) keeps them equal to io-table.ts.
  *
  * Pure: text in, interface out. scripts/lint-workflows.ts reads the files.
  */
@@ -31,7 +31,7 @@ export function parseActionYml(name: string, text: string): LocalAction {
   const inputs = Object.fromEntries(
     Object.entries(section("inputs")).map(([key, spec]) => {
       const s = isObj(spec) ? spec : {};
-      // GitHub treats an input with a default as given; action-io.ts never declares both.
+      // GitHub treats an input with a default as given; io-table.ts never declares both.
       return [key, { required: s.required === true && s.default === undefined }];
     }),
   );

@@ -1,5 +1,5 @@
 /**
- * The committed action metadata and bundles: each action.yml says exactly what action-io.ts says,
+ * The committed action metadata and bundles: each action.yml says exactly what actions/src/action-runs/io-table.ts says,
  * the bundles are what the build script builds (a stale one fails `make test`), and a bundle runs
  * on its own the way the runner starts it (`node dist/index.js` with INPUT_* and GITHUB_OUTPUT).
  */
@@ -36,7 +36,7 @@ function parseGithubOutput(text: string): Record<string, string> {
 }
 
 describe("action metadata", () => {
-  it("has one action folder per action in action-io.ts, each with a bundle entry", async () => {
+  it("has one action folder per action in io-table.ts, each with a bundle entry", async () => {
     const folders = (await readdir(path.join(REPO_ROOT, "actions"), { withFileTypes: true }))
       .filter((d) => d.isDirectory() && d.name !== "src")
       .map((d) => d.name)

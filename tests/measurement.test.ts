@@ -1,7 +1,7 @@
 /** How the farm's device facts reach the measurement: cool-down into the execute spec, bandwidth into the record. */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MATRIX } from "../actions/src/core/paths.ts";
-import { cooldownFor } from "../actions/src/pipeline/stages.ts";
+import { cooldownFor } from "../actions/src/pipeline/stage-specs.ts";
 import { buildRunRecord } from "../actions/src/records/build.ts";
 import { cellSet } from "../matrix/cells.ts";
 import { loadFarm } from "../matrix/load.ts";

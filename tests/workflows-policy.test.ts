@@ -461,7 +461,7 @@ describe("parseActionYml", () => {
     );
   });
 
-  it("reads the repository's action.yml files as generated from action-io.ts", () => {
+  it("reads the repository's action.yml files as generated from io-table.ts", () => {
     const gate = actions.find((a) => a.name === "gate");
     expect(gate?.inputs.cell).toEqual({ required: true });
     expect(gate?.inputs.reference).toEqual({ required: false });

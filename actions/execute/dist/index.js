@@ -17260,7 +17260,7 @@ function runnableCell(cell3, env = process.env) {
   return { ...cell3, model: { ...model2, path: snapshot } };
 }
 
-// actions/src/pipeline/stages.ts
+// actions/src/pipeline/stage-specs.ts
 import path17 from "node:path";
 function cooldownFor(device2) {
   const t = device2.thermal;
@@ -18149,7 +18149,7 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   return file;
 }
 
-// actions/src/pipeline/steps.ts
+// actions/src/pipeline/step-runner.ts
 import { cp, mkdir as mkdir5, readFile as readFile10, rename as rename2, rm as rm3, symlink } from "node:fs/promises";
 import path22 from "node:path";
 
@@ -18320,7 +18320,7 @@ async function describeFailure(outcome, tailLines = 20) {
   return lines.join("\n");
 }
 
-// actions/src/pipeline/steps.ts
+// actions/src/pipeline/step-runner.ts
 function clock() {
   return (/* @__PURE__ */ new Date()).toISOString().slice(11, 19);
 }

@@ -16194,7 +16194,7 @@ function runnableCell(cell3, env = process.env) {
   return { ...cell3, model: { ...model2, path: snapshot } };
 }
 
-// actions/src/pipeline/stages.ts
+// actions/src/pipeline/stage-specs.ts
 import path14 from "node:path";
 
 // actions/src/core/host-info.ts
@@ -16202,7 +16202,7 @@ function platformId() {
   return `${process.platform}-${process.arch}`;
 }
 
-// actions/src/pipeline/stages.ts
+// actions/src/pipeline/stage-specs.ts
 function cooldownFor(device2) {
   const t = device2.thermal;
   return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
@@ -16431,7 +16431,7 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   return file;
 }
 
-// actions/src/pipeline/steps.ts
+// actions/src/pipeline/step-runner.ts
 import { cp, mkdir as mkdir4, readFile as readFile6, rename as rename2, rm as rm2, symlink } from "node:fs/promises";
 import path17 from "node:path";
 
@@ -16717,7 +16717,7 @@ function reproduceCommand(args) {
   return `${stage}   # OUT: the run's output folder; or: ${cell3}`;
 }
 
-// actions/src/pipeline/steps.ts
+// actions/src/pipeline/step-runner.ts
 function clock() {
   return (/* @__PURE__ */ new Date()).toISOString().slice(11, 19);
 }

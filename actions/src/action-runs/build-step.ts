@@ -6,7 +6,7 @@ import { loadFarm } from "../../../matrix/load.ts";
 import { defaultCacheDir, defaultPython } from "../core/paths.ts";
 import type { RunnableCell } from "../pipeline/runnable-cell.ts";
 import { cellOfBuild, StageJob } from "../pipeline/stage-job.ts";
-import type { Step } from "../pipeline/steps.ts";
+import type { Step } from "../pipeline/step-runner.ts";
 import type { ActionIO } from "./io.ts";
 
 export async function openBuild(

@@ -4,7 +4,7 @@
  * folder rather than from another stage's artefact, and the device job's gate needs the reference.
  */
 import path from "node:path";
-import { exportStep, referenceStep } from "../pipeline/stages.ts";
+import { exportStep, referenceStep } from "../pipeline/stage-specs.ts";
 import { openBuild, stepsTable } from "./build-step.ts";
 import { defineAction } from "./io.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The health action: health-run.ts's checks for the device this runner serves, against the pins
+ * The health action: health/run.ts's checks for the device this runner serves, against the pins
  * of the toolchain its cells use. It writes the report (and appends it to a history store when
  * given one, which is how a passing check lifts a quarantine), sets the state, and fails the step
  * unless the state is good, so a device job stops before measuring on a sick runner.

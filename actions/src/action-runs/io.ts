@@ -1,6 +1,6 @@
 /**
  * The thin layer between @actions/core and an action's logic: inputs and outputs by the names in
- * action-io.ts (typed, so a misspelt name does not compile), a Logger over the workflow log, and
+ * io-table.ts (typed, so a misspelt name does not compile), a Logger over the workflow log, and
  * the one place per action where an error becomes a failed step.
  *
  * Failure, as in the CLI's `main`: a ConfigurationError says the step's input is wrong and exits 2;

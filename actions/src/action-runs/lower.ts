@@ -4,7 +4,7 @@
  */
 
 import { artefactAt } from "../pipeline/stage-job.ts";
-import { artefactOf, lowerStep } from "../pipeline/stages.ts";
+import { artefactOf, lowerStep } from "../pipeline/stage-specs.ts";
 import { openBuild, stepsTable } from "./build-step.ts";
 import { defineAction } from "./io.ts";
 

@@ -1,7 +1,7 @@
 /** The quantize action: a build job's second step, the recipe applied to export's program. */
 
 import { artefactAt } from "../pipeline/stage-job.ts";
-import { quantizeStep } from "../pipeline/stages.ts";
+import { quantizeStep } from "../pipeline/stage-specs.ts";
 import { openBuild, stepsTable } from "./build-step.ts";
 import { defineAction } from "./io.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Head vs base run records → per-metric verdicts and an overall verdict (DESIGN.md "Compare
- * output"). Pure: compare-command.ts reads and validates the files, this decides.
+ * output"). Pure: compare/files.ts reads and validates the files, this decides.
  *
  * Paired when base and head share a `session` (measured interleaved, ABBA, on one device): rep i
  * of the head is paired with rep i of the base. Otherwise unpaired, with the device's

@@ -14,8 +14,8 @@ import type { Farm } from "../../../matrix/load.ts";
 import type { Driver } from "../../../matrix/schema.ts";
 import type { TelemetrySample } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
-import type { StageContext } from "../pipeline/stages.ts";
-import type { Step } from "../pipeline/steps.ts";
+import type { StageContext } from "../pipeline/stage-specs.ts";
+import type { Step } from "../pipeline/step-runner.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import type { ToolchainVersions } from "../schemas/stage.ts";
 

@@ -12,7 +12,7 @@ import { sha256File } from "../core/hashing.ts";
 import { platformId, sampleTelemetry } from "../core/host-info.ts";
 import { KNOWN_ISSUES_FILE } from "../core/paths.ts";
 import { parse, ValidationError } from "../core/validate.ts";
-import type { FailureNote, Step } from "../pipeline/steps.ts";
+import type { FailureNote, Step } from "../pipeline/step-runner.ts";
 import { triage } from "../pipeline/triage.ts";
 import type { StageOutcomeKind } from "../schemas/run-record.ts";
 import {

@@ -55,7 +55,7 @@ export async function runProcess(argv: readonly string[], opts: RunProcessOption
   const capture = path.join(opts.cwd, `.process-${process.pid}-${++captures}`);
   const out = await open(`${capture}.stdout`, "w");
   const err = await open(`${capture}.stderr`, "w");
-  // Raw descriptors: execa's types list fds 1-9 only, but any open descriptor works (see stage-runner.ts).
+  // Raw descriptors: execa's types list fds 1-9 only, but any open descriptor works (see pipeline/stage-process.ts).
   const child = execa(file, args, {
     cwd: opts.cwd,
     env: opts.env,

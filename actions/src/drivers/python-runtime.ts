@@ -7,7 +7,7 @@
  */
 import { runnableCell } from "../pipeline/runnable-cell.ts";
 import { StageJob } from "../pipeline/stage-job.ts";
-import { executeStep } from "../pipeline/stages.ts";
+import { executeStep } from "../pipeline/stage-specs.ts";
 import type { DriverRequest, DriverRun, ExecuteDriver } from "./driver.ts";
 
 async function runPythonRuntime(req: DriverRequest): Promise<DriverRun> {

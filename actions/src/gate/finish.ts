@@ -9,7 +9,7 @@
 import type { Cell } from "../../../matrix/cells.ts";
 import type { DeviceInfo, TelemetrySample } from "../core/host-info.ts";
 import { inRunOutput } from "../core/paths.ts";
-import type { FailureNote, Step } from "../pipeline/steps.ts";
+import type { FailureNote, Step } from "../pipeline/step-runner.ts";
 import { buildRunRecord } from "../records/build.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import type { GateResult, Role, RunRecord } from "../schemas/run-record.ts";

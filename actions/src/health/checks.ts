@@ -5,8 +5,8 @@
  * wrong torch produces numbers that look like a regression; this catches that first.
  *
  * Checks are a list of small named functions. This file holds the framework and the host checks
- * (disk, memory, toolchain pins, stage imports); health-thermal.ts the temperature and throttle
- * checks, health-smoke.ts the smoke `.pte`; health-run.ts puts them in order for a farm device.
+ * (disk, memory, toolchain pins, stage imports); thermal.ts the temperature and throttle
+ * checks, smoke.ts the smoke `.pte`; run.ts puts them in order for a farm device.
  * How a state turns into a quarantine (and back) is quarantine.ts's.
  *
  * State mapping (LAVA's names, decided by {@link stateOf}): a maintenance file → maintenance; else

@@ -1,6 +1,6 @@
 /**
  * One cell end to end in one process (`pte-farm run`): reference → export → quantize → lower
- * (stages.ts, over the build cache) → execute (execute.ts, through the driver registry) → gate and
+ * (stage-specs.ts, over the build cache) → execute (execute.ts, through the driver registry) → gate and
  * record (gate/finish.ts). The workflows run the same pieces one action per step; only the
  * transport differs (here the steps' results are in memory, there in step notes and artefacts).
  * Builds shared between cells run once; a failed stage stops its cell and every cell that needs it.
@@ -26,8 +26,8 @@ import {
   quantizeStep,
   referenceStep,
   type StageContext,
-} from "./stages.ts";
-import type { FailureNote, Step } from "./steps.ts";
+} from "./stage-specs.ts";
+import type { FailureNote, Step } from "./step-runner.ts";
 
 export interface PipelineContext extends StageContext {
   farm: Farm;

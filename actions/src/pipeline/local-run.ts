@@ -26,7 +26,7 @@ import { type BasePte, cellDir, runCell } from "./cell.ts";
 import { localDriver, RUNNER_EXECUTORCH_ENV } from "./execute.ts";
 import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
 import type { StageCommand } from "./stage-process.ts";
-import { StepRunner } from "./steps.ts";
+import { StepRunner } from "./step-runner.ts";
 
 export interface RunOptions {
   matrix: string;

@@ -27,9 +27,9 @@ import {
 } from "../schemas/stage.ts";
 import { BuildCache, toolchainFingerprints } from "./cache.ts";
 import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
-import { type ArtefactRef, artefactOf, type StageContext } from "./stages.ts";
+import { type ArtefactRef, artefactOf, type StageContext } from "./stage-specs.ts";
 import { writeStepNote } from "./step-notes.ts";
-import { type Step, StepRunner } from "./steps.ts";
+import { type Step, StepRunner } from "./step-runner.ts";
 
 /** A stage that did not succeed; `exitCode` follows the CLI (1 stage, 2 config, 3 infra or timeout). */
 export class StageFailedError extends Error {

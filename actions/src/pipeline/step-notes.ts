@@ -23,7 +23,7 @@ import {
 } from "../core/validate.ts";
 import { failureNote, STAGE_OUTCOMES, telemetrySample } from "../schemas/run-record.ts";
 import { STAGES, type StageName } from "../schemas/stage.ts";
-import type { Step } from "./steps.ts";
+import type { Step } from "./step-runner.ts";
 
 export const stepNote = obj({
   schema: literal("pte-farm/step@1"),

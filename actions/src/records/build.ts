@@ -6,7 +6,7 @@ import type { Cell } from "../../../matrix/cells.ts";
 import { EXIT, type ExitCode } from "../core/errors.ts";
 import type { DeviceInfo, TelemetrySample } from "../core/host-info.ts";
 import { parse } from "../core/validate.ts";
-import type { FailureNote, Step } from "../pipeline/steps.ts";
+import type { FailureNote, Step } from "../pipeline/step-runner.ts";
 import {
   type GateResult,
   type Role,

@@ -1,9 +1,9 @@
 /**
- * The compare output (`pte-farm/compare@1`, DESIGN.md "Compare output") as a validator. compare.ts
+ * The compare output (`pte-farm/compare@1`, DESIGN.md "Compare output") as a validator. compare/verdicts.ts
  * writes it from trusted code; farm-report reads it back from a pull request's artefact, where it
  * is hostile data, so every field is checked where it is read.
  *
- * `_sameShape` at the bottom keeps this in step with compare.ts: if the {@link Comparison}
+ * `_sameShape` at the bottom keeps this in step with compare/verdicts.ts: if the {@link Comparison}
  * interface changes, this file stops typechecking.
  */
 import type { Comparison } from "../compare/verdicts.ts";
@@ -68,7 +68,7 @@ export const comparison = obj({
   fragmentation: optional(fragmentationReport),
 });
 
-// Compiles only while the validated shape and compare.ts's interface are assignable both ways.
+// Compiles only while the validated shape and compare/verdicts.ts's interface are assignable both ways.
 function _sameShape(
   parsed: Infer<typeof comparison>,
   written: Comparison,

@@ -20,7 +20,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigurationError } from "../../core/errors.ts";
 import { runnableCell } from "../../pipeline/runnable-cell.ts";
-import { cooldownFor } from "../../pipeline/stages.ts";
+import { cooldownFor } from "../../pipeline/stage-specs.ts";
 import type { RepTelemetry } from "../../schemas/stage.ts";
 import { type DriverRequest, type DriverRun, type ExecuteDriver, nativeToolchain } from "../driver.ts";
 import { DriverFailure, type NativeContext, runNativeStep } from "../native-step.ts";

@@ -1,6 +1,6 @@
 /**
  * One stage of one cell, as both callers need it: `pte-farm run` chains them in one process
- * (pipeline.ts), and the custom actions run one per workflow step, each taking its inputs from an
+ * (pipeline/cell.ts), and the custom actions run one per workflow step, each taking its inputs from an
  * earlier step's outputs (actions/src/action-runs/). The spec, the cache key's inputs, the build's
  * folder name and its label are decided here only, so a build from either path is the same cache
  * entry.
@@ -10,7 +10,7 @@ import type { Cell } from "../../../matrix/cells.ts";
 import { sampleTelemetry, type TelemetrySample } from "../core/host-info.ts";
 import type { StageName, StageResult, StageSpec, ToolchainVersions } from "../schemas/stage.ts";
 import type { RunnableCell } from "./runnable-cell.ts";
-import type { Step, StepRunner } from "./steps.ts";
+import type { Step, StepRunner } from "./step-runner.ts";
 
 export interface StageContext {
   steps: StepRunner;
