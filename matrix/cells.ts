@@ -8,7 +8,7 @@ import { ConfigurationError } from "../actions/src/core/errors.ts";
 import type { CellRef } from "../actions/src/schemas/stage.ts";
 import { whyImpossible } from "./capabilities.ts";
 import { cellId, globParts, globToRegExp, parseCellId, unknownName } from "./ids.ts";
-import type { BackendDef, CellSet, DeviceDef, Farm, ModelDef, RecipeDef, ToolchainDef } from "./load.ts";
+import type { BackendDef, CellSet, DeviceDef, Farm, ModelDef, RecipeDef, ToolchainDef } from "./types.ts";
 
 export { cellId, globToRegExp } from "./ids.ts";
 

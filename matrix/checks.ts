@@ -9,8 +9,8 @@ import type { CellRef } from "../actions/src/schemas/stage.ts";
 import { whyImpossible } from "./capabilities.ts";
 import { allCells } from "./cells.ts";
 import { globParts, parseCellId, unknownName } from "./ids.ts";
-import type { Farm } from "./load.ts";
 import { DIMENSIONS, type Dimension } from "./schema.ts";
+import type { Farm } from "./types.ts";
 
 type Where = (at: readonly PathSegment[], onKey?: boolean) => string;
 
