@@ -22763,7 +22763,6 @@ function noiseFloor(nights, opts = {}) {
 }
 
 // actions/src/stats/decide.ts
-var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
 var EQUIVALENCE_ALPHA = 0.05;
 function decide(effect, opts) {
   const { estimate: est, se, df, n: n2 } = effect;
@@ -24155,6 +24154,7 @@ import { lstat, open as open2, opendir, realpath } from "node:fs/promises";
 import path15 from "node:path";
 
 // actions/src/schemas/comparison.ts
+var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
 var verdict = literal(...VERDICTS);
 var numbers = arr(num);
 var interval = withJsonSchema(
