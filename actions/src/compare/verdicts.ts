@@ -220,7 +220,8 @@ export function compareRecords(base: RunRecord, head: RunRecord, config: Compare
   };
 }
 
-// Compiles only while the validated shape and compare.ts's interface are assignable both ways.
+// Compiles only while schemas/comparison.ts's validated shape and the Comparison interface above
+// are assignable both ways.
 function _sameShape(
   parsed: Infer<typeof comparison>,
   written: Comparison,
