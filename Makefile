@@ -63,8 +63,12 @@ node_modules/.stamp: package.json package-lock.json $(NODE_STAMP)
 typecheck: setup
 	npx tsc --noEmit -p tsconfig.json
 
+# Imports point down (.dependency-cruiser.mjs says which way) and no source file is over 400 lines
+# but the declared tables (scripts/check-file-sizes.ts); tests/source-rules.test.ts shows both failing.
 lint: setup
 	npx biome check .
+	npx depcruise --config .dependency-cruiser.mjs actions/src matrix reports scripts
+	node scripts/check-file-sizes.ts
 	$(VENV)/bin/ruff check stages
 	$(VENV)/bin/ruff format --check stages
 	cd stages && ../$(VENV)/bin/mypy

@@ -12,8 +12,8 @@ import { canonicalJson } from "../actions/src/core/hashing.ts";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import type { CellRef } from "../actions/src/schemas/stage.ts";
 import { type Cell, cellSet } from "./cells.ts";
-import type { Farm } from "./load.ts";
 import { DIMENSIONS, type Dimension } from "./schema.ts";
+import type { Farm } from "./types.ts";
 
 /** What one changed path (or one matrix entry) touches, and why. */
 export interface Touch {

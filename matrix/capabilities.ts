@@ -5,7 +5,7 @@
  * product silently drops it, and naming one explicitly is a validation error (checks.ts).
  */
 import type { CellRef } from "../actions/src/schemas/stage.ts";
-import type { Farm } from "./load.ts";
+import type { Farm } from "./types.ts";
 
 const list = (names: readonly string[]) => names.join(", ");
 

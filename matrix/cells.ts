@@ -5,12 +5,14 @@
  * rules turn cells into visible "skipped: reason" entries, never into silence.
  */
 import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { cellId, parseCellId } from "../actions/src/schemas/cell-id.ts";
 import type { CellRef } from "../actions/src/schemas/stage.ts";
 import { whyImpossible } from "./capabilities.ts";
-import { cellId, globParts, globToRegExp, parseCellId, unknownName } from "./ids.ts";
-import type { BackendDef, CellSet, DeviceDef, Farm, ModelDef, RecipeDef, ToolchainDef } from "./load.ts";
+import { globParts, globToRegExp, unknownName } from "./ids.ts";
+import type { BackendDef, CellSet, DeviceDef, Farm, ModelDef, RecipeDef, ToolchainDef } from "./types.ts";
 
-export { cellId, globToRegExp } from "./ids.ts";
+export { cellId } from "../actions/src/schemas/cell-id.ts";
+export { globToRegExp } from "./ids.ts";
 
 export interface Cell {
   id: string;

@@ -5,12 +5,13 @@
  */
 import { ConfigurationError } from "../actions/src/core/errors.ts";
 import type { PathSegment } from "../actions/src/core/validate.ts";
+import { parseCellId } from "../actions/src/schemas/cell-id.ts";
 import type { CellRef } from "../actions/src/schemas/stage.ts";
 import { whyImpossible } from "./capabilities.ts";
 import { allCells } from "./cells.ts";
-import { globParts, parseCellId, unknownName } from "./ids.ts";
-import type { Farm } from "./load.ts";
+import { globParts, unknownName } from "./ids.ts";
 import { DIMENSIONS, type Dimension } from "./schema.ts";
+import type { Farm } from "./types.ts";
 
 type Where = (at: readonly PathSegment[], onKey?: boolean) => string;
 

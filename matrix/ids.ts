@@ -1,21 +1,8 @@
 /**
- * Cell ids and cell-id globs: `model/recipe/backend/device@toolchain`, e.g.
- * `tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable`. The one spelling shared by `plan` (CI logs),
- * `run --cells` (a laptop) and every report, so an id copied from one works in the others.
+ * Cell-id globs and the message for an unknown name. The cell id itself,
+ * `model/recipe/backend/device@toolchain`, is spelled in actions/src/schemas/cell-id.ts.
  */
 import type { CellRef } from "../actions/src/schemas/stage.ts";
-
-export function cellId(ref: CellRef): string {
-  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
-}
-
-/** The parts of an exact cell id, or null when it is not shaped like one. */
-export function parseCellId(id: string): CellRef | null {
-  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
-  if (m === null) return null;
-  const [, model = "", recipe = "", backend = "", device = "", toolchain = ""] = m;
-  return { model, recipe, backend, device, toolchain };
-}
 
 /**
  * The literal (`*`-free) parts of a glob, by dimension, so a typo can be named; empty when the glob

@@ -16,103 +16,26 @@ import {
   type BuildArch,
   DIMENSIONS,
   type Dimension,
-  type Driver,
-  type FarmEvent,
   type FarmFile,
   farmSchema,
   HEALTH_DEFAULTS,
-  type ModelKind,
-  type PathRule,
 } from "./schema.ts";
+import type { CellSet, Farm } from "./types.ts";
 import { readYamlFile } from "./yaml-file.ts";
 
 export { unknownName } from "./ids.ts";
-
-export type GatePolicy = { fp32: "gate" | "report" };
-
-export interface ModelDef {
-  name: string;
-  kind: ModelKind;
-  /** Absolute path of the local model folder, or null for a hub model. */
-  path: string | null;
-  hub: { id: string; revision: string } | null;
-  /** Empty for models without prompts (the CNN). */
-  prompts: string[];
-  max_new_tokens: number;
-  max_seq_len: number;
-  inputShape: number[] | null;
-  gate: { default?: GatePolicy; recipes?: Record<string, GatePolicy> };
-}
-export interface RecipeDef {
-  name: string;
-  scheme: string;
-  /** True for every scheme but fp32: the reference then also holds the eager quantized tokens. */
-  quantized: boolean;
-  /** The recipe's own FP32 gate policy, if it sets one (a model's per-recipe policy wins). */
-  gate: GatePolicy | null;
-  /** The backends it suits; null: all. */
-  backends: string[] | null;
-  /** What the stages receive as `spec.recipe`: `{scheme, ...params, name}`. */
-  spec: Record<string, unknown> & { name: string; scheme: string };
-}
-export interface BackendDef {
-  name: string;
-  kind: string;
-  targets: { drivers?: Driver[]; arch?: Arch[]; devices?: string[] };
-  /** What the stages receive as `spec.backend`: `{kind, ...options, name}`. */
-  spec: Record<string, unknown> & { name: string; kind: string };
-}
-export interface DeviceDef {
-  name: string;
-  runsOn: string[];
-  /** The run record's `device.runner`: the farm's device name (runs-on labels say where, not which). */
-  runner: string;
-  board: string;
-  os: "linux" | "macos" | "bare-metal";
-  arch: Arch;
-  buildArch: BuildArch;
-  driver: Driver;
-  memoryBandwidthGbs: number | null;
-  thermal: { cooldown_below_c: number; max_wait_s: number } | null;
-  forkPrs: boolean;
-  local: boolean;
-}
-export interface ToolchainDef {
-  name: string;
-  /** Absolute path of the pins file; its contents are part of every cache key. */
-  requirements: string;
-}
-/** A cell set with every dimension spelled out (an omitted one is every name, in YAML order). */
-export type CellSet = Record<Dimension, string[]>;
-
-export interface ExcludeRule {
-  glob: string;
-  regexp: RegExp;
-  reason: string;
-  knownIssue: string | null;
-}
-
-/** The validated farm, with names resolved and paths absolute. */
-export interface Farm {
-  file: string;
-  /** The validated file as written, for diffing two versions of the matrix. */
-  data: FarmFile;
-  models: Map<string, ModelDef>;
-  recipes: Map<string, RecipeDef>;
-  backends: Map<string, BackendDef>;
-  devices: Map<string, DeviceDef>;
-  toolchains: Map<string, ToolchainDef>;
-  kindCaps: Map<ModelKind, { recipes: string[] | null; backends: string[] | null }>;
-  buildRunners: Record<BuildArch, string[]>;
-  cellSets: Map<string, CellSet>;
-  include: { cell: string; sets: string[]; reason: string }[];
-  exclude: ExcludeRule[];
-  events: Record<FarmEvent, { cells: string; onlyAffected: boolean }>;
-  runSet: string;
-  paths: PathRule[];
-  /** The `health` section with its defaults filled in. */
-  health: { quarantineAfter: number; maxTempC: number };
-}
+// The loader's result types, for the callers that import them from here (new code: types.ts).
+export type {
+  BackendDef,
+  CellSet,
+  DeviceDef,
+  ExcludeRule,
+  Farm,
+  GatePolicy,
+  ModelDef,
+  RecipeDef,
+  ToolchainDef,
+} from "./types.ts";
 
 export interface LoadOptions {
   /** The known-issue catalogue exclude rules refer to (default matrix/known-issues.yml); null: not checked. */

@@ -10,8 +10,8 @@ import { createHash } from "node:crypto";
 import { ConfigurationError } from "../actions/src/core/errors.ts";
 import { type AffectedPaths, affectedCells } from "./affected.ts";
 import { type Cell, cellSet, type Skipped } from "./cells.ts";
-import type { Farm } from "./load.ts";
 import type { BuildArch, Driver, FarmEvent } from "./schema.ts";
+import type { Farm } from "./types.ts";
 
 export interface BuildJob {
   /** Stable and readable: the key's parts plus a short hash of them (names may contain '.'). */

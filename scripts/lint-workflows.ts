@@ -8,8 +8,8 @@
  *   The wasm build has no shellcheck or pyflakes, so `run:` scripts are not linted by it.
  * - zizmor (offline) on the workflows and every actions/<name>/action.yml, failing on any finding
  *   of medium severity or above. `--no-config` so a zizmor.yml cannot quietly disable an audit;
- *   inline ignores are honoured, and workflow-policy.ts allows exactly one kind.
- * - the project's policy (workflow-policy.ts), with the local actions' action.yml files for the
+ *   inline ignores are honoured, and workflow-policy/ allows exactly one kind.
+ * - the project's policy (workflow-policy/policy.ts), with the local actions' action.yml files for the
  *   calls of ./actions/<name>.
  */
 import { readdir, readFile } from "node:fs/promises";
@@ -18,7 +18,8 @@ import path from "node:path";
 import { execa } from "execa";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { type LocalAction, parseActionYml } from "./local-actions.ts";
-import { checkPolicy, parseWorkflow, type WorkflowFile } from "./workflow-policy.ts";
+import { checkPolicy } from "./workflow-policy/policy.ts";
+import { parseWorkflow, type WorkflowFile } from "./workflow-policy/workflow.ts";
 
 export interface Finding {
   tool: "actionlint" | "zizmor" | "policy";

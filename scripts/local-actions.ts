@@ -1,6 +1,6 @@
 /**
  * The interface of each local action (`actions/<name>/action.yml`) as GitHub reads it, for the
- * policy rule local-action-io (workflow-policy.ts). The rule reads the generated action.yml files
+ * policy rule local-action-io (workflow-policy/interfaces.ts). The rule reads the generated action.yml files
  * rather than actions/src/action-runs/io-table.ts because those files are what a runner resolves; the bundle
  * check (scripts/build-actions.ts --check) keeps them equal to io-table.ts.
  *

@@ -12,11 +12,11 @@ import { VerificationError } from "../actions/src/release/errors.ts";
 import {
   DEFAULT_PART_LIMIT,
   type PartOnDisk,
-  partName,
   planParts,
   reassemble,
   splitFile,
 } from "../actions/src/release/parts.ts";
+import { partName } from "../actions/src/schemas/release-manifest.ts";
 import { tempDir } from "./helpers/env.ts";
 
 const MIB = 1024 * 1024;

@@ -20,7 +20,7 @@ import { planOutputs } from "../actions/src/plan/outputs.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
 import { readWorkflows } from "../scripts/lint-workflows.ts";
-import type { WorkflowFile } from "../scripts/workflow-policy.ts";
+import type { WorkflowFile } from "../scripts/workflow-policy/workflow.ts";
 import { hasRealPython, hasRealStage, hasTinyLlama, realPython } from "./helpers/env.ts";
 import { type JobContext, runJob, type StepRun } from "./helpers/workflow-job.ts";
 

@@ -13,7 +13,7 @@ import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import type { HealthReport } from "../actions/src/schemas/health-report.ts";
 import { readWorkflows } from "../scripts/lint-workflows.ts";
-import type { WorkflowFile } from "../scripts/workflow-policy.ts";
+import type { WorkflowFile } from "../scripts/workflow-policy/workflow.ts";
 import { tempDir } from "./helpers/env.ts";
 import { type JobContext, runJob, type StepRun } from "./helpers/workflow-job.ts";
 

@@ -1,19 +1,18 @@
 /**
- * The security model as structural checks on the real workflow files (scripts/workflow-policy.ts).
+ * The security model as structural checks on the real workflow files (scripts/workflow-policy/).
  * Each rule is shown to pass on the repository's workflows and to fail on a broken variant: the
  * real file with one line changed, so a rule that stops looking would fail here.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { readLocalActions, readWorkflows } from "../scripts/lint-workflows.ts";
 import { type LocalAction, parseActionYml } from "../scripts/local-actions.ts";
+import { checkPolicy, type PolicyOptions } from "../scripts/workflow-policy/policy.ts";
 import {
-  checkPolicy,
   effectiveTriggers,
   hostedByConstruction,
-  type PolicyOptions,
   parseWorkflow,
   type WorkflowFile,
-} from "../scripts/workflow-policy.ts";
+} from "../scripts/workflow-policy/workflow.ts";
 
 let real: WorkflowFile[];
 /** The interfaces of the repository's actions/<name>/action.yml files. */

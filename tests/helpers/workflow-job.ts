@@ -15,7 +15,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { ACTION_NAMES, type ActionName } from "../../actions/src/action-runs/io-table.ts";
 import { REPO_ROOT } from "../../actions/src/core/paths.ts";
-import type { WorkflowFile } from "../../scripts/workflow-policy.ts";
+import type { WorkflowFile } from "../../scripts/workflow-policy/workflow.ts";
 import { runLocalAction } from "./local-action.ts";
 
 type Value = string | number | boolean | null | Value[] | { [k: string]: Value };

@@ -15293,6 +15293,17 @@ function portablePython(python2) {
   return rel !== "" && !rel.startsWith("..") && !path11.isAbsolute(rel) ? rel : path11.basename(python2);
 }
 
+// actions/src/schemas/cell-id.ts
+function cellId(ref) {
+  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
+}
+function parseCellId(id) {
+  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
+  if (m === null) return null;
+  const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
+  return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
+}
+
 // matrix/capabilities.ts
 var list = (names3) => names3.join(", ");
 function whyImpossible(farm, ref) {
@@ -15327,15 +15338,6 @@ function whyImpossible(farm, ref) {
 }
 
 // matrix/ids.ts
-function cellId(ref) {
-  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
-}
-function parseCellId(id) {
-  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
-  if (m === null) return null;
-  const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
-  return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
-}
 function globParts(glob) {
   const [model2, recipe2, backend2, rest, ...extra] = glob.split("/");
   if (rest === void 0 || extra.length > 0 || glob.includes("**")) return {};

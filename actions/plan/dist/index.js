@@ -7866,6 +7866,17 @@ function displayPath(p) {
   return rel2 !== "" && !rel2.startsWith("..") && !path.isAbsolute(rel2) ? rel2 : p;
 }
 
+// actions/src/schemas/cell-id.ts
+function cellId(ref) {
+  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
+}
+function parseCellId(id) {
+  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
+  if (m === null) return null;
+  const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
+  return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
+}
+
 // matrix/capabilities.ts
 var list = (names2) => names2.join(", ");
 function whyImpossible(farm, ref) {
@@ -7900,15 +7911,6 @@ function whyImpossible(farm, ref) {
 }
 
 // matrix/ids.ts
-function cellId(ref) {
-  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
-}
-function parseCellId(id) {
-  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
-  if (m === null) return null;
-  const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
-  return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
-}
 function globParts(glob) {
   const [model2, recipe2, backend2, rest, ...extra] = glob.split("/");
   if (rest === void 0 || extra.length > 0 || glob.includes("**")) return {};

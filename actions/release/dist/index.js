@@ -13807,17 +13807,6 @@ import { randomBytes } from "node:crypto";
 import { mkdir as mkdir2, rename as rename2, rm as rm2, stat as stat3, writeFile } from "node:fs/promises";
 import path4 from "node:path";
 
-// matrix/ids.ts
-function cellId(ref) {
-  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
-}
-function parseCellId(id) {
-  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
-  if (m === null) return null;
-  const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
-  return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
-}
-
 // reports/escape.ts
 var ZWSP = "&#8203;";
 var LINE_BREAK = /\r\n|[\n\r\v\f\u0085\u2028\u2029]/g;
@@ -14075,109 +14064,15 @@ function cleanSamples(m) {
   return flags === void 0 ? [...m.samples] : m.samples.filter((_, i) => (flags[i] ?? []).length === 0);
 }
 
-// actions/src/release/parts.ts
-import { createHash as createHash3 } from "node:crypto";
-import { constants } from "node:fs";
-import { mkdir, open as open2, rename, rm, stat as stat2 } from "node:fs/promises";
-import path from "node:path";
-
-// actions/src/release/errors.ts
-var ReleaseBlockedError = class extends Error {
-  exitCode = EXIT.failed;
-  blocked;
-  constructor(blocked) {
-    const lines = blocked.map((b) => `- ${b.cell}: ${b.reason}`);
-    super(
-      `release blocked: ${blocked.length} cell${blocked.length === 1 ? "" : "s"} may not be published
-${lines.join("\n")}`
-    );
-    this.name = "ReleaseBlockedError";
-    this.blocked = blocked;
-  }
-};
-var VerificationError = class extends InfrastructureError {
-  exitCode = EXIT.infra;
-  /** The file (asset name) that failed. */
-  file;
-  constructor(file, problem2) {
-    super(`${file}: ${problem2}; do not use this file`);
-    this.name = "VerificationError";
-    this.file = file;
-  }
-};
-
-// actions/src/release/parts.ts
-var DEFAULT_PART_LIMIT = 2 * 1024 * 1024 * 1024;
-var MIB = 1024 * 1024;
-var CHUNK = 8 * MIB;
-function checkLimit(partLimit2) {
-  if (!Number.isSafeInteger(partLimit2) || partLimit2 < 2) {
-    throw new Error(`bug: part limit ${partLimit2} must be an integer of at least 2 bytes`);
-  }
+// actions/src/schemas/cell-id.ts
+function cellId(ref) {
+  return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
 }
-function planParts(bytes, partLimit2 = DEFAULT_PART_LIMIT) {
-  checkLimit(partLimit2);
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`bug: file size ${bytes} is not a size`);
-  if (bytes < partLimit2) return null;
-  const partSize = partLimit2 > 2 * MIB ? Math.floor((partLimit2 - 1) / MIB) * MIB : partLimit2 - 1;
-  const count = Math.ceil(bytes / partSize);
-  const sizes = Array.from({ length: count }, (_, i) => i < count - 1 ? partSize : bytes - partSize * i);
-  return { partSize, sizes };
-}
-function partName(name, index, count) {
-  const width = String(count).length;
-  return `${name}.part-${String(index + 1).padStart(width, "0")}-of-${count}`;
-}
-async function writeAll(out, buf, length) {
-  let done = 0;
-  while (done < length) {
-    const { bytesWritten } = await out.write(buf, done, length - done);
-    done += bytesWritten;
-  }
-}
-async function pump(src, out, length, hashes, buf) {
-  let copied = 0;
-  while (copied < length) {
-    const want = Math.min(buf.length, length - copied);
-    const { bytesRead } = await src.read(buf, 0, want, null);
-    if (bytesRead === 0) break;
-    for (const h of hashes) h.update(buf.subarray(0, bytesRead));
-    await writeAll(out, buf, bytesRead);
-    copied += bytesRead;
-  }
-  return copied;
-}
-async function splitFile(file, outDir2, name, partLimit2 = DEFAULT_PART_LIMIT) {
-  await mkdir(outDir2, { recursive: true });
-  const src = await open2(file, constants.O_RDONLY);
-  const buf = Buffer.allocUnsafe(CHUNK);
-  try {
-    const bytes = (await src.stat()).size;
-    const plan = planParts(bytes, partLimit2);
-    const whole = createHash3("sha256");
-    const sizes = plan?.sizes ?? [bytes];
-    const parts = [];
-    let offset = 0;
-    for (const [i, size] of sizes.entries()) {
-      const partFile = plan === null ? name : partName(name, i, sizes.length);
-      const part = createHash3("sha256");
-      const out = await open2(path.join(outDir2, partFile), "w");
-      try {
-        const copied = await pump(src, out, size, [whole, part], buf);
-        if (copied !== size)
-          throw new Error(`${file} shrank while being split (${offset + copied} of ${bytes} bytes)`);
-      } finally {
-        await out.close();
-      }
-      parts.push({ name: partFile, sha256: part.digest("hex"), bytes: size, offset });
-      offset += size;
-    }
-    const { bytesRead } = await src.read(buf, 0, 1, null);
-    if (bytesRead !== 0) throw new Error(`${file} grew while being split (past ${bytes} bytes)`);
-    return { name, sha256: whole.digest("hex"), bytes, parts: plan === null ? null : parts };
-  } finally {
-    await src.close();
-  }
+function parseCellId(id) {
+  const m = /^([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)\/([^/@*?]+)@([^/@*?]+)$/.exec(id);
+  if (m === null) return null;
+  const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
+  return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
 }
 
 // actions/src/schemas/stage.ts
@@ -14533,6 +14428,10 @@ var releaseCell = obj({
   device: obj({ runner: str, board: str, os: str, kernel: str, cpu: str }),
   run: obj({ session: str, started_at: str, finished_at: str, git_sha: gitSha })
 });
+function partName(name, index, count) {
+  const width = String(count).length;
+  return `${name}.part-${String(index + 1).padStart(width, "0")}-of-${count}`;
+}
 function fileRule(c, i, limit) {
   const at = (...rest) => ["cells", i, "file", ...rest];
   const f = c.file;
@@ -14587,9 +14486,9 @@ var releaseManifest = refine(
 );
 
 // actions/src/release/artifacts.ts
-import { constants as constants2 } from "node:fs";
-import { lstat, open as open3, readdir } from "node:fs/promises";
-import path3 from "node:path";
+import { constants } from "node:fs";
+import { lstat, open as open2, readdir } from "node:fs/promises";
+import path2 from "node:path";
 
 // actions/src/publish/hostile-files.ts
 var ARTIFACT_LIMITS = {
@@ -14615,13 +14514,13 @@ function parseHostileJson(text) {
 
 // actions/src/core/paths.ts
 import { existsSync } from "node:fs";
-import path2 from "node:path";
+import path from "node:path";
 function findRepoRoot(from) {
-  for (let dir = from; ; dir = path2.dirname(dir)) {
-    if (existsSync(path2.join(dir, "stages", "pte_stages")) && existsSync(path2.join(dir, "package.json"))) {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "stages", "pte_stages")) && existsSync(path.join(dir, "package.json"))) {
       return dir;
     }
-    if (path2.dirname(dir) === dir) {
+    if (path.dirname(dir) === dir) {
       throw new Error(
         `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
       );
@@ -14629,9 +14528,9 @@ function findRepoRoot(from) {
   }
 }
 var REPO_ROOT = findRepoRoot(import.meta.dirname);
-var STAGES_DIR = path2.join(REPO_ROOT, "stages");
-var DEFAULT_MATRIX = path2.join(REPO_ROOT, "matrix", "farm.yml");
-var KNOWN_ISSUES_FILE = path2.join(REPO_ROOT, "matrix", "known-issues.yml");
+var STAGES_DIR = path.join(REPO_ROOT, "stages");
+var DEFAULT_MATRIX = path.join(REPO_ROOT, "matrix", "farm.yml");
+var KNOWN_ISSUES_FILE = path.join(REPO_ROOT, "matrix", "known-issues.yml");
 
 // actions/src/records/read.ts
 function sampleProblem(raw) {
@@ -14679,7 +14578,7 @@ var manifest = obj({
 var MAX_DEPTH = 4;
 var MAX_ENTRIES = 2e4;
 async function readJsonBounded(file) {
-  const handle = await open3(file, constants2.O_RDONLY | constants2.O_NOFOLLOW);
+  const handle = await open2(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const info2 = await handle.stat();
     if (!info2.isFile()) throw new Error("not a regular file");
@@ -14701,11 +14600,11 @@ async function findRecords(root) {
   const bad = [];
   let entries = 0;
   const visit = async (rel, depth) => {
-    const names2 = (await readdir(path3.join(root, rel))).sort();
+    const names2 = (await readdir(path2.join(root, rel))).sort();
     for (const name of names2) {
       if (++entries > MAX_ENTRIES) throw new Error(`more than ${MAX_ENTRIES} entries under ${root}`);
       const childRel = rel === "" ? name : `${rel}/${name}`;
-      const abs = path3.join(root, childRel);
+      const abs = path2.join(root, childRel);
       const info2 = await lstat(abs);
       if (info2.isSymbolicLink()) continue;
       if (info2.isDirectory()) {
@@ -14742,12 +14641,12 @@ async function findRecords(root) {
 }
 async function findBuild(root, build2) {
   const where = `build-${build2}/build`;
-  const dir = path3.join(root, `build-${build2}`, "build");
-  const pteFile = path3.join(dir, "model.pte");
+  const dir = path2.join(root, `build-${build2}`, "build");
+  const pteFile = path2.join(dir, "model.pte");
   const pteInfo = await lstat(pteFile).catch(() => null);
   const pte = pteInfo?.isFile() ? pteFile : null;
   try {
-    const raw = await readJsonBounded(path3.join(dir, "manifest.json"));
+    const raw = await readJsonBounded(path2.join(dir, "manifest.json"));
     const m = parse(manifest, raw, `${where}/manifest.json`);
     return { where, pte, manifest: m, rawModel: raw.model, problem: null };
   } catch (err) {
@@ -14852,10 +14751,109 @@ function releaseCellEntry(record2, built, rawModel, file) {
   };
 }
 
+// actions/src/release/errors.ts
+var ReleaseBlockedError = class extends Error {
+  exitCode = EXIT.failed;
+  blocked;
+  constructor(blocked) {
+    const lines = blocked.map((b) => `- ${b.cell}: ${b.reason}`);
+    super(
+      `release blocked: ${blocked.length} cell${blocked.length === 1 ? "" : "s"} may not be published
+${lines.join("\n")}`
+    );
+    this.name = "ReleaseBlockedError";
+    this.blocked = blocked;
+  }
+};
+var VerificationError = class extends InfrastructureError {
+  exitCode = EXIT.infra;
+  /** The file (asset name) that failed. */
+  file;
+  constructor(file, problem2) {
+    super(`${file}: ${problem2}; do not use this file`);
+    this.name = "VerificationError";
+    this.file = file;
+  }
+};
+
 // actions/src/release/names.ts
 var MANIFEST_ASSET = "manifest.json";
 var SUMS_ASSET = "SHA256SUMS";
 var NOTES_FILE = "release-notes.md";
+
+// actions/src/release/parts.ts
+import { createHash as createHash3 } from "node:crypto";
+import { constants as constants2 } from "node:fs";
+import { mkdir, open as open3, rename, rm, stat as stat2 } from "node:fs/promises";
+import path3 from "node:path";
+var DEFAULT_PART_LIMIT = 2 * 1024 * 1024 * 1024;
+var MIB = 1024 * 1024;
+var CHUNK = 8 * MIB;
+function checkLimit(partLimit2) {
+  if (!Number.isSafeInteger(partLimit2) || partLimit2 < 2) {
+    throw new Error(`bug: part limit ${partLimit2} must be an integer of at least 2 bytes`);
+  }
+}
+function planParts(bytes, partLimit2 = DEFAULT_PART_LIMIT) {
+  checkLimit(partLimit2);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`bug: file size ${bytes} is not a size`);
+  if (bytes < partLimit2) return null;
+  const partSize = partLimit2 > 2 * MIB ? Math.floor((partLimit2 - 1) / MIB) * MIB : partLimit2 - 1;
+  const count = Math.ceil(bytes / partSize);
+  const sizes = Array.from({ length: count }, (_, i) => i < count - 1 ? partSize : bytes - partSize * i);
+  return { partSize, sizes };
+}
+async function writeAll(out, buf, length) {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await out.write(buf, done, length - done);
+    done += bytesWritten;
+  }
+}
+async function pump(src, out, length, hashes, buf) {
+  let copied = 0;
+  while (copied < length) {
+    const want = Math.min(buf.length, length - copied);
+    const { bytesRead } = await src.read(buf, 0, want, null);
+    if (bytesRead === 0) break;
+    for (const h of hashes) h.update(buf.subarray(0, bytesRead));
+    await writeAll(out, buf, bytesRead);
+    copied += bytesRead;
+  }
+  return copied;
+}
+async function splitFile(file, outDir2, name, partLimit2 = DEFAULT_PART_LIMIT) {
+  await mkdir(outDir2, { recursive: true });
+  const src = await open3(file, constants2.O_RDONLY);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  try {
+    const bytes = (await src.stat()).size;
+    const plan = planParts(bytes, partLimit2);
+    const whole = createHash3("sha256");
+    const sizes = plan?.sizes ?? [bytes];
+    const parts = [];
+    let offset = 0;
+    for (const [i, size] of sizes.entries()) {
+      const partFile = plan === null ? name : partName(name, i, sizes.length);
+      const part = createHash3("sha256");
+      const out = await open3(path3.join(outDir2, partFile), "w");
+      try {
+        const copied = await pump(src, out, size, [whole, part], buf);
+        if (copied !== size)
+          throw new Error(`${file} shrank while being split (${offset + copied} of ${bytes} bytes)`);
+      } finally {
+        await out.close();
+      }
+      parts.push({ name: partFile, sha256: part.digest("hex"), bytes: size, offset });
+      offset += size;
+    }
+    const { bytesRead } = await src.read(buf, 0, 1, null);
+    if (bytesRead !== 0) throw new Error(`${file} grew while being split (past ${bytes} bytes)`);
+    return { name, sha256: whole.digest("hex"), bytes, parts: plan === null ? null : parts };
+  } finally {
+    await src.close();
+  }
+}
 
 // actions/src/release/sums.ts
 var HEX642 = /^[0-9a-f]{64}$/;

@@ -14471,7 +14471,6 @@ function noiseFloor(nights, opts = {}) {
 }
 
 // actions/src/stats/decide.ts
-var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
 var EQUIVALENCE_ALPHA = 0.05;
 function decide(effect, opts) {
   const { estimate: est, se, df, n: n2 } = effect;
@@ -24187,6 +24186,7 @@ function pairCells(heads, bases, opts) {
 import { lstat as lstat2, realpath as realpath2 } from "node:fs/promises";
 
 // actions/src/schemas/comparison.ts
+var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
 var verdict = literal(...VERDICTS);
 var numbers = arr(num);
 var interval = withJsonSchema(

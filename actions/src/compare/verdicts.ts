@@ -9,9 +9,11 @@
  */
 
 import { ConfigurationError } from "../core/errors.ts";
+import type { Infer } from "../core/validate.ts";
+import type { comparison, Verdict } from "../schemas/comparison.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import type { FragmentationReport, Metric } from "../schemas/stage.ts";
-import { type Decision, decide, type Verdict } from "../stats/decide.ts";
+import { type Decision, decide } from "../stats/decide.ts";
 import { type LogEffect, pairedLogEffect } from "../stats/paired.ts";
 import { median } from "../stats/robust.ts";
 import { unpairedLogEffect } from "../stats/unpaired.ts";
@@ -217,3 +219,13 @@ export function compareRecords(base: RunRecord, head: RunRecord, config: Compare
     ...(frag === undefined ? {} : { fragmentation: frag }),
   };
 }
+
+// Compiles only while schemas/comparison.ts's validated shape and the Comparison interface above
+// are assignable both ways.
+function _sameShape(
+  parsed: Infer<typeof comparison>,
+  written: Comparison,
+): [Comparison, Infer<typeof comparison>] {
+  return [parsed, written];
+}
+void _sameShape;

@@ -3,7 +3,7 @@
  * and hands them to the pure rules in quarantine.ts. Used by `pte-farm plan --history`, the plan
  * action's `history` input and `pte-farm health states`.
  */
-import type { Farm } from "../../../matrix/load.ts";
+import type { Farm } from "../../../matrix/types.ts";
 import { openStore } from "../history/open.ts";
 import { type DeviceStates, deviceStates } from "./quarantine.ts";
 

@@ -6,8 +6,8 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { Farm } from "../../../matrix/load.ts";
 import { unknownName } from "../../../matrix/load.ts";
+import type { Farm } from "../../../matrix/types.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import { openStore } from "../history/open.ts";
 import {

@@ -12,7 +12,7 @@
  */
 import path from "node:path";
 import { execa } from "execa";
-import type { DeviceDef } from "../../../matrix/load.ts";
+import type { DeviceDef } from "../../../matrix/types.ts";
 import { STAGES_DIR } from "../core/paths.ts";
 import {
   type Infer,

@@ -14,7 +14,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseCellId } from "../../../matrix/ids.ts";
 import { renderReleaseNotes } from "../../../reports/release-notes.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import { sha256File, sha256Text } from "../core/hashing.ts";
@@ -22,6 +21,7 @@ import type { Logger } from "../core/logger.ts";
 import { parse } from "../core/validate.ts";
 import { describeDivergence } from "../gate/policy.ts";
 import { median } from "../records/samples.ts";
+import { parseCellId } from "../schemas/cell-id.ts";
 import {
   cellSlug,
   RELEASE_SCHEMA,

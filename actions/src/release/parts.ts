@@ -11,6 +11,7 @@ import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { partName } from "../schemas/release-manifest.ts";
 import { VerificationError } from "./errors.ts";
 
 /** GitHub's limit on one release asset: an asset must be smaller than this. */
@@ -71,12 +72,6 @@ export function planParts(bytes: number, partLimit: number = DEFAULT_PART_LIMIT)
   const count = Math.ceil(bytes / partSize);
   const sizes = Array.from({ length: count }, (_, i) => (i < count - 1 ? partSize : bytes - partSize * i));
   return { partSize, sizes };
-}
-
-/** `model.pte.part-01-of-12`: the index is zero-padded so names sort in order. */
-export function partName(name: string, index: number, count: number): string {
-  const width = String(count).length;
-  return `${name}.part-${String(index + 1).padStart(width, "0")}-of-${count}`;
 }
 
 async function writeAll(out: FileHandle, buf: Buffer, length: number): Promise<void> {

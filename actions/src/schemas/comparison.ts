@@ -1,17 +1,15 @@
 /**
- * The compare output (`pte-farm/compare@1`, DESIGN.md "Compare output") as a validator. compare/verdicts.ts
+ * The compare output (`pte-farm/compare@1`, DESIGN.md "Compare output") as a validator. compare.ts
  * writes it from trusted code; farm-report reads it back from a pull request's artefact, where it
  * is hostile data, so every field is checked where it is read.
  *
- * `_sameShape` at the bottom keeps this in step with compare/verdicts.ts: if the {@link Comparison}
- * interface changes, this file stops typechecking.
+ * `_sameShape` at the bottom of compare/verdicts.ts keeps this in step with its `Comparison`
+ * interface: if either changes alone, that file stops typechecking.
  */
-import type { Comparison } from "../compare/verdicts.ts";
 import {
   arr,
   bool,
   type Check,
-  type Infer,
   literal,
   nonNegInt,
   nullable,
@@ -23,8 +21,10 @@ import {
   ValidationError,
   withJsonSchema,
 } from "../core/validate.ts";
-import { VERDICTS } from "../stats/decide.ts";
 import { fragmentationReport } from "./stage.ts";
+
+export const VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"] as const;
+export type Verdict = (typeof VERDICTS)[number];
 
 const verdict = literal(...VERDICTS);
 
@@ -67,12 +67,3 @@ export const comparison = obj({
   notes: arr(str),
   fragmentation: optional(fragmentationReport),
 });
-
-// Compiles only while the validated shape and compare/verdicts.ts's interface are assignable both ways.
-function _sameShape(
-  parsed: Infer<typeof comparison>,
-  written: Comparison,
-): [Comparison, Infer<typeof comparison>] {
-  return [parsed, written];
-}
-void _sameShape;

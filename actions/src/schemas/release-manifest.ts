@@ -8,7 +8,6 @@
  * and part against this file, so the shape rules below (part names, contiguous offsets, sizes that
  * add up) are checked when it is read, not assumed.
  */
-import { cellId } from "../../../matrix/ids.ts";
 import {
   arr,
   type Check,
@@ -28,7 +27,7 @@ import {
   ValidationError,
   withJsonSchema,
 } from "../core/validate.ts";
-import { partName } from "../release/parts.ts";
+import { cellId } from "./cell-id.ts";
 import { gateResult, roofline } from "./run-record.ts";
 import { delegation, toolchainVersions } from "./stage.ts";
 
@@ -138,6 +137,12 @@ export const releaseCell = obj({
   run: obj({ session: str, started_at: str, finished_at: str, git_sha: gitSha }),
 });
 export type ReleaseCell = Infer<typeof releaseCell>;
+
+/** `model.pte.part-01-of-12`: the index is zero-padded so names sort in order. */
+export function partName(name: string, index: number, count: number): string {
+  const width = String(count).length;
+  return `${name}.part-${String(index + 1).padStart(width, "0")}-of-${count}`;
+}
 
 type Problem = { path: PathSegment[]; message: string } | null;
 

@@ -3,6 +3,8 @@
  * compare, history and every report read, so it is validated both when written (our own bug
  * shows up here, not three jobs later) and when read back from another workflow's artefacts.
  */
+
+import type { DeviceInfo, TelemetrySample } from "../core/host-info.ts";
 import {
   arr,
   type Infer,
@@ -173,3 +175,15 @@ export const runRecord = obj({
   failure: nullable(failureNote),
 });
 export type RunRecord = Infer<typeof runRecord>;
+
+// Compiles only while core/host-info.ts's DeviceInfo and TelemetrySample and the shapes above are
+// assignable both ways.
+function _sameHostShapes(
+  device: RunRecord["device"],
+  written: DeviceInfo,
+  sample: RunRecord["telemetry"]["samples"][number],
+  read: TelemetrySample,
+): [DeviceInfo, RunRecord["device"], TelemetrySample, RunRecord["telemetry"]["samples"][number]] {
+  return [device, written, sample, read];
+}
+void _sameHostShapes;

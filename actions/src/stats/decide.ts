@@ -15,11 +15,10 @@
  * The CI is a t interval at `confidence` (99% by default: each compare looks up to a few times as
  * reps are added, and the farm runs many cells, so 95% would cry wolf).
  */
+
+import type { Verdict } from "../schemas/comparison.ts";
 import { tQuantile, tTwoSidedP } from "./distributions.ts";
 import type { LogEffect } from "./paired.ts";
-
-export const VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"] as const;
-export type Verdict = (typeof VERDICTS)[number];
 
 /** Each one-sided test of the equivalence (unchanged) verdict. */
 export const EQUIVALENCE_ALPHA = 0.05;
