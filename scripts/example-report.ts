@@ -14,7 +14,7 @@ import { cellSeries } from "../actions/src/compare/detect.ts";
 import { compareRecords } from "../actions/src/compare/verdicts.ts";
 import { DEFAULT_MATRIX, KNOWN_ISSUES_FILE, REPO_ROOT } from "../actions/src/core/paths.ts";
 import { parse } from "../actions/src/core/validate.ts";
-import { defaultPolicy, gate } from "../actions/src/gate/policy.ts";
+import { gateTokens } from "../actions/src/gate/finish.ts";
 import { reproduceCommand, triage } from "../actions/src/pipeline/triage.ts";
 import { roofline } from "../actions/src/records/roofline.ts";
 import { cleanSamples, median } from "../actions/src/records/samples.ts";
@@ -153,7 +153,7 @@ function divergedGate(r: RunRecord): RunRecord["gate"] {
       p === 1 ? [...t.reference_ids.slice(0, 17), 259, 278, 71, 264, 262, 324, 266] : t.reference_ids;
     return { prompt_ids: t.prompt_ids, ids, pieces: pieces(ids) };
   });
-  return gate(reference, actual, defaultPolicy(reference));
+  return gateTokens(reference, actual);
 }
 
 /** The example report, and what it is meant to show (checked, so the README cannot drift from its caption). */

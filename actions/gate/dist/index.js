@@ -16822,6 +16822,9 @@ function exitCodeFor(records) {
 }
 
 // actions/src/gate/finish.ts
+function gateTokens(reference, actual, fp32Gate) {
+  return gate(reference, actual, defaultPolicy(reference, fp32Gate));
+}
 function finishCell(f) {
   let failure = f.failure;
   const { reference, execute, cell: cell3 } = f;
@@ -16836,7 +16839,7 @@ function finishCell(f) {
     if (failure !== null || checkedOnDevice) return null;
     const prompts = reference?.prompts ?? [];
     try {
-      return gate(prompts, data.prompts, defaultPolicy(prompts, cell3.fp32Gate));
+      return gateTokens(prompts, data.prompts, cell3.fp32Gate);
     } catch (err) {
       if (!(err instanceof GateInputError)) throw err;
       failure = f.incomparable(void 0, `gate: ${err.message}`);

@@ -52,6 +52,18 @@ export interface FinishInput {
 }
 
 /**
+ * A cell's tokens under its policy: the one place the policy is chosen (from the reference, and
+ * the cell's `fp32` setting). Throws GateInputError when the two cannot be compared at all.
+ */
+export function gateTokens(
+  reference: Parameters<typeof gate>[0],
+  actual: Parameters<typeof gate>[1],
+  fp32Gate?: "gate" | "report",
+): GateResult {
+  return gate(reference, actual, defaultPolicy(reference, fp32Gate));
+}
+
+/**
  * Gates and records one cell: one record, or for an interleaved session two (role base and role
  * head, same session), each gated against the cell's reference.
  */
@@ -76,7 +88,7 @@ export function finishCell(f: FinishInput): RunRecord[] {
     if (failure !== null || checkedOnDevice) return null;
     const prompts = reference?.prompts ?? [];
     try {
-      return gate(prompts, data.prompts, defaultPolicy(prompts, cell.fp32Gate));
+      return gateTokens(prompts, data.prompts, cell.fp32Gate);
     } catch (err) {
       if (!(err instanceof GateInputError)) throw err;
       failure = f.incomparable(undefined, `gate: ${err.message}`);
