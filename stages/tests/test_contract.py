@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from pathlib import Path
 
@@ -20,7 +21,8 @@ def test_blame_names_the_deepest_installed_package() -> None:
         torch.export.load(io.BytesIO(b"not a zip archive"))
     except Exception as exc:  # noqa: BLE001 - torch raises zipfile.BadZipFile from its fallback reader
         package, version = blame(exc)
-    assert package == "torch" and version.startswith("2.13.0")
+    # The installed torch, whichever toolchain this suite runs on (no pinned version written here).
+    assert package == "torch" and version == importlib.metadata.version("torch")
 
 
 def test_parse_spec_names_the_field_with_the_wrong_type() -> None:
