@@ -24,18 +24,6 @@ import type { CellSet, Farm } from "./types.ts";
 import { readYamlFile } from "./yaml-file.ts";
 
 export { unknownName } from "./ids.ts";
-// The loader's result types, for the callers that import them from here (new code: types.ts).
-export type {
-  BackendDef,
-  CellSet,
-  DeviceDef,
-  ExcludeRule,
-  Farm,
-  GatePolicy,
-  ModelDef,
-  RecipeDef,
-  ToolchainDef,
-} from "./types.ts";
 
 export interface LoadOptions {
   /** The known-issue catalogue exclude rules refer to (default matrix/known-issues.yml); null: not checked. */

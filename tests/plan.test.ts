@@ -11,9 +11,10 @@ import { ConfigurationError } from "../actions/src/core/errors.ts";
 import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
 import { runnableCell } from "../actions/src/pipeline/runnable-cell.ts";
 import { allCells, selectCells } from "../matrix/cells.ts";
-import { type Farm, loadFarm } from "../matrix/load.ts";
+import { loadFarm } from "../matrix/load.ts";
 import { plan } from "../matrix/plan.ts";
 import { githubOutput, planOutput, shard } from "../matrix/shard.ts";
+import type { Farm } from "../matrix/types.ts";
 import { writeSyntheticFarm } from "../scripts/synthetic-farm.ts";
 import { tempDir } from "./helpers/env.ts";
 

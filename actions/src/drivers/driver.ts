@@ -10,8 +10,8 @@
  * for bad settings (ConfigurationError) and our own bugs.
  */
 import type { Cell } from "../../../matrix/cells.ts";
-import type { Farm } from "../../../matrix/load.ts";
 import type { Driver } from "../../../matrix/schema.ts";
+import type { Farm } from "../../../matrix/types.ts";
 import type { TelemetrySample } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
 import type { StageContext } from "../pipeline/stage-specs.ts";

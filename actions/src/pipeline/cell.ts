@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
-import type { Farm } from "../../../matrix/load.ts";
+import type { Farm } from "../../../matrix/types.ts";
 import type { DeviceInfo, TelemetrySample } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
 import { parseJson, ValidationError } from "../core/validate.ts";

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
-import type { ModelDef } from "../../../matrix/load.ts";
+import type { ModelDef } from "../../../matrix/types.ts";
 import { ConfigurationError } from "../core/errors.ts";
 
 /** A cell whose model is on disk. */

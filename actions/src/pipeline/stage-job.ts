@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type Cell, selectCells } from "../../../matrix/cells.ts";
 import { loadKnownIssues } from "../../../matrix/known-issues.ts";
-import type { Farm } from "../../../matrix/load.ts";
+import type { Farm } from "../../../matrix/types.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "../core/errors.ts";
 import { sha256File } from "../core/hashing.ts";
 import type { TelemetrySample } from "../core/host-info.ts";

@@ -4,10 +4,11 @@
  * `pte-farm plan` prints it; the plan action sets it as outputs.
  */
 import { readFile } from "node:fs/promises";
-import { type Farm, loadFarm } from "../../../matrix/load.ts";
+import { loadFarm } from "../../../matrix/load.ts";
 import { plan } from "../../../matrix/plan.ts";
 import type { FarmEvent } from "../../../matrix/schema.ts";
 import { planOutput } from "../../../matrix/shard.ts";
+import type { Farm } from "../../../matrix/types.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { storedDeviceStates } from "../health/device-states.ts";
