@@ -8650,7 +8650,82 @@ function nativeToolchain(settings, runner) {
 import { mkdir, open as open2, readFile as readFile5, writeFile } from "node:fs/promises";
 import path14 from "node:path";
 
-// actions/src/core/host-info.ts
+// actions/src/pipeline/triage.ts
+var MAX_LOG_CHARS = 4 * 1024 * 1024;
+var MAIN_PACKAGES = ["torch", "executorch", "torchao", "transformers"];
+function describeToolchain(name, versions) {
+  if (versions === null || versions === void 0) return `${name} (versions unknown)`;
+  const shown = MAIN_PACKAGES.filter((p) => versions[p]).map((p) => `${p} ${versions[p]}`);
+  return shown.length > 0 ? `${name} (${shown.join(", ")})` : name;
+}
+function conditionsHold(issue2, ctx) {
+  const when = issue2.when;
+  if (when === void 0) return true;
+  if (when.platform !== void 0 && !when.platform.includes(ctx.platform)) return false;
+  if (when.toolchain_mismatch !== void 0) {
+    const build2 = ctx.buildToolchain;
+    const device2 = ctx.toolchain;
+    if (build2 == null || device2 == null) return false;
+    const differs = when.toolchain_mismatch.some(
+      (p) => build2[p] != null && device2[p] != null && build2[p] !== device2[p]
+    );
+    if (!differs) return false;
+  }
+  if (when.recipe !== void 0) {
+    for (const [key, value] of Object.entries(when.recipe)) if (ctx.recipe[key] !== value) return false;
+  }
+  return true;
+}
+function outOfRange(issue2, ctx) {
+  const out = [];
+  for (const [pkg, range] of Object.entries(issue2.appliesTo)) {
+    const version = ctx.toolchain?.[pkg];
+    if (version != null && !satisfies(version, range)) out.push(`${pkg} ${version} (seen with ${range})`);
+  }
+  return out;
+}
+function triage(issues, ctx) {
+  const text = `${ctx.log.slice(-MAX_LOG_CHARS)}
+${ctx.errorMessage ?? ""}`;
+  const ordered = [
+    ...issues.filter((i2) => i2.when !== void 0),
+    ...issues.filter((i2) => i2.when === void 0)
+  ];
+  let resembles = null;
+  for (const issue2 of ordered) {
+    if (issue2.stages.length > 0 && !issue2.stages.includes(ctx.stage)) continue;
+    if (!issue2.signatures.some((re) => re.test(text))) continue;
+    if (!conditionsHold(issue2, ctx)) continue;
+    const mismatched = outOfRange(issue2, ctx);
+    if (mismatched.length === 0) {
+      return {
+        kind: "known",
+        issue: issue2,
+        summary: `known issue ${issue2.id}: ${issue2.title} — ${issue2.workaround}`
+      };
+    }
+    resembles ??= {
+      kind: "resembles",
+      issue: issue2,
+      summary: `new failure in stage ${ctx.stage} with toolchain ${describeToolchain(ctx.toolchainName, ctx.toolchain)}; its log resembles known issue ${issue2.id} (${issue2.title}) but ${mismatched.join(", ")} — a regression or a different cause; that issue's workaround: ${issue2.workaround}`
+    };
+  }
+  return resembles ?? {
+    kind: "new",
+    issue: null,
+    summary: `new failure in stage ${ctx.stage} with toolchain ${describeToolchain(ctx.toolchainName, ctx.toolchain)}`
+  };
+}
+function shellQuote(word) {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+function reproduceCommand(args) {
+  const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec "$OUT"/${shellQuote(args.specInOut)} --out /tmp/pte-farm-repro`;
+  const cell3 = `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
+  return `${stage}   # OUT: the run's output folder; or: ${cell3}`;
+}
+
+// actions/src/records/host-info.ts
 import { readdir as readdir2, readFile as readFile2 } from "node:fs/promises";
 
 // node_modules/is-plain-obj/index.js
@@ -16450,7 +16525,7 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
-// actions/src/core/host-info.ts
+// actions/src/records/host-info.ts
 function platformId() {
   return `${process.platform}-${process.arch}`;
 }
@@ -16475,81 +16550,6 @@ async function sampleTelemetry(label) {
     if (khz !== null) mhz[cpu] = khz / 1e3;
   }
   return { label, at: (/* @__PURE__ */ new Date()).toISOString(), thermal_c: thermal, cpu_mhz: mhz };
-}
-
-// actions/src/pipeline/triage.ts
-var MAX_LOG_CHARS = 4 * 1024 * 1024;
-var MAIN_PACKAGES = ["torch", "executorch", "torchao", "transformers"];
-function describeToolchain(name, versions) {
-  if (versions === null || versions === void 0) return `${name} (versions unknown)`;
-  const shown = MAIN_PACKAGES.filter((p) => versions[p]).map((p) => `${p} ${versions[p]}`);
-  return shown.length > 0 ? `${name} (${shown.join(", ")})` : name;
-}
-function conditionsHold(issue2, ctx) {
-  const when = issue2.when;
-  if (when === void 0) return true;
-  if (when.platform !== void 0 && !when.platform.includes(ctx.platform)) return false;
-  if (when.toolchain_mismatch !== void 0) {
-    const build2 = ctx.buildToolchain;
-    const device2 = ctx.toolchain;
-    if (build2 == null || device2 == null) return false;
-    const differs = when.toolchain_mismatch.some(
-      (p) => build2[p] != null && device2[p] != null && build2[p] !== device2[p]
-    );
-    if (!differs) return false;
-  }
-  if (when.recipe !== void 0) {
-    for (const [key, value] of Object.entries(when.recipe)) if (ctx.recipe[key] !== value) return false;
-  }
-  return true;
-}
-function outOfRange(issue2, ctx) {
-  const out = [];
-  for (const [pkg, range] of Object.entries(issue2.appliesTo)) {
-    const version = ctx.toolchain?.[pkg];
-    if (version != null && !satisfies(version, range)) out.push(`${pkg} ${version} (seen with ${range})`);
-  }
-  return out;
-}
-function triage(issues, ctx) {
-  const text = `${ctx.log.slice(-MAX_LOG_CHARS)}
-${ctx.errorMessage ?? ""}`;
-  const ordered = [
-    ...issues.filter((i2) => i2.when !== void 0),
-    ...issues.filter((i2) => i2.when === void 0)
-  ];
-  let resembles = null;
-  for (const issue2 of ordered) {
-    if (issue2.stages.length > 0 && !issue2.stages.includes(ctx.stage)) continue;
-    if (!issue2.signatures.some((re) => re.test(text))) continue;
-    if (!conditionsHold(issue2, ctx)) continue;
-    const mismatched = outOfRange(issue2, ctx);
-    if (mismatched.length === 0) {
-      return {
-        kind: "known",
-        issue: issue2,
-        summary: `known issue ${issue2.id}: ${issue2.title} — ${issue2.workaround}`
-      };
-    }
-    resembles ??= {
-      kind: "resembles",
-      issue: issue2,
-      summary: `new failure in stage ${ctx.stage} with toolchain ${describeToolchain(ctx.toolchainName, ctx.toolchain)}; its log resembles known issue ${issue2.id} (${issue2.title}) but ${mismatched.join(", ")} — a regression or a different cause; that issue's workaround: ${issue2.workaround}`
-    };
-  }
-  return resembles ?? {
-    kind: "new",
-    issue: null,
-    summary: `new failure in stage ${ctx.stage} with toolchain ${describeToolchain(ctx.toolchainName, ctx.toolchain)}`
-  };
-}
-function shellQuote(word) {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
-}
-function reproduceCommand(args) {
-  const stage = `PYTHONPATH=stages ${shellQuote(args.python)} -m pte_stages.${args.stage} --spec "$OUT"/${shellQuote(args.specInOut)} --out /tmp/pte-farm-repro`;
-  const cell3 = `node actions/src/cli/pte-farm.ts run --no-cache --cells ${shellQuote(args.cellId)}`;
-  return `${stage}   # OUT: the run's output folder; or: ${cell3}`;
 }
 
 // actions/src/drivers/process.ts

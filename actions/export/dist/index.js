@@ -15171,7 +15171,7 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
-// actions/src/core/host-info.ts
+// actions/src/records/host-info.ts
 function platformId() {
   return `${process.platform}-${process.arch}`;
 }

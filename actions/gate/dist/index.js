@@ -8778,7 +8778,316 @@ function renderFailureNotes(records) {
 ${notes.join("\n")}`;
 }
 
-// actions/src/core/host-info.ts
+// actions/src/schemas/run-record.ts
+var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
+var ROLES = ["base", "head", "nightly", "release"];
+var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
+var gatePolicy2 = obj({
+  /** Which reference the `.pte` must match bit for bit. */
+  reference: literal("fp32", "quantized"),
+  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
+  fp32: literal("gate", "report"),
+  /**
+   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
+   * and the quantized reference's, in quanta of the output scale.
+   */
+  max_abs_diff_q: optional(nonNegInt)
+});
+var divergence = obj({
+  reference: literal("fp32", "quantized"),
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** null when the reference ended before the `.pte` did. */
+  expected_id: nullable(int),
+  expected_text: nullable(str),
+  /** null when the `.pte` stopped early. */
+  actual_id: nullable(int),
+  actual_text: nullable(str)
+});
+var outputAgreement2 = obj({
+  max_abs_diff_q: nonNegInt,
+  bound_q: nonNegInt,
+  /** The first place the largest difference occurs. */
+  prompt_index: nonNegInt,
+  position: nonNegInt,
+  /** How many output codes differ at all, of how many. */
+  differing: nonNegInt,
+  total: nonNegInt
+});
+var gateResult = obj({
+  verdict: literal("pass", "fail"),
+  policy: gatePolicy2,
+  first_divergence: nullable(divergence),
+  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
+  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
+  outputs: optional(outputAgreement2)
+});
+var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
+var stageEntry = obj({
+  stage: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str)
+});
+var telemetrySample = obj({
+  label: str,
+  at: str,
+  thermal_c: record(num),
+  cpu_mhz: record(num)
+});
+var failureNote = obj({
+  stage: optional(str),
+  outcome: str,
+  message: str,
+  known_issue: nullable(str),
+  triage: str,
+  reproduce: str
+});
+var roofline = obj({
+  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
+  bytes_per_token: num,
+  bandwidth_gbs: num,
+  bound_tokens_per_sec: num,
+  /** Median decode tokens/s over the bound (unflagged samples only). */
+  fraction: nullable(num)
+});
+var runRecord = obj({
+  schema: literal("pte-farm/run@1"),
+  cell,
+  session: str,
+  role: literal(...ROLES),
+  git_sha: nullable(str),
+  started_at: str,
+  finished_at: str,
+  status: literal(...RUN_STATUSES),
+  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  device: obj({
+    runner: str,
+    board: str,
+    hostname: str,
+    os: str,
+    kernel: str,
+    arch: str,
+    cpu: str,
+    cpus: nonNegInt,
+    memory_mb: nonNegInt
+  }),
+  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
+  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
+  metrics: record(metric),
+  tokens: arr(
+    obj({
+      prompt: str,
+      prompt_ids: arr(int),
+      generated_ids: arr(int),
+      reference_ids: arr(int),
+      quantized_reference_ids: nullable(arr(int))
+    })
+  ),
+  gate: nullable(gateResult),
+  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
+  roofline: optional(nullable(roofline)),
+  /**
+   * OPTIONAL (issue 7): the `.pte` the device executed, from its manifest (execute refuses a `.pte`
+   * whose sha256 differs from the manifest's). A release ships a file only when this matches the
+   * build's `.pte`, so the bench figures it publishes are of those exact bytes.
+   */
+  pte: optional(obj({ sha256: str, bytes: nonNegInt })),
+  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
+  delegation: optional(delegation),
+  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
+  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  /**
+   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
+   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
+   */
+  driver: optional(driverInfo),
+  stages: arr(stageEntry),
+  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
+  failure: nullable(failureNote)
+});
+
+// actions/src/records/roofline.ts
+function roofline2(decodeTokensPerSec, pteBytes, bandwidthGbs) {
+  if (bandwidthGbs === null || bandwidthGbs <= 0 || pteBytes === null || pteBytes <= 0) return null;
+  const bound = bandwidthGbs * 1e9 / pteBytes;
+  return {
+    bytes_per_token: pteBytes,
+    bandwidth_gbs: bandwidthGbs,
+    bound_tokens_per_sec: round(bound, 2),
+    fraction: decodeTokensPerSec === null ? null : round(decodeTokensPerSec / bound, 4)
+  };
+}
+function round(x, digits) {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+// actions/src/records/build.ts
+function cellStatus(steps, gate2, failure, outputCheck = void 0) {
+  const failed = steps.find((s) => s.kind !== "ok");
+  if (failed !== void 0) {
+    if (failed.kind === "timeout") return "timeout";
+    if (failed.kind === "infra-failure") return "infra-error";
+    return "fail";
+  }
+  if (failure !== null) return failure.outcome === "infra-failure" ? "infra-error" : "fail";
+  if (gate2 === null && outputCheck === "bundled-io") return "pass";
+  return gate2?.verdict === "pass" ? "pass" : "fail";
+}
+function buildRunRecord(f) {
+  const firstFailure = f.steps.find((s) => s.failure !== null)?.failure ?? f.failure;
+  const record2 = {
+    schema: "pte-farm/run@1",
+    cell: { id: f.cell.id, ...f.cell.ref },
+    session: f.session,
+    role: f.role,
+    git_sha: f.gitSha,
+    started_at: f.startedAt,
+    finished_at: f.finishedAt,
+    status: cellStatus(f.steps, f.gate, f.failure, f.execute?.driver?.output_check),
+    toolchain: { name: f.cell.toolchain.name, build: f.buildToolchain, device: f.deviceToolchain },
+    device: f.device,
+    telemetry: {
+      samples: f.telemetry,
+      ...f.execute?.telemetry === void 0 ? {} : { reps: f.execute.telemetry }
+    },
+    metrics: f.execute?.metrics ?? {},
+    tokens: (f.reference?.prompts ?? []).map((ref, i2) => ({
+      prompt: ref.prompt,
+      prompt_ids: ref.prompt_ids,
+      generated_ids: f.execute?.prompts[i2]?.ids ?? [],
+      reference_ids: ref.fp32.ids,
+      quantized_reference_ids: ref.quantized?.ids ?? null
+    })),
+    gate: f.gate,
+    roofline: f.execute === null ? null : roofline2(
+      median(cleanSamples(f.execute.metrics.decode_tokens_per_sec)),
+      median(f.execute.metrics.pte_bytes?.samples ?? []),
+      f.cell.device.memoryBandwidthGbs
+    ),
+    ...f.pte === void 0 ? {} : { pte: f.pte },
+    ...f.delegation === void 0 ? {} : { delegation: f.delegation },
+    ...f.interleave === void 0 ? {} : { interleave: f.interleave },
+    ...f.execute?.driver === void 0 ? {} : { driver: f.execute.driver },
+    stages: f.steps.map((s) => ({
+      stage: s.stage,
+      outcome: s.kind,
+      cache: s.cache,
+      wall_s: Math.round(s.wallMs) / 1e3,
+      dir: s.dir,
+      log: s.logPath
+    })),
+    failure: firstFailure ?? null
+  };
+  return parse(runRecord, record2, `run record ${f.cell.id}`);
+}
+function exitCodeFor(records) {
+  const outcomes = records.map((r) => r.failure?.outcome);
+  if (outcomes.includes("config-error")) return EXIT.usage;
+  if (records.some((r) => r.status === "infra-error" || r.status === "timeout" || r.status === "cancelled")) {
+    return EXIT.infra;
+  }
+  if (records.some((r) => r.status === "fail")) return EXIT.failed;
+  return EXIT.ok;
+}
+
+// actions/src/gate/finish.ts
+function gateTokens(reference, actual, fp32Gate) {
+  return gate(reference, actual, defaultPolicy(reference, fp32Gate));
+}
+function finishCell(f) {
+  let failure = f.failure;
+  const { reference, execute, cell: cell3 } = f;
+  const checkedOnDevice = execute?.driver?.output_check !== void 0 && execute.prompts.length === 0;
+  if (failure === null && execute !== null && reference !== null && cell3.recipe.quantized && reference.prompts.some((p) => p.quantized === null)) {
+    failure = f.incomparable(
+      "reference",
+      `recipe ${cell3.recipe.name} is quantized but the reference has no quantized tokens`
+    );
+  }
+  const gateOf = (data) => {
+    if (failure !== null || checkedOnDevice) return null;
+    const prompts = reference?.prompts ?? [];
+    try {
+      return gateTokens(prompts, data.prompts, cell3.fp32Gate);
+    } catch (err) {
+      if (!(err instanceof GateInputError)) throw err;
+      failure = f.incomparable(void 0, `gate: ${err.message}`);
+      return null;
+    }
+  };
+  const headGate = execute === null ? null : gateOf(execute);
+  const baseData = execute?.base;
+  const baseGate = baseData === void 0 ? null : gateOf(baseData);
+  const finishedAt = (/* @__PURE__ */ new Date()).toISOString();
+  const steps = f.steps.map((s) => ({
+    ...s,
+    dir: inRunOutput(f.outDir, s.dir),
+    logPath: s.logPath === null ? null : inRunOutput(f.outDir, s.logPath)
+  }));
+  const man = f.manifest;
+  const one = (role, data, g) => buildRunRecord({
+    cell: cell3,
+    session: f.session,
+    role,
+    gitSha: f.gitSha,
+    startedAt: f.startedAt,
+    finishedAt,
+    steps,
+    device: f.device,
+    telemetry: f.telemetry,
+    buildToolchain: man?.toolchain ?? null,
+    deviceToolchain: f.deviceToolchain,
+    reference,
+    execute: data,
+    gate: g,
+    failure,
+    ...man?.delegation === void 0 ? {} : { delegation: man.delegation },
+    // Execute ran only a .pte whose sha256 is its manifest's, so the manifest names the measured bytes.
+    ...data !== null && role !== "base" && man !== null ? { pte: { sha256: man.pte.sha256, bytes: man.pte.bytes } } : {},
+    ...baseData !== void 0 && execute?.order !== void 0 && f.basePteSha256 !== void 0 ? {
+      interleave: {
+        order: execute.order,
+        partner_pte_sha256: role === "head" ? f.basePteSha256 : man?.pte.sha256 ?? ""
+      }
+    } : {}
+  });
+  if (baseData === void 0) return [one(f.role, execute, headGate)];
+  return [one("base", baseData, baseGate), one("head", execute, headGate)];
+}
+
+// actions/src/pipeline/cell.ts
+import path13 from "node:path";
+
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/pipeline/triage.ts
+var MAX_LOG_CHARS = 4 * 1024 * 1024;
+
+// actions/src/records/host-info.ts
 import { readdir, readFile as readFile2 } from "node:fs/promises";
 import os from "node:os";
 
@@ -16579,7 +16888,7 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
-// actions/src/core/host-info.ts
+// actions/src/records/host-info.ts
 async function osName() {
   const text = await readFile2("/etc/os-release", "utf8").catch(() => "");
   const pretty = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(text)?.[1];
@@ -16603,315 +16912,6 @@ async function gitSha(cwd) {
   const res = await execa("git", ["rev-parse", "HEAD"], { cwd, reject: false });
   return res.exitCode === 0 ? res.stdout.trim() : null;
 }
-
-// actions/src/schemas/run-record.ts
-var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
-var ROLES = ["base", "head", "nightly", "release"];
-var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
-var gatePolicy2 = obj({
-  /** Which reference the `.pte` must match bit for bit. */
-  reference: literal("fp32", "quantized"),
-  /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
-  fp32: literal("gate", "report"),
-  /**
-   * OPTIONAL (CNN models): the largest allowed difference between the `.pte`'s INT8 output codes
-   * and the quantized reference's, in quanta of the output scale.
-   */
-  max_abs_diff_q: optional(nonNegInt)
-});
-var divergence = obj({
-  reference: literal("fp32", "quantized"),
-  prompt_index: nonNegInt,
-  position: nonNegInt,
-  /** null when the reference ended before the `.pte` did. */
-  expected_id: nullable(int),
-  expected_text: nullable(str),
-  /** null when the `.pte` stopped early. */
-  actual_id: nullable(int),
-  actual_text: nullable(str)
-});
-var outputAgreement2 = obj({
-  max_abs_diff_q: nonNegInt,
-  bound_q: nonNegInt,
-  /** The first place the largest difference occurs. */
-  prompt_index: nonNegInt,
-  position: nonNegInt,
-  /** How many output codes differ at all, of how many. */
-  differing: nonNegInt,
-  total: nonNegInt
-});
-var gateResult = obj({
-  verdict: literal("pass", "fail"),
-  policy: gatePolicy2,
-  first_divergence: nullable(divergence),
-  fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
-  /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
-  outputs: optional(outputAgreement2)
-});
-var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
-var stageEntry = obj({
-  stage: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  /** `hit`: reused from the build cache; `shared`: built earlier in this run for another cell. */
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str)
-});
-var telemetrySample = obj({
-  label: str,
-  at: str,
-  thermal_c: record(num),
-  cpu_mhz: record(num)
-});
-var failureNote = obj({
-  stage: optional(str),
-  outcome: str,
-  message: str,
-  known_issue: nullable(str),
-  triage: str,
-  reproduce: str
-});
-var roofline = obj({
-  /** Bytes read from DRAM per decoded token, approximated by the `.pte`'s size (weights dominate). */
-  bytes_per_token: num,
-  bandwidth_gbs: num,
-  bound_tokens_per_sec: num,
-  /** Median decode tokens/s over the bound (unflagged samples only). */
-  fraction: nullable(num)
-});
-var runRecord = obj({
-  schema: literal("pte-farm/run@1"),
-  cell,
-  session: str,
-  role: literal(...ROLES),
-  git_sha: nullable(str),
-  started_at: str,
-  finished_at: str,
-  status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
-  device: obj({
-    runner: str,
-    board: str,
-    hostname: str,
-    os: str,
-    kernel: str,
-    arch: str,
-    cpu: str,
-    cpus: nonNegInt,
-    memory_mb: nonNegInt
-  }),
-  /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
-  telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
-  metrics: record(metric),
-  tokens: arr(
-    obj({
-      prompt: str,
-      prompt_ids: arr(int),
-      generated_ids: arr(int),
-      reference_ids: arr(int),
-      quantized_reference_ids: nullable(arr(int))
-    })
-  ),
-  gate: nullable(gateResult),
-  /** OPTIONAL: decode speed against the device's memory-bandwidth bound; null when the bandwidth is unknown. */
-  roofline: optional(nullable(roofline)),
-  /**
-   * OPTIONAL (issue 7): the `.pte` the device executed, from its manifest (execute refuses a `.pte`
-   * whose sha256 differs from the manifest's). A release ships a file only when this matches the
-   * build's `.pte`, so the bench figures it publishes are of those exact bytes.
-   */
-  pte: optional(obj({ sha256: str, bytes: nonNegInt })),
-  /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
-  delegation: optional(delegation),
-  /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
-  /**
-   * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
-   * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
-   */
-  driver: optional(driverInfo),
-  stages: arr(stageEntry),
-  /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
-  failure: nullable(failureNote)
-});
-
-// actions/src/records/roofline.ts
-function roofline2(decodeTokensPerSec, pteBytes, bandwidthGbs) {
-  if (bandwidthGbs === null || bandwidthGbs <= 0 || pteBytes === null || pteBytes <= 0) return null;
-  const bound = bandwidthGbs * 1e9 / pteBytes;
-  return {
-    bytes_per_token: pteBytes,
-    bandwidth_gbs: bandwidthGbs,
-    bound_tokens_per_sec: round(bound, 2),
-    fraction: decodeTokensPerSec === null ? null : round(decodeTokensPerSec / bound, 4)
-  };
-}
-function round(x, digits) {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-// actions/src/records/build.ts
-function cellStatus(steps, gate2, failure, outputCheck = void 0) {
-  const failed = steps.find((s) => s.kind !== "ok");
-  if (failed !== void 0) {
-    if (failed.kind === "timeout") return "timeout";
-    if (failed.kind === "infra-failure") return "infra-error";
-    return "fail";
-  }
-  if (failure !== null) return failure.outcome === "infra-failure" ? "infra-error" : "fail";
-  if (gate2 === null && outputCheck === "bundled-io") return "pass";
-  return gate2?.verdict === "pass" ? "pass" : "fail";
-}
-function buildRunRecord(f) {
-  const firstFailure = f.steps.find((s) => s.failure !== null)?.failure ?? f.failure;
-  const record2 = {
-    schema: "pte-farm/run@1",
-    cell: { id: f.cell.id, ...f.cell.ref },
-    session: f.session,
-    role: f.role,
-    git_sha: f.gitSha,
-    started_at: f.startedAt,
-    finished_at: f.finishedAt,
-    status: cellStatus(f.steps, f.gate, f.failure, f.execute?.driver?.output_check),
-    toolchain: { name: f.cell.toolchain.name, build: f.buildToolchain, device: f.deviceToolchain },
-    device: f.device,
-    telemetry: {
-      samples: f.telemetry,
-      ...f.execute?.telemetry === void 0 ? {} : { reps: f.execute.telemetry }
-    },
-    metrics: f.execute?.metrics ?? {},
-    tokens: (f.reference?.prompts ?? []).map((ref, i2) => ({
-      prompt: ref.prompt,
-      prompt_ids: ref.prompt_ids,
-      generated_ids: f.execute?.prompts[i2]?.ids ?? [],
-      reference_ids: ref.fp32.ids,
-      quantized_reference_ids: ref.quantized?.ids ?? null
-    })),
-    gate: f.gate,
-    roofline: f.execute === null ? null : roofline2(
-      median(cleanSamples(f.execute.metrics.decode_tokens_per_sec)),
-      median(f.execute.metrics.pte_bytes?.samples ?? []),
-      f.cell.device.memoryBandwidthGbs
-    ),
-    ...f.pte === void 0 ? {} : { pte: f.pte },
-    ...f.delegation === void 0 ? {} : { delegation: f.delegation },
-    ...f.interleave === void 0 ? {} : { interleave: f.interleave },
-    ...f.execute?.driver === void 0 ? {} : { driver: f.execute.driver },
-    stages: f.steps.map((s) => ({
-      stage: s.stage,
-      outcome: s.kind,
-      cache: s.cache,
-      wall_s: Math.round(s.wallMs) / 1e3,
-      dir: s.dir,
-      log: s.logPath
-    })),
-    failure: firstFailure ?? null
-  };
-  return parse(runRecord, record2, `run record ${f.cell.id}`);
-}
-function exitCodeFor(records) {
-  const outcomes = records.map((r) => r.failure?.outcome);
-  if (outcomes.includes("config-error")) return EXIT.usage;
-  if (records.some((r) => r.status === "infra-error" || r.status === "timeout" || r.status === "cancelled")) {
-    return EXIT.infra;
-  }
-  if (records.some((r) => r.status === "fail")) return EXIT.failed;
-  return EXIT.ok;
-}
-
-// actions/src/gate/finish.ts
-function gateTokens(reference, actual, fp32Gate) {
-  return gate(reference, actual, defaultPolicy(reference, fp32Gate));
-}
-function finishCell(f) {
-  let failure = f.failure;
-  const { reference, execute, cell: cell3 } = f;
-  const checkedOnDevice = execute?.driver?.output_check !== void 0 && execute.prompts.length === 0;
-  if (failure === null && execute !== null && reference !== null && cell3.recipe.quantized && reference.prompts.some((p) => p.quantized === null)) {
-    failure = f.incomparable(
-      "reference",
-      `recipe ${cell3.recipe.name} is quantized but the reference has no quantized tokens`
-    );
-  }
-  const gateOf = (data) => {
-    if (failure !== null || checkedOnDevice) return null;
-    const prompts = reference?.prompts ?? [];
-    try {
-      return gateTokens(prompts, data.prompts, cell3.fp32Gate);
-    } catch (err) {
-      if (!(err instanceof GateInputError)) throw err;
-      failure = f.incomparable(void 0, `gate: ${err.message}`);
-      return null;
-    }
-  };
-  const headGate = execute === null ? null : gateOf(execute);
-  const baseData = execute?.base;
-  const baseGate = baseData === void 0 ? null : gateOf(baseData);
-  const finishedAt = (/* @__PURE__ */ new Date()).toISOString();
-  const steps = f.steps.map((s) => ({
-    ...s,
-    dir: inRunOutput(f.outDir, s.dir),
-    logPath: s.logPath === null ? null : inRunOutput(f.outDir, s.logPath)
-  }));
-  const man = f.manifest;
-  const one = (role, data, g) => buildRunRecord({
-    cell: cell3,
-    session: f.session,
-    role,
-    gitSha: f.gitSha,
-    startedAt: f.startedAt,
-    finishedAt,
-    steps,
-    device: f.device,
-    telemetry: f.telemetry,
-    buildToolchain: man?.toolchain ?? null,
-    deviceToolchain: f.deviceToolchain,
-    reference,
-    execute: data,
-    gate: g,
-    failure,
-    ...man?.delegation === void 0 ? {} : { delegation: man.delegation },
-    // Execute ran only a .pte whose sha256 is its manifest's, so the manifest names the measured bytes.
-    ...data !== null && role !== "base" && man !== null ? { pte: { sha256: man.pte.sha256, bytes: man.pte.bytes } } : {},
-    ...baseData !== void 0 && execute?.order !== void 0 && f.basePteSha256 !== void 0 ? {
-      interleave: {
-        order: execute.order,
-        partner_pte_sha256: role === "head" ? f.basePteSha256 : man?.pte.sha256 ?? ""
-      }
-    } : {}
-  });
-  if (baseData === void 0) return [one(f.role, execute, headGate)];
-  return [one("base", baseData, baseGate), one("head", execute, headGate)];
-}
-
-// actions/src/pipeline/cell.ts
-import path13 from "node:path";
-
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/pipeline/triage.ts
-var MAX_LOG_CHARS = 4 * 1024 * 1024;
 
 // actions/src/pipeline/stage-job.ts
 import { readFile as readFile4 } from "node:fs/promises";

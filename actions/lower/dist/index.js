@@ -16199,7 +16199,7 @@ function runnableCell(cell3, env = process.env) {
 // actions/src/pipeline/stage-specs.ts
 import path14 from "node:path";
 
-// actions/src/core/host-info.ts
+// actions/src/records/host-info.ts
 function platformId() {
   return `${process.platform}-${process.arch}`;
 }

@@ -12,10 +12,10 @@
 import type { Cell } from "../../../matrix/cells.ts";
 import type { Driver } from "../../../matrix/schema.ts";
 import type { Farm } from "../../../matrix/types.ts";
-import type { TelemetrySample } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
 import type { StageContext } from "../pipeline/stage-specs.ts";
 import type { Step } from "../pipeline/step-runner.ts";
+import type { TelemetrySample } from "../records/host-info.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import type { ToolchainVersions } from "../schemas/stage.ts";
 

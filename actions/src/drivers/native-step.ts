@@ -9,11 +9,11 @@ import { type FileHandle, mkdir, open, readFile, writeFile } from "node:fs/promi
 import path from "node:path";
 import { loadKnownIssues } from "../../../matrix/known-issues.ts";
 import { sha256File } from "../core/hashing.ts";
-import { platformId, sampleTelemetry } from "../core/host-info.ts";
 import { KNOWN_ISSUES_FILE } from "../core/paths.ts";
 import { parse, ValidationError } from "../core/validate.ts";
 import type { FailureNote, Step } from "../pipeline/step-runner.ts";
 import { triage } from "../pipeline/triage.ts";
+import { platformId, sampleTelemetry } from "../records/host-info.ts";
 import type { StageOutcomeKind } from "../schemas/run-record.ts";
 import {
   type ExecuteData,

@@ -5,8 +5,9 @@
  * CPU clocks before and after it. A rep that started hot is flagged, never silently averaged in.
  * Throttle history (vcgencmd, pmset) is not read here: `throttled` is null.
  */
-import { sampleTelemetry } from "../core/host-info.ts";
+
 import type { Logger } from "../core/logger.ts";
+import { sampleTelemetry } from "../records/host-info.ts";
 import type { RepTelemetry, StageSpec } from "../schemas/stage.ts";
 
 export type Cooldown = NonNullable<StageSpec["execute"]["cooldown"]>;

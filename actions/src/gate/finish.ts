@@ -7,10 +7,10 @@
  * result that cannot be compared at all is reported ({@link FinishInput.incomparable}).
  */
 import type { Cell } from "../../../matrix/cells.ts";
-import type { DeviceInfo, TelemetrySample } from "../core/host-info.ts";
 import { inRunOutput } from "../core/paths.ts";
 import type { FailureNote, Step } from "../pipeline/step-runner.ts";
 import { buildRunRecord } from "../records/build.ts";
+import type { DeviceInfo, TelemetrySample } from "../records/host-info.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import type { GateResult, Role, RunRecord } from "../schemas/run-record.ts";
 import type { ExecuteData, ReferenceData, StageName, ToolchainVersions } from "../schemas/stage.ts";

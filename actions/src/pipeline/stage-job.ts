@@ -12,10 +12,10 @@ import { loadKnownIssues } from "../../../matrix/known-issues.ts";
 import type { Farm } from "../../../matrix/types.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "../core/errors.ts";
 import { sha256File } from "../core/hashing.ts";
-import type { TelemetrySample } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE, STAGES_DIR } from "../core/paths.ts";
 import { arr, type Check, nonEmptyStr, obj, parse, parseJson, ValidationError } from "../core/validate.ts";
+import type { TelemetrySample } from "../records/host-info.ts";
 import { type Manifest, manifest as manifestSchema } from "../schemas/manifest.ts";
 import type { StageOutcomeKind } from "../schemas/run-record.ts";
 import {

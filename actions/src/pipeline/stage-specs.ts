@@ -7,7 +7,7 @@
  */
 import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
-import { sampleTelemetry, type TelemetrySample } from "../core/host-info.ts";
+import { sampleTelemetry, type TelemetrySample } from "../records/host-info.ts";
 import type { StageName, StageResult, StageSpec, ToolchainVersions } from "../schemas/stage.ts";
 import type { RunnableCell } from "./runnable-cell.ts";
 import type { Step, StepRunner } from "./step-runner.ts";

@@ -8,7 +8,6 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ConfigurationError } from "../core/errors.ts";
-import type { TelemetrySample } from "../core/host-info.ts";
 import { inRunOutput } from "../core/paths.ts";
 import {
   arr,
@@ -21,6 +20,7 @@ import {
   str,
   ValidationError,
 } from "../core/validate.ts";
+import type { TelemetrySample } from "../records/host-info.ts";
 import { failureNote, STAGE_OUTCOMES, telemetrySample } from "../schemas/run-record.ts";
 import { STAGES, type StageName } from "../schemas/stage.ts";
 import type { Step } from "./step-runner.ts";

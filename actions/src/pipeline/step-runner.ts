@@ -8,9 +8,9 @@ import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
 import type { KnownIssue } from "../../../matrix/known-issues.ts";
 import { canonicalJson, sha256Text } from "../core/hashing.ts";
-import { platformId } from "../core/host-info.ts";
 import type { Logger } from "../core/logger.ts";
 import { displayPath, inRunOutput, portablePython } from "../core/paths.ts";
+import { platformId } from "../records/host-info.ts";
 import type { RunRecord, StageOutcomeKind } from "../schemas/run-record.ts";
 import type { StageName, StageResult, StageSpec, ToolchainVersions } from "../schemas/stage.ts";
 import {

@@ -4,7 +4,6 @@
  */
 import type { Cell } from "../../../matrix/cells.ts";
 import { EXIT, type ExitCode } from "../core/errors.ts";
-import type { DeviceInfo, TelemetrySample } from "../core/host-info.ts";
 import { parse } from "../core/validate.ts";
 import type { FailureNote, Step } from "../pipeline/step-runner.ts";
 import {
@@ -21,6 +20,7 @@ import type {
   ReferenceData,
   ToolchainVersions,
 } from "../schemas/stage.ts";
+import type { DeviceInfo, TelemetrySample } from "./host-info.ts";
 import { roofline } from "./roofline.ts";
 import { cleanSamples, median } from "./samples.ts";
 

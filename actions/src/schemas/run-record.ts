@@ -4,7 +4,6 @@
  * shows up here, not three jobs later) and when read back from another workflow's artefacts.
  */
 
-import type { DeviceInfo, TelemetrySample } from "../core/host-info.ts";
 import {
   arr,
   type Infer,
@@ -18,6 +17,7 @@ import {
   record,
   str,
 } from "../core/validate.ts";
+import type { DeviceInfo, TelemetrySample } from "../records/host-info.ts";
 import { delegation, driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
 
 export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;
