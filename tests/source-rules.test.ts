@@ -99,8 +99,8 @@ describe("import rules (.dependency-cruiser.mjs)", () => {
 
   it("rejects a circle, imports of the CLI and of the actions' run() from domain code, core importing up and a schema importing a domain folder", async () => {
     const root = await tree({
-      "actions/src/records/host-info.ts": importing(
-        "actions/src/records/host-info.ts",
+      "actions/src/core/host-info.ts": importing(
+        "actions/src/core/host-info.ts",
         "actions/src/schemas/record.ts",
       ),
       "actions/src/schemas/record.ts": importing("actions/src/schemas/record.ts", "matrix/ids.ts"),
@@ -134,7 +134,7 @@ describe("import rules (.dependency-cruiser.mjs)", () => {
     const res = await cruise(root);
     expect(res.exitCode).not.toBe(0);
     expect(res.violations).toEqual([
-      "core-is-the-bottom: actions/src/records/host-info.ts → actions/src/schemas/record.ts",
+      "core-is-the-bottom: actions/src/core/host-info.ts → actions/src/schemas/record.ts",
       "no-action-runs-from-outside: actions/src/cli/health.ts → actions/src/action-runs/io-table.ts",
       "no-action-runs-from-outside: reports/summary.ts → actions/src/action-runs/io-table.ts",
       // One finding per circle, at its type-only edge: `import type` makes a circle too.

@@ -5,30 +5,10 @@
 import { readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import { execa } from "execa";
+import type { RunRecord } from "../schemas/run-record.ts";
 
-/**
- * The run record's `device`. Spelled here rather than taken from schemas/run-record.ts because core
- * imports nothing above it; that schema fails to typecheck if the two drift apart.
- */
-export interface DeviceInfo {
-  runner: string;
-  board: string;
-  hostname: string;
-  os: string;
-  kernel: string;
-  arch: string;
-  cpu: string;
-  cpus: number;
-  memory_mb: number;
-}
-
-/** One reading of the run record's `telemetry.samples` (checked against the schema as DeviceInfo is). */
-export interface TelemetrySample {
-  label: string;
-  at: string;
-  thermal_c: Record<string, number>;
-  cpu_mhz: Record<string, number>;
-}
+export type DeviceInfo = RunRecord["device"];
+export type TelemetrySample = RunRecord["telemetry"]["samples"][number];
 
 async function osName(): Promise<string> {
   const text = await readFile("/etc/os-release", "utf8").catch(() => "");

@@ -3,7 +3,6 @@
  * compare, history and every report read, so it is validated both when written (our own bug
  * shows up here, not three jobs later) and when read back from another workflow's artefacts.
  */
-
 import {
   arr,
   type Infer,
@@ -17,7 +16,6 @@ import {
   record,
   str,
 } from "../core/validate.ts";
-import type { DeviceInfo, TelemetrySample } from "../records/host-info.ts";
 import { delegation, driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
 
 export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;
@@ -175,15 +173,3 @@ export const runRecord = obj({
   failure: nullable(failureNote),
 });
 export type RunRecord = Infer<typeof runRecord>;
-
-// Compiles only while core/host-info.ts's DeviceInfo and TelemetrySample and the shapes above are
-// assignable both ways.
-function _sameHostShapes(
-  device: RunRecord["device"],
-  written: DeviceInfo,
-  sample: RunRecord["telemetry"]["samples"][number],
-  read: TelemetrySample,
-): [DeviceInfo, RunRecord["device"], TelemetrySample, RunRecord["telemetry"]["samples"][number]] {
-  return [device, written, sample, read];
-}
-void _sameHostShapes;
