@@ -319,7 +319,7 @@ describe("plan with quarantined devices", () => {
   it("refuses a malformed --history with what to write instead (exit 2)", async () => {
     const logger = new RecordingLogger();
     expect(await main(["plan", "--event", "push", "--history", "/tmp/x"], logger)).toBe(2);
-    expect(logger.text()).toContain("expected dir:PATH (a folder) or git:REPO[#branch]");
+    expect(logger.text()).toContain("expected dir:PATH (a folder), git:REPO[#branch]");
   });
 });
 

@@ -53,7 +53,7 @@ describe("pte-farm history", () => {
   it("refuses an unknown store kind with exit 2", async () => {
     const res = await cli("history", "list", "--store", "s3://bucket");
     expect(res.exitCode).toBe(2);
-    expect(res.stderr).toContain("expected dir:PATH (a folder) or git:REPO[#branch]");
+    expect(res.stderr).toContain("expected dir:PATH (a folder), git:REPO[#branch]");
   });
 });
 

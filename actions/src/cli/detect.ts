@@ -7,14 +7,18 @@ import { type CompareConfig, loadCompareConfig, settingsFor } from "../compare/c
 import { cellSeries, type Detection, detectSeries } from "../compare/detect.ts";
 import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { openStore } from "../history/open.ts";
+import { collect } from "../history/store.ts";
 import { readRunRecord, recordFiles } from "../records/read.ts";
 import { usageErrors } from "./args.ts";
 
-export const DETECT_USAGE = `pte-farm detect --history DIR|FILE [--history ...] --cell ID --metric NAME [--config FILE]
-  change points in the cell's nightly series (candidates: an issue needs a confirming re-run)`;
+export const DETECT_USAGE = `pte-farm detect (--history DIR|FILE [--history ...] | --store STORE) --cell ID --metric NAME [--config FILE]
+  change points in the cell's nightly series (candidates: an issue needs a confirming re-run);
+  --store reads only that cell's records from a history store (see pte-farm help history)`;
 
 interface DetectOptions {
   history: string[];
+  store?: string;
   cell: string;
   metric: string;
   config?: string;
@@ -23,14 +27,19 @@ interface DetectOptions {
 
 async function detectCommand(opts: DetectOptions): Promise<Detection> {
   const config: CompareConfig = await loadCompareConfig(opts.config);
-  const files = await recordFiles(opts.history, { flag: "--history" });
-  const records = await Promise.all(files.map(readRunRecord));
+  const store = opts.store === undefined ? null : openStore(opts.store);
+  const files = store === null ? await recordFiles(opts.history, { flag: "--history" }) : [];
+  const records =
+    store === null ? await Promise.all(files.map(readRunRecord)) : await collect(store, { cell: opts.cell });
   const series = cellSeries(records, opts.cell, opts.metric);
   if (series.length === 0) {
     const cells = [...new Set(records.map((r) => r.cell.id))].sort();
     throw new ConfigurationError(
-      `no passing record of cell ${opts.cell} with metric ${opts.metric} in ${files.length} record(s); ` +
-        `cells present: ${cells.join(", ") || "none"}`,
+      store === null
+        ? `no passing record of cell ${opts.cell} with metric ${opts.metric} in ${files.length} record(s); ` +
+            `cells present: ${cells.join(", ") || "none"}`
+        : `no passing record of cell ${opts.cell} with metric ${opts.metric} in ${store.describe()} ` +
+            `(${records.length} record(s) of that cell)`,
     );
   }
   const device = records.find((r) => r.cell.id === opts.cell)?.cell.device ?? "";
@@ -47,6 +56,7 @@ export async function detectCli(argv: string[], logger: Logger): Promise<ExitCod
       args: argv,
       options: {
         history: { type: "string", multiple: true },
+        store: { type: "string" },
         cell: { type: "string" },
         metric: { type: "string" },
         config: { type: "string" },
@@ -58,11 +68,18 @@ export async function detectCli(argv: string[], logger: Logger): Promise<ExitCod
     logger.info(DETECT_USAGE);
     return EXIT.ok;
   }
-  if (values.history === undefined || values.cell === undefined || values.metric === undefined) {
-    throw new ConfigurationError("detect needs --history DIR|FILE, --cell ID and --metric NAME");
+  if (
+    (values.history === undefined) === (values.store === undefined) ||
+    values.cell === undefined ||
+    values.metric === undefined
+  ) {
+    throw new ConfigurationError(
+      "detect needs one of --history DIR|FILE or --store STORE, and --cell ID and --metric NAME",
+    );
   }
   await detectCommand({
-    history: values.history,
+    history: values.history ?? [],
+    ...(values.store === undefined ? {} : { store: values.store }),
     cell: values.cell,
     metric: values.metric,
     ...(values.config === undefined ? {} : { config: values.config }),

@@ -1,11 +1,14 @@
 /**
- * `pte-farm history append` and `pte-farm history list`: run records into a history store, and a
- * cell's records out of one (history/open.ts opens `dir:` and `git:` stores). A record file that
- * is missing or fails its schema is bad input (exit 2), named by path.
+ * `pte-farm history append|list|compact|migrate`: run records into a history store, a cell's
+ * records out of one, a git data branch compacted, a history moved between stores (history/open.ts
+ * opens `dir:`, `git:` and `postgres` stores). A record file that is missing or fails its schema
+ * is bad input (exit 2), named by path.
  */
 import { parseArgs } from "node:util";
 import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { GitBranchStore } from "../history/git-branch.ts";
+import { migrate } from "../history/migrate.ts";
 import { openStore } from "../history/open.ts";
 import { readRunRecords } from "../records/read.ts";
 import { cleanSamples, median } from "../records/samples.ts";
@@ -13,8 +16,16 @@ import { usageErrors } from "./args.ts";
 
 export const HISTORY_USAGE = `pte-farm history append --store STORE RECORD...
 pte-farm history list --store STORE [--cell ID]
-  STORE             dir:PATH (one JSON file per record) or git:REPO[#branch] (a data branch,
-                    default pte-farm-data; pushed to origin when the repository has one)`;
+pte-farm history compact --store git:REPO[#branch] [--before YYYY-MM]
+pte-farm history migrate --from STORE --to STORE
+  STORE             dir:PATH (a folder), git:REPO[#branch] (a data branch, default
+                    pte-farm-data; pushed to origin when the repository has one), or
+                    postgres[:ENV] (PostgreSQL; the URL, password included, is read from
+                    $PTE_FARM_HISTORY_URL or $ENV and never given as an argument)
+  compact           folds record files of months before --before (default: the newest
+                    record's month) into one file per cell per month, as a new root commit
+  migrate           copies every record and health report, then checks counts and a
+                    content hash of both stores (exit 3 if anything is missing)`;
 
 async function historyAppend(opts: { store: string; files: string[]; logger: Logger }): Promise<void> {
   const store = openStore(opts.store);
@@ -25,34 +36,73 @@ async function historyAppend(opts: { store: string; files: string[]; logger: Log
 
 async function historyList(opts: { store: string; cell?: string; logger: Logger }): Promise<void> {
   const store = openStore(opts.store);
-  const items = await store.list(opts.cell);
-  for (const { path, record } of items) {
+  let n = 0;
+  for await (const { path, record } of store.query(opts.cell === undefined ? {} : { cell: opts.cell })) {
     const decode = median(cleanSamples(record.metrics.decode_tokens_per_sec));
     opts.logger.info(
       [record.started_at, record.role, record.status, decode === null ? "—" : decode.toFixed(2), path].join(
         "\t",
       ),
     );
+    n++;
   }
-  opts.logger.info(`${items.length} record(s) in ${store.describe()}${opts.cell ? ` for ${opts.cell}` : ""}`);
+  opts.logger.info(`${n} record(s) in ${store.describe()}${opts.cell ? ` for ${opts.cell}` : ""}`);
 }
 
-/** `pte-farm history append|list …`: argv in, exit code out. */
+async function historyCompact(opts: { store: string; before?: string; logger: Logger }): Promise<void> {
+  const store = openStore(opts.store);
+  if (!(store instanceof GitBranchStore)) {
+    throw new ConfigurationError(
+      `history compact: ${store.describe()} is not a git store; only git: stores are compacted`,
+    );
+  }
+  if (opts.before !== undefined && !/^\d{4}-(0[1-9]|1[0-2])$/.test(opts.before)) {
+    throw new ConfigurationError(`history compact: --before ${opts.before}: expected a month, YYYY-MM`);
+  }
+  const r = await store.compact(opts.before === undefined ? {} : { before: opts.before });
+  opts.logger.info(
+    r.commit === null
+      ? `nothing to compact in ${store.describe()} (${r.records} record(s))`
+      : `compacted ${store.describe()}: ${r.folded} record file(s) into ${r.months} month file(s); ${r.records} record(s); commit ${r.commit}`,
+  );
+}
+
+/** `pte-farm history …`: argv in, exit code out. */
 export async function historyCli(argv: string[], logger: Logger): Promise<ExitCode> {
   const [sub, ...rest] = argv;
   const { values, positionals } = usageErrors("history", () =>
     parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { store: { type: "string" }, cell: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        store: { type: "string" },
+        cell: { type: "string" },
+        before: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     }),
   );
   if (values.help || sub === "--help" || sub === "-h") {
     logger.info(HISTORY_USAGE);
     return EXIT.ok;
   }
+  if (sub === "migrate") {
+    if (values.from === undefined || values.to === undefined) {
+      throw new ConfigurationError("history migrate: --from STORE and --to STORE are required");
+    }
+    const [from, to] = [openStore(values.from), openStore(values.to)];
+    const r = await migrate(from, to, (m) => logger.info(m));
+    logger.info(
+      `migrated ${r.records} record(s) and ${r.health} health report(s) from ${from.describe()} to ${to.describe()}; ` +
+        `content hash ${r.contentHash} on both sides` +
+        (r.targetOnly > 0 ? `; the target also holds ${r.targetOnly} record(s) of its own` : ""),
+    );
+    return EXIT.ok;
+  }
   if (values.store === undefined)
-    throw new ConfigurationError("history: --store dir:PATH | git:REPO[#branch] is required");
+    throw new ConfigurationError("history: --store STORE is required (see pte-farm help history)");
   if (sub === "append") {
     await historyAppend({ store: values.store, files: positionals, logger });
     return EXIT.ok;
@@ -65,5 +115,13 @@ export async function historyCli(argv: string[], logger: Logger): Promise<ExitCo
     });
     return EXIT.ok;
   }
-  throw new ConfigurationError(`history ${sub ?? "(missing)"}: expected append or list`);
+  if (sub === "compact") {
+    await historyCompact({
+      store: values.store,
+      ...(values.before === undefined ? {} : { before: values.before }),
+      logger,
+    });
+    return EXIT.ok;
+  }
+  throw new ConfigurationError(`history ${sub ?? "(missing)"}: expected append, list, compact or migrate`);
 }

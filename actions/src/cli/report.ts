@@ -25,6 +25,7 @@ import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE } from "../core/paths.ts";
 import { openStore } from "../history/open.ts";
+import { collect } from "../history/store.ts";
 import { onePerCell, pairCells } from "../publish/cells.ts";
 import { RUN_RECORD_FILE, readRunRecord, recordFiles } from "../records/read.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
@@ -135,7 +136,7 @@ export async function reportCommand(opts: ReportCommandOptions): Promise<ReportR
   for (const cell of cells) {
     const id = cell.head.cell.id;
     if (store !== null) {
-      const nightly = (await store.list(id)).map((s) => s.record).filter((r) => r.role === "nightly");
+      const nightly = await collect(store, { cell: id, role: "nightly" });
       cell.trend = cellSeries(nightly, id, HEADLINE_METRIC)
         .slice(-TREND_NIGHTS)
         .map((p): TrendPoint => ({ label: p.started_at.slice(5, 10), value: p.value }));

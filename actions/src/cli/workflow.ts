@@ -10,10 +10,9 @@ import { loadCompareConfig } from "../compare/config.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { arr, nonEmptyStr, obj, open, parseJson } from "../core/validate.ts";
-import { LocalFolderStore } from "../history/local-folder.ts";
 import { nightly } from "../history/nightly.ts";
 import { openStore } from "../history/open.ts";
-import { serialize } from "../history/store.ts";
+import { collect, nightlySeries, serialize } from "../history/store.ts";
 import { recordsUnder } from "../records/read.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 
@@ -40,11 +39,8 @@ export async function findBaseCommand(opts: {
   logger: Logger;
   env: NodeJS.ProcessEnv;
 }): Promise<RunRecord | null> {
-  const stored = await new LocalFolderStore(opts.history).list(opts.cell);
-  const base = newestNightly(
-    stored.map((s) => s.record),
-    opts.cell,
-  );
+  const spec = /^(dir|git):|^postgres(:|$)/.test(opts.history) ? opts.history : `dir:${opts.history}`;
+  const base = newestNightly(await collect(openStore(spec), { cell: opts.cell, role: "nightly" }), opts.cell);
   if (base === null) {
     opts.logger.info(`no passing nightly record of ${opts.cell} in the history: nothing to compare against`);
   } else {
@@ -82,7 +78,10 @@ export async function nightlyCandidatesCommand(opts: {
   const store = openStore(opts.store);
   const appended = await store.append(tonight);
   opts.logger.info(`appended ${appended.length} record(s) to ${store.describe()}`);
-  const history = (await store.list()).map((s) => s.record);
+  const history = await nightlySeries(
+    store,
+    tonight.map((r) => r.cell.id),
+  );
   const decision = nightly({ history, tonight, config: await loadCompareConfig(opts.config) });
   for (const c of decision.candidates) opts.logger.info(`candidate: ${c.cell} ${c.metric}: ${c.reason}`);
   for (const n of decision.notes) opts.logger.info(n);

@@ -5,11 +5,14 @@
  */
 import type { Farm } from "../../../matrix/types.ts";
 import { openStore } from "../history/open.ts";
+import { collect } from "../history/store.ts";
+import type { RunRecord } from "../schemas/run-record.ts";
 import { type DeviceStates, deviceStates } from "./quarantine.ts";
 
 export async function storedDeviceStates(farm: Farm, storeSpec: string): Promise<DeviceStates> {
   const store = openStore(storeSpec);
-  const runs = (await store.list()).map((s) => s.record);
+  const runs: RunRecord[] = [];
+  for (const device of farm.devices.keys()) runs.push(...(await collect(store, { device })));
   const reports = (await store.listHealth()).map((s) => s.report);
   return deviceStates([...farm.devices.keys()], runs, reports, farm.health.quarantineAfter);
 }

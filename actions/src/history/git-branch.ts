@@ -11,13 +11,14 @@
  * writers never lose a record: each attempt re-reads the tip and keeps every file already there.
  */
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { InfrastructureError } from "../core/errors.ts";
 import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
+import { isLayoutFile, isMonthFile, monthLine, monthPath, monthText, readLayoutFile } from "./layout.ts";
 import {
   byTime,
   cellPrefix,
@@ -26,13 +27,15 @@ import {
   healthPath,
   healthPrefix,
   isHealthPath,
-  readStored,
+  queryListed,
+  type RecordQuery,
   readStoredHealth,
   recordPath,
   type StoredHealth,
   type StoredRecord,
   serialize,
   serializeHealth,
+  uniqueById,
 } from "./store.ts";
 
 const ZERO = "0".repeat(40);
@@ -50,6 +53,17 @@ export interface GitBranchOptions {
   maxAttempts?: number;
   /** First backoff in ms; doubles per attempt up to 2 s, with full jitter (default 20). */
   backoffMs?: number;
+}
+
+export interface CompactResult {
+  /** Record files folded into month files. */
+  folded: number;
+  /** Month files written (new or grown). */
+  months: number;
+  /** Records on the branch afterwards. */
+  records: number;
+  /** The new root commit, or null when there was nothing to fold. */
+  commit: string | null;
 }
 
 export class GitBranchStore implements HistoryStore {
@@ -135,25 +149,36 @@ export class GitBranchStore implements HistoryStore {
     what: string,
   ): Promise<string[]> {
     if (texts.length === 0) return [];
-    const files: { path: string; blob: string }[] = [];
-    for (const f of texts) {
-      files.push({
-        path: f.path,
-        blob: await this.must(["hash-object", "-w", "--stdin"], { input: f.text }),
-      });
-    }
+    const blobs = await this.writeBlobs(texts.map((f) => f.text));
+    const files = texts.map((f, i) => ({ path: f.path, blob: blobs[i] ?? "" }));
     const remote = await this.hasRemote();
     for (let attempt = 1; ; attempt++) {
       const parent = await this.tip(remote);
       const commit = await this.commitOn(parent, files, what);
       if (await this.publish(remote, commit, parent)) return files.map((f) => f.path);
-      if (attempt >= this.maxAttempts) {
+      await this.backoff(attempt);
+    }
+  }
+
+  /** Writes the texts as blobs with one `git hash-object --stdin-paths` (not one process per file). */
+  private async writeBlobs(texts: readonly string[]): Promise<string[]> {
+    if (texts.length === 0) return [];
+    const dir = await mkdtemp(path.join(os.tmpdir(), "pte-farm-blobs-"));
+    try {
+      const files = texts.map((_, i) => path.join(dir, `${i}`));
+      await Promise.all(texts.map((t, i) => writeFile(files[i] as string, t)));
+      const out = await this.must(["hash-object", "-w", "--no-filters", "--stdin-paths"], {
+        input: `${files.join("\n")}\n`,
+      });
+      const ids = out.split("\n");
+      if (ids.length !== texts.length) {
         throw new InfrastructureError(
-          `history ${this.describe()}: gave up after ${attempt} attempts; the branch kept moving (or the push is refused)`,
+          `history ${this.describe()}: git hash-object wrote ${ids.length} of ${texts.length} blob(s)`,
         );
       }
-      const cap = Math.min(2000, this.backoffMs * 2 ** (attempt - 1));
-      await new Promise((r) => setTimeout(r, Math.random() * cap));
+      return ids;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -163,27 +188,130 @@ export class GitBranchStore implements HistoryStore {
     files: { path: string; blob: string }[],
     what: string,
   ): Promise<string> {
+    const msg = `history: append ${what}\n\n${files.map((f) => f.path).join("\n")}\n`;
+    return this.commitTree({
+      tree: parent,
+      parents: parent === null ? [] : [parent],
+      add: files,
+      remove: [],
+      msg,
+    });
+  }
+
+  /** A commit of `tree`'s files (none when null) less `remove` plus `add`, built in a private index. */
+  private async commitTree(o: {
+    tree: string | null;
+    parents: string[];
+    add: readonly { path: string; blob: string }[];
+    remove: readonly string[];
+    msg: string;
+  }): Promise<string> {
     const index = path.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
     const env = { GIT_INDEX_FILE: index };
     try {
-      await this.must(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], { env });
-      const info = files.map((f) => `100644 ${f.blob}\t${f.path}\n`).join("");
+      await this.must(o.tree === null ? ["read-tree", "--empty"] : ["read-tree", o.tree], { env });
+      const info = [
+        ...o.remove.map((p) => `0 ${ZERO}\t${p}\n`),
+        ...o.add.map((f) => `100644 ${f.blob}\t${f.path}\n`),
+      ].join("");
       await this.must(["update-index", "--add", "--index-info"], { env, input: info });
       const tree = await this.must(["write-tree"], { env });
-      const msg = `history: append ${what}\n\n${files.map((f) => f.path).join("\n")}\n`;
-      return await this.must(["commit-tree", tree, ...(parent === null ? [] : ["-p", parent]), "-m", msg]);
+      return await this.must(["commit-tree", tree, ...o.parents.flatMap((p) => ["-p", p]), "-m", o.msg]);
     } finally {
       await rm(index, { force: true });
     }
   }
 
+  /**
+   * Folds each record file of a month before `before` (default: the month of the newest record,
+   * which stays as files while it is being written) into its cell's month file (layout.ts), and
+   * publishes the result as a new root commit: the branch's old commits become unreachable, so
+   * `git gc` (GitHub's included) drops their objects and the data branch's size follows the data,
+   * not the number of appends. Records keep their own time, commit and session; the branch's git
+   * log was never the history. Published with the same compare-and-swap as an append (a lease on
+   * the tip read), so a writer racing it retries on top of the compacted tip and loses nothing.
+   */
+  async compact(opts: { before?: string } = {}): Promise<CompactResult> {
+    const remote = await this.hasRemote();
+    for (let attempt = 1; ; attempt++) {
+      const tip = await this.tip(remote);
+      if (tip === null) return { folded: 0, months: 0, records: 0, commit: null };
+      const plan = await this.compactPlan(tip, opts.before);
+      if (plan.remove.length === 0) return { folded: 0, months: 0, records: plan.records, commit: null };
+      const blobs = await this.writeBlobs([...plan.months.values()]);
+      const add = [...plan.months.keys()].map((file, i) => ({ path: file, blob: blobs[i] ?? "" }));
+      const msg = `history: compacted ${plan.remove.length} record file(s) into ${add.length} month file(s); ${plan.records} record(s)\n`;
+      const commit = await this.commitTree({ tree: tip, parents: [], add, remove: plan.remove, msg });
+      if (await this.publish(remote, commit, tip, true)) {
+        return { folded: plan.remove.length, months: add.length, records: plan.records, commit };
+      }
+      await this.backoff(attempt);
+    }
+  }
+
+  /** What compaction of `tip` removes and writes. */
+  private async compactPlan(tip: string, before: string | undefined) {
+    const entries = (await this.lsTree(tip, null)).filter(
+      (e) => isLayoutFile(e.name) && !isHealthPath(e.name),
+    );
+    const texts = await this.blobs(entries.map((e) => e.blob));
+    const held = entries.flatMap((e, i) =>
+      readLayoutFile(e.name, texts[i] ?? "", this.describe()).map((s) => ({
+        file: e.name,
+        record: s.record,
+      })),
+    );
+    const cutoff =
+      before ?? held.reduce((m, h) => (h.record.started_at > m ? h.record.started_at : m), "").slice(0, 7);
+    const lines = new Map<string, string[]>();
+    const touched = new Set<string>();
+    const remove: string[] = [];
+    for (const h of held) {
+      const month = isMonthFile(h.file) ? h.file : monthPath(h.record);
+      const folded = !isMonthFile(h.file) && h.record.started_at.slice(0, 7) < cutoff;
+      if (!isMonthFile(h.file) && !folded) continue;
+      if (folded) {
+        remove.push(h.file);
+        touched.add(month);
+      }
+      const list = lines.get(month) ?? [];
+      list.push(monthLine(h.record));
+      lines.set(month, list);
+    }
+    const months = new Map([...touched].sort().map((f) => [f, monthText(lines.get(f) ?? [])]));
+    return { remove, months, records: new Set(held.map((h) => monthLine(h.record))).size };
+  }
+
+  private async backoff(attempt: number): Promise<void> {
+    if (attempt >= this.maxAttempts) {
+      throw new InfrastructureError(
+        `history ${this.describe()}: gave up after ${attempt} attempts; the branch kept moving (or the push is refused)`,
+      );
+    }
+    const cap = Math.min(2000, this.backoffMs * 2 ** (attempt - 1));
+    await new Promise((r) => setTimeout(r, Math.random() * cap));
+  }
+
   /** true when the commit became the branch tip; false when another writer got there first. */
-  private async publish(remote: boolean, commit: string, parent: string | null): Promise<boolean> {
+  private async publish(
+    remote: boolean,
+    commit: string,
+    parent: string | null,
+    rewrite = false,
+  ): Promise<boolean> {
     if (!remote) {
       const res = await this.git(["update-ref", `refs/heads/${this.branch}`, commit, parent ?? ZERO]);
       return res.exitCode === 0;
     }
-    const res = await this.git(["push", "--quiet", "origin", `${commit}:refs/heads/${this.branch}`]);
+    // A rewrite (compaction) is not a fast-forward: it replaces the tip only if it is still `parent`.
+    const lease = rewrite ? [`--force-with-lease=refs/heads/${this.branch}:${parent ?? ""}`] : [];
+    const res = await this.git([
+      "push",
+      "--quiet",
+      ...lease,
+      "origin",
+      `${commit}:refs/heads/${this.branch}`,
+    ]);
     if (res.exitCode === 0) {
       await this.git(["update-ref", `refs/heads/${this.branch}`, commit]);
       return true;
@@ -198,24 +326,66 @@ export class GitBranchStore implements HistoryStore {
     throw new InfrastructureError(`history ${this.describe()}: git push failed: ${res.stderr.trim()}`);
   }
 
-  /** The branch tip's JSON files under `prefix` (all of them when null), with their text. */
+  /** The branch tip's layout files under `prefix` (all of them when null), with their text. */
   private async readTree(prefix: string | null): Promise<{ name: string; text: string }[]> {
     const tip = await this.tip(await this.hasRemote());
     if (tip === null) return [];
-    const args = ["ls-tree", "-r", "--name-only", tip, ...(prefix === null ? [] : ["--", `${prefix}/`])];
-    const names = (await this.must(args)).split("\n").filter((n) => n.endsWith(".json"));
-    const out: { name: string; text: string }[] = [];
-    for (const name of names)
-      out.push({ name, text: await this.must(["cat-file", "blob", `${tip}:${name}`]) });
+    const entries = (await this.lsTree(tip, prefix)).filter((e) => isLayoutFile(e.name));
+    const texts = await this.blobs(entries.map((e) => e.blob));
+    return entries.map((e, i) => ({ name: e.name, text: texts[i] ?? "" }));
+  }
+
+  /** Every file of `tip` (under `prefix`), with its blob id. */
+  private async lsTree(tip: string, prefix: string | null): Promise<{ name: string; blob: string }[]> {
+    const out = await this.must(["ls-tree", "-r", tip, ...(prefix === null ? [] : ["--", `${prefix}/`])]);
+    return out
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => {
+        const tab = l.indexOf("\t");
+        return { name: l.slice(tab + 1), blob: l.slice(0, tab).split(" ")[2] ?? "" };
+      });
+  }
+
+  /** The blobs' texts, read by one `git cat-file --batch` (one process, not one per file). */
+  private async blobs(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const res = await execa("git", ["cat-file", "--batch"], {
+      cwd: this.repo,
+      input: `${ids.join("\n")}\n`,
+      encoding: "buffer",
+      reject: false,
+    });
+    if (res.exitCode !== 0) {
+      throw new InfrastructureError(`history ${this.describe()}: git cat-file failed: ${String(res.stderr)}`);
+    }
+    const buf = Buffer.from(res.stdout);
+    const out: string[] = [];
+    let at = 0;
+    for (const id of ids) {
+      const eol = buf.indexOf(10, at);
+      const header = buf.subarray(at, eol).toString("utf8").split(" ");
+      if (header[0] !== id || header[1] !== "blob") {
+        throw new InfrastructureError(`history ${this.describe()}: git cat-file: no blob ${id}`);
+      }
+      const size = Number(header[2]);
+      out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
+      at = eol + 1 + size + 1;
+    }
     return out;
   }
 
   async list(cellId?: string): Promise<StoredRecord[]> {
     const files = await this.readTree(cellId === undefined ? null : cellPrefix(cellId));
-    return files
-      .filter((f) => cellId !== undefined || !isHealthPath(f.name))
-      .map((f) => readStored(f.name, f.text, this.describe()))
-      .sort(byTime);
+    return uniqueById(
+      files
+        .filter((f) => cellId !== undefined || !isHealthPath(f.name))
+        .flatMap((f) => readLayoutFile(f.name, f.text, this.describe())),
+    ).sort(byTime);
+  }
+
+  query(q: RecordQuery = {}): AsyncIterable<StoredRecord> {
+    return queryListed(this, q);
   }
 
   async listHealth(device?: string): Promise<StoredHealth[]> {

@@ -8,6 +8,7 @@ import { link, mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promi
 import path from "node:path";
 import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
+import { isLayoutFile, readLayoutFile } from "./layout.ts";
 import {
   byTime,
   cellPrefix,
@@ -16,13 +17,15 @@ import {
   healthPath,
   healthPrefix,
   isHealthPath,
-  readStored,
+  queryListed,
+  type RecordQuery,
   readStoredHealth,
   recordPath,
   type StoredHealth,
   type StoredRecord,
   serialize,
   serializeHealth,
+  uniqueById,
 } from "./store.ts";
 
 export class LocalFolderStore implements HistoryStore {
@@ -74,7 +77,7 @@ export class LocalFolderStore implements HistoryStore {
     return out;
   }
 
-  /** JSON files under `rel` (store-relative, `/`-separated), except temp files. */
+  /** Layout files under `rel` (store-relative, `/`-separated), except temp files. */
   private async files(rel: string): Promise<string[]> {
     const base = path.join(this.root, ...rel.split("/").filter((p) => p !== ""));
     const entries = await readdir(base, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
@@ -82,8 +85,8 @@ export class LocalFolderStore implements HistoryStore {
       throw err;
     });
     return entries
-      .filter((e) => e.endsWith(".json") && !path.basename(e).startsWith("."))
-      .map((e) => path.relative(this.root, path.join(base, e)).split(path.sep).join("/"));
+      .map((e) => path.relative(this.root, path.join(base, e)).split(path.sep).join("/"))
+      .filter(isLayoutFile);
   }
 
   async listHealth(device?: string): Promise<StoredHealth[]> {
@@ -100,10 +103,13 @@ export class LocalFolderStore implements HistoryStore {
     const out: StoredRecord[] = [];
     for (const rel of rels) {
       if (cellId === undefined && isHealthPath(rel)) continue;
-      out.push(
-        readStored(rel, await readFile(path.join(this.root, ...rel.split("/")), "utf8"), this.describe()),
-      );
+      const text = await readFile(path.join(this.root, ...rel.split("/")), "utf8");
+      out.push(...readLayoutFile(rel, text, this.describe()));
     }
-    return out.sort(byTime);
+    return uniqueById(out).sort(byTime);
+  }
+
+  query(q: RecordQuery = {}): AsyncIterable<StoredRecord> {
+    return queryListed(this, q);
   }
 }

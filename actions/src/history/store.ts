@@ -1,8 +1,10 @@
 /**
- * The history store: an append-only set of run records, one JSON file per record, at
- * `<model>/<recipe>/<backend>/<device>@<toolchain>/<started_at>-<session>-<role>-<sha8>.json`,
- * and of runner health reports (`pte-farm/health@1`) at
- * `_health/<device>/<checked_at>-<state>-<sha8>.json`. No model name can start with `_`
+ * The history store: an append-only set of run records and of runner health reports
+ * (`pte-farm/health@1`). Three backends share this interface: a folder (`dir:`), a git data
+ * branch (`git:`) and PostgreSQL (`postgres`). Every record has an id, its path in the file
+ * layout: `<model>/<recipe>/<backend>/<device>@<toolchain>/<started_at>-<session>-<role>-<sha8>.json`
+ * (health reports: `_health/<device>/<checked_at>-<state>-<sha8>.json`). In a folder or on a
+ * branch a record is that file, or a line of its cell's month file once compacted (layout.ts). No model name can start with `_`
  * (matrix/schema.ts NAME), so the two never share a folder. Health reports live here so a device's
  * quarantine is derived from the same append-only facts as its runs (quarantine.ts).
  *
@@ -26,17 +28,61 @@ export interface StoredHealth {
   report: HealthReport;
 }
 
+/** What a reader asks for: one cell's or one device's records, of one role, the newest `last` of them. */
+export interface RecordQuery {
+  cell?: string;
+  device?: string;
+  role?: RunRecord["role"];
+  /** Only the newest N matching records (still handed over oldest first). */
+  last?: number;
+}
+
 export interface HistoryStore {
-  /** Adds records; returns their paths (existing identical ones included). Never overwrites. */
+  /** Adds records; returns their ids (existing identical ones included). Never overwrites. */
   append(records: readonly RunRecord[]): Promise<string[]>;
   /** Every record, or one cell's, oldest first (by `started_at`, then path). Health reports are not records. */
   list(cellId?: string): Promise<StoredRecord[]>;
+  /**
+   * The records a query asks for, oldest first, handed over as they are read: PostgreSQL reads
+   * them a page at a time, so a reader's memory is what it keeps, not the size of the history.
+   */
+  query(q?: RecordQuery): AsyncIterable<StoredRecord>;
   /** Adds health reports, as {@link append} adds records. */
   appendHealth(reports: readonly HealthReport[]): Promise<string[]>;
   /** Every health report, or one device's, oldest first (by `checked_at`, then path). */
   listHealth(device?: string): Promise<StoredHealth[]>;
   /** "dir:/x" or "git:/repo#branch", for messages. */
   describe(): string;
+}
+
+/** Whether a record answers a query (`last` aside). */
+export function matches(q: RecordQuery, r: RunRecord): boolean {
+  return (
+    (q.cell === undefined || r.cell.id === q.cell) &&
+    (q.device === undefined || r.cell.device === q.device) &&
+    (q.role === undefined || r.role === q.role)
+  );
+}
+
+/** A query over a store that reads a cell (or everything) at once: dir: and git: (small farms). */
+export async function* queryListed(store: HistoryStore, q: RecordQuery = {}): AsyncIterable<StoredRecord> {
+  const hits = (await store.list(q.cell)).filter((s) => matches(q, s.record));
+  yield* q.last === undefined ? hits : hits.slice(Math.max(0, hits.length - q.last));
+}
+
+/** Every record a query yields, in order. */
+export async function collect(store: HistoryStore, q: RecordQuery = {}): Promise<RunRecord[]> {
+  const out: RunRecord[] = [];
+  for await (const s of store.query(q)) out.push(s.record);
+  return out;
+}
+
+/** The nightly records of each of `cells`, read one cell at a time (what nightly() decides over). */
+export async function nightlySeries(store: HistoryStore, cells: Iterable<string>): Promise<RunRecord[]> {
+  const out: RunRecord[] = [];
+  for (const cell of [...new Set(cells)].sort())
+    out.push(...(await collect(store, { cell, role: "nightly" })));
+  return out;
 }
 
 /** The record as stored: pretty JSON with a trailing newline (diffs well on a data branch). */
@@ -94,6 +140,15 @@ export function cellPrefix(cellId: string): string {
 /** Parses a stored file; a record that fails its schema names the store path. */
 export function readStored(path: string, text: string, where: string): StoredRecord {
   return { path, record: parseJson(runRecord, text, `${where}:${path}`) };
+}
+
+/**
+ * Each record once: a record folded into a month file and appended again as its own file (a
+ * retried job after a compaction) has the same id in both places.
+ */
+export function uniqueById(stored: readonly StoredRecord[]): StoredRecord[] {
+  const seen = new Set<string>();
+  return stored.filter((s) => !seen.has(s.path) && seen.add(s.path) !== undefined);
 }
 
 export function byTime(a: StoredRecord, b: StoredRecord): number {
