@@ -115,6 +115,8 @@ export function redactUrl(url: string): string {
   }
 }
 
+const ignore = () => {};
+
 const PAGE_COLUMNS = "id, started_at, body";
 
 export class PostgresStore implements HistoryStore {
@@ -124,6 +126,8 @@ export class PostgresStore implements HistoryStore {
   private readonly backoffMs: number;
   private readonly pageSize: number;
   private pool: pg.Pool | null = null;
+  /** Statements retried because the server was away (tests check a fault was really met). */
+  retried = 0;
   private ready: Promise<void> | null = null;
 
   constructor(url: string, opts: PostgresOptions = {}) {
@@ -173,7 +177,11 @@ export class PostgresStore implements HistoryStore {
       let client: pg.PoolClient | null = null;
       try {
         client = await this.getPool().connect();
+        // A connection the server drops mid-statement also emits "error" on the client: the
+        // statement's rejection below is what handles it.
+        client.on("error", ignore);
         const out = await fn(client);
+        client.off("error", ignore);
         client.release();
         return out;
       } catch (err) {
@@ -193,6 +201,7 @@ export class PostgresStore implements HistoryStore {
             `history ${this.where}: cannot reach the server to ${what} after ${attempt} attempts (${code ?? (err as Error).message})`,
           );
         }
+        this.retried++;
         const cap = Math.min(5000, this.backoffMs * 2 ** (attempt - 1));
         await new Promise((r) => setTimeout(r, cap / 2 + (Math.random() * cap) / 2));
       }
