@@ -31,14 +31,24 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bundle workflows readme-example clean
+.PHONY: demo test setup postgresql typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bundle workflows readme-example clean
 
 demo: setup
 	node actions/src/cli/pte-farm.ts run
 
 test: setup typecheck lint vitest pytest
 
-setup: $(VENV_STAMP) node_modules/.stamp
+setup: $(VENV_STAMP) node_modules/.stamp postgresql
+
+# The history store's tests start a throwaway PostgreSQL server of their own
+# (tests/helpers/postgres.ts) from Debian's package, installed here when it is missing.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	  ls /usr/lib/postgresql/*/bin/initdb; \
+	fi
 
 # No file prerequisites on purpose: the stamp's name is the pins' hash, so only a changed pin
 # (not a touched file, a checkout or a worktree) rebuilds the venv.

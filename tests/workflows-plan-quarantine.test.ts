@@ -11,10 +11,12 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
+import { PostgresStore } from "../actions/src/history/postgres.ts";
 import type { HealthReport } from "../actions/src/schemas/health-report.ts";
 import { readWorkflows } from "../scripts/lint-workflows.ts";
 import type { WorkflowFile } from "../scripts/workflow-policy/workflow.ts";
 import { tempDir } from "./helpers/env.ts";
+import { startPostgres } from "./helpers/postgres.ts";
 import { type JobContext, runJob, type StepRun } from "./helpers/workflow-job.ts";
 
 const BAD_PI5: HealthReport = {
@@ -113,6 +115,32 @@ describe("the workflows' plan jobs read device states from pte-farm-data", () =>
       log: expect.stringContaining("::warning::no pte-farm-data branch"),
     });
     expect(devicesOf(runs).map((d) => d.device)).toContain("pi5");
+  });
+
+  it("farm-nightly with the PostgreSQL store (PTE_FARM_HISTORY=postgres) reads the states from the database, checking out no branch", async () => {
+    const server = await startPostgres();
+    try {
+      const url = await server.database("farm");
+      const store = new PostgresStore(url);
+      await store.appendHealth([BAD_PI5]);
+      await store.close();
+      const ctx = {
+        ...(await job({})),
+        vars: { PTE_FARM_HISTORY: "postgres" },
+        secrets: { PTE_FARM_HISTORY_URL: url },
+      };
+      const runs = await runJob(wf("farm-nightly.yml"), "plan", ctx);
+      expect(step(runs, "history").outcome).toBe("skipped");
+      expect(step(runs, "Planned without device states").outcome).toBe("skipped");
+      expect(step(runs, "plan").outcome, step(runs, "plan").log).toBe("success");
+      expect(step(runs, "plan").log).not.toContain(server.password);
+      expect(devicesOf(runs).map((d) => d.device)).not.toContain("pi5");
+      expect(JSON.parse(step(runs, "plan").outputs.skipped ?? "[]")).toContainEqual(
+        expect.objectContaining({ cell: "tiny-llama/8da4w-g32/xnnpack/pi5@stable", reason: WHY }),
+      );
+    } finally {
+      await server.stop();
+    }
   });
 
   it("farm-pr gives a device quarantined in the data branch no jobs", async () => {

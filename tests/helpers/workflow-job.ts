@@ -42,6 +42,9 @@ export interface JobContext {
    * branch would. When absent, every checkout counts as done (the state of this checkout).
    */
   branches?: Record<string, string>;
+  /** The repository's variables (`vars`) and secrets (`secrets`); default none. */
+  vars?: Record<string, string>;
+  secrets?: Record<string, string>;
   /** `github.ref`; default refs/heads/main. */
   ref?: string;
   /** The outputs of the jobs this one `needs`. */
@@ -265,6 +268,8 @@ export async function runJob(wf: WorkflowFile, jobId: string, ctx: JobContext): 
     runner: { temp: ctx.runnerTemp, environment: "github-hosted", os: "Linux" },
     steps,
     env: {},
+    vars: ctx.vars ?? {},
+    secrets: ctx.secrets ?? {},
   };
   const jobEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries((job.env as Obj | undefined) ?? {}))
