@@ -12,7 +12,7 @@ import { PostgresStore } from "../actions/src/history/postgres.ts";
 import { collect, serialize } from "../actions/src/history/store.ts";
 import type { HealthReport } from "../actions/src/schemas/health-report.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
-import { type PgServer, startPostgres } from "./helpers/postgres.ts";
+import { type PgServer, startPostgres } from "../scripts/throwaway-postgres.ts";
 import { sampleRecord } from "./helpers/record.ts";
 
 const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");

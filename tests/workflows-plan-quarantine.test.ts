@@ -16,7 +16,7 @@ import type { HealthReport } from "../actions/src/schemas/health-report.ts";
 import { readWorkflows } from "../scripts/lint-workflows.ts";
 import type { WorkflowFile } from "../scripts/workflow-policy/workflow.ts";
 import { tempDir } from "./helpers/env.ts";
-import { startPostgres } from "./helpers/postgres.ts";
+import { startPostgres } from "../scripts/throwaway-postgres.ts";
 import { type JobContext, runJob, type StepRun } from "./helpers/workflow-job.ts";
 
 const BAD_PI5: HealthReport = {

@@ -1,5 +1,5 @@
 /**
- * A throwaway PostgreSQL cluster for the tests: the real server from Debian's packages (the
+ * A throwaway PostgreSQL cluster for the tests and the history benchmark: the real server from Debian's packages (the
  * Makefile installs them when missing), initialised in a temporary folder, listening on a free
  * loopback port with password authentication, stopped (and its folder removed) by `stop()`.
  * initdb and postgres refuse to run as root, so as root they run as the `postgres` user the
