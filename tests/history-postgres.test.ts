@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL history store against a real server: a throwaway cluster of Debian's PostgreSQL
- * on a loopback port (helpers/postgres.ts), no mock of the database. Each test has a database of
+ * on a loopback port (scripts/throwaway-postgres.ts), no mock of the database. Each test has a database of
  * its own.
  */
 import path from "node:path";

@@ -11,17 +11,19 @@
  * writers never lose a record: each attempt re-reads the tip and keeps every file already there.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { InfrastructureError } from "../core/errors.ts";
 import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
+import { lsTree, readBlobs, writeBlobs } from "./git-objects.ts";
 import { isLayoutFile, isMonthFile, monthLine, monthPath, monthText, readLayoutFile } from "./layout.ts";
 import {
   byTime,
   cellPrefix,
+  cellsOfPaths,
   type HistoryStore,
   healthByTime,
   healthPath,
@@ -149,7 +151,11 @@ export class GitBranchStore implements HistoryStore {
     what: string,
   ): Promise<string[]> {
     if (texts.length === 0) return [];
-    const blobs = await this.writeBlobs(texts.map((f) => f.text));
+    const blobs = await writeBlobs(
+      this.repo,
+      this.describe(),
+      texts.map((f) => f.text),
+    );
     const files = texts.map((f, i) => ({ path: f.path, blob: blobs[i] ?? "" }));
     const remote = await this.hasRemote();
     for (let attempt = 1; ; attempt++) {
@@ -157,28 +163,6 @@ export class GitBranchStore implements HistoryStore {
       const commit = await this.commitOn(parent, files, what);
       if (await this.publish(remote, commit, parent)) return files.map((f) => f.path);
       await this.backoff(attempt);
-    }
-  }
-
-  /** Writes the texts as blobs with one `git hash-object --stdin-paths` (not one process per file). */
-  private async writeBlobs(texts: readonly string[]): Promise<string[]> {
-    if (texts.length === 0) return [];
-    const dir = await mkdtemp(path.join(os.tmpdir(), "pte-farm-blobs-"));
-    try {
-      const files = texts.map((_, i) => path.join(dir, `${i}`));
-      await Promise.all(texts.map((t, i) => writeFile(files[i] as string, t)));
-      const out = await this.must(["hash-object", "-w", "--no-filters", "--stdin-paths"], {
-        input: `${files.join("\n")}\n`,
-      });
-      const ids = out.split("\n");
-      if (ids.length !== texts.length) {
-        throw new InfrastructureError(
-          `history ${this.describe()}: git hash-object wrote ${ids.length} of ${texts.length} blob(s)`,
-        );
-      }
-      return ids;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -238,7 +222,7 @@ export class GitBranchStore implements HistoryStore {
       if (tip === null) return { folded: 0, months: 0, records: 0, commit: null };
       const plan = await this.compactPlan(tip, opts.before);
       if (plan.remove.length === 0) return { folded: 0, months: 0, records: plan.records, commit: null };
-      const blobs = await this.writeBlobs([...plan.months.values()]);
+      const blobs = await writeBlobs(this.repo, this.describe(), [...plan.months.values()]);
       const add = [...plan.months.keys()].map((file, i) => ({ path: file, blob: blobs[i] ?? "" }));
       const msg = `history: compacted ${plan.remove.length} record file(s) into ${add.length} month file(s); ${plan.records} record(s)\n`;
       const commit = await this.commitTree({ tree: tip, parents: [], add, remove: plan.remove, msg });
@@ -251,10 +235,14 @@ export class GitBranchStore implements HistoryStore {
 
   /** What compaction of `tip` removes and writes. */
   private async compactPlan(tip: string, before: string | undefined) {
-    const entries = (await this.lsTree(tip, null)).filter(
+    const entries = (await lsTree(this.repo, this.describe(), tip, null)).filter(
       (e) => isLayoutFile(e.name) && !isHealthPath(e.name),
     );
-    const texts = await this.blobs(entries.map((e) => e.blob));
+    const texts = await readBlobs(
+      this.repo,
+      this.describe(),
+      entries.map((e) => e.blob),
+    );
     const held = entries.flatMap((e, i) =>
       readLayoutFile(e.name, texts[i] ?? "", this.describe()).map((s) => ({
         file: e.name,
@@ -330,49 +318,15 @@ export class GitBranchStore implements HistoryStore {
   private async readTree(prefix: string | null): Promise<{ name: string; text: string }[]> {
     const tip = await this.tip(await this.hasRemote());
     if (tip === null) return [];
-    const entries = (await this.lsTree(tip, prefix)).filter((e) => isLayoutFile(e.name));
-    const texts = await this.blobs(entries.map((e) => e.blob));
+    const entries = (await lsTree(this.repo, this.describe(), tip, prefix)).filter((e) =>
+      isLayoutFile(e.name),
+    );
+    const texts = await readBlobs(
+      this.repo,
+      this.describe(),
+      entries.map((e) => e.blob),
+    );
     return entries.map((e, i) => ({ name: e.name, text: texts[i] ?? "" }));
-  }
-
-  /** Every file of `tip` (under `prefix`), with its blob id. */
-  private async lsTree(tip: string, prefix: string | null): Promise<{ name: string; blob: string }[]> {
-    const out = await this.must(["ls-tree", "-r", tip, ...(prefix === null ? [] : ["--", `${prefix}/`])]);
-    return out
-      .split("\n")
-      .filter((l) => l !== "")
-      .map((l) => {
-        const tab = l.indexOf("\t");
-        return { name: l.slice(tab + 1), blob: l.slice(0, tab).split(" ")[2] ?? "" };
-      });
-  }
-
-  /** The blobs' texts, read by one `git cat-file --batch` (one process, not one per file). */
-  private async blobs(ids: readonly string[]): Promise<string[]> {
-    if (ids.length === 0) return [];
-    const res = await execa("git", ["cat-file", "--batch"], {
-      cwd: this.repo,
-      input: `${ids.join("\n")}\n`,
-      encoding: "buffer",
-      reject: false,
-    });
-    if (res.exitCode !== 0) {
-      throw new InfrastructureError(`history ${this.describe()}: git cat-file failed: ${String(res.stderr)}`);
-    }
-    const buf = Buffer.from(res.stdout);
-    const out: string[] = [];
-    let at = 0;
-    for (const id of ids) {
-      const eol = buf.indexOf(10, at);
-      const header = buf.subarray(at, eol).toString("utf8").split(" ");
-      if (header[0] !== id || header[1] !== "blob") {
-        throw new InfrastructureError(`history ${this.describe()}: git cat-file: no blob ${id}`);
-      }
-      const size = Number(header[2]);
-      out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
-      at = eol + 1 + size + 1;
-    }
-    return out;
   }
 
   async list(cellId?: string): Promise<StoredRecord[]> {
@@ -382,6 +336,15 @@ export class GitBranchStore implements HistoryStore {
         .filter((f) => cellId !== undefined || !isHealthPath(f.name))
         .flatMap((f) => readLayoutFile(f.name, f.text, this.describe())),
     ).sort(byTime);
+  }
+
+  async cells(): Promise<string[]> {
+    const tip = await this.tip(await this.hasRemote());
+    return tip === null
+      ? []
+      : cellsOfPaths(
+          (await lsTree(this.repo, this.describe(), tip, null)).map((e) => e.name).filter(isLayoutFile),
+        );
   }
 
   query(q: RecordQuery = {}): AsyncIterable<StoredRecord> {

@@ -12,6 +12,7 @@ import { isLayoutFile, readLayoutFile } from "./layout.ts";
 import {
   byTime,
   cellPrefix,
+  cellsOfPaths,
   type HistoryStore,
   healthByTime,
   healthPath,
@@ -107,6 +108,10 @@ export class LocalFolderStore implements HistoryStore {
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
+  }
+
+  async cells(): Promise<string[]> {
+    return cellsOfPaths(await this.files(""));
   }
 
   query(q: RecordQuery = {}): AsyncIterable<StoredRecord> {

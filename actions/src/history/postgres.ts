@@ -347,6 +347,14 @@ export class PostgresStore implements HistoryStore {
     }
   }
 
+  async cells(): Promise<string[]> {
+    await this.schema();
+    const res = await this.run("list cells", (c) =>
+      c.query<{ cell: string }>("SELECT DISTINCT cell FROM pte_farm_records ORDER BY cell"),
+    );
+    return res.rows.map((r) => r.cell);
+  }
+
   async listHealth(device?: string): Promise<StoredHealth[]> {
     await this.schema();
     const res = await this.run("read health reports", (c) =>

@@ -47,6 +47,8 @@ export interface HistoryStore {
    * them a page at a time, so a reader's memory is what it keeps, not the size of the history.
    */
   query(q?: RecordQuery): AsyncIterable<StoredRecord>;
+  /** The ids of the cells that have records, sorted (read from names or an index, not from the records). */
+  cells(): Promise<string[]>;
   /** Adds health reports, as {@link append} adds records. */
   appendHealth(reports: readonly HealthReport[]): Promise<string[]>;
   /** Every health report, or one device's, oldest first (by `checked_at`, then path). */
@@ -68,6 +70,17 @@ export function matches(q: RecordQuery, r: RunRecord): boolean {
 export async function* queryListed(store: HistoryStore, q: RecordQuery = {}): AsyncIterable<StoredRecord> {
   const hits = (await store.list(q.cell)).filter((s) => matches(q, s.record));
   yield* q.last === undefined ? hits : hits.slice(Math.max(0, hits.length - q.last));
+}
+
+/** The cell ids of a file layout's record paths: a record's folder is its cell (`cellPrefix`). */
+export function cellsOfPaths(paths: Iterable<string>): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    if (isHealthPath(p)) continue;
+    const parts = p.split("/");
+    if (parts.length === 5) out.add(parts.slice(0, 4).join("/"));
+  }
+  return [...out].sort();
 }
 
 /** Every record a query yields, in order. */
