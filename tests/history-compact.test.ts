@@ -14,8 +14,8 @@ import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { PostgresStore } from "../actions/src/history/postgres.ts";
 import { type StoredRecord, serialize } from "../actions/src/history/store.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
-import { tempDir } from "./helpers/env.ts";
 import { type PgServer, startPostgres } from "../scripts/throwaway-postgres.ts";
+import { tempDir } from "./helpers/env.ts";
 import { sampleRecord } from "./helpers/record.ts";
 
 const git = (cwd: string, ...args: string[]) => execa("git", args, { cwd });

@@ -16,8 +16,8 @@ import { GitBranchStore } from "../actions/src/history/git-branch.ts";
 import { HISTORY_URL_ENV, openStore } from "../actions/src/history/open.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
-import { tempDir } from "./helpers/env.ts";
 import { type PgServer, startPostgres } from "../scripts/throwaway-postgres.ts";
+import { tempDir } from "./helpers/env.ts";
 import { record } from "./helpers/records.ts";
 
 const CELL = "tiny-llama/fp32/portable/host@stable";

@@ -14,9 +14,9 @@ import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { PostgresStore } from "../actions/src/history/postgres.ts";
 import type { HealthReport } from "../actions/src/schemas/health-report.ts";
 import { readWorkflows } from "../scripts/lint-workflows.ts";
+import { startPostgres } from "../scripts/throwaway-postgres.ts";
 import type { WorkflowFile } from "../scripts/workflow-policy/workflow.ts";
 import { tempDir } from "./helpers/env.ts";
-import { startPostgres } from "../scripts/throwaway-postgres.ts";
 import { type JobContext, runJob, type StepRun } from "./helpers/workflow-job.ts";
 
 const BAD_PI5: HealthReport = {

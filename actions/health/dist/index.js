@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path21) {
-      const ctrl = callVisitor(key, node, visitor, path21);
+    function visit_(key, node, visitor, path22) {
+      const ctrl = callVisitor(key, node, visitor, path22);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path21, ctrl);
-        return visit_(key, ctrl, visitor, path21);
+        replaceNode(key, path22, ctrl);
+        return visit_(key, ctrl, visitor, path22);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path21 = Object.freeze(path21.concat(node));
+          path22 = Object.freeze(path22.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path21);
+            const ci = visit_(i2, node.items[i2], visitor, path22);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path21 = Object.freeze(path21.concat(node));
-          const ck = visit_("key", node.key, visitor, path21);
+          path22 = Object.freeze(path22.concat(node));
+          const ck = visit_("key", node.key, visitor, path22);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path21);
+          const cv = visit_("value", node.value, visitor, path22);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path21) {
-      const ctrl = await callVisitor(key, node, visitor, path21);
+    async function visitAsync_(key, node, visitor, path22) {
+      const ctrl = await callVisitor(key, node, visitor, path22);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path21, ctrl);
-        return visitAsync_(key, ctrl, visitor, path21);
+        replaceNode(key, path22, ctrl);
+        return visitAsync_(key, ctrl, visitor, path22);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path21 = Object.freeze(path21.concat(node));
+          path22 = Object.freeze(path22.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path21);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path22);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path21 = Object.freeze(path21.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path21);
+          path22 = Object.freeze(path22.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path22);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path21);
+          const cv = await visitAsync_("value", node.value, visitor, path22);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path21) {
+    function callVisitor(key, node, visitor, path22) {
       if (typeof visitor === "function")
-        return visitor(key, node, path21);
+        return visitor(key, node, path22);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path21);
+        return visitor.Map?.(key, node, path22);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path21);
+        return visitor.Seq?.(key, node, path22);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path21);
+        return visitor.Pair?.(key, node, path22);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path21);
+        return visitor.Scalar?.(key, node, path22);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path21);
+        return visitor.Alias?.(key, node, path22);
       return void 0;
     }
-    function replaceNode(key, path21, node) {
-      const parent = path21[path21.length - 1];
+    function replaceNode(key, path22, node) {
+      const parent = path22[path22.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path21, value) {
+    function collectionFromPath(schema, path22, value) {
       let v = value;
-      for (let i2 = path21.length - 1; i2 >= 0; --i2) {
-        const k = path21[i2];
+      for (let i2 = path22.length - 1; i2 >= 0; --i2) {
+        const k = path22[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path21) => path21 == null || typeof path21 === "object" && !!path21[Symbol.iterator]().next().done;
+    var isEmptyPath = (path22) => path22 == null || typeof path22 === "object" && !!path22[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path21, value) {
-        if (isEmptyPath(path21))
+      addIn(path22, value) {
+        if (isEmptyPath(path22))
           this.add(value);
         else {
-          const [key, ...rest] = path21;
+          const [key, ...rest] = path22;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path21) {
-        const [key, ...rest] = path21;
+      deleteIn(path22) {
+        const [key, ...rest] = path22;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path21, keepScalar) {
-        const [key, ...rest] = path21;
+      getIn(path22, keepScalar) {
+        const [key, ...rest] = path22;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path21) {
-        const [key, ...rest] = path21;
+      hasIn(path22) {
+        const [key, ...rest] = path22;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path21, value) {
-        const [key, ...rest] = path21;
+      setIn(path22, value) {
+        const [key, ...rest] = path22;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path21, value) {
+      addIn(path22, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path21, value);
+          this.contents.addIn(path22, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path21) {
-        if (Collection.isEmptyPath(path21)) {
+      deleteIn(path22) {
+        if (Collection.isEmptyPath(path22)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path21) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path22) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path21, keepScalar) {
-        if (Collection.isEmptyPath(path21))
+      getIn(path22, keepScalar) {
+        if (Collection.isEmptyPath(path22))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path21, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path22, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path21) {
-        if (Collection.isEmptyPath(path21))
+      hasIn(path22) {
+        if (Collection.isEmptyPath(path22))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path21) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path22) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path21, value) {
-        if (Collection.isEmptyPath(path21)) {
+      setIn(path22, value) {
+        if (Collection.isEmptyPath(path22)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path21), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path22), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path21, value);
+          this.contents.setIn(path22, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path21) => {
+    visit.itemAtPath = (cst, path22) => {
       let item = cst;
-      for (const [field, index] of path21) {
+      for (const [field, index] of path22) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path21) => {
-      const parent = visit.itemAtPath(cst, path21.slice(0, -1));
-      const field = path21[path21.length - 1][0];
+    visit.parentCollection = (cst, path22) => {
+      const parent = visit.itemAtPath(cst, path22.slice(0, -1));
+      const field = path22[path22.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path21, item, visitor) {
-      let ctrl = visitor(item, path21);
+    function _visit(path22, item, visitor) {
+      let ctrl = visitor(item, path22);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path21.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path22.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path21);
+            ctrl = ctrl(item, path22);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path21) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path22) : ctrl;
     }
     exports.visit = visit;
   }
@@ -10813,7 +10813,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path21 = __require("path");
+    var path22 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -10852,7 +10852,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path21.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path21.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path22.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path22.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -10984,7 +10984,7 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path21 = __require("path");
+    var path22 = __require("path");
     var fs4 = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
@@ -12862,7 +12862,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path21) => inner(v, path21);
+  const check = (v, path22) => inner(v, path22);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -12871,19 +12871,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path21, detail, onKey = false) {
-    const where = formatPath(path21);
+  constructor(source, path22, detail, onKey = false) {
+    const where = formatPath(path22);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path21;
+    this.path = path22;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path21) {
+function formatPath(path22) {
   let out = "";
-  for (const seg of path21) {
+  for (const seg of path22) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -12898,52 +12898,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path21, expected, value) {
-  throw new ValidationError("", path21, `expected ${expected}, got ${describe(value)}`);
+function fail(path22, expected, value) {
+  throw new ValidationError("", path22, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path21) => typeof v === "string" ? v : fail(path21, "a string", v),
+  (v, path22) => typeof v === "string" ? v : fail(path22, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path21) => typeof v === "string" && v !== "" ? v : fail(path21, "a non-empty string", v),
+  (v, path22) => typeof v === "string" && v !== "" ? v : fail(path22, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path21) => typeof v === "number" && Number.isFinite(v) ? v : fail(path21, "a number", v),
+  (v, path22) => typeof v === "number" && Number.isFinite(v) ? v : fail(path22, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path21) => typeof v === "number" && Number.isInteger(v) ? v : fail(path21, "an integer", v),
+  (v, path22) => typeof v === "number" && Number.isInteger(v) ? v : fail(path22, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path21) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path21, "a non-negative integer", v),
+  (v, path22) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path22, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path21) => typeof v === "boolean" ? v : fail(path21, "a boolean", v),
+  (v, path22) => typeof v === "boolean" ? v : fail(path22, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path21) => allowed.includes(v) ? v : fail(path21, `one of ${shown}`, v);
+  const check = (v, path22) => allowed.includes(v) ? v : fail(path22, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path21) => {
-    if (!Array.isArray(v)) fail(path21, "an array", v);
-    return v.map((el, i2) => item(el, [...path21, i2]));
+  const check = (v, path22) => {
+    if (!Array.isArray(v)) fail(path22, "an array", v);
+    return v.map((el, i2) => item(el, [...path22, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path21) => v === null ? null : inner(v, path21);
+  const check = (v, path22) => v === null ? null : inner(v, path22);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path21) => v === void 0 ? void 0 : inner(v, path21);
+  const check = (v, path22) => v === void 0 ? void 0 : inner(v, path22);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -12951,10 +12951,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path21) => {
-    if (!isPlainObject(v)) fail(path21, "an object", v);
+  const check = (v, path22) => {
+    if (!isPlainObject(v)) fail(path22, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path21, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path22, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -12974,11 +12974,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path21) => {
-    if (!isPlainObject(v)) fail(path21, "an object", v);
+  const check = (v, path22) => {
+    if (!isPlainObject(v)) fail(path22, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path21, key]);
+      const value = check2(v[key], [...path22, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -12988,41 +12988,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path21) => {
+  const check = (v, path22) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path21, bad],
+          [...path22, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path21);
+    return known(v, path22);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path21) => {
-    if (!isPlainObject(v)) fail(path21, "an object", v);
+  const check = (v, path22) => {
+    if (!isPlainObject(v)) fail(path22, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path21, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path22, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path21);
+    return variant(v, path22);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path21) => {
-    const value = inner(v, path21);
+  const check = (v, path22) => {
+    const value = inner(v, path22);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path21, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path22, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -13809,16 +13809,16 @@ async function checkFiles(farm, where) {
 
 // actions/src/health/run.ts
 import { mkdir as mkdir3, writeFile as writeFile4 } from "node:fs/promises";
-import path19 from "node:path";
+import path20 from "node:path";
 
 // actions/src/history/open.ts
 import { existsSync as existsSync2 } from "node:fs";
 
 // actions/src/history/git-branch.ts
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path13 from "node:path";
+import { rm as rm2 } from "node:fs/promises";
+import os2 from "node:os";
+import path14 from "node:path";
 
 // node_modules/is-plain-obj/index.js
 function isPlainObject2(value) {
@@ -18800,17 +18800,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path21 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path21)) {
+    const path22 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path22)) {
       continue;
     }
-    writtenPaths.add(path21);
-    if (append || outputFiles.has(path21)) {
-      appendFileSync(path21, contents);
+    writtenPaths.add(path22);
+    if (append || outputFiles.has(path22)) {
+      appendFileSync(path22, contents);
     } else {
-      writeFileSync(path21, contents);
+      writeFileSync(path22, contents);
     }
-    outputFiles.add(path21);
+    outputFiles.add(path22);
   }
 };
 
@@ -21617,6 +21617,85 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
+// actions/src/history/git-objects.ts
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path12 from "node:path";
+async function git(repo, where, args, input) {
+  const res = await execa("git", args, {
+    cwd: repo,
+    reject: false,
+    ...input === void 0 ? {} : { input }
+  });
+  if (res.exitCode !== 0)
+    throw new InfrastructureError(`history ${where}: git ${args[0]} failed: ${res.stderr.trim()}`);
+  return res.stdout.trim();
+}
+async function writeBlobs(repo, where, texts) {
+  if (texts.length === 0) return [];
+  const dir = await mkdtemp(path12.join(os.tmpdir(), "pte-farm-blobs-"));
+  try {
+    const files = texts.map((_, i2) => path12.join(dir, `${i2}`));
+    await Promise.all(texts.map((t, i2) => writeFile(files[i2], t)));
+    const out = await git(
+      repo,
+      where,
+      ["hash-object", "-w", "--no-filters", "--stdin-paths"],
+      `${files.join("\n")}
+`
+    );
+    const ids2 = out.split("\n");
+    if (ids2.length !== texts.length) {
+      throw new InfrastructureError(
+        `history ${where}: git hash-object wrote ${ids2.length} of ${texts.length} blob(s)`
+      );
+    }
+    return ids2;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+async function lsTree(repo, where, tip, prefix) {
+  const out = await git(repo, where, [
+    "ls-tree",
+    "-r",
+    tip,
+    ...prefix === null ? [] : ["--", `${prefix}/`]
+  ]);
+  return out.split("\n").filter((l) => l !== "").map((l) => {
+    const tab = l.indexOf("	");
+    return { name: l.slice(tab + 1), blob: l.slice(0, tab).split(" ")[2] ?? "" };
+  });
+}
+async function readBlobs(repo, where, ids2) {
+  if (ids2.length === 0) return [];
+  const res = await execa("git", ["cat-file", "--batch"], {
+    cwd: repo,
+    input: `${ids2.join("\n")}
+`,
+    encoding: "buffer",
+    reject: false
+  });
+  if (res.exitCode !== 0) {
+    throw new InfrastructureError(
+      `history ${where}: git cat-file failed: ${Buffer.from(res.stderr).toString()}`
+    );
+  }
+  const buf = Buffer.from(res.stdout);
+  const out = [];
+  let at = 0;
+  for (const id of ids2) {
+    const eol = buf.indexOf(10, at);
+    const header = buf.subarray(at, eol).toString("utf8").split(" ");
+    if (header[0] !== id || header[1] !== "blob")
+      throw new InfrastructureError(`history ${where}: git cat-file: no blob ${id}`);
+    const size = Number(header[2]);
+    out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
+    at = eol + 1 + size + 1;
+  }
+  return out;
+}
+
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
 var ROLES = ["base", "head", "nightly", "release"];
@@ -21753,7 +21832,7 @@ var runRecord = obj({
 import { createHash } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
 import { readdir } from "node:fs/promises";
-import path12 from "node:path";
+import path13 from "node:path";
 function sha256Text(text) {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -21771,12 +21850,12 @@ function canonicalJson(value) {
 }
 async function listFiles(root, keep = () => true) {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path12.relative(root, path12.join(e.parentPath, e.name)).split(path12.sep).join("/")).filter(keep).sort();
+  return entries.filter((e) => e.isFile()).map((e) => path13.relative(root, path13.join(e.parentPath, e.name)).split(path13.sep).join("/")).filter(keep).sort();
 }
 async function sha256Tree(root, keep) {
   const files = await listFiles(root, keep);
   const lines = [];
-  for (const rel of files) lines.push(`${rel}\0${await sha256File(path12.join(root, rel))}`);
+  for (const rel of files) lines.push(`${rel}\0${await sha256File(path13.join(root, rel))}`);
   return sha256Text(lines.join("\n"));
 }
 
@@ -21810,6 +21889,15 @@ async function* queryListed(store, q = {}) {
   const hits = (await store.list(q.cell)).filter((s) => matches(q, s.record));
   yield* q.last === void 0 ? hits : hits.slice(Math.max(0, hits.length - q.last));
 }
+function cellsOfPaths(paths) {
+  const out = /* @__PURE__ */ new Set();
+  for (const p of paths) {
+    if (isHealthPath(p)) continue;
+    const parts = p.split("/");
+    if (parts.length === 5) out.add(parts.slice(0, 4).join("/"));
+  }
+  return [...out].sort();
+}
 function serialize2(record2) {
   return `${JSON.stringify(parse(runRecord, record2, `run record ${record2.cell.id}`), null, 2)}
 `;
@@ -21836,8 +21924,8 @@ function healthPrefix(device2) {
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
 }
-function readStoredHealth(path21, text, where) {
-  return { path: path21, report: parseJson(healthReport, text, `${where}:${path21}`) };
+function readStoredHealth(path22, text, where) {
+  return { path: path22, report: parseJson(healthReport, text, `${where}:${path22}`) };
 }
 function healthByTime(a2, b) {
   return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
@@ -21845,8 +21933,8 @@ function healthByTime(a2, b) {
 function cellPrefix(cellId2) {
   return cellId2.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
-function readStored(path21, text, where) {
-  return { path: path21, record: parseJson(runRecord, text, `${where}:${path21}`) };
+function readStored(path22, text, where) {
+  return { path: path22, record: parseJson(runRecord, text, `${where}:${path22}`) };
 }
 function uniqueById(stored) {
   const seen = /* @__PURE__ */ new Set();
@@ -21900,7 +21988,7 @@ var GitBranchStore = class {
   maxAttempts;
   backoffMs;
   constructor(repo, opts = {}) {
-    this.repo = path13.resolve(repo);
+    this.repo = path14.resolve(repo);
     this.branch = opts.branch ?? "pte-farm-data";
     this.maxAttempts = opts.maxAttempts ?? 30;
     this.backoffMs = opts.backoffMs ?? 20;
@@ -21965,7 +22053,11 @@ var GitBranchStore = class {
   /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
   async commitFiles(texts, what) {
     if (texts.length === 0) return [];
-    const blobs = await this.writeBlobs(texts.map((f) => f.text));
+    const blobs = await writeBlobs(
+      this.repo,
+      this.describe(),
+      texts.map((f) => f.text)
+    );
     const files = texts.map((f, i2) => ({ path: f.path, blob: blobs[i2] ?? "" }));
     const remote = await this.hasRemote();
     for (let attempt = 1; ; attempt++) {
@@ -21973,28 +22065,6 @@ var GitBranchStore = class {
       const commit = await this.commitOn(parent, files, what);
       if (await this.publish(remote, commit, parent)) return files.map((f) => f.path);
       await this.backoff(attempt);
-    }
-  }
-  /** Writes the texts as blobs with one `git hash-object --stdin-paths` (not one process per file). */
-  async writeBlobs(texts) {
-    if (texts.length === 0) return [];
-    const dir = await mkdtemp(path13.join(os.tmpdir(), "pte-farm-blobs-"));
-    try {
-      const files = texts.map((_, i2) => path13.join(dir, `${i2}`));
-      await Promise.all(texts.map((t, i2) => writeFile(files[i2], t)));
-      const out = await this.must(["hash-object", "-w", "--no-filters", "--stdin-paths"], {
-        input: `${files.join("\n")}
-`
-      });
-      const ids2 = out.split("\n");
-      if (ids2.length !== texts.length) {
-        throw new InfrastructureError(
-          `history ${this.describe()}: git hash-object wrote ${ids2.length} of ${texts.length} blob(s)`
-        );
-      }
-      return ids2;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
   }
   /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
@@ -22013,7 +22083,7 @@ ${files.map((f) => f.path).join("\n")}
   }
   /** A commit of `tree`'s files (none when null) less `remove` plus `add`, built in a private index. */
   async commitTree(o2) {
-    const index = path13.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const index = path14.join(os2.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
     const env = { GIT_INDEX_FILE: index };
     try {
       await this.must(o2.tree === null ? ["read-tree", "--empty"] : ["read-tree", o2.tree], { env });
@@ -22027,7 +22097,7 @@ ${files.map((f) => f.path).join("\n")}
       const tree = await this.must(["write-tree"], { env });
       return await this.must(["commit-tree", tree, ...o2.parents.flatMap((p) => ["-p", p]), "-m", o2.msg]);
     } finally {
-      await rm(index, { force: true });
+      await rm2(index, { force: true });
     }
   }
   /**
@@ -22046,7 +22116,7 @@ ${files.map((f) => f.path).join("\n")}
       if (tip === null) return { folded: 0, months: 0, records: 0, commit: null };
       const plan = await this.compactPlan(tip, opts.before);
       if (plan.remove.length === 0) return { folded: 0, months: 0, records: plan.records, commit: null };
-      const blobs = await this.writeBlobs([...plan.months.values()]);
+      const blobs = await writeBlobs(this.repo, this.describe(), [...plan.months.values()]);
       const add = [...plan.months.keys()].map((file, i2) => ({ path: file, blob: blobs[i2] ?? "" }));
       const msg = `history: compacted ${plan.remove.length} record file(s) into ${add.length} month file(s); ${plan.records} record(s)
 `;
@@ -22059,10 +22129,14 @@ ${files.map((f) => f.path).join("\n")}
   }
   /** What compaction of `tip` removes and writes. */
   async compactPlan(tip, before) {
-    const entries = (await this.lsTree(tip, null)).filter(
+    const entries = (await lsTree(this.repo, this.describe(), tip, null)).filter(
       (e) => isLayoutFile(e.name) && !isHealthPath(e.name)
     );
-    const texts = await this.blobs(entries.map((e) => e.blob));
+    const texts = await readBlobs(
+      this.repo,
+      this.describe(),
+      entries.map((e) => e.blob)
+    );
     const held = entries.flatMap(
       (e, i2) => readLayoutFile(e.name, texts[i2] ?? "", this.describe()).map((s) => ({
         file: e.name,
@@ -22126,51 +22200,27 @@ ${files.map((f) => f.path).join("\n")}
   async readTree(prefix) {
     const tip = await this.tip(await this.hasRemote());
     if (tip === null) return [];
-    const entries = (await this.lsTree(tip, prefix)).filter((e) => isLayoutFile(e.name));
-    const texts = await this.blobs(entries.map((e) => e.blob));
+    const entries = (await lsTree(this.repo, this.describe(), tip, prefix)).filter(
+      (e) => isLayoutFile(e.name)
+    );
+    const texts = await readBlobs(
+      this.repo,
+      this.describe(),
+      entries.map((e) => e.blob)
+    );
     return entries.map((e, i2) => ({ name: e.name, text: texts[i2] ?? "" }));
-  }
-  /** Every file of `tip` (under `prefix`), with its blob id. */
-  async lsTree(tip, prefix) {
-    const out = await this.must(["ls-tree", "-r", tip, ...prefix === null ? [] : ["--", `${prefix}/`]]);
-    return out.split("\n").filter((l) => l !== "").map((l) => {
-      const tab = l.indexOf("	");
-      return { name: l.slice(tab + 1), blob: l.slice(0, tab).split(" ")[2] ?? "" };
-    });
-  }
-  /** The blobs' texts, read by one `git cat-file --batch` (one process, not one per file). */
-  async blobs(ids2) {
-    if (ids2.length === 0) return [];
-    const res = await execa("git", ["cat-file", "--batch"], {
-      cwd: this.repo,
-      input: `${ids2.join("\n")}
-`,
-      encoding: "buffer",
-      reject: false
-    });
-    if (res.exitCode !== 0) {
-      throw new InfrastructureError(`history ${this.describe()}: git cat-file failed: ${String(res.stderr)}`);
-    }
-    const buf = Buffer.from(res.stdout);
-    const out = [];
-    let at = 0;
-    for (const id of ids2) {
-      const eol = buf.indexOf(10, at);
-      const header = buf.subarray(at, eol).toString("utf8").split(" ");
-      if (header[0] !== id || header[1] !== "blob") {
-        throw new InfrastructureError(`history ${this.describe()}: git cat-file: no blob ${id}`);
-      }
-      const size = Number(header[2]);
-      out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
-      at = eol + 1 + size + 1;
-    }
-    return out;
   }
   async list(cellId2) {
     const files = await this.readTree(cellId2 === void 0 ? null : cellPrefix(cellId2));
     return uniqueById(
       files.filter((f) => cellId2 !== void 0 || !isHealthPath(f.name)).flatMap((f) => readLayoutFile(f.name, f.text, this.describe()))
     ).sort(byTime);
+  }
+  async cells() {
+    const tip = await this.tip(await this.hasRemote());
+    return tip === null ? [] : cellsOfPaths(
+      (await lsTree(this.repo, this.describe(), tip, null)).map((e) => e.name).filter(isLayoutFile)
+    );
   }
   query(q = {}) {
     return queryListed(this, q);
@@ -22184,11 +22234,11 @@ ${files.map((f) => f.path).join("\n")}
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { link, mkdir, readdir as readdir2, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
-import path14 from "node:path";
+import path15 from "node:path";
 var LocalFolderStore = class {
   root;
   constructor(root) {
-    this.root = path14.resolve(root);
+    this.root = path15.resolve(root);
   }
   describe() {
     return `dir:${this.root}`;
@@ -22212,9 +22262,9 @@ var LocalFolderStore = class {
   async write(files) {
     const out = [];
     for (const { rel, text } of files) {
-      const file = path14.join(this.root, ...rel.split("/"));
-      await mkdir(path14.dirname(file), { recursive: true });
-      const tmp = path14.join(path14.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
+      const file = path15.join(this.root, ...rel.split("/"));
+      await mkdir(path15.dirname(file), { recursive: true });
+      const tmp = path15.join(path15.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
       await writeFile2(tmp, text);
       try {
         await link(tmp, file);
@@ -22229,17 +22279,17 @@ var LocalFolderStore = class {
   }
   /** Layout files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel) {
-    const base = path14.join(this.root, ...rel.split("/").filter((p) => p !== ""));
+    const base = path15.join(this.root, ...rel.split("/").filter((p) => p !== ""));
     const entries = await readdir2(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    return entries.map((e) => path14.relative(this.root, path14.join(base, e)).split(path14.sep).join("/")).filter(isLayoutFile);
+    return entries.map((e) => path15.relative(this.root, path15.join(base, e)).split(path15.sep).join("/")).filter(isLayoutFile);
   }
   async listHealth(device2) {
     const out = [];
     for (const rel of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path14.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
       out.push(readStoredHealth(rel, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -22249,10 +22299,13 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId2 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile2(path14.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
+  }
+  async cells() {
+    return cellsOfPaths(await this.files(""));
   }
   query(q = {}) {
     return queryListed(this, q);
@@ -22567,6 +22620,14 @@ var PostgresStore = class {
       after = { started_at: last.started_at, id: last.id };
     }
   }
+  async cells() {
+    await this.schema();
+    const res = await this.run(
+      "list cells",
+      (c3) => c3.query("SELECT DISTINCT cell FROM pte_farm_records ORDER BY cell")
+    );
+    return res.rows.map((r) => r.cell);
+  }
   async listHealth(device2) {
     await this.schema();
     const res = await this.run(
@@ -22633,12 +22694,12 @@ function openStore(spec, env = process.env) {
 // actions/src/health/checks.ts
 import { existsSync as existsSync3 } from "node:fs";
 import { readFile as readFile3, statfs } from "node:fs/promises";
-import os2 from "node:os";
-import path15 from "node:path";
+import os3 from "node:os";
+import path16 from "node:path";
 var mb = (bytes) => Math.floor(bytes / 2 ** 20);
 function existingAncestor(p) {
-  let dir = path15.resolve(p);
-  while (!existsSync3(dir) && path15.dirname(dir) !== dir) dir = path15.dirname(dir);
+  let dir = path16.resolve(p);
+  while (!existsSync3(dir) && path16.dirname(dir) !== dir) dir = path16.dirname(dir);
   return dir;
 }
 var diskCheck = {
@@ -22658,7 +22719,7 @@ var diskCheck = {
 async function availableMemory() {
   const meminfo = await readFile3("/proc/meminfo", "utf8").catch(() => "");
   const kib = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo)?.[1];
-  return kib === void 0 ? os2.freemem() : Number(kib) * 1024;
+  return kib === void 0 ? os3.freemem() : Number(kib) * 1024;
 }
 var memoryCheck = {
   name: "memory",
@@ -22710,7 +22771,7 @@ var toolchainCheck = {
     );
     return {
       status: wrong.length === 0 ? "pass" : "fail",
-      detail: wrong.length === 0 ? `${pins.size} pins of ${path15.basename(ctx.pinsFile)} installed; torch ${found.packages.torch ?? "missing"}` : `differs from ${ctx.pinsFile}: ${shown.join(", ")}`,
+      detail: wrong.length === 0 ? `${pins.size} pins of ${path16.basename(ctx.pinsFile)} installed; torch ${found.packages.torch ?? "missing"}` : `differs from ${ctx.pinsFile}: ${shown.join(", ")}`,
       data: { python: found.python, packages: found.packages, pins: Object.fromEntries(pins) }
     };
   }
@@ -22721,7 +22782,7 @@ var stagesImportCheck = {
     const modules = STAGES.map((s) => `pte_stages.${s}`);
     const res = await execa(ctx.python, ["-c", `import ${modules.join(", ")}`], {
       reject: false,
-      env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path15.delimiter) },
+      env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path16.delimiter) },
       timeout: 6e5
     });
     if (res.exitCode === 0) return { status: "pass", detail: `${modules.length} stage modules import` };
@@ -22765,13 +22826,13 @@ async function checkHealth(ctx, meta, checks) {
 }
 
 // actions/src/health/smoke.ts
-import { mkdtemp as mkdtemp3, readFile as readFile5, rm as rm3 } from "node:fs/promises";
-import os3 from "node:os";
-import path17 from "node:path";
+import { mkdtemp as mkdtemp3, readFile as readFile5, rm as rm4 } from "node:fs/promises";
+import os4 from "node:os";
+import path18 from "node:path";
 
 // actions/src/pipeline/cache.ts
-import { mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir3, readFile as readFile4, rename, rm as rm2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
-import path16 from "node:path";
+import { mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir3, readFile as readFile4, rename, rm as rm3, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
+import path17 from "node:path";
 var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
 async function fingerprintToolchain(args) {
   const pins = await readFile4(args.pinsFile, "utf8");
@@ -22795,7 +22856,7 @@ var BuildCache = class {
   }
   /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
   entryDir(kind, key) {
-    return path16.join(this.root, "entries", kind, key.slice(0, 2), key);
+    return path17.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -22807,17 +22868,17 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile4(path16.join(dir, "result.json"), "utf8");
+      text = await readFile4(path17.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
     try {
-      const result = parseJson(stageResult, text, path16.join(dir, "result.json"));
+      const result = parseJson(stageResult, text, path17.join(dir, "result.json"));
       if (result.status !== "ok" || result.stage !== stage)
         throw new ValidationError(dir, [], "not a successful entry");
       const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
       for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat2(path16.join(dir, a2.path));
+        const s = await stat2(path17.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
       return { dir, result, data };
@@ -22828,9 +22889,9 @@ var BuildCache = class {
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
   async tempDir(kind) {
-    const tmp = path16.join(this.root, "tmp");
+    const tmp = path17.join(this.root, "tmp");
     await mkdir2(tmp, { recursive: true });
-    return mkdtemp2(path16.join(tmp, `${kind}-`));
+    return mkdtemp2(path17.join(tmp, `${kind}-`));
   }
   /**
    * A cached build that is not a stage (so has no result.json to validate): its folder when every
@@ -22841,7 +22902,7 @@ var BuildCache = class {
   async lookupFolder(kind, key, files, verify = async () => true) {
     const dir = this.entryDir(kind, key);
     for (const f of files) {
-      const s = await stat2(path16.join(dir, f)).catch(() => null);
+      const s = await stat2(path17.join(dir, f)).catch(() => null);
       if (s === null || !s.isFile()) return null;
     }
     if (await verify(dir).catch(() => false)) return dir;
@@ -22863,17 +22924,17 @@ var BuildCache = class {
   async publishEntry(kind, key, builtDir, material) {
     const dir = this.entryDir(kind, key);
     await writeFile3(
-      path16.join(builtDir, "cache-entry.json"),
+      path17.join(builtDir, "cache-entry.json"),
       `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
-    await mkdir2(path16.dirname(dir), { recursive: true });
+    await mkdir2(path17.dirname(dir), { recursive: true });
     try {
       await rename(builtDir, dir);
     } catch (err) {
       const code = err.code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
-      await rm2(builtDir, { recursive: true, force: true });
+      await rm3(builtDir, { recursive: true, force: true });
     }
     return dir;
   }
@@ -22882,19 +22943,19 @@ var BuildCache = class {
    * they could publish or move them. Only old ones: a young folder may be another run's live build.
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path16.join(this.root, "tmp");
+    const tmp = path17.join(this.root, "tmp");
     const names2 = await readdir3(tmp).catch(() => []);
     for (const name of names2) {
-      const s = await stat2(path16.join(tmp, name)).catch(() => null);
+      const s = await stat2(path17.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm2(path16.join(tmp, name), { recursive: true, force: true });
+        await rm3(path17.join(tmp, name), { recursive: true, force: true });
     }
   }
   /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
   async evict(dir) {
     const aside = `${dir}.evicted-${process.pid}-${Date.now()}`;
     await rename(dir, aside).catch(() => void 0);
-    await rm2(aside, { recursive: true, force: true });
+    await rm3(aside, { recursive: true, force: true });
   }
 };
 
@@ -22915,7 +22976,7 @@ async function runSmoke(python2, args, timeout) {
   const res = await execa(python2, ["-m", "pte_stages.probes.smoke", ...args], {
     reject: false,
     timeout,
-    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path17.delimiter) }
+    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path18.delimiter) }
   });
   if (res.exitCode === void 0 && !res.timedOut && res.signal === void 0) {
     throw new Error(`cannot start ${python2}: ${res.shortMessage}`);
@@ -22927,13 +22988,13 @@ async function smokeKey(pythonPath, pinsFile) {
   const fingerprint = await fingerprintToolchain({
     python: pythonPath,
     pinsFile,
-    stagesPackageDir: path17.join(STAGES_DIR, "pte_stages")
+    stagesPackageDir: path18.join(STAGES_DIR, "pte_stages")
   });
   return sha256Text(canonicalJson({ kind: "smoke", toolchain: fingerprint }));
 }
 async function intact(dir) {
-  const meta = JSON.parse(await readFile5(path17.join(dir, "smoke.json"), "utf8"));
-  return meta.pte_sha256 === await sha256File(path17.join(dir, "smoke.pte"));
+  const meta = JSON.parse(await readFile5(path18.join(dir, "smoke.json"), "utf8"));
+  return meta.pte_sha256 === await sha256File(path18.join(dir, "smoke.pte"));
 }
 async function built(python2, pinsFile, cache, scratch) {
   const key = cache === null ? null : await smokeKey(python2, pinsFile);
@@ -22944,7 +23005,7 @@ async function built(python2, pinsFile, cache, scratch) {
   const out = cache === null ? scratch : await cache.tempDir("smoke");
   const res = await runSmoke(python2, ["build", "--out", out], BUILD_TIMEOUT_MS);
   if (res.exitCode !== 0) {
-    if (cache !== null) await rm3(out, { recursive: true, force: true });
+    if (cache !== null) await rm4(out, { recursive: true, force: true });
     return { error: `the smoke .pte does not build: ${tail(String(res.stderr)) || res.shortMessage}` };
   }
   if (cache === null || key === null) return { dir: out, cache: "off" };
@@ -22953,7 +23014,7 @@ async function built(python2, pinsFile, cache, scratch) {
 var smokeCheck = {
   name: "smoke-pte",
   async run(ctx) {
-    const scratch = await mkdtemp3(path17.join(os3.tmpdir(), "pte-farm-smoke-"));
+    const scratch = await mkdtemp3(path18.join(os4.tmpdir(), "pte-farm-smoke-"));
     try {
       const b = await built(
         ctx.python,
@@ -22986,13 +23047,13 @@ var smokeCheck = {
         data
       };
     } finally {
-      await rm3(scratch, { recursive: true, force: true });
+      await rm4(scratch, { recursive: true, force: true });
     }
   }
 };
 
 // actions/src/health/thermal.ts
-import path18 from "node:path";
+import path19 from "node:path";
 var deviceProbe = obj({
   schema: literal("pte-farm/device-probe@1"),
   platform: str,
@@ -23016,7 +23077,7 @@ async function readDeviceProbe(python2, opts = {}) {
       timeout: 3e4,
       env: {
         ...opts.env,
-        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path18.delimiter)
+        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path19.delimiter)
       }
     }
   );
@@ -23155,7 +23216,7 @@ async function checkDevice(opts) {
     opts.checks ?? DEVICE_CHECKS
   );
   await mkdir3(opts.outDir, { recursive: true });
-  const file = path19.join(opts.outDir, "health.json");
+  const file = path20.join(opts.outDir, "health.json");
   await writeFile4(file, `${JSON.stringify(report, null, 2)}
 `);
   const stored = store === null ? null : (await store.appendHealth([report]))[0] ?? null;
@@ -23180,10 +23241,10 @@ ${rows.join("\n")}
 }
 
 // actions/src/action-runs/io.ts
-import path20 from "node:path";
+import path21 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
-import * as os4 from "os";
+import * as os5 from "os";
 
 // node_modules/@actions/core/lib/utils.js
 function toCommandValue(input) {
@@ -23211,7 +23272,7 @@ function toCommandProperties(annotationProperties) {
 // node_modules/@actions/core/lib/command.js
 function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
-  process.stdout.write(cmd.toString() + os4.EOL);
+  process.stdout.write(cmd.toString() + os5.EOL);
 }
 var CMD_STRING = "::";
 var Command = class {
@@ -23256,7 +23317,7 @@ function escapeProperty(s) {
 // node_modules/@actions/core/lib/file-command.js
 import * as crypto from "crypto";
 import * as fs2 from "fs";
-import * as os5 from "os";
+import * as os6 from "os";
 function issueFileCommand(command, message) {
   const filePath = process.env[`GITHUB_${command}`];
   if (!filePath) {
@@ -23265,7 +23326,7 @@ function issueFileCommand(command, message) {
   if (!fs2.existsSync(filePath)) {
     throw new Error(`Missing file at path: ${filePath}`);
   }
-  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os5.EOL}`, {
+  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os6.EOL}`, {
     encoding: "utf8"
   });
 }
@@ -23278,11 +23339,11 @@ function prepareKeyValueMessage(key, value) {
   if (convertedValue.includes(delimiter)) {
     throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
   }
-  return `${key}<<${delimiter}${os5.EOL}${convertedValue}${os5.EOL}${delimiter}`;
+  return `${key}<<${delimiter}${os6.EOL}${convertedValue}${os6.EOL}${delimiter}`;
 }
 
 // node_modules/@actions/core/lib/core.js
-import * as os7 from "os";
+import * as os8 from "os";
 
 // node_modules/@actions/core/lib/summary.js
 import { EOL as EOL3 } from "os";
@@ -23570,11 +23631,11 @@ var _summary = new Summary();
 var summary = _summary;
 
 // node_modules/@actions/core/lib/platform.js
-import os6 from "os";
+import os7 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir4, open, readdir: readdir4, rename: rename2, rm: rm4, rmdir, stat: stat3, symlink, unlink: unlink2 } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir4, open, readdir: readdir4, rename: rename2, rm: rm5, rmdir, stat: stat3, symlink, unlink: unlink2 } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -23582,8 +23643,8 @@ var READONLY = fs3.constants.O_RDONLY;
 var IS_WINDOWS2 = process.platform === "win32";
 
 // node_modules/@actions/core/lib/platform.js
-var platform2 = os6.platform();
-var arch = os6.arch();
+var platform2 = os7.platform();
+var arch = os7.arch();
 
 // node_modules/@actions/core/lib/core.js
 var ExitCode;
@@ -23606,7 +23667,7 @@ function setOutput(name, value) {
   if (filePath) {
     return issueFileCommand("OUTPUT", prepareKeyValueMessage(name, value));
   }
-  process.stdout.write(os7.EOL);
+  process.stdout.write(os8.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
 }
 function setFailed(message) {
@@ -23620,7 +23681,7 @@ function warning(message, properties = {}) {
   issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 function info(message) {
-  process.stdout.write(message + os7.EOL);
+  process.stdout.write(message + os8.EOL);
 }
 
 // actions/src/schemas/manifest.ts
@@ -23750,7 +23811,7 @@ var ACTIONS = {
         default: ""
       },
       history: {
-        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        description: 'A history store (dir:PATH, git:REPO[#branch] or postgres[:ENV], the URL in that environment variable): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
         default: ""
       }
     },
@@ -23799,7 +23860,7 @@ var ACTIONS = {
       },
       "cache-dir": cacheDir,
       history: {
-        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        description: "A history store (dir:PATH, git:REPO[#branch] or postgres[:ENV], the URL in that environment variable) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
         default: ""
       }
     },
@@ -23969,7 +24030,7 @@ var ACTIONS = {
         default: ""
       },
       history: {
-        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH or git:REPO[#branch].",
+        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH, git:REPO[#branch] or postgres[:ENV].",
         default: ""
       },
       tonight: {
@@ -24076,9 +24137,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path20.resolve(workspace, v);
+      return v === "" ? "" : path21.resolve(workspace, v);
     },
-    requiredPath: (name) => path20.resolve(workspace, required(name)),
+    requiredPath: (name) => path21.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);

@@ -18009,7 +18009,7 @@ var ACTIONS = {
         default: ""
       },
       history: {
-        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        description: 'A history store (dir:PATH, git:REPO[#branch] or postgres[:ENV], the URL in that environment variable): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
         default: ""
       }
     },
@@ -18058,7 +18058,7 @@ var ACTIONS = {
       },
       "cache-dir": cacheDir,
       history: {
-        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        description: "A history store (dir:PATH, git:REPO[#branch] or postgres[:ENV], the URL in that environment variable) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
         default: ""
       }
     },
@@ -18228,7 +18228,7 @@ var ACTIONS = {
         default: ""
       },
       history: {
-        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH or git:REPO[#branch].",
+        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH, git:REPO[#branch] or postgres[:ENV].",
         default: ""
       },
       tonight: {

@@ -1434,17 +1434,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path17) {
-      const ctrl = callVisitor(key, node, visitor, path17);
+    function visit_(key, node, visitor, path18) {
+      const ctrl = callVisitor(key, node, visitor, path18);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path17, ctrl);
-        return visit_(key, ctrl, visitor, path17);
+        replaceNode(key, path18, ctrl);
+        return visit_(key, ctrl, visitor, path18);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path17 = Object.freeze(path17.concat(node));
+          path18 = Object.freeze(path18.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path17);
+            const ci = visit_(i2, node.items[i2], visitor, path18);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -1455,13 +1455,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path17 = Object.freeze(path17.concat(node));
-          const ck = visit_("key", node.key, visitor, path17);
+          path18 = Object.freeze(path18.concat(node));
+          const ck = visit_("key", node.key, visitor, path18);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path17);
+          const cv = visit_("value", node.value, visitor, path18);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1482,17 +1482,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path17) {
-      const ctrl = await callVisitor(key, node, visitor, path17);
+    async function visitAsync_(key, node, visitor, path18) {
+      const ctrl = await callVisitor(key, node, visitor, path18);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path17, ctrl);
-        return visitAsync_(key, ctrl, visitor, path17);
+        replaceNode(key, path18, ctrl);
+        return visitAsync_(key, ctrl, visitor, path18);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path17 = Object.freeze(path17.concat(node));
+          path18 = Object.freeze(path18.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path17);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path18);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -1503,13 +1503,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path17 = Object.freeze(path17.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path17);
+          path18 = Object.freeze(path18.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path18);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path17);
+          const cv = await visitAsync_("value", node.value, visitor, path18);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1536,23 +1536,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path17) {
+    function callVisitor(key, node, visitor, path18) {
       if (typeof visitor === "function")
-        return visitor(key, node, path17);
+        return visitor(key, node, path18);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path17);
+        return visitor.Map?.(key, node, path18);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path17);
+        return visitor.Seq?.(key, node, path18);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path17);
+        return visitor.Pair?.(key, node, path18);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path17);
+        return visitor.Scalar?.(key, node, path18);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path17);
+        return visitor.Alias?.(key, node, path18);
       return void 0;
     }
-    function replaceNode(key, path17, node) {
-      const parent = path17[path17.length - 1];
+    function replaceNode(key, path18, node) {
+      const parent = path18[path18.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -2164,10 +2164,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path17, value) {
+    function collectionFromPath(schema, path18, value) {
       let v = value;
-      for (let i2 = path17.length - 1; i2 >= 0; --i2) {
-        const k = path17[i2];
+      for (let i2 = path18.length - 1; i2 >= 0; --i2) {
+        const k = path18[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -2186,7 +2186,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path17) => path17 == null || typeof path17 === "object" && !!path17[Symbol.iterator]().next().done;
+    var isEmptyPath = (path18) => path18 == null || typeof path18 === "object" && !!path18[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -2216,11 +2216,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path17, value) {
-        if (isEmptyPath(path17))
+      addIn(path18, value) {
+        if (isEmptyPath(path18))
           this.add(value);
         else {
-          const [key, ...rest] = path17;
+          const [key, ...rest] = path18;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -2234,8 +2234,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path17) {
-        const [key, ...rest] = path17;
+      deleteIn(path18) {
+        const [key, ...rest] = path18;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -2249,8 +2249,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path17, keepScalar) {
-        const [key, ...rest] = path17;
+      getIn(path18, keepScalar) {
+        const [key, ...rest] = path18;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -2268,8 +2268,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path17) {
-        const [key, ...rest] = path17;
+      hasIn(path18) {
+        const [key, ...rest] = path18;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -2279,8 +2279,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path17, value) {
-        const [key, ...rest] = path17;
+      setIn(path18, value) {
+        const [key, ...rest] = path18;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -4795,9 +4795,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path17, value) {
+      addIn(path18, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path17, value);
+          this.contents.addIn(path18, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -4872,14 +4872,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path17) {
-        if (Collection2.isEmptyPath(path17)) {
+      deleteIn(path18) {
+        if (Collection2.isEmptyPath(path18)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path17) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path18) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -4894,10 +4894,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path17, keepScalar) {
-        if (Collection2.isEmptyPath(path17))
+      getIn(path18, keepScalar) {
+        if (Collection2.isEmptyPath(path18))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path17, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path18, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -4908,10 +4908,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path17) {
-        if (Collection2.isEmptyPath(path17))
+      hasIn(path18) {
+        if (Collection2.isEmptyPath(path18))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path17) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path18) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -4928,13 +4928,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path17, value) {
-        if (Collection2.isEmptyPath(path17)) {
+      setIn(path18, value) {
+        if (Collection2.isEmptyPath(path18)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path17), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path18), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path17, value);
+          this.contents.setIn(path18, value);
         }
       }
       /**
@@ -6895,9 +6895,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path17) => {
+    visit.itemAtPath = (cst, path18) => {
       let item = cst;
-      for (const [field, index] of path17) {
+      for (const [field, index] of path18) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -6906,23 +6906,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path17) => {
-      const parent = visit.itemAtPath(cst, path17.slice(0, -1));
-      const field = path17[path17.length - 1][0];
+    visit.parentCollection = (cst, path18) => {
+      const parent = visit.itemAtPath(cst, path18.slice(0, -1));
+      const field = path18[path18.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path17, item, visitor) {
-      let ctrl = visitor(item, path17);
+    function _visit(path18, item, visitor) {
+      let ctrl = visitor(item, path18);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path17.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path18.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -6933,10 +6933,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path17);
+            ctrl = ctrl(item, path18);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path17) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path18) : ctrl;
     }
     exports.visit = visit;
   }
@@ -12132,7 +12132,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path17 = __require("path");
+    var path18 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -12171,7 +12171,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path17.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path17.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path18.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path18.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -12303,7 +12303,7 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path17 = __require("path");
+    var path18 = __require("path");
     var fs4 = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
@@ -14036,7 +14036,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path17) => inner(v, path17);
+  const check = (v, path18) => inner(v, path18);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -14045,19 +14045,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path17, detail, onKey = false) {
-    const where = formatPath(path17);
+  constructor(source, path18, detail, onKey = false) {
+    const where = formatPath(path18);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path17;
+    this.path = path18;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path17) {
+function formatPath(path18) {
   let out = "";
-  for (const seg of path17) {
+  for (const seg of path18) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -14072,52 +14072,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path17, expected, value) {
-  throw new ValidationError("", path17, `expected ${expected}, got ${describe(value)}`);
+function fail(path18, expected, value) {
+  throw new ValidationError("", path18, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path17) => typeof v === "string" ? v : fail(path17, "a string", v),
+  (v, path18) => typeof v === "string" ? v : fail(path18, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path17) => typeof v === "string" && v !== "" ? v : fail(path17, "a non-empty string", v),
+  (v, path18) => typeof v === "string" && v !== "" ? v : fail(path18, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isFinite(v) ? v : fail(path17, "a number", v),
+  (v, path18) => typeof v === "number" && Number.isFinite(v) ? v : fail(path18, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isInteger(v) ? v : fail(path17, "an integer", v),
+  (v, path18) => typeof v === "number" && Number.isInteger(v) ? v : fail(path18, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path17, "a non-negative integer", v),
+  (v, path18) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path18, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path17) => typeof v === "boolean" ? v : fail(path17, "a boolean", v),
+  (v, path18) => typeof v === "boolean" ? v : fail(path18, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path17) => allowed.includes(v) ? v : fail(path17, `one of ${shown}`, v);
+  const check = (v, path18) => allowed.includes(v) ? v : fail(path18, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path17) => {
-    if (!Array.isArray(v)) fail(path17, "an array", v);
-    return v.map((el, i2) => item(el, [...path17, i2]));
+  const check = (v, path18) => {
+    if (!Array.isArray(v)) fail(path18, "an array", v);
+    return v.map((el, i2) => item(el, [...path18, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path17) => v === null ? null : inner(v, path17);
+  const check = (v, path18) => v === null ? null : inner(v, path18);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path17) => v === void 0 ? void 0 : inner(v, path17);
+  const check = (v, path18) => v === void 0 ? void 0 : inner(v, path18);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -14125,10 +14125,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path18) => {
+    if (!isPlainObject(v)) fail(path18, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path17, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path18, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -14148,11 +14148,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path18) => {
+    if (!isPlainObject(v)) fail(path18, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path17, key]);
+      const value = check2(v[key], [...path18, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -14162,31 +14162,31 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path17) => {
+  const check = (v, path18) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path17, bad],
+          [...path18, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path17);
+    return known(v, path18);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path18) => {
+    if (!isPlainObject(v)) fail(path18, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path17, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path18, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path17);
+    return variant(v, path18);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
@@ -14194,17 +14194,17 @@ function tagged(key, variants) {
 }
 function open(shape) {
   const known = obj(shape);
-  const check = (v, path17) => {
-    const checked = known(v, path17);
+  const check = (v, path18) => {
+    const checked = known(v, path18);
     return { ...v, ...checked };
   };
   return withJsonSchema(check, () => objectSchema(shape, true));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path17) => {
-    const value = inner(v, path17);
+  const check = (v, path18) => {
+    const value = inner(v, path18);
     const problem2 = rule(value);
-    if (problem2 !== null) throw new ValidationError("", [...path17, ...problem2.path], problem2.message);
+    if (problem2 !== null) throw new ValidationError("", [...path18, ...problem2.path], problem2.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -14412,7 +14412,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path17) => path17.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path18) => path18.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -16004,17 +16004,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path17 = requestOptions.url.replace(options.baseUrl, "");
+    const path18 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path17} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path18} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path17} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path18} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -20533,9 +20533,9 @@ import { existsSync as existsSync2 } from "node:fs";
 
 // actions/src/history/git-branch.ts
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path12 from "node:path";
+import { rm as rm2 } from "node:fs/promises";
+import os2 from "node:os";
+import path13 from "node:path";
 
 // node_modules/is-plain-obj/index.js
 function isPlainObject4(value) {
@@ -25517,17 +25517,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path17 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path17)) {
+    const path18 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path18)) {
       continue;
     }
-    writtenPaths.add(path17);
-    if (append || outputFiles.has(path17)) {
-      appendFileSync(path17, contents);
+    writtenPaths.add(path18);
+    if (append || outputFiles.has(path18)) {
+      appendFileSync(path18, contents);
     } else {
-      writeFileSync(path17, contents);
+      writeFileSync(path18, contents);
     }
-    outputFiles.add(path17);
+    outputFiles.add(path18);
   }
 };
 
@@ -28334,6 +28334,85 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
+// actions/src/history/git-objects.ts
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path12 from "node:path";
+async function git(repo, where, args, input) {
+  const res = await execa("git", args, {
+    cwd: repo,
+    reject: false,
+    ...input === void 0 ? {} : { input }
+  });
+  if (res.exitCode !== 0)
+    throw new InfrastructureError(`history ${where}: git ${args[0]} failed: ${res.stderr.trim()}`);
+  return res.stdout.trim();
+}
+async function writeBlobs(repo, where, texts) {
+  if (texts.length === 0) return [];
+  const dir = await mkdtemp(path12.join(os.tmpdir(), "pte-farm-blobs-"));
+  try {
+    const files = texts.map((_, i2) => path12.join(dir, `${i2}`));
+    await Promise.all(texts.map((t, i2) => writeFile(files[i2], t)));
+    const out = await git(
+      repo,
+      where,
+      ["hash-object", "-w", "--no-filters", "--stdin-paths"],
+      `${files.join("\n")}
+`
+    );
+    const ids2 = out.split("\n");
+    if (ids2.length !== texts.length) {
+      throw new InfrastructureError(
+        `history ${where}: git hash-object wrote ${ids2.length} of ${texts.length} blob(s)`
+      );
+    }
+    return ids2;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+async function lsTree(repo, where, tip, prefix) {
+  const out = await git(repo, where, [
+    "ls-tree",
+    "-r",
+    tip,
+    ...prefix === null ? [] : ["--", `${prefix}/`]
+  ]);
+  return out.split("\n").filter((l) => l !== "").map((l) => {
+    const tab = l.indexOf("	");
+    return { name: l.slice(tab + 1), blob: l.slice(0, tab).split(" ")[2] ?? "" };
+  });
+}
+async function readBlobs(repo, where, ids2) {
+  if (ids2.length === 0) return [];
+  const res = await execa("git", ["cat-file", "--batch"], {
+    cwd: repo,
+    input: `${ids2.join("\n")}
+`,
+    encoding: "buffer",
+    reject: false
+  });
+  if (res.exitCode !== 0) {
+    throw new InfrastructureError(
+      `history ${where}: git cat-file failed: ${Buffer.from(res.stderr).toString()}`
+    );
+  }
+  const buf = Buffer.from(res.stdout);
+  const out = [];
+  let at = 0;
+  for (const id of ids2) {
+    const eol = buf.indexOf(10, at);
+    const header = buf.subarray(at, eol).toString("utf8").split(" ");
+    if (header[0] !== id || header[1] !== "blob")
+      throw new InfrastructureError(`history ${where}: git cat-file: no blob ${id}`);
+    const size = Number(header[2]);
+    out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
+    at = eol + 1 + size + 1;
+  }
+  return out;
+}
+
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
 var ROLES = ["base", "head", "nightly", "release"];
@@ -28502,6 +28581,15 @@ async function* queryListed(store, q = {}) {
   const hits = (await store.list(q.cell)).filter((s) => matches(q, s.record));
   yield* q.last === void 0 ? hits : hits.slice(Math.max(0, hits.length - q.last));
 }
+function cellsOfPaths(paths) {
+  const out = /* @__PURE__ */ new Set();
+  for (const p of paths) {
+    if (isHealthPath(p)) continue;
+    const parts = p.split("/");
+    if (parts.length === 5) out.add(parts.slice(0, 4).join("/"));
+  }
+  return [...out].sort();
+}
 async function collect(store, q = {}) {
   const out = [];
   for await (const s of store.query(q)) out.push(s.record);
@@ -28539,8 +28627,8 @@ function healthPrefix(device2) {
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
 }
-function readStoredHealth(path17, text, where) {
-  return { path: path17, report: parseJson(healthReport, text, `${where}:${path17}`) };
+function readStoredHealth(path18, text, where) {
+  return { path: path18, report: parseJson(healthReport, text, `${where}:${path18}`) };
 }
 function healthByTime(a2, b) {
   return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
@@ -28548,8 +28636,8 @@ function healthByTime(a2, b) {
 function cellPrefix(cellId3) {
   return cellId3.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
-function readStored(path17, text, where) {
-  return { path: path17, record: parseJson(runRecord, text, `${where}:${path17}`) };
+function readStored(path18, text, where) {
+  return { path: path18, record: parseJson(runRecord, text, `${where}:${path18}`) };
 }
 function uniqueById(stored) {
   const seen = /* @__PURE__ */ new Set();
@@ -28603,7 +28691,7 @@ var GitBranchStore = class {
   maxAttempts;
   backoffMs;
   constructor(repo, opts = {}) {
-    this.repo = path12.resolve(repo);
+    this.repo = path13.resolve(repo);
     this.branch = opts.branch ?? "pte-farm-data";
     this.maxAttempts = opts.maxAttempts ?? 30;
     this.backoffMs = opts.backoffMs ?? 20;
@@ -28668,7 +28756,11 @@ var GitBranchStore = class {
   /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
   async commitFiles(texts, what2) {
     if (texts.length === 0) return [];
-    const blobs = await this.writeBlobs(texts.map((f) => f.text));
+    const blobs = await writeBlobs(
+      this.repo,
+      this.describe(),
+      texts.map((f) => f.text)
+    );
     const files = texts.map((f, i2) => ({ path: f.path, blob: blobs[i2] ?? "" }));
     const remote = await this.hasRemote();
     for (let attempt = 1; ; attempt++) {
@@ -28676,28 +28768,6 @@ var GitBranchStore = class {
       const commit = await this.commitOn(parent, files, what2);
       if (await this.publish(remote, commit, parent)) return files.map((f) => f.path);
       await this.backoff(attempt);
-    }
-  }
-  /** Writes the texts as blobs with one `git hash-object --stdin-paths` (not one process per file). */
-  async writeBlobs(texts) {
-    if (texts.length === 0) return [];
-    const dir = await mkdtemp(path12.join(os.tmpdir(), "pte-farm-blobs-"));
-    try {
-      const files = texts.map((_, i2) => path12.join(dir, `${i2}`));
-      await Promise.all(texts.map((t, i2) => writeFile(files[i2], t)));
-      const out = await this.must(["hash-object", "-w", "--no-filters", "--stdin-paths"], {
-        input: `${files.join("\n")}
-`
-      });
-      const ids2 = out.split("\n");
-      if (ids2.length !== texts.length) {
-        throw new InfrastructureError(
-          `history ${this.describe()}: git hash-object wrote ${ids2.length} of ${texts.length} blob(s)`
-        );
-      }
-      return ids2;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
   }
   /** A commit whose tree is `parent`'s plus `files`, built in a private index. */
@@ -28716,7 +28786,7 @@ ${files.map((f) => f.path).join("\n")}
   }
   /** A commit of `tree`'s files (none when null) less `remove` plus `add`, built in a private index. */
   async commitTree(o2) {
-    const index = path12.join(os.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const index = path13.join(os2.tmpdir(), `pte-farm-index-${process.pid}-${randomBytes(6).toString("hex")}`);
     const env = { GIT_INDEX_FILE: index };
     try {
       await this.must(o2.tree === null ? ["read-tree", "--empty"] : ["read-tree", o2.tree], { env });
@@ -28730,7 +28800,7 @@ ${files.map((f) => f.path).join("\n")}
       const tree = await this.must(["write-tree"], { env });
       return await this.must(["commit-tree", tree, ...o2.parents.flatMap((p) => ["-p", p]), "-m", o2.msg]);
     } finally {
-      await rm(index, { force: true });
+      await rm2(index, { force: true });
     }
   }
   /**
@@ -28749,7 +28819,7 @@ ${files.map((f) => f.path).join("\n")}
       if (tip === null) return { folded: 0, months: 0, records: 0, commit: null };
       const plan = await this.compactPlan(tip, opts.before);
       if (plan.remove.length === 0) return { folded: 0, months: 0, records: plan.records, commit: null };
-      const blobs = await this.writeBlobs([...plan.months.values()]);
+      const blobs = await writeBlobs(this.repo, this.describe(), [...plan.months.values()]);
       const add = [...plan.months.keys()].map((file, i2) => ({ path: file, blob: blobs[i2] ?? "" }));
       const msg = `history: compacted ${plan.remove.length} record file(s) into ${add.length} month file(s); ${plan.records} record(s)
 `;
@@ -28762,10 +28832,14 @@ ${files.map((f) => f.path).join("\n")}
   }
   /** What compaction of `tip` removes and writes. */
   async compactPlan(tip, before) {
-    const entries = (await this.lsTree(tip, null)).filter(
+    const entries = (await lsTree(this.repo, this.describe(), tip, null)).filter(
       (e) => isLayoutFile(e.name) && !isHealthPath(e.name)
     );
-    const texts = await this.blobs(entries.map((e) => e.blob));
+    const texts = await readBlobs(
+      this.repo,
+      this.describe(),
+      entries.map((e) => e.blob)
+    );
     const held = entries.flatMap(
       (e, i2) => readLayoutFile(e.name, texts[i2] ?? "", this.describe()).map((s) => ({
         file: e.name,
@@ -28829,51 +28903,27 @@ ${files.map((f) => f.path).join("\n")}
   async readTree(prefix) {
     const tip = await this.tip(await this.hasRemote());
     if (tip === null) return [];
-    const entries = (await this.lsTree(tip, prefix)).filter((e) => isLayoutFile(e.name));
-    const texts = await this.blobs(entries.map((e) => e.blob));
+    const entries = (await lsTree(this.repo, this.describe(), tip, prefix)).filter(
+      (e) => isLayoutFile(e.name)
+    );
+    const texts = await readBlobs(
+      this.repo,
+      this.describe(),
+      entries.map((e) => e.blob)
+    );
     return entries.map((e, i2) => ({ name: e.name, text: texts[i2] ?? "" }));
-  }
-  /** Every file of `tip` (under `prefix`), with its blob id. */
-  async lsTree(tip, prefix) {
-    const out = await this.must(["ls-tree", "-r", tip, ...prefix === null ? [] : ["--", `${prefix}/`]]);
-    return out.split("\n").filter((l) => l !== "").map((l) => {
-      const tab = l.indexOf("	");
-      return { name: l.slice(tab + 1), blob: l.slice(0, tab).split(" ")[2] ?? "" };
-    });
-  }
-  /** The blobs' texts, read by one `git cat-file --batch` (one process, not one per file). */
-  async blobs(ids2) {
-    if (ids2.length === 0) return [];
-    const res = await execa("git", ["cat-file", "--batch"], {
-      cwd: this.repo,
-      input: `${ids2.join("\n")}
-`,
-      encoding: "buffer",
-      reject: false
-    });
-    if (res.exitCode !== 0) {
-      throw new InfrastructureError(`history ${this.describe()}: git cat-file failed: ${String(res.stderr)}`);
-    }
-    const buf = Buffer.from(res.stdout);
-    const out = [];
-    let at = 0;
-    for (const id of ids2) {
-      const eol = buf.indexOf(10, at);
-      const header = buf.subarray(at, eol).toString("utf8").split(" ");
-      if (header[0] !== id || header[1] !== "blob") {
-        throw new InfrastructureError(`history ${this.describe()}: git cat-file: no blob ${id}`);
-      }
-      const size = Number(header[2]);
-      out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
-      at = eol + 1 + size + 1;
-    }
-    return out;
   }
   async list(cellId3) {
     const files = await this.readTree(cellId3 === void 0 ? null : cellPrefix(cellId3));
     return uniqueById(
       files.filter((f) => cellId3 !== void 0 || !isHealthPath(f.name)).flatMap((f) => readLayoutFile(f.name, f.text, this.describe()))
     ).sort(byTime);
+  }
+  async cells() {
+    const tip = await this.tip(await this.hasRemote());
+    return tip === null ? [] : cellsOfPaths(
+      (await lsTree(this.repo, this.describe(), tip, null)).map((e) => e.name).filter(isLayoutFile)
+    );
   }
   query(q = {}) {
     return queryListed(this, q);
@@ -28887,11 +28937,11 @@ ${files.map((f) => f.path).join("\n")}
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { link as link2, mkdir, readdir, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
-import path13 from "node:path";
+import path14 from "node:path";
 var LocalFolderStore = class {
   root;
   constructor(root) {
-    this.root = path13.resolve(root);
+    this.root = path14.resolve(root);
   }
   describe() {
     return `dir:${this.root}`;
@@ -28915,9 +28965,9 @@ var LocalFolderStore = class {
   async write(files) {
     const out = [];
     for (const { rel, text } of files) {
-      const file = path13.join(this.root, ...rel.split("/"));
-      await mkdir(path13.dirname(file), { recursive: true });
-      const tmp = path13.join(path13.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
+      const file = path14.join(this.root, ...rel.split("/"));
+      await mkdir(path14.dirname(file), { recursive: true });
+      const tmp = path14.join(path14.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
       await writeFile2(tmp, text);
       try {
         await link2(tmp, file);
@@ -28932,17 +28982,17 @@ var LocalFolderStore = class {
   }
   /** Layout files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel) {
-    const base = path13.join(this.root, ...rel.split("/").filter((p) => p !== ""));
+    const base = path14.join(this.root, ...rel.split("/").filter((p) => p !== ""));
     const entries = await readdir(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    return entries.map((e) => path13.relative(this.root, path13.join(base, e)).split(path13.sep).join("/")).filter(isLayoutFile);
+    return entries.map((e) => path14.relative(this.root, path14.join(base, e)).split(path14.sep).join("/")).filter(isLayoutFile);
   }
   async listHealth(device2) {
     const out = [];
     for (const rel of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path13.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path14.join(this.root, ...rel.split("/")), "utf8");
       out.push(readStoredHealth(rel, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -28952,10 +29002,13 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId3 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile2(path13.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path14.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
+  }
+  async cells() {
+    return cellsOfPaths(await this.files(""));
   }
   query(q = {}) {
     return queryListed(this, q);
@@ -29270,6 +29323,14 @@ var PostgresStore = class {
       after = { started_at: last.started_at, id: last.id };
     }
   }
+  async cells() {
+    await this.schema();
+    const res = await this.run(
+      "list cells",
+      (c3) => c3.query("SELECT DISTINCT cell FROM pte_farm_records ORDER BY cell")
+    );
+    return res.rows.map((r) => r.cell);
+  }
   async listHealth(device2) {
     await this.schema();
     const res = await this.run(
@@ -29335,7 +29396,7 @@ function openStore(spec, env = process.env) {
 
 // actions/src/records/read.ts
 import { readdir as readdir2, readFile as readFile3, stat } from "node:fs/promises";
-import path14 from "node:path";
+import path15 from "node:path";
 function sampleProblem(raw) {
   if (typeof raw !== "object" || raw === null) return null;
   const metrics = raw.metrics;
@@ -29391,7 +29452,7 @@ async function recordFiles(inputs, opts = {}) {
       continue;
     }
     for (const e of await readdir2(input, { recursive: true, withFileTypes: true })) {
-      if (e.isFile() && names2.test(e.name)) out.push(path14.join(e.parentPath, e.name));
+      if (e.isFile() && names2.test(e.name)) out.push(path15.join(e.parentPath, e.name));
     }
   }
   return [...new Set(out)].sort();
@@ -30049,9 +30110,9 @@ var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
 var verdict = literal(...VERDICTS);
 var numbers = arr(num);
 var interval = withJsonSchema(
-  (v, path17) => {
-    const xs = numbers(v, path17);
-    if (xs.length !== 2) throw new ValidationError("", path17, `expected [lo, hi], got ${xs.length} numbers`);
+  (v, path18) => {
+    const xs = numbers(v, path18);
+    if (xs.length !== 2) throw new ValidationError("", path18, `expected [lo, hi], got ${xs.length} numbers`);
     return [xs[0], xs[1]];
   },
   { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 }
@@ -30086,7 +30147,7 @@ var comparison = obj({
 // actions/src/publish/hostile-files.ts
 import { constants as constants4 } from "node:fs";
 import { lstat, open as open2, opendir, realpath } from "node:fs/promises";
-import path15 from "node:path";
+import path16 from "node:path";
 var ARTIFACT_LIMITS = {
   /** Directory entries looked at, in all folders together: bounds the walk itself. */
   maxEntries: 4096,
@@ -30125,13 +30186,13 @@ var Walk = class {
   }
   /** Lists one folder, checking every entry with lstat; `visit` decides what to do with each. */
   async folder(rel, visit) {
-    const dir = await opendir(path15.join(this.root, rel));
+    const dir = await opendir(path16.join(this.root, rel));
     for await (const entry of dir) {
       if (++this.entries > this.limits.maxEntries) {
         throw new LimitError(`more than ${this.limits.maxEntries} entries`);
       }
       const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      await visit(entry.name, childRel, path15.join(this.root, childRel));
+      await visit(entry.name, childRel, path16.join(this.root, childRel));
     }
   }
   /** Accepts a regular, singly linked file inside the root, within the per-file and total limits. */
@@ -30141,8 +30202,8 @@ var Walk = class {
     if (!info2.isFile()) return this.reject(rel, "not a regular file");
     if (info2.nlink > 1) return this.reject(rel, "a hard link (links are never followed)");
     const real = await realpath(abs);
-    const inside = path15.relative(this.root, real);
-    if (inside.startsWith("..") || path15.isAbsolute(inside)) {
+    const inside = path16.relative(this.root, real);
+    if (inside.startsWith("..") || path16.isAbsolute(inside)) {
       return this.reject(rel, "resolves outside the artefact folder");
     }
     if (info2.size > this.limits.maxFileBytes) {
@@ -30528,10 +30589,10 @@ function apiUrl() {
 }
 
 // actions/src/action-runs/io.ts
-import path16 from "node:path";
+import path17 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
-import * as os2 from "os";
+import * as os3 from "os";
 
 // node_modules/@actions/core/lib/utils.js
 function toCommandValue(input) {
@@ -30559,7 +30620,7 @@ function toCommandProperties(annotationProperties) {
 // node_modules/@actions/core/lib/command.js
 function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
-  process.stdout.write(cmd.toString() + os2.EOL);
+  process.stdout.write(cmd.toString() + os3.EOL);
 }
 var CMD_STRING = "::";
 var Command = class {
@@ -30604,7 +30665,7 @@ function escapeProperty(s) {
 // node_modules/@actions/core/lib/file-command.js
 import * as crypto from "crypto";
 import * as fs2 from "fs";
-import * as os3 from "os";
+import * as os4 from "os";
 function issueFileCommand(command, message) {
   const filePath = process.env[`GITHUB_${command}`];
   if (!filePath) {
@@ -30613,7 +30674,7 @@ function issueFileCommand(command, message) {
   if (!fs2.existsSync(filePath)) {
     throw new Error(`Missing file at path: ${filePath}`);
   }
-  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os3.EOL}`, {
+  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os4.EOL}`, {
     encoding: "utf8"
   });
 }
@@ -30626,11 +30687,11 @@ function prepareKeyValueMessage(key, value) {
   if (convertedValue.includes(delimiter)) {
     throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
   }
-  return `${key}<<${delimiter}${os3.EOL}${convertedValue}${os3.EOL}${delimiter}`;
+  return `${key}<<${delimiter}${os4.EOL}${convertedValue}${os4.EOL}${delimiter}`;
 }
 
 // node_modules/@actions/core/lib/core.js
-import * as os5 from "os";
+import * as os6 from "os";
 
 // node_modules/@actions/core/lib/summary.js
 import { EOL as EOL3 } from "os";
@@ -30918,11 +30979,11 @@ var _summary = new Summary();
 var summary2 = _summary;
 
 // node_modules/@actions/core/lib/platform.js
-import os4 from "os";
+import os5 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat: lstat3, mkdir: mkdir2, open: open3, readdir: readdir3, rename, rm: rm2, rmdir, stat: stat2, symlink, unlink: unlink2 } = fs3.promises;
+var { chmod, copyFile, lstat: lstat3, mkdir: mkdir2, open: open3, readdir: readdir3, rename, rm: rm3, rmdir, stat: stat2, symlink, unlink: unlink2 } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -30930,8 +30991,8 @@ var READONLY = fs3.constants.O_RDONLY;
 var IS_WINDOWS2 = process.platform === "win32";
 
 // node_modules/@actions/core/lib/platform.js
-var platform2 = os4.platform();
-var arch = os4.arch();
+var platform2 = os5.platform();
+var arch = os5.arch();
 
 // node_modules/@actions/core/lib/core.js
 var ExitCode;
@@ -30954,7 +31015,7 @@ function setOutput(name, value) {
   if (filePath) {
     return issueFileCommand("OUTPUT", prepareKeyValueMessage(name, value));
   }
-  process.stdout.write(os5.EOL);
+  process.stdout.write(os6.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
 }
 function setFailed(message) {
@@ -30968,7 +31029,7 @@ function warning(message, properties = {}) {
   issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 function info(message) {
-  process.stdout.write(message + os5.EOL);
+  process.stdout.write(message + os6.EOL);
 }
 
 // actions/src/schemas/manifest.ts
@@ -31300,7 +31361,7 @@ var ACTIONS = {
         default: ""
       },
       history: {
-        description: 'A history store (dir:PATH or git:REPO[#branch]): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
+        description: 'A history store (dir:PATH, git:REPO[#branch] or postgres[:ENV], the URL in that environment variable): devices it shows quarantined get no jobs and their cells are skipped, "quarantined: <why>". Empty: every device is planned.',
         default: ""
       }
     },
@@ -31349,7 +31410,7 @@ var ACTIONS = {
       },
       "cache-dir": cacheDir,
       history: {
-        description: "A history store (dir:PATH or git:REPO[#branch]) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
+        description: "A history store (dir:PATH, git:REPO[#branch] or postgres[:ENV], the URL in that environment variable) to append the report to; a good report lifts the device's quarantine there. Empty: not stored (a device job's pre-flight check).",
         default: ""
       }
     },
@@ -31519,7 +31580,7 @@ var ACTIONS = {
         default: ""
       },
       history: {
-        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH or git:REPO[#branch].",
+        description: "nightly: the history store with tonight's records appended: a folder, dir:PATH, git:REPO[#branch] or postgres[:ENV].",
         default: ""
       },
       tonight: {
@@ -31626,9 +31687,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path16.resolve(workspace, v);
+      return v === "" ? "" : path17.resolve(workspace, v);
     },
-    requiredPath: (name) => path16.resolve(workspace, required(name)),
+    requiredPath: (name) => path17.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);

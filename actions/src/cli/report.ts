@@ -178,7 +178,7 @@ export const REPORT_USAGE = `pte-farm report RECORD|DIR... [options]
   --base RECORD|DIR       more base records (any role), e.g. an earlier run's output folder
   --format markdown|json  (default markdown)
   --style summary|pr-comment   the job-summary table (default) or the PR comment, cut to GitHub's limit
-  --history STORE         dir:PATH or git:REPO[#branch]: each cell's recent nightly trend
+  --history STORE         dir:PATH, git:REPO[#branch] or postgres[:ENV]: each cell's recent nightly trend
   --config FILE           minimum effects (default: matrix/compare.yml)
   --run-url URL           linked as the full report when the comment is shortened
   --head-sha SHA          the commit reported on (default: the head records')
