@@ -11,7 +11,7 @@ import { ConfigurationError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { arr, nonEmptyStr, obj, open, parseJson } from "../core/validate.ts";
 import { nightly } from "../history/nightly.ts";
-import { openStore } from "../history/open.ts";
+import { openStore, openStoreOrFolder } from "../history/open.ts";
 import { collect, nightlySeries, serialize } from "../history/store.ts";
 import { recordsUnder } from "../records/read.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
@@ -39,8 +39,8 @@ export async function findBaseCommand(opts: {
   logger: Logger;
   env: NodeJS.ProcessEnv;
 }): Promise<RunRecord | null> {
-  const spec = /^(dir|git):|^postgres(:|$)/.test(opts.history) ? opts.history : `dir:${opts.history}`;
-  const base = newestNightly(await collect(openStore(spec), { cell: opts.cell, role: "nightly" }), opts.cell);
+  const store = openStoreOrFolder(opts.history);
+  const base = newestNightly(await collect(store, { cell: opts.cell, role: "nightly" }), opts.cell);
   if (base === null) {
     opts.logger.info(`no passing nightly record of ${opts.cell} in the history: nothing to compare against`);
   } else {

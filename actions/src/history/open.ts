@@ -16,6 +16,12 @@ export const HISTORY_URL_ENV = "PTE_FARM_HISTORY_URL";
 export const STORE_FORMS =
   "dir:PATH (a folder), git:REPO[#branch] (a git repository; default branch pte-farm-data) or postgres[:ENV] (the URL in $PTE_FARM_HISTORY_URL, or in $ENV)";
 
+/** A store spec, or a bare folder (what the workflows' checkouts of the data branch are) as `dir:`. */
+export function openStoreOrFolder(specOrFolder: string, env: NodeJS.ProcessEnv = process.env): HistoryStore {
+  const spec = /^(dir|git):|^postgres(:|$)/.test(specOrFolder) ? specOrFolder : `dir:${specOrFolder}`;
+  return openStore(spec, env);
+}
+
 export function openStore(spec: string, env: NodeJS.ProcessEnv = process.env): HistoryStore {
   if (spec.startsWith("dir:") && spec.length > 4) return new LocalFolderStore(spec.slice(4));
   if (spec.startsWith("git:") && spec.length > 4) {

@@ -22,7 +22,7 @@ import type { GitHub } from "../github/client.ts";
 import { callGitHub } from "../github/errors.ts";
 import { type SyncResult, syncRegressionIssue } from "../github/issues.ts";
 import { type IssueAction, type NightlyDecision, nightly, type OpenRegression } from "../history/nightly.ts";
-import { openStore } from "../history/open.ts";
+import { openStoreOrFolder } from "../history/open.ts";
 import { nightlySeries } from "../history/store.ts";
 import { recordsUnder } from "../records/read.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
@@ -171,7 +171,6 @@ function render(
  * rethrown at the end so the step fails and nothing is silently dropped.
  */
 export async function syncNightlyIssues(o: NightlyReportOptions): Promise<NightlyReportResult> {
-  const spec = /^(dir|git):|^postgres(:|$)/.test(o.history) ? o.history : `dir:${o.history}`;
   const [tonight, confirmations, open, config, knownIssues] = await Promise.all([
     recordsUnder(o.tonight),
     o.confirmations ? recordsUnder(o.confirmations) : Promise.resolve([]),
@@ -182,7 +181,7 @@ export async function syncNightlyIssues(o: NightlyReportOptions): Promise<Nightl
   // Only the cells that ran tonight, or have an issue open, are decided: their nightly series is all
   // that is read, one cell at a time, so a long history is not held in memory.
   const cells = new Set([...tonight.map((r) => r.cell.id), ...open.map((x) => x.cell)]);
-  const history = await nightlySeries(openStore(spec), cells);
+  const history = await nightlySeries(openStoreOrFolder(o.history), cells);
   const decision = nightly({ history, tonight, confirmations, open, config });
   for (const n of decision.notes) o.logger.info(n);
   const issues: IssueOutcome[] = [];
