@@ -12,6 +12,7 @@
 import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import { human, nearlyFull } from "../core/disk.ts";
 import { sha256File } from "../core/hashing.ts";
 import { displayPath } from "../core/paths.ts";
 import { waitGroupGone } from "../core/process-group.ts";
@@ -152,6 +153,16 @@ export async function runStage<S extends StageName>(
     return done(
       "infra-failure",
       `could not start ${command.python} (${exit.spawnError}); set PTE_FARM_PYTHON to the toolchain's python`,
+    );
+  }
+  // A full disk explains any death but a clean exit or a refused spec (exit 2).
+  const full = exit.exitCode === 0 || exit.exitCode === 2 ? null : await nearlyFull(dir);
+  if (full !== null) {
+    return done(
+      "infra-failure",
+      `no space left on device: ${displayPath(dir)} has ${human(full)} free; the stage ${
+        exit.signal === null ? `exited ${exit.exitCode}` : `died (${exit.signal})`
+      } writing its output`,
     );
   }
   if (exit.signal !== null) {
