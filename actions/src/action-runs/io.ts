@@ -8,6 +8,7 @@
  * 2 or 3 by how the stage ended; an InfrastructureError exits 3; anything else is our bug (exit 3,
  * with its stack). GitHub fails the step on any non-zero exit; the code tells a person which kind.
  */
+
 import path from "node:path";
 import * as core from "@actions/core";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "../core/errors.ts";
