@@ -114,4 +114,24 @@ describe.skipIf(!ready)("a stage whose output does not fit", () => {
     );
     expect(entries.filter((e) => e.includes(failed?.stage ?? "?"))).toEqual([]);
   }, 600_000);
+
+  it("a run whose output folder fills up ends as infrastructure (exit 3) saying so, not as an internal error", async () => {
+    const full = await smallFs(8);
+    const run = await execa(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, "actions/src/cli/pte-farm.ts"),
+        "run",
+        "--no-cache",
+        "--cells",
+        "tiny-llama/fp32/portable/host-x86_64@stable",
+        "--out",
+        path.join(full, "run"),
+      ],
+      { cwd: REPO_ROOT, reject: false },
+    );
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toContain("infrastructure: no space left on device");
+    expect(run.stderr).not.toContain("internal error");
+  }, 600_000);
 });

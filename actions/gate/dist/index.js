@@ -16939,6 +16939,17 @@ async function gitSha(cwd) {
 // actions/src/pipeline/stage-job.ts
 import { readFile as readFile4 } from "node:fs/promises";
 
+// actions/src/core/disk.ts
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+
 // actions/src/pipeline/cache-prune.ts
 var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
 var UNITS = {
@@ -17958,6 +17969,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,

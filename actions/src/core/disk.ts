@@ -13,6 +13,13 @@ export function isNoSpace(err: unknown): boolean {
   return code === "ENOSPC" || code === "EDQUOT";
 }
 
+/** "no space left on device writing PATH" for an ENOSPC/EDQUOT error that reached the top, else null. */
+export function noSpaceMessage(err: unknown): string | null {
+  if (!isNoSpace(err)) return null;
+  const where = (err as NodeJS.ErrnoException).path;
+  return `no space left on device${where === undefined ? "" : ` writing ${where}`}; free space there and run again`;
+}
+
 /** A size for messages: KiB, MiB or GiB. */
 export const human = (bytes: number) =>
   bytes >= 1024 ** 3
