@@ -22885,17 +22885,18 @@ var PostgresStore = class {
     if (q.cell !== void 0) add("cell = ?", q.cell);
     if (q.device !== void 0) add("device = ?", q.device);
     if (q.role !== void 0) add("role = ?", q.role);
-    if (q.last !== void 0) {
+    const last = q.last;
+    if (last !== void 0) {
+      if (last <= 0) return;
       const where = filters.length === 0 ? "" : `WHERE ${filters.join(" AND ")}`;
       const edge = await this.run(
         "read records",
         (c3) => c3.query(
           `SELECT started_at, id FROM pte_farm_records ${where} ORDER BY started_at DESC, id DESC OFFSET $${params.length + 1} LIMIT 1`,
-          [...params, Math.max(0, q.last - 1)]
+          [...params, last - 1]
         )
       );
       const first = edge.rows[0];
-      if (q.last <= 0) return;
       if (first !== void 0) {
         params.push(first.started_at, first.id);
         filters.push(`(started_at, id) >= ($${params.length - 1}, $${params.length})`);
@@ -22919,9 +22920,9 @@ var PostgresStore = class {
         )
       );
       for (const row of res.rows) yield readStored(row.id, row.body, this.where);
-      const last = res.rows.at(-1);
-      if (last === void 0 || res.rows.length < this.pageSize) return;
-      after = { started_at: last.started_at, id: last.id };
+      const last2 = res.rows.at(-1);
+      if (last2 === void 0 || res.rows.length < this.pageSize) return;
+      after = { started_at: last2.started_at, id: last2.id };
     }
   }
   async cells() {
