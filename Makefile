@@ -87,7 +87,7 @@ vitest: setup
 	npx vitest run
 
 pytest: setup
-	cd stages && ../$(VENV)/bin/pytest -q
+	cd stages && ../$(VENV)/bin/pytest -q -rs
 
 bench: setup
 	node scripts/bench-run.ts

@@ -94,10 +94,12 @@ describe("action bundles", () => {
     ]);
   });
 
-  it("stay self-contained and under 1 MiB each: the HTTP client only getIDToken needs is left out", async () => {
+  // 1.5 MiB: the actions that read a history store (plan, health, report) carry the PostgreSQL
+  // client (pg, ~150 KB); undici (~0.8 MB, only for getIDToken) would still push any over.
+  it("stay self-contained and under 1.5 MiB each: the HTTP client only getIDToken needs is left out", async () => {
     for (const name of ACTION_NAMES) {
       const file = path.join(REPO_ROOT, "actions", name, "dist", "index.js");
-      expect((await stat(file)).size, name).toBeLessThan(2 ** 20);
+      expect((await stat(file)).size, name).toBeLessThan(1.5 * 2 ** 20);
       const text = await readFile(file, "utf8");
       expect(text).not.toContain("node_modules/undici");
       const imported = [...text.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1] as string);

@@ -119,6 +119,27 @@ describe("GitHub client retries against GitHub's OpenAPI description (local serv
     expect(server.requestsFor("issues/list-comments").map((r) => r.status)).toEqual([502, 502, 200]);
   });
 
+  it("gives up on a GET that keeps failing with 5xx after the bound, as infrastructure naming the endpoint", async () => {
+    const { gh, server, state, owner, repo: name } = repo();
+    const issue = state.addIssue({ title: "pr" });
+    server.inject("issues/list-comments", errorReply(503, "Service Unavailable"), 10);
+
+    const err = await findMarkedComment(gh, {
+      owner,
+      repo: name,
+      issueNumber: issue.number,
+      marker: "<!-- m -->",
+    }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(InfrastructureError);
+    expect(String(err)).toContain(
+      `on GET /repos/${owner}/${name}/issues/${issue.number}/comments after the client's bounded retries`,
+    );
+    expect(String(err)).toContain("HTTP 503");
+    // testClient allows 2 retries: three attempts, then it stops.
+    expect(server.requestsFor("issues/list-comments").map((r) => r.status)).toEqual([503, 503, 503]);
+  });
+
   it("does not retry a POST or a PATCH after a 5xx by itself (it may have been committed)", async () => {
     const { gh, server, state, owner, repo: name } = repo();
     const issue = state.addIssue({ title: "pr" });

@@ -37,6 +37,19 @@ describe("sticky PR comment against GitHub's OpenAPI description (local server)"
     expect(state.commentsOn(pr.number)).toHaveLength(2);
   });
 
+  it("two runs racing to create the comment leave exactly one, holding one run's body", async () => {
+    const { gh, where, ours } = setup();
+
+    const [a, b] = await Promise.all([
+      upsertStickyComment(gh, { ...where, body: "run A" }),
+      upsertStickyComment(gh, { ...where, body: "run B" }),
+    ]);
+
+    expect(ours()).toHaveLength(1);
+    expect([`${MARKER}\nrun A`, `${MARKER}\nrun B`]).toContain(ours()[0]?.body);
+    expect(a.id).toBe(b.id);
+  });
+
   it("leaves an identical comment alone (no write at all)", async () => {
     const { gh, server, where } = setup();
     await upsertStickyComment(gh, { ...where, body: "same" });

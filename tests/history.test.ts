@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { ConfigurationError, InfrastructureError } from "../actions/src/core/errors.ts";
 import { GitBranchStore } from "../actions/src/history/git-branch.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { openStore } from "../actions/src/history/open.ts";
@@ -101,6 +101,31 @@ describe("GitBranchStore", () => {
     for (const s of all) expect(s.record).toEqual(nightly(Number(s.record.session.slice(6))));
     const commits = await git(repo, "rev-list", "--count", "pte-farm-data");
     expect(commits.stdout).toBe("20");
+  }, 60_000);
+
+  it("gives up at its attempt bound under contention, as infrastructure, and acknowledges only what it wrote", async () => {
+    const repo = await tmp();
+    await git(repo, "init", "-q", "--bare");
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => new GitBranchStore(repo, { maxAttempts: 1 }).append([nightly(i)])),
+    );
+    const failed = results
+      .filter((r) => r.status === "rejected")
+      .map((r) => (r as PromiseRejectedResult).reason);
+    // One attempt each: the first to publish wins, writers that built on the same tip lose the race.
+    expect(failed.length).toBeGreaterThan(0);
+    for (const e of failed) {
+      expect(e).toBeInstanceOf(InfrastructureError);
+      expect(String(e)).toContain("gave up after 1 attempts; the branch kept moving");
+    }
+    const stored = sessions(await new GitBranchStore(repo).list());
+    const ok = results.flatMap((r, i) => (r.status === "fulfilled" ? [nightly(i).session] : []));
+    expect(stored).toEqual(ok.sort());
+    // Nothing is lost: the jobs that were told they failed append again, and then all 20 are there.
+    await Promise.all(
+      results.map((r, i) => (r.status === "rejected" ? new GitBranchStore(repo).append([nightly(i)]) : null)),
+    );
+    expect(sessions(await new GitBranchStore(repo).list())).toEqual(expected(20));
   }, 60_000);
 
   it("loses no record when 20 clones push to one bare remote at once (rejected pushes retried on the new tip)", async () => {

@@ -536,3 +536,106 @@ describe("release-attested: nothing is published without provenance", () => {
     expect(rules(bad, "release-attested")).toHaveLength(1);
   });
 });
+
+describe("run-expressions", () => {
+  it("refuses the PR's own matrix data pasted into a run: script (template injection zizmor rates info)", () => {
+    const bad = edited(
+      "farm-device.yml",
+      'node scripts/find-base.ts --history .farm-history --cell "$CELL"',
+      'node scripts/find-base.ts --history .farm-history --cell "${{ fromJSON(inputs.job).cell }}"',
+    );
+    expect(rules(bad, "run-expressions")).toEqual([
+      expect.stringContaining("farm-device.yml: job cell, step "),
+    ]);
+    expect(rules(bad, "run-expressions")[0]).toContain(
+      "${{ fromJSON(inputs.job).cell }} in a run: script; pass it through env:",
+    );
+  });
+
+  it("refuses even a harmless-looking context, so no exception needs judging", () => {
+    const bad = edited(
+      "farm-device.yml",
+      'dir="$RUNNER_TEMP/pte-farm/build"',
+      'dir="${{ runner.temp }}/pte-farm/build"',
+    );
+    expect(rules(bad, "run-expressions")).toHaveLength(1);
+  });
+});
+
+describe("job-permissions", () => {
+  it.each([
+    [
+      "farm-report.yml",
+      "      pull-requests: write # the sticky comment",
+      "      pull-requests: write # the sticky comment\n      id-token: write",
+      "job report holds id-token: write",
+    ],
+    [
+      "farm-report.yml",
+      "      pull-requests: write # the sticky comment",
+      "      pull-requests: write # the sticky comment\n      contents: write",
+      "job report holds contents: write",
+    ],
+    [
+      "farm-report.yml",
+      "      pull-requests: write # the sticky comment",
+      "      pull-requests: write # the sticky comment\n      packages: write",
+      "job report holds packages: write",
+    ],
+    [
+      "farm-nightly.yml",
+      "      issues: write # one issue per regressed cell × metric",
+      "      issues: write # one issue per regressed cell × metric\n      actions: write",
+      "job issues holds actions: write",
+    ],
+  ])("refuses a scope beyond the job's allow-list (%s: %s)", (name, from, to, message) => {
+    expect(rules(edited(name, from, to), "job-permissions")).toEqual([
+      expect.stringContaining(`${name}: ${message}`),
+    ]);
+  });
+
+  it("refuses a raised level, and any scope on a job the allow-list does not know", () => {
+    const raised = edited(
+      "farm-nightly.yml",
+      "      contents: read # the history branch",
+      "      contents: write # the history branch",
+    );
+    expect(rules(raised, "job-permissions")).toEqual([
+      expect.stringContaining(
+        "farm-nightly.yml: job issues holds contents: write; its allow-list (scripts/workflow-policy/hygiene.ts) has contents: read",
+      ),
+    ]);
+    const renamed = edited("farm-report.yml", /^ {2}report:$/m, "  post:");
+    expect(rules(renamed, "job-permissions").length).toBe(3);
+  });
+});
+
+describe("artifact-retention", () => {
+  it("refuses an upload without retention-days, or kept longer than the bound", () => {
+    expect(rules(edited("farm-build.yml", /\n\s+retention-days: 3/, ""), "artifact-retention")).toEqual([
+      expect.stringContaining("farm-build.yml: job build: an upload-artifact step sets no retention-days"),
+    ]);
+    expect(
+      rules(edited("farm-device.yml", "retention-days: 7", "retention-days: 90"), "artifact-retention"),
+    ).toEqual([expect.stringContaining("sets retention-days: 90; set 1–14")]);
+  });
+});
+
+describe("comment-concurrency", () => {
+  it("refuses farm-report without a concurrency group keyed by the PR, or one that cancels a report", () => {
+    expect(
+      rules(edited("farm-report.yml", /\nconcurrency:\n( {2}.*\n)+/, "\n"), "comment-concurrency"),
+    ).toEqual([
+      expect.stringContaining("farm-report.yml: has no concurrency group keyed by the pull request"),
+    ]);
+    expect(
+      rules(
+        edited("farm-report.yml", "cancel-in-progress: false", "cancel-in-progress: true"),
+        "comment-concurrency",
+      ),
+    ).toEqual([expect.stringContaining("cancels a report in progress")]);
+    expect(
+      rules(edited("farm-report.yml", /group: farm-report-.*/, "group: farm-report"), "comment-concurrency"),
+    ).toHaveLength(1);
+  });
+});

@@ -26,12 +26,18 @@
  *   branch, issues) runs on a GitHub-hosted runner by construction, never on a self-hosted board;
  * - release-attested: a job that publishes a release (`uses: ./actions/release` in mode publish)
  *   first attests build provenance (actions/attest-build-provenance) for what it publishes;
+ * - run-expressions: no `${{ … }}` in a `run:` script; values reach scripts through `env:`;
+ * - job-permissions: each job holds only the scopes its allow-list (hygiene.ts) names;
+ * - artifact-retention: every artefact upload sets `retention-days`, 1–14;
+ * - comment-concurrency: a workflow_run workflow (it writes the PR comment) has a concurrency
+ *   group keyed by the pull request's branch and never cancels a report in progress;
  * - zizmor-ignores: the only zizmor suppression allowed is `dangerous-triggers` on a
  *   `workflow_run:` line (the trigger is the design; workflow-run-trusted checks how it is used).
  *
  * Pure: workflows and action interfaces in, findings out. scripts/lint-workflows.ts reads the files.
  */
 import type { LocalAction } from "../local-actions.ts";
+import { artifactRetention, commentConcurrency, jobPermissions, runExpressions } from "./hygiene.ts";
 import { localActionIO, reusableInputs } from "./interfaces.ts";
 import {
   checkoutCredentials,
@@ -66,6 +72,10 @@ export const RULES: Record<string, Rule> = {
   "writes-hosted": writesHosted,
   "release-attested": releaseAttested,
   "zizmor-ignores": zizmorIgnores,
+  "run-expressions": runExpressions,
+  "job-permissions": jobPermissions,
+  "artifact-retention": artifactRetention,
+  "comment-concurrency": commentConcurrency,
 };
 
 export interface PolicyOptions {

@@ -31,17 +31,35 @@ export const fakeStages: StageCommand = {
   pythonPath: [path.join(REPO_ROOT, "tests", "fixtures", "fake_stages")],
 };
 
+/**
+ * `ok`, for a test's `skipIf(!…)` on something the environment provides. Outside CI a missing
+ * one skips; under CI=true (`.ci/run` sets it) it throws, failing every test file that asks, so
+ * `make test` cannot pass having tested little on a checkout where `make setup` broke.
+ */
+export function required(ok: boolean, what: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!ok && env.CI === "true") {
+    throw new Error(
+      `${what} is missing under CI=true: \`make setup\` installs it; tests that need it run, never skip`,
+    );
+  }
+  return ok;
+}
+
 /** The real toolchain python (PTE_FARM_PYTHON or .venv), if it exists. */
 export const realPython = defaultPython();
-export const hasRealPython = existsSync(realPython);
+export const hasRealPython = required(existsSync(realPython), `the toolchain's Python (${realPython})`);
 
-/** Whether the other half of the project has written `stage` yet. */
+/** Whether the stage module for `stage` is there (it always is in this repository). */
 export function hasRealStage(stage: StageName): boolean {
-  return existsSync(path.join(STAGES_DIR, "pte_stages", `${stage}.py`));
+  const file = path.join(STAGES_DIR, "pte_stages", `${stage}.py`);
+  return required(existsSync(file), file);
 }
 
 export const TINY_LLAMA = path.join(STAGES_DIR, "models", "tiny-llama");
-export const hasTinyLlama = existsSync(path.join(TINY_LLAMA, "config.json"));
+export const hasTinyLlama = required(
+  existsSync(path.join(TINY_LLAMA, "config.json")),
+  `the shipped model ${TINY_LLAMA}`,
+);
 
 /** A complete spec for `stage` with harmless values; override what the test is about. */
 export function makeSpec(stage: StageName, over: Partial<StageSpec> = {}): StageSpec {

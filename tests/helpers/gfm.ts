@@ -9,11 +9,15 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { defaultPython } from "../../actions/src/core/paths.ts";
+import { required } from "./env.ts";
 
 const python = defaultPython();
 
 /** Whether the toolchain python can import cmarkgfm (a dev requirement). */
-export const hasGfm = spawnSync(python, ["-c", "import cmarkgfm"], { stdio: "ignore" }).status === 0;
+export const hasGfm = required(
+  spawnSync(python, ["-c", "import cmarkgfm"], { stdio: "ignore" }).status === 0,
+  `cmark-gfm (the cmarkgfm package in ${python})`,
+);
 
 const SCRIPT = `
 import json, sys

@@ -284,6 +284,12 @@ export class RepoState {
         const comment = this.comments.find((c) => c.id === req.params.comment_id);
         return comment ? { status: 200, body: publicComment(comment) } : notFound();
       },
+      "issues/delete-comment": (req) => {
+        const at = this.comments.findIndex((c) => c.id === req.params.comment_id);
+        if (at < 0) return notFound();
+        this.comments.splice(at, 1);
+        return { status: 204 };
+      },
       "issues/update-comment": (req) => {
         const comment = this.comments.find((c) => c.id === req.params.comment_id);
         if (!comment) return notFound();

@@ -8869,6 +8869,17 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
+// actions/src/core/disk.ts
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+
 // matrix/known-issues.ts
 var signature = refine(
   obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
@@ -8917,6 +8928,21 @@ var manifest = obj({
   created_at: str
 });
 
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+
 // actions/src/pipeline/step-notes.ts
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
@@ -8933,6 +8959,24 @@ var stepNote = obj({
   /** The orchestrator's readings around execute; empty for the build stages. */
   telemetry: arr(telemetrySample)
 });
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
 
 // actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
@@ -9605,6 +9649,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -9654,4 +9700,5 @@ var run = defineAction("compare", async (io) => {
 });
 
 // actions/src/entries/compare.ts
+cancelOnSignals();
 await run();

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path26) {
-      const ctrl = callVisitor(key, node, visitor, path26);
+    function visit_(key, node, visitor, path28) {
+      const ctrl = callVisitor(key, node, visitor, path28);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path26, ctrl);
-        return visit_(key, ctrl, visitor, path26);
+        replaceNode(key, path28, ctrl);
+        return visit_(key, ctrl, visitor, path28);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path26 = Object.freeze(path26.concat(node));
+          path28 = Object.freeze(path28.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path26);
+            const ci = visit_(i2, node.items[i2], visitor, path28);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path26 = Object.freeze(path26.concat(node));
-          const ck = visit_("key", node.key, visitor, path26);
+          path28 = Object.freeze(path28.concat(node));
+          const ck = visit_("key", node.key, visitor, path28);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path26);
+          const cv = visit_("value", node.value, visitor, path28);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path26) {
-      const ctrl = await callVisitor(key, node, visitor, path26);
+    async function visitAsync_(key, node, visitor, path28) {
+      const ctrl = await callVisitor(key, node, visitor, path28);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path26, ctrl);
-        return visitAsync_(key, ctrl, visitor, path26);
+        replaceNode(key, path28, ctrl);
+        return visitAsync_(key, ctrl, visitor, path28);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path26 = Object.freeze(path26.concat(node));
+          path28 = Object.freeze(path28.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path26);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path28);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path26 = Object.freeze(path26.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path26);
+          path28 = Object.freeze(path28.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path28);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path26);
+          const cv = await visitAsync_("value", node.value, visitor, path28);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path26) {
+    function callVisitor(key, node, visitor, path28) {
       if (typeof visitor === "function")
-        return visitor(key, node, path26);
+        return visitor(key, node, path28);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path26);
+        return visitor.Map?.(key, node, path28);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path26);
+        return visitor.Seq?.(key, node, path28);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path26);
+        return visitor.Pair?.(key, node, path28);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path26);
+        return visitor.Scalar?.(key, node, path28);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path26);
+        return visitor.Alias?.(key, node, path28);
       return void 0;
     }
-    function replaceNode(key, path26, node) {
-      const parent = path26[path26.length - 1];
+    function replaceNode(key, path28, node) {
+      const parent = path28[path28.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path26, value) {
+    function collectionFromPath(schema, path28, value) {
       let v = value;
-      for (let i2 = path26.length - 1; i2 >= 0; --i2) {
-        const k = path26[i2];
+      for (let i2 = path28.length - 1; i2 >= 0; --i2) {
+        const k = path28[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path26) => path26 == null || typeof path26 === "object" && !!path26[Symbol.iterator]().next().done;
+    var isEmptyPath = (path28) => path28 == null || typeof path28 === "object" && !!path28[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path26, value) {
-        if (isEmptyPath(path26))
+      addIn(path28, value) {
+        if (isEmptyPath(path28))
           this.add(value);
         else {
-          const [key, ...rest] = path26;
+          const [key, ...rest] = path28;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path26) {
-        const [key, ...rest] = path26;
+      deleteIn(path28) {
+        const [key, ...rest] = path28;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path26, keepScalar) {
-        const [key, ...rest] = path26;
+      getIn(path28, keepScalar) {
+        const [key, ...rest] = path28;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path26) {
-        const [key, ...rest] = path26;
+      hasIn(path28) {
+        const [key, ...rest] = path28;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path26, value) {
-        const [key, ...rest] = path26;
+      setIn(path28, value) {
+        const [key, ...rest] = path28;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path26, value) {
+      addIn(path28, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path26, value);
+          this.contents.addIn(path28, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path26) {
-        if (Collection.isEmptyPath(path26)) {
+      deleteIn(path28) {
+        if (Collection.isEmptyPath(path28)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path26) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path28) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path26, keepScalar) {
-        if (Collection.isEmptyPath(path26))
+      getIn(path28, keepScalar) {
+        if (Collection.isEmptyPath(path28))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path26, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path28, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path26) {
-        if (Collection.isEmptyPath(path26))
+      hasIn(path28) {
+        if (Collection.isEmptyPath(path28))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path26) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path28) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path26, value) {
-        if (Collection.isEmptyPath(path26)) {
+      setIn(path28, value) {
+        if (Collection.isEmptyPath(path28)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path26), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path28), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path26, value);
+          this.contents.setIn(path28, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path26) => {
+    visit.itemAtPath = (cst, path28) => {
       let item = cst;
-      for (const [field, index] of path26) {
+      for (const [field, index] of path28) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path26) => {
-      const parent = visit.itemAtPath(cst, path26.slice(0, -1));
-      const field = path26[path26.length - 1][0];
+    visit.parentCollection = (cst, path28) => {
+      const parent = visit.itemAtPath(cst, path28.slice(0, -1));
+      const field = path28[path28.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path26, item, visitor) {
-      let ctrl = visitor(item, path26);
+    function _visit(path28, item, visitor) {
+      let ctrl = visitor(item, path28);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path26.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path28.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path26);
+            ctrl = ctrl(item, path28);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path26) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path28) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7369,7 +7369,7 @@ var require_dist = __commonJS({
 });
 
 // actions/src/action-runs/execute.ts
-import path25 from "node:path";
+import path27 from "node:path";
 
 // matrix/load.ts
 import { stat } from "node:fs/promises";
@@ -7634,7 +7634,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path26) => inner(v, path26);
+  const check = (v, path28) => inner(v, path28);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7643,19 +7643,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path26, detail, onKey = false) {
-    const where = formatPath(path26);
+  constructor(source, path28, detail, onKey = false) {
+    const where = formatPath(path28);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path26;
+    this.path = path28;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path26) {
+function formatPath(path28) {
   let out = "";
-  for (const seg of path26) {
+  for (const seg of path28) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7670,52 +7670,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path26, expected, value) {
-  throw new ValidationError("", path26, `expected ${expected}, got ${describe(value)}`);
+function fail(path28, expected, value) {
+  throw new ValidationError("", path28, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path26) => typeof v === "string" ? v : fail(path26, "a string", v),
+  (v, path28) => typeof v === "string" ? v : fail(path28, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path26) => typeof v === "string" && v !== "" ? v : fail(path26, "a non-empty string", v),
+  (v, path28) => typeof v === "string" && v !== "" ? v : fail(path28, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path26) => typeof v === "number" && Number.isFinite(v) ? v : fail(path26, "a number", v),
+  (v, path28) => typeof v === "number" && Number.isFinite(v) ? v : fail(path28, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path26) => typeof v === "number" && Number.isInteger(v) ? v : fail(path26, "an integer", v),
+  (v, path28) => typeof v === "number" && Number.isInteger(v) ? v : fail(path28, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path26) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path26, "a non-negative integer", v),
+  (v, path28) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path28, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path26) => typeof v === "boolean" ? v : fail(path26, "a boolean", v),
+  (v, path28) => typeof v === "boolean" ? v : fail(path28, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path26) => allowed.includes(v) ? v : fail(path26, `one of ${shown}`, v);
+  const check = (v, path28) => allowed.includes(v) ? v : fail(path28, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path26) => {
-    if (!Array.isArray(v)) fail(path26, "an array", v);
-    return v.map((el, i2) => item(el, [...path26, i2]));
+  const check = (v, path28) => {
+    if (!Array.isArray(v)) fail(path28, "an array", v);
+    return v.map((el, i2) => item(el, [...path28, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path26) => v === null ? null : inner(v, path26);
+  const check = (v, path28) => v === null ? null : inner(v, path28);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path26) => v === void 0 ? void 0 : inner(v, path26);
+  const check = (v, path28) => v === void 0 ? void 0 : inner(v, path28);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7723,10 +7723,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path26) => {
-    if (!isPlainObject(v)) fail(path26, "an object", v);
+  const check = (v, path28) => {
+    if (!isPlainObject(v)) fail(path28, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path26, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path28, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7746,11 +7746,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path26) => {
-    if (!isPlainObject(v)) fail(path26, "an object", v);
+  const check = (v, path28) => {
+    if (!isPlainObject(v)) fail(path28, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path26, key]);
+      const value = check2(v[key], [...path28, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7760,41 +7760,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path26) => {
+  const check = (v, path28) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path26, bad],
+          [...path28, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path26);
+    return known(v, path28);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path26) => {
-    if (!isPlainObject(v)) fail(path26, "an object", v);
+  const check = (v, path28) => {
+    if (!isPlainObject(v)) fail(path28, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path26, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path28, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path26);
+    return variant(v, path28);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path26) => {
-    const value = inner(v, path26);
+  const check = (v, path28) => {
+    const value = inner(v, path28);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path26, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path28, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -8610,6 +8610,32 @@ async function checkFiles(farm, where) {
 import { access, copyFile, stat as stat2 } from "node:fs/promises";
 import path15 from "node:path";
 
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+var CANCEL_GRACE_MS = 3e3;
+var CANCELLED = "cancelled: ";
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+function cancelledReason(signal, what) {
+  return `${CANCELLED}${String(signal.reason ?? "the run was cancelled")}; ${what}`;
+}
+function isCancelledReason(reason) {
+  return reason?.startsWith(CANCELLED) ?? false;
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
+
 // actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -8685,6 +8711,13 @@ function outOfRange(issue2, ctx) {
   return out;
 }
 function triage(issues, ctx) {
+  if (isCancelledReason(ctx.reason)) {
+    return {
+      kind: "cancelled",
+      issue: null,
+      summary: `cancelled, not a failure: stage ${ctx.stage} was stopped; nothing was learned about the model or the toolchain, run it again`
+    };
+  }
   const text = `${ctx.log.slice(-MAX_LOG_CHARS)}
 ${ctx.errorMessage ?? ""}`;
   const ordered = [
@@ -10198,7 +10231,7 @@ var validateDelay = (delay, optionName) => {
   }
 };
 var MAX_DELAY = 2 ** 31 - 1;
-var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
+var throwOnTimeout = (kill, timeout, context, controller2) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller2)];
 var killAfterTimeout = async (kill, timeout, context, { signal }) => {
   await setTimeout2(timeout, void 0, { signal });
   context.terminationReason ??= "timeout";
@@ -10218,7 +10251,7 @@ var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
   return forceKillAfterDelay;
 };
 var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
-var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
+var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller: controller2 }, signalOrError, errorArgument) => {
   const { signal, error: error2 } = parseKillArguments(signalOrError, errorArgument, killSignal);
   emitKillError(error2, onInternalError);
   const killResult = kill(signal);
@@ -10229,7 +10262,7 @@ var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onIn
     killSignal,
     killResult,
     context,
-    controller
+    controller: controller2
   });
   return killResult;
 };
@@ -10248,13 +10281,13 @@ var emitKillError = (error2, onInternalError) => {
     onInternalError.reject(error2);
   }
 };
-var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
+var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller: controller2 }) => {
   if (signal === killSignal && killResult) {
     killOnTimeout({
       kill,
       forceKillAfterDelay,
       context,
-      controllerSignal: controller.signal
+      controllerSignal: controller2.signal
     });
   }
 };
@@ -10293,7 +10326,7 @@ var validateRenamedSignalOption = ({ signal }) => {
     throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
   }
 };
-var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
+var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller: controller2 }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller2)];
 var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
   await onAbortedSignal(cancelSignal, signal);
   context.terminationReason ??= "cancel";
@@ -10596,11 +10629,11 @@ var handleStrictResponse = (wrappedMessage, anyProcess) => {
 var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
   const deferred = createDeferred();
   STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     const { isDeadlock, hasListeners } = await Promise.race([
       deferred,
-      throwOnDisconnect(anyProcess, isSubprocess, controller)
+      throwOnDisconnect(anyProcess, isSubprocess, controller2)
     ]);
     if (isDeadlock) {
       throwOnStrictDeadlockError(isSubprocess);
@@ -10609,7 +10642,7 @@ var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => 
       throwOnMissingStrict(isSubprocess);
     }
   } finally {
-    controller.abort();
+    controller2.abort();
     delete STRICT_RESPONSES[wrappedMessage.id];
   }
 };
@@ -10802,14 +10835,14 @@ var throwOnGracefulCancel = ({
   gracefulCancel,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 }) => gracefulCancel ? [sendOnAbort({
   subprocess,
   kill,
   cancelSignal,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 })] : [];
 var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
   await onAbortedSignal(cancelSignal, signal);
@@ -11623,24 +11656,24 @@ var getAsyncIterable = (stream) => {
 };
 var { toString } = Object.prototype;
 var getStreamIterable = async function* (stream) {
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  handleStreamEnd(stream, controller, state);
+  handleStreamEnd(stream, controller2, state);
   try {
-    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller.signal })) {
+    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller2.signal })) {
       yield chunk;
     }
   } catch (error2) {
     if (state.error !== void 0) {
       throw state.error;
-    } else if (!controller.signal.aborted) {
+    } else if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
     stream.destroy();
   }
 };
-var handleStreamEnd = async (stream, controller, state) => {
+var handleStreamEnd = async (stream, controller2, state) => {
   try {
     await nodeImports.finished(stream, {
       cleanup: true,
@@ -11651,7 +11684,7 @@ var handleStreamEnd = async (stream, controller, state) => {
   } catch (error2) {
     state.error = error2;
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var nodeImports = {};
@@ -13708,17 +13741,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path26 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path26)) {
+    const path28 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path28)) {
       continue;
     }
-    writtenPaths.add(path26);
-    if (append || outputFiles.has(path26)) {
-      appendFileSync(path26, contents);
+    writtenPaths.add(path28);
+    if (append || outputFiles.has(path28)) {
+      appendFileSync(path28, contents);
     } else {
-      writeFileSync(path26, contents);
+      writeFileSync(path28, contents);
     }
-    outputFiles.add(path26);
+    outputFiles.add(path28);
   }
 };
 
@@ -13949,13 +13982,13 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
 var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  stopOnAbort(signal, controller);
+  const controller2 = new AbortController();
+  stopOnAbort(signal, controller2);
   try {
     return await Promise.race([
-      getMessage(ipcEmitter, filter, controller),
-      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
-      throwOnStrictError(ipcEmitter, isSubprocess, controller)
+      getMessage(ipcEmitter, filter, controller2),
+      throwOnDisconnect2(ipcEmitter, isSubprocess, controller2),
+      throwOnStrictError(ipcEmitter, isSubprocess, controller2)
     ]);
   } catch (error2) {
     if (!signal?.aborted) {
@@ -13963,21 +13996,21 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     }
     throw error2;
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
   }
 };
-var stopOnAbort = (signal, controller) => {
+var stopOnAbort = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var getMessage = async (ipcEmitter, filter, { signal }) => {
   if (filter === void 0) {
@@ -14022,14 +14055,14 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   });
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  stopOnAbort2(signal, controller);
-  stopOnDisconnect(anyProcess, ipcEmitter, controller);
+  stopOnAbort2(signal, controller2);
+  stopOnDisconnect(anyProcess, ipcEmitter, controller2);
   abortOnStrictError({
     ipcEmitter,
     isSubprocess,
-    controller,
+    controller: controller2,
     state
   });
   return iterateOnMessages({
@@ -14039,49 +14072,49 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
     ipcEmitter,
     isSubprocess,
     shouldAwait,
-    controller,
+    controller: controller2,
     state,
     reference,
     signal
   });
 };
-var stopOnAbort2 = (signal, controller) => {
+var stopOnAbort2 = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
-var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
+var stopOnDisconnect = async (anyProcess, ipcEmitter, controller2) => {
   try {
-    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
-    controller.abort();
+    await once6(ipcEmitter, "disconnect", { signal: controller2.signal });
+    controller2.abort();
   } catch {
   }
 };
-var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
+var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controller2, state }) => {
   try {
-    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
+    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller2.signal });
     state.error = getStrictResponseError(error2, isSubprocess);
-    controller.abort();
+    controller2.abort();
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
-    for await (const [message2] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+    for await (const [message2] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
       yield message2;
     }
   } catch {
     throwIfStrictError(state);
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
@@ -14377,14 +14410,14 @@ var MergedStream = class extends PassThroughStream {
 };
 var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      onMergedStreamEnd(passThroughStream, controller),
-      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
+      onMergedStreamEnd(passThroughStream, controller2),
+      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller2)
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
   }
 };
@@ -14410,17 +14443,17 @@ var validateStream = (stream) => {
 };
 var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted2, onFinished, unpipeEvent }) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      afterMergedStreamFinished(onFinished, stream, controller),
+      afterMergedStreamFinished(onFinished, stream, controller2),
       onInputStreamEnd({
         passThroughStream,
         stream,
         streams,
         ended,
         aborted: aborted2,
-        controller
+        controller: controller2
       }),
       onInputStreamUnpipe({
         stream,
@@ -14428,11 +14461,11 @@ var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, abo
         ended,
         aborted: aborted2,
         unpipeEvent,
-        controller
+        controller: controller2
       })
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
   }
   if (streams.size > 0 && streams.size === ended.size + aborted2.size) {
@@ -14563,7 +14596,7 @@ var abortSourceStream = (source) => {
 };
 
 // node_modules/execa/lib/io/output-async.js
-var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
+var pipeOutputAsync = (subprocess, fileDescriptors, controller2) => {
   const pipeGroups = /* @__PURE__ */ new Map();
   for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
     const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
@@ -14578,7 +14611,7 @@ var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
         direction,
         fdNumber,
         pipeGroups,
-        controller
+        controller: controller2
       });
     }
   }
@@ -14600,11 +14633,11 @@ var pipeTransform = (subprocess, stream, direction, fdNumber) => {
   subprocess.stdio[fdNumber] = stream;
 };
 var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
-var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
+var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller: controller2 }) => {
   if (stream === void 0) {
     return;
   }
-  setStandardStreamMaxListeners(stream, controller);
+  setStandardStreamMaxListeners(stream, controller2);
   const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
   const outputStreams = pipeGroups.get(inputStream) ?? [];
   pipeGroups.set(inputStream, [...outputStreams, outputStream]);
@@ -14963,11 +14996,11 @@ var waitForConcurrentStreams = async ({ resolve: resolve2, promises: promises3 }
 import { on as on5 } from "node:events";
 import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
 var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
-  const controller = new AbortController();
-  stopReadingOnExit(subprocess, controller);
+  const controller2 = new AbortController();
+  stopReadingOnExit(subprocess, controller2);
   return iterateOnStream({
     stream: subprocessStdout,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
     encoding,
@@ -14975,21 +15008,21 @@ var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldE
     preserveNewlines
   });
 };
-var stopReadingOnExit = async (subprocess, controller) => {
+var stopReadingOnExit = async (subprocess, controller2) => {
   try {
     await subprocess;
   } catch {
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
-  const controller = new AbortController();
-  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
+  const controller2 = new AbortController();
+  stopReadingOnStreamEnd(onStreamEnd, controller2, stream);
   const objectMode = stream.readableObjectMode && !allMixed;
   return iterateOnStream({
     stream,
-    controller,
+    controller: controller2,
     binary: encoding === "buffer",
     shouldEncode: !objectMode,
     encoding,
@@ -14997,18 +15030,18 @@ var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewlin
     preserveNewlines: !stripFinalNewline2
   });
 };
-var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
+var stopReadingOnStreamEnd = async (onStreamEnd, controller2, stream) => {
   try {
     await onStreamEnd;
   } catch {
     stream.destroy();
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
-var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
+var iterateOnStream = ({ stream, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
   const onStdoutChunk = on5(stream, "data", {
-    signal: controller.signal,
+    signal: controller2.signal,
     highWaterMark: HIGH_WATER_MARK,
     // Backward compatibility with older name for this option
     // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
@@ -15017,7 +15050,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
   });
   return iterateOnData({
     onStdoutChunk,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode,
     encoding,
@@ -15027,7 +15060,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
 };
 var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
 var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
-var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
+var iterateOnData = async function* ({ onStdoutChunk, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
   const generators = getGenerators({
     binary,
     shouldEncode,
@@ -15040,7 +15073,7 @@ var iterateOnData = async function* ({ onStdoutChunk, controller, binary, should
       yield* transformChunkSync(chunk, generators, 0);
     }
   } catch (error2) {
-    if (!controller.signal.aborted) {
+    if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
@@ -15625,15 +15658,15 @@ var forwardIpcMethods = (promise, destination, pipeFailureSignal) => {
   promise.getEachMessage = getEachPipeMessage.bind(void 0, promise, destination, pipeFailureSignal);
 };
 var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
-  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
+  const controller2 = new AbortController();
+  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller2.signal, internalGetOneMessageOptions));
+  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller2);
 };
-var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
+var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller2) => {
   try {
-    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
+    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller2.signal)]);
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
@@ -15646,16 +15679,16 @@ var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => 
   }, { once: true, signal: listenerSignal });
 });
 var getEachPipeMessage = (promise, destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
-  abortOnSignal(pipeFailureSignal, controller);
-  return iterateOnPipeMessages(promise, iterator, controller);
+  const controller2 = new AbortController();
+  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller2.signal, internalGetEachMessageOptions));
+  abortOnSignal(pipeFailureSignal, controller2);
+  return iterateOnPipeMessages(promise, iterator, controller2);
 };
-var iterateOnPipeMessages = async function* (promise, iterator, controller) {
+var iterateOnPipeMessages = async function* (promise, iterator, controller2) {
   try {
     yield* iterator;
   } finally {
-    controller.abort();
+    controller2.abort();
     await promise;
   }
 };
@@ -15666,14 +15699,14 @@ var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
   const [options] = arguments_;
   return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
 };
-var abortOnSignal = (signal, controller) => {
+var abortOnSignal = (signal, controller2) => {
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var handlePipePromise = async ({
   source,
@@ -15985,7 +16018,7 @@ var waitForSubprocessResult = async ({
   fileDescriptors,
   originalStreams,
   onInternalError,
-  controller
+  controller: controller2
 }) => {
   const exitPromise = waitForExit(subprocess, context);
   const streamInfo = {
@@ -16040,14 +16073,14 @@ var waitForSubprocessResult = async ({
         ...customStreamsEndPromises
       ]),
       onInternalError,
-      throwOnSubprocessError(subprocess, controller),
-      ...throwOnTimeout(kill, timeout, context, controller),
+      throwOnSubprocessError(subprocess, controller2),
+      ...throwOnTimeout(kill, timeout, context, controller2),
       ...throwOnCancel({
         kill,
         cancelSignal,
         gracefulCancel,
         context,
-        controller
+        controller: controller2
       }),
       ...throwOnGracefulCancel({
         subprocess,
@@ -16056,7 +16089,7 @@ var waitForSubprocessResult = async ({
         gracefulCancel,
         forceKillAfterDelay,
         context,
-        controller
+        controller: controller2
       })
     ]);
   } catch (error2) {
@@ -16317,10 +16350,10 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
       verboseInfo
     });
   }
-  const controller = new AbortController();
-  setMaxListeners(Infinity, controller.signal);
+  const controller2 = new AbortController();
+  setMaxListeners(Infinity, controller2.signal);
   const originalStreams = [...subprocess.stdio];
-  pipeOutputAsync(subprocess, fileDescriptors, controller);
+  pipeOutputAsync(subprocess, fileDescriptors, controller2);
   setIpcSubprocessOptions(subprocess, options);
   const context = {};
   const onInternalError = createDeferred();
@@ -16329,9 +16362,9 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     options,
     onInternalError,
     context,
-    controller
+    controller: controller2
   });
-  cleanupOnExit(kill, options, controller);
+  cleanupOnExit(kill, options, controller2);
   const all = makeAllStream(subprocess, options);
   const promise = handlePromise({
     subprocess,
@@ -16346,7 +16379,7 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     escapedCommand,
     context,
     onInternalError,
-    controller
+    controller: controller2
   });
   return {
     subprocess,
@@ -16376,7 +16409,7 @@ var getSubprocessProperties = (nodeChildProcess, all) => ({
   all,
   kill: nodeChildProcess.kill.bind(nodeChildProcess)
 });
-var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
+var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller: controller2 }) => {
   const [
     errorInfo,
     [exitCode, signal],
@@ -16393,9 +16426,9 @@ var handlePromise = async ({ subprocess, kill, all: allStream, options, startTim
     fileDescriptors,
     originalStreams,
     onInternalError,
-    controller
+    controller: controller2
   });
-  controller.abort();
+  controller2.abort();
   onInternalError.resolve();
   const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
   const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
@@ -16564,9 +16597,9 @@ async function groupMembers(pgid) {
   if (pids === null) return null;
   const states = [];
   for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
-    const stat7 = await readFile3(`/proc/${pid}/stat`, "utf8").catch(() => null);
-    if (stat7 === null) continue;
-    const [state, , pgrp] = stat7.slice(stat7.lastIndexOf(")") + 2).split(" ");
+    const stat8 = await readFile3(`/proc/${pid}/stat`, "utf8").catch(() => null);
+    if (stat8 === null) continue;
+    const [state, , pgrp] = stat8.slice(stat8.lastIndexOf(")") + 2).split(" ");
     if (Number(pgrp) === pgid && state !== "Z" && state !== "X") states.push(state ?? "?");
   }
   return states;
@@ -16602,10 +16635,20 @@ var captures = 0;
 async function runProcess(argv, opts) {
   const [file, ...args] = argv;
   if (file === void 0) throw new Error("bug: runProcess without a program");
+  const cancel = opts.cancel ?? runCancelled;
+  if (cancel.aborted) {
+    await opts.log.appendFile(`$ ${commandLine(argv)}
+--- not started: ${String(cancel.reason)}
+
+`);
+    const none = { exitCode: null, signal: null, timedOut: false, spawnError: null, stdout: "", stderr: "" };
+    return { argv: [...argv], ...none, cancelled: true, wallMs: 0 };
+  }
   await opts.log.appendFile(`$ ${commandLine(argv)}
 `);
   const started = performance.now();
   let timedOut = false;
+  let cancelled = false;
   const capture = path13.join(opts.cwd, `.process-${process.pid}-${++captures}`);
   const out = await open(`${capture}.stdout`, "w");
   const err = await open(`${capture}.stderr`, "w");
@@ -16627,8 +16670,15 @@ async function runProcess(argv, opts) {
     },
     Math.max(0, opts.deadline - performance.now())
   );
+  const onCancel = () => {
+    cancelled = true;
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5e3, CANCEL_GRACE_MS)).unref();
+  };
+  cancel.addEventListener("abort", onCancel, { once: true });
   const res = await child;
   clearTimeout(timer);
+  cancel.removeEventListener("abort", onCancel);
   child.kill("SIGKILL");
   if (child.pid !== void 0) await waitGroupGone(child.pid);
   await out.close();
@@ -16648,13 +16698,14 @@ ${stderr}
     exitCode: res.exitCode ?? null,
     signal: res.signal ?? null,
     timedOut,
+    cancelled,
     spawnError,
     stdout,
     stderr,
     wallMs: performance.now() - started
   };
   await opts.log.appendFile(
-    `--- ${spawnError ?? (timedOut ? "killed at the deadline" : `exit ${result.exitCode ?? result.signal}`)} after ${(result.wallMs / 1e3).toFixed(1)} s
+    `--- ${spawnError ?? (cancelled ? `killed: ${String(cancel.reason)}` : timedOut ? "killed at the deadline" : `exit ${result.exitCode ?? result.signal}`)} after ${(result.wallMs / 1e3).toFixed(1)} s
 
 `
   );
@@ -16794,6 +16845,7 @@ async function failureNote(req, spec, f, logPath) {
     stage: "execute",
     log,
     errorMessage: f.message,
+    reason: f.message,
     toolchain: spec.toolchain,
     toolchainName: req.cell.toolchain.name,
     buildToolchain: req.manifest.toolchain,
@@ -17066,8 +17118,18 @@ async function simulate(ctx, argv, bundled) {
   const p = await runProcess(argv, {
     cwd: ctx.req.dir,
     deadline: ctx.deadline + stopGraceMs(ctx.req.timeoutS),
-    log: ctx.logFile
+    log: ctx.logFile,
+    cancel: ctx.req.cancel ?? runCancelled
   });
+  if (p.cancelled) {
+    throw new DriverFailure(
+      "infra-failure",
+      cancelledReason(ctx.req.cancel ?? runCancelled, "the FVP's process group was killed"),
+      {
+        process: p
+      }
+    );
+  }
   if (p.spawnError !== null) {
     throw new DriverFailure(
       "infra-failure",
@@ -17541,8 +17603,18 @@ ${p.stdout}`.split("\n").filter((l) => l.trim() !== "");
   return (error2 ?? lines.at(-1) ?? "no output").trim().slice(0, 300);
 }
 async function generateOnce(ctx, argv, prompt, expectedPromptTokens, limit) {
-  const p = await runProcess(argv, { cwd: ctx.req.dir, deadline: ctx.deadline, log: ctx.logFile });
+  const cancel = ctx.req.cancel ?? runCancelled;
+  const p = await runProcess(argv, { cwd: ctx.req.dir, deadline: ctx.deadline, log: ctx.logFile, cancel });
   const runner = argv[0];
+  if (p.cancelled) {
+    throw new DriverFailure(
+      "infra-failure",
+      cancelledReason(cancel, "llama_main's process group was killed"),
+      {
+        process: p
+      }
+    );
+  }
   if (p.spawnError !== null) {
     throw new DriverFailure(
       "infra-failure",
@@ -17790,7 +17862,7 @@ var manifest = obj({
 });
 
 // actions/src/pipeline/cache.ts
-import { mkdir as mkdir2, mkdtemp, readdir as readdir4, readFile as readFile7, rename, rm as rm2, stat as stat4, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir2, mkdtemp, readdir as readdir4, readFile as readFile7, rename, rm as rm2, stat as stat4, utimes, writeFile as writeFile2 } from "node:fs/promises";
 import path19 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
@@ -17824,12 +17896,12 @@ async function fingerprintToolchain(args) {
       `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
     );
   }
-  const installed = probe.stdout.split("\n").filter((l) => l !== "");
+  const installed2 = probe.stdout.split("\n").filter((l) => l !== "");
   const stageCode = await sha256Tree(
     args.stagesPackageDir,
     (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
   );
-  return { pins, installed, stageCode };
+  return { pins, installed: installed2, stageCode };
 }
 async function toolchainFingerprints(cells, python2) {
   const out = /* @__PURE__ */ new Map();
@@ -17895,6 +17967,8 @@ var BuildCache = class {
         const s = await stat4(path19.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
+      const now = /* @__PURE__ */ new Date();
+      await utimes(dir, now, now).catch(() => void 0);
       return { dir, result, data };
     } catch {
       await this.evict(dir);
@@ -17973,9 +18047,106 @@ var BuildCache = class {
   }
 };
 
-// actions/src/pipeline/step-notes.ts
-import { mkdir as mkdir3, readdir as readdir5, readFile as readFile8, writeFile as writeFile3 } from "node:fs/promises";
+// actions/src/pipeline/cache-prune.ts
+import { readdir as readdir5, rename as rename2, rm as rm3, stat as stat5 } from "node:fs/promises";
+import path21 from "node:path";
+
+// actions/src/core/disk.ts
+import { statfs } from "node:fs/promises";
 import path20 from "node:path";
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+async function freeBytes(p) {
+  for (let dir = p; ; dir = path20.dirname(dir)) {
+    try {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    } catch {
+      if (path20.dirname(dir) === dir) return null;
+    }
+  }
+}
+async function nearlyFull(p) {
+  const free = await freeBytes(p);
+  return free !== null && free < 1024 * 1024 ? free : null;
+}
+
+// actions/src/pipeline/cache-prune.ts
+var CACHE_BUDGET_ENV = "PTE_FARM_CACHE_BUDGET";
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+function cacheBudget(env = process.env) {
+  const text = env[CACHE_BUDGET_ENV];
+  if (text === void 0 || text.trim() === "") return DEFAULT_CACHE_BUDGET;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit2 = m === null ? void 0 : UNITS[m[2].toLowerCase()];
+  if (m === null || unit2 === void 0) {
+    throw new ConfigurationError(
+      `${CACHE_BUDGET_ENV}=${text}: expected a size such as 500MiB, 20GiB or a number of bytes`
+    );
+  }
+  return Math.floor(Number(m[1]) * unit2);
+}
+async function treeBytes(dir) {
+  let total = 0;
+  for (const e of await readdir5(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (e.isFile()) total += (await stat5(path21.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+  }
+  return total;
+}
+async function pruneCache(root, budget, keepSince) {
+  const entries = [];
+  const base = path21.join(root, "entries");
+  for (const kind of await readdir5(base).catch(() => [])) {
+    for (const shard of await readdir5(path21.join(base, kind)).catch(() => [])) {
+      for (const key of await readdir5(path21.join(base, kind, shard)).catch(() => [])) {
+        if (key.includes(".evicted-")) continue;
+        const dir = path21.join(base, kind, shard, key);
+        const s = await stat5(dir).catch(() => null);
+        if (s?.isDirectory()) entries.push({ dir, used: s.mtimeMs, bytes: await treeBytes(dir) });
+      }
+    }
+  }
+  let total = entries.reduce((t, e) => t + e.bytes, 0);
+  const out = { entries: entries.length, bytes: total, removed: [], freed: 0 };
+  for (const e of entries.sort((a2, b) => a2.used - b.used)) {
+    if (total <= budget || e.used >= keepSince) break;
+    const aside = `${e.dir}.evicted-${process.pid}-${Date.now()}`;
+    await rename2(e.dir, aside).catch(() => void 0);
+    await rm3(aside, { recursive: true, force: true });
+    total -= e.bytes;
+    out.removed.push(e.dir);
+    out.freed += e.bytes;
+  }
+  return out;
+}
+function pruneSummary(r, budget) {
+  if (r.removed.length === 0) return null;
+  return `cache: removed ${r.removed.length} least-recently-used entr${r.removed.length === 1 ? "y" : "ies"} (${human(r.freed)}) to stay within ${human(budget)}`;
+}
+
+// actions/src/pipeline/step-notes.ts
+import { mkdir as mkdir3, readdir as readdir6, readFile as readFile8, writeFile as writeFile3 } from "node:fs/promises";
+import path22 from "node:path";
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -18126,7 +18297,7 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path20.join(outDir2, "steps");
+  return path22.join(outDir2, "steps");
 }
 async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   const note = {
@@ -18144,20 +18315,20 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     failure: step.failure,
     telemetry
   };
-  const file = path20.join(stepsDir(outDir2), `${step.stage}.json`);
-  await mkdir3(path20.dirname(file), { recursive: true });
+  const file = path22.join(stepsDir(outDir2), `${step.stage}.json`);
+  await mkdir3(path22.dirname(file), { recursive: true });
   await writeFile3(file, `${JSON.stringify(note, null, 2)}
 `);
   return file;
 }
 
 // actions/src/pipeline/step-runner.ts
-import { cp, mkdir as mkdir5, readFile as readFile10, rename as rename2, rm as rm3, symlink } from "node:fs/promises";
-import path22 from "node:path";
+import { cp, mkdir as mkdir5, readFile as readFile10, rename as rename3, rm as rm4, symlink } from "node:fs/promises";
+import path24 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
-import { mkdir as mkdir4, open as open3, readFile as readFile9, stat as stat5, writeFile as writeFile4 } from "node:fs/promises";
-import path21 from "node:path";
+import { mkdir as mkdir4, open as open3, readFile as readFile9, stat as stat6, writeFile as writeFile4 } from "node:fs/promises";
+import path23 from "node:path";
 var SPEC_FILE = "spec.json";
 var RESULT_FILE = "result.json";
 var LOG_FILE = "stage.log";
@@ -18166,18 +18337,27 @@ function stageArgv(command, stage, specPath, dir) {
 }
 async function runStage(stage, opts) {
   const { command, dir } = opts;
+  const cancel = opts.cancel ?? runCancelled;
   await mkdir4(dir, { recursive: true });
-  const specPath = path21.join(dir, SPEC_FILE);
-  const logPath = path21.join(dir, LOG_FILE);
+  const specPath = path23.join(dir, SPEC_FILE);
+  const logPath = path23.join(dir, LOG_FILE);
   await writeFile4(specPath, `${JSON.stringify(opts.spec, null, 2)}
 `);
+  if (cancel.aborted) {
+    const reason = cancelledReason(cancel, "the stage was not started");
+    await writeFile4(logPath, `${reason}
+`);
+    const base2 = { stage, dir, specPath, logPath, exitCode: null, signal: null, wallMs: 0 };
+    return { ...base2, kind: "infra-failure", result: null, data: null, reason };
+  }
   const log = await open3(logPath, "w");
   const started = performance.now();
   let timedOut = false;
+  let cancelled = false;
   let exit;
   try {
     const env = {
-      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path21.delimiter),
+      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path23.delimiter),
       PYTHONUNBUFFERED: "1",
       ...command.env
     };
@@ -18196,8 +18376,15 @@ async function runStage(stage, opts) {
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
+    const onCancel = () => {
+      cancelled = true;
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5e3, CANCEL_GRACE_MS)).unref();
+    };
+    cancel.addEventListener("abort", onCancel, { once: true });
     const res = await child;
     clearTimeout(timer);
+    cancel.removeEventListener("abort", onCancel);
     child.kill("SIGKILL");
     if (child.pid !== void 0) await waitGroupGone(child.pid);
     const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
@@ -18216,6 +18403,7 @@ async function runStage(stage, opts) {
     data,
     reason
   });
+  if (cancelled) return done("infra-failure", cancelledReason(cancel, "its process group was killed"));
   if (timedOut)
     return done(
       "timeout",
@@ -18225,6 +18413,13 @@ async function runStage(stage, opts) {
     return done(
       "infra-failure",
       `could not start ${command.python} (${exit.spawnError}); set PTE_FARM_PYTHON to the toolchain's python`
+    );
+  }
+  const full = exit.exitCode === 0 || exit.exitCode === 2 ? null : await nearlyFull(dir);
+  if (full !== null) {
+    return done(
+      "infra-failure",
+      `no space left on device: ${displayPath(dir)} has ${human(full)} free; the stage ${exit.signal === null ? `exited ${exit.exitCode}` : `died (${exit.signal})`} writing its output`
     );
   }
   if (exit.signal !== null) {
@@ -18247,7 +18442,7 @@ async function runStage(stage, opts) {
   if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
   try {
     const check = stageData[stage];
-    const data = parse(check, result.data, `${displayPath(path21.join(dir, RESULT_FILE))}: data`);
+    const data = parse(check, result.data, `${displayPath(path23.join(dir, RESULT_FILE))}: data`);
     const bad = await checkArtefacts(dir, result);
     return bad === null ? done("ok", null, data) : done("infra-failure", bad);
   } catch (err) {
@@ -18256,7 +18451,7 @@ async function runStage(stage, opts) {
   }
 }
 async function readResult(dir, stage) {
-  const file = path21.join(dir, RESULT_FILE);
+  const file = path23.join(dir, RESULT_FILE);
   let text;
   try {
     text = await readFile9(file, "utf8");
@@ -18279,9 +18474,9 @@ async function readResult(dir, stage) {
 }
 async function checkArtefacts(dir, result) {
   for (const [role, a2] of Object.entries(result.artefacts)) {
-    const file = path21.resolve(dir, a2.path);
+    const file = path23.resolve(dir, a2.path);
     const shown = displayPath(file);
-    const size = await stat5(file).then(
+    const size = await stat6(file).then(
       (s) => s.size,
       () => null
     );
@@ -18330,19 +18525,19 @@ function seconds(ms) {
   return `${(ms / 1e3).toFixed(1)}s`;
 }
 async function moveDir(from, to) {
-  await mkdir5(path22.dirname(to), { recursive: true });
-  await rm3(to, { recursive: true, force: true });
+  await mkdir5(path24.dirname(to), { recursive: true });
+  await rm4(to, { recursive: true, force: true });
   try {
-    await rename2(from, to);
+    await rename3(from, to);
   } catch (err) {
     if (err.code !== "EXDEV") throw err;
     await cp(from, to, { recursive: true });
-    await rm3(from, { recursive: true, force: true });
+    await rm4(from, { recursive: true, force: true });
   }
 }
 async function linkBuild(entry, outPath) {
-  await mkdir5(path22.dirname(outPath), { recursive: true });
-  await rm3(outPath, { recursive: true, force: true });
+  await mkdir5(path24.dirname(outPath), { recursive: true });
+  await rm4(outPath, { recursive: true, force: true });
   await symlink(entry, outPath, "dir");
 }
 var StepRunner = class {
@@ -18375,7 +18570,7 @@ var StepRunner = class {
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
     const { cache, logger } = this.opts;
-    const outPath = path22.join(this.opts.outDir, "builds", outName);
+    const outPath = path24.join(this.opts.outDir, "builds", outName);
     if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
@@ -18390,7 +18585,7 @@ var StepRunner = class {
         cache: "hit",
         // The run output's link to the entry: records name paths inside the run's output folder.
         dir: outPath,
-        logPath: path22.join(outPath, "stage.log"),
+        logPath: path24.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -18403,10 +18598,10 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir: outPath, logPath: path22.join(outPath, "stage.log") };
+      return { ...step, dir: outPath, logPath: path24.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
-    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path22.join(outPath, "stage.log") }, cell3);
+    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path24.join(outPath, "stage.log") }, cell3);
   }
   /** The execute stage: never cached, run in the cell's own folder. */
   async executeCell(spec, cell3, dir, buildToolchain) {
@@ -18444,13 +18639,14 @@ var StepRunner = class {
     return step;
   }
   async noteFailure(spec, step, cell3, buildToolchain = null) {
-    const logPath = step.logPath ?? path22.join(step.dir, "stage.log");
+    const logPath = step.logPath ?? path24.join(step.dir, "stage.log");
     const message2 = await describeFailure({ ...step, logPath });
     const log = await readFile10(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
       stage: step.stage,
       log,
       errorMessage: step.result?.error?.message ?? null,
+      reason: step.reason,
       toolchain: step.result?.toolchain ?? null,
       toolchainName: cell3.toolchain.name,
       buildToolchain,
@@ -18460,7 +18656,7 @@ var StepRunner = class {
     const reproduce = reproduceCommand({
       python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specInOut: inRunOutput(this.opts.outDir, path22.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path24.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
     this.opts.logger.error(
@@ -18576,6 +18772,11 @@ var StageJob = class _StageJob {
     }
     const cache = opts.cacheDir === null ? null : new BuildCache(opts.cacheDir);
     await cache?.sweepTemp();
+    if (cache !== null) {
+      const budget = cacheBudget();
+      const note = pruneSummary(await pruneCache(cache.root, budget, Date.now()), budget);
+      if (note !== null) opts.logger.info(note);
+    }
     const steps = new StepRunner({
       outDir: opts.outDir,
       command: { python: opts.python, package: "pte_stages", pythonPath: [STAGES_DIR] },
@@ -18651,7 +18852,7 @@ function driverFor(cell3) {
 }
 
 // actions/src/pipeline/cell.ts
-import path23 from "node:path";
+import path25 from "node:path";
 
 // actions/src/records/samples.ts
 function median(samples) {
@@ -18692,11 +18893,11 @@ function executeCell(driver, req) {
 
 // actions/src/pipeline/cell.ts
 function cellDir(outDir2, cell3) {
-  return path23.join(outDir2, "cells", ...cell3.id.split("/"));
+  return path25.join(outDir2, "cells", ...cell3.id.split("/"));
 }
 
 // actions/src/action-runs/io.ts
-import path24 from "node:path";
+import path26 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -19090,7 +19291,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile: copyFile2, lstat, mkdir: mkdir6, open: open4, readdir: readdir6, rename: rename3, rm: rm4, rmdir, stat: stat6, symlink: symlink2, unlink } = fs3.promises;
+var { chmod, copyFile: copyFile2, lstat, mkdir: mkdir6, open: open4, readdir: readdir7, rename: rename4, rm: rm5, rmdir, stat: stat7, symlink: symlink2, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -19527,9 +19728,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path24.resolve(workspace, v);
+      return v === "" ? "" : path26.resolve(workspace, v);
     },
-    requiredPath: (name) => path24.resolve(workspace, required(name)),
+    requiredPath: (name) => path26.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -19578,6 +19779,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -19599,7 +19802,7 @@ function defineAction(action, body) {
 // actions/src/action-runs/execute.ts
 function program(io, name) {
   const v = io.input(name);
-  return v === "" || !v.includes("/") ? v : path25.resolve(io.workspace, v);
+  return v === "" || !v.includes("/") ? v : path27.resolve(io.workspace, v);
 }
 function headline(data) {
   const decode = median(cleanSamples(data.metrics.decode_tokens_per_sec));
@@ -19648,7 +19851,7 @@ var run = defineAction("execute", async (io) => {
       promptIds,
       warmup: io.int("warmup", 0),
       reps: io.int("reps", 1),
-      dir: path25.join(cellDir(outDir2, cell3), "execute"),
+      dir: path27.join(cellDir(outDir2, cell3), "execute"),
       outDir: outDir2,
       timeoutS: io.int("timeout-s", 1),
       python: io.path("python") || defaultPython(),
@@ -19656,7 +19859,7 @@ var run = defineAction("execute", async (io) => {
       logger: io.logger
     })
   );
-  io.output("result", path25.join(step.dir, "result.json"));
+  io.output("result", path27.join(step.dir, "result.json"));
   io.output("out-dir", step.dir);
   const data = step.data;
   const missing = Object.keys(data.driver?.unavailable ?? {});
@@ -19671,4 +19874,5 @@ not measurable with this driver: ${missing.join(", ")}
 });
 
 // actions/src/entries/execute.ts
+cancelOnSignals();
 await run();

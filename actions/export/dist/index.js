@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path21) {
-      const ctrl = callVisitor(key, node, visitor, path21);
+    function visit_(key, node, visitor, path23) {
+      const ctrl = callVisitor(key, node, visitor, path23);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path21, ctrl);
-        return visit_(key, ctrl, visitor, path21);
+        replaceNode(key, path23, ctrl);
+        return visit_(key, ctrl, visitor, path23);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path21 = Object.freeze(path21.concat(node));
+          path23 = Object.freeze(path23.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path21);
+            const ci = visit_(i2, node.items[i2], visitor, path23);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path21 = Object.freeze(path21.concat(node));
-          const ck = visit_("key", node.key, visitor, path21);
+          path23 = Object.freeze(path23.concat(node));
+          const ck = visit_("key", node.key, visitor, path23);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path21);
+          const cv = visit_("value", node.value, visitor, path23);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path21) {
-      const ctrl = await callVisitor(key, node, visitor, path21);
+    async function visitAsync_(key, node, visitor, path23) {
+      const ctrl = await callVisitor(key, node, visitor, path23);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path21, ctrl);
-        return visitAsync_(key, ctrl, visitor, path21);
+        replaceNode(key, path23, ctrl);
+        return visitAsync_(key, ctrl, visitor, path23);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path21 = Object.freeze(path21.concat(node));
+          path23 = Object.freeze(path23.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path21);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path23);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path21 = Object.freeze(path21.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path21);
+          path23 = Object.freeze(path23.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path23);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path21);
+          const cv = await visitAsync_("value", node.value, visitor, path23);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path21) {
+    function callVisitor(key, node, visitor, path23) {
       if (typeof visitor === "function")
-        return visitor(key, node, path21);
+        return visitor(key, node, path23);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path21);
+        return visitor.Map?.(key, node, path23);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path21);
+        return visitor.Seq?.(key, node, path23);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path21);
+        return visitor.Pair?.(key, node, path23);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path21);
+        return visitor.Scalar?.(key, node, path23);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path21);
+        return visitor.Alias?.(key, node, path23);
       return void 0;
     }
-    function replaceNode(key, path21, node) {
-      const parent = path21[path21.length - 1];
+    function replaceNode(key, path23, node) {
+      const parent = path23[path23.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path21, value) {
+    function collectionFromPath(schema, path23, value) {
       let v = value;
-      for (let i2 = path21.length - 1; i2 >= 0; --i2) {
-        const k = path21[i2];
+      for (let i2 = path23.length - 1; i2 >= 0; --i2) {
+        const k = path23[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path21) => path21 == null || typeof path21 === "object" && !!path21[Symbol.iterator]().next().done;
+    var isEmptyPath = (path23) => path23 == null || typeof path23 === "object" && !!path23[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path21, value) {
-        if (isEmptyPath(path21))
+      addIn(path23, value) {
+        if (isEmptyPath(path23))
           this.add(value);
         else {
-          const [key, ...rest] = path21;
+          const [key, ...rest] = path23;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path21) {
-        const [key, ...rest] = path21;
+      deleteIn(path23) {
+        const [key, ...rest] = path23;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path21, keepScalar) {
-        const [key, ...rest] = path21;
+      getIn(path23, keepScalar) {
+        const [key, ...rest] = path23;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path21) {
-        const [key, ...rest] = path21;
+      hasIn(path23) {
+        const [key, ...rest] = path23;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path21, value) {
-        const [key, ...rest] = path21;
+      setIn(path23, value) {
+        const [key, ...rest] = path23;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path21, value) {
+      addIn(path23, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path21, value);
+          this.contents.addIn(path23, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path21) {
-        if (Collection.isEmptyPath(path21)) {
+      deleteIn(path23) {
+        if (Collection.isEmptyPath(path23)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path21) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path23) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path21, keepScalar) {
-        if (Collection.isEmptyPath(path21))
+      getIn(path23, keepScalar) {
+        if (Collection.isEmptyPath(path23))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path21, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path23, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path21) {
-        if (Collection.isEmptyPath(path21))
+      hasIn(path23) {
+        if (Collection.isEmptyPath(path23))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path21) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path23) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path21, value) {
-        if (Collection.isEmptyPath(path21)) {
+      setIn(path23, value) {
+        if (Collection.isEmptyPath(path23)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path21), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path23), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path21, value);
+          this.contents.setIn(path23, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path21) => {
+    visit.itemAtPath = (cst, path23) => {
       let item = cst;
-      for (const [field, index] of path21) {
+      for (const [field, index] of path23) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path21) => {
-      const parent = visit.itemAtPath(cst, path21.slice(0, -1));
-      const field = path21[path21.length - 1][0];
+    visit.parentCollection = (cst, path23) => {
+      const parent = visit.itemAtPath(cst, path23.slice(0, -1));
+      const field = path23[path23.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path21, item, visitor) {
-      let ctrl = visitor(item, path21);
+    function _visit(path23, item, visitor) {
+      let ctrl = visitor(item, path23);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path21.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path23.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path21);
+            ctrl = ctrl(item, path23);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path21) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path23) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7369,7 +7369,7 @@ var require_dist = __commonJS({
 });
 
 // actions/src/action-runs/export.ts
-import path20 from "node:path";
+import path22 from "node:path";
 
 // actions/src/pipeline/stage-specs.ts
 import path10 from "node:path";
@@ -8844,7 +8844,7 @@ var validateDelay = (delay, optionName) => {
   }
 };
 var MAX_DELAY = 2 ** 31 - 1;
-var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
+var throwOnTimeout = (kill, timeout, context, controller2) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller2)];
 var killAfterTimeout = async (kill, timeout, context, { signal }) => {
   await setTimeout2(timeout, void 0, { signal });
   context.terminationReason ??= "timeout";
@@ -8864,7 +8864,7 @@ var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
   return forceKillAfterDelay;
 };
 var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
-var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
+var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller: controller2 }, signalOrError, errorArgument) => {
   const { signal, error: error2 } = parseKillArguments(signalOrError, errorArgument, killSignal);
   emitKillError(error2, onInternalError);
   const killResult = kill(signal);
@@ -8875,7 +8875,7 @@ var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onIn
     killSignal,
     killResult,
     context,
-    controller
+    controller: controller2
   });
   return killResult;
 };
@@ -8894,13 +8894,13 @@ var emitKillError = (error2, onInternalError) => {
     onInternalError.reject(error2);
   }
 };
-var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
+var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller: controller2 }) => {
   if (signal === killSignal && killResult) {
     killOnTimeout({
       kill,
       forceKillAfterDelay,
       context,
-      controllerSignal: controller.signal
+      controllerSignal: controller2.signal
     });
   }
 };
@@ -8939,7 +8939,7 @@ var validateRenamedSignalOption = ({ signal }) => {
     throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
   }
 };
-var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
+var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller: controller2 }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller2)];
 var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
   await onAbortedSignal(cancelSignal, signal);
   context.terminationReason ??= "cancel";
@@ -9242,11 +9242,11 @@ var handleStrictResponse = (wrappedMessage, anyProcess) => {
 var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
   const deferred = createDeferred();
   STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     const { isDeadlock, hasListeners } = await Promise.race([
       deferred,
-      throwOnDisconnect(anyProcess, isSubprocess, controller)
+      throwOnDisconnect(anyProcess, isSubprocess, controller2)
     ]);
     if (isDeadlock) {
       throwOnStrictDeadlockError(isSubprocess);
@@ -9255,7 +9255,7 @@ var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => 
       throwOnMissingStrict(isSubprocess);
     }
   } finally {
-    controller.abort();
+    controller2.abort();
     delete STRICT_RESPONSES[wrappedMessage.id];
   }
 };
@@ -9448,14 +9448,14 @@ var throwOnGracefulCancel = ({
   gracefulCancel,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 }) => gracefulCancel ? [sendOnAbort({
   subprocess,
   kill,
   cancelSignal,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 })] : [];
 var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
   await onAbortedSignal(cancelSignal, signal);
@@ -10269,24 +10269,24 @@ var getAsyncIterable = (stream) => {
 };
 var { toString } = Object.prototype;
 var getStreamIterable = async function* (stream) {
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  handleStreamEnd(stream, controller, state);
+  handleStreamEnd(stream, controller2, state);
   try {
-    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller.signal })) {
+    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller2.signal })) {
       yield chunk;
     }
   } catch (error2) {
     if (state.error !== void 0) {
       throw state.error;
-    } else if (!controller.signal.aborted) {
+    } else if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
     stream.destroy();
   }
 };
-var handleStreamEnd = async (stream, controller, state) => {
+var handleStreamEnd = async (stream, controller2, state) => {
   try {
     await nodeImports.finished(stream, {
       cleanup: true,
@@ -10297,7 +10297,7 @@ var handleStreamEnd = async (stream, controller, state) => {
   } catch (error2) {
     state.error = error2;
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var nodeImports = {};
@@ -12354,17 +12354,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path21 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path21)) {
+    const path23 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path23)) {
       continue;
     }
-    writtenPaths.add(path21);
-    if (append || outputFiles.has(path21)) {
-      appendFileSync(path21, contents);
+    writtenPaths.add(path23);
+    if (append || outputFiles.has(path23)) {
+      appendFileSync(path23, contents);
     } else {
-      writeFileSync(path21, contents);
+      writeFileSync(path23, contents);
     }
-    outputFiles.add(path21);
+    outputFiles.add(path23);
   }
 };
 
@@ -12595,13 +12595,13 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
 var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  stopOnAbort(signal, controller);
+  const controller2 = new AbortController();
+  stopOnAbort(signal, controller2);
   try {
     return await Promise.race([
-      getMessage(ipcEmitter, filter, controller),
-      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
-      throwOnStrictError(ipcEmitter, isSubprocess, controller)
+      getMessage(ipcEmitter, filter, controller2),
+      throwOnDisconnect2(ipcEmitter, isSubprocess, controller2),
+      throwOnStrictError(ipcEmitter, isSubprocess, controller2)
     ]);
   } catch (error2) {
     if (!signal?.aborted) {
@@ -12609,21 +12609,21 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     }
     throw error2;
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
   }
 };
-var stopOnAbort = (signal, controller) => {
+var stopOnAbort = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var getMessage = async (ipcEmitter, filter, { signal }) => {
   if (filter === void 0) {
@@ -12668,14 +12668,14 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   });
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  stopOnAbort2(signal, controller);
-  stopOnDisconnect(anyProcess, ipcEmitter, controller);
+  stopOnAbort2(signal, controller2);
+  stopOnDisconnect(anyProcess, ipcEmitter, controller2);
   abortOnStrictError({
     ipcEmitter,
     isSubprocess,
-    controller,
+    controller: controller2,
     state
   });
   return iterateOnMessages({
@@ -12685,49 +12685,49 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
     ipcEmitter,
     isSubprocess,
     shouldAwait,
-    controller,
+    controller: controller2,
     state,
     reference,
     signal
   });
 };
-var stopOnAbort2 = (signal, controller) => {
+var stopOnAbort2 = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
-var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
+var stopOnDisconnect = async (anyProcess, ipcEmitter, controller2) => {
   try {
-    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
-    controller.abort();
+    await once6(ipcEmitter, "disconnect", { signal: controller2.signal });
+    controller2.abort();
   } catch {
   }
 };
-var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
+var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controller2, state }) => {
   try {
-    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
+    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller2.signal });
     state.error = getStrictResponseError(error2, isSubprocess);
-    controller.abort();
+    controller2.abort();
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
-    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+    for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
       yield message;
     }
   } catch {
     throwIfStrictError(state);
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
@@ -13023,14 +13023,14 @@ var MergedStream = class extends PassThroughStream {
 };
 var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      onMergedStreamEnd(passThroughStream, controller),
-      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
+      onMergedStreamEnd(passThroughStream, controller2),
+      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller2)
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
   }
 };
@@ -13056,17 +13056,17 @@ var validateStream = (stream) => {
 };
 var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted2, onFinished, unpipeEvent }) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      afterMergedStreamFinished(onFinished, stream, controller),
+      afterMergedStreamFinished(onFinished, stream, controller2),
       onInputStreamEnd({
         passThroughStream,
         stream,
         streams,
         ended,
         aborted: aborted2,
-        controller
+        controller: controller2
       }),
       onInputStreamUnpipe({
         stream,
@@ -13074,11 +13074,11 @@ var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, abo
         ended,
         aborted: aborted2,
         unpipeEvent,
-        controller
+        controller: controller2
       })
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
   }
   if (streams.size > 0 && streams.size === ended.size + aborted2.size) {
@@ -13209,7 +13209,7 @@ var abortSourceStream = (source) => {
 };
 
 // node_modules/execa/lib/io/output-async.js
-var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
+var pipeOutputAsync = (subprocess, fileDescriptors, controller2) => {
   const pipeGroups = /* @__PURE__ */ new Map();
   for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
     const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
@@ -13224,7 +13224,7 @@ var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
         direction,
         fdNumber,
         pipeGroups,
-        controller
+        controller: controller2
       });
     }
   }
@@ -13246,11 +13246,11 @@ var pipeTransform = (subprocess, stream, direction, fdNumber) => {
   subprocess.stdio[fdNumber] = stream;
 };
 var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
-var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
+var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller: controller2 }) => {
   if (stream === void 0) {
     return;
   }
-  setStandardStreamMaxListeners(stream, controller);
+  setStandardStreamMaxListeners(stream, controller2);
   const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
   const outputStreams = pipeGroups.get(inputStream) ?? [];
   pipeGroups.set(inputStream, [...outputStreams, outputStream]);
@@ -13609,11 +13609,11 @@ var waitForConcurrentStreams = async ({ resolve: resolve2, promises: promises3 }
 import { on as on5 } from "node:events";
 import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
 var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
-  const controller = new AbortController();
-  stopReadingOnExit(subprocess, controller);
+  const controller2 = new AbortController();
+  stopReadingOnExit(subprocess, controller2);
   return iterateOnStream({
     stream: subprocessStdout,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
     encoding,
@@ -13621,21 +13621,21 @@ var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldE
     preserveNewlines
   });
 };
-var stopReadingOnExit = async (subprocess, controller) => {
+var stopReadingOnExit = async (subprocess, controller2) => {
   try {
     await subprocess;
   } catch {
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
-  const controller = new AbortController();
-  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
+  const controller2 = new AbortController();
+  stopReadingOnStreamEnd(onStreamEnd, controller2, stream);
   const objectMode = stream.readableObjectMode && !allMixed;
   return iterateOnStream({
     stream,
-    controller,
+    controller: controller2,
     binary: encoding === "buffer",
     shouldEncode: !objectMode,
     encoding,
@@ -13643,18 +13643,18 @@ var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewlin
     preserveNewlines: !stripFinalNewline2
   });
 };
-var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
+var stopReadingOnStreamEnd = async (onStreamEnd, controller2, stream) => {
   try {
     await onStreamEnd;
   } catch {
     stream.destroy();
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
-var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
+var iterateOnStream = ({ stream, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
   const onStdoutChunk = on5(stream, "data", {
-    signal: controller.signal,
+    signal: controller2.signal,
     highWaterMark: HIGH_WATER_MARK,
     // Backward compatibility with older name for this option
     // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
@@ -13663,7 +13663,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
   });
   return iterateOnData({
     onStdoutChunk,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode,
     encoding,
@@ -13673,7 +13673,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
 };
 var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
 var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
-var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
+var iterateOnData = async function* ({ onStdoutChunk, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
   const generators = getGenerators({
     binary,
     shouldEncode,
@@ -13686,7 +13686,7 @@ var iterateOnData = async function* ({ onStdoutChunk, controller, binary, should
       yield* transformChunkSync(chunk, generators, 0);
     }
   } catch (error2) {
-    if (!controller.signal.aborted) {
+    if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
@@ -14271,15 +14271,15 @@ var forwardIpcMethods = (promise, destination, pipeFailureSignal) => {
   promise.getEachMessage = getEachPipeMessage.bind(void 0, promise, destination, pipeFailureSignal);
 };
 var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
-  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
+  const controller2 = new AbortController();
+  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller2.signal, internalGetOneMessageOptions));
+  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller2);
 };
-var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
+var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller2) => {
   try {
-    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
+    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller2.signal)]);
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
@@ -14292,16 +14292,16 @@ var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => 
   }, { once: true, signal: listenerSignal });
 });
 var getEachPipeMessage = (promise, destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
-  abortOnSignal(pipeFailureSignal, controller);
-  return iterateOnPipeMessages(promise, iterator, controller);
+  const controller2 = new AbortController();
+  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller2.signal, internalGetEachMessageOptions));
+  abortOnSignal(pipeFailureSignal, controller2);
+  return iterateOnPipeMessages(promise, iterator, controller2);
 };
-var iterateOnPipeMessages = async function* (promise, iterator, controller) {
+var iterateOnPipeMessages = async function* (promise, iterator, controller2) {
   try {
     yield* iterator;
   } finally {
-    controller.abort();
+    controller2.abort();
     await promise;
   }
 };
@@ -14312,14 +14312,14 @@ var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
   const [options] = arguments_;
   return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
 };
-var abortOnSignal = (signal, controller) => {
+var abortOnSignal = (signal, controller2) => {
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var handlePipePromise = async ({
   source,
@@ -14631,7 +14631,7 @@ var waitForSubprocessResult = async ({
   fileDescriptors,
   originalStreams,
   onInternalError,
-  controller
+  controller: controller2
 }) => {
   const exitPromise = waitForExit(subprocess, context);
   const streamInfo = {
@@ -14686,14 +14686,14 @@ var waitForSubprocessResult = async ({
         ...customStreamsEndPromises
       ]),
       onInternalError,
-      throwOnSubprocessError(subprocess, controller),
-      ...throwOnTimeout(kill, timeout, context, controller),
+      throwOnSubprocessError(subprocess, controller2),
+      ...throwOnTimeout(kill, timeout, context, controller2),
       ...throwOnCancel({
         kill,
         cancelSignal,
         gracefulCancel,
         context,
-        controller
+        controller: controller2
       }),
       ...throwOnGracefulCancel({
         subprocess,
@@ -14702,7 +14702,7 @@ var waitForSubprocessResult = async ({
         gracefulCancel,
         forceKillAfterDelay,
         context,
-        controller
+        controller: controller2
       })
     ]);
   } catch (error2) {
@@ -14963,10 +14963,10 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
       verboseInfo
     });
   }
-  const controller = new AbortController();
-  setMaxListeners(Infinity, controller.signal);
+  const controller2 = new AbortController();
+  setMaxListeners(Infinity, controller2.signal);
   const originalStreams = [...subprocess.stdio];
-  pipeOutputAsync(subprocess, fileDescriptors, controller);
+  pipeOutputAsync(subprocess, fileDescriptors, controller2);
   setIpcSubprocessOptions(subprocess, options);
   const context = {};
   const onInternalError = createDeferred();
@@ -14975,9 +14975,9 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     options,
     onInternalError,
     context,
-    controller
+    controller: controller2
   });
-  cleanupOnExit(kill, options, controller);
+  cleanupOnExit(kill, options, controller2);
   const all = makeAllStream(subprocess, options);
   const promise = handlePromise({
     subprocess,
@@ -14992,7 +14992,7 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     escapedCommand,
     context,
     onInternalError,
-    controller
+    controller: controller2
   });
   return {
     subprocess,
@@ -15022,7 +15022,7 @@ var getSubprocessProperties = (nodeChildProcess, all) => ({
   all,
   kill: nodeChildProcess.kill.bind(nodeChildProcess)
 });
-var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
+var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller: controller2 }) => {
   const [
     errorInfo,
     [exitCode, signal],
@@ -15039,9 +15039,9 @@ var handlePromise = async ({ subprocess, kill, all: allStream, options, startTim
     fileDescriptors,
     originalStreams,
     onInternalError,
-    controller
+    controller: controller2
   });
-  controller.abort();
+  controller2.abort();
   onInternalError.resolve();
   const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
   const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
@@ -15491,7 +15491,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path21) => inner(v, path21);
+  const check = (v, path23) => inner(v, path23);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -15500,19 +15500,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path21, detail, onKey = false) {
-    const where = formatPath(path21);
+  constructor(source, path23, detail, onKey = false) {
+    const where = formatPath(path23);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path21;
+    this.path = path23;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path21) {
+function formatPath(path23) {
   let out = "";
-  for (const seg of path21) {
+  for (const seg of path23) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -15527,52 +15527,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path21, expected, value) {
-  throw new ValidationError("", path21, `expected ${expected}, got ${describe(value)}`);
+function fail(path23, expected, value) {
+  throw new ValidationError("", path23, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path21) => typeof v === "string" ? v : fail(path21, "a string", v),
+  (v, path23) => typeof v === "string" ? v : fail(path23, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path21) => typeof v === "string" && v !== "" ? v : fail(path21, "a non-empty string", v),
+  (v, path23) => typeof v === "string" && v !== "" ? v : fail(path23, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path21) => typeof v === "number" && Number.isFinite(v) ? v : fail(path21, "a number", v),
+  (v, path23) => typeof v === "number" && Number.isFinite(v) ? v : fail(path23, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path21) => typeof v === "number" && Number.isInteger(v) ? v : fail(path21, "an integer", v),
+  (v, path23) => typeof v === "number" && Number.isInteger(v) ? v : fail(path23, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path21) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path21, "a non-negative integer", v),
+  (v, path23) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path23, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path21) => typeof v === "boolean" ? v : fail(path21, "a boolean", v),
+  (v, path23) => typeof v === "boolean" ? v : fail(path23, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path21) => allowed.includes(v) ? v : fail(path21, `one of ${shown}`, v);
+  const check = (v, path23) => allowed.includes(v) ? v : fail(path23, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path21) => {
-    if (!Array.isArray(v)) fail(path21, "an array", v);
-    return v.map((el, i2) => item(el, [...path21, i2]));
+  const check = (v, path23) => {
+    if (!Array.isArray(v)) fail(path23, "an array", v);
+    return v.map((el, i2) => item(el, [...path23, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path21) => v === null ? null : inner(v, path21);
+  const check = (v, path23) => v === null ? null : inner(v, path23);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path21) => v === void 0 ? void 0 : inner(v, path21);
+  const check = (v, path23) => v === void 0 ? void 0 : inner(v, path23);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -15580,10 +15580,10 @@ function isPlainObject2(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path21) => {
-    if (!isPlainObject2(v)) fail(path21, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject2(v)) fail(path23, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path21, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path23, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -15603,11 +15603,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path21) => {
-    if (!isPlainObject2(v)) fail(path21, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject2(v)) fail(path23, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path21, key]);
+      const value = check2(v[key], [...path23, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -15617,41 +15617,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path21) => {
+  const check = (v, path23) => {
     if (isPlainObject2(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path21, bad],
+          [...path23, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path21);
+    return known(v, path23);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path21) => {
-    if (!isPlainObject2(v)) fail(path21, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject2(v)) fail(path23, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path21, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path23, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path21);
+    return variant(v, path23);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path21) => {
-    const value = inner(v, path21);
+  const check = (v, path23) => {
+    const value = inner(v, path23);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path21, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path23, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -16519,7 +16519,7 @@ var manifest = obj({
 });
 
 // actions/src/pipeline/cache.ts
-import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile2, rename, rm, stat as stat2, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile2, rename, rm, stat as stat2, utimes, writeFile } from "node:fs/promises";
 import path14 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
@@ -16553,12 +16553,12 @@ async function fingerprintToolchain(args) {
       `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
     );
   }
-  const installed = probe.stdout.split("\n").filter((l) => l !== "");
+  const installed2 = probe.stdout.split("\n").filter((l) => l !== "");
   const stageCode = await sha256Tree(
     args.stagesPackageDir,
     (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
   );
-  return { pins, installed, stageCode };
+  return { pins, installed: installed2, stageCode };
 }
 async function toolchainFingerprints(cells, python2) {
   const out = /* @__PURE__ */ new Map();
@@ -16624,6 +16624,8 @@ var BuildCache = class {
         const s = await stat2(path14.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
+      const now = /* @__PURE__ */ new Date();
+      await utimes(dir, now, now).catch(() => void 0);
       return { dir, result, data };
     } catch {
       await this.evict(dir);
@@ -16702,22 +16704,119 @@ var BuildCache = class {
   }
 };
 
+// actions/src/pipeline/cache-prune.ts
+import { readdir as readdir3, rename as rename2, rm as rm2, stat as stat3 } from "node:fs/promises";
+import path16 from "node:path";
+
+// actions/src/core/disk.ts
+import { statfs } from "node:fs/promises";
+import path15 from "node:path";
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+async function freeBytes(p) {
+  for (let dir = p; ; dir = path15.dirname(dir)) {
+    try {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    } catch {
+      if (path15.dirname(dir) === dir) return null;
+    }
+  }
+}
+async function nearlyFull(p) {
+  const free = await freeBytes(p);
+  return free !== null && free < 1024 * 1024 ? free : null;
+}
+
+// actions/src/pipeline/cache-prune.ts
+var CACHE_BUDGET_ENV = "PTE_FARM_CACHE_BUDGET";
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+function cacheBudget(env = process.env) {
+  const text = env[CACHE_BUDGET_ENV];
+  if (text === void 0 || text.trim() === "") return DEFAULT_CACHE_BUDGET;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m === null ? void 0 : UNITS[m[2].toLowerCase()];
+  if (m === null || unit === void 0) {
+    throw new ConfigurationError(
+      `${CACHE_BUDGET_ENV}=${text}: expected a size such as 500MiB, 20GiB or a number of bytes`
+    );
+  }
+  return Math.floor(Number(m[1]) * unit);
+}
+async function treeBytes(dir) {
+  let total = 0;
+  for (const e of await readdir3(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (e.isFile()) total += (await stat3(path16.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+  }
+  return total;
+}
+async function pruneCache(root, budget, keepSince) {
+  const entries = [];
+  const base = path16.join(root, "entries");
+  for (const kind of await readdir3(base).catch(() => [])) {
+    for (const shard of await readdir3(path16.join(base, kind)).catch(() => [])) {
+      for (const key of await readdir3(path16.join(base, kind, shard)).catch(() => [])) {
+        if (key.includes(".evicted-")) continue;
+        const dir = path16.join(base, kind, shard, key);
+        const s = await stat3(dir).catch(() => null);
+        if (s?.isDirectory()) entries.push({ dir, used: s.mtimeMs, bytes: await treeBytes(dir) });
+      }
+    }
+  }
+  let total = entries.reduce((t, e) => t + e.bytes, 0);
+  const out = { entries: entries.length, bytes: total, removed: [], freed: 0 };
+  for (const e of entries.sort((a2, b) => a2.used - b.used)) {
+    if (total <= budget || e.used >= keepSince) break;
+    const aside = `${e.dir}.evicted-${process.pid}-${Date.now()}`;
+    await rename2(e.dir, aside).catch(() => void 0);
+    await rm2(aside, { recursive: true, force: true });
+    total -= e.bytes;
+    out.removed.push(e.dir);
+    out.freed += e.bytes;
+  }
+  return out;
+}
+function pruneSummary(r, budget) {
+  if (r.removed.length === 0) return null;
+  return `cache: removed ${r.removed.length} least-recently-used entr${r.removed.length === 1 ? "y" : "ies"} (${human(r.freed)}) to stay within ${human(budget)}`;
+}
+
 // actions/src/pipeline/runnable-cell.ts
 import { existsSync as existsSync2 } from "node:fs";
 import os from "node:os";
-import path15 from "node:path";
+import path17 from "node:path";
 function hubCacheDir(env = process.env) {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path15.join(env.HF_HOME ?? path15.join(os.homedir(), ".cache", "huggingface"), "hub");
+  return path17.join(env.HF_HOME ?? path17.join(os.homedir(), ".cache", "huggingface"), "hub");
 }
 function cachedSnapshot(hub2, env = process.env) {
-  const dir = path15.join(
+  const dir = path17.join(
     hubCacheDir(env),
     `models--${hub2.id.replaceAll("/", "--")}`,
     "snapshots",
     hub2.revision
   );
-  return existsSync2(path15.join(dir, "config.json")) ? dir : null;
+  return existsSync2(path17.join(dir, "config.json")) ? dir : null;
 }
 function runnableCell(cell3, env = process.env) {
   const { model: model2 } = cell3;
@@ -16733,8 +16832,8 @@ function runnableCell(cell3, env = process.env) {
 }
 
 // actions/src/pipeline/step-notes.ts
-import { mkdir as mkdir2, readdir as readdir3, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
-import path16 from "node:path";
+import { mkdir as mkdir2, readdir as readdir4, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
+import path18 from "node:path";
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -16885,7 +16984,7 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path16.join(outDir2, "steps");
+  return path18.join(outDir2, "steps");
 }
 async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   const note = {
@@ -16903,32 +17002,58 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     failure: step.failure,
     telemetry
   };
-  const file = path16.join(stepsDir(outDir2), `${step.stage}.json`);
-  await mkdir2(path16.dirname(file), { recursive: true });
+  const file = path18.join(stepsDir(outDir2), `${step.stage}.json`);
+  await mkdir2(path18.dirname(file), { recursive: true });
   await writeFile2(file, `${JSON.stringify(note, null, 2)}
 `);
   return file;
 }
 
 // actions/src/pipeline/step-runner.ts
-import { cp, mkdir as mkdir4, readFile as readFile6, rename as rename2, rm as rm2, symlink } from "node:fs/promises";
-import path18 from "node:path";
+import { cp, mkdir as mkdir4, readFile as readFile6, rename as rename3, rm as rm3, symlink } from "node:fs/promises";
+import path20 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
-import { mkdir as mkdir3, open, readFile as readFile5, stat as stat3, writeFile as writeFile3 } from "node:fs/promises";
-import path17 from "node:path";
+import { mkdir as mkdir3, open, readFile as readFile5, stat as stat4, writeFile as writeFile3 } from "node:fs/promises";
+import path19 from "node:path";
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+var CANCEL_GRACE_MS = 3e3;
+var CANCELLED = "cancelled: ";
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+function cancelledReason(signal, what) {
+  return `${CANCELLED}${String(signal.reason ?? "the run was cancelled")}; ${what}`;
+}
+function isCancelledReason(reason) {
+  return reason?.startsWith(CANCELLED) ?? false;
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
 
 // actions/src/core/process-group.ts
-import { readdir as readdir4, readFile as readFile4 } from "node:fs/promises";
+import { readdir as readdir5, readFile as readFile4 } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 async function groupMembers(pgid) {
-  const pids = await readdir4("/proc").catch(() => null);
+  const pids = await readdir5("/proc").catch(() => null);
   if (pids === null) return null;
   const states = [];
   for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
-    const stat5 = await readFile4(`/proc/${pid}/stat`, "utf8").catch(() => null);
-    if (stat5 === null) continue;
-    const [state, , pgrp] = stat5.slice(stat5.lastIndexOf(")") + 2).split(" ");
+    const stat6 = await readFile4(`/proc/${pid}/stat`, "utf8").catch(() => null);
+    if (stat6 === null) continue;
+    const [state, , pgrp] = stat6.slice(stat6.lastIndexOf(")") + 2).split(" ");
     if (Number(pgrp) === pgid && state !== "Z" && state !== "X") states.push(state ?? "?");
   }
   return states;
@@ -16965,18 +17090,27 @@ function stageArgv(command, stage, specPath, dir) {
 }
 async function runStage(stage, opts) {
   const { command, dir } = opts;
+  const cancel = opts.cancel ?? runCancelled;
   await mkdir3(dir, { recursive: true });
-  const specPath = path17.join(dir, SPEC_FILE);
-  const logPath = path17.join(dir, LOG_FILE);
+  const specPath = path19.join(dir, SPEC_FILE);
+  const logPath = path19.join(dir, LOG_FILE);
   await writeFile3(specPath, `${JSON.stringify(opts.spec, null, 2)}
 `);
+  if (cancel.aborted) {
+    const reason = cancelledReason(cancel, "the stage was not started");
+    await writeFile3(logPath, `${reason}
+`);
+    const base2 = { stage, dir, specPath, logPath, exitCode: null, signal: null, wallMs: 0 };
+    return { ...base2, kind: "infra-failure", result: null, data: null, reason };
+  }
   const log = await open(logPath, "w");
   const started = performance.now();
   let timedOut = false;
+  let cancelled = false;
   let exit;
   try {
     const env = {
-      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path17.delimiter),
+      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path19.delimiter),
       PYTHONUNBUFFERED: "1",
       ...command.env
     };
@@ -16995,8 +17129,15 @@ async function runStage(stage, opts) {
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
+    const onCancel = () => {
+      cancelled = true;
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5e3, CANCEL_GRACE_MS)).unref();
+    };
+    cancel.addEventListener("abort", onCancel, { once: true });
     const res = await child;
     clearTimeout(timer);
+    cancel.removeEventListener("abort", onCancel);
     child.kill("SIGKILL");
     if (child.pid !== void 0) await waitGroupGone(child.pid);
     const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
@@ -17015,6 +17156,7 @@ async function runStage(stage, opts) {
     data,
     reason
   });
+  if (cancelled) return done("infra-failure", cancelledReason(cancel, "its process group was killed"));
   if (timedOut)
     return done(
       "timeout",
@@ -17024,6 +17166,13 @@ async function runStage(stage, opts) {
     return done(
       "infra-failure",
       `could not start ${command.python} (${exit.spawnError}); set PTE_FARM_PYTHON to the toolchain's python`
+    );
+  }
+  const full = exit.exitCode === 0 || exit.exitCode === 2 ? null : await nearlyFull(dir);
+  if (full !== null) {
+    return done(
+      "infra-failure",
+      `no space left on device: ${displayPath(dir)} has ${human(full)} free; the stage ${exit.signal === null ? `exited ${exit.exitCode}` : `died (${exit.signal})`} writing its output`
     );
   }
   if (exit.signal !== null) {
@@ -17046,7 +17195,7 @@ async function runStage(stage, opts) {
   if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
   try {
     const check = stageData[stage];
-    const data = parse(check, result.data, `${displayPath(path17.join(dir, RESULT_FILE))}: data`);
+    const data = parse(check, result.data, `${displayPath(path19.join(dir, RESULT_FILE))}: data`);
     const bad = await checkArtefacts(dir, result);
     return bad === null ? done("ok", null, data) : done("infra-failure", bad);
   } catch (err) {
@@ -17055,7 +17204,7 @@ async function runStage(stage, opts) {
   }
 }
 async function readResult(dir, stage) {
-  const file = path17.join(dir, RESULT_FILE);
+  const file = path19.join(dir, RESULT_FILE);
   let text;
   try {
     text = await readFile5(file, "utf8");
@@ -17078,9 +17227,9 @@ async function readResult(dir, stage) {
 }
 async function checkArtefacts(dir, result) {
   for (const [role, a2] of Object.entries(result.artefacts)) {
-    const file = path17.resolve(dir, a2.path);
+    const file = path19.resolve(dir, a2.path);
     const shown = displayPath(file);
-    const size = await stat3(file).then(
+    const size = await stat4(file).then(
       (s) => s.size,
       () => null
     );
@@ -17156,6 +17305,13 @@ function outOfRange(issue2, ctx) {
   return out;
 }
 function triage(issues, ctx) {
+  if (isCancelledReason(ctx.reason)) {
+    return {
+      kind: "cancelled",
+      issue: null,
+      summary: `cancelled, not a failure: stage ${ctx.stage} was stopped; nothing was learned about the model or the toolchain, run it again`
+    };
+  }
   const text = `${ctx.log.slice(-MAX_LOG_CHARS)}
 ${ctx.errorMessage ?? ""}`;
   const ordered = [
@@ -17204,19 +17360,19 @@ function seconds(ms) {
   return `${(ms / 1e3).toFixed(1)}s`;
 }
 async function moveDir(from, to) {
-  await mkdir4(path18.dirname(to), { recursive: true });
-  await rm2(to, { recursive: true, force: true });
+  await mkdir4(path20.dirname(to), { recursive: true });
+  await rm3(to, { recursive: true, force: true });
   try {
-    await rename2(from, to);
+    await rename3(from, to);
   } catch (err) {
     if (err.code !== "EXDEV") throw err;
     await cp(from, to, { recursive: true });
-    await rm2(from, { recursive: true, force: true });
+    await rm3(from, { recursive: true, force: true });
   }
 }
 async function linkBuild(entry, outPath) {
-  await mkdir4(path18.dirname(outPath), { recursive: true });
-  await rm2(outPath, { recursive: true, force: true });
+  await mkdir4(path20.dirname(outPath), { recursive: true });
+  await rm3(outPath, { recursive: true, force: true });
   await symlink(entry, outPath, "dir");
 }
 var StepRunner = class {
@@ -17249,7 +17405,7 @@ var StepRunner = class {
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
     const { cache, logger } = this.opts;
-    const outPath = path18.join(this.opts.outDir, "builds", outName);
+    const outPath = path20.join(this.opts.outDir, "builds", outName);
     if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
@@ -17264,7 +17420,7 @@ var StepRunner = class {
         cache: "hit",
         // The run output's link to the entry: records name paths inside the run's output folder.
         dir: outPath,
-        logPath: path18.join(outPath, "stage.log"),
+        logPath: path20.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -17277,10 +17433,10 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir: outPath, logPath: path18.join(outPath, "stage.log") };
+      return { ...step, dir: outPath, logPath: path20.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
-    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path18.join(outPath, "stage.log") }, cell3);
+    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path20.join(outPath, "stage.log") }, cell3);
   }
   /** The execute stage: never cached, run in the cell's own folder. */
   async executeCell(spec, cell3, dir, buildToolchain) {
@@ -17318,13 +17474,14 @@ var StepRunner = class {
     return step;
   }
   async noteFailure(spec, step, cell3, buildToolchain = null) {
-    const logPath = step.logPath ?? path18.join(step.dir, "stage.log");
+    const logPath = step.logPath ?? path20.join(step.dir, "stage.log");
     const message = await describeFailure({ ...step, logPath });
     const log = await readFile6(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
       stage: step.stage,
       log,
       errorMessage: step.result?.error?.message ?? null,
+      reason: step.reason,
       toolchain: step.result?.toolchain ?? null,
       toolchainName: cell3.toolchain.name,
       buildToolchain,
@@ -17334,7 +17491,7 @@ var StepRunner = class {
     const reproduce = reproduceCommand({
       python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specInOut: inRunOutput(this.opts.outDir, path18.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path20.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
     this.opts.logger.error(
@@ -17444,6 +17601,11 @@ var StageJob = class _StageJob {
     }
     const cache = opts.cacheDir === null ? null : new BuildCache(opts.cacheDir);
     await cache?.sweepTemp();
+    if (cache !== null) {
+      const budget = cacheBudget();
+      const note = pruneSummary(await pruneCache(cache.root, budget, Date.now()), budget);
+      if (note !== null) opts.logger.info(note);
+    }
     const steps = new StepRunner({
       outDir: opts.outDir,
       command: { python: opts.python, package: "pte_stages", pythonPath: [STAGES_DIR] },
@@ -17497,7 +17659,7 @@ ${rows.join("\n")}
 }
 
 // actions/src/action-runs/io.ts
-import path19 from "node:path";
+import path21 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -17891,7 +18053,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir5, rename: rename3, rm: rm3, rmdir, stat: stat4, symlink: symlink2, unlink } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir6, rename: rename4, rm: rm4, rmdir, stat: stat5, symlink: symlink2, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -18328,9 +18490,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path19.resolve(workspace, v);
+      return v === "" ? "" : path21.resolve(workspace, v);
     },
-    requiredPath: (name) => path19.resolve(workspace, required(name)),
+    requiredPath: (name) => path21.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -18379,6 +18541,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -18405,7 +18569,7 @@ var run = defineAction("export", async (io) => {
   const program = job.artefact(exported, "program");
   io.output("program", program.path);
   io.output("program-sha256", program.sha256);
-  io.output("reference", path20.join(reference.dir, "result.json"));
+  io.output("reference", path22.join(reference.dir, "result.json"));
   io.output("out-dir", exported.dir);
   await io.summary(`### pte-farm export: ${cell3.model.name}
 
@@ -18413,4 +18577,5 @@ ${stepsTable([reference, exported])}`);
 });
 
 // actions/src/entries/export.ts
+cancelOnSignals();
 await run();

@@ -8778,6 +8778,28 @@ function renderFailureNotes(records) {
 ${notes.join("\n")}`;
 }
 
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+var CANCELLED = "cancelled: ";
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+function isCancelledReason(reason) {
+  return reason?.startsWith(CANCELLED) ?? false;
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
+
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
 var ROLES = ["base", "head", "nightly", "release"];
@@ -8931,7 +8953,8 @@ function cellStatus(steps, gate2, failure, outputCheck = void 0) {
   const failed = steps.find((s) => s.kind !== "ok");
   if (failed !== void 0) {
     if (failed.kind === "timeout") return "timeout";
-    if (failed.kind === "infra-failure") return "infra-error";
+    if (failed.kind === "infra-failure")
+      return isCancelledReason(failed.reason) ? "cancelled" : "infra-error";
     return "fail";
   }
   if (failure !== null) return failure.outcome === "infra-failure" ? "infra-error" : "fail";
@@ -10561,7 +10584,7 @@ var validateDelay = (delay, optionName) => {
   }
 };
 var MAX_DELAY = 2 ** 31 - 1;
-var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
+var throwOnTimeout = (kill, timeout, context, controller2) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller2)];
 var killAfterTimeout = async (kill, timeout, context, { signal }) => {
   await setTimeout2(timeout, void 0, { signal });
   context.terminationReason ??= "timeout";
@@ -10581,7 +10604,7 @@ var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
   return forceKillAfterDelay;
 };
 var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
-var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
+var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller: controller2 }, signalOrError, errorArgument) => {
   const { signal, error: error2 } = parseKillArguments(signalOrError, errorArgument, killSignal);
   emitKillError(error2, onInternalError);
   const killResult = kill(signal);
@@ -10592,7 +10615,7 @@ var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onIn
     killSignal,
     killResult,
     context,
-    controller
+    controller: controller2
   });
   return killResult;
 };
@@ -10611,13 +10634,13 @@ var emitKillError = (error2, onInternalError) => {
     onInternalError.reject(error2);
   }
 };
-var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
+var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller: controller2 }) => {
   if (signal === killSignal && killResult) {
     killOnTimeout({
       kill,
       forceKillAfterDelay,
       context,
-      controllerSignal: controller.signal
+      controllerSignal: controller2.signal
     });
   }
 };
@@ -10656,7 +10679,7 @@ var validateRenamedSignalOption = ({ signal }) => {
     throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
   }
 };
-var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
+var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller: controller2 }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller2)];
 var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
   await onAbortedSignal(cancelSignal, signal);
   context.terminationReason ??= "cancel";
@@ -10959,11 +10982,11 @@ var handleStrictResponse = (wrappedMessage, anyProcess) => {
 var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
   const deferred = createDeferred();
   STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     const { isDeadlock, hasListeners } = await Promise.race([
       deferred,
-      throwOnDisconnect(anyProcess, isSubprocess, controller)
+      throwOnDisconnect(anyProcess, isSubprocess, controller2)
     ]);
     if (isDeadlock) {
       throwOnStrictDeadlockError(isSubprocess);
@@ -10972,7 +10995,7 @@ var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => 
       throwOnMissingStrict(isSubprocess);
     }
   } finally {
-    controller.abort();
+    controller2.abort();
     delete STRICT_RESPONSES[wrappedMessage.id];
   }
 };
@@ -11165,14 +11188,14 @@ var throwOnGracefulCancel = ({
   gracefulCancel,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 }) => gracefulCancel ? [sendOnAbort({
   subprocess,
   kill,
   cancelSignal,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 })] : [];
 var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
   await onAbortedSignal(cancelSignal, signal);
@@ -11986,24 +12009,24 @@ var getAsyncIterable = (stream) => {
 };
 var { toString } = Object.prototype;
 var getStreamIterable = async function* (stream) {
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  handleStreamEnd(stream, controller, state);
+  handleStreamEnd(stream, controller2, state);
   try {
-    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller.signal })) {
+    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller2.signal })) {
       yield chunk;
     }
   } catch (error2) {
     if (state.error !== void 0) {
       throw state.error;
-    } else if (!controller.signal.aborted) {
+    } else if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
     stream.destroy();
   }
 };
-var handleStreamEnd = async (stream, controller, state) => {
+var handleStreamEnd = async (stream, controller2, state) => {
   try {
     await nodeImports.finished(stream, {
       cleanup: true,
@@ -12014,7 +12037,7 @@ var handleStreamEnd = async (stream, controller, state) => {
   } catch (error2) {
     state.error = error2;
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var nodeImports = {};
@@ -14312,13 +14335,13 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
 var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  stopOnAbort(signal, controller);
+  const controller2 = new AbortController();
+  stopOnAbort(signal, controller2);
   try {
     return await Promise.race([
-      getMessage(ipcEmitter, filter, controller),
-      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
-      throwOnStrictError(ipcEmitter, isSubprocess, controller)
+      getMessage(ipcEmitter, filter, controller2),
+      throwOnDisconnect2(ipcEmitter, isSubprocess, controller2),
+      throwOnStrictError(ipcEmitter, isSubprocess, controller2)
     ]);
   } catch (error2) {
     if (!signal?.aborted) {
@@ -14326,21 +14349,21 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     }
     throw error2;
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
   }
 };
-var stopOnAbort = (signal, controller) => {
+var stopOnAbort = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var getMessage = async (ipcEmitter, filter, { signal }) => {
   if (filter === void 0) {
@@ -14385,14 +14408,14 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   });
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  stopOnAbort2(signal, controller);
-  stopOnDisconnect(anyProcess, ipcEmitter, controller);
+  stopOnAbort2(signal, controller2);
+  stopOnDisconnect(anyProcess, ipcEmitter, controller2);
   abortOnStrictError({
     ipcEmitter,
     isSubprocess,
-    controller,
+    controller: controller2,
     state
   });
   return iterateOnMessages({
@@ -14402,49 +14425,49 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
     ipcEmitter,
     isSubprocess,
     shouldAwait,
-    controller,
+    controller: controller2,
     state,
     reference,
     signal
   });
 };
-var stopOnAbort2 = (signal, controller) => {
+var stopOnAbort2 = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
-var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
+var stopOnDisconnect = async (anyProcess, ipcEmitter, controller2) => {
   try {
-    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
-    controller.abort();
+    await once6(ipcEmitter, "disconnect", { signal: controller2.signal });
+    controller2.abort();
   } catch {
   }
 };
-var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
+var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controller2, state }) => {
   try {
-    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
+    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller2.signal });
     state.error = getStrictResponseError(error2, isSubprocess);
-    controller.abort();
+    controller2.abort();
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
-    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+    for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
       yield message;
     }
   } catch {
     throwIfStrictError(state);
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
@@ -14740,14 +14763,14 @@ var MergedStream = class extends PassThroughStream {
 };
 var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      onMergedStreamEnd(passThroughStream, controller),
-      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
+      onMergedStreamEnd(passThroughStream, controller2),
+      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller2)
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
   }
 };
@@ -14773,17 +14796,17 @@ var validateStream = (stream) => {
 };
 var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted2, onFinished, unpipeEvent }) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      afterMergedStreamFinished(onFinished, stream, controller),
+      afterMergedStreamFinished(onFinished, stream, controller2),
       onInputStreamEnd({
         passThroughStream,
         stream,
         streams,
         ended,
         aborted: aborted2,
-        controller
+        controller: controller2
       }),
       onInputStreamUnpipe({
         stream,
@@ -14791,11 +14814,11 @@ var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, abo
         ended,
         aborted: aborted2,
         unpipeEvent,
-        controller
+        controller: controller2
       })
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
   }
   if (streams.size > 0 && streams.size === ended.size + aborted2.size) {
@@ -14926,7 +14949,7 @@ var abortSourceStream = (source) => {
 };
 
 // node_modules/execa/lib/io/output-async.js
-var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
+var pipeOutputAsync = (subprocess, fileDescriptors, controller2) => {
   const pipeGroups = /* @__PURE__ */ new Map();
   for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
     const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
@@ -14941,7 +14964,7 @@ var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
         direction,
         fdNumber,
         pipeGroups,
-        controller
+        controller: controller2
       });
     }
   }
@@ -14963,11 +14986,11 @@ var pipeTransform = (subprocess, stream, direction, fdNumber) => {
   subprocess.stdio[fdNumber] = stream;
 };
 var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
-var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
+var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller: controller2 }) => {
   if (stream === void 0) {
     return;
   }
-  setStandardStreamMaxListeners(stream, controller);
+  setStandardStreamMaxListeners(stream, controller2);
   const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
   const outputStreams = pipeGroups.get(inputStream) ?? [];
   pipeGroups.set(inputStream, [...outputStreams, outputStream]);
@@ -15326,11 +15349,11 @@ var waitForConcurrentStreams = async ({ resolve: resolve2, promises: promises3 }
 import { on as on5 } from "node:events";
 import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
 var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
-  const controller = new AbortController();
-  stopReadingOnExit(subprocess, controller);
+  const controller2 = new AbortController();
+  stopReadingOnExit(subprocess, controller2);
   return iterateOnStream({
     stream: subprocessStdout,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
     encoding,
@@ -15338,21 +15361,21 @@ var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldE
     preserveNewlines
   });
 };
-var stopReadingOnExit = async (subprocess, controller) => {
+var stopReadingOnExit = async (subprocess, controller2) => {
   try {
     await subprocess;
   } catch {
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
-  const controller = new AbortController();
-  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
+  const controller2 = new AbortController();
+  stopReadingOnStreamEnd(onStreamEnd, controller2, stream);
   const objectMode = stream.readableObjectMode && !allMixed;
   return iterateOnStream({
     stream,
-    controller,
+    controller: controller2,
     binary: encoding === "buffer",
     shouldEncode: !objectMode,
     encoding,
@@ -15360,18 +15383,18 @@ var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewlin
     preserveNewlines: !stripFinalNewline2
   });
 };
-var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
+var stopReadingOnStreamEnd = async (onStreamEnd, controller2, stream) => {
   try {
     await onStreamEnd;
   } catch {
     stream.destroy();
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
-var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
+var iterateOnStream = ({ stream, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
   const onStdoutChunk = on5(stream, "data", {
-    signal: controller.signal,
+    signal: controller2.signal,
     highWaterMark: HIGH_WATER_MARK,
     // Backward compatibility with older name for this option
     // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
@@ -15380,7 +15403,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
   });
   return iterateOnData({
     onStdoutChunk,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode,
     encoding,
@@ -15390,7 +15413,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
 };
 var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
 var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
-var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
+var iterateOnData = async function* ({ onStdoutChunk, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
   const generators = getGenerators({
     binary,
     shouldEncode,
@@ -15403,7 +15426,7 @@ var iterateOnData = async function* ({ onStdoutChunk, controller, binary, should
       yield* transformChunkSync(chunk, generators, 0);
     }
   } catch (error2) {
-    if (!controller.signal.aborted) {
+    if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
@@ -15988,15 +16011,15 @@ var forwardIpcMethods = (promise, destination, pipeFailureSignal) => {
   promise.getEachMessage = getEachPipeMessage.bind(void 0, promise, destination, pipeFailureSignal);
 };
 var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
-  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
+  const controller2 = new AbortController();
+  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller2.signal, internalGetOneMessageOptions));
+  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller2);
 };
-var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
+var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller2) => {
   try {
-    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
+    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller2.signal)]);
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
@@ -16009,16 +16032,16 @@ var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => 
   }, { once: true, signal: listenerSignal });
 });
 var getEachPipeMessage = (promise, destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
-  abortOnSignal(pipeFailureSignal, controller);
-  return iterateOnPipeMessages(promise, iterator, controller);
+  const controller2 = new AbortController();
+  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller2.signal, internalGetEachMessageOptions));
+  abortOnSignal(pipeFailureSignal, controller2);
+  return iterateOnPipeMessages(promise, iterator, controller2);
 };
-var iterateOnPipeMessages = async function* (promise, iterator, controller) {
+var iterateOnPipeMessages = async function* (promise, iterator, controller2) {
   try {
     yield* iterator;
   } finally {
-    controller.abort();
+    controller2.abort();
     await promise;
   }
 };
@@ -16029,14 +16052,14 @@ var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
   const [options] = arguments_;
   return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
 };
-var abortOnSignal = (signal, controller) => {
+var abortOnSignal = (signal, controller2) => {
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var handlePipePromise = async ({
   source,
@@ -16348,7 +16371,7 @@ var waitForSubprocessResult = async ({
   fileDescriptors,
   originalStreams,
   onInternalError,
-  controller
+  controller: controller2
 }) => {
   const exitPromise = waitForExit(subprocess, context);
   const streamInfo = {
@@ -16403,14 +16426,14 @@ var waitForSubprocessResult = async ({
         ...customStreamsEndPromises
       ]),
       onInternalError,
-      throwOnSubprocessError(subprocess, controller),
-      ...throwOnTimeout(kill, timeout, context, controller),
+      throwOnSubprocessError(subprocess, controller2),
+      ...throwOnTimeout(kill, timeout, context, controller2),
       ...throwOnCancel({
         kill,
         cancelSignal,
         gracefulCancel,
         context,
-        controller
+        controller: controller2
       }),
       ...throwOnGracefulCancel({
         subprocess,
@@ -16419,7 +16442,7 @@ var waitForSubprocessResult = async ({
         gracefulCancel,
         forceKillAfterDelay,
         context,
-        controller
+        controller: controller2
       })
     ]);
   } catch (error2) {
@@ -16680,10 +16703,10 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
       verboseInfo
     });
   }
-  const controller = new AbortController();
-  setMaxListeners(Infinity, controller.signal);
+  const controller2 = new AbortController();
+  setMaxListeners(Infinity, controller2.signal);
   const originalStreams = [...subprocess.stdio];
-  pipeOutputAsync(subprocess, fileDescriptors, controller);
+  pipeOutputAsync(subprocess, fileDescriptors, controller2);
   setIpcSubprocessOptions(subprocess, options);
   const context = {};
   const onInternalError = createDeferred();
@@ -16692,9 +16715,9 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     options,
     onInternalError,
     context,
-    controller
+    controller: controller2
   });
-  cleanupOnExit(kill, options, controller);
+  cleanupOnExit(kill, options, controller2);
   const all = makeAllStream(subprocess, options);
   const promise = handlePromise({
     subprocess,
@@ -16709,7 +16732,7 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     escapedCommand,
     context,
     onInternalError,
-    controller
+    controller: controller2
   });
   return {
     subprocess,
@@ -16739,7 +16762,7 @@ var getSubprocessProperties = (nodeChildProcess, all) => ({
   all,
   kill: nodeChildProcess.kill.bind(nodeChildProcess)
 });
-var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
+var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller: controller2 }) => {
   const [
     errorInfo,
     [exitCode, signal],
@@ -16756,9 +16779,9 @@ var handlePromise = async ({ subprocess, kill, all: allStream, options, startTim
     fileDescriptors,
     originalStreams,
     onInternalError,
-    controller
+    controller: controller2
   });
-  controller.abort();
+  controller2.abort();
   onInternalError.resolve();
   const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
   const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
@@ -16915,6 +16938,32 @@ async function gitSha(cwd) {
 
 // actions/src/pipeline/stage-job.ts
 import { readFile as readFile4 } from "node:fs/promises";
+
+// actions/src/core/disk.ts
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
 
 // actions/src/pipeline/step-notes.ts
 import { mkdir, readdir as readdir2, readFile as readFile3, writeFile } from "node:fs/promises";
@@ -17920,6 +17969,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -18013,4 +18064,5 @@ ${notesText}
 });
 
 // actions/src/entries/gate.ts
+cancelOnSignals();
 await run();

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path22) {
-      const ctrl = callVisitor(key, node, visitor, path22);
+    function visit_(key, node, visitor, path23) {
+      const ctrl = callVisitor(key, node, visitor, path23);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path22, ctrl);
-        return visit_(key, ctrl, visitor, path22);
+        replaceNode(key, path23, ctrl);
+        return visit_(key, ctrl, visitor, path23);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path22 = Object.freeze(path22.concat(node));
+          path23 = Object.freeze(path23.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path22);
+            const ci = visit_(i2, node.items[i2], visitor, path23);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path22 = Object.freeze(path22.concat(node));
-          const ck = visit_("key", node.key, visitor, path22);
+          path23 = Object.freeze(path23.concat(node));
+          const ck = visit_("key", node.key, visitor, path23);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path22);
+          const cv = visit_("value", node.value, visitor, path23);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path22) {
-      const ctrl = await callVisitor(key, node, visitor, path22);
+    async function visitAsync_(key, node, visitor, path23) {
+      const ctrl = await callVisitor(key, node, visitor, path23);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path22, ctrl);
-        return visitAsync_(key, ctrl, visitor, path22);
+        replaceNode(key, path23, ctrl);
+        return visitAsync_(key, ctrl, visitor, path23);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path22 = Object.freeze(path22.concat(node));
+          path23 = Object.freeze(path23.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path22);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path23);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path22 = Object.freeze(path22.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path22);
+          path23 = Object.freeze(path23.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path23);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path22);
+          const cv = await visitAsync_("value", node.value, visitor, path23);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path22) {
+    function callVisitor(key, node, visitor, path23) {
       if (typeof visitor === "function")
-        return visitor(key, node, path22);
+        return visitor(key, node, path23);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path22);
+        return visitor.Map?.(key, node, path23);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path22);
+        return visitor.Seq?.(key, node, path23);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path22);
+        return visitor.Pair?.(key, node, path23);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path22);
+        return visitor.Scalar?.(key, node, path23);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path22);
+        return visitor.Alias?.(key, node, path23);
       return void 0;
     }
-    function replaceNode(key, path22, node) {
-      const parent = path22[path22.length - 1];
+    function replaceNode(key, path23, node) {
+      const parent = path23[path23.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path22, value) {
+    function collectionFromPath(schema, path23, value) {
       let v = value;
-      for (let i2 = path22.length - 1; i2 >= 0; --i2) {
-        const k = path22[i2];
+      for (let i2 = path23.length - 1; i2 >= 0; --i2) {
+        const k = path23[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path22) => path22 == null || typeof path22 === "object" && !!path22[Symbol.iterator]().next().done;
+    var isEmptyPath = (path23) => path23 == null || typeof path23 === "object" && !!path23[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path22, value) {
-        if (isEmptyPath(path22))
+      addIn(path23, value) {
+        if (isEmptyPath(path23))
           this.add(value);
         else {
-          const [key, ...rest] = path22;
+          const [key, ...rest] = path23;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path22) {
-        const [key, ...rest] = path22;
+      deleteIn(path23) {
+        const [key, ...rest] = path23;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path22, keepScalar) {
-        const [key, ...rest] = path22;
+      getIn(path23, keepScalar) {
+        const [key, ...rest] = path23;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path22) {
-        const [key, ...rest] = path22;
+      hasIn(path23) {
+        const [key, ...rest] = path23;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path22, value) {
-        const [key, ...rest] = path22;
+      setIn(path23, value) {
+        const [key, ...rest] = path23;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path22, value) {
+      addIn(path23, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path22, value);
+          this.contents.addIn(path23, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path22) {
-        if (Collection.isEmptyPath(path22)) {
+      deleteIn(path23) {
+        if (Collection.isEmptyPath(path23)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path22) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path23) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path22, keepScalar) {
-        if (Collection.isEmptyPath(path22))
+      getIn(path23, keepScalar) {
+        if (Collection.isEmptyPath(path23))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path22, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path23, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path22) {
-        if (Collection.isEmptyPath(path22))
+      hasIn(path23) {
+        if (Collection.isEmptyPath(path23))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path22) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path23) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path22, value) {
-        if (Collection.isEmptyPath(path22)) {
+      setIn(path23, value) {
+        if (Collection.isEmptyPath(path23)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path22), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path23), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path22, value);
+          this.contents.setIn(path23, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path22) => {
+    visit.itemAtPath = (cst, path23) => {
       let item = cst;
-      for (const [field, index] of path22) {
+      for (const [field, index] of path23) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path22) => {
-      const parent = visit.itemAtPath(cst, path22.slice(0, -1));
-      const field = path22[path22.length - 1][0];
+    visit.parentCollection = (cst, path23) => {
+      const parent = visit.itemAtPath(cst, path23.slice(0, -1));
+      const field = path23[path23.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path22, item, visitor) {
-      let ctrl = visitor(item, path22);
+    function _visit(path23, item, visitor) {
+      let ctrl = visitor(item, path23);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path22.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path23.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path22);
+            ctrl = ctrl(item, path23);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path22) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path23) : ctrl;
     }
     exports.visit = visit;
   }
@@ -10813,7 +10813,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path22 = __require("path");
+    var path23 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -10852,7 +10852,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path22.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path22.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path23.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path23.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -10984,7 +10984,7 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path22 = __require("path");
+    var path23 = __require("path");
     var fs4 = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
@@ -12862,7 +12862,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path22) => inner(v, path22);
+  const check = (v, path23) => inner(v, path23);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -12871,19 +12871,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path22, detail, onKey = false) {
-    const where = formatPath(path22);
+  constructor(source, path23, detail, onKey = false) {
+    const where = formatPath(path23);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path22;
+    this.path = path23;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path22) {
+function formatPath(path23) {
   let out = "";
-  for (const seg of path22) {
+  for (const seg of path23) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -12898,52 +12898,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path22, expected, value) {
-  throw new ValidationError("", path22, `expected ${expected}, got ${describe(value)}`);
+function fail(path23, expected, value) {
+  throw new ValidationError("", path23, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path22) => typeof v === "string" ? v : fail(path22, "a string", v),
+  (v, path23) => typeof v === "string" ? v : fail(path23, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path22) => typeof v === "string" && v !== "" ? v : fail(path22, "a non-empty string", v),
+  (v, path23) => typeof v === "string" && v !== "" ? v : fail(path23, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isFinite(v) ? v : fail(path22, "a number", v),
+  (v, path23) => typeof v === "number" && Number.isFinite(v) ? v : fail(path23, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isInteger(v) ? v : fail(path22, "an integer", v),
+  (v, path23) => typeof v === "number" && Number.isInteger(v) ? v : fail(path23, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path22, "a non-negative integer", v),
+  (v, path23) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path23, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path22) => typeof v === "boolean" ? v : fail(path22, "a boolean", v),
+  (v, path23) => typeof v === "boolean" ? v : fail(path23, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path22) => allowed.includes(v) ? v : fail(path22, `one of ${shown}`, v);
+  const check = (v, path23) => allowed.includes(v) ? v : fail(path23, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path22) => {
-    if (!Array.isArray(v)) fail(path22, "an array", v);
-    return v.map((el, i2) => item(el, [...path22, i2]));
+  const check = (v, path23) => {
+    if (!Array.isArray(v)) fail(path23, "an array", v);
+    return v.map((el, i2) => item(el, [...path23, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path22) => v === null ? null : inner(v, path22);
+  const check = (v, path23) => v === null ? null : inner(v, path23);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path22) => v === void 0 ? void 0 : inner(v, path22);
+  const check = (v, path23) => v === void 0 ? void 0 : inner(v, path23);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -12951,10 +12951,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject(v)) fail(path23, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path22, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path23, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -12974,11 +12974,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject(v)) fail(path23, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path22, key]);
+      const value = check2(v[key], [...path23, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -12988,41 +12988,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path22) => {
+  const check = (v, path23) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path22, bad],
+          [...path23, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path22);
+    return known(v, path23);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject(v)) fail(path23, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path22, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path23, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path22);
+    return variant(v, path23);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path22) => {
-    const value = inner(v, path22);
+  const check = (v, path23) => {
+    const value = inner(v, path23);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path22, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path23, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -13809,7 +13809,7 @@ async function checkFiles(farm, where) {
 
 // actions/src/health/run.ts
 import { mkdir as mkdir3, writeFile as writeFile4 } from "node:fs/promises";
-import path20 from "node:path";
+import path21 from "node:path";
 
 // actions/src/history/open.ts
 import { existsSync as existsSync2 } from "node:fs";
@@ -15290,7 +15290,7 @@ var validateDelay = (delay, optionName) => {
   }
 };
 var MAX_DELAY = 2 ** 31 - 1;
-var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
+var throwOnTimeout = (kill, timeout, context, controller2) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller2)];
 var killAfterTimeout = async (kill, timeout, context, { signal }) => {
   await setTimeout2(timeout, void 0, { signal });
   context.terminationReason ??= "timeout";
@@ -15310,7 +15310,7 @@ var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
   return forceKillAfterDelay;
 };
 var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
-var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
+var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller: controller2 }, signalOrError, errorArgument) => {
   const { signal, error: error2 } = parseKillArguments(signalOrError, errorArgument, killSignal);
   emitKillError(error2, onInternalError);
   const killResult = kill(signal);
@@ -15321,7 +15321,7 @@ var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onIn
     killSignal,
     killResult,
     context,
-    controller
+    controller: controller2
   });
   return killResult;
 };
@@ -15340,13 +15340,13 @@ var emitKillError = (error2, onInternalError) => {
     onInternalError.reject(error2);
   }
 };
-var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
+var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller: controller2 }) => {
   if (signal === killSignal && killResult) {
     killOnTimeout({
       kill,
       forceKillAfterDelay,
       context,
-      controllerSignal: controller.signal
+      controllerSignal: controller2.signal
     });
   }
 };
@@ -15385,7 +15385,7 @@ var validateRenamedSignalOption = ({ signal }) => {
     throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
   }
 };
-var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
+var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller: controller2 }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller2)];
 var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
   await onAbortedSignal(cancelSignal, signal);
   context.terminationReason ??= "cancel";
@@ -15688,11 +15688,11 @@ var handleStrictResponse = (wrappedMessage, anyProcess) => {
 var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
   const deferred = createDeferred();
   STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     const { isDeadlock, hasListeners } = await Promise.race([
       deferred,
-      throwOnDisconnect(anyProcess, isSubprocess, controller)
+      throwOnDisconnect(anyProcess, isSubprocess, controller2)
     ]);
     if (isDeadlock) {
       throwOnStrictDeadlockError(isSubprocess);
@@ -15701,7 +15701,7 @@ var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => 
       throwOnMissingStrict(isSubprocess);
     }
   } finally {
-    controller.abort();
+    controller2.abort();
     delete STRICT_RESPONSES[wrappedMessage.id];
   }
 };
@@ -15894,14 +15894,14 @@ var throwOnGracefulCancel = ({
   gracefulCancel,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 }) => gracefulCancel ? [sendOnAbort({
   subprocess,
   kill,
   cancelSignal,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 })] : [];
 var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
   await onAbortedSignal(cancelSignal, signal);
@@ -16715,24 +16715,24 @@ var getAsyncIterable = (stream) => {
 };
 var { toString } = Object.prototype;
 var getStreamIterable = async function* (stream) {
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  handleStreamEnd(stream, controller, state);
+  handleStreamEnd(stream, controller2, state);
   try {
-    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller.signal })) {
+    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller2.signal })) {
       yield chunk;
     }
   } catch (error2) {
     if (state.error !== void 0) {
       throw state.error;
-    } else if (!controller.signal.aborted) {
+    } else if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
     stream.destroy();
   }
 };
-var handleStreamEnd = async (stream, controller, state) => {
+var handleStreamEnd = async (stream, controller2, state) => {
   try {
     await nodeImports.finished(stream, {
       cleanup: true,
@@ -16743,7 +16743,7 @@ var handleStreamEnd = async (stream, controller, state) => {
   } catch (error2) {
     state.error = error2;
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var nodeImports = {};
@@ -18800,17 +18800,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path22 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path22)) {
+    const path23 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path23)) {
       continue;
     }
-    writtenPaths.add(path22);
-    if (append || outputFiles.has(path22)) {
-      appendFileSync(path22, contents);
+    writtenPaths.add(path23);
+    if (append || outputFiles.has(path23)) {
+      appendFileSync(path23, contents);
     } else {
-      writeFileSync(path22, contents);
+      writeFileSync(path23, contents);
     }
-    outputFiles.add(path22);
+    outputFiles.add(path23);
   }
 };
 
@@ -19041,13 +19041,13 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
 var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  stopOnAbort(signal, controller);
+  const controller2 = new AbortController();
+  stopOnAbort(signal, controller2);
   try {
     return await Promise.race([
-      getMessage(ipcEmitter, filter, controller),
-      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
-      throwOnStrictError(ipcEmitter, isSubprocess, controller)
+      getMessage(ipcEmitter, filter, controller2),
+      throwOnDisconnect2(ipcEmitter, isSubprocess, controller2),
+      throwOnStrictError(ipcEmitter, isSubprocess, controller2)
     ]);
   } catch (error2) {
     if (!signal?.aborted) {
@@ -19055,21 +19055,21 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     }
     throw error2;
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
   }
 };
-var stopOnAbort = (signal, controller) => {
+var stopOnAbort = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var getMessage = async (ipcEmitter, filter, { signal }) => {
   if (filter === void 0) {
@@ -19114,14 +19114,14 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   });
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  stopOnAbort2(signal, controller);
-  stopOnDisconnect(anyProcess, ipcEmitter, controller);
+  stopOnAbort2(signal, controller2);
+  stopOnDisconnect(anyProcess, ipcEmitter, controller2);
   abortOnStrictError({
     ipcEmitter,
     isSubprocess,
-    controller,
+    controller: controller2,
     state
   });
   return iterateOnMessages({
@@ -19131,49 +19131,49 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
     ipcEmitter,
     isSubprocess,
     shouldAwait,
-    controller,
+    controller: controller2,
     state,
     reference,
     signal
   });
 };
-var stopOnAbort2 = (signal, controller) => {
+var stopOnAbort2 = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
-var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
+var stopOnDisconnect = async (anyProcess, ipcEmitter, controller2) => {
   try {
-    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
-    controller.abort();
+    await once6(ipcEmitter, "disconnect", { signal: controller2.signal });
+    controller2.abort();
   } catch {
   }
 };
-var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
+var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controller2, state }) => {
   try {
-    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
+    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller2.signal });
     state.error = getStrictResponseError(error2, isSubprocess);
-    controller.abort();
+    controller2.abort();
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
-    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+    for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
       yield message;
     }
   } catch {
     throwIfStrictError(state);
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
@@ -19469,14 +19469,14 @@ var MergedStream = class extends PassThroughStream {
 };
 var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      onMergedStreamEnd(passThroughStream, controller),
-      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
+      onMergedStreamEnd(passThroughStream, controller2),
+      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller2)
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
   }
 };
@@ -19502,17 +19502,17 @@ var validateStream = (stream) => {
 };
 var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted2, onFinished, unpipeEvent }) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      afterMergedStreamFinished(onFinished, stream, controller),
+      afterMergedStreamFinished(onFinished, stream, controller2),
       onInputStreamEnd({
         passThroughStream,
         stream,
         streams,
         ended,
         aborted: aborted2,
-        controller
+        controller: controller2
       }),
       onInputStreamUnpipe({
         stream,
@@ -19520,11 +19520,11 @@ var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, abo
         ended,
         aborted: aborted2,
         unpipeEvent,
-        controller
+        controller: controller2
       })
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
   }
   if (streams.size > 0 && streams.size === ended.size + aborted2.size) {
@@ -19655,7 +19655,7 @@ var abortSourceStream = (source) => {
 };
 
 // node_modules/execa/lib/io/output-async.js
-var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
+var pipeOutputAsync = (subprocess, fileDescriptors, controller2) => {
   const pipeGroups = /* @__PURE__ */ new Map();
   for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
     const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
@@ -19670,7 +19670,7 @@ var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
         direction,
         fdNumber,
         pipeGroups,
-        controller
+        controller: controller2
       });
     }
   }
@@ -19692,11 +19692,11 @@ var pipeTransform = (subprocess, stream, direction, fdNumber) => {
   subprocess.stdio[fdNumber] = stream;
 };
 var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
-var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
+var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller: controller2 }) => {
   if (stream === void 0) {
     return;
   }
-  setStandardStreamMaxListeners(stream, controller);
+  setStandardStreamMaxListeners(stream, controller2);
   const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
   const outputStreams = pipeGroups.get(inputStream) ?? [];
   pipeGroups.set(inputStream, [...outputStreams, outputStream]);
@@ -20055,11 +20055,11 @@ var waitForConcurrentStreams = async ({ resolve: resolve2, promises: promises3 }
 import { on as on5 } from "node:events";
 import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
 var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
-  const controller = new AbortController();
-  stopReadingOnExit(subprocess, controller);
+  const controller2 = new AbortController();
+  stopReadingOnExit(subprocess, controller2);
   return iterateOnStream({
     stream: subprocessStdout,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
     encoding,
@@ -20067,21 +20067,21 @@ var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldE
     preserveNewlines
   });
 };
-var stopReadingOnExit = async (subprocess, controller) => {
+var stopReadingOnExit = async (subprocess, controller2) => {
   try {
     await subprocess;
   } catch {
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
-  const controller = new AbortController();
-  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
+  const controller2 = new AbortController();
+  stopReadingOnStreamEnd(onStreamEnd, controller2, stream);
   const objectMode = stream.readableObjectMode && !allMixed;
   return iterateOnStream({
     stream,
-    controller,
+    controller: controller2,
     binary: encoding === "buffer",
     shouldEncode: !objectMode,
     encoding,
@@ -20089,18 +20089,18 @@ var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewlin
     preserveNewlines: !stripFinalNewline2
   });
 };
-var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
+var stopReadingOnStreamEnd = async (onStreamEnd, controller2, stream) => {
   try {
     await onStreamEnd;
   } catch {
     stream.destroy();
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
-var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
+var iterateOnStream = ({ stream, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
   const onStdoutChunk = on5(stream, "data", {
-    signal: controller.signal,
+    signal: controller2.signal,
     highWaterMark: HIGH_WATER_MARK,
     // Backward compatibility with older name for this option
     // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
@@ -20109,7 +20109,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
   });
   return iterateOnData({
     onStdoutChunk,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode,
     encoding,
@@ -20119,7 +20119,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
 };
 var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
 var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
-var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
+var iterateOnData = async function* ({ onStdoutChunk, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
   const generators = getGenerators({
     binary,
     shouldEncode,
@@ -20132,7 +20132,7 @@ var iterateOnData = async function* ({ onStdoutChunk, controller, binary, should
       yield* transformChunkSync(chunk, generators, 0);
     }
   } catch (error2) {
-    if (!controller.signal.aborted) {
+    if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
@@ -20717,15 +20717,15 @@ var forwardIpcMethods = (promise, destination, pipeFailureSignal) => {
   promise.getEachMessage = getEachPipeMessage.bind(void 0, promise, destination, pipeFailureSignal);
 };
 var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
-  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
+  const controller2 = new AbortController();
+  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller2.signal, internalGetOneMessageOptions));
+  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller2);
 };
-var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
+var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller2) => {
   try {
-    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
+    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller2.signal)]);
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
@@ -20738,16 +20738,16 @@ var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => 
   }, { once: true, signal: listenerSignal });
 });
 var getEachPipeMessage = (promise, destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
-  abortOnSignal(pipeFailureSignal, controller);
-  return iterateOnPipeMessages(promise, iterator, controller);
+  const controller2 = new AbortController();
+  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller2.signal, internalGetEachMessageOptions));
+  abortOnSignal(pipeFailureSignal, controller2);
+  return iterateOnPipeMessages(promise, iterator, controller2);
 };
-var iterateOnPipeMessages = async function* (promise, iterator, controller) {
+var iterateOnPipeMessages = async function* (promise, iterator, controller2) {
   try {
     yield* iterator;
   } finally {
-    controller.abort();
+    controller2.abort();
     await promise;
   }
 };
@@ -20758,14 +20758,14 @@ var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
   const [options] = arguments_;
   return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
 };
-var abortOnSignal = (signal, controller) => {
+var abortOnSignal = (signal, controller2) => {
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var handlePipePromise = async ({
   source,
@@ -21077,7 +21077,7 @@ var waitForSubprocessResult = async ({
   fileDescriptors,
   originalStreams,
   onInternalError,
-  controller
+  controller: controller2
 }) => {
   const exitPromise = waitForExit(subprocess, context);
   const streamInfo = {
@@ -21132,14 +21132,14 @@ var waitForSubprocessResult = async ({
         ...customStreamsEndPromises
       ]),
       onInternalError,
-      throwOnSubprocessError(subprocess, controller),
-      ...throwOnTimeout(kill, timeout, context, controller),
+      throwOnSubprocessError(subprocess, controller2),
+      ...throwOnTimeout(kill, timeout, context, controller2),
       ...throwOnCancel({
         kill,
         cancelSignal,
         gracefulCancel,
         context,
-        controller
+        controller: controller2
       }),
       ...throwOnGracefulCancel({
         subprocess,
@@ -21148,7 +21148,7 @@ var waitForSubprocessResult = async ({
         gracefulCancel,
         forceKillAfterDelay,
         context,
-        controller
+        controller: controller2
       })
     ]);
   } catch (error2) {
@@ -21409,10 +21409,10 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
       verboseInfo
     });
   }
-  const controller = new AbortController();
-  setMaxListeners(Infinity, controller.signal);
+  const controller2 = new AbortController();
+  setMaxListeners(Infinity, controller2.signal);
   const originalStreams = [...subprocess.stdio];
-  pipeOutputAsync(subprocess, fileDescriptors, controller);
+  pipeOutputAsync(subprocess, fileDescriptors, controller2);
   setIpcSubprocessOptions(subprocess, options);
   const context = {};
   const onInternalError = createDeferred();
@@ -21421,9 +21421,9 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     options,
     onInternalError,
     context,
-    controller
+    controller: controller2
   });
-  cleanupOnExit(kill, options, controller);
+  cleanupOnExit(kill, options, controller2);
   const all = makeAllStream(subprocess, options);
   const promise = handlePromise({
     subprocess,
@@ -21438,7 +21438,7 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     escapedCommand,
     context,
     onInternalError,
-    controller
+    controller: controller2
   });
   return {
     subprocess,
@@ -21468,7 +21468,7 @@ var getSubprocessProperties = (nodeChildProcess, all) => ({
   all,
   kill: nodeChildProcess.kill.bind(nodeChildProcess)
 });
-var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
+var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller: controller2 }) => {
   const [
     errorInfo,
     [exitCode, signal],
@@ -21485,9 +21485,9 @@ var handlePromise = async ({ subprocess, kill, all: allStream, options, startTim
     fileDescriptors,
     originalStreams,
     onInternalError,
-    controller
+    controller: controller2
   });
-  controller.abort();
+  controller2.abort();
   onInternalError.resolve();
   const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
   const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
@@ -21924,8 +21924,8 @@ function healthPrefix(device2) {
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
 }
-function readStoredHealth(path22, text, where) {
-  return { path: path22, report: parseJson(healthReport, text, `${where}:${path22}`) };
+function readStoredHealth(path23, text, where) {
+  return { path: path23, report: parseJson(healthReport, text, `${where}:${path23}`) };
 }
 function healthByTime(a2, b) {
   return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
@@ -21933,8 +21933,8 @@ function healthByTime(a2, b) {
 function cellPrefix(cellId2) {
   return cellId2.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
-function readStored(path22, text, where) {
-  return { path: path22, record: parseJson(runRecord, text, `${where}:${path22}`) };
+function readStored(path23, text, where) {
+  return { path: path23, record: parseJson(runRecord, text, `${where}:${path23}`) };
 }
 function uniqueById(stored) {
   const seen = /* @__PURE__ */ new Set();
@@ -22234,11 +22234,49 @@ ${files.map((f) => f.path).join("\n")}
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { link, mkdir, readdir as readdir2, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
+import path16 from "node:path";
+
+// actions/src/core/disk.ts
+import { statfs } from "node:fs/promises";
 import path15 from "node:path";
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+async function freeBytes(p) {
+  for (let dir = p; ; dir = path15.dirname(dir)) {
+    try {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    } catch {
+      if (path15.dirname(dir) === dir) return null;
+    }
+  }
+}
+async function writing(where, needed, write) {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isNoSpace(err)) throw err;
+    const free = await freeBytes(where);
+    throw new InfrastructureError(
+      `no space left on device writing ${where}: it needs ${human(needed)}, the file system has ${free === null ? "an unknown amount" : human(free)} free; free space there (an old cache or run folder) and run again`,
+      { cause: err }
+    );
+  }
+}
+
+// actions/src/history/local-folder.ts
 var LocalFolderStore = class {
   root;
   constructor(root) {
-    this.root = path15.resolve(root);
+    this.root = path16.resolve(root);
   }
   describe() {
     return `dir:${this.root}`;
@@ -22262,16 +22300,18 @@ var LocalFolderStore = class {
   async write(files) {
     const out = [];
     for (const { rel, text } of files) {
-      const file = path15.join(this.root, ...rel.split("/"));
-      await mkdir(path15.dirname(file), { recursive: true });
-      const tmp = path15.join(path15.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
-      await writeFile2(tmp, text);
+      const file = path16.join(this.root, ...rel.split("/"));
+      const tmp = path16.join(path16.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
       try {
+        await writing(file, Buffer.byteLength(text), async () => {
+          await mkdir(path16.dirname(file), { recursive: true });
+          await writeFile2(tmp, text);
+        });
         await link(tmp, file);
       } catch (err) {
         if (err.code !== "EEXIST") throw err;
       } finally {
-        await unlink(tmp);
+        await unlink(tmp).catch(() => void 0);
       }
       out.push(rel);
     }
@@ -22279,17 +22319,17 @@ var LocalFolderStore = class {
   }
   /** Layout files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel) {
-    const base = path15.join(this.root, ...rel.split("/").filter((p) => p !== ""));
+    const base = path16.join(this.root, ...rel.split("/").filter((p) => p !== ""));
     const entries = await readdir2(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    return entries.map((e) => path15.relative(this.root, path15.join(base, e)).split(path15.sep).join("/")).filter(isLayoutFile);
+    return entries.map((e) => path16.relative(this.root, path16.join(base, e)).split(path16.sep).join("/")).filter(isLayoutFile);
   }
   async listHealth(device2) {
     const out = [];
     for (const rel of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path16.join(this.root, ...rel.split("/")), "utf8");
       out.push(readStoredHealth(rel, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -22299,7 +22339,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId2 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path16.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
@@ -22581,17 +22621,18 @@ var PostgresStore = class {
     if (q.cell !== void 0) add("cell = ?", q.cell);
     if (q.device !== void 0) add("device = ?", q.device);
     if (q.role !== void 0) add("role = ?", q.role);
-    if (q.last !== void 0) {
+    const last = q.last;
+    if (last !== void 0) {
+      if (last <= 0) return;
       const where = filters.length === 0 ? "" : `WHERE ${filters.join(" AND ")}`;
       const edge = await this.run(
         "read records",
         (c3) => c3.query(
           `SELECT started_at, id FROM pte_farm_records ${where} ORDER BY started_at DESC, id DESC OFFSET $${params.length + 1} LIMIT 1`,
-          [...params, Math.max(0, q.last - 1)]
+          [...params, last - 1]
         )
       );
       const first = edge.rows[0];
-      if (q.last <= 0) return;
       if (first !== void 0) {
         params.push(first.started_at, first.id);
         filters.push(`(started_at, id) >= ($${params.length - 1}, $${params.length})`);
@@ -22615,9 +22656,9 @@ var PostgresStore = class {
         )
       );
       for (const row of res.rows) yield readStored(row.id, row.body, this.where);
-      const last = res.rows.at(-1);
-      if (last === void 0 || res.rows.length < this.pageSize) return;
-      after = { started_at: last.started_at, id: last.id };
+      const last2 = res.rows.at(-1);
+      if (last2 === void 0 || res.rows.length < this.pageSize) return;
+      after = { started_at: last2.started_at, id: last2.id };
     }
   }
   async cells() {
@@ -22693,20 +22734,20 @@ function openStore(spec, env = process.env) {
 
 // actions/src/health/checks.ts
 import { existsSync as existsSync3 } from "node:fs";
-import { readFile as readFile3, statfs } from "node:fs/promises";
+import { readFile as readFile3, statfs as statfs2 } from "node:fs/promises";
 import os3 from "node:os";
-import path16 from "node:path";
+import path17 from "node:path";
 var mb = (bytes) => Math.floor(bytes / 2 ** 20);
 function existingAncestor(p) {
-  let dir = path16.resolve(p);
-  while (!existsSync3(dir) && path16.dirname(dir) !== dir) dir = path16.dirname(dir);
+  let dir = path17.resolve(p);
+  while (!existsSync3(dir) && path17.dirname(dir) !== dir) dir = path17.dirname(dir);
   return dir;
 }
 var diskCheck = {
   name: "disk",
   async run(ctx) {
     const at = existingAncestor(ctx.diskPath);
-    const s = await statfs(at);
+    const s = await statfs2(at);
     const free = mb(s.bavail * s.bsize);
     const ok = free >= ctx.minFreeDiskMb;
     return {
@@ -22771,7 +22812,7 @@ var toolchainCheck = {
     );
     return {
       status: wrong.length === 0 ? "pass" : "fail",
-      detail: wrong.length === 0 ? `${pins.size} pins of ${path16.basename(ctx.pinsFile)} installed; torch ${found.packages.torch ?? "missing"}` : `differs from ${ctx.pinsFile}: ${shown.join(", ")}`,
+      detail: wrong.length === 0 ? `${pins.size} pins of ${path17.basename(ctx.pinsFile)} installed; torch ${found.packages.torch ?? "missing"}` : `differs from ${ctx.pinsFile}: ${shown.join(", ")}`,
       data: { python: found.python, packages: found.packages, pins: Object.fromEntries(pins) }
     };
   }
@@ -22782,7 +22823,7 @@ var stagesImportCheck = {
     const modules = STAGES.map((s) => `pte_stages.${s}`);
     const res = await execa(ctx.python, ["-c", `import ${modules.join(", ")}`], {
       reject: false,
-      env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path16.delimiter) },
+      env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path17.delimiter) },
       timeout: 6e5
     });
     if (res.exitCode === 0) return { status: "pass", detail: `${modules.length} stage modules import` };
@@ -22828,11 +22869,11 @@ async function checkHealth(ctx, meta, checks) {
 // actions/src/health/smoke.ts
 import { mkdtemp as mkdtemp3, readFile as readFile5, rm as rm4 } from "node:fs/promises";
 import os4 from "node:os";
-import path18 from "node:path";
+import path19 from "node:path";
 
 // actions/src/pipeline/cache.ts
-import { mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir3, readFile as readFile4, rename, rm as rm3, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
-import path17 from "node:path";
+import { mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir3, readFile as readFile4, rename, rm as rm3, stat as stat2, utimes, writeFile as writeFile3 } from "node:fs/promises";
+import path18 from "node:path";
 var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
 async function fingerprintToolchain(args) {
   const pins = await readFile4(args.pinsFile, "utf8");
@@ -22842,12 +22883,12 @@ async function fingerprintToolchain(args) {
       `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
     );
   }
-  const installed = probe.stdout.split("\n").filter((l) => l !== "");
+  const installed2 = probe.stdout.split("\n").filter((l) => l !== "");
   const stageCode = await sha256Tree(
     args.stagesPackageDir,
     (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
   );
-  return { pins, installed, stageCode };
+  return { pins, installed: installed2, stageCode };
 }
 var BuildCache = class {
   root;
@@ -22856,7 +22897,7 @@ var BuildCache = class {
   }
   /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
   entryDir(kind, key) {
-    return path17.join(this.root, "entries", kind, key.slice(0, 2), key);
+    return path18.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -22868,19 +22909,21 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile4(path17.join(dir, "result.json"), "utf8");
+      text = await readFile4(path18.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
     try {
-      const result = parseJson(stageResult, text, path17.join(dir, "result.json"));
+      const result = parseJson(stageResult, text, path18.join(dir, "result.json"));
       if (result.status !== "ok" || result.stage !== stage)
         throw new ValidationError(dir, [], "not a successful entry");
       const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
       for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat2(path17.join(dir, a2.path));
+        const s = await stat2(path18.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
+      const now = /* @__PURE__ */ new Date();
+      await utimes(dir, now, now).catch(() => void 0);
       return { dir, result, data };
     } catch {
       await this.evict(dir);
@@ -22889,9 +22932,9 @@ var BuildCache = class {
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
   async tempDir(kind) {
-    const tmp = path17.join(this.root, "tmp");
+    const tmp = path18.join(this.root, "tmp");
     await mkdir2(tmp, { recursive: true });
-    return mkdtemp2(path17.join(tmp, `${kind}-`));
+    return mkdtemp2(path18.join(tmp, `${kind}-`));
   }
   /**
    * A cached build that is not a stage (so has no result.json to validate): its folder when every
@@ -22902,7 +22945,7 @@ var BuildCache = class {
   async lookupFolder(kind, key, files, verify = async () => true) {
     const dir = this.entryDir(kind, key);
     for (const f of files) {
-      const s = await stat2(path17.join(dir, f)).catch(() => null);
+      const s = await stat2(path18.join(dir, f)).catch(() => null);
       if (s === null || !s.isFile()) return null;
     }
     if (await verify(dir).catch(() => false)) return dir;
@@ -22924,11 +22967,11 @@ var BuildCache = class {
   async publishEntry(kind, key, builtDir, material) {
     const dir = this.entryDir(kind, key);
     await writeFile3(
-      path17.join(builtDir, "cache-entry.json"),
+      path18.join(builtDir, "cache-entry.json"),
       `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
-    await mkdir2(path17.dirname(dir), { recursive: true });
+    await mkdir2(path18.dirname(dir), { recursive: true });
     try {
       await rename(builtDir, dir);
     } catch (err) {
@@ -22943,12 +22986,12 @@ var BuildCache = class {
    * they could publish or move them. Only old ones: a young folder may be another run's live build.
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path17.join(this.root, "tmp");
+    const tmp = path18.join(this.root, "tmp");
     const names2 = await readdir3(tmp).catch(() => []);
     for (const name of names2) {
-      const s = await stat2(path17.join(tmp, name)).catch(() => null);
+      const s = await stat2(path18.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm3(path17.join(tmp, name), { recursive: true, force: true });
+        await rm3(path18.join(tmp, name), { recursive: true, force: true });
     }
   }
   /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
@@ -22976,7 +23019,7 @@ async function runSmoke(python2, args, timeout) {
   const res = await execa(python2, ["-m", "pte_stages.probes.smoke", ...args], {
     reject: false,
     timeout,
-    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path18.delimiter) }
+    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path19.delimiter) }
   });
   if (res.exitCode === void 0 && !res.timedOut && res.signal === void 0) {
     throw new Error(`cannot start ${python2}: ${res.shortMessage}`);
@@ -22988,13 +23031,13 @@ async function smokeKey(pythonPath, pinsFile) {
   const fingerprint = await fingerprintToolchain({
     python: pythonPath,
     pinsFile,
-    stagesPackageDir: path18.join(STAGES_DIR, "pte_stages")
+    stagesPackageDir: path19.join(STAGES_DIR, "pte_stages")
   });
   return sha256Text(canonicalJson({ kind: "smoke", toolchain: fingerprint }));
 }
 async function intact(dir) {
-  const meta = JSON.parse(await readFile5(path18.join(dir, "smoke.json"), "utf8"));
-  return meta.pte_sha256 === await sha256File(path18.join(dir, "smoke.pte"));
+  const meta = JSON.parse(await readFile5(path19.join(dir, "smoke.json"), "utf8"));
+  return meta.pte_sha256 === await sha256File(path19.join(dir, "smoke.pte"));
 }
 async function built(python2, pinsFile, cache, scratch) {
   const key = cache === null ? null : await smokeKey(python2, pinsFile);
@@ -23014,7 +23057,7 @@ async function built(python2, pinsFile, cache, scratch) {
 var smokeCheck = {
   name: "smoke-pte",
   async run(ctx) {
-    const scratch = await mkdtemp3(path18.join(os4.tmpdir(), "pte-farm-smoke-"));
+    const scratch = await mkdtemp3(path19.join(os4.tmpdir(), "pte-farm-smoke-"));
     try {
       const b = await built(
         ctx.python,
@@ -23053,7 +23096,7 @@ var smokeCheck = {
 };
 
 // actions/src/health/thermal.ts
-import path19 from "node:path";
+import path20 from "node:path";
 var deviceProbe = obj({
   schema: literal("pte-farm/device-probe@1"),
   platform: str,
@@ -23077,7 +23120,7 @@ async function readDeviceProbe(python2, opts = {}) {
       timeout: 3e4,
       env: {
         ...opts.env,
-        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path19.delimiter)
+        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path20.delimiter)
       }
     }
   );
@@ -23216,7 +23259,7 @@ async function checkDevice(opts) {
     opts.checks ?? DEVICE_CHECKS
   );
   await mkdir3(opts.outDir, { recursive: true });
-  const file = path20.join(opts.outDir, "health.json");
+  const file = path21.join(opts.outDir, "health.json");
   await writeFile4(file, `${JSON.stringify(report, null, 2)}
 `);
   const stored = store === null ? null : (await store.appendHealth([report]))[0] ?? null;
@@ -23241,7 +23284,7 @@ ${rows.join("\n")}
 }
 
 // actions/src/action-runs/io.ts
-import path21 from "node:path";
+import path22 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os5 from "os";
@@ -23705,6 +23748,21 @@ var manifest = obj({
   created_at: str
 });
 
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+
 // actions/src/pipeline/step-notes.ts
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
@@ -23721,6 +23779,24 @@ var stepNote = obj({
   /** The orchestrator's readings around execute; empty for the build stages. */
   telemetry: arr(telemetrySample)
 });
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
 
 // actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
@@ -24137,9 +24213,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path21.resolve(workspace, v);
+      return v === "" ? "" : path22.resolve(workspace, v);
     },
-    requiredPath: (name) => path21.resolve(workspace, required(name)),
+    requiredPath: (name) => path22.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -24188,6 +24264,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -24239,4 +24317,5 @@ var run = defineAction("health", async (io) => {
 });
 
 // actions/src/entries/health.ts
+cancelOnSignals();
 await run();

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path20) {
-      const ctrl = callVisitor(key, node, visitor, path20);
+    function visit_(key, node, visitor, path22) {
+      const ctrl = callVisitor(key, node, visitor, path22);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path20, ctrl);
-        return visit_(key, ctrl, visitor, path20);
+        replaceNode(key, path22, ctrl);
+        return visit_(key, ctrl, visitor, path22);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path20 = Object.freeze(path20.concat(node));
+          path22 = Object.freeze(path22.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path20);
+            const ci = visit_(i2, node.items[i2], visitor, path22);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path20 = Object.freeze(path20.concat(node));
-          const ck = visit_("key", node.key, visitor, path20);
+          path22 = Object.freeze(path22.concat(node));
+          const ck = visit_("key", node.key, visitor, path22);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path20);
+          const cv = visit_("value", node.value, visitor, path22);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path20) {
-      const ctrl = await callVisitor(key, node, visitor, path20);
+    async function visitAsync_(key, node, visitor, path22) {
+      const ctrl = await callVisitor(key, node, visitor, path22);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path20, ctrl);
-        return visitAsync_(key, ctrl, visitor, path20);
+        replaceNode(key, path22, ctrl);
+        return visitAsync_(key, ctrl, visitor, path22);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path20 = Object.freeze(path20.concat(node));
+          path22 = Object.freeze(path22.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path20);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path22);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path20 = Object.freeze(path20.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path20);
+          path22 = Object.freeze(path22.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path22);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path20);
+          const cv = await visitAsync_("value", node.value, visitor, path22);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path20) {
+    function callVisitor(key, node, visitor, path22) {
       if (typeof visitor === "function")
-        return visitor(key, node, path20);
+        return visitor(key, node, path22);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path20);
+        return visitor.Map?.(key, node, path22);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path20);
+        return visitor.Seq?.(key, node, path22);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path20);
+        return visitor.Pair?.(key, node, path22);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path20);
+        return visitor.Scalar?.(key, node, path22);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path20);
+        return visitor.Alias?.(key, node, path22);
       return void 0;
     }
-    function replaceNode(key, path20, node) {
-      const parent = path20[path20.length - 1];
+    function replaceNode(key, path22, node) {
+      const parent = path22[path22.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path20, value) {
+    function collectionFromPath(schema, path22, value) {
       let v = value;
-      for (let i2 = path20.length - 1; i2 >= 0; --i2) {
-        const k = path20[i2];
+      for (let i2 = path22.length - 1; i2 >= 0; --i2) {
+        const k = path22[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path20) => path20 == null || typeof path20 === "object" && !!path20[Symbol.iterator]().next().done;
+    var isEmptyPath = (path22) => path22 == null || typeof path22 === "object" && !!path22[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path20, value) {
-        if (isEmptyPath(path20))
+      addIn(path22, value) {
+        if (isEmptyPath(path22))
           this.add(value);
         else {
-          const [key, ...rest] = path20;
+          const [key, ...rest] = path22;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path20) {
-        const [key, ...rest] = path20;
+      deleteIn(path22) {
+        const [key, ...rest] = path22;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path20, keepScalar) {
-        const [key, ...rest] = path20;
+      getIn(path22, keepScalar) {
+        const [key, ...rest] = path22;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path20) {
-        const [key, ...rest] = path20;
+      hasIn(path22) {
+        const [key, ...rest] = path22;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path20, value) {
-        const [key, ...rest] = path20;
+      setIn(path22, value) {
+        const [key, ...rest] = path22;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path20, value) {
+      addIn(path22, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path20, value);
+          this.contents.addIn(path22, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path20) {
-        if (Collection.isEmptyPath(path20)) {
+      deleteIn(path22) {
+        if (Collection.isEmptyPath(path22)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path20) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path22) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path20, keepScalar) {
-        if (Collection.isEmptyPath(path20))
+      getIn(path22, keepScalar) {
+        if (Collection.isEmptyPath(path22))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path20, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path22, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path20) {
-        if (Collection.isEmptyPath(path20))
+      hasIn(path22) {
+        if (Collection.isEmptyPath(path22))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path20) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path22) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path20, value) {
-        if (Collection.isEmptyPath(path20)) {
+      setIn(path22, value) {
+        if (Collection.isEmptyPath(path22)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path20), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path22), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path20, value);
+          this.contents.setIn(path22, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path20) => {
+    visit.itemAtPath = (cst, path22) => {
       let item = cst;
-      for (const [field, index] of path20) {
+      for (const [field, index] of path22) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path20) => {
-      const parent = visit.itemAtPath(cst, path20.slice(0, -1));
-      const field = path20[path20.length - 1][0];
+    visit.parentCollection = (cst, path22) => {
+      const parent = visit.itemAtPath(cst, path22.slice(0, -1));
+      const field = path22[path22.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path20, item, visitor) {
-      let ctrl = visitor(item, path20);
+    function _visit(path22, item, visitor) {
+      let ctrl = visitor(item, path22);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path20.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path22.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path20);
+            ctrl = ctrl(item, path22);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path20) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path22) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7592,7 +7592,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path20) => inner(v, path20);
+  const check = (v, path22) => inner(v, path22);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7601,19 +7601,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path20, detail, onKey = false) {
-    const where = formatPath(path20);
+  constructor(source, path22, detail, onKey = false) {
+    const where = formatPath(path22);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path20;
+    this.path = path22;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path20) {
+function formatPath(path22) {
   let out = "";
-  for (const seg of path20) {
+  for (const seg of path22) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7628,52 +7628,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path20, expected, value) {
-  throw new ValidationError("", path20, `expected ${expected}, got ${describe(value)}`);
+function fail(path22, expected, value) {
+  throw new ValidationError("", path22, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path20) => typeof v === "string" ? v : fail(path20, "a string", v),
+  (v, path22) => typeof v === "string" ? v : fail(path22, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path20) => typeof v === "string" && v !== "" ? v : fail(path20, "a non-empty string", v),
+  (v, path22) => typeof v === "string" && v !== "" ? v : fail(path22, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path20) => typeof v === "number" && Number.isFinite(v) ? v : fail(path20, "a number", v),
+  (v, path22) => typeof v === "number" && Number.isFinite(v) ? v : fail(path22, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path20) => typeof v === "number" && Number.isInteger(v) ? v : fail(path20, "an integer", v),
+  (v, path22) => typeof v === "number" && Number.isInteger(v) ? v : fail(path22, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path20) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path20, "a non-negative integer", v),
+  (v, path22) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path22, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path20) => typeof v === "boolean" ? v : fail(path20, "a boolean", v),
+  (v, path22) => typeof v === "boolean" ? v : fail(path22, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path20) => allowed.includes(v) ? v : fail(path20, `one of ${shown}`, v);
+  const check = (v, path22) => allowed.includes(v) ? v : fail(path22, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path20) => {
-    if (!Array.isArray(v)) fail(path20, "an array", v);
-    return v.map((el, i2) => item(el, [...path20, i2]));
+  const check = (v, path22) => {
+    if (!Array.isArray(v)) fail(path22, "an array", v);
+    return v.map((el, i2) => item(el, [...path22, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path20) => v === null ? null : inner(v, path20);
+  const check = (v, path22) => v === null ? null : inner(v, path22);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path20) => v === void 0 ? void 0 : inner(v, path20);
+  const check = (v, path22) => v === void 0 ? void 0 : inner(v, path22);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7681,10 +7681,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path20) => {
-    if (!isPlainObject(v)) fail(path20, "an object", v);
+  const check = (v, path22) => {
+    if (!isPlainObject(v)) fail(path22, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path20, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path22, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7704,11 +7704,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path20) => {
-    if (!isPlainObject(v)) fail(path20, "an object", v);
+  const check = (v, path22) => {
+    if (!isPlainObject(v)) fail(path22, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path20, key]);
+      const value = check2(v[key], [...path22, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7718,41 +7718,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path20) => {
+  const check = (v, path22) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path20, bad],
+          [...path22, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path20);
+    return known(v, path22);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path20) => {
-    if (!isPlainObject(v)) fail(path20, "an object", v);
+  const check = (v, path22) => {
+    if (!isPlainObject(v)) fail(path22, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path20, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path22, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path20);
+    return variant(v, path22);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path20) => {
-    const value = inner(v, path20);
+  const check = (v, path22) => {
+    const value = inner(v, path22);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path20, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path22, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -8184,7 +8184,7 @@ var manifest = obj({
 });
 
 // actions/src/pipeline/cache.ts
-import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile2, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile2, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import path12 from "node:path";
 
 // node_modules/is-plain-obj/index.js
@@ -9657,7 +9657,7 @@ var validateDelay = (delay, optionName) => {
   }
 };
 var MAX_DELAY = 2 ** 31 - 1;
-var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
+var throwOnTimeout = (kill, timeout, context, controller2) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller2)];
 var killAfterTimeout = async (kill, timeout, context, { signal }) => {
   await setTimeout2(timeout, void 0, { signal });
   context.terminationReason ??= "timeout";
@@ -9677,7 +9677,7 @@ var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
   return forceKillAfterDelay;
 };
 var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
-var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
+var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller: controller2 }, signalOrError, errorArgument) => {
   const { signal, error: error2 } = parseKillArguments(signalOrError, errorArgument, killSignal);
   emitKillError(error2, onInternalError);
   const killResult = kill(signal);
@@ -9688,7 +9688,7 @@ var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onIn
     killSignal,
     killResult,
     context,
-    controller
+    controller: controller2
   });
   return killResult;
 };
@@ -9707,13 +9707,13 @@ var emitKillError = (error2, onInternalError) => {
     onInternalError.reject(error2);
   }
 };
-var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
+var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller: controller2 }) => {
   if (signal === killSignal && killResult) {
     killOnTimeout({
       kill,
       forceKillAfterDelay,
       context,
-      controllerSignal: controller.signal
+      controllerSignal: controller2.signal
     });
   }
 };
@@ -9752,7 +9752,7 @@ var validateRenamedSignalOption = ({ signal }) => {
     throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
   }
 };
-var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
+var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller: controller2 }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller2)];
 var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
   await onAbortedSignal(cancelSignal, signal);
   context.terminationReason ??= "cancel";
@@ -10055,11 +10055,11 @@ var handleStrictResponse = (wrappedMessage, anyProcess) => {
 var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
   const deferred = createDeferred();
   STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     const { isDeadlock, hasListeners } = await Promise.race([
       deferred,
-      throwOnDisconnect(anyProcess, isSubprocess, controller)
+      throwOnDisconnect(anyProcess, isSubprocess, controller2)
     ]);
     if (isDeadlock) {
       throwOnStrictDeadlockError(isSubprocess);
@@ -10068,7 +10068,7 @@ var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => 
       throwOnMissingStrict(isSubprocess);
     }
   } finally {
-    controller.abort();
+    controller2.abort();
     delete STRICT_RESPONSES[wrappedMessage.id];
   }
 };
@@ -10261,14 +10261,14 @@ var throwOnGracefulCancel = ({
   gracefulCancel,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 }) => gracefulCancel ? [sendOnAbort({
   subprocess,
   kill,
   cancelSignal,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 })] : [];
 var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
   await onAbortedSignal(cancelSignal, signal);
@@ -11082,24 +11082,24 @@ var getAsyncIterable = (stream) => {
 };
 var { toString } = Object.prototype;
 var getStreamIterable = async function* (stream) {
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  handleStreamEnd(stream, controller, state);
+  handleStreamEnd(stream, controller2, state);
   try {
-    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller.signal })) {
+    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller2.signal })) {
       yield chunk;
     }
   } catch (error2) {
     if (state.error !== void 0) {
       throw state.error;
-    } else if (!controller.signal.aborted) {
+    } else if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
     stream.destroy();
   }
 };
-var handleStreamEnd = async (stream, controller, state) => {
+var handleStreamEnd = async (stream, controller2, state) => {
   try {
     await nodeImports.finished(stream, {
       cleanup: true,
@@ -11110,7 +11110,7 @@ var handleStreamEnd = async (stream, controller, state) => {
   } catch (error2) {
     state.error = error2;
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var nodeImports = {};
@@ -13167,17 +13167,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path20 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path20)) {
+    const path22 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path22)) {
       continue;
     }
-    writtenPaths.add(path20);
-    if (append || outputFiles.has(path20)) {
-      appendFileSync(path20, contents);
+    writtenPaths.add(path22);
+    if (append || outputFiles.has(path22)) {
+      appendFileSync(path22, contents);
     } else {
-      writeFileSync(path20, contents);
+      writeFileSync(path22, contents);
     }
-    outputFiles.add(path20);
+    outputFiles.add(path22);
   }
 };
 
@@ -13408,13 +13408,13 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
 var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  stopOnAbort(signal, controller);
+  const controller2 = new AbortController();
+  stopOnAbort(signal, controller2);
   try {
     return await Promise.race([
-      getMessage(ipcEmitter, filter, controller),
-      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
-      throwOnStrictError(ipcEmitter, isSubprocess, controller)
+      getMessage(ipcEmitter, filter, controller2),
+      throwOnDisconnect2(ipcEmitter, isSubprocess, controller2),
+      throwOnStrictError(ipcEmitter, isSubprocess, controller2)
     ]);
   } catch (error2) {
     if (!signal?.aborted) {
@@ -13422,21 +13422,21 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     }
     throw error2;
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
   }
 };
-var stopOnAbort = (signal, controller) => {
+var stopOnAbort = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var getMessage = async (ipcEmitter, filter, { signal }) => {
   if (filter === void 0) {
@@ -13481,14 +13481,14 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   });
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  stopOnAbort2(signal, controller);
-  stopOnDisconnect(anyProcess, ipcEmitter, controller);
+  stopOnAbort2(signal, controller2);
+  stopOnDisconnect(anyProcess, ipcEmitter, controller2);
   abortOnStrictError({
     ipcEmitter,
     isSubprocess,
-    controller,
+    controller: controller2,
     state
   });
   return iterateOnMessages({
@@ -13498,49 +13498,49 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
     ipcEmitter,
     isSubprocess,
     shouldAwait,
-    controller,
+    controller: controller2,
     state,
     reference,
     signal
   });
 };
-var stopOnAbort2 = (signal, controller) => {
+var stopOnAbort2 = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
-var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
+var stopOnDisconnect = async (anyProcess, ipcEmitter, controller2) => {
   try {
-    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
-    controller.abort();
+    await once6(ipcEmitter, "disconnect", { signal: controller2.signal });
+    controller2.abort();
   } catch {
   }
 };
-var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
+var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controller2, state }) => {
   try {
-    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
+    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller2.signal });
     state.error = getStrictResponseError(error2, isSubprocess);
-    controller.abort();
+    controller2.abort();
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
-    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+    for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
       yield message;
     }
   } catch {
     throwIfStrictError(state);
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
@@ -13836,14 +13836,14 @@ var MergedStream = class extends PassThroughStream {
 };
 var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      onMergedStreamEnd(passThroughStream, controller),
-      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
+      onMergedStreamEnd(passThroughStream, controller2),
+      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller2)
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
   }
 };
@@ -13869,17 +13869,17 @@ var validateStream = (stream) => {
 };
 var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted2, onFinished, unpipeEvent }) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      afterMergedStreamFinished(onFinished, stream, controller),
+      afterMergedStreamFinished(onFinished, stream, controller2),
       onInputStreamEnd({
         passThroughStream,
         stream,
         streams,
         ended,
         aborted: aborted2,
-        controller
+        controller: controller2
       }),
       onInputStreamUnpipe({
         stream,
@@ -13887,11 +13887,11 @@ var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, abo
         ended,
         aborted: aborted2,
         unpipeEvent,
-        controller
+        controller: controller2
       })
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
   }
   if (streams.size > 0 && streams.size === ended.size + aborted2.size) {
@@ -14022,7 +14022,7 @@ var abortSourceStream = (source) => {
 };
 
 // node_modules/execa/lib/io/output-async.js
-var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
+var pipeOutputAsync = (subprocess, fileDescriptors, controller2) => {
   const pipeGroups = /* @__PURE__ */ new Map();
   for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
     const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
@@ -14037,7 +14037,7 @@ var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
         direction,
         fdNumber,
         pipeGroups,
-        controller
+        controller: controller2
       });
     }
   }
@@ -14059,11 +14059,11 @@ var pipeTransform = (subprocess, stream, direction, fdNumber) => {
   subprocess.stdio[fdNumber] = stream;
 };
 var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
-var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
+var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller: controller2 }) => {
   if (stream === void 0) {
     return;
   }
-  setStandardStreamMaxListeners(stream, controller);
+  setStandardStreamMaxListeners(stream, controller2);
   const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
   const outputStreams = pipeGroups.get(inputStream) ?? [];
   pipeGroups.set(inputStream, [...outputStreams, outputStream]);
@@ -14422,11 +14422,11 @@ var waitForConcurrentStreams = async ({ resolve: resolve2, promises: promises3 }
 import { on as on5 } from "node:events";
 import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
 var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
-  const controller = new AbortController();
-  stopReadingOnExit(subprocess, controller);
+  const controller2 = new AbortController();
+  stopReadingOnExit(subprocess, controller2);
   return iterateOnStream({
     stream: subprocessStdout,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
     encoding,
@@ -14434,21 +14434,21 @@ var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldE
     preserveNewlines
   });
 };
-var stopReadingOnExit = async (subprocess, controller) => {
+var stopReadingOnExit = async (subprocess, controller2) => {
   try {
     await subprocess;
   } catch {
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
-  const controller = new AbortController();
-  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
+  const controller2 = new AbortController();
+  stopReadingOnStreamEnd(onStreamEnd, controller2, stream);
   const objectMode = stream.readableObjectMode && !allMixed;
   return iterateOnStream({
     stream,
-    controller,
+    controller: controller2,
     binary: encoding === "buffer",
     shouldEncode: !objectMode,
     encoding,
@@ -14456,18 +14456,18 @@ var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewlin
     preserveNewlines: !stripFinalNewline2
   });
 };
-var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
+var stopReadingOnStreamEnd = async (onStreamEnd, controller2, stream) => {
   try {
     await onStreamEnd;
   } catch {
     stream.destroy();
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
-var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
+var iterateOnStream = ({ stream, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
   const onStdoutChunk = on5(stream, "data", {
-    signal: controller.signal,
+    signal: controller2.signal,
     highWaterMark: HIGH_WATER_MARK,
     // Backward compatibility with older name for this option
     // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
@@ -14476,7 +14476,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
   });
   return iterateOnData({
     onStdoutChunk,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode,
     encoding,
@@ -14486,7 +14486,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
 };
 var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
 var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
-var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
+var iterateOnData = async function* ({ onStdoutChunk, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
   const generators = getGenerators({
     binary,
     shouldEncode,
@@ -14499,7 +14499,7 @@ var iterateOnData = async function* ({ onStdoutChunk, controller, binary, should
       yield* transformChunkSync(chunk, generators, 0);
     }
   } catch (error2) {
-    if (!controller.signal.aborted) {
+    if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
@@ -15084,15 +15084,15 @@ var forwardIpcMethods = (promise, destination, pipeFailureSignal) => {
   promise.getEachMessage = getEachPipeMessage.bind(void 0, promise, destination, pipeFailureSignal);
 };
 var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
-  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
+  const controller2 = new AbortController();
+  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller2.signal, internalGetOneMessageOptions));
+  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller2);
 };
-var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
+var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller2) => {
   try {
-    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
+    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller2.signal)]);
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
@@ -15105,16 +15105,16 @@ var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => 
   }, { once: true, signal: listenerSignal });
 });
 var getEachPipeMessage = (promise, destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
-  abortOnSignal(pipeFailureSignal, controller);
-  return iterateOnPipeMessages(promise, iterator, controller);
+  const controller2 = new AbortController();
+  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller2.signal, internalGetEachMessageOptions));
+  abortOnSignal(pipeFailureSignal, controller2);
+  return iterateOnPipeMessages(promise, iterator, controller2);
 };
-var iterateOnPipeMessages = async function* (promise, iterator, controller) {
+var iterateOnPipeMessages = async function* (promise, iterator, controller2) {
   try {
     yield* iterator;
   } finally {
-    controller.abort();
+    controller2.abort();
     await promise;
   }
 };
@@ -15125,14 +15125,14 @@ var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
   const [options] = arguments_;
   return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
 };
-var abortOnSignal = (signal, controller) => {
+var abortOnSignal = (signal, controller2) => {
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var handlePipePromise = async ({
   source,
@@ -15444,7 +15444,7 @@ var waitForSubprocessResult = async ({
   fileDescriptors,
   originalStreams,
   onInternalError,
-  controller
+  controller: controller2
 }) => {
   const exitPromise = waitForExit(subprocess, context);
   const streamInfo = {
@@ -15499,14 +15499,14 @@ var waitForSubprocessResult = async ({
         ...customStreamsEndPromises
       ]),
       onInternalError,
-      throwOnSubprocessError(subprocess, controller),
-      ...throwOnTimeout(kill, timeout, context, controller),
+      throwOnSubprocessError(subprocess, controller2),
+      ...throwOnTimeout(kill, timeout, context, controller2),
       ...throwOnCancel({
         kill,
         cancelSignal,
         gracefulCancel,
         context,
-        controller
+        controller: controller2
       }),
       ...throwOnGracefulCancel({
         subprocess,
@@ -15515,7 +15515,7 @@ var waitForSubprocessResult = async ({
         gracefulCancel,
         forceKillAfterDelay,
         context,
-        controller
+        controller: controller2
       })
     ]);
   } catch (error2) {
@@ -15776,10 +15776,10 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
       verboseInfo
     });
   }
-  const controller = new AbortController();
-  setMaxListeners(Infinity, controller.signal);
+  const controller2 = new AbortController();
+  setMaxListeners(Infinity, controller2.signal);
   const originalStreams = [...subprocess.stdio];
-  pipeOutputAsync(subprocess, fileDescriptors, controller);
+  pipeOutputAsync(subprocess, fileDescriptors, controller2);
   setIpcSubprocessOptions(subprocess, options);
   const context = {};
   const onInternalError = createDeferred();
@@ -15788,9 +15788,9 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     options,
     onInternalError,
     context,
-    controller
+    controller: controller2
   });
-  cleanupOnExit(kill, options, controller);
+  cleanupOnExit(kill, options, controller2);
   const all = makeAllStream(subprocess, options);
   const promise = handlePromise({
     subprocess,
@@ -15805,7 +15805,7 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     escapedCommand,
     context,
     onInternalError,
-    controller
+    controller: controller2
   });
   return {
     subprocess,
@@ -15835,7 +15835,7 @@ var getSubprocessProperties = (nodeChildProcess, all) => ({
   all,
   kill: nodeChildProcess.kill.bind(nodeChildProcess)
 });
-var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
+var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller: controller2 }) => {
   const [
     errorInfo,
     [exitCode, signal],
@@ -15852,9 +15852,9 @@ var handlePromise = async ({ subprocess, kill, all: allStream, options, startTim
     fileDescriptors,
     originalStreams,
     onInternalError,
-    controller
+    controller: controller2
   });
-  controller.abort();
+  controller2.abort();
   onInternalError.resolve();
   const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
   const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
@@ -16017,12 +16017,12 @@ async function fingerprintToolchain(args) {
       `cannot list the packages of ${args.python} (${probe.shortMessage}); set PTE_FARM_PYTHON to the toolchain's python or run \`make setup\``
     );
   }
-  const installed = probe.stdout.split("\n").filter((l) => l !== "");
+  const installed2 = probe.stdout.split("\n").filter((l) => l !== "");
   const stageCode = await sha256Tree(
     args.stagesPackageDir,
     (rel) => rel.endsWith(".py") && !rel.includes("__pycache__")
   );
-  return { pins, installed, stageCode };
+  return { pins, installed: installed2, stageCode };
 }
 async function toolchainFingerprints(cells, python2) {
   const out = /* @__PURE__ */ new Map();
@@ -16088,6 +16088,8 @@ var BuildCache = class {
         const s = await stat(path12.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
+      const now = /* @__PURE__ */ new Date();
+      await utimes(dir, now, now).catch(() => void 0);
       return { dir, result, data };
     } catch {
       await this.evict(dir);
@@ -16166,22 +16168,119 @@ var BuildCache = class {
   }
 };
 
+// actions/src/pipeline/cache-prune.ts
+import { readdir as readdir3, rename as rename2, rm as rm2, stat as stat2 } from "node:fs/promises";
+import path14 from "node:path";
+
+// actions/src/core/disk.ts
+import { statfs } from "node:fs/promises";
+import path13 from "node:path";
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+async function freeBytes(p) {
+  for (let dir = p; ; dir = path13.dirname(dir)) {
+    try {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    } catch {
+      if (path13.dirname(dir) === dir) return null;
+    }
+  }
+}
+async function nearlyFull(p) {
+  const free = await freeBytes(p);
+  return free !== null && free < 1024 * 1024 ? free : null;
+}
+
+// actions/src/pipeline/cache-prune.ts
+var CACHE_BUDGET_ENV = "PTE_FARM_CACHE_BUDGET";
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+function cacheBudget(env = process.env) {
+  const text = env[CACHE_BUDGET_ENV];
+  if (text === void 0 || text.trim() === "") return DEFAULT_CACHE_BUDGET;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m === null ? void 0 : UNITS[m[2].toLowerCase()];
+  if (m === null || unit === void 0) {
+    throw new ConfigurationError(
+      `${CACHE_BUDGET_ENV}=${text}: expected a size such as 500MiB, 20GiB or a number of bytes`
+    );
+  }
+  return Math.floor(Number(m[1]) * unit);
+}
+async function treeBytes(dir) {
+  let total = 0;
+  for (const e of await readdir3(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (e.isFile()) total += (await stat2(path14.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+  }
+  return total;
+}
+async function pruneCache(root, budget, keepSince) {
+  const entries = [];
+  const base = path14.join(root, "entries");
+  for (const kind of await readdir3(base).catch(() => [])) {
+    for (const shard of await readdir3(path14.join(base, kind)).catch(() => [])) {
+      for (const key of await readdir3(path14.join(base, kind, shard)).catch(() => [])) {
+        if (key.includes(".evicted-")) continue;
+        const dir = path14.join(base, kind, shard, key);
+        const s = await stat2(dir).catch(() => null);
+        if (s?.isDirectory()) entries.push({ dir, used: s.mtimeMs, bytes: await treeBytes(dir) });
+      }
+    }
+  }
+  let total = entries.reduce((t, e) => t + e.bytes, 0);
+  const out = { entries: entries.length, bytes: total, removed: [], freed: 0 };
+  for (const e of entries.sort((a2, b) => a2.used - b.used)) {
+    if (total <= budget || e.used >= keepSince) break;
+    const aside = `${e.dir}.evicted-${process.pid}-${Date.now()}`;
+    await rename2(e.dir, aside).catch(() => void 0);
+    await rm2(aside, { recursive: true, force: true });
+    total -= e.bytes;
+    out.removed.push(e.dir);
+    out.freed += e.bytes;
+  }
+  return out;
+}
+function pruneSummary(r, budget) {
+  if (r.removed.length === 0) return null;
+  return `cache: removed ${r.removed.length} least-recently-used entr${r.removed.length === 1 ? "y" : "ies"} (${human(r.freed)}) to stay within ${human(budget)}`;
+}
+
 // actions/src/pipeline/runnable-cell.ts
 import { existsSync as existsSync2 } from "node:fs";
 import os from "node:os";
-import path13 from "node:path";
+import path15 from "node:path";
 function hubCacheDir(env = process.env) {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path13.join(env.HF_HOME ?? path13.join(os.homedir(), ".cache", "huggingface"), "hub");
+  return path15.join(env.HF_HOME ?? path15.join(os.homedir(), ".cache", "huggingface"), "hub");
 }
 function cachedSnapshot(hub2, env = process.env) {
-  const dir = path13.join(
+  const dir = path15.join(
     hubCacheDir(env),
     `models--${hub2.id.replaceAll("/", "--")}`,
     "snapshots",
     hub2.revision
   );
-  return existsSync2(path13.join(dir, "config.json")) ? dir : null;
+  return existsSync2(path15.join(dir, "config.json")) ? dir : null;
 }
 function runnableCell(cell3, env = process.env) {
   const { model: model2 } = cell3;
@@ -16197,7 +16296,7 @@ function runnableCell(cell3, env = process.env) {
 }
 
 // actions/src/pipeline/stage-specs.ts
-import path14 from "node:path";
+import path16 from "node:path";
 
 // actions/src/records/host-info.ts
 function platformId() {
@@ -16239,7 +16338,7 @@ function artefactOf(step, role) {
   const a2 = step.result.artefacts[role];
   if (a2 === void 0)
     return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path14.resolve(step.dir, a2.path), sha256: a2.sha256 };
+  return { path: path16.resolve(step.dir, a2.path), sha256: a2.sha256 };
 }
 function lowerStep(ctx, cell3, program) {
   const { m, r, b } = names(cell3);
@@ -16256,8 +16355,8 @@ function names(cell3) {
 }
 
 // actions/src/pipeline/step-notes.ts
-import { mkdir as mkdir2, readdir as readdir3, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
-import path15 from "node:path";
+import { mkdir as mkdir2, readdir as readdir4, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
+import path17 from "node:path";
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -16408,7 +16507,7 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path15.join(outDir2, "steps");
+  return path17.join(outDir2, "steps");
 }
 async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   const note = {
@@ -16426,32 +16525,58 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     failure: step.failure,
     telemetry
   };
-  const file = path15.join(stepsDir(outDir2), `${step.stage}.json`);
-  await mkdir2(path15.dirname(file), { recursive: true });
+  const file = path17.join(stepsDir(outDir2), `${step.stage}.json`);
+  await mkdir2(path17.dirname(file), { recursive: true });
   await writeFile2(file, `${JSON.stringify(note, null, 2)}
 `);
   return file;
 }
 
 // actions/src/pipeline/step-runner.ts
-import { cp, mkdir as mkdir4, readFile as readFile6, rename as rename2, rm as rm2, symlink } from "node:fs/promises";
-import path17 from "node:path";
+import { cp, mkdir as mkdir4, readFile as readFile6, rename as rename3, rm as rm3, symlink } from "node:fs/promises";
+import path19 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
-import { mkdir as mkdir3, open, readFile as readFile5, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
-import path16 from "node:path";
+import { mkdir as mkdir3, open, readFile as readFile5, stat as stat3, writeFile as writeFile3 } from "node:fs/promises";
+import path18 from "node:path";
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+var CANCEL_GRACE_MS = 3e3;
+var CANCELLED = "cancelled: ";
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+function cancelledReason(signal, what) {
+  return `${CANCELLED}${String(signal.reason ?? "the run was cancelled")}; ${what}`;
+}
+function isCancelledReason(reason) {
+  return reason?.startsWith(CANCELLED) ?? false;
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
 
 // actions/src/core/process-group.ts
-import { readdir as readdir4, readFile as readFile4 } from "node:fs/promises";
+import { readdir as readdir5, readFile as readFile4 } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 async function groupMembers(pgid) {
-  const pids = await readdir4("/proc").catch(() => null);
+  const pids = await readdir5("/proc").catch(() => null);
   if (pids === null) return null;
   const states = [];
   for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
-    const stat5 = await readFile4(`/proc/${pid}/stat`, "utf8").catch(() => null);
-    if (stat5 === null) continue;
-    const [state, , pgrp] = stat5.slice(stat5.lastIndexOf(")") + 2).split(" ");
+    const stat6 = await readFile4(`/proc/${pid}/stat`, "utf8").catch(() => null);
+    if (stat6 === null) continue;
+    const [state, , pgrp] = stat6.slice(stat6.lastIndexOf(")") + 2).split(" ");
     if (Number(pgrp) === pgid && state !== "Z" && state !== "X") states.push(state ?? "?");
   }
   return states;
@@ -16488,18 +16613,27 @@ function stageArgv(command, stage, specPath, dir) {
 }
 async function runStage(stage, opts) {
   const { command, dir } = opts;
+  const cancel = opts.cancel ?? runCancelled;
   await mkdir3(dir, { recursive: true });
-  const specPath = path16.join(dir, SPEC_FILE);
-  const logPath = path16.join(dir, LOG_FILE);
+  const specPath = path18.join(dir, SPEC_FILE);
+  const logPath = path18.join(dir, LOG_FILE);
   await writeFile3(specPath, `${JSON.stringify(opts.spec, null, 2)}
 `);
+  if (cancel.aborted) {
+    const reason = cancelledReason(cancel, "the stage was not started");
+    await writeFile3(logPath, `${reason}
+`);
+    const base2 = { stage, dir, specPath, logPath, exitCode: null, signal: null, wallMs: 0 };
+    return { ...base2, kind: "infra-failure", result: null, data: null, reason };
+  }
   const log = await open(logPath, "w");
   const started = performance.now();
   let timedOut = false;
+  let cancelled = false;
   let exit;
   try {
     const env = {
-      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path16.delimiter),
+      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path18.delimiter),
       PYTHONUNBUFFERED: "1",
       ...command.env
     };
@@ -16518,8 +16652,15 @@ async function runStage(stage, opts) {
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
+    const onCancel = () => {
+      cancelled = true;
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5e3, CANCEL_GRACE_MS)).unref();
+    };
+    cancel.addEventListener("abort", onCancel, { once: true });
     const res = await child;
     clearTimeout(timer);
+    cancel.removeEventListener("abort", onCancel);
     child.kill("SIGKILL");
     if (child.pid !== void 0) await waitGroupGone(child.pid);
     const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
@@ -16538,6 +16679,7 @@ async function runStage(stage, opts) {
     data,
     reason
   });
+  if (cancelled) return done("infra-failure", cancelledReason(cancel, "its process group was killed"));
   if (timedOut)
     return done(
       "timeout",
@@ -16547,6 +16689,13 @@ async function runStage(stage, opts) {
     return done(
       "infra-failure",
       `could not start ${command.python} (${exit.spawnError}); set PTE_FARM_PYTHON to the toolchain's python`
+    );
+  }
+  const full = exit.exitCode === 0 || exit.exitCode === 2 ? null : await nearlyFull(dir);
+  if (full !== null) {
+    return done(
+      "infra-failure",
+      `no space left on device: ${displayPath(dir)} has ${human(full)} free; the stage ${exit.signal === null ? `exited ${exit.exitCode}` : `died (${exit.signal})`} writing its output`
     );
   }
   if (exit.signal !== null) {
@@ -16569,7 +16718,7 @@ async function runStage(stage, opts) {
   if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
   try {
     const check = stageData[stage];
-    const data = parse(check, result.data, `${displayPath(path16.join(dir, RESULT_FILE))}: data`);
+    const data = parse(check, result.data, `${displayPath(path18.join(dir, RESULT_FILE))}: data`);
     const bad = await checkArtefacts(dir, result);
     return bad === null ? done("ok", null, data) : done("infra-failure", bad);
   } catch (err) {
@@ -16578,7 +16727,7 @@ async function runStage(stage, opts) {
   }
 }
 async function readResult(dir, stage) {
-  const file = path16.join(dir, RESULT_FILE);
+  const file = path18.join(dir, RESULT_FILE);
   let text;
   try {
     text = await readFile5(file, "utf8");
@@ -16601,9 +16750,9 @@ async function readResult(dir, stage) {
 }
 async function checkArtefacts(dir, result) {
   for (const [role, a2] of Object.entries(result.artefacts)) {
-    const file = path16.resolve(dir, a2.path);
+    const file = path18.resolve(dir, a2.path);
     const shown = displayPath(file);
-    const size = await stat2(file).then(
+    const size = await stat3(file).then(
       (s) => s.size,
       () => null
     );
@@ -16679,6 +16828,13 @@ function outOfRange(issue2, ctx) {
   return out;
 }
 function triage(issues, ctx) {
+  if (isCancelledReason(ctx.reason)) {
+    return {
+      kind: "cancelled",
+      issue: null,
+      summary: `cancelled, not a failure: stage ${ctx.stage} was stopped; nothing was learned about the model or the toolchain, run it again`
+    };
+  }
   const text = `${ctx.log.slice(-MAX_LOG_CHARS)}
 ${ctx.errorMessage ?? ""}`;
   const ordered = [
@@ -16727,19 +16883,19 @@ function seconds(ms) {
   return `${(ms / 1e3).toFixed(1)}s`;
 }
 async function moveDir(from, to) {
-  await mkdir4(path17.dirname(to), { recursive: true });
-  await rm2(to, { recursive: true, force: true });
+  await mkdir4(path19.dirname(to), { recursive: true });
+  await rm3(to, { recursive: true, force: true });
   try {
-    await rename2(from, to);
+    await rename3(from, to);
   } catch (err) {
     if (err.code !== "EXDEV") throw err;
     await cp(from, to, { recursive: true });
-    await rm2(from, { recursive: true, force: true });
+    await rm3(from, { recursive: true, force: true });
   }
 }
 async function linkBuild(entry, outPath) {
-  await mkdir4(path17.dirname(outPath), { recursive: true });
-  await rm2(outPath, { recursive: true, force: true });
+  await mkdir4(path19.dirname(outPath), { recursive: true });
+  await rm3(outPath, { recursive: true, force: true });
   await symlink(entry, outPath, "dir");
 }
 var StepRunner = class {
@@ -16772,7 +16928,7 @@ var StepRunner = class {
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
     const { cache, logger } = this.opts;
-    const outPath = path17.join(this.opts.outDir, "builds", outName);
+    const outPath = path19.join(this.opts.outDir, "builds", outName);
     if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
@@ -16787,7 +16943,7 @@ var StepRunner = class {
         cache: "hit",
         // The run output's link to the entry: records name paths inside the run's output folder.
         dir: outPath,
-        logPath: path17.join(outPath, "stage.log"),
+        logPath: path19.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -16800,10 +16956,10 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir: outPath, logPath: path17.join(outPath, "stage.log") };
+      return { ...step, dir: outPath, logPath: path19.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
-    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path17.join(outPath, "stage.log") }, cell3);
+    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path19.join(outPath, "stage.log") }, cell3);
   }
   /** The execute stage: never cached, run in the cell's own folder. */
   async executeCell(spec, cell3, dir, buildToolchain) {
@@ -16841,13 +16997,14 @@ var StepRunner = class {
     return step;
   }
   async noteFailure(spec, step, cell3, buildToolchain = null) {
-    const logPath = step.logPath ?? path17.join(step.dir, "stage.log");
+    const logPath = step.logPath ?? path19.join(step.dir, "stage.log");
     const message = await describeFailure({ ...step, logPath });
     const log = await readFile6(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
       stage: step.stage,
       log,
       errorMessage: step.result?.error?.message ?? null,
+      reason: step.reason,
       toolchain: step.result?.toolchain ?? null,
       toolchainName: cell3.toolchain.name,
       buildToolchain,
@@ -16857,7 +17014,7 @@ var StepRunner = class {
     const reproduce = reproduceCommand({
       python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specInOut: inRunOutput(this.opts.outDir, path17.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path19.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
     this.opts.logger.error(
@@ -16971,6 +17128,11 @@ var StageJob = class _StageJob {
     }
     const cache = opts.cacheDir === null ? null : new BuildCache(opts.cacheDir);
     await cache?.sweepTemp();
+    if (cache !== null) {
+      const budget = cacheBudget();
+      const note = pruneSummary(await pruneCache(cache.root, budget, Date.now()), budget);
+      if (note !== null) opts.logger.info(note);
+    }
     const steps = new StepRunner({
       outDir: opts.outDir,
       command: { python: opts.python, package: "pte_stages", pythonPath: [STAGES_DIR] },
@@ -16999,8 +17161,8 @@ var StageJob = class _StageJob {
 };
 
 // matrix/load.ts
-import { stat as stat3 } from "node:fs/promises";
-import path18 from "node:path";
+import { stat as stat4 } from "node:fs/promises";
+import path20 from "node:path";
 
 // matrix/schema.ts
 var FARM_SCHEMA_ID = "pte-farm/farm@1";
@@ -17360,7 +17522,7 @@ async function loadFarm(file, opts = {}) {
   return farm;
 }
 function resolve(file, data) {
-  const abs = (p) => path18.resolve(REPO_ROOT, p);
+  const abs = (p) => path20.resolve(REPO_ROOT, p);
   const names3 = (key) => Object.keys(data[key]);
   const defaultBuildArch = (arch2) => arch2 === "arm64" ? "arm64" : "x86_64";
   return {
@@ -17458,7 +17620,7 @@ function resolve(file, data) {
   };
 }
 async function exists(p, kind) {
-  return stat3(p).then(
+  return stat4(p).then(
     (s) => kind === "dir" ? s.isDirectory() : s.isFile(),
     () => false
   );
@@ -17504,7 +17666,7 @@ ${rows.join("\n")}
 }
 
 // actions/src/action-runs/io.ts
-import path19 from "node:path";
+import path21 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -17898,7 +18060,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir5, rename: rename3, rm: rm3, rmdir, stat: stat4, symlink: symlink2, unlink } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir6, rename: rename4, rm: rm4, rmdir, stat: stat5, symlink: symlink2, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -18335,9 +18497,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path19.resolve(workspace, v);
+      return v === "" ? "" : path21.resolve(workspace, v);
     },
-    requiredPath: (name) => path19.resolve(workspace, required(name)),
+    requiredPath: (name) => path21.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -18386,6 +18548,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -18428,4 +18592,5 @@ ${stepsTable([lowered])}
 });
 
 // actions/src/entries/lower.ts
+cancelOnSignals();
 await run();

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path17) {
-      const ctrl = callVisitor(key, node, visitor, path17);
+    function visit_(key, node, visitor, path18) {
+      const ctrl = callVisitor(key, node, visitor, path18);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path17, ctrl);
-        return visit_(key, ctrl, visitor, path17);
+        replaceNode(key, path18, ctrl);
+        return visit_(key, ctrl, visitor, path18);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path17 = Object.freeze(path17.concat(node));
+          path18 = Object.freeze(path18.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path17);
+            const ci = visit_(i2, node.items[i2], visitor, path18);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path17 = Object.freeze(path17.concat(node));
-          const ck = visit_("key", node.key, visitor, path17);
+          path18 = Object.freeze(path18.concat(node));
+          const ck = visit_("key", node.key, visitor, path18);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path17);
+          const cv = visit_("value", node.value, visitor, path18);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path17) {
-      const ctrl = await callVisitor(key, node, visitor, path17);
+    async function visitAsync_(key, node, visitor, path18) {
+      const ctrl = await callVisitor(key, node, visitor, path18);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path17, ctrl);
-        return visitAsync_(key, ctrl, visitor, path17);
+        replaceNode(key, path18, ctrl);
+        return visitAsync_(key, ctrl, visitor, path18);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path17 = Object.freeze(path17.concat(node));
+          path18 = Object.freeze(path18.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path17);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path18);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path17 = Object.freeze(path17.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path17);
+          path18 = Object.freeze(path18.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path18);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path17);
+          const cv = await visitAsync_("value", node.value, visitor, path18);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path17) {
+    function callVisitor(key, node, visitor, path18) {
       if (typeof visitor === "function")
-        return visitor(key, node, path17);
+        return visitor(key, node, path18);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path17);
+        return visitor.Map?.(key, node, path18);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path17);
+        return visitor.Seq?.(key, node, path18);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path17);
+        return visitor.Pair?.(key, node, path18);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path17);
+        return visitor.Scalar?.(key, node, path18);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path17);
+        return visitor.Alias?.(key, node, path18);
       return void 0;
     }
-    function replaceNode(key, path17, node) {
-      const parent = path17[path17.length - 1];
+    function replaceNode(key, path18, node) {
+      const parent = path18[path18.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path17, value) {
+    function collectionFromPath(schema, path18, value) {
       let v = value;
-      for (let i2 = path17.length - 1; i2 >= 0; --i2) {
-        const k = path17[i2];
+      for (let i2 = path18.length - 1; i2 >= 0; --i2) {
+        const k = path18[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path17) => path17 == null || typeof path17 === "object" && !!path17[Symbol.iterator]().next().done;
+    var isEmptyPath = (path18) => path18 == null || typeof path18 === "object" && !!path18[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path17, value) {
-        if (isEmptyPath(path17))
+      addIn(path18, value) {
+        if (isEmptyPath(path18))
           this.add(value);
         else {
-          const [key, ...rest] = path17;
+          const [key, ...rest] = path18;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path17) {
-        const [key, ...rest] = path17;
+      deleteIn(path18) {
+        const [key, ...rest] = path18;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path17, keepScalar) {
-        const [key, ...rest] = path17;
+      getIn(path18, keepScalar) {
+        const [key, ...rest] = path18;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path17) {
-        const [key, ...rest] = path17;
+      hasIn(path18) {
+        const [key, ...rest] = path18;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path17, value) {
-        const [key, ...rest] = path17;
+      setIn(path18, value) {
+        const [key, ...rest] = path18;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path17, value) {
+      addIn(path18, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path17, value);
+          this.contents.addIn(path18, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path17) {
-        if (Collection.isEmptyPath(path17)) {
+      deleteIn(path18) {
+        if (Collection.isEmptyPath(path18)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path17) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path18) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path17, keepScalar) {
-        if (Collection.isEmptyPath(path17))
+      getIn(path18, keepScalar) {
+        if (Collection.isEmptyPath(path18))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path17, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path18, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path17) {
-        if (Collection.isEmptyPath(path17))
+      hasIn(path18) {
+        if (Collection.isEmptyPath(path18))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path17) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path18) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path17, value) {
-        if (Collection.isEmptyPath(path17)) {
+      setIn(path18, value) {
+        if (Collection.isEmptyPath(path18)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path17), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path18), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path17, value);
+          this.contents.setIn(path18, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path17) => {
+    visit.itemAtPath = (cst, path18) => {
       let item = cst;
-      for (const [field, index] of path17) {
+      for (const [field, index] of path18) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path17) => {
-      const parent = visit.itemAtPath(cst, path17.slice(0, -1));
-      const field = path17[path17.length - 1][0];
+    visit.parentCollection = (cst, path18) => {
+      const parent = visit.itemAtPath(cst, path18.slice(0, -1));
+      const field = path18[path18.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path17, item, visitor) {
-      let ctrl = visitor(item, path17);
+    function _visit(path18, item, visitor) {
+      let ctrl = visitor(item, path18);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path17.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path18.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path17);
+            ctrl = ctrl(item, path18);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path17) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path18) : ctrl;
     }
     exports.visit = visit;
   }
@@ -10813,7 +10813,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path17 = __require("path");
+    var path18 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -10852,7 +10852,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path17.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path17.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path18.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path18.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -10984,7 +10984,7 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path17 = __require("path");
+    var path18 = __require("path");
     var fs4 = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
@@ -12691,7 +12691,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path17) => inner(v, path17);
+  const check = (v, path18) => inner(v, path18);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -12700,19 +12700,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path17, detail, onKey = false) {
-    const where = formatPath(path17);
+  constructor(source, path18, detail, onKey = false) {
+    const where = formatPath(path18);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path17;
+    this.path = path18;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path17) {
+function formatPath(path18) {
   let out = "";
-  for (const seg of path17) {
+  for (const seg of path18) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -12727,52 +12727,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path17, expected, value) {
-  throw new ValidationError("", path17, `expected ${expected}, got ${describe(value)}`);
+function fail(path18, expected, value) {
+  throw new ValidationError("", path18, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path17) => typeof v === "string" ? v : fail(path17, "a string", v),
+  (v, path18) => typeof v === "string" ? v : fail(path18, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path17) => typeof v === "string" && v !== "" ? v : fail(path17, "a non-empty string", v),
+  (v, path18) => typeof v === "string" && v !== "" ? v : fail(path18, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isFinite(v) ? v : fail(path17, "a number", v),
+  (v, path18) => typeof v === "number" && Number.isFinite(v) ? v : fail(path18, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isInteger(v) ? v : fail(path17, "an integer", v),
+  (v, path18) => typeof v === "number" && Number.isInteger(v) ? v : fail(path18, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path17) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path17, "a non-negative integer", v),
+  (v, path18) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path18, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path17) => typeof v === "boolean" ? v : fail(path17, "a boolean", v),
+  (v, path18) => typeof v === "boolean" ? v : fail(path18, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path17) => allowed.includes(v) ? v : fail(path17, `one of ${shown}`, v);
+  const check = (v, path18) => allowed.includes(v) ? v : fail(path18, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path17) => {
-    if (!Array.isArray(v)) fail(path17, "an array", v);
-    return v.map((el, i2) => item(el, [...path17, i2]));
+  const check = (v, path18) => {
+    if (!Array.isArray(v)) fail(path18, "an array", v);
+    return v.map((el, i2) => item(el, [...path18, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path17) => v === null ? null : inner(v, path17);
+  const check = (v, path18) => v === null ? null : inner(v, path18);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path17) => v === void 0 ? void 0 : inner(v, path17);
+  const check = (v, path18) => v === void 0 ? void 0 : inner(v, path18);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -12780,10 +12780,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path18) => {
+    if (!isPlainObject(v)) fail(path18, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path17, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path18, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -12803,11 +12803,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path18) => {
+    if (!isPlainObject(v)) fail(path18, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path17, key]);
+      const value = check2(v[key], [...path18, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -12817,41 +12817,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path17) => {
+  const check = (v, path18) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path17, bad],
+          [...path18, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path17);
+    return known(v, path18);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path17) => {
-    if (!isPlainObject(v)) fail(path17, "an object", v);
+  const check = (v, path18) => {
+    if (!isPlainObject(v)) fail(path18, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path17, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path18, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path17);
+    return variant(v, path18);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path17) => {
-    const value = inner(v, path17);
+  const check = (v, path18) => {
+    const value = inner(v, path18);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path17, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path18, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -15580,7 +15580,7 @@ var validateDelay = (delay, optionName) => {
   }
 };
 var MAX_DELAY = 2 ** 31 - 1;
-var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
+var throwOnTimeout = (kill, timeout, context, controller2) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller2)];
 var killAfterTimeout = async (kill, timeout, context, { signal }) => {
   await setTimeout2(timeout, void 0, { signal });
   context.terminationReason ??= "timeout";
@@ -15600,7 +15600,7 @@ var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
   return forceKillAfterDelay;
 };
 var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
-var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
+var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller: controller2 }, signalOrError, errorArgument) => {
   const { signal, error: error2 } = parseKillArguments(signalOrError, errorArgument, killSignal);
   emitKillError(error2, onInternalError);
   const killResult = kill(signal);
@@ -15611,7 +15611,7 @@ var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onIn
     killSignal,
     killResult,
     context,
-    controller
+    controller: controller2
   });
   return killResult;
 };
@@ -15630,13 +15630,13 @@ var emitKillError = (error2, onInternalError) => {
     onInternalError.reject(error2);
   }
 };
-var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
+var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller: controller2 }) => {
   if (signal === killSignal && killResult) {
     killOnTimeout({
       kill,
       forceKillAfterDelay,
       context,
-      controllerSignal: controller.signal
+      controllerSignal: controller2.signal
     });
   }
 };
@@ -15675,7 +15675,7 @@ var validateRenamedSignalOption = ({ signal }) => {
     throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
   }
 };
-var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
+var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller: controller2 }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller2)];
 var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
   await onAbortedSignal(cancelSignal, signal);
   context.terminationReason ??= "cancel";
@@ -15978,11 +15978,11 @@ var handleStrictResponse = (wrappedMessage, anyProcess) => {
 var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
   const deferred = createDeferred();
   STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     const { isDeadlock, hasListeners } = await Promise.race([
       deferred,
-      throwOnDisconnect(anyProcess, isSubprocess, controller)
+      throwOnDisconnect(anyProcess, isSubprocess, controller2)
     ]);
     if (isDeadlock) {
       throwOnStrictDeadlockError(isSubprocess);
@@ -15991,7 +15991,7 @@ var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => 
       throwOnMissingStrict(isSubprocess);
     }
   } finally {
-    controller.abort();
+    controller2.abort();
     delete STRICT_RESPONSES[wrappedMessage.id];
   }
 };
@@ -16184,14 +16184,14 @@ var throwOnGracefulCancel = ({
   gracefulCancel,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 }) => gracefulCancel ? [sendOnAbort({
   subprocess,
   kill,
   cancelSignal,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 })] : [];
 var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
   await onAbortedSignal(cancelSignal, signal);
@@ -17005,24 +17005,24 @@ var getAsyncIterable = (stream) => {
 };
 var { toString } = Object.prototype;
 var getStreamIterable = async function* (stream) {
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  handleStreamEnd(stream, controller, state);
+  handleStreamEnd(stream, controller2, state);
   try {
-    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller.signal })) {
+    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller2.signal })) {
       yield chunk;
     }
   } catch (error2) {
     if (state.error !== void 0) {
       throw state.error;
-    } else if (!controller.signal.aborted) {
+    } else if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
     stream.destroy();
   }
 };
-var handleStreamEnd = async (stream, controller, state) => {
+var handleStreamEnd = async (stream, controller2, state) => {
   try {
     await nodeImports.finished(stream, {
       cleanup: true,
@@ -17033,7 +17033,7 @@ var handleStreamEnd = async (stream, controller, state) => {
   } catch (error2) {
     state.error = error2;
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var nodeImports = {};
@@ -19090,17 +19090,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path17 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path17)) {
+    const path18 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path18)) {
       continue;
     }
-    writtenPaths.add(path17);
-    if (append || outputFiles.has(path17)) {
-      appendFileSync(path17, contents);
+    writtenPaths.add(path18);
+    if (append || outputFiles.has(path18)) {
+      appendFileSync(path18, contents);
     } else {
-      writeFileSync(path17, contents);
+      writeFileSync(path18, contents);
     }
-    outputFiles.add(path17);
+    outputFiles.add(path18);
   }
 };
 
@@ -19331,13 +19331,13 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
 var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  stopOnAbort(signal, controller);
+  const controller2 = new AbortController();
+  stopOnAbort(signal, controller2);
   try {
     return await Promise.race([
-      getMessage(ipcEmitter, filter, controller),
-      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
-      throwOnStrictError(ipcEmitter, isSubprocess, controller)
+      getMessage(ipcEmitter, filter, controller2),
+      throwOnDisconnect2(ipcEmitter, isSubprocess, controller2),
+      throwOnStrictError(ipcEmitter, isSubprocess, controller2)
     ]);
   } catch (error2) {
     if (!signal?.aborted) {
@@ -19345,21 +19345,21 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     }
     throw error2;
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
   }
 };
-var stopOnAbort = (signal, controller) => {
+var stopOnAbort = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var getMessage = async (ipcEmitter, filter, { signal }) => {
   if (filter === void 0) {
@@ -19404,14 +19404,14 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   });
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  stopOnAbort2(signal, controller);
-  stopOnDisconnect(anyProcess, ipcEmitter, controller);
+  stopOnAbort2(signal, controller2);
+  stopOnDisconnect(anyProcess, ipcEmitter, controller2);
   abortOnStrictError({
     ipcEmitter,
     isSubprocess,
-    controller,
+    controller: controller2,
     state
   });
   return iterateOnMessages({
@@ -19421,49 +19421,49 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
     ipcEmitter,
     isSubprocess,
     shouldAwait,
-    controller,
+    controller: controller2,
     state,
     reference,
     signal
   });
 };
-var stopOnAbort2 = (signal, controller) => {
+var stopOnAbort2 = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
-var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
+var stopOnDisconnect = async (anyProcess, ipcEmitter, controller2) => {
   try {
-    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
-    controller.abort();
+    await once6(ipcEmitter, "disconnect", { signal: controller2.signal });
+    controller2.abort();
   } catch {
   }
 };
-var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
+var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controller2, state }) => {
   try {
-    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
+    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller2.signal });
     state.error = getStrictResponseError(error2, isSubprocess);
-    controller.abort();
+    controller2.abort();
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
-    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+    for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
       yield message;
     }
   } catch {
     throwIfStrictError(state);
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
@@ -19759,14 +19759,14 @@ var MergedStream = class extends PassThroughStream {
 };
 var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      onMergedStreamEnd(passThroughStream, controller),
-      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
+      onMergedStreamEnd(passThroughStream, controller2),
+      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller2)
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
   }
 };
@@ -19792,17 +19792,17 @@ var validateStream = (stream) => {
 };
 var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted2, onFinished, unpipeEvent }) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      afterMergedStreamFinished(onFinished, stream, controller),
+      afterMergedStreamFinished(onFinished, stream, controller2),
       onInputStreamEnd({
         passThroughStream,
         stream,
         streams,
         ended,
         aborted: aborted2,
-        controller
+        controller: controller2
       }),
       onInputStreamUnpipe({
         stream,
@@ -19810,11 +19810,11 @@ var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, abo
         ended,
         aborted: aborted2,
         unpipeEvent,
-        controller
+        controller: controller2
       })
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
   }
   if (streams.size > 0 && streams.size === ended.size + aborted2.size) {
@@ -19945,7 +19945,7 @@ var abortSourceStream = (source) => {
 };
 
 // node_modules/execa/lib/io/output-async.js
-var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
+var pipeOutputAsync = (subprocess, fileDescriptors, controller2) => {
   const pipeGroups = /* @__PURE__ */ new Map();
   for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
     const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
@@ -19960,7 +19960,7 @@ var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
         direction,
         fdNumber,
         pipeGroups,
-        controller
+        controller: controller2
       });
     }
   }
@@ -19982,11 +19982,11 @@ var pipeTransform = (subprocess, stream, direction, fdNumber) => {
   subprocess.stdio[fdNumber] = stream;
 };
 var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
-var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
+var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller: controller2 }) => {
   if (stream === void 0) {
     return;
   }
-  setStandardStreamMaxListeners(stream, controller);
+  setStandardStreamMaxListeners(stream, controller2);
   const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
   const outputStreams = pipeGroups.get(inputStream) ?? [];
   pipeGroups.set(inputStream, [...outputStreams, outputStream]);
@@ -20345,11 +20345,11 @@ var waitForConcurrentStreams = async ({ resolve: resolve2, promises: promises3 }
 import { on as on5 } from "node:events";
 import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
 var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
-  const controller = new AbortController();
-  stopReadingOnExit(subprocess, controller);
+  const controller2 = new AbortController();
+  stopReadingOnExit(subprocess, controller2);
   return iterateOnStream({
     stream: subprocessStdout,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
     encoding,
@@ -20357,21 +20357,21 @@ var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldE
     preserveNewlines
   });
 };
-var stopReadingOnExit = async (subprocess, controller) => {
+var stopReadingOnExit = async (subprocess, controller2) => {
   try {
     await subprocess;
   } catch {
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
-  const controller = new AbortController();
-  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
+  const controller2 = new AbortController();
+  stopReadingOnStreamEnd(onStreamEnd, controller2, stream);
   const objectMode = stream.readableObjectMode && !allMixed;
   return iterateOnStream({
     stream,
-    controller,
+    controller: controller2,
     binary: encoding === "buffer",
     shouldEncode: !objectMode,
     encoding,
@@ -20379,18 +20379,18 @@ var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewlin
     preserveNewlines: !stripFinalNewline2
   });
 };
-var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
+var stopReadingOnStreamEnd = async (onStreamEnd, controller2, stream) => {
   try {
     await onStreamEnd;
   } catch {
     stream.destroy();
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
-var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
+var iterateOnStream = ({ stream, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
   const onStdoutChunk = on5(stream, "data", {
-    signal: controller.signal,
+    signal: controller2.signal,
     highWaterMark: HIGH_WATER_MARK,
     // Backward compatibility with older name for this option
     // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
@@ -20399,7 +20399,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
   });
   return iterateOnData({
     onStdoutChunk,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode,
     encoding,
@@ -20409,7 +20409,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
 };
 var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
 var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
-var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
+var iterateOnData = async function* ({ onStdoutChunk, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
   const generators = getGenerators({
     binary,
     shouldEncode,
@@ -20422,7 +20422,7 @@ var iterateOnData = async function* ({ onStdoutChunk, controller, binary, should
       yield* transformChunkSync(chunk, generators, 0);
     }
   } catch (error2) {
-    if (!controller.signal.aborted) {
+    if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
@@ -21007,15 +21007,15 @@ var forwardIpcMethods = (promise, destination, pipeFailureSignal) => {
   promise.getEachMessage = getEachPipeMessage.bind(void 0, promise, destination, pipeFailureSignal);
 };
 var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
-  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
+  const controller2 = new AbortController();
+  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller2.signal, internalGetOneMessageOptions));
+  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller2);
 };
-var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
+var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller2) => {
   try {
-    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
+    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller2.signal)]);
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
@@ -21028,16 +21028,16 @@ var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => 
   }, { once: true, signal: listenerSignal });
 });
 var getEachPipeMessage = (promise, destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
-  abortOnSignal(pipeFailureSignal, controller);
-  return iterateOnPipeMessages(promise, iterator, controller);
+  const controller2 = new AbortController();
+  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller2.signal, internalGetEachMessageOptions));
+  abortOnSignal(pipeFailureSignal, controller2);
+  return iterateOnPipeMessages(promise, iterator, controller2);
 };
-var iterateOnPipeMessages = async function* (promise, iterator, controller) {
+var iterateOnPipeMessages = async function* (promise, iterator, controller2) {
   try {
     yield* iterator;
   } finally {
-    controller.abort();
+    controller2.abort();
     await promise;
   }
 };
@@ -21048,14 +21048,14 @@ var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
   const [options] = arguments_;
   return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
 };
-var abortOnSignal = (signal, controller) => {
+var abortOnSignal = (signal, controller2) => {
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var handlePipePromise = async ({
   source,
@@ -21367,7 +21367,7 @@ var waitForSubprocessResult = async ({
   fileDescriptors,
   originalStreams,
   onInternalError,
-  controller
+  controller: controller2
 }) => {
   const exitPromise = waitForExit(subprocess, context);
   const streamInfo = {
@@ -21422,14 +21422,14 @@ var waitForSubprocessResult = async ({
         ...customStreamsEndPromises
       ]),
       onInternalError,
-      throwOnSubprocessError(subprocess, controller),
-      ...throwOnTimeout(kill, timeout, context, controller),
+      throwOnSubprocessError(subprocess, controller2),
+      ...throwOnTimeout(kill, timeout, context, controller2),
       ...throwOnCancel({
         kill,
         cancelSignal,
         gracefulCancel,
         context,
-        controller
+        controller: controller2
       }),
       ...throwOnGracefulCancel({
         subprocess,
@@ -21438,7 +21438,7 @@ var waitForSubprocessResult = async ({
         gracefulCancel,
         forceKillAfterDelay,
         context,
-        controller
+        controller: controller2
       })
     ]);
   } catch (error2) {
@@ -21699,10 +21699,10 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
       verboseInfo
     });
   }
-  const controller = new AbortController();
-  setMaxListeners(Infinity, controller.signal);
+  const controller2 = new AbortController();
+  setMaxListeners(Infinity, controller2.signal);
   const originalStreams = [...subprocess.stdio];
-  pipeOutputAsync(subprocess, fileDescriptors, controller);
+  pipeOutputAsync(subprocess, fileDescriptors, controller2);
   setIpcSubprocessOptions(subprocess, options);
   const context = {};
   const onInternalError = createDeferred();
@@ -21711,9 +21711,9 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     options,
     onInternalError,
     context,
-    controller
+    controller: controller2
   });
-  cleanupOnExit(kill, options, controller);
+  cleanupOnExit(kill, options, controller2);
   const all = makeAllStream(subprocess, options);
   const promise = handlePromise({
     subprocess,
@@ -21728,7 +21728,7 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     escapedCommand,
     context,
     onInternalError,
-    controller
+    controller: controller2
   });
   return {
     subprocess,
@@ -21758,7 +21758,7 @@ var getSubprocessProperties = (nodeChildProcess, all) => ({
   all,
   kill: nodeChildProcess.kill.bind(nodeChildProcess)
 });
-var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
+var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller: controller2 }) => {
   const [
     errorInfo,
     [exitCode, signal],
@@ -21775,9 +21775,9 @@ var handlePromise = async ({ subprocess, kill, all: allStream, options, startTim
     fileDescriptors,
     originalStreams,
     onInternalError,
-    controller
+    controller: controller2
   });
-  controller.abort();
+  controller2.abort();
   onInternalError.resolve();
   const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
   const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
@@ -22188,8 +22188,8 @@ function healthPrefix(device2) {
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
 }
-function readStoredHealth(path17, text, where) {
-  return { path: path17, report: parseJson(healthReport, text, `${where}:${path17}`) };
+function readStoredHealth(path18, text, where) {
+  return { path: path18, report: parseJson(healthReport, text, `${where}:${path18}`) };
 }
 function healthByTime(a2, b) {
   return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
@@ -22197,8 +22197,8 @@ function healthByTime(a2, b) {
 function cellPrefix(cellId2) {
   return cellId2.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
-function readStored(path17, text, where) {
-  return { path: path17, record: parseJson(runRecord, text, `${where}:${path17}`) };
+function readStored(path18, text, where) {
+  return { path: path18, record: parseJson(runRecord, text, `${where}:${path18}`) };
 }
 function uniqueById(stored) {
   const seen = /* @__PURE__ */ new Set();
@@ -22498,11 +22498,49 @@ ${files.map((f) => f.path).join("\n")}
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { link, mkdir, readdir, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
+import path16 from "node:path";
+
+// actions/src/core/disk.ts
+import { statfs } from "node:fs/promises";
 import path15 from "node:path";
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+async function freeBytes(p) {
+  for (let dir = p; ; dir = path15.dirname(dir)) {
+    try {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    } catch {
+      if (path15.dirname(dir) === dir) return null;
+    }
+  }
+}
+async function writing(where, needed, write) {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isNoSpace(err)) throw err;
+    const free = await freeBytes(where);
+    throw new InfrastructureError(
+      `no space left on device writing ${where}: it needs ${human(needed)}, the file system has ${free === null ? "an unknown amount" : human(free)} free; free space there (an old cache or run folder) and run again`,
+      { cause: err }
+    );
+  }
+}
+
+// actions/src/history/local-folder.ts
 var LocalFolderStore = class {
   root;
   constructor(root) {
-    this.root = path15.resolve(root);
+    this.root = path16.resolve(root);
   }
   describe() {
     return `dir:${this.root}`;
@@ -22526,16 +22564,18 @@ var LocalFolderStore = class {
   async write(files) {
     const out = [];
     for (const { rel: rel2, text } of files) {
-      const file = path15.join(this.root, ...rel2.split("/"));
-      await mkdir(path15.dirname(file), { recursive: true });
-      const tmp = path15.join(path15.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
-      await writeFile2(tmp, text);
+      const file = path16.join(this.root, ...rel2.split("/"));
+      const tmp = path16.join(path16.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
       try {
+        await writing(file, Buffer.byteLength(text), async () => {
+          await mkdir(path16.dirname(file), { recursive: true });
+          await writeFile2(tmp, text);
+        });
         await link(tmp, file);
       } catch (err) {
         if (err.code !== "EEXIST") throw err;
       } finally {
-        await unlink(tmp);
+        await unlink(tmp).catch(() => void 0);
       }
       out.push(rel2);
     }
@@ -22543,17 +22583,17 @@ var LocalFolderStore = class {
   }
   /** Layout files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel2) {
-    const base = path15.join(this.root, ...rel2.split("/").filter((p) => p !== ""));
+    const base = path16.join(this.root, ...rel2.split("/").filter((p) => p !== ""));
     const entries = await readdir(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    return entries.map((e) => path15.relative(this.root, path15.join(base, e)).split(path15.sep).join("/")).filter(isLayoutFile);
+    return entries.map((e) => path16.relative(this.root, path16.join(base, e)).split(path16.sep).join("/")).filter(isLayoutFile);
   }
   async listHealth(device2) {
     const out = [];
     for (const rel2 of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path15.join(this.root, ...rel2.split("/")), "utf8");
+      const text = await readFile2(path16.join(this.root, ...rel2.split("/")), "utf8");
       out.push(readStoredHealth(rel2, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -22563,7 +22603,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel2 of rels) {
       if (cellId2 === void 0 && isHealthPath(rel2)) continue;
-      const text = await readFile2(path15.join(this.root, ...rel2.split("/")), "utf8");
+      const text = await readFile2(path16.join(this.root, ...rel2.split("/")), "utf8");
       out.push(...readLayoutFile(rel2, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
@@ -22845,17 +22885,18 @@ var PostgresStore = class {
     if (q.cell !== void 0) add("cell = ?", q.cell);
     if (q.device !== void 0) add("device = ?", q.device);
     if (q.role !== void 0) add("role = ?", q.role);
-    if (q.last !== void 0) {
+    const last = q.last;
+    if (last !== void 0) {
+      if (last <= 0) return;
       const where = filters.length === 0 ? "" : `WHERE ${filters.join(" AND ")}`;
       const edge = await this.run(
         "read records",
         (c3) => c3.query(
           `SELECT started_at, id FROM pte_farm_records ${where} ORDER BY started_at DESC, id DESC OFFSET $${params.length + 1} LIMIT 1`,
-          [...params, Math.max(0, q.last - 1)]
+          [...params, last - 1]
         )
       );
       const first = edge.rows[0];
-      if (q.last <= 0) return;
       if (first !== void 0) {
         params.push(first.started_at, first.id);
         filters.push(`(started_at, id) >= ($${params.length - 1}, $${params.length})`);
@@ -22879,9 +22920,9 @@ var PostgresStore = class {
         )
       );
       for (const row of res.rows) yield readStored(row.id, row.body, this.where);
-      const last = res.rows.at(-1);
-      if (last === void 0 || res.rows.length < this.pageSize) return;
-      after = { started_at: last.started_at, id: last.id };
+      const last2 = res.rows.at(-1);
+      if (last2 === void 0 || res.rows.length < this.pageSize) return;
+      after = { started_at: last2.started_at, id: last2.id };
     }
   }
   async cells() {
@@ -23073,7 +23114,7 @@ async function planOutputs(opts) {
 }
 
 // actions/src/action-runs/io.ts
-import path16 from "node:path";
+import path17 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os3 from "os";
@@ -23537,6 +23578,21 @@ var manifest = obj({
   created_at: str
 });
 
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+
 // actions/src/pipeline/step-notes.ts
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
@@ -23553,6 +23609,24 @@ var stepNote = obj({
   /** The orchestrator's readings around execute; empty for the build stages. */
   telemetry: arr(telemetrySample)
 });
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
 
 // actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
@@ -23969,9 +24043,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path16.resolve(workspace, v);
+      return v === "" ? "" : path17.resolve(workspace, v);
     },
-    requiredPath: (name) => path16.resolve(workspace, required(name)),
+    requiredPath: (name) => path17.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -24020,6 +24094,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -24072,4 +24148,5 @@ cell set \`${String(out.cell_set)}\`: ${line}
 });
 
 // actions/src/entries/plan.ts
+cancelOnSignals();
 await run();

@@ -9695,8 +9695,8 @@ function endpointWithDefaults(defaults, route, options) {
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
-  const endpoint2 = endpointWithDefaults.bind(null, DEFAULTS2);
-  return Object.assign(endpoint2, {
+  const endpoint22 = endpointWithDefaults.bind(null, DEFAULTS2);
+  return Object.assign(endpoint22, {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
@@ -10382,26 +10382,26 @@ function toErrorMessage(data) {
   return `Unknown error: ${JSON.stringify(data)}`;
 }
 function withDefaults2(oldEndpoint, newDefaults) {
-  const endpoint2 = oldEndpoint.defaults(newDefaults);
+  const endpoint22 = oldEndpoint.defaults(newDefaults);
   const newApi = function(route, parameters) {
-    const endpointOptions = endpoint2.merge(route, parameters);
+    const endpointOptions = endpoint22.merge(route, parameters);
     if (!endpointOptions.request || !endpointOptions.request.hook) {
-      return fetchWrapper(endpoint2.parse(endpointOptions));
+      return fetchWrapper(endpoint22.parse(endpointOptions));
     }
     const request2 = (route2, parameters2) => {
       return fetchWrapper(
-        endpoint2.parse(endpoint2.merge(route2, parameters2))
+        endpoint22.parse(endpoint22.merge(route2, parameters2))
       );
     };
     Object.assign(request2, {
-      endpoint: endpoint2,
-      defaults: withDefaults2.bind(null, endpoint2)
+      endpoint: endpoint22,
+      defaults: withDefaults2.bind(null, endpoint22)
     });
     return endpointOptions.request.hook(request2, endpointOptions);
   };
   return Object.assign(newApi, {
-    endpoint: endpoint2,
-    defaults: withDefaults2.bind(null, endpoint2)
+    endpoint: endpoint22,
+    defaults: withDefaults2.bind(null, endpoint22)
   });
 }
 var request = withDefaults2(endpoint, defaults_default);
@@ -10539,12 +10539,12 @@ function withAuthorizationPrefix(token) {
   return `token ${token}`;
 }
 async function hook(token, request2, route, parameters) {
-  const endpoint2 = request2.endpoint.merge(
+  const endpoint3 = request2.endpoint.merge(
     route,
     parameters
   );
-  endpoint2.headers.authorization = withAuthorizationPrefix(token);
-  return request2(endpoint2);
+  endpoint3.headers.authorization = withAuthorizationPrefix(token);
+  return request2(endpoint3);
 }
 var createTokenAuth = function createTokenAuth2(token) {
   if (!token) {
@@ -13139,8 +13139,8 @@ var endpoints_default = Endpoints;
 // node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
 var endpointMethodsMap = /* @__PURE__ */ new Map();
 for (const [scope, endpoints] of Object.entries(endpoints_default)) {
-  for (const [methodName, endpoint2] of Object.entries(endpoints)) {
-    const [route, defaults, decorations] = endpoint2;
+  for (const [methodName, endpoint3] of Object.entries(endpoints)) {
+    const [route, defaults, decorations] = endpoint3;
     const [method, url] = route.split(/ /);
     const endpointDefaults = Object.assign(
       {
@@ -13382,7 +13382,7 @@ function explainGitHubError(operation, error2) {
   const options = { cause: error2 };
   if (error2.response === void 0) {
     return new InfrastructureError(
-      `GitHub: could not ${operation.action}: GitHub did not answer (${said})`,
+      `GitHub: could not ${operation.action}: GitHub did not answer ${endpoint2(error2)}(${said})`,
       options
     );
   }
@@ -13411,12 +13411,25 @@ function explainGitHubError(operation, error2) {
     );
   }
   if (status >= 500) {
-    return new InfrastructureError(`${base}. GitHub failed; run the job again later.`, options);
+    return new InfrastructureError(
+      `${base}. GitHub kept failing ${endpoint2(error2)}after the client's bounded retries; run the job again later.`,
+      options
+    );
   }
   return new InfrastructureError(
     `${base}. GitHub refused the request the farm built; this is a bug in the farm.`,
     options
   );
+}
+function endpoint2(error2) {
+  const { method, url } = error2.request ?? {};
+  if (method === void 0 || url === void 0) return "";
+  let p = url;
+  try {
+    p = new URL(url).pathname;
+  } catch {
+  }
+  return `on ${method} ${p} `;
 }
 function githubMessage(error2) {
   const data = error2.response?.data;
@@ -15718,6 +15731,17 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
+// actions/src/core/disk.ts
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
 
@@ -15748,6 +15772,21 @@ var catalogueSchema = obj({
   )
 });
 
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+
 // actions/src/pipeline/step-notes.ts
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
@@ -15764,6 +15803,24 @@ var stepNote = obj({
   /** The orchestrator's readings around execute; empty for the build stages. */
   telemetry: arr(telemetrySample)
 });
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
 
 // actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
@@ -16436,6 +16493,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -16552,6 +16611,7 @@ ${published.assets.length} files uploaded and verified: ${published.url}
 });
 
 // actions/src/entries/release.ts
+cancelOnSignals();
 await run();
 /*! Bundled license information:
 

@@ -1434,17 +1434,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path18) {
-      const ctrl = callVisitor(key, node, visitor, path18);
+    function visit_(key, node, visitor, path19) {
+      const ctrl = callVisitor(key, node, visitor, path19);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path18, ctrl);
-        return visit_(key, ctrl, visitor, path18);
+        replaceNode(key, path19, ctrl);
+        return visit_(key, ctrl, visitor, path19);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path18 = Object.freeze(path18.concat(node));
+          path19 = Object.freeze(path19.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path18);
+            const ci = visit_(i2, node.items[i2], visitor, path19);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -1455,13 +1455,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path18 = Object.freeze(path18.concat(node));
-          const ck = visit_("key", node.key, visitor, path18);
+          path19 = Object.freeze(path19.concat(node));
+          const ck = visit_("key", node.key, visitor, path19);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path18);
+          const cv = visit_("value", node.value, visitor, path19);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1482,17 +1482,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path18) {
-      const ctrl = await callVisitor(key, node, visitor, path18);
+    async function visitAsync_(key, node, visitor, path19) {
+      const ctrl = await callVisitor(key, node, visitor, path19);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path18, ctrl);
-        return visitAsync_(key, ctrl, visitor, path18);
+        replaceNode(key, path19, ctrl);
+        return visitAsync_(key, ctrl, visitor, path19);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path18 = Object.freeze(path18.concat(node));
+          path19 = Object.freeze(path19.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path18);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path19);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -1503,13 +1503,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path18 = Object.freeze(path18.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path18);
+          path19 = Object.freeze(path19.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path19);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path18);
+          const cv = await visitAsync_("value", node.value, visitor, path19);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1536,23 +1536,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path18) {
+    function callVisitor(key, node, visitor, path19) {
       if (typeof visitor === "function")
-        return visitor(key, node, path18);
+        return visitor(key, node, path19);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path18);
+        return visitor.Map?.(key, node, path19);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path18);
+        return visitor.Seq?.(key, node, path19);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path18);
+        return visitor.Pair?.(key, node, path19);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path18);
+        return visitor.Scalar?.(key, node, path19);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path18);
+        return visitor.Alias?.(key, node, path19);
       return void 0;
     }
-    function replaceNode(key, path18, node) {
-      const parent = path18[path18.length - 1];
+    function replaceNode(key, path19, node) {
+      const parent = path19[path19.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -2164,10 +2164,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path18, value) {
+    function collectionFromPath(schema, path19, value) {
       let v = value;
-      for (let i2 = path18.length - 1; i2 >= 0; --i2) {
-        const k = path18[i2];
+      for (let i2 = path19.length - 1; i2 >= 0; --i2) {
+        const k = path19[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -2186,7 +2186,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path18) => path18 == null || typeof path18 === "object" && !!path18[Symbol.iterator]().next().done;
+    var isEmptyPath = (path19) => path19 == null || typeof path19 === "object" && !!path19[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -2216,11 +2216,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path18, value) {
-        if (isEmptyPath(path18))
+      addIn(path19, value) {
+        if (isEmptyPath(path19))
           this.add(value);
         else {
-          const [key, ...rest] = path18;
+          const [key, ...rest] = path19;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -2234,8 +2234,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path18) {
-        const [key, ...rest] = path18;
+      deleteIn(path19) {
+        const [key, ...rest] = path19;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -2249,8 +2249,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path18, keepScalar) {
-        const [key, ...rest] = path18;
+      getIn(path19, keepScalar) {
+        const [key, ...rest] = path19;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -2268,8 +2268,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path18) {
-        const [key, ...rest] = path18;
+      hasIn(path19) {
+        const [key, ...rest] = path19;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -2279,8 +2279,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path18, value) {
-        const [key, ...rest] = path18;
+      setIn(path19, value) {
+        const [key, ...rest] = path19;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -4795,9 +4795,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path18, value) {
+      addIn(path19, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path18, value);
+          this.contents.addIn(path19, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -4872,14 +4872,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path18) {
-        if (Collection2.isEmptyPath(path18)) {
+      deleteIn(path19) {
+        if (Collection2.isEmptyPath(path19)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path18) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path19) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -4894,10 +4894,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path18, keepScalar) {
-        if (Collection2.isEmptyPath(path18))
+      getIn(path19, keepScalar) {
+        if (Collection2.isEmptyPath(path19))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path18, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path19, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -4908,10 +4908,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path18) {
-        if (Collection2.isEmptyPath(path18))
+      hasIn(path19) {
+        if (Collection2.isEmptyPath(path19))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path18) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path19) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -4928,13 +4928,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path18, value) {
-        if (Collection2.isEmptyPath(path18)) {
+      setIn(path19, value) {
+        if (Collection2.isEmptyPath(path19)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path18), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path19), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path18, value);
+          this.contents.setIn(path19, value);
         }
       }
       /**
@@ -6895,9 +6895,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path18) => {
+    visit.itemAtPath = (cst, path19) => {
       let item = cst;
-      for (const [field, index] of path18) {
+      for (const [field, index] of path19) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -6906,23 +6906,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path18) => {
-      const parent = visit.itemAtPath(cst, path18.slice(0, -1));
-      const field = path18[path18.length - 1][0];
+    visit.parentCollection = (cst, path19) => {
+      const parent = visit.itemAtPath(cst, path19.slice(0, -1));
+      const field = path19[path19.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path18, item, visitor) {
-      let ctrl = visitor(item, path18);
+    function _visit(path19, item, visitor) {
+      let ctrl = visitor(item, path19);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path18.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path19.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -6933,10 +6933,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path18);
+            ctrl = ctrl(item, path19);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path18) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path19) : ctrl;
     }
     exports.visit = visit;
   }
@@ -12132,7 +12132,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path18 = __require("path");
+    var path19 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -12171,7 +12171,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path18.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path18.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path19.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path19.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -12303,7 +12303,7 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path18 = __require("path");
+    var path19 = __require("path");
     var fs4 = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
@@ -14036,7 +14036,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path18) => inner(v, path18);
+  const check = (v, path19) => inner(v, path19);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -14045,19 +14045,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path18, detail, onKey = false) {
-    const where = formatPath(path18);
+  constructor(source, path19, detail, onKey = false) {
+    const where = formatPath(path19);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path18;
+    this.path = path19;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path18) {
+function formatPath(path19) {
   let out = "";
-  for (const seg of path18) {
+  for (const seg of path19) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -14072,52 +14072,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path18, expected, value) {
-  throw new ValidationError("", path18, `expected ${expected}, got ${describe(value)}`);
+function fail(path19, expected, value) {
+  throw new ValidationError("", path19, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path18) => typeof v === "string" ? v : fail(path18, "a string", v),
+  (v, path19) => typeof v === "string" ? v : fail(path19, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path18) => typeof v === "string" && v !== "" ? v : fail(path18, "a non-empty string", v),
+  (v, path19) => typeof v === "string" && v !== "" ? v : fail(path19, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path18) => typeof v === "number" && Number.isFinite(v) ? v : fail(path18, "a number", v),
+  (v, path19) => typeof v === "number" && Number.isFinite(v) ? v : fail(path19, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path18) => typeof v === "number" && Number.isInteger(v) ? v : fail(path18, "an integer", v),
+  (v, path19) => typeof v === "number" && Number.isInteger(v) ? v : fail(path19, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path18) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path18, "a non-negative integer", v),
+  (v, path19) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path19, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path18) => typeof v === "boolean" ? v : fail(path18, "a boolean", v),
+  (v, path19) => typeof v === "boolean" ? v : fail(path19, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path18) => allowed.includes(v) ? v : fail(path18, `one of ${shown}`, v);
+  const check = (v, path19) => allowed.includes(v) ? v : fail(path19, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path18) => {
-    if (!Array.isArray(v)) fail(path18, "an array", v);
-    return v.map((el, i2) => item(el, [...path18, i2]));
+  const check = (v, path19) => {
+    if (!Array.isArray(v)) fail(path19, "an array", v);
+    return v.map((el, i2) => item(el, [...path19, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path18) => v === null ? null : inner(v, path18);
+  const check = (v, path19) => v === null ? null : inner(v, path19);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path18) => v === void 0 ? void 0 : inner(v, path18);
+  const check = (v, path19) => v === void 0 ? void 0 : inner(v, path19);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -14125,10 +14125,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path18) => {
-    if (!isPlainObject(v)) fail(path18, "an object", v);
+  const check = (v, path19) => {
+    if (!isPlainObject(v)) fail(path19, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path18, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path19, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -14148,11 +14148,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path18) => {
-    if (!isPlainObject(v)) fail(path18, "an object", v);
+  const check = (v, path19) => {
+    if (!isPlainObject(v)) fail(path19, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path18, key]);
+      const value = check2(v[key], [...path19, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -14162,31 +14162,31 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path18) => {
+  const check = (v, path19) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path18, bad],
+          [...path19, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path18);
+    return known(v, path19);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path18) => {
-    if (!isPlainObject(v)) fail(path18, "an object", v);
+  const check = (v, path19) => {
+    if (!isPlainObject(v)) fail(path19, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path18, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path19, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path18);
+    return variant(v, path19);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
@@ -14194,17 +14194,17 @@ function tagged(key, variants) {
 }
 function open(shape) {
   const known = obj(shape);
-  const check = (v, path18) => {
-    const checked = known(v, path18);
+  const check = (v, path19) => {
+    const checked = known(v, path19);
     return { ...v, ...checked };
   };
   return withJsonSchema(check, () => objectSchema(shape, true));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path18) => {
-    const value = inner(v, path18);
+  const check = (v, path19) => {
+    const value = inner(v, path19);
     const problem2 = rule(value);
-    if (problem2 !== null) throw new ValidationError("", [...path18, ...problem2.path], problem2.message);
+    if (problem2 !== null) throw new ValidationError("", [...path19, ...problem2.path], problem2.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -14412,7 +14412,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path18) => path18.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path19) => path19.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -14992,8 +14992,8 @@ function endpointWithDefaults(defaults2, route, options) {
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
-  const endpoint2 = endpointWithDefaults.bind(null, DEFAULTS2);
-  return Object.assign(endpoint2, {
+  const endpoint22 = endpointWithDefaults.bind(null, DEFAULTS2);
+  return Object.assign(endpoint22, {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
@@ -15679,26 +15679,26 @@ function toErrorMessage(data) {
   return `Unknown error: ${JSON.stringify(data)}`;
 }
 function withDefaults2(oldEndpoint, newDefaults) {
-  const endpoint2 = oldEndpoint.defaults(newDefaults);
+  const endpoint22 = oldEndpoint.defaults(newDefaults);
   const newApi = function(route, parameters) {
-    const endpointOptions = endpoint2.merge(route, parameters);
+    const endpointOptions = endpoint22.merge(route, parameters);
     if (!endpointOptions.request || !endpointOptions.request.hook) {
-      return fetchWrapper(endpoint2.parse(endpointOptions));
+      return fetchWrapper(endpoint22.parse(endpointOptions));
     }
     const request2 = (route2, parameters2) => {
       return fetchWrapper(
-        endpoint2.parse(endpoint2.merge(route2, parameters2))
+        endpoint22.parse(endpoint22.merge(route2, parameters2))
       );
     };
     Object.assign(request2, {
-      endpoint: endpoint2,
-      defaults: withDefaults2.bind(null, endpoint2)
+      endpoint: endpoint22,
+      defaults: withDefaults2.bind(null, endpoint22)
     });
     return endpointOptions.request.hook(request2, endpointOptions);
   };
   return Object.assign(newApi, {
-    endpoint: endpoint2,
-    defaults: withDefaults2.bind(null, endpoint2)
+    endpoint: endpoint22,
+    defaults: withDefaults2.bind(null, endpoint22)
   });
 }
 var request = withDefaults2(endpoint, defaults_default);
@@ -15836,12 +15836,12 @@ function withAuthorizationPrefix(token) {
   return `token ${token}`;
 }
 async function hook(token, request2, route, parameters) {
-  const endpoint2 = request2.endpoint.merge(
+  const endpoint3 = request2.endpoint.merge(
     route,
     parameters
   );
-  endpoint2.headers.authorization = withAuthorizationPrefix(token);
-  return request2(endpoint2);
+  endpoint3.headers.authorization = withAuthorizationPrefix(token);
+  return request2(endpoint3);
 }
 var createTokenAuth = function createTokenAuth2(token) {
   if (!token) {
@@ -16004,17 +16004,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path18 = requestOptions.url.replace(options.baseUrl, "");
+    const path19 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path18} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path19} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path18} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path19} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -18436,8 +18436,8 @@ var endpoints_default = Endpoints;
 // node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
 var endpointMethodsMap = /* @__PURE__ */ new Map();
 for (const [scope, endpoints] of Object.entries(endpoints_default)) {
-  for (const [methodName, endpoint2] of Object.entries(endpoints)) {
-    const [route, defaults2, decorations] = endpoint2;
+  for (const [methodName, endpoint3] of Object.entries(endpoints)) {
+    const [route, defaults2, decorations] = endpoint3;
     const [method, url] = route.split(/ /);
     const endpointDefaults = Object.assign(
       {
@@ -18946,6 +18946,24 @@ async function loadKnownIssues(file) {
       workaround: issue2.workaround
     };
   });
+}
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
 }
 
 // actions/src/pipeline/triage.ts
@@ -20115,7 +20133,7 @@ function explainGitHubError(operation, error2) {
   const options = { cause: error2 };
   if (error2.response === void 0) {
     return new InfrastructureError(
-      `GitHub: could not ${operation.action}: GitHub did not answer (${said})`,
+      `GitHub: could not ${operation.action}: GitHub did not answer ${endpoint2(error2)}(${said})`,
       options
     );
   }
@@ -20144,12 +20162,25 @@ function explainGitHubError(operation, error2) {
     );
   }
   if (status >= 500) {
-    return new InfrastructureError(`${base}. GitHub failed; run the job again later.`, options);
+    return new InfrastructureError(
+      `${base}. GitHub kept failing ${endpoint2(error2)}after the client's bounded retries; run the job again later.`,
+      options
+    );
   }
   return new InfrastructureError(
     `${base}. GitHub refused the request the farm built; this is a bug in the farm.`,
     options
   );
+}
+function endpoint2(error2) {
+  const { method, url } = error2.request ?? {};
+  if (method === void 0 || url === void 0) return "";
+  let p = url;
+  try {
+    p = new URL(url).pathname;
+  } catch {
+  }
+  return `on ${method} ${p} `;
 }
 function githubMessage(error2) {
   const data = error2.response?.data;
@@ -22007,7 +22038,7 @@ var validateDelay = (delay, optionName) => {
   }
 };
 var MAX_DELAY = 2 ** 31 - 1;
-var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
+var throwOnTimeout = (kill, timeout, context, controller2) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller2)];
 var killAfterTimeout = async (kill, timeout, context, { signal }) => {
   await setTimeout2(timeout, void 0, { signal });
   context.terminationReason ??= "timeout";
@@ -22027,7 +22058,7 @@ var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
   return forceKillAfterDelay;
 };
 var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
-var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
+var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller: controller2 }, signalOrError, errorArgument) => {
   const { signal, error: error2 } = parseKillArguments(signalOrError, errorArgument, killSignal);
   emitKillError(error2, onInternalError);
   const killResult = kill(signal);
@@ -22038,7 +22069,7 @@ var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onIn
     killSignal,
     killResult,
     context,
-    controller
+    controller: controller2
   });
   return killResult;
 };
@@ -22057,13 +22088,13 @@ var emitKillError = (error2, onInternalError) => {
     onInternalError.reject(error2);
   }
 };
-var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
+var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller: controller2 }) => {
   if (signal === killSignal && killResult) {
     killOnTimeout({
       kill,
       forceKillAfterDelay,
       context,
-      controllerSignal: controller.signal
+      controllerSignal: controller2.signal
     });
   }
 };
@@ -22102,7 +22133,7 @@ var validateRenamedSignalOption = ({ signal }) => {
     throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
   }
 };
-var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
+var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller: controller2 }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller2)];
 var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
   await onAbortedSignal(cancelSignal, signal);
   context.terminationReason ??= "cancel";
@@ -22405,11 +22436,11 @@ var handleStrictResponse = (wrappedMessage, anyProcess) => {
 var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
   const deferred = createDeferred();
   STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     const { isDeadlock, hasListeners } = await Promise.race([
       deferred,
-      throwOnDisconnect(anyProcess, isSubprocess, controller)
+      throwOnDisconnect(anyProcess, isSubprocess, controller2)
     ]);
     if (isDeadlock) {
       throwOnStrictDeadlockError(isSubprocess);
@@ -22418,7 +22449,7 @@ var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => 
       throwOnMissingStrict(isSubprocess);
     }
   } finally {
-    controller.abort();
+    controller2.abort();
     delete STRICT_RESPONSES[wrappedMessage.id];
   }
 };
@@ -22611,14 +22642,14 @@ var throwOnGracefulCancel = ({
   gracefulCancel,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 }) => gracefulCancel ? [sendOnAbort({
   subprocess,
   kill,
   cancelSignal,
   forceKillAfterDelay,
   context,
-  controller
+  controller: controller2
 })] : [];
 var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
   await onAbortedSignal(cancelSignal, signal);
@@ -23432,24 +23463,24 @@ var getAsyncIterable = (stream) => {
 };
 var { toString } = Object.prototype;
 var getStreamIterable = async function* (stream) {
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  handleStreamEnd(stream, controller, state);
+  handleStreamEnd(stream, controller2, state);
   try {
-    for await (const [chunk2] of nodeImports.on(stream, "data", { signal: controller.signal })) {
+    for await (const [chunk2] of nodeImports.on(stream, "data", { signal: controller2.signal })) {
       yield chunk2;
     }
   } catch (error2) {
     if (state.error !== void 0) {
       throw state.error;
-    } else if (!controller.signal.aborted) {
+    } else if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
     stream.destroy();
   }
 };
-var handleStreamEnd = async (stream, controller, state) => {
+var handleStreamEnd = async (stream, controller2, state) => {
   try {
     await nodeImports.finished(stream, {
       cleanup: true,
@@ -23460,7 +23491,7 @@ var handleStreamEnd = async (stream, controller, state) => {
   } catch (error2) {
     state.error = error2;
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var nodeImports = {};
@@ -25517,17 +25548,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path18 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path18)) {
+    const path19 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path19)) {
       continue;
     }
-    writtenPaths.add(path18);
-    if (append || outputFiles.has(path18)) {
-      appendFileSync(path18, contents);
+    writtenPaths.add(path19);
+    if (append || outputFiles.has(path19)) {
+      appendFileSync(path19, contents);
     } else {
-      writeFileSync(path18, contents);
+      writeFileSync(path19, contents);
     }
-    outputFiles.add(path18);
+    outputFiles.add(path19);
   }
 };
 
@@ -25758,13 +25789,13 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
 var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  stopOnAbort(signal, controller);
+  const controller2 = new AbortController();
+  stopOnAbort(signal, controller2);
   try {
     return await Promise.race([
-      getMessage(ipcEmitter, filter, controller),
-      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
-      throwOnStrictError(ipcEmitter, isSubprocess, controller)
+      getMessage(ipcEmitter, filter, controller2),
+      throwOnDisconnect2(ipcEmitter, isSubprocess, controller2),
+      throwOnStrictError(ipcEmitter, isSubprocess, controller2)
     ]);
   } catch (error2) {
     if (!signal?.aborted) {
@@ -25772,21 +25803,21 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     }
     throw error2;
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
   }
 };
-var stopOnAbort = (signal, controller) => {
+var stopOnAbort = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var getMessage = async (ipcEmitter, filter, { signal }) => {
   if (filter === void 0) {
@@ -25831,14 +25862,14 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   });
   addReference(channel, reference);
   const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   const state = {};
-  stopOnAbort2(signal, controller);
-  stopOnDisconnect(anyProcess, ipcEmitter, controller);
+  stopOnAbort2(signal, controller2);
+  stopOnDisconnect(anyProcess, ipcEmitter, controller2);
   abortOnStrictError({
     ipcEmitter,
     isSubprocess,
-    controller,
+    controller: controller2,
     state
   });
   return iterateOnMessages({
@@ -25848,49 +25879,49 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
     ipcEmitter,
     isSubprocess,
     shouldAwait,
-    controller,
+    controller: controller2,
     state,
     reference,
     signal
   });
 };
-var stopOnAbort2 = (signal, controller) => {
+var stopOnAbort2 = (signal, controller2) => {
   if (signal === void 0) {
     return;
   }
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
-var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
+var stopOnDisconnect = async (anyProcess, ipcEmitter, controller2) => {
   try {
-    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
-    controller.abort();
+    await once6(ipcEmitter, "disconnect", { signal: controller2.signal });
+    controller2.abort();
   } catch {
   }
 };
-var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
+var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controller2, state }) => {
   try {
-    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
+    const [error2] = await once6(ipcEmitter, "strict:error", { signal: controller2.signal });
     state.error = getStrictResponseError(error2, isSubprocess);
-    controller.abort();
+    controller2.abort();
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
-    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+    for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
       yield message;
     }
   } catch {
     throwIfStrictError(state);
   } finally {
-    controller.abort();
+    controller2.abort();
     removeReference(channel, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
@@ -26186,14 +26217,14 @@ var MergedStream = class extends PassThroughStream {
 };
 var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      onMergedStreamEnd(passThroughStream, controller),
-      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
+      onMergedStreamEnd(passThroughStream, controller2),
+      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller2)
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
   }
 };
@@ -26219,17 +26250,17 @@ var validateStream = (stream) => {
 };
 var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted2, onFinished, unpipeEvent }) => {
   updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
-  const controller = new AbortController();
+  const controller2 = new AbortController();
   try {
     await Promise.race([
-      afterMergedStreamFinished(onFinished, stream, controller),
+      afterMergedStreamFinished(onFinished, stream, controller2),
       onInputStreamEnd({
         passThroughStream,
         stream,
         streams,
         ended,
         aborted: aborted2,
-        controller
+        controller: controller2
       }),
       onInputStreamUnpipe({
         stream,
@@ -26237,11 +26268,11 @@ var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, abo
         ended,
         aborted: aborted2,
         unpipeEvent,
-        controller
+        controller: controller2
       })
     ]);
   } finally {
-    controller.abort();
+    controller2.abort();
     updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
   }
   if (streams.size > 0 && streams.size === ended.size + aborted2.size) {
@@ -26372,7 +26403,7 @@ var abortSourceStream = (source) => {
 };
 
 // node_modules/execa/lib/io/output-async.js
-var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
+var pipeOutputAsync = (subprocess, fileDescriptors, controller2) => {
   const pipeGroups = /* @__PURE__ */ new Map();
   for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
     const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
@@ -26387,7 +26418,7 @@ var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
         direction,
         fdNumber,
         pipeGroups,
-        controller
+        controller: controller2
       });
     }
   }
@@ -26409,11 +26440,11 @@ var pipeTransform = (subprocess, stream, direction, fdNumber) => {
   subprocess.stdio[fdNumber] = stream;
 };
 var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
-var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
+var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller: controller2 }) => {
   if (stream === void 0) {
     return;
   }
-  setStandardStreamMaxListeners(stream, controller);
+  setStandardStreamMaxListeners(stream, controller2);
   const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
   const outputStreams = pipeGroups.get(inputStream) ?? [];
   pipeGroups.set(inputStream, [...outputStreams, outputStream]);
@@ -26772,11 +26803,11 @@ var waitForConcurrentStreams = async ({ resolve, promises: promises3 }, subproce
 import { on as on5 } from "node:events";
 import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
 var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
-  const controller = new AbortController();
-  stopReadingOnExit(subprocess, controller);
+  const controller2 = new AbortController();
+  stopReadingOnExit(subprocess, controller2);
   return iterateOnStream({
     stream: subprocessStdout,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
     encoding,
@@ -26784,21 +26815,21 @@ var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldE
     preserveNewlines
   });
 };
-var stopReadingOnExit = async (subprocess, controller) => {
+var stopReadingOnExit = async (subprocess, controller2) => {
   try {
     await subprocess;
   } catch {
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
-  const controller = new AbortController();
-  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
+  const controller2 = new AbortController();
+  stopReadingOnStreamEnd(onStreamEnd, controller2, stream);
   const objectMode = stream.readableObjectMode && !allMixed;
   return iterateOnStream({
     stream,
-    controller,
+    controller: controller2,
     binary: encoding === "buffer",
     shouldEncode: !objectMode,
     encoding,
@@ -26806,18 +26837,18 @@ var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewlin
     preserveNewlines: !stripFinalNewline2
   });
 };
-var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
+var stopReadingOnStreamEnd = async (onStreamEnd, controller2, stream) => {
   try {
     await onStreamEnd;
   } catch {
     stream.destroy();
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
-var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
+var iterateOnStream = ({ stream, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
   const onStdoutChunk = on5(stream, "data", {
-    signal: controller.signal,
+    signal: controller2.signal,
     highWaterMark: HIGH_WATER_MARK,
     // Backward compatibility with older name for this option
     // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
@@ -26826,7 +26857,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
   });
   return iterateOnData({
     onStdoutChunk,
-    controller,
+    controller: controller2,
     binary,
     shouldEncode,
     encoding,
@@ -26836,7 +26867,7 @@ var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, sho
 };
 var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
 var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
-var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
+var iterateOnData = async function* ({ onStdoutChunk, controller: controller2, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
   const generators = getGenerators({
     binary,
     shouldEncode,
@@ -26849,7 +26880,7 @@ var iterateOnData = async function* ({ onStdoutChunk, controller, binary, should
       yield* transformChunkSync(chunk2, generators, 0);
     }
   } catch (error2) {
-    if (!controller.signal.aborted) {
+    if (!controller2.signal.aborted) {
       throw error2;
     }
   } finally {
@@ -27434,15 +27465,15 @@ var forwardIpcMethods = (promise, destination, pipeFailureSignal) => {
   promise.getEachMessage = getEachPipeMessage.bind(void 0, promise, destination, pipeFailureSignal);
 };
 var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
-  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
+  const controller2 = new AbortController();
+  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller2.signal, internalGetOneMessageOptions));
+  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller2);
 };
-var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
+var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller2) => {
   try {
-    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
+    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller2.signal)]);
   } finally {
-    controller.abort();
+    controller2.abort();
   }
 };
 var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
@@ -27455,16 +27486,16 @@ var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => 
   }, { once: true, signal: listenerSignal });
 });
 var getEachPipeMessage = (promise, destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const iterator2 = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
-  abortOnSignal(pipeFailureSignal, controller);
-  return iterateOnPipeMessages(promise, iterator2, controller);
+  const controller2 = new AbortController();
+  const iterator2 = destination.getEachMessage(...addPipeOptions(arguments_, controller2.signal, internalGetEachMessageOptions));
+  abortOnSignal(pipeFailureSignal, controller2);
+  return iterateOnPipeMessages(promise, iterator2, controller2);
 };
-var iterateOnPipeMessages = async function* (promise, iterator2, controller) {
+var iterateOnPipeMessages = async function* (promise, iterator2, controller2) {
   try {
     yield* iterator2;
   } finally {
-    controller.abort();
+    controller2.abort();
     await promise;
   }
 };
@@ -27475,14 +27506,14 @@ var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
   const [options] = arguments_;
   return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
 };
-var abortOnSignal = (signal, controller) => {
+var abortOnSignal = (signal, controller2) => {
   if (signal.aborted) {
-    controller.abort();
+    controller2.abort();
     return;
   }
   signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
+    controller2.abort();
+  }, { once: true, signal: controller2.signal });
 };
 var handlePipePromise = async ({
   source,
@@ -27794,7 +27825,7 @@ var waitForSubprocessResult = async ({
   fileDescriptors,
   originalStreams,
   onInternalError,
-  controller
+  controller: controller2
 }) => {
   const exitPromise = waitForExit(subprocess, context);
   const streamInfo = {
@@ -27849,14 +27880,14 @@ var waitForSubprocessResult = async ({
         ...customStreamsEndPromises
       ]),
       onInternalError,
-      throwOnSubprocessError(subprocess, controller),
-      ...throwOnTimeout(kill, timeout, context, controller),
+      throwOnSubprocessError(subprocess, controller2),
+      ...throwOnTimeout(kill, timeout, context, controller2),
       ...throwOnCancel({
         kill,
         cancelSignal,
         gracefulCancel,
         context,
-        controller
+        controller: controller2
       }),
       ...throwOnGracefulCancel({
         subprocess,
@@ -27865,7 +27896,7 @@ var waitForSubprocessResult = async ({
         gracefulCancel,
         forceKillAfterDelay,
         context,
-        controller
+        controller: controller2
       })
     ]);
   } catch (error2) {
@@ -28126,10 +28157,10 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
       verboseInfo
     });
   }
-  const controller = new AbortController();
-  setMaxListeners(Infinity, controller.signal);
+  const controller2 = new AbortController();
+  setMaxListeners(Infinity, controller2.signal);
   const originalStreams = [...subprocess.stdio];
-  pipeOutputAsync(subprocess, fileDescriptors, controller);
+  pipeOutputAsync(subprocess, fileDescriptors, controller2);
   setIpcSubprocessOptions(subprocess, options);
   const context = {};
   const onInternalError = createDeferred();
@@ -28138,9 +28169,9 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     options,
     onInternalError,
     context,
-    controller
+    controller: controller2
   });
-  cleanupOnExit(kill, options, controller);
+  cleanupOnExit(kill, options, controller2);
   const all = makeAllStream(subprocess, options);
   const promise = handlePromise({
     subprocess,
@@ -28155,7 +28186,7 @@ var spawnSubprocessAsync = ({ file, commandArguments, options, startTime, verbos
     escapedCommand,
     context,
     onInternalError,
-    controller
+    controller: controller2
   });
   return {
     subprocess,
@@ -28185,7 +28216,7 @@ var getSubprocessProperties = (nodeChildProcess, all) => ({
   all,
   kill: nodeChildProcess.kill.bind(nodeChildProcess)
 });
-var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
+var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller: controller2 }) => {
   const [
     errorInfo,
     [exitCode, signal],
@@ -28202,9 +28233,9 @@ var handlePromise = async ({ subprocess, kill, all: allStream, options, startTim
     fileDescriptors,
     originalStreams,
     onInternalError,
-    controller
+    controller: controller2
   });
-  controller.abort();
+  controller2.abort();
   onInternalError.resolve();
   const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
   const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
@@ -28627,8 +28658,8 @@ function healthPrefix(device2) {
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
 }
-function readStoredHealth(path18, text, where) {
-  return { path: path18, report: parseJson(healthReport, text, `${where}:${path18}`) };
+function readStoredHealth(path19, text, where) {
+  return { path: path19, report: parseJson(healthReport, text, `${where}:${path19}`) };
 }
 function healthByTime(a2, b) {
   return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
@@ -28636,8 +28667,8 @@ function healthByTime(a2, b) {
 function cellPrefix(cellId3) {
   return cellId3.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
-function readStored(path18, text, where) {
-  return { path: path18, record: parseJson(runRecord, text, `${where}:${path18}`) };
+function readStored(path19, text, where) {
+  return { path: path19, record: parseJson(runRecord, text, `${where}:${path19}`) };
 }
 function uniqueById(stored) {
   const seen = /* @__PURE__ */ new Set();
@@ -28937,11 +28968,49 @@ ${files.map((f) => f.path).join("\n")}
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { link as link2, mkdir, readdir, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
+import path15 from "node:path";
+
+// actions/src/core/disk.ts
+import { statfs } from "node:fs/promises";
 import path14 from "node:path";
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+async function freeBytes(p) {
+  for (let dir = p; ; dir = path14.dirname(dir)) {
+    try {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    } catch {
+      if (path14.dirname(dir) === dir) return null;
+    }
+  }
+}
+async function writing(where, needed, write) {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isNoSpace(err)) throw err;
+    const free = await freeBytes(where);
+    throw new InfrastructureError(
+      `no space left on device writing ${where}: it needs ${human(needed)}, the file system has ${free === null ? "an unknown amount" : human(free)} free; free space there (an old cache or run folder) and run again`,
+      { cause: err }
+    );
+  }
+}
+
+// actions/src/history/local-folder.ts
 var LocalFolderStore = class {
   root;
   constructor(root) {
-    this.root = path14.resolve(root);
+    this.root = path15.resolve(root);
   }
   describe() {
     return `dir:${this.root}`;
@@ -28965,16 +29034,18 @@ var LocalFolderStore = class {
   async write(files) {
     const out = [];
     for (const { rel, text } of files) {
-      const file = path14.join(this.root, ...rel.split("/"));
-      await mkdir(path14.dirname(file), { recursive: true });
-      const tmp = path14.join(path14.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
-      await writeFile2(tmp, text);
+      const file = path15.join(this.root, ...rel.split("/"));
+      const tmp = path15.join(path15.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
       try {
+        await writing(file, Buffer.byteLength(text), async () => {
+          await mkdir(path15.dirname(file), { recursive: true });
+          await writeFile2(tmp, text);
+        });
         await link2(tmp, file);
       } catch (err) {
         if (err.code !== "EEXIST") throw err;
       } finally {
-        await unlink(tmp);
+        await unlink(tmp).catch(() => void 0);
       }
       out.push(rel);
     }
@@ -28982,17 +29053,17 @@ var LocalFolderStore = class {
   }
   /** Layout files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel) {
-    const base = path14.join(this.root, ...rel.split("/").filter((p) => p !== ""));
+    const base = path15.join(this.root, ...rel.split("/").filter((p) => p !== ""));
     const entries = await readdir(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    return entries.map((e) => path14.relative(this.root, path14.join(base, e)).split(path14.sep).join("/")).filter(isLayoutFile);
+    return entries.map((e) => path15.relative(this.root, path15.join(base, e)).split(path15.sep).join("/")).filter(isLayoutFile);
   }
   async listHealth(device2) {
     const out = [];
     for (const rel of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path14.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
       out.push(readStoredHealth(rel, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -29002,7 +29073,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId3 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile2(path14.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
@@ -29284,17 +29355,18 @@ var PostgresStore = class {
     if (q.cell !== void 0) add("cell = ?", q.cell);
     if (q.device !== void 0) add("device = ?", q.device);
     if (q.role !== void 0) add("role = ?", q.role);
-    if (q.last !== void 0) {
+    const last = q.last;
+    if (last !== void 0) {
+      if (last <= 0) return;
       const where = filters.length === 0 ? "" : `WHERE ${filters.join(" AND ")}`;
       const edge = await this.run(
         "read records",
         (c3) => c3.query(
           `SELECT started_at, id FROM pte_farm_records ${where} ORDER BY started_at DESC, id DESC OFFSET $${params.length + 1} LIMIT 1`,
-          [...params, Math.max(0, q.last - 1)]
+          [...params, last - 1]
         )
       );
       const first = edge.rows[0];
-      if (q.last <= 0) return;
       if (first !== void 0) {
         params.push(first.started_at, first.id);
         filters.push(`(started_at, id) >= ($${params.length - 1}, $${params.length})`);
@@ -29318,9 +29390,9 @@ var PostgresStore = class {
         )
       );
       for (const row of res.rows) yield readStored(row.id, row.body, this.where);
-      const last = res.rows.at(-1);
-      if (last === void 0 || res.rows.length < this.pageSize) return;
-      after = { started_at: last.started_at, id: last.id };
+      const last2 = res.rows.at(-1);
+      if (last2 === void 0 || res.rows.length < this.pageSize) return;
+      after = { started_at: last2.started_at, id: last2.id };
     }
   }
   async cells() {
@@ -29366,6 +29438,10 @@ var PostgresStore = class {
 // actions/src/history/open.ts
 var HISTORY_URL_ENV = "PTE_FARM_HISTORY_URL";
 var STORE_FORMS = "dir:PATH (a folder), git:REPO[#branch] (a git repository; default branch pte-farm-data) or postgres[:ENV] (the URL in $PTE_FARM_HISTORY_URL, or in $ENV)";
+function openStoreOrFolder(specOrFolder, env = process.env) {
+  const spec = /^(dir|git):|^postgres(:|$)/.test(specOrFolder) ? specOrFolder : `dir:${specOrFolder}`;
+  return openStore(spec, env);
+}
 function openStore(spec, env = process.env) {
   if (spec.startsWith("dir:") && spec.length > 4) return new LocalFolderStore(spec.slice(4));
   if (spec.startsWith("git:") && spec.length > 4) {
@@ -29396,7 +29472,7 @@ function openStore(spec, env = process.env) {
 
 // actions/src/records/read.ts
 import { readdir as readdir2, readFile as readFile3, stat } from "node:fs/promises";
-import path15 from "node:path";
+import path16 from "node:path";
 function sampleProblem(raw) {
   if (typeof raw !== "object" || raw === null) return null;
   const metrics = raw.metrics;
@@ -29452,7 +29528,7 @@ async function recordFiles(inputs, opts = {}) {
       continue;
     }
     for (const e of await readdir2(input, { recursive: true, withFileTypes: true })) {
-      if (e.isFile() && names2.test(e.name)) out.push(path15.join(e.parentPath, e.name));
+      if (e.isFile() && names2.test(e.name)) out.push(path16.join(e.parentPath, e.name));
     }
   }
   return [...new Set(out)].sort();
@@ -29546,7 +29622,6 @@ function render(a2, ctx) {
   });
 }
 async function syncNightlyIssues(o2) {
-  const spec = /^(dir|git):|^postgres(:|$)/.test(o2.history) ? o2.history : `dir:${o2.history}`;
   const [tonight, confirmations, open4, config, knownIssues] = await Promise.all([
     recordsUnder(o2.tonight),
     o2.confirmations ? recordsUnder(o2.confirmations) : Promise.resolve([]),
@@ -29555,7 +29630,7 @@ async function syncNightlyIssues(o2) {
     loadKnownIssues(o2.knownIssuesFile)
   ]);
   const cells = /* @__PURE__ */ new Set([...tonight.map((r) => r.cell.id), ...open4.map((x) => x.cell)]);
-  const history = await nightlySeries(openStore(spec), cells);
+  const history = await nightlySeries(openStoreOrFolder(o2.history), cells);
   const decision = nightly({ history, tonight, confirmations, open: open4, config });
   for (const n2 of decision.notes) o2.logger.info(n2);
   const issues = [];
@@ -30036,6 +30111,22 @@ async function upsertStickyComment(gh, options) {
   );
   if (recovered && value.body !== body)
     return { ...await update(gh, options, value, body), action: "created" };
+  const sticky = await findMarkedComment(gh, options);
+  if (sticky !== void 0 && sticky.id !== value.id) {
+    const operation2 = {
+      action: `delete duplicate comment ${value.id} on ${owner}/${repo}#${issueNumber}`,
+      permission: WRITE_PERMISSION
+    };
+    await retryIdempotent(
+      operation2,
+      () => gh.rest.issues.deleteComment({ owner, repo, comment_id: value.id }),
+      options
+    );
+    logger.info(
+      `another run created the comment first; removed ours (${value.id}) and wrote ${sticky.html_url}`
+    );
+    return update(gh, options, sticky, body);
+  }
   logger.info(`created comment ${value.html_url}`);
   return { id: value.id, url: value.html_url, action: "created" };
 }
@@ -30110,9 +30201,9 @@ var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
 var verdict = literal(...VERDICTS);
 var numbers = arr(num);
 var interval = withJsonSchema(
-  (v, path18) => {
-    const xs = numbers(v, path18);
-    if (xs.length !== 2) throw new ValidationError("", path18, `expected [lo, hi], got ${xs.length} numbers`);
+  (v, path19) => {
+    const xs = numbers(v, path19);
+    if (xs.length !== 2) throw new ValidationError("", path19, `expected [lo, hi], got ${xs.length} numbers`);
     return [xs[0], xs[1]];
   },
   { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 }
@@ -30147,7 +30238,7 @@ var comparison = obj({
 // actions/src/publish/hostile-files.ts
 import { constants as constants4 } from "node:fs";
 import { lstat, open as open2, opendir, realpath } from "node:fs/promises";
-import path16 from "node:path";
+import path17 from "node:path";
 var ARTIFACT_LIMITS = {
   /** Directory entries looked at, in all folders together: bounds the walk itself. */
   maxEntries: 4096,
@@ -30186,13 +30277,13 @@ var Walk = class {
   }
   /** Lists one folder, checking every entry with lstat; `visit` decides what to do with each. */
   async folder(rel, visit) {
-    const dir = await opendir(path16.join(this.root, rel));
+    const dir = await opendir(path17.join(this.root, rel));
     for await (const entry of dir) {
       if (++this.entries > this.limits.maxEntries) {
         throw new LimitError(`more than ${this.limits.maxEntries} entries`);
       }
       const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      await visit(entry.name, childRel, path16.join(this.root, childRel));
+      await visit(entry.name, childRel, path17.join(this.root, childRel));
     }
   }
   /** Accepts a regular, singly linked file inside the root, within the per-file and total limits. */
@@ -30202,8 +30293,8 @@ var Walk = class {
     if (!info2.isFile()) return this.reject(rel, "not a regular file");
     if (info2.nlink > 1) return this.reject(rel, "a hard link (links are never followed)");
     const real = await realpath(abs);
-    const inside = path16.relative(this.root, real);
-    if (inside.startsWith("..") || path16.isAbsolute(inside)) {
+    const inside = path17.relative(this.root, real);
+    if (inside.startsWith("..") || path17.isAbsolute(inside)) {
       return this.reject(rel, "resolves outside the artefact folder");
     }
     if (info2.size > this.limits.maxFileBytes) {
@@ -30589,7 +30680,7 @@ function apiUrl() {
 }
 
 // actions/src/action-runs/io.ts
-import path17 from "node:path";
+import path18 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os3 from "os";
@@ -31052,6 +31143,21 @@ var manifest = obj({
   backend: record(unknownValue),
   created_at: str
 });
+
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
 
 // actions/src/pipeline/step-notes.ts
 var stepNote = obj({
@@ -31687,9 +31793,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path17.resolve(workspace, v);
+      return v === "" ? "" : path18.resolve(workspace, v);
     },
-    requiredPath: (name) => path17.resolve(workspace, required(name)),
+    requiredPath: (name) => path18.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -31738,6 +31844,8 @@ function failureOf(action, err) {
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? err.stack ?? err.message : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,
@@ -31838,6 +31946,7 @@ ${lines.join("\n")}
 });
 
 // actions/src/entries/report.ts
+cancelOnSignals();
 await run();
 /*! Bundled license information:
 

@@ -8,8 +8,10 @@
  * 2 or 3 by how the stage ended; an InfrastructureError exits 3; anything else is our bug (exit 3,
  * with its stack). GitHub fails the step on any non-zero exit; the code tells a person which kind.
  */
+
 import path from "node:path";
 import * as core from "@actions/core";
+import { noSpaceMessage } from "../core/disk.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StageFailedError } from "../pipeline/stage-job.ts";
@@ -128,6 +130,8 @@ export function failureOf(action: ActionName, err: unknown): { message: string; 
   if (err instanceof InfrastructureError) {
     return { message: `pte-farm ${action}: infrastructure: ${err.message}`, exitCode: EXIT.infra };
   }
+  const full = noSpaceMessage(err);
+  if (full !== null) return { message: `pte-farm ${action}: infrastructure: ${full}`, exitCode: EXIT.infra };
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   return {
     message: `pte-farm ${action}: internal error (a pte-farm bug; please report it): ${detail}`,

@@ -4,6 +4,7 @@
  * anything else is our bug → 3 with its stack). Each command is one file here with its usage and
  * its own argv parser; `pte-farm help CMD` and `pte-farm CMD --help` print that usage only.
  */
+import { noSpaceMessage } from "../core/disk.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { COMPARE_USAGE, compareCli } from "./compare.ts";
@@ -149,6 +150,11 @@ export async function main(argv: string[], logger: Logger): Promise<ExitCode> {
     }
     if (err instanceof InfrastructureError) {
       logger.error(`infrastructure: ${err.message}`);
+      return EXIT.infra;
+    }
+    const full = noSpaceMessage(err);
+    if (full !== null) {
+      logger.error(`infrastructure: ${full}`);
       return EXIT.infra;
     }
     logger.error(`internal error (a pte-farm bug; please report it): ${(err as Error).stack ?? String(err)}`);

@@ -64,6 +64,8 @@ export interface DriverRequest {
   stages?: StageContext;
   /** A base `.pte` and its manifest to measure interleaved (ABBA) with the head's; see {@link ExecuteDriver.interleaves}. */
   base?: { pte: string; manifest: string };
+  /** The run's cancellation (default: the process's, core/cancel.ts); tests pass their own. */
+  cancel?: AbortSignal;
 }
 
 export interface DriverRun {

@@ -208,6 +208,7 @@ async function failureNote(
     stage: "execute",
     log,
     errorMessage: f.message,
+    reason: f.message,
     toolchain: spec.toolchain,
     toolchainName: req.cell.toolchain.name,
     buildToolchain: req.manifest.toolchain,

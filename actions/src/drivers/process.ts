@@ -11,6 +11,7 @@
 import { type FileHandle, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import { CANCEL_GRACE_MS, runCancelled } from "../core/cancel.ts";
 import { waitGroupGone } from "../core/process-group.ts";
 import { shellQuote } from "../pipeline/triage.ts";
 
@@ -21,6 +22,8 @@ export interface ProcessResult {
   signal: string | null;
   /** We killed it at the deadline. */
   timedOut: boolean;
+  /** We killed it because the run was cancelled (core/cancel.ts); or it never started for that. */
+  cancelled: boolean;
   /** It never started (ENOENT, EACCES, ...). */
   spawnError: string | null;
   stdout: string;
@@ -37,6 +40,8 @@ export interface RunProcessOptions {
   graceMs?: number;
   /** The step's log, appended to. */
   log: FileHandle;
+  /** The run's cancellation (default: the process's, core/cancel.ts). */
+  cancel?: AbortSignal;
 }
 
 /** The argv as a shell line, for logs and reproduce lines. */
@@ -49,9 +54,16 @@ let captures = 0;
 export async function runProcess(argv: readonly string[], opts: RunProcessOptions): Promise<ProcessResult> {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error("bug: runProcess without a program");
+  const cancel = opts.cancel ?? runCancelled;
+  if (cancel.aborted) {
+    await opts.log.appendFile(`$ ${commandLine(argv)}\n--- not started: ${String(cancel.reason)}\n\n`);
+    const none = { exitCode: null, signal: null, timedOut: false, spawnError: null, stdout: "", stderr: "" };
+    return { argv: [...argv], ...none, cancelled: true, wallMs: 0 };
+  }
   await opts.log.appendFile(`$ ${commandLine(argv)}\n`);
   const started = performance.now();
   let timedOut = false;
+  let cancelled = false;
   const capture = path.join(opts.cwd, `.process-${process.pid}-${++captures}`);
   const out = await open(`${capture}.stdout`, "w");
   const err = await open(`${capture}.stderr`, "w");
@@ -74,8 +86,15 @@ export async function runProcess(argv: readonly string[], opts: RunProcessOption
     },
     Math.max(0, opts.deadline - performance.now()),
   );
+  const onCancel = () => {
+    cancelled = true;
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5000, CANCEL_GRACE_MS)).unref();
+  };
+  cancel.addEventListener("abort", onCancel, { once: true });
   const res = await child;
   clearTimeout(timer);
+  cancel.removeEventListener("abort", onCancel);
   // It is gone; whatever is left in its process group is a straggler.
   child.kill("SIGKILL");
   // Signals arrive asynchronously: return only once nothing of the tree runs.
@@ -96,13 +115,14 @@ export async function runProcess(argv: readonly string[], opts: RunProcessOption
     exitCode: res.exitCode ?? null,
     signal: res.signal ?? null,
     timedOut,
+    cancelled,
     spawnError,
     stdout,
     stderr,
     wallMs: performance.now() - started,
   };
   await opts.log.appendFile(
-    `--- ${spawnError ?? (timedOut ? "killed at the deadline" : `exit ${result.exitCode ?? result.signal}`)} ` +
+    `--- ${spawnError ?? (cancelled ? `killed: ${String(cancel.reason)}` : timedOut ? "killed at the deadline" : `exit ${result.exitCode ?? result.signal}`)} ` +
       `after ${(result.wallMs / 1000).toFixed(1)} s\n\n`,
   );
   return result;

@@ -2,7 +2,8 @@
  * One sticky comment per pull request (or issue), found again by a hidden marker: the farm edits
  * its comment instead of adding one per run. A create that fails with a 5xx is never re-sent
  * blindly (safe-writes.ts): the comments are listed again first, so a comment GitHub stored
- * before failing is reused, not duplicated.
+ * before failing is reused, not duplicated. Two runs that race to create it (farm-report's
+ * concurrency group serialises them on GitHub; this holds without it) end with one comment.
  */
 import type { GitHub } from "./client.ts";
 import { callGitHub, type GitHubOperation } from "./errors.ts";
@@ -85,6 +86,24 @@ export async function upsertStickyComment(
   );
   if (recovered && value.body !== body)
     return { ...(await update(gh, options, value, body)), action: "created" };
+  // Two runs for one PR may both have found no comment and both created one. The oldest marked
+  // comment is the sticky one: a run whose comment is not it deletes its own and writes the oldest.
+  const sticky = await findMarkedComment(gh, options);
+  if (sticky !== undefined && sticky.id !== value.id) {
+    const operation: GitHubOperation = {
+      action: `delete duplicate comment ${value.id} on ${owner}/${repo}#${issueNumber}`,
+      permission: WRITE_PERMISSION,
+    };
+    await retryIdempotent(
+      operation,
+      () => gh.rest.issues.deleteComment({ owner, repo, comment_id: value.id }),
+      options,
+    );
+    logger.info(
+      `another run created the comment first; removed ours (${value.id}) and wrote ${sticky.html_url}`,
+    );
+    return update(gh, options, sticky, body);
+  }
   logger.info(`created comment ${value.html_url}`);
   return { id: value.id, url: value.html_url, action: "created" };
 }

@@ -19,6 +19,7 @@ export interface GitHubOperation {
 interface RequestErrorLike {
   status: number;
   message: string;
+  request?: { method?: string; url?: string };
   response?: { data?: unknown; headers?: Record<string, string | undefined> };
 }
 
@@ -63,7 +64,7 @@ export function explainGitHubError(operation: GitHubOperation, error: unknown): 
   const options = { cause: error };
   if (error.response === undefined) {
     return new InfrastructureError(
-      `GitHub: could not ${operation.action}: GitHub did not answer (${said})`,
+      `GitHub: could not ${operation.action}: GitHub did not answer ${endpoint(error)}(${said})`,
       options,
     );
   }
@@ -93,12 +94,26 @@ export function explainGitHubError(operation: GitHubOperation, error: unknown): 
     );
   }
   if (status >= 500) {
-    return new InfrastructureError(`${base}. GitHub failed; run the job again later.`, options);
+    return new InfrastructureError(
+      `${base}. GitHub kept failing ${endpoint(error)}after the client's bounded retries; run the job again later.`,
+      options,
+    );
   }
   return new InfrastructureError(
     `${base}. GitHub refused the request the farm built; this is a bug in the farm.`,
     options,
   );
+}
+
+/** "on GET /repos/o/r/issues/1/comments " (the path without the host or query), or "". */
+function endpoint(error: RequestErrorLike): string {
+  const { method, url } = error.request ?? {};
+  if (method === undefined || url === undefined) return "";
+  let p = url;
+  try {
+    p = new URL(url).pathname;
+  } catch {}
+  return `on ${method} ${p} `;
 }
 
 function githubMessage(error: RequestErrorLike): string {

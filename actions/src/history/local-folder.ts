@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { writing } from "../core/disk.ts";
 import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import { isLayoutFile, readLayoutFile } from "./layout.ts";
@@ -62,16 +63,19 @@ export class LocalFolderStore implements HistoryStore {
     const out: string[] = [];
     for (const { rel, text } of files) {
       const file = path.join(this.root, ...rel.split("/"));
-      await mkdir(path.dirname(file), { recursive: true });
       const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-      await writeFile(tmp, text);
       try {
+        await writing(file, Buffer.byteLength(text), async () => {
+          await mkdir(path.dirname(file), { recursive: true });
+          await writeFile(tmp, text);
+        });
         await link(tmp, file);
       } catch (err) {
         // Same name means same content (the name holds its hash): the file is already there.
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       } finally {
-        await unlink(tmp);
+        // A write that ran out of space leaves no half file behind, under any name.
+        await unlink(tmp).catch(() => undefined);
       }
       out.push(rel);
     }

@@ -308,17 +308,18 @@ export class PostgresStore implements HistoryStore {
     if (q.cell !== undefined) add("cell = ?", q.cell);
     if (q.device !== undefined) add("device = ?", q.device);
     if (q.role !== undefined) add("role = ?", q.role);
-    if (q.last !== undefined) {
+    const last = q.last;
+    if (last !== undefined) {
+      if (last <= 0) return;
       // The oldest of the newest `last` rows is where the pages start.
       const where = filters.length === 0 ? "" : `WHERE ${filters.join(" AND ")}`;
       const edge = await this.run("read records", (c) =>
         c.query<{ started_at: string; id: string }>(
           `SELECT started_at, id FROM pte_farm_records ${where} ORDER BY started_at DESC, id DESC OFFSET $${params.length + 1} LIMIT 1`,
-          [...params, Math.max(0, (q.last as number) - 1)],
+          [...params, last - 1],
         ),
       );
       const first = edge.rows[0];
-      if (q.last <= 0) return;
       if (first !== undefined) {
         params.push(first.started_at, first.id);
         filters.push(`(started_at, id) >= ($${params.length - 1}, $${params.length})`);

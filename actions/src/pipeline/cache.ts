@@ -10,7 +10,7 @@
  * Writes are atomic: a build runs in `tmp/<random>` and is renamed into `entries/<stage>/<key>`
  * only when it succeeded, so a killed build leaves no half entry. Only `ok` stages are cached.
  */
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import type { Cell } from "../../../matrix/cells.ts";
@@ -182,6 +182,9 @@ export class BuildCache {
         const s = await stat(path.join(dir, a.path));
         if (s.size !== a.bytes) throw new ValidationError(dir, [], `artefact ${a.path} changed size`);
       }
+      // A hit is a use: the budget's pruning (cache-prune.ts) removes least-recently-used entries.
+      const now = new Date();
+      await utimes(dir, now, now).catch(() => undefined);
       return { dir, result, data };
     } catch {
       await this.evict(dir);

@@ -22,6 +22,7 @@ import type { Role, RunRecord } from "../schemas/run-record.ts";
 import type { StageName } from "../schemas/stage.ts";
 import { basePteFor } from "./base-pte.ts";
 import { BuildCache, toolchainFingerprints } from "./cache.ts";
+import { cacheBudget, pruneCache, pruneSummary } from "./cache-prune.ts";
 import { type BasePte, cellDir, runCell } from "./cell.ts";
 import { localDriver, RUNNER_EXECUTORCH_ENV } from "./execute.ts";
 import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
@@ -129,6 +130,8 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
     }
   }
   const cache = opts.cache ? new BuildCache(opts.cacheDir) : null;
+  const budget = cacheBudget();
+  const runStart = Date.now();
   await cache?.sweepTemp();
   const steps = new StepRunner({
     outDir,
@@ -207,6 +210,11 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
     renderSummary(records, { session, gitSha: sha, skipped: selected.skipped }),
   );
   if (isDefault) await linkLatest(outDir);
+  if (cache !== null) {
+    // This run's entries stay (its output links to them); older ones go beyond the budget.
+    const note = pruneSummary(await pruneCache(cache.root, budget, runStart), budget);
+    if (note !== null) logger.info(note);
+  }
   const notes = renderFailureNotes(records);
   logger.info(`\n${renderTable(records)}${notes === "" ? "" : `\n\n${notes}`}\n`);
   logger.info(`run records and logs: ${displayPath(outDir)} (summary.md, cells/*/run.json, builds/)`);

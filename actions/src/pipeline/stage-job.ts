@@ -26,6 +26,7 @@ import {
   stageResult,
 } from "../schemas/stage.ts";
 import { BuildCache, toolchainFingerprints } from "./cache.ts";
+import { cacheBudget, pruneCache, pruneSummary } from "./cache-prune.ts";
 import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
 import { type ArtefactRef, artefactOf, type StageContext } from "./stage-specs.ts";
 import { writeStepNote } from "./step-notes.ts";
@@ -209,6 +210,12 @@ export class StageJob {
     }
     const cache = opts.cacheDir === null ? null : new BuildCache(opts.cacheDir);
     await cache?.sweepTemp();
+    if (cache !== null) {
+      // Room for this job's builds first: older entries beyond the budget go (runner disks are small).
+      const budget = cacheBudget();
+      const note = pruneSummary(await pruneCache(cache.root, budget, Date.now()), budget);
+      if (note !== null) opts.logger.info(note);
+    }
     const steps = new StepRunner({
       outDir: opts.outDir,
       command: { python: opts.python, package: "pte_stages", pythonPath: [STAGES_DIR] },

@@ -12,6 +12,8 @@
 import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import { CANCEL_GRACE_MS, cancelledReason, runCancelled } from "../core/cancel.ts";
+import { human, nearlyFull } from "../core/disk.ts";
 import { sha256File } from "../core/hashing.ts";
 import { displayPath } from "../core/paths.ts";
 import { waitGroupGone } from "../core/process-group.ts";
@@ -44,6 +46,8 @@ export interface RunStageOptions {
   timeoutMs: number;
   /** Time between SIGTERM and SIGKILL on timeout (default 5 s). */
   graceMs?: number;
+  /** The run's cancellation (default: the process's, core/cancel.ts). */
+  cancel?: AbortSignal;
 }
 
 export interface StageOutcome<S extends StageName = StageName> {
@@ -79,14 +83,22 @@ export async function runStage<S extends StageName>(
   opts: RunStageOptions,
 ): Promise<StageOutcome<S>> {
   const { command, dir } = opts;
+  const cancel = opts.cancel ?? runCancelled;
   await mkdir(dir, { recursive: true });
   const specPath = path.join(dir, SPEC_FILE);
   const logPath = path.join(dir, LOG_FILE);
   await writeFile(specPath, `${JSON.stringify(opts.spec, null, 2)}\n`);
+  if (cancel.aborted) {
+    const reason = cancelledReason(cancel, "the stage was not started");
+    await writeFile(logPath, `${reason}\n`);
+    const base = { stage, dir, specPath, logPath, exitCode: null, signal: null, wallMs: 0 };
+    return { ...base, kind: "infra-failure", result: null, data: null, reason };
+  }
 
   const log = await open(logPath, "w");
   const started = performance.now();
   let timedOut = false;
+  let cancelled = false;
   let exit: { exitCode: number | null; signal: string | null; spawnError: string | null };
   try {
     const env: Record<string, string> = {
@@ -112,8 +124,15 @@ export async function runStage<S extends StageName>(
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
+    const onCancel = () => {
+      cancelled = true;
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5000, CANCEL_GRACE_MS)).unref();
+    };
+    cancel.addEventListener("abort", onCancel, { once: true });
     const res = await child;
     clearTimeout(timer);
+    cancel.removeEventListener("abort", onCancel);
     // The stage is gone; anything still in its process group is a straggler (or ignored SIGTERM).
     child.kill("SIGKILL");
     // Signals arrive asynchronously: return only once nothing of the tree runs.
@@ -143,6 +162,7 @@ export async function runStage<S extends StageName>(
     reason,
   });
 
+  if (cancelled) return done("infra-failure", cancelledReason(cancel, "its process group was killed"));
   if (timedOut)
     return done(
       "timeout",
@@ -152,6 +172,16 @@ export async function runStage<S extends StageName>(
     return done(
       "infra-failure",
       `could not start ${command.python} (${exit.spawnError}); set PTE_FARM_PYTHON to the toolchain's python`,
+    );
+  }
+  // A full disk explains any death but a clean exit or a refused spec (exit 2).
+  const full = exit.exitCode === 0 || exit.exitCode === 2 ? null : await nearlyFull(dir);
+  if (full !== null) {
+    return done(
+      "infra-failure",
+      `no space left on device: ${displayPath(dir)} has ${human(full)} free; the stage ${
+        exit.signal === null ? `exited ${exit.exitCode}` : `died (${exit.signal})`
+      } writing its output`,
     );
   }
   if (exit.signal !== null) {

@@ -232,6 +232,7 @@ export class StepRunner {
       stage: step.stage,
       log,
       errorMessage: step.result?.error?.message ?? null,
+      reason: step.reason,
       toolchain: step.result?.toolchain ?? null,
       toolchainName: cell.toolchain.name,
       buildToolchain,

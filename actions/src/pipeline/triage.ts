@@ -3,7 +3,9 @@
  * failure (say where, with which toolchain, and how to reproduce it in one line)? Pure: the caller
  * reads the log and passes it in.
  */
+
 import type { KnownIssue } from "../../../matrix/known-issues.ts";
+import { isCancelledReason } from "../core/cancel.ts";
 import { satisfies } from "../core/version-range.ts";
 import type { StageName, ToolchainVersions } from "../schemas/stage.ts";
 
@@ -13,6 +15,8 @@ export interface FailureContext {
   log: string;
   /** `result.json` error message, when the stage wrote one; matched like the log. */
   errorMessage?: string | null;
+  /** The runner's classification of the step (a cancelled one is not triaged as a failure). */
+  reason?: string | null;
   /** Versions on the machine where the stage ran. */
   toolchain: ToolchainVersions | null;
   /** The toolchain name from the cell (`stable`). */
@@ -29,7 +33,8 @@ export type Triage =
   | { kind: "known"; issue: KnownIssue; summary: string }
   /** The log matches, but the toolchain is outside the versions the issue was seen with. */
   | { kind: "resembles"; issue: KnownIssue; summary: string }
-  | { kind: "new"; issue: null; summary: string };
+  | { kind: "new"; issue: null; summary: string }
+  | { kind: "cancelled"; issue: null; summary: string };
 
 /** The longest log tail searched; signatures sit near the end, and regexes over GBs would stall. */
 const MAX_LOG_CHARS = 4 * 1024 * 1024;
@@ -78,6 +83,13 @@ function outOfRange(issue: KnownIssue, ctx: FailureContext): string[] {
  * catalogue order decides.
  */
 export function triage(issues: readonly KnownIssue[], ctx: FailureContext): Triage {
+  if (isCancelledReason(ctx.reason)) {
+    return {
+      kind: "cancelled",
+      issue: null,
+      summary: `cancelled, not a failure: stage ${ctx.stage} was stopped; nothing was learned about the model or the toolchain, run it again`,
+    };
+  }
   const text = `${ctx.log.slice(-MAX_LOG_CHARS)}\n${ctx.errorMessage ?? ""}`;
   const ordered = [
     ...issues.filter((i) => i.when !== undefined),

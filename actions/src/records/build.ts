@@ -2,7 +2,9 @@
  * Builds a `pte-farm/run@1` record from what the pipeline learned about one cell, and maps records
  * to the process exit code. Pure: the pipeline gathers, this assembles.
  */
+
 import type { Cell } from "../../../matrix/cells.ts";
+import { isCancelledReason } from "../core/cancel.ts";
 import { EXIT, type ExitCode } from "../core/errors.ts";
 import { parse } from "../core/validate.ts";
 import type { FailureNote, Step } from "../pipeline/step-runner.ts";
@@ -64,7 +66,8 @@ export function cellStatus(
   const failed = steps.find((s) => s.kind !== "ok");
   if (failed !== undefined) {
     if (failed.kind === "timeout") return "timeout";
-    if (failed.kind === "infra-failure") return "infra-error";
+    if (failed.kind === "infra-failure")
+      return isCancelledReason(failed.reason) ? "cancelled" : "infra-error";
     return "fail";
   }
   if (failure !== null) return failure.outcome === "infra-failure" ? "infra-error" : "fail";

@@ -11,8 +11,10 @@
  * CPU), Cortex-M cycles and the Ethos-U PMU counters, per inference. Wall-clock metrics (tokens/s,
  * load time) and process RSS do not exist on a simulated bare-metal target; the record says so.
  */
+
 import { access, copyFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { cancelledReason, runCancelled } from "../../core/cancel.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 import { sha256File } from "../../core/hashing.ts";
 import { type DriverRequest, type DriverRun, type ExecuteDriver, nativeToolchain } from "../driver.ts";
@@ -103,7 +105,17 @@ async function simulate(ctx: NativeContext, argv: string[], bundled: boolean): P
     cwd: ctx.req.dir,
     deadline: ctx.deadline + stopGraceMs(ctx.req.timeoutS),
     log: ctx.logFile,
+    cancel: ctx.req.cancel ?? runCancelled,
   });
+  if (p.cancelled) {
+    throw new DriverFailure(
+      "infra-failure",
+      cancelledReason(ctx.req.cancel ?? runCancelled, "the FVP's process group was killed"),
+      {
+        process: p,
+      },
+    );
+  }
   if (p.spawnError !== null) {
     throw new DriverFailure(
       "infra-failure",

@@ -16,8 +16,10 @@
  * contract is infrastructure; one that exits non-zero or crashes (SIGSEGV, SIGABRT) failed on this
  * model — a stage failure; the step's budget running out is a timeout.
  */
+
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { cancelledReason, runCancelled } from "../../core/cancel.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 import { runnableCell } from "../../pipeline/runnable-cell.ts";
 import { cooldownFor } from "../../pipeline/stage-specs.ts";
@@ -63,8 +65,18 @@ async function generateOnce(
   expectedPromptTokens: number,
   limit: number,
 ): Promise<Generation> {
-  const p = await runProcess(argv, { cwd: ctx.req.dir, deadline: ctx.deadline, log: ctx.logFile });
+  const cancel = ctx.req.cancel ?? runCancelled;
+  const p = await runProcess(argv, { cwd: ctx.req.dir, deadline: ctx.deadline, log: ctx.logFile, cancel });
   const runner = argv[0];
+  if (p.cancelled) {
+    throw new DriverFailure(
+      "infra-failure",
+      cancelledReason(cancel, "llama_main's process group was killed"),
+      {
+        process: p,
+      },
+    );
+  }
   if (p.spawnError !== null) {
     throw new DriverFailure(
       "infra-failure",
