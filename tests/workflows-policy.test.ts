@@ -542,12 +542,14 @@ describe("run-expressions", () => {
     const bad = edited(
       "farm-device.yml",
       'node scripts/find-base.ts --history .farm-history --cell "$CELL"',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
       'node scripts/find-base.ts --history .farm-history --cell "${{ fromJSON(inputs.job).cell }}"',
     );
     expect(rules(bad, "run-expressions")).toEqual([
       expect.stringContaining("farm-device.yml: job cell, step "),
     ]);
     expect(rules(bad, "run-expressions")[0]).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
       "${{ fromJSON(inputs.job).cell }} in a run: script; pass it through env:",
     );
   });
@@ -556,6 +558,7 @@ describe("run-expressions", () => {
     const bad = edited(
       "farm-device.yml",
       'dir="$RUNNER_TEMP/pte-farm/build"',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
       'dir="${{ runner.temp }}/pte-farm/build"',
     );
     expect(rules(bad, "run-expressions")).toHaveLength(1);
