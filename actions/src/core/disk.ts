@@ -4,6 +4,7 @@
  * the path, what the write needed and what the file system has free, so the first line a user
  * reads says what to clean up.
  */
+import { existsSync } from "node:fs";
 import { statfs } from "node:fs/promises";
 import path from "node:path";
 import { InfrastructureError } from "./errors.ts";
@@ -28,16 +29,17 @@ export const human = (bytes: number) =>
       ? `${(bytes / 1024 ** 2).toFixed(1)} MiB`
       : `${Math.round(bytes / 1024)} KiB`;
 
+/** `p`, or its nearest parent that exists (the folder whose file system a write to `p` uses). */
+export function existingAncestor(p: string): string {
+  let dir = path.resolve(p);
+  while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
 /** Free bytes on the file system holding `p` (its nearest existing parent), or null. */
 export async function freeBytes(p: string): Promise<number | null> {
-  for (let dir = p; ; dir = path.dirname(dir)) {
-    try {
-      const s = await statfs(dir);
-      return s.bavail * s.bsize;
-    } catch {
-      if (path.dirname(dir) === dir) return null;
-    }
-  }
+  const s = await statfs(existingAncestor(p)).catch(() => null);
+  return s === null ? null : s.bavail * s.bsize;
 }
 
 /**

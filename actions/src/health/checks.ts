@@ -17,6 +17,7 @@ import { readFile, statfs } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import { existingAncestor } from "../core/disk.ts";
 import { STAGES_DIR } from "../core/paths.ts";
 import {
   type CheckResult,
@@ -69,12 +70,6 @@ export interface HealthCheck {
 const mb = (bytes: number) => Math.floor(bytes / 2 ** 20);
 
 /** The nearest existing folder at or above `p` (statfs needs one; out-dir may not exist yet). */
-function existingAncestor(p: string): string {
-  let dir = path.resolve(p);
-  while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-
 export const diskCheck: HealthCheck = {
   name: "disk",
   async run(ctx) {
