@@ -18,7 +18,7 @@ import { execa } from "execa";
 import { InfrastructureError } from "../core/errors.ts";
 import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
-import { lsTree, readBlobs, writeBlobs } from "./git-objects.ts";
+import { git, lsTree, readBlobs, writeBlobs } from "./git-objects.ts";
 import { isLayoutFile, isMonthFile, monthLine, monthPath, monthText, readLayoutFile } from "./layout.ts";
 import {
   byTime,
@@ -95,13 +95,7 @@ export class GitBranchStore implements HistoryStore {
   }
 
   private async must(args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
-    const res = await this.git(args, opts);
-    if (res.exitCode !== 0) {
-      throw new InfrastructureError(
-        `history ${this.describe()}: git ${args[0]} failed: ${res.stderr.trim()}`,
-      );
-    }
-    return res.stdout.trim();
+    return git(this.repo, this.describe(), args, { ...opts, env: { ...IDENTITY, ...opts.env } });
   }
 
   private async hasRemote(): Promise<boolean> {

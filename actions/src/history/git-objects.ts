@@ -9,11 +9,18 @@ import path from "node:path";
 import { execa } from "execa";
 import { InfrastructureError } from "../core/errors.ts";
 
-async function git(repo: string, where: string, args: string[], input?: string): Promise<string> {
+/** Runs git in `repo` and returns its trimmed stdout; a failure is infrastructure naming the store. */
+export async function git(
+  repo: string,
+  where: string,
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string } = {},
+): Promise<string> {
   const res = await execa("git", args, {
     cwd: repo,
     reject: false,
-    ...(input === undefined ? {} : { input }),
+    ...(opts.env === undefined ? {} : { env: opts.env }),
+    ...(opts.input === undefined ? {} : { input: opts.input }),
   });
   if (res.exitCode !== 0)
     throw new InfrastructureError(`history ${where}: git ${args[0]} failed: ${res.stderr.trim()}`);
@@ -27,12 +34,9 @@ export async function writeBlobs(repo: string, where: string, texts: readonly st
   try {
     const files = texts.map((_, i) => path.join(dir, `${i}`));
     await Promise.all(texts.map((t, i) => writeFile(files[i] as string, t)));
-    const out = await git(
-      repo,
-      where,
-      ["hash-object", "-w", "--no-filters", "--stdin-paths"],
-      `${files.join("\n")}\n`,
-    );
+    const out = await git(repo, where, ["hash-object", "-w", "--no-filters", "--stdin-paths"], {
+      input: `${files.join("\n")}\n`,
+    });
     const ids = out.split("\n");
     if (ids.length !== texts.length) {
       throw new InfrastructureError(
