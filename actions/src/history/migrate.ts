@@ -9,7 +9,7 @@
 import { InfrastructureError } from "../core/errors.ts";
 import { sha256Text } from "../core/hashing.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
-import { type HistoryStore, serialize, serializeHealth } from "./store.ts";
+import { type HistoryStore, type StoredRecord, serialize, serializeHealth } from "./store.ts";
 
 export interface MigrateResult {
   records: number;
@@ -22,10 +22,13 @@ export interface MigrateResult {
 
 const BATCH = 1000;
 
-/** Each record's id → sha256 of its id and stored text, for one store. */
+/** A record's digest: sha256 of its id and stored text. */
+const digest = (s: StoredRecord) => sha256Text(`${s.path}\n${serialize(s.record)}`);
+
+/** Each record's id → its digest, for one store. */
 async function digests(store: HistoryStore): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for await (const s of store.query()) out.set(s.path, sha256Text(`${s.path}\n${serialize(s.record)}`));
+  for await (const s of store.query()) out.set(s.path, digest(s));
   return out;
 }
 
@@ -45,7 +48,10 @@ export async function migrate(
 ): Promise<MigrateResult> {
   let batch: RunRecord[] = [];
   let copied = 0;
+  // The source is read once: its digests are taken as its records are copied.
+  const src = new Map<string, string>();
   for await (const s of from.query()) {
+    src.set(s.path, digest(s));
     batch.push(s.record);
     if (batch.length >= BATCH) {
       copied += (await to.append(batch)).length;
@@ -57,7 +63,7 @@ export async function migrate(
   const health = await from.listHealth();
   await to.appendHealth(health.map((h) => h.report));
 
-  const [src, dst, dstHealth] = await Promise.all([digests(from), digests(to), to.listHealth()]);
+  const [dst, dstHealth] = await Promise.all([digests(to), to.listHealth()]);
   const missing = [...src].filter(([id, h]) => dst.get(id) !== h).map(([id]) => id);
   const healthIds = new Set(dstHealth.map((h) => `${h.path}\n${serializeHealth(h.report)}`));
   const healthMissing = health.filter((h) => !healthIds.has(`${h.path}\n${serializeHealth(h.report)}`));
