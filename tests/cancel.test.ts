@@ -20,13 +20,7 @@ import { cellStatus } from "../actions/src/records/build.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { driverRequest, FVP_STAND_IN, standInElf, U55_CELL } from "./helpers/drivers.ts";
 import { hasRealPython, hasTinyLlama, tempDir } from "./helpers/env.ts";
-
-/** Whether `pid` still runs (a zombie does not). */
-async function running(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
-  if (stat === null) return false;
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-}
+import { running } from "./helpers/processes.ts";
 
 async function waitFor(check: () => Promise<boolean> | boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;

@@ -15,6 +15,7 @@ import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { executeData, stageResult } from "../actions/src/schemas/stage.ts";
 import { driverRequest, FVP_STAND_IN, standInElf, U55_CELL, U85_CELL } from "./helpers/drivers.ts";
 import { runLocalAction } from "./helpers/local-action.ts";
+import { running } from "./helpers/processes.ts";
 
 const DOC = "[stand-in FVP printing the FVP's documented output, not the FVP]";
 
@@ -24,13 +25,6 @@ async function u55(behaviour: Record<string, string>, over: Parameters<typeof dr
   const elf = await standInElf(req.root, behaviour);
   req.settings = { ...req.settings, runner: elf, fvp: FVP_STAND_IN, ...over.settings };
   return { req, elf };
-}
-
-/** Whether `pid` still runs: a zombie (killed, not yet reaped by an init that may never reap it) does not. */
-async function running(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
-  if (stat === null) return false;
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
 }
 
 /** Waits (up to 5 s) for a killed process to be gone; signals are delivered asynchronously. */
