@@ -8615,6 +8615,21 @@ var controller = new AbortController();
 var runCancelled = controller.signal;
 var CANCEL_GRACE_MS = 3e3;
 var CANCELLED = "cancelled: ";
+function killOnCancel(child, cancel, graceMs) {
+  let fired = false;
+  const onAbort = () => {
+    fired = true;
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), Math.min(graceMs, CANCEL_GRACE_MS)).unref();
+  };
+  cancel.addEventListener("abort", onAbort, { once: true });
+  return {
+    get fired() {
+      return fired;
+    },
+    stop: () => cancel.removeEventListener("abort", onAbort)
+  };
+}
 function cancelRun(why) {
   if (!controller.signal.aborted) controller.abort(why);
 }
@@ -16648,7 +16663,6 @@ async function runProcess(argv, opts) {
 `);
   const started = performance.now();
   let timedOut = false;
-  let cancelled = false;
   const capture = path13.join(opts.cwd, `.process-${process.pid}-${++captures}`);
   const out = await open(`${capture}.stdout`, "w");
   const err = await open(`${capture}.stderr`, "w");
@@ -16670,15 +16684,11 @@ async function runProcess(argv, opts) {
     },
     Math.max(0, opts.deadline - performance.now())
   );
-  const onCancel = () => {
-    cancelled = true;
-    child.kill("SIGTERM");
-    setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5e3, CANCEL_GRACE_MS)).unref();
-  };
-  cancel.addEventListener("abort", onCancel, { once: true });
+  const cancelKill = killOnCancel(child, cancel, opts.graceMs ?? 5e3);
   const res = await child;
   clearTimeout(timer);
-  cancel.removeEventListener("abort", onCancel);
+  cancelKill.stop();
+  const cancelled = cancelKill.fired;
   child.kill("SIGKILL");
   if (child.pid !== void 0) await waitGroupGone(child.pid);
   await out.close();
@@ -17837,7 +17847,7 @@ var llamaMainDriver = {
 };
 
 // actions/src/pipeline/stage-job.ts
-import { existsSync as existsSync3 } from "node:fs";
+import { existsSync as existsSync4 } from "node:fs";
 import { readFile as readFile11 } from "node:fs/promises";
 
 // actions/src/schemas/manifest.ts
@@ -18052,6 +18062,7 @@ import { readdir as readdir5, rename as rename2, rm as rm3, stat as stat5 } from
 import path21 from "node:path";
 
 // actions/src/core/disk.ts
+import { existsSync as existsSync3 } from "node:fs";
 import { statfs } from "node:fs/promises";
 import path20 from "node:path";
 function isNoSpace(err) {
@@ -18064,15 +18075,14 @@ function noSpaceMessage(err) {
   return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
 }
 var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+function existingAncestor(p) {
+  let dir = path20.resolve(p);
+  while (!existsSync3(dir) && path20.dirname(dir) !== dir) dir = path20.dirname(dir);
+  return dir;
+}
 async function freeBytes(p) {
-  for (let dir = p; ; dir = path20.dirname(dir)) {
-    try {
-      const s = await statfs(dir);
-      return s.bavail * s.bsize;
-    } catch {
-      if (path20.dirname(dir) === dir) return null;
-    }
-  }
+  const s = await statfs(existingAncestor(p)).catch(() => null);
+  return s === null ? null : s.bavail * s.bsize;
 }
 async function nearlyFull(p) {
   const free = await freeBytes(p);
@@ -18376,15 +18386,11 @@ async function runStage(stage, opts) {
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
-    const onCancel = () => {
-      cancelled = true;
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5e3, CANCEL_GRACE_MS)).unref();
-    };
-    cancel.addEventListener("abort", onCancel, { once: true });
+    const cancelKill = killOnCancel(child, cancel, opts.graceMs ?? 5e3);
     const res = await child;
     clearTimeout(timer);
-    cancel.removeEventListener("abort", onCancel);
+    cancelKill.stop();
+    cancelled = cancelKill.fired;
     child.kill("SIGKILL");
     if (child.pid !== void 0) await waitGroupGone(child.pid);
     const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
@@ -18740,7 +18746,7 @@ async function readManifest(file) {
   }
 }
 async function artefactAt(file, what) {
-  if (!existsSync3(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
+  if (!existsSync4(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
   return { path: file, sha256: await sha256File(file) };
 }
 async function recordStep(outDir2, pending) {
@@ -18765,7 +18771,7 @@ var StageJob = class _StageJob {
     this.outDir = outDir2;
   }
   static async open(opts) {
-    if (!existsSync3(opts.python)) {
+    if (!existsSync4(opts.python)) {
       throw new InfrastructureError(
         `the toolchain's python ${opts.python} does not exist; set the python input or PTE_FARM_PYTHON`
       );

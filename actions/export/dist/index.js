@@ -16464,7 +16464,7 @@ async function checkFiles(farm, where) {
 }
 
 // actions/src/pipeline/stage-job.ts
-import { existsSync as existsSync3 } from "node:fs";
+import { existsSync as existsSync4 } from "node:fs";
 
 // actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
@@ -16709,6 +16709,7 @@ import { readdir as readdir3, rename as rename2, rm as rm2, stat as stat3 } from
 import path16 from "node:path";
 
 // actions/src/core/disk.ts
+import { existsSync as existsSync2 } from "node:fs";
 import { statfs } from "node:fs/promises";
 import path15 from "node:path";
 function isNoSpace(err) {
@@ -16721,15 +16722,14 @@ function noSpaceMessage(err) {
   return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
 }
 var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+function existingAncestor(p) {
+  let dir = path15.resolve(p);
+  while (!existsSync2(dir) && path15.dirname(dir) !== dir) dir = path15.dirname(dir);
+  return dir;
+}
 async function freeBytes(p) {
-  for (let dir = p; ; dir = path15.dirname(dir)) {
-    try {
-      const s = await statfs(dir);
-      return s.bavail * s.bsize;
-    } catch {
-      if (path15.dirname(dir) === dir) return null;
-    }
-  }
+  const s = await statfs(existingAncestor(p)).catch(() => null);
+  return s === null ? null : s.bavail * s.bsize;
 }
 async function nearlyFull(p) {
   const free = await freeBytes(p);
@@ -16802,7 +16802,7 @@ function pruneSummary(r, budget) {
 }
 
 // actions/src/pipeline/runnable-cell.ts
-import { existsSync as existsSync2 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 import os from "node:os";
 import path17 from "node:path";
 function hubCacheDir(env = process.env) {
@@ -16816,7 +16816,7 @@ function cachedSnapshot(hub2, env = process.env) {
     "snapshots",
     hub2.revision
   );
-  return existsSync2(path17.join(dir, "config.json")) ? dir : null;
+  return existsSync3(path17.join(dir, "config.json")) ? dir : null;
 }
 function runnableCell(cell3, env = process.env) {
   const { model: model2 } = cell3;
@@ -17022,6 +17022,21 @@ var controller = new AbortController();
 var runCancelled = controller.signal;
 var CANCEL_GRACE_MS = 3e3;
 var CANCELLED = "cancelled: ";
+function killOnCancel(child, cancel, graceMs) {
+  let fired = false;
+  const onAbort = () => {
+    fired = true;
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), Math.min(graceMs, CANCEL_GRACE_MS)).unref();
+  };
+  cancel.addEventListener("abort", onAbort, { once: true });
+  return {
+    get fired() {
+      return fired;
+    },
+    stop: () => cancel.removeEventListener("abort", onAbort)
+  };
+}
 function cancelRun(why) {
   if (!controller.signal.aborted) controller.abort(why);
 }
@@ -17129,15 +17144,11 @@ async function runStage(stage, opts) {
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
-    const onCancel = () => {
-      cancelled = true;
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5e3, CANCEL_GRACE_MS)).unref();
-    };
-    cancel.addEventListener("abort", onCancel, { once: true });
+    const cancelKill = killOnCancel(child, cancel, opts.graceMs ?? 5e3);
     const res = await child;
     clearTimeout(timer);
-    cancel.removeEventListener("abort", onCancel);
+    cancelKill.stop();
+    cancelled = cancelKill.fired;
     child.kill("SIGKILL");
     if (child.pid !== void 0) await waitGroupGone(child.pid);
     const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
@@ -17594,7 +17605,7 @@ var StageJob = class _StageJob {
     this.outDir = outDir2;
   }
   static async open(opts) {
-    if (!existsSync3(opts.python)) {
+    if (!existsSync4(opts.python)) {
       throw new InfrastructureError(
         `the toolchain's python ${opts.python} does not exist; set the python input or PTE_FARM_PYTHON`
       );

@@ -13812,7 +13812,7 @@ import { mkdir as mkdir3, writeFile as writeFile4 } from "node:fs/promises";
 import path21 from "node:path";
 
 // actions/src/history/open.ts
-import { existsSync as existsSync2 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 
 // actions/src/history/git-branch.ts
 import { randomBytes } from "node:crypto";
@@ -21621,11 +21621,12 @@ var {
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path12 from "node:path";
-async function git(repo, where, args, input) {
+async function git(repo, where, args, opts = {}) {
   const res = await execa("git", args, {
     cwd: repo,
     reject: false,
-    ...input === void 0 ? {} : { input }
+    ...opts.env === void 0 ? {} : { env: opts.env },
+    ...opts.input === void 0 ? {} : { input: opts.input }
   });
   if (res.exitCode !== 0)
     throw new InfrastructureError(`history ${where}: git ${args[0]} failed: ${res.stderr.trim()}`);
@@ -21637,13 +21638,10 @@ async function writeBlobs(repo, where, texts) {
   try {
     const files = texts.map((_, i2) => path12.join(dir, `${i2}`));
     await Promise.all(texts.map((t, i2) => writeFile(files[i2], t)));
-    const out = await git(
-      repo,
-      where,
-      ["hash-object", "-w", "--no-filters", "--stdin-paths"],
-      `${files.join("\n")}
+    const out = await git(repo, where, ["hash-object", "-w", "--no-filters", "--stdin-paths"], {
+      input: `${files.join("\n")}
 `
-    );
+    });
     const ids2 = out.split("\n");
     if (ids2.length !== texts.length) {
       throw new InfrastructureError(
@@ -22005,13 +22003,7 @@ var GitBranchStore = class {
     });
   }
   async must(args, opts = {}) {
-    const res = await this.git(args, opts);
-    if (res.exitCode !== 0) {
-      throw new InfrastructureError(
-        `history ${this.describe()}: git ${args[0]} failed: ${res.stderr.trim()}`
-      );
-    }
-    return res.stdout.trim();
+    return git(this.repo, this.describe(), args, { ...opts, env: { ...IDENTITY, ...opts.env } });
   }
   async hasRemote() {
     return (await this.git(["remote", "get-url", "origin"])).exitCode === 0;
@@ -22237,6 +22229,7 @@ import { link, mkdir, readdir as readdir2, readFile as readFile2, unlink, writeF
 import path16 from "node:path";
 
 // actions/src/core/disk.ts
+import { existsSync as existsSync2 } from "node:fs";
 import { statfs } from "node:fs/promises";
 import path15 from "node:path";
 function isNoSpace(err) {
@@ -22249,15 +22242,14 @@ function noSpaceMessage(err) {
   return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
 }
 var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+function existingAncestor(p) {
+  let dir = path15.resolve(p);
+  while (!existsSync2(dir) && path15.dirname(dir) !== dir) dir = path15.dirname(dir);
+  return dir;
+}
 async function freeBytes(p) {
-  for (let dir = p; ; dir = path15.dirname(dir)) {
-    try {
-      const s = await statfs(dir);
-      return s.bavail * s.bsize;
-    } catch {
-      if (path15.dirname(dir) === dir) return null;
-    }
-  }
+  const s = await statfs(existingAncestor(p)).catch(() => null);
+  return s === null ? null : s.bavail * s.bsize;
 }
 async function writing(where, needed, write) {
   try {
@@ -22708,7 +22700,7 @@ function openStore(spec, env = process.env) {
   if (spec.startsWith("dir:") && spec.length > 4) return new LocalFolderStore(spec.slice(4));
   if (spec.startsWith("git:") && spec.length > 4) {
     const [repo, branch] = spec.slice(4).split("#", 2);
-    if (!existsSync2(repo)) {
+    if (!existsSync3(repo)) {
       throw new ConfigurationError(`--store ${spec}: ${repo} does not exist; point git: at a git repository`);
     }
     return new GitBranchStore(repo, branch === void 0 || branch === "" ? {} : { branch });
@@ -22733,16 +22725,11 @@ function openStore(spec, env = process.env) {
 }
 
 // actions/src/health/checks.ts
-import { existsSync as existsSync3 } from "node:fs";
+import { existsSync as existsSync4 } from "node:fs";
 import { readFile as readFile3, statfs as statfs2 } from "node:fs/promises";
 import os3 from "node:os";
 import path17 from "node:path";
 var mb = (bytes) => Math.floor(bytes / 2 ** 20);
-function existingAncestor(p) {
-  let dir = path17.resolve(p);
-  while (!existsSync3(dir) && path17.dirname(dir) !== dir) dir = path17.dirname(dir);
-  return dir;
-}
 var diskCheck = {
   name: "disk",
   async run(ctx) {
@@ -22851,7 +22838,7 @@ async function checkHealth(ctx, meta, checks) {
     }
   }
   let maintenance = null;
-  if (ctx.maintenanceFile !== null && existsSync3(ctx.maintenanceFile)) {
+  if (ctx.maintenanceFile !== null && existsSync4(ctx.maintenanceFile)) {
     const text = await readFile3(ctx.maintenanceFile, "utf8").catch(() => "");
     maintenance = text.split("\n")[0]?.trim() || `${ctx.maintenanceFile} exists`;
   }

@@ -7369,7 +7369,7 @@ var require_dist = __commonJS({
 });
 
 // actions/src/pipeline/stage-job.ts
-import { existsSync as existsSync3 } from "node:fs";
+import { existsSync as existsSync4 } from "node:fs";
 
 // actions/src/core/errors.ts
 var EXIT = {
@@ -16173,6 +16173,7 @@ import { readdir as readdir3, rename as rename2, rm as rm2, stat as stat2 } from
 import path14 from "node:path";
 
 // actions/src/core/disk.ts
+import { existsSync as existsSync2 } from "node:fs";
 import { statfs } from "node:fs/promises";
 import path13 from "node:path";
 function isNoSpace(err) {
@@ -16185,15 +16186,14 @@ function noSpaceMessage(err) {
   return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
 }
 var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+function existingAncestor(p) {
+  let dir = path13.resolve(p);
+  while (!existsSync2(dir) && path13.dirname(dir) !== dir) dir = path13.dirname(dir);
+  return dir;
+}
 async function freeBytes(p) {
-  for (let dir = p; ; dir = path13.dirname(dir)) {
-    try {
-      const s = await statfs(dir);
-      return s.bavail * s.bsize;
-    } catch {
-      if (path13.dirname(dir) === dir) return null;
-    }
-  }
+  const s = await statfs(existingAncestor(p)).catch(() => null);
+  return s === null ? null : s.bavail * s.bsize;
 }
 async function nearlyFull(p) {
   const free = await freeBytes(p);
@@ -16266,7 +16266,7 @@ function pruneSummary(r, budget) {
 }
 
 // actions/src/pipeline/runnable-cell.ts
-import { existsSync as existsSync2 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 import os from "node:os";
 import path15 from "node:path";
 function hubCacheDir(env = process.env) {
@@ -16280,7 +16280,7 @@ function cachedSnapshot(hub2, env = process.env) {
     "snapshots",
     hub2.revision
   );
-  return existsSync2(path15.join(dir, "config.json")) ? dir : null;
+  return existsSync3(path15.join(dir, "config.json")) ? dir : null;
 }
 function runnableCell(cell3, env = process.env) {
   const { model: model2 } = cell3;
@@ -16545,6 +16545,21 @@ var controller = new AbortController();
 var runCancelled = controller.signal;
 var CANCEL_GRACE_MS = 3e3;
 var CANCELLED = "cancelled: ";
+function killOnCancel(child, cancel, graceMs) {
+  let fired = false;
+  const onAbort = () => {
+    fired = true;
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), Math.min(graceMs, CANCEL_GRACE_MS)).unref();
+  };
+  cancel.addEventListener("abort", onAbort, { once: true });
+  return {
+    get fired() {
+      return fired;
+    },
+    stop: () => cancel.removeEventListener("abort", onAbort)
+  };
+}
 function cancelRun(why) {
   if (!controller.signal.aborted) controller.abort(why);
 }
@@ -16652,15 +16667,11 @@ async function runStage(stage, opts) {
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
-    const onCancel = () => {
-      cancelled = true;
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5e3, CANCEL_GRACE_MS)).unref();
-    };
-    cancel.addEventListener("abort", onCancel, { once: true });
+    const cancelKill = killOnCancel(child, cancel, opts.graceMs ?? 5e3);
     const res = await child;
     clearTimeout(timer);
-    cancel.removeEventListener("abort", onCancel);
+    cancelKill.stop();
+    cancelled = cancelKill.fired;
     child.kill("SIGKILL");
     if (child.pid !== void 0) await waitGroupGone(child.pid);
     const spawnError = res.exitCode === void 0 && res.signal === void 0 ? res.code ?? res.shortMessage ?? "unknown error" : null;
@@ -17096,7 +17107,7 @@ function cellOfBuild(farm, raw) {
   return cell3;
 }
 async function artefactAt(file, what) {
-  if (!existsSync3(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
+  if (!existsSync4(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
   return { path: file, sha256: await sha256File(file) };
 }
 async function recordStep(outDir2, pending) {
@@ -17121,7 +17132,7 @@ var StageJob = class _StageJob {
     this.outDir = outDir2;
   }
   static async open(opts) {
-    if (!existsSync3(opts.python)) {
+    if (!existsSync4(opts.python)) {
       throw new InfrastructureError(
         `the toolchain's python ${opts.python} does not exist; set the python input or PTE_FARM_PYTHON`
       );

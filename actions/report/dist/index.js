@@ -20560,7 +20560,7 @@ function nightly(input) {
 }
 
 // actions/src/history/open.ts
-import { existsSync as existsSync2 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 
 // actions/src/history/git-branch.ts
 import { randomBytes } from "node:crypto";
@@ -28369,11 +28369,12 @@ var {
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path12 from "node:path";
-async function git(repo, where, args, input) {
+async function git(repo, where, args, opts = {}) {
   const res = await execa("git", args, {
     cwd: repo,
     reject: false,
-    ...input === void 0 ? {} : { input }
+    ...opts.env === void 0 ? {} : { env: opts.env },
+    ...opts.input === void 0 ? {} : { input: opts.input }
   });
   if (res.exitCode !== 0)
     throw new InfrastructureError(`history ${where}: git ${args[0]} failed: ${res.stderr.trim()}`);
@@ -28385,13 +28386,10 @@ async function writeBlobs(repo, where, texts) {
   try {
     const files = texts.map((_, i2) => path12.join(dir, `${i2}`));
     await Promise.all(texts.map((t, i2) => writeFile(files[i2], t)));
-    const out = await git(
-      repo,
-      where,
-      ["hash-object", "-w", "--no-filters", "--stdin-paths"],
-      `${files.join("\n")}
+    const out = await git(repo, where, ["hash-object", "-w", "--no-filters", "--stdin-paths"], {
+      input: `${files.join("\n")}
 `
-    );
+    });
     const ids2 = out.split("\n");
     if (ids2.length !== texts.length) {
       throw new InfrastructureError(
@@ -28739,13 +28737,7 @@ var GitBranchStore = class {
     });
   }
   async must(args, opts = {}) {
-    const res = await this.git(args, opts);
-    if (res.exitCode !== 0) {
-      throw new InfrastructureError(
-        `history ${this.describe()}: git ${args[0]} failed: ${res.stderr.trim()}`
-      );
-    }
-    return res.stdout.trim();
+    return git(this.repo, this.describe(), args, { ...opts, env: { ...IDENTITY, ...opts.env } });
   }
   async hasRemote() {
     return (await this.git(["remote", "get-url", "origin"])).exitCode === 0;
@@ -28971,6 +28963,7 @@ import { link as link2, mkdir, readdir, readFile as readFile2, unlink, writeFile
 import path15 from "node:path";
 
 // actions/src/core/disk.ts
+import { existsSync as existsSync2 } from "node:fs";
 import { statfs } from "node:fs/promises";
 import path14 from "node:path";
 function isNoSpace(err) {
@@ -28983,15 +28976,14 @@ function noSpaceMessage(err) {
   return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
 }
 var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+function existingAncestor(p) {
+  let dir = path14.resolve(p);
+  while (!existsSync2(dir) && path14.dirname(dir) !== dir) dir = path14.dirname(dir);
+  return dir;
+}
 async function freeBytes(p) {
-  for (let dir = p; ; dir = path14.dirname(dir)) {
-    try {
-      const s = await statfs(dir);
-      return s.bavail * s.bsize;
-    } catch {
-      if (path14.dirname(dir) === dir) return null;
-    }
-  }
+  const s = await statfs(existingAncestor(p)).catch(() => null);
+  return s === null ? null : s.bavail * s.bsize;
 }
 async function writing(where, needed, write) {
   try {
@@ -29446,7 +29438,7 @@ function openStore(spec, env = process.env) {
   if (spec.startsWith("dir:") && spec.length > 4) return new LocalFolderStore(spec.slice(4));
   if (spec.startsWith("git:") && spec.length > 4) {
     const [repo, branch] = spec.slice(4).split("#", 2);
-    if (!existsSync2(repo)) {
+    if (!existsSync3(repo)) {
       throw new ConfigurationError(`--store ${spec}: ${repo} does not exist; point git: at a git repository`);
     }
     return new GitBranchStore(repo, branch === void 0 || branch === "" ? {} : { branch });

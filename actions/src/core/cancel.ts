@@ -21,6 +21,31 @@ export const CANCEL_GRACE_MS = 3000;
 /** Every reason a cancelled step gives starts so; records/build.ts maps it to status `cancelled`. */
 export const CANCELLED = "cancelled: ";
 
+/**
+ * While attached, a cancellation kills `child` (SIGTERM, then SIGKILL after `graceMs`, at most
+ * {@link CANCEL_GRACE_MS}); the stage runner and the native programs' runner both use it.
+ * `fired` says whether it did; `stop()` detaches once the child is gone.
+ */
+export function killOnCancel(
+  child: { kill(signal: "SIGTERM" | "SIGKILL"): boolean },
+  cancel: AbortSignal,
+  graceMs: number,
+): { readonly fired: boolean; stop(): void } {
+  let fired = false;
+  const onAbort = () => {
+    fired = true;
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), Math.min(graceMs, CANCEL_GRACE_MS)).unref();
+  };
+  cancel.addEventListener("abort", onAbort, { once: true });
+  return {
+    get fired() {
+      return fired;
+    },
+    stop: () => cancel.removeEventListener("abort", onAbort),
+  };
+}
+
 export function cancelRun(why: string): void {
   if (!controller.signal.aborted) controller.abort(why);
 }

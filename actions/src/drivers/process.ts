@@ -11,7 +11,7 @@
 import { type FileHandle, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { CANCEL_GRACE_MS, runCancelled } from "../core/cancel.ts";
+import { killOnCancel, runCancelled } from "../core/cancel.ts";
 import { waitGroupGone } from "../core/process-group.ts";
 import { shellQuote } from "../pipeline/triage.ts";
 
@@ -63,7 +63,6 @@ export async function runProcess(argv: readonly string[], opts: RunProcessOption
   await opts.log.appendFile(`$ ${commandLine(argv)}\n`);
   const started = performance.now();
   let timedOut = false;
-  let cancelled = false;
   const capture = path.join(opts.cwd, `.process-${process.pid}-${++captures}`);
   const out = await open(`${capture}.stdout`, "w");
   const err = await open(`${capture}.stderr`, "w");
@@ -86,15 +85,11 @@ export async function runProcess(argv: readonly string[], opts: RunProcessOption
     },
     Math.max(0, opts.deadline - performance.now()),
   );
-  const onCancel = () => {
-    cancelled = true;
-    child.kill("SIGTERM");
-    setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5000, CANCEL_GRACE_MS)).unref();
-  };
-  cancel.addEventListener("abort", onCancel, { once: true });
+  const cancelKill = killOnCancel(child, cancel, opts.graceMs ?? 5000);
   const res = await child;
   clearTimeout(timer);
-  cancel.removeEventListener("abort", onCancel);
+  cancelKill.stop();
+  const cancelled = cancelKill.fired;
   // It is gone; whatever is left in its process group is a straggler.
   child.kill("SIGKILL");
   // Signals arrive asynchronously: return only once nothing of the tree runs.

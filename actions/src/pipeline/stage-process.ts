@@ -12,7 +12,7 @@
 import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { CANCEL_GRACE_MS, cancelledReason, runCancelled } from "../core/cancel.ts";
+import { cancelledReason, killOnCancel, runCancelled } from "../core/cancel.ts";
 import { human, nearlyFull } from "../core/disk.ts";
 import { sha256File } from "../core/hashing.ts";
 import { displayPath } from "../core/paths.ts";
@@ -124,15 +124,11 @@ export async function runStage<S extends StageName>(
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
-    const onCancel = () => {
-      cancelled = true;
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), Math.min(opts.graceMs ?? 5000, CANCEL_GRACE_MS)).unref();
-    };
-    cancel.addEventListener("abort", onCancel, { once: true });
+    const cancelKill = killOnCancel(child, cancel, opts.graceMs ?? 5000);
     const res = await child;
     clearTimeout(timer);
-    cancel.removeEventListener("abort", onCancel);
+    cancelKill.stop();
+    cancelled = cancelKill.fired;
     // The stage is gone; anything still in its process group is a straggler (or ignored SIGTERM).
     child.kill("SIGKILL");
     // Signals arrive asynchronously: return only once nothing of the tree runs.
