@@ -6,12 +6,12 @@
 
 TOOLCHAIN_PYTHON=""
 
-# torch's pin lives in the Makefile (TORCH_PIN), the one place `make setup` reads it from.
+# torch's pin is the toolchain's own line in its pins file (`make setup` reads the same line).
 torch_pin() {
-  local pin
-  pin=$(sed -n 's/^TORCH_PIN := *//p' "$REPO_ROOT/Makefile" | sed -n 1p)
-  [[ $pin == torch==* ]] || die_config "no 'TORCH_PIN := torch==X' line in $REPO_ROOT/Makefile"
-  printf '%s' "$pin"
+  local version
+  version=$(pinned_version torch "$REQUIREMENTS")
+  [[ -n $version ]] || die_config "no 'torch==X' line in $REQUIREMENTS"
+  printf 'torch==%s' "$version"
 }
 
 # The toolchain's pins file (farm.yml toolchains.NAME.requirements), as an absolute path.
@@ -55,8 +55,8 @@ check_python_version() {
 }
 
 ensure_toolchain() {
-  TORCH_PIN=$(torch_pin)
   REQUIREMENTS=$(toolchain_requirements)
+  TORCH_PIN=$(torch_pin)
   step "toolchain $TOOLCHAIN: $TORCH_PIN alone, then ${REQUIREMENTS#"$REPO_ROOT"/}"
   if [[ -n $PYTHON_VENV ]]; then
     [[ -x $PYTHON_VENV/bin/python ]] || die_config "--python-venv $PYTHON_VENV: no bin/python there"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ def test_reference_gives_confident_greedy_tokens(fp32_portable: Chain) -> None:
     assert "".join(prompts[0]["fp32"]["pieces"]).startswith(" Paris . Paris lies on the Seine")
     assert all(p["fp32"]["min_margin"] > 4.0 for p in prompts)  # a wide top-1 margin at every step
     assert all(p["quantized"] is None for p in prompts)
-    assert run.result["toolchain"]["torch"].startswith("2.13.0")
+    # What ran is what is installed (not one toolchain's pins: the suite runs on other toolchains too).
+    assert run.result["toolchain"]["torch"] == importlib.metadata.version("torch")
 
 
 def test_export_saves_a_reloadable_program_with_the_kv_cache_as_mutable_buffers(fp32_portable: Chain) -> None:
@@ -45,7 +47,7 @@ def test_portable_lowering_delegates_nothing_and_writes_a_manifest(fp32_portable
         or "aten.linear.default" in manifest["delegation"]["cpu_ops"]
     )
     assert manifest["pte"]["sha256"] == run.result["artefacts"]["pte"]["sha256"]
-    assert manifest["toolchain"]["executorch"] == "1.4.1"
+    assert manifest["toolchain"]["executorch"] == importlib.metadata.version("executorch")
     assert manifest["model"]["eos_token_id"] == json.loads((MODEL / "config.json").read_text())["eos_token_id"]
 
 

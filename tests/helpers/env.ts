@@ -86,14 +86,13 @@ export function makeSpec(stage: StageName, over: Partial<StageSpec> = {}): Stage
 }
 
 /**
- * The version the toolchain pins for `name` (stages/requirements.txt; torch from the Makefile's
- * TORCH_PIN), so a test checks what was installed without hard-coding one toolchain's versions.
+ * The version the toolchain pins for `name` (stages/requirements.txt, torch included), so a test
+ * checks what was installed without hard-coding one toolchain's versions.
  */
 export function pinnedVersion(name: string): string {
-  const file =
-    name === "torch" ? path.join(REPO_ROOT, "Makefile") : path.join(STAGES_DIR, "requirements.txt");
+  const file = path.join(STAGES_DIR, "requirements.txt");
   const text = readFileSync(file, "utf8");
-  const m = new RegExp(`^(?:TORCH_PIN := )?${name}==([^\\s;#]+)`, "m").exec(text);
+  const m = new RegExp(`^${name}==([^\\s;#]+)`, "m").exec(text);
   if (m === null) throw new Error(`test bug: ${file} pins no ${name}`);
   return m[1] as string;
 }

@@ -19,6 +19,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { existingAncestor } from "../core/disk.ts";
 import { STAGES_DIR } from "../core/paths.ts";
+import { normalize } from "../core/requirements.ts";
 import {
   type CheckResult,
   HEALTH_SCHEMA,
@@ -105,15 +106,12 @@ export const memoryCheck: HealthCheck = {
   },
 };
 
-/** PEP 503 names, so `Torchao` in a pin and `torchao` in the metadata compare equal. */
-const normalise = (name: string) => name.toLowerCase().replace(/[-_.]+/g, "-");
-
 /** `name==version` lines of a pins file (comments, blanks and other specifiers ignored). */
 export function parsePins(text: string): Map<string, string> {
   const pins = new Map<string, string>();
   for (const raw of text.split("\n")) {
     const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)/.exec(raw.replace(/#.*/, ""));
-    if (m?.[1] !== undefined && m[2] !== undefined) pins.set(normalise(m[1]), m[2]);
+    if (m?.[1] !== undefined && m[2] !== undefined) pins.set(normalize(m[1]), m[2]);
   }
   return pins;
 }
@@ -129,11 +127,20 @@ for n in json.loads(sys.argv[1]):
 print(json.dumps({"python": sys.version.split()[0], "packages": out}))
 `;
 
+/**
+ * Whether an installed version satisfies `==want`: as in PEP 440, a pin without a local label
+ * (`torch==2.13.0`) is satisfied by any local build of that release (`2.13.0+cpu`).
+ */
+export function pinHolds(want: string, installed: string | null): boolean {
+  if (installed === null) return false;
+  return installed === want || (!want.includes("+") && installed.split("+")[0] === want);
+}
+
 export const toolchainCheck: HealthCheck = {
   name: "toolchain",
   async run(ctx) {
     const pins = parsePins(await readFile(ctx.pinsFile, "utf8"));
-    // torch is pinned by the Makefile, not the pins file: reported, and execute checks it against the manifest.
+    // torch and executorch are always reported (execute checks them against the manifest).
     const names = [...new Set([...pins.keys(), "torch", "executorch"])];
     const probe = await execa(ctx.python, ["-c", VERSIONS_PROBE, JSON.stringify(names)], { reject: false });
     if (probe.exitCode !== 0) {
@@ -143,7 +150,7 @@ export const toolchainCheck: HealthCheck = {
       };
     }
     const found = JSON.parse(probe.stdout) as { python: string; packages: Record<string, string | null> };
-    const wrong = [...pins].filter(([name, want]) => found.packages[name] !== want);
+    const wrong = [...pins].filter(([name, want]) => !pinHolds(want, found.packages[name] ?? null));
     const shown = wrong.map(
       ([name, want]) => `${name} ${found.packages[name] ?? "missing"} (pinned ${want})`,
     );
