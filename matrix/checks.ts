@@ -6,7 +6,7 @@
 import { ConfigurationError } from "../actions/src/core/errors.ts";
 import type { PathSegment } from "../actions/src/core/validate.ts";
 import { parseCellId } from "../actions/src/schemas/cell-id.ts";
-import type { CellRef } from "../actions/src/schemas/stage.ts";
+import { type CellRef, STAGES } from "../actions/src/schemas/stage.ts";
 import { whyImpossible } from "./capabilities.ts";
 import { allCells } from "./cells.ts";
 import { globParts, unknownName } from "./ids.ts";
@@ -111,6 +111,33 @@ export function checkFarm(farm: Farm, where: Where, knownIssues: Set<string> | n
     if (ex.knownIssue !== null && knownIssues !== null && !knownIssues.has(ex.knownIssue)) {
       throw new ConfigurationError(
         `${where(["exclude", i, "known_issue"])}: ${unknownName("known issue", ex.knownIssue, knownIssues)} (matrix/known-issues.yml)`,
+      );
+    }
+  });
+  farm.canaries.forEach((c, i) => {
+    const ref = parseCellId(`${c.cell}@${farm.toolchains.keys().next().value ?? ""}`);
+    if (
+      ref === null ||
+      !farm.models.has(ref.model) ||
+      !farm.recipes.has(ref.recipe) ||
+      !farm.backends.has(ref.backend) ||
+      !farm.devices.has(ref.device)
+    ) {
+      throw new ConfigurationError(
+        `${where(["canaries", i, "cell"])}: ${JSON.stringify(c.cell)} is not model/recipe/backend/device of this matrix`,
+      );
+    }
+    const impossible = whyImpossible(farm, ref);
+    if (impossible !== null)
+      throw new ConfigurationError(`${where(["canaries", i, "cell"])}: ${c.cell}: ${impossible}`);
+    if (knownIssues !== null && !knownIssues.has(c.knownIssue)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i, "known_issue"])}: ${unknownName("known issue", c.knownIssue, knownIssues)} (matrix/known-issues.yml)`,
+      );
+    }
+    if (!(STAGES as readonly string[]).includes(c.stage)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i, "stage"])}: ${JSON.stringify(c.stage)}; expected one of ${STAGES.join(", ")}`,
       );
     }
   });

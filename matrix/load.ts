@@ -7,6 +7,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigurationError } from "../actions/src/core/errors.ts";
 import { KNOWN_ISSUES_FILE, REPO_ROOT } from "../actions/src/core/paths.ts";
+import { normalize, pinLines, requirementName } from "../actions/src/core/requirements.ts";
 import type { PathSegment } from "../actions/src/core/validate.ts";
 import { checkFarm } from "./checks.ts";
 import { globToRegExp } from "./ids.ts";
@@ -20,7 +21,7 @@ import {
   farmSchema,
   HEALTH_DEFAULTS,
 } from "./schema.ts";
-import type { CellSet, Farm } from "./types.ts";
+import type { CellSet, Farm, ToolchainDef } from "./types.ts";
 import { readYamlFile } from "./yaml-file.ts";
 
 export { unknownName } from "./ids.ts";
@@ -107,7 +108,10 @@ export function resolve(file: string, data: FarmFile): Farm {
       ]),
     ),
     toolchains: new Map(
-      Object.entries(data.toolchains).map(([name, t]) => [name, { name, requirements: abs(t.requirements) }]),
+      Object.entries(data.toolchains).map(([name, t]) => [
+        name,
+        { name, requirements: abs(t.requirements), channel: t.channel ?? null },
+      ]),
     ),
     kindCaps: new Map(
       (["decoder-lm", "cnn"] as const).map((k) => [
@@ -129,6 +133,7 @@ export function resolve(file: string, data: FarmFile): Farm {
       reason: e.reason,
       knownIssue: e.known_issue ?? null,
     })),
+    canaries: (data.canaries ?? []).map((c) => ({ knownIssue: c.known_issue, cell: c.cell, stage: c.stage })),
     events: Object.fromEntries(
       Object.entries(data.events).map(([k, e]) => [
         k,
@@ -164,9 +169,37 @@ async function checkFiles(farm: Farm, where: (at: readonly PathSegment[]) => str
     );
   }
   for (const tc of farm.toolchains.values()) {
-    if (await exists(tc.requirements, "file")) continue;
+    if (!(await exists(tc.requirements, "file"))) {
+      throw new ConfigurationError(
+        `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`,
+      );
+    }
+    if (tc.channel !== null) await checkChannel(tc, tc.channel, where);
+  }
+}
+
+/** Every pin of a channel's file is tracked or held, and nothing else is named: what moves is explicit. */
+async function checkChannel(
+  tc: ToolchainDef,
+  channel: { track: string[]; hold: string[] },
+  where: (at: readonly PathSegment[]) => string,
+): Promise<void> {
+  const pins = (await pinLines(tc.requirements)).map(requirementName).filter((n): n is string => n !== null);
+  const named = [...channel.track, ...channel.hold].map(normalize);
+  const unnamed = pins.filter((p) => !named.includes(p));
+  const unknown = named.filter((n) => !pins.includes(n));
+  const twice = channel.track.map(normalize).filter((n) => channel.hold.map(normalize).includes(n));
+  const problem =
+    unnamed.length > 0
+      ? `pins ${unnamed.join(", ")} are neither tracked nor held; add each to track or hold`
+      : unknown.length > 0
+        ? `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not pinned in ${path.basename(tc.requirements)}; pin it there or remove it`
+        : twice.length > 0
+          ? `${twice.join(", ")} cannot be both tracked and held`
+          : null;
+  if (problem !== null) {
     throw new ConfigurationError(
-      `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`,
+      `${where(["toolchains", tc.name, "channel"])}: toolchain ${JSON.stringify(tc.name)}: ${problem}`,
     );
   }
 }

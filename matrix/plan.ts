@@ -115,9 +115,21 @@ export function jobsFor(farm: Farm, cells: readonly Cell[], reasons: ReadonlyMap
   return { builds: [...builds.values()], devices };
 }
 
+/** Why a channel's cells are not planned: the workflows' build jobs install pinned toolchains only. */
+export function channelReason(toolchain: string): string {
+  return `toolchain ${toolchain} is a channel: farm-upstream runs its cells on its resolved lock (pte-farm run --lock); the build and device jobs install pinned toolchains only`;
+}
+
 export function plan(farm: Farm, req: PlanRequest): Plan {
   const { cells: setName, onlyAffected } = farm.events[req.event];
-  const { cells, skipped } = cellSet(farm, setName);
+  const all = cellSet(farm, setName);
+  const cells = all.cells.filter((c) => c.toolchain.channel === null);
+  const skipped: Skipped[] = [
+    ...all.skipped,
+    ...all.cells
+      .filter((c) => c.toolchain.channel !== null)
+      .map((c) => ({ cell: c.id, reason: channelReason(c.toolchain.name), known_issue: null })),
+  ];
   const reasons = new Map<string, string>();
   let changes: AffectedPaths | undefined;
   if (onlyAffected) {

@@ -177,8 +177,25 @@ const device = closed({
 
 const kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
 
+const channel = closed({
+  track: documented(
+    nonEmpty(nameList, "package"),
+    "packages resolved to the package index's newest releases that go together, each time a plan is made",
+  ),
+  hold: documented(nameList, "packages kept at the pins file's version (torch: the farm's CPU build)"),
+});
+
 const toolchain = closed({
-  requirements: documented(nonEmptyStr, "the pins file, relative to the repository root"),
+  requirements: documented(
+    nonEmptyStr,
+    "the pins file, relative to the repository root; for a channel, the pins it starts from",
+  ),
+  channel: optional(
+    documented(
+      channel,
+      "a channel: resolved from the package index into a lock when a plan is made; every pin of the file is named in track or hold",
+    ),
+  ),
 });
 
 const cellSet = closed({
@@ -199,6 +216,15 @@ const exclude = closed({
   cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
   reason: nonEmptyStr,
   known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml")),
+});
+
+const canary = closed({
+  known_issue: documented(nonEmptyStr, "the id in matrix/known-issues.yml whose failure the canary expects"),
+  cell: documented(
+    nonEmptyStr,
+    "model/recipe/backend/device (no toolchain: a canary runs on every toolchain)",
+  ),
+  stage: documented(nonEmptyStr, "the stage expected to fail, with one of the known issue's signatures"),
 });
 
 const event = closed({
@@ -263,6 +289,12 @@ export const farmSchema = closed({
   ),
   include: optional(arr(include)),
   exclude: optional(arr(exclude)),
+  canaries: optional(
+    documented(
+      arr(canary),
+      "a cell per known issue, expected to fail with it: `pte-farm canaries` runs them on every toolchain",
+    ),
+  ),
   events: closed({ pull_request: event, push: event, schedule: event, release: event }),
   run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
   paths: documented(

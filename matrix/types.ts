@@ -66,6 +66,8 @@ export interface ToolchainDef {
   name: string;
   /** Absolute path of the pins file; its contents are part of every cache key. */
   requirements: string;
+  /** A channel's tracked (newest release) and held (pinned) packages; null for a pinned set. */
+  channel: { track: string[]; hold: string[] } | null;
 }
 /** A cell set with every dimension spelled out (an omitted one is every name, in YAML order). */
 export type CellSet = Record<Dimension, string[]>;
@@ -92,6 +94,8 @@ export interface Farm {
   cellSets: Map<string, CellSet>;
   include: { cell: string; sets: string[]; reason: string }[];
   exclude: ExcludeRule[];
+  /** A cell (without toolchain) per known issue, expected to fail at `stage` with that issue. */
+  canaries: { knownIssue: string; cell: string; stage: string }[];
   events: Record<FarmEvent, { cells: string; onlyAffected: boolean }>;
   runSet: string;
   paths: PathRule[];

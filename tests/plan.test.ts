@@ -234,9 +234,34 @@ describe("run and plan share one expansion", () => {
   it("resolves every planned cell id with run --cells to exactly that cell", () => {
     const p = plan(farm, { event: "schedule" });
     for (const d of p.devices) expect(selectCells(farm, d.cell).cells.map((c) => c.id)).toEqual([d.cell]);
-    expect(new Set(allCells(farm).map((c) => c.id))).toEqual(
-      new Set([...ids(p), ...p.skipped.map((s) => s.cell)]),
+    // The nightly set is everything on the pinned toolchains; channels are farm-upstream's.
+    expect(
+      new Set(
+        allCells(farm)
+          .filter((c) => c.toolchain.channel === null)
+          .map((c) => c.id),
+      ),
+    ).toEqual(new Set([...ids(p), ...p.skipped.map((s) => s.cell)]));
+  });
+
+  it("lists a channel's cells in a set as skipped with why, never as build or device jobs", () => {
+    const sets = new Map(farm.cellSets);
+    const nightly = sets.get("nightly");
+    if (nightly === undefined) throw new Error("test bug: no nightly set");
+    sets.set("nightly", { ...nightly, toolchains: [...farm.toolchains.keys()] });
+    const channels = [...farm.toolchains.values()].filter((t) => t.channel !== null).map((t) => t.name);
+    expect(channels.length).toBeGreaterThan(0);
+    const p = plan({ ...farm, cellSets: sets }, { event: "schedule" });
+    expect(p.devices.filter((d) => channels.some((t) => d.cell.endsWith(`@${t}`)))).toEqual([]);
+    const skipped = p.skipped.filter((s) => channels.some((t) => s.cell.endsWith(`@${t}`)));
+    // Each is skipped by an exclude rule (visible as such) or, otherwise, as a channel's.
+    const asChannel = skipped.filter((s) =>
+      /is a channel: farm-upstream runs its cells on its resolved lock/.test(s.reason),
     );
+    expect(asChannel.length).toBeGreaterThan(0);
+    expect(
+      skipped.every((s) => asChannel.includes(s) || farm.exclude.some((r) => r.regexp.test(s.cell))),
+    ).toBe(true);
   });
 
   it("runs the host cells of the device matching this machine by default, and refuses a machine with none", () => {

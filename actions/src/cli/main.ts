@@ -16,6 +16,7 @@ import { HISTORY_USAGE, historyCli } from "./history.ts";
 import { PLAN_USAGE, planCli } from "./plan.ts";
 import { REPORT_USAGE, reportCli } from "./report.ts";
 import { RUN_USAGE, runCli } from "./run.ts";
+import { TOOLCHAIN_USAGE, toolchainCli } from "./toolchain.ts";
 import { VALIDATE_USAGE, validateCli } from "./validate.ts";
 
 interface Command {
@@ -95,6 +96,15 @@ const COMMANDS = new Map<string, Command>([
       summary: "check this runner (LAVA states good | unknown | bad | maintenance); list quarantined devices",
       usage: HEALTH_USAGE,
       cli: healthCli,
+    },
+  ],
+  [
+    "toolchain",
+    {
+      summary:
+        "resolve a toolchain (a channel: the newest upstream releases) into a lock; build a lock's environment",
+      usage: TOOLCHAIN_USAGE,
+      cli: toolchainCli,
     },
   ],
   [

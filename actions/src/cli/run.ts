@@ -8,7 +8,23 @@ import type { Logger } from "../core/logger.ts";
 import { DEFAULT_MATRIX, defaultCacheDir, defaultPython } from "../core/paths.ts";
 import { runCommand } from "../pipeline/local-run.ts";
 import { ROLES, type Role } from "../schemas/run-record.ts";
+import { type Lock, readLock } from "../toolchain/lock.ts";
 import { usageErrors } from "./args.ts";
+
+/** `--lock FILE…` by the toolchain each names; two locks for one toolchain are exit 2. */
+export async function locksByToolchain(files: readonly string[]): Promise<Map<string, Lock>> {
+  const out = new Map<string, Lock>();
+  for (const file of files) {
+    const lock = await readLock(file);
+    if (out.has(lock.toolchain)) {
+      throw new ConfigurationError(
+        `--lock ${file}: a second lock for toolchain ${lock.toolchain}; pass one per toolchain`,
+      );
+    }
+    out.set(lock.toolchain, lock);
+  }
+  return out;
+}
 
 export const RUN_USAGE = `pte-farm run [options]
   --matrix FILE     farm definition (default: matrix/farm.yml)
@@ -26,7 +42,10 @@ export const RUN_USAGE = `pte-farm run [options]
   --base-out DIR    an earlier run's output folder: each cell's base .pte (from its lower stage) is
                     measured interleaved with the head's in ABBA order; writes run.base.json (role
                     base) beside run.json (role head), both with the same session id
-  --history STORE   append the run's records to a history store (see pte-farm history)`;
+  --history STORE   append the run's records to a history store (see pte-farm history)
+  --lock FILE       run the lock's toolchain (its \`toolchain\` field) with exactly this lock
+                    instead of resolving it now (a lock.json written by pte-farm toolchain resolve);
+                    repeatable. A channel (e.g. @latest) without one is resolved from the package index`;
 
 function count(flag: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -61,6 +80,7 @@ export async function runCli(argv: string[], logger: Logger): Promise<ExitCode> 
     python: defaultPython(),
     ...(values["base-out"] === undefined ? {} : { baseOut: values["base-out"] }),
     ...(values.history === undefined ? {} : { history: values.history }),
+    ...(values.lock === undefined ? {} : { locks: await locksByToolchain(values.lock) }),
     logger,
   });
   return outcome.exitCode;
@@ -81,6 +101,7 @@ function parseRunArgs(argv: string[]) {
         role: { type: "string" },
         "base-out": { type: "string" },
         history: { type: "string" },
+        lock: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
     }),

@@ -29,19 +29,24 @@ const UNITS: Record<string, number> = {
 
 /** The budget in bytes from `PTE_FARM_CACHE_BUDGET` ("500MiB", "20G", "1048576"); bad text is exit 2. */
 export function cacheBudget(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env[CACHE_BUDGET_ENV];
-  if (text === undefined || text.trim() === "") return DEFAULT_CACHE_BUDGET;
+  return sizeFromEnv(CACHE_BUDGET_ENV, DEFAULT_CACHE_BUDGET, env);
+}
+
+/** A size in bytes from the environment variable `name` (default when unset); bad text is exit 2. */
+export function sizeFromEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const text = env[name];
+  if (text === undefined || text.trim() === "") return fallback;
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m === null ? undefined : UNITS[(m[2] as string).toLowerCase()];
   if (m === null || unit === undefined) {
     throw new ConfigurationError(
-      `${CACHE_BUDGET_ENV}=${text}: expected a size such as 500MiB, 20GiB or a number of bytes`,
+      `${name}=${text}: expected a size such as 500MiB, 20GiB or a number of bytes`,
     );
   }
   return Math.floor(Number(m[1]) * unit);
 }
 
-async function treeBytes(dir: string): Promise<number> {
+export async function treeBytes(dir: string): Promise<number> {
   let total = 0;
   for (const e of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
     if (e.isFile()) total += (await stat(path.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
@@ -70,6 +75,19 @@ export async function pruneCache(root: string, budget: number, keepSince: number
       }
     }
   }
+  return pruneLeastRecent(entries, budget, keepSince);
+}
+
+/**
+ * Removes the least-recently-used of `entries` (folders; `used` is when last used) until the rest
+ * fit `budget` bytes, never one used since `keepSince`. Rename-then-delete: a reader sees a whole
+ * entry or none. The build cache and the toolchain environments both stay within budgets this way.
+ */
+export async function pruneLeastRecent(
+  entries: { dir: string; used: number; bytes: number }[],
+  budget: number,
+  keepSince: number,
+): Promise<PruneResult> {
   let total = entries.reduce((t, e) => t + e.bytes, 0);
   const out: PruneResult = { entries: entries.length, bytes: total, removed: [], freed: 0 };
   for (const e of entries.sort((a, b) => a.used - b.used)) {

@@ -42,6 +42,8 @@ export interface PipelineContext extends StageContext {
   python: string;
   timeoutS: number;
   logger: Logger;
+  /** Set when the cell's toolchain does not resolve or load: the cell is recorded with it, no stage runs. */
+  toolchainFailure?: FailureNote;
 }
 
 /** The folder of a cell inside the run output: `cells/<model>/<recipe>/<backend>/<device>@<toolchain>`. */
@@ -116,6 +118,10 @@ export async function runCell(
   };
 
   ctx.logger.info(`cell ${cell.id}`);
+  if (ctx.toolchainFailure !== undefined) {
+    failure = ctx.toolchainFailure;
+    return finish();
+  }
   const ref = await referenceStep(ctx, cell);
   if (!ok(ref)) return finish();
   reference = ref.data as ReferenceData;

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { selectCells, thisMachine } from "../../../matrix/cells.ts";
+import { makeCell, selectCells, thisMachine } from "../../../matrix/cells.ts";
 import { loadKnownIssues } from "../../../matrix/known-issues.ts";
 import { loadFarm } from "../../../matrix/load.ts";
 import { renderFailureNotes, renderSummary, renderTable } from "../../../reports/summary.ts";
@@ -18,8 +18,11 @@ import type { DriverSettings } from "../drivers/driver.ts";
 import { openStore } from "../history/open.ts";
 import { exitCodeFor } from "../records/build.ts";
 import { gitSha, hostDeviceInfo } from "../records/host-info.ts";
+import { parseCellId } from "../schemas/cell-id.ts";
 import type { Role, RunRecord } from "../schemas/run-record.ts";
-import type { StageName } from "../schemas/stage.ts";
+import type { CellRef, StageName } from "../schemas/stage.ts";
+import type { Lock } from "../toolchain/lock.ts";
+import { provideToolchains, type ToolchainPython } from "../toolchain/provide.ts";
 import { basePteFor } from "./base-pte.ts";
 import { BuildCache, toolchainFingerprints } from "./cache.ts";
 import { cacheBudget, pruneCache, pruneSummary } from "./cache-prune.ts";
@@ -27,7 +30,18 @@ import { type BasePte, cellDir, runCell } from "./cell.ts";
 import { localDriver, RUNNER_EXECUTORCH_ENV } from "./execute.ts";
 import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
 import type { StageCommand } from "./stage-process.ts";
-import { StepRunner } from "./step-runner.ts";
+import { type FailureNote, StepRunner } from "./step-runner.ts";
+
+/** A cell whose toolchain does not resolve or load: infrastructure-class, about upstream, never a model failure. */
+function incompatibleNote(cell: RunnableCell, message: string, evidence: string): FailureNote {
+  return {
+    outcome: "infra-failure",
+    message,
+    known_issue: null,
+    triage: `toolchain incompatible (an upstream problem, not this cell's): ${evidence}`,
+    reproduce: `node actions/src/cli/pte-farm.ts run --cells '${cell.id}'`,
+  };
+}
 
 export interface RunOptions {
   matrix: string;
@@ -50,6 +64,10 @@ export interface RunOptions {
   history?: string;
   /** Where the known-issue catalogue lives (tests point at their own). */
   knownIssues?: string;
+  /** Run the cells an `exclude` rule keeps out too (the canaries). */
+  runExcluded?: boolean;
+  /** Locks to use instead of resolving channels now (`--lock`, a plan's), by toolchain name. */
+  locks?: ReadonlyMap<string, Lock>;
   logger: Logger;
 }
 
@@ -96,7 +114,17 @@ async function linkLatest(dir: string): Promise<void> {
 export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
   const { logger } = opts;
   const farm = await loadFarm(opts.matrix);
-  const selected = selectCells(farm, opts.cells);
+  const picked = selectCells(farm, opts.cells);
+  // Canaries are excluded from every cell set (they fail on purpose) but run when asked for.
+  const selected = opts.runExcluded
+    ? {
+        cells: [
+          ...picked.cells,
+          ...picked.skipped.map((s) => makeCell(farm, parseCellId(s.cell) as CellRef)),
+        ],
+        skipped: [],
+      }
+    : picked;
   // Refuse every cell we cannot run before the first one starts, not halfway through a long run.
   const cells: RunnableCell[] = selected.cells.map((c) => runnableCell(c));
   const knownIssues = await loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE);
@@ -106,7 +134,15 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
     );
   }
   const { dir: outDir, isDefault } = await prepareOutDir(opts.out);
-  const command: StageCommand = { python: opts.python, package: "pte_stages", pythonPath: [STAGES_DIR] };
+  const toolchains = await provideToolchains(
+    cells.map((c) => c.toolchain),
+    {
+      python: opts.python,
+      logger,
+      logDir: outDir,
+      ...(opts.locks === undefined ? {} : { locks: opts.locks }),
+    },
+  );
   const session = `${stamp()}-${randomBytes(3).toString("hex")}`;
   const sha = await gitSha(REPO_ROOT);
 
@@ -133,15 +169,23 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
   const budget = cacheBudget();
   const runStart = Date.now();
   await cache?.sweepTemp();
-  const steps = new StepRunner({
-    outDir,
-    command,
-    cache,
-    fingerprints: opts.cache ? await toolchainFingerprints(cells, opts.python) : null,
-    timeoutMs: opts.timeoutS * 1000,
-    logger,
-    knownIssues,
-  });
+  // One step runner per toolchain: each runs the stages in its own environment (builds never cross).
+  const runners = new Map<string, { steps: StepRunner; python: string; tc: ToolchainPython }>();
+  for (const [name, tc] of toolchains) {
+    const python = tc.kind === "ready" ? tc.python : opts.python;
+    const command: StageCommand = { python, package: "pte_stages", pythonPath: [STAGES_DIR] };
+    const mine = cells.filter((c) => c.toolchain.name === name);
+    const steps = new StepRunner({
+      outDir,
+      command,
+      cache,
+      fingerprints: opts.cache && tc.kind === "ready" ? await toolchainFingerprints(mine, python) : null,
+      timeoutMs: opts.timeoutS * 1000,
+      logger,
+      knownIssues,
+    });
+    runners.set(name, { steps, python, tc });
+  }
 
   // Resolve every base before the first cell runs: a wrong --base-out fails in a second, not an hour in.
   const bases = new Map<string, BasePte>();
@@ -170,12 +214,15 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
   const records: RunRecord[] = [];
   for (const cell of cells) {
     const device = await hostDeviceInfo(cell.device);
+    const { steps, python, tc } = runners.get(cell.toolchain.name) as NonNullable<
+      ReturnType<typeof runners.get>
+    >;
     const ctx = {
       farm,
       steps,
       driver: localDriver(cell),
       settings: localSettings,
-      python: opts.python,
+      python,
       timeoutS: opts.timeoutS,
       outDir,
       session,
@@ -186,12 +233,16 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
       reps: opts.reps,
       stageOptions: opts.stageOptions ?? {},
       logger,
+      ...(tc.kind === "incompatible"
+        ? { toolchainFailure: incompatibleNote(cell, tc.message, tc.evidence) }
+        : {}),
     };
     const base = bases.get(cell.id);
     const cellRecords = await runCell(ctx, cell, base);
     const dir = cellDir(outDir, cell);
     await mkdir(dir, { recursive: true });
     for (const record of cellRecords) {
+      if (tc.lock !== null) record.toolchain.lock = tc.lock.id;
       // The head (or only) record is run.json, as before; an interleaved base is run.base.json beside it.
       const name = record.role === "base" && base !== undefined ? "run.base.json" : "run.json";
       await writeFile(path.join(dir, name), `${JSON.stringify(record, null, 2)}\n`);

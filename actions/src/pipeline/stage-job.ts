@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type Cell, selectCells } from "../../../matrix/cells.ts";
 import { loadKnownIssues } from "../../../matrix/known-issues.ts";
+import { channelReason } from "../../../matrix/plan.ts";
 import type { Farm } from "../../../matrix/types.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "../core/errors.ts";
 import { sha256File } from "../core/hashing.ts";
@@ -61,7 +62,11 @@ const buildEntry = obj({
 
 /** The one cell `id` names, refusing an unknown, excluded or not-runnable one with what to fix. */
 export function cellById(farm: Farm, id: string, what = "cell"): RunnableCell {
-  return runnableCell(matrixCellById(farm, id, what));
+  const cell = matrixCellById(farm, id, what);
+  // The action's interpreter holds the pinned toolchain: a channel's cell here would run the wrong one.
+  if (cell.toolchain.channel !== null)
+    throw new ConfigurationError(`${what} ${id}: ${channelReason(cell.toolchain.name)}`);
+  return runnableCell(cell);
 }
 
 /**

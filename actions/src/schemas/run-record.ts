@@ -126,7 +126,13 @@ export const runRecord = obj({
   started_at: str,
   finished_at: str,
   status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  toolchain: obj({
+    name: str,
+    build: nullable(toolchainVersions),
+    device: nullable(toolchainVersions),
+    /** OPTIONAL: the id of the lock (`pte-farm/lock@1`) the cell ran with, when its toolchain is a channel or a lock. */
+    lock: optional(str),
+  }),
   device: obj({
     runner: str,
     board: str,
