@@ -7,6 +7,7 @@
 import { noSpaceMessage } from "../core/disk.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { BISECT_USAGE, bisectCli } from "./bisect.ts";
 import { COMPARE_USAGE, compareCli } from "./compare.ts";
 import { DETECT_USAGE, detectCli } from "./detect.ts";
 import { EXPORT_USAGE, exportCli } from "./export.ts";
@@ -96,6 +97,14 @@ const COMMANDS = new Map<string, Command>([
       summary: "check this runner (LAVA states good | unknown | bad | maintenance); list quarantined devices",
       usage: HEALTH_USAGE,
       cli: healthCli,
+    },
+  ],
+  [
+    "bisect",
+    {
+      summary: "find the package and release that first break a cell between a good and a bad toolchain",
+      usage: BISECT_USAGE,
+      cli: bisectCli,
     },
   ],
   [
