@@ -12,7 +12,7 @@ from .contract import BackendSpec, ConfigError
 
 class Backend(Protocol):
     def partitioners(self, spec: BackendSpec) -> list[Any]: ...
-    def prepare(self, program: torch.export.ExportedProgram) -> torch.export.ExportedProgram: ...
+    def prepare(self, program: torch.export.ExportedProgram, spec: BackendSpec) -> torch.export.ExportedProgram: ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Xnnpack:
 
         return [XnnpackPartitioner(per_op_mode=spec.per_op_mode)]
 
-    def prepare(self, program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    def prepare(self, program: torch.export.ExportedProgram, spec: BackendSpec) -> torch.export.ExportedProgram:
         return program
 
 
@@ -34,14 +34,17 @@ class Portable:
     """No delegate: every operator runs on ExecuTorch's portable kernels.
 
     The portable library has no out-variants for torchao's affine quantization ops (UPSTREAM-ISSUES
-    #6), so they are decomposed into aten arithmetic with torchao's own decompositions first.
+    #6), so they are decomposed into aten arithmetic with torchao's own decompositions first,
+    unless the backend says ``decompose_affine: false`` (the canary that shows #6 still there).
     """
 
     def partitioners(self, spec: BackendSpec) -> list[Any]:
         _no_per_op(spec)
         return []
 
-    def prepare(self, program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    def prepare(self, program: torch.export.ExportedProgram, spec: BackendSpec) -> torch.export.ExportedProgram:
+        if not spec.decompose_affine:
+            return program
         from torch._inductor.decomposition import decompositions
 
         table = {op: fn for op, fn in decompositions.items() if str(op).startswith("torchao.")}
@@ -92,7 +95,7 @@ class EthosU:
             )
         return [EthosUPartitioner(EthosUCompileSpec(spec.target))]
 
-    def prepare(self, program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    def prepare(self, program: torch.export.ExportedProgram, spec: BackendSpec) -> torch.export.ExportedProgram:
         return program
 
 
@@ -114,7 +117,7 @@ class Tosa:
             )
         return [TOSAPartitioner(TosaCompileSpec(spec.profile))]
 
-    def prepare(self, program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    def prepare(self, program: torch.export.ExportedProgram, spec: BackendSpec) -> torch.export.ExportedProgram:
         return program
 
 

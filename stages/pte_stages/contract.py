@@ -108,6 +108,9 @@ class BackendSpec:
     target: str | None = None
     # ``tosa``: the TOSA specification the graph is lowered to (``TOSA-1.0+INT``).
     profile: str | None = None
+    # ``portable``: decompose torchao's affine quantization ops into aten first (the farm's fix for
+    # UPSTREAM-ISSUES #6); false lowers them as they are, which the canary for #6 does on purpose.
+    decompose_affine: bool = True
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ def parse_spec(raw: Any, stage: str) -> Spec:
         bool(b.get("per_op_mode", False)),
         _optional_str(b, "target", "backend."),
         _optional_str(b, "profile", "backend."),
+        bool(b.get("decompose_affine", True)),
     )
     e = raw.get("execute") or {}
     execute = ExecuteSpec(

@@ -40,7 +40,7 @@ def lower(program: Any, spec: Spec, partitioners: list[Any]) -> tuple[Any, dict[
     # A decoder LM carries the metadata methods ExecuTorch's C++ LLM runner reads; a CNN has none.
     methods = kind_for(spec.model).constant_methods(spec, program)
     edge = to_edge_transform_and_lower(
-        backend.prepare(program),
+        backend.prepare(program, spec.backend),
         partitioner=partitioners,
         compile_config=EdgeCompileConfig(_check_ir_validity=False),
         constant_methods=methods,

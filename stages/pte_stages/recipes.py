@@ -75,6 +75,28 @@ class Int8DynActInt4Weight:
 
 
 @dataclass(frozen=True)
+class Int4WeightOnly:
+    """int4wo: torchao's ``Int4WeightOnlyConfig`` (INT4 weights in groups, activations in FP32).
+
+    It is the recipe users reach for first, and the path torchao moved to CUDA/MSLK kernels in
+    0.17 (UPSTREAM-ISSUES #5): on a CPU-only toolchain it fails when applied. The farm keeps it as
+    the canary for that issue (matrix/farm.yml ``canaries``), so the day a release makes it work on
+    CPU again the canary says so.
+    """
+
+    quantized: bool = True
+    group_sizes: tuple[int, ...] = (32, 64, 128, 256)
+
+    def check(self, spec: RecipeSpec, model: torch.nn.Module) -> None:
+        Int8DynActInt4Weight(group_sizes=self.group_sizes).check(spec, model)
+
+    def apply(self, spec: RecipeSpec, model: torch.nn.Module) -> None:
+        from torchao.quantization import Int4WeightOnlyConfig, quantize_
+
+        quantize_(model, Int4WeightOnlyConfig(group_size=spec.group_size))
+
+
+@dataclass(frozen=True)
 class Pt2eInt8:
     """Static INT8 with PT2E and Arm's quantizer, for the Ethos-U / TOSA backends (CNN models).
 
@@ -117,7 +139,12 @@ class Pt2eInt8:
         return bool(spec.params.get("per_channel", True))
 
 
-RECIPES: dict[str, Recipe] = {"fp32": Fp32(), "8da4w": Int8DynActInt4Weight(), "pt2e-int8": Pt2eInt8()}
+RECIPES: dict[str, Recipe] = {
+    "fp32": Fp32(),
+    "8da4w": Int8DynActInt4Weight(),
+    "int4wo": Int4WeightOnly(),
+    "pt2e-int8": Pt2eInt8(),
+}
 
 
 def recipe_for(spec: RecipeSpec) -> Recipe:

@@ -8,6 +8,7 @@ import { noSpaceMessage } from "../core/disk.ts";
 import { ConfigurationError, EXIT, type ExitCode, InfrastructureError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { BISECT_USAGE, bisectCli } from "./bisect.ts";
+import { CANARIES_USAGE, canariesCli } from "./canaries.ts";
 import { COMPARE_USAGE, compareCli } from "./compare.ts";
 import { DETECT_USAGE, detectCli } from "./detect.ts";
 import { EXPORT_USAGE, exportCli } from "./export.ts";
@@ -97,6 +98,15 @@ const COMMANDS = new Map<string, Command>([
       summary: "check this runner (LAVA states good | unknown | bad | maintenance); list quarantined devices",
       usage: HEALTH_USAGE,
       cli: healthCli,
+    },
+  ],
+  [
+    "canaries",
+    {
+      summary:
+        "run each known issue's canary on every toolchain: still reproduces, or possibly fixed upstream",
+      usage: CANARIES_USAGE,
+      cli: canariesCli,
     },
   ],
   [
