@@ -29,7 +29,7 @@ describe("pte-farm run: bad input exits 2 with what to fix", () => {
     const res = await cli("run", "--matrix", matrix);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toMatch(
-      /farm\.yml:\d+:\d+: unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128, ethos-u-int8$/m,
+      /farm\.yml:\d+:\d+: unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128, int4-weight-only, ethos-u-int8$/m,
     );
   });
 
@@ -37,7 +37,7 @@ describe("pte-farm run: bad input exits 2 with what to fix", () => {
     const res = await cli("run", "--cells", "tiny-llama/int3/*/host-x86_64@stable");
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain(
-      'unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128, ethos-u-int8',
+      'unknown recipe "int3"; known recipes: fp32, 8da4w-g32, 8da4w-g128, int4-weight-only, ethos-u-int8',
     );
   });
 
@@ -110,6 +110,9 @@ const COMMANDS = [
   "export",
   "report",
   "health",
+  "canaries",
+  "bisect",
+  "toolchain",
   "fetch",
 ];
 

@@ -53,6 +53,11 @@ export const JOB_PERMISSIONS: Readonly<
     confirm: { contents: "read" },
     issues: { contents: "read", issues: "write" },
   },
+  "farm-upstream.yml": {
+    resolve: { contents: "read" },
+    run: { contents: "read" },
+    issues: { contents: "read", issues: "write" },
+  },
   "farm-release.yml": {
     plan: { contents: "read" },
     build: { contents: "read" },

@@ -7862,7 +7862,13 @@ var runRecord = obj({
   started_at: str,
   finished_at: str,
   status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  toolchain: obj({
+    name: str,
+    build: nullable(toolchainVersions),
+    device: nullable(toolchainVersions),
+    /** OPTIONAL: the id of the lock (`pte-farm/lock@1`) the cell ran with, when its toolchain is a channel or a lock. */
+    lock: optional(str)
+  }),
   device: obj({
     runner: str,
     board: str,
@@ -8907,104 +8913,6 @@ var catalogueSchema = obj({
   )
 });
 
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/pipeline/cache-prune.ts
-var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
-var UNITS = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tib: 1024 ** 4
-};
-
-// actions/src/pipeline/step-notes.ts
-var stepNote = obj({
-  schema: literal("pte-farm/step@1"),
-  stage: literal(...STAGES),
-  label: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str),
-  started_at: str,
-  finished_at: str,
-  failure: nullable(failureNote),
-  /** The orchestrator's readings around execute; empty for the build stages. */
-  telemetry: arr(telemetrySample)
-});
-
-// actions/src/core/cancel.ts
-var controller = new AbortController();
-var runCancelled = controller.signal;
-function cancelRun(why) {
-  if (!controller.signal.aborted) controller.abort(why);
-}
-var installed = false;
-function cancelOnSignals() {
-  if (installed) return;
-  installed = true;
-  for (const sig of ["SIGINT", "SIGTERM"]) {
-    process.on(sig, () => {
-      if (runCancelled.aborted) process.exit(3);
-      cancelRun(`${sig} received`);
-    });
-  }
-}
-
-// actions/src/pipeline/triage.ts
-var MAX_LOG_CHARS = 4 * 1024 * 1024;
-
-// actions/src/pipeline/stage-job.ts
-var StageFailedError = class extends Error {
-  exitCode;
-  constructor(message, exitCode) {
-    super(message);
-    this.name = "StageFailedError";
-    this.exitCode = exitCode;
-  }
-};
-var EXIT_BY_OUTCOME = {
-  ok: EXIT.ok,
-  "stage-failure": EXIT.failed,
-  "config-error": EXIT.usage,
-  "infra-failure": EXIT.infra,
-  timeout: EXIT.infra
-};
-var buildEntry = obj({
-  model: nonEmptyStr,
-  recipe: nonEmptyStr,
-  backend: nonEmptyStr,
-  toolchain: nonEmptyStr,
-  cells: arr(nonEmptyStr)
-});
-
 // matrix/schema.ts
 var FARM_SCHEMA_ID = "pte-farm/farm@1";
 var DRIVERS = ["python-runtime", "llama-main", "fvp"];
@@ -9122,8 +9030,24 @@ var device = closed({
   )
 });
 var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
+var channel = closed({
+  track: documented(
+    nonEmpty(nameList, "package"),
+    "packages resolved to the package index's newest releases that go together, each time a plan is made"
+  ),
+  hold: documented(nameList, "packages kept at the pins file's version (torch: the farm's CPU build)")
+});
 var toolchain = closed({
-  requirements: documented(nonEmptyStr, "the pins file, relative to the repository root")
+  requirements: documented(
+    nonEmptyStr,
+    "the pins file, relative to the repository root; for a channel, the pins it starts from"
+  ),
+  channel: optional(
+    documented(
+      channel,
+      "a channel: resolved from the package index into a lock when a plan is made; every pin of the file is named in track or hold"
+    )
+  )
 });
 var cellSet = closed({
   models: optional(nameList),
@@ -9141,6 +9065,14 @@ var exclude = closed({
   cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
   reason: nonEmptyStr,
   known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
+});
+var canary = closed({
+  known_issue: documented(nonEmptyStr, "the id in matrix/known-issues.yml whose failure the canary expects"),
+  cell: documented(
+    nonEmptyStr,
+    "model/recipe/backend/device (no toolchain: a canary runs on every toolchain)"
+  ),
+  stage: documented(nonEmptyStr, "the stage expected to fail, with one of the known issue's signatures")
 });
 var event = closed({
   cells: documented(nonEmptyStr, "the cell set this event runs"),
@@ -9199,6 +9131,12 @@ var farmSchema = closed({
   ),
   include: optional(arr(include)),
   exclude: optional(arr(exclude)),
+  canaries: optional(
+    documented(
+      arr(canary),
+      "a cell per known issue, expected to fail with it: `pte-farm canaries` runs them on every toolchain"
+    )
+  ),
   events: closed({ pull_request: event, push: event, schedule: event, release: event }),
   run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
   paths: documented(
@@ -9208,6 +9146,104 @@ var farmSchema = closed({
   health: optional(
     documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
   )
+});
+
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+
+// actions/src/pipeline/step-notes.ts
+var stepNote = obj({
+  schema: literal("pte-farm/step@1"),
+  stage: literal(...STAGES),
+  label: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str),
+  started_at: str,
+  finished_at: str,
+  failure: nullable(failureNote),
+  /** The orchestrator's readings around execute; empty for the build stages. */
+  telemetry: arr(telemetrySample)
+});
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
+
+// actions/src/pipeline/triage.ts
+var MAX_LOG_CHARS = 4 * 1024 * 1024;
+
+// actions/src/pipeline/stage-job.ts
+var StageFailedError = class extends Error {
+  exitCode;
+  constructor(message, exitCode) {
+    super(message);
+    this.name = "StageFailedError";
+    this.exitCode = exitCode;
+  }
+};
+var EXIT_BY_OUTCOME = {
+  ok: EXIT.ok,
+  "stage-failure": EXIT.failed,
+  "config-error": EXIT.usage,
+  "infra-failure": EXIT.infra,
+  timeout: EXIT.infra
+};
+var buildEntry = obj({
+  model: nonEmptyStr,
+  recipe: nonEmptyStr,
+  backend: nonEmptyStr,
+  toolchain: nonEmptyStr,
+  cells: arr(nonEmptyStr)
 });
 
 // actions/src/health/defaults.ts
@@ -9479,11 +9515,11 @@ var ACTIONS = {
     description: "Publish what the farm measured: in pr mode, one sticky comment on the pull request and one check run on its head commit, from a PR run's results artefact read as hostile data; in nightly mode, one issue per regressed cell × metric, opened, kept current and closed when it recovers. Never runs code from the artefact.",
     inputs: {
       mode: {
-        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job).",
+        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job) | upstream (farm-upstream's issues job).",
         required: true
       },
       "github-token": {
-        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly needs issues: write.",
+        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly and upstream need issues: write.",
         required: true
       },
       artifact: {
@@ -9495,7 +9531,15 @@ var ACTIONS = {
         default: ""
       },
       tonight: {
-        description: `nightly: the folder of tonight's run records (${WORKSPACE_NOTE}).`,
+        description: `nightly: the folder of tonight's run records; upstream: of the channel's cells (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      bisects: {
+        description: `upstream: a folder holding tonight's bisections (each bisect.json under it) (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      canaries: {
+        description: `upstream: the canaries' canaries.json; a missing file means no canary ran (${WORKSPACE_NOTE}).`,
         default: ""
       },
       confirmations: {
@@ -9514,7 +9558,7 @@ var ACTIONS = {
       },
       "check-run-url": { description: "pr: the check run's URL." },
       issues: {
-        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
+        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced; upstream: {kind, key, state, action, number}."
       }
     }
   },

@@ -9669,10 +9669,10 @@ var require_messages = __commonJS({
     };
     exports.BackendKeyDataMessage = BackendKeyDataMessage;
     var NotificationResponseMessage = class {
-      constructor(length, processId, channel, payload) {
+      constructor(length, processId, channel2, payload) {
         this.length = length;
         this.processId = processId;
-        this.channel = channel;
+        this.channel = channel2;
         this.payload = payload;
         this.name = "notification";
       }
@@ -10281,9 +10281,9 @@ var require_parser2 = __commonJS({
     };
     var parseNotificationMessage = (reader) => {
       const processId = reader.int32();
-      const channel = reader.cstring();
+      const channel2 = reader.cstring();
       const payload = reader.cstring();
-      return new messages_1.NotificationResponseMessage(LATEINIT_LENGTH, processId, channel, payload);
+      return new messages_1.NotificationResponseMessage(LATEINIT_LENGTH, processId, channel2, payload);
     };
     var parseRowDescriptionMessage = (reader) => {
       const fieldCount = reader.int16();
@@ -12736,6 +12736,19 @@ function displayPath(p) {
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
 
+// actions/src/core/requirements.ts
+import { readFile } from "node:fs/promises";
+function normalize(name) {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
+}
+function requirementName(line) {
+  const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(line);
+  return m?.[1] === void 0 ? null : normalize(m[1]);
+}
+async function pinLines(file) {
+  return (await readFile(file, "utf8")).split("\n").map((l) => l.replace(/#.*$/, "").trim()).filter((l) => l !== "");
+}
+
 // actions/src/schemas/cell-id.ts
 function cellId(ref) {
   return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
@@ -12745,109 +12758,6 @@ function parseCellId(id) {
   if (m === null) return null;
   const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
   return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
-}
-
-// matrix/capabilities.ts
-var list = (names2) => names2.join(", ");
-function whyImpossible(farm, ref) {
-  const model2 = farm.models.get(ref.model);
-  const recipe2 = farm.recipes.get(ref.recipe);
-  const backend2 = farm.backends.get(ref.backend);
-  const device2 = farm.devices.get(ref.device);
-  if (model2 === void 0 || recipe2 === void 0 || backend2 === void 0 || device2 === void 0) {
-    throw new Error(`bug: whyImpossible called with an unknown name in ${JSON.stringify(ref)}`);
-  }
-  const caps = farm.kindCaps.get(model2.kind);
-  if (caps?.recipes != null && !caps.recipes.includes(ref.recipe)) {
-    return `a ${model2.kind} model (${ref.model}) uses only recipes ${list(caps.recipes)} (model_kinds.${model2.kind}.recipes)`;
-  }
-  if (caps?.backends != null && !caps.backends.includes(ref.backend)) {
-    return `a ${model2.kind} model (${ref.model}) uses only backends ${list(caps.backends)} (model_kinds.${model2.kind}.backends)`;
-  }
-  if (recipe2.backends !== null && !recipe2.backends.includes(ref.backend)) {
-    return `recipe ${ref.recipe} suits only backends ${list(recipe2.backends)}`;
-  }
-  const t = backend2.targets;
-  if (t.drivers !== void 0 && !t.drivers.includes(device2.driver)) {
-    return `backend ${ref.backend} runs only through drivers ${list(t.drivers)}; device ${ref.device} uses ${device2.driver}`;
-  }
-  if (t.arch !== void 0 && !t.arch.includes(device2.arch)) {
-    return `backend ${ref.backend} targets only ${list(t.arch)}; device ${ref.device} is ${device2.arch}`;
-  }
-  if (t.devices !== void 0 && !t.devices.includes(ref.device)) {
-    return `backend ${ref.backend} targets only devices ${list(t.devices)}`;
-  }
-  return null;
-}
-
-// matrix/ids.ts
-function globParts(glob) {
-  const [model2, recipe2, backend2, rest, ...extra] = glob.split("/");
-  if (rest === void 0 || extra.length > 0 || glob.includes("**")) return {};
-  const [device2, toolchain2] = rest.split("@");
-  const parts = { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
-  return Object.fromEntries(
-    Object.entries(parts).filter(([, p]) => p !== void 0 && !/[*?]/.test(p))
-  );
-}
-function globToRegExp(glob) {
-  let re = "";
-  for (let i2 = 0; i2 < glob.length; i2++) {
-    const c3 = glob.charAt(i2);
-    if (c3 === "*" && glob[i2 + 1] === "*") {
-      re += ".*";
-      i2++;
-    } else if (c3 === "*") re += "[^/@]*";
-    else if (c3 === "?") re += "[^/@]";
-    else re += c3.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-}
-function unknownName(kind, name, known) {
-  return `unknown ${kind} ${JSON.stringify(name)}; known ${kind}s: ${[...known].join(", ") || "(none)"}`;
-}
-
-// matrix/cells.ts
-function get(map, name) {
-  const v = map.get(name);
-  if (v === void 0) throw new Error(`bug: ${name} was validated but is not defined`);
-  return v;
-}
-function makeCell(farm, ref) {
-  const model2 = get(farm.models, ref.model);
-  const recipe2 = get(farm.recipes, ref.recipe);
-  const policy = model2.gate.recipes?.[ref.recipe] ?? (recipe2.quantized ? model2.gate.default : void 0) ?? recipe2.gate;
-  return {
-    id: cellId(ref),
-    ref,
-    model: model2,
-    recipe: recipe2,
-    backend: get(farm.backends, ref.backend),
-    device: get(farm.devices, ref.device),
-    toolchain: get(farm.toolchains, ref.toolchain),
-    fp32Gate: policy?.fp32 ?? (recipe2.quantized ? "report" : "gate")
-  };
-}
-function crossProduct(farm, set) {
-  const cells = [];
-  for (const model2 of set.models)
-    for (const recipe2 of set.recipes)
-      for (const backend2 of set.backends)
-        for (const device2 of set.devices) {
-          const ref = { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: "" };
-          if (whyImpossible(farm, ref) !== null) continue;
-          for (const toolchain2 of set.toolchains) cells.push(makeCell(farm, { ...ref, toolchain: toolchain2 }));
-        }
-  return cells;
-}
-function allCells(farm) {
-  return crossProduct(farm, {
-    models: [...farm.models.keys()],
-    recipes: [...farm.recipes.keys()],
-    backends: [...farm.backends.keys()],
-    devices: [...farm.devices.keys()],
-    toolchains: [...farm.toolchains.keys()]
-  });
 }
 
 // actions/src/core/validate.ts
@@ -13045,368 +12955,6 @@ function parseJson(check, text, source) {
   return parse(check, value, source);
 }
 
-// matrix/schema.ts
-var FARM_SCHEMA_ID = "pte-farm/farm@1";
-var DRIVERS = ["python-runtime", "llama-main", "fvp"];
-var ARCHS = ["x86_64", "arm64", "cortex-m55", "cortex-m85"];
-var BUILD_ARCHS = ["x86_64", "arm64"];
-var EVENTS = ["pull_request", "push", "schedule", "release"];
-var DIMENSIONS = ["models", "recipes", "backends", "devices", "toolchains"];
-var NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-function names(value) {
-  const check = refine(record(value), (r) => {
-    const bad = Object.keys(r).find((k) => !NAME.test(k));
-    return bad === void 0 ? null : {
-      path: [bad],
-      message: "names may use letters, digits, '.', '_' and '-' (they become part of cell ids)"
-    };
-  });
-  return withJsonSchema(check, () => ({
-    type: "object",
-    propertyNames: { pattern: NAME.source },
-    additionalProperties: toJsonSchema(value)
-  }));
-}
-var positiveInt = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
-    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v) ?? "nothing"}`);
-  },
-  { type: "integer", minimum: 1 }
-);
-var positiveNum = refine(num, (n2) => n2 > 0 ? null : { path: [], message: "must be > 0" }, {
-  exclusiveMinimum: 0
-});
-function nonEmpty(list2, what) {
-  return refine(list2, (l) => l.length === 0 ? { path: [], message: `needs at least one ${what}` } : null, {
-    minItems: 1
-  });
-}
-var nameList = arr(nonEmptyStr);
-var gatePolicy = documented(
-  closed({ fp32: literal("gate", "report") }),
-  "fp32: gate = tokens must also equal the FP32 reference bit for bit; report = agreement is reported only"
-);
-var modelGate = closed({
-  default: optional(documented(gatePolicy, "policy for every quantized recipe of this model")),
-  recipes: optional(documented(record(gatePolicy), "per-recipe overrides, by recipe name"))
-});
-var hub = closed({
-  id: documented(nonEmptyStr, "Hugging Face hub id, e.g. facebook/opt-125m"),
-  revision: documented(nonEmptyStr, "the pinned commit of the hub repository")
-});
-var oneSource = (m) => m.path === void 0 === (m.hub === void 0) ? { path: [], message: "a model has exactly one of `path` (a local folder) or `hub` ({id, revision})" } : null;
-var decoderLm = refine(
-  closed({
-    kind: literal("decoder-lm"),
-    path: optional(documented(nonEmptyStr, "Hugging Face model folder, relative to the repository root")),
-    hub: optional(hub),
-    prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
-    max_new_tokens: positiveInt,
-    max_seq_len: positiveInt,
-    gate: optional(modelGate)
-  }),
-  oneSource
-);
-var cnn = refine(
-  closed({
-    kind: literal("cnn"),
-    path: optional(nonEmptyStr),
-    hub: optional(hub),
-    input_shape: documented(nonEmpty(arr(positiveInt), "dimension"), "e.g. [1, 3, 32, 32]"),
-    gate: optional(modelGate)
-  }),
-  (m) => m.path !== void 0 && m.hub !== void 0 ? oneSource(m) : null
-);
-var model = tagged("kind", { "decoder-lm": decoderLm, cnn });
-var recipe = closed({
-  scheme: documented(nonEmptyStr, "the stages' recipe registry key (stages/pte_stages/recipes.py)"),
-  params: optional(documented(record(unknownValue), "handed to the stages as spec.recipe, verbatim")),
-  backends: optional(documented(nameList, "the backends this recipe suits (default: all)")),
-  gate: optional(gatePolicy)
-});
-var backend = closed({
-  kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
-  options: optional(documented(record(unknownValue), "handed to the stages as spec.backend, verbatim")),
-  targets: documented(
-    closed({
-      drivers: optional(arr(literal(...DRIVERS))),
-      arch: optional(arr(literal(...ARCHS))),
-      devices: optional(nameList)
-    }),
-    "which devices a .pte of this backend can run on; every listed constraint must hold"
-  )
-});
-var device = closed({
-  runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
-  os: literal("linux", "macos", "bare-metal"),
-  arch: literal(...ARCHS),
-  board: nonEmptyStr,
-  driver: literal(...DRIVERS),
-  build_arch: optional(
-    documented(
-      literal(...BUILD_ARCHS),
-      "where its builds run (default: arm64 for arm64 devices, else x86_64)"
-    )
-  ),
-  memory_bandwidth_gbs: documented(
-    nullable(positiveNum),
-    "peak DRAM bandwidth for roofline figures; null: unknown"
-  ),
-  thermal: documented(
-    nullable(closed({ cooldown_below_c: positiveNum, max_wait_s: positiveInt })),
-    "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
-  ),
-  fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
-  local: optional(
-    documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
-  )
-});
-var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
-var toolchain = closed({
-  requirements: documented(nonEmptyStr, "the pins file, relative to the repository root")
-});
-var cellSet = closed({
-  models: optional(nameList),
-  recipes: optional(nameList),
-  backends: optional(nameList),
-  devices: optional(nameList),
-  toolchains: optional(nameList)
-});
-var include = closed({
-  cell: documented(nonEmptyStr, "an exact cell id, model/recipe/backend/device@toolchain"),
-  sets: nonEmpty(nameList, "cell set"),
-  reason: nonEmptyStr
-});
-var exclude = closed({
-  cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
-  reason: nonEmptyStr,
-  known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
-});
-var event = closed({
-  cells: documented(nonEmptyStr, "the cell set this event runs"),
-  only_affected: optional(documented(bool, "keep only the cells the changed paths touch (pull requests)"))
-});
-var touchesSome = closed({
-  models: optional(nameList),
-  recipes: optional(nameList),
-  backends: optional(nameList),
-  devices: optional(nameList),
-  toolchains: optional(nameList)
-});
-var touchesWord = literal("all", "nothing");
-var touches = withJsonSchema(
-  (v, p) => typeof v === "string" ? touchesWord(v, p) : touchesSome(v, p),
-  () => ({ oneOf: [toJsonSchema(touchesWord), toJsonSchema(touchesSome)] })
-);
-var pathRule = closed({
-  match: documented(nonEmpty(arr(nonEmptyStr), "glob"), "repository paths (* within a folder, ** across)"),
-  touches,
-  why: nonEmptyStr
-});
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
-var health = closed({
-  quarantine_after_infra_errors: optional(
-    documented(
-      positiveInt,
-      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
-    )
-  ),
-  max_temp_c: optional(
-    documented(
-      positiveNum,
-      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
-    )
-  )
-});
-var farmSchema = closed({
-  schema: literal(FARM_SCHEMA_ID),
-  devices: names(device),
-  models: names(model),
-  model_kinds: documented(
-    closed({ "decoder-lm": optional(kindCaps), cnn: optional(kindCaps) }),
-    "which recipes and backends each kind of model can use in this farm (default: all)"
-  ),
-  recipes: names(recipe),
-  backends: names(backend),
-  toolchains: names(toolchain),
-  build_runners: documented(
-    closed({ x86_64: nonEmpty(arr(nonEmptyStr), "label"), arm64: nonEmpty(arr(nonEmptyStr), "label") }),
-    "runs-on labels of build jobs, by build architecture"
-  ),
-  cell_sets: documented(
-    names(cellSet),
-    "named cross products; an omitted dimension means every name; impossible combinations are dropped"
-  ),
-  include: optional(arr(include)),
-  exclude: optional(arr(exclude)),
-  events: closed({ pull_request: event, push: event, schedule: event, release: event }),
-  run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
-  paths: documented(
-    arr(pathRule),
-    "what a changed path touches, for pull requests; the first matching rule wins"
-  ),
-  health: optional(
-    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
-  )
-});
-
-// matrix/checks.ts
-var SINGULAR = {
-  models: "model",
-  recipes: "recipe",
-  backends: "backend",
-  devices: "device",
-  toolchains: "toolchain"
-};
-function checkFarm(farm, where, knownIssues) {
-  const known = {
-    models: farm.models,
-    recipes: farm.recipes,
-    backends: farm.backends,
-    devices: farm.devices,
-    toolchains: farm.toolchains
-  };
-  const names2 = (dim2, list2, at) => {
-    list2?.forEach((name, i2) => {
-      if (!known[dim2].has(name)) {
-        throw new ConfigurationError(
-          `${where([...at, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
-        );
-      }
-    });
-  };
-  const setName = (name, at) => {
-    if (!farm.cellSets.has(name)) {
-      throw new ConfigurationError(`${where(at)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
-    }
-  };
-  const { data } = farm;
-  for (const [name, r] of Object.entries(data.recipes))
-    names2("backends", r.backends, ["recipes", name, "backends"]);
-  for (const [name, b] of Object.entries(data.backends)) {
-    names2("devices", b.targets.devices, ["backends", name, "targets", "devices"]);
-  }
-  for (const [kind, caps] of Object.entries(data.model_kinds)) {
-    names2("recipes", caps?.recipes, ["model_kinds", kind, "recipes"]);
-    names2("backends", caps?.backends, ["model_kinds", kind, "backends"]);
-  }
-  for (const [name, m] of Object.entries(data.models)) {
-    for (const recipe2 of Object.keys(m.gate?.recipes ?? {})) {
-      if (!farm.recipes.has(recipe2)) {
-        throw new ConfigurationError(
-          `${where(["models", name, "gate", "recipes", recipe2], true)}: ${unknownName("recipe", recipe2, farm.recipes.keys())}`
-        );
-      }
-    }
-  }
-  for (const [set, s] of Object.entries(data.cell_sets)) {
-    for (const dim2 of DIMENSIONS) names2(dim2, s[dim2], ["cell_sets", set, dim2]);
-    checkSetIsPossible(farm, set, where);
-  }
-  farm.include.forEach((inc, i2) => {
-    const ref = parseCellId(inc.cell);
-    if (ref === null) {
-      throw new ConfigurationError(
-        `${where(["include", i2, "cell"])}: ${JSON.stringify(inc.cell)} is not a cell id; ids look like model/recipe/backend/device@toolchain`
-      );
-    }
-    for (const dim2 of DIMENSIONS) {
-      const name = ref[SINGULAR[dim2]];
-      if (!known[dim2].has(name)) {
-        throw new ConfigurationError(
-          `${where(["include", i2, "cell"])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
-        );
-      }
-    }
-    const why = whyImpossible(farm, ref);
-    if (why !== null)
-      throw new ConfigurationError(`${where(["include", i2, "cell"])}: impossible cell ${inc.cell}: ${why}`);
-    for (const [j, s] of inc.sets.entries()) setName(s, ["include", i2, "sets", j]);
-  });
-  let ids2;
-  farm.exclude.forEach((ex, i2) => {
-    const parts = globParts(ex.glob);
-    for (const dim2 of DIMENSIONS) {
-      const name = parts[SINGULAR[dim2]];
-      if (name !== void 0 && !known[dim2].has(name)) {
-        throw new ConfigurationError(
-          `${where(["exclude", i2, "cells"])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
-        );
-      }
-    }
-    ids2 ??= allCells(farm).map((c3) => c3.id);
-    if (!ids2.some((id) => ex.regexp.test(id))) {
-      throw new ConfigurationError(
-        `${where(["exclude", i2, "cells"])}: ${JSON.stringify(ex.glob)} matches no possible cell; ids look like ${ids2[0] ?? "model/recipe/backend/device@toolchain"} (* within a part, ** across parts)`
-      );
-    }
-    if (ex.knownIssue !== null && knownIssues !== null && !knownIssues.has(ex.knownIssue)) {
-      throw new ConfigurationError(
-        `${where(["exclude", i2, "known_issue"])}: ${unknownName("known issue", ex.knownIssue, knownIssues)} (matrix/known-issues.yml)`
-      );
-    }
-  });
-  for (const [event2, e] of Object.entries(data.events)) setName(e.cells, ["events", event2, "cells"]);
-  setName(data.run.cells, ["run", "cells"]);
-  data.paths.forEach((rule, i2) => {
-    if (typeof rule.touches === "string") return;
-    for (const dim2 of DIMENSIONS) names2(dim2, rule.touches[dim2], ["paths", i2, "touches", dim2]);
-  });
-}
-function checkSetIsPossible(farm, set, where) {
-  const s = farm.cellSets.get(set);
-  const listed = farm.data.cell_sets[set];
-  if (s === void 0 || listed === void 0) return;
-  const used = {
-    models: /* @__PURE__ */ new Set(),
-    recipes: /* @__PURE__ */ new Set(),
-    backends: /* @__PURE__ */ new Set(),
-    devices: /* @__PURE__ */ new Set()
-  };
-  const firstWhy = /* @__PURE__ */ new Map();
-  const toolchain2 = s.toolchains[0] ?? "";
-  for (const model2 of s.models)
-    for (const recipe2 of s.recipes)
-      for (const backend2 of s.backends)
-        for (const device2 of s.devices) {
-          const why = whyImpossible(farm, { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 });
-          const parts = { models: model2, recipes: recipe2, backends: backend2, devices: device2 };
-          for (const [dim2, name] of Object.entries(parts)) {
-            if (why === null) used[dim2].add(name);
-            else {
-              const had = firstWhy.get(`${dim2}:${name}`);
-              if (had === void 0 || !had.includes(name) && why.includes(name)) {
-                firstWhy.set(`${dim2}:${name}`, why);
-              }
-            }
-          }
-        }
-  for (const dim2 of ["backends", "recipes", "devices", "models"]) {
-    listed[dim2]?.forEach((name, i2) => {
-      if (used[dim2].has(name)) return;
-      throw new ConfigurationError(
-        `${where(["cell_sets", set, dim2, i2])}: impossible cells: cell set ${set} lists ${SINGULAR[dim2]} ${name}, but no cell of the set can use it: ${firstWhy.get(`${dim2}:${name}`) ?? "the set is empty"}`
-      );
-    });
-  }
-}
-
-// actions/src/core/version-range.ts
-function parseVersion(text) {
-  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
-  if (m === null) return null;
-  const release = (m[1] ?? "").split(".").map(Number);
-  const rest = (m[2] ?? "").replace(/^[.-]/, "");
-  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
-  return { release, pre };
-}
-function isValidRange(range) {
-  if (range.trim() === "*") return true;
-  const parts = range.trim().split(/\s+/);
-  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
-}
-
 // actions/src/schemas/stage.ts
 var STAGES = ["reference", "export", "quantize", "lower", "execute"];
 var CACHEABLE_STAGES = ["reference", "export", "quantize", "lower"];
@@ -13553,13 +13101,529 @@ var stageData = {
   execute: executeData
 };
 
+// matrix/capabilities.ts
+var list = (names2) => names2.join(", ");
+function whyImpossible(farm, ref) {
+  const model2 = farm.models.get(ref.model);
+  const recipe2 = farm.recipes.get(ref.recipe);
+  const backend2 = farm.backends.get(ref.backend);
+  const device2 = farm.devices.get(ref.device);
+  if (model2 === void 0 || recipe2 === void 0 || backend2 === void 0 || device2 === void 0) {
+    throw new Error(`bug: whyImpossible called with an unknown name in ${JSON.stringify(ref)}`);
+  }
+  const caps = farm.kindCaps.get(model2.kind);
+  if (caps?.recipes != null && !caps.recipes.includes(ref.recipe)) {
+    return `a ${model2.kind} model (${ref.model}) uses only recipes ${list(caps.recipes)} (model_kinds.${model2.kind}.recipes)`;
+  }
+  if (caps?.backends != null && !caps.backends.includes(ref.backend)) {
+    return `a ${model2.kind} model (${ref.model}) uses only backends ${list(caps.backends)} (model_kinds.${model2.kind}.backends)`;
+  }
+  if (recipe2.backends !== null && !recipe2.backends.includes(ref.backend)) {
+    return `recipe ${ref.recipe} suits only backends ${list(recipe2.backends)}`;
+  }
+  const t = backend2.targets;
+  if (t.drivers !== void 0 && !t.drivers.includes(device2.driver)) {
+    return `backend ${ref.backend} runs only through drivers ${list(t.drivers)}; device ${ref.device} uses ${device2.driver}`;
+  }
+  if (t.arch !== void 0 && !t.arch.includes(device2.arch)) {
+    return `backend ${ref.backend} targets only ${list(t.arch)}; device ${ref.device} is ${device2.arch}`;
+  }
+  if (t.devices !== void 0 && !t.devices.includes(ref.device)) {
+    return `backend ${ref.backend} targets only devices ${list(t.devices)}`;
+  }
+  return null;
+}
+
+// matrix/ids.ts
+function globParts(glob) {
+  const [model2, recipe2, backend2, rest, ...extra] = glob.split("/");
+  if (rest === void 0 || extra.length > 0 || glob.includes("**")) return {};
+  const [device2, toolchain2] = rest.split("@");
+  const parts = { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
+  return Object.fromEntries(
+    Object.entries(parts).filter(([, p]) => p !== void 0 && !/[*?]/.test(p))
+  );
+}
+function globToRegExp(glob) {
+  let re = "";
+  for (let i2 = 0; i2 < glob.length; i2++) {
+    const c3 = glob.charAt(i2);
+    if (c3 === "*" && glob[i2 + 1] === "*") {
+      re += ".*";
+      i2++;
+    } else if (c3 === "*") re += "[^/@]*";
+    else if (c3 === "?") re += "[^/@]";
+    else re += c3.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+function unknownName(kind, name, known) {
+  return `unknown ${kind} ${JSON.stringify(name)}; known ${kind}s: ${[...known].join(", ") || "(none)"}`;
+}
+
+// matrix/cells.ts
+function get(map, name) {
+  const v = map.get(name);
+  if (v === void 0) throw new Error(`bug: ${name} was validated but is not defined`);
+  return v;
+}
+function makeCell(farm, ref) {
+  const model2 = get(farm.models, ref.model);
+  const recipe2 = get(farm.recipes, ref.recipe);
+  const policy = model2.gate.recipes?.[ref.recipe] ?? (recipe2.quantized ? model2.gate.default : void 0) ?? recipe2.gate;
+  return {
+    id: cellId(ref),
+    ref,
+    model: model2,
+    recipe: recipe2,
+    backend: get(farm.backends, ref.backend),
+    device: get(farm.devices, ref.device),
+    toolchain: get(farm.toolchains, ref.toolchain),
+    fp32Gate: policy?.fp32 ?? (recipe2.quantized ? "report" : "gate")
+  };
+}
+function crossProduct(farm, set) {
+  const cells = [];
+  for (const model2 of set.models)
+    for (const recipe2 of set.recipes)
+      for (const backend2 of set.backends)
+        for (const device2 of set.devices) {
+          const ref = { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: "" };
+          if (whyImpossible(farm, ref) !== null) continue;
+          for (const toolchain2 of set.toolchains) cells.push(makeCell(farm, { ...ref, toolchain: toolchain2 }));
+        }
+  return cells;
+}
+function allCells(farm) {
+  return crossProduct(farm, {
+    models: [...farm.models.keys()],
+    recipes: [...farm.recipes.keys()],
+    backends: [...farm.backends.keys()],
+    devices: [...farm.devices.keys()],
+    toolchains: [...farm.toolchains.keys()]
+  });
+}
+
+// matrix/schema.ts
+var FARM_SCHEMA_ID = "pte-farm/farm@1";
+var DRIVERS = ["python-runtime", "llama-main", "fvp"];
+var ARCHS = ["x86_64", "arm64", "cortex-m55", "cortex-m85"];
+var BUILD_ARCHS = ["x86_64", "arm64"];
+var EVENTS = ["pull_request", "push", "schedule", "release"];
+var DIMENSIONS = ["models", "recipes", "backends", "devices", "toolchains"];
+var NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+function names(value) {
+  const check = refine(record(value), (r) => {
+    const bad = Object.keys(r).find((k) => !NAME.test(k));
+    return bad === void 0 ? null : {
+      path: [bad],
+      message: "names may use letters, digits, '.', '_' and '-' (they become part of cell ids)"
+    };
+  });
+  return withJsonSchema(check, () => ({
+    type: "object",
+    propertyNames: { pattern: NAME.source },
+    additionalProperties: toJsonSchema(value)
+  }));
+}
+var positiveInt = withJsonSchema(
+  (v, p) => {
+    if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
+    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v) ?? "nothing"}`);
+  },
+  { type: "integer", minimum: 1 }
+);
+var positiveNum = refine(num, (n2) => n2 > 0 ? null : { path: [], message: "must be > 0" }, {
+  exclusiveMinimum: 0
+});
+function nonEmpty(list2, what) {
+  return refine(list2, (l) => l.length === 0 ? { path: [], message: `needs at least one ${what}` } : null, {
+    minItems: 1
+  });
+}
+var nameList = arr(nonEmptyStr);
+var gatePolicy = documented(
+  closed({ fp32: literal("gate", "report") }),
+  "fp32: gate = tokens must also equal the FP32 reference bit for bit; report = agreement is reported only"
+);
+var modelGate = closed({
+  default: optional(documented(gatePolicy, "policy for every quantized recipe of this model")),
+  recipes: optional(documented(record(gatePolicy), "per-recipe overrides, by recipe name"))
+});
+var hub = closed({
+  id: documented(nonEmptyStr, "Hugging Face hub id, e.g. facebook/opt-125m"),
+  revision: documented(nonEmptyStr, "the pinned commit of the hub repository")
+});
+var oneSource = (m) => m.path === void 0 === (m.hub === void 0) ? { path: [], message: "a model has exactly one of `path` (a local folder) or `hub` ({id, revision})" } : null;
+var decoderLm = refine(
+  closed({
+    kind: literal("decoder-lm"),
+    path: optional(documented(nonEmptyStr, "Hugging Face model folder, relative to the repository root")),
+    hub: optional(hub),
+    prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
+    max_new_tokens: positiveInt,
+    max_seq_len: positiveInt,
+    gate: optional(modelGate)
+  }),
+  oneSource
+);
+var cnn = refine(
+  closed({
+    kind: literal("cnn"),
+    path: optional(nonEmptyStr),
+    hub: optional(hub),
+    input_shape: documented(nonEmpty(arr(positiveInt), "dimension"), "e.g. [1, 3, 32, 32]"),
+    gate: optional(modelGate)
+  }),
+  (m) => m.path !== void 0 && m.hub !== void 0 ? oneSource(m) : null
+);
+var model = tagged("kind", { "decoder-lm": decoderLm, cnn });
+var recipe = closed({
+  scheme: documented(nonEmptyStr, "the stages' recipe registry key (stages/pte_stages/recipes.py)"),
+  params: optional(documented(record(unknownValue), "handed to the stages as spec.recipe, verbatim")),
+  backends: optional(documented(nameList, "the backends this recipe suits (default: all)")),
+  gate: optional(gatePolicy)
+});
+var backend = closed({
+  kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
+  options: optional(documented(record(unknownValue), "handed to the stages as spec.backend, verbatim")),
+  targets: documented(
+    closed({
+      drivers: optional(arr(literal(...DRIVERS))),
+      arch: optional(arr(literal(...ARCHS))),
+      devices: optional(nameList)
+    }),
+    "which devices a .pte of this backend can run on; every listed constraint must hold"
+  )
+});
+var device = closed({
+  runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
+  os: literal("linux", "macos", "bare-metal"),
+  arch: literal(...ARCHS),
+  board: nonEmptyStr,
+  driver: literal(...DRIVERS),
+  build_arch: optional(
+    documented(
+      literal(...BUILD_ARCHS),
+      "where its builds run (default: arm64 for arm64 devices, else x86_64)"
+    )
+  ),
+  memory_bandwidth_gbs: documented(
+    nullable(positiveNum),
+    "peak DRAM bandwidth for roofline figures; null: unknown"
+  ),
+  thermal: documented(
+    nullable(closed({ cooldown_below_c: positiveNum, max_wait_s: positiveInt })),
+    "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
+  ),
+  fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  local: optional(
+    documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
+  )
+});
+var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
+var channel = closed({
+  track: documented(
+    nonEmpty(nameList, "package"),
+    "packages resolved to the package index's newest releases that go together, each time a plan is made"
+  ),
+  hold: documented(nameList, "packages kept at the pins file's version (torch: the farm's CPU build)")
+});
+var toolchain = closed({
+  requirements: documented(
+    nonEmptyStr,
+    "the pins file, relative to the repository root; for a channel, the pins it starts from"
+  ),
+  channel: optional(
+    documented(
+      channel,
+      "a channel: resolved from the package index into a lock when a plan is made; every pin of the file is named in track or hold"
+    )
+  )
+});
+var cellSet = closed({
+  models: optional(nameList),
+  recipes: optional(nameList),
+  backends: optional(nameList),
+  devices: optional(nameList),
+  toolchains: optional(nameList)
+});
+var include = closed({
+  cell: documented(nonEmptyStr, "an exact cell id, model/recipe/backend/device@toolchain"),
+  sets: nonEmpty(nameList, "cell set"),
+  reason: nonEmptyStr
+});
+var exclude = closed({
+  cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
+  reason: nonEmptyStr,
+  known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
+});
+var canary = closed({
+  known_issue: documented(nonEmptyStr, "the id in matrix/known-issues.yml whose failure the canary expects"),
+  cell: documented(
+    nonEmptyStr,
+    "model/recipe/backend/device (no toolchain: a canary runs on every toolchain)"
+  ),
+  stage: documented(nonEmptyStr, "the stage expected to fail, with one of the known issue's signatures")
+});
+var event = closed({
+  cells: documented(nonEmptyStr, "the cell set this event runs"),
+  only_affected: optional(documented(bool, "keep only the cells the changed paths touch (pull requests)"))
+});
+var touchesSome = closed({
+  models: optional(nameList),
+  recipes: optional(nameList),
+  backends: optional(nameList),
+  devices: optional(nameList),
+  toolchains: optional(nameList)
+});
+var touchesWord = literal("all", "nothing");
+var touches = withJsonSchema(
+  (v, p) => typeof v === "string" ? touchesWord(v, p) : touchesSome(v, p),
+  () => ({ oneOf: [toJsonSchema(touchesWord), toJsonSchema(touchesSome)] })
+);
+var pathRule = closed({
+  match: documented(nonEmpty(arr(nonEmptyStr), "glob"), "repository paths (* within a folder, ** across)"),
+  touches,
+  why: nonEmptyStr
+});
+var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  )
+});
+var farmSchema = closed({
+  schema: literal(FARM_SCHEMA_ID),
+  devices: names(device),
+  models: names(model),
+  model_kinds: documented(
+    closed({ "decoder-lm": optional(kindCaps), cnn: optional(kindCaps) }),
+    "which recipes and backends each kind of model can use in this farm (default: all)"
+  ),
+  recipes: names(recipe),
+  backends: names(backend),
+  toolchains: names(toolchain),
+  build_runners: documented(
+    closed({ x86_64: nonEmpty(arr(nonEmptyStr), "label"), arm64: nonEmpty(arr(nonEmptyStr), "label") }),
+    "runs-on labels of build jobs, by build architecture"
+  ),
+  cell_sets: documented(
+    names(cellSet),
+    "named cross products; an omitted dimension means every name; impossible combinations are dropped"
+  ),
+  include: optional(arr(include)),
+  exclude: optional(arr(exclude)),
+  canaries: optional(
+    documented(
+      arr(canary),
+      "a cell per known issue, expected to fail with it: `pte-farm canaries` runs them on every toolchain"
+    )
+  ),
+  events: closed({ pull_request: event, push: event, schedule: event, release: event }),
+  run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
+  paths: documented(
+    arr(pathRule),
+    "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
+  )
+});
+
+// matrix/checks.ts
+var SINGULAR = {
+  models: "model",
+  recipes: "recipe",
+  backends: "backend",
+  devices: "device",
+  toolchains: "toolchain"
+};
+function checkFarm(farm, where, knownIssues) {
+  const known = {
+    models: farm.models,
+    recipes: farm.recipes,
+    backends: farm.backends,
+    devices: farm.devices,
+    toolchains: farm.toolchains
+  };
+  const names2 = (dim2, list2, at) => {
+    list2?.forEach((name, i2) => {
+      if (!known[dim2].has(name)) {
+        throw new ConfigurationError(
+          `${where([...at, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
+        );
+      }
+    });
+  };
+  const setName = (name, at) => {
+    if (!farm.cellSets.has(name)) {
+      throw new ConfigurationError(`${where(at)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
+    }
+  };
+  const { data } = farm;
+  for (const [name, r] of Object.entries(data.recipes))
+    names2("backends", r.backends, ["recipes", name, "backends"]);
+  for (const [name, b] of Object.entries(data.backends)) {
+    names2("devices", b.targets.devices, ["backends", name, "targets", "devices"]);
+  }
+  for (const [kind, caps] of Object.entries(data.model_kinds)) {
+    names2("recipes", caps?.recipes, ["model_kinds", kind, "recipes"]);
+    names2("backends", caps?.backends, ["model_kinds", kind, "backends"]);
+  }
+  for (const [name, m] of Object.entries(data.models)) {
+    for (const recipe2 of Object.keys(m.gate?.recipes ?? {})) {
+      if (!farm.recipes.has(recipe2)) {
+        throw new ConfigurationError(
+          `${where(["models", name, "gate", "recipes", recipe2], true)}: ${unknownName("recipe", recipe2, farm.recipes.keys())}`
+        );
+      }
+    }
+  }
+  for (const [set, s] of Object.entries(data.cell_sets)) {
+    for (const dim2 of DIMENSIONS) names2(dim2, s[dim2], ["cell_sets", set, dim2]);
+    checkSetIsPossible(farm, set, where);
+  }
+  farm.include.forEach((inc, i2) => {
+    const ref = parseCellId(inc.cell);
+    if (ref === null) {
+      throw new ConfigurationError(
+        `${where(["include", i2, "cell"])}: ${JSON.stringify(inc.cell)} is not a cell id; ids look like model/recipe/backend/device@toolchain`
+      );
+    }
+    for (const dim2 of DIMENSIONS) {
+      const name = ref[SINGULAR[dim2]];
+      if (!known[dim2].has(name)) {
+        throw new ConfigurationError(
+          `${where(["include", i2, "cell"])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
+        );
+      }
+    }
+    const why = whyImpossible(farm, ref);
+    if (why !== null)
+      throw new ConfigurationError(`${where(["include", i2, "cell"])}: impossible cell ${inc.cell}: ${why}`);
+    for (const [j, s] of inc.sets.entries()) setName(s, ["include", i2, "sets", j]);
+  });
+  let ids2;
+  farm.exclude.forEach((ex, i2) => {
+    const parts = globParts(ex.glob);
+    for (const dim2 of DIMENSIONS) {
+      const name = parts[SINGULAR[dim2]];
+      if (name !== void 0 && !known[dim2].has(name)) {
+        throw new ConfigurationError(
+          `${where(["exclude", i2, "cells"])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
+        );
+      }
+    }
+    ids2 ??= allCells(farm).map((c3) => c3.id);
+    if (!ids2.some((id) => ex.regexp.test(id))) {
+      throw new ConfigurationError(
+        `${where(["exclude", i2, "cells"])}: ${JSON.stringify(ex.glob)} matches no possible cell; ids look like ${ids2[0] ?? "model/recipe/backend/device@toolchain"} (* within a part, ** across parts)`
+      );
+    }
+    if (ex.knownIssue !== null && knownIssues !== null && !knownIssues.has(ex.knownIssue)) {
+      throw new ConfigurationError(
+        `${where(["exclude", i2, "known_issue"])}: ${unknownName("known issue", ex.knownIssue, knownIssues)} (matrix/known-issues.yml)`
+      );
+    }
+  });
+  farm.canaries.forEach((c3, i2) => {
+    const ref = parseCellId(`${c3.cell}@${farm.toolchains.keys().next().value ?? ""}`);
+    if (ref === null || !farm.models.has(ref.model) || !farm.recipes.has(ref.recipe) || !farm.backends.has(ref.backend) || !farm.devices.has(ref.device)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "cell"])}: ${JSON.stringify(c3.cell)} is not model/recipe/backend/device of this matrix`
+      );
+    }
+    const impossible = whyImpossible(farm, ref);
+    if (impossible !== null)
+      throw new ConfigurationError(`${where(["canaries", i2, "cell"])}: ${c3.cell}: ${impossible}`);
+    if (knownIssues !== null && !knownIssues.has(c3.knownIssue)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "known_issue"])}: ${unknownName("known issue", c3.knownIssue, knownIssues)} (matrix/known-issues.yml)`
+      );
+    }
+    if (!STAGES.includes(c3.stage)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "stage"])}: ${JSON.stringify(c3.stage)}; expected one of ${STAGES.join(", ")}`
+      );
+    }
+  });
+  for (const [event2, e] of Object.entries(data.events)) setName(e.cells, ["events", event2, "cells"]);
+  setName(data.run.cells, ["run", "cells"]);
+  data.paths.forEach((rule, i2) => {
+    if (typeof rule.touches === "string") return;
+    for (const dim2 of DIMENSIONS) names2(dim2, rule.touches[dim2], ["paths", i2, "touches", dim2]);
+  });
+}
+function checkSetIsPossible(farm, set, where) {
+  const s = farm.cellSets.get(set);
+  const listed = farm.data.cell_sets[set];
+  if (s === void 0 || listed === void 0) return;
+  const used = {
+    models: /* @__PURE__ */ new Set(),
+    recipes: /* @__PURE__ */ new Set(),
+    backends: /* @__PURE__ */ new Set(),
+    devices: /* @__PURE__ */ new Set()
+  };
+  const firstWhy = /* @__PURE__ */ new Map();
+  const toolchain2 = s.toolchains[0] ?? "";
+  for (const model2 of s.models)
+    for (const recipe2 of s.recipes)
+      for (const backend2 of s.backends)
+        for (const device2 of s.devices) {
+          const why = whyImpossible(farm, { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 });
+          const parts = { models: model2, recipes: recipe2, backends: backend2, devices: device2 };
+          for (const [dim2, name] of Object.entries(parts)) {
+            if (why === null) used[dim2].add(name);
+            else {
+              const had = firstWhy.get(`${dim2}:${name}`);
+              if (had === void 0 || !had.includes(name) && why.includes(name)) {
+                firstWhy.set(`${dim2}:${name}`, why);
+              }
+            }
+          }
+        }
+  for (const dim2 of ["backends", "recipes", "devices", "models"]) {
+    listed[dim2]?.forEach((name, i2) => {
+      if (used[dim2].has(name)) return;
+      throw new ConfigurationError(
+        `${where(["cell_sets", set, dim2, i2])}: impossible cells: cell set ${set} lists ${SINGULAR[dim2]} ${name}, but no cell of the set can use it: ${firstWhy.get(`${dim2}:${name}`) ?? "the set is empty"}`
+      );
+    });
+  }
+}
+
+// actions/src/core/version-range.ts
+function parseVersion(text) {
+  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(text.trim().split("+")[0] ?? "");
+  if (m === null) return null;
+  const release = (m[1] ?? "").split(".").map(Number);
+  const rest = (m[2] ?? "").replace(/^[.-]/, "");
+  const pre = rest === "" || /^post\d*$/.test(rest) ? 0 : -1;
+  return { release, pre };
+}
+function isValidRange(range) {
+  if (range.trim() === "*") return true;
+  const parts = range.trim().split(/\s+/);
+  return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
+}
+
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
-import { readFile } from "node:fs/promises";
+import { readFile as readFile2 } from "node:fs/promises";
 async function readYamlFile(file, check, what) {
   let text;
   try {
-    text = await readFile(file, "utf8");
+    text = await readFile2(file, "utf8");
   } catch (err) {
     const reason = err.code ?? err.message;
     throw new ConfigurationError(
@@ -13750,7 +13814,10 @@ function resolve(file, data) {
       ])
     ),
     toolchains: new Map(
-      Object.entries(data.toolchains).map(([name, t]) => [name, { name, requirements: abs(t.requirements) }])
+      Object.entries(data.toolchains).map(([name, t]) => [
+        name,
+        { name, requirements: abs(t.requirements), channel: t.channel ?? null }
+      ])
     ),
     kindCaps: new Map(
       ["decoder-lm", "cnn"].map((k) => [
@@ -13772,6 +13839,7 @@ function resolve(file, data) {
       reason: e.reason,
       knownIssue: e.known_issue ?? null
     })),
+    canaries: (data.canaries ?? []).map((c3) => ({ knownIssue: c3.known_issue, cell: c3.cell, stage: c3.stage })),
     events: Object.fromEntries(
       Object.entries(data.events).map(([k, e]) => [
         k,
@@ -13800,9 +13868,24 @@ async function checkFiles(farm, where) {
     );
   }
   for (const tc of farm.toolchains.values()) {
-    if (await exists(tc.requirements, "file")) continue;
+    if (!await exists(tc.requirements, "file")) {
+      throw new ConfigurationError(
+        `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`
+      );
+    }
+    if (tc.channel !== null) await checkChannel(tc, tc.channel, where);
+  }
+}
+async function checkChannel(tc, channel2, where) {
+  const pins = (await pinLines(tc.requirements)).map(requirementName).filter((n2) => n2 !== null);
+  const named = [...channel2.track, ...channel2.hold].map(normalize);
+  const unnamed = pins.filter((p) => !named.includes(p));
+  const unknown = named.filter((n2) => !pins.includes(n2));
+  const twice = channel2.track.map(normalize).filter((n2) => channel2.hold.map(normalize).includes(n2));
+  const problem = unnamed.length > 0 ? `pins ${unnamed.join(", ")} are neither tracked nor held; add each to track or hold` : unknown.length > 0 ? `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not pinned in ${path2.basename(tc.requirements)}; pin it there or remove it` : twice.length > 0 ? `${twice.join(", ")} cannot be both tracked and held` : null;
+  if (problem !== null) {
     throw new ConfigurationError(
-      `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`
+      `${where(["toolchains", tc.name, "channel"])}: toolchain ${JSON.stringify(tc.name)}: ${problem}`
     );
   }
 }
@@ -15512,39 +15595,39 @@ import { once as once2 } from "node:events";
 import { scheduler } from "node:timers/promises";
 
 // node_modules/execa/lib/ipc/reference.js
-var addReference = (channel, reference) => {
+var addReference = (channel2, reference) => {
   if (reference) {
-    addReferenceCount(channel);
+    addReferenceCount(channel2);
   }
 };
-var addReferenceCount = (channel) => {
-  channel.refCounted();
+var addReferenceCount = (channel2) => {
+  channel2.refCounted();
 };
-var removeReference = (channel, reference) => {
+var removeReference = (channel2, reference) => {
   if (reference) {
-    removeReferenceCount(channel);
+    removeReferenceCount(channel2);
   }
 };
-var removeReferenceCount = (channel) => {
-  channel.unrefCounted();
+var removeReferenceCount = (channel2) => {
+  channel2.unrefCounted();
 };
-var undoAddedReferences = (channel, isSubprocess) => {
+var undoAddedReferences = (channel2, isSubprocess) => {
   if (!isSubprocess) {
     return;
   }
-  removeReferenceCount(channel);
-  removeReferenceCount(channel);
+  removeReferenceCount(channel2);
+  removeReferenceCount(channel2);
 };
-var redoAddedReferences = (channel, isSubprocess) => {
+var redoAddedReferences = (channel2, isSubprocess) => {
   if (!isSubprocess) {
     return;
   }
-  addReferenceCount(channel);
-  addReferenceCount(channel);
+  addReferenceCount(channel2);
+  addReferenceCount(channel2);
 };
 
 // node_modules/execa/lib/ipc/incoming.js
-var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappedMessage) => {
+var onMessage = async ({ anyProcess, channel: channel2, isSubprocess, ipcEmitter }, wrappedMessage) => {
   if (handleStrictResponse(wrappedMessage, anyProcess) || isSubprocess && handleAbort(wrappedMessage)) {
     return;
   }
@@ -15562,7 +15645,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
     const message = await handleStrictRequest({
       wrappedMessage: incomingMessages[0],
       anyProcess,
-      channel,
+      channel: channel2,
       isSubprocess,
       ipcEmitter
     });
@@ -15571,7 +15654,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
     ipcEmitter.emit("message:done");
   }
 };
-var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, boundOnMessage }) => {
+var onDisconnect = async ({ anyProcess, channel: channel2, isSubprocess, ipcEmitter, boundOnMessage }) => {
   if (isSubprocess) {
     abortOnDisconnect();
   }
@@ -15580,14 +15663,14 @@ var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, bound
     await once2(ipcEmitter, "message:done");
   }
   anyProcess.removeListener("message", boundOnMessage);
-  redoAddedReferences(channel, isSubprocess);
+  redoAddedReferences(channel2, isSubprocess);
   ipcEmitter.connected = false;
   ipcEmitter.emit("disconnect");
 };
 var INCOMING_MESSAGES = /* @__PURE__ */ new WeakMap();
 
 // node_modules/execa/lib/ipc/forward.js
-var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
+var getIpcEmitter = (anyProcess, channel2, isSubprocess) => {
   if (IPC_EMITTERS.has(anyProcess)) {
     return IPC_EMITTERS.get(anyProcess);
   }
@@ -15598,28 +15681,28 @@ var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
   forwardEvents({
     ipcEmitter,
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess
   });
   return ipcEmitter;
 };
 var IPC_EMITTERS = /* @__PURE__ */ new WeakMap();
-var forwardEvents = ({ ipcEmitter, anyProcess, channel, isSubprocess }) => {
+var forwardEvents = ({ ipcEmitter, anyProcess, channel: channel2, isSubprocess }) => {
   const boundOnMessage = onMessage.bind(void 0, {
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipcEmitter
   });
   anyProcess.on("message", boundOnMessage);
   anyProcess.once("disconnect", onDisconnect.bind(void 0, {
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipcEmitter,
     boundOnMessage
   }));
-  undoAddedReferences(channel, isSubprocess);
+  undoAddedReferences(channel2, isSubprocess);
 };
 var isConnected = (anyProcess) => {
   const ipcEmitter = IPC_EMITTERS.get(anyProcess);
@@ -15627,11 +15710,11 @@ var isConnected = (anyProcess) => {
 };
 
 // node_modules/execa/lib/ipc/strict.js
-var handleSendStrict = ({ anyProcess, channel, isSubprocess, message, strict }) => {
+var handleSendStrict = ({ anyProcess, channel: channel2, isSubprocess, message, strict }) => {
   if (!strict) {
     return message;
   }
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const hasListeners = hasMessageListeners(anyProcess, ipcEmitter);
   return {
     id: count++,
@@ -15651,7 +15734,7 @@ var validateStrictDeadlock = (outgoingMessages, wrappedMessage) => {
     }
   }
 };
-var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubprocess, ipcEmitter }) => {
+var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel: channel2, isSubprocess, ipcEmitter }) => {
   if (!isStrictRequest(wrappedMessage)) {
     return wrappedMessage;
   }
@@ -15663,7 +15746,7 @@ var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubpro
   try {
     await sendMessage({
       anyProcess,
-      channel,
+      channel: channel2,
       isSubprocess,
       ipc: true
     }, response);
@@ -15748,7 +15831,7 @@ var getMinListenerCount = (anyProcess) => getOptions(anyProcess) !== void 0 && !
 var getOptions = (anyProcess) => IPC_SUBPROCESS_OPTIONS.get(anyProcess);
 
 // node_modules/execa/lib/ipc/send.js
-var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options) => {
+var sendMessage = ({ anyProcess, channel: channel2, isSubprocess, ipc }, message, options) => {
   const { strict = false } = copyOptions(options);
   checkBooleanOption(strict, "strict");
   const methodName = "sendMessage";
@@ -15760,17 +15843,17 @@ var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options)
   });
   return sendMessageAsync({
     anyProcess,
-    channel,
+    channel: channel2,
     methodName,
     isSubprocess,
     message,
     strict
   });
 };
-var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, message, strict }) => {
+var sendMessageAsync = async ({ anyProcess, channel: channel2, methodName, isSubprocess, message, strict }) => {
   const wrappedMessage = handleSendStrict({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     message,
     strict
@@ -15833,16 +15916,16 @@ var sendAbort = (subprocess, message) => {
     message
   });
 };
-var getCancelSignal = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+var getCancelSignal = async ({ anyProcess, channel: channel2, isSubprocess, ipc }) => {
   await startIpc({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipc
   });
   return cancelController.signal;
 };
-var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+var startIpc = async ({ anyProcess, channel: channel2, isSubprocess, ipc }) => {
   if (isCancelListening) {
     return;
   }
@@ -15855,7 +15938,7 @@ var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
     abortOnDisconnect();
     return;
   }
-  getIpcEmitter(anyProcess, channel, isSubprocess);
+  getIpcEmitter(anyProcess, channel2, isSubprocess);
   await scheduler2.yield();
 };
 var isCancelListening = false;
@@ -19019,7 +19102,7 @@ import process11 from "node:process";
 // node_modules/execa/lib/ipc/get-one.js
 import { once as once5, on as on2 } from "node:events";
 var internalGetOneMessageOptions = /* @__PURE__ */ Symbol("internalGetOneMessageOptions");
-var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => {
+var getOneMessage = ({ anyProcess, channel: channel2, isSubprocess, ipc }, rawOptions) => {
   const options = copyOptions(rawOptions);
   const { reference = true, filter } = options;
   const { signal } = options[internalGetOneMessageOptions] ?? {};
@@ -19031,16 +19114,16 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
   });
   return getOneMessageAsync({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     filter,
     reference,
     signal
   });
 };
-var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+var getOneMessageAsync = async ({ anyProcess, channel: channel2, isSubprocess, filter, reference, signal }) => {
+  addReference(channel2, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const controller2 = new AbortController();
   stopOnAbort(signal, controller2);
   try {
@@ -19056,7 +19139,7 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     throw error2;
   } finally {
     controller2.abort();
-    removeReference(channel, reference);
+    removeReference(channel2, reference);
   }
 };
 var stopOnAbort = (signal, controller2) => {
@@ -19105,15 +19188,15 @@ var getEachMessage = (subprocessInfo, rawOptions) => {
     signal
   });
 };
-var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubprocess, ipc, shouldAwait, reference, signal }) => {
+var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel: channel2, isSubprocess, ipc, shouldAwait, reference, signal }) => {
   validateIpcMethod({
     methodName: "getEachMessage",
     isSubprocess,
     ipc,
     isConnected: isConnected(anyProcess)
   });
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  addReference(channel2, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const controller2 = new AbortController();
   const state = {};
   stopOnAbort2(signal, controller2);
@@ -19127,7 +19210,7 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   return iterateOnMessages({
     anyProcess,
     waitProcess,
-    channel,
+    channel: channel2,
     ipcEmitter,
     isSubprocess,
     shouldAwait,
@@ -19164,7 +19247,7 @@ var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controll
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel: channel2, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
     for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
@@ -19174,7 +19257,7 @@ var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipc
     throwIfStrictError(state);
   } finally {
     controller2.abort();
-    removeReference(channel, reference);
+    removeReference(channel2, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
     }
@@ -21779,7 +21862,13 @@ var runRecord = obj({
   started_at: str,
   finished_at: str,
   status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  toolchain: obj({
+    name: str,
+    build: nullable(toolchainVersions),
+    device: nullable(toolchainVersions),
+    /** OPTIONAL: the id of the lock (`pte-farm/lock@1`) the cell ran with, when its toolchain is a channel or a lock. */
+    lock: optional(str)
+  }),
   device: obj({
     runner: str,
     board: str,
@@ -22225,7 +22314,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir, readdir as readdir2, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
+import { link, mkdir, readdir as readdir2, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path16 from "node:path";
 
 // actions/src/core/disk.ts
@@ -22321,7 +22410,7 @@ var LocalFolderStore = class {
   async listHealth(device2) {
     const out = [];
     for (const rel of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path16.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile3(path16.join(this.root, ...rel.split("/")), "utf8");
       out.push(readStoredHealth(rel, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -22331,7 +22420,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId2 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile2(path16.join(this.root, ...rel.split("/")), "utf8");
+      const text = await readFile3(path16.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
@@ -22726,7 +22815,7 @@ function openStore(spec, env = process.env) {
 
 // actions/src/health/checks.ts
 import { existsSync as existsSync4 } from "node:fs";
-import { readFile as readFile3, statfs as statfs2 } from "node:fs/promises";
+import { readFile as readFile4, statfs as statfs2 } from "node:fs/promises";
 import os3 from "node:os";
 import path17 from "node:path";
 var mb = (bytes) => Math.floor(bytes / 2 ** 20);
@@ -22745,7 +22834,7 @@ var diskCheck = {
   }
 };
 async function availableMemory() {
-  const meminfo = await readFile3("/proc/meminfo", "utf8").catch(() => "");
+  const meminfo = await readFile4("/proc/meminfo", "utf8").catch(() => "");
   const kib = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo)?.[1];
   return kib === void 0 ? os3.freemem() : Number(kib) * 1024;
 }
@@ -22783,7 +22872,7 @@ print(json.dumps({"python": sys.version.split()[0], "packages": out}))
 var toolchainCheck = {
   name: "toolchain",
   async run(ctx) {
-    const pins = parsePins(await readFile3(ctx.pinsFile, "utf8"));
+    const pins = parsePins(await readFile4(ctx.pinsFile, "utf8"));
     const names2 = [.../* @__PURE__ */ new Set([...pins.keys(), "torch", "executorch"])];
     const probe = await execa(ctx.python, ["-c", VERSIONS_PROBE, JSON.stringify(names2)], { reject: false });
     if (probe.exitCode !== 0) {
@@ -22839,7 +22928,7 @@ async function checkHealth(ctx, meta, checks) {
   }
   let maintenance = null;
   if (ctx.maintenanceFile !== null && existsSync4(ctx.maintenanceFile)) {
-    const text = await readFile3(ctx.maintenanceFile, "utf8").catch(() => "");
+    const text = await readFile4(ctx.maintenanceFile, "utf8").catch(() => "");
     maintenance = text.split("\n")[0]?.trim() || `${ctx.maintenanceFile} exists`;
   }
   return {
@@ -22854,16 +22943,16 @@ async function checkHealth(ctx, meta, checks) {
 }
 
 // actions/src/health/smoke.ts
-import { mkdtemp as mkdtemp3, readFile as readFile5, rm as rm4 } from "node:fs/promises";
+import { mkdtemp as mkdtemp3, readFile as readFile6, rm as rm4 } from "node:fs/promises";
 import os4 from "node:os";
 import path19 from "node:path";
 
 // actions/src/pipeline/cache.ts
-import { mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir3, readFile as readFile4, rename, rm as rm3, stat as stat2, utimes, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir3, readFile as readFile5, rename, rm as rm3, stat as stat2, utimes, writeFile as writeFile3 } from "node:fs/promises";
 import path18 from "node:path";
 var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
 async function fingerprintToolchain(args) {
-  const pins = await readFile4(args.pinsFile, "utf8");
+  const pins = await readFile5(args.pinsFile, "utf8");
   const probe = await execa(args.python, ["-c", PROBE], { reject: false });
   if (probe.exitCode !== 0) {
     throw new InfrastructureError(
@@ -22896,7 +22985,7 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile4(path18.join(dir, "result.json"), "utf8");
+      text = await readFile5(path18.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
@@ -23023,7 +23112,7 @@ async function smokeKey(pythonPath, pinsFile) {
   return sha256Text(canonicalJson({ kind: "smoke", toolchain: fingerprint }));
 }
 async function intact(dir) {
-  const meta = JSON.parse(await readFile5(path19.join(dir, "smoke.json"), "utf8"));
+  const meta = JSON.parse(await readFile6(path19.join(dir, "smoke.json"), "utf8"));
   return meta.pte_sha256 === await sha256File(path19.join(dir, "smoke.pte"));
 }
 async function built(python2, pinsFile, cache, scratch) {
@@ -24081,11 +24170,11 @@ var ACTIONS = {
     description: "Publish what the farm measured: in pr mode, one sticky comment on the pull request and one check run on its head commit, from a PR run's results artefact read as hostile data; in nightly mode, one issue per regressed cell × metric, opened, kept current and closed when it recovers. Never runs code from the artefact.",
     inputs: {
       mode: {
-        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job).",
+        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job) | upstream (farm-upstream's issues job).",
         required: true
       },
       "github-token": {
-        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly needs issues: write.",
+        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly and upstream need issues: write.",
         required: true
       },
       artifact: {
@@ -24097,7 +24186,15 @@ var ACTIONS = {
         default: ""
       },
       tonight: {
-        description: `nightly: the folder of tonight's run records (${WORKSPACE_NOTE}).`,
+        description: `nightly: the folder of tonight's run records; upstream: of the channel's cells (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      bisects: {
+        description: `upstream: a folder holding tonight's bisections (each bisect.json under it) (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      canaries: {
+        description: `upstream: the canaries' canaries.json; a missing file means no canary ran (${WORKSPACE_NOTE}).`,
         default: ""
       },
       confirmations: {
@@ -24116,7 +24213,7 @@ var ACTIONS = {
       },
       "check-run-url": { description: "pr: the check run's URL." },
       issues: {
-        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
+        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced; upstream: {kind, key, state, action, number}."
       }
     }
   },

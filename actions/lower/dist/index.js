@@ -8162,6 +8162,247 @@ async function sha256Tree(root, keep) {
   return sha256Text(lines.join("\n"));
 }
 
+// matrix/schema.ts
+var FARM_SCHEMA_ID = "pte-farm/farm@1";
+var DRIVERS = ["python-runtime", "llama-main", "fvp"];
+var ARCHS = ["x86_64", "arm64", "cortex-m55", "cortex-m85"];
+var BUILD_ARCHS = ["x86_64", "arm64"];
+var EVENTS = ["pull_request", "push", "schedule", "release"];
+var DIMENSIONS = ["models", "recipes", "backends", "devices", "toolchains"];
+var NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+function names(value) {
+  const check = refine(record(value), (r) => {
+    const bad = Object.keys(r).find((k) => !NAME.test(k));
+    return bad === void 0 ? null : {
+      path: [bad],
+      message: "names may use letters, digits, '.', '_' and '-' (they become part of cell ids)"
+    };
+  });
+  return withJsonSchema(check, () => ({
+    type: "object",
+    propertyNames: { pattern: NAME.source },
+    additionalProperties: toJsonSchema(value)
+  }));
+}
+var positiveInt = withJsonSchema(
+  (v, p) => {
+    if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
+    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v) ?? "nothing"}`);
+  },
+  { type: "integer", minimum: 1 }
+);
+var positiveNum = refine(num, (n2) => n2 > 0 ? null : { path: [], message: "must be > 0" }, {
+  exclusiveMinimum: 0
+});
+function nonEmpty(list2, what) {
+  return refine(list2, (l) => l.length === 0 ? { path: [], message: `needs at least one ${what}` } : null, {
+    minItems: 1
+  });
+}
+var nameList = arr(nonEmptyStr);
+var gatePolicy = documented(
+  closed({ fp32: literal("gate", "report") }),
+  "fp32: gate = tokens must also equal the FP32 reference bit for bit; report = agreement is reported only"
+);
+var modelGate = closed({
+  default: optional(documented(gatePolicy, "policy for every quantized recipe of this model")),
+  recipes: optional(documented(record(gatePolicy), "per-recipe overrides, by recipe name"))
+});
+var hub = closed({
+  id: documented(nonEmptyStr, "Hugging Face hub id, e.g. facebook/opt-125m"),
+  revision: documented(nonEmptyStr, "the pinned commit of the hub repository")
+});
+var oneSource = (m) => m.path === void 0 === (m.hub === void 0) ? { path: [], message: "a model has exactly one of `path` (a local folder) or `hub` ({id, revision})" } : null;
+var decoderLm = refine(
+  closed({
+    kind: literal("decoder-lm"),
+    path: optional(documented(nonEmptyStr, "Hugging Face model folder, relative to the repository root")),
+    hub: optional(hub),
+    prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
+    max_new_tokens: positiveInt,
+    max_seq_len: positiveInt,
+    gate: optional(modelGate)
+  }),
+  oneSource
+);
+var cnn = refine(
+  closed({
+    kind: literal("cnn"),
+    path: optional(nonEmptyStr),
+    hub: optional(hub),
+    input_shape: documented(nonEmpty(arr(positiveInt), "dimension"), "e.g. [1, 3, 32, 32]"),
+    gate: optional(modelGate)
+  }),
+  (m) => m.path !== void 0 && m.hub !== void 0 ? oneSource(m) : null
+);
+var model = tagged("kind", { "decoder-lm": decoderLm, cnn });
+var recipe = closed({
+  scheme: documented(nonEmptyStr, "the stages' recipe registry key (stages/pte_stages/recipes.py)"),
+  params: optional(documented(record(unknownValue), "handed to the stages as spec.recipe, verbatim")),
+  backends: optional(documented(nameList, "the backends this recipe suits (default: all)")),
+  gate: optional(gatePolicy)
+});
+var backend = closed({
+  kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
+  options: optional(documented(record(unknownValue), "handed to the stages as spec.backend, verbatim")),
+  targets: documented(
+    closed({
+      drivers: optional(arr(literal(...DRIVERS))),
+      arch: optional(arr(literal(...ARCHS))),
+      devices: optional(nameList)
+    }),
+    "which devices a .pte of this backend can run on; every listed constraint must hold"
+  )
+});
+var device = closed({
+  runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
+  os: literal("linux", "macos", "bare-metal"),
+  arch: literal(...ARCHS),
+  board: nonEmptyStr,
+  driver: literal(...DRIVERS),
+  build_arch: optional(
+    documented(
+      literal(...BUILD_ARCHS),
+      "where its builds run (default: arm64 for arm64 devices, else x86_64)"
+    )
+  ),
+  memory_bandwidth_gbs: documented(
+    nullable(positiveNum),
+    "peak DRAM bandwidth for roofline figures; null: unknown"
+  ),
+  thermal: documented(
+    nullable(closed({ cooldown_below_c: positiveNum, max_wait_s: positiveInt })),
+    "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
+  ),
+  fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  local: optional(
+    documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
+  )
+});
+var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
+var channel = closed({
+  track: documented(
+    nonEmpty(nameList, "package"),
+    "packages resolved to the package index's newest releases that go together, each time a plan is made"
+  ),
+  hold: documented(nameList, "packages kept at the pins file's version (torch: the farm's CPU build)")
+});
+var toolchain = closed({
+  requirements: documented(
+    nonEmptyStr,
+    "the pins file, relative to the repository root; for a channel, the pins it starts from"
+  ),
+  channel: optional(
+    documented(
+      channel,
+      "a channel: resolved from the package index into a lock when a plan is made; every pin of the file is named in track or hold"
+    )
+  )
+});
+var cellSet2 = closed({
+  models: optional(nameList),
+  recipes: optional(nameList),
+  backends: optional(nameList),
+  devices: optional(nameList),
+  toolchains: optional(nameList)
+});
+var include = closed({
+  cell: documented(nonEmptyStr, "an exact cell id, model/recipe/backend/device@toolchain"),
+  sets: nonEmpty(nameList, "cell set"),
+  reason: nonEmptyStr
+});
+var exclude = closed({
+  cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
+  reason: nonEmptyStr,
+  known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
+});
+var canary = closed({
+  known_issue: documented(nonEmptyStr, "the id in matrix/known-issues.yml whose failure the canary expects"),
+  cell: documented(
+    nonEmptyStr,
+    "model/recipe/backend/device (no toolchain: a canary runs on every toolchain)"
+  ),
+  stage: documented(nonEmptyStr, "the stage expected to fail, with one of the known issue's signatures")
+});
+var event = closed({
+  cells: documented(nonEmptyStr, "the cell set this event runs"),
+  only_affected: optional(documented(bool, "keep only the cells the changed paths touch (pull requests)"))
+});
+var touchesSome = closed({
+  models: optional(nameList),
+  recipes: optional(nameList),
+  backends: optional(nameList),
+  devices: optional(nameList),
+  toolchains: optional(nameList)
+});
+var touchesWord = literal("all", "nothing");
+var touches = withJsonSchema(
+  (v, p) => typeof v === "string" ? touchesWord(v, p) : touchesSome(v, p),
+  () => ({ oneOf: [toJsonSchema(touchesWord), toJsonSchema(touchesSome)] })
+);
+var pathRule = closed({
+  match: documented(nonEmpty(arr(nonEmptyStr), "glob"), "repository paths (* within a folder, ** across)"),
+  touches,
+  why: nonEmptyStr
+});
+var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  )
+});
+var farmSchema = closed({
+  schema: literal(FARM_SCHEMA_ID),
+  devices: names(device),
+  models: names(model),
+  model_kinds: documented(
+    closed({ "decoder-lm": optional(kindCaps), cnn: optional(kindCaps) }),
+    "which recipes and backends each kind of model can use in this farm (default: all)"
+  ),
+  recipes: names(recipe),
+  backends: names(backend),
+  toolchains: names(toolchain),
+  build_runners: documented(
+    closed({ x86_64: nonEmpty(arr(nonEmptyStr), "label"), arm64: nonEmpty(arr(nonEmptyStr), "label") }),
+    "runs-on labels of build jobs, by build architecture"
+  ),
+  cell_sets: documented(
+    names(cellSet2),
+    "named cross products; an omitted dimension means every name; impossible combinations are dropped"
+  ),
+  include: optional(arr(include)),
+  exclude: optional(arr(exclude)),
+  canaries: optional(
+    documented(
+      arr(canary),
+      "a cell per known issue, expected to fail with it: `pte-farm canaries` runs them on every toolchain"
+    )
+  ),
+  events: closed({ pull_request: event, push: event, schedule: event, release: event }),
+  run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
+  paths: documented(
+    arr(pathRule),
+    "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
+  )
+});
+
+// matrix/plan.ts
+function channelReason(toolchain2) {
+  return `toolchain ${toolchain2} is a channel: farm-upstream runs its cells on its resolved lock (pte-farm run --lock); the build and device jobs install pinned toolchains only`;
+}
+
 // actions/src/schemas/manifest.ts
 var manifest = obj({
   schema: literal("pte-farm/manifest@1"),
@@ -9879,39 +10120,39 @@ import { once as once2 } from "node:events";
 import { scheduler } from "node:timers/promises";
 
 // node_modules/execa/lib/ipc/reference.js
-var addReference = (channel, reference) => {
+var addReference = (channel2, reference) => {
   if (reference) {
-    addReferenceCount(channel);
+    addReferenceCount(channel2);
   }
 };
-var addReferenceCount = (channel) => {
-  channel.refCounted();
+var addReferenceCount = (channel2) => {
+  channel2.refCounted();
 };
-var removeReference = (channel, reference) => {
+var removeReference = (channel2, reference) => {
   if (reference) {
-    removeReferenceCount(channel);
+    removeReferenceCount(channel2);
   }
 };
-var removeReferenceCount = (channel) => {
-  channel.unrefCounted();
+var removeReferenceCount = (channel2) => {
+  channel2.unrefCounted();
 };
-var undoAddedReferences = (channel, isSubprocess) => {
+var undoAddedReferences = (channel2, isSubprocess) => {
   if (!isSubprocess) {
     return;
   }
-  removeReferenceCount(channel);
-  removeReferenceCount(channel);
+  removeReferenceCount(channel2);
+  removeReferenceCount(channel2);
 };
-var redoAddedReferences = (channel, isSubprocess) => {
+var redoAddedReferences = (channel2, isSubprocess) => {
   if (!isSubprocess) {
     return;
   }
-  addReferenceCount(channel);
-  addReferenceCount(channel);
+  addReferenceCount(channel2);
+  addReferenceCount(channel2);
 };
 
 // node_modules/execa/lib/ipc/incoming.js
-var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappedMessage) => {
+var onMessage = async ({ anyProcess, channel: channel2, isSubprocess, ipcEmitter }, wrappedMessage) => {
   if (handleStrictResponse(wrappedMessage, anyProcess) || isSubprocess && handleAbort(wrappedMessage)) {
     return;
   }
@@ -9929,7 +10170,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
     const message = await handleStrictRequest({
       wrappedMessage: incomingMessages[0],
       anyProcess,
-      channel,
+      channel: channel2,
       isSubprocess,
       ipcEmitter
     });
@@ -9938,7 +10179,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
     ipcEmitter.emit("message:done");
   }
 };
-var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, boundOnMessage }) => {
+var onDisconnect = async ({ anyProcess, channel: channel2, isSubprocess, ipcEmitter, boundOnMessage }) => {
   if (isSubprocess) {
     abortOnDisconnect();
   }
@@ -9947,14 +10188,14 @@ var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, bound
     await once2(ipcEmitter, "message:done");
   }
   anyProcess.removeListener("message", boundOnMessage);
-  redoAddedReferences(channel, isSubprocess);
+  redoAddedReferences(channel2, isSubprocess);
   ipcEmitter.connected = false;
   ipcEmitter.emit("disconnect");
 };
 var INCOMING_MESSAGES = /* @__PURE__ */ new WeakMap();
 
 // node_modules/execa/lib/ipc/forward.js
-var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
+var getIpcEmitter = (anyProcess, channel2, isSubprocess) => {
   if (IPC_EMITTERS.has(anyProcess)) {
     return IPC_EMITTERS.get(anyProcess);
   }
@@ -9965,28 +10206,28 @@ var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
   forwardEvents({
     ipcEmitter,
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess
   });
   return ipcEmitter;
 };
 var IPC_EMITTERS = /* @__PURE__ */ new WeakMap();
-var forwardEvents = ({ ipcEmitter, anyProcess, channel, isSubprocess }) => {
+var forwardEvents = ({ ipcEmitter, anyProcess, channel: channel2, isSubprocess }) => {
   const boundOnMessage = onMessage.bind(void 0, {
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipcEmitter
   });
   anyProcess.on("message", boundOnMessage);
   anyProcess.once("disconnect", onDisconnect.bind(void 0, {
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipcEmitter,
     boundOnMessage
   }));
-  undoAddedReferences(channel, isSubprocess);
+  undoAddedReferences(channel2, isSubprocess);
 };
 var isConnected = (anyProcess) => {
   const ipcEmitter = IPC_EMITTERS.get(anyProcess);
@@ -9994,11 +10235,11 @@ var isConnected = (anyProcess) => {
 };
 
 // node_modules/execa/lib/ipc/strict.js
-var handleSendStrict = ({ anyProcess, channel, isSubprocess, message, strict }) => {
+var handleSendStrict = ({ anyProcess, channel: channel2, isSubprocess, message, strict }) => {
   if (!strict) {
     return message;
   }
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const hasListeners = hasMessageListeners(anyProcess, ipcEmitter);
   return {
     id: count++,
@@ -10018,7 +10259,7 @@ var validateStrictDeadlock = (outgoingMessages, wrappedMessage) => {
     }
   }
 };
-var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubprocess, ipcEmitter }) => {
+var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel: channel2, isSubprocess, ipcEmitter }) => {
   if (!isStrictRequest(wrappedMessage)) {
     return wrappedMessage;
   }
@@ -10030,7 +10271,7 @@ var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubpro
   try {
     await sendMessage({
       anyProcess,
-      channel,
+      channel: channel2,
       isSubprocess,
       ipc: true
     }, response);
@@ -10115,7 +10356,7 @@ var getMinListenerCount = (anyProcess) => getOptions(anyProcess) !== void 0 && !
 var getOptions = (anyProcess) => IPC_SUBPROCESS_OPTIONS.get(anyProcess);
 
 // node_modules/execa/lib/ipc/send.js
-var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options) => {
+var sendMessage = ({ anyProcess, channel: channel2, isSubprocess, ipc }, message, options) => {
   const { strict = false } = copyOptions(options);
   checkBooleanOption(strict, "strict");
   const methodName = "sendMessage";
@@ -10127,17 +10368,17 @@ var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options)
   });
   return sendMessageAsync({
     anyProcess,
-    channel,
+    channel: channel2,
     methodName,
     isSubprocess,
     message,
     strict
   });
 };
-var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, message, strict }) => {
+var sendMessageAsync = async ({ anyProcess, channel: channel2, methodName, isSubprocess, message, strict }) => {
   const wrappedMessage = handleSendStrict({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     message,
     strict
@@ -10200,16 +10441,16 @@ var sendAbort = (subprocess, message) => {
     message
   });
 };
-var getCancelSignal = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+var getCancelSignal = async ({ anyProcess, channel: channel2, isSubprocess, ipc }) => {
   await startIpc({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipc
   });
   return cancelController.signal;
 };
-var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+var startIpc = async ({ anyProcess, channel: channel2, isSubprocess, ipc }) => {
   if (isCancelListening) {
     return;
   }
@@ -10222,7 +10463,7 @@ var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
     abortOnDisconnect();
     return;
   }
-  getIpcEmitter(anyProcess, channel, isSubprocess);
+  getIpcEmitter(anyProcess, channel2, isSubprocess);
   await scheduler2.yield();
 };
 var isCancelListening = false;
@@ -13386,7 +13627,7 @@ import process11 from "node:process";
 // node_modules/execa/lib/ipc/get-one.js
 import { once as once5, on as on2 } from "node:events";
 var internalGetOneMessageOptions = /* @__PURE__ */ Symbol("internalGetOneMessageOptions");
-var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => {
+var getOneMessage = ({ anyProcess, channel: channel2, isSubprocess, ipc }, rawOptions) => {
   const options = copyOptions(rawOptions);
   const { reference = true, filter } = options;
   const { signal } = options[internalGetOneMessageOptions] ?? {};
@@ -13398,16 +13639,16 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
   });
   return getOneMessageAsync({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     filter,
     reference,
     signal
   });
 };
-var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+var getOneMessageAsync = async ({ anyProcess, channel: channel2, isSubprocess, filter, reference, signal }) => {
+  addReference(channel2, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const controller2 = new AbortController();
   stopOnAbort(signal, controller2);
   try {
@@ -13423,7 +13664,7 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     throw error2;
   } finally {
     controller2.abort();
-    removeReference(channel, reference);
+    removeReference(channel2, reference);
   }
 };
 var stopOnAbort = (signal, controller2) => {
@@ -13472,15 +13713,15 @@ var getEachMessage = (subprocessInfo, rawOptions) => {
     signal
   });
 };
-var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubprocess, ipc, shouldAwait, reference, signal }) => {
+var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel: channel2, isSubprocess, ipc, shouldAwait, reference, signal }) => {
   validateIpcMethod({
     methodName: "getEachMessage",
     isSubprocess,
     ipc,
     isConnected: isConnected(anyProcess)
   });
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  addReference(channel2, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const controller2 = new AbortController();
   const state = {};
   stopOnAbort2(signal, controller2);
@@ -13494,7 +13735,7 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   return iterateOnMessages({
     anyProcess,
     waitProcess,
-    channel,
+    channel: channel2,
     ipcEmitter,
     isSubprocess,
     shouldAwait,
@@ -13531,7 +13772,7 @@ var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controll
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel: channel2, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
     for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
@@ -13541,7 +13782,7 @@ var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipc
     throwIfStrictError(state);
   } finally {
     controller2.abort();
-    removeReference(channel, reference);
+    removeReference(channel2, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
     }
@@ -16216,13 +16457,16 @@ var UNITS = {
   tib: 1024 ** 4
 };
 function cacheBudget(env = process.env) {
-  const text = env[CACHE_BUDGET_ENV];
-  if (text === void 0 || text.trim() === "") return DEFAULT_CACHE_BUDGET;
+  return sizeFromEnv(CACHE_BUDGET_ENV, DEFAULT_CACHE_BUDGET, env);
+}
+function sizeFromEnv(name, fallback, env = process.env) {
+  const text = env[name];
+  if (text === void 0 || text.trim() === "") return fallback;
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m === null ? void 0 : UNITS[m[2].toLowerCase()];
   if (m === null || unit === void 0) {
     throw new ConfigurationError(
-      `${CACHE_BUDGET_ENV}=${text}: expected a size such as 500MiB, 20GiB or a number of bytes`
+      `${name}=${text}: expected a size such as 500MiB, 20GiB or a number of bytes`
     );
   }
   return Math.floor(Number(m[1]) * unit);
@@ -16247,6 +16491,9 @@ async function pruneCache(root, budget, keepSince) {
       }
     }
   }
+  return pruneLeastRecent(entries, budget, keepSince);
+}
+async function pruneLeastRecent(entries, budget, keepSince) {
   let total = entries.reduce((t, e) => t + e.bytes, 0);
   const out = { entries: entries.length, bytes: total, removed: [], freed: 0 };
   for (const e of entries.sort((a2, b) => a2.used - b.used)) {
@@ -16341,7 +16588,7 @@ function artefactOf(step, role) {
   return { path: path16.resolve(step.dir, a2.path), sha256: a2.sha256 };
 }
 function lowerStep(ctx, cell3, program) {
-  const { m, r, b } = names(cell3);
+  const { m, r, b } = names2(cell3);
   return ctx.steps.build(
     stageSpec(ctx, "lower", cell3, { program: program.path }),
     `${m}/${r}/${b}`,
@@ -16350,7 +16597,7 @@ function lowerStep(ctx, cell3, program) {
     cell3
   );
 }
-function names(cell3) {
+function names2(cell3) {
   return { m: cell3.model.name, r: cell3.recipe.name, b: cell3.backend.name };
 }
 
@@ -16362,7 +16609,7 @@ import path17 from "node:path";
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
 var ROLES = ["base", "head", "nightly", "release"];
 var STAGE_OUTCOMES = ["ok", "stage-failure", "config-error", "infra-failure", "timeout"];
-var gatePolicy = obj({
+var gatePolicy2 = obj({
   /** Which reference the `.pte` must match bit for bit. */
   reference: literal("fp32", "quantized"),
   /** Whether FP32 agreement fails the gate or is only reported (quantized recipes default to report). */
@@ -16396,7 +16643,7 @@ var outputAgreement = obj({
 });
 var gateResult = obj({
   verdict: literal("pass", "fail"),
-  policy: gatePolicy,
+  policy: gatePolicy2,
   first_divergence: nullable(divergence),
   fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
   /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
@@ -16443,7 +16690,13 @@ var runRecord = obj({
   started_at: str,
   finished_at: str,
   status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  toolchain: obj({
+    name: str,
+    build: nullable(toolchainVersions),
+    device: nullable(toolchainVersions),
+    /** OPTIONAL: the id of the lock (`pte-farm/lock@1`) the cell ran with, when its toolchain is a channel or a lock. */
+    lock: optional(str)
+  }),
   device: obj({
     runner: str,
     board: str,
@@ -17070,7 +17323,10 @@ var buildEntry = obj({
   cells: arr(nonEmptyStr)
 });
 function cellById(farm, id, what = "cell") {
-  return runnableCell(matrixCellById(farm, id, what));
+  const cell3 = matrixCellById(farm, id, what);
+  if (cell3.toolchain.channel !== null)
+    throw new ConfigurationError(`${what} ${id}: ${channelReason(cell3.toolchain.name)}`);
+  return runnableCell(cell3);
 }
 function matrixCellById(farm, id, what = "cell") {
   if (/[*?]/.test(id)) throw new ConfigurationError(`${what} ${id}: expected one cell id, not a glob`);
@@ -17175,211 +17431,18 @@ var StageJob = class _StageJob {
 import { stat as stat4 } from "node:fs/promises";
 import path20 from "node:path";
 
-// matrix/schema.ts
-var FARM_SCHEMA_ID = "pte-farm/farm@1";
-var DRIVERS = ["python-runtime", "llama-main", "fvp"];
-var ARCHS = ["x86_64", "arm64", "cortex-m55", "cortex-m85"];
-var BUILD_ARCHS = ["x86_64", "arm64"];
-var EVENTS = ["pull_request", "push", "schedule", "release"];
-var DIMENSIONS = ["models", "recipes", "backends", "devices", "toolchains"];
-var NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-function names2(value) {
-  const check = refine(record(value), (r) => {
-    const bad = Object.keys(r).find((k) => !NAME.test(k));
-    return bad === void 0 ? null : {
-      path: [bad],
-      message: "names may use letters, digits, '.', '_' and '-' (they become part of cell ids)"
-    };
-  });
-  return withJsonSchema(check, () => ({
-    type: "object",
-    propertyNames: { pattern: NAME.source },
-    additionalProperties: toJsonSchema(value)
-  }));
+// actions/src/core/requirements.ts
+import { readFile as readFile7 } from "node:fs/promises";
+function normalize(name) {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
 }
-var positiveInt = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
-    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v) ?? "nothing"}`);
-  },
-  { type: "integer", minimum: 1 }
-);
-var positiveNum = refine(num, (n2) => n2 > 0 ? null : { path: [], message: "must be > 0" }, {
-  exclusiveMinimum: 0
-});
-function nonEmpty(list2, what) {
-  return refine(list2, (l) => l.length === 0 ? { path: [], message: `needs at least one ${what}` } : null, {
-    minItems: 1
-  });
+function requirementName(line) {
+  const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(line);
+  return m?.[1] === void 0 ? null : normalize(m[1]);
 }
-var nameList = arr(nonEmptyStr);
-var gatePolicy2 = documented(
-  closed({ fp32: literal("gate", "report") }),
-  "fp32: gate = tokens must also equal the FP32 reference bit for bit; report = agreement is reported only"
-);
-var modelGate = closed({
-  default: optional(documented(gatePolicy2, "policy for every quantized recipe of this model")),
-  recipes: optional(documented(record(gatePolicy2), "per-recipe overrides, by recipe name"))
-});
-var hub = closed({
-  id: documented(nonEmptyStr, "Hugging Face hub id, e.g. facebook/opt-125m"),
-  revision: documented(nonEmptyStr, "the pinned commit of the hub repository")
-});
-var oneSource = (m) => m.path === void 0 === (m.hub === void 0) ? { path: [], message: "a model has exactly one of `path` (a local folder) or `hub` ({id, revision})" } : null;
-var decoderLm = refine(
-  closed({
-    kind: literal("decoder-lm"),
-    path: optional(documented(nonEmptyStr, "Hugging Face model folder, relative to the repository root")),
-    hub: optional(hub),
-    prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
-    max_new_tokens: positiveInt,
-    max_seq_len: positiveInt,
-    gate: optional(modelGate)
-  }),
-  oneSource
-);
-var cnn = refine(
-  closed({
-    kind: literal("cnn"),
-    path: optional(nonEmptyStr),
-    hub: optional(hub),
-    input_shape: documented(nonEmpty(arr(positiveInt), "dimension"), "e.g. [1, 3, 32, 32]"),
-    gate: optional(modelGate)
-  }),
-  (m) => m.path !== void 0 && m.hub !== void 0 ? oneSource(m) : null
-);
-var model = tagged("kind", { "decoder-lm": decoderLm, cnn });
-var recipe = closed({
-  scheme: documented(nonEmptyStr, "the stages' recipe registry key (stages/pte_stages/recipes.py)"),
-  params: optional(documented(record(unknownValue), "handed to the stages as spec.recipe, verbatim")),
-  backends: optional(documented(nameList, "the backends this recipe suits (default: all)")),
-  gate: optional(gatePolicy2)
-});
-var backend = closed({
-  kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
-  options: optional(documented(record(unknownValue), "handed to the stages as spec.backend, verbatim")),
-  targets: documented(
-    closed({
-      drivers: optional(arr(literal(...DRIVERS))),
-      arch: optional(arr(literal(...ARCHS))),
-      devices: optional(nameList)
-    }),
-    "which devices a .pte of this backend can run on; every listed constraint must hold"
-  )
-});
-var device = closed({
-  runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
-  os: literal("linux", "macos", "bare-metal"),
-  arch: literal(...ARCHS),
-  board: nonEmptyStr,
-  driver: literal(...DRIVERS),
-  build_arch: optional(
-    documented(
-      literal(...BUILD_ARCHS),
-      "where its builds run (default: arm64 for arm64 devices, else x86_64)"
-    )
-  ),
-  memory_bandwidth_gbs: documented(
-    nullable(positiveNum),
-    "peak DRAM bandwidth for roofline figures; null: unknown"
-  ),
-  thermal: documented(
-    nullable(closed({ cooldown_below_c: positiveNum, max_wait_s: positiveInt })),
-    "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
-  ),
-  fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
-  local: optional(
-    documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
-  )
-});
-var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
-var toolchain = closed({
-  requirements: documented(nonEmptyStr, "the pins file, relative to the repository root")
-});
-var cellSet2 = closed({
-  models: optional(nameList),
-  recipes: optional(nameList),
-  backends: optional(nameList),
-  devices: optional(nameList),
-  toolchains: optional(nameList)
-});
-var include = closed({
-  cell: documented(nonEmptyStr, "an exact cell id, model/recipe/backend/device@toolchain"),
-  sets: nonEmpty(nameList, "cell set"),
-  reason: nonEmptyStr
-});
-var exclude = closed({
-  cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
-  reason: nonEmptyStr,
-  known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
-});
-var event = closed({
-  cells: documented(nonEmptyStr, "the cell set this event runs"),
-  only_affected: optional(documented(bool, "keep only the cells the changed paths touch (pull requests)"))
-});
-var touchesSome = closed({
-  models: optional(nameList),
-  recipes: optional(nameList),
-  backends: optional(nameList),
-  devices: optional(nameList),
-  toolchains: optional(nameList)
-});
-var touchesWord = literal("all", "nothing");
-var touches = withJsonSchema(
-  (v, p) => typeof v === "string" ? touchesWord(v, p) : touchesSome(v, p),
-  () => ({ oneOf: [toJsonSchema(touchesWord), toJsonSchema(touchesSome)] })
-);
-var pathRule = closed({
-  match: documented(nonEmpty(arr(nonEmptyStr), "glob"), "repository paths (* within a folder, ** across)"),
-  touches,
-  why: nonEmptyStr
-});
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
-var health = closed({
-  quarantine_after_infra_errors: optional(
-    documented(
-      positiveInt,
-      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
-    )
-  ),
-  max_temp_c: optional(
-    documented(
-      positiveNum,
-      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
-    )
-  )
-});
-var farmSchema = closed({
-  schema: literal(FARM_SCHEMA_ID),
-  devices: names2(device),
-  models: names2(model),
-  model_kinds: documented(
-    closed({ "decoder-lm": optional(kindCaps), cnn: optional(kindCaps) }),
-    "which recipes and backends each kind of model can use in this farm (default: all)"
-  ),
-  recipes: names2(recipe),
-  backends: names2(backend),
-  toolchains: names2(toolchain),
-  build_runners: documented(
-    closed({ x86_64: nonEmpty(arr(nonEmptyStr), "label"), arm64: nonEmpty(arr(nonEmptyStr), "label") }),
-    "runs-on labels of build jobs, by build architecture"
-  ),
-  cell_sets: documented(
-    names2(cellSet2),
-    "named cross products; an omitted dimension means every name; impossible combinations are dropped"
-  ),
-  include: optional(arr(include)),
-  exclude: optional(arr(exclude)),
-  events: closed({ pull_request: event, push: event, schedule: event, release: event }),
-  run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
-  paths: documented(
-    arr(pathRule),
-    "what a changed path touches, for pull requests; the first matching rule wins"
-  ),
-  health: optional(
-    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
-  )
-});
+async function pinLines(file) {
+  return (await readFile7(file, "utf8")).split("\n").map((l) => l.replace(/#.*$/, "").trim()).filter((l) => l !== "");
+}
 
 // matrix/checks.ts
 var SINGULAR = {
@@ -17474,6 +17537,27 @@ function checkFarm(farm, where, knownIssues) {
     if (ex.knownIssue !== null && knownIssues !== null && !knownIssues.has(ex.knownIssue)) {
       throw new ConfigurationError(
         `${where(["exclude", i2, "known_issue"])}: ${unknownName("known issue", ex.knownIssue, knownIssues)} (matrix/known-issues.yml)`
+      );
+    }
+  });
+  farm.canaries.forEach((c3, i2) => {
+    const ref = parseCellId(`${c3.cell}@${farm.toolchains.keys().next().value ?? ""}`);
+    if (ref === null || !farm.models.has(ref.model) || !farm.recipes.has(ref.recipe) || !farm.backends.has(ref.backend) || !farm.devices.has(ref.device)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "cell"])}: ${JSON.stringify(c3.cell)} is not model/recipe/backend/device of this matrix`
+      );
+    }
+    const impossible = whyImpossible(farm, ref);
+    if (impossible !== null)
+      throw new ConfigurationError(`${where(["canaries", i2, "cell"])}: ${c3.cell}: ${impossible}`);
+    if (knownIssues !== null && !knownIssues.has(c3.knownIssue)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "known_issue"])}: ${unknownName("known issue", c3.knownIssue, knownIssues)} (matrix/known-issues.yml)`
+      );
+    }
+    if (!STAGES.includes(c3.stage)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "stage"])}: ${JSON.stringify(c3.stage)}; expected one of ${STAGES.join(", ")}`
       );
     }
   });
@@ -17594,7 +17678,10 @@ function resolve(file, data) {
       ])
     ),
     toolchains: new Map(
-      Object.entries(data.toolchains).map(([name, t]) => [name, { name, requirements: abs(t.requirements) }])
+      Object.entries(data.toolchains).map(([name, t]) => [
+        name,
+        { name, requirements: abs(t.requirements), channel: t.channel ?? null }
+      ])
     ),
     kindCaps: new Map(
       ["decoder-lm", "cnn"].map((k) => [
@@ -17616,6 +17703,7 @@ function resolve(file, data) {
       reason: e.reason,
       knownIssue: e.known_issue ?? null
     })),
+    canaries: (data.canaries ?? []).map((c3) => ({ knownIssue: c3.known_issue, cell: c3.cell, stage: c3.stage })),
     events: Object.fromEntries(
       Object.entries(data.events).map(([k, e]) => [
         k,
@@ -17644,9 +17732,24 @@ async function checkFiles(farm, where) {
     );
   }
   for (const tc of farm.toolchains.values()) {
-    if (await exists(tc.requirements, "file")) continue;
+    if (!await exists(tc.requirements, "file")) {
+      throw new ConfigurationError(
+        `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`
+      );
+    }
+    if (tc.channel !== null) await checkChannel(tc, tc.channel, where);
+  }
+}
+async function checkChannel(tc, channel2, where) {
+  const pins = (await pinLines(tc.requirements)).map(requirementName).filter((n2) => n2 !== null);
+  const named = [...channel2.track, ...channel2.hold].map(normalize);
+  const unnamed = pins.filter((p) => !named.includes(p));
+  const unknown = named.filter((n2) => !pins.includes(n2));
+  const twice = channel2.track.map(normalize).filter((n2) => channel2.hold.map(normalize).includes(n2));
+  const problem = unnamed.length > 0 ? `pins ${unnamed.join(", ")} are neither tracked nor held; add each to track or hold` : unknown.length > 0 ? `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not pinned in ${path20.basename(tc.requirements)}; pin it there or remove it` : twice.length > 0 ? `${twice.join(", ")} cannot be both tracked and held` : null;
+  if (problem !== null) {
     throw new ConfigurationError(
-      `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`
+      `${where(["toolchains", tc.name, "channel"])}: toolchain ${JSON.stringify(tc.name)}: ${problem}`
     );
   }
 }
@@ -18389,11 +18492,11 @@ var ACTIONS = {
     description: "Publish what the farm measured: in pr mode, one sticky comment on the pull request and one check run on its head commit, from a PR run's results artefact read as hostile data; in nightly mode, one issue per regressed cell × metric, opened, kept current and closed when it recovers. Never runs code from the artefact.",
     inputs: {
       mode: {
-        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job).",
+        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job) | upstream (farm-upstream's issues job).",
         required: true
       },
       "github-token": {
-        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly needs issues: write.",
+        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly and upstream need issues: write.",
         required: true
       },
       artifact: {
@@ -18405,7 +18508,15 @@ var ACTIONS = {
         default: ""
       },
       tonight: {
-        description: `nightly: the folder of tonight's run records (${WORKSPACE_NOTE}).`,
+        description: `nightly: the folder of tonight's run records; upstream: of the channel's cells (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      bisects: {
+        description: `upstream: a folder holding tonight's bisections (each bisect.json under it) (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      canaries: {
+        description: `upstream: the canaries' canaries.json; a missing file means no canary ran (${WORKSPACE_NOTE}).`,
         default: ""
       },
       confirmations: {
@@ -18424,7 +18535,7 @@ var ACTIONS = {
       },
       "check-run-url": { description: "pr: the check run's URL." },
       issues: {
-        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
+        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced; upstream: {kind, key, state, action, number}."
       }
     }
   },

@@ -9669,10 +9669,10 @@ var require_messages = __commonJS({
     };
     exports.BackendKeyDataMessage = BackendKeyDataMessage;
     var NotificationResponseMessage = class {
-      constructor(length, processId, channel, payload) {
+      constructor(length, processId, channel2, payload) {
         this.length = length;
         this.processId = processId;
-        this.channel = channel;
+        this.channel = channel2;
         this.payload = payload;
         this.name = "notification";
       }
@@ -10281,9 +10281,9 @@ var require_parser2 = __commonJS({
     };
     var parseNotificationMessage = (reader) => {
       const processId = reader.int32();
-      const channel = reader.cstring();
+      const channel2 = reader.cstring();
       const payload = reader.cstring();
-      return new messages_1.NotificationResponseMessage(LATEINIT_LENGTH, processId, channel, payload);
+      return new messages_1.NotificationResponseMessage(LATEINIT_LENGTH, processId, channel2, payload);
     };
     var parseRowDescriptionMessage = (reader) => {
       const fieldCount = reader.int16();
@@ -12992,8 +12992,24 @@ var device = closed({
   )
 });
 var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
+var channel = closed({
+  track: documented(
+    nonEmpty(nameList, "package"),
+    "packages resolved to the package index's newest releases that go together, each time a plan is made"
+  ),
+  hold: documented(nameList, "packages kept at the pins file's version (torch: the farm's CPU build)")
+});
 var toolchain = closed({
-  requirements: documented(nonEmptyStr, "the pins file, relative to the repository root")
+  requirements: documented(
+    nonEmptyStr,
+    "the pins file, relative to the repository root; for a channel, the pins it starts from"
+  ),
+  channel: optional(
+    documented(
+      channel,
+      "a channel: resolved from the package index into a lock when a plan is made; every pin of the file is named in track or hold"
+    )
+  )
 });
 var cellSet = closed({
   models: optional(nameList),
@@ -13011,6 +13027,14 @@ var exclude = closed({
   cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
   reason: nonEmptyStr,
   known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
+});
+var canary = closed({
+  known_issue: documented(nonEmptyStr, "the id in matrix/known-issues.yml whose failure the canary expects"),
+  cell: documented(
+    nonEmptyStr,
+    "model/recipe/backend/device (no toolchain: a canary runs on every toolchain)"
+  ),
+  stage: documented(nonEmptyStr, "the stage expected to fail, with one of the known issue's signatures")
 });
 var event = closed({
   cells: documented(nonEmptyStr, "the cell set this event runs"),
@@ -13069,6 +13093,12 @@ var farmSchema = closed({
   ),
   include: optional(arr(include)),
   exclude: optional(arr(exclude)),
+  canaries: optional(
+    documented(
+      arr(canary),
+      "a cell per known issue, expected to fail with it: `pte-farm canaries` runs them on every toolchain"
+    )
+  ),
   events: closed({ pull_request: event, push: event, schedule: event, release: event }),
   run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
   paths: documented(
@@ -13147,7 +13177,7 @@ var InfrastructureError = class extends Error {
 };
 
 // actions/src/plan/outputs.ts
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile4 } from "node:fs/promises";
 
 // matrix/load.ts
 import { stat } from "node:fs/promises";
@@ -13177,6 +13207,19 @@ function displayPath(p) {
   return rel2 !== "" && !rel2.startsWith("..") && !path.isAbsolute(rel2) ? rel2 : p;
 }
 
+// actions/src/core/requirements.ts
+import { readFile } from "node:fs/promises";
+function normalize(name) {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
+}
+function requirementName(line) {
+  const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(line);
+  return m?.[1] === void 0 ? null : normalize(m[1]);
+}
+async function pinLines(file) {
+  return (await readFile(file, "utf8")).split("\n").map((l) => l.replace(/#.*$/, "").trim()).filter((l) => l !== "");
+}
+
 // actions/src/schemas/cell-id.ts
 function cellId(ref) {
   return `${ref.model}/${ref.recipe}/${ref.backend}/${ref.device}@${ref.toolchain}`;
@@ -13187,6 +13230,144 @@ function parseCellId(id) {
   const [, model2 = "", recipe2 = "", backend2 = "", device2 = "", toolchain2 = ""] = m;
   return { model: model2, recipe: recipe2, backend: backend2, device: device2, toolchain: toolchain2 };
 }
+
+// actions/src/schemas/stage.ts
+var STAGES = ["reference", "export", "quantize", "lower", "execute"];
+var toolchainVersions = record(nullable(str));
+var artefact = obj({ path: nonEmptyStr, sha256: str, bytes: nonNegInt });
+var stageError = obj({
+  kind: literal("stage", "config", "infra"),
+  type: str,
+  message: str,
+  package: optional(nullable(str)),
+  package_version: optional(nullable(str)),
+  hint: optional(nullable(str))
+});
+var stageResult = refine(
+  obj({
+    schema: literal("pte-farm/stage-result@1"),
+    stage: literal(...STAGES),
+    status: literal("ok", "failed"),
+    started_at: str,
+    finished_at: str,
+    duration_s: num,
+    toolchain: toolchainVersions,
+    artefacts: record(artefact),
+    data: unknownValue,
+    error: nullable(stageError)
+  }),
+  (r) => {
+    if (r.status === "ok" && r.error !== null)
+      return { path: ["error"], message: 'must be null when status is "ok"' };
+    if (r.status === "failed" && r.error === null)
+      return { path: ["error"], message: 'must describe the failure when status is "failed"' };
+    return null;
+  }
+);
+var ids = arr(int);
+var outputQ = optional(arr(int));
+var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
+var referenceData = obj({
+  prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
+});
+var programData = obj({
+  sha256: str,
+  bytes: nonNegInt,
+  max_seq_len: int,
+  /** null from quantize's fp32 pass-through, which copies the program without loading it. */
+  mutable_buffers: nullable(nonNegInt),
+  scheme: str
+});
+var fragmentationReport = obj({
+  alarm: bool,
+  base_subgraphs: nonNegInt,
+  head_subgraphs: nonNegInt,
+  cpu_ops_added: record(nonNegInt),
+  cpu_ops_removed: record(nonNegInt),
+  message: str
+});
+var delegation = obj({
+  backend: str,
+  delegated_subgraphs: nonNegInt,
+  delegated_ops: nonNegInt,
+  cpu_ops: record(nonNegInt),
+  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
+  subgraph_ops: optional(arr(nonNegInt)),
+  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
+  fragmentation: optional(fragmentationReport)
+});
+var metric = refine(
+  obj({
+    unit: str,
+    better: literal("higher", "lower"),
+    samples: arr(num),
+    sample_flags: optional(arr(arr(str)))
+  }),
+  (m) => m.sample_flags !== void 0 && m.sample_flags.length !== m.samples.length ? {
+    path: ["sample_flags"],
+    message: `has ${m.sample_flags.length} entries but samples has ${m.samples.length}; they must be parallel`
+  } : null
+);
+var repTelemetry = obj({
+  rep: int,
+  phase: literal("before", "after"),
+  thermal_c: record(num),
+  cpu_mhz: record(num),
+  cpu_max_mhz: optional(record(num)),
+  governor: optional(record(str)),
+  /** Decoded `vcgencmd get_throttled` bits or `pmset -g therm` fields, with their `source`; null elsewhere. */
+  throttled: nullable(record(unknownValue)),
+  cooldown_wait_s: optional(num)
+});
+var REQUIRED_METRICS = [
+  "decode_tokens_per_sec",
+  "prefill_tokens_per_sec",
+  "first_token_ms",
+  "model_load_ms",
+  "peak_rss_mb",
+  "pte_bytes"
+];
+var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
+var driverInfo = obj({
+  name: nonEmptyStr,
+  unavailable: record(str),
+  notes: record(str),
+  /**
+   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
+   * compared them with the reference outputs inside the bundled program and printed
+   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
+   */
+  output_check: optional(literal("bundled-io")),
+  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
+  details: optional(record(unknownValue))
+});
+var roleShape = {
+  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
+  reps: nonNegInt,
+  warmup: nonNegInt,
+  metrics: record(metric),
+  telemetry: optional(arr(repTelemetry)),
+  driver: optional(driverInfo)
+};
+var executeData = refine(
+  obj({
+    ...roleShape,
+    /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
+    base: optional(obj(roleShape)),
+    /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
+    order: optional(arr(literal("base", "head"))),
+    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
+    model_kind: optional(literal("decoder-lm", "cnn"))
+  }),
+  (d) => {
+    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
+    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
+    return missing === void 0 ? null : {
+      path: ["metrics", missing],
+      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
+    };
+  }
+);
 
 // matrix/capabilities.ts
 var list = (names2) => names2.join(", ");
@@ -13409,6 +13590,27 @@ function checkFarm(farm, where, knownIssues) {
       );
     }
   });
+  farm.canaries.forEach((c3, i2) => {
+    const ref = parseCellId(`${c3.cell}@${farm.toolchains.keys().next().value ?? ""}`);
+    if (ref === null || !farm.models.has(ref.model) || !farm.recipes.has(ref.recipe) || !farm.backends.has(ref.backend) || !farm.devices.has(ref.device)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "cell"])}: ${JSON.stringify(c3.cell)} is not model/recipe/backend/device of this matrix`
+      );
+    }
+    const impossible = whyImpossible(farm, ref);
+    if (impossible !== null)
+      throw new ConfigurationError(`${where(["canaries", i2, "cell"])}: ${c3.cell}: ${impossible}`);
+    if (knownIssues !== null && !knownIssues.has(c3.knownIssue)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "known_issue"])}: ${unknownName("known issue", c3.knownIssue, knownIssues)} (matrix/known-issues.yml)`
+      );
+    }
+    if (!STAGES.includes(c3.stage)) {
+      throw new ConfigurationError(
+        `${where(["canaries", i2, "stage"])}: ${JSON.stringify(c3.stage)}; expected one of ${STAGES.join(", ")}`
+      );
+    }
+  });
   for (const [event2, e] of Object.entries(data.events)) setName(e.cells, ["events", event2, "cells"]);
   setName(data.run.cells, ["run", "cells"]);
   data.paths.forEach((rule, i2) => {
@@ -13469,151 +13671,13 @@ function isValidRange(range) {
   return parts.length > 0 && parts.every((p) => /^(>=|<=|==|!=|>|<)\d/.test(p) && parseVersion(p.replace(/^[<>=!]+/, "")) !== null);
 }
 
-// actions/src/schemas/stage.ts
-var STAGES = ["reference", "export", "quantize", "lower", "execute"];
-var toolchainVersions = record(nullable(str));
-var artefact = obj({ path: nonEmptyStr, sha256: str, bytes: nonNegInt });
-var stageError = obj({
-  kind: literal("stage", "config", "infra"),
-  type: str,
-  message: str,
-  package: optional(nullable(str)),
-  package_version: optional(nullable(str)),
-  hint: optional(nullable(str))
-});
-var stageResult = refine(
-  obj({
-    schema: literal("pte-farm/stage-result@1"),
-    stage: literal(...STAGES),
-    status: literal("ok", "failed"),
-    started_at: str,
-    finished_at: str,
-    duration_s: num,
-    toolchain: toolchainVersions,
-    artefacts: record(artefact),
-    data: unknownValue,
-    error: nullable(stageError)
-  }),
-  (r) => {
-    if (r.status === "ok" && r.error !== null)
-      return { path: ["error"], message: 'must be null when status is "ok"' };
-    if (r.status === "failed" && r.error === null)
-      return { path: ["error"], message: 'must describe the failure when status is "failed"' };
-    return null;
-  }
-);
-var ids = arr(int);
-var outputQ = optional(arr(int));
-var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
-var referenceData = obj({
-  prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
-});
-var programData = obj({
-  sha256: str,
-  bytes: nonNegInt,
-  max_seq_len: int,
-  /** null from quantize's fp32 pass-through, which copies the program without loading it. */
-  mutable_buffers: nullable(nonNegInt),
-  scheme: str
-});
-var fragmentationReport = obj({
-  alarm: bool,
-  base_subgraphs: nonNegInt,
-  head_subgraphs: nonNegInt,
-  cpu_ops_added: record(nonNegInt),
-  cpu_ops_removed: record(nonNegInt),
-  message: str
-});
-var delegation = obj({
-  backend: str,
-  delegated_subgraphs: nonNegInt,
-  delegated_ops: nonNegInt,
-  cpu_ops: record(nonNegInt),
-  /** OPTIONAL (issue 6): operators inside each delegate, in graph order. */
-  subgraph_ops: optional(arr(nonNegInt)),
-  /** OPTIONAL (issue 6): set when the lower stage was given `inputs.base_manifest`. */
-  fragmentation: optional(fragmentationReport)
-});
-var metric = refine(
-  obj({
-    unit: str,
-    better: literal("higher", "lower"),
-    samples: arr(num),
-    sample_flags: optional(arr(arr(str)))
-  }),
-  (m) => m.sample_flags !== void 0 && m.sample_flags.length !== m.samples.length ? {
-    path: ["sample_flags"],
-    message: `has ${m.sample_flags.length} entries but samples has ${m.samples.length}; they must be parallel`
-  } : null
-);
-var repTelemetry = obj({
-  rep: int,
-  phase: literal("before", "after"),
-  thermal_c: record(num),
-  cpu_mhz: record(num),
-  cpu_max_mhz: optional(record(num)),
-  governor: optional(record(str)),
-  /** Decoded `vcgencmd get_throttled` bits or `pmset -g therm` fields, with their `source`; null elsewhere. */
-  throttled: nullable(record(unknownValue)),
-  cooldown_wait_s: optional(num)
-});
-var REQUIRED_METRICS = [
-  "decode_tokens_per_sec",
-  "prefill_tokens_per_sec",
-  "first_token_ms",
-  "model_load_ms",
-  "peak_rss_mb",
-  "pte_bytes"
-];
-var REQUIRED_CNN_METRICS = ["inference_ms", "model_load_ms", "peak_rss_mb", "pte_bytes"];
-var driverInfo = obj({
-  name: nonEmptyStr,
-  unavailable: record(str),
-  notes: record(str),
-  /**
-   * OPTIONAL: the outputs were checked on the device itself. `bundled-io`: the bare-metal runner
-   * compared them with the reference outputs inside the bundled program and printed
-   * `Test_result: PASS` (a CNN has no tokens for the gate to compare).
-   */
-  output_check: optional(literal("bundled-io")),
-  /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
-  details: optional(record(unknownValue))
-});
-var roleShape = {
-  prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
-  reps: nonNegInt,
-  warmup: nonNegInt,
-  metrics: record(metric),
-  telemetry: optional(arr(repTelemetry)),
-  driver: optional(driverInfo)
-};
-var executeData = refine(
-  obj({
-    ...roleShape,
-    /** OPTIONAL: an interleaved session's base `.pte`, measured alternately with this (head) one. */
-    base: optional(obj(roleShape)),
-    /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
-    order: optional(arr(literal("base", "head"))),
-    /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
-    model_kind: optional(literal("decoder-lm", "cnn"))
-  }),
-  (d) => {
-    const required = d.model_kind === "cnn" ? REQUIRED_CNN_METRICS : REQUIRED_METRICS;
-    const missing = required.find((m) => !(m in d.metrics) && d.driver?.unavailable[m] === void 0);
-    return missing === void 0 ? null : {
-      path: ["metrics", missing],
-      message: "required metric is missing (a driver that cannot measure it names it in driver.unavailable)"
-    };
-  }
-);
-
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
-import { readFile } from "node:fs/promises";
+import { readFile as readFile2 } from "node:fs/promises";
 async function readYamlFile(file, check, what) {
   let text;
   try {
-    text = await readFile(file, "utf8");
+    text = await readFile2(file, "utf8");
   } catch (err) {
     const reason = err.code ?? err.message;
     throw new ConfigurationError(
@@ -13804,7 +13868,10 @@ function resolve(file, data) {
       ])
     ),
     toolchains: new Map(
-      Object.entries(data.toolchains).map(([name, t]) => [name, { name, requirements: abs(t.requirements) }])
+      Object.entries(data.toolchains).map(([name, t]) => [
+        name,
+        { name, requirements: abs(t.requirements), channel: t.channel ?? null }
+      ])
     ),
     kindCaps: new Map(
       ["decoder-lm", "cnn"].map((k) => [
@@ -13826,6 +13893,7 @@ function resolve(file, data) {
       reason: e.reason,
       knownIssue: e.known_issue ?? null
     })),
+    canaries: (data.canaries ?? []).map((c3) => ({ knownIssue: c3.known_issue, cell: c3.cell, stage: c3.stage })),
     events: Object.fromEntries(
       Object.entries(data.events).map(([k, e]) => [
         k,
@@ -13854,9 +13922,24 @@ async function checkFiles(farm, where) {
     );
   }
   for (const tc of farm.toolchains.values()) {
-    if (await exists(tc.requirements, "file")) continue;
+    if (!await exists(tc.requirements, "file")) {
+      throw new ConfigurationError(
+        `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`
+      );
+    }
+    if (tc.channel !== null) await checkChannel(tc, tc.channel, where);
+  }
+}
+async function checkChannel(tc, channel2, where) {
+  const pins = (await pinLines(tc.requirements)).map(requirementName).filter((n2) => n2 !== null);
+  const named = [...channel2.track, ...channel2.hold].map(normalize);
+  const unnamed = pins.filter((p) => !named.includes(p));
+  const unknown = named.filter((n2) => !pins.includes(n2));
+  const twice = channel2.track.map(normalize).filter((n2) => channel2.hold.map(normalize).includes(n2));
+  const problem = unnamed.length > 0 ? `pins ${unnamed.join(", ")} are neither tracked nor held; add each to track or hold` : unknown.length > 0 ? `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not pinned in ${path2.basename(tc.requirements)}; pin it there or remove it` : twice.length > 0 ? `${twice.join(", ")} cannot be both tracked and held` : null;
+  if (problem !== null) {
     throw new ConfigurationError(
-      `${where(["toolchains", tc.name, "requirements"])}: toolchain ${JSON.stringify(tc.name)}: pins file ${tc.requirements} does not exist`
+      `${where(["toolchains", tc.name, "channel"])}: toolchain ${JSON.stringify(tc.name)}: ${problem}`
     );
   }
 }
@@ -14055,9 +14138,17 @@ function jobsFor(farm, cells, reasons) {
   }
   return { builds: [...builds.values()], devices };
 }
+function channelReason(toolchain2) {
+  return `toolchain ${toolchain2} is a channel: farm-upstream runs its cells on its resolved lock (pte-farm run --lock); the build and device jobs install pinned toolchains only`;
+}
 function plan(farm, req) {
   const { cells: setName, onlyAffected } = farm.events[req.event];
-  const { cells, skipped } = cellSet2(farm, setName);
+  const all = cellSet2(farm, setName);
+  const cells = all.cells.filter((c3) => c3.toolchain.channel === null);
+  const skipped = [
+    ...all.skipped,
+    ...all.cells.filter((c3) => c3.toolchain.channel !== null).map((c3) => ({ cell: c3.id, reason: channelReason(c3.toolchain.name), known_issue: null }))
+  ];
   const reasons = /* @__PURE__ */ new Map();
   let changes;
   if (onlyAffected) {
@@ -15802,39 +15893,39 @@ import { once as once2 } from "node:events";
 import { scheduler } from "node:timers/promises";
 
 // node_modules/execa/lib/ipc/reference.js
-var addReference = (channel, reference) => {
+var addReference = (channel2, reference) => {
   if (reference) {
-    addReferenceCount(channel);
+    addReferenceCount(channel2);
   }
 };
-var addReferenceCount = (channel) => {
-  channel.refCounted();
+var addReferenceCount = (channel2) => {
+  channel2.refCounted();
 };
-var removeReference = (channel, reference) => {
+var removeReference = (channel2, reference) => {
   if (reference) {
-    removeReferenceCount(channel);
+    removeReferenceCount(channel2);
   }
 };
-var removeReferenceCount = (channel) => {
-  channel.unrefCounted();
+var removeReferenceCount = (channel2) => {
+  channel2.unrefCounted();
 };
-var undoAddedReferences = (channel, isSubprocess) => {
+var undoAddedReferences = (channel2, isSubprocess) => {
   if (!isSubprocess) {
     return;
   }
-  removeReferenceCount(channel);
-  removeReferenceCount(channel);
+  removeReferenceCount(channel2);
+  removeReferenceCount(channel2);
 };
-var redoAddedReferences = (channel, isSubprocess) => {
+var redoAddedReferences = (channel2, isSubprocess) => {
   if (!isSubprocess) {
     return;
   }
-  addReferenceCount(channel);
-  addReferenceCount(channel);
+  addReferenceCount(channel2);
+  addReferenceCount(channel2);
 };
 
 // node_modules/execa/lib/ipc/incoming.js
-var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappedMessage) => {
+var onMessage = async ({ anyProcess, channel: channel2, isSubprocess, ipcEmitter }, wrappedMessage) => {
   if (handleStrictResponse(wrappedMessage, anyProcess) || isSubprocess && handleAbort(wrappedMessage)) {
     return;
   }
@@ -15852,7 +15943,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
     const message = await handleStrictRequest({
       wrappedMessage: incomingMessages[0],
       anyProcess,
-      channel,
+      channel: channel2,
       isSubprocess,
       ipcEmitter
     });
@@ -15861,7 +15952,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
     ipcEmitter.emit("message:done");
   }
 };
-var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, boundOnMessage }) => {
+var onDisconnect = async ({ anyProcess, channel: channel2, isSubprocess, ipcEmitter, boundOnMessage }) => {
   if (isSubprocess) {
     abortOnDisconnect();
   }
@@ -15870,14 +15961,14 @@ var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, bound
     await once2(ipcEmitter, "message:done");
   }
   anyProcess.removeListener("message", boundOnMessage);
-  redoAddedReferences(channel, isSubprocess);
+  redoAddedReferences(channel2, isSubprocess);
   ipcEmitter.connected = false;
   ipcEmitter.emit("disconnect");
 };
 var INCOMING_MESSAGES = /* @__PURE__ */ new WeakMap();
 
 // node_modules/execa/lib/ipc/forward.js
-var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
+var getIpcEmitter = (anyProcess, channel2, isSubprocess) => {
   if (IPC_EMITTERS.has(anyProcess)) {
     return IPC_EMITTERS.get(anyProcess);
   }
@@ -15888,28 +15979,28 @@ var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
   forwardEvents({
     ipcEmitter,
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess
   });
   return ipcEmitter;
 };
 var IPC_EMITTERS = /* @__PURE__ */ new WeakMap();
-var forwardEvents = ({ ipcEmitter, anyProcess, channel, isSubprocess }) => {
+var forwardEvents = ({ ipcEmitter, anyProcess, channel: channel2, isSubprocess }) => {
   const boundOnMessage = onMessage.bind(void 0, {
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipcEmitter
   });
   anyProcess.on("message", boundOnMessage);
   anyProcess.once("disconnect", onDisconnect.bind(void 0, {
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipcEmitter,
     boundOnMessage
   }));
-  undoAddedReferences(channel, isSubprocess);
+  undoAddedReferences(channel2, isSubprocess);
 };
 var isConnected = (anyProcess) => {
   const ipcEmitter = IPC_EMITTERS.get(anyProcess);
@@ -15917,11 +16008,11 @@ var isConnected = (anyProcess) => {
 };
 
 // node_modules/execa/lib/ipc/strict.js
-var handleSendStrict = ({ anyProcess, channel, isSubprocess, message, strict }) => {
+var handleSendStrict = ({ anyProcess, channel: channel2, isSubprocess, message, strict }) => {
   if (!strict) {
     return message;
   }
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const hasListeners = hasMessageListeners(anyProcess, ipcEmitter);
   return {
     id: count++,
@@ -15941,7 +16032,7 @@ var validateStrictDeadlock = (outgoingMessages, wrappedMessage) => {
     }
   }
 };
-var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubprocess, ipcEmitter }) => {
+var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel: channel2, isSubprocess, ipcEmitter }) => {
   if (!isStrictRequest(wrappedMessage)) {
     return wrappedMessage;
   }
@@ -15953,7 +16044,7 @@ var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubpro
   try {
     await sendMessage({
       anyProcess,
-      channel,
+      channel: channel2,
       isSubprocess,
       ipc: true
     }, response);
@@ -16038,7 +16129,7 @@ var getMinListenerCount = (anyProcess) => getOptions(anyProcess) !== void 0 && !
 var getOptions = (anyProcess) => IPC_SUBPROCESS_OPTIONS.get(anyProcess);
 
 // node_modules/execa/lib/ipc/send.js
-var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options) => {
+var sendMessage = ({ anyProcess, channel: channel2, isSubprocess, ipc }, message, options) => {
   const { strict = false } = copyOptions(options);
   checkBooleanOption(strict, "strict");
   const methodName = "sendMessage";
@@ -16050,17 +16141,17 @@ var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options)
   });
   return sendMessageAsync({
     anyProcess,
-    channel,
+    channel: channel2,
     methodName,
     isSubprocess,
     message,
     strict
   });
 };
-var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, message, strict }) => {
+var sendMessageAsync = async ({ anyProcess, channel: channel2, methodName, isSubprocess, message, strict }) => {
   const wrappedMessage = handleSendStrict({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     message,
     strict
@@ -16123,16 +16214,16 @@ var sendAbort = (subprocess, message) => {
     message
   });
 };
-var getCancelSignal = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+var getCancelSignal = async ({ anyProcess, channel: channel2, isSubprocess, ipc }) => {
   await startIpc({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipc
   });
   return cancelController.signal;
 };
-var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+var startIpc = async ({ anyProcess, channel: channel2, isSubprocess, ipc }) => {
   if (isCancelListening) {
     return;
   }
@@ -16145,7 +16236,7 @@ var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
     abortOnDisconnect();
     return;
   }
-  getIpcEmitter(anyProcess, channel, isSubprocess);
+  getIpcEmitter(anyProcess, channel2, isSubprocess);
   await scheduler2.yield();
 };
 var isCancelListening = false;
@@ -19309,7 +19400,7 @@ import process11 from "node:process";
 // node_modules/execa/lib/ipc/get-one.js
 import { once as once5, on as on2 } from "node:events";
 var internalGetOneMessageOptions = /* @__PURE__ */ Symbol("internalGetOneMessageOptions");
-var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => {
+var getOneMessage = ({ anyProcess, channel: channel2, isSubprocess, ipc }, rawOptions) => {
   const options = copyOptions(rawOptions);
   const { reference = true, filter } = options;
   const { signal } = options[internalGetOneMessageOptions] ?? {};
@@ -19321,16 +19412,16 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
   });
   return getOneMessageAsync({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     filter,
     reference,
     signal
   });
 };
-var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+var getOneMessageAsync = async ({ anyProcess, channel: channel2, isSubprocess, filter, reference, signal }) => {
+  addReference(channel2, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const controller2 = new AbortController();
   stopOnAbort(signal, controller2);
   try {
@@ -19346,7 +19437,7 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     throw error2;
   } finally {
     controller2.abort();
-    removeReference(channel, reference);
+    removeReference(channel2, reference);
   }
 };
 var stopOnAbort = (signal, controller2) => {
@@ -19395,15 +19486,15 @@ var getEachMessage = (subprocessInfo, rawOptions) => {
     signal
   });
 };
-var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubprocess, ipc, shouldAwait, reference, signal }) => {
+var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel: channel2, isSubprocess, ipc, shouldAwait, reference, signal }) => {
   validateIpcMethod({
     methodName: "getEachMessage",
     isSubprocess,
     ipc,
     isConnected: isConnected(anyProcess)
   });
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  addReference(channel2, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const controller2 = new AbortController();
   const state = {};
   stopOnAbort2(signal, controller2);
@@ -19417,7 +19508,7 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   return iterateOnMessages({
     anyProcess,
     waitProcess,
-    channel,
+    channel: channel2,
     ipcEmitter,
     isSubprocess,
     shouldAwait,
@@ -19454,7 +19545,7 @@ var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controll
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel: channel2, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
     for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
@@ -19464,7 +19555,7 @@ var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipc
     throwIfStrictError(state);
   } finally {
     controller2.abort();
-    removeReference(channel, reference);
+    removeReference(channel2, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
     }
@@ -22069,7 +22160,13 @@ var runRecord = obj({
   started_at: str,
   finished_at: str,
   status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  toolchain: obj({
+    name: str,
+    build: nullable(toolchainVersions),
+    device: nullable(toolchainVersions),
+    /** OPTIONAL: the id of the lock (`pte-farm/lock@1`) the cell ran with, when its toolchain is a channel or a lock. */
+    lock: optional(str)
+  }),
   device: obj({
     runner: str,
     board: str,
@@ -22489,7 +22586,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir, readdir, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
+import { link, mkdir, readdir, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path16 from "node:path";
 
 // actions/src/core/disk.ts
@@ -22585,7 +22682,7 @@ var LocalFolderStore = class {
   async listHealth(device2) {
     const out = [];
     for (const rel2 of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path16.join(this.root, ...rel2.split("/")), "utf8");
+      const text = await readFile3(path16.join(this.root, ...rel2.split("/")), "utf8");
       out.push(readStoredHealth(rel2, text, this.describe()));
     }
     return out.sort(healthByTime);
@@ -22595,7 +22692,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel2 of rels) {
       if (cellId2 === void 0 && isHealthPath(rel2)) continue;
-      const text = await readFile2(path16.join(this.root, ...rel2.split("/")), "utf8");
+      const text = await readFile3(path16.join(this.root, ...rel2.split("/")), "utf8");
       out.push(...readLayoutFile(rel2, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
@@ -23067,7 +23164,7 @@ async function storedDeviceStates(farm, storeSpec) {
 
 // actions/src/plan/outputs.ts
 async function readChangedFiles(file) {
-  const text = await readFile3(file, "utf8").catch((err) => {
+  const text = await readFile4(file, "utf8").catch((err) => {
     throw new ConfigurationError(
       `cannot read --changed-files ${file} (${err.code ?? err.message}); pass a file with one path per line`
     );
@@ -23916,11 +24013,11 @@ var ACTIONS = {
     description: "Publish what the farm measured: in pr mode, one sticky comment on the pull request and one check run on its head commit, from a PR run's results artefact read as hostile data; in nightly mode, one issue per regressed cell × metric, opened, kept current and closed when it recovers. Never runs code from the artefact.",
     inputs: {
       mode: {
-        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job).",
+        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job) | upstream (farm-upstream's issues job).",
         required: true
       },
       "github-token": {
-        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly needs issues: write.",
+        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly and upstream need issues: write.",
         required: true
       },
       artifact: {
@@ -23932,7 +24029,15 @@ var ACTIONS = {
         default: ""
       },
       tonight: {
-        description: `nightly: the folder of tonight's run records (${WORKSPACE_NOTE}).`,
+        description: `nightly: the folder of tonight's run records; upstream: of the channel's cells (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      bisects: {
+        description: `upstream: a folder holding tonight's bisections (each bisect.json under it) (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      canaries: {
+        description: `upstream: the canaries' canaries.json; a missing file means no canary ran (${WORKSPACE_NOTE}).`,
         default: ""
       },
       confirmations: {
@@ -23951,7 +24056,7 @@ var ACTIONS = {
       },
       "check-run-url": { description: "pr: the check run's URL." },
       issues: {
-        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
+        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced; upstream: {kind, key, state, action, number}."
       }
     }
   },

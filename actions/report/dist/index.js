@@ -1434,17 +1434,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path19) {
-      const ctrl = callVisitor(key, node, visitor, path19);
+    function visit_(key, node, visitor, path20) {
+      const ctrl = callVisitor(key, node, visitor, path20);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path19, ctrl);
-        return visit_(key, ctrl, visitor, path19);
+        replaceNode(key, path20, ctrl);
+        return visit_(key, ctrl, visitor, path20);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path19 = Object.freeze(path19.concat(node));
+          path20 = Object.freeze(path20.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path19);
+            const ci = visit_(i2, node.items[i2], visitor, path20);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -1455,13 +1455,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path19 = Object.freeze(path19.concat(node));
-          const ck = visit_("key", node.key, visitor, path19);
+          path20 = Object.freeze(path20.concat(node));
+          const ck = visit_("key", node.key, visitor, path20);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path19);
+          const cv = visit_("value", node.value, visitor, path20);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1482,17 +1482,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path19) {
-      const ctrl = await callVisitor(key, node, visitor, path19);
+    async function visitAsync_(key, node, visitor, path20) {
+      const ctrl = await callVisitor(key, node, visitor, path20);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path19, ctrl);
-        return visitAsync_(key, ctrl, visitor, path19);
+        replaceNode(key, path20, ctrl);
+        return visitAsync_(key, ctrl, visitor, path20);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path19 = Object.freeze(path19.concat(node));
+          path20 = Object.freeze(path20.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path19);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path20);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -1503,13 +1503,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path19 = Object.freeze(path19.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path19);
+          path20 = Object.freeze(path20.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path20);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path19);
+          const cv = await visitAsync_("value", node.value, visitor, path20);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1536,23 +1536,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path19) {
+    function callVisitor(key, node, visitor, path20) {
       if (typeof visitor === "function")
-        return visitor(key, node, path19);
+        return visitor(key, node, path20);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path19);
+        return visitor.Map?.(key, node, path20);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path19);
+        return visitor.Seq?.(key, node, path20);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path19);
+        return visitor.Pair?.(key, node, path20);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path19);
+        return visitor.Scalar?.(key, node, path20);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path19);
+        return visitor.Alias?.(key, node, path20);
       return void 0;
     }
-    function replaceNode(key, path19, node) {
-      const parent = path19[path19.length - 1];
+    function replaceNode(key, path20, node) {
+      const parent = path20[path20.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -2164,10 +2164,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path19, value) {
+    function collectionFromPath(schema, path20, value) {
       let v = value;
-      for (let i2 = path19.length - 1; i2 >= 0; --i2) {
-        const k = path19[i2];
+      for (let i2 = path20.length - 1; i2 >= 0; --i2) {
+        const k = path20[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -2186,7 +2186,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path19) => path19 == null || typeof path19 === "object" && !!path19[Symbol.iterator]().next().done;
+    var isEmptyPath = (path20) => path20 == null || typeof path20 === "object" && !!path20[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -2216,11 +2216,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path19, value) {
-        if (isEmptyPath(path19))
+      addIn(path20, value) {
+        if (isEmptyPath(path20))
           this.add(value);
         else {
-          const [key, ...rest] = path19;
+          const [key, ...rest] = path20;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -2234,8 +2234,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path19) {
-        const [key, ...rest] = path19;
+      deleteIn(path20) {
+        const [key, ...rest] = path20;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -2249,8 +2249,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path19, keepScalar) {
-        const [key, ...rest] = path19;
+      getIn(path20, keepScalar) {
+        const [key, ...rest] = path20;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -2268,8 +2268,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path19) {
-        const [key, ...rest] = path19;
+      hasIn(path20) {
+        const [key, ...rest] = path20;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -2279,8 +2279,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path19, value) {
-        const [key, ...rest] = path19;
+      setIn(path20, value) {
+        const [key, ...rest] = path20;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -4795,9 +4795,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path19, value) {
+      addIn(path20, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path19, value);
+          this.contents.addIn(path20, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -4872,14 +4872,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path19) {
-        if (Collection2.isEmptyPath(path19)) {
+      deleteIn(path20) {
+        if (Collection2.isEmptyPath(path20)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path19) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path20) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -4894,10 +4894,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path19, keepScalar) {
-        if (Collection2.isEmptyPath(path19))
+      getIn(path20, keepScalar) {
+        if (Collection2.isEmptyPath(path20))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path19, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path20, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -4908,10 +4908,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path19) {
-        if (Collection2.isEmptyPath(path19))
+      hasIn(path20) {
+        if (Collection2.isEmptyPath(path20))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path19) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path20) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -4928,13 +4928,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path19, value) {
-        if (Collection2.isEmptyPath(path19)) {
+      setIn(path20, value) {
+        if (Collection2.isEmptyPath(path20)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path19), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path20), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path19, value);
+          this.contents.setIn(path20, value);
         }
       }
       /**
@@ -6895,9 +6895,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path19) => {
+    visit.itemAtPath = (cst, path20) => {
       let item = cst;
-      for (const [field, index] of path19) {
+      for (const [field, index] of path20) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -6906,23 +6906,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path19) => {
-      const parent = visit.itemAtPath(cst, path19.slice(0, -1));
-      const field = path19[path19.length - 1][0];
+    visit.parentCollection = (cst, path20) => {
+      const parent = visit.itemAtPath(cst, path20.slice(0, -1));
+      const field = path20[path20.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path19, item, visitor) {
-      let ctrl = visitor(item, path19);
+    function _visit(path20, item, visitor) {
+      let ctrl = visitor(item, path20);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path19.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path20.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -6933,10 +6933,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path19);
+            ctrl = ctrl(item, path20);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path19) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path20) : ctrl;
     }
     exports.visit = visit;
   }
@@ -10988,10 +10988,10 @@ var require_messages = __commonJS({
     };
     exports.BackendKeyDataMessage = BackendKeyDataMessage;
     var NotificationResponseMessage = class {
-      constructor(length, processId, channel, payload) {
+      constructor(length, processId, channel2, payload) {
         this.length = length;
         this.processId = processId;
-        this.channel = channel;
+        this.channel = channel2;
         this.payload = payload;
         this.name = "notification";
       }
@@ -11600,9 +11600,9 @@ var require_parser2 = __commonJS({
     };
     var parseNotificationMessage = (reader) => {
       const processId = reader.int32();
-      const channel = reader.cstring();
+      const channel2 = reader.cstring();
       const payload = reader.cstring();
-      return new messages_1.NotificationResponseMessage(LATEINIT_LENGTH, processId, channel, payload);
+      return new messages_1.NotificationResponseMessage(LATEINIT_LENGTH, processId, channel2, payload);
     };
     var parseRowDescriptionMessage = (reader) => {
       const fieldCount = reader.int16();
@@ -12132,7 +12132,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path19 = __require("path");
+    var path20 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -12171,7 +12171,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path19.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path19.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path20.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path20.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -12303,7 +12303,7 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path19 = __require("path");
+    var path20 = __require("path");
     var fs4 = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
@@ -13999,7 +13999,7 @@ var require_lib2 = __commonJS({
 });
 
 // actions/src/action-runs/report.ts
-import { readFile as readFile4 } from "node:fs/promises";
+import { readFile as readFile5 } from "node:fs/promises";
 
 // actions/src/core/errors.ts
 var EXIT = {
@@ -14036,7 +14036,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path19) => inner(v, path19);
+  const check = (v, path20) => inner(v, path20);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -14045,19 +14045,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path19, detail, onKey = false) {
-    const where = formatPath(path19);
+  constructor(source, path20, detail, onKey = false) {
+    const where = formatPath(path20);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path19;
+    this.path = path20;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path19) {
+function formatPath(path20) {
   let out = "";
-  for (const seg of path19) {
+  for (const seg of path20) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -14072,52 +14072,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path19, expected, value) {
-  throw new ValidationError("", path19, `expected ${expected}, got ${describe(value)}`);
+function fail(path20, expected, value) {
+  throw new ValidationError("", path20, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path19) => typeof v === "string" ? v : fail(path19, "a string", v),
+  (v, path20) => typeof v === "string" ? v : fail(path20, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path19) => typeof v === "string" && v !== "" ? v : fail(path19, "a non-empty string", v),
+  (v, path20) => typeof v === "string" && v !== "" ? v : fail(path20, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path19) => typeof v === "number" && Number.isFinite(v) ? v : fail(path19, "a number", v),
+  (v, path20) => typeof v === "number" && Number.isFinite(v) ? v : fail(path20, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path19) => typeof v === "number" && Number.isInteger(v) ? v : fail(path19, "an integer", v),
+  (v, path20) => typeof v === "number" && Number.isInteger(v) ? v : fail(path20, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path19) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path19, "a non-negative integer", v),
+  (v, path20) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path20, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path19) => typeof v === "boolean" ? v : fail(path19, "a boolean", v),
+  (v, path20) => typeof v === "boolean" ? v : fail(path20, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path19) => allowed.includes(v) ? v : fail(path19, `one of ${shown}`, v);
+  const check = (v, path20) => allowed.includes(v) ? v : fail(path20, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path19) => {
-    if (!Array.isArray(v)) fail(path19, "an array", v);
-    return v.map((el, i2) => item(el, [...path19, i2]));
+  const check = (v, path20) => {
+    if (!Array.isArray(v)) fail(path20, "an array", v);
+    return v.map((el, i2) => item(el, [...path20, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path19) => v === null ? null : inner(v, path19);
+  const check = (v, path20) => v === null ? null : inner(v, path20);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path19) => v === void 0 ? void 0 : inner(v, path19);
+  const check = (v, path20) => v === void 0 ? void 0 : inner(v, path20);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -14125,10 +14125,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path19) => {
-    if (!isPlainObject(v)) fail(path19, "an object", v);
+  const check = (v, path20) => {
+    if (!isPlainObject(v)) fail(path20, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path19, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path20, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -14148,11 +14148,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path19) => {
-    if (!isPlainObject(v)) fail(path19, "an object", v);
+  const check = (v, path20) => {
+    if (!isPlainObject(v)) fail(path20, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path19, key]);
+      const value = check2(v[key], [...path20, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -14162,31 +14162,31 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path19) => {
+  const check = (v, path20) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path19, bad],
+          [...path20, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path19);
+    return known(v, path20);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path19) => {
-    if (!isPlainObject(v)) fail(path19, "an object", v);
+  const check = (v, path20) => {
+    if (!isPlainObject(v)) fail(path20, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path19, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path20, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path19);
+    return variant(v, path20);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
@@ -14194,17 +14194,17 @@ function tagged(key, variants) {
 }
 function open(shape) {
   const known = obj(shape);
-  const check = (v, path19) => {
-    const checked = known(v, path19);
+  const check = (v, path20) => {
+    const checked = known(v, path20);
     return { ...v, ...checked };
   };
   return withJsonSchema(check, () => objectSchema(shape, true));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path19) => {
-    const value = inner(v, path19);
+  const check = (v, path20) => {
+    const value = inner(v, path20);
     const problem2 = rule(value);
-    if (problem2 !== null) throw new ValidationError("", [...path19, ...problem2.path], problem2.message);
+    if (problem2 !== null) throw new ValidationError("", [...path20, ...problem2.path], problem2.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -14412,7 +14412,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path19) => path19.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path20) => path20.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -16004,17 +16004,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path19 = requestOptions.url.replace(options.baseUrl, "");
+    const path20 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path19} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path20} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path19} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path20} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -20251,6 +20251,9 @@ var PERMISSION = "issues: write";
 async function findIssueByMarker(gh, options) {
   return (await listMarkedIssues(gh, options, true))[0];
 }
+async function listIssuesWithMarker(gh, options) {
+  return listMarkedIssues(gh, options, false);
+}
 async function listMarkedIssues(gh, options, firstOnly) {
   const { owner, repo, marker, labels = [] } = options;
   const operation = { action: `list the issues of ${owner}/${repo}`, permission: "issues: read" };
@@ -22260,39 +22263,39 @@ import { once as once2 } from "node:events";
 import { scheduler } from "node:timers/promises";
 
 // node_modules/execa/lib/ipc/reference.js
-var addReference = (channel, reference) => {
+var addReference = (channel2, reference) => {
   if (reference) {
-    addReferenceCount(channel);
+    addReferenceCount(channel2);
   }
 };
-var addReferenceCount = (channel) => {
-  channel.refCounted();
+var addReferenceCount = (channel2) => {
+  channel2.refCounted();
 };
-var removeReference = (channel, reference) => {
+var removeReference = (channel2, reference) => {
   if (reference) {
-    removeReferenceCount(channel);
+    removeReferenceCount(channel2);
   }
 };
-var removeReferenceCount = (channel) => {
-  channel.unrefCounted();
+var removeReferenceCount = (channel2) => {
+  channel2.unrefCounted();
 };
-var undoAddedReferences = (channel, isSubprocess) => {
+var undoAddedReferences = (channel2, isSubprocess) => {
   if (!isSubprocess) {
     return;
   }
-  removeReferenceCount(channel);
-  removeReferenceCount(channel);
+  removeReferenceCount(channel2);
+  removeReferenceCount(channel2);
 };
-var redoAddedReferences = (channel, isSubprocess) => {
+var redoAddedReferences = (channel2, isSubprocess) => {
   if (!isSubprocess) {
     return;
   }
-  addReferenceCount(channel);
-  addReferenceCount(channel);
+  addReferenceCount(channel2);
+  addReferenceCount(channel2);
 };
 
 // node_modules/execa/lib/ipc/incoming.js
-var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappedMessage) => {
+var onMessage = async ({ anyProcess, channel: channel2, isSubprocess, ipcEmitter }, wrappedMessage) => {
   if (handleStrictResponse(wrappedMessage, anyProcess) || isSubprocess && handleAbort(wrappedMessage)) {
     return;
   }
@@ -22310,7 +22313,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
     const message = await handleStrictRequest({
       wrappedMessage: incomingMessages[0],
       anyProcess,
-      channel,
+      channel: channel2,
       isSubprocess,
       ipcEmitter
     });
@@ -22319,7 +22322,7 @@ var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappe
     ipcEmitter.emit("message:done");
   }
 };
-var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, boundOnMessage }) => {
+var onDisconnect = async ({ anyProcess, channel: channel2, isSubprocess, ipcEmitter, boundOnMessage }) => {
   if (isSubprocess) {
     abortOnDisconnect();
   }
@@ -22328,14 +22331,14 @@ var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, bound
     await once2(ipcEmitter, "message:done");
   }
   anyProcess.removeListener("message", boundOnMessage);
-  redoAddedReferences(channel, isSubprocess);
+  redoAddedReferences(channel2, isSubprocess);
   ipcEmitter.connected = false;
   ipcEmitter.emit("disconnect");
 };
 var INCOMING_MESSAGES = /* @__PURE__ */ new WeakMap();
 
 // node_modules/execa/lib/ipc/forward.js
-var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
+var getIpcEmitter = (anyProcess, channel2, isSubprocess) => {
   if (IPC_EMITTERS.has(anyProcess)) {
     return IPC_EMITTERS.get(anyProcess);
   }
@@ -22346,28 +22349,28 @@ var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
   forwardEvents({
     ipcEmitter,
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess
   });
   return ipcEmitter;
 };
 var IPC_EMITTERS = /* @__PURE__ */ new WeakMap();
-var forwardEvents = ({ ipcEmitter, anyProcess, channel, isSubprocess }) => {
+var forwardEvents = ({ ipcEmitter, anyProcess, channel: channel2, isSubprocess }) => {
   const boundOnMessage = onMessage.bind(void 0, {
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipcEmitter
   });
   anyProcess.on("message", boundOnMessage);
   anyProcess.once("disconnect", onDisconnect.bind(void 0, {
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipcEmitter,
     boundOnMessage
   }));
-  undoAddedReferences(channel, isSubprocess);
+  undoAddedReferences(channel2, isSubprocess);
 };
 var isConnected = (anyProcess) => {
   const ipcEmitter = IPC_EMITTERS.get(anyProcess);
@@ -22375,11 +22378,11 @@ var isConnected = (anyProcess) => {
 };
 
 // node_modules/execa/lib/ipc/strict.js
-var handleSendStrict = ({ anyProcess, channel, isSubprocess, message, strict }) => {
+var handleSendStrict = ({ anyProcess, channel: channel2, isSubprocess, message, strict }) => {
   if (!strict) {
     return message;
   }
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const hasListeners = hasMessageListeners(anyProcess, ipcEmitter);
   return {
     id: count++,
@@ -22399,7 +22402,7 @@ var validateStrictDeadlock = (outgoingMessages, wrappedMessage) => {
     }
   }
 };
-var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubprocess, ipcEmitter }) => {
+var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel: channel2, isSubprocess, ipcEmitter }) => {
   if (!isStrictRequest(wrappedMessage)) {
     return wrappedMessage;
   }
@@ -22411,7 +22414,7 @@ var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubpro
   try {
     await sendMessage({
       anyProcess,
-      channel,
+      channel: channel2,
       isSubprocess,
       ipc: true
     }, response);
@@ -22496,7 +22499,7 @@ var getMinListenerCount = (anyProcess) => getOptions(anyProcess) !== void 0 && !
 var getOptions = (anyProcess) => IPC_SUBPROCESS_OPTIONS.get(anyProcess);
 
 // node_modules/execa/lib/ipc/send.js
-var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options) => {
+var sendMessage = ({ anyProcess, channel: channel2, isSubprocess, ipc }, message, options) => {
   const { strict = false } = copyOptions(options);
   checkBooleanOption(strict, "strict");
   const methodName = "sendMessage";
@@ -22508,17 +22511,17 @@ var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options)
   });
   return sendMessageAsync({
     anyProcess,
-    channel,
+    channel: channel2,
     methodName,
     isSubprocess,
     message,
     strict
   });
 };
-var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, message, strict }) => {
+var sendMessageAsync = async ({ anyProcess, channel: channel2, methodName, isSubprocess, message, strict }) => {
   const wrappedMessage = handleSendStrict({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     message,
     strict
@@ -22581,16 +22584,16 @@ var sendAbort = (subprocess, message) => {
     message
   });
 };
-var getCancelSignal = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+var getCancelSignal = async ({ anyProcess, channel: channel2, isSubprocess, ipc }) => {
   await startIpc({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     ipc
   });
   return cancelController.signal;
 };
-var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+var startIpc = async ({ anyProcess, channel: channel2, isSubprocess, ipc }) => {
   if (isCancelListening) {
     return;
   }
@@ -22603,7 +22606,7 @@ var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
     abortOnDisconnect();
     return;
   }
-  getIpcEmitter(anyProcess, channel, isSubprocess);
+  getIpcEmitter(anyProcess, channel2, isSubprocess);
   await scheduler2.yield();
 };
 var isCancelListening = false;
@@ -25548,17 +25551,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path19 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path19)) {
+    const path20 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path20)) {
       continue;
     }
-    writtenPaths.add(path19);
-    if (append || outputFiles.has(path19)) {
-      appendFileSync(path19, contents);
+    writtenPaths.add(path20);
+    if (append || outputFiles.has(path20)) {
+      appendFileSync(path20, contents);
     } else {
-      writeFileSync(path19, contents);
+      writeFileSync(path20, contents);
     }
-    outputFiles.add(path19);
+    outputFiles.add(path20);
   }
 };
 
@@ -25767,7 +25770,7 @@ import process11 from "node:process";
 // node_modules/execa/lib/ipc/get-one.js
 import { once as once5, on as on2 } from "node:events";
 var internalGetOneMessageOptions = /* @__PURE__ */ Symbol("internalGetOneMessageOptions");
-var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => {
+var getOneMessage = ({ anyProcess, channel: channel2, isSubprocess, ipc }, rawOptions) => {
   const options = copyOptions(rawOptions);
   const { reference = true, filter } = options;
   const { signal } = options[internalGetOneMessageOptions] ?? {};
@@ -25779,16 +25782,16 @@ var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => 
   });
   return getOneMessageAsync({
     anyProcess,
-    channel,
+    channel: channel2,
     isSubprocess,
     filter,
     reference,
     signal
   });
 };
-var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+var getOneMessageAsync = async ({ anyProcess, channel: channel2, isSubprocess, filter, reference, signal }) => {
+  addReference(channel2, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const controller2 = new AbortController();
   stopOnAbort(signal, controller2);
   try {
@@ -25804,7 +25807,7 @@ var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, ref
     throw error2;
   } finally {
     controller2.abort();
-    removeReference(channel, reference);
+    removeReference(channel2, reference);
   }
 };
 var stopOnAbort = (signal, controller2) => {
@@ -25853,15 +25856,15 @@ var getEachMessage = (subprocessInfo, rawOptions) => {
     signal
   });
 };
-var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubprocess, ipc, shouldAwait, reference, signal }) => {
+var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel: channel2, isSubprocess, ipc, shouldAwait, reference, signal }) => {
   validateIpcMethod({
     methodName: "getEachMessage",
     isSubprocess,
     ipc,
     isConnected: isConnected(anyProcess)
   });
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  addReference(channel2, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel2, isSubprocess);
   const controller2 = new AbortController();
   const state = {};
   stopOnAbort2(signal, controller2);
@@ -25875,7 +25878,7 @@ var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubproc
   return iterateOnMessages({
     anyProcess,
     waitProcess,
-    channel,
+    channel: channel2,
     ipcEmitter,
     isSubprocess,
     shouldAwait,
@@ -25912,7 +25915,7 @@ var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller: controll
   } catch {
   }
 };
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel: channel2, ipcEmitter, isSubprocess, shouldAwait, controller: controller2, state, reference, signal }) {
   try {
     for await (const [message] of on3(ipcEmitter, "message", { signal: controller2.signal })) {
       throwIfStrictError(state);
@@ -25922,7 +25925,7 @@ var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipc
     throwIfStrictError(state);
   } finally {
     controller2.abort();
-    removeReference(channel, reference);
+    removeReference(channel2, reference);
     if (!isSubprocess && !signal?.aborted) {
       disconnect(anyProcess);
     }
@@ -28527,7 +28530,13 @@ var runRecord = obj({
   started_at: str,
   finished_at: str,
   status: literal(...RUN_STATUSES),
-  toolchain: obj({ name: str, build: nullable(toolchainVersions), device: nullable(toolchainVersions) }),
+  toolchain: obj({
+    name: str,
+    build: nullable(toolchainVersions),
+    device: nullable(toolchainVersions),
+    /** OPTIONAL: the id of the lock (`pte-farm/lock@1`) the cell ran with, when its toolchain is a channel or a lock. */
+    lock: optional(str)
+  }),
   device: obj({
     runner: str,
     board: str,
@@ -28656,8 +28665,8 @@ function healthPrefix(device2) {
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
 }
-function readStoredHealth(path19, text, where) {
-  return { path: path19, report: parseJson(healthReport, text, `${where}:${path19}`) };
+function readStoredHealth(path20, text, where) {
+  return { path: path20, report: parseJson(healthReport, text, `${where}:${path20}`) };
 }
 function healthByTime(a2, b) {
   return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
@@ -28665,8 +28674,8 @@ function healthByTime(a2, b) {
 function cellPrefix(cellId3) {
   return cellId3.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
-function readStored(path19, text, where) {
-  return { path: path19, record: parseJson(runRecord, text, `${where}:${path19}`) };
+function readStored(path20, text, where) {
+  return { path: path20, record: parseJson(runRecord, text, `${where}:${path20}`) };
 }
 function uniqueById(stored) {
   const seen = /* @__PURE__ */ new Set();
@@ -30193,9 +30202,9 @@ var VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"];
 var verdict = literal(...VERDICTS);
 var numbers = arr(num);
 var interval = withJsonSchema(
-  (v, path19) => {
-    const xs = numbers(v, path19);
-    if (xs.length !== 2) throw new ValidationError("", path19, `expected [lo, hi], got ${xs.length} numbers`);
+  (v, path20) => {
+    const xs = numbers(v, path20);
+    if (xs.length !== 2) throw new ValidationError("", path20, `expected [lo, hi], got ${xs.length} numbers`);
     return [xs[0], xs[1]];
   },
   { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 }
@@ -30653,6 +30662,243 @@ async function publishPrReport(o2) {
   return { commentUrl, checkRunUrl: check.url, conclusion, counts, summary: summary3, annotations, refused: null };
 }
 
+// actions/src/publish/upstream-inputs.ts
+import { readdir as readdir3, readFile as readFile4 } from "node:fs/promises";
+import path18 from "node:path";
+
+// actions/src/bisect/record.ts
+var lockRef = obj({ id: str, toolchain: str, versions: str });
+var bisectStep = obj({
+  package: str,
+  version: str,
+  lock: str,
+  verdict: literal("good", "bad", "skip", "retry"),
+  reason: str,
+  attempts: nonNegInt,
+  /** Whether the step's environment was built for it (false: cached, or it never got that far). */
+  built: literal(true, false),
+  /** Companions that had to move with the package ("tokenizers 0.23.3 → 0.22.1"). */
+  companions: arr(str),
+  seconds: num
+});
+var bisectRecord = obj({
+  schema: literal("pte-farm/bisect@1"),
+  subject: str,
+  metric: nullable(str),
+  good: lockRef,
+  bad: lockRef,
+  changed: arr(str),
+  verdict: literal("found", "interaction", "inconclusive-infrastructure"),
+  package: nullable(str),
+  last_good: nullable(str),
+  first_bad: nullable(str),
+  /** Releases between last_good and first_bad that could not be tested: the first bad is one of them or first_bad. */
+  untestable: arr(str),
+  evidence: obj({ stage: nullable(str), signature: nullable(str), detail: str }),
+  /** Environments built for the moving package (the endpoints included), against ⌈log2 N⌉ + 2. */
+  builds: nonNegInt,
+  released_between: nonNegInt,
+  steps: arr(bisectStep),
+  reproduce: str,
+  started_at: str,
+  finished_at: str,
+  wall_s: num
+});
+function answer(r) {
+  switch (r.verdict) {
+    case "found": {
+      const also = r.untestable.length === 0 ? "" : ` (or one of ${r.untestable.join(", ")}, which could not be tested)`;
+      return `**${r.package} ${r.first_bad}** first breaks it${also}; last good: ${r.package} ${r.last_good}.`;
+    }
+    case "interaction":
+      return `No single package breaks it alone: it needs several of ${r.changed.join(", ")} moved together.`;
+    case "inconclusive-infrastructure":
+      return `**Inconclusive: infrastructure.** Too many steps failed for reasons outside the toolchain: ${r.evidence.detail}`;
+  }
+}
+function renderBisectMarkdown(r) {
+  const rows = r.steps.map(
+    (s, i2) => `| ${i2 + 1} | ${s.package} ${s.version} | \`${s.lock}\` | ${s.verdict} | ${s.attempts} | ${s.built ? "built" : "cached"} | ${s.seconds.toFixed(0)} s | ${s.reason.replaceAll("|", "\\|").replaceAll("\n", " ")}${s.companions.length === 0 ? "" : ` (moved with it: ${s.companions.join(", ")})`} |`
+  );
+  return [
+    `## Bisection: ${r.subject}${r.metric === null ? "" : ` (${r.metric})`}`,
+    "",
+    answer(r),
+    "",
+    `- good: lock \`${r.good.id}\` (${r.good.toolchain}: ${r.good.versions})`,
+    `- bad: lock \`${r.bad.id}\` (${r.bad.toolchain}: ${r.bad.versions})`,
+    `- changed between them: ${r.changed.join(", ") || "nothing"}`,
+    `- evidence on the bad side: ${r.evidence.stage ?? "?"} — ${r.evidence.signature ?? "?"}: ${r.evidence.detail.split("\n")[0]}`,
+    `- ${r.builds} environment build(s) of the moving package over ${r.released_between + 2} release(s); ${r.wall_s.toFixed(0)} s in all`,
+    "",
+    "| # | package | lock | verdict | attempts | env | time | why |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    "Reproduce the first bad step:",
+    "",
+    "```sh",
+    r.reproduce,
+    "```",
+    ""
+  ].join("\n");
+}
+
+// actions/src/publish/upstream-inputs.ts
+var canaryFile = obj({
+  schema: literal("pte-farm/canaries@1"),
+  results: arr(
+    open({
+      knownIssue: str,
+      cell: str,
+      toolchain: str,
+      state: literal(
+        "reproduces",
+        "reproduces-outside-range",
+        "no-longer-reproduces",
+        "fails-differently",
+        "infrastructure"
+      ),
+      summary: str,
+      versions: record(str)
+    })
+  ),
+  proposals: arr(open({ knownIssue: str, diff: str }))
+});
+async function readBisects(dir) {
+  const out = [];
+  const entries = await readdir3(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (!e.isFile() || e.name !== "bisect.json") continue;
+    const file = path18.join(e.parentPath, e.name);
+    out.push(parseJson(bisectRecord, await readFile4(file, "utf8"), file));
+  }
+  return out;
+}
+async function readCanaries(file) {
+  const text = await readFile4(file, "utf8").catch(() => null);
+  if (text === null) return null;
+  const parsed = parseJson(canaryFile, text, file);
+  return {
+    results: parsed.results.map((r) => ({ ...r, lock: null })),
+    proposals: parsed.proposals.map((p) => ({ knownIssue: p.knownIssue, diff: p.diff }))
+  };
+}
+async function readChannelRecords(dir) {
+  return recordsUnder(dir);
+}
+
+// actions/src/publish/upstream-issues.ts
+var UPSTREAM_LABELS = ["pte-farm", "upstream"];
+var BREAKAGE = "<!-- pte-farm:upstream ";
+var CANARY = "<!-- pte-farm:canary ";
+var CELLS = /<!-- pte-farm:cells ([^>]*) -->/;
+function breakageMarker(pkg, version) {
+  return `${BREAKAGE}${pkg}==${version} -->`;
+}
+async function syncUpstreamIssues(gh, o2) {
+  const out = [];
+  const common2 = {
+    owner: o2.owner,
+    repo: o2.repo,
+    labels: UPSTREAM_LABELS,
+    logger: o2.logger,
+    ...o2.settleMs === void 0 ? {} : { settleMs: o2.settleMs }
+  };
+  const run2 = o2.runUrl === null ? "" : ` ([run](${o2.runUrl}))`;
+  const groups2 = /* @__PURE__ */ new Map();
+  for (const b of o2.bisects) {
+    if (b.verdict !== "found" || b.package === null || b.first_bad === null) continue;
+    const key = `${b.package}==${b.first_bad}`;
+    groups2.set(key, [...groups2.get(key) ?? [], b]);
+  }
+  const synced = /* @__PURE__ */ new Set();
+  for (const [key, list] of groups2) {
+    const first = list[0];
+    const cells = list.map((b) => b.subject.replace(/^cell /, ""));
+    const marker = breakageMarker(first.package, first.first_bad);
+    const body = [
+      `**${first.package} ${first.first_bad}** breaks ${cells.length === 1 ? "a cell" : `${cells.length} cells`} of the farm (last good: ${first.package} ${first.last_good})${run2}.`,
+      "",
+      ...list.map((b) => renderBisectMarkdown(b)),
+      `<!-- pte-farm:cells ${cells.join(",")} -->`
+    ].join("\n");
+    const title = `${first.package} ${first.first_bad} breaks ${cells[0]}${cells.length > 1 ? ` and ${cells.length - 1} more` : ""} (${first.evidence.stage ?? "?"})`;
+    const r = await syncRegressionIssue(gh, { ...common2, marker, title, body, state: "regressed" });
+    synced.add(marker);
+    out.push({ kind: "breakage", key, state: "open", action: r.action, number: r.number ?? null });
+  }
+  const status = new Map(o2.records.map((r) => [r.cell.id, r]));
+  for (const issue2 of await listIssuesWithMarker(gh, {
+    owner: o2.owner,
+    repo: o2.repo,
+    marker: BREAKAGE,
+    labels: [...UPSTREAM_LABELS]
+  })) {
+    const marker = (issue2.body ?? "").match(/<!-- pte-farm:upstream [^>]* -->/)?.[0];
+    const cells = (issue2.body ?? "").match(CELLS)?.[1]?.split(",").filter(Boolean) ?? [];
+    if (marker === void 0 || synced.has(marker) || cells.length === 0) continue;
+    const now = cells.map((c3) => status.get(c3));
+    if (!now.every((r2) => r2?.status === "pass")) continue;
+    const versions2 = now[0]?.toolchain.build ?? {};
+    const pkg = marker.slice(BREAKAGE.length).split("==")[0] ?? "";
+    const fixedWith = versions2[pkg] === void 0 || versions2[pkg] === null ? "tonight's channel" : `${pkg} ${versions2[pkg]}`;
+    const r = await syncRegressionIssue(gh, {
+      ...common2,
+      marker,
+      title: issue2.title,
+      body: "",
+      state: "recovered",
+      note: `Every cell this issue lists passes again with ${fixedWith}${run2}: fixed upstream. Closing.`
+    });
+    out.push({
+      kind: "breakage",
+      key: marker.slice(BREAKAGE.length, -4),
+      state: "resolved",
+      action: r.action,
+      number: r.number ?? null
+    });
+  }
+  const byIssue = /* @__PURE__ */ new Map();
+  for (const r of o2.canaries?.results ?? [])
+    byIssue.set(r.knownIssue, [...byIssue.get(r.knownIssue) ?? [], r]);
+  for (const [id, results] of byIssue) {
+    const marker = `${CANARY}${id} -->`;
+    const odd = results.filter(
+      (r2) => r2.state === "no-longer-reproduces" || r2.state === "reproduces-outside-range" || r2.state === "fails-differently"
+    );
+    if (results.some((r2) => r2.state === "infrastructure") && odd.length === 0) continue;
+    if (odd.length === 0) {
+      const r2 = await syncRegressionIssue(gh, {
+        ...common2,
+        marker,
+        title: `Known issue ${id}`,
+        body: "",
+        state: "recovered",
+        note: `The canary for ${id} agrees with the catalogue again on every toolchain${run2}. Closing.`
+      });
+      if (r2.action !== "none")
+        out.push({ kind: "canary", key: id, state: "resolved", action: r2.action, number: r2.number ?? null });
+      continue;
+    }
+    const fixed = odd.find((r2) => r2.state === "no-longer-reproduces");
+    const title = fixed !== void 0 ? `Known issue ${id} possibly fixed upstream (${Object.entries(fixed.versions).map(([p, v]) => `${p} ${v}`).join(", ") || fixed.toolchain})` : odd[0]?.state === "reproduces-outside-range" ? `Known issue ${id} reproduces outside its catalogued range` : `The canary for known issue ${id} fails differently`;
+    const diff = o2.canaries?.proposals.find((p) => p.knownIssue === id)?.diff ?? "";
+    const body = [
+      `The canary for known issue \`${id}\` (matrix/known-issues.yml)${run2}:`,
+      "",
+      "| cell | state | what it means |",
+      "|---|---|---|",
+      ...results.map((r2) => `| \`${r2.cell}\` | ${r2.state} | ${r2.summary.replaceAll("|", "\\|")} |`),
+      "",
+      ...diff === "" ? [] : ["Proposed catalogue change:", "", "```diff", diff.trimEnd(), "```", ""]
+    ].join("\n");
+    const r = await syncRegressionIssue(gh, { ...common2, marker, title, body, state: "regressed" });
+    out.push({ kind: "canary", key: id, state: "open", action: r.action, number: r.number ?? null });
+  }
+  return out;
+}
+
 // actions/src/action-runs/github-env.ts
 function runnerEnv(name, what2) {
   const v = process.env[name];
@@ -30672,7 +30918,7 @@ function apiUrl() {
 }
 
 // actions/src/action-runs/io.ts
-import path18 from "node:path";
+import path19 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os3 from "os";
@@ -31066,7 +31312,7 @@ import os5 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat: lstat3, mkdir: mkdir2, open: open3, readdir: readdir3, rename, rm: rm3, rmdir, stat: stat2, symlink, unlink: unlink2 } = fs3.promises;
+var { chmod, copyFile, lstat: lstat3, mkdir: mkdir2, open: open3, readdir: readdir4, rename, rm: rm3, rmdir, stat: stat2, symlink, unlink: unlink2 } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -31114,83 +31360,6 @@ function warning(message, properties = {}) {
 function info(message) {
   process.stdout.write(message + os6.EOL);
 }
-
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/pipeline/cache-prune.ts
-var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
-var UNITS = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tib: 1024 ** 4
-};
-
-// actions/src/pipeline/step-notes.ts
-var stepNote = obj({
-  schema: literal("pte-farm/step@1"),
-  stage: literal(...STAGES),
-  label: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str),
-  started_at: str,
-  finished_at: str,
-  failure: nullable(failureNote),
-  /** The orchestrator's readings around execute; empty for the build stages. */
-  telemetry: arr(telemetrySample)
-});
-
-// actions/src/pipeline/stage-job.ts
-var StageFailedError = class extends Error {
-  exitCode;
-  constructor(message, exitCode) {
-    super(message);
-    this.name = "StageFailedError";
-    this.exitCode = exitCode;
-  }
-};
-var EXIT_BY_OUTCOME = {
-  ok: EXIT.ok,
-  "stage-failure": EXIT.failed,
-  "config-error": EXIT.usage,
-  "infra-failure": EXIT.infra,
-  timeout: EXIT.infra
-};
-var buildEntry = obj({
-  model: nonEmptyStr,
-  recipe: nonEmptyStr,
-  backend: nonEmptyStr,
-  toolchain: nonEmptyStr,
-  cells: arr(nonEmptyStr)
-});
 
 // matrix/schema.ts
 var FARM_SCHEMA_ID = "pte-farm/farm@1";
@@ -31309,8 +31478,24 @@ var device = closed({
   )
 });
 var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
+var channel = closed({
+  track: documented(
+    nonEmpty(nameList, "package"),
+    "packages resolved to the package index's newest releases that go together, each time a plan is made"
+  ),
+  hold: documented(nameList, "packages kept at the pins file's version (torch: the farm's CPU build)")
+});
 var toolchain = closed({
-  requirements: documented(nonEmptyStr, "the pins file, relative to the repository root")
+  requirements: documented(
+    nonEmptyStr,
+    "the pins file, relative to the repository root; for a channel, the pins it starts from"
+  ),
+  channel: optional(
+    documented(
+      channel,
+      "a channel: resolved from the package index into a lock when a plan is made; every pin of the file is named in track or hold"
+    )
+  )
 });
 var cellSet = closed({
   models: optional(nameList),
@@ -31328,6 +31513,14 @@ var exclude = closed({
   cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
   reason: nonEmptyStr,
   known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
+});
+var canary = closed({
+  known_issue: documented(nonEmptyStr, "the id in matrix/known-issues.yml whose failure the canary expects"),
+  cell: documented(
+    nonEmptyStr,
+    "model/recipe/backend/device (no toolchain: a canary runs on every toolchain)"
+  ),
+  stage: documented(nonEmptyStr, "the stage expected to fail, with one of the known issue's signatures")
 });
 var event = closed({
   cells: documented(nonEmptyStr, "the cell set this event runs"),
@@ -31386,6 +31579,12 @@ var farmSchema = closed({
   ),
   include: optional(arr(include)),
   exclude: optional(arr(exclude)),
+  canaries: optional(
+    documented(
+      arr(canary),
+      "a cell per known issue, expected to fail with it: `pte-farm canaries` runs them on every toolchain"
+    )
+  ),
   events: closed({ pull_request: event, push: event, schedule: event, release: event }),
   run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
   paths: documented(
@@ -31395,6 +31594,83 @@ var farmSchema = closed({
   health: optional(
     documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
   )
+});
+
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+
+// actions/src/pipeline/step-notes.ts
+var stepNote = obj({
+  schema: literal("pte-farm/step@1"),
+  stage: literal(...STAGES),
+  label: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str),
+  started_at: str,
+  finished_at: str,
+  failure: nullable(failureNote),
+  /** The orchestrator's readings around execute; empty for the build stages. */
+  telemetry: arr(telemetrySample)
+});
+
+// actions/src/pipeline/stage-job.ts
+var StageFailedError = class extends Error {
+  exitCode;
+  constructor(message, exitCode) {
+    super(message);
+    this.name = "StageFailedError";
+    this.exitCode = exitCode;
+  }
+};
+var EXIT_BY_OUTCOME = {
+  ok: EXIT.ok,
+  "stage-failure": EXIT.failed,
+  "config-error": EXIT.usage,
+  "infra-failure": EXIT.infra,
+  timeout: EXIT.infra
+};
+var buildEntry = obj({
+  model: nonEmptyStr,
+  recipe: nonEmptyStr,
+  backend: nonEmptyStr,
+  toolchain: nonEmptyStr,
+  cells: arr(nonEmptyStr)
 });
 
 // actions/src/health/defaults.ts
@@ -31666,11 +31942,11 @@ var ACTIONS = {
     description: "Publish what the farm measured: in pr mode, one sticky comment on the pull request and one check run on its head commit, from a PR run's results artefact read as hostile data; in nightly mode, one issue per regressed cell × metric, opened, kept current and closed when it recovers. Never runs code from the artefact.",
     inputs: {
       mode: {
-        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job).",
+        description: "pr (farm-report, on workflow_run) | nightly (farm-nightly's issues job) | upstream (farm-upstream's issues job).",
         required: true
       },
       "github-token": {
-        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly needs issues: write.",
+        description: "Token for the GitHub API: pr mode needs actions: read, checks: write, pull-requests: write; nightly and upstream need issues: write.",
         required: true
       },
       artifact: {
@@ -31682,7 +31958,15 @@ var ACTIONS = {
         default: ""
       },
       tonight: {
-        description: `nightly: the folder of tonight's run records (${WORKSPACE_NOTE}).`,
+        description: `nightly: the folder of tonight's run records; upstream: of the channel's cells (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      bisects: {
+        description: `upstream: a folder holding tonight's bisections (each bisect.json under it) (${WORKSPACE_NOTE}).`,
+        default: ""
+      },
+      canaries: {
+        description: `upstream: the canaries' canaries.json; a missing file means no canary ran (${WORKSPACE_NOTE}).`,
         default: ""
       },
       confirmations: {
@@ -31701,7 +31985,7 @@ var ACTIONS = {
       },
       "check-run-url": { description: "pr: the check run's URL." },
       issues: {
-        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced."
+        description: "nightly: JSON list of {cell, metric, kind, state, action, number} per issue synced; upstream: {kind, key, state, action, number}."
       }
     }
   },
@@ -31785,9 +32069,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path18.resolve(workspace, v);
+      return v === "" ? "" : path19.resolve(workspace, v);
     },
-    requiredPath: (name) => path18.resolve(workspace, required(name)),
+    requiredPath: (name) => path19.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -31870,7 +32154,7 @@ var workflowRunEvent = open({
 });
 async function workflowRun() {
   const file = runnerEnv("GITHUB_EVENT_PATH", "pr mode reads the workflow_run event payload");
-  const text = await readFile4(file, "utf8");
+  const text = await readFile5(file, "utf8");
   try {
     return parseJson(workflowRunEvent, text, file).workflow_run;
   } catch (err) {
@@ -31880,7 +32164,7 @@ async function workflowRun() {
   }
 }
 var run = defineAction("report", async (io) => {
-  const mode = io.oneOf("mode", ["pr", "nightly"]);
+  const mode = io.oneOf("mode", ["pr", "nightly", "upstream"]);
   const { owner, repo } = repository();
   const gh = createGitHub({
     token: io.required("github-token"),
@@ -31912,6 +32196,31 @@ var run = defineAction("report", async (io) => {
   }
   const server = process.env.GITHUB_SERVER_URL || "https://github.com";
   const runId = process.env.GITHUB_RUN_ID;
+  const runUrl = runId ? `${server}/${owner}/${repo}/actions/runs/${runId}` : null;
+  if (mode === "upstream") {
+    const issues = await syncUpstreamIssues(gh, {
+      owner,
+      repo,
+      bisects: await readBisects(io.requiredPath("bisects")),
+      canaries: await readCanaries(io.requiredPath("canaries")),
+      records: await readChannelRecords(io.requiredPath("tonight")),
+      runUrl,
+      logger: io.logger
+    });
+    io.output("issues", issues);
+    const rows = issues.map(
+      (i2) => `| ${i2.kind} | \`${i2.key}\` | ${i2.state} | ${i2.action}${i2.number === null ? "" : ` #${i2.number}`} |`
+    );
+    await io.summary(
+      rows.length === 0 ? "### pte-farm upstream\n\nNo upstream issue opened, updated or closed.\n" : `### pte-farm upstream: issues
+
+| kind | key | state | issue |
+|---|---|---|---|
+${rows.join("\n")}
+`
+    );
+    return;
+  }
   const result = await syncNightlyIssues({
     gh,
     owner,
@@ -31920,7 +32229,7 @@ var run = defineAction("report", async (io) => {
     tonight: io.requiredPath("tonight"),
     confirmations: io.path("confirmations"),
     knownIssuesFile,
-    runUrl: runId ? `${server}/${owner}/${repo}/actions/runs/${runId}` : null,
+    runUrl,
     logger: io.logger
   });
   io.output("issues", result.issues);

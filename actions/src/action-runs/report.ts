@@ -9,6 +9,8 @@ import { arr, int, nullable, open, parseJson, str } from "../core/validate.ts";
 import { createGitHub } from "../github/client.ts";
 import { syncNightlyIssues } from "../publish/nightly-report.ts";
 import { publishPrReport, type WorkflowRunEvent } from "../publish/pr-report.ts";
+import { readBisects, readCanaries, readChannelRecords } from "../publish/upstream-inputs.ts";
+import { syncUpstreamIssues } from "../publish/upstream-issues.ts";
 import { apiUrl, repository, runnerEnv } from "./github-env.ts";
 import { defineAction, VerdictFailure } from "./io.ts";
 
@@ -38,7 +40,7 @@ async function workflowRun(): Promise<WorkflowRunEvent> {
 }
 
 export const run = defineAction("report", async (io) => {
-  const mode = io.oneOf("mode", ["pr", "nightly"] as const);
+  const mode = io.oneOf("mode", ["pr", "nightly", "upstream"] as const);
   const { owner, repo } = repository();
   const gh = createGitHub({
     token: io.required("github-token"),
@@ -73,6 +75,29 @@ export const run = defineAction("report", async (io) => {
 
   const server = process.env.GITHUB_SERVER_URL || "https://github.com";
   const runId = process.env.GITHUB_RUN_ID;
+  const runUrl = runId ? `${server}/${owner}/${repo}/actions/runs/${runId}` : null;
+  if (mode === "upstream") {
+    const issues = await syncUpstreamIssues(gh, {
+      owner,
+      repo,
+      bisects: await readBisects(io.requiredPath("bisects")),
+      canaries: await readCanaries(io.requiredPath("canaries")),
+      records: await readChannelRecords(io.requiredPath("tonight")),
+      runUrl,
+      logger: io.logger,
+    });
+    io.output("issues", issues);
+    const rows = issues.map(
+      (i) =>
+        `| ${i.kind} | \`${i.key}\` | ${i.state} | ${i.action}${i.number === null ? "" : ` #${i.number}`} |`,
+    );
+    await io.summary(
+      rows.length === 0
+        ? "### pte-farm upstream\n\nNo upstream issue opened, updated or closed.\n"
+        : `### pte-farm upstream: issues\n\n| kind | key | state | issue |\n|---|---|---|---|\n${rows.join("\n")}\n`,
+    );
+    return;
+  }
   const result = await syncNightlyIssues({
     gh,
     owner,
@@ -81,7 +106,7 @@ export const run = defineAction("report", async (io) => {
     tonight: io.requiredPath("tonight"),
     confirmations: io.path("confirmations"),
     knownIssuesFile,
-    runUrl: runId ? `${server}/${owner}/${repo}/actions/runs/${runId}` : null,
+    runUrl,
     logger: io.logger,
   });
   io.output("issues", result.issues);

@@ -72,6 +72,11 @@ export async function findIssueByMarker(
   return (await listMarkedIssues(gh, options, true))[0];
 }
 
+/** Every issue (not pull request) whose body contains `marker` (a whole marker, or a prefix of a family of them), oldest first. */
+export async function listIssuesWithMarker(gh: GitHub, options: FindIssueOptions): Promise<MarkedIssue[]> {
+  return listMarkedIssues(gh, options, false);
+}
+
 async function listMarkedIssues(
   gh: GitHub,
   options: FindIssueOptions,
