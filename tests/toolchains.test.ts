@@ -18,7 +18,7 @@ import { parse } from "../actions/src/core/validate.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { ensureEnv, pruneEnvs } from "../actions/src/toolchain/envs.ts";
 import { lockSchema, readLock, versionOf } from "../actions/src/toolchain/lock.ts";
-import { releasedVersions } from "../actions/src/toolchain/pip.ts";
+import { classifyPipFailure, releasedVersions } from "../actions/src/toolchain/pip.ts";
 import { resolveLines } from "../actions/src/toolchain/resolve.ts";
 import { buildWheels, type LocalIndex, pipEnvFor, serveIndex } from "../scripts/local-index.ts";
 import { hasRealPython, pinnedVersion, realPython } from "./helpers/env.ts";
@@ -54,6 +54,27 @@ function pteFarm(args: string[], env: Record<string, string> = {}) {
     env: { PTE_FARM_ENVS: path.join(work, "envs"), PTE_FARM_PYTHON: realPython, ...env },
   });
 }
+
+describe("pip's failures", () => {
+  it("calls a set that cannot resolve incompatible, and anything the network caused infrastructure, even inside a failed build", () => {
+    expect(classifyPipFailure("ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/")).toBe(
+      "incompatible",
+    );
+    expect(classifyPipFailure("ERROR: No matching distribution found for executorch==9.9")).toBe(
+      "incompatible",
+    );
+    expect(
+      classifyPipFailure(
+        "error: subprocess-exited-with-error\n  pip subprocess to install build dependencies did not run successfully.\n" +
+          "  WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError(...)'",
+      ),
+    ).toBe("infra");
+    expect(classifyPipFailure("ERROR: HTTP error 503 while getting http://127.0.0.1/files/x.whl")).toBe(
+      "infra",
+    );
+    expect(classifyPipFailure("Segmentation fault")).toBe("infra");
+  });
+});
 
 describe("channel definitions", () => {
   it("refuses a channel that leaves a pin neither tracked nor held (exit 2, naming it)", async () => {

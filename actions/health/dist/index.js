@@ -22850,12 +22850,11 @@ var memoryCheck = {
     };
   }
 };
-var normalise = (name) => name.toLowerCase().replace(/[-_.]+/g, "-");
 function parsePins(text) {
   const pins = /* @__PURE__ */ new Map();
   for (const raw of text.split("\n")) {
     const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)/.exec(raw.replace(/#.*/, ""));
-    if (m?.[1] !== void 0 && m[2] !== void 0) pins.set(normalise(m[1]), m[2]);
+    if (m?.[1] !== void 0 && m[2] !== void 0) pins.set(normalize(m[1]), m[2]);
   }
   return pins;
 }
@@ -22869,6 +22868,10 @@ for n in json.loads(sys.argv[1]):
         out[n] = None
 print(json.dumps({"python": sys.version.split()[0], "packages": out}))
 `;
+function pinHolds(want, installed2) {
+  if (installed2 === null) return false;
+  return installed2 === want || !want.includes("+") && installed2.split("+")[0] === want;
+}
 var toolchainCheck = {
   name: "toolchain",
   async run(ctx) {
@@ -22882,7 +22885,7 @@ var toolchainCheck = {
       };
     }
     const found = JSON.parse(probe.stdout);
-    const wrong = [...pins].filter(([name, want]) => found.packages[name] !== want);
+    const wrong = [...pins].filter(([name, want]) => !pinHolds(want, found.packages[name] ?? null));
     const shown = wrong.map(
       ([name, want]) => `${name} ${found.packages[name] ?? "missing"} (pinned ${want})`
     );

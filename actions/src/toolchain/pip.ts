@@ -25,7 +25,17 @@ const INCOMPATIBLE = [
   /subprocess-exited-with-error/,
 ];
 
+/** The index or the network failed: whatever else pip then printed (a build that could not fetch its backend), rerunning may help. */
+const NETWORK = [
+  /ConnectionError|ConnectTimeoutError|NewConnectionError|ProtocolError/,
+  /Read timed out|Max retries exceeded|Temporary failure in name resolution|Connection (refused|reset)/,
+  /HTTP error (429|5\d\d)|\b(502|503|504) (Server Error|Service Unavailable|Bad Gateway|Gateway Time-out)/,
+  /THESE PACKAGES DO NOT MATCH THE HASHES/,
+  /No space left on device/,
+];
+
 export function classifyPipFailure(output: string): PipFailureKind {
+  if (NETWORK.some((re) => re.test(output))) return "infra";
   return INCOMPATIBLE.some((re) => re.test(output)) ? "incompatible" : "infra";
 }
 
