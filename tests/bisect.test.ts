@@ -13,12 +13,15 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { conflictingPins } from "../actions/src/bisect/locks.ts";
+import { observeRecord } from "../actions/src/bisect/probes.ts";
 import { bisectRecord } from "../actions/src/bisect/record.ts";
 import { between, orderChanges } from "../actions/src/bisect/search.ts";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { parse } from "../actions/src/core/validate.ts";
+import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { buildWheels, type LocalIndex, pipEnvFor, serveIndex, writeText } from "../scripts/local-index.ts";
 import { hasRealPython, realPython } from "./helpers/env.ts";
+import { sampleRecord } from "./helpers/record.ts";
 
 const PROJECT = "ptefarm-probe";
 const FIRST_BAD = "1.5.0";
@@ -306,6 +309,53 @@ json.dump({'decode_tokens_per_sec': {'unit': 'tok/s', 'better': 'higher', 'sampl
 });
 
 describe("bisection pieces", () => {
+  it("reads a cell step's run record: a known issue's id or the message's shape is the signature; incompatible and infrastructure are neither good nor bad", () => {
+    const failed = (over: Partial<RunRecord>) => sampleRecord({ status: "fail", ...over });
+    const note = (message: string, known: string | null, stage = "lower") => ({
+      stage,
+      outcome: "stage-failure",
+      message,
+      known_issue: known,
+      triage: "",
+      reproduce: "",
+    });
+    expect(observeRecord(sampleRecord())).toMatchObject({ outcome: "pass" });
+    expect(observeRecord(sampleRecord()).metrics).toHaveProperty("decode_tokens_per_sec");
+    expect(
+      observeRecord(
+        failed({
+          failure: note(
+            "Missing out variants: {'torchao::quantize_affine'}",
+            "torchao-quantized-embedding-no-out-variants",
+          ),
+        }),
+      ),
+    ).toMatchObject({
+      outcome: "fail",
+      stage: "lower",
+      signature: "known issue torchao-quantized-embedding-no-out-variants",
+    });
+    // Two runs of one failure in other folders, with other numbers, have one signature.
+    const a = observeRecord(
+      failed({ failure: note("RuntimeError: tensor 12 at /tmp/a/b.py:40 (0x7f00aa)", null) }),
+    );
+    const b = observeRecord(
+      failed({ failure: note("RuntimeError: tensor 7 at /home/x/b.py:41 (0x7f11bb)", null) }),
+    );
+    expect(a.signature).toBe(b.signature);
+    expect(observeRecord(failed({ failure: null }))).toMatchObject({ outcome: "fail", stage: "gate" });
+    const incompatible = {
+      ...note("toolchain incompatible: lock x does not load together", null),
+      outcome: "infra-failure",
+    };
+    expect(observeRecord(sampleRecord({ status: "infra-error", failure: incompatible }))).toMatchObject({
+      outcome: "incompatible",
+    });
+    expect(
+      observeRecord(sampleRecord({ status: "timeout", failure: note("timed out", null) })),
+    ).toMatchObject({ outcome: "infra" });
+  });
+
   it("takes the releases strictly between two versions from the index's order, in either direction", () => {
     const list = ["2.0", "1.9", "1.8", "1.7"];
     expect(between(list, "1.7", "2.0")).toEqual(["1.8", "1.9"]);

@@ -6,6 +6,7 @@
  * samples, as a run record's `metrics` (`{"name": {"unit", "better", "samples"}}`), to the file
  * `$PTE_FARM_METRICS`.
  */
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
@@ -83,6 +84,13 @@ export function observeRecord(record: RunRecord): Observation {
   };
 }
 
+/** `base`, or `base-2`, `base-3`…: a retried step (its first attempt hit infrastructure) runs into a new folder. */
+async function freshDir(base: string): Promise<string> {
+  let dir = base;
+  for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
+  return dir;
+}
+
 export function cellProbe(opts: {
   cell: string;
   matrix: string;
@@ -98,7 +106,7 @@ export function cellProbe(opts: {
       const outcome = await runCommand({
         matrix: opts.matrix,
         cells: opts.cell,
-        out: path.join(dir, "run"),
+        out: await freshDir(path.join(dir, "run")),
         reps: opts.reps,
         warmup: 1,
         cache: true,
