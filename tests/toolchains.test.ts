@@ -77,6 +77,22 @@ describe("pip's failures", () => {
 });
 
 describe("channel definitions", () => {
+  it("refuses a health check of a channel without its lock (exit 2, saying how to get one)", async () => {
+    const r = await pteFarm([
+      "health",
+      "--device",
+      "host-x86_64",
+      "--toolchain",
+      "latest",
+      "--out",
+      path.join(work, "health-latest"),
+    ]);
+    expect(r.exitCode).toBe(2);
+    expect(r.all).toMatch(
+      /--toolchain: toolchain latest is a channel: pass its lock \(pte-farm toolchain resolve latest --out LOCK\.json\)/,
+    );
+  });
+
   it("refuses a channel that leaves a pin neither tracked nor held (exit 2, naming it)", async () => {
     const matrix = await matrixWith({
       half: {
@@ -160,6 +176,23 @@ describe.skipIf(!hasRealPython)("toolchain channels on the real package index", 
     expect(record.failure?.message).toMatch(/^toolchain incompatible: /);
     expect(record.failure?.triage).toMatch(/undefined symbol/);
     expect(record.toolchain.lock).toBe((await readLock(lockFile)).id);
+
+    // The health check of a runner on that toolchain says so too (infrastructure, exit 3).
+    const health = await pteFarm([
+      "health",
+      "--device",
+      "host-x86_64",
+      "--toolchain",
+      "old",
+      "--matrix",
+      matrix,
+      "--lock",
+      lockFile,
+      "--out",
+      path.join(work, "old-health"),
+    ]);
+    expect(health.exitCode, health.all).toBe(3);
+    expect(health.all).toMatch(/toolchain incompatible: the packages of lock/);
   }, 900_000);
 });
 

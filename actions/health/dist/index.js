@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path23) {
-      const ctrl = callVisitor(key, node, visitor, path23);
+    function visit_(key, node, visitor, path26) {
+      const ctrl = callVisitor(key, node, visitor, path26);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path23, ctrl);
-        return visit_(key, ctrl, visitor, path23);
+        replaceNode(key, path26, ctrl);
+        return visit_(key, ctrl, visitor, path26);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path23 = Object.freeze(path23.concat(node));
+          path26 = Object.freeze(path26.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path23);
+            const ci = visit_(i2, node.items[i2], visitor, path26);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path23 = Object.freeze(path23.concat(node));
-          const ck = visit_("key", node.key, visitor, path23);
+          path26 = Object.freeze(path26.concat(node));
+          const ck = visit_("key", node.key, visitor, path26);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path23);
+          const cv = visit_("value", node.value, visitor, path26);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path23) {
-      const ctrl = await callVisitor(key, node, visitor, path23);
+    async function visitAsync_(key, node, visitor, path26) {
+      const ctrl = await callVisitor(key, node, visitor, path26);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path23, ctrl);
-        return visitAsync_(key, ctrl, visitor, path23);
+        replaceNode(key, path26, ctrl);
+        return visitAsync_(key, ctrl, visitor, path26);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path23 = Object.freeze(path23.concat(node));
+          path26 = Object.freeze(path26.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path23);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path26);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path23 = Object.freeze(path23.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path23);
+          path26 = Object.freeze(path26.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path26);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path23);
+          const cv = await visitAsync_("value", node.value, visitor, path26);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path23) {
+    function callVisitor(key, node, visitor, path26) {
       if (typeof visitor === "function")
-        return visitor(key, node, path23);
+        return visitor(key, node, path26);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path23);
+        return visitor.Map?.(key, node, path26);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path23);
+        return visitor.Seq?.(key, node, path26);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path23);
+        return visitor.Pair?.(key, node, path26);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path23);
+        return visitor.Scalar?.(key, node, path26);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path23);
+        return visitor.Alias?.(key, node, path26);
       return void 0;
     }
-    function replaceNode(key, path23, node) {
-      const parent = path23[path23.length - 1];
+    function replaceNode(key, path26, node) {
+      const parent = path26[path26.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path23, value) {
+    function collectionFromPath(schema, path26, value) {
       let v = value;
-      for (let i2 = path23.length - 1; i2 >= 0; --i2) {
-        const k = path23[i2];
+      for (let i2 = path26.length - 1; i2 >= 0; --i2) {
+        const k = path26[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path23) => path23 == null || typeof path23 === "object" && !!path23[Symbol.iterator]().next().done;
+    var isEmptyPath = (path26) => path26 == null || typeof path26 === "object" && !!path26[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path23, value) {
-        if (isEmptyPath(path23))
+      addIn(path26, value) {
+        if (isEmptyPath(path26))
           this.add(value);
         else {
-          const [key, ...rest] = path23;
+          const [key, ...rest] = path26;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path23) {
-        const [key, ...rest] = path23;
+      deleteIn(path26) {
+        const [key, ...rest] = path26;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path23, keepScalar) {
-        const [key, ...rest] = path23;
+      getIn(path26, keepScalar) {
+        const [key, ...rest] = path26;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path23) {
-        const [key, ...rest] = path23;
+      hasIn(path26) {
+        const [key, ...rest] = path26;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path23, value) {
-        const [key, ...rest] = path23;
+      setIn(path26, value) {
+        const [key, ...rest] = path26;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path23, value) {
+      addIn(path26, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path23, value);
+          this.contents.addIn(path26, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path23) {
-        if (Collection.isEmptyPath(path23)) {
+      deleteIn(path26) {
+        if (Collection.isEmptyPath(path26)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path23) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path26) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path23, keepScalar) {
-        if (Collection.isEmptyPath(path23))
+      getIn(path26, keepScalar) {
+        if (Collection.isEmptyPath(path26))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path23, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path26, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path23) {
-        if (Collection.isEmptyPath(path23))
+      hasIn(path26) {
+        if (Collection.isEmptyPath(path26))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path23) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path26) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path23, value) {
-        if (Collection.isEmptyPath(path23)) {
+      setIn(path26, value) {
+        if (Collection.isEmptyPath(path26)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path23), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path26), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path23, value);
+          this.contents.setIn(path26, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path23) => {
+    visit.itemAtPath = (cst, path26) => {
       let item = cst;
-      for (const [field, index] of path23) {
+      for (const [field, index] of path26) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path23) => {
-      const parent = visit.itemAtPath(cst, path23.slice(0, -1));
-      const field = path23[path23.length - 1][0];
+    visit.parentCollection = (cst, path26) => {
+      const parent = visit.itemAtPath(cst, path26.slice(0, -1));
+      const field = path26[path26.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path23, item, visitor) {
-      let ctrl = visitor(item, path23);
+    function _visit(path26, item, visitor) {
+      let ctrl = visitor(item, path26);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path23.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path26.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path23);
+            ctrl = ctrl(item, path26);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path23) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path26) : ctrl;
     }
     exports.visit = visit;
   }
@@ -8539,7 +8539,7 @@ var require_utils2 = __commonJS({
     var nodeCrypto = __require("crypto");
     module.exports = {
       postgresMd5PasswordHash,
-      randomBytes: randomBytes3,
+      randomBytes: randomBytes4,
       deriveKey,
       sha256,
       hashByName,
@@ -8549,7 +8549,7 @@ var require_utils2 = __commonJS({
     var webCrypto = nodeCrypto.webcrypto || globalThis.crypto;
     var subtleCrypto = webCrypto.subtle;
     var textEncoder3 = new TextEncoder();
-    function randomBytes3(length) {
+    function randomBytes4(length) {
       return webCrypto.getRandomValues(Buffer.alloc(length));
     }
     async function md5(string) {
@@ -10813,7 +10813,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path23 = __require("path");
+    var path26 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -10852,7 +10852,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path23.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path23.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path26.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path26.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -10984,13 +10984,13 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path23 = __require("path");
+    var path26 = __require("path");
     var fs4 = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
       var file = helper.getFileName();
-      fs4.stat(file, function(err, stat4) {
-        if (err || !helper.usePgPass(stat4, file)) {
+      fs4.stat(file, function(err, stat6) {
+        if (err || !helper.usePgPass(stat6, file)) {
           return cb(void 0);
         }
         var st = fs4.createReadStream(file);
@@ -12772,7 +12772,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path23) => inner(v, path23);
+  const check = (v, path26) => inner(v, path26);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -12781,19 +12781,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path23, detail, onKey = false) {
-    const where = formatPath(path23);
+  constructor(source, path26, detail, onKey = false) {
+    const where = formatPath(path26);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path23;
+    this.path = path26;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path23) {
+function formatPath(path26) {
   let out = "";
-  for (const seg of path23) {
+  for (const seg of path26) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -12808,52 +12808,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path23, expected, value) {
-  throw new ValidationError("", path23, `expected ${expected}, got ${describe(value)}`);
+function fail(path26, expected, value) {
+  throw new ValidationError("", path26, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path23) => typeof v === "string" ? v : fail(path23, "a string", v),
+  (v, path26) => typeof v === "string" ? v : fail(path26, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path23) => typeof v === "string" && v !== "" ? v : fail(path23, "a non-empty string", v),
+  (v, path26) => typeof v === "string" && v !== "" ? v : fail(path26, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path23) => typeof v === "number" && Number.isFinite(v) ? v : fail(path23, "a number", v),
+  (v, path26) => typeof v === "number" && Number.isFinite(v) ? v : fail(path26, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path23) => typeof v === "number" && Number.isInteger(v) ? v : fail(path23, "an integer", v),
+  (v, path26) => typeof v === "number" && Number.isInteger(v) ? v : fail(path26, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path23) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path23, "a non-negative integer", v),
+  (v, path26) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path26, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path23) => typeof v === "boolean" ? v : fail(path23, "a boolean", v),
+  (v, path26) => typeof v === "boolean" ? v : fail(path26, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path23) => allowed.includes(v) ? v : fail(path23, `one of ${shown}`, v);
+  const check = (v, path26) => allowed.includes(v) ? v : fail(path26, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path23) => {
-    if (!Array.isArray(v)) fail(path23, "an array", v);
-    return v.map((el, i2) => item(el, [...path23, i2]));
+  const check = (v, path26) => {
+    if (!Array.isArray(v)) fail(path26, "an array", v);
+    return v.map((el, i2) => item(el, [...path26, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path23) => v === null ? null : inner(v, path23);
+  const check = (v, path26) => v === null ? null : inner(v, path26);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path23) => v === void 0 ? void 0 : inner(v, path23);
+  const check = (v, path26) => v === void 0 ? void 0 : inner(v, path26);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -12861,10 +12861,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path23) => {
-    if (!isPlainObject(v)) fail(path23, "an object", v);
+  const check = (v, path26) => {
+    if (!isPlainObject(v)) fail(path26, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path23, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path26, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -12884,11 +12884,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path23) => {
-    if (!isPlainObject(v)) fail(path23, "an object", v);
+  const check = (v, path26) => {
+    if (!isPlainObject(v)) fail(path26, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path23, key]);
+      const value = check2(v[key], [...path26, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -12898,41 +12898,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path23) => {
+  const check = (v, path26) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path23, bad],
+          [...path26, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path23);
+    return known(v, path26);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path23) => {
-    if (!isPlainObject(v)) fail(path23, "an object", v);
+  const check = (v, path26) => {
+    if (!isPlainObject(v)) fail(path26, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path23, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path26, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path23);
+    return variant(v, path26);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path23) => {
-    const value = inner(v, path23);
+  const check = (v, path26) => {
+    const value = inner(v, path26);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path23, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path26, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -13891,8 +13891,14 @@ async function checkChannel(tc, channel2, where) {
 }
 
 // actions/src/health/run.ts
-import { mkdir as mkdir3, writeFile as writeFile4 } from "node:fs/promises";
-import path21 from "node:path";
+import { mkdir as mkdir5, writeFile as writeFile5 } from "node:fs/promises";
+import path24 from "node:path";
+
+// actions/src/core/logger.ts
+var silentLogger = { info() {
+}, warn() {
+}, error() {
+} };
 
 // actions/src/history/open.ts
 import { existsSync as existsSync3 } from "node:fs";
@@ -18883,17 +18889,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path23 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path23)) {
+    const path26 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path26)) {
       continue;
     }
-    writtenPaths.add(path23);
-    if (append || outputFiles.has(path23)) {
-      appendFileSync(path23, contents);
+    writtenPaths.add(path26);
+    if (append || outputFiles.has(path26)) {
+      appendFileSync(path26, contents);
     } else {
-      writeFileSync(path23, contents);
+      writeFileSync(path26, contents);
     }
-    outputFiles.add(path23);
+    outputFiles.add(path26);
   }
 };
 
@@ -22011,8 +22017,8 @@ function healthPrefix(device2) {
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
 }
-function readStoredHealth(path23, text, where) {
-  return { path: path23, report: parseJson(healthReport, text, `${where}:${path23}`) };
+function readStoredHealth(path26, text, where) {
+  return { path: path26, report: parseJson(healthReport, text, `${where}:${path26}`) };
 }
 function healthByTime(a2, b) {
   return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
@@ -22020,8 +22026,8 @@ function healthByTime(a2, b) {
 function cellPrefix(cellId2) {
   return cellId2.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
-function readStored(path23, text, where) {
-  return { path: path23, record: parseJson(runRecord, text, `${where}:${path23}`) };
+function readStored(path26, text, where) {
+  return { path: path26, record: parseJson(runRecord, text, `${where}:${path26}`) };
 }
 function uniqueById(stored) {
   const seen = /* @__PURE__ */ new Set();
@@ -22813,11 +22819,267 @@ function openStore(spec, env = process.env) {
   throw new ConfigurationError(`--store ${spec}: expected ${STORE_FORMS}`);
 }
 
-// actions/src/health/checks.ts
+// actions/src/toolchain/envs.ts
+import { randomBytes as randomBytes3 } from "node:crypto";
 import { existsSync as existsSync4 } from "node:fs";
-import { readFile as readFile4, statfs as statfs2 } from "node:fs/promises";
-import os3 from "node:os";
+import { mkdir as mkdir3, readdir as readdir4, readFile as readFile4, rename as rename2, rm as rm4, stat as stat3, utimes, writeFile as writeFile3 } from "node:fs/promises";
+import { homedir } from "node:os";
+import path19 from "node:path";
+
+// actions/src/pipeline/cache-prune.ts
+import { readdir as readdir3, rename, rm as rm3, stat as stat2 } from "node:fs/promises";
 import path17 from "node:path";
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+async function treeBytes(dir) {
+  let total = 0;
+  for (const e of await readdir3(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (e.isFile()) total += (await stat2(path17.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+  }
+  return total;
+}
+
+// actions/src/toolchain/lock.ts
+var lockedPackage = obj({
+  name: nonEmptyStr,
+  version: nonEmptyStr,
+  /** Where pip found the file (PyPI, a mirror, a local wheel); informative, not part of the id. */
+  url: str,
+  sha256: str
+});
+var lockSchema = obj({
+  schema: literal("pte-farm/lock@1"),
+  /** The toolchain it was resolved for (`stable`, `latest`) or what a bisection made of it. */
+  toolchain: nonEmptyStr,
+  /** `sha256` over python, platform and the packages' `name==version sha256`, first 16 hex digits. */
+  id: nonEmptyStr,
+  python: nonEmptyStr,
+  platform: nonEmptyStr,
+  resolved_at: str,
+  /** The requirement lines the resolver was given. */
+  requested: arr(str),
+  packages: arr(lockedPackage),
+  /** Set when a bisection derived it: which package it moved, from which lock. */
+  derived: nullable(obj({ from: str, moved: arr(str) }))
+});
+function versionsOf(lock) {
+  return new Map(lock.packages.map((p) => [normalize(p.name), p.version]));
+}
+function requirementsText(lock) {
+  return `${lock.packages.map((p) => `${p.name}==${p.version} --hash=sha256:${p.sha256}`).join("\n")}
+`;
+}
+function lockJson(lock) {
+  return `${JSON.stringify(lock, null, 2)}
+`;
+}
+function describeLock(lock) {
+  const want = ["torch", "executorch", "torchao", "transformers", "tokenizers"];
+  const versions = versionsOf(lock);
+  const parts = want.filter((n2) => versions.has(n2)).map((n2) => `${n2} ${versions.get(n2)}`);
+  return parts.length > 0 ? parts.join(", ") : lock.packages.map((p) => `${p.name} ${p.version}`).join(", ");
+}
+
+// actions/src/toolchain/pip.ts
+import { appendFile, mkdir as mkdir2 } from "node:fs/promises";
+import path18 from "node:path";
+var INCOMPATIBLE = [
+  /ResolutionImpossible/,
+  /No matching distribution found/,
+  /Could not find a version that satisfies/,
+  /conflicting dependencies/,
+  /requires a different Python/,
+  /is not a supported wheel on this platform/,
+  /Failed to build/,
+  /subprocess-exited-with-error/
+];
+var NETWORK = [
+  /ConnectionError|ConnectTimeoutError|NewConnectionError|ProtocolError/,
+  /Read timed out|Max retries exceeded|Temporary failure in name resolution|Connection (refused|reset)/,
+  /HTTP error (429|5\d\d)|\b(502|503|504) (Server Error|Service Unavailable|Bad Gateway|Gateway Time-out)/,
+  /THESE PACKAGES DO NOT MATCH THE HASHES/,
+  /No space left on device/
+];
+function classifyPipFailure(output) {
+  if (NETWORK.some((re) => re.test(output))) return "infra";
+  return INCOMPATIBLE.some((re) => re.test(output)) ? "incompatible" : "infra";
+}
+function pipEvidence(output, max = 12) {
+  const lines = output.split("\n").map((l) => l.trimEnd()).filter((l) => l.trim() !== "" && !/^WARNING: Location .* is ignored/.test(l));
+  const errors = lines.filter(
+    (l) => /ERROR|error|Error|conflict|requires|Requires|requested|depends on/.test(l)
+  );
+  return (errors.length > 0 ? errors : lines).slice(-max).join("\n");
+}
+async function pip(python2, args, opts = {}) {
+  const r = await execa(python2, ["-m", "pip", "--disable-pip-version-check", ...args], {
+    reject: false,
+    all: true,
+    env: { PYTHONNOUSERSITE: "1" },
+    ...opts.cancel === void 0 ? {} : { cancelSignal: opts.cancel }
+  });
+  return { ok: r.exitCode === 0, output: r.all ?? "", stdout: r.stdout ?? "", exitCode: r.exitCode };
+}
+async function appendLog(file, text) {
+  await mkdir2(path18.dirname(file), { recursive: true });
+  await appendFile(file, `${text.endsWith("\n") ? text : `${text}
+`}
+`);
+}
+
+// actions/src/toolchain/resolve.ts
+var ToolchainIncompatibleError = class extends Error {
+  evidence;
+  constructor(message, evidence) {
+    super(message);
+    this.name = "ToolchainIncompatibleError";
+    this.evidence = evidence;
+  }
+};
+
+// actions/src/toolchain/envs.ts
+var ENVS_ENV = "PTE_FARM_ENVS";
+function defaultEnvsRoot(env = process.env) {
+  if (env[ENVS_ENV]) return path19.resolve(env[ENVS_ENV]);
+  const cache = env.XDG_CACHE_HOME || path19.join(homedir(), ".cache");
+  return path19.join(cache, "pte-farm", "envs");
+}
+var LOAD_CHECKS = {
+  torch: ["torch"],
+  executorch: ["executorch.exir", "executorch.extension.pybindings.portable_lib"],
+  torchao: ["torchao.quantization"],
+  transformers: ["transformers"],
+  tokenizers: ["tokenizers"]
+};
+function importScript(modules) {
+  return `import importlib
+for m in ${JSON.stringify(modules)}:
+    importlib.import_module(m)
+`;
+}
+function loadModules(lock) {
+  const held = new Set(lock.packages.map((p) => normalize(p.name)));
+  return Object.entries(LOAD_CHECKS).flatMap(([pkg, mods]) => held.has(pkg) ? mods : []);
+}
+async function ensureEnv(lock, opts) {
+  const root = opts.root ?? defaultEnvsRoot();
+  const dir = path19.join(root, lock.id);
+  const python2 = path19.join(dir, "bin", "python");
+  const log = (text) => appendLog(opts.logFile, text);
+  const ready = await readFile4(path19.join(dir, ".ready.json"), "utf8").catch(() => null);
+  if (ready !== null) {
+    const now = /* @__PURE__ */ new Date();
+    await utimes(dir, now, now).catch(() => void 0);
+    return { lock, dir, python: python2, cached: true, buildS: 0, bytes: JSON.parse(ready).bytes };
+  }
+  const known = await readFile4(path19.join(dir, ".incompatible.json"), "utf8").catch(() => null);
+  if (known !== null) {
+    const k = JSON.parse(known);
+    throw new ToolchainIncompatibleError(k.message, k.evidence);
+  }
+  const start = Date.now();
+  await mkdir3(root, { recursive: true });
+  const tmp = path19.join(root, `${lock.id}.partial-${process.pid}-${randomBytes3(3).toString("hex")}`);
+  opts.logger.info(
+    `toolchain ${lock.toolchain}: building environment ${lock.id} (${lock.packages.length} packages)`
+  );
+  try {
+    const venv = await execa(opts.python, ["-m", "venv", "--without-pip", tmp], { reject: false, all: true });
+    if (venv.exitCode !== 0) {
+      throw new InfrastructureError(
+        `cannot create a virtual environment in ${tmp}: ${venv.all ?? venv.shortMessage}`
+      );
+    }
+    await writeFile3(path19.join(tmp, "lock.json"), lockJson(lock));
+    await writeFile3(path19.join(tmp, "requirements.lock.txt"), requirementsText(lock));
+    const envPython = path19.join(tmp, "bin", "python");
+    const install = await pip(opts.python, [
+      "--python",
+      envPython,
+      "install",
+      "--no-deps",
+      "--require-hashes",
+      // No bytecode at install: compiling torch's and transformers' sources is a third of the
+      // build, and Python writes the bytecode of what is imported on first use anyway.
+      "--no-compile",
+      "--quiet",
+      "-r",
+      path19.join(tmp, "requirements.lock.txt")
+    ]);
+    await log(`$ pip install --no-deps --require-hashes (lock ${lock.id})
+${install.output}`);
+    if (!install.ok) {
+      const evidence = pipEvidence(install.output);
+      if (classifyPipFailure(install.output) === "infra") {
+        throw new InfrastructureError(`building the environment of lock ${lock.id}: pip failed: ${evidence}`);
+      }
+      await remember(root, dir, {
+        message: `toolchain incompatible: lock ${lock.id} (${lock.toolchain}) does not install: ${evidence.split("\n").slice(-1)[0] ?? ""}`,
+        evidence
+      });
+    }
+    const modules = loadModules(lock);
+    if (modules.length > 0) {
+      const check = await execa(envPython, ["-c", importScript(modules)], {
+        reject: false,
+        all: true,
+        env: { PYTHONNOUSERSITE: "1" }
+      });
+      await log(`$ python -c 'import ${modules.join(", ")}' (lock ${lock.id})
+${check.all ?? ""}`);
+      if (check.exitCode !== 0) {
+        const evidence = pipEvidence(check.all ?? check.shortMessage, 6);
+        const last = evidence.split("\n").slice(-1)[0] ?? "";
+        await remember(root, dir, {
+          message: `toolchain incompatible: the packages of lock ${lock.id} (${lock.toolchain}: ${describeLock(lock)}) do not load together: ${last}`,
+          evidence
+        });
+      }
+    }
+    const bytes = await treeBytes(tmp);
+    const stamp = {
+      built_at: (/* @__PURE__ */ new Date()).toISOString(),
+      build_s: (Date.now() - start) / 1e3,
+      bytes
+    };
+    await writeFile3(path19.join(tmp, ".ready.json"), `${JSON.stringify(stamp)}
+`);
+    await rename2(tmp, dir).catch(async (e) => {
+      if (!existsSync4(path19.join(dir, ".ready.json"))) throw e;
+    });
+    return { lock, dir, python: python2, cached: false, buildS: stamp.build_s, bytes };
+  } finally {
+    await rm4(tmp, { recursive: true, force: true });
+  }
+}
+async function remember(root, dir, stamp) {
+  const aside = path19.join(
+    root,
+    `${path19.basename(dir)}.verdict-${process.pid}-${randomBytes3(3).toString("hex")}`
+  );
+  await mkdir3(aside, { recursive: true });
+  await writeFile3(path19.join(aside, ".incompatible.json"), `${JSON.stringify(stamp, null, 2)}
+`);
+  await rename2(aside, dir).catch(() => rm4(aside, { recursive: true, force: true }));
+  throw new ToolchainIncompatibleError(stamp.message, stamp.evidence);
+}
+
+// actions/src/health/checks.ts
+import { existsSync as existsSync5 } from "node:fs";
+import { readFile as readFile5, statfs as statfs2 } from "node:fs/promises";
+import os3 from "node:os";
+import path20 from "node:path";
 var mb = (bytes) => Math.floor(bytes / 2 ** 20);
 var diskCheck = {
   name: "disk",
@@ -22834,7 +23096,7 @@ var diskCheck = {
   }
 };
 async function availableMemory() {
-  const meminfo = await readFile4("/proc/meminfo", "utf8").catch(() => "");
+  const meminfo = await readFile5("/proc/meminfo", "utf8").catch(() => "");
   const kib = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo)?.[1];
   return kib === void 0 ? os3.freemem() : Number(kib) * 1024;
 }
@@ -22875,7 +23137,7 @@ function pinHolds(want, installed2) {
 var toolchainCheck = {
   name: "toolchain",
   async run(ctx) {
-    const pins = parsePins(await readFile4(ctx.pinsFile, "utf8"));
+    const pins = parsePins(await readFile5(ctx.pinsFile, "utf8"));
     const names2 = [.../* @__PURE__ */ new Set([...pins.keys(), "torch", "executorch"])];
     const probe = await execa(ctx.python, ["-c", VERSIONS_PROBE, JSON.stringify(names2)], { reject: false });
     if (probe.exitCode !== 0) {
@@ -22891,7 +23153,7 @@ var toolchainCheck = {
     );
     return {
       status: wrong.length === 0 ? "pass" : "fail",
-      detail: wrong.length === 0 ? `${pins.size} pins of ${path17.basename(ctx.pinsFile)} installed; torch ${found.packages.torch ?? "missing"}` : `differs from ${ctx.pinsFile}: ${shown.join(", ")}`,
+      detail: wrong.length === 0 ? `${pins.size} pins of ${path20.basename(ctx.pinsFile)} installed; torch ${found.packages.torch ?? "missing"}` : `differs from ${ctx.pinsFile}: ${shown.join(", ")}`,
       data: { python: found.python, packages: found.packages, pins: Object.fromEntries(pins) }
     };
   }
@@ -22902,7 +23164,7 @@ var stagesImportCheck = {
     const modules = STAGES.map((s) => `pte_stages.${s}`);
     const res = await execa(ctx.python, ["-c", `import ${modules.join(", ")}`], {
       reject: false,
-      env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path17.delimiter) },
+      env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path20.delimiter) },
       timeout: 6e5
     });
     if (res.exitCode === 0) return { status: "pass", detail: `${modules.length} stage modules import` };
@@ -22930,8 +23192,8 @@ async function checkHealth(ctx, meta, checks) {
     }
   }
   let maintenance = null;
-  if (ctx.maintenanceFile !== null && existsSync4(ctx.maintenanceFile)) {
-    const text = await readFile4(ctx.maintenanceFile, "utf8").catch(() => "");
+  if (ctx.maintenanceFile !== null && existsSync5(ctx.maintenanceFile)) {
+    const text = await readFile5(ctx.maintenanceFile, "utf8").catch(() => "");
     maintenance = text.split("\n")[0]?.trim() || `${ctx.maintenanceFile} exists`;
   }
   return {
@@ -22946,16 +23208,16 @@ async function checkHealth(ctx, meta, checks) {
 }
 
 // actions/src/health/smoke.ts
-import { mkdtemp as mkdtemp3, readFile as readFile6, rm as rm4 } from "node:fs/promises";
+import { mkdtemp as mkdtemp3, readFile as readFile7, rm as rm6 } from "node:fs/promises";
 import os4 from "node:os";
-import path19 from "node:path";
+import path22 from "node:path";
 
 // actions/src/pipeline/cache.ts
-import { mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir3, readFile as readFile5, rename, rm as rm3, stat as stat2, utimes, writeFile as writeFile3 } from "node:fs/promises";
-import path18 from "node:path";
+import { mkdir as mkdir4, mkdtemp as mkdtemp2, readdir as readdir5, readFile as readFile6, rename as rename3, rm as rm5, stat as stat4, utimes as utimes2, writeFile as writeFile4 } from "node:fs/promises";
+import path21 from "node:path";
 var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
 async function fingerprintToolchain(args) {
-  const pins = await readFile5(args.pinsFile, "utf8");
+  const pins = await readFile6(args.pinsFile, "utf8");
   const probe = await execa(args.python, ["-c", PROBE], { reject: false });
   if (probe.exitCode !== 0) {
     throw new InfrastructureError(
@@ -22976,7 +23238,7 @@ var BuildCache = class {
   }
   /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
   entryDir(kind, key) {
-    return path18.join(this.root, "entries", kind, key.slice(0, 2), key);
+    return path21.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -22988,21 +23250,21 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile5(path18.join(dir, "result.json"), "utf8");
+      text = await readFile6(path21.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
     try {
-      const result = parseJson(stageResult, text, path18.join(dir, "result.json"));
+      const result = parseJson(stageResult, text, path21.join(dir, "result.json"));
       if (result.status !== "ok" || result.stage !== stage)
         throw new ValidationError(dir, [], "not a successful entry");
       const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
       for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat2(path18.join(dir, a2.path));
+        const s = await stat4(path21.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
       const now = /* @__PURE__ */ new Date();
-      await utimes(dir, now, now).catch(() => void 0);
+      await utimes2(dir, now, now).catch(() => void 0);
       return { dir, result, data };
     } catch {
       await this.evict(dir);
@@ -23011,9 +23273,9 @@ var BuildCache = class {
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
   async tempDir(kind) {
-    const tmp = path18.join(this.root, "tmp");
-    await mkdir2(tmp, { recursive: true });
-    return mkdtemp2(path18.join(tmp, `${kind}-`));
+    const tmp = path21.join(this.root, "tmp");
+    await mkdir4(tmp, { recursive: true });
+    return mkdtemp2(path21.join(tmp, `${kind}-`));
   }
   /**
    * A cached build that is not a stage (so has no result.json to validate): its folder when every
@@ -23024,7 +23286,7 @@ var BuildCache = class {
   async lookupFolder(kind, key, files, verify = async () => true) {
     const dir = this.entryDir(kind, key);
     for (const f of files) {
-      const s = await stat2(path18.join(dir, f)).catch(() => null);
+      const s = await stat4(path21.join(dir, f)).catch(() => null);
       if (s === null || !s.isFile()) return null;
     }
     if (await verify(dir).catch(() => false)) return dir;
@@ -23045,18 +23307,18 @@ var BuildCache = class {
   }
   async publishEntry(kind, key, builtDir, material) {
     const dir = this.entryDir(kind, key);
-    await writeFile3(
-      path18.join(builtDir, "cache-entry.json"),
+    await writeFile4(
+      path21.join(builtDir, "cache-entry.json"),
       `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
-    await mkdir2(path18.dirname(dir), { recursive: true });
+    await mkdir4(path21.dirname(dir), { recursive: true });
     try {
-      await rename(builtDir, dir);
+      await rename3(builtDir, dir);
     } catch (err) {
       const code = err.code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
-      await rm3(builtDir, { recursive: true, force: true });
+      await rm5(builtDir, { recursive: true, force: true });
     }
     return dir;
   }
@@ -23065,19 +23327,19 @@ var BuildCache = class {
    * they could publish or move them. Only old ones: a young folder may be another run's live build.
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path18.join(this.root, "tmp");
-    const names2 = await readdir3(tmp).catch(() => []);
+    const tmp = path21.join(this.root, "tmp");
+    const names2 = await readdir5(tmp).catch(() => []);
     for (const name of names2) {
-      const s = await stat2(path18.join(tmp, name)).catch(() => null);
+      const s = await stat4(path21.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm3(path18.join(tmp, name), { recursive: true, force: true });
+        await rm5(path21.join(tmp, name), { recursive: true, force: true });
     }
   }
   /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
   async evict(dir) {
     const aside = `${dir}.evicted-${process.pid}-${Date.now()}`;
-    await rename(dir, aside).catch(() => void 0);
-    await rm3(aside, { recursive: true, force: true });
+    await rename3(dir, aside).catch(() => void 0);
+    await rm5(aside, { recursive: true, force: true });
   }
 };
 
@@ -23098,7 +23360,7 @@ async function runSmoke(python2, args, timeout) {
   const res = await execa(python2, ["-m", "pte_stages.probes.smoke", ...args], {
     reject: false,
     timeout,
-    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path19.delimiter) }
+    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path22.delimiter) }
   });
   if (res.exitCode === void 0 && !res.timedOut && res.signal === void 0) {
     throw new Error(`cannot start ${python2}: ${res.shortMessage}`);
@@ -23110,13 +23372,13 @@ async function smokeKey(pythonPath, pinsFile) {
   const fingerprint = await fingerprintToolchain({
     python: pythonPath,
     pinsFile,
-    stagesPackageDir: path19.join(STAGES_DIR, "pte_stages")
+    stagesPackageDir: path22.join(STAGES_DIR, "pte_stages")
   });
   return sha256Text(canonicalJson({ kind: "smoke", toolchain: fingerprint }));
 }
 async function intact(dir) {
-  const meta = JSON.parse(await readFile6(path19.join(dir, "smoke.json"), "utf8"));
-  return meta.pte_sha256 === await sha256File(path19.join(dir, "smoke.pte"));
+  const meta = JSON.parse(await readFile7(path22.join(dir, "smoke.json"), "utf8"));
+  return meta.pte_sha256 === await sha256File(path22.join(dir, "smoke.pte"));
 }
 async function built(python2, pinsFile, cache, scratch) {
   const key = cache === null ? null : await smokeKey(python2, pinsFile);
@@ -23127,7 +23389,7 @@ async function built(python2, pinsFile, cache, scratch) {
   const out = cache === null ? scratch : await cache.tempDir("smoke");
   const res = await runSmoke(python2, ["build", "--out", out], BUILD_TIMEOUT_MS);
   if (res.exitCode !== 0) {
-    if (cache !== null) await rm4(out, { recursive: true, force: true });
+    if (cache !== null) await rm6(out, { recursive: true, force: true });
     return { error: `the smoke .pte does not build: ${tail(String(res.stderr)) || res.shortMessage}` };
   }
   if (cache === null || key === null) return { dir: out, cache: "off" };
@@ -23136,7 +23398,7 @@ async function built(python2, pinsFile, cache, scratch) {
 var smokeCheck = {
   name: "smoke-pte",
   async run(ctx) {
-    const scratch = await mkdtemp3(path19.join(os4.tmpdir(), "pte-farm-smoke-"));
+    const scratch = await mkdtemp3(path22.join(os4.tmpdir(), "pte-farm-smoke-"));
     try {
       const b = await built(
         ctx.python,
@@ -23169,13 +23431,13 @@ var smokeCheck = {
         data
       };
     } finally {
-      await rm4(scratch, { recursive: true, force: true });
+      await rm6(scratch, { recursive: true, force: true });
     }
   }
 };
 
 // actions/src/health/thermal.ts
-import path20 from "node:path";
+import path23 from "node:path";
 var deviceProbe = obj({
   schema: literal("pte-farm/device-probe@1"),
   platform: str,
@@ -23199,7 +23461,7 @@ async function readDeviceProbe(python2, opts = {}) {
       timeout: 3e4,
       env: {
         ...opts.env,
-        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path20.delimiter)
+        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path23.delimiter)
       }
     }
   );
@@ -23321,10 +23583,27 @@ async function checkDevice(opts) {
     );
   }
   const store = opts.history === void 0 ? null : openStore(opts.history);
+  let python2 = opts.python;
+  let pinsFile = toolchain2.requirements;
+  if (opts.lock !== void 0) {
+    const env = await ensureEnv(opts.lock, {
+      python: opts.python,
+      logger: silentLogger,
+      logFile: path24.join(opts.outDir, "toolchains.log")
+    }).catch((err) => {
+      throw err instanceof ToolchainIncompatibleError ? new InfrastructureError(err.message) : err;
+    });
+    python2 = env.python;
+    pinsFile = path24.join(env.dir, "requirements.lock.txt");
+  } else if (toolchain2.channel !== null) {
+    throw new ConfigurationError(
+      `${labels.toolchain}: toolchain ${toolchain2.name} is a channel: pass its lock (pte-farm toolchain resolve ${toolchain2.name} --out LOCK.json), so the check knows which versions it must find`
+    );
+  }
   const report = await checkHealth(
     {
-      python: opts.python,
-      pinsFile: toolchain2.requirements,
+      python: python2,
+      pinsFile,
       diskPath: opts.outDir,
       minFreeDiskMb: opts.minFreeDiskMb,
       minFreeMemoryMb: opts.minFreeMemoryMb,
@@ -23337,9 +23616,9 @@ async function checkDevice(opts) {
     { device: device2.name, toolchain: toolchain2.name },
     opts.checks ?? DEVICE_CHECKS
   );
-  await mkdir3(opts.outDir, { recursive: true });
-  const file = path21.join(opts.outDir, "health.json");
-  await writeFile4(file, `${JSON.stringify(report, null, 2)}
+  await mkdir5(opts.outDir, { recursive: true });
+  const file = path24.join(opts.outDir, "health.json");
+  await writeFile5(file, `${JSON.stringify(report, null, 2)}
 `);
   const stored = store === null ? null : (await store.appendHealth([report]))[0] ?? null;
   return { report, file, stored };
@@ -23363,7 +23642,7 @@ ${rows.join("\n")}
 }
 
 // actions/src/action-runs/io.ts
-import path22 from "node:path";
+import path25 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os5 from "os";
@@ -23497,7 +23776,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-var { access, appendFile, writeFile: writeFile5 } = promises;
+var { access, appendFile: appendFile2, writeFile: writeFile6 } = promises;
 var SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY";
 var Summary = class {
   constructor() {
@@ -23554,7 +23833,7 @@ var Summary = class {
     return __awaiter(this, void 0, void 0, function* () {
       const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
       const filePath = yield this.filePath();
-      const writeFunc = overwrite ? writeFile5 : appendFile;
+      const writeFunc = overwrite ? writeFile6 : appendFile2;
       yield writeFunc(filePath, this._buffer, { encoding: "utf8" });
       return this.emptyBuffer();
     });
@@ -23757,7 +24036,7 @@ import os7 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir4, open, readdir: readdir4, rename: rename2, rm: rm5, rmdir, stat: stat3, symlink, unlink: unlink2 } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir6, open, readdir: readdir6, rename: rename4, rm: rm7, rmdir, stat: stat5, symlink, unlink: unlink2 } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -23826,21 +24105,6 @@ var manifest = obj({
   backend: record(unknownValue),
   created_at: str
 });
-
-// actions/src/pipeline/cache-prune.ts
-var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
-var UNITS = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tib: 1024 ** 4
-};
 
 // actions/src/pipeline/step-notes.ts
 var stepNote = obj({
@@ -24300,9 +24564,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path22.resolve(workspace, v);
+      return v === "" ? "" : path25.resolve(workspace, v);
     },
-    requiredPath: (name) => path22.resolve(workspace, required(name)),
+    requiredPath: (name) => path25.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);

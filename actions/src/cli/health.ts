@@ -13,6 +13,7 @@ import { HEALTH_DEFAULTS } from "../health/defaults.ts";
 import { storedDeviceStates } from "../health/device-states.ts";
 import type { DeviceStates } from "../health/quarantine.ts";
 import { checkDevice, healthMarkdown, healthProblem } from "../health/run.ts";
+import { readLock } from "../toolchain/lock.ts";
 import { usageErrors } from "./args.ts";
 
 export const HEALTH_USAGE = `pte-farm health --device NAME [options]
@@ -24,6 +25,8 @@ export const HEALTH_USAGE = `pte-farm health --device NAME [options]
   --min-free-memory-mb N   (default ${HEALTH_DEFAULTS.minFreeMemoryMb})
   --maintenance-file FILE  present: the device is in maintenance (default ${HEALTH_DEFAULTS.maintenanceFile})
   --history STORE          append the report to a history store; a good one lifts the device's quarantine
+  --lock FILE              a channel toolchain's lock (pte-farm toolchain resolve): checked in the lock's
+                           environment, against its exact versions (required for a channel)
   --json                   print the report (pte-farm/health@1) instead of a table
   checks: disk, memory, temperature, throttle, toolchain, stages-import, smoke-pte (built once per
   toolchain into the build cache, run every time); exit 0 good, 3 bad, unknown or maintenance, 2 bad input
@@ -55,6 +58,7 @@ export async function healthCli(argv: string[], logger: Logger): Promise<ExitCod
         "min-free-memory-mb": { type: "string" },
         "maintenance-file": { type: "string" },
         history: { type: "string" },
+        lock: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -87,6 +91,7 @@ export async function healthCli(argv: string[], logger: Logger): Promise<ExitCod
     ),
     maintenanceFile: maintenanceFile === "" ? null : maintenanceFile,
     ...(values.history === undefined ? {} : { history: values.history }),
+    ...(values.lock === undefined ? {} : { lock: await readLock(values.lock) }),
     labels: { device: "--device", toolchain: "--toolchain" },
   });
   logger.info(values.json ? JSON.stringify(report, null, 2) : healthMarkdown(report));

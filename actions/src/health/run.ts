@@ -8,8 +8,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { unknownName } from "../../../matrix/load.ts";
 import type { Farm } from "../../../matrix/types.ts";
-import { ConfigurationError } from "../core/errors.ts";
+import { ConfigurationError, InfrastructureError } from "../core/errors.ts";
+import { silentLogger } from "../core/logger.ts";
 import { openStore } from "../history/open.ts";
+import { ensureEnv } from "../toolchain/envs.ts";
+import type { Lock } from "../toolchain/lock.ts";
+import { ToolchainIncompatibleError } from "../toolchain/resolve.ts";
 import {
   checkHealth,
   diskCheck,
@@ -51,6 +55,8 @@ export interface DeviceHealthOptions {
   /** How the caller names its device and toolchain inputs, for error messages (`--device`, `input device`). */
   labels?: { device: string; toolchain: string };
   checks?: readonly HealthCheck[];
+  /** The lock of a channel toolchain (required for one): checked in its environment, against its versions. */
+  lock?: Lock;
 }
 
 export interface DeviceHealth {
@@ -77,10 +83,28 @@ export async function checkDevice(opts: DeviceHealthOptions): Promise<DeviceHeal
   }
   // Open the store first: a bad --history is bad input, and should not wait for the smoke build.
   const store = opts.history === undefined ? null : openStore(opts.history);
+  // A channel is checked in its lock's environment, against the lock's exact versions.
+  let python = opts.python;
+  let pinsFile = toolchain.requirements;
+  if (opts.lock !== undefined) {
+    const env = await ensureEnv(opts.lock, {
+      python: opts.python,
+      logger: silentLogger,
+      logFile: path.join(opts.outDir, "toolchains.log"),
+    }).catch((err: unknown) => {
+      throw err instanceof ToolchainIncompatibleError ? new InfrastructureError(err.message) : err;
+    });
+    python = env.python;
+    pinsFile = path.join(env.dir, "requirements.lock.txt");
+  } else if (toolchain.channel !== null) {
+    throw new ConfigurationError(
+      `${labels.toolchain}: toolchain ${toolchain.name} is a channel: pass its lock (pte-farm toolchain resolve ${toolchain.name} --out LOCK.json), so the check knows which versions it must find`,
+    );
+  }
   const report = await checkHealth(
     {
-      python: opts.python,
-      pinsFile: toolchain.requirements,
+      python,
+      pinsFile,
       diskPath: opts.outDir,
       minFreeDiskMb: opts.minFreeDiskMb,
       minFreeMemoryMb: opts.minFreeMemoryMb,
