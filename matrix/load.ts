@@ -49,6 +49,13 @@ export async function loadFarm(file: string, opts: LoadOptions = {}): Promise<Fa
 export function resolve(file: string, data: FarmFile): Farm {
   const abs = (p: string) => path.resolve(REPO_ROOT, p);
   const names = <K extends Dimension>(key: K) => Object.keys(data[key]);
+  // What a cell set that omits a dimension means: every name, but the canaries' own recipes and backends.
+  const everyName = (key: Dimension) =>
+    names(key).filter((n) => {
+      if (key === "recipes") return data.recipes[n]?.canary !== true;
+      if (key === "backends") return data.backends[n]?.canary !== true;
+      return true;
+    });
   const defaultBuildArch = (arch: Arch): BuildArch => (arch === "arm64" ? "arm64" : "x86_64");
   return {
     file,
@@ -79,13 +86,20 @@ export function resolve(file: string, data: FarmFile): Farm {
           gate: r.gate ?? null,
           backends: r.backends ?? null,
           spec: { scheme: r.scheme, ...r.params, name },
+          canary: r.canary ?? false,
         },
       ]),
     ),
     backends: new Map(
       Object.entries(data.backends).map(([name, b]) => [
         name,
-        { name, kind: b.kind, targets: b.targets, spec: { kind: b.kind, ...b.options, name } },
+        {
+          name,
+          kind: b.kind,
+          targets: b.targets,
+          spec: { kind: b.kind, ...b.options, name },
+          canary: b.canary ?? false,
+        },
       ]),
     ),
     devices: new Map(
@@ -123,7 +137,7 @@ export function resolve(file: string, data: FarmFile): Farm {
     cellSets: new Map(
       Object.entries(data.cell_sets).map(([name, s]) => [
         name,
-        Object.fromEntries(DIMENSIONS.map((d) => [d, s[d] ?? names(d)])) as CellSet,
+        Object.fromEntries(DIMENSIONS.map((d) => [d, s[d] ?? everyName(d)])) as CellSet,
       ]),
     ),
     include: data.include ?? [],

@@ -39,6 +39,8 @@ export interface RecipeDef {
   backends: string[] | null;
   /** What the stages receive as `spec.recipe`: `{scheme, ...params, name}`. */
   spec: Record<string, unknown> & { name: string; scheme: string };
+  /** For canaries only: left out of a cell set that omits recipes. */
+  canary: boolean;
 }
 export interface BackendDef {
   name: string;
@@ -46,6 +48,8 @@ export interface BackendDef {
   targets: { drivers?: Driver[]; arch?: Arch[]; devices?: string[] };
   /** What the stages receive as `spec.backend`: `{kind, ...options, name}`. */
   spec: Record<string, unknown> & { name: string; kind: string };
+  /** For canaries only: left out of a cell set that omits backends. */
+  canary: boolean;
 }
 export interface DeviceDef {
   name: string;

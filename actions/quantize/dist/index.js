@@ -8240,11 +8240,23 @@ var recipe = closed({
   scheme: documented(nonEmptyStr, "the stages' recipe registry key (stages/pte_stages/recipes.py)"),
   params: optional(documented(record(unknownValue), "handed to the stages as spec.recipe, verbatim")),
   backends: optional(documented(nameList, "the backends this recipe suits (default: all)")),
+  canary: optional(
+    documented(
+      bool,
+      "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
+    )
+  ),
   gate: optional(gatePolicy)
 });
 var backend = closed({
   kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
   options: optional(documented(record(unknownValue), "handed to the stages as spec.backend, verbatim")),
+  canary: optional(
+    documented(
+      bool,
+      "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
+    )
+  ),
   targets: documented(
     closed({
       drivers: optional(arr(literal(...DRIVERS))),
@@ -17619,6 +17631,11 @@ async function loadFarm(file, opts = {}) {
 function resolve(file, data) {
   const abs = (p) => path20.resolve(REPO_ROOT, p);
   const names3 = (key) => Object.keys(data[key]);
+  const everyName = (key) => names3(key).filter((n2) => {
+    if (key === "recipes") return data.recipes[n2]?.canary !== true;
+    if (key === "backends") return data.backends[n2]?.canary !== true;
+    return true;
+  });
   const defaultBuildArch = (arch2) => arch2 === "arm64" ? "arm64" : "x86_64";
   return {
     file,
@@ -17648,14 +17665,21 @@ function resolve(file, data) {
           quantized: r.scheme !== "fp32",
           gate: r.gate ?? null,
           backends: r.backends ?? null,
-          spec: { scheme: r.scheme, ...r.params, name }
+          spec: { scheme: r.scheme, ...r.params, name },
+          canary: r.canary ?? false
         }
       ])
     ),
     backends: new Map(
       Object.entries(data.backends).map(([name, b]) => [
         name,
-        { name, kind: b.kind, targets: b.targets, spec: { kind: b.kind, ...b.options, name } }
+        {
+          name,
+          kind: b.kind,
+          targets: b.targets,
+          spec: { kind: b.kind, ...b.options, name },
+          canary: b.canary ?? false
+        }
       ])
     ),
     devices: new Map(
@@ -17693,7 +17717,7 @@ function resolve(file, data) {
     cellSets: new Map(
       Object.entries(data.cell_sets).map(([name, s]) => [
         name,
-        Object.fromEntries(DIMENSIONS.map((d) => [d, s[d] ?? names3(d)]))
+        Object.fromEntries(DIMENSIONS.map((d) => [d, s[d] ?? everyName(d)]))
       ])
     ),
     include: data.include ?? [],

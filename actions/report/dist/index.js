@@ -31438,11 +31438,23 @@ var recipe = closed({
   scheme: documented(nonEmptyStr, "the stages' recipe registry key (stages/pte_stages/recipes.py)"),
   params: optional(documented(record(unknownValue), "handed to the stages as spec.recipe, verbatim")),
   backends: optional(documented(nameList, "the backends this recipe suits (default: all)")),
+  canary: optional(
+    documented(
+      bool,
+      "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
+    )
+  ),
   gate: optional(gatePolicy2)
 });
 var backend = closed({
   kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
   options: optional(documented(record(unknownValue), "handed to the stages as spec.backend, verbatim")),
+  canary: optional(
+    documented(
+      bool,
+      "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
+    )
+  ),
   targets: documented(
     closed({
       drivers: optional(arr(literal(...DRIVERS))),
