@@ -189,6 +189,8 @@ export async function bisect(opts: BisectOptions): Promise<BisectRecord> {
     return { lock, companions };
   };
 
+  /** The index's release lists the search read, so the record counts releases without asking again. */
+  const listedReleases = new Map<string, Awaited<ReturnType<typeof releasedVersions>>>();
   const search = new Search(
     {
       async step(name, version) {
@@ -228,6 +230,7 @@ export async function bisect(opts: BisectOptions): Promise<BisectRecord> {
       },
       async versions(name) {
         const r = await releasedVersions(opts.python, name);
+        listedReleases.set(name, r);
         if (!r.ok)
           throw new InfrastructureError(
             `bisect: cannot list the releases of ${name}: ${r.output.trim().split("\n").slice(-3).join(" ")}`,
@@ -249,7 +252,9 @@ export async function bisect(opts: BisectOptions): Promise<BisectRecord> {
   );
   const change = changes.find((c) => c.name === pkg);
   const listed =
-    change?.from != null && change.to != null ? await releasedVersions(opts.python, change.name) : null;
+    change?.from != null && change.to != null
+      ? (listedReleases.get(change.name) ?? (await releasedVersions(opts.python, change.name)))
+      : null;
   const firstBadLock =
     outcome.kind === "found"
       ? steps.find((s) => s.package === pkg && s.version === outcome.firstBad && s.verdict === "bad")
