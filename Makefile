@@ -31,14 +31,32 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup postgresql typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bundle workflows readme-example clean
+.PHONY: demo test setup postgresql arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bundle workflows readme-example clean
 
 demo: setup
 	node actions/src/cli/pte-farm.ts run
 
 test: setup typecheck lint vitest pytest
 
-setup: $(VENV_STAMP) node_modules/.stamp postgresql
+setup: $(VENV_STAMP) node_modules/.stamp postgresql arm64-env
+
+# The emulated Pi 5 (device pi5-emu): ExecuTorch's aarch64 runtime under QEMU user mode, in an arm64
+# environment built once per pins hash (runners/pi5-emu/build_env.py) and reused while they hold.
+ARM64_ENV := .cache/emu/$(shell $(PYTHON) runners/pi5-emu/build_env.py --print-id)
+export PTE_FARM_ARM64_ENV := $(CURDIR)/$(ARM64_ENV)
+EMU_TOOLS := qemu-aarch64-static debootstrap aarch64-linux-gnu-as
+
+arm64-env: $(ARM64_ENV)/env.json
+
+$(ARM64_ENV)/env.json: $(VENV_STAMP)
+	@for t in $(EMU_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$${missing:-}" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    qemu-user-static debootstrap binutils-aarch64-linux-gnu >/dev/null; \
+	fi
+	$(PY) runners/pi5-emu/build_env.py --python $(PY) --out .cache/emu
 
 # The history store's tests start a throwaway PostgreSQL server of their own
 # (tests/helpers/postgres.ts) from Debian's package, installed here when it is missing.
