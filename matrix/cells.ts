@@ -152,7 +152,12 @@ export function selectCells(
 ): Selected {
   if (globs === undefined) {
     const { cells, skipped } = cellSet(farm, farm.runSet);
-    const here = (c: Cell) => c.device.local && c.device.os === machine.os && c.device.arch === machine.arch;
+    // An emulated device runs on any Linux x86_64 machine (QEMU user mode); the others on their own os/arch.
+    const here = (c: Cell) =>
+      c.device.local &&
+      (c.device.emulation !== null
+        ? machine.os === "linux" && machine.arch === "x86_64"
+        : c.device.os === machine.os && c.device.arch === machine.arch);
     const local = cells.filter(here);
     if (local.length === 0) {
       throw new ConfigurationError(

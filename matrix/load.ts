@@ -118,6 +118,7 @@ export function resolve(file: string, data: FarmFile): Farm {
           thermal: d.thermal,
           forkPrs: d.fork_prs,
           local: d.local ?? false,
+          emulation: d.emulation === undefined ? null : { qemuCpu: d.emulation.qemu_cpu },
         },
       ]),
     ),

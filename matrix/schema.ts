@@ -185,6 +185,14 @@ const device = closed({
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`"),
   ),
+  emulation: optional(
+    documented(
+      closed({
+        qemu_cpu: documented(nonEmptyStr, "the QEMU CPU model (`qemu-aarch64-static -cpu help` lists them)"),
+      }),
+      "an instruction set under QEMU user mode on a Linux x86_64 host: correctness counts, timings never do",
+    ),
+  ),
 });
 
 const kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });

@@ -65,6 +65,8 @@ export interface DeviceDef {
   thermal: { cooldown_below_c: number; max_wait_s: number } | null;
   forkPrs: boolean;
   local: boolean;
+  /** An instruction set under QEMU user mode (the `arch` on an x86_64 host); null: real hardware. */
+  emulation: { qemuCpu: string } | null;
 }
 export interface ToolchainDef {
   name: string;

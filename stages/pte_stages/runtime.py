@@ -21,6 +21,11 @@ from .contract import InfraError, Spec, sha256_file, toolchain_versions
 CHECKED_PACKAGES = ("torch", "executorch")
 
 
+def _release(version: Any) -> Any:
+    """A PEP 440 version without its local label (``2.13.0+cpu`` → ``2.13.0``)."""
+    return version.split("+", 1)[0] if isinstance(version, str) else version
+
+
 def check_artefact(pte: Path, manifest: dict[str, Any]) -> None:
     """Refuse a ``.pte`` that is not the one its manifest describes, or was built elsewhere."""
     want = manifest.get("pte", {}).get("sha256")
@@ -33,7 +38,9 @@ def check_artefact(pte: Path, manifest: dict[str, Any]) -> None:
         )
     here = toolchain_versions()
     built = manifest.get("toolchain", {})
-    diff = [p for p in CHECKED_PACKAGES if built.get(p) != here.get(p)]
+    # The release, not the build variant: torch 2.13.0+cpu (x86_64) and 2.13.0+cu130 (the index's
+    # aarch64 wheel) are one release, and a .pte from either runs on the other.
+    diff = [p for p in CHECKED_PACKAGES if _release(built.get(p)) != _release(here.get(p))]
     if diff:
         pairs = ", ".join(f"{p} {built.get(p)} (build) vs {here.get(p)} (this device)" for p in diff)
         raise InfraError(

@@ -3,6 +3,7 @@
  * cell, and `summary.md`. Returns the exit code; throws ConfigurationError / InfrastructureError
  * for problems before any cell runs (the CLI's `main` turns those into exit codes).
  */
+
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
@@ -15,6 +16,7 @@ import { ConfigurationError, type ExitCode, InfrastructureError } from "../core/
 import type { Logger } from "../core/logger.ts";
 import { displayPath, KNOWN_ISSUES_FILE, REPO_ROOT, STAGES_DIR } from "../core/paths.ts";
 import type { DriverSettings } from "../drivers/driver.ts";
+import { checkEmulatedDevices } from "../drivers/emulation.ts";
 import { openStore } from "../history/open.ts";
 import { exitCodeFor } from "../records/build.ts";
 import { gitSha, hostDeviceInfo } from "../records/host-info.ts";
@@ -157,8 +159,14 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
   }
   // A Pi 5 cell reproduced on a laptop exercises the same build and gate, but its timings are the laptop's.
   const here = thisMachine();
+  checkEmulatedDevices(cells);
   for (const d of new Set(cells.map((c) => c.device))) {
-    if (d.os !== here.os || d.arch !== here.arch) {
+    if (d.emulation !== null) {
+      logger.warn(
+        `device ${d.name} is emulated (${d.arch} ${d.emulation.qemuCpu} under QEMU user mode): its tokens and gate ` +
+          "count; its timings are QEMU's, never the board's",
+      );
+    } else if (d.os !== here.os || d.arch !== here.arch) {
       logger.warn(
         `device ${d.name} is ${d.os} ${d.arch} but this machine is ${here.os} ${here.arch}: its cells run here, ` +
           "so their tokens and gate are meaningful and their timings are this machine's",

@@ -3,6 +3,7 @@
  * the same run, or run for real — with a progress line at start and finish, and, on failure, the
  * message, known-issue triage and a reproduce line already worked out.
  */
+
 import { cp, mkdir, readFile, rename, rm, symlink } from "node:fs/promises";
 import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
@@ -10,6 +11,7 @@ import type { KnownIssue } from "../../../matrix/known-issues.ts";
 import { canonicalJson, sha256Text } from "../core/hashing.ts";
 import type { Logger } from "../core/logger.ts";
 import { displayPath, inRunOutput, portablePython } from "../core/paths.ts";
+import { executeCommand } from "../drivers/emulation.ts";
 import { platformId } from "../records/host-info.ts";
 import type { RunRecord, StageOutcomeKind } from "../schemas/run-record.ts";
 import type { StageName, StageResult, StageSpec, ToolchainVersions } from "../schemas/stage.ts";
@@ -193,7 +195,8 @@ export class StepRunner {
       `${clock()}  ${spec.stage.padEnd(9)} ${label}  started${cacheState === "miss" ? " (cache miss)" : ""}`,
     );
     const outcome: StageOutcome = await runStage(spec.stage, {
-      command: this.opts.command,
+      // An emulated device's execute stage runs the arm64 runtime under QEMU (drivers/emulation.ts).
+      command: spec.stage === "execute" ? executeCommand(this.opts.command, cell) : this.opts.command,
       spec,
       dir,
       timeoutMs: this.opts.timeoutMs,
