@@ -3,7 +3,9 @@
  * `pte-farm run`): one table row per cell, then a note per failure with its known-issue triage.
  * Pure: records in, markdown out.
  */
+
 import { describeDivergence } from "../actions/src/gate/policy.ts";
+import { timingCounts } from "../actions/src/records/emulated.ts";
 import { cleanSamples, flaggedCount, median } from "../actions/src/records/samples.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { CACHEABLE_STAGES } from "../actions/src/schemas/stage.ts";
@@ -14,7 +16,10 @@ export { median };
 function metric(record: RunRecord, name: string, digits: number): string {
   const m = median(cleanSamples(record.metrics[name]));
   const flagged = flaggedCount(record.metrics[name]);
-  return m === null ? "—" : `${m.toFixed(digits)}${flagged === 0 ? "" : ` (${flagged} flagged)`}`;
+  if (m === null) return "—";
+  // QEMU's timing, shown for what it is: never the board's speed (records/emulated.ts).
+  const emulated = timingCounts(record, name) ? "" : " (emulated)";
+  return `${m.toFixed(digits)}${flagged === 0 ? "" : ` (${flagged} flagged)`}${emulated}`;
 }
 
 /** Decode tokens/s over the memory-bandwidth bound, e.g. "41%"; "—" when the bandwidth is unknown. */

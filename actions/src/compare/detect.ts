@@ -7,6 +7,7 @@
  * issue costs a maintainer's morning.
  */
 
+import { timingCounts } from "../records/emulated.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import { type ChangePointOptions, detectChangePoints } from "../stats/changepoint.ts";
 import { type NoiseFloor, noiseFloor } from "../stats/noise-floor.ts";
@@ -49,7 +50,7 @@ export interface Detection {
 /** Clean reps of one metric of a record (flagged reps dropped). */
 export function cleanSamples(r: RunRecord, metric: string): number[] {
   const m = r.metrics[metric];
-  if (m === undefined) return [];
+  if (m === undefined || !timingCounts(r, metric)) return [];
   return m.samples.filter((_, i) => !isExcluded(m.sample_flags?.[i]));
 }
 

@@ -10,6 +10,7 @@
 
 import { ConfigurationError } from "../core/errors.ts";
 import type { Infer } from "../core/validate.ts";
+import { EMULATED_NOTE, timingCounts } from "../records/emulated.ts";
 import type { comparison, Verdict } from "../schemas/comparison.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import type { FragmentationReport, Metric } from "../schemas/stage.ts";
@@ -188,6 +189,10 @@ export function compareRecords(base: RunRecord, head: RunRecord, config: Compare
     const b = base.metrics[name];
     if (b === undefined) {
       notes.push(`${name}: only the head has it`);
+      continue;
+    }
+    if (!timingCounts(base, name) || !timingCounts(head, name)) {
+      notes.push(`${name}: ${EMULATED_NOTE}`);
       continue;
     }
     metrics[name] = compareMetric(b, h, paired, settingsFor(config, name, head.cell.device));

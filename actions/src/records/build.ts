@@ -102,7 +102,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
     })),
     gate: f.gate,
     roofline:
-      f.execute === null
+      f.execute === null || f.cell.device.emulation !== null
         ? null
         : roofline(
             median(cleanSamples(f.execute.metrics.decode_tokens_per_sec)),

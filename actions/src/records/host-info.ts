@@ -2,9 +2,11 @@
  * What the run record says about the machine: device info, readable telemetry, the git sha.
  * Host-only for now; the Pi 5 / M1 runners will read the same fields their own way.
  */
+
 import { readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import { execa } from "execa";
+import { emulatorVersion } from "../drivers/emulation.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 
 export type DeviceInfo = RunRecord["device"];
@@ -21,18 +23,34 @@ export function platformId(): string {
   return `${process.platform}-${process.arch}`;
 }
 
-export async function hostDeviceInfo(device: { runner: string; board: string }): Promise<DeviceInfo> {
+export async function hostDeviceInfo(device: {
+  runner: string;
+  board: string;
+  arch?: string;
+  emulation?: { qemuCpu: string } | null;
+}): Promise<DeviceInfo> {
   const cpus = os.cpus();
-  return {
+  const hostCpu = cpus[0]?.model.trim() ?? "unknown";
+  const info: DeviceInfo = {
     runner: device.runner,
     board: device.board,
     hostname: os.hostname(),
     os: await osName(),
     kernel: `${os.type()} ${os.release()}`,
     arch: os.arch(),
-    cpu: cpus[0]?.model.trim() ?? "unknown",
+    cpu: hostCpu,
     cpus: cpus.length,
     memory_mb: Math.round(os.totalmem() / 2 ** 20),
+  };
+  const emu = device.emulation ?? null;
+  if (emu === null) return info;
+  // The guest's instruction set, on this host: which QEMU, which CPU model, on what.
+  const qemu = emulatorVersion();
+  return {
+    ...info,
+    arch: device.arch ?? info.arch,
+    cpu: `${emu.qemuCpu} under ${qemu} on ${hostCpu}`,
+    emulation: { qemu, cpu_model: emu.qemuCpu, host_arch: os.arch() },
   };
 }
 

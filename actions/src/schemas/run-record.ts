@@ -143,6 +143,8 @@ export const runRecord = obj({
     cpu: str,
     cpus: nonNegInt,
     memory_mb: nonNegInt,
+    /** OPTIONAL (issue 14): set when the device is an instruction set under QEMU user mode; its timings are not speed. */
+    emulation: optional(obj({ qemu: str, cpu_model: str, host_arch: str })),
   }),
   /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
   telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
