@@ -39,7 +39,7 @@ describe("pte-farm validate", () => {
   it("accepts the shipped farm and says what it covers", async () => {
     const res = await validate(DEFAULT_MATRIX);
     expect(res.exitCode, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/matrix\/farm\.yml: valid\. 6 devices, 6 models, 5 recipes, 7 backends/);
+    expect(res.stdout).toMatch(/matrix\/farm\.yml: valid\. 7 devices, 6 models, 5 recipes, 7 backends/);
     expect(res.stdout).toMatch(/cell sets: host 9, nightly \d+ \(\+\d+ skipped\), release \d+/);
   });
 
@@ -68,7 +68,7 @@ describe("pte-farm validate", () => {
     const res = await validate(file);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain(
-      `farm.yml:${pos(text, "pi6")}: unknown device "pi6"; known devices: host-x86_64, host-arm64, pi5, m1, corstone-300-u55, corstone-320-u85`,
+      `farm.yml:${pos(text, "pi6")}: unknown device "pi6"; known devices: host-x86_64, host-arm64, pi5, pi5-emu, m1, corstone-300-u55, corstone-320-u85`,
     );
   });
 

@@ -38,6 +38,7 @@ describe("build jobs", () => {
     expect(arm?.cells).toEqual([
       "tiny-llama/8da4w-g32/xnnpack/host-arm64@stable",
       "tiny-llama/8da4w-g32/xnnpack/pi5@stable",
+      "tiny-llama/8da4w-g32/xnnpack/pi5-emu@stable",
       "tiny-llama/8da4w-g32/xnnpack/m1@stable",
     ]);
     expect(arm?.runs_on).toEqual(["ubuntu-24.04-arm"]);

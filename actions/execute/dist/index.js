@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path28) {
-      const ctrl = callVisitor(key, node, visitor, path28);
+    function visit_(key, node, visitor, path29) {
+      const ctrl = callVisitor(key, node, visitor, path29);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path28, ctrl);
-        return visit_(key, ctrl, visitor, path28);
+        replaceNode(key, path29, ctrl);
+        return visit_(key, ctrl, visitor, path29);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path28 = Object.freeze(path28.concat(node));
+          path29 = Object.freeze(path29.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path28);
+            const ci = visit_(i2, node.items[i2], visitor, path29);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path28 = Object.freeze(path28.concat(node));
-          const ck = visit_("key", node.key, visitor, path28);
+          path29 = Object.freeze(path29.concat(node));
+          const ck = visit_("key", node.key, visitor, path29);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path28);
+          const cv = visit_("value", node.value, visitor, path29);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path28) {
-      const ctrl = await callVisitor(key, node, visitor, path28);
+    async function visitAsync_(key, node, visitor, path29) {
+      const ctrl = await callVisitor(key, node, visitor, path29);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path28, ctrl);
-        return visitAsync_(key, ctrl, visitor, path28);
+        replaceNode(key, path29, ctrl);
+        return visitAsync_(key, ctrl, visitor, path29);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path28 = Object.freeze(path28.concat(node));
+          path29 = Object.freeze(path29.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path28);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path29);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path28 = Object.freeze(path28.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path28);
+          path29 = Object.freeze(path29.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path29);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path28);
+          const cv = await visitAsync_("value", node.value, visitor, path29);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path28) {
+    function callVisitor(key, node, visitor, path29) {
       if (typeof visitor === "function")
-        return visitor(key, node, path28);
+        return visitor(key, node, path29);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path28);
+        return visitor.Map?.(key, node, path29);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path28);
+        return visitor.Seq?.(key, node, path29);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path28);
+        return visitor.Pair?.(key, node, path29);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path28);
+        return visitor.Scalar?.(key, node, path29);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path28);
+        return visitor.Alias?.(key, node, path29);
       return void 0;
     }
-    function replaceNode(key, path28, node) {
-      const parent = path28[path28.length - 1];
+    function replaceNode(key, path29, node) {
+      const parent = path29[path29.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path28, value) {
+    function collectionFromPath(schema, path29, value) {
       let v = value;
-      for (let i2 = path28.length - 1; i2 >= 0; --i2) {
-        const k = path28[i2];
+      for (let i2 = path29.length - 1; i2 >= 0; --i2) {
+        const k = path29[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path28) => path28 == null || typeof path28 === "object" && !!path28[Symbol.iterator]().next().done;
+    var isEmptyPath = (path29) => path29 == null || typeof path29 === "object" && !!path29[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path28, value) {
-        if (isEmptyPath(path28))
+      addIn(path29, value) {
+        if (isEmptyPath(path29))
           this.add(value);
         else {
-          const [key, ...rest] = path28;
+          const [key, ...rest] = path29;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path28) {
-        const [key, ...rest] = path28;
+      deleteIn(path29) {
+        const [key, ...rest] = path29;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path28, keepScalar) {
-        const [key, ...rest] = path28;
+      getIn(path29, keepScalar) {
+        const [key, ...rest] = path29;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path28) {
-        const [key, ...rest] = path28;
+      hasIn(path29) {
+        const [key, ...rest] = path29;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path28, value) {
-        const [key, ...rest] = path28;
+      setIn(path29, value) {
+        const [key, ...rest] = path29;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path28, value) {
+      addIn(path29, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path28, value);
+          this.contents.addIn(path29, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path28) {
-        if (Collection.isEmptyPath(path28)) {
+      deleteIn(path29) {
+        if (Collection.isEmptyPath(path29)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path28) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path29) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path28, keepScalar) {
-        if (Collection.isEmptyPath(path28))
+      getIn(path29, keepScalar) {
+        if (Collection.isEmptyPath(path29))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path28, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path29, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path28) {
-        if (Collection.isEmptyPath(path28))
+      hasIn(path29) {
+        if (Collection.isEmptyPath(path29))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path28) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path29) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path28, value) {
-        if (Collection.isEmptyPath(path28)) {
+      setIn(path29, value) {
+        if (Collection.isEmptyPath(path29)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path28), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path29), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path28, value);
+          this.contents.setIn(path29, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path28) => {
+    visit.itemAtPath = (cst, path29) => {
       let item = cst;
-      for (const [field, index] of path28) {
+      for (const [field, index] of path29) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path28) => {
-      const parent = visit.itemAtPath(cst, path28.slice(0, -1));
-      const field = path28[path28.length - 1][0];
+    visit.parentCollection = (cst, path29) => {
+      const parent = visit.itemAtPath(cst, path29.slice(0, -1));
+      const field = path29[path29.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path28, item, visitor) {
-      let ctrl = visitor(item, path28);
+    function _visit(path29, item, visitor) {
+      let ctrl = visitor(item, path29);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path28.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path29.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path28);
+            ctrl = ctrl(item, path29);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path28) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path29) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7369,7 +7369,7 @@ var require_dist = __commonJS({
 });
 
 // actions/src/action-runs/execute.ts
-import path27 from "node:path";
+import path28 from "node:path";
 
 // matrix/load.ts
 import { stat } from "node:fs/promises";
@@ -7472,7 +7472,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path28) => inner(v, path28);
+  const check = (v, path29) => inner(v, path29);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7481,19 +7481,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path28, detail, onKey = false) {
-    const where = formatPath(path28);
+  constructor(source, path29, detail, onKey = false) {
+    const where = formatPath(path29);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path28;
+    this.path = path29;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path28) {
+function formatPath(path29) {
   let out = "";
-  for (const seg of path28) {
+  for (const seg of path29) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7508,52 +7508,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path28, expected, value) {
-  throw new ValidationError("", path28, `expected ${expected}, got ${describe(value)}`);
+function fail(path29, expected, value) {
+  throw new ValidationError("", path29, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path28) => typeof v === "string" ? v : fail(path28, "a string", v),
+  (v, path29) => typeof v === "string" ? v : fail(path29, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path28) => typeof v === "string" && v !== "" ? v : fail(path28, "a non-empty string", v),
+  (v, path29) => typeof v === "string" && v !== "" ? v : fail(path29, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path28) => typeof v === "number" && Number.isFinite(v) ? v : fail(path28, "a number", v),
+  (v, path29) => typeof v === "number" && Number.isFinite(v) ? v : fail(path29, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path28) => typeof v === "number" && Number.isInteger(v) ? v : fail(path28, "an integer", v),
+  (v, path29) => typeof v === "number" && Number.isInteger(v) ? v : fail(path29, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path28) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path28, "a non-negative integer", v),
+  (v, path29) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path29, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path28) => typeof v === "boolean" ? v : fail(path28, "a boolean", v),
+  (v, path29) => typeof v === "boolean" ? v : fail(path29, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path28) => allowed.includes(v) ? v : fail(path28, `one of ${shown}`, v);
+  const check = (v, path29) => allowed.includes(v) ? v : fail(path29, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path28) => {
-    if (!Array.isArray(v)) fail(path28, "an array", v);
-    return v.map((el, i2) => item(el, [...path28, i2]));
+  const check = (v, path29) => {
+    if (!Array.isArray(v)) fail(path29, "an array", v);
+    return v.map((el, i2) => item(el, [...path29, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path28) => v === null ? null : inner(v, path28);
+  const check = (v, path29) => v === null ? null : inner(v, path29);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path28) => v === void 0 ? void 0 : inner(v, path28);
+  const check = (v, path29) => v === void 0 ? void 0 : inner(v, path29);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7561,10 +7561,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path28) => {
-    if (!isPlainObject(v)) fail(path28, "an object", v);
+  const check = (v, path29) => {
+    if (!isPlainObject(v)) fail(path29, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path28, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path29, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7584,11 +7584,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path28) => {
-    if (!isPlainObject(v)) fail(path28, "an object", v);
+  const check = (v, path29) => {
+    if (!isPlainObject(v)) fail(path29, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path28, key]);
+      const value = check2(v[key], [...path29, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7598,41 +7598,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path28) => {
+  const check = (v, path29) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path28, bad],
+          [...path29, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path28);
+    return known(v, path29);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path28) => {
-    if (!isPlainObject(v)) fail(path28, "an object", v);
+  const check = (v, path29) => {
+    if (!isPlainObject(v)) fail(path29, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path28, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path29, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path28);
+    return variant(v, path29);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path28) => {
-    const value = inner(v, path28);
+  const check = (v, path29) => {
+    const value = inner(v, path29);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path28, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path29, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -7950,7 +7950,7 @@ function checkLiteralParts(farm, glob) {
 function selectCells(farm, globs, machine = thisMachine()) {
   if (globs === void 0) {
     const { cells, skipped } = cellSet(farm, farm.runSet);
-    const here = (c3) => c3.device.local && c3.device.os === machine.os && c3.device.arch === machine.arch;
+    const here = (c3) => c3.device.local && (c3.device.emulation !== null ? machine.os === "linux" && machine.arch === "x86_64" : c3.device.os === machine.os && c3.device.arch === machine.arch);
     const local = cells.filter(here);
     if (local.length === 0) {
       throw new ConfigurationError(
@@ -8103,6 +8103,14 @@ var device = closed({
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
+  ),
+  emulation: optional(
+    documented(
+      closed({
+        qemu_cpu: documented(nonEmptyStr, "the QEMU CPU model (`qemu-aarch64-static -cpu help` lists them)")
+      }),
+      "an instruction set under QEMU user mode on a Linux x86_64 host: correctness counts, timings never do"
+    )
   )
 });
 var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
@@ -8632,7 +8640,8 @@ function resolve(file, data) {
           memoryBandwidthGbs: d.memory_bandwidth_gbs,
           thermal: d.thermal,
           forkPrs: d.fork_prs,
-          local: d.local ?? false
+          local: d.local ?? false,
+          emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
     ),
@@ -8715,7 +8724,7 @@ async function checkChannel(tc, channel2, where) {
 
 // actions/src/drivers/fvp/driver.ts
 import { access, copyFile, stat as stat2 } from "node:fs/promises";
-import path15 from "node:path";
+import path16 from "node:path";
 
 // actions/src/core/cancel.ts
 var controller = new AbortController();
@@ -8796,7 +8805,7 @@ function nativeToolchain(settings, runner) {
 
 // actions/src/drivers/native-step.ts
 import { mkdir, open as open2, readFile as readFile6, writeFile } from "node:fs/promises";
-import path14 from "node:path";
+import path15 from "node:path";
 
 // actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
@@ -11234,8 +11243,8 @@ function isExecutableSync(filePath) {
   }
 }
 function whichCommandSync(command, options = {}) {
-  const resolved = resolveOptions(command, options);
-  for (const candidate of candidatePaths(command, resolved)) {
+  const resolved2 = resolveOptions(command, options);
+  for (const candidate of candidatePaths(command, resolved2)) {
     if (isExecutableSync(candidate)) {
       return candidate;
     }
@@ -13863,17 +13872,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path28 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path28)) {
+    const path29 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path29)) {
       continue;
     }
-    writtenPaths.add(path28);
-    if (append || outputFiles.has(path28)) {
-      appendFileSync(path28, contents);
+    writtenPaths.add(path29);
+    if (append || outputFiles.has(path29)) {
+      appendFileSync(path29, contents);
     } else {
-      writeFileSync(path28, contents);
+      writeFileSync(path29, contents);
     }
-    outputFiles.add(path28);
+    outputFiles.add(path29);
   }
 };
 
@@ -16680,6 +16689,59 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
+// actions/src/drivers/emulation.ts
+import { execFileSync } from "node:child_process";
+import { existsSync as existsSync2, readFileSync as readFileSync3 } from "node:fs";
+import path13 from "node:path";
+var ARM64_ENV_VAR = "PTE_FARM_ARM64_ENV";
+var BUILDER = path13.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
+var QEMU = "qemu-aarch64-static";
+var INSTALL = "make arm64-env (Debian packages qemu-user-static, debootstrap and binutils-aarch64-linux-gnu)";
+var resolved = null;
+function onPath(cmd, env) {
+  return (env.PATH ?? "").split(path13.delimiter).some((d) => d !== "" && existsSync2(path13.join(d, cmd)));
+}
+function arm64EnvDir(env = process.env) {
+  const given = env[ARM64_ENV_VAR];
+  if (given !== void 0 && given !== "") return path13.resolve(given);
+  const id = execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
+  return path13.join(REPO_ROOT, ".cache", "emu", id);
+}
+function checkEmulatedDevices(cells, env = process.env) {
+  const devices = [...new Set(cells.map((c3) => c3.device))].filter((d) => d.emulation !== null);
+  if (devices.length === 0) return null;
+  if (!onPath(QEMU, env)) {
+    throw new InfrastructureError(
+      `device ${devices[0]?.name} is emulated, but ${QEMU} is not installed: run ${INSTALL}`
+    );
+  }
+  const dir = arm64EnvDir(env);
+  const metaPath = path13.join(dir, "env.json");
+  if (!existsSync2(metaPath)) {
+    throw new InfrastructureError(
+      `device ${devices[0]?.name} is emulated, but the arm64 environment ${dir} is not built: run ${INSTALL}`
+    );
+  }
+  const meta = JSON.parse(readFileSync3(metaPath, "utf8"));
+  for (const d of devices) {
+    const cpu = d.emulation?.qemuCpu ?? "";
+    if (!meta.cpu_models.includes(cpu)) {
+      throw new ConfigurationError(
+        `device ${d.name}: emulation.qemu_cpu ${cpu} is not a CPU model of the installed QEMU (${meta.qemu}); it has: ${meta.cpu_models.join(", ")}`
+      );
+    }
+  }
+  resolved = { dir, python: path13.join(dir, "bin", "python"), cpuModels: meta.cpu_models, qemu: meta.qemu };
+  return resolved;
+}
+function executeCommand(command, cell3) {
+  const emulation = cell3.device.emulation;
+  if (emulation === null) return command;
+  const envDir = resolved ?? checkEmulatedDevices([cell3]);
+  if (envDir === null) return command;
+  return { ...command, python: envDir.python, env: { ...command.env, PTE_FARM_QEMU_CPU: emulation.qemuCpu } };
+}
+
 // actions/src/records/host-info.ts
 function platformId() {
   return `${process.platform}-${process.arch}`;
@@ -16709,7 +16771,7 @@ async function sampleTelemetry(label) {
 
 // actions/src/drivers/process.ts
 import { open, readFile as readFile5, rm } from "node:fs/promises";
-import path13 from "node:path";
+import path14 from "node:path";
 
 // actions/src/core/process-group.ts
 import { readdir as readdir3, readFile as readFile4 } from "node:fs/promises";
@@ -16770,7 +16832,7 @@ async function runProcess(argv, opts) {
 `);
   const started = performance.now();
   let timedOut = false;
-  const capture = path13.join(opts.cwd, `.process-${process.pid}-${++captures}`);
+  const capture = path14.join(opts.cwd, `.process-${process.pid}-${++captures}`);
   const out = await open(`${capture}.stdout`, "w");
   const err = await open(`${capture}.stderr`, "w");
   const child = execa(file, args, {
@@ -16875,9 +16937,9 @@ function stageError2(f, spec) {
 }
 async function runNativeStep(req, spec, measure) {
   await mkdir(req.dir, { recursive: true });
-  const logPath = path14.join(req.dir, "stage.log");
+  const logPath = path15.join(req.dir, "stage.log");
   await writeFile(
-    path14.join(req.dir, "spec.json"),
+    path15.join(req.dir, "spec.json"),
     `${JSON.stringify(
       {
         schema: "pte-farm/driver-spec@1",
@@ -16938,7 +17000,7 @@ async function runNativeStep(req, spec, measure) {
     data: data ?? {},
     error: failure === null ? null : stageError2(failure, spec)
   };
-  await writeFile(path14.join(req.dir, "result.json"), `${JSON.stringify(result, null, 2)}
+  await writeFile(path15.join(req.dir, "result.json"), `${JSON.stringify(result, null, 2)}
 `);
   const after = await sampleTelemetry("after-execute");
   const step = {
@@ -16982,7 +17044,7 @@ async function failureNote(req, spec, f, logPath) {
     message: message2,
     known_issue: t.kind === "known" ? t.issue.id : null,
     triage: t.summary,
-    reproduce: f.command ?? `see ${logPath} (${spec.driver} driver, spec in ${path14.join(req.dir, "spec.json")})`
+    reproduce: f.command ?? `see ${logPath} (${spec.driver} driver, spec in ${path15.join(req.dir, "spec.json")})`
   };
 }
 
@@ -17208,7 +17270,7 @@ function perInference(total, r, line) {
 }
 function programFor(req) {
   const bpte = req.manifest.bpte;
-  return bpte === void 0 ? { file: req.pte, bundled: false } : { file: path15.join(path15.dirname(req.manifestPath), bpte.file), bundled: true };
+  return bpte === void 0 ? { file: req.pte, bundled: false } : { file: path16.join(path16.dirname(req.manifestPath), bpte.file), bundled: true };
 }
 async function checkBundle(req, program2) {
   const want = req.manifest.bpte?.sha256;
@@ -17324,7 +17386,7 @@ async function runFvp(req) {
     );
   }
   const program2 = programFor(req);
-  const file = path15.basename(program2.file);
+  const file = path16.basename(program2.file);
   const placement = req.settings.pteAddress === "" ? { kind: "semihosting", cwd: req.dir, file } : { kind: "address", file: program2.file, address: checkAddress(req.settings.pteAddress) };
   const argvAt = (timeLimitS) => fvpArgv({ target, fvp, elf, placement, timeLimitS });
   const spec = {
@@ -17347,7 +17409,7 @@ async function runFvp(req) {
       );
     }
     await checkBundle(req, program2);
-    if (placement.kind === "semihosting") await copyFile(program2.file, path15.join(req.dir, file));
+    if (placement.kind === "semihosting") await copyFile(program2.file, path16.join(req.dir, file));
     const collect = new MetricCollector();
     let last = null;
     for (let rep = 0; rep < req.warmup + req.reps; rep++) {
@@ -17409,24 +17471,24 @@ var fvpDriver = {
 
 // actions/src/drivers/llama-main/driver.ts
 import { readFile as readFile7, stat as stat3 } from "node:fs/promises";
-import path18 from "node:path";
+import path19 from "node:path";
 
 // actions/src/pipeline/runnable-cell.ts
-import { existsSync as existsSync2 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 import os from "node:os";
-import path16 from "node:path";
+import path17 from "node:path";
 function hubCacheDir(env = process.env) {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path16.join(env.HF_HOME ?? path16.join(os.homedir(), ".cache", "huggingface"), "hub");
+  return path17.join(env.HF_HOME ?? path17.join(os.homedir(), ".cache", "huggingface"), "hub");
 }
 function cachedSnapshot(hub2, env = process.env) {
-  const dir = path16.join(
+  const dir = path17.join(
     hubCacheDir(env),
     `models--${hub2.id.replaceAll("/", "--")}`,
     "snapshots",
     hub2.revision
   );
-  return existsSync2(path16.join(dir, "config.json")) ? dir : null;
+  return existsSync3(path17.join(dir, "config.json")) ? dir : null;
 }
 function runnableCell(cell3, env = process.env) {
   const { model: model2 } = cell3;
@@ -17442,7 +17504,7 @@ function runnableCell(cell3, env = process.env) {
 }
 
 // actions/src/pipeline/stage-specs.ts
-import path17 from "node:path";
+import path18 from "node:path";
 function cooldownFor(device2) {
   const t = device2.thermal;
   return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
@@ -17477,7 +17539,7 @@ function artefactOf(step, role) {
   const a2 = step.result.artefacts[role];
   if (a2 === void 0)
     return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path17.resolve(step.dir, a2.path), sha256: a2.sha256 };
+  return { path: path18.resolve(step.dir, a2.path), sha256: a2.sha256 };
 }
 async function executeStep(ctx, cell3, req) {
   const spec = stageSpec(ctx, "execute", cell3, req.inputs);
@@ -17706,7 +17768,7 @@ async function encodeTexts(python2, modelDir, texts) {
 var LLAMA_MAIN_ENV = "PTE_FARM_LLAMA_MAIN";
 async function bosTokenId(modelDir) {
   for (const file of ["config.json", "generation_config.json"]) {
-    const text = await readFile7(path18.join(modelDir, file), "utf8").catch(() => null);
+    const text = await readFile7(path19.join(modelDir, file), "utf8").catch(() => null);
     if (text === null) continue;
     const id = JSON.parse(text).bos_token_id;
     if (typeof id === "number") return id;
@@ -17823,7 +17885,7 @@ async function runLlamaMain(req) {
     );
   }
   const runner = req.settings.runner || process.env[LLAMA_MAIN_ENV] || "llama_main";
-  const tokenizer = req.settings.tokenizer || path18.join(model2.path, "tokenizer.json");
+  const tokenizer = req.settings.tokenizer || path19.join(model2.path, "tokenizer.json");
   const bos = await bosTokenId(model2.path);
   const numBos = (ids2) => bos !== null && ids2[0] === bos ? 1 : 0;
   const argvFor = (i2) => [
@@ -17864,7 +17926,7 @@ async function runLlamaMain(req) {
       else if (texts.some((t, i2) => t !== first?.[i2])) {
         throw new DriverFailure(
           "stage-failure",
-          `${path18.basename(req.pte)}: a rep generated different text than the first: not deterministic at temperature 0`
+          `${path19.basename(req.pte)}: a rep generated different text than the first: not deterministic at temperature 0`
         );
       }
       lastCounts = gens.map((g) => g.times.generatedTokens + 1);
@@ -17954,7 +18016,7 @@ var llamaMainDriver = {
 };
 
 // actions/src/pipeline/stage-job.ts
-import { existsSync as existsSync4 } from "node:fs";
+import { existsSync as existsSync5 } from "node:fs";
 import { readFile as readFile12 } from "node:fs/promises";
 
 // actions/src/schemas/manifest.ts
@@ -17980,7 +18042,7 @@ var manifest = obj({
 
 // actions/src/pipeline/cache.ts
 import { mkdir as mkdir2, mkdtemp, readdir as readdir4, readFile as readFile8, rename, rm as rm2, stat as stat4, utimes, writeFile as writeFile2 } from "node:fs/promises";
-import path19 from "node:path";
+import path20 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
     model: { id: spec.model.id, max_seq_len: spec.model.max_seq_len },
@@ -18029,7 +18091,7 @@ async function toolchainFingerprints(cells, python2) {
       await fingerprintToolchain({
         python: python2,
         pinsFile: cell3.toolchain.requirements,
-        stagesPackageDir: path19.join(STAGES_DIR, "pte_stages")
+        stagesPackageDir: path20.join(STAGES_DIR, "pte_stages")
       })
     );
   }
@@ -18040,7 +18102,7 @@ async function modelFolderHash(dir) {
   const files = await listFiles(dir);
   const stamps = await Promise.all(
     files.map(async (rel) => {
-      const s = await stat4(path19.join(dir, rel));
+      const s = await stat4(path20.join(dir, rel));
       return `${rel}:${s.size}:${s.mtimeMs}`;
     })
   );
@@ -18059,7 +18121,7 @@ var BuildCache = class {
   }
   /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
   entryDir(kind, key) {
-    return path19.join(this.root, "entries", kind, key.slice(0, 2), key);
+    return path20.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -18071,17 +18133,17 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile8(path19.join(dir, "result.json"), "utf8");
+      text = await readFile8(path20.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
     try {
-      const result = parseJson(stageResult, text, path19.join(dir, "result.json"));
+      const result = parseJson(stageResult, text, path20.join(dir, "result.json"));
       if (result.status !== "ok" || result.stage !== stage)
         throw new ValidationError(dir, [], "not a successful entry");
       const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
       for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat4(path19.join(dir, a2.path));
+        const s = await stat4(path20.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
       const now = /* @__PURE__ */ new Date();
@@ -18094,9 +18156,9 @@ var BuildCache = class {
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
   async tempDir(kind) {
-    const tmp = path19.join(this.root, "tmp");
+    const tmp = path20.join(this.root, "tmp");
     await mkdir2(tmp, { recursive: true });
-    return mkdtemp(path19.join(tmp, `${kind}-`));
+    return mkdtemp(path20.join(tmp, `${kind}-`));
   }
   /**
    * A cached build that is not a stage (so has no result.json to validate): its folder when every
@@ -18107,7 +18169,7 @@ var BuildCache = class {
   async lookupFolder(kind, key, files, verify = async () => true) {
     const dir = this.entryDir(kind, key);
     for (const f of files) {
-      const s = await stat4(path19.join(dir, f)).catch(() => null);
+      const s = await stat4(path20.join(dir, f)).catch(() => null);
       if (s === null || !s.isFile()) return null;
     }
     if (await verify(dir).catch(() => false)) return dir;
@@ -18129,11 +18191,11 @@ var BuildCache = class {
   async publishEntry(kind, key, builtDir, material) {
     const dir = this.entryDir(kind, key);
     await writeFile2(
-      path19.join(builtDir, "cache-entry.json"),
+      path20.join(builtDir, "cache-entry.json"),
       `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
-    await mkdir2(path19.dirname(dir), { recursive: true });
+    await mkdir2(path20.dirname(dir), { recursive: true });
     try {
       await rename(builtDir, dir);
     } catch (err) {
@@ -18148,12 +18210,12 @@ var BuildCache = class {
    * they could publish or move them. Only old ones: a young folder may be another run's live build.
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path19.join(this.root, "tmp");
+    const tmp = path20.join(this.root, "tmp");
     const names2 = await readdir4(tmp).catch(() => []);
     for (const name of names2) {
-      const s = await stat4(path19.join(tmp, name)).catch(() => null);
+      const s = await stat4(path20.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm2(path19.join(tmp, name), { recursive: true, force: true });
+        await rm2(path20.join(tmp, name), { recursive: true, force: true });
     }
   }
   /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
@@ -18166,12 +18228,12 @@ var BuildCache = class {
 
 // actions/src/pipeline/cache-prune.ts
 import { readdir as readdir5, rename as rename2, rm as rm3, stat as stat5 } from "node:fs/promises";
-import path21 from "node:path";
+import path22 from "node:path";
 
 // actions/src/core/disk.ts
-import { existsSync as existsSync3 } from "node:fs";
+import { existsSync as existsSync4 } from "node:fs";
 import { statfs } from "node:fs/promises";
-import path20 from "node:path";
+import path21 from "node:path";
 function isNoSpace(err) {
   const code = err?.code;
   return code === "ENOSPC" || code === "EDQUOT";
@@ -18183,8 +18245,8 @@ function noSpaceMessage(err) {
 }
 var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
 function existingAncestor(p) {
-  let dir = path20.resolve(p);
-  while (!existsSync3(dir) && path20.dirname(dir) !== dir) dir = path20.dirname(dir);
+  let dir = path21.resolve(p);
+  while (!existsSync4(dir) && path21.dirname(dir) !== dir) dir = path21.dirname(dir);
   return dir;
 }
 async function freeBytes(p) {
@@ -18229,18 +18291,18 @@ function sizeFromEnv(name, fallback, env = process.env) {
 async function treeBytes(dir) {
   let total = 0;
   for (const e of await readdir5(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
-    if (e.isFile()) total += (await stat5(path21.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+    if (e.isFile()) total += (await stat5(path22.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
   }
   return total;
 }
 async function pruneCache(root, budget, keepSince) {
   const entries = [];
-  const base = path21.join(root, "entries");
+  const base = path22.join(root, "entries");
   for (const kind of await readdir5(base).catch(() => [])) {
-    for (const shard of await readdir5(path21.join(base, kind)).catch(() => [])) {
-      for (const key of await readdir5(path21.join(base, kind, shard)).catch(() => [])) {
+    for (const shard of await readdir5(path22.join(base, kind)).catch(() => [])) {
+      for (const key of await readdir5(path22.join(base, kind, shard)).catch(() => [])) {
         if (key.includes(".evicted-")) continue;
-        const dir = path21.join(base, kind, shard, key);
+        const dir = path22.join(base, kind, shard, key);
         const s = await stat5(dir).catch(() => null);
         if (s?.isDirectory()) entries.push({ dir, used: s.mtimeMs, bytes: await treeBytes(dir) });
       }
@@ -18269,7 +18331,7 @@ function pruneSummary(r, budget) {
 
 // actions/src/pipeline/step-notes.ts
 import { mkdir as mkdir3, readdir as readdir6, readFile as readFile9, writeFile as writeFile3 } from "node:fs/promises";
-import path22 from "node:path";
+import path23 from "node:path";
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -18372,7 +18434,9 @@ var runRecord = obj({
     arch: str,
     cpu: str,
     cpus: nonNegInt,
-    memory_mb: nonNegInt
+    memory_mb: nonNegInt,
+    /** OPTIONAL (issue 14): set when the device is an instruction set under QEMU user mode; its timings are not speed. */
+    emulation: optional(obj({ qemu: str, cpu_model: str, host_arch: str }))
   }),
   /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
   telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
@@ -18426,7 +18490,7 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path22.join(outDir2, "steps");
+  return path23.join(outDir2, "steps");
 }
 async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   const note = {
@@ -18444,8 +18508,8 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     failure: step.failure,
     telemetry
   };
-  const file = path22.join(stepsDir(outDir2), `${step.stage}.json`);
-  await mkdir3(path22.dirname(file), { recursive: true });
+  const file = path23.join(stepsDir(outDir2), `${step.stage}.json`);
+  await mkdir3(path23.dirname(file), { recursive: true });
   await writeFile3(file, `${JSON.stringify(note, null, 2)}
 `);
   return file;
@@ -18453,11 +18517,11 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
 
 // actions/src/pipeline/step-runner.ts
 import { cp, mkdir as mkdir5, readFile as readFile11, rename as rename3, rm as rm4, symlink } from "node:fs/promises";
-import path24 from "node:path";
+import path25 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
 import { mkdir as mkdir4, open as open3, readFile as readFile10, stat as stat6, writeFile as writeFile4 } from "node:fs/promises";
-import path23 from "node:path";
+import path24 from "node:path";
 var SPEC_FILE = "spec.json";
 var RESULT_FILE = "result.json";
 var LOG_FILE = "stage.log";
@@ -18468,8 +18532,8 @@ async function runStage(stage, opts) {
   const { command, dir } = opts;
   const cancel = opts.cancel ?? runCancelled;
   await mkdir4(dir, { recursive: true });
-  const specPath = path23.join(dir, SPEC_FILE);
-  const logPath = path23.join(dir, LOG_FILE);
+  const specPath = path24.join(dir, SPEC_FILE);
+  const logPath = path24.join(dir, LOG_FILE);
   await writeFile4(specPath, `${JSON.stringify(opts.spec, null, 2)}
 `);
   if (cancel.aborted) {
@@ -18486,7 +18550,7 @@ async function runStage(stage, opts) {
   let exit;
   try {
     const env = {
-      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path23.delimiter),
+      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path24.delimiter),
       PYTHONUNBUFFERED: "1",
       ...command.env
     };
@@ -18567,7 +18631,7 @@ async function runStage(stage, opts) {
   if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
   try {
     const check = stageData[stage];
-    const data = parse(check, result.data, `${displayPath(path23.join(dir, RESULT_FILE))}: data`);
+    const data = parse(check, result.data, `${displayPath(path24.join(dir, RESULT_FILE))}: data`);
     const bad = await checkArtefacts(dir, result);
     return bad === null ? done("ok", null, data) : done("infra-failure", bad);
   } catch (err) {
@@ -18576,7 +18640,7 @@ async function runStage(stage, opts) {
   }
 }
 async function readResult(dir, stage) {
-  const file = path23.join(dir, RESULT_FILE);
+  const file = path24.join(dir, RESULT_FILE);
   let text;
   try {
     text = await readFile10(file, "utf8");
@@ -18599,7 +18663,7 @@ async function readResult(dir, stage) {
 }
 async function checkArtefacts(dir, result) {
   for (const [role, a2] of Object.entries(result.artefacts)) {
-    const file = path23.resolve(dir, a2.path);
+    const file = path24.resolve(dir, a2.path);
     const shown = displayPath(file);
     const size = await stat6(file).then(
       (s) => s.size,
@@ -18650,7 +18714,7 @@ function seconds(ms) {
   return `${(ms / 1e3).toFixed(1)}s`;
 }
 async function moveDir(from, to) {
-  await mkdir5(path24.dirname(to), { recursive: true });
+  await mkdir5(path25.dirname(to), { recursive: true });
   await rm4(to, { recursive: true, force: true });
   try {
     await rename3(from, to);
@@ -18661,7 +18725,7 @@ async function moveDir(from, to) {
   }
 }
 async function linkBuild(entry, outPath) {
-  await mkdir5(path24.dirname(outPath), { recursive: true });
+  await mkdir5(path25.dirname(outPath), { recursive: true });
   await rm4(outPath, { recursive: true, force: true });
   await symlink(entry, outPath, "dir");
 }
@@ -18695,7 +18759,7 @@ var StepRunner = class {
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
     const { cache, logger } = this.opts;
-    const outPath = path24.join(this.opts.outDir, "builds", outName);
+    const outPath = path25.join(this.opts.outDir, "builds", outName);
     if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
@@ -18710,7 +18774,7 @@ var StepRunner = class {
         cache: "hit",
         // The run output's link to the entry: records name paths inside the run's output folder.
         dir: outPath,
-        logPath: path24.join(outPath, "stage.log"),
+        logPath: path25.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -18723,10 +18787,10 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir: outPath, logPath: path24.join(outPath, "stage.log") };
+      return { ...step, dir: outPath, logPath: path25.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
-    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path24.join(outPath, "stage.log") }, cell3);
+    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path25.join(outPath, "stage.log") }, cell3);
   }
   /** The execute stage: never cached, run in the cell's own folder. */
   async executeCell(spec, cell3, dir, buildToolchain) {
@@ -18739,7 +18803,8 @@ var StepRunner = class {
       `${clock()}  ${spec.stage.padEnd(9)} ${label}  started${cacheState === "miss" ? " (cache miss)" : ""}`
     );
     const outcome = await runStage(spec.stage, {
-      command: this.opts.command,
+      // An emulated device's execute stage runs the arm64 runtime under QEMU (drivers/emulation.ts).
+      command: spec.stage === "execute" ? executeCommand(this.opts.command, cell3) : this.opts.command,
       spec,
       dir,
       timeoutMs: this.opts.timeoutMs
@@ -18764,7 +18829,7 @@ var StepRunner = class {
     return step;
   }
   async noteFailure(spec, step, cell3, buildToolchain = null) {
-    const logPath = step.logPath ?? path24.join(step.dir, "stage.log");
+    const logPath = step.logPath ?? path25.join(step.dir, "stage.log");
     const message2 = await describeFailure({ ...step, logPath });
     const log = await readFile11(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
@@ -18781,7 +18846,7 @@ var StepRunner = class {
     const reproduce = reproduceCommand({
       python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specInOut: inRunOutput(this.opts.outDir, path24.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path25.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
     this.opts.logger.error(
@@ -18865,7 +18930,7 @@ async function readManifest(file) {
   }
 }
 async function artefactAt(file, what) {
-  if (!existsSync4(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
+  if (!existsSync5(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
   return { path: file, sha256: await sha256File(file) };
 }
 async function recordStep(outDir2, pending) {
@@ -18890,7 +18955,7 @@ var StageJob = class _StageJob {
     this.outDir = outDir2;
   }
   static async open(opts) {
-    if (!existsSync4(opts.python)) {
+    if (!existsSync5(opts.python)) {
       throw new InfrastructureError(
         `the toolchain's python ${opts.python} does not exist; set the python input or PTE_FARM_PYTHON`
       );
@@ -18977,7 +19042,7 @@ function driverFor(cell3) {
 }
 
 // actions/src/pipeline/cell.ts
-import path25 from "node:path";
+import path26 from "node:path";
 
 // actions/src/records/samples.ts
 function median(samples) {
@@ -19018,11 +19083,11 @@ function executeCell(driver, req) {
 
 // actions/src/pipeline/cell.ts
 function cellDir(outDir2, cell3) {
-  return path25.join(outDir2, "cells", ...cell3.id.split("/"));
+  return path26.join(outDir2, "cells", ...cell3.id.split("/"));
 }
 
 // actions/src/action-runs/io.ts
-import path26 from "node:path";
+import path27 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -19861,9 +19926,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path26.resolve(workspace, v);
+      return v === "" ? "" : path27.resolve(workspace, v);
     },
-    requiredPath: (name) => path26.resolve(workspace, required(name)),
+    requiredPath: (name) => path27.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -19935,7 +20000,7 @@ function defineAction(action, body) {
 // actions/src/action-runs/execute.ts
 function program(io, name) {
   const v = io.input(name);
-  return v === "" || !v.includes("/") ? v : path27.resolve(io.workspace, v);
+  return v === "" || !v.includes("/") ? v : path28.resolve(io.workspace, v);
 }
 function headline(data) {
   const decode = median(cleanSamples(data.metrics.decode_tokens_per_sec));
@@ -19984,7 +20049,7 @@ var run = defineAction("execute", async (io) => {
       promptIds,
       warmup: io.int("warmup", 0),
       reps: io.int("reps", 1),
-      dir: path27.join(cellDir(outDir2, cell3), "execute"),
+      dir: path28.join(cellDir(outDir2, cell3), "execute"),
       outDir: outDir2,
       timeoutS: io.int("timeout-s", 1),
       python: io.path("python") || defaultPython(),
@@ -19992,7 +20057,7 @@ var run = defineAction("execute", async (io) => {
       logger: io.logger
     })
   );
-  io.output("result", path27.join(step.dir, "result.json"));
+  io.output("result", path28.join(step.dir, "result.json"));
   io.output("out-dir", step.dir);
   const data = step.data;
   const missing = Object.keys(data.driver?.unavailable ?? {});

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path23) {
-      const ctrl = callVisitor(key, node, visitor, path23);
+    function visit_(key, node, visitor, path24) {
+      const ctrl = callVisitor(key, node, visitor, path24);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path23, ctrl);
-        return visit_(key, ctrl, visitor, path23);
+        replaceNode(key, path24, ctrl);
+        return visit_(key, ctrl, visitor, path24);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path23 = Object.freeze(path23.concat(node));
+          path24 = Object.freeze(path24.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path23);
+            const ci = visit_(i2, node.items[i2], visitor, path24);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path23 = Object.freeze(path23.concat(node));
-          const ck = visit_("key", node.key, visitor, path23);
+          path24 = Object.freeze(path24.concat(node));
+          const ck = visit_("key", node.key, visitor, path24);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path23);
+          const cv = visit_("value", node.value, visitor, path24);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path23) {
-      const ctrl = await callVisitor(key, node, visitor, path23);
+    async function visitAsync_(key, node, visitor, path24) {
+      const ctrl = await callVisitor(key, node, visitor, path24);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path23, ctrl);
-        return visitAsync_(key, ctrl, visitor, path23);
+        replaceNode(key, path24, ctrl);
+        return visitAsync_(key, ctrl, visitor, path24);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path23 = Object.freeze(path23.concat(node));
+          path24 = Object.freeze(path24.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path23);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path24);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path23 = Object.freeze(path23.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path23);
+          path24 = Object.freeze(path24.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path24);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path23);
+          const cv = await visitAsync_("value", node.value, visitor, path24);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path23) {
+    function callVisitor(key, node, visitor, path24) {
       if (typeof visitor === "function")
-        return visitor(key, node, path23);
+        return visitor(key, node, path24);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path23);
+        return visitor.Map?.(key, node, path24);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path23);
+        return visitor.Seq?.(key, node, path24);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path23);
+        return visitor.Pair?.(key, node, path24);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path23);
+        return visitor.Scalar?.(key, node, path24);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path23);
+        return visitor.Alias?.(key, node, path24);
       return void 0;
     }
-    function replaceNode(key, path23, node) {
-      const parent = path23[path23.length - 1];
+    function replaceNode(key, path24, node) {
+      const parent = path24[path24.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path23, value) {
+    function collectionFromPath(schema, path24, value) {
       let v = value;
-      for (let i2 = path23.length - 1; i2 >= 0; --i2) {
-        const k = path23[i2];
+      for (let i2 = path24.length - 1; i2 >= 0; --i2) {
+        const k = path24[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path23) => path23 == null || typeof path23 === "object" && !!path23[Symbol.iterator]().next().done;
+    var isEmptyPath = (path24) => path24 == null || typeof path24 === "object" && !!path24[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path23, value) {
-        if (isEmptyPath(path23))
+      addIn(path24, value) {
+        if (isEmptyPath(path24))
           this.add(value);
         else {
-          const [key, ...rest] = path23;
+          const [key, ...rest] = path24;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path23) {
-        const [key, ...rest] = path23;
+      deleteIn(path24) {
+        const [key, ...rest] = path24;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path23, keepScalar) {
-        const [key, ...rest] = path23;
+      getIn(path24, keepScalar) {
+        const [key, ...rest] = path24;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path23) {
-        const [key, ...rest] = path23;
+      hasIn(path24) {
+        const [key, ...rest] = path24;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path23, value) {
-        const [key, ...rest] = path23;
+      setIn(path24, value) {
+        const [key, ...rest] = path24;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path23, value) {
+      addIn(path24, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path23, value);
+          this.contents.addIn(path24, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path23) {
-        if (Collection.isEmptyPath(path23)) {
+      deleteIn(path24) {
+        if (Collection.isEmptyPath(path24)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path23) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path24) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path23, keepScalar) {
-        if (Collection.isEmptyPath(path23))
+      getIn(path24, keepScalar) {
+        if (Collection.isEmptyPath(path24))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path23, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path24, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path23) {
-        if (Collection.isEmptyPath(path23))
+      hasIn(path24) {
+        if (Collection.isEmptyPath(path24))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path23) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path24) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path23, value) {
-        if (Collection.isEmptyPath(path23)) {
+      setIn(path24, value) {
+        if (Collection.isEmptyPath(path24)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path23), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path24), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path23, value);
+          this.contents.setIn(path24, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path23) => {
+    visit.itemAtPath = (cst, path24) => {
       let item = cst;
-      for (const [field, index] of path23) {
+      for (const [field, index] of path24) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path23) => {
-      const parent = visit.itemAtPath(cst, path23.slice(0, -1));
-      const field = path23[path23.length - 1][0];
+    visit.parentCollection = (cst, path24) => {
+      const parent = visit.itemAtPath(cst, path24.slice(0, -1));
+      const field = path24[path24.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path23, item, visitor) {
-      let ctrl = visitor(item, path23);
+    function _visit(path24, item, visitor) {
+      let ctrl = visitor(item, path24);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path23.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path24.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path23);
+            ctrl = ctrl(item, path24);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path23) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path24) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7369,10 +7369,10 @@ var require_dist = __commonJS({
 });
 
 // actions/src/action-runs/export.ts
-import path22 from "node:path";
+import path23 from "node:path";
 
 // actions/src/pipeline/stage-specs.ts
-import path10 from "node:path";
+import path12 from "node:path";
 
 // node_modules/is-plain-obj/index.js
 function isPlainObject(value) {
@@ -9725,8 +9725,8 @@ function isExecutableSync(filePath) {
   }
 }
 function whichCommandSync(command, options = {}) {
-  const resolved = resolveOptions(command, options);
-  for (const candidate of candidatePaths(command, resolved)) {
+  const resolved2 = resolveOptions(command, options);
+  for (const candidate of candidatePaths(command, resolved2)) {
     if (isExecutableSync(candidate)) {
       return candidate;
     }
@@ -12354,17 +12354,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path23 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path23)) {
+    const path24 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path24)) {
       continue;
     }
-    writtenPaths.add(path23);
-    if (append || outputFiles.has(path23)) {
-      appendFileSync(path23, contents);
+    writtenPaths.add(path24);
+    if (append || outputFiles.has(path24)) {
+      appendFileSync(path24, contents);
     } else {
-      writeFileSync(path23, contents);
+      writeFileSync(path24, contents);
     }
-    outputFiles.add(path23);
+    outputFiles.add(path24);
   }
 };
 
@@ -15171,6 +15171,125 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
+// actions/src/drivers/emulation.ts
+import { execFileSync } from "node:child_process";
+import { existsSync as existsSync2, readFileSync as readFileSync3 } from "node:fs";
+import path11 from "node:path";
+
+// actions/src/core/errors.ts
+var EXIT = {
+  ok: 0,
+  /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
+  failed: 1,
+  /** Bad input or usage: the user has something to fix. */
+  usage: 2,
+  /** Infrastructure: the machine, a timeout, or a broken contract between our own parts. */
+  infra: 3
+};
+var ConfigurationError = class extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = "ConfigurationError";
+  }
+};
+var InfrastructureError = class extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = "InfrastructureError";
+  }
+};
+
+// actions/src/core/paths.ts
+import { existsSync } from "node:fs";
+import path10 from "node:path";
+function findRepoRoot(from) {
+  for (let dir = from; ; dir = path10.dirname(dir)) {
+    if (existsSync(path10.join(dir, "stages", "pte_stages")) && existsSync(path10.join(dir, "package.json"))) {
+      return dir;
+    }
+    if (path10.dirname(dir) === dir) {
+      throw new Error(
+        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
+      );
+    }
+  }
+}
+var REPO_ROOT = findRepoRoot(import.meta.dirname);
+var STAGES_DIR = path10.join(REPO_ROOT, "stages");
+var DEFAULT_MATRIX = path10.join(REPO_ROOT, "matrix", "farm.yml");
+var KNOWN_ISSUES_FILE = path10.join(REPO_ROOT, "matrix", "known-issues.yml");
+function defaultCacheDir(env = process.env) {
+  return env.PTE_FARM_CACHE ?? path10.join(REPO_ROOT, ".cache", "pte-farm");
+}
+function defaultPython(env = process.env) {
+  return env.PTE_FARM_PYTHON ?? path10.join(REPO_ROOT, ".venv", "bin", "python");
+}
+function displayPath(p) {
+  const rel = path10.relative(process.cwd(), p);
+  return rel !== "" && !rel.startsWith("..") && !path10.isAbsolute(rel) ? rel : p;
+}
+function inRunOutput(outDir2, p) {
+  const rel = path10.relative(outDir2, path10.resolve(outDir2, p));
+  if (rel.startsWith("..") || path10.isAbsolute(rel)) {
+    throw new Error(`bug: ${p} is outside the run's output folder ${outDir2}`);
+  }
+  return rel;
+}
+function portablePython(python2) {
+  const rel = path10.relative(REPO_ROOT, path10.resolve(python2));
+  return rel !== "" && !rel.startsWith("..") && !path10.isAbsolute(rel) ? rel : path10.basename(python2);
+}
+
+// actions/src/drivers/emulation.ts
+var ARM64_ENV_VAR = "PTE_FARM_ARM64_ENV";
+var BUILDER = path11.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
+var QEMU = "qemu-aarch64-static";
+var INSTALL = "make arm64-env (Debian packages qemu-user-static, debootstrap and binutils-aarch64-linux-gnu)";
+var resolved = null;
+function onPath(cmd, env) {
+  return (env.PATH ?? "").split(path11.delimiter).some((d) => d !== "" && existsSync2(path11.join(d, cmd)));
+}
+function arm64EnvDir(env = process.env) {
+  const given = env[ARM64_ENV_VAR];
+  if (given !== void 0 && given !== "") return path11.resolve(given);
+  const id = execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
+  return path11.join(REPO_ROOT, ".cache", "emu", id);
+}
+function checkEmulatedDevices(cells, env = process.env) {
+  const devices = [...new Set(cells.map((c3) => c3.device))].filter((d) => d.emulation !== null);
+  if (devices.length === 0) return null;
+  if (!onPath(QEMU, env)) {
+    throw new InfrastructureError(
+      `device ${devices[0]?.name} is emulated, but ${QEMU} is not installed: run ${INSTALL}`
+    );
+  }
+  const dir = arm64EnvDir(env);
+  const metaPath = path11.join(dir, "env.json");
+  if (!existsSync2(metaPath)) {
+    throw new InfrastructureError(
+      `device ${devices[0]?.name} is emulated, but the arm64 environment ${dir} is not built: run ${INSTALL}`
+    );
+  }
+  const meta = JSON.parse(readFileSync3(metaPath, "utf8"));
+  for (const d of devices) {
+    const cpu = d.emulation?.qemuCpu ?? "";
+    if (!meta.cpu_models.includes(cpu)) {
+      throw new ConfigurationError(
+        `device ${d.name}: emulation.qemu_cpu ${cpu} is not a CPU model of the installed QEMU (${meta.qemu}); it has: ${meta.cpu_models.join(", ")}`
+      );
+    }
+  }
+  resolved = { dir, python: path11.join(dir, "bin", "python"), cpuModels: meta.cpu_models, qemu: meta.qemu };
+  return resolved;
+}
+function executeCommand(command, cell3) {
+  const emulation = cell3.device.emulation;
+  if (emulation === null) return command;
+  const envDir = resolved ?? checkEmulatedDevices([cell3]);
+  if (envDir === null) return command;
+  return { ...command, python: envDir.python, env: { ...command.env, PTE_FARM_QEMU_CPU: emulation.qemuCpu } };
+}
+
 // actions/src/records/host-info.ts
 function platformId() {
   return `${process.platform}-${process.arch}`;
@@ -15211,7 +15330,7 @@ function artefactOf(step, role) {
   const a2 = step.result.artefacts[role];
   if (a2 === void 0)
     return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path10.resolve(step.dir, a2.path), sha256: a2.sha256 };
+  return { path: path12.resolve(step.dir, a2.path), sha256: a2.sha256 };
 }
 function referenceStep(ctx, cell3) {
   const { m, r } = names(cell3);
@@ -15227,71 +15346,7 @@ function names(cell3) {
 
 // matrix/load.ts
 import { stat } from "node:fs/promises";
-import path12 from "node:path";
-
-// actions/src/core/errors.ts
-var EXIT = {
-  ok: 0,
-  /** A gate or regression verdict failed, or a stage failed (the model or toolchain broke). */
-  failed: 1,
-  /** Bad input or usage: the user has something to fix. */
-  usage: 2,
-  /** Infrastructure: the machine, a timeout, or a broken contract between our own parts. */
-  infra: 3
-};
-var ConfigurationError = class extends Error {
-  constructor(message, options) {
-    super(message, options);
-    this.name = "ConfigurationError";
-  }
-};
-var InfrastructureError = class extends Error {
-  constructor(message, options) {
-    super(message, options);
-    this.name = "InfrastructureError";
-  }
-};
-
-// actions/src/core/paths.ts
-import { existsSync } from "node:fs";
-import path11 from "node:path";
-function findRepoRoot(from) {
-  for (let dir = from; ; dir = path11.dirname(dir)) {
-    if (existsSync(path11.join(dir, "stages", "pte_stages")) && existsSync(path11.join(dir, "package.json"))) {
-      return dir;
-    }
-    if (path11.dirname(dir) === dir) {
-      throw new Error(
-        `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
-      );
-    }
-  }
-}
-var REPO_ROOT = findRepoRoot(import.meta.dirname);
-var STAGES_DIR = path11.join(REPO_ROOT, "stages");
-var DEFAULT_MATRIX = path11.join(REPO_ROOT, "matrix", "farm.yml");
-var KNOWN_ISSUES_FILE = path11.join(REPO_ROOT, "matrix", "known-issues.yml");
-function defaultCacheDir(env = process.env) {
-  return env.PTE_FARM_CACHE ?? path11.join(REPO_ROOT, ".cache", "pte-farm");
-}
-function defaultPython(env = process.env) {
-  return env.PTE_FARM_PYTHON ?? path11.join(REPO_ROOT, ".venv", "bin", "python");
-}
-function displayPath(p) {
-  const rel = path11.relative(process.cwd(), p);
-  return rel !== "" && !rel.startsWith("..") && !path11.isAbsolute(rel) ? rel : p;
-}
-function inRunOutput(outDir2, p) {
-  const rel = path11.relative(outDir2, path11.resolve(outDir2, p));
-  if (rel.startsWith("..") || path11.isAbsolute(rel)) {
-    throw new Error(`bug: ${p} is outside the run's output folder ${outDir2}`);
-  }
-  return rel;
-}
-function portablePython(python2) {
-  const rel = path11.relative(REPO_ROOT, path11.resolve(python2));
-  return rel !== "" && !rel.startsWith("..") && !path11.isAbsolute(rel) ? rel : path11.basename(python2);
-}
+import path13 from "node:path";
 
 // actions/src/core/requirements.ts
 import { readFile } from "node:fs/promises";
@@ -15329,7 +15384,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path23) => inner(v, path23);
+  const check = (v, path24) => inner(v, path24);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -15338,19 +15393,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path23, detail, onKey = false) {
-    const where = formatPath(path23);
+  constructor(source, path24, detail, onKey = false) {
+    const where = formatPath(path24);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path23;
+    this.path = path24;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path23) {
+function formatPath(path24) {
   let out = "";
-  for (const seg of path23) {
+  for (const seg of path24) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -15365,52 +15420,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path23, expected, value) {
-  throw new ValidationError("", path23, `expected ${expected}, got ${describe(value)}`);
+function fail(path24, expected, value) {
+  throw new ValidationError("", path24, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path23) => typeof v === "string" ? v : fail(path23, "a string", v),
+  (v, path24) => typeof v === "string" ? v : fail(path24, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path23) => typeof v === "string" && v !== "" ? v : fail(path23, "a non-empty string", v),
+  (v, path24) => typeof v === "string" && v !== "" ? v : fail(path24, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path23) => typeof v === "number" && Number.isFinite(v) ? v : fail(path23, "a number", v),
+  (v, path24) => typeof v === "number" && Number.isFinite(v) ? v : fail(path24, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path23) => typeof v === "number" && Number.isInteger(v) ? v : fail(path23, "an integer", v),
+  (v, path24) => typeof v === "number" && Number.isInteger(v) ? v : fail(path24, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path23) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path23, "a non-negative integer", v),
+  (v, path24) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path24, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path23) => typeof v === "boolean" ? v : fail(path23, "a boolean", v),
+  (v, path24) => typeof v === "boolean" ? v : fail(path24, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path23) => allowed.includes(v) ? v : fail(path23, `one of ${shown}`, v);
+  const check = (v, path24) => allowed.includes(v) ? v : fail(path24, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path23) => {
-    if (!Array.isArray(v)) fail(path23, "an array", v);
-    return v.map((el, i2) => item(el, [...path23, i2]));
+  const check = (v, path24) => {
+    if (!Array.isArray(v)) fail(path24, "an array", v);
+    return v.map((el, i2) => item(el, [...path24, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path23) => v === null ? null : inner(v, path23);
+  const check = (v, path24) => v === null ? null : inner(v, path24);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path23) => v === void 0 ? void 0 : inner(v, path23);
+  const check = (v, path24) => v === void 0 ? void 0 : inner(v, path24);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -15418,10 +15473,10 @@ function isPlainObject2(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path23) => {
-    if (!isPlainObject2(v)) fail(path23, "an object", v);
+  const check = (v, path24) => {
+    if (!isPlainObject2(v)) fail(path24, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path23, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path24, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -15441,11 +15496,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path23) => {
-    if (!isPlainObject2(v)) fail(path23, "an object", v);
+  const check = (v, path24) => {
+    if (!isPlainObject2(v)) fail(path24, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path23, key]);
+      const value = check2(v[key], [...path24, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -15455,41 +15510,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path23) => {
+  const check = (v, path24) => {
     if (isPlainObject2(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path23, bad],
+          [...path24, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path23);
+    return known(v, path24);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path23) => {
-    if (!isPlainObject2(v)) fail(path23, "an object", v);
+  const check = (v, path24) => {
+    if (!isPlainObject2(v)) fail(path24, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path23, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path24, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path23);
+    return variant(v, path24);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path23) => {
-    const value = inner(v, path23);
+  const check = (v, path24) => {
+    const value = inner(v, path24);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path23, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path24, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -15807,7 +15862,7 @@ function checkLiteralParts(farm, glob) {
 function selectCells(farm, globs, machine = thisMachine()) {
   if (globs === void 0) {
     const { cells, skipped } = cellSet(farm, farm.runSet);
-    const here = (c3) => c3.device.local && c3.device.os === machine.os && c3.device.arch === machine.arch;
+    const here = (c3) => c3.device.local && (c3.device.emulation !== null ? machine.os === "linux" && machine.arch === "x86_64" : c3.device.os === machine.os && c3.device.arch === machine.arch);
     const local = cells.filter(here);
     if (local.length === 0) {
       throw new ConfigurationError(
@@ -15960,6 +16015,14 @@ var device = closed({
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
+  ),
+  emulation: optional(
+    documented(
+      closed({
+        qemu_cpu: documented(nonEmptyStr, "the QEMU CPU model (`qemu-aarch64-static -cpu help` lists them)")
+      }),
+      "an instruction set under QEMU user mode on a Linux x86_64 host: correctness counts, timings never do"
+    )
   )
 });
 var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
@@ -16421,7 +16484,7 @@ async function loadFarm(file, opts = {}) {
   return farm;
 }
 function resolve(file, data) {
-  const abs = (p) => path12.resolve(REPO_ROOT, p);
+  const abs = (p) => path13.resolve(REPO_ROOT, p);
   const names3 = (key) => Object.keys(data[key]);
   const everyName = (key) => names3(key).filter((n2) => {
     if (key === "recipes") return data.recipes[n2]?.canary !== true;
@@ -16489,7 +16552,8 @@ function resolve(file, data) {
           memoryBandwidthGbs: d.memory_bandwidth_gbs,
           thermal: d.thermal,
           forkPrs: d.fork_prs,
-          local: d.local ?? false
+          local: d.local ?? false,
+          emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
     ),
@@ -16562,7 +16626,7 @@ async function checkChannel(tc, channel2, where) {
   const unnamed = pins.filter((p) => !named.includes(p));
   const unknown = named.filter((n2) => !pins.includes(n2));
   const twice = channel2.track.map(normalize).filter((n2) => channel2.hold.map(normalize).includes(n2));
-  const problem = unnamed.length > 0 ? `pins ${unnamed.join(", ")} are neither tracked nor held; add each to track or hold` : unknown.length > 0 ? `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not pinned in ${path12.basename(tc.requirements)}; pin it there or remove it` : twice.length > 0 ? `${twice.join(", ")} cannot be both tracked and held` : null;
+  const problem = unnamed.length > 0 ? `pins ${unnamed.join(", ")} are neither tracked nor held; add each to track or hold` : unknown.length > 0 ? `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not pinned in ${path13.basename(tc.requirements)}; pin it there or remove it` : twice.length > 0 ? `${twice.join(", ")} cannot be both tracked and held` : null;
   if (problem !== null) {
     throw new ConfigurationError(
       `${where(["toolchains", tc.name, "channel"])}: toolchain ${JSON.stringify(tc.name)}: ${problem}`
@@ -16571,13 +16635,13 @@ async function checkChannel(tc, channel2, where) {
 }
 
 // actions/src/pipeline/stage-job.ts
-import { existsSync as existsSync4 } from "node:fs";
+import { existsSync as existsSync5 } from "node:fs";
 
 // actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
 import { readdir } from "node:fs/promises";
-import path13 from "node:path";
+import path14 from "node:path";
 function sha256Text(text) {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -16595,12 +16659,12 @@ function canonicalJson(value) {
 }
 async function listFiles(root, keep = () => true) {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path13.relative(root, path13.join(e.parentPath, e.name)).split(path13.sep).join("/")).filter(keep).sort();
+  return entries.filter((e) => e.isFile()).map((e) => path14.relative(root, path14.join(e.parentPath, e.name)).split(path14.sep).join("/")).filter(keep).sort();
 }
 async function sha256Tree(root, keep) {
   const files = await listFiles(root, keep);
   const lines = [];
-  for (const rel of files) lines.push(`${rel}\0${await sha256File(path13.join(root, rel))}`);
+  for (const rel of files) lines.push(`${rel}\0${await sha256File(path14.join(root, rel))}`);
   return sha256Text(lines.join("\n"));
 }
 
@@ -16632,7 +16696,7 @@ var manifest = obj({
 
 // actions/src/pipeline/cache.ts
 import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile3, rename, rm, stat as stat2, utimes, writeFile } from "node:fs/promises";
-import path14 from "node:path";
+import path15 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
     model: { id: spec.model.id, max_seq_len: spec.model.max_seq_len },
@@ -16681,7 +16745,7 @@ async function toolchainFingerprints(cells, python2) {
       await fingerprintToolchain({
         python: python2,
         pinsFile: cell3.toolchain.requirements,
-        stagesPackageDir: path14.join(STAGES_DIR, "pte_stages")
+        stagesPackageDir: path15.join(STAGES_DIR, "pte_stages")
       })
     );
   }
@@ -16692,7 +16756,7 @@ async function modelFolderHash(dir) {
   const files = await listFiles(dir);
   const stamps = await Promise.all(
     files.map(async (rel) => {
-      const s = await stat2(path14.join(dir, rel));
+      const s = await stat2(path15.join(dir, rel));
       return `${rel}:${s.size}:${s.mtimeMs}`;
     })
   );
@@ -16711,7 +16775,7 @@ var BuildCache = class {
   }
   /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
   entryDir(kind, key) {
-    return path14.join(this.root, "entries", kind, key.slice(0, 2), key);
+    return path15.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -16723,17 +16787,17 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile3(path14.join(dir, "result.json"), "utf8");
+      text = await readFile3(path15.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
     try {
-      const result = parseJson(stageResult, text, path14.join(dir, "result.json"));
+      const result = parseJson(stageResult, text, path15.join(dir, "result.json"));
       if (result.status !== "ok" || result.stage !== stage)
         throw new ValidationError(dir, [], "not a successful entry");
       const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
       for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat2(path14.join(dir, a2.path));
+        const s = await stat2(path15.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
       const now = /* @__PURE__ */ new Date();
@@ -16746,9 +16810,9 @@ var BuildCache = class {
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
   async tempDir(kind) {
-    const tmp = path14.join(this.root, "tmp");
+    const tmp = path15.join(this.root, "tmp");
     await mkdir(tmp, { recursive: true });
-    return mkdtemp(path14.join(tmp, `${kind}-`));
+    return mkdtemp(path15.join(tmp, `${kind}-`));
   }
   /**
    * A cached build that is not a stage (so has no result.json to validate): its folder when every
@@ -16759,7 +16823,7 @@ var BuildCache = class {
   async lookupFolder(kind, key, files, verify = async () => true) {
     const dir = this.entryDir(kind, key);
     for (const f of files) {
-      const s = await stat2(path14.join(dir, f)).catch(() => null);
+      const s = await stat2(path15.join(dir, f)).catch(() => null);
       if (s === null || !s.isFile()) return null;
     }
     if (await verify(dir).catch(() => false)) return dir;
@@ -16781,11 +16845,11 @@ var BuildCache = class {
   async publishEntry(kind, key, builtDir, material) {
     const dir = this.entryDir(kind, key);
     await writeFile(
-      path14.join(builtDir, "cache-entry.json"),
+      path15.join(builtDir, "cache-entry.json"),
       `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
-    await mkdir(path14.dirname(dir), { recursive: true });
+    await mkdir(path15.dirname(dir), { recursive: true });
     try {
       await rename(builtDir, dir);
     } catch (err) {
@@ -16800,12 +16864,12 @@ var BuildCache = class {
    * they could publish or move them. Only old ones: a young folder may be another run's live build.
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path14.join(this.root, "tmp");
+    const tmp = path15.join(this.root, "tmp");
     const names3 = await readdir2(tmp).catch(() => []);
     for (const name of names3) {
-      const s = await stat2(path14.join(tmp, name)).catch(() => null);
+      const s = await stat2(path15.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm(path14.join(tmp, name), { recursive: true, force: true });
+        await rm(path15.join(tmp, name), { recursive: true, force: true });
     }
   }
   /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
@@ -16818,12 +16882,12 @@ var BuildCache = class {
 
 // actions/src/pipeline/cache-prune.ts
 import { readdir as readdir3, rename as rename2, rm as rm2, stat as stat3 } from "node:fs/promises";
-import path16 from "node:path";
+import path17 from "node:path";
 
 // actions/src/core/disk.ts
-import { existsSync as existsSync2 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 import { statfs } from "node:fs/promises";
-import path15 from "node:path";
+import path16 from "node:path";
 function isNoSpace(err) {
   const code = err?.code;
   return code === "ENOSPC" || code === "EDQUOT";
@@ -16835,8 +16899,8 @@ function noSpaceMessage(err) {
 }
 var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
 function existingAncestor(p) {
-  let dir = path15.resolve(p);
-  while (!existsSync2(dir) && path15.dirname(dir) !== dir) dir = path15.dirname(dir);
+  let dir = path16.resolve(p);
+  while (!existsSync3(dir) && path16.dirname(dir) !== dir) dir = path16.dirname(dir);
   return dir;
 }
 async function freeBytes(p) {
@@ -16881,18 +16945,18 @@ function sizeFromEnv(name, fallback, env = process.env) {
 async function treeBytes(dir) {
   let total = 0;
   for (const e of await readdir3(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
-    if (e.isFile()) total += (await stat3(path16.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+    if (e.isFile()) total += (await stat3(path17.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
   }
   return total;
 }
 async function pruneCache(root, budget, keepSince) {
   const entries = [];
-  const base = path16.join(root, "entries");
+  const base = path17.join(root, "entries");
   for (const kind of await readdir3(base).catch(() => [])) {
-    for (const shard of await readdir3(path16.join(base, kind)).catch(() => [])) {
-      for (const key of await readdir3(path16.join(base, kind, shard)).catch(() => [])) {
+    for (const shard of await readdir3(path17.join(base, kind)).catch(() => [])) {
+      for (const key of await readdir3(path17.join(base, kind, shard)).catch(() => [])) {
         if (key.includes(".evicted-")) continue;
-        const dir = path16.join(base, kind, shard, key);
+        const dir = path17.join(base, kind, shard, key);
         const s = await stat3(dir).catch(() => null);
         if (s?.isDirectory()) entries.push({ dir, used: s.mtimeMs, bytes: await treeBytes(dir) });
       }
@@ -16920,21 +16984,21 @@ function pruneSummary(r, budget) {
 }
 
 // actions/src/pipeline/runnable-cell.ts
-import { existsSync as existsSync3 } from "node:fs";
+import { existsSync as existsSync4 } from "node:fs";
 import os from "node:os";
-import path17 from "node:path";
+import path18 from "node:path";
 function hubCacheDir(env = process.env) {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path17.join(env.HF_HOME ?? path17.join(os.homedir(), ".cache", "huggingface"), "hub");
+  return path18.join(env.HF_HOME ?? path18.join(os.homedir(), ".cache", "huggingface"), "hub");
 }
 function cachedSnapshot(hub2, env = process.env) {
-  const dir = path17.join(
+  const dir = path18.join(
     hubCacheDir(env),
     `models--${hub2.id.replaceAll("/", "--")}`,
     "snapshots",
     hub2.revision
   );
-  return existsSync3(path17.join(dir, "config.json")) ? dir : null;
+  return existsSync4(path18.join(dir, "config.json")) ? dir : null;
 }
 function runnableCell(cell3, env = process.env) {
   const { model: model2 } = cell3;
@@ -16951,7 +17015,7 @@ function runnableCell(cell3, env = process.env) {
 
 // actions/src/pipeline/step-notes.ts
 import { mkdir as mkdir2, readdir as readdir4, readFile as readFile4, writeFile as writeFile2 } from "node:fs/promises";
-import path18 from "node:path";
+import path19 from "node:path";
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -17054,7 +17118,9 @@ var runRecord = obj({
     arch: str,
     cpu: str,
     cpus: nonNegInt,
-    memory_mb: nonNegInt
+    memory_mb: nonNegInt,
+    /** OPTIONAL (issue 14): set when the device is an instruction set under QEMU user mode; its timings are not speed. */
+    emulation: optional(obj({ qemu: str, cpu_model: str, host_arch: str }))
   }),
   /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
   telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
@@ -17108,7 +17174,7 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path18.join(outDir2, "steps");
+  return path19.join(outDir2, "steps");
 }
 async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   const note = {
@@ -17126,8 +17192,8 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     failure: step.failure,
     telemetry
   };
-  const file = path18.join(stepsDir(outDir2), `${step.stage}.json`);
-  await mkdir2(path18.dirname(file), { recursive: true });
+  const file = path19.join(stepsDir(outDir2), `${step.stage}.json`);
+  await mkdir2(path19.dirname(file), { recursive: true });
   await writeFile2(file, `${JSON.stringify(note, null, 2)}
 `);
   return file;
@@ -17135,11 +17201,11 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
 
 // actions/src/pipeline/step-runner.ts
 import { cp, mkdir as mkdir4, readFile as readFile7, rename as rename3, rm as rm3, symlink } from "node:fs/promises";
-import path20 from "node:path";
+import path21 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
 import { mkdir as mkdir3, open, readFile as readFile6, stat as stat4, writeFile as writeFile3 } from "node:fs/promises";
-import path19 from "node:path";
+import path20 from "node:path";
 
 // actions/src/core/cancel.ts
 var controller = new AbortController();
@@ -17231,8 +17297,8 @@ async function runStage(stage, opts) {
   const { command, dir } = opts;
   const cancel = opts.cancel ?? runCancelled;
   await mkdir3(dir, { recursive: true });
-  const specPath = path19.join(dir, SPEC_FILE);
-  const logPath = path19.join(dir, LOG_FILE);
+  const specPath = path20.join(dir, SPEC_FILE);
+  const logPath = path20.join(dir, LOG_FILE);
   await writeFile3(specPath, `${JSON.stringify(opts.spec, null, 2)}
 `);
   if (cancel.aborted) {
@@ -17249,7 +17315,7 @@ async function runStage(stage, opts) {
   let exit;
   try {
     const env = {
-      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path19.delimiter),
+      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path20.delimiter),
       PYTHONUNBUFFERED: "1",
       ...command.env
     };
@@ -17330,7 +17396,7 @@ async function runStage(stage, opts) {
   if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
   try {
     const check = stageData[stage];
-    const data = parse(check, result.data, `${displayPath(path19.join(dir, RESULT_FILE))}: data`);
+    const data = parse(check, result.data, `${displayPath(path20.join(dir, RESULT_FILE))}: data`);
     const bad = await checkArtefacts(dir, result);
     return bad === null ? done("ok", null, data) : done("infra-failure", bad);
   } catch (err) {
@@ -17339,7 +17405,7 @@ async function runStage(stage, opts) {
   }
 }
 async function readResult(dir, stage) {
-  const file = path19.join(dir, RESULT_FILE);
+  const file = path20.join(dir, RESULT_FILE);
   let text;
   try {
     text = await readFile6(file, "utf8");
@@ -17362,7 +17428,7 @@ async function readResult(dir, stage) {
 }
 async function checkArtefacts(dir, result) {
   for (const [role, a2] of Object.entries(result.artefacts)) {
-    const file = path19.resolve(dir, a2.path);
+    const file = path20.resolve(dir, a2.path);
     const shown = displayPath(file);
     const size = await stat4(file).then(
       (s) => s.size,
@@ -17495,7 +17561,7 @@ function seconds(ms) {
   return `${(ms / 1e3).toFixed(1)}s`;
 }
 async function moveDir(from, to) {
-  await mkdir4(path20.dirname(to), { recursive: true });
+  await mkdir4(path21.dirname(to), { recursive: true });
   await rm3(to, { recursive: true, force: true });
   try {
     await rename3(from, to);
@@ -17506,7 +17572,7 @@ async function moveDir(from, to) {
   }
 }
 async function linkBuild(entry, outPath) {
-  await mkdir4(path20.dirname(outPath), { recursive: true });
+  await mkdir4(path21.dirname(outPath), { recursive: true });
   await rm3(outPath, { recursive: true, force: true });
   await symlink(entry, outPath, "dir");
 }
@@ -17540,7 +17606,7 @@ var StepRunner = class {
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
     const { cache, logger } = this.opts;
-    const outPath = path20.join(this.opts.outDir, "builds", outName);
+    const outPath = path21.join(this.opts.outDir, "builds", outName);
     if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
@@ -17555,7 +17621,7 @@ var StepRunner = class {
         cache: "hit",
         // The run output's link to the entry: records name paths inside the run's output folder.
         dir: outPath,
-        logPath: path20.join(outPath, "stage.log"),
+        logPath: path21.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -17568,10 +17634,10 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir: outPath, logPath: path20.join(outPath, "stage.log") };
+      return { ...step, dir: outPath, logPath: path21.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
-    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path20.join(outPath, "stage.log") }, cell3);
+    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path21.join(outPath, "stage.log") }, cell3);
   }
   /** The execute stage: never cached, run in the cell's own folder. */
   async executeCell(spec, cell3, dir, buildToolchain) {
@@ -17584,7 +17650,8 @@ var StepRunner = class {
       `${clock()}  ${spec.stage.padEnd(9)} ${label}  started${cacheState === "miss" ? " (cache miss)" : ""}`
     );
     const outcome = await runStage(spec.stage, {
-      command: this.opts.command,
+      // An emulated device's execute stage runs the arm64 runtime under QEMU (drivers/emulation.ts).
+      command: spec.stage === "execute" ? executeCommand(this.opts.command, cell3) : this.opts.command,
       spec,
       dir,
       timeoutMs: this.opts.timeoutMs
@@ -17609,7 +17676,7 @@ var StepRunner = class {
     return step;
   }
   async noteFailure(spec, step, cell3, buildToolchain = null) {
-    const logPath = step.logPath ?? path20.join(step.dir, "stage.log");
+    const logPath = step.logPath ?? path21.join(step.dir, "stage.log");
     const message = await describeFailure({ ...step, logPath });
     const log = await readFile7(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
@@ -17626,7 +17693,7 @@ var StepRunner = class {
     const reproduce = reproduceCommand({
       python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specInOut: inRunOutput(this.opts.outDir, path20.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path21.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
     this.opts.logger.error(
@@ -17732,7 +17799,7 @@ var StageJob = class _StageJob {
     this.outDir = outDir2;
   }
   static async open(opts) {
-    if (!existsSync4(opts.python)) {
+    if (!existsSync5(opts.python)) {
       throw new InfrastructureError(
         `the toolchain's python ${opts.python} does not exist; set the python input or PTE_FARM_PYTHON`
       );
@@ -17797,7 +17864,7 @@ ${rows.join("\n")}
 }
 
 // actions/src/action-runs/io.ts
-import path21 from "node:path";
+import path22 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -18636,9 +18703,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path21.resolve(workspace, v);
+      return v === "" ? "" : path22.resolve(workspace, v);
     },
-    requiredPath: (name) => path21.resolve(workspace, required(name)),
+    requiredPath: (name) => path22.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -18715,7 +18782,7 @@ var run = defineAction("export", async (io) => {
   const program = job.artefact(exported, "program");
   io.output("program", program.path);
   io.output("program-sha256", program.sha256);
-  io.output("reference", path22.join(reference.dir, "result.json"));
+  io.output("reference", path23.join(reference.dir, "result.json"));
   io.output("out-dir", exported.dir);
   await io.summary(`### pte-farm export: ${cell3.model.name}
 

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path16) {
-      const ctrl = callVisitor(key, node, visitor, path16);
+    function visit_(key, node, visitor, path17) {
+      const ctrl = callVisitor(key, node, visitor, path17);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path16, ctrl);
-        return visit_(key, ctrl, visitor, path16);
+        replaceNode(key, path17, ctrl);
+        return visit_(key, ctrl, visitor, path17);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path16 = Object.freeze(path16.concat(node));
+          path17 = Object.freeze(path17.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path16);
+            const ci = visit_(i2, node.items[i2], visitor, path17);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path16 = Object.freeze(path16.concat(node));
-          const ck = visit_("key", node.key, visitor, path16);
+          path17 = Object.freeze(path17.concat(node));
+          const ck = visit_("key", node.key, visitor, path17);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path16);
+          const cv = visit_("value", node.value, visitor, path17);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path16) {
-      const ctrl = await callVisitor(key, node, visitor, path16);
+    async function visitAsync_(key, node, visitor, path17) {
+      const ctrl = await callVisitor(key, node, visitor, path17);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path16, ctrl);
-        return visitAsync_(key, ctrl, visitor, path16);
+        replaceNode(key, path17, ctrl);
+        return visitAsync_(key, ctrl, visitor, path17);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path16 = Object.freeze(path16.concat(node));
+          path17 = Object.freeze(path17.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path16);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path17);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path16 = Object.freeze(path16.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path16);
+          path17 = Object.freeze(path17.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path17);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path16);
+          const cv = await visitAsync_("value", node.value, visitor, path17);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path16) {
+    function callVisitor(key, node, visitor, path17) {
       if (typeof visitor === "function")
-        return visitor(key, node, path16);
+        return visitor(key, node, path17);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path16);
+        return visitor.Map?.(key, node, path17);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path16);
+        return visitor.Seq?.(key, node, path17);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path16);
+        return visitor.Pair?.(key, node, path17);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path16);
+        return visitor.Scalar?.(key, node, path17);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path16);
+        return visitor.Alias?.(key, node, path17);
       return void 0;
     }
-    function replaceNode(key, path16, node) {
-      const parent = path16[path16.length - 1];
+    function replaceNode(key, path17, node) {
+      const parent = path17[path17.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path16, value) {
+    function collectionFromPath(schema, path17, value) {
       let v = value;
-      for (let i2 = path16.length - 1; i2 >= 0; --i2) {
-        const k = path16[i2];
+      for (let i2 = path17.length - 1; i2 >= 0; --i2) {
+        const k = path17[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path16) => path16 == null || typeof path16 === "object" && !!path16[Symbol.iterator]().next().done;
+    var isEmptyPath = (path17) => path17 == null || typeof path17 === "object" && !!path17[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path16, value) {
-        if (isEmptyPath(path16))
+      addIn(path17, value) {
+        if (isEmptyPath(path17))
           this.add(value);
         else {
-          const [key, ...rest] = path16;
+          const [key, ...rest] = path17;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path16) {
-        const [key, ...rest] = path16;
+      deleteIn(path17) {
+        const [key, ...rest] = path17;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path16, keepScalar) {
-        const [key, ...rest] = path16;
+      getIn(path17, keepScalar) {
+        const [key, ...rest] = path17;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path16) {
-        const [key, ...rest] = path16;
+      hasIn(path17) {
+        const [key, ...rest] = path17;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path16, value) {
-        const [key, ...rest] = path16;
+      setIn(path17, value) {
+        const [key, ...rest] = path17;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path16, value) {
+      addIn(path17, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path16, value);
+          this.contents.addIn(path17, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path16) {
-        if (Collection.isEmptyPath(path16)) {
+      deleteIn(path17) {
+        if (Collection.isEmptyPath(path17)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path16) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path17) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path16, keepScalar) {
-        if (Collection.isEmptyPath(path16))
+      getIn(path17, keepScalar) {
+        if (Collection.isEmptyPath(path17))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path16, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path17, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path16) {
-        if (Collection.isEmptyPath(path16))
+      hasIn(path17) {
+        if (Collection.isEmptyPath(path17))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path16) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path17) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path16, value) {
-        if (Collection.isEmptyPath(path16)) {
+      setIn(path17, value) {
+        if (Collection.isEmptyPath(path17)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path16), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path17), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path16, value);
+          this.contents.setIn(path17, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path16) => {
+    visit.itemAtPath = (cst, path17) => {
       let item = cst;
-      for (const [field, index] of path16) {
+      for (const [field, index] of path17) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path16) => {
-      const parent = visit.itemAtPath(cst, path16.slice(0, -1));
-      const field = path16[path16.length - 1][0];
+    visit.parentCollection = (cst, path17) => {
+      const parent = visit.itemAtPath(cst, path17.slice(0, -1));
+      const field = path17[path17.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path16, item, visitor) {
-      let ctrl = visitor(item, path16);
+    function _visit(path17, item, visitor) {
+      let ctrl = visitor(item, path17);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path16.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path17.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path16);
+            ctrl = ctrl(item, path17);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path16) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path17) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7371,7 +7371,7 @@ var require_dist = __commonJS({
 // actions/src/action-runs/gate.ts
 import { randomBytes } from "node:crypto";
 import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
-import path15 from "node:path";
+import path16 from "node:path";
 
 // matrix/load.ts
 import { stat } from "node:fs/promises";
@@ -7467,7 +7467,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path16) => inner(v, path16);
+  const check = (v, path17) => inner(v, path17);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7476,19 +7476,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path16, detail, onKey = false) {
-    const where = formatPath(path16);
+  constructor(source, path17, detail, onKey = false) {
+    const where = formatPath(path17);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path16;
+    this.path = path17;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path16) {
+function formatPath(path17) {
   let out = "";
-  for (const seg of path16) {
+  for (const seg of path17) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7503,52 +7503,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path16, expected, value) {
-  throw new ValidationError("", path16, `expected ${expected}, got ${describe(value)}`);
+function fail(path17, expected, value) {
+  throw new ValidationError("", path17, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path16) => typeof v === "string" ? v : fail(path16, "a string", v),
+  (v, path17) => typeof v === "string" ? v : fail(path17, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path16) => typeof v === "string" && v !== "" ? v : fail(path16, "a non-empty string", v),
+  (v, path17) => typeof v === "string" && v !== "" ? v : fail(path17, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path16) => typeof v === "number" && Number.isFinite(v) ? v : fail(path16, "a number", v),
+  (v, path17) => typeof v === "number" && Number.isFinite(v) ? v : fail(path17, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path16) => typeof v === "number" && Number.isInteger(v) ? v : fail(path16, "an integer", v),
+  (v, path17) => typeof v === "number" && Number.isInteger(v) ? v : fail(path17, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path16) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path16, "a non-negative integer", v),
+  (v, path17) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path17, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path16) => typeof v === "boolean" ? v : fail(path16, "a boolean", v),
+  (v, path17) => typeof v === "boolean" ? v : fail(path17, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path16) => allowed.includes(v) ? v : fail(path16, `one of ${shown}`, v);
+  const check = (v, path17) => allowed.includes(v) ? v : fail(path17, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path16) => {
-    if (!Array.isArray(v)) fail(path16, "an array", v);
-    return v.map((el, i2) => item(el, [...path16, i2]));
+  const check = (v, path17) => {
+    if (!Array.isArray(v)) fail(path17, "an array", v);
+    return v.map((el, i2) => item(el, [...path17, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path16) => v === null ? null : inner(v, path16);
+  const check = (v, path17) => v === null ? null : inner(v, path17);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path16) => v === void 0 ? void 0 : inner(v, path16);
+  const check = (v, path17) => v === void 0 ? void 0 : inner(v, path17);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7556,10 +7556,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path16) => {
-    if (!isPlainObject(v)) fail(path16, "an object", v);
+  const check = (v, path17) => {
+    if (!isPlainObject(v)) fail(path17, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path16, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path17, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7579,11 +7579,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path16) => {
-    if (!isPlainObject(v)) fail(path16, "an object", v);
+  const check = (v, path17) => {
+    if (!isPlainObject(v)) fail(path17, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path16, key]);
+      const value = check2(v[key], [...path17, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7593,41 +7593,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path16) => {
+  const check = (v, path17) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path16, bad],
+          [...path17, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path16);
+    return known(v, path17);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path16) => {
-    if (!isPlainObject(v)) fail(path16, "an object", v);
+  const check = (v, path17) => {
+    if (!isPlainObject(v)) fail(path17, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path16, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path17, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path16);
+    return variant(v, path17);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path16) => {
-    const value = inner(v, path16);
+  const check = (v, path17) => {
+    const value = inner(v, path17);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path16, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path17, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -7945,7 +7945,7 @@ function checkLiteralParts(farm, glob) {
 function selectCells(farm, globs, machine = thisMachine()) {
   if (globs === void 0) {
     const { cells, skipped } = cellSet(farm, farm.runSet);
-    const here = (c3) => c3.device.local && c3.device.os === machine.os && c3.device.arch === machine.arch;
+    const here = (c3) => c3.device.local && (c3.device.emulation !== null ? machine.os === "linux" && machine.arch === "x86_64" : c3.device.os === machine.os && c3.device.arch === machine.arch);
     const local = cells.filter(here);
     if (local.length === 0) {
       throw new ConfigurationError(
@@ -8098,6 +8098,14 @@ var device = closed({
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
+  ),
+  emulation: optional(
+    documented(
+      closed({
+        qemu_cpu: documented(nonEmptyStr, "the QEMU CPU model (`qemu-aarch64-static -cpu help` lists them)")
+      }),
+      "an instruction set under QEMU user mode on a Linux x86_64 host: correctness counts, timings never do"
+    )
   )
 });
 var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
@@ -8600,7 +8608,8 @@ function resolve(file, data) {
           memoryBandwidthGbs: d.memory_bandwidth_gbs,
           thermal: d.thermal,
           forkPrs: d.fork_prs,
-          local: d.local ?? false
+          local: d.local ?? false,
+          emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
     ),
@@ -8788,6 +8797,15 @@ function describeDivergence(d) {
   return `prompt ${d.prompt_index}, token ${d.position}: expected ${show(d.expected_id, d.expected_text)}, got ${show(d.actual_id, d.actual_text)} (vs ${d.reference} reference)`;
 }
 
+// actions/src/records/emulated.ts
+var ARTEFACT_METRICS = /* @__PURE__ */ new Set(["pte_bytes"]);
+function isEmulated(r) {
+  return r.device.emulation !== void 0;
+}
+function timingCounts(r, metric3) {
+  return !isEmulated(r) || ARTEFACT_METRICS.has(metric3);
+}
+
 // actions/src/records/samples.ts
 function median(samples) {
   if (samples.length === 0) return null;
@@ -8809,7 +8827,9 @@ function flaggedCount(m) {
 function metric2(record2, name, digits) {
   const m = median(cleanSamples(record2.metrics[name]));
   const flagged = flaggedCount(record2.metrics[name]);
-  return m === null ? "—" : `${m.toFixed(digits)}${flagged === 0 ? "" : ` (${flagged} flagged)`}`;
+  if (m === null) return "—";
+  const emulated = timingCounts(record2, name) ? "" : " (emulated)";
+  return `${m.toFixed(digits)}${flagged === 0 ? "" : ` (${flagged} flagged)`}${emulated}`;
 }
 function rooflineCell(r) {
   const f = r.roofline?.fraction;
@@ -9008,7 +9028,9 @@ var runRecord = obj({
     arch: str,
     cpu: str,
     cpus: nonNegInt,
-    memory_mb: nonNegInt
+    memory_mb: nonNegInt,
+    /** OPTIONAL (issue 14): set when the device is an instruction set under QEMU user mode; its timings are not speed. */
+    emulation: optional(obj({ qemu: str, cpu_model: str, host_arch: str }))
   }),
   /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
   telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
@@ -9100,7 +9122,7 @@ function buildRunRecord(f) {
       quantized_reference_ids: ref.quantized?.ids ?? null
     })),
     gate: f.gate,
-    roofline: f.execute === null ? null : roofline2(
+    roofline: f.execute === null || f.cell.device.emulation !== null ? null : roofline2(
       median(cleanSamples(f.execute.metrics.decode_tokens_per_sec)),
       median(f.execute.metrics.pte_bytes?.samples ?? []),
       f.cell.device.memoryBandwidthGbs
@@ -9197,7 +9219,7 @@ function finishCell(f) {
 }
 
 // actions/src/pipeline/cell.ts
-import path13 from "node:path";
+import path14 from "node:path";
 
 // actions/src/schemas/manifest.ts
 var manifest = obj({
@@ -11578,8 +11600,8 @@ function isExecutableSync(filePath) {
   }
 }
 function whichCommandSync(command, options = {}) {
-  const resolved = resolveOptions(command, options);
-  for (const candidate of candidatePaths(command, resolved)) {
+  const resolved2 = resolveOptions(command, options);
+  for (const candidate of candidatePaths(command, resolved2)) {
     if (isExecutableSync(candidate)) {
       return candidate;
     }
@@ -14207,17 +14229,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path16 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path16)) {
+    const path17 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path17)) {
       continue;
     }
-    writtenPaths.add(path16);
-    if (append || outputFiles.has(path16)) {
-      appendFileSync(path16, contents);
+    writtenPaths.add(path17);
+    if (append || outputFiles.has(path17)) {
+      appendFileSync(path17, contents);
     } else {
-      writeFileSync(path16, contents);
+      writeFileSync(path17, contents);
     }
-    outputFiles.add(path16);
+    outputFiles.add(path17);
   }
 };
 
@@ -17024,6 +17046,21 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
+// actions/src/drivers/emulation.ts
+import { execFileSync } from "node:child_process";
+import path12 from "node:path";
+var BUILDER = path12.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
+var QEMU = "qemu-aarch64-static";
+var resolved = null;
+function emulatorVersion() {
+  if (resolved !== null) return resolved.qemu;
+  try {
+    return execFileSync(QEMU, ["--version"], { encoding: "utf8" }).split("\n")[0]?.trim() ?? QEMU;
+  } catch {
+    return `${QEMU} (not installed)`;
+  }
+}
+
 // actions/src/records/host-info.ts
 async function osName() {
   const text = await readFile3("/etc/os-release", "utf8").catch(() => "");
@@ -17032,16 +17069,26 @@ async function osName() {
 }
 async function hostDeviceInfo(device2) {
   const cpus = os.cpus();
-  return {
+  const hostCpu = cpus[0]?.model.trim() ?? "unknown";
+  const info2 = {
     runner: device2.runner,
     board: device2.board,
     hostname: os.hostname(),
     os: await osName(),
     kernel: `${os.type()} ${os.release()}`,
     arch: os.arch(),
-    cpu: cpus[0]?.model.trim() ?? "unknown",
+    cpu: hostCpu,
     cpus: cpus.length,
     memory_mb: Math.round(os.totalmem() / 2 ** 20)
+  };
+  const emu = device2.emulation ?? null;
+  if (emu === null) return info2;
+  const qemu = emulatorVersion();
+  return {
+    ...info2,
+    arch: device2.arch ?? info2.arch,
+    cpu: `${emu.qemuCpu} under ${qemu} on ${hostCpu}`,
+    emulation: { qemu, cpu_model: emu.qemuCpu, host_arch: os.arch() }
   };
 }
 async function gitSha(cwd) {
@@ -17080,7 +17127,7 @@ var UNITS = {
 
 // actions/src/pipeline/step-notes.ts
 import { mkdir, readdir as readdir2, readFile as readFile4, writeFile } from "node:fs/promises";
-import path12 from "node:path";
+import path13 from "node:path";
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
   stage: literal(...STAGES),
@@ -17097,14 +17144,14 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path12.join(outDir2, "steps");
+  return path13.join(outDir2, "steps");
 }
 async function readStepNotes(outDir2) {
   const dir = stepsDir(outDir2);
   const names2 = await readdir2(dir).catch(() => []);
   const notes = [];
   for (const name of names2.filter((n2) => n2.endsWith(".json"))) {
-    const file = path12.join(dir, name);
+    const file = path13.join(dir, name);
     try {
       notes.push(parseJson(stepNote, await readFile4(file, "utf8"), file));
     } catch (err) {
@@ -17196,11 +17243,11 @@ async function readManifest(file) {
 
 // actions/src/pipeline/cell.ts
 function cellDir(outDir2, cell3) {
-  return path13.join(outDir2, "cells", ...cell3.id.split("/"));
+  return path14.join(outDir2, "cells", ...cell3.id.split("/"));
 }
 
 // actions/src/action-runs/io.ts
-import path14 from "node:path";
+import path15 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -18039,9 +18086,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path14.resolve(workspace, v);
+      return v === "" ? "" : path15.resolve(workspace, v);
     },
-    requiredPath: (name) => path14.resolve(workspace, required(name)),
+    requiredPath: (name) => path15.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -18159,8 +18206,8 @@ var run = defineAction("gate", async (io) => {
   if (record2 === void 0) throw new Error("bug: finishCell returned no record");
   const verdict = record2.gate;
   const checkedOnDevice = verdict === null && record2.driver?.output_check !== void 0;
-  const file = path15.join(cellDir(outDir2, cell3), role === "base" ? "run.base.json" : "run.json");
-  await mkdir3(path15.dirname(file), { recursive: true });
+  const file = path16.join(cellDir(outDir2, cell3), role === "base" ? "run.base.json" : "run.json");
+  await mkdir3(path16.dirname(file), { recursive: true });
   await writeFile3(file, `${JSON.stringify(record2, null, 2)}
 `);
   io.output("record", file);

@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path22) {
-      const ctrl = callVisitor(key, node, visitor, path22);
+    function visit_(key, node, visitor, path23) {
+      const ctrl = callVisitor(key, node, visitor, path23);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path22, ctrl);
-        return visit_(key, ctrl, visitor, path22);
+        replaceNode(key, path23, ctrl);
+        return visit_(key, ctrl, visitor, path23);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path22 = Object.freeze(path22.concat(node));
+          path23 = Object.freeze(path23.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path22);
+            const ci = visit_(i2, node.items[i2], visitor, path23);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path22 = Object.freeze(path22.concat(node));
-          const ck = visit_("key", node.key, visitor, path22);
+          path23 = Object.freeze(path23.concat(node));
+          const ck = visit_("key", node.key, visitor, path23);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path22);
+          const cv = visit_("value", node.value, visitor, path23);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path22) {
-      const ctrl = await callVisitor(key, node, visitor, path22);
+    async function visitAsync_(key, node, visitor, path23) {
+      const ctrl = await callVisitor(key, node, visitor, path23);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path22, ctrl);
-        return visitAsync_(key, ctrl, visitor, path22);
+        replaceNode(key, path23, ctrl);
+        return visitAsync_(key, ctrl, visitor, path23);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path22 = Object.freeze(path22.concat(node));
+          path23 = Object.freeze(path23.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path22);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path23);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path22 = Object.freeze(path22.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path22);
+          path23 = Object.freeze(path23.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path23);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path22);
+          const cv = await visitAsync_("value", node.value, visitor, path23);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path22) {
+    function callVisitor(key, node, visitor, path23) {
       if (typeof visitor === "function")
-        return visitor(key, node, path22);
+        return visitor(key, node, path23);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path22);
+        return visitor.Map?.(key, node, path23);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path22);
+        return visitor.Seq?.(key, node, path23);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path22);
+        return visitor.Pair?.(key, node, path23);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path22);
+        return visitor.Scalar?.(key, node, path23);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path22);
+        return visitor.Alias?.(key, node, path23);
       return void 0;
     }
-    function replaceNode(key, path22, node) {
-      const parent = path22[path22.length - 1];
+    function replaceNode(key, path23, node) {
+      const parent = path23[path23.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path22, value) {
+    function collectionFromPath(schema, path23, value) {
       let v = value;
-      for (let i2 = path22.length - 1; i2 >= 0; --i2) {
-        const k = path22[i2];
+      for (let i2 = path23.length - 1; i2 >= 0; --i2) {
+        const k = path23[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path22) => path22 == null || typeof path22 === "object" && !!path22[Symbol.iterator]().next().done;
+    var isEmptyPath = (path23) => path23 == null || typeof path23 === "object" && !!path23[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path22, value) {
-        if (isEmptyPath(path22))
+      addIn(path23, value) {
+        if (isEmptyPath(path23))
           this.add(value);
         else {
-          const [key, ...rest] = path22;
+          const [key, ...rest] = path23;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path22) {
-        const [key, ...rest] = path22;
+      deleteIn(path23) {
+        const [key, ...rest] = path23;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path22, keepScalar) {
-        const [key, ...rest] = path22;
+      getIn(path23, keepScalar) {
+        const [key, ...rest] = path23;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path22) {
-        const [key, ...rest] = path22;
+      hasIn(path23) {
+        const [key, ...rest] = path23;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path22, value) {
-        const [key, ...rest] = path22;
+      setIn(path23, value) {
+        const [key, ...rest] = path23;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path22, value) {
+      addIn(path23, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path22, value);
+          this.contents.addIn(path23, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path22) {
-        if (Collection.isEmptyPath(path22)) {
+      deleteIn(path23) {
+        if (Collection.isEmptyPath(path23)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path22) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path23) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path22, keepScalar) {
-        if (Collection.isEmptyPath(path22))
+      getIn(path23, keepScalar) {
+        if (Collection.isEmptyPath(path23))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path22, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path23, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path22) {
-        if (Collection.isEmptyPath(path22))
+      hasIn(path23) {
+        if (Collection.isEmptyPath(path23))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path22) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path23) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path22, value) {
-        if (Collection.isEmptyPath(path22)) {
+      setIn(path23, value) {
+        if (Collection.isEmptyPath(path23)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path22), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path23), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path22, value);
+          this.contents.setIn(path23, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path22) => {
+    visit.itemAtPath = (cst, path23) => {
       let item = cst;
-      for (const [field, index] of path22) {
+      for (const [field, index] of path23) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path22) => {
-      const parent = visit.itemAtPath(cst, path22.slice(0, -1));
-      const field = path22[path22.length - 1][0];
+    visit.parentCollection = (cst, path23) => {
+      const parent = visit.itemAtPath(cst, path23.slice(0, -1));
+      const field = path23[path23.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path22, item, visitor) {
-      let ctrl = visitor(item, path22);
+    function _visit(path23, item, visitor) {
+      let ctrl = visitor(item, path23);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path22.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path23.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path22);
+            ctrl = ctrl(item, path23);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path22) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path23) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7369,7 +7369,7 @@ var require_dist = __commonJS({
 });
 
 // actions/src/pipeline/stage-job.ts
-import { existsSync as existsSync4 } from "node:fs";
+import { existsSync as existsSync5 } from "node:fs";
 
 // actions/src/core/errors.ts
 var EXIT = {
@@ -7554,7 +7554,7 @@ function checkLiteralParts(farm, glob) {
 function selectCells(farm, globs, machine = thisMachine()) {
   if (globs === void 0) {
     const { cells, skipped } = cellSet(farm, farm.runSet);
-    const here = (c3) => c3.device.local && c3.device.os === machine.os && c3.device.arch === machine.arch;
+    const here = (c3) => c3.device.local && (c3.device.emulation !== null ? machine.os === "linux" && machine.arch === "x86_64" : c3.device.os === machine.os && c3.device.arch === machine.arch);
     const local = cells.filter(here);
     if (local.length === 0) {
       throw new ConfigurationError(
@@ -7592,7 +7592,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path22) => inner(v, path22);
+  const check = (v, path23) => inner(v, path23);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7601,19 +7601,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path22, detail, onKey = false) {
-    const where = formatPath(path22);
+  constructor(source, path23, detail, onKey = false) {
+    const where = formatPath(path23);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path22;
+    this.path = path23;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path22) {
+function formatPath(path23) {
   let out = "";
-  for (const seg of path22) {
+  for (const seg of path23) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7628,52 +7628,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path22, expected, value) {
-  throw new ValidationError("", path22, `expected ${expected}, got ${describe(value)}`);
+function fail(path23, expected, value) {
+  throw new ValidationError("", path23, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path22) => typeof v === "string" ? v : fail(path22, "a string", v),
+  (v, path23) => typeof v === "string" ? v : fail(path23, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path22) => typeof v === "string" && v !== "" ? v : fail(path22, "a non-empty string", v),
+  (v, path23) => typeof v === "string" && v !== "" ? v : fail(path23, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isFinite(v) ? v : fail(path22, "a number", v),
+  (v, path23) => typeof v === "number" && Number.isFinite(v) ? v : fail(path23, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isInteger(v) ? v : fail(path22, "an integer", v),
+  (v, path23) => typeof v === "number" && Number.isInteger(v) ? v : fail(path23, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path22) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path22, "a non-negative integer", v),
+  (v, path23) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path23, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path22) => typeof v === "boolean" ? v : fail(path22, "a boolean", v),
+  (v, path23) => typeof v === "boolean" ? v : fail(path23, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path22) => allowed.includes(v) ? v : fail(path22, `one of ${shown}`, v);
+  const check = (v, path23) => allowed.includes(v) ? v : fail(path23, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path22) => {
-    if (!Array.isArray(v)) fail(path22, "an array", v);
-    return v.map((el, i2) => item(el, [...path22, i2]));
+  const check = (v, path23) => {
+    if (!Array.isArray(v)) fail(path23, "an array", v);
+    return v.map((el, i2) => item(el, [...path23, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path22) => v === null ? null : inner(v, path22);
+  const check = (v, path23) => v === null ? null : inner(v, path23);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path22) => v === void 0 ? void 0 : inner(v, path22);
+  const check = (v, path23) => v === void 0 ? void 0 : inner(v, path23);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7681,10 +7681,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject(v)) fail(path23, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path22, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path23, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7704,11 +7704,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject(v)) fail(path23, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path22, key]);
+      const value = check2(v[key], [...path23, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7718,41 +7718,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path22) => {
+  const check = (v, path23) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path22, bad],
+          [...path23, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path22);
+    return known(v, path23);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path22) => {
-    if (!isPlainObject(v)) fail(path22, "an object", v);
+  const check = (v, path23) => {
+    if (!isPlainObject(v)) fail(path23, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path22, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path23, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path22);
+    return variant(v, path23);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path22) => {
-    const value = inner(v, path22);
+  const check = (v, path23) => {
+    const value = inner(v, path23);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path22, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path23, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -8289,6 +8289,14 @@ var device = closed({
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
+  ),
+  emulation: optional(
+    documented(
+      closed({
+        qemu_cpu: documented(nonEmptyStr, "the QEMU CPU model (`qemu-aarch64-static -cpu help` lists them)")
+      }),
+      "an instruction set under QEMU user mode on a Linux x86_64 host: correctness counts, timings never do"
+    )
   )
 });
 var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
@@ -10791,8 +10799,8 @@ function isExecutableSync(filePath) {
   }
 }
 function whichCommandSync(command, options = {}) {
-  const resolved = resolveOptions(command, options);
-  for (const candidate of candidatePaths(command, resolved)) {
+  const resolved2 = resolveOptions(command, options);
+  for (const candidate of candidatePaths(command, resolved2)) {
     if (isExecutableSync(candidate)) {
       return candidate;
     }
@@ -13420,17 +13428,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path22 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path22)) {
+    const path23 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path23)) {
       continue;
     }
-    writtenPaths.add(path22);
-    if (append || outputFiles.has(path22)) {
-      appendFileSync(path22, contents);
+    writtenPaths.add(path23);
+    if (append || outputFiles.has(path23)) {
+      appendFileSync(path23, contents);
     } else {
-      writeFileSync(path22, contents);
+      writeFileSync(path23, contents);
     }
-    outputFiles.add(path22);
+    outputFiles.add(path23);
   }
 };
 
@@ -16555,7 +16563,60 @@ function runnableCell(cell3, env = process.env) {
 }
 
 // actions/src/pipeline/stage-specs.ts
+import path17 from "node:path";
+
+// actions/src/drivers/emulation.ts
+import { execFileSync } from "node:child_process";
+import { existsSync as existsSync4, readFileSync as readFileSync3 } from "node:fs";
 import path16 from "node:path";
+var ARM64_ENV_VAR = "PTE_FARM_ARM64_ENV";
+var BUILDER = path16.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
+var QEMU = "qemu-aarch64-static";
+var INSTALL = "make arm64-env (Debian packages qemu-user-static, debootstrap and binutils-aarch64-linux-gnu)";
+var resolved = null;
+function onPath(cmd, env) {
+  return (env.PATH ?? "").split(path16.delimiter).some((d) => d !== "" && existsSync4(path16.join(d, cmd)));
+}
+function arm64EnvDir(env = process.env) {
+  const given = env[ARM64_ENV_VAR];
+  if (given !== void 0 && given !== "") return path16.resolve(given);
+  const id = execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
+  return path16.join(REPO_ROOT, ".cache", "emu", id);
+}
+function checkEmulatedDevices(cells, env = process.env) {
+  const devices = [...new Set(cells.map((c3) => c3.device))].filter((d) => d.emulation !== null);
+  if (devices.length === 0) return null;
+  if (!onPath(QEMU, env)) {
+    throw new InfrastructureError(
+      `device ${devices[0]?.name} is emulated, but ${QEMU} is not installed: run ${INSTALL}`
+    );
+  }
+  const dir = arm64EnvDir(env);
+  const metaPath = path16.join(dir, "env.json");
+  if (!existsSync4(metaPath)) {
+    throw new InfrastructureError(
+      `device ${devices[0]?.name} is emulated, but the arm64 environment ${dir} is not built: run ${INSTALL}`
+    );
+  }
+  const meta = JSON.parse(readFileSync3(metaPath, "utf8"));
+  for (const d of devices) {
+    const cpu = d.emulation?.qemuCpu ?? "";
+    if (!meta.cpu_models.includes(cpu)) {
+      throw new ConfigurationError(
+        `device ${d.name}: emulation.qemu_cpu ${cpu} is not a CPU model of the installed QEMU (${meta.qemu}); it has: ${meta.cpu_models.join(", ")}`
+      );
+    }
+  }
+  resolved = { dir, python: path16.join(dir, "bin", "python"), cpuModels: meta.cpu_models, qemu: meta.qemu };
+  return resolved;
+}
+function executeCommand(command, cell3) {
+  const emulation = cell3.device.emulation;
+  if (emulation === null) return command;
+  const envDir = resolved ?? checkEmulatedDevices([cell3]);
+  if (envDir === null) return command;
+  return { ...command, python: envDir.python, env: { ...command.env, PTE_FARM_QEMU_CPU: emulation.qemuCpu } };
+}
 
 // actions/src/records/host-info.ts
 function platformId() {
@@ -16597,7 +16658,7 @@ function artefactOf(step, role) {
   const a2 = step.result.artefacts[role];
   if (a2 === void 0)
     return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path16.resolve(step.dir, a2.path), sha256: a2.sha256 };
+  return { path: path17.resolve(step.dir, a2.path), sha256: a2.sha256 };
 }
 function lowerStep(ctx, cell3, program) {
   const { m, r, b } = names2(cell3);
@@ -16615,7 +16676,7 @@ function names2(cell3) {
 
 // actions/src/pipeline/step-notes.ts
 import { mkdir as mkdir2, readdir as readdir4, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
-import path17 from "node:path";
+import path18 from "node:path";
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -16718,7 +16779,9 @@ var runRecord = obj({
     arch: str,
     cpu: str,
     cpus: nonNegInt,
-    memory_mb: nonNegInt
+    memory_mb: nonNegInt,
+    /** OPTIONAL (issue 14): set when the device is an instruction set under QEMU user mode; its timings are not speed. */
+    emulation: optional(obj({ qemu: str, cpu_model: str, host_arch: str }))
   }),
   /** `samples`: the orchestrator's before/after-execute readings; `reps` (OPTIONAL): per rep, from execute. */
   telemetry: obj({ samples: arr(telemetrySample), reps: optional(arr(repTelemetry)) }),
@@ -16772,7 +16835,7 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path17.join(outDir2, "steps");
+  return path18.join(outDir2, "steps");
 }
 async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   const note = {
@@ -16790,8 +16853,8 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     failure: step.failure,
     telemetry
   };
-  const file = path17.join(stepsDir(outDir2), `${step.stage}.json`);
-  await mkdir2(path17.dirname(file), { recursive: true });
+  const file = path18.join(stepsDir(outDir2), `${step.stage}.json`);
+  await mkdir2(path18.dirname(file), { recursive: true });
   await writeFile2(file, `${JSON.stringify(note, null, 2)}
 `);
   return file;
@@ -16799,11 +16862,11 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
 
 // actions/src/pipeline/step-runner.ts
 import { cp, mkdir as mkdir4, readFile as readFile6, rename as rename3, rm as rm3, symlink } from "node:fs/promises";
-import path19 from "node:path";
+import path20 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
 import { mkdir as mkdir3, open, readFile as readFile5, stat as stat3, writeFile as writeFile3 } from "node:fs/promises";
-import path18 from "node:path";
+import path19 from "node:path";
 
 // actions/src/core/cancel.ts
 var controller = new AbortController();
@@ -16895,8 +16958,8 @@ async function runStage(stage, opts) {
   const { command, dir } = opts;
   const cancel = opts.cancel ?? runCancelled;
   await mkdir3(dir, { recursive: true });
-  const specPath = path18.join(dir, SPEC_FILE);
-  const logPath = path18.join(dir, LOG_FILE);
+  const specPath = path19.join(dir, SPEC_FILE);
+  const logPath = path19.join(dir, LOG_FILE);
   await writeFile3(specPath, `${JSON.stringify(opts.spec, null, 2)}
 `);
   if (cancel.aborted) {
@@ -16913,7 +16976,7 @@ async function runStage(stage, opts) {
   let exit;
   try {
     const env = {
-      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path18.delimiter),
+      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path19.delimiter),
       PYTHONUNBUFFERED: "1",
       ...command.env
     };
@@ -16994,7 +17057,7 @@ async function runStage(stage, opts) {
   if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
   try {
     const check = stageData[stage];
-    const data = parse(check, result.data, `${displayPath(path18.join(dir, RESULT_FILE))}: data`);
+    const data = parse(check, result.data, `${displayPath(path19.join(dir, RESULT_FILE))}: data`);
     const bad = await checkArtefacts(dir, result);
     return bad === null ? done("ok", null, data) : done("infra-failure", bad);
   } catch (err) {
@@ -17003,7 +17066,7 @@ async function runStage(stage, opts) {
   }
 }
 async function readResult(dir, stage) {
-  const file = path18.join(dir, RESULT_FILE);
+  const file = path19.join(dir, RESULT_FILE);
   let text;
   try {
     text = await readFile5(file, "utf8");
@@ -17026,7 +17089,7 @@ async function readResult(dir, stage) {
 }
 async function checkArtefacts(dir, result) {
   for (const [role, a2] of Object.entries(result.artefacts)) {
-    const file = path18.resolve(dir, a2.path);
+    const file = path19.resolve(dir, a2.path);
     const shown = displayPath(file);
     const size = await stat3(file).then(
       (s) => s.size,
@@ -17159,7 +17222,7 @@ function seconds(ms) {
   return `${(ms / 1e3).toFixed(1)}s`;
 }
 async function moveDir(from, to) {
-  await mkdir4(path19.dirname(to), { recursive: true });
+  await mkdir4(path20.dirname(to), { recursive: true });
   await rm3(to, { recursive: true, force: true });
   try {
     await rename3(from, to);
@@ -17170,7 +17233,7 @@ async function moveDir(from, to) {
   }
 }
 async function linkBuild(entry, outPath) {
-  await mkdir4(path19.dirname(outPath), { recursive: true });
+  await mkdir4(path20.dirname(outPath), { recursive: true });
   await rm3(outPath, { recursive: true, force: true });
   await symlink(entry, outPath, "dir");
 }
@@ -17204,7 +17267,7 @@ var StepRunner = class {
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
     const { cache, logger } = this.opts;
-    const outPath = path19.join(this.opts.outDir, "builds", outName);
+    const outPath = path20.join(this.opts.outDir, "builds", outName);
     if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
@@ -17219,7 +17282,7 @@ var StepRunner = class {
         cache: "hit",
         // The run output's link to the entry: records name paths inside the run's output folder.
         dir: outPath,
-        logPath: path19.join(outPath, "stage.log"),
+        logPath: path20.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -17232,10 +17295,10 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir: outPath, logPath: path19.join(outPath, "stage.log") };
+      return { ...step, dir: outPath, logPath: path20.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
-    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path19.join(outPath, "stage.log") }, cell3);
+    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path20.join(outPath, "stage.log") }, cell3);
   }
   /** The execute stage: never cached, run in the cell's own folder. */
   async executeCell(spec, cell3, dir, buildToolchain) {
@@ -17248,7 +17311,8 @@ var StepRunner = class {
       `${clock()}  ${spec.stage.padEnd(9)} ${label}  started${cacheState === "miss" ? " (cache miss)" : ""}`
     );
     const outcome = await runStage(spec.stage, {
-      command: this.opts.command,
+      // An emulated device's execute stage runs the arm64 runtime under QEMU (drivers/emulation.ts).
+      command: spec.stage === "execute" ? executeCommand(this.opts.command, cell3) : this.opts.command,
       spec,
       dir,
       timeoutMs: this.opts.timeoutMs
@@ -17273,7 +17337,7 @@ var StepRunner = class {
     return step;
   }
   async noteFailure(spec, step, cell3, buildToolchain = null) {
-    const logPath = step.logPath ?? path19.join(step.dir, "stage.log");
+    const logPath = step.logPath ?? path20.join(step.dir, "stage.log");
     const message = await describeFailure({ ...step, logPath });
     const log = await readFile6(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
@@ -17290,7 +17354,7 @@ var StepRunner = class {
     const reproduce = reproduceCommand({
       python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specInOut: inRunOutput(this.opts.outDir, path19.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path20.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
     this.opts.logger.error(
@@ -17375,7 +17439,7 @@ function cellOfBuild(farm, raw) {
   return cell3;
 }
 async function artefactAt(file, what) {
-  if (!existsSync4(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
+  if (!existsSync5(file)) throw new ConfigurationError(`${what} ${file} does not exist`);
   return { path: file, sha256: await sha256File(file) };
 }
 async function recordStep(outDir2, pending) {
@@ -17400,7 +17464,7 @@ var StageJob = class _StageJob {
     this.outDir = outDir2;
   }
   static async open(opts) {
-    if (!existsSync4(opts.python)) {
+    if (!existsSync5(opts.python)) {
       throw new InfrastructureError(
         `the toolchain's python ${opts.python} does not exist; set the python input or PTE_FARM_PYTHON`
       );
@@ -17441,7 +17505,7 @@ var StageJob = class _StageJob {
 
 // matrix/load.ts
 import { stat as stat4 } from "node:fs/promises";
-import path20 from "node:path";
+import path21 from "node:path";
 
 // actions/src/core/requirements.ts
 import { readFile as readFile7 } from "node:fs/promises";
@@ -17629,7 +17693,7 @@ async function loadFarm(file, opts = {}) {
   return farm;
 }
 function resolve(file, data) {
-  const abs = (p) => path20.resolve(REPO_ROOT, p);
+  const abs = (p) => path21.resolve(REPO_ROOT, p);
   const names3 = (key) => Object.keys(data[key]);
   const everyName = (key) => names3(key).filter((n2) => {
     if (key === "recipes") return data.recipes[n2]?.canary !== true;
@@ -17697,7 +17761,8 @@ function resolve(file, data) {
           memoryBandwidthGbs: d.memory_bandwidth_gbs,
           thermal: d.thermal,
           forkPrs: d.fork_prs,
-          local: d.local ?? false
+          local: d.local ?? false,
+          emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
     ),
@@ -17770,7 +17835,7 @@ async function checkChannel(tc, channel2, where) {
   const unnamed = pins.filter((p) => !named.includes(p));
   const unknown = named.filter((n2) => !pins.includes(n2));
   const twice = channel2.track.map(normalize).filter((n2) => channel2.hold.map(normalize).includes(n2));
-  const problem = unnamed.length > 0 ? `pins ${unnamed.join(", ")} are neither tracked nor held; add each to track or hold` : unknown.length > 0 ? `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not pinned in ${path20.basename(tc.requirements)}; pin it there or remove it` : twice.length > 0 ? `${twice.join(", ")} cannot be both tracked and held` : null;
+  const problem = unnamed.length > 0 ? `pins ${unnamed.join(", ")} are neither tracked nor held; add each to track or hold` : unknown.length > 0 ? `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not pinned in ${path21.basename(tc.requirements)}; pin it there or remove it` : twice.length > 0 ? `${twice.join(", ")} cannot be both tracked and held` : null;
   if (problem !== null) {
     throw new ConfigurationError(
       `${where(["toolchains", tc.name, "channel"])}: toolchain ${JSON.stringify(tc.name)}: ${problem}`
@@ -17804,7 +17869,7 @@ ${rows.join("\n")}
 }
 
 // actions/src/action-runs/io.ts
-import path21 from "node:path";
+import path22 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -18643,9 +18708,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path21.resolve(workspace, v);
+      return v === "" ? "" : path22.resolve(workspace, v);
     },
-    requiredPath: (name) => path21.resolve(workspace, required(name)),
+    requiredPath: (name) => path22.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
