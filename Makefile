@@ -97,8 +97,8 @@ lint: setup
 	npx biome check .
 	npx depcruise --config .dependency-cruiser.mjs actions/src matrix reports scripts
 	node scripts/check-file-sizes.ts
-	$(VENV)/bin/ruff check stages
-	$(VENV)/bin/ruff format --check stages
+	$(VENV)/bin/ruff check stages runners/pi5-emu
+	$(VENV)/bin/ruff format --check stages runners/pi5-emu
 	cd stages && ../$(VENV)/bin/mypy
 
 vitest: setup

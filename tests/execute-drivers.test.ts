@@ -49,6 +49,7 @@ describe("execute drivers", () => {
       "host-x86_64": "python-runtime",
       "host-arm64": "python-runtime",
       pi5: "llama-main",
+      "pi5-emu": "python-runtime",
       m1: "llama-main",
       "corstone-300-u55": "fvp",
       "corstone-320-u85": "fvp",

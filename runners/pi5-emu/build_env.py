@@ -46,28 +46,70 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "stages" / "requirements.txt"
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
-PLATFORMS = ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64")
+PLATFORMS = (
+    "manylinux_2_28_aarch64",
+    "manylinux_2_17_aarch64",
+    "manylinux2014_aarch64",
+)
 # What CPython 3.11 and the wheels' shared libraries load, beyond debootstrap's minbase.
-DEBIAN_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "zlib1g", "libstdc++6", "libgcc-s1", "libgomp1", "libatomic1")
+DEBIAN_PACKAGES = (
+    "python3.11-minimal",
+    "libpython3.11-stdlib",
+    "zlib1g",
+    "libstdc++6",
+    "libgcc-s1",
+    "libgomp1",
+    "libatomic1",
+)
 # Pinned from stages/requirements.txt.
 PINNED = ("torch", "executorch", "numpy")
 # Imported by `import torch` and `executorch.runtime` (found by importing under emulation until
 # nothing was missing); the execute stage needs nothing more. Unpinned: the index's newest.
-PURE_PYTHON = ("typing-extensions", "sympy", "mpmath", "filelock", "networkx", "jinja2", "markupsafe",
-               "fsspec", "packaging", "flatbuffers", "pyyaml", "ruamel.yaml", "tabulate")
-HOST_TOOLS = {"qemu-aarch64-static": "qemu-user-static", "debootstrap": "debootstrap",
-              "aarch64-linux-gnu-as": "binutils-aarch64-linux-gnu", "dpkg-deb": "dpkg", "readelf": "binutils"}
+PURE_PYTHON = (
+    "typing-extensions",
+    "sympy",
+    "mpmath",
+    "filelock",
+    "networkx",
+    "jinja2",
+    "markupsafe",
+    "fsspec",
+    "packaging",
+    "flatbuffers",
+    "pyyaml",
+    "ruamel.yaml",
+    "tabulate",
+)
+HOST_TOOLS = {
+    "qemu-aarch64-static": "qemu-user-static",
+    "debootstrap": "debootstrap",
+    "aarch64-linux-gnu-as": "binutils-aarch64-linux-gnu",
+    "dpkg-deb": "dpkg",
+    "readelf": "binutils",
+}
 
 # MIDR_EL1 of each model a guest can be told it runs on: implementer, variant, part, revision.
 # The Pi 5's BCM2712 is Cortex-A76 r4p1. A model missing here is shown as QEMU's `max` (A57's MIDR).
-MIDR = {"cortex-a53": (0x41, 0x0, 0xD03, 4), "cortex-a55": (0x41, 0x2, 0xD05, 0), "cortex-a57": (0x41, 0x1, 0xD07, 1),
-        "cortex-a72": (0x41, 0x0, 0xD08, 3), "cortex-a76": (0x41, 0x4, 0xD0B, 1), "neoverse-n1": (0x41, 0x4, 0xD0C, 1),
-        "a64fx": (0x46, 0x1, 0x001, 0), "max": (0x41, 0x1, 0xD07, 0)}
+MIDR = {
+    "cortex-a53": (0x41, 0x0, 0xD03, 4),
+    "cortex-a55": (0x41, 0x2, 0xD05, 0),
+    "cortex-a57": (0x41, 0x1, 0xD07, 1),
+    "cortex-a72": (0x41, 0x0, 0xD08, 3),
+    "cortex-a76": (0x41, 0x4, 0xD0B, 1),
+    "neoverse-n1": (0x41, 0x4, 0xD0C, 1),
+    "a64fx": (0x46, 0x1, 0x001, 0),
+    "max": (0x41, 0x1, 0xD07, 0),
+}
 # What Linux prints for the Pi 5; features are read from the auxiliary vector, which QEMU fills.
 A76_FEATURES = "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp"
 # Pi 5: four cores; 64 KiB L1 i and d, 512 KiB L2 each, 2 MiB L3 shared.
 CPUS = 4
-CACHES = (("Data", 1, "64K", "{i}"), ("Instruction", 1, "64K", "{i}"), ("Unified", 2, "512K", "{i}"), ("Unified", 3, "2048K", "0-3"))
+CACHES = (
+    ("Data", 1, "64K", "{i}"),
+    ("Instruction", 1, "64K", "{i}"),
+    ("Unified", 2, "512K", "{i}"),
+    ("Unified", 3, "2048K", "0-3"),
+)
 
 
 class BadInput(Exception):
@@ -82,7 +124,9 @@ def pins() -> dict[str, str]:
             found[m.group(1).lower()] = m.group(2)
     missing = [p for p in PINNED if p not in found]
     if missing:
-        raise BadInput(f"{REQUIREMENTS} pins no {', '.join(missing)} (need name==version lines)")
+        raise BadInput(
+            f"{REQUIREMENTS} pins no {', '.join(missing)} (need name==version lines)"
+        )
     return {p: found[p] for p in PINNED}
 
 
@@ -93,17 +137,26 @@ def env_id(pinned: dict[str, str]) -> str:
 
 
 def missing_tools() -> list[str]:
-    return sorted({pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None})
+    return sorted(
+        {pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None}
+    )
 
 
 def qemu_cpus() -> list[str]:
     # QEMU 7.2 exits 1 after listing them.
-    out = subprocess.run(["qemu-aarch64-static", "-cpu", "help"], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        ["qemu-aarch64-static", "-cpu", "help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     return sorted({line.split()[0] for line in out.splitlines()[1:] if line.strip()})
 
 
 def qemu_version() -> str:
-    out = subprocess.run(["qemu-aarch64-static", "--version"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["qemu-aarch64-static", "--version"], capture_output=True, text=True, check=True
+    ).stdout
     return out.splitlines()[0].strip()
 
 
@@ -111,15 +164,28 @@ def run(cmd: list[str], log: Path, **kw: object) -> None:
     with log.open("a") as f:
         f.write(f"$ {' '.join(cmd)}\n")
         f.flush()
-        res = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, **kw)  # type: ignore[call-overload]
+        res = subprocess.run(cmd, check=False, stdout=f, stderr=subprocess.STDOUT, **kw)  # type: ignore[call-overload]
     if res.returncode != 0:
         tail = log.read_text().splitlines()[-20:]
-        raise RuntimeError(f"{cmd[0]} exited {res.returncode}; its log is {log}:\n" + "\n".join(tail))
+        raise RuntimeError(
+            f"{cmd[0]} exited {res.returncode}; its log is {log}:\n" + "\n".join(tail)
+        )
 
 
 def build_rootfs(rootfs: Path, log: Path) -> None:
-    run(["debootstrap", "--foreign", "--arch=arm64", "--variant=minbase",
-         f"--include={','.join(DEBIAN_PACKAGES)}", SUITE, str(rootfs), MIRROR], log)
+    run(
+        [
+            "debootstrap",
+            "--foreign",
+            "--arch=arm64",
+            "--variant=minbase",
+            f"--include={','.join(DEBIAN_PACKAGES)}",
+            SUITE,
+            str(rootfs),
+            MIRROR,
+        ],
+        log,
+    )
     for deb in sorted((rootfs / "var/cache/apt/archives").glob("*.deb")):
         run(["dpkg-deb", "-x", str(deb), str(rootfs)], log)
     shutil.rmtree(rootfs / "var/cache/apt/archives")
@@ -129,18 +195,43 @@ def build_rootfs(rootfs: Path, log: Path) -> None:
 def install_site(site: Path, python: str, pinned: dict[str, str], log: Path) -> None:
     plats = [a for p in PLATFORMS for a in ("--platform", p)]
     reqs = [f"{p}=={v}" for p, v in pinned.items()] + list(PURE_PYTHON)
-    run([python, "-m", "pip", "install", "--no-deps", "--only-binary=:all:", *plats, "--python-version", "3.11",
-         "--implementation", "cp", "--target", str(site), "--no-compile", "--disable-pip-version-check", *reqs], log)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--only-binary=:all:",
+            *plats,
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--target",
+            str(site),
+            "--no-compile",
+            "--disable-pip-version-check",
+            *reqs,
+        ],
+        log,
+    )
 
 
 def compile_all(dirs: list[Path], python: str, log: Path) -> None:
     # Errors in test files of third-party packages (py2 syntax, templates) are not ours to fix.
-    subprocess.run([python, "-m", "compileall", "-q", "-j", "0", *map(str, dirs)],
-                   stdout=log.open("a"), stderr=subprocess.STDOUT, check=False)
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", *map(str, dirs)],
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
 
 
 def _readelf(args: list[str], path: Path) -> str:
-    return subprocess.run(["readelf", "-W", *args, str(path)], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["readelf", "-W", *args, str(path)], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _dynsyms(path: Path) -> list[tuple[str, str, str, str]]:
@@ -167,14 +258,23 @@ def build_stubs(site: Path, rootfs: Path, stubs: Path, log: Path) -> dict[str, i
     """Stub libraries for every needed library that neither the wheels nor the rootfs provide."""
     elfs = _elfs(site)
     present = {p.name for p in elfs}
-    sys_libs = [d for d in (rootfs / "lib/aarch64-linux-gnu", rootfs / "usr/lib/aarch64-linux-gnu") if d.is_dir()]
+    sys_libs = [
+        d
+        for d in (
+            rootfs / "lib/aarch64-linux-gnu",
+            rootfs / "usr/lib/aarch64-linux-gnu",
+        )
+        if d.is_dir()
+    ]
     for d in sys_libs:
         present |= {p.name for p in d.iterdir()}
     missing: dict[str, dict[str, dict[str, str]]] = {}
     defined: set[str] = set()
     undefined: list[tuple[str, str | None]] = []
     for p in elfs:
-        for m in re.finditer(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", _readelf(["-d"], p)):
+        for m in re.finditer(
+            r"\(NEEDED\)\s+Shared library: \[(.+?)\]", _readelf(["-d"], p)
+        ):
             if m.group(1) not in present:
                 missing.setdefault(m.group(1), {})
         for name, _typ, bind, ndx in _dynsyms(p):
@@ -185,14 +285,18 @@ def build_stubs(site: Path, rootfs: Path, stubs: Path, log: Path) -> dict[str, i
                 undefined.append((sym, ver.split(" ")[0] or None))
     for d in [*sys_libs, rootfs / "usr/bin"]:
         for p in _elfs(d) if d.name != "bin" else [rootfs / "usr/bin/python3.11"]:
-            defined |= {n.partition("@")[0] for n, _t, _b, ndx in _dynsyms(p) if ndx != "UND"}
+            defined |= {
+                n.partition("@")[0] for n, _t, _b, ndx in _dynsyms(p) if ndx != "UND"
+            }
     version_file: dict[str, str] = {}
     for p in elfs:
         current = None
         for line in _readelf(["-V"], p).splitlines():
             if (m := re.search(r"File: (\S+)", line)) is not None:
                 current = m.group(1)
-            elif (m := re.search(r"Name: (\S+)\s+Flags", line)) is not None and current in missing:
+            elif (
+                m := re.search(r"Name: (\S+)\s+Flags", line)
+            ) is not None and current in missing:
                 version_file[m.group(1)] = current
                 missing[current].setdefault(m.group(1), {})
     unversioned: dict[str, str] = {}
@@ -204,16 +308,42 @@ def build_stubs(site: Path, rootfs: Path, stubs: Path, log: Path) -> dict[str, i
     stubs.mkdir(parents=True)
     counts = {}
     # Unversioned references bind to whichever loaded library defines them; libcudart always loads.
-    holder = next((lib for lib in sorted(missing) if lib.startswith("libcudart")), min(missing, default=None))
+    holder = next(
+        (lib for lib in sorted(missing) if lib.startswith("libcudart")),
+        min(missing, default=None),
+    )
     for lib, versions in sorted(missing.items()):
-        syms = sorted({s for v in versions.values() for s in v} | (set(unversioned) if lib == holder else set()))
-        asm = [".text"] + [line for s in syms for line in
-                           (f".globl {s}", f".type {s}, %function", f"{s}:", "  mov w0, #100", "  ret")]
-        script = [f"{v} {{ global: {'; '.join(sorted(s))}; }};" if s else f"{v} {{ }};" for v, s in versions.items()]
+        syms = sorted(
+            {s for v in versions.values() for s in v}
+            | (set(unversioned) if lib == holder else set())
+        )
+        asm = [".text"] + [
+            line
+            for s in syms
+            for line in (
+                f".globl {s}",
+                f".type {s}, %function",
+                f"{s}:",
+                "  mov w0, #100",
+                "  ret",
+            )
+        ]
+        script = [
+            f"{v} {{ global: {'; '.join(sorted(s))}; }};" if s else f"{v} {{ }};"
+            for v, s in versions.items()
+        ]
         with tempfile.TemporaryDirectory() as td:
             Path(td, "stub.s").write_text("\n".join(asm) + "\n")
             run(["aarch64-linux-gnu-as", "-o", f"{td}/stub.o", f"{td}/stub.s"], log)
-            cmd = ["aarch64-linux-gnu-ld", "-shared", "-soname", lib, "-o", str(stubs / lib), f"{td}/stub.o"]
+            cmd = [
+                "aarch64-linux-gnu-ld",
+                "-shared",
+                "-soname",
+                lib,
+                "-o",
+                str(stubs / lib),
+                f"{td}/stub.o",
+            ]
             if script:
                 Path(td, "versions").write_text("\n".join(script) + "\n")
                 cmd += ["--version-script", f"{td}/versions"]
@@ -253,8 +383,12 @@ def build_prefix(prefix: Path, rootfs: Path, model: str) -> None:
         for k, (kind, level, size, shared) in enumerate(CACHES):
             d = cpu / f"cpu{i}/cache/index{k}"
             d.mkdir(parents=True)
-            for name, value in (("type", kind), ("level", level), ("size", size),
-                                ("shared_cpu_list", shared.format(i=i))):
+            for name, value in (
+                ("type", kind),
+                ("level", level),
+                ("size", size),
+                ("shared_cpu_list", shared.format(i=i)),
+            ):
                 (d / name).write_text(f"{value}\n")
 
 
@@ -273,7 +407,9 @@ exec qemu-aarch64-static "$here/rootfs/usr/bin/python3.11" "$@"
 
 
 def du(path: Path) -> int:
-    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+    return sum(
+        p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()
+    )
 
 
 def build(out: Path, python: str) -> Path:
@@ -283,7 +419,9 @@ def build(out: Path, python: str) -> Path:
         return final
     missing = missing_tools()
     if missing:
-        raise BadInput(f"the arm64 environment needs Debian's {', '.join(missing)} (apt-get install {' '.join(missing)})")
+        raise BadInput(
+            f"the arm64 environment needs Debian's {', '.join(missing)} (apt-get install {' '.join(missing)})"
+        )
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(final, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=out))
@@ -301,9 +439,17 @@ def build(out: Path, python: str) -> Path:
         (work / "bin/python").write_text(LAUNCHER)
         (work / "bin/python").chmod(0o755)
         meta = {
-            "schema": "pte-farm/arm64-env@1", "id": final.name, "pins": pinned, "suite": SUITE,
-            "debian_packages": list(DEBIAN_PACKAGES), "pure_python": list(PURE_PYTHON), "qemu": qemu_version(),
-            "cpu_models": models, "cuda_stubs": stubs, "bytes": du(work), "build_s": round(time.monotonic() - started, 1),
+            "schema": "pte-farm/arm64-env@1",
+            "id": final.name,
+            "pins": pinned,
+            "suite": SUITE,
+            "debian_packages": list(DEBIAN_PACKAGES),
+            "pure_python": list(PURE_PYTHON),
+            "qemu": qemu_version(),
+            "cpu_models": models,
+            "cuda_stubs": stubs,
+            "bytes": du(work),
+            "build_s": round(time.monotonic() - started, 1),
         }
         (work / "env.json").write_text(json.dumps(meta, indent=2) + "\n")
         work.rename(final)
@@ -316,8 +462,16 @@ def build(out: Path, python: str) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "emu")
-    ap.add_argument("--python", default=sys.executable, help="a host Python with pip (it installs nothing into itself)")
-    ap.add_argument("--print-id", action="store_true", help="print the environment's folder name and exit")
+    ap.add_argument(
+        "--python",
+        default=sys.executable,
+        help="a host Python with pip (it installs nothing into itself)",
+    )
+    ap.add_argument(
+        "--print-id",
+        action="store_true",
+        help="print the environment's folder name and exit",
+    )
     args = ap.parse_args()
     try:
         if args.print_id:
@@ -328,7 +482,10 @@ def main() -> int:
         print(f"pte-farm: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
-        print(f"pte-farm: building the arm64 environment failed (infrastructure): {exc}", file=sys.stderr)
+        print(
+            f"pte-farm: building the arm64 environment failed (infrastructure): {exc}",
+            file=sys.stderr,
+        )
         return 3
     return 0
 
