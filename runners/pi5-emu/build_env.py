@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -42,15 +41,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from cpu_prefix import build_prefix
+from cuda_stubs import build_stubs
+
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "stages" / "requirements.txt"
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
-PLATFORMS = (
-    "manylinux_2_28_aarch64",
-    "manylinux_2_17_aarch64",
-    "manylinux2014_aarch64",
-)
+PLATFORMS = ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64")
 # What CPython 3.11 and the wheels' shared libraries load, beyond debootstrap's minbase.
 DEBIAN_PACKAGES = (
     "python3.11-minimal",
@@ -88,75 +86,47 @@ HOST_TOOLS = {
     "readelf": "binutils",
 }
 
-# MIDR_EL1 of each model a guest can be told it runs on: implementer, variant, part, revision.
-# The Pi 5's BCM2712 is Cortex-A76 r4p1. A model missing here is shown as QEMU's `max` (A57's MIDR).
-MIDR = {
-    "cortex-a53": (0x41, 0x0, 0xD03, 4),
-    "cortex-a55": (0x41, 0x2, 0xD05, 0),
-    "cortex-a57": (0x41, 0x1, 0xD07, 1),
-    "cortex-a72": (0x41, 0x0, 0xD08, 3),
-    "cortex-a76": (0x41, 0x4, 0xD0B, 1),
-    "neoverse-n1": (0x41, 0x4, 0xD0C, 1),
-    "a64fx": (0x46, 0x1, 0x001, 0),
-    "max": (0x41, 0x1, 0xD07, 0),
-}
-# What Linux prints for the Pi 5; features are read from the auxiliary vector, which QEMU fills.
-A76_FEATURES = "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp"
-# Pi 5: four cores; 64 KiB L1 i and d, 512 KiB L2 each, 2 MiB L3 shared.
-CPUS = 4
-CACHES = (
-    ("Data", 1, "64K", "{i}"),
-    ("Instruction", 1, "64K", "{i}"),
-    ("Unified", 2, "512K", "{i}"),
-    ("Unified", 3, "2048K", "0-3"),
-)
-
 
 class BadInput(Exception):
     pass
 
 
-def pins() -> dict[str, str]:
+def pins(file: Path = REQUIREMENTS) -> dict[str, str]:
+    """torch, executorch and numpy from a pins file or a lock's requirements.lock.txt, without local
+    labels: the aarch64 wheel of torch 2.13.0 is the index's, whatever build the host has (+cpu)."""
+    if not file.is_file():
+        raise BadInput(f"{file} does not exist (a pins file: name==version lines)")
     found = {}
-    for line in REQUIREMENTS.read_text().splitlines():
-        m = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line.strip())
+    for line in file.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;+]+)", line.strip())
         if m:
             found[m.group(1).lower()] = m.group(2)
     missing = [p for p in PINNED if p not in found]
     if missing:
-        raise BadInput(
-            f"{REQUIREMENTS} pins no {', '.join(missing)} (need name==version lines)"
-        )
+        raise BadInput(f"{file} pins no {', '.join(missing)} (need name==version lines)")
     return {p: found[p] for p in PINNED}
 
 
 def env_id(pinned: dict[str, str]) -> str:
-    h = hashlib.sha256(Path(__file__).read_bytes())
+    h = hashlib.sha256()
+    for part in sorted(Path(__file__).parent.glob("*.py")):  # this builder and its two modules
+        h.update(part.read_bytes())
     h.update(json.dumps(pinned, sort_keys=True).encode())
     return f"arm64-{h.hexdigest()[:12]}"
 
 
 def missing_tools() -> list[str]:
-    return sorted(
-        {pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None}
-    )
+    return sorted({pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None})
 
 
 def qemu_cpus() -> list[str]:
     # QEMU 7.2 exits 1 after listing them.
-    out = subprocess.run(
-        ["qemu-aarch64-static", "-cpu", "help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
+    out = subprocess.run(["qemu-aarch64-static", "-cpu", "help"], capture_output=True, text=True, check=False).stdout
     return sorted({line.split()[0] for line in out.splitlines()[1:] if line.strip()})
 
 
 def qemu_version() -> str:
-    out = subprocess.run(
-        ["qemu-aarch64-static", "--version"], capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run(["qemu-aarch64-static", "--version"], capture_output=True, text=True, check=True).stdout
     return out.splitlines()[0].strip()
 
 
@@ -167,9 +137,7 @@ def run(cmd: list[str], log: Path, **kw: object) -> None:
         res = subprocess.run(cmd, check=False, stdout=f, stderr=subprocess.STDOUT, **kw)  # type: ignore[call-overload]
     if res.returncode != 0:
         tail = log.read_text().splitlines()[-20:]
-        raise RuntimeError(
-            f"{cmd[0]} exited {res.returncode}; its log is {log}:\n" + "\n".join(tail)
-        )
+        raise RuntimeError(f"{cmd[0]} exited {res.returncode}; its log is {log}:\n" + "\n".join(tail))
 
 
 def build_rootfs(rootfs: Path, log: Path) -> None:
@@ -228,170 +196,6 @@ def compile_all(dirs: list[Path], python: str, log: Path) -> None:
     )
 
 
-def _readelf(args: list[str], path: Path) -> str:
-    return subprocess.run(
-        ["readelf", "-W", *args, str(path)], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def _dynsyms(path: Path) -> list[tuple[str, str, str, str]]:
-    """(name@version, type, bind, ndx) of each dynamic symbol."""
-    rows = []
-    for line in _readelf(["--dyn-syms"], path).splitlines():
-        f = line.split()
-        if len(f) >= 8 and f[0].endswith(":") and f[0][:-1].isdigit():
-            rows.append((f[7], f[3], f[4], f[6]))
-    return rows
-
-
-def _elfs(top: Path) -> list[Path]:
-    out = []
-    for p in top.rglob("*.so*"):
-        if p.is_file() and not p.is_symlink():
-            with p.open("rb") as f:
-                if f.read(4) == b"\x7fELF":
-                    out.append(p)
-    return out
-
-
-def build_stubs(site: Path, rootfs: Path, stubs: Path, log: Path) -> dict[str, int]:
-    """Stub libraries for every needed library that neither the wheels nor the rootfs provide."""
-    elfs = _elfs(site)
-    present = {p.name for p in elfs}
-    sys_libs = [
-        d
-        for d in (
-            rootfs / "lib/aarch64-linux-gnu",
-            rootfs / "usr/lib/aarch64-linux-gnu",
-        )
-        if d.is_dir()
-    ]
-    for d in sys_libs:
-        present |= {p.name for p in d.iterdir()}
-    missing: dict[str, dict[str, dict[str, str]]] = {}
-    defined: set[str] = set()
-    undefined: list[tuple[str, str | None]] = []
-    for p in elfs:
-        for m in re.finditer(
-            r"\(NEEDED\)\s+Shared library: \[(.+?)\]", _readelf(["-d"], p)
-        ):
-            if m.group(1) not in present:
-                missing.setdefault(m.group(1), {})
-        for name, _typ, bind, ndx in _dynsyms(p):
-            sym, _, ver = name.partition("@")
-            if ndx != "UND":
-                defined.add(sym)
-            elif bind != "WEAK":
-                undefined.append((sym, ver.split(" ")[0] or None))
-    for d in [*sys_libs, rootfs / "usr/bin"]:
-        for p in _elfs(d) if d.name != "bin" else [rootfs / "usr/bin/python3.11"]:
-            defined |= {
-                n.partition("@")[0] for n, _t, _b, ndx in _dynsyms(p) if ndx != "UND"
-            }
-    version_file: dict[str, str] = {}
-    for p in elfs:
-        current = None
-        for line in _readelf(["-V"], p).splitlines():
-            if (m := re.search(r"File: (\S+)", line)) is not None:
-                current = m.group(1)
-            elif (
-                m := re.search(r"Name: (\S+)\s+Flags", line)
-            ) is not None and current in missing:
-                version_file[m.group(1)] = current
-                missing[current].setdefault(m.group(1), {})
-    unversioned: dict[str, str] = {}
-    for sym, ver in undefined:
-        if ver is not None and ver in version_file:
-            missing[version_file[ver]][ver][sym] = ver
-        elif ver is None and sym not in defined:
-            unversioned[sym] = ""
-    stubs.mkdir(parents=True)
-    counts = {}
-    # Unversioned references bind to whichever loaded library defines them; libcudart always loads.
-    holder = next(
-        (lib for lib in sorted(missing) if lib.startswith("libcudart")),
-        min(missing, default=None),
-    )
-    for lib, versions in sorted(missing.items()):
-        syms = sorted(
-            {s for v in versions.values() for s in v}
-            | (set(unversioned) if lib == holder else set())
-        )
-        asm = [".text"] + [
-            line
-            for s in syms
-            for line in (
-                f".globl {s}",
-                f".type {s}, %function",
-                f"{s}:",
-                "  mov w0, #100",
-                "  ret",
-            )
-        ]
-        script = [
-            f"{v} {{ global: {'; '.join(sorted(s))}; }};" if s else f"{v} {{ }};"
-            for v, s in versions.items()
-        ]
-        with tempfile.TemporaryDirectory() as td:
-            Path(td, "stub.s").write_text("\n".join(asm) + "\n")
-            run(["aarch64-linux-gnu-as", "-o", f"{td}/stub.o", f"{td}/stub.s"], log)
-            cmd = [
-                "aarch64-linux-gnu-ld",
-                "-shared",
-                "-soname",
-                lib,
-                "-o",
-                str(stubs / lib),
-                f"{td}/stub.o",
-            ]
-            if script:
-                Path(td, "versions").write_text("\n".join(script) + "\n")
-                cmd += ["--version-script", f"{td}/versions"]
-            run(cmd, log)
-        counts[lib] = len(syms)
-    return counts
-
-
-def cpuinfo(model: str) -> str:
-    impl, var, part, rev = MIDR.get(model, MIDR["max"])
-    feats = A76_FEATURES if model == "cortex-a76" else "fp asimd evtstrm cpuid"
-    return "\n".join(
-        f"processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: {feats}\nCPU implementer\t: {impl:#x}\n"
-        f"CPU architecture: 8\nCPU variant\t: {var:#x}\nCPU part\t: {part:#05x}\nCPU revision\t: {rev}\n"
-        for i in range(CPUS)
-    )
-
-
-def build_prefix(prefix: Path, rootfs: Path, model: str) -> None:
-    """A QEMU prefix for one CPU model: the rootfs's folders linked, /proc and /sys its own."""
-    prefix.mkdir(parents=True)
-    for entry in rootfs.iterdir():
-        if entry.name not in ("proc", "sys"):
-            (prefix / entry.name).symlink_to(os.path.relpath(entry, prefix))
-    (prefix / "proc").mkdir()
-    (prefix / "proc/cpuinfo").write_text(cpuinfo(model))
-    cpu = prefix / "sys/devices/system/cpu"
-    cpu.mkdir(parents=True)
-    for name in ("online", "possible", "present"):
-        (cpu / name).write_text(f"0-{CPUS - 1}\n")
-    impl, var, part, rev = MIDR.get(model, MIDR["max"])
-    midr = (impl << 24) | (var << 20) | (0xF << 16) | (part << 4) | rev
-    for i in range(CPUS):
-        ident = cpu / f"cpu{i}/regs/identification"
-        ident.mkdir(parents=True)
-        (ident / "midr_el1").write_text(f"{midr:#018x}\n")
-        for k, (kind, level, size, shared) in enumerate(CACHES):
-            d = cpu / f"cpu{i}/cache/index{k}"
-            d.mkdir(parents=True)
-            for name, value in (
-                ("type", kind),
-                ("level", level),
-                ("size", size),
-                ("shared_cpu_list", shared.format(i=i)),
-            ):
-                (d / name).write_text(f"{value}\n")
-
-
 LAUNCHER = """#!/bin/sh
 # The arm64 CPython of this environment under QEMU user mode; PTE_FARM_QEMU_CPU picks the CPU model.
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -407,15 +211,29 @@ exec qemu-aarch64-static "$here/rootfs/usr/bin/python3.11" "$@"
 
 
 def du(path: Path) -> int:
-    return sum(
-        p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()
-    )
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def build(out: Path, python: str) -> Path:
-    pinned = pins()
+KEEP = 3
+
+
+def prune(out: Path, final: Path) -> None:
+    """Keeps the KEEP environments used most recently (a run touches its env.json); unfinished
+    builds of other environments go. Each is about 1.5 GB."""
+    done = [d for d in out.glob("arm64-*") if (d / "env.json").is_file()]
+    done.sort(key=lambda d: (d == final, (d / "env.json").stat().st_mtime), reverse=True)
+    for old in done[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in out.glob(".arm64-*"):
+        if not tmp.name.startswith(f".{final.name}."):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build(out: Path, python: str, pins_file: Path = REQUIREMENTS) -> Path:
+    pinned = pins(pins_file)
     final = out / env_id(pinned)
     if (final / "env.json").is_file():
+        (final / "env.json").touch()  # recently used: kept by prune()
         return final
     missing = missing_tools()
     if missing:
@@ -431,7 +249,7 @@ def build(out: Path, python: str) -> Path:
         build_rootfs(work / "rootfs", log)
         install_site(work / "site", python, pinned, log)
         compile_all([work / "site", work / "rootfs/usr/lib/python3.11"], python, log)
-        stubs = build_stubs(work / "site", work / "rootfs", work / "stubs", log)
+        stubs = build_stubs(work / "site", work / "rootfs", work / "stubs", lambda cmd: run(cmd, log))
         models = qemu_cpus()
         for model in models:
             build_prefix(work / "cpus" / model, work / "rootfs", model)
@@ -456,36 +274,33 @@ def build(out: Path, python: str) -> Path:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    prune(out, final)
     return final
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "emu")
+    ap.add_argument("--python", default=sys.executable, help="a host Python with pip (it installs nothing into itself)")
+    ap.add_argument("--print-id", action="store_true", help="print the environment's folder name and exit")
     ap.add_argument(
-        "--python",
-        default=sys.executable,
-        help="a host Python with pip (it installs nothing into itself)",
-    )
-    ap.add_argument(
-        "--print-id",
-        action="store_true",
-        help="print the environment's folder name and exit",
+        "--pins-file",
+        type=Path,
+        default=REQUIREMENTS,
+        help="where torch, executorch and numpy are pinned (default: stages/requirements.txt; "
+        "a channel's lock: its requirements.lock.txt)",
     )
     args = ap.parse_args()
     try:
         if args.print_id:
-            print(env_id(pins()))
+            print(env_id(pins(args.pins_file)))
             return 0
-        print(build(args.out, args.python))
+        print(build(args.out, args.python, args.pins_file))
     except BadInput as exc:
         print(f"pte-farm: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
-        print(
-            f"pte-farm: building the arm64 environment failed (infrastructure): {exc}",
-            file=sys.stderr,
-        )
+        print(f"pte-farm: building the arm64 environment failed (infrastructure): {exc}", file=sys.stderr)
         return 3
     return 0
 
