@@ -32,6 +32,7 @@ const OUTCOME_LABEL: Record<Outcome, string> = {
   inconclusive: "🟡 inconclusive",
   improvement: "🟢 improvement",
   unchanged: "⚪ unchanged",
+  emulated: "✅ tokens only (emulated: no speed verdict)",
   "no-base": "no base",
 };
 

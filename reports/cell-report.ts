@@ -9,6 +9,7 @@
 
 import type { Comparison, MetricComparison } from "../actions/src/compare/verdicts.ts";
 import { shellQuote } from "../actions/src/pipeline/triage.ts";
+import { isEmulated } from "../actions/src/records/emulated.ts";
 import { cleanSamples, flaggedCount, median } from "../actions/src/records/samples.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import type { Skipped } from "../matrix/cells.ts";
@@ -50,6 +51,7 @@ export const OUTCOMES = [
   "inconclusive",
   "improvement",
   "unchanged",
+  "emulated",
   "no-base",
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -70,6 +72,8 @@ export function usableComparison(c: CellReport): Comparison | null {
 export function outcomeOf(c: CellReport): Outcome {
   if (isInfra(c.head)) return "infra";
   if (c.head.status !== "pass") return "failed";
+  // Tokens and gate count; QEMU's timings never make a speed verdict (records/emulated.ts).
+  if (isEmulated(c.head)) return "emulated";
   const cmp = usableComparison(c);
   if (cmp === null) return "no-base";
   return cmp.verdict;
@@ -184,6 +188,7 @@ export function decodeCell(c: CellReport): string {
   const flagged = flaggedCount(c.head.metrics[HEADLINE_METRIC]);
   const note = flagged > 0 ? ` (${flagged} flagged)` : "";
   if (head === null) return "—";
+  if (isEmulated(c.head)) return "— (emulated)";
   return base === null ? `${formatValue(head)}${note}` : `${formatValue(base)} → ${formatValue(head)}${note}`;
 }
 
@@ -210,6 +215,7 @@ export function verdictCell(c: CellReport): string {
     return `❌ ${stage}${known}`;
   }
   if (outcome === "no-base") return "no base";
+  if (outcome === "emulated") return "✅ tokens only: an emulated device gives no speed verdict";
   const cmp = usableComparison(c) as Comparison;
   // Name the metrics behind the verdict unless it is the headline metric alone.
   const named = Object.entries(cmp.metrics)

@@ -14682,6 +14682,15 @@ async function findBuild(root, build2) {
   }
 }
 
+// actions/src/records/emulated.ts
+var ARTEFACT_METRICS = /* @__PURE__ */ new Set(["pte_bytes"]);
+function isEmulated(r) {
+  return r.device.emulation !== void 0;
+}
+function timingCounts(r, metric2) {
+  return !isEmulated(r) || ARTEFACT_METRICS.has(metric2);
+}
+
 // actions/src/stats/median-ci.ts
 function binomialHalfCdf(n) {
   const cdf = [];
@@ -14722,7 +14731,7 @@ function benchFigures(record2) {
   const out = {};
   for (const name of Object.keys(record2.metrics).sort()) {
     const m = record2.metrics[name];
-    if (m === void 0) continue;
+    if (m === void 0 || !timingCounts(record2, name)) continue;
     const samples = cleanSamples(m);
     const ci2 = medianCi(samples, BENCH_CONFIDENCE);
     out[name] = {

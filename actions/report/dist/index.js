@@ -18948,6 +18948,16 @@ async function loadKnownIssues(file) {
   });
 }
 
+// actions/src/records/emulated.ts
+var ARTEFACT_METRICS = /* @__PURE__ */ new Set(["pte_bytes"]);
+function isEmulated(r) {
+  return r.device.emulation !== void 0;
+}
+function timingCounts(r, metric2) {
+  return !isEmulated(r) || ARTEFACT_METRICS.has(metric2);
+}
+var EMULATED_NOTE = "emulated device: timings are QEMU's, not the board's, and give no speed verdict";
+
 // actions/src/core/cancel.ts
 var controller = new AbortController();
 var runCancelled = controller.signal;
@@ -19144,6 +19154,7 @@ var OUTCOMES = [
   "inconclusive",
   "improvement",
   "unchanged",
+  "emulated",
   "no-base"
 ];
 var INFRA_STATUSES = /* @__PURE__ */ new Set(["infra-error", "timeout", "cancelled"]);
@@ -19158,6 +19169,7 @@ function usableComparison(c3) {
 function outcomeOf(c3) {
   if (isInfra(c3.head)) return "infra";
   if (c3.head.status !== "pass") return "failed";
+  if (isEmulated(c3.head)) return "emulated";
   const cmp = usableComparison(c3);
   if (cmp === null) return "no-base";
   return cmp.verdict;
@@ -19235,6 +19247,7 @@ function decodeCell(c3) {
   const flagged = flaggedCount(c3.head.metrics[HEADLINE_METRIC]);
   const note = flagged > 0 ? ` (${flagged} flagged)` : "";
   if (head2 === null) return "—";
+  if (isEmulated(c3.head)) return "— (emulated)";
   return base === null ? `${formatValue(head2)}${note}` : `${formatValue(base)} → ${formatValue(head2)}${note}`;
 }
 function changeCell(c3) {
@@ -19255,6 +19268,7 @@ function verdictCell(c3) {
     return `❌ ${stage}${known}`;
   }
   if (outcome === "no-base") return "no base";
+  if (outcome === "emulated") return "✅ tokens only: an emulated device gives no speed verdict";
   const cmp = usableComparison(c3);
   const named = Object.entries(cmp.metrics).filter(([, m]) => m.verdict === outcome).map(([name]) => name);
   const driving = outcome === "unchanged" || named.length === 1 && named[0] === HEADLINE_METRIC ? [] : named.map((name) => escapeInline(name, 40));
@@ -19501,16 +19515,6 @@ function settingsFor(config, metric2, device2) {
 async function loadCompareConfig(file = DEFAULT_COMPARE_CONFIG) {
   return (await readYamlFile(file, compareConfigSchema, "compare config")).data;
 }
-
-// actions/src/records/emulated.ts
-var ARTEFACT_METRICS = /* @__PURE__ */ new Set(["pte_bytes"]);
-function isEmulated(r) {
-  return r.device.emulation !== void 0;
-}
-function timingCounts(r, metric2) {
-  return !isEmulated(r) || ARTEFACT_METRICS.has(metric2);
-}
-var EMULATED_NOTE = "emulated device: timings are QEMU's, not the board's, and give no speed verdict";
 
 // actions/src/stats/rng.ts
 function seededRng(seed) {
@@ -29774,6 +29778,7 @@ var OUTCOME_LABEL = {
   inconclusive: "🟡 inconclusive",
   improvement: "🟢 improvement",
   unchanged: "⚪ unchanged",
+  emulated: "✅ tokens only (emulated: no speed verdict)",
   "no-base": "no base"
 };
 function versions(v) {

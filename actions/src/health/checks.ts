@@ -60,7 +60,13 @@ export interface HealthContext {
   /** Build cache root for the smoke `.pte`; null: build it afresh in a temporary folder. */
   cacheDir: string | null;
   /** Sysfs root and extra environment for the thermal probe (tests: a fake tree, a stand-in vcgencmd). */
-  probe?: { root?: string; env?: Record<string, string> };
+  probe?: {
+    root?: string;
+    env?: Record<string, string>;
+  } /** The device's QEMU CPU model when it is emulated: the smoke `.pte` runs under QEMU then. */;
+  emulation?: { qemuCpu: string } | null;
+  /** The environment to resolve the arm64 environment from (default: the process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface HealthCheck {

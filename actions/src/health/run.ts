@@ -24,6 +24,7 @@ import {
   stagesImportCheck,
   toolchainCheck,
 } from "./checks.ts";
+import { emulationCheck } from "./emulation.ts";
 import { smokeCheck } from "./smoke.ts";
 import { temperatureCheck, thermalExpectations, throttleCheck } from "./thermal.ts";
 
@@ -35,6 +36,13 @@ export const DEVICE_CHECKS: readonly HealthCheck[] = [
   throttleCheck,
   toolchainCheck,
   stagesImportCheck,
+  smokeCheck,
+];
+
+/** An emulated device's: QEMU and the arm64 environment before the smoke `.pte` runs on them. */
+export const EMULATED_DEVICE_CHECKS: readonly HealthCheck[] = [
+  ...DEVICE_CHECKS.slice(0, -1),
+  emulationCheck,
   smokeCheck,
 ];
 
@@ -112,10 +120,11 @@ export async function checkDevice(opts: DeviceHealthOptions): Promise<DeviceHeal
       maxTempC: opts.farm.health.maxTempC,
       expect: thermalExpectations(device),
       cacheDir: opts.cacheDir,
+      emulation: device.emulation,
       ...(opts.probe === undefined ? {} : { probe: opts.probe }),
     },
     { device: device.name, toolchain: toolchain.name },
-    opts.checks ?? DEVICE_CHECKS,
+    opts.checks ?? (device.emulation === null ? DEVICE_CHECKS : EMULATED_DEVICE_CHECKS),
   );
   await mkdir(opts.outDir, { recursive: true });
   const file = path.join(opts.outDir, "health.json");

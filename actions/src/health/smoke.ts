@@ -13,6 +13,7 @@
  * so every cell on it would fail for the same reason). An interpreter that cannot even be started
  * makes this check `unknown` (it could not run); the toolchain check fails for that one.
  */
+
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -20,12 +21,14 @@ import { execa } from "execa";
 import { canonicalJson, sha256File, sha256Text } from "../core/hashing.ts";
 import { STAGES_DIR } from "../core/paths.ts";
 import { arr, bool, literal, num, obj, parseJson, str, unknownValue } from "../core/validate.ts";
+import { arm64EnvDir } from "../drivers/emulation.ts";
 import { BuildCache, fingerprintToolchain } from "../pipeline/cache.ts";
 import type { HealthCheck } from "./checks.ts";
 
 const SMOKE_FILES = ["smoke.pte", "smoke.json"] as const;
 const BUILD_TIMEOUT_MS = 300_000;
 const RUN_TIMEOUT_MS = 120_000;
+const EMULATED_RUN_TIMEOUT_MS = 600_000;
 
 const smokeRun = obj({
   schema: literal("pte-farm/smoke@1"),
@@ -38,11 +41,11 @@ const smokeRun = obj({
 });
 
 /** Runs the helper; throws (→ unknown) only when the interpreter could not be started at all. */
-async function runSmoke(python: string, args: string[], timeout: number) {
+async function runSmoke(python: string, args: string[], timeout: number, env: Record<string, string> = {}) {
   const res = await execa(python, ["-m", "pte_stages.probes.smoke", ...args], {
     reject: false,
     timeout,
-    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
+    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter), ...env },
   });
   if (res.exitCode === undefined && !res.timedOut && res.signal === undefined) {
     throw new Error(`cannot start ${python}: ${res.shortMessage}`);
@@ -105,7 +108,18 @@ export const smokeCheck: HealthCheck = {
       );
       if ("error" in b) return { status: "fail", detail: b.error };
       const where = { dir: b.cache === "off" ? null : b.dir, cache: b.cache };
-      const res = await runSmoke(ctx.python, ["run", "--dir", b.dir], RUN_TIMEOUT_MS);
+      // Built on the host; on an emulated device it runs on the aarch64 runtime under QEMU (its
+      // interpreter alone takes about a minute to start there).
+      const emu = ctx.emulation ?? null;
+      const res =
+        emu === null
+          ? await runSmoke(ctx.python, ["run", "--dir", b.dir], RUN_TIMEOUT_MS)
+          : await runSmoke(
+              path.join(arm64EnvDir(ctx.env), "bin", "python"),
+              ["run", "--dir", b.dir],
+              EMULATED_RUN_TIMEOUT_MS,
+              { PTE_FARM_QEMU_CPU: emu.qemuCpu },
+            );
       if (res.exitCode !== 0 && res.exitCode !== 1) {
         return {
           status: "fail",

@@ -44,15 +44,19 @@ const OCCURRED_BITS = NOW_BITS.map((b) => `${b}_occurred`);
 
 /** The thermal expectations of a farm device: a Pi must have vcgencmd, a Mac pmset, a cooled board zones. */
 export function thermalExpectations(
-  device: Pick<DeviceDef, "os" | "board" | "thermal">,
+  device: Pick<DeviceDef, "os" | "board" | "thermal"> & { emulation?: DeviceDef["emulation"] },
 ): ThermalExpectations {
+  // An emulated board has no sensors of its own: the host's, if any, are read but not required.
+  const emulated = (device.emulation ?? null) !== null;
   return {
-    thermalZones: device.os === "linux" && device.thermal !== null,
-    throttleSource: device.board.startsWith("raspberry-pi")
-      ? "vcgencmd"
-      : device.os === "macos"
-        ? "pmset"
-        : null,
+    thermalZones: device.os === "linux" && device.thermal !== null && !emulated,
+    throttleSource: emulated
+      ? null
+      : device.board.startsWith("raspberry-pi")
+        ? "vcgencmd"
+        : device.os === "macos"
+          ? "pmset"
+          : null,
   };
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { parse } from "../core/validate.ts";
+import { timingCounts } from "../records/emulated.ts";
 import { cleanSamples, median } from "../records/samples.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import { type BenchFigure, buildModel, type ReleaseCell } from "../schemas/release-manifest.ts";
@@ -14,12 +15,15 @@ import type { SplitFile } from "./parts.ts";
 
 export const BENCH_CONFIDENCE = 0.95;
 
-/** Every metric of the record as its median and distribution-free 95% interval, flagged reps left out. */
+/**
+ * Every metric of the record as its median and distribution-free 95% interval, flagged reps left
+ * out. An emulated device's timings are QEMU's: a release publishes none of them (its size counts).
+ */
 export function benchFigures(record: RunRecord): Record<string, BenchFigure> {
   const out: Record<string, BenchFigure> = {};
   for (const name of Object.keys(record.metrics).sort()) {
     const m = record.metrics[name];
-    if (m === undefined) continue;
+    if (m === undefined || !timingCounts(record, name)) continue;
     const samples = cleanSamples(m);
     const ci = medianCi(samples, BENCH_CONFIDENCE);
     out[name] = {
