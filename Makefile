@@ -100,6 +100,7 @@ lint: setup
 	$(VENV)/bin/ruff check stages runners/pi5-emu
 	$(VENV)/bin/ruff format --check stages runners/pi5-emu
 	cd stages && ../$(VENV)/bin/mypy
+	cd runners/pi5-emu && ../../$(VENV)/bin/mypy build_env.py cpu_prefix.py cuda_stubs.py
 
 vitest: setup
 	npx vitest run

@@ -165,14 +165,24 @@ describe("pte-farm help", () => {
 });
 
 describe("cell selection", () => {
-  it("runs the host set on the device matching this machine (2 recipes × 2 backends) when no glob is given, in YAML order", async () => {
+  it("runs the host set on the devices this machine serves (2 recipes × 2 backends, and the emulated Pi 5 on x86_64) when no glob is given, in YAML order", async () => {
     const farm = await loadFarm(DEFAULT_MATRIX);
     expect(selectCells(farm, undefined, { os: "linux", arch: "x86_64" }).cells.map((c) => c.id)).toEqual([
       "tiny-llama/fp32/xnnpack/host-x86_64@stable",
+      "tiny-llama/fp32/xnnpack/pi5-emu@stable",
       "tiny-llama/fp32/portable/host-x86_64@stable",
+      "tiny-llama/fp32/portable/pi5-emu@stable",
       "tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable",
+      "tiny-llama/8da4w-g32/xnnpack/pi5-emu@stable",
       "tiny-llama/8da4w-g32/portable/host-x86_64@stable",
+      "tiny-llama/8da4w-g32/portable/pi5-emu@stable",
     ]);
+    // QEMU user mode runs on x86_64 hosts only: an arm64 machine serves host-arm64 alone.
+    expect(
+      selectCells(farm, undefined, { os: "linux", arch: "arm64" }).cells.every(
+        (c) => c.device.name === "host-arm64",
+      ),
+    ).toBe(true);
   });
 
   it("selects by id glob over every cell the farm can form; * stays within one part", async () => {

@@ -27,8 +27,19 @@ const ready = required(
 );
 const why = ready ? "" : " [SKIPPED here: needs make setup (venv and make arm64-env)]";
 const CELLS = ["fp32", "8da4w-g32"].flatMap((recipe) =>
-  ["xnnpack", "portable"].map((backend) => `tiny-llama/${recipe}/${backend}/pi5-emu@stable`),
+  ["xnnpack", "xnnpack-per-op", "portable"].map(
+    (backend) => `tiny-llama/${recipe}/${backend}/pi5-emu@stable`,
+  ),
 );
+
+/** The shipped matrix with `edit` applied, in a temporary folder (its known-issue catalogue beside it). */
+async function matrixWith(edit: (text: string) => string): Promise<string> {
+  const dir = await tempDir("pte-farm-emu-matrix-");
+  await cp(path.join(REPO_ROOT, "matrix"), dir, { recursive: true });
+  const file = path.join(dir, "farm.yml");
+  await writeFile(file, edit(await readFile(file, "utf8")));
+  return file;
+}
 
 function run(args: string[], env: Record<string, string> = {}) {
   return execa(process.execPath, [CLI, "run", ...args], {
@@ -46,7 +57,25 @@ async function record(out: string, cell: string) {
 describe.skipIf(!ready)("the emulated Pi 5 (pi5-emu, qemu-aarch64 -cpu cortex-a76)", () => {
   it(`gates the host cells bit-exact on the aarch64 runtime, and its timings give no verdict${why}`, async () => {
     const out = await tempDir("pte-farm-emu-");
-    const res = await run(["--cells", CELLS.join(","), "--out", out, "--reps", "2", "--warmup", "0"]);
+    // A bandwidth for the emulated board, to show that even then no roofline is drawn.
+    const matrix = await matrixWith((t) =>
+      t.replace(/(pi5-emu:[\s\S]*?memory_bandwidth_gbs:) null/, "$1 17.1"),
+    );
+    expect(await readFile(matrix, "utf8")).not.toEqual(
+      await readFile(path.join(REPO_ROOT, "matrix", "farm.yml"), "utf8"),
+    );
+    const res = await run([
+      "--matrix",
+      matrix,
+      "--cells",
+      CELLS.join(","),
+      "--out",
+      out,
+      "--reps",
+      "2",
+      "--warmup",
+      "0",
+    ]);
     expect(res.exitCode, `${res.stdout}\n${res.stderr}`).toBe(0);
     expect(res.stderr).toContain("is emulated (arm64 cortex-a76 under QEMU user mode)");
     for (const cell of CELLS) {
@@ -86,15 +115,49 @@ describe.skipIf(!ready)("the emulated Pi 5 (pi5-emu, qemu-aarch64 -cpu cortex-a7
   });
 
   it(`a CPU model the installed QEMU lacks is bad input naming the ones it has${why}`, async () => {
-    const dir = await tempDir("pte-farm-emu-matrix-");
-    await cp(path.join(REPO_ROOT, "matrix"), dir, { recursive: true });
-    const file = path.join(dir, "farm.yml");
-    const text = await readFile(file, "utf8");
-    await writeFile(file, text.replace("qemu_cpu: cortex-a76", "qemu_cpu: cortex-a99"));
-    const res = await run(["--matrix", file, "--cells", CELLS[1] ?? "", "--out", path.join(dir, "out")]);
+    const file = await matrixWith((t) => t.replace("qemu_cpu: cortex-a76", "qemu_cpu: cortex-a99"));
+    const res = await run([
+      "--matrix",
+      file,
+      "--cells",
+      CELLS[1] ?? "",
+      "--out",
+      path.join(path.dirname(file), "out"),
+    ]);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toMatch(
       /qemu_cpu cortex-a99 is not a CPU model of the installed QEMU .*it has: .*cortex-a76/,
     );
+  });
+
+  it(`health runs the smoke .pte on the aarch64 runtime and reports QEMU, the CPU model and the environment${why}`, async () => {
+    const out = await tempDir("pte-farm-emu-health-");
+    const res = await execa(
+      process.execPath,
+      [CLI, "health", "--device", "pi5-emu", "--out", out, "--json"],
+      {
+        reject: false,
+        cwd: REPO_ROOT,
+        env: { PTE_FARM_PYTHON: realPython },
+      },
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    const report = JSON.parse(await readFile(path.join(out, "health.json"), "utf8"));
+    expect(report.state).toBe("good");
+    const check = (name: string) => report.checks.find((c: { name: string }) => c.name === name);
+    expect(check("emulation")).toMatchObject({
+      status: "pass",
+      data: { cpu_model: "cortex-a76", qemu: expect.stringMatching(/^qemu-aarch64 version /) },
+    });
+    expect(check("emulation").data.pins.executorch).toMatch(/^\d+\.\d+/);
+    expect(check("smoke-pte")).toMatchObject({ status: "pass", data: { ok: true } });
+    // Without the environment the device is bad, saying what to build.
+    const missing = await execa(process.execPath, [CLI, "health", "--device", "pi5-emu", "--out", out], {
+      reject: false,
+      cwd: REPO_ROOT,
+      env: { PTE_FARM_PYTHON: realPython, PTE_FARM_ARM64_ENV: path.join(out, "none") },
+    });
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stdout + missing.stderr).toContain("is not built: run make arm64-env");
   });
 });

@@ -40,7 +40,7 @@ describe("pte-farm validate", () => {
     const res = await validate(DEFAULT_MATRIX);
     expect(res.exitCode, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/matrix\/farm\.yml: valid\. 7 devices, 6 models, 5 recipes, 7 backends/);
-    expect(res.stdout).toMatch(/cell sets: host 9, nightly \d+ \(\+\d+ skipped\), release \d+/);
+    expect(res.stdout).toMatch(/cell sets: host 13, nightly \d+ \(\+\d+ skipped\), release \d+/);
   });
 
   it("reports YAML that does not parse at the line and column of the error", async () => {
