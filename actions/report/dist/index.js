@@ -18948,16 +18948,6 @@ async function loadKnownIssues(file) {
   });
 }
 
-// actions/src/records/emulated.ts
-var ARTEFACT_METRICS = /* @__PURE__ */ new Set(["pte_bytes"]);
-function isEmulated(r) {
-  return r.device.emulation !== void 0;
-}
-function timingCounts(r, metric2) {
-  return !isEmulated(r) || ARTEFACT_METRICS.has(metric2);
-}
-var EMULATED_NOTE = "emulated device: timings are QEMU's, not the board's, and give no speed verdict";
-
 // actions/src/core/cancel.ts
 var controller = new AbortController();
 var runCancelled = controller.signal;
@@ -18981,6 +18971,16 @@ var MAX_LOG_CHARS = 4 * 1024 * 1024;
 function shellQuote(word) {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
+
+// actions/src/records/emulated.ts
+var ARTEFACT_METRICS = /* @__PURE__ */ new Set(["pte_bytes"]);
+function isEmulated(r) {
+  return r.device.emulation !== void 0;
+}
+function timingCounts(r, metric2) {
+  return !isEmulated(r) || ARTEFACT_METRICS.has(metric2);
+}
+var EMULATED_NOTE = "emulated device: timings are QEMU's, not the board's, and give no speed verdict";
 
 // actions/src/records/samples.ts
 function median(samples) {
