@@ -16701,11 +16701,19 @@ var resolved = null;
 function onPath(cmd, env) {
   return (env.PATH ?? "").split(path13.delimiter).some((d) => d !== "" && existsSync2(path13.join(d, cmd)));
 }
+var builderId = null;
 function arm64EnvDir(env = process.env) {
   const given = env[ARM64_ENV_VAR];
   if (given !== void 0 && given !== "") return path13.resolve(given);
-  const id = execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
-  return path13.join(REPO_ROOT, ".cache", "emu", id);
+  builderId ??= execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
+  return path13.join(REPO_ROOT, ".cache", "emu", builderId);
+}
+function launcherIn(dir) {
+  return path13.join(dir, "bin", "python");
+}
+function readArm64Env(dir) {
+  const file = path13.join(dir, "env.json");
+  return existsSync2(file) ? JSON.parse(readFileSync3(file, "utf8")) : null;
 }
 function checkEmulatedDevices(cells, env = process.env) {
   const devices = [...new Set(cells.map((c3) => c3.device))].filter((d) => d.emulation !== null);
@@ -16716,13 +16724,12 @@ function checkEmulatedDevices(cells, env = process.env) {
     );
   }
   const dir = arm64EnvDir(env);
-  const metaPath = path13.join(dir, "env.json");
-  if (!existsSync2(metaPath)) {
+  const meta = readArm64Env(dir);
+  if (meta === null) {
     throw new InfrastructureError(
       `device ${devices[0]?.name} is emulated, but the arm64 environment ${dir} is not built: run ${INSTALL}`
     );
   }
-  const meta = JSON.parse(readFileSync3(metaPath, "utf8"));
   for (const d of devices) {
     const cpu = d.emulation?.qemuCpu ?? "";
     if (!meta.cpu_models.includes(cpu)) {
@@ -16731,7 +16738,7 @@ function checkEmulatedDevices(cells, env = process.env) {
       );
     }
   }
-  resolved = { dir, python: path13.join(dir, "bin", "python"), cpuModels: meta.cpu_models, qemu: meta.qemu };
+  resolved = { dir, python: launcherIn(dir), qemu: meta.qemu };
   return resolved;
 }
 function executeCommand(command, cell3) {

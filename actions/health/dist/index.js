@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path28) {
-      const ctrl = callVisitor(key, node, visitor, path28);
+    function visit_(key, node, visitor, path27) {
+      const ctrl = callVisitor(key, node, visitor, path27);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path28, ctrl);
-        return visit_(key, ctrl, visitor, path28);
+        replaceNode(key, path27, ctrl);
+        return visit_(key, ctrl, visitor, path27);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path28 = Object.freeze(path28.concat(node));
+          path27 = Object.freeze(path27.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path28);
+            const ci = visit_(i2, node.items[i2], visitor, path27);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path28 = Object.freeze(path28.concat(node));
-          const ck = visit_("key", node.key, visitor, path28);
+          path27 = Object.freeze(path27.concat(node));
+          const ck = visit_("key", node.key, visitor, path27);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path28);
+          const cv = visit_("value", node.value, visitor, path27);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path28) {
-      const ctrl = await callVisitor(key, node, visitor, path28);
+    async function visitAsync_(key, node, visitor, path27) {
+      const ctrl = await callVisitor(key, node, visitor, path27);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path28, ctrl);
-        return visitAsync_(key, ctrl, visitor, path28);
+        replaceNode(key, path27, ctrl);
+        return visitAsync_(key, ctrl, visitor, path27);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path28 = Object.freeze(path28.concat(node));
+          path27 = Object.freeze(path27.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path28);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path27);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path28 = Object.freeze(path28.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path28);
+          path27 = Object.freeze(path27.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path27);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path28);
+          const cv = await visitAsync_("value", node.value, visitor, path27);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path28) {
+    function callVisitor(key, node, visitor, path27) {
       if (typeof visitor === "function")
-        return visitor(key, node, path28);
+        return visitor(key, node, path27);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path28);
+        return visitor.Map?.(key, node, path27);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path28);
+        return visitor.Seq?.(key, node, path27);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path28);
+        return visitor.Pair?.(key, node, path27);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path28);
+        return visitor.Scalar?.(key, node, path27);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path28);
+        return visitor.Alias?.(key, node, path27);
       return void 0;
     }
-    function replaceNode(key, path28, node) {
-      const parent = path28[path28.length - 1];
+    function replaceNode(key, path27, node) {
+      const parent = path27[path27.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path28, value) {
+    function collectionFromPath(schema, path27, value) {
       let v = value;
-      for (let i2 = path28.length - 1; i2 >= 0; --i2) {
-        const k = path28[i2];
+      for (let i2 = path27.length - 1; i2 >= 0; --i2) {
+        const k = path27[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path28) => path28 == null || typeof path28 === "object" && !!path28[Symbol.iterator]().next().done;
+    var isEmptyPath = (path27) => path27 == null || typeof path27 === "object" && !!path27[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path28, value) {
-        if (isEmptyPath(path28))
+      addIn(path27, value) {
+        if (isEmptyPath(path27))
           this.add(value);
         else {
-          const [key, ...rest] = path28;
+          const [key, ...rest] = path27;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path28) {
-        const [key, ...rest] = path28;
+      deleteIn(path27) {
+        const [key, ...rest] = path27;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path28, keepScalar) {
-        const [key, ...rest] = path28;
+      getIn(path27, keepScalar) {
+        const [key, ...rest] = path27;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path28) {
-        const [key, ...rest] = path28;
+      hasIn(path27) {
+        const [key, ...rest] = path27;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path28, value) {
-        const [key, ...rest] = path28;
+      setIn(path27, value) {
+        const [key, ...rest] = path27;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path28, value) {
+      addIn(path27, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path28, value);
+          this.contents.addIn(path27, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path28) {
-        if (Collection.isEmptyPath(path28)) {
+      deleteIn(path27) {
+        if (Collection.isEmptyPath(path27)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path28) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path27) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path28, keepScalar) {
-        if (Collection.isEmptyPath(path28))
+      getIn(path27, keepScalar) {
+        if (Collection.isEmptyPath(path27))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path28, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path27, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path28) {
-        if (Collection.isEmptyPath(path28))
+      hasIn(path27) {
+        if (Collection.isEmptyPath(path27))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path28) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path27) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path28, value) {
-        if (Collection.isEmptyPath(path28)) {
+      setIn(path27, value) {
+        if (Collection.isEmptyPath(path27)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path28), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path27), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path28, value);
+          this.contents.setIn(path27, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path28) => {
+    visit.itemAtPath = (cst, path27) => {
       let item = cst;
-      for (const [field, index] of path28) {
+      for (const [field, index] of path27) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path28) => {
-      const parent = visit.itemAtPath(cst, path28.slice(0, -1));
-      const field = path28[path28.length - 1][0];
+    visit.parentCollection = (cst, path27) => {
+      const parent = visit.itemAtPath(cst, path27.slice(0, -1));
+      const field = path27[path27.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path28, item, visitor) {
-      let ctrl = visitor(item, path28);
+    function _visit(path27, item, visitor) {
+      let ctrl = visitor(item, path27);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path28.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path27.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path28);
+            ctrl = ctrl(item, path27);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path28) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path27) : ctrl;
     }
     exports.visit = visit;
   }
@@ -10813,7 +10813,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path28 = __require("path");
+    var path27 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -10852,7 +10852,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file = env.PGPASSFILE || (isWin ? path28.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path28.join(env.HOME || "./", ".pgpass"));
+      var file = env.PGPASSFILE || (isWin ? path27.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path27.join(env.HOME || "./", ".pgpass"));
       return file;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -10984,7 +10984,7 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path28 = __require("path");
+    var path27 = __require("path");
     var fs4 = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
@@ -12772,7 +12772,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path28) => inner(v, path28);
+  const check = (v, path27) => inner(v, path27);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -12781,19 +12781,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path28, detail, onKey = false) {
-    const where = formatPath(path28);
+  constructor(source, path27, detail, onKey = false) {
+    const where = formatPath(path27);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path28;
+    this.path = path27;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path28) {
+function formatPath(path27) {
   let out = "";
-  for (const seg of path28) {
+  for (const seg of path27) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -12808,52 +12808,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path28, expected, value) {
-  throw new ValidationError("", path28, `expected ${expected}, got ${describe(value)}`);
+function fail(path27, expected, value) {
+  throw new ValidationError("", path27, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path28) => typeof v === "string" ? v : fail(path28, "a string", v),
+  (v, path27) => typeof v === "string" ? v : fail(path27, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path28) => typeof v === "string" && v !== "" ? v : fail(path28, "a non-empty string", v),
+  (v, path27) => typeof v === "string" && v !== "" ? v : fail(path27, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path28) => typeof v === "number" && Number.isFinite(v) ? v : fail(path28, "a number", v),
+  (v, path27) => typeof v === "number" && Number.isFinite(v) ? v : fail(path27, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path28) => typeof v === "number" && Number.isInteger(v) ? v : fail(path28, "an integer", v),
+  (v, path27) => typeof v === "number" && Number.isInteger(v) ? v : fail(path27, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path28) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path28, "a non-negative integer", v),
+  (v, path27) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path27, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path28) => typeof v === "boolean" ? v : fail(path28, "a boolean", v),
+  (v, path27) => typeof v === "boolean" ? v : fail(path27, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path28) => allowed.includes(v) ? v : fail(path28, `one of ${shown}`, v);
+  const check = (v, path27) => allowed.includes(v) ? v : fail(path27, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path28) => {
-    if (!Array.isArray(v)) fail(path28, "an array", v);
-    return v.map((el, i2) => item(el, [...path28, i2]));
+  const check = (v, path27) => {
+    if (!Array.isArray(v)) fail(path27, "an array", v);
+    return v.map((el, i2) => item(el, [...path27, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path28) => v === null ? null : inner(v, path28);
+  const check = (v, path27) => v === null ? null : inner(v, path27);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path28) => v === void 0 ? void 0 : inner(v, path28);
+  const check = (v, path27) => v === void 0 ? void 0 : inner(v, path27);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -12861,10 +12861,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path28) => {
-    if (!isPlainObject(v)) fail(path28, "an object", v);
+  const check = (v, path27) => {
+    if (!isPlainObject(v)) fail(path27, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path28, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path27, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -12884,11 +12884,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path28) => {
-    if (!isPlainObject(v)) fail(path28, "an object", v);
+  const check = (v, path27) => {
+    if (!isPlainObject(v)) fail(path27, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path28, key]);
+      const value = check2(v[key], [...path27, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -12898,41 +12898,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path28) => {
+  const check = (v, path27) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path28, bad],
+          [...path27, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path28);
+    return known(v, path27);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path28) => {
-    if (!isPlainObject(v)) fail(path28, "an object", v);
+  const check = (v, path27) => {
+    if (!isPlainObject(v)) fail(path27, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path28, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path27, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path28);
+    return variant(v, path27);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path28) => {
-    const value = inner(v, path28);
+  const check = (v, path27) => {
+    const value = inner(v, path27);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path28, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path27, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -13925,7 +13925,7 @@ async function checkChannel(tc, channel2, where) {
 
 // actions/src/health/run.ts
 import { mkdir as mkdir5, writeFile as writeFile5 } from "node:fs/promises";
-import path26 from "node:path";
+import path25 from "node:path";
 
 // actions/src/core/logger.ts
 var silentLogger = { info() {
@@ -18922,17 +18922,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path28 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path28)) {
+    const path27 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path27)) {
       continue;
     }
-    writtenPaths.add(path28);
-    if (append || outputFiles.has(path28)) {
-      appendFileSync(path28, contents);
+    writtenPaths.add(path27);
+    if (append || outputFiles.has(path27)) {
+      appendFileSync(path27, contents);
     } else {
-      writeFileSync(path28, contents);
+      writeFileSync(path27, contents);
     }
-    outputFiles.add(path28);
+    outputFiles.add(path27);
   }
 };
 
@@ -22052,8 +22052,8 @@ function healthPrefix(device2) {
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
 }
-function readStoredHealth(path28, text, where) {
-  return { path: path28, report: parseJson(healthReport, text, `${where}:${path28}`) };
+function readStoredHealth(path27, text, where) {
+  return { path: path27, report: parseJson(healthReport, text, `${where}:${path27}`) };
 }
 function healthByTime(a2, b) {
   return a2.report.checked_at.localeCompare(b.report.checked_at) || a2.path.localeCompare(b.path);
@@ -22061,8 +22061,8 @@ function healthByTime(a2, b) {
 function cellPrefix(cellId2) {
   return cellId2.split("/").map((s) => s.replace(/[^A-Za-z0-9._@-]/g, "_")).join("/");
 }
-function readStored(path28, text, where) {
-  return { path: path28, record: parseJson(runRecord, text, `${where}:${path28}`) };
+function readStored(path27, text, where) {
+  return { path: path27, record: parseJson(runRecord, text, `${where}:${path27}`) };
 }
 function uniqueById(stored) {
   const seen = /* @__PURE__ */ new Set();
@@ -23243,24 +23243,32 @@ async function checkHealth(ctx, meta, checks) {
 }
 
 // actions/src/health/emulation.ts
-import { existsSync as existsSync6 } from "node:fs";
+import { existsSync as existsSync7 } from "node:fs";
 import { readFile as readFile6 } from "node:fs/promises";
-import path22 from "node:path";
 
 // actions/src/drivers/emulation.ts
 import { execFileSync } from "node:child_process";
+import { existsSync as existsSync6, readFileSync as readFileSync3 } from "node:fs";
 import path21 from "node:path";
 var ARM64_ENV_VAR = "PTE_FARM_ARM64_ENV";
 var BUILDER = path21.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
+var QEMU = "qemu-aarch64-static";
+var builderId = null;
 function arm64EnvDir(env = process.env) {
   const given = env[ARM64_ENV_VAR];
   if (given !== void 0 && given !== "") return path21.resolve(given);
-  const id = execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
-  return path21.join(REPO_ROOT, ".cache", "emu", id);
+  builderId ??= execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
+  return path21.join(REPO_ROOT, ".cache", "emu", builderId);
+}
+function launcherIn(dir) {
+  return path21.join(dir, "bin", "python");
+}
+function readArm64Env(dir) {
+  const file = path21.join(dir, "env.json");
+  return existsSync6(file) ? JSON.parse(readFileSync3(file, "utf8")) : null;
 }
 
 // actions/src/health/emulation.ts
-var QEMU = "qemu-aarch64-static";
 var emulationCheck = {
   name: "emulation",
   async run(ctx) {
@@ -23275,16 +23283,15 @@ var emulationCheck = {
     }
     const qemu = String(version.stdout).split("\n")[0]?.trim() ?? QEMU;
     const dir = arm64EnvDir(ctx.env);
-    const metaFile = path22.join(dir, "env.json");
-    if (!existsSync6(metaFile)) {
+    const meta = readArm64Env(dir);
+    if (meta === null) {
       return {
         status: "fail",
         detail: `the arm64 environment ${dir} is not built: run make arm64-env`,
         data: { qemu }
       };
     }
-    const meta = JSON.parse(await readFile6(metaFile, "utf8"));
-    const launcher = path22.join(dir, "bin", "python");
+    const launcher = launcherIn(dir);
     const data = { qemu, cpu_model: cpu, launcher, env: meta.id, pins: meta.pins, bytes: meta.bytes };
     if (!meta.cpu_models.includes(cpu)) {
       return {
@@ -23305,7 +23312,7 @@ var emulationCheck = {
         data
       };
     }
-    if (!existsSync6(launcher))
+    if (!existsSync7(launcher))
       return { status: "fail", detail: `${launcher} is missing: rebuild the environment`, data };
     const pins = Object.entries(meta.pins).map(([p, v]) => `${p} ${v}`).join(", ");
     return { status: "pass", detail: `${qemu}, -cpu ${cpu}; arm64 environment ${meta.id} (${pins})`, data };
@@ -23315,11 +23322,11 @@ var emulationCheck = {
 // actions/src/health/smoke.ts
 import { mkdtemp as mkdtemp3, readFile as readFile8, rm as rm6 } from "node:fs/promises";
 import os4 from "node:os";
-import path24 from "node:path";
+import path23 from "node:path";
 
 // actions/src/pipeline/cache.ts
 import { mkdir as mkdir4, mkdtemp as mkdtemp2, readdir as readdir5, readFile as readFile7, rename as rename3, rm as rm5, stat as stat4, utimes as utimes2, writeFile as writeFile4 } from "node:fs/promises";
-import path23 from "node:path";
+import path22 from "node:path";
 var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
 async function fingerprintToolchain(args) {
   const pins = await readFile7(args.pinsFile, "utf8");
@@ -23343,7 +23350,7 @@ var BuildCache = class {
   }
   /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
   entryDir(kind, key) {
-    return path23.join(this.root, "entries", kind, key.slice(0, 2), key);
+    return path22.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -23355,17 +23362,17 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile7(path23.join(dir, "result.json"), "utf8");
+      text = await readFile7(path22.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
     try {
-      const result = parseJson(stageResult, text, path23.join(dir, "result.json"));
+      const result = parseJson(stageResult, text, path22.join(dir, "result.json"));
       if (result.status !== "ok" || result.stage !== stage)
         throw new ValidationError(dir, [], "not a successful entry");
       const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
       for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat4(path23.join(dir, a2.path));
+        const s = await stat4(path22.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
       const now = /* @__PURE__ */ new Date();
@@ -23378,9 +23385,9 @@ var BuildCache = class {
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
   async tempDir(kind) {
-    const tmp = path23.join(this.root, "tmp");
+    const tmp = path22.join(this.root, "tmp");
     await mkdir4(tmp, { recursive: true });
-    return mkdtemp2(path23.join(tmp, `${kind}-`));
+    return mkdtemp2(path22.join(tmp, `${kind}-`));
   }
   /**
    * A cached build that is not a stage (so has no result.json to validate): its folder when every
@@ -23391,7 +23398,7 @@ var BuildCache = class {
   async lookupFolder(kind, key, files, verify = async () => true) {
     const dir = this.entryDir(kind, key);
     for (const f of files) {
-      const s = await stat4(path23.join(dir, f)).catch(() => null);
+      const s = await stat4(path22.join(dir, f)).catch(() => null);
       if (s === null || !s.isFile()) return null;
     }
     if (await verify(dir).catch(() => false)) return dir;
@@ -23413,11 +23420,11 @@ var BuildCache = class {
   async publishEntry(kind, key, builtDir, material) {
     const dir = this.entryDir(kind, key);
     await writeFile4(
-      path23.join(builtDir, "cache-entry.json"),
+      path22.join(builtDir, "cache-entry.json"),
       `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
-    await mkdir4(path23.dirname(dir), { recursive: true });
+    await mkdir4(path22.dirname(dir), { recursive: true });
     try {
       await rename3(builtDir, dir);
     } catch (err) {
@@ -23432,12 +23439,12 @@ var BuildCache = class {
    * they could publish or move them. Only old ones: a young folder may be another run's live build.
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path23.join(this.root, "tmp");
+    const tmp = path22.join(this.root, "tmp");
     const names2 = await readdir5(tmp).catch(() => []);
     for (const name of names2) {
-      const s = await stat4(path23.join(tmp, name)).catch(() => null);
+      const s = await stat4(path22.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm5(path23.join(tmp, name), { recursive: true, force: true });
+        await rm5(path22.join(tmp, name), { recursive: true, force: true });
     }
   }
   /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
@@ -23466,7 +23473,7 @@ async function runSmoke(python2, args, timeout, env = {}) {
   const res = await execa(python2, ["-m", "pte_stages.probes.smoke", ...args], {
     reject: false,
     timeout,
-    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path24.delimiter), ...env }
+    env: { PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path23.delimiter), ...env }
   });
   if (res.exitCode === void 0 && !res.timedOut && res.signal === void 0) {
     throw new Error(`cannot start ${python2}: ${res.shortMessage}`);
@@ -23478,13 +23485,13 @@ async function smokeKey(pythonPath, pinsFile) {
   const fingerprint = await fingerprintToolchain({
     python: pythonPath,
     pinsFile,
-    stagesPackageDir: path24.join(STAGES_DIR, "pte_stages")
+    stagesPackageDir: path23.join(STAGES_DIR, "pte_stages")
   });
   return sha256Text(canonicalJson({ kind: "smoke", toolchain: fingerprint }));
 }
 async function intact(dir) {
-  const meta = JSON.parse(await readFile8(path24.join(dir, "smoke.json"), "utf8"));
-  return meta.pte_sha256 === await sha256File(path24.join(dir, "smoke.pte"));
+  const meta = JSON.parse(await readFile8(path23.join(dir, "smoke.json"), "utf8"));
+  return meta.pte_sha256 === await sha256File(path23.join(dir, "smoke.pte"));
 }
 async function built(python2, pinsFile, cache, scratch) {
   const key = cache === null ? null : await smokeKey(python2, pinsFile);
@@ -23504,7 +23511,7 @@ async function built(python2, pinsFile, cache, scratch) {
 var smokeCheck = {
   name: "smoke-pte",
   async run(ctx) {
-    const scratch = await mkdtemp3(path24.join(os4.tmpdir(), "pte-farm-smoke-"));
+    const scratch = await mkdtemp3(path23.join(os4.tmpdir(), "pte-farm-smoke-"));
     try {
       const b = await built(
         ctx.python,
@@ -23516,7 +23523,7 @@ var smokeCheck = {
       const where = { dir: b.cache === "off" ? null : b.dir, cache: b.cache };
       const emu = ctx.emulation ?? null;
       const res = emu === null ? await runSmoke(ctx.python, ["run", "--dir", b.dir], RUN_TIMEOUT_MS) : await runSmoke(
-        path24.join(arm64EnvDir(ctx.env), "bin", "python"),
+        launcherIn(arm64EnvDir(ctx.env)),
         ["run", "--dir", b.dir],
         EMULATED_RUN_TIMEOUT_MS,
         { PTE_FARM_QEMU_CPU: emu.qemuCpu }
@@ -23549,7 +23556,7 @@ var smokeCheck = {
 };
 
 // actions/src/health/thermal.ts
-import path25 from "node:path";
+import path24 from "node:path";
 var deviceProbe = obj({
   schema: literal("pte-farm/device-probe@1"),
   platform: str,
@@ -23574,7 +23581,7 @@ async function readDeviceProbe(python2, opts = {}) {
       timeout: 3e4,
       env: {
         ...opts.env,
-        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path25.delimiter)
+        PYTHONPATH: [STAGES_DIR, process.env.PYTHONPATH].filter(Boolean).join(path24.delimiter)
       }
     }
   );
@@ -23707,12 +23714,12 @@ async function checkDevice(opts) {
     const env = await ensureEnv(opts.lock, {
       python: opts.python,
       logger: silentLogger,
-      logFile: path26.join(opts.outDir, "toolchains.log")
+      logFile: path25.join(opts.outDir, "toolchains.log")
     }).catch((err) => {
       throw err instanceof ToolchainIncompatibleError ? new InfrastructureError(err.message) : err;
     });
     python2 = env.python;
-    pinsFile = path26.join(env.dir, "requirements.lock.txt");
+    pinsFile = path25.join(env.dir, "requirements.lock.txt");
   } else if (toolchain2.channel !== null) {
     throw new ConfigurationError(
       `${labels.toolchain}: toolchain ${toolchain2.name} is a channel: pass its lock (pte-farm toolchain resolve ${toolchain2.name} --out LOCK.json), so the check knows which versions it must find`
@@ -23736,7 +23743,7 @@ async function checkDevice(opts) {
     opts.checks ?? (device2.emulation === null ? DEVICE_CHECKS : EMULATED_DEVICE_CHECKS)
   );
   await mkdir5(opts.outDir, { recursive: true });
-  const file = path26.join(opts.outDir, "health.json");
+  const file = path25.join(opts.outDir, "health.json");
   await writeFile5(file, `${JSON.stringify(report, null, 2)}
 `);
   const stored = store === null ? null : (await store.appendHealth([report]))[0] ?? null;
@@ -23761,7 +23768,7 @@ ${rows.join("\n")}
 }
 
 // actions/src/action-runs/io.ts
-import path27 from "node:path";
+import path26 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os5 from "os";
@@ -24683,9 +24690,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path27.resolve(workspace, v);
+      return v === "" ? "" : path26.resolve(workspace, v);
     },
-    requiredPath: (name) => path27.resolve(workspace, required(name)),
+    requiredPath: (name) => path26.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);

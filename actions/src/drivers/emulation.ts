@@ -16,14 +16,22 @@ import type { StageCommand } from "../pipeline/stage-process.ts";
 
 export const ARM64_ENV_VAR = "PTE_FARM_ARM64_ENV";
 const BUILDER = path.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
-const QEMU = "qemu-aarch64-static";
+export const QEMU = "qemu-aarch64-static";
 const INSTALL =
   "make arm64-env (Debian packages qemu-user-static, debootstrap and binutils-aarch64-linux-gnu)";
+
+/** `env.json`, which runners/pi5-emu/build_env.py writes last: a folder without it is unbuilt. */
+export interface Arm64EnvMeta {
+  id: string;
+  pins: Record<string, string>;
+  qemu: string;
+  cpu_models: string[];
+  bytes: number;
+}
 
 export interface Arm64Env {
   dir: string;
   python: string;
-  cpuModels: string[];
   qemu: string;
 }
 
@@ -33,12 +41,26 @@ function onPath(cmd: string, env: NodeJS.ProcessEnv): boolean {
   return (env.PATH ?? "").split(path.delimiter).some((d) => d !== "" && existsSync(path.join(d, cmd)));
 }
 
+let builderId: string | null = null;
+
 /** The environment's folder: $PTE_FARM_ARM64_ENV, else the one the builder names for today's pins. */
 export function arm64EnvDir(env: NodeJS.ProcessEnv = process.env): string {
   const given = env[ARM64_ENV_VAR];
   if (given !== undefined && given !== "") return path.resolve(given);
-  const id = execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
-  return path.join(REPO_ROOT, ".cache", "emu", id);
+  // The pins do not change under a running process: ask the builder once.
+  builderId ??= execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
+  return path.join(REPO_ROOT, ".cache", "emu", builderId);
+}
+
+/** The interpreter the stages run with on an emulated device (QEMU and the arm64 CPython). */
+export function launcherIn(dir: string): string {
+  return path.join(dir, "bin", "python");
+}
+
+/** The environment's record, or null when it is not built. */
+export function readArm64Env(dir: string): Arm64EnvMeta | null {
+  const file = path.join(dir, "env.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Arm64EnvMeta) : null;
 }
 
 /**
@@ -55,13 +77,12 @@ export function checkEmulatedDevices(cells: Cell[], env: NodeJS.ProcessEnv = pro
     );
   }
   const dir = arm64EnvDir(env);
-  const metaPath = path.join(dir, "env.json");
-  if (!existsSync(metaPath)) {
+  const meta = readArm64Env(dir);
+  if (meta === null) {
     throw new InfrastructureError(
       `device ${devices[0]?.name} is emulated, but the arm64 environment ${dir} is not built: run ${INSTALL}`,
     );
   }
-  const meta = JSON.parse(readFileSync(metaPath, "utf8")) as { cpu_models: string[]; qemu: string };
   for (const d of devices) {
     const cpu = d.emulation?.qemuCpu ?? "";
     if (!meta.cpu_models.includes(cpu)) {
@@ -71,7 +92,7 @@ export function checkEmulatedDevices(cells: Cell[], env: NodeJS.ProcessEnv = pro
       );
     }
   }
-  resolved = { dir, python: path.join(dir, "bin", "python"), cpuModels: meta.cpu_models, qemu: meta.qemu };
+  resolved = { dir, python: launcherIn(dir), qemu: meta.qemu };
   return resolved;
 }
 

@@ -6,20 +6,9 @@
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { execa } from "execa";
-import { arm64EnvDir } from "../drivers/emulation.ts";
+import { arm64EnvDir, launcherIn, QEMU, readArm64Env } from "../drivers/emulation.ts";
 import { type HealthCheck, parsePins } from "./checks.ts";
-
-const QEMU = "qemu-aarch64-static";
-
-interface EnvMeta {
-  id: string;
-  pins: Record<string, string>;
-  qemu: string;
-  cpu_models: string[];
-  bytes: number;
-}
 
 export const emulationCheck: HealthCheck = {
   name: "emulation",
@@ -35,16 +24,15 @@ export const emulationCheck: HealthCheck = {
     }
     const qemu = String(version.stdout).split("\n")[0]?.trim() ?? QEMU;
     const dir = arm64EnvDir(ctx.env);
-    const metaFile = path.join(dir, "env.json");
-    if (!existsSync(metaFile)) {
+    const meta = readArm64Env(dir);
+    if (meta === null) {
       return {
         status: "fail",
         detail: `the arm64 environment ${dir} is not built: run make arm64-env`,
         data: { qemu },
       };
     }
-    const meta = JSON.parse(await readFile(metaFile, "utf8")) as EnvMeta;
-    const launcher = path.join(dir, "bin", "python");
+    const launcher = launcherIn(dir);
     const data = { qemu, cpu_model: cpu, launcher, env: meta.id, pins: meta.pins, bytes: meta.bytes };
     if (!meta.cpu_models.includes(cpu)) {
       return {

@@ -21,7 +21,7 @@ import { execa } from "execa";
 import { canonicalJson, sha256File, sha256Text } from "../core/hashing.ts";
 import { STAGES_DIR } from "../core/paths.ts";
 import { arr, bool, literal, num, obj, parseJson, str, unknownValue } from "../core/validate.ts";
-import { arm64EnvDir } from "../drivers/emulation.ts";
+import { arm64EnvDir, launcherIn } from "../drivers/emulation.ts";
 import { BuildCache, fingerprintToolchain } from "../pipeline/cache.ts";
 import type { HealthCheck } from "./checks.ts";
 
@@ -115,7 +115,7 @@ export const smokeCheck: HealthCheck = {
         emu === null
           ? await runSmoke(ctx.python, ["run", "--dir", b.dir], RUN_TIMEOUT_MS)
           : await runSmoke(
-              path.join(arm64EnvDir(ctx.env), "bin", "python"),
+              launcherIn(arm64EnvDir(ctx.env)),
               ["run", "--dir", b.dir],
               EMULATED_RUN_TIMEOUT_MS,
               { PTE_FARM_QEMU_CPU: emu.qemuCpu },
