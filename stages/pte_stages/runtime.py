@@ -7,10 +7,12 @@ The checks come before anything runs: a toolchain mismatch otherwise surfaces as
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import resource
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,39 @@ def load_checked(spec: Spec, pte_key: str, manifest_key: str) -> tuple[Path, dic
         raise InfraError(f"manifest {spec.inputs[manifest_key]} is not valid JSON: {exc}") from exc
     check_artefact(pte, manifest)
     return pte, manifest
+
+
+def executorch_runtime() -> Any:
+    """ExecuTorch's ``Runtime`` without its compiler, as a device needs it.
+
+    ``executorch.runtime`` loads the pybindings, which import ``executorch.exir._warnings`` (two
+    decorators) and so run ``executorch/exir/__init__.py``: the whole compiler, with torch._dynamo,
+    inductor and the edge dialect. Under QEMU on an emulated Cortex-A76 that took 38 of the 56 s of
+    ``from executorch.runtime import Runtime``; on the host, seconds per execute stage. A bare package
+    object stands in for ``executorch.exir`` while the runtime loads, so only ``_warnings`` runs, and is
+    removed afterwards: a later ``import executorch.exir`` runs the real package whole.
+    """
+    if "executorch.exir" in sys.modules or "executorch.runtime" in sys.modules:
+        from executorch.runtime import Runtime
+
+        return Runtime
+    found = importlib.util.find_spec("executorch.exir")
+    if found is None or found.submodule_search_locations is None:
+        from executorch.runtime import Runtime  # let the real import report what is missing
+
+        return Runtime
+    bare = types.ModuleType("executorch.exir")
+    bare.__path__ = list(found.submodule_search_locations)
+    sys.modules["executorch.exir"] = bare
+    try:
+        from executorch.runtime import Runtime
+    finally:
+        for name in ("executorch.exir", "executorch.exir._warnings"):
+            sys.modules.pop(name, None)
+        parent = sys.modules.get("executorch")
+        if parent is not None and getattr(parent, "exir", None) is bare:
+            delattr(parent, "exir")
+    return Runtime
 
 
 def _argmax_last(outputs: Any) -> int:

@@ -30,7 +30,7 @@ from ..modeling.hf_lm import (
 from ..probes.telemetry import cool_down, max_zone_c, rep_flags, snapshot
 from ..programs import load_program, save_program
 from ..recipes import recipe_for
-from ..runtime import abba_order, generate, load_checked, peak_rss_mb
+from ..runtime import abba_order, executorch_runtime, generate, load_checked, peak_rss_mb
 
 
 def greedy(model: Any, tokenizer: Any, prompt_ids: list[int], max_new_tokens: int) -> dict[str, Any]:
@@ -223,9 +223,7 @@ class DecoderLm:
         prompt_ids = [list(p) for p in spec.execute.prompt_ids]
         if not prompt_ids:
             raise StageError("spec.execute.prompt_ids is empty: run the reference stage first")
-        from executorch.runtime import Runtime
-
-        runtime = Runtime.get()
+        runtime = executorch_runtime().get()
         # Tests point telemetry at a fake sysfs tree; production reads the real one.
         root = Path(str(spec.options.get("telemetry_root", "/")))
         head = Role(spec, head_pte, head_manifest, runtime)

@@ -65,11 +65,12 @@ def build(out: Path) -> dict[str, Any]:
 def run(folder: Path) -> dict[str, Any]:
     """Loads the built ``.pte`` through ExecuTorch's Python runtime and compares with the eager outputs."""
     import torch
-    from executorch.runtime import Runtime
+
+    from ..runtime import executorch_runtime
 
     meta = json.loads((folder / "smoke.json").read_text())
     started = time.perf_counter()
-    method = Runtime.get().load_program(folder / meta["pte"]).load_method("forward")
+    method = executorch_runtime().get().load_program(folder / meta["pte"]).load_method("forward")
     loaded = time.perf_counter()
     outputs = method.execute([torch.tensor(v) for v in meta["inputs"]])
     done = time.perf_counter()
