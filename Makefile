@@ -106,7 +106,7 @@ vitest: setup
 	npx vitest run
 
 pytest: setup
-	cd stages && ../$(VENV)/bin/pytest -q -rs
+	cd stages && ../$(VENV)/bin/pytest -q -rs -n 2
 
 bench: setup
 	node scripts/bench-run.ts

@@ -127,3 +127,39 @@ def cnn(tmp_path_factory: pytest.TempPathFactory) -> Any:
     for build in builds.values():
         build.ok()
     return builds
+
+
+# Session fixtures that build whole chains, and the modules whose tests use them. `make pytest` runs
+# two xdist workers; each of these groups goes to one worker whole, so a chain is built once, and
+# the two groups start on different workers while the other tests fill the gaps. (xdist's own
+# `--dist loadgroup` does nothing with pytest 9.2: it renames `item._nodeid`, which pytest 9.2
+# replaced with `item._id`, so the group suffix never reaches the scheduler.)
+SHARED_BUILDS = {"cnn": "cnn", "fp32_portable": "tiny-llama", "q_xnnpack": "tiny-llama"}
+MODULE_GROUPS = {
+    "tests/test_bundled.py": "cnn",
+    "tests/test_ethos_u.py": "cnn",
+    "tests/test_pipeline.py": "tiny-llama",
+    "tests/test_interleave.py": "tiny-llama",
+    "tests/test_refusals.py": "tiny-llama",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses a shared build from a module outside that build's group would build it twice."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        for fixture in getattr(item, "fixturenames", ()):
+            group = SHARED_BUILDS.get(fixture)
+            if group is not None and MODULE_GROUPS.get(module) != group:
+                raise pytest.UsageError(f"{item.nodeid} uses {fixture}: add {module} to MODULE_GROUPS as {group!r}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedBuildScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return MODULE_GROUPS.get(nodeid.split("::", 1)[0], nodeid)
+
+    return SharedBuildScheduling(config, log)
