@@ -26,11 +26,12 @@ const ready = required(
   "the venv, tiny-llama and the arm64 environment (make setup)",
 );
 const why = ready ? "" : " [SKIPPED here: needs make setup (venv and make arm64-env)]";
-const CELLS = ["fp32", "8da4w-g32"].flatMap((recipe) =>
+const RECIPES = ["fp32", "8da4w-g32"];
+const cellsOf = (recipe: string) =>
   ["xnnpack", "xnnpack-per-op", "portable"].map(
     (backend) => `tiny-llama/${recipe}/${backend}/pi5-emu@stable`,
-  ),
-);
+  );
+const CELLS = RECIPES.flatMap(cellsOf);
 
 /** The shipped matrix with `edit` applied, in a temporary folder (its known-issue catalogue beside it). */
 async function matrixWith(edit: (text: string) => string): Promise<string> {
@@ -55,55 +56,61 @@ async function record(out: string, cell: string) {
 }
 
 describe.skipIf(!ready)("the emulated Pi 5 (pi5-emu, qemu-aarch64 -cpu cortex-a76)", () => {
-  it(`gates the host cells bit-exact on the aarch64 runtime, and its timings give no verdict${why}`, async () => {
-    const out = await tempDir("pte-farm-emu-");
-    // A bandwidth for the emulated board, to show that even then no roofline is drawn.
-    const matrix = await matrixWith((t) =>
-      t.replace(/(pi5-emu:[\s\S]*?memory_bandwidth_gbs:) null/, "$1 17.1"),
-    );
-    expect(await readFile(matrix, "utf8")).not.toEqual(
-      await readFile(path.join(REPO_ROOT, "matrix", "farm.yml"), "utf8"),
-    );
-    const res = await run([
-      "--matrix",
-      matrix,
-      "--cells",
-      CELLS.join(","),
-      "--out",
-      out,
-      "--reps",
-      "2",
-      "--warmup",
-      "0",
-    ]);
-    expect(res.exitCode, `${res.stdout}\n${res.stderr}`).toBe(0);
-    expect(res.stderr).toContain("is emulated (arm64 cortex-a76 under QEMU user mode)");
-    for (const cell of CELLS) {
-      const r = await record(out, cell);
-      expect(r.status, cell).toBe("pass");
-      expect(r.gate?.verdict, cell).toBe("pass");
-      // The runtime that ran was aarch64: the device toolchain is the aarch64 wheels', not the host's.
-      expect(r.device.arch).toBe("arm64");
-      expect(r.device.emulation?.cpu_model).toBe("cortex-a76");
-      expect(r.device.emulation?.qemu).toMatch(/^qemu-aarch64 version \d+\./);
-      expect(r.device.emulation?.host_arch).toBe("x64");
-      expect(r.roofline ?? null).toBeNull();
-      // Tokens are every prompt's, and all equal the reference's.
-      for (const t of r.tokens) {
-        const want = t.quantized_reference_ids ?? t.reference_ids;
-        expect(t.generated_ids).toEqual(want);
+  // One run per recipe: each builds its cells on the host and executes three under QEMU (a few
+  // minutes each on a loaded two-core machine), so neither comes near the test timeout.
+  it.each(RECIPES)(
+    `gates the host cells of %s bit-exact on the aarch64 runtime, and its timings give no verdict${why}`,
+    async (recipe) => {
+      const cells = cellsOf(recipe);
+      const out = await tempDir("pte-farm-emu-");
+      // A bandwidth for the emulated board, to show that even then no roofline is drawn.
+      const matrix = await matrixWith((t) =>
+        t.replace(/(pi5-emu:[\s\S]*?memory_bandwidth_gbs:) null/, "$1 17.1"),
+      );
+      expect(await readFile(matrix, "utf8")).not.toEqual(
+        await readFile(path.join(REPO_ROOT, "matrix", "farm.yml"), "utf8"),
+      );
+      const res = await run([
+        "--matrix",
+        matrix,
+        "--cells",
+        cells.join(","),
+        "--out",
+        out,
+        "--reps",
+        "2",
+        "--warmup",
+        "0",
+      ]);
+      expect(res.exitCode, `${res.stdout}\n${res.stderr}`).toBe(0);
+      expect(res.stderr).toContain("is emulated (arm64 cortex-a76 under QEMU user mode)");
+      for (const cell of cells) {
+        const r = await record(out, cell);
+        expect(r.status, cell).toBe("pass");
+        expect(r.gate?.verdict, cell).toBe("pass");
+        // The runtime that ran was aarch64: the device toolchain is the aarch64 wheels', not the host's.
+        expect(r.device.arch).toBe("arm64");
+        expect(r.device.emulation?.cpu_model).toBe("cortex-a76");
+        expect(r.device.emulation?.qemu).toMatch(/^qemu-aarch64 version \d+\./);
+        expect(r.device.emulation?.host_arch).toBe("x64");
+        expect(r.roofline ?? null).toBeNull();
+        // Tokens are every prompt's, and all equal the reference's.
+        for (const t of r.tokens) {
+          const want = t.quantized_reference_ids ?? t.reference_ids;
+          expect(t.generated_ids).toEqual(want);
+        }
+        // Timings exist (as QEMU measured them) but feed no detection and no comparison.
+        expect(r.metrics.decode_tokens_per_sec?.samples.length).toBe(2);
+        expect(cleanSamples(r, "decode_tokens_per_sec")).toEqual([]);
+        expect(cleanSamples(r, "pte_bytes").length).toBeGreaterThan(0);
+        const cmp = compareRecords(r, r, await loadCompareConfig());
+        expect(Object.keys(cmp.metrics)).toEqual(["pte_bytes"]);
+        expect(cmp.notes.join("\n")).toContain("decode_tokens_per_sec: emulated device");
       }
-      // Timings exist (as QEMU measured them) but feed no detection and no comparison.
-      expect(r.metrics.decode_tokens_per_sec?.samples.length).toBe(2);
-      expect(cleanSamples(r, "decode_tokens_per_sec")).toEqual([]);
-      expect(cleanSamples(r, "pte_bytes").length).toBeGreaterThan(0);
-      const cmp = compareRecords(r, r, await loadCompareConfig());
-      expect(Object.keys(cmp.metrics)).toEqual(["pte_bytes"]);
-      expect(cmp.notes.join("\n")).toContain("decode_tokens_per_sec: emulated device");
-    }
-    const summary = await readFile(path.join(out, "summary.md"), "utf8");
-    expect(summary).toMatch(/pi5-emu@stable \| pass \| pass .*\(emulated\)/);
-  });
+      const summary = await readFile(path.join(out, "summary.md"), "utf8");
+      expect(summary).toMatch(/pi5-emu@stable \| pass \| pass .*\(emulated\)/);
+    },
+  );
 
   it(`a missing arm64 environment is an infrastructure error that says what to build${why}`, async () => {
     const out = await tempDir("pte-farm-emu-");
