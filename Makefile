@@ -31,7 +31,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup postgresql arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bundle workflows readme-example clean
+.PHONY: demo test setup setup-build postgresql arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bundle workflows readme-example clean
 
 demo: setup
 	node actions/src/cli/pte-farm.ts run
@@ -39,6 +39,10 @@ demo: setup
 test: setup typecheck lint vitest pytest
 
 setup: $(VENV_STAMP) node_modules/.stamp postgresql arm64-env
+
+# What a build job needs (farm-build.yml): the toolchain and the Node dependencies, not the tests'
+# PostgreSQL nor the emulated Pi 5's arm64 environment.
+setup-build: $(VENV_STAMP) node_modules/.stamp
 
 # The emulated Pi 5 (device pi5-emu): ExecuTorch's aarch64 runtime under QEMU user mode, in an arm64
 # environment built once per pins hash (runners/pi5-emu/build_env.py) and reused while they hold.

