@@ -40,9 +40,9 @@ test: setup typecheck lint vitest pytest
 
 setup: $(VENV_STAMP) node_modules/.stamp postgresql arm64-env
 
-# What a build job needs (farm-build.yml): the toolchain and the Node dependencies, not the tests'
-# PostgreSQL nor the emulated Pi 5's arm64 environment.
-setup-build: $(VENV_STAMP) node_modules/.stamp
+# What a build job needs (farm-build.yml): the toolchain. Not the Node dependencies (its actions run
+# from their bundles, actions/*/dist), the tests' PostgreSQL nor the emulated Pi 5's arm64 environment.
+setup-build: $(VENV_STAMP)
 
 # The emulated Pi 5 (device pi5-emu): ExecuTorch's aarch64 runtime under QEMU user mode, in an arm64
 # environment built once per pins hash (runners/pi5-emu/build_env.py) and reused while they hold.

@@ -18,4 +18,4 @@ it("scratch: farm-pr plan under act", async () => {
   console.log(run.log.split("\n").filter((l) => /\|| ::|rror|Job|set-output/.test(l)).slice(-150).join("\n"));
   console.log(JSON.stringify(run.jobs), run.exitCode);
   expect(run.exitCode).toBe(0);
-}, 600_000);
+}, 1_800_000);

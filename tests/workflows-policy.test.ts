@@ -171,7 +171,7 @@ describe("pr-read-only: nothing that runs for a pull request can write or see a 
   });
 
   it("rejects a write permission in a workflow farm-pr calls", () => {
-    const bad = edited("farm-device.yml", /(permissions:\n {6}contents:) read/, "$1 write");
+    const bad = edited("farm-device.yml", /(permissions:\n(?: {6}.*\n)* {6}contents:) read/, "$1 write");
     expect(rules(bad, "pr-read-only")).toEqual([
       "farm-device.yml: job cell runs PR code with contents: write",
     ]);
@@ -610,6 +610,24 @@ describe("job-permissions", () => {
     ]);
     const renamed = edited("farm-report.yml", /^ {2}report:$/m, "  post:");
     expect(rules(renamed, "job-permissions").length).toBe(3);
+  });
+});
+
+describe("reusable-permissions", () => {
+  it("refuses a caller that grants less than the reusable workflow's jobs ask for (GitHub refuses such a run at startup)", () => {
+    const bad = edited(
+      "farm-release.yml",
+      "      actions: read # farm-device asks for it (a fork run's approval)\n",
+      "",
+    );
+    expect(rules(bad, "reusable-permissions")).toEqual([
+      "farm-release.yml: job device calls farm-device.yml, whose job cell asks for actions: read, which job device does not grant (GitHub refuses the run)",
+    ]);
+    const wider = snippet(
+      "w.yml",
+      "on: push\npermissions: {}\njobs:\n  a:\n    permissions: read-all\n    uses: ./.github/workflows/farm-build.yml\n    with: { job: '{}' }\n",
+    );
+    expect(rules([...real, wider], "reusable-permissions")).toEqual([]);
   });
 });
 

