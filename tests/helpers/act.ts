@@ -13,7 +13,8 @@
  * The project's own actions run as they ship (`actions/<name>/dist`, from the job's checkout).
  */
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { parse } from "yaml";
@@ -61,14 +62,17 @@ export async function runnerLabels(workflowsDir: string, matrixFile: string): Pr
     const wf = parse(await readFile(path.join(workflowsDir, file), "utf8")) as Obj;
     for (const job of Object.values((wf.jobs ?? {}) as Record<string, Obj>)) {
       const on = job["runs-on"];
-      for (const l of Array.isArray(on) ? on : [on]) if (typeof l === "string" && !l.includes("${{")) labels.add(l);
-      if (typeof on === "string" && on.includes("${{")) for (const m of on.matchAll(/'([\w.-]+)'/g)) labels.add(m[1] ?? "");
+      for (const l of Array.isArray(on) ? on : [on])
+        if (typeof l === "string" && !l.includes("${{")) labels.add(l);
+      if (typeof on === "string" && on.includes("${{"))
+        for (const m of on.matchAll(/'([\w.-]+)'/g)) labels.add(m[1] ?? "");
     }
   }
   const farm = parse(await readFile(matrixFile, "utf8")) as Obj;
   for (const d of Object.values((farm.devices ?? {}) as Record<string, Obj>))
     for (const l of (d.runs_on ?? []) as string[]) labels.add(l);
-  for (const ls of Object.values((farm.build_runners ?? {}) as Record<string, string[]>)) for (const l of ls) labels.add(l);
+  for (const ls of Object.values((farm.build_runners ?? {}) as Record<string, string[]>))
+    for (const l of ls) labels.add(l);
   labels.delete("");
   return [...labels].sort();
 }
@@ -85,14 +89,26 @@ export interface ActWorld {
   cache: string;
   artifacts: string;
   attestations: string;
+  /** Removes the world's folders (a test file's afterAll). */
+  dispose: () => Promise<void>;
 }
 
 const gitIn = (cwd: string, args: string[], env: Record<string, string> = {}) =>
-  execa("git", args, { cwd, env: { GIT_AUTHOR_NAME: "pte-farm test", GIT_AUTHOR_EMAIL: "test@example.invalid", GIT_COMMITTER_NAME: "pte-farm test", GIT_COMMITTER_EMAIL: "test@example.invalid", ...env } }).then((r) => r.stdout.trim());
+  execa("git", args, {
+    cwd,
+    env: {
+      GIT_AUTHOR_NAME: "pte-farm test",
+      GIT_AUTHOR_EMAIL: "test@example.invalid",
+      GIT_COMMITTER_NAME: "pte-farm test",
+      GIT_COMMITTER_EMAIL: "test@example.invalid",
+      ...env,
+    },
+  }).then((r) => r.stdout.trim());
 
 /** A local github.com holding this checkout (HEAD and the working tree's changes) as `main`. */
 export async function actWorld(repository = "pte-farm/pte-farm"): Promise<ActWorld> {
-  const root = await tempDir("pte-farm-act-");
+  // Shared by the tests of a file (its caches and artefacts outlive one test): removed by dispose().
+  const root = await mkdtemp(path.join(tmpdir(), "pte-farm-act-"));
   const git = path.join(root, "git");
   const bare = path.join(git, `${repository}.git`);
   await mkdir(bare, { recursive: true });
@@ -115,6 +131,7 @@ export async function actWorld(repository = "pte-farm/pte-farm"): Promise<ActWor
     cache: path.join(root, "cache"),
     artifacts: path.join(root, "artifacts"),
     attestations: path.join(root, "attestations.jsonl"),
+    dispose: () => rm(root, { recursive: true, force: true }),
   };
   return world;
 }
@@ -150,6 +167,22 @@ export async function pushCommit(
   return gitIn(dir, ["rev-parse", "HEAD"]);
 }
 
+/** Every file under `dir` (relative path → text), for {@link pushCommit}. */
+export async function filesOf(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    out[path.relative(dir, full)] = await readFile(full, "utf8");
+  }
+  return out;
+}
+
+/** Removes `branch` from the local github.com. */
+export async function deleteBranch(world: ActWorld, branch: string): Promise<void> {
+  await gitIn(world.bare, ["update-ref", "-d", `refs/heads/${branch}`]);
+}
+
 export interface ActStep {
   job: string;
   jobID: string;
@@ -171,6 +204,8 @@ export interface ActRun {
   exitCode: number;
   jobs: ActJob[];
   steps: ActStep[];
+  /** Each step's outputs (`$GITHUB_OUTPUT`), by job name, then step id. */
+  outputs: Record<string, Record<string, Record<string, string>>>;
   /** What the jobs printed, by job name, and act's own messages. */
   log: string;
 }
@@ -205,7 +240,13 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
   const sha = o.sha ?? world.sha;
   await gitIn(work, ["init", "-q"]);
   await gitIn(work, ["fetch", "-q", world.bare, sha]);
-  await gitIn(work, ["checkout", "-q", "-b", (o.ref ?? "refs/heads/main").replace(/^refs\/(heads|tags)\//, ""), sha]);
+  await gitIn(work, [
+    "checkout",
+    "-q",
+    "-b",
+    (o.ref ?? "refs/heads/main").replace(/^refs\/(heads|tags)\//, ""),
+    sha,
+  ]);
   await gitIn(work, ["remote", "add", "origin", `https://github.com/${world.repository}.git`]);
   const event = path.join(work, "..", `${path.basename(work)}-event.json`);
   await writeFile(event, JSON.stringify(o.payload));
@@ -267,6 +308,7 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
   o.signal?.removeEventListener("abort", killGroup);
   const jobs: ActJob[] = [];
   const steps: ActStep[] = [];
+  const outputs: ActRun["outputs"] = {};
   const log: string[] = [];
   for (const line of (res.all ?? "").split("\n")) {
     let entry: Obj;
@@ -279,7 +321,17 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
     const job = String(entry.job ?? "");
     log.push(`[${job}] ${String(entry.msg ?? "")}`);
     if (typeof entry.jobResult === "string")
-      jobs.push({ job, jobID: String(entry.jobID ?? ""), matrix: (entry.matrix ?? {}) as Obj, result: entry.jobResult });
+      jobs.push({
+        job,
+        jobID: String(entry.jobID ?? ""),
+        matrix: (entry.matrix ?? {}) as Obj,
+        result: entry.jobResult,
+      });
+    if (entry.command === "set-output" && typeof entry.name === "string") {
+      const stepID = ((entry.stepID ?? []) as string[]).join("/");
+      const byStep = (outputs[job] ??= {});
+      (byStep[stepID] ??= {})[entry.name] = String(entry.arg ?? "");
+    }
     if (typeof entry.stepResult === "string")
       steps.push({
         job,
@@ -291,5 +343,5 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
         result: entry.stepResult,
       });
   }
-  return { exitCode: res.exitCode ?? -1, jobs, steps, log: log.join("\n") };
+  return { exitCode: res.exitCode ?? -1, jobs, steps, outputs, log: log.join("\n") };
 }

@@ -1,0 +1,238 @@
+/**
+ * farm-pr and farm-report on a real Actions engine (act, tests/helpers/act.ts): a pull request's
+ * plan → build (farm-build.yml) → device (farm-device.yml) → `farm-results` artefact for the host
+ * cells of the shipped model, then the `workflow_run` that follows posting the sticky comment and
+ * the check run to the local server that validates every request against GitHub's OpenAPI
+ * description. A fork's pull request reaches hardware only with a maintainer's approval of
+ * `farm-hardware-fork` for that run and its head SHA, as the API reports it.
+ *
+ * The stages, the device's execute and the gate are real; the build cache the first run saves is
+ * what the later runs restore (through the cache double), as on GitHub.
+ */
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../actions/src/core/paths.ts";
+import { parseJson } from "../actions/src/core/validate.ts";
+import { runRecord } from "../actions/src/schemas/run-record.ts";
+import { PR_COMMENT_MARKER } from "../reports/pr-comment.ts";
+import { type ActRun, type ActWorld, actWorld, hasAct, pushCommit, runAct } from "./helpers/act.ts";
+import { hasRealPython, hasTinyLlama } from "./helpers/env.ts";
+import { useGitHubRepo } from "./helpers/github-fixture.ts";
+import { example } from "./helpers/github-repo-state.ts";
+import type { GitHubServer } from "./helpers/github-server.ts";
+
+const ready = hasAct && hasRealPython && hasTinyLlama;
+const why = ready ? "" : " (skipped: needs act, the toolchain's Python and the shipped tiny-llama)";
+const TOKEN = "ghs_local-test-token";
+const CELLS = ["fp32/xnnpack", "fp32/portable", "8da4w-g32/xnnpack", "8da4w-g32/portable"].map(
+  (rb) => `tiny-llama/${rb}/host-x86_64@stable`,
+);
+
+let world: ActWorld;
+let farm: string;
+
+/**
+ * The PR's own matrix: it runs the `host` cell set for pull requests, narrowed to `recipes` ×
+ * `backends`, and it changes the host-x86_64 device entry, which touches that device's cells.
+ */
+function prMatrix(recipes: string[], backends: string[], board: string): string {
+  const host =
+    /( {2}host: #[^\n]*\n {4}models: \[tiny-llama\]\n) {4}recipes: \[[^\]]*\]\n {4}backends: \[[^\]]*\]\n/;
+  const next = farm
+    .replace(
+      "  pull_request: { cells: nightly, only_affected: true }",
+      "  pull_request: { cells: host, only_affected: true }",
+    )
+    .replace("    board: host-cpu\n", `    board: ${board}\n`)
+    .replace(host, `$1    recipes: [${recipes.join(", ")}]\n    backends: [${backends.join(", ")}]\n`);
+  if ([/cells: host, only_affected/, new RegExp(`board: ${board}`), /recipes: \[/].some((r) => !r.test(next)))
+    throw new Error("matrix/farm.yml changed shape: update prMatrix()");
+  return next;
+}
+
+function pullRequest(number: number, head: string, headRepo: string) {
+  return {
+    number,
+    pull_request: {
+      number,
+      head: { sha: head, ref: `pr-${number}`, repo: { full_name: headRepo } },
+      base: { sha: world.sha, ref: "main", repo: { full_name: world.repository } },
+    },
+  };
+}
+
+const venvSeed = [{ prefix: "venv-", path: ".venv", from: path.join(REPO_ROOT, ".venv") }];
+
+async function artefact(runId: string, name: string): Promise<string> {
+  return path.join(world.artifacts, runId, name, "files");
+}
+
+async function records(runId: string) {
+  const dir = path.join(await artefact(runId, "farm-results"), "records");
+  const out = [];
+  for (const f of existsSync(dir) ? (await readdir(dir)).sort() : [])
+    out.push(parseJson(runRecord, await readFile(path.join(dir, f), "utf8"), f));
+  return out;
+}
+
+function jobResults(run: ActRun, prefix: string): string[] {
+  return run.jobs.filter((j) => j.job.startsWith(prefix)).map((j) => j.result);
+}
+
+/** What the fork check asks GitHub: the run (its head SHA) and its environment reviews. */
+function serveRuns(server: GitHubServer, runs: Map<string, { headSha: string; approved: string[] }>): void {
+  server.handle("actions/get-workflow-run", (req) => {
+    const run = runs.get(String(req.params.run_id));
+    if (run === undefined) return { status: 404, body: { message: "Not Found" } };
+    const body = structuredClone(example("actions/get-workflow-run", "200")) as Record<string, unknown>;
+    return {
+      status: 200,
+      body: { ...body, id: Number(req.params.run_id), head_sha: run.headSha, event: "pull_request" },
+    };
+  });
+  server.handle("actions/get-reviews-for-run", (req) => {
+    const run = runs.get(String(req.params.run_id));
+    const reply: unknown = structuredClone(example("actions/get-reviews-for-run", "200"));
+    const [template] = reply as Record<string, unknown>[];
+    const env = ((template?.environments as Record<string, unknown>[]) ?? [])[0] ?? {};
+    const reviews = (run?.approved ?? []).map((name) => ({
+      ...template,
+      state: "approved",
+      comment: "looked at the diff",
+      environments: [{ ...env, name }],
+    }));
+    return { status: 200, body: reviews };
+  });
+}
+
+describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
+  const gh = useGitHubRepo();
+
+  beforeAll(async () => {
+    farm = await readFile(path.join(REPO_ROOT, "matrix", "farm.yml"), "utf8");
+    world = await actWorld("octo-org/pte-farm");
+  });
+  afterAll(() => world?.dispose());
+
+  it("a same-repository PR: plan → build → device → farm-results, then farm-report posts one sticky comment and a check run", async (ctx) => {
+    const { server, state } = gh();
+    const head = await pushCommit(world, "pr-7", {
+      "matrix/farm.yml": prMatrix(["fp32", "8da4w-g32"], ["xnnpack", "portable"], "host-cpu-b"),
+    });
+    const { number } = state.addPull({ title: "a faster kernel", headSha: head });
+    const pr = await runAct(world, {
+      event: "pull_request",
+      workflow: "farm-pr.yml",
+      sha: head,
+      runId: "101",
+      payload: pullRequest(number, head, world.repository),
+      cacheSeed: venvSeed,
+      env: { GITHUB_API_URL: server.url },
+      secrets: { GITHUB_TOKEN: TOKEN },
+      signal: ctx.signal,
+    });
+    expect(
+      pr.jobs.filter((j) => j.result !== "success"),
+      pr.log,
+    ).toEqual([]);
+    expect(jobResults(pr, "build-")).toHaveLength(4);
+    expect(pr.exitCode).toBe(0);
+
+    const results = await artefact("101", "farm-results");
+    const prJson = JSON.parse(await readFile(path.join(results, "pr.json"), "utf8"));
+    expect(prJson).toMatchObject({ schema: "pte-farm/pr-results@1", pr: number, head_sha: head });
+    expect([...prJson.expected_cells].sort()).toEqual([...CELLS].sort());
+    const recs = await records("101");
+    expect(recs.map((r) => [r.cell.id, r.status, r.role, r.git_sha]).sort()).toEqual(
+      CELLS.map((c) => [c, "pass", "head", head]).sort(),
+    );
+
+    const report = await runAct(world, {
+      event: "workflow_run",
+      workflow: "farm-report.yml",
+      runId: "102",
+      payload: {
+        action: "completed",
+        workflow_run: {
+          id: 101,
+          event: "pull_request",
+          conclusion: "success",
+          html_url: `https://github.com/${world.repository}/actions/runs/101`,
+          head_sha: head,
+          head_branch: "pr-7",
+          head_repository: { full_name: world.repository },
+          repository: { full_name: world.repository },
+          pull_requests: [{ number }],
+        },
+      },
+      env: { GITHUB_API_URL: server.url },
+      secrets: { GITHUB_TOKEN: TOKEN },
+      signal: ctx.signal,
+    });
+    expect(
+      report.jobs.map((j) => j.result),
+      report.log,
+    ).toEqual(["success"]);
+    const comments = state.commentsOn(number).filter((c) => c.body.startsWith(PR_COMMENT_MARKER));
+    expect(comments).toHaveLength(1);
+    for (const cell of CELLS) expect(comments[0]?.body).toContain(cell.split("@")[0]);
+    expect(state.checkRuns.map((c) => [c.run.head_sha, c.run.status])).toEqual([[head, "completed"]]);
+  }, 1_800_000);
+
+  it("a fork's PR: no device step runs without an approval of farm-hardware-fork for that run and head SHA; with one, the cell runs", async (ctx) => {
+    const { server } = gh();
+    const fork = "contributor/pte-farm";
+    const first = await pushCommit(world, "refs-pull-8-a", {
+      "matrix/farm.yml": prMatrix(["fp32"], ["portable"], "host-cpu-c"),
+    });
+    const second = await pushCommit(world, "refs-pull-8-b", { "README.md": "pushed again\n" }, first);
+    const runs = new Map([
+      ["201", { headSha: first, approved: [] as string[] }], // not approved (yet)
+      ["202", { headSha: first, approved: ["farm-hardware-fork"] }], // approved, but a newer head is checked out
+      ["203", { headSha: second, approved: ["farm-hardware-fork"] }],
+    ]);
+    serveRuns(server, runs);
+    const run = (runId: string, head: string) =>
+      runAct(world, {
+        event: "pull_request",
+        workflow: "farm-pr.yml",
+        sha: head,
+        runId,
+        payload: pullRequest(8, head, fork),
+        cacheSeed: venvSeed,
+        env: { GITHUB_API_URL: server.url },
+        secrets: { GITHUB_TOKEN: TOKEN },
+        signal: ctx.signal,
+      });
+    const deviceSteps = (r: ActRun) =>
+      r.steps.filter((s) => s.job.startsWith("device-") && s.stage === "Main");
+
+    for (const [runId, head] of [
+      ["201", first],
+      ["202", second],
+    ] as const) {
+      const refused = await run(runId, head);
+      expect(jobResults(refused, "build-"), refused.log).toEqual(["success"]);
+      expect(jobResults(refused, "device-")).toEqual(["failure"]);
+      // The approval check is the device job's first step, and the only one that ran.
+      expect(deviceSteps(refused).map((s) => [s.step, s.result])).toEqual([
+        ["A maintainer approved this head SHA (fork pull requests)", "failure"],
+      ]);
+      expect(await records(runId)).toEqual([]);
+      expect(jobResults(refused, "farm-pr/results")).toEqual(["success"]);
+    }
+
+    const approved = await run("203", second);
+    expect(
+      approved.jobs.filter((j) => j.result !== "success"),
+      approved.log,
+    ).toEqual([]);
+    expect((await records("203")).map((r) => [r.cell.id, r.status, r.git_sha])).toEqual([
+      ["tiny-llama/fp32/portable/host-x86_64@stable", "pass", second],
+    ]);
+    // The build restored what the same-repository run saved: no stage ran again.
+    expect(approved.log).toMatch(/cache hit/i);
+  }, 1_800_000);
+});
