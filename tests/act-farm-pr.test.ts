@@ -10,7 +10,7 @@
  * what the later runs restore (through the cache double), as on GitHub.
  */
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
@@ -32,6 +32,8 @@ const CELLS = ["fp32/xnnpack", "fp32/portable", "8da4w-g32/xnnpack", "8da4w-g32/
 
 let world: ActWorld;
 let farm: string;
+/** The same-repository run's planned device entries (run 101). */
+let planned: { cell: string; build: string; device: string }[] = [];
 
 /**
  * The PR's own matrix: it runs the `host` cell set for pull requests, narrowed to `recipes` ×
@@ -77,8 +79,9 @@ async function records(runId: string) {
   return out;
 }
 
-function jobResults(run: ActRun, prefix: string): string[] {
-  return run.jobs.filter((j) => j.job.startsWith(prefix)).map((j) => j.result);
+/** The results of the jobs with this id: plan, build (farm-build), cell (farm-device), results. */
+function jobResults(run: ActRun, jobID: string): string[] {
+  return run.jobs.filter((j) => j.jobID === jobID).map((j) => j.result);
 }
 
 /** What the fork check asks GitHub: the run (its head SHA) and its environment reviews. */
@@ -137,9 +140,21 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       pr.jobs.filter((j) => j.result !== "success"),
       pr.log,
     ).toEqual([]);
-    expect(jobResults(pr, "build-")).toHaveLength(4);
+    expect(jobResults(pr, "build")).toHaveLength(4);
     expect(pr.exitCode).toBe(0);
 
+    // The build → device hand-off: each build uploaded its .pte, manifest, reference and every
+    // build stage's step note; each device job's record carries all of them.
+    for (const build of await readdir(path.join(world.artifacts, "101"))) {
+      if (!build.startsWith("build-")) continue;
+      const files = path.join(world.artifacts, "101", build, "files");
+      expect((await readdir(path.join(files, "build"))).sort()).toEqual([
+        "manifest.json",
+        "model.pte",
+        "reference.json",
+      ]);
+      expect((await readdir(path.join(files, "steps"))).sort().join(" ")).toMatch(/export.*lower.*quantize/);
+    }
     const results = await artefact("101", "farm-results");
     const prJson = JSON.parse(await readFile(path.join(results, "pr.json"), "utf8"));
     expect(prJson).toMatchObject({ schema: "pte-farm/pr-results@1", pr: number, head_sha: head });
@@ -148,6 +163,15 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     expect(recs.map((r) => [r.cell.id, r.status, r.role, r.git_sha]).sort()).toEqual(
       CELLS.map((c) => [c, "pass", "head", head]).sort(),
     );
+    for (const r of recs)
+      expect(r.stages.map((st) => [st.stage, st.outcome])).toEqual([
+        ["reference", "ok"],
+        ["export", "ok"],
+        ["quantize", "ok"],
+        ["lower", "ok"],
+        ["execute", "ok"],
+      ]);
+    planned = JSON.parse(pr.outputs["farm-pr/plan"]?.plan?.devices ?? "{}").include;
 
     const report = await runAct(world, {
       event: "workflow_run",
@@ -206,22 +230,23 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
         secrets: { GITHUB_TOKEN: TOKEN },
         signal: ctx.signal,
       });
-    const deviceSteps = (r: ActRun) =>
-      r.steps.filter((s) => s.job.startsWith("device-") && s.stage === "Main");
+    const deviceSteps = (r: ActRun) => r.steps.filter((s) => s.jobID === "cell" && s.stage === "Main");
 
     for (const [runId, head] of [
       ["201", first],
       ["202", second],
     ] as const) {
       const refused = await run(runId, head);
-      expect(jobResults(refused, "build-"), refused.log).toEqual(["success"]);
-      expect(jobResults(refused, "device-")).toEqual(["failure"]);
-      // The approval check is the device job's first step, and the only one that ran.
+      expect(jobResults(refused, "build"), refused.log).toEqual(["success"]);
+      expect(jobResults(refused, "cell")).toEqual(["failure"]);
+      // The approval check is the device job's first step; after it failed, only the upload of
+      // the (empty) results ran: no checkout, no setup, no pte-farm action.
       expect(deviceSteps(refused).map((s) => [s.step, s.result])).toEqual([
         ["A maintainer approved this head SHA (fork pull requests)", "failure"],
+        ["actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "success"],
       ]);
       expect(await records(runId)).toEqual([]);
-      expect(jobResults(refused, "farm-pr/results")).toEqual(["success"]);
+      expect(jobResults(refused, "results")).toEqual(["success"]);
     }
 
     const approved = await run("203", second);
@@ -234,5 +259,75 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     ]);
     // The build restored what the same-repository run saved: no stage ran again.
     expect(approved.log).toMatch(/cache hit/i);
+  }, 1_800_000);
+
+  it("farm-device alone, from a caller like farm-pr's: a corrupt .pte fails execute, and the gate still records the infra-error; a checkout that is not the named commit runs nothing", async (ctx) => {
+    const entry = planned.find((d) => d.cell === CELLS[1]);
+    if (entry === undefined)
+      throw new Error("needs the same-repository run (the first test) for its build artefact");
+    const caller = (role: string) =>
+      [
+        "on: pull_request",
+        "permissions: {}",
+        "jobs:",
+        "  device:",
+        "    permissions: { actions: read, contents: read }",
+        "    uses: ./.github/workflows/farm-device.yml",
+        "    with:",
+        `      job: '${JSON.stringify(entry)}'`,
+        `      role: ${role}`,
+        "      artifact-prefix: results",
+        "",
+      ].join("\n");
+    const head = await pushCommit(world, "pr-10", { ".github/workflows/device-only.yml": caller("head") });
+    // The build's artefact, as farm-build uploaded it, with the .pte's last byte flipped.
+    const artefactDir = path.join(world.artifacts, "401", `build-${entry.build}`);
+    await cp(path.join(world.artifacts, "101", `build-${entry.build}`), artefactDir, { recursive: true });
+    const pte = path.join(artefactDir, "files", "build", "model.pte");
+    const bytes = await readFile(pte);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
+    await writeFile(pte, bytes);
+    const device = (runId: string, sha: string) =>
+      runAct(world, {
+        event: "pull_request",
+        workflow: "device-only.yml",
+        sha: head,
+        runId,
+        payload: pullRequest(10, sha, world.repository),
+        signal: ctx.signal,
+      });
+    const result = (r: ActRun) =>
+      Object.fromEntries(r.steps.filter((st) => st.stage === "Main").map((st) => [st.stepID, st.result]));
+
+    const corrupt = await device("401", head);
+    expect(result(corrupt), corrupt.log).toMatchObject({
+      health: "success",
+      execute: "failure",
+      gate: "failure",
+    });
+    const key = `${entry.build}-${entry.device}`;
+    const file = path.join(world.artifacts, "401", `results-${key}`, "files", key, "run.json");
+    const record = parseJson(runRecord, await readFile(file, "utf8"), file);
+    expect(record).toMatchObject({ status: "infra-error", gate: null });
+    expect(record.failure).toMatchObject({ stage: "execute", outcome: "infra-failure" });
+    expect(record.stages.map((st) => [st.stage, st.outcome])).toEqual([
+      ["reference", "ok"],
+      ["export", "ok"],
+      ["quantize", "ok"],
+      ["lower", "ok"],
+      ["execute", "infra-failure"],
+    ]);
+
+    // The event names a branch where a SHA belongs: the checkout is some commit, not the named one.
+    await cp(
+      path.join(world.artifacts, "101", `build-${entry.build}`),
+      path.join(world.artifacts, "402", `build-${entry.build}`),
+      { recursive: true },
+    );
+    const unnamed = await device("402", "pr-10");
+    expect(result(unnamed), unnamed.log).toMatchObject({ approved: "failure" });
+    for (const id of ["health", "execute", "gate", "compare"])
+      expect(result(unnamed)[id] ?? "skipped").toBe("skipped");
+    expect(unnamed.log).toContain("refusing to run it");
   }, 1_800_000);
 });

@@ -4,20 +4,17 @@
  * run under @github/local-action on real build and device artefacts (the real stages, role
  * release), and `pte-farm fetch` runs as the CLI process a user would start. The five cases the
  * issue names: a normal release, an interrupted upload, a hash mismatch, a file over the per-asset
- * limit, and a failed gate.
+ * limit, and a failed gate. farm-release.yml itself runs under act in act-farm-release.test.ts.
  */
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256File } from "../actions/src/core/hashing.ts";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
-import { readWorkflows } from "../scripts/lint-workflows.ts";
 import { hasRealPython, hasRealStage, hasTinyLlama, tempDir } from "./helpers/env.ts";
 import { type GitHubRepoFixture, useGitHubRepo } from "./helpers/github-fixture.ts";
 import { runLocalAction } from "./helpers/local-action.ts";
@@ -27,7 +24,6 @@ import {
   RELEASE_SHA,
   type ReleaseArtifacts,
 } from "./helpers/release-build.ts";
-import { type JobContext, runJob } from "./helpers/workflow-job.ts";
 
 const ready = hasRealPython && hasTinyLlama && STAGES.every(hasRealStage);
 const why = ready
@@ -313,73 +309,5 @@ describe.skipIf(!ready)(
       expect(published.errors.join("\n")).toMatch(/changed after prepare/);
       expect(f.releases.releases).toEqual([]);
     }, 120_000);
-
-    /**
-     * farm-release.yml's release job, its steps read from the YAML and run here: the artefacts as
-     * the build and device jobs left them, the release action under local-action against the local
-     * server, and the attestation step emulated (Sigstore and the attestations API are not
-     * reachable): its subject-checksums file is read and its subjects recorded.
-     */
-    async function releaseJob(f: GitHubRepoFixture, artifacts: string) {
-      const workflow = (await readWorkflows()).find((w) => w.name === "farm-release.yml");
-      if (workflow === undefined) throw new Error("no farm-release.yml");
-      const ctx: JobContext = {
-        inputs: {},
-        sha: RELEASE_SHA,
-        ref: `refs/tags/${TAG}`,
-        event: { name: "push", payload: {} },
-        runnerTemp: await tempDir("pte-farm-runner-temp-"),
-        artifacts,
-        env: runnerEnv(f),
-        needs: { plan: { result: "success", outputs: { devices: devices() } } },
-        attestations: [],
-      };
-      const steps = await runJob(workflow, "release", ctx);
-      return { steps, attestations: ctx.attestations ?? [] };
-    }
-
-    it(`farm-release's release job from its YAML: prepare → attestation of every uploaded file → publish (attestation emulated: Sigstore is not reachable)${why}`, async () => {
-      const f = fixture();
-      const { steps, attestations } = await releaseJob(f, await download());
-
-      const outcome = Object.fromEntries(steps.map((st) => [st.step, st.outcome]));
-      expect(outcome, steps.map((st) => st.log).join("\n")).toMatchObject({
-        prepare: "success",
-        "actions/attest-build-provenance@a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32": "success",
-        publish: "success",
-      });
-      const release = f.releases.releases[0];
-      expect(release).toMatchObject({ tag_name: TAG, draft: false });
-      const uploaded = f.releases.assetsOf(release?.id ?? -1);
-      expect(attestations).toHaveLength(1);
-      const attested = new Map((attestations[0] ?? []).map((a) => [a.name, a.sha256]));
-      for (const asset of uploaded) {
-        expect(attested.get(asset.name), asset.name).toBe(
-          createHash("sha256").update(asset.bytes).digest("hex"),
-        );
-      }
-      expect(attested.get(`${SLUG}.pte`)).toBe(await sha256File(real.pte));
-    }, 180_000);
-
-    it(`farm-release's release job from its YAML: a failed gate stops it at prepare; nothing is attested or sent to GitHub${why}`, async () => {
-      const f = fixture();
-      const artifacts = await download((r) => {
-        if (r.gate === null) throw new Error("test bug: the real record has no gate");
-        r.status = "fail";
-        r.gate.verdict = "fail";
-      });
-
-      const { steps, attestations } = await releaseJob(f, artifacts);
-
-      const outcome = Object.fromEntries(steps.map((st) => [st.step, st.outcome]));
-      expect(outcome).toMatchObject({
-        prepare: "failure",
-        "actions/attest-build-provenance@a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32": "skipped",
-        publish: "skipped",
-      });
-      expect(steps.find((st) => st.step === "prepare")?.log).toContain(`${RELEASE_CELL}: gate failed`);
-      expect(attestations).toEqual([]);
-      expect(f.server.requests).toEqual([]);
-    }, 180_000);
   },
 );
