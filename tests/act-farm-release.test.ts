@@ -108,16 +108,23 @@ describe.runIf(ready)(`farm-release under act${why}`, () => {
     expect(uploaded.find((a) => a.name.endsWith(".pte"))?.bytes.equals(built)).toBe(true);
   }, 1_800_000);
 
-  it("the blocked case: a release cell that fails (a hub model, not downloadable here) stops it at prepare, naming the cell; nothing is attested or sent", async (ctx) => {
+  it("the blocked case: a release cell that cannot be built (a hub model, not downloadable here) publishes nothing: nothing is attested or sent", async (ctx) => {
     const { server, releases } = gh();
     const before = (await attestations()).length;
     const sha = await pushCommit(world, "release-2", {
       "matrix/farm.yml": releaseMatrix(["tiny-llama", "opt-125m"]),
     });
     const run = await release("v9.9.1", sha, "502", server, ctx.signal);
-    expect(step(run, "prepare"), run.log).toBe("failure");
+    expect(run.exitCode).not.toBe(0);
+    // The hub model's build fails as bad input, naming the cell and what to fix.
+    expect(run.log).toContain(
+      `::error::pte-farm export: bad input: cell ${HUB_CELL}: model opt-125m needs the Hugging Face hub`,
+    );
+    // On GitHub the release job runs (`!cancelled()`) and prepare stops, naming the cell (that
+    // path: release-action.test.ts). act 0.2.89 starts no job after a failed job of a reusable
+    // workflow's matrix, so here the release job may not start at all; either way nothing goes up.
+    expect(["failure", "skipped"]).toContain(step(run, "prepare"));
     expect(step(run, "publish")).toBe("skipped");
-    expect(run.log).toContain(HUB_CELL);
     expect((await attestations()).length).toBe(before);
     expect(releases.releases).toEqual([]);
     expect(server.requests).toEqual([]);
