@@ -329,8 +329,9 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
       });
     if (entry.command === "set-output" && typeof entry.name === "string") {
       const stepID = ((entry.stepID ?? []) as string[]).join("/");
-      const byStep = (outputs[job] ??= {});
-      (byStep[stepID] ??= {})[entry.name] = String(entry.arg ?? "");
+      const byStep = outputs[job] ?? {};
+      byStep[stepID] = { ...(byStep[stepID] ?? {}), [entry.name]: String(entry.arg ?? "") };
+      outputs[job] = byStep;
     }
     if (typeof entry.stepResult === "string")
       steps.push({
