@@ -246,7 +246,9 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
         ["actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "success"],
       ]);
       expect(await records(runId)).toEqual([]);
-      expect(jobResults(refused, "results")).toEqual(["success"]);
+      // GitHub then runs the results job (`!cancelled()`), whose pr.json names the planned cell
+      // that sent no record; act 0.2.89 starts no job after a failed reusable-workflow job.
+      expect([[], ["success"]]).toContainEqual(jobResults(refused, "results"));
     }
 
     const approved = await run("203", second);
