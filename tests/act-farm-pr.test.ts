@@ -259,8 +259,10 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     expect((await records("203")).map((r) => [r.cell.id, r.status, r.git_sha])).toEqual([
       ["tiny-llama/fp32/portable/host-x86_64@stable", "pass", second],
     ]);
-    // The build restored what the same-repository run saved: no stage ran again.
-    expect(approved.log).toMatch(/cache hit/i);
+    // The build restored what run 201 saved (same cache key): every stage a cache hit.
+    for (const stage of ["reference", "export", "quantize", "lower"])
+      expect(approved.log).toMatch(new RegExp(`${stage} +tiny-llama\\S* +cache hit`));
+    expect(approved.log).not.toContain("(cache miss)");
   }, 1_800_000);
 
   it("farm-device alone, from a caller like farm-pr's: a corrupt .pte fails execute, and the gate still records the infra-error; a checkout that is not the named commit runs nothing", async (ctx) => {
