@@ -2,7 +2,17 @@
  * Rules on what a job may hold and pass on: expressions in scripts, permission scopes per job,
  * how long artefacts live, and the comment-writing workflow's concurrency. policy.ts lists them.
  */
-import { asObj, isObj, jobs, type PolicyFinding, type Rule, steps, triggers } from "./workflow.ts";
+import {
+  asObj,
+  granted,
+  isObj,
+  jobs,
+  LEVEL,
+  type PolicyFinding,
+  type Rule,
+  steps,
+  triggers,
+} from "./workflow.ts";
 
 /**
  * run-expressions: a `run:` script never contains `${{ … }}`. The runner pastes an expression's
@@ -65,14 +75,6 @@ export const JOB_PERMISSIONS: Readonly<
     release: { contents: "write", "id-token": "write", attestations: "write" },
   },
 };
-
-const LEVEL = { none: 0, read: 1, write: 2 } as const;
-
-function granted(perms: unknown): [string, string][] {
-  if (perms === undefined) return [];
-  if (typeof perms === "string") return perms === "read-all" ? [["*", "read"]] : [["*", perms]];
-  return Object.entries(asObj(perms)).map(([scope, level]) => [scope, String(level)]);
-}
 
 export const jobPermissions: Rule = (all) =>
   [...all.values()].flatMap((wf) => {

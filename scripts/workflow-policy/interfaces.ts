@@ -6,8 +6,10 @@ import type { LocalAction } from "../local-actions.ts";
 import {
   asObj,
   calledWorkflow,
+  granted,
   isObj,
   jobs,
+  LEVEL,
   type Obj,
   type PolicyFinding,
   type Rule,
@@ -40,12 +42,14 @@ export const reusableInputs: Rule = (all) =>
     }),
   );
 
-const LEVEL: Record<string, number> = { none: 0, read: 1, write: 2 };
-
-/** A `permissions:` value as scope → level; `read-all`/`write-all` as `*`. */
+/** A `permissions:` value as scope → level (`write-all` as `*: write`). */
 function scopes(perms: unknown): Map<string, number> {
-  if (typeof perms === "string") return new Map([["*", LEVEL[perms.replace(/-all$/, "")] ?? 0]]);
-  return new Map(Object.entries(asObj(perms)).map(([k, v]) => [k, LEVEL[String(v)] ?? 0]));
+  return new Map(
+    granted(perms).map(([scope, level]) => [
+      scope,
+      LEVEL[level.replace(/-all$/, "") as keyof typeof LEVEL] ?? 0,
+    ]),
+  );
 }
 
 /**

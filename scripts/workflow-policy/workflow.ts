@@ -80,6 +80,16 @@ export function effectiveTriggers(all: ReadonlyMap<string, WorkflowFile>): Map<s
   return out;
 }
 
+/** Permission levels, in order. */
+export const LEVEL = { none: 0, read: 1, write: 2 } as const;
+
+/** A `permissions:` value as [scope, level] pairs; `read-all` as `*: read`, another string as `*`. */
+export function granted(perms: unknown): [string, string][] {
+  if (perms === undefined) return [];
+  if (typeof perms === "string") return perms === "read-all" ? [["*", "read"]] : [["*", perms]];
+  return Object.entries(asObj(perms)).map(([scope, level]) => [scope, String(level)]);
+}
+
 /** Problems with a `permissions` value that should be read-only; [] when it is. */
 export function writes(perms: unknown): string[] {
   if (perms === undefined) return [];
