@@ -17,7 +17,15 @@ import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { parseJson } from "../actions/src/core/validate.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { PR_COMMENT_MARKER } from "../reports/pr-comment.ts";
-import { type ActRun, type ActWorld, actWorld, hasAct, pushCommit, runAct } from "./helpers/act.ts";
+import {
+  type ActRun,
+  type ActWorld,
+  actWorld,
+  hasAct,
+  pushCommit,
+  runAct,
+  VENV_SEED,
+} from "./helpers/act.ts";
 import { hasRealPython, hasTinyLlama } from "./helpers/env.ts";
 import { useGitHubRepo } from "./helpers/github-fixture.ts";
 import { example } from "./helpers/github-repo-state.ts";
@@ -65,14 +73,12 @@ function pullRequest(number: number, head: string, headRepo: string) {
   };
 }
 
-const venvSeed = [{ prefix: "venv-", path: ".venv", from: path.join(REPO_ROOT, ".venv") }];
-
-async function artefact(runId: string, name: string): Promise<string> {
+function artefact(runId: string, name: string): string {
   return path.join(world.artifacts, runId, name, "files");
 }
 
 async function records(runId: string) {
-  const dir = path.join(await artefact(runId, "farm-results"), "records");
+  const dir = path.join(artefact(runId, "farm-results"), "records");
   const out = [];
   for (const f of existsSync(dir) ? (await readdir(dir)).sort() : [])
     out.push(parseJson(runRecord, await readFile(path.join(dir, f), "utf8"), f));
@@ -131,7 +137,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       sha: head,
       runId: "101",
       payload: pullRequest(number, head, world.repository),
-      cacheSeed: venvSeed,
+      cacheSeed: VENV_SEED,
       env: { GITHUB_API_URL: server.url },
       secrets: { GITHUB_TOKEN: TOKEN },
       signal: ctx.signal,
@@ -155,7 +161,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       ]);
       expect((await readdir(path.join(files, "steps"))).sort().join(" ")).toMatch(/export.*lower.*quantize/);
     }
-    const results = await artefact("101", "farm-results");
+    const results = artefact("101", "farm-results");
     const prJson = JSON.parse(await readFile(path.join(results, "pr.json"), "utf8"));
     expect(prJson).toMatchObject({ schema: "pte-farm/pr-results@1", pr: number, head_sha: head });
     expect([...prJson.expected_cells].sort()).toEqual([...CELLS].sort());
@@ -225,7 +231,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
         sha: head,
         runId,
         payload: pullRequest(8, head, fork),
-        cacheSeed: venvSeed,
+        cacheSeed: VENV_SEED,
         env: { GITHUB_API_URL: server.url },
         secrets: { GITHUB_TOKEN: TOKEN },
         signal: ctx.signal,

@@ -13,7 +13,15 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
-import { type ActRun, type ActWorld, actWorld, hasAct, pushCommit, runAct } from "./helpers/act.ts";
+import {
+  type ActRun,
+  type ActWorld,
+  actWorld,
+  hasAct,
+  pushCommit,
+  runAct,
+  VENV_SEED,
+} from "./helpers/act.ts";
 import { hasRealPython, hasTinyLlama } from "./helpers/env.ts";
 import { useGitHubRepo } from "./helpers/github-fixture.ts";
 
@@ -66,7 +74,7 @@ describe.runIf(ready)(`farm-release under act${why}`, () => {
       ref: `refs/tags/${tag}`,
       runId,
       payload: { ref: `refs/tags/${tag}`, after: sha, repository: { full_name: world.repository } },
-      cacheSeed: [{ prefix: "venv-", path: ".venv", from: path.join(REPO_ROOT, ".venv") }],
+      cacheSeed: VENV_SEED,
       env: { GITHUB_API_URL: server.url },
       secrets: { GITHUB_TOKEN: TOKEN },
       signal,

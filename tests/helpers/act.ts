@@ -28,6 +28,9 @@ const NODE_DIR = path.dirname(process.execPath);
 
 type Obj = Record<string, unknown>;
 
+/** farm-build's venv cache, answered from this checkout's `.venv` (no run saved one yet). */
+export const VENV_SEED = [{ prefix: "venv-", path: ".venv", from: path.join(REPO_ROOT, ".venv") }];
+
 /** `owner/repo[/sub]@ref` of every third-party action the workflows use. */
 export async function thirdPartyActions(workflowsDir: string): Promise<string[]> {
   const found = new Set<string>();
@@ -221,11 +224,11 @@ export interface ActOptions {
   /** github.ref; default refs/heads/main. */
   ref?: string;
   runId: string;
-  /** Extra environment for the jobs (PTE_FARM_PYTHON and offline Hugging Face are always set). */
+  /** Extra environment for the jobs (offline Hugging Face is always set; the rest, PTE_FARM_PYTHON included, is inherited). */
   env?: Record<string, string>;
   /** The harness's stand-in for caches an earlier run saved (see tests/fixtures/actions/cache). */
   cacheSeed?: { prefix: string; path: string; from: string }[];
-  /** `-j`: only this job (and what it needs). */
+  /** `-j`: only this job. */
   job?: string;
   /** Repository variables (`vars`) and secrets. */
   vars?: Record<string, string>;
