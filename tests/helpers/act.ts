@@ -237,6 +237,18 @@ export interface ActOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The environment of the machine the jobs run on: this process's, without what vitest sets for
+ * its own workers (a runner has none of it, and a `make test` inside a job would take it for its
+ * own).
+ */
+export function runnerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env))
+    if (v !== undefined && !/^(VITEST|TINYPOOL)/.test(k) && !["TEST", "NODE_ENV"].includes(k)) out[k] = v;
+  return out;
+}
+
 /** Runs one workflow under act, on a worktree of `sha`, and parses its JSON log. */
 export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
   const work = await tempDir("pte-farm-act-run-");
@@ -274,6 +286,10 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
     event,
     "--json",
     "--no-cache-server",
+    // act copies the local files in place of a checkout of the run's own repository; the checkout
+    // double clones the named commit from the local github.com instead, as GitHub would, with
+    // that repository as `origin` (the history job pushes the data branch there).
+    "--no-skip-checkout",
     "--action-offline-mode",
     "--action-cache-path",
     path.join(world.root, "act-actions"),
@@ -292,10 +308,11 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
     all: true,
     detached: true,
     env: {
+      ...runnerEnv(process.env),
       PATH: [NODE_DIR, path.join(REPO_ROOT, ".venv", "bin"), process.env.PATH].join(path.delimiter),
       HOME: process.env.HOME ?? world.root,
     },
-    extendEnv: true,
+    extendEnv: false,
   });
   const killGroup = () => {
     if (child.pid !== undefined) {
@@ -309,6 +326,12 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
   o.signal?.addEventListener("abort", killGroup, { once: true });
   const res = await child;
   o.signal?.removeEventListener("abort", killGroup);
+  // PTE_FARM_ACT_LOG_DIR: keep act's whole JSON log of each run (its step timings, for the docs).
+  const keep = process.env.PTE_FARM_ACT_LOG_DIR;
+  if (keep) {
+    await mkdir(keep, { recursive: true });
+    await writeFile(path.join(keep, `${o.workflow}-${o.runId}.jsonl`), res.all ?? "");
+  }
   const jobs: ActJob[] = [];
   const steps: ActStep[] = [];
   const outputs: ActRun["outputs"] = {};
