@@ -106,11 +106,12 @@ lint: setup
 	cd stages && ../$(VENV)/bin/mypy
 	cd runners/pi5-emu && ../../$(VENV)/bin/mypy build_env.py cpu_prefix.py cuda_stubs.py
 
+# VITEST_ARGS / PYTEST_ARGS (make variables or environment): a subset, e.g. one file.
 vitest: setup
-	npx vitest run
+	npx vitest run $(VITEST_ARGS)
 
 pytest: setup
-	cd stages && ../$(VENV)/bin/pytest -q -rs -n 2
+	cd stages && ../$(VENV)/bin/pytest -q -rs -n 2 $(PYTEST_ARGS)
 
 bench: setup
 	node scripts/bench-run.ts
