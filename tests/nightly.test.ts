@@ -158,6 +158,21 @@ describe("nightly: open performance issues are kept up to date, then recover", (
     expect(d.actions[0]?.changePoint?.index).toBe(20);
   });
 
+  it("recovers after a short regression, a dip that a test for one change over the whole series does not see", async () => {
+    const d = await run(
+      history(11, 32, (i) => (i >= 20 && i < 26 ? 0.88 : 1)),
+      { open },
+    );
+    expect(d.actions).toEqual([
+      expect.objectContaining({
+        metric: DECODE,
+        state: "recovered",
+        reason: expect.stringContaining("back"),
+      }),
+    ]);
+    expect(d.actions[0]?.changePoint?.index).toBe(20);
+  });
+
   it("stays regressed after a partial recovery", async () => {
     const d = await run(
       history(8, 45, (i) => (i >= 36 ? 0.93 : i >= 20 ? 0.85 : 1)),

@@ -20481,6 +20481,15 @@ function failures(ctx, night) {
     }
   }
 }
+function lastRegression(series, whole, detect, worse, minSegment) {
+  const found = whole.findLast(worse);
+  if (found !== void 0) return found;
+  for (let end = series.length - 1; end >= 2 * minSegment; end--) {
+    const cp = detect(series.slice(0, end)).findLast(worse);
+    if (cp !== void 0) return cp;
+  }
+  return void 0;
+}
 function performance2(ctx, night, history, metric2, config) {
   const cell3 = night.cell.id;
   const better = night.metrics[metric2]?.better;
@@ -20506,15 +20515,19 @@ function performance2(ctx, night, history, metric2, config) {
   };
   const pct2 = (cp) => `${((cp.ratio - 1) * 100).toFixed(1)}% since ${cp.started_at}`;
   if (ctx.open(cell3, metric2)) {
-    const regression = last !== void 0 && worse(last) ? last : cps.findLast(worse);
+    const detect = (points) => detectSeries(points, cell3, metric2, { ...ctx.opts.changePoint, minEffect: min_effect }).change_points;
+    const minSegment = ctx.opts.changePoint.minSegment ?? DEFAULT_CHANGE_POINT_OPTIONS.minSegment;
+    const regression = lastRegression(series, cps, detect, worse, minSegment);
     if (regression === void 0) {
       ctx.out.notes.push(
         `${cell3} ${metric2}: an issue is open but no change for the worse is in the series; left as is`
       );
       return;
     }
+    const since = series.slice(regression.index);
+    const back = regression === last ? void 0 : detect(since).find((cp) => !worse(cp));
     const recent = series.slice(-ctx.opts.recoverNights);
-    const recovered = regression !== last && recent.length === ctx.opts.recoverNights && recent.every((p) => backAtOldLevel(regression, p.value, better, min_effect));
+    const recovered = back !== void 0 && recent.length === ctx.opts.recoverNights && recent.every((p) => backAtOldLevel(regression, p.value, better, min_effect));
     ctx.out.actions.push({
       ...base,
       state: recovered ? "recovered" : "regressed",

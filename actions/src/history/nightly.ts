@@ -13,10 +13,12 @@
  *   worse, at the current level. New ones need {@link confirm} on a re-run, and only a change
  *   point from the last `freshNights` nights is a candidate: an older unconfirmed one was a
  *   fluke, and one a maintainer closed by hand stays closed. An open one is updated every night
- *   it lasts. It recovers when the series shows a change back (the detector needs `minSegment`
- *   nights, 5 by default, to see one) and each of the last `recoverNights` nights is within the
- *   metric's minimum effect of the old level: a few lucky nights, or a partial recovery (still
- *   worse by more than the minimum effect), do not close it.
+ *   it lasts. It recovers when the nights since the regression began show a change back (the
+ *   detector needs `minSegment` nights, 5 by default, to see one) and each of the last
+ *   `recoverNights` nights is within the metric's minimum effect of the old level: a few lucky
+ *   nights, or a partial recovery (still worse by more than the minimum effect), do not close it.
+ *   A short regression is a dip in the whole series, which a test for one change rarely finds;
+ *   {@link lastRegression} finds it where the series still ended inside it.
  * - **gate** (metric `"gate"`): tonight's tokens failed the gate. It needs a re-run that fails too
  *   (a flaky board can corrupt a run; tokens of a good `.pte` do not change), and recovers on the
  *   first night the cell passes.
@@ -39,7 +41,7 @@ import {
   type SeriesPoint,
 } from "../compare/detect.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
-import type { ChangePointOptions } from "../stats/changepoint.ts";
+import { type ChangePointOptions, DEFAULT_CHANGE_POINT_OPTIONS } from "../stats/changepoint.ts";
 import { median } from "../stats/robust.ts";
 
 export const GATE_METRIC = "gate";
@@ -213,6 +215,29 @@ function failures(ctx: Context, night: RunRecord): void {
   }
 }
 
+/**
+ * The newest change for the worse in `series`. A regression that has since recovered is a dip,
+ * not a step: a test for one change over the whole series rarely finds a short dip (six slow
+ * nights between a long history and five good ones are not significant), though it found the
+ * step while the series still ended inside it. So when the whole series shows none, the series
+ * is cut back one night at a time, down to two segments' length, until it does.
+ */
+function lastRegression(
+  series: readonly SeriesPoint[],
+  whole: readonly ChangePoint[],
+  detect: (points: readonly SeriesPoint[]) => ChangePoint[],
+  worse: (cp: ChangePoint) => boolean,
+  minSegment: number,
+): ChangePoint | undefined {
+  const found = whole.findLast(worse);
+  if (found !== undefined) return found;
+  for (let end = series.length - 1; end >= 2 * minSegment; end--) {
+    const cp = detect(series.slice(0, end)).findLast(worse);
+    if (cp !== undefined) return cp;
+  }
+  return undefined;
+}
+
 /** One performance metric of a cell that passed tonight. */
 function performance(
   ctx: Context,
@@ -246,16 +271,22 @@ function performance(
   const pct = (cp: ChangePoint) => `${((cp.ratio - 1) * 100).toFixed(1)}% since ${cp.started_at}`;
 
   if (ctx.open(cell, metric)) {
-    const regression = last !== undefined && worse(last) ? last : cps.findLast(worse);
+    const detect = (points: readonly SeriesPoint[]) =>
+      detectSeries(points, cell, metric, { ...ctx.opts.changePoint, minEffect: min_effect }).change_points;
+    const minSegment = ctx.opts.changePoint.minSegment ?? DEFAULT_CHANGE_POINT_OPTIONS.minSegment;
+    const regression = lastRegression(series, cps, detect, worse, minSegment);
     if (regression === undefined) {
       ctx.out.notes.push(
         `${cell} ${metric}: an issue is open but no change for the worse is in the series; left as is`,
       );
       return;
     }
+    // The way back: a change for the better in the nights since the regression began.
+    const since = series.slice(regression.index);
+    const back = regression === last ? undefined : detect(since).find((cp) => !worse(cp));
     const recent = series.slice(-ctx.opts.recoverNights);
     const recovered =
-      regression !== last &&
+      back !== undefined &&
       recent.length === ctx.opts.recoverNights &&
       recent.every((p) => backAtOldLevel(regression, p.value, better, min_effect));
     ctx.out.actions.push({
