@@ -173,6 +173,23 @@ describe("nightly: open performance issues are kept up to date, then recover", (
     expect(d.actions[0]?.changePoint?.index).toBe(20);
   });
 
+  it("recovers after a dip that deepened before it ended, placing the regression within a night of where it began", async () => {
+    const d = await run(
+      history(12, 24, (i) => (i >= 18 ? 1 : i >= 16 ? 0.2 : i >= 12 ? 0.85 : 1)),
+      { open },
+    );
+    expect(d.actions.map((a) => a.state)).toEqual(["recovered"]);
+    expect(Math.abs((d.actions[0]?.changePoint?.index ?? 0) - 12)).toBeLessThanOrEqual(1);
+  });
+
+  it("recovers when nights repeat one value (a history copied from one record): the cut is not placed late", async () => {
+    // 12 nights at the old level, 4 a little below, 2 far below, 5 back, then a faster night.
+    const levels = [...Array(12).fill(10), ...Array(4).fill(8.5), 1.6, 1.5, ...Array(5).fill(10), 33];
+    const records = levels.map((v, i) => nightlyRecord([v, v * 1.01, v * 0.99], i));
+    const d = await run(records, { open });
+    expect(d.actions.map((a) => a.state)).toEqual(["recovered"]);
+  });
+
   it("stays regressed after a partial recovery", async () => {
     const d = await run(
       history(8, 45, (i) => (i >= 36 ? 0.93 : i >= 20 ? 0.85 : 1)),

@@ -20482,13 +20482,15 @@ function failures(ctx, night) {
   }
 }
 function lastRegression(series, whole, detect, worse, minSegment) {
-  const found = whole.findLast(worse);
-  if (found !== void 0) return found;
+  const inWhole = whole.findLast(worse);
+  if (inWhole !== void 0) return inWhole;
+  let found;
   for (let end = series.length - 1; end >= 2 * minSegment; end--) {
     const cp = detect(series.slice(0, end)).findLast(worse);
-    if (cp !== void 0) return cp;
+    if (cp !== void 0) found = cp;
+    else if (found !== void 0) break;
   }
-  return void 0;
+  return found;
 }
 function performance2(ctx, night, history, metric2, config) {
   const cell3 = night.cell.id;
@@ -20524,8 +20526,10 @@ function performance2(ctx, night, history, metric2, config) {
       );
       return;
     }
-    const since = series.slice(regression.index);
-    const back = regression === last ? void 0 : detect(since).find((cp) => !worse(cp));
+    let back;
+    if (regression !== last)
+      for (let from = regression.index; back === void 0 && from <= series.length - 2 * minSegment; from++)
+        back = detect(series.slice(from)).find((cp) => !worse(cp));
     const recent = series.slice(-ctx.opts.recoverNights);
     const recovered = back !== void 0 && recent.length === ctx.opts.recoverNights && recent.every((p) => backAtOldLevel(regression, p.value, better, min_effect));
     ctx.out.actions.push({

@@ -220,7 +220,8 @@ function failures(ctx: Context, night: RunRecord): void {
  * not a step: a test for one change over the whole series rarely finds a short dip (six slow
  * nights between a long history and five good ones are not significant), though it found the
  * step while the series still ended inside it. So when the whole series shows none, the series
- * is cut back one night at a time, down to two segments' length, until it does.
+ * is cut back one night at a time (down to two segments' length) until it does, and on while
+ * it still does.
  */
 function lastRegression(
   series: readonly SeriesPoint[],
@@ -229,13 +230,17 @@ function lastRegression(
   worse: (cp: ChangePoint) => boolean,
   minSegment: number,
 ): ChangePoint | undefined {
-  const found = whole.findLast(worse);
-  if (found !== undefined) return found;
+  const inWhole = whole.findLast(worse);
+  if (inWhole !== undefined) return inWhole;
+  // Down to the shortest prefix that still shows it: with good nights after the dip in the
+  // prefix, the cut lands late; where the series ends inside the dip, it lands where it began.
+  let found: ChangePoint | undefined;
   for (let end = series.length - 1; end >= 2 * minSegment; end--) {
     const cp = detect(series.slice(0, end)).findLast(worse);
-    if (cp !== undefined) return cp;
+    if (cp !== undefined) found = cp;
+    else if (found !== undefined) break;
   }
-  return undefined;
+  return found;
 }
 
 /** One performance metric of a cell that passed tonight. */
@@ -281,9 +286,12 @@ function performance(
       );
       return;
     }
-    // The way back: a change for the better in the nights since the regression began.
-    const since = series.slice(regression.index);
-    const back = regression === last ? undefined : detect(since).find((cp) => !worse(cp));
+    // The way back: a change for the better in the nights since the regression began (from its
+    // cut, or a few nights on: a cut one night early puts an old-level night before the dip).
+    let back: ChangePoint | undefined;
+    if (regression !== last)
+      for (let from = regression.index; back === undefined && from <= series.length - 2 * minSegment; from++)
+        back = detect(series.slice(from)).find((cp) => !worse(cp));
     const recent = series.slice(-ctx.opts.recoverNights);
     const recovered =
       back !== undefined &&
