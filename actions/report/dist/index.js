@@ -20502,10 +20502,8 @@ function performance2(ctx, night, history, metric2, config) {
   }
   const series = cellSeries(history, cell3, metric2);
   const { min_effect } = settingsFor(config, metric2, night.cell.device);
-  const cps = detectSeries(series, cell3, metric2, {
-    ...ctx.opts.changePoint,
-    minEffect: min_effect
-  }).change_points;
+  const detect = (points) => detectSeries(points, cell3, metric2, { ...ctx.opts.changePoint, minEffect: min_effect }).change_points;
+  const cps = detect(series);
   const worse = (cp) => better === "higher" ? cp.ratio < 1 : cp.ratio > 1;
   const last = cps.at(-1);
   const base = {
@@ -20517,7 +20515,6 @@ function performance2(ctx, night, history, metric2, config) {
   };
   const pct2 = (cp) => `${((cp.ratio - 1) * 100).toFixed(1)}% since ${cp.started_at}`;
   if (ctx.open(cell3, metric2)) {
-    const detect = (points) => detectSeries(points, cell3, metric2, { ...ctx.opts.changePoint, minEffect: min_effect }).change_points;
     const minSegment = ctx.opts.changePoint.minSegment ?? DEFAULT_CHANGE_POINT_OPTIONS.minSegment;
     const regression = lastRegression(series, cps, detect, worse, minSegment);
     if (regression === void 0) {

@@ -260,10 +260,9 @@ function performance(
   }
   const series: SeriesPoint[] = cellSeries(history, cell, metric);
   const { min_effect } = settingsFor(config, metric, night.cell.device);
-  const cps = detectSeries(series, cell, metric, {
-    ...ctx.opts.changePoint,
-    minEffect: min_effect,
-  }).change_points;
+  const detect = (points: readonly SeriesPoint[]) =>
+    detectSeries(points, cell, metric, { ...ctx.opts.changePoint, minEffect: min_effect }).change_points;
+  const cps = detect(series);
   const worse = (cp: ChangePoint) => (better === "higher" ? cp.ratio < 1 : cp.ratio > 1);
   const last = cps.at(-1);
   const base = {
@@ -276,8 +275,6 @@ function performance(
   const pct = (cp: ChangePoint) => `${((cp.ratio - 1) * 100).toFixed(1)}% since ${cp.started_at}`;
 
   if (ctx.open(cell, metric)) {
-    const detect = (points: readonly SeriesPoint[]) =>
-      detectSeries(points, cell, metric, { ...ctx.opts.changePoint, minEffect: min_effect }).change_points;
     const minSegment = ctx.opts.changePoint.minSegment ?? DEFAULT_CHANGE_POINT_OPTIONS.minSegment;
     const regression = lastRegression(series, cps, detect, worse, minSegment);
     if (regression === undefined) {
