@@ -75,8 +75,7 @@ describe.runIf(ready)(`farm-release under act${why}`, () => {
       runId,
       payload: { ref: `refs/tags/${tag}`, after: sha, repository: { full_name: world.repository } },
       cacheSeed: VENV_SEED,
-      env: { GITHUB_API_URL: server.url },
-      secrets: { GITHUB_TOKEN: TOKEN },
+      api: { url: server.url, token: TOKEN },
       signal,
     });
 

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { parseJson } from "../actions/src/core/validate.ts";
 import { type RunRecord, runRecord } from "../actions/src/schemas/run-record.ts";
+import { median } from "../actions/src/stats/robust.ts";
 import { PR_COMMENT_MARKER } from "../reports/pr-comment.ts";
 import { formatFinding, lintWorkflows } from "../scripts/lint-workflows.ts";
 import {
@@ -183,11 +184,7 @@ async function seedNights(
 }
 
 /** The median of a record's decode speed. */
-function decodeMedian(r: RunRecord): number {
-  const xs = [...(r.metrics.decode_tokens_per_sec?.samples ?? [])].sort((a, b) => a - b);
-  const mid = Math.floor(xs.length / 2);
-  return xs.length % 2 === 1 ? (xs[mid] ?? Number.NaN) : ((xs[mid - 1] ?? 0) + (xs[mid] ?? 0)) / 2;
-}
+const decodeMedian = (r: RunRecord) => median(r.metrics.decode_tokens_per_sec?.samples ?? []);
 
 describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
   const gh = useGitHubRepo();
@@ -211,8 +208,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       runId: "101",
       payload: pullRequest(number, head, world.repository),
       cacheSeed: VENV_SEED,
-      env: { GITHUB_API_URL: server.url },
-      secrets: { GITHUB_TOKEN: TOKEN },
+      api: { url: server.url, token: TOKEN },
       signal: ctx.signal,
     });
     expect(
@@ -270,8 +266,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
           pull_requests: [{ number }],
         },
       },
-      env: { GITHUB_API_URL: server.url },
-      secrets: { GITHUB_TOKEN: TOKEN },
+      api: { url: server.url, token: TOKEN },
       signal: ctx.signal,
     });
     expect(
@@ -305,8 +300,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
         runId,
         payload: pullRequest(8, head, fork),
         cacheSeed: VENV_SEED,
-        env: { GITHUB_API_URL: server.url },
-        secrets: { GITHUB_TOKEN: TOKEN },
+        api: { url: server.url, token: TOKEN },
         signal: ctx.signal,
       });
     const deviceSteps = (r: ActRun) => r.steps.filter((s) => s.jobID === "cell" && s.stage === "Main");
@@ -447,8 +441,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       runId: "501",
       payload: pullRequest(11, head, world.repository),
       cacheSeed: VENV_SEED,
-      env: { GITHUB_API_URL: server.url },
-      secrets: { GITHUB_TOKEN: TOKEN },
+      api: { url: server.url, token: TOKEN },
       signal: ctx.signal,
     });
     // The plan ran and set its outputs; the build job's matrix is a field its JSON does not have:
@@ -496,8 +489,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
         runId,
         payload: { schedule: "23 2 * * *" },
         cacheSeed: VENV_SEED,
-        env: { GITHUB_API_URL: server.url },
-        secrets: { GITHUB_TOKEN: TOKEN },
+        api: { url: server.url, token: TOKEN },
         signal: ctx.signal,
       });
       expect(

@@ -230,6 +230,8 @@ export interface ActOptions {
   cacheSeed?: { prefix: string; path: string; from: string }[];
   /** `-j`: only this job. */
   job?: string;
+  /** The local GitHub API server the jobs talk to (`GITHUB_API_URL`) and the job token (`GITHUB_TOKEN`). */
+  api?: { url: string; token: string };
   /** Repository variables (`vars`) and secrets. */
   vars?: Record<string, string>;
   secrets?: Record<string, string>;
@@ -276,8 +278,10 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
     GITHUB_RUN_ID: o.runId,
     HF_HUB_OFFLINE: "1",
     TRANSFORMERS_OFFLINE: "1",
+    ...(o.api ? { GITHUB_API_URL: o.api.url } : {}),
     ...(o.env ?? {}),
   };
+  const secrets = { ...(o.api ? { GITHUB_TOKEN: o.api.token } : {}), ...(o.secrets ?? {}) };
   const args = [
     o.event,
     "-W",
@@ -297,7 +301,7 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
     ...localRepositories(await thirdPartyActions(wfDir)),
     ...Object.entries(envs).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
     ...Object.entries(o.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}=${v}`]),
-    ...Object.entries(o.secrets ?? {}).flatMap(([k, v]) => ["-s", `${k}=${v}`]),
+    ...Object.entries(secrets).flatMap(([k, v]) => ["-s", `${k}=${v}`]),
     ...(o.job ? ["-j", o.job] : []),
   ];
   // act's own process group: a test that times out takes act and every step process with it
