@@ -5,7 +5,6 @@
  * build or execute failed, with that step's triage, so the report shows the failure rather than a
  * missing cell. The step fails unless the record passes, with the CLI's exit code for it.
  */
-import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadFarm } from "../../../matrix/load.ts";
@@ -19,18 +18,10 @@ import { matrixCellById, readManifest, readStageResult } from "../pipeline/stage
 import { readStepNotes, stepFromNote } from "../pipeline/step-notes.ts";
 import { exitCodeFor } from "../records/build.ts";
 import { gitSha, hostDeviceInfo } from "../records/host-info.ts";
+import { defaultSession } from "../records/session.ts";
 import { ROLES } from "../schemas/run-record.ts";
 import type { ExecuteData, ReferenceData, ToolchainVersions } from "../schemas/stage.ts";
 import { defineAction, VerdictFailure } from "./io.ts";
-
-/** The workflow run and attempt, so a re-run is a new session; a random one outside Actions. */
-function defaultSession(env: NodeJS.ProcessEnv): string {
-  if (env.GITHUB_RUN_ID) return `gh-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? "1"}`;
-  return `local-${new Date()
-    .toISOString()
-    .replace(/\.\d+Z$/, "Z")
-    .replaceAll(":", "-")}-${randomBytes(3).toString("hex")}`;
-}
 
 export const run = defineAction("gate", async (io) => {
   const startedAt = new Date().toISOString();
