@@ -118,6 +118,8 @@ export function resolve(file: string, data: FarmFile): Farm {
           thermal: d.thermal,
           forkPrs: d.fork_prs,
           local: d.local ?? false,
+          maxQueueMinutes:
+            d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
           emulation: d.emulation === undefined ? null : { qemuCpu: d.emulation.qemu_cpu },
         },
       ]),
@@ -161,6 +163,7 @@ export function resolve(file: string, data: FarmFile): Farm {
       quarantineAfter:
         data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
       maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c,
+      maxQueueMinutes: data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
     },
   };
 }

@@ -65,6 +65,8 @@ export interface DeviceDef {
   thermal: { cooldown_below_c: number; max_wait_s: number } | null;
   forkPrs: boolean;
   local: boolean;
+  /** How long its device jobs may wait for a runner (the device's own, else the health default). */
+  maxQueueMinutes: number;
   /** An instruction set under QEMU user mode (the `arch` on an x86_64 host); null: real hardware. */
   emulation: { qemuCpu: string } | null;
 }
@@ -106,5 +108,5 @@ export interface Farm {
   runSet: string;
   paths: PathRule[];
   /** The `health` section with its defaults filled in. */
-  health: { quarantineAfter: number; maxTempC: number };
+  health: { quarantineAfter: number; maxTempC: number; maxQueueMinutes: number };
 }

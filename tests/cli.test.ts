@@ -110,6 +110,7 @@ const COMMANDS = [
   "export",
   "report",
   "health",
+  "watchdog",
   "canaries",
   "bisect",
   "toolchain",

@@ -20,6 +20,7 @@ import { REPORT_USAGE, reportCli } from "./report.ts";
 import { RUN_USAGE, runCli } from "./run.ts";
 import { TOOLCHAIN_USAGE, toolchainCli } from "./toolchain.ts";
 import { VALIDATE_USAGE, validateCli } from "./validate.ts";
+import { WATCHDOG_USAGE, watchdogCli } from "./watchdog.ts";
 
 interface Command {
   /** The command's line in the overview. */
@@ -98,6 +99,14 @@ const COMMANDS = new Map<string, Command>([
       summary: "check this runner (LAVA states good | unknown | bad | maintenance); list quarantined devices",
       usage: HEALTH_USAGE,
       cli: healthCli,
+    },
+  ],
+  [
+    "watchdog",
+    {
+      summary: "in a workflow run: record device jobs no runner picked up as infra-error (no runner online)",
+      usage: WATCHDOG_USAGE,
+      cli: watchdogCli,
     },
   ],
   [
