@@ -39,6 +39,78 @@ const why = ready ? "" : " (skipped: needs act, the toolchain's Python and the s
 const TOKEN = "ghs_local-test-token";
 const CELLS = ["fp32/portable", "8da4w-g32/portable"].map((rb) => `tiny-llama/${rb}/host-x86_64@stable`);
 
+/**
+ * A board that is offline: its device entry is in the matrices of the same-repository PR and of
+ * the nightly, and no runner has its labels (act gets no `-P` for them), so its jobs never start.
+ * It is an x86_64 device, so its cells share the host's builds.
+ */
+const LAB_LABELS = ["self-hosted", "linux", "X64", "lab-x86"];
+const LAB_DEVICE = `  lab-x86:
+    runs_on: [${LAB_LABELS.join(", ")}]
+    os: linux
+    arch: x86_64
+    board: lab-box
+    driver: python-runtime
+    memory_bandwidth_gbs: null
+    thermal: null
+    fork_prs: false
+`;
+const LAB_CELLS = CELLS.map((c) => c.replace("/host-x86_64@", "/lab-x86@"));
+
+/** Adds the offline board to a farm.yml, and to the cell set `set` (whose devices list is on one line). */
+function withLab(text: string, set: "host" | "nightly"): string {
+  const next = text
+    .replace(/^devices:\n/m, `devices:\n${LAB_DEVICE}`)
+    .replace(
+      set === "host"
+        ? /( {2}host: #[^\n]*\n(?: {4}[^\n]*\n)*? {4}devices: \[)([^\]]*)\]/
+        : /( {4}devices: \[)(host-x86_64)\]/,
+      "$1$2, lab-x86]",
+    );
+  if (!next.includes("lab-x86]") || !next.includes("  lab-x86:\n"))
+    throw new Error("matrix/farm.yml changed shape: update withLab()");
+  return next;
+}
+
+/**
+ * GitHub's view of a run's jobs (`GET …/actions/runs/{id}/attempts/{n}/jobs`), which act does not
+ * serve: per run, the cells whose device job started and those still queued (for two hours) with
+ * their labels. Named as GitHub names a called workflow's job: `<caller> (<matrix>) / <name>`.
+ */
+function serveJobs(server: GitHubServer, runs: Map<string, { started: string[]; queued: string[] }>): void {
+  server.handle("actions/list-jobs-for-workflow-run-attempt", (req) => {
+    const run = runs.get(String(req.params.run_id)) ?? { started: [], queued: [] };
+    const reply = structuredClone(example("actions/list-jobs-for-workflow-run-attempt", "200")) as {
+      jobs: Record<string, unknown>[];
+    };
+    const [template] = reply.jobs;
+    const queuedAt = new Date(Date.now() - 2 * 3_600_000).toISOString();
+    const job = (cell: string, i: number, queued: boolean) => ({
+      ...template,
+      id: 1000 + i,
+      run_id: Number(req.params.run_id),
+      name: `device (${cell}) / ${cell}`,
+      status: queued ? "queued" : "in_progress",
+      conclusion: null,
+      created_at: queuedAt,
+      started_at: queuedAt,
+      completed_at: null,
+      labels: queued ? LAB_LABELS : ["ubuntu-24.04"],
+      steps: [],
+      runner_id: null,
+      runner_name: null,
+      runner_group_id: null,
+      runner_group_name: null,
+    });
+    const jobs = [
+      ...run.started.map((c, i) => job(c, i, false)),
+      ...run.queued.map((c, i) => job(c, 100 + i, true)),
+    ];
+    return { status: 200, body: { total_count: jobs.length, jobs } };
+  });
+  server.handle("actions/cancel-workflow-run", () => ({ status: 202, body: {} }));
+}
+
 /** The one cell the nightly test's matrix schedules (also one of the PR's). */
 const NIGHTLY_CELL = "tiny-llama/fp32/portable/host-x86_64@stable";
 
@@ -126,16 +198,21 @@ function serveRuns(server: GitHubServer, runs: Map<string, { headSha: string; ap
  * the positions: about 20× slower here, and the same tokens).
  */
 function nightlyMatrix(maxSeq: number): string {
-  const next = farm
+  const narrowed = farm
     .replace(
       /( {2}nightly: #[^\n]*\n)( {4}toolchains: )/,
       `$1    models: [tiny-llama]\n    recipes: [fp32]\n    backends: [portable]\n    devices: [host-x86_64]\n$2`,
     )
-    .replace(/( {2}tiny-llama:\n[\s\S]*? {4}max_seq_len: )\d+\n/, `$1${maxSeq}\n`);
+    .replace(/( {2}tiny-llama:\n[\s\S]*? {4}max_seq_len: )\d+\n/, `$1${maxSeq}\n`)
+    // one infrastructure error quarantines a device, so night 2's plan shows the offline lab's
+    .replace(/^( {2}quarantine_after_infra_errors: )\d+$/m, (_, key: string) => `${key}1`);
+  const next = withLab(narrowed, "nightly");
   if (
-    ![/nightly: #[^\n]*\n {4}models: \[tiny-llama\]/, new RegExp(`max_seq_len: ${maxSeq}\n`)].every((r) =>
-      r.test(next),
-    )
+    ![
+      /nightly: #[^\n]*\n {4}models: \[tiny-llama\]/,
+      new RegExp(`max_seq_len: ${maxSeq}\n`),
+      /quarantine_after_infra_errors: 1\n/,
+    ].every((r) => r.test(next))
   )
     throw new Error("matrix/farm.yml changed shape: update nightlyMatrix()");
   return next;
@@ -197,9 +274,11 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
 
   it("a same-repository PR: plan → build → device → farm-results, then farm-report posts one sticky comment and a check run", async (ctx) => {
     const { server, state } = gh();
+    // The PR also adds the lab's board, which is offline: its two cells' jobs never start.
     const head = await pushCommit(world, "pr-7", {
-      "matrix/farm.yml": prMatrix(["fp32", "8da4w-g32"], ["portable"], "host-cpu-b"),
+      "matrix/farm.yml": withLab(prMatrix(["fp32", "8da4w-g32"], ["portable"], "host-cpu-b"), "host"),
     });
+    serveJobs(server, new Map([["101", { started: CELLS, queued: LAB_CELLS }]]));
     const { number } = state.addPull({ title: "a faster kernel", headSha: head });
     const pr = await runAct(world, {
       event: "pull_request",
@@ -209,6 +288,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       payload: pullRequest(number, head, world.repository),
       cacheSeed: VENV_SEED,
       api: { url: server.url, token: TOKEN },
+      offline: LAB_LABELS,
       signal: ctx.signal,
     });
     expect(
@@ -217,6 +297,14 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     ).toEqual([]);
     expect(jobResults(pr, "build")).toHaveLength(CELLS.length);
     expect(pr.exitCode).toBe(0);
+    // The watchdog found the lab's jobs queued past max_queue_minutes (30 min by default) and
+    // cancel-queued cancelled the run (act itself does not cancel: the results job ran anyway, as
+    // GitHub runs it after that cancel).
+    expect(jobResults(pr, "watchdog")).toEqual(["success"]);
+    expect(jobResults(pr, "cancel-queued")).toEqual(["success"]);
+    expect(server.requestsFor("actions/cancel-workflow-run").map((r) => r.path)).toEqual([
+      `/repos/${world.repository}/actions/runs/101/cancel`,
+    ]);
 
     // The build → device hand-off: each build uploaded its .pte, manifest, reference and every
     // build stage's step note; each device job's record carries all of them.
@@ -233,11 +321,23 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     const results = artefact("101", "farm-results");
     const prJson = JSON.parse(await readFile(path.join(results, "pr.json"), "utf8"));
     expect(prJson).toMatchObject({ schema: "pte-farm/pr-results@1", pr: number, head_sha: head });
-    expect([...prJson.expected_cells].sort()).toEqual([...CELLS].sort());
-    const recs = await records("101");
-    expect(recs.map((r) => [r.cell.id, r.status, r.role, r.git_sha]).sort()).toEqual(
-      CELLS.map((c) => [c, "pass", "head", head]).sort(),
+    expect([...prJson.expected_cells].sort()).toEqual([...CELLS, ...LAB_CELLS].sort());
+    const all = await records("101");
+    expect(all.map((r) => [r.cell.id, r.status, r.role, r.git_sha]).sort()).toEqual(
+      [
+        ...CELLS.map((c) => [c, "pass", "head", head]),
+        ...LAB_CELLS.map((c) => [c, "infra-error", "head", head]),
+      ].sort(),
     );
+    // No runner online: an infra-error on the device (an execute stage, which the device's
+    // quarantine counts), naming the labels nobody serves.
+    for (const r of all.filter((x) => LAB_CELLS.includes(x.cell.id))) {
+      expect(r.stages.map((st) => [st.stage, st.outcome])).toEqual([["execute", "infra-failure"]]);
+      expect(r.failure?.message).toMatch(
+        /^no runner online for \[self-hosted, linux, X64, lab-x86\]: .*waited 1\d\d min/,
+      );
+    }
+    const recs = all.filter((r) => CELLS.includes(r.cell.id));
     for (const r of recs)
       expect(r.stages.map((st) => [st.stage, st.outcome])).toEqual([
         ["reference", "ok"],
@@ -257,7 +357,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
         workflow_run: {
           id: 101,
           event: "pull_request",
-          conclusion: "success",
+          conclusion: "cancelled", // by its watchdog
           html_url: `https://github.com/${world.repository}/actions/runs/101`,
           head_sha: head,
           head_branch: "pr-7",
@@ -275,8 +375,13 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     ).toEqual(["success"]);
     const comments = state.commentsOn(number).filter((c) => c.body.startsWith(PR_COMMENT_MARKER));
     expect(comments).toHaveLength(1);
-    for (const cell of CELLS) expect(comments[0]?.body).toContain(cell.split("@")[0]);
-    expect(state.checkRuns.map((c) => [c.run.head_sha, c.run.status])).toEqual([[head, "completed"]]);
+    for (const cell of [...CELLS, ...LAB_CELLS]) expect(comments[0]?.body).toContain(cell.split("@")[0]);
+    // (markdown-escaped in the comment's details)
+    expect(comments[0]?.body).toMatch(/no runner online for \\\[self-hosted, linux, X64, lab-x86\\\]/);
+    // Infrastructure is never a regression: the check is neutral, not failed.
+    expect(state.checkRuns.map((c) => [c.run.head_sha, c.run.status, c.run.conclusion])).toEqual([
+      [head, "completed", "neutral"],
+    ]);
   }, 1_800_000);
 
   it("a fork's PR: no device step runs without an approval of farm-hardware-fork for that run and head SHA; with one, the cell runs", async (ctx) => {
@@ -481,6 +586,9 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
         sha: world.sha,
       })),
     ]);
+    // The lab's board is offline every night: on night 1 its job stays queued.
+    const LAB_NIGHTLY = NIGHTLY_CELL.replace("/host-x86_64@", "/lab-x86@");
+    serveJobs(server, new Map([["301", { started: [NIGHTLY_CELL], queued: [LAB_NIGHTLY] }]]));
     const night = async (runId: string, sha: string) => {
       const run = await runAct(world, {
         event: "schedule",
@@ -490,6 +598,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
         payload: { schedule: "23 2 * * *" },
         cacheSeed: VENV_SEED,
         api: { url: server.url, token: TOKEN },
+        offline: LAB_LABELS,
         signal: ctx.signal,
       });
       expect(
@@ -536,7 +645,18 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       "max_seq_len 4096",
     );
     const first = await night("301", slow);
-    const [n1] = await tonight("301");
+    const records1 = await tonight("301");
+    const n1 = records1.find((r) => r.cell.id === NIGHTLY_CELL);
+    // The lab's cell: no runner took it; the watchdog's record went into tonight's history, and
+    // the run was cancelled (to GitHub) so the history and issues jobs could run.
+    const lab = records1.find((r) => r.cell.id === LAB_NIGHTLY);
+    expect(lab).toMatchObject({ status: "infra-error", role: "nightly", failure: { stage: "execute" } });
+    expect(lab?.failure?.message).toContain("no runner online for [self-hosted, linux, X64, lab-x86]");
+    expect(await stored(lab?.session)).toBe(true);
+    expect(jobResults(first, "cancel-queued")).toEqual(["success"]);
+    expect(server.requestsFor("actions/cancel-workflow-run").map((r) => r.path)).toEqual([
+      `/repos/${world.repository}/actions/runs/301/cancel`,
+    ]);
     expect(n1).toMatchObject({ status: "pass", role: "nightly", git_sha: slow, cell: { id: NIGHTLY_CELL } });
     expect(decodeMedian(n1 as RunRecord)).toBeLessThan(decodeMedian(template) * EARLY);
     expect(confirmed(first).map((c: { cell: string }) => c.cell)).toEqual([NIGHTLY_CELL]);
@@ -550,8 +670,21 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     const bodyAfterFirst = opened?.body;
 
     // Night 2: still slow: the same issue, its body brought up to date; no second issue.
-    await night("302", slow);
+    const second = await night("302", slow);
     const [n2] = await tonight("302");
+    // That infrastructure error counted toward the lab board's quarantine (one is enough in this
+    // matrix): night 2's plan gives it no job, and says why.
+    const plan2 = second.outputs["farm-nightly/plan"]?.plan ?? {};
+    expect(JSON.parse(plan2.devices ?? "{}").include.map((d: { cell: string }) => d.cell)).toEqual([
+      NIGHTLY_CELL,
+    ]);
+    expect(JSON.parse(plan2.skipped ?? "[]")).toContainEqual(
+      expect.objectContaining({
+        cell: LAB_NIGHTLY,
+        reason: expect.stringMatching(/^quarantined: 1 infrastructure errors in a row/),
+      }),
+    );
+    expect(jobResults(second, "cancel-queued")).toEqual([]);
     expect(n2?.status).toBe("pass");
     expect(regressions().map((i) => [i.number, i.state])).toEqual([[opened?.number, "open"]]);
     expect(regressions()[0]?.body).not.toEqual(bodyAfterFirst);

@@ -196,6 +196,34 @@ describe("pr-read-only: nothing that runs for a pull request can write or see a 
     ]);
   });
 
+  it("allows actions: write only to a job that runs no repository code (cancel-queued), and no other write there", () => {
+    expect(file("farm-pr.yml").text).toContain("actions: write # cancel this run");
+    const checkout = edited(
+      "farm-pr.yml",
+      /( {2}cancel-queued:[\s\S]*?steps:\n)/,
+      `$1      - uses: actions/checkout@${SHA} # v7.0.1\n        with:\n          persist-credentials: false\n`,
+    );
+    expect(rules(checkout, "pr-read-only")).toEqual([
+      "farm-pr.yml: job cancel-queued runs PR code with actions: write",
+    ]);
+    const local = edited(
+      "farm-pr.yml",
+      /( {2}cancel-queued:[\s\S]*?steps:\n)/,
+      "$1      - uses: ./actions/plan\n",
+    );
+    expect(rules(local, "pr-read-only")).toEqual([
+      "farm-pr.yml: job cancel-queued runs PR code with actions: write",
+    ]);
+    const more = edited(
+      "farm-pr.yml",
+      "      actions: write # cancel this run\n",
+      "      actions: write\n      contents: write\n",
+    );
+    expect(rules(more, "pr-read-only")).toEqual([
+      "farm-pr.yml: job cancel-queued runs PR code with contents: write",
+    ]);
+  });
+
   it("allows writes in workflows no pull request reaches (farm-nightly's history job)", () => {
     expect(file("farm-nightly.yml").text).toContain("contents: write");
     expect(rules(real, "pr-read-only")).toEqual([]);

@@ -12,6 +12,7 @@ import {
   hostedByConstruction,
   isObj,
   jobs,
+  type Obj,
   type PolicyFinding,
   type Rule,
   steps,
@@ -104,6 +105,17 @@ export const checkoutCredentials: Rule = (all) =>
     ),
   );
 
+/**
+ * A job of only `run:` steps, with no checkout and no action: the one kind of pull-request job that
+ * may hold `actions: write`, to cancel its own run (the no-capacity watchdog's cancel-queued).
+ * Its script is still the PR's copy of the file, but a same-repository PR's author can write to the
+ * repository anyway, and a fork's run gets a read-only token whatever the file asks for.
+ */
+function runsNoRepositoryCode(job: Obj): boolean {
+  const all = steps(job);
+  return job.uses === undefined && all.length > 0 && all.every((s) => s.uses === undefined);
+}
+
 export const prReadOnly: Rule = (all, effective) =>
   [...all.values()]
     .filter((wf) => effective.get(wf.name)?.has("pull_request"))
@@ -111,7 +123,8 @@ export const prReadOnly: Rule = (all, effective) =>
       const found: PolicyFinding[] = [];
       const add = (message: string) => found.push({ rule: "pr-read-only", file: wf.name, message });
       for (const [id, job] of jobs(wf)) {
-        for (const w of writes(job.permissions)) add(`job ${id} runs PR code with ${w}`);
+        for (const w of writes(job.permissions))
+          if (!(w === "actions: write" && runsNoRepositoryCode(job))) add(`job ${id} runs PR code with ${w}`);
         if (job.secrets !== undefined) add(`job ${id} passes secrets to a workflow that runs PR code`);
       }
       if (expressions(wf.text).some((e) => /\bsecrets\b/.test(e)))

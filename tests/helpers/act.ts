@@ -237,6 +237,12 @@ export interface ActOptions {
   secrets?: Record<string, string>;
   /** The test's signal (vitest's `context.signal`): on abort act's whole process group is killed. */
   signal?: AbortSignal;
+  /**
+   * Runner labels no runner has (a board that is offline): act gets no `-P` for them, so a job
+   * that names only these never starts (act logs "Skipping unsupported platform"), as a job no
+   * runner takes never leaves GitHub's queue.
+   */
+  offline?: string[];
 }
 
 /**
@@ -268,7 +274,10 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
   const event = path.join(work, "..", `${path.basename(work)}-event.json`);
   await writeFile(event, JSON.stringify(o.payload));
   const wfDir = path.join(work, ".github", "workflows");
-  const labels = await runnerLabels(wfDir, path.join(work, "matrix", "farm.yml"));
+  const offline = new Set(o.offline ?? []);
+  const labels = (await runnerLabels(wfDir, path.join(work, "matrix", "farm.yml"))).filter(
+    (l) => !offline.has(l),
+  );
   const envs: Record<string, string> = {
     PTE_FARM_ACT_GIT: world.git,
     PTE_FARM_ACT_CACHE: world.cache,
