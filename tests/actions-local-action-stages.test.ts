@@ -203,6 +203,7 @@ describe.skipIf(!ready)("the stage actions under @github/local-action, real stag
     handed.corruptOut = deviceJob["out-dir"];
   });
 
+  // @fault no-record-lost | execute refused a corrupt .pte, then gate runs (if: always()) | the cell still gets a run record: infra-error at execute, with its triage
   it(`gate after that failed execute (if: always()) records the failure and its triage (exit 3)${why}`, async () => {
     const run = await runLocalAction(
       "gate",

@@ -224,6 +224,7 @@ describe.skipIf(!hasRealPython)("health under @github/local-action", () => {
     expect(run.stdout).toContain(`stored in dir:${store}: ${stored[0]?.path}`);
   });
 
+  // @fault health-before-job | the health action asks for more free memory than the runner has | health is bad: the step fails (exit 3) naming the failed check, and says so in its state output
   it(`calls a runner bad and fails the step (exit 3) when memory is below the minimum${why}`, async () => {
     const run = await runLocalAction(
       "health",
@@ -242,6 +243,7 @@ describe.skipIf(!hasRealPython)("health under @github/local-action", () => {
     );
   });
 
+  // @fault maintenance | a maintenance file on the runner, holding the reason | the health action reports maintenance with the file's reason and fails the step (exit 3)
   it(`puts a runner whose maintenance file exists in maintenance, with the file's reason${why}`, async () => {
     const flag = path.join(await tempDir(), "maintenance");
     await writeFile(flag, "reflashing the SD card (ops#12)\n");

@@ -24,6 +24,7 @@ async function entry(cache: BuildCache, key: string, kib: number, ageS: number):
 }
 
 describe("cache budget", () => {
+  // @fault disk-full | a build cache over its PTE_FARM_CACHE_BUDGET | least-recently-used entries removed until it fits, never the current run's
   it("removes least-recently-used entries until the cache fits, never the current run's", async () => {
     const cache = new BuildCache(await tempDir());
     const oldest = await entry(cache, "aa11", 100, 3000);

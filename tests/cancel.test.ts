@@ -37,6 +37,7 @@ async function processesWith(marker: string): Promise<string[]> {
 }
 
 describe("a cancelled native program (stand-ins, not the real binaries)", () => {
+  // @fault cancel | a cancel (SIGINT) while an FVP stand-in that ignores its time limit runs with a child | the stand-in and its child are killed; the step says cancelled
   it("the FVP stand-in that ignores its time limit is killed with its child, and the step says cancelled", async () => {
     const req = await driverRequest(U55_CELL, { bpte: true, timeoutS: 120 });
     const elf = await standInElf(req.root, { hang: "1" });
@@ -128,6 +129,7 @@ describe.skipIf(!ready)("pte-farm run, cancelled with SIGINT during a real stage
     for (const r of roots) await rm(r, { recursive: true, force: true });
   });
 
+  // @fault cancel | SIGINT to `pte-farm run` while a real stage imports torch | the stage's tree is killed within seconds; the cell is recorded cancelled with its log; exit 3; no process left | records 1/1
   it("kills the stage's tree within seconds, records the cell as cancelled with its log, exits 3, and leaves no process behind", async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), "pte-farm-cancel-"));
     roots.push(root);

@@ -68,6 +68,7 @@ describe("compare verdicts", () => {
     expect(res.out).toContain("🟡 inconclusive");
   });
 
+  // @fault thermal | five reps flagged throttled, 30% slower | compare excludes them (counted as excluded) and the verdict stays unchanged
   it("excludes throttled reps instead of averaging them in", () => {
     const s = quiet(5, 0, 16);
     const head = [...s.head];

@@ -42,6 +42,7 @@ async function files(dir: string): Promise<string[]> {
 }
 
 describe("a history folder on a full disk", () => {
+  // @fault disk-full | a history folder on a 256 KiB tmpfs, then a record too big for it | infrastructure error naming the path and the sizes; no temp file; every acknowledged record kept | records 20/20
   it("stops with an infrastructure error naming the path and the space, keeps every record it acknowledged, and leaves no temp file", async () => {
     const root = await smallFs(256);
     const store = new LocalFolderStore(root);
@@ -84,6 +85,7 @@ describe.skipIf(!ready)("a stage whose output does not fit", () => {
     await rm(out, { recursive: true, force: true });
   });
 
+  // @fault disk-full | the build cache on a 512 KiB tmpfs, too small for a real stage's output | exit 3: the cell is infra-error saying the disk is full; no cache entry from it
   it("is infrastructure (exit 3): the cell infra-error saying the disk is full, and no cache entry from it", async () => {
     const run = await execa(
       process.execPath,

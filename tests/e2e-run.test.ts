@@ -86,6 +86,7 @@ describe.skipIf(!ready)("pte-farm run, real stages", () => {
 });
 
 describe.skipIf(!hasRealPython || !hasTinyLlama)("pte-farm run, failure paths", () => {
+  // @fault timeout-kills-tree | `pte-farm run --timeout-s 1` on a real reference stage | exit 3; the run record says timeout in stage reference; summary.md says so
   it(`exits 3 when a stage times out, records status timeout and notes it in summary.md${why}`, async () => {
     const out = path.join(await tempDir(), "out");
     const res = await execa(

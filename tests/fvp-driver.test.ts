@@ -110,6 +110,7 @@ describe(`the fvp driver ${DOC}`, () => {
     expect(Object.keys(metrics).filter((m) => m.startsWith("pmu_"))).toHaveLength(7);
   });
 
+  // @fault lost-device-result | an FVP log of a target hard fault | stage failure of the model, with the fault's registers in the message
   it("fails a hard fault as a stage failure of the model, with the fault's registers in the message", async () => {
     const { req } = await u55({ log: "core-platform-format-hard-fault.log" });
     const { step } = await fvpDriver.execute(req);
@@ -122,6 +123,7 @@ describe(`the fvp driver ${DOC}`, () => {
     expect(result).toMatchObject({ status: "failed", error: { kind: "stage", package: "fvp" } });
   });
 
+  // @fault timeout-kills-tree | an FVP stand-in that hangs past the step's 2 s deadline, with a child | the simulator and its child are killed; the step is a timeout
   it("kills a simulator that ignores its time limit, with its children, and calls it a timeout", async () => {
     const { req, elf } = await u55({ hang: "1" }, { timeoutS: 2 });
     const { step } = await fvpDriver.execute(req);
@@ -151,6 +153,7 @@ describe(`the fvp driver ${DOC}`, () => {
     expect(step.reason).toMatch(/^Test_result: FAIL/);
   });
 
+  // @fault lost-device-result | an FVP run that prints no Test_result | infrastructure failure naming the missing BundleIO, not a pass
   it("fails a run without Test_result (a runner built without BundleIO) as infrastructure", async () => {
     const { req } = await u55({ log: "executorch-v0.7.0-tutorial-corstone-fvp.log" });
     const { step } = await fvpDriver.execute(req);
@@ -280,6 +283,7 @@ describe(`the execute and gate actions on a Corstone-300 cell ${DOC}`, () => {
     expect(record.metrics).not.toHaveProperty("peak_rss_mb");
   });
 
+  // @fault no-record-lost | a hard fault on the FVP under the execute action, then the gate action | the gate records the cell as failed with the fault, not as missing
   it("a hard fault fails execute (exit 1) and gate records the cell as failed with the fault, not as missing", async () => {
     const req = await driverRequest(U55_CELL, { bpte: true });
     const elf = await standInElf(req.root, { log: "core-platform-format-hard-fault.log" });

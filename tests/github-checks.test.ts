@@ -24,6 +24,7 @@ describe("check run against GitHub's OpenAPI description (local server)", () => 
     return { owner, repo: name, headSha: SHA, name: "pte-farm bench", title: "3 cells, 1 regression" };
   }
 
+  // @fault api-size-limits | 120 annotations for one check run (GitHub takes 50 a request) | sent as 50 + 50 + 20, concluding with the last
   it("sends 120 annotations as 50 + 50 + 20, concluding with the last request", async () => {
     const { gh, server, state } = repo();
 
@@ -59,6 +60,7 @@ describe("check run against GitHub's OpenAPI description (local server)", () => 
     expect(state.checkRuns[0]?.annotations).toHaveLength(50);
   });
 
+  // @fault api-size-limits | a check-run summary and text over 65535 characters, multibyte | clipped to the limit with a visible note
   it("clips a multibyte summary and text to GitHub's 65535-character limit, with a visible note", async () => {
     const { gh, state } = repo();
     const huge = "解码速度 🚀 ".repeat(10_000);

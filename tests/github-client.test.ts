@@ -18,6 +18,7 @@ const SECONDARY =
 describe("GitHub client retries against GitHub's OpenAPI description (local server)", () => {
   const repo = useGitHubRepo();
 
+  // @fault rate-limits | a secondary rate limit (403 with retry-after) from the local GitHub server | waits as told, then retries the POST once
   it("waits for retry-after on a secondary rate limit (403), then retries the POST once", async () => {
     const { gh, server, state, owner, repo: name } = repo();
     const issue = state.addIssue({ title: "pr" });
@@ -43,6 +44,7 @@ describe("GitHub client retries against GitHub's OpenAPI description (local serv
     expect((attempts[1]?.at ?? 0) - (attempts[0]?.at ?? 0)).toBeGreaterThanOrEqual(990);
   });
 
+  // @fault rate-limits | the primary rate limit used up (x-ratelimit-remaining 0) | waits until x-ratelimit-reset, then retries
   it("waits until x-ratelimit-reset when the primary rate limit is used up", async () => {
     const { gh, server, state, owner, repo: name } = repo();
     const issue = state.addIssue({ title: "pr" });
@@ -61,6 +63,7 @@ describe("GitHub client retries against GitHub's OpenAPI description (local serv
     expect(server.requestsFor("issues/get").map((r) => r.status)).toEqual([403, 200]);
   });
 
+  // @fault rate-limits | a secondary rate limit on every attempt, with one retry allowed | gives up after that retry as an infrastructure error that says so
   it("gives up after the configured number of rate-limit retries, with a message that says so", async () => {
     const { server, state, owner, repo: name } = repo();
     const logger = new RecordingLogger();
@@ -102,6 +105,7 @@ describe("GitHub client retries against GitHub's OpenAPI description (local serv
     expect(server.requestsFor("issues/create-comment")).toHaveLength(1);
   });
 
+  // @fault bounded-5xx-retries | a GET answered 502 twice, then 200 | retried, and the answer returned
   it("retries a GET after 5xx answers and returns the eventual answer", async () => {
     const { gh, server, state, owner, repo: name } = repo();
     const issue = state.addIssue({ title: "pr" });
@@ -119,6 +123,7 @@ describe("GitHub client retries against GitHub's OpenAPI description (local serv
     expect(server.requestsFor("issues/list-comments").map((r) => r.status)).toEqual([502, 502, 200]);
   });
 
+  // @fault bounded-5xx-retries | a GET answered 503 every time | three attempts, then an infrastructure error naming GET and the endpoint
   it("gives up on a GET that keeps failing with 5xx after the bound, as infrastructure naming the endpoint", async () => {
     const { gh, server, state, owner, repo: name } = repo();
     const issue = state.addIssue({ title: "pr" });
@@ -140,6 +145,7 @@ describe("GitHub client retries against GitHub's OpenAPI description (local serv
     expect(server.requestsFor("issues/list-comments").map((r) => r.status)).toEqual([503, 503, 503]);
   });
 
+  // @fault bounded-5xx-retries | a POST and a PATCH answered 5xx | sent once each: a write may have been committed
   it("does not retry a POST or a PATCH after a 5xx by itself (it may have been committed)", async () => {
     const { gh, server, state, owner, repo: name } = repo();
     const issue = state.addIssue({ title: "pr" });

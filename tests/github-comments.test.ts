@@ -37,6 +37,7 @@ describe("sticky PR comment against GitHub's OpenAPI description (local server)"
     expect(state.commentsOn(pr.number)).toHaveLength(2);
   });
 
+  // @fault sticky-comment-race | two report runs creating the sticky comment at once | exactly one comment, holding one run's body
   it("two runs racing to create the comment leave exactly one, holding one run's body", async () => {
     const { gh, where, ours } = setup();
 
@@ -74,6 +75,7 @@ describe("sticky PR comment against GitHub's OpenAPI description (local server)"
     expect(server.requestsFor("issues/list-comments")).toHaveLength(2);
   });
 
+  // @fault sticky-comment-race | a comment create that GitHub stored but answered 502 | no second comment
   it("a create answered 502 after GitHub stored it leaves exactly one comment", async () => {
     const { gh, server, where, ours, logger } = setup();
     server.inject("issues/create-comment", { ...errorReply(502, "Server Error"), afterCommit: true });

@@ -53,6 +53,7 @@ function context(over: Partial<HealthContext> = {}): HealthContext {
 }
 
 describe("runner health states", () => {
+  // @fault health-before-job | one failed check among passing and unknown ones | the device is bad, not good or unknown
   it("is good only when every check passes; a failed check is bad even beside one that could not run", () => {
     expect(stateOf([check("pass"), check("pass")], null)).toBe("good");
     expect(stateOf([check("pass"), check("unknown")], null)).toBe("unknown");
@@ -65,6 +66,7 @@ describe("runner health states", () => {
     expect(stateOf([check("skip"), check("fail")], null)).toBe("bad");
   });
 
+  // @fault maintenance | an operator's maintenance note beside passing or failing checks | the state is maintenance either way
   it("is in maintenance whenever a person said so, whatever the checks found", () => {
     expect(stateOf([check("pass")], "reflashing")).toBe("maintenance");
     expect(stateOf([check("fail")], "reflashing")).toBe("maintenance");
@@ -326,6 +328,7 @@ describe.skipIf(!hasRealPython)("pte-farm health on this host", () => {
     expect(stored.map((s) => s.report)).toEqual([report]);
   });
 
+  // @fault health-before-job | `pte-farm health` on a Pi with no thermal zone and no vcgencmd | health unknown (exit 3) naming what is missing; the stored report quarantines the device
   it(`calls a Pi that cannot report its heat unknown (exit 3), naming what is missing, and lists it quarantined${why}`, async () => {
     const store = await tempDir();
     const res = await cli("--device", "pi5", "--out", await tempDir(), "--history", `dir:${store}`);

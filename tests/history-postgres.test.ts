@@ -95,6 +95,7 @@ describe("PostgresStore", () => {
     await store.close();
   });
 
+  // @fault history-concurrent-writes | 20 writers appending 1,000 records each at once to PostgreSQL, a tenth of the batches sent again | exactly 20,000 records, byte-identical, none duplicated | records 20000/20000
   it("20 writers appending 1,000 records each at once, 10% of them retried, end with exactly 20,000 byte-identical records", async () => {
     const url = await server.database(`t${++dbs}`);
     const sent = new Map<string, string>();
@@ -133,6 +134,7 @@ describe("PostgresStore", () => {
     await reader.close();
   }, 300_000);
 
+  // @fault history-concurrent-writes | the PostgreSQL server killed mid-append and restarted | appends retried; every acknowledged record stored once, none duplicated | records 12000/12000
   it("loses no acknowledged record and duplicates none when the server is killed mid-append and restarted", async () => {
     const url = await server.database(`t${++dbs}`);
     const store = new PostgresStore(url, { maxAttempts: 30, backoffMs: 100 });

@@ -103,6 +103,7 @@ describe("GitBranchStore", () => {
     expect(commits.stdout).toBe("20");
   }, 60_000);
 
+  // @fault history-concurrent-writes | 20 writers racing on one git data branch with a 1-attempt bound | the losers fail as infrastructure; only acknowledged records are stored; re-appended, all 20 are there | records 20/20
   it("gives up at its attempt bound under contention, as infrastructure, and acknowledges only what it wrote", async () => {
     const repo = await tmp();
     await git(repo, "init", "-q", "--bare");

@@ -115,6 +115,7 @@ describe("ingestArtifact: pr.json is refused unless the trusted run vouches for 
     expect(refused(await ingestArtifact(dir, TRUSTED)).reason).toContain("PR #8");
   });
 
+  // @fault approved-sha | an artefact whose pr.json names another head SHA than the triggering run | the report refuses it
   it("refuses a head SHA that differs from the run's", async () => {
     const dir = await artefact({ pr: { schema: "pte-farm/pr-results@1", pr: 7, head_sha: OTHER } });
     const got = refused(await ingestArtifact(dir, TRUSTED));
@@ -204,6 +205,7 @@ describe("ingestArtifact: bad files are rejected one by one, with reasons", () =
     ]);
   });
 
+  // @fault artefact-hostile | a record file over the per-file size limit | that file is rejected with the reason, the rest is read
   it("rejects a file over the per-file size limit", async () => {
     const big = `"${"x".repeat(ARTIFACT_LIMITS.maxFileBytes)}"`;
     const got = ok(await ingestArtifact(await artefact({ extra: { "records/big.json": big } }), TRUSTED));
@@ -254,6 +256,7 @@ describe("ingestArtifact: bad files are rejected one by one, with reasons", () =
 });
 
 describe("ingestArtifact: links never lead outside the artefact", () => {
+  // @fault artefact-hostile | an artefact holding a symlink to ../ | refused; its target is never read
   it("refuses a symlink to ../ (its target is never read)", async () => {
     const dir = await artefact();
     const outside = path.join(path.dirname(dir), `secret-${path.basename(dir)}.json`);

@@ -226,6 +226,7 @@ describe("nightly: failed and broken runs", () => {
     expect(d.actions).toEqual([]);
   });
 
+  // @fault infra-not-regression | tonight's run ends infra-error, then timeout, with a gate and a speed issue open | no issue opened, updated or closed; a note says why
   it("leaves every issue as it was when tonight's run was infra-error or a timeout", async () => {
     const records = history(13, 40, (i) => (i >= 20 && i < 30 ? 0.88 : 1));
     for (const status of ["infra-error", "timeout"] as const) {

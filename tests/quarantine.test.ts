@@ -93,6 +93,7 @@ function health(
 }
 
 describe("quarantine from the history", () => {
+  // @fault quarantine | K infra-error and timeout runs in a row in the device's history | the device is quarantined with the count and the last error as the reason; K−1 are not enough
   it("quarantines a device after K infrastructure errors in a row on it, naming the count and the last one", () => {
     const runs = [run(1, "pass"), run(2, "infra-error"), run(3, "timeout")];
     expect(deviceStatus("pi5", runs, [], 3)).toMatchObject({
@@ -122,6 +123,7 @@ describe("quarantine from the history", () => {
     expect(deviceStatus("pi5", runs, [], 3)).toMatchObject({ quarantined: false, infra_streak: 0 });
   });
 
+  // @fault cancel | cancelled runs between a board's infrastructure errors | not counted against the board: it stays in service
   it("does not count build-stage infrastructure errors or cancelled runs against the board", () => {
     const runs = [
       run(1, "infra-error"),
@@ -142,6 +144,7 @@ describe("quarantine from the history", () => {
     expect(deviceStatus("m1", [other(1), other(2), other(3)], [], 3).quarantined).toBe(true);
   });
 
+  // @fault quarantine | a stored bad (throttled) or unknown (no thermal zone) health report | quarantined with the failing check as the reason; a passing run does not lift it, a good check does
   it("quarantines on a bad or unknown health check, with the failing checks, until a good one lifts it", () => {
     const failed: CheckResult = {
       name: "throttle",
@@ -197,6 +200,7 @@ describe("quarantine from the history", () => {
     expect(deviceStatus("pi5", runs, preflights, 3)).toMatchObject({ quarantined: true, infra_streak: 3 });
   });
 
+  // @fault maintenance | a health report in maintenance with an operator's reason | out of service with "in maintenance since …: <reason>" until a later check
   it("takes a device in maintenance out of service with the person's reason, until a later check", () => {
     const m = health(1, "maintenance", [], "reflashing the SD card (ops#12)");
     expect(deviceStatus("pi5", [], [m], 3).reason).toBe(
@@ -216,6 +220,7 @@ describe("quarantine from the history", () => {
 });
 
 describe("infrastructure errors are never model regressions", () => {
+  // @fault infra-not-regression | K infra-error nights after good ones | the board is quarantined; no candidate or issue; the report calls it infrastructure; the plan skips it with the quarantine's reason
   it("K infra nights after good ones quarantine the board, open no issue, and report as infra, not regression", async () => {
     const good = [1, 2, 3, 4, 5, 6].map((m) => run(m, "pass"));
     const infra = [7, 8, 9].map((m) => run(m, "infra-error"));

@@ -146,6 +146,7 @@ describe("hostile artefacts", () => {
     headSha: "abc1234",
   });
 
+  // @fault artefact-hostile | adversarial cell ids and failure texts (HTML, markdown links and images, mentions, code fences, </details>) | the comment, parsed by cmark-gfm, holds none of them
   it.skipIf(!hasGfm)("cannot add elements, links, images or mentions to the comment (cmark-gfm)", () => {
     const [html] = renderGfm([comment]) as [string];
     const allowed = new Set([
@@ -216,6 +217,7 @@ describe("GitHub's size limit", () => {
     expect(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(body, "utf8"))).toBe(body);
   }
 
+  // @fault api-size-limits | 400 failed cells with multibyte names and megabytes of error text | the comment is cut to GitHub's body limit in whole rows, valid UTF-8, with a link to the full report
   it("cuts 400 failed cells with multibyte names and megabytes of error text to fit, with a link to the full report", () => {
     const body = renderPrComment({ cells: many, runUrl: "https://github.com/o/r/actions/runs/7" });
     checkFits(body);
@@ -276,6 +278,7 @@ describe("infrastructure errors", () => {
   const regressed = piCell("m/r/b/pi5@stable", 4, 0.12);
   const gone: CellReport = { ...regressed, head: { ...regressed.head, status: "infra-error" } };
 
+  // @fault infra-not-regression | an infra-error head beside a comparison whose verdict is regression | counted as an infrastructure error, never a regression; no trend chart
   it("are never counted as regressions, even next to a comparison that says regression", () => {
     expect(regressed.comparison?.verdict).toBe("regression");
     const counts = summaryCounts([gone]);

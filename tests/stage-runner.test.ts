@@ -13,6 +13,7 @@ async function isAlive(pid: number): Promise<boolean> {
 }
 
 describe("stage runner", () => {
+  // @fault timeout-kills-tree | a fake stage with a child process that outlives the stage's timeout | the process group is killed, the outcome is timeout, the log is kept
   it("kills the whole process tree on timeout, reports `timeout` and keeps the log", async () => {
     const dir = await tempDir();
     const spec = makeSpec("export", { options: { fake: "sleep-with-child" } });
@@ -102,6 +103,7 @@ describe("stage runner", () => {
     expect(outcome.reason).toBe("exited 0 without writing result.json");
   });
 
+  // @fault lost-device-result | a stage that kills itself with SIGKILL (a crash, no result) | infrastructure failure naming the signal, never a pass
   it("classifies death by a signal pte-farm did not send as infra-failure", async () => {
     const outcome = await runStage("execute", {
       command: fakeStages,

@@ -32,6 +32,7 @@ describe("workflow checks on the repository", () => {
 });
 
 describe("actionlint", () => {
+  // @fault template-injection | an untrusted input (the PR's title) in a run: script | actionlint reports it
   it("reports an untrusted input in a script, an undefined step output and a bad needs", async () => {
     const text = [
       "on: pull_request",
@@ -67,6 +68,7 @@ describe("actionlint", () => {
 });
 
 describe("zizmor (offline)", () => {
+  // @fault no-pull-request-target | a pwn-request workflow (pull_request_target with the PR's code) | zizmor reports it
   it("reports a pwn-request workflow: pull_request_target, unpinned action, template injection", async () => {
     const root = await copyRepo({
       ".github/workflows/pwn.yml": [
@@ -92,6 +94,7 @@ describe("zizmor (offline)", () => {
     );
   });
 
+  // @fault no-persisted-credentials | farm-build.yml's checkout without persist-credentials: false | zizmor reports the token left in .git/config
   it("reports a token left in .git/config when farm-build's checkout does not say persist-credentials: false", async () => {
     const root = await copyRepo();
     const file = path.join(root, ".github/workflows/farm-build.yml");

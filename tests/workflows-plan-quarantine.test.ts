@@ -98,6 +98,7 @@ describe.runIf(hasAct)("the workflows' plan jobs read device states from pte-far
 
   afterAll(() => world?.dispose());
 
+  // @fault quarantine | infrastructure errors for pi5 in the pte-farm-data branch, farm-nightly's plan job under act | no job for the device; its cells are listed as skipped with the quarantine's reason
   it("farm-nightly gives a device quarantined in the data branch no jobs, and lists its cells as skipped", async () => {
     await withData();
     const run = await plan("farm-nightly.yml");

@@ -74,6 +74,7 @@ describe("workflow policy on the repository's workflows", () => {
 });
 
 describe("no-pull-request-target", () => {
+  // @fault no-pull-request-target | pull_request_target as a string, in a list and as a mapping | each is rejected
   it("rejects the trigger in any form", () => {
     for (const on of [
       "pull_request_target",
@@ -85,6 +86,7 @@ describe("no-pull-request-target", () => {
     }
   });
 
+  // @fault no-pull-request-target | farm-pr.yml's trigger switched to pull_request_target | the workflow policy (make lint) rejects it, naming the file
   it("rejects farm-pr switched to it", () => {
     const bad = edited("farm-pr.yml", /^on:\n {2}pull_request:$/m, "on:\n  pull_request_target:");
     expect(rules(bad, "no-pull-request-target")).toEqual([
@@ -94,6 +96,7 @@ describe("no-pull-request-target", () => {
 });
 
 describe("top-permissions", () => {
+  // @fault least-privilege | no top-level permissions block, write-all, a top-level write | each is rejected; {} and read-only pass
   it("accepts {} and read-only, rejects a missing block and any write", () => {
     const top = (p: string) => rules([snippet("x.yml", `on: push\n${p}jobs: {}\n`)], "top-permissions");
     expect(top("permissions: {}\n")).toEqual([]);
@@ -105,6 +108,7 @@ describe("top-permissions", () => {
     ]);
   });
 
+  // @fault least-privilege | farm-nightly's contents: write moved to the top-level permissions | the policy rejects it
   it("rejects farm-nightly with its history job's write moved to the top", () => {
     const bad = edited("farm-nightly.yml", /^permissions: \{\}$/m, "permissions:\n  contents: write");
     expect(rules(bad, "top-permissions")).toHaveLength(1);
@@ -129,6 +133,7 @@ describe("pinned-uses", () => {
     expect(uses(`docker://alpine@sha256:${"a".repeat(64)}`)).toEqual([]);
   });
 
+  // @fault pinned-actions | a tag, a branch, a short SHA, a SHA without its tag comment, a docker tag | each is rejected
   it("rejects a tag, a branch, a short SHA, a SHA without its tag comment, and a docker tag", () => {
     expect(uses("actions/checkout@v4")).toEqual([
       expect.stringContaining("not pinned by a 40-hex commit SHA"),
@@ -139,6 +144,7 @@ describe("pinned-uses", () => {
     expect(uses("docker://alpine:3")).toEqual([expect.stringContaining("not pinned by digest")]);
   });
 
+  // @fault pinned-actions | farm-report's download-artifact moved from its SHA to @v8 | the policy rejects it, naming the file
   it("rejects a real workflow with one action moved to a tag", () => {
     const bad = edited(
       "farm-report.yml",
@@ -150,6 +156,7 @@ describe("pinned-uses", () => {
 });
 
 describe("checkout-credentials", () => {
+  // @fault no-persisted-credentials | farm-build.yml's checkout set to persist-credentials: true | the policy rejects it, naming the job
   it("rejects a checkout that keeps the token in .git/config", () => {
     const bad = edited("farm-build.yml", "persist-credentials: false", "persist-credentials: true");
     expect(rules(bad, "checkout-credentials")).toEqual([
@@ -159,6 +166,7 @@ describe("checkout-credentials", () => {
 });
 
 describe("pr-read-only: nothing that runs for a pull request can write or see a secret", () => {
+  // @fault no-secrets-in-pr | a write permission on a farm-pr job | the policy rejects it
   it("rejects a write permission on a farm-pr job", () => {
     const bad = edited(
       "farm-pr.yml",
@@ -170,6 +178,7 @@ describe("pr-read-only: nothing that runs for a pull request can write or see a 
     ]);
   });
 
+  // @fault no-secrets-in-pr | a write permission in a workflow farm-pr calls | the policy rejects it
   it("rejects a write permission in a workflow farm-pr calls", () => {
     const bad = edited("farm-device.yml", /(permissions:\n(?: {6}.*\n)* {6}contents:) read/, "$1 write");
     expect(rules(bad, "pr-read-only")).toEqual([
@@ -177,6 +186,7 @@ describe("pr-read-only: nothing that runs for a pull request can write or see a 
     ]);
   });
 
+  // @fault no-secrets-in-pr | a secret, and secrets passed to a called workflow, in what farm-pr runs | the policy rejects them
   it("rejects a secret, and passing secrets to a called workflow", () => {
     const secret = edited(
       "farm-pr.yml",
@@ -231,6 +241,7 @@ describe("pr-read-only: nothing that runs for a pull request can write or see a 
 });
 
 describe("fork-approval: self-hosted jobs of a pull request wait for an approval of that exact SHA", () => {
+  // @fault fork-approval | farm-device.yml's farm-hardware-fork environment removed | the policy rejects the device job that may run on self-hosted hardware
   it("rejects a device job without the fork environment", () => {
     const bad = edited("farm-device.yml", /^ {4}environment: .*$/m, "");
     expect(rules(bad, "fork-approval")).toEqual([
@@ -240,11 +251,13 @@ describe("fork-approval: self-hosted jobs of a pull request wait for an approval
     ]);
   });
 
+  // @fault fork-approval | the environment made the same for forks and the repository's own PRs | the policy rejects it
   it("rejects an environment that is the same for forks and everyone else", () => {
     const bad = edited("farm-device.yml", /^ {4}environment: .*$/m, "    environment: farm-hardware");
     expect(rules(bad, "fork-approval")).toHaveLength(1);
   });
 
+  // @fault approved-sha | farm-device.yml's checkout ref changed to github.sha | the policy rejects a checkout that is not the PR's head SHA
   it("rejects checking out something other than the PR's head SHA", () => {
     const bad = edited(
       "farm-device.yml",
@@ -256,6 +269,7 @@ describe("fork-approval: self-hosted jobs of a pull request wait for an approval
     ]);
   });
 
+  // @fault approved-sha | farm-device.yml's HEAD check made to compare the SHA with itself | the policy rejects running anything before HEAD is verified as the approved SHA
   it("rejects running anything before HEAD is verified", () => {
     const bad = edited("farm-device.yml", 'actual="$(git rev-parse HEAD)"', 'actual="$APPROVED_SHA"');
     expect(rules(bad, "fork-approval")).toEqual([
@@ -566,6 +580,7 @@ describe("release-attested: nothing is published without provenance", () => {
 });
 
 describe("run-expressions", () => {
+  // @fault template-injection | the PR's matrix data written as ${{ }} into farm-device's run: script | the policy rejects it: pass it through env:
   it("refuses the PR's own matrix data pasted into a run: script (template injection zizmor rates info)", () => {
     const bad = edited(
       "farm-device.yml",
@@ -582,6 +597,7 @@ describe("run-expressions", () => {
     );
   });
 
+  // @fault template-injection | ${{ runner.temp }} written into a run: script | rejected too, so no exception needs judging
   it("refuses even a harmless-looking context, so no exception needs judging", () => {
     const bad = edited(
       "farm-device.yml",
@@ -625,6 +641,7 @@ describe("job-permissions", () => {
     ]);
   });
 
+  // @fault least-privilege | a job's contents: read raised to write; a job renamed out of the allow-list | rejected, naming the allow-list's file and scope
   it("refuses a raised level, and any scope on a job the allow-list does not know", () => {
     const raised = edited(
       "farm-nightly.yml",
@@ -660,6 +677,7 @@ describe("reusable-permissions", () => {
 });
 
 describe("artifact-retention", () => {
+  // @fault artefact-retention | an upload without retention-days; one kept 90 days | both rejected: set 1–14 days
   it("refuses an upload without retention-days, or kept longer than the bound", () => {
     expect(rules(edited("farm-build.yml", /\n\s+retention-days: 3/, ""), "artifact-retention")).toEqual([
       expect.stringContaining("farm-build.yml: job build: an upload-artifact step sets no retention-days"),
@@ -671,6 +689,7 @@ describe("artifact-retention", () => {
 });
 
 describe("comment-concurrency", () => {
+  // @fault sticky-comment-race | farm-report's concurrency group removed, made cancelling, or not keyed by the PR | the policy rejects each
   it("refuses farm-report without a concurrency group keyed by the PR, or one that cancels a report", () => {
     expect(
       rules(edited("farm-report.yml", /\nconcurrency:\n( {2}.*\n)+/, "\n"), "comment-concurrency"),

@@ -48,6 +48,7 @@ def test_a_base_whose_manifest_does_not_match_is_refused(fp32_portable: Chain, t
     assert run.code == 3 and "sha256" in run.result["error"]["message"]
 
 
+# @fault thermal | a thermal zone held at 85 °C through the cool-down | every rep is kept but flagged hot
 def test_a_rep_still_hot_after_the_cool_down_is_flagged_not_dropped(fp32_portable: Chain, tmp_path: Path) -> None:
     low = fp32_portable.lower.out
     prompt_ids = [p["prompt_ids"] for p in fp32_portable.reference.result["data"]["prompts"]]

@@ -101,6 +101,7 @@ class FakeClock:
         self.t += s
 
 
+# @fault thermal | a board at 70, then 60, then 49.5 °C | execute waits until it is below 50 °C to measure
 def test_cool_down_waits_until_the_board_is_below_the_threshold() -> None:
     clock = FakeClock()
     temps = iter([70.0, 60.0, 49.5])
