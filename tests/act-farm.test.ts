@@ -272,6 +272,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
   });
   afterAll(() => world?.dispose());
 
+  // @fault no-capacity | farm-pr under act with an offline board (act has no runner for its labels; the API lists its jobs queued for two hours) | the watchdog records both cells infra-error "no runner online", cancel-queued cancels the run, results and farm-report still go out: ⚠️ in the comment, a neutral check | records 4/4
   it("a same-repository PR: plan → build → device → farm-results, then farm-report posts one sticky comment and a check run", async (ctx) => {
     const { server, state } = gh();
     // The PR also adds the lab's board, which is offline: its two cells' jobs never start.
@@ -384,6 +385,8 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     ]);
   }, 1_800_000);
 
+  // @fault fork-approval | a fork PR's farm-pr run under act, without and then with an approval of farm-hardware-fork | no device step runs until the approval; then the cell runs
+  // @fault approved-sha | a fork PR's run whose approval is checked against the run's head SHA through the API | only the approved head SHA runs on the device
   it("a fork's PR: no device step runs without an approval of farm-hardware-fork for that run and head SHA; with one, the cell runs", async (ctx) => {
     const { server } = gh();
     const fork = "contributor/pte-farm";
@@ -443,6 +446,8 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     expect(approved.log).not.toContain("(cache miss)");
   }, 1_800_000);
 
+  // @fault no-record-lost | the build artefact's .pte with its last byte flipped, farm-device under act | execute fails, the gate still uploads a run record: infra-error at execute | records 1/1
+  // @fault approved-sha | the event names a branch where the head SHA belongs | the approval step refuses; health, execute, gate and compare are skipped
   it("farm-device alone, from a caller like farm-pr's: a corrupt .pte fails execute, and the gate still records the infra-error; a checkout that is not the named commit runs nothing", async (ctx) => {
     const entry = planned.find((d) => d.cell === CELLS[1]);
     if (entry === undefined)
@@ -560,6 +565,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     expect(run.log).toMatch(/pte-farm export: bad input: .*expected one entry of the plan's builds output/);
   }, 1_800_000);
 
+  // @fault no-capacity | farm-nightly night 1 under act with an offline board | the watchdog's infra-error record is appended to the history; night 2's plan quarantines the board and skips its cell | records 2/2
   it("farm-nightly over three nights: history appended to pte-farm-data, a candidate confirmed by a re-run, one issue opened, updated and closed", async (ctx) => {
     const { server, state } = gh();
     const template = (await records("101")).find((r) => r.cell.id === NIGHTLY_CELL);

@@ -103,6 +103,7 @@ describe("pte-farm watchdog against GitHub's OpenAPI description (local server)"
     return { ...res, dir, output: await readFile(output, "utf8") };
   }
 
+  // @fault no-capacity | the API lists one device job queued for two hours and one that starts after the first look | the started one is left alone; the other gets an infra-error record "no runner online for [labels]" that the quarantine counts, and stuck=true | records 1/1
   it("watches a queued job until it starts, records the one no runner took as infra-error, and says so", async () => {
     const { server, owner, repo: name } = repo();
     const template = (example("actions/list-jobs-for-workflow-run-attempt", "200") as { jobs: object[] })
