@@ -1,8 +1,8 @@
 /**
- * A full disk, for real: a tmpfs of a few hundred KiB mounted for the test (the machine's tests run
- * as root, as `make setup`'s apt-get does). A farm's own write that runs out of space is an
- * infrastructure error naming the path and the sizes, and leaves no half-written file; a stage
- * whose output does not fit is an infrastructure failure, never a stage failure or a regression.
+ * A full disk, for real: a tmpfs of a few hundred KiB mounted for the test (helpers/small-fs.ts).
+ * A farm's own write that runs out of space is an infrastructure error naming the path and the
+ * sizes, and leaves no half-written file; a stage whose output does not fit is an infrastructure
+ * failure, never a stage failure or a regression. (Release staging: tests/release-assemble.test.ts.)
  */
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -16,30 +16,9 @@ import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { hasRealPython, hasTinyLlama } from "./helpers/env.ts";
 import { sampleRecord } from "./helpers/record.ts";
+import { filesUnder as files, smallFs, unmountSmallFs } from "./helpers/small-fs.ts";
 
-const mounted: string[] = [];
-
-/** A fresh tmpfs of `kib` KiB. */
-async function smallFs(kib: number): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "pte-farm-full-"));
-  await execa("mount", ["-t", "tmpfs", "-o", `size=${kib}k,mode=0777`, "tmpfs", dir]);
-  mounted.push(dir);
-  return dir;
-}
-
-afterAll(async () => {
-  for (const dir of mounted) {
-    await execa("umount", [dir], { reject: false });
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
-/** Every file under `dir`, relative. */
-async function files(dir: string): Promise<string[]> {
-  return (await readdir(dir, { recursive: true, withFileTypes: true }))
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
-}
+afterAll(unmountSmallFs);
 
 describe("a history folder on a full disk", () => {
   // @fault disk-full | a history folder on a 256 KiB tmpfs, then a record too big for it | infrastructure error naming the path and the sizes; no temp file; every acknowledged record kept | records 20/20

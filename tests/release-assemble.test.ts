@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigurationError } from "../actions/src/core/errors.ts";
+import { ConfigurationError, InfrastructureError } from "../actions/src/core/errors.ts";
 import { sha256File } from "../actions/src/core/hashing.ts";
 import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { parseJson } from "../actions/src/core/validate.ts";
@@ -28,6 +28,7 @@ import {
   type ReleaseArtifacts,
   writeRecord,
 } from "./helpers/release-build.ts";
+import { filesUnder, smallFs, unmountSmallFs } from "./helpers/small-fs.ts";
 
 const ready = hasRealPython && hasTinyLlama && STAGES.every(hasRealStage);
 const why = ready
@@ -45,6 +46,7 @@ describe.skipIf(!ready)("prepare and verify a release, real build and device art
   }, 900_000);
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
+    await unmountSmallFs();
   });
 
   async function download(): Promise<string> {
@@ -142,6 +144,23 @@ describe.skipIf(!ready)("prepare and verify a release, real build and device art
       release: { tag: "v1.0.0", repository: "octo/farm" },
       cell: { id: RELEASE_CELL },
     });
+  });
+
+  // @fault disk-full | release staging into a 512 KiB tmpfs, smaller than the .pte | infrastructure error naming the folder, the space needed and free; nothing left on the file system
+  it(`staging on a full disk is infrastructure naming the folder and the space, and leaves nothing behind${why}`, async () => {
+    const fs = await smallFs(512);
+    const err = await prepareRelease(options(await download(), path.join(fs, "staging"), only())).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InfrastructureError);
+    const bytes = (await stat(real.pte)).size;
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^no space left on device writing ${fs}: it needs \\S+ [KMG]iB, the file system has \\S+ [KMG]?i?B free`,
+      ),
+    );
+    expect(bytes).toBeGreaterThan(512 * 1024);
+    expect(await filesUnder(fs)).toEqual([]);
   });
 
   it(`a blocked release names every failing cell with why, and writes no staging folder${why}`, async () => {

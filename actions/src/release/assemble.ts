@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { renderReleaseNotes } from "../../../reports/release-notes.ts";
+import { writing } from "../core/disk.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import { sha256File, sha256Text } from "../core/hashing.ts";
 import type { Logger } from "../core/logger.ts";
@@ -199,6 +200,8 @@ export async function prepareRelease(o: PrepareOptions): Promise<PreparedRelease
     path.dirname(o.out),
     `.${path.basename(o.out)}.tmp-${randomBytes(4).toString("hex")}`,
   );
+  // What the staging folder holds: the .pte files (split or whole), and a few small files.
+  const needed = ready.reduce((n, r) => n + (r.built.manifest?.pte.bytes ?? 0), 64 * 1024);
   try {
     const entries: ReleaseCell[] = [];
     if (blocked.length === 0) {
@@ -260,6 +263,7 @@ export async function prepareRelease(o: PrepareOptions): Promise<PreparedRelease
     };
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
-    throw err;
+    // A full disk is the runner's problem: infrastructure, naming the folder and the space needed.
+    return writing(path.dirname(o.out), needed, () => Promise.reject(err));
   }
 }
