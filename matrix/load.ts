@@ -3,7 +3,7 @@
  * references between its sections and its impossible cells by checks.ts, and here the things on
  * disk (model folders, pins files). Every problem is a ConfigurationError naming file:line:col.
  */
-import { stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigurationError } from "../actions/src/core/errors.ts";
 import { KNOWN_ISSUES_FILE, REPO_ROOT } from "../actions/src/core/paths.ts";
@@ -175,9 +175,41 @@ async function exists(p: string, kind: "dir" | "file"): Promise<boolean> {
   );
 }
 
+/**
+ * What a model folder lacks of what the stages load from it: a config and weights for every kind,
+ * and for a language model a tokenizer in one of the forms transformers reads (without one, the
+ * reference stage fails inside transformers with a message about sentencepiece, not about the folder).
+ */
+export function missingModelFiles(kind: string, files: readonly string[]): string[] {
+  const has = (name: string) => files.includes(name);
+  const missing: string[] = [];
+  if (!has("config.json")) missing.push("config.json");
+  if (
+    !files.some(
+      (f) => f.endsWith(".safetensors") || f === "pytorch_model.bin" || f === "pytorch_model.bin.index.json",
+    )
+  )
+    missing.push("weights (*.safetensors or pytorch_model.bin)");
+  if (
+    kind === "decoder-lm" &&
+    !(has("tokenizer.json") || has("tokenizer.model") || (has("vocab.json") && has("merges.txt")))
+  )
+    missing.push("tokenizer (tokenizer.json, tokenizer.model, or vocab.json with merges.txt)");
+  return missing;
+}
+
 async function checkFiles(farm: Farm, where: (at: readonly PathSegment[]) => string): Promise<void> {
   for (const model of farm.models.values()) {
-    if (model.path === null || (await exists(model.path, "dir"))) continue;
+    if (model.path === null) continue;
+    if (await exists(model.path, "dir")) {
+      const missing = missingModelFiles(model.kind, await readdir(model.path));
+      if (missing.length > 0)
+        throw new ConfigurationError(
+          `${where(["models", model.name, "path"])}: model ${JSON.stringify(model.name)}: folder ${model.path} has no ${missing.join(", no ")}. ` +
+            "The stages load the folder with transformers (from_pretrained): add what is missing",
+        );
+      continue;
+    }
     throw new ConfigurationError(
       `${where(["models", model.name, "path"])}: model ${JSON.stringify(model.name)}: folder ${model.path} does not exist. ` +
         `Point models.${model.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` +

@@ -1,4 +1,5 @@
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
@@ -6,7 +7,7 @@ import { main } from "../actions/src/cli/main.ts";
 import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
 import { selectCells } from "../matrix/cells.ts";
-import { loadFarm } from "../matrix/load.ts";
+import { loadFarm, missingModelFiles } from "../matrix/load.ts";
 import { tempDir } from "./helpers/env.ts";
 
 const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
@@ -50,6 +51,31 @@ describe("pte-farm run: bad input exits 2 with what to fix", () => {
     expect(res.stderr).toMatch(
       /model "tiny-llama": folder \/nonexistent\/tiny-llama does not exist\. Point models\.tiny-llama\.path at/,
     );
+  });
+
+  it("refuses a model folder without a tokenizer (exit 2, naming the file) before any stage starts", async () => {
+    const dir = await tempDir("pte-farm-model-");
+    const model = path.join(dir, "tiny-llama");
+    await cp(path.join(REPO_ROOT, "stages", "models", "tiny-llama"), model, { recursive: true });
+    await rm(path.join(model, "tokenizer.json"));
+    const matrix = await farmWith((t) => t.replace("path: stages/models/tiny-llama", `path: ${model}`));
+    const res = await cli("run", "--matrix", matrix, "--out", path.join(dir, "out"));
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `model "tiny-llama": folder ${model} has no tokenizer (tokenizer.json, tokenizer.model, or vocab.json with merges.txt)`,
+    );
+    expect(res.stderr).toMatch(/farm\.yml:\d+:\d+: model "tiny-llama": folder /);
+    expect(existsSync(path.join(dir, "out"))).toBe(false);
+    // A folder with every file passes the same check (the shipped model's).
+    expect(
+      missingModelFiles("decoder-lm", await readdir(path.join(REPO_ROOT, "stages", "models", "tiny-llama"))),
+    ).toEqual([]);
+    expect(missingModelFiles("cnn", ["config.json"])).toEqual([
+      "weights (*.safetensors or pytorch_model.bin)",
+    ]);
+    expect(
+      missingModelFiles("decoder-lm", ["config.json", "model.safetensors", "vocab.json", "merges.txt"]),
+    ).toEqual([]);
   });
 
   it("reports an unreadable matrix file", async () => {
