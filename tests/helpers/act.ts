@@ -357,7 +357,8 @@ export async function runAct(world: ActWorld, o: ActOptions): Promise<ActRun> {
       if (line.trim() !== "") log.push(line);
       continue;
     }
-    const job = String(entry.job ?? "");
+    // act pads job names to a common width in its log lines: the name is without the padding.
+    const job = String(entry.job ?? "").trim();
     log.push(`[${job}] ${String(entry.msg ?? "")}`);
     if (typeof entry.jobResult === "string")
       jobs.push({

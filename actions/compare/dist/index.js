@@ -9053,6 +9053,12 @@ var device = closed({
     "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
   ),
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
   ),
@@ -9131,7 +9137,11 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var HEALTH_DEFAULTS = {
+  quarantine_after_infra_errors: 3,
+  max_temp_c: 80,
+  max_queue_minutes: 30
+};
 var health = closed({
   quarantine_after_infra_errors: optional(
     documented(
@@ -9143,6 +9153,12 @@ var health = closed({
     documented(
       positiveNum,
       `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  ),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
     )
   )
 });

@@ -7372,7 +7372,7 @@ var require_dist = __commonJS({
 import path28 from "node:path";
 
 // matrix/load.ts
-import { stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path2 from "node:path";
 
 // actions/src/core/errors.ts
@@ -8101,6 +8101,12 @@ var device = closed({
     "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
   ),
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
   ),
@@ -8179,7 +8185,11 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var HEALTH_DEFAULTS = {
+  quarantine_after_infra_errors: 3,
+  max_temp_c: 80,
+  max_queue_minutes: 30
+};
 var health = closed({
   quarantine_after_infra_errors: optional(
     documented(
@@ -8191,6 +8201,12 @@ var health = closed({
     documented(
       positiveNum,
       `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  ),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
     )
   )
 });
@@ -8641,6 +8657,7 @@ function resolve(file, data) {
           thermal: d.thermal,
           forkPrs: d.fork_prs,
           local: d.local ?? false,
+          maxQueueMinutes: d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
           emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
@@ -8682,7 +8699,8 @@ function resolve(file, data) {
     paths: data.paths,
     health: {
       quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
-      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c,
+      maxQueueMinutes: data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes
     }
   };
 }
@@ -8692,9 +8710,29 @@ async function exists(p, kind) {
     () => false
   );
 }
+function missingModelFiles(kind, files) {
+  const has = (name) => files.includes(name);
+  const missing = [];
+  if (!has("config.json")) missing.push("config.json");
+  if (!files.some(
+    (f) => f.endsWith(".safetensors") || f === "pytorch_model.bin" || f === "pytorch_model.bin.index.json"
+  ))
+    missing.push("weights (*.safetensors or pytorch_model.bin)");
+  if (kind === "decoder-lm" && !(has("tokenizer.json") || has("tokenizer.model") || has("vocab.json") && has("merges.txt")))
+    missing.push("tokenizer (tokenizer.json, tokenizer.model, or vocab.json with merges.txt)");
+  return missing;
+}
 async function checkFiles(farm, where) {
   for (const model2 of farm.models.values()) {
-    if (model2.path === null || await exists(model2.path, "dir")) continue;
+    if (model2.path === null) continue;
+    if (await exists(model2.path, "dir")) {
+      const missing = missingModelFiles(model2.kind, await readdir(model2.path));
+      if (missing.length > 0)
+        throw new ConfigurationError(
+          `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} has no ${missing.join(", no ")}. The stages load the folder with transformers (from_pretrained): add what is missing`
+        );
+      continue;
+    }
     throw new ConfigurationError(
       `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.training.train_tiny --out stages/models/tiny-llama" : "")
     );
@@ -8770,7 +8808,7 @@ function cancelOnSignals() {
 // actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir as readdir2 } from "node:fs/promises";
 import path3 from "node:path";
 function sha256Text(text) {
   return createHash("sha256").update(text).digest("hex");
@@ -8788,7 +8826,7 @@ function canonicalJson(value) {
   });
 }
 async function listFiles(root, keep = () => true) {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const entries = await readdir2(root, { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile()).map((e) => path3.relative(root, path3.join(e.parentPath, e.name)).split(path3.sep).join("/")).filter(keep).sort();
 }
 async function sha256Tree(root, keep) {
@@ -8890,7 +8928,7 @@ function reproduceCommand(args) {
 }
 
 // actions/src/records/host-info.ts
-import { readdir as readdir2, readFile as readFile3 } from "node:fs/promises";
+import { readdir as readdir3, readFile as readFile3 } from "node:fs/promises";
 
 // node_modules/is-plain-obj/index.js
 function isPlainObject2(value) {
@@ -16760,7 +16798,7 @@ async function readNumber(file) {
 }
 async function sampleTelemetry(label) {
   const thermal = {};
-  const zones = await readdir2("/sys/class/thermal").catch(() => []);
+  const zones = await readdir3("/sys/class/thermal").catch(() => []);
   for (const zone of zones.filter((z) => z.startsWith("thermal_zone"))) {
     const milli = await readNumber(`/sys/class/thermal/${zone}/temp`);
     if (milli === null) continue;
@@ -16768,7 +16806,7 @@ async function sampleTelemetry(label) {
     thermal[`${zone}:${type}`] = milli / 1e3;
   }
   const mhz = {};
-  const cpus = await readdir2("/sys/devices/system/cpu").catch(() => []);
+  const cpus = await readdir3("/sys/devices/system/cpu").catch(() => []);
   for (const cpu of cpus.filter((c3) => /^cpu\d+$/.test(c3))) {
     const khz = await readNumber(`/sys/devices/system/cpu/${cpu}/cpufreq/scaling_cur_freq`);
     if (khz !== null) mhz[cpu] = khz / 1e3;
@@ -16781,10 +16819,10 @@ import { open, readFile as readFile5, rm } from "node:fs/promises";
 import path14 from "node:path";
 
 // actions/src/core/process-group.ts
-import { readdir as readdir3, readFile as readFile4 } from "node:fs/promises";
+import { readdir as readdir4, readFile as readFile4 } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 async function groupMembers(pgid) {
-  const pids = await readdir3("/proc").catch(() => null);
+  const pids = await readdir4("/proc").catch(() => null);
   if (pids === null) return null;
   const states = [];
   for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
@@ -18048,7 +18086,7 @@ var manifest = obj({
 });
 
 // actions/src/pipeline/cache.ts
-import { mkdir as mkdir2, mkdtemp, readdir as readdir4, readFile as readFile8, rename, rm as rm2, stat as stat4, utimes, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir2, mkdtemp, readdir as readdir5, readFile as readFile8, rename, rm as rm2, stat as stat4, utimes, writeFile as writeFile2 } from "node:fs/promises";
 import path20 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
@@ -18218,7 +18256,7 @@ var BuildCache = class {
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
     const tmp = path20.join(this.root, "tmp");
-    const names2 = await readdir4(tmp).catch(() => []);
+    const names2 = await readdir5(tmp).catch(() => []);
     for (const name of names2) {
       const s = await stat4(path20.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
@@ -18234,7 +18272,7 @@ var BuildCache = class {
 };
 
 // actions/src/pipeline/cache-prune.ts
-import { readdir as readdir5, rename as rename2, rm as rm3, stat as stat5 } from "node:fs/promises";
+import { readdir as readdir6, rename as rename2, rm as rm3, stat as stat5 } from "node:fs/promises";
 import path22 from "node:path";
 
 // actions/src/core/disk.ts
@@ -18297,7 +18335,7 @@ function sizeFromEnv(name, fallback, env = process.env) {
 }
 async function treeBytes(dir) {
   let total = 0;
-  for (const e of await readdir5(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+  for (const e of await readdir6(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
     if (e.isFile()) total += (await stat5(path22.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
   }
   return total;
@@ -18305,9 +18343,9 @@ async function treeBytes(dir) {
 async function pruneCache(root, budget, keepSince) {
   const entries = [];
   const base = path22.join(root, "entries");
-  for (const kind of await readdir5(base).catch(() => [])) {
-    for (const shard of await readdir5(path22.join(base, kind)).catch(() => [])) {
-      for (const key of await readdir5(path22.join(base, kind, shard)).catch(() => [])) {
+  for (const kind of await readdir6(base).catch(() => [])) {
+    for (const shard of await readdir6(path22.join(base, kind)).catch(() => [])) {
+      for (const key of await readdir6(path22.join(base, kind, shard)).catch(() => [])) {
         if (key.includes(".evicted-")) continue;
         const dir = path22.join(base, kind, shard, key);
         const s = await stat5(dir).catch(() => null);
@@ -18337,7 +18375,7 @@ function pruneSummary(r, budget) {
 }
 
 // actions/src/pipeline/step-notes.ts
-import { mkdir as mkdir3, readdir as readdir6, readFile as readFile9, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir3, readdir as readdir7, readFile as readFile9, writeFile as writeFile3 } from "node:fs/promises";
 import path23 from "node:path";
 
 // actions/src/schemas/run-record.ts
@@ -19488,7 +19526,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile: copyFile2, lstat, mkdir: mkdir6, open: open4, readdir: readdir7, rename: rename4, rm: rm5, rmdir, stat: stat7, symlink: symlink2, unlink } = fs3.promises;
+var { chmod, copyFile: copyFile2, lstat, mkdir: mkdir6, open: open4, readdir: readdir8, rename: rename4, rm: rm5, rmdir, stat: stat7, symlink: symlink2, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 

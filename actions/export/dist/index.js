@@ -15352,7 +15352,7 @@ function names(cell3) {
 }
 
 // matrix/load.ts
-import { stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path13 from "node:path";
 
 // actions/src/core/requirements.ts
@@ -16020,6 +16020,12 @@ var device = closed({
     "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
   ),
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
   ),
@@ -16098,7 +16104,11 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var HEALTH_DEFAULTS = {
+  quarantine_after_infra_errors: 3,
+  max_temp_c: 80,
+  max_queue_minutes: 30
+};
 var health = closed({
   quarantine_after_infra_errors: optional(
     documented(
@@ -16110,6 +16120,12 @@ var health = closed({
     documented(
       positiveNum,
       `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  ),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
     )
   )
 });
@@ -16560,6 +16576,7 @@ function resolve(file, data) {
           thermal: d.thermal,
           forkPrs: d.fork_prs,
           local: d.local ?? false,
+          maxQueueMinutes: d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
           emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
@@ -16601,7 +16618,8 @@ function resolve(file, data) {
     paths: data.paths,
     health: {
       quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
-      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c,
+      maxQueueMinutes: data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes
     }
   };
 }
@@ -16611,9 +16629,29 @@ async function exists(p, kind) {
     () => false
   );
 }
+function missingModelFiles(kind, files) {
+  const has = (name) => files.includes(name);
+  const missing = [];
+  if (!has("config.json")) missing.push("config.json");
+  if (!files.some(
+    (f) => f.endsWith(".safetensors") || f === "pytorch_model.bin" || f === "pytorch_model.bin.index.json"
+  ))
+    missing.push("weights (*.safetensors or pytorch_model.bin)");
+  if (kind === "decoder-lm" && !(has("tokenizer.json") || has("tokenizer.model") || has("vocab.json") && has("merges.txt")))
+    missing.push("tokenizer (tokenizer.json, tokenizer.model, or vocab.json with merges.txt)");
+  return missing;
+}
 async function checkFiles(farm, where) {
   for (const model2 of farm.models.values()) {
-    if (model2.path === null || await exists(model2.path, "dir")) continue;
+    if (model2.path === null) continue;
+    if (await exists(model2.path, "dir")) {
+      const missing = missingModelFiles(model2.kind, await readdir(model2.path));
+      if (missing.length > 0)
+        throw new ConfigurationError(
+          `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} has no ${missing.join(", no ")}. The stages load the folder with transformers (from_pretrained): add what is missing`
+        );
+      continue;
+    }
     throw new ConfigurationError(
       `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.training.train_tiny --out stages/models/tiny-llama" : "")
     );
@@ -16647,7 +16685,7 @@ import { existsSync as existsSync5 } from "node:fs";
 // actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir as readdir2 } from "node:fs/promises";
 import path14 from "node:path";
 function sha256Text(text) {
   return createHash("sha256").update(text).digest("hex");
@@ -16665,7 +16703,7 @@ function canonicalJson(value) {
   });
 }
 async function listFiles(root, keep = () => true) {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const entries = await readdir2(root, { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile()).map((e) => path14.relative(root, path14.join(e.parentPath, e.name)).split(path14.sep).join("/")).filter(keep).sort();
 }
 async function sha256Tree(root, keep) {
@@ -16702,7 +16740,7 @@ var manifest = obj({
 });
 
 // actions/src/pipeline/cache.ts
-import { mkdir, mkdtemp, readdir as readdir2, readFile as readFile3, rename, rm, stat as stat2, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir as readdir3, readFile as readFile3, rename, rm, stat as stat2, utimes, writeFile } from "node:fs/promises";
 import path15 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
@@ -16872,7 +16910,7 @@ var BuildCache = class {
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
     const tmp = path15.join(this.root, "tmp");
-    const names3 = await readdir2(tmp).catch(() => []);
+    const names3 = await readdir3(tmp).catch(() => []);
     for (const name of names3) {
       const s = await stat2(path15.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
@@ -16888,7 +16926,7 @@ var BuildCache = class {
 };
 
 // actions/src/pipeline/cache-prune.ts
-import { readdir as readdir3, rename as rename2, rm as rm2, stat as stat3 } from "node:fs/promises";
+import { readdir as readdir4, rename as rename2, rm as rm2, stat as stat3 } from "node:fs/promises";
 import path17 from "node:path";
 
 // actions/src/core/disk.ts
@@ -16951,7 +16989,7 @@ function sizeFromEnv(name, fallback, env = process.env) {
 }
 async function treeBytes(dir) {
   let total = 0;
-  for (const e of await readdir3(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+  for (const e of await readdir4(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
     if (e.isFile()) total += (await stat3(path17.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
   }
   return total;
@@ -16959,9 +16997,9 @@ async function treeBytes(dir) {
 async function pruneCache(root, budget, keepSince) {
   const entries = [];
   const base = path17.join(root, "entries");
-  for (const kind of await readdir3(base).catch(() => [])) {
-    for (const shard of await readdir3(path17.join(base, kind)).catch(() => [])) {
-      for (const key of await readdir3(path17.join(base, kind, shard)).catch(() => [])) {
+  for (const kind of await readdir4(base).catch(() => [])) {
+    for (const shard of await readdir4(path17.join(base, kind)).catch(() => [])) {
+      for (const key of await readdir4(path17.join(base, kind, shard)).catch(() => [])) {
         if (key.includes(".evicted-")) continue;
         const dir = path17.join(base, kind, shard, key);
         const s = await stat3(dir).catch(() => null);
@@ -17021,7 +17059,7 @@ function runnableCell(cell3, env = process.env) {
 }
 
 // actions/src/pipeline/step-notes.ts
-import { mkdir as mkdir2, readdir as readdir4, readFile as readFile4, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir2, readdir as readdir5, readFile as readFile4, writeFile as writeFile2 } from "node:fs/promises";
 import path19 from "node:path";
 
 // actions/src/schemas/run-record.ts
@@ -17256,10 +17294,10 @@ function cancelOnSignals() {
 }
 
 // actions/src/core/process-group.ts
-import { readdir as readdir5, readFile as readFile5 } from "node:fs/promises";
+import { readdir as readdir6, readFile as readFile5 } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 async function groupMembers(pgid) {
-  const pids = await readdir5("/proc").catch(() => null);
+  const pids = await readdir6("/proc").catch(() => null);
   if (pids === null) return null;
   const states = [];
   for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
@@ -18265,7 +18303,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir6, rename: rename4, rm: rm4, rmdir, stat: stat5, symlink: symlink2, unlink } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir5, open: open2, readdir: readdir7, rename: rename4, rm: rm4, rmdir, stat: stat5, symlink: symlink2, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 

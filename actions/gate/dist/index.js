@@ -7369,12 +7369,11 @@ var require_dist = __commonJS({
 });
 
 // actions/src/action-runs/gate.ts
-import { randomBytes } from "node:crypto";
 import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
 import path16 from "node:path";
 
 // matrix/load.ts
-import { stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path2 from "node:path";
 
 // actions/src/core/errors.ts
@@ -8096,6 +8095,12 @@ var device = closed({
     "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
   ),
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
   ),
@@ -8174,7 +8179,11 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var HEALTH_DEFAULTS = {
+  quarantine_after_infra_errors: 3,
+  max_temp_c: 80,
+  max_queue_minutes: 30
+};
 var health = closed({
   quarantine_after_infra_errors: optional(
     documented(
@@ -8186,6 +8195,12 @@ var health = closed({
     documented(
       positiveNum,
       `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  ),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
     )
   )
 });
@@ -8609,6 +8624,7 @@ function resolve(file, data) {
           thermal: d.thermal,
           forkPrs: d.fork_prs,
           local: d.local ?? false,
+          maxQueueMinutes: d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
           emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
@@ -8650,7 +8666,8 @@ function resolve(file, data) {
     paths: data.paths,
     health: {
       quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
-      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c,
+      maxQueueMinutes: data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes
     }
   };
 }
@@ -8660,9 +8677,29 @@ async function exists(p, kind) {
     () => false
   );
 }
+function missingModelFiles(kind, files) {
+  const has = (name) => files.includes(name);
+  const missing = [];
+  if (!has("config.json")) missing.push("config.json");
+  if (!files.some(
+    (f) => f.endsWith(".safetensors") || f === "pytorch_model.bin" || f === "pytorch_model.bin.index.json"
+  ))
+    missing.push("weights (*.safetensors or pytorch_model.bin)");
+  if (kind === "decoder-lm" && !(has("tokenizer.json") || has("tokenizer.model") || has("vocab.json") && has("merges.txt")))
+    missing.push("tokenizer (tokenizer.json, tokenizer.model, or vocab.json with merges.txt)");
+  return missing;
+}
 async function checkFiles(farm, where) {
   for (const model2 of farm.models.values()) {
-    if (model2.path === null || await exists(model2.path, "dir")) continue;
+    if (model2.path === null) continue;
+    if (await exists(model2.path, "dir")) {
+      const missing = missingModelFiles(model2.kind, await readdir(model2.path));
+      if (missing.length > 0)
+        throw new ConfigurationError(
+          `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} has no ${missing.join(", no ")}. The stages load the folder with transformers (from_pretrained): add what is missing`
+        );
+      continue;
+    }
     throw new ConfigurationError(
       `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.training.train_tiny --out stages/models/tiny-llama" : "")
     );
@@ -9246,7 +9283,7 @@ var manifest = obj({
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
 
 // actions/src/records/host-info.ts
-import { readdir, readFile as readFile3 } from "node:fs/promises";
+import { readdir as readdir2, readFile as readFile3 } from "node:fs/promises";
 import os from "node:os";
 
 // node_modules/is-plain-obj/index.js
@@ -17126,7 +17163,7 @@ var UNITS = {
 };
 
 // actions/src/pipeline/step-notes.ts
-import { mkdir, readdir as readdir2, readFile as readFile4, writeFile } from "node:fs/promises";
+import { mkdir, readdir as readdir3, readFile as readFile4, writeFile } from "node:fs/promises";
 import path13 from "node:path";
 var stepNote = obj({
   schema: literal("pte-farm/step@1"),
@@ -17148,7 +17185,7 @@ function stepsDir(outDir2) {
 }
 async function readStepNotes(outDir2) {
   const dir = stepsDir(outDir2);
-  const names2 = await readdir2(dir).catch(() => []);
+  const names2 = await readdir3(dir).catch(() => []);
   const notes = [];
   for (const name of names2.filter((n2) => n2.endsWith(".json"))) {
     const file = path13.join(dir, name);
@@ -17244,6 +17281,13 @@ async function readManifest(file) {
 // actions/src/pipeline/cell.ts
 function cellDir(outDir2, cell3) {
   return path14.join(outDir2, "cells", ...cell3.id.split("/"));
+}
+
+// actions/src/records/session.ts
+import { randomBytes } from "node:crypto";
+function defaultSession(env) {
+  if (env.GITHUB_RUN_ID) return `gh-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? "1"}`;
+  return `local-${(/* @__PURE__ */ new Date()).toISOString().replace(/\.\d+Z$/, "Z").replaceAll(":", "-")}-${randomBytes(3).toString("hex")}`;
 }
 
 // actions/src/action-runs/io.ts
@@ -17641,7 +17685,7 @@ import os4 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir2, open, readdir: readdir3, rename, rm, rmdir, stat: stat2, symlink, unlink } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir2, open, readdir: readdir4, rename, rm, rmdir, stat: stat2, symlink, unlink } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 
@@ -18158,10 +18202,6 @@ function defineAction(action, body) {
 }
 
 // actions/src/action-runs/gate.ts
-function defaultSession(env) {
-  if (env.GITHUB_RUN_ID) return `gh-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? "1"}`;
-  return `local-${(/* @__PURE__ */ new Date()).toISOString().replace(/\.\d+Z$/, "Z").replaceAll(":", "-")}-${randomBytes(3).toString("hex")}`;
-}
 var run = defineAction("gate", async (io) => {
   const startedAt = (/* @__PURE__ */ new Date()).toISOString();
   const farm = await loadFarm(io.path("matrix"));

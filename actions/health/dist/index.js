@@ -12680,7 +12680,7 @@ var require_lib2 = __commonJS({
 });
 
 // matrix/load.ts
-import { stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path2 from "node:path";
 
 // actions/src/core/errors.ts
@@ -13329,6 +13329,12 @@ var device = closed({
     "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
   ),
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
   ),
@@ -13407,7 +13413,11 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var HEALTH_DEFAULTS = {
+  quarantine_after_infra_errors: 3,
+  max_temp_c: 80,
+  max_queue_minutes: 30
+};
 var health = closed({
   quarantine_after_infra_errors: optional(
     documented(
@@ -13419,6 +13429,12 @@ var health = closed({
     documented(
       positiveNum,
       `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  ),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
     )
   )
 });
@@ -13842,6 +13858,7 @@ function resolve(file, data) {
           thermal: d.thermal,
           forkPrs: d.fork_prs,
           local: d.local ?? false,
+          maxQueueMinutes: d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
           emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
@@ -13883,7 +13900,8 @@ function resolve(file, data) {
     paths: data.paths,
     health: {
       quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
-      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c,
+      maxQueueMinutes: data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes
     }
   };
 }
@@ -13893,9 +13911,29 @@ async function exists(p, kind) {
     () => false
   );
 }
+function missingModelFiles(kind, files) {
+  const has = (name) => files.includes(name);
+  const missing = [];
+  if (!has("config.json")) missing.push("config.json");
+  if (!files.some(
+    (f) => f.endsWith(".safetensors") || f === "pytorch_model.bin" || f === "pytorch_model.bin.index.json"
+  ))
+    missing.push("weights (*.safetensors or pytorch_model.bin)");
+  if (kind === "decoder-lm" && !(has("tokenizer.json") || has("tokenizer.model") || has("vocab.json") && has("merges.txt")))
+    missing.push("tokenizer (tokenizer.json, tokenizer.model, or vocab.json with merges.txt)");
+  return missing;
+}
 async function checkFiles(farm, where) {
   for (const model2 of farm.models.values()) {
-    if (model2.path === null || await exists(model2.path, "dir")) continue;
+    if (model2.path === null) continue;
+    if (await exists(model2.path, "dir")) {
+      const missing = missingModelFiles(model2.kind, await readdir(model2.path));
+      if (missing.length > 0)
+        throw new ConfigurationError(
+          `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} has no ${missing.join(", no ")}. The stages load the folder with transformers (from_pretrained): add what is missing`
+        );
+      continue;
+    }
     throw new ConfigurationError(
       `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.training.train_tiny --out stages/models/tiny-llama" : "")
     );
@@ -21959,7 +21997,7 @@ var runRecord = obj({
 // actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir as readdir2 } from "node:fs/promises";
 import path13 from "node:path";
 function sha256Text(text) {
   return createHash("sha256").update(text).digest("hex");
@@ -21977,7 +22015,7 @@ function canonicalJson(value) {
   });
 }
 async function listFiles(root, keep = () => true) {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const entries = await readdir2(root, { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile()).map((e) => path13.relative(root, path13.join(e.parentPath, e.name)).split(path13.sep).join("/")).filter(keep).sort();
 }
 async function sha256Tree(root, keep) {
@@ -22355,7 +22393,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir, readdir as readdir2, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
+import { link, mkdir, readdir as readdir3, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path16 from "node:path";
 
 // actions/src/core/disk.ts
@@ -22442,7 +22480,7 @@ var LocalFolderStore = class {
   /** Layout files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel) {
     const base = path16.join(this.root, ...rel.split("/").filter((p) => p !== ""));
-    const entries = await readdir2(base, { recursive: true }).catch((err) => {
+    const entries = await readdir3(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
@@ -22857,12 +22895,12 @@ function openStore(spec, env = process.env) {
 // actions/src/toolchain/envs.ts
 import { randomBytes as randomBytes3 } from "node:crypto";
 import { existsSync as existsSync4 } from "node:fs";
-import { mkdir as mkdir3, readdir as readdir4, readFile as readFile4, rename as rename2, rm as rm4, stat as stat3, utimes, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir3, readdir as readdir5, readFile as readFile4, rename as rename2, rm as rm4, stat as stat3, utimes, writeFile as writeFile3 } from "node:fs/promises";
 import { homedir } from "node:os";
 import path19 from "node:path";
 
 // actions/src/pipeline/cache-prune.ts
-import { readdir as readdir3, rename, rm as rm3, stat as stat2 } from "node:fs/promises";
+import { readdir as readdir4, rename, rm as rm3, stat as stat2 } from "node:fs/promises";
 import path17 from "node:path";
 var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
 var UNITS = {
@@ -22879,7 +22917,7 @@ var UNITS = {
 };
 async function treeBytes(dir) {
   let total = 0;
-  for (const e of await readdir3(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+  for (const e of await readdir4(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
     if (e.isFile()) total += (await stat2(path17.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
   }
   return total;
@@ -23325,7 +23363,7 @@ import os4 from "node:os";
 import path23 from "node:path";
 
 // actions/src/pipeline/cache.ts
-import { mkdir as mkdir4, mkdtemp as mkdtemp2, readdir as readdir5, readFile as readFile7, rename as rename3, rm as rm5, stat as stat4, utimes as utimes2, writeFile as writeFile4 } from "node:fs/promises";
+import { mkdir as mkdir4, mkdtemp as mkdtemp2, readdir as readdir6, readFile as readFile7, rename as rename3, rm as rm5, stat as stat4, utimes as utimes2, writeFile as writeFile4 } from "node:fs/promises";
 import path22 from "node:path";
 var PROBE = `import importlib.metadata as m; print('\\n'.join(sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())))`;
 async function fingerprintToolchain(args) {
@@ -23440,7 +23478,7 @@ var BuildCache = class {
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
     const tmp = path22.join(this.root, "tmp");
-    const names2 = await readdir5(tmp).catch(() => []);
+    const names2 = await readdir6(tmp).catch(() => []);
     for (const name of names2) {
       const s = await stat4(path22.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
@@ -24162,7 +24200,7 @@ import os7 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir6, open, readdir: readdir6, rename: rename4, rm: rm7, rmdir, stat: stat5, symlink, unlink: unlink2 } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir6, open, readdir: readdir7, rename: rename4, rm: rm7, rmdir, stat: stat5, symlink, unlink: unlink2 } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 

@@ -12999,6 +12999,12 @@ var device = closed({
     "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
   ),
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
   ),
@@ -13077,7 +13083,11 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var HEALTH_DEFAULTS = {
+  quarantine_after_infra_errors: 3,
+  max_temp_c: 80,
+  max_queue_minutes: 30
+};
 var health = closed({
   quarantine_after_infra_errors: optional(
     documented(
@@ -13089,6 +13099,12 @@ var health = closed({
     documented(
       positiveNum,
       `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  ),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
     )
   )
 });
@@ -13200,7 +13216,7 @@ var InfrastructureError = class extends Error {
 import { readFile as readFile4 } from "node:fs/promises";
 
 // matrix/load.ts
-import { stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path2 from "node:path";
 
 // actions/src/core/paths.ts
@@ -13896,6 +13912,7 @@ function resolve(file, data) {
           thermal: d.thermal,
           forkPrs: d.fork_prs,
           local: d.local ?? false,
+          maxQueueMinutes: d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
           emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
@@ -13937,7 +13954,8 @@ function resolve(file, data) {
     paths: data.paths,
     health: {
       quarantineAfter: data.health?.quarantine_after_infra_errors ?? HEALTH_DEFAULTS.quarantine_after_infra_errors,
-      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c
+      maxTempC: data.health?.max_temp_c ?? HEALTH_DEFAULTS.max_temp_c,
+      maxQueueMinutes: data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes
     }
   };
 }
@@ -13947,9 +13965,29 @@ async function exists(p, kind) {
     () => false
   );
 }
+function missingModelFiles(kind, files) {
+  const has = (name) => files.includes(name);
+  const missing = [];
+  if (!has("config.json")) missing.push("config.json");
+  if (!files.some(
+    (f) => f.endsWith(".safetensors") || f === "pytorch_model.bin" || f === "pytorch_model.bin.index.json"
+  ))
+    missing.push("weights (*.safetensors or pytorch_model.bin)");
+  if (kind === "decoder-lm" && !(has("tokenizer.json") || has("tokenizer.model") || has("vocab.json") && has("merges.txt")))
+    missing.push("tokenizer (tokenizer.json, tokenizer.model, or vocab.json with merges.txt)");
+  return missing;
+}
 async function checkFiles(farm, where) {
   for (const model2 of farm.models.values()) {
-    if (model2.path === null || await exists(model2.path, "dir")) continue;
+    if (model2.path === null) continue;
+    if (await exists(model2.path, "dir")) {
+      const missing = missingModelFiles(model2.kind, await readdir(model2.path));
+      if (missing.length > 0)
+        throw new ConfigurationError(
+          `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} has no ${missing.join(", no ")}. The stages load the folder with transformers (from_pretrained): add what is missing`
+        );
+      continue;
+    }
     throw new ConfigurationError(
       `${where(["models", model2.name, "path"])}: model ${JSON.stringify(model2.name)}: folder ${model2.path} does not exist. Point models.${model2.name}.path at a Hugging Face model folder (config.json, tokenizer, weights)` + (model2.name === "tiny-llama" ? ", or train the shipped model: python -m pte_stages.training.train_tiny --out stages/models/tiny-llama" : "")
     );
@@ -22621,7 +22659,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir, readdir, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
+import { link, mkdir, readdir as readdir2, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path16 from "node:path";
 
 // actions/src/core/disk.ts
@@ -22708,7 +22746,7 @@ var LocalFolderStore = class {
   /** Layout files under `rel` (store-relative, `/`-separated), except temp files. */
   async files(rel2) {
     const base = path16.join(this.root, ...rel2.split("/").filter((p) => p !== ""));
-    const entries = await readdir(base, { recursive: true }).catch((err) => {
+    const entries = await readdir2(base, { recursive: true }).catch((err) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
@@ -23632,7 +23670,7 @@ import os5 from "os";
 
 // node_modules/@actions/io/lib/io-util.js
 import * as fs3 from "fs";
-var { chmod, copyFile, lstat, mkdir: mkdir2, open, readdir: readdir2, rename, rm: rm3, rmdir, stat: stat2, symlink, unlink: unlink2 } = fs3.promises;
+var { chmod, copyFile, lstat, mkdir: mkdir2, open, readdir: readdir3, rename, rm: rm3, rmdir, stat: stat2, symlink, unlink: unlink2 } = fs3.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs3.constants.O_RDONLY;
 

@@ -1434,17 +1434,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path10) {
-      const ctrl = callVisitor(key, node, visitor, path10);
+    function visit_(key, node, visitor, path11) {
+      const ctrl = callVisitor(key, node, visitor, path11);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path10, ctrl);
-        return visit_(key, ctrl, visitor, path10);
+        replaceNode(key, path11, ctrl);
+        return visit_(key, ctrl, visitor, path11);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path10 = Object.freeze(path10.concat(node));
+          path11 = Object.freeze(path11.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci2 = visit_(i, node.items[i], visitor, path10);
+            const ci2 = visit_(i, node.items[i], visitor, path11);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -1455,13 +1455,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path10 = Object.freeze(path10.concat(node));
-          const ck = visit_("key", node.key, visitor, path10);
+          path11 = Object.freeze(path11.concat(node));
+          const ck = visit_("key", node.key, visitor, path11);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path10);
+          const cv = visit_("value", node.value, visitor, path11);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1482,17 +1482,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path10) {
-      const ctrl = await callVisitor(key, node, visitor, path10);
+    async function visitAsync_(key, node, visitor, path11) {
+      const ctrl = await callVisitor(key, node, visitor, path11);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path10, ctrl);
-        return visitAsync_(key, ctrl, visitor, path10);
+        replaceNode(key, path11, ctrl);
+        return visitAsync_(key, ctrl, visitor, path11);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path10 = Object.freeze(path10.concat(node));
+          path11 = Object.freeze(path11.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci2 = await visitAsync_(i, node.items[i], visitor, path10);
+            const ci2 = await visitAsync_(i, node.items[i], visitor, path11);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -1503,13 +1503,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path10 = Object.freeze(path10.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path10);
+          path11 = Object.freeze(path11.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path11);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path10);
+          const cv = await visitAsync_("value", node.value, visitor, path11);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -1536,23 +1536,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path10) {
+    function callVisitor(key, node, visitor, path11) {
       if (typeof visitor === "function")
-        return visitor(key, node, path10);
+        return visitor(key, node, path11);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path10);
+        return visitor.Map?.(key, node, path11);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path10);
+        return visitor.Seq?.(key, node, path11);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path10);
+        return visitor.Pair?.(key, node, path11);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path10);
+        return visitor.Scalar?.(key, node, path11);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path10);
+        return visitor.Alias?.(key, node, path11);
       return void 0;
     }
-    function replaceNode(key, path10, node) {
-      const parent = path10[path10.length - 1];
+    function replaceNode(key, path11, node) {
+      const parent = path11[path11.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -2164,10 +2164,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path10, value) {
+    function collectionFromPath(schema, path11, value) {
       let v = value;
-      for (let i = path10.length - 1; i >= 0; --i) {
-        const k = path10[i];
+      for (let i = path11.length - 1; i >= 0; --i) {
+        const k = path11[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -2186,7 +2186,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path10) => path10 == null || typeof path10 === "object" && !!path10[Symbol.iterator]().next().done;
+    var isEmptyPath = (path11) => path11 == null || typeof path11 === "object" && !!path11[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -2216,11 +2216,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path10, value) {
-        if (isEmptyPath(path10))
+      addIn(path11, value) {
+        if (isEmptyPath(path11))
           this.add(value);
         else {
-          const [key, ...rest] = path10;
+          const [key, ...rest] = path11;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -2234,8 +2234,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path10) {
-        const [key, ...rest] = path10;
+      deleteIn(path11) {
+        const [key, ...rest] = path11;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -2249,8 +2249,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path10, keepScalar) {
-        const [key, ...rest] = path10;
+      getIn(path11, keepScalar) {
+        const [key, ...rest] = path11;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -2268,8 +2268,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path10) {
-        const [key, ...rest] = path10;
+      hasIn(path11) {
+        const [key, ...rest] = path11;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -2279,8 +2279,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path10, value) {
-        const [key, ...rest] = path10;
+      setIn(path11, value) {
+        const [key, ...rest] = path11;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -4795,9 +4795,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path10, value) {
+      addIn(path11, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path10, value);
+          this.contents.addIn(path11, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -4872,14 +4872,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path10) {
-        if (Collection2.isEmptyPath(path10)) {
+      deleteIn(path11) {
+        if (Collection2.isEmptyPath(path11)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path10) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path11) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -4894,10 +4894,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path10, keepScalar) {
-        if (Collection2.isEmptyPath(path10))
+      getIn(path11, keepScalar) {
+        if (Collection2.isEmptyPath(path11))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path10, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path11, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -4908,10 +4908,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path10) {
-        if (Collection2.isEmptyPath(path10))
+      hasIn(path11) {
+        if (Collection2.isEmptyPath(path11))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path10) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path11) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -4928,13 +4928,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path10, value) {
-        if (Collection2.isEmptyPath(path10)) {
+      setIn(path11, value) {
+        if (Collection2.isEmptyPath(path11)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path10), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path11), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path10, value);
+          this.contents.setIn(path11, value);
         }
       }
       /**
@@ -6895,9 +6895,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path10) => {
+    visit.itemAtPath = (cst, path11) => {
       let item = cst;
-      for (const [field, index] of path10) {
+      for (const [field, index] of path11) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -6906,23 +6906,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path10) => {
-      const parent = visit.itemAtPath(cst, path10.slice(0, -1));
-      const field = path10[path10.length - 1][0];
+    visit.parentCollection = (cst, path11) => {
+      const parent = visit.itemAtPath(cst, path11.slice(0, -1));
+      const field = path11[path11.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path10, item, visitor) {
-      let ctrl = visitor(item, path10);
+    function _visit(path11, item, visitor) {
+      let ctrl = visitor(item, path11);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci2 = _visit(Object.freeze(path10.concat([[field, i]])), token.items[i], visitor);
+            const ci2 = _visit(Object.freeze(path11.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -6933,10 +6933,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path10);
+            ctrl = ctrl(item, path11);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path10) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path11) : ctrl;
     }
     exports.visit = visit;
   }
@@ -8689,7 +8689,7 @@ var require_dist = __commonJS({
 
 // actions/src/action-runs/release.ts
 import { readFile as readFile2, writeFile as writeFile4 } from "node:fs/promises";
-import path9 from "node:path";
+import path10 from "node:path";
 
 // actions/src/core/errors.ts
 var EXIT = {
@@ -8739,7 +8739,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path10) => inner(v, path10);
+  const check = (v, path11) => inner(v, path11);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -8748,19 +8748,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path10, detail, onKey = false) {
-    const where = formatPath(path10);
+  constructor(source, path11, detail, onKey = false) {
+    const where = formatPath(path11);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path10;
+    this.path = path11;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path10) {
+function formatPath(path11) {
   let out = "";
-  for (const seg of path10) {
+  for (const seg of path11) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -8775,52 +8775,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path10, expected, value) {
-  throw new ValidationError("", path10, `expected ${expected}, got ${describe(value)}`);
+function fail(path11, expected, value) {
+  throw new ValidationError("", path11, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path10) => typeof v === "string" ? v : fail(path10, "a string", v),
+  (v, path11) => typeof v === "string" ? v : fail(path11, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path10) => typeof v === "string" && v !== "" ? v : fail(path10, "a non-empty string", v),
+  (v, path11) => typeof v === "string" && v !== "" ? v : fail(path11, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path10) => typeof v === "number" && Number.isFinite(v) ? v : fail(path10, "a number", v),
+  (v, path11) => typeof v === "number" && Number.isFinite(v) ? v : fail(path11, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path10) => typeof v === "number" && Number.isInteger(v) ? v : fail(path10, "an integer", v),
+  (v, path11) => typeof v === "number" && Number.isInteger(v) ? v : fail(path11, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path10) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path10, "a non-negative integer", v),
+  (v, path11) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path11, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path10) => typeof v === "boolean" ? v : fail(path10, "a boolean", v),
+  (v, path11) => typeof v === "boolean" ? v : fail(path11, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a) => JSON.stringify(a)).join(" | ");
-  const check = (v, path10) => allowed.includes(v) ? v : fail(path10, `one of ${shown}`, v);
+  const check = (v, path11) => allowed.includes(v) ? v : fail(path11, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path10) => {
-    if (!Array.isArray(v)) fail(path10, "an array", v);
-    return v.map((el, i) => item(el, [...path10, i]));
+  const check = (v, path11) => {
+    if (!Array.isArray(v)) fail(path11, "an array", v);
+    return v.map((el, i) => item(el, [...path11, i]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path10) => v === null ? null : inner(v, path10);
+  const check = (v, path11) => v === null ? null : inner(v, path11);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path10) => v === void 0 ? void 0 : inner(v, path10);
+  const check = (v, path11) => v === void 0 ? void 0 : inner(v, path11);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -8828,10 +8828,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path10) => {
-    if (!isPlainObject(v)) fail(path10, "an object", v);
+  const check = (v, path11) => {
+    if (!isPlainObject(v)) fail(path11, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path10, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path11, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -8851,11 +8851,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path10) => {
-    if (!isPlainObject(v)) fail(path10, "an object", v);
+  const check = (v, path11) => {
+    if (!isPlainObject(v)) fail(path11, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path10, key]);
+      const value = check2(v[key], [...path11, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -8865,31 +8865,31 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path10) => {
+  const check = (v, path11) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path10, bad],
+          [...path11, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path10);
+    return known(v, path11);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path10) => {
-    if (!isPlainObject(v)) fail(path10, "an object", v);
+  const check = (v, path11) => {
+    if (!isPlainObject(v)) fail(path11, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path10, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path11, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path10);
+    return variant(v, path11);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
@@ -8897,17 +8897,17 @@ function tagged(key, variants) {
 }
 function open(shape) {
   const known = obj(shape);
-  const check = (v, path10) => {
-    const checked = known(v, path10);
+  const check = (v, path11) => {
+    const checked = known(v, path11);
     return { ...v, ...checked };
   };
   return withJsonSchema(check, () => objectSchema(shape, true));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path10) => {
-    const value = inner(v, path10);
+  const check = (v, path11) => {
+    const value = inner(v, path11);
     const problem2 = rule(value);
-    if (problem2 !== null) throw new ValidationError("", [...path10, ...problem2.path], problem2.message);
+    if (problem2 !== null) throw new ValidationError("", [...path11, ...problem2.path], problem2.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -9115,7 +9115,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path10) => path10.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
+    (path11) => path11.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -10707,17 +10707,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path10 = requestOptions.url.replace(options.baseUrl, "");
+    const path11 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path10} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path11} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path10} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path11} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -13818,7 +13818,7 @@ function sleep2(ms) {
 // actions/src/release/assemble.ts
 import { randomBytes } from "node:crypto";
 import { mkdir as mkdir2, rename as rename2, rm as rm2, stat as stat3, writeFile } from "node:fs/promises";
-import path4 from "node:path";
+import path5 from "node:path";
 
 // reports/escape.ts
 var ZWSP = "&#8203;";
@@ -14055,6 +14055,42 @@ ${m.cells.length - shown2} more cell${m.cells.length - shown2 === 1 ? "" : "s"} 
     body = render(shown, toolchainShown);
   }
   return body;
+}
+
+// actions/src/core/disk.ts
+import { existsSync } from "node:fs";
+import { statfs } from "node:fs/promises";
+import path from "node:path";
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+function existingAncestor(p) {
+  let dir = path.resolve(p);
+  while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+async function freeBytes(p) {
+  const s = await statfs(existingAncestor(p)).catch(() => null);
+  return s === null ? null : s.bavail * s.bsize;
+}
+async function writing(where, needed, write) {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isNoSpace(err)) throw err;
+    const free = await freeBytes(where);
+    throw new InfrastructureError(
+      `no space left on device writing ${where}: it needs ${human(needed)}, the file system has ${free === null ? "an unknown amount" : human(free)} free; free space there (an old cache or run folder) and run again`,
+      { cause: err }
+    );
+  }
 }
 
 // actions/src/gate/policy.ts
@@ -14509,7 +14545,7 @@ var releaseManifest = refine(
 // actions/src/release/artifacts.ts
 import { constants } from "node:fs";
 import { lstat, open as open2, readdir } from "node:fs/promises";
-import path2 from "node:path";
+import path3 from "node:path";
 
 // actions/src/publish/hostile-files.ts
 var ARTIFACT_LIMITS = {
@@ -14534,14 +14570,14 @@ function parseHostileJson(text) {
 }
 
 // actions/src/core/paths.ts
-import { existsSync } from "node:fs";
-import path from "node:path";
+import { existsSync as existsSync2 } from "node:fs";
+import path2 from "node:path";
 function findRepoRoot(from) {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, "stages", "pte_stages")) && existsSync(path.join(dir, "package.json"))) {
+  for (let dir = from; ; dir = path2.dirname(dir)) {
+    if (existsSync2(path2.join(dir, "stages", "pte_stages")) && existsSync2(path2.join(dir, "package.json"))) {
       return dir;
     }
-    if (path.dirname(dir) === dir) {
+    if (path2.dirname(dir) === dir) {
       throw new Error(
         `bug: no pte-farm checkout (stages/pte_stages beside package.json) at or above ${from}`
       );
@@ -14549,9 +14585,9 @@ function findRepoRoot(from) {
   }
 }
 var REPO_ROOT = findRepoRoot(import.meta.dirname);
-var STAGES_DIR = path.join(REPO_ROOT, "stages");
-var DEFAULT_MATRIX = path.join(REPO_ROOT, "matrix", "farm.yml");
-var KNOWN_ISSUES_FILE = path.join(REPO_ROOT, "matrix", "known-issues.yml");
+var STAGES_DIR = path2.join(REPO_ROOT, "stages");
+var DEFAULT_MATRIX = path2.join(REPO_ROOT, "matrix", "farm.yml");
+var KNOWN_ISSUES_FILE = path2.join(REPO_ROOT, "matrix", "known-issues.yml");
 
 // actions/src/records/read.ts
 function sampleProblem(raw) {
@@ -14621,11 +14657,11 @@ async function findRecords(root) {
   const bad = [];
   let entries = 0;
   const visit = async (rel, depth) => {
-    const names2 = (await readdir(path2.join(root, rel))).sort();
+    const names2 = (await readdir(path3.join(root, rel))).sort();
     for (const name of names2) {
       if (++entries > MAX_ENTRIES) throw new Error(`more than ${MAX_ENTRIES} entries under ${root}`);
       const childRel = rel === "" ? name : `${rel}/${name}`;
-      const abs = path2.join(root, childRel);
+      const abs = path3.join(root, childRel);
       const info2 = await lstat(abs);
       if (info2.isSymbolicLink()) continue;
       if (info2.isDirectory()) {
@@ -14662,12 +14698,12 @@ async function findRecords(root) {
 }
 async function findBuild(root, build2) {
   const where = `build-${build2}/build`;
-  const dir = path2.join(root, `build-${build2}`, "build");
-  const pteFile = path2.join(dir, "model.pte");
+  const dir = path3.join(root, `build-${build2}`, "build");
+  const pteFile = path3.join(dir, "model.pte");
   const pteInfo = await lstat(pteFile).catch(() => null);
   const pte = pteInfo?.isFile() ? pteFile : null;
   try {
-    const raw = await readJsonBounded(path2.join(dir, "manifest.json"));
+    const raw = await readJsonBounded(path3.join(dir, "manifest.json"));
     const m = parse(manifest, raw, `${where}/manifest.json`);
     return { where, pte, manifest: m, rawModel: raw.model, problem: null };
   } catch (err) {
@@ -14815,7 +14851,7 @@ var NOTES_FILE = "release-notes.md";
 import { createHash as createHash3 } from "node:crypto";
 import { constants as constants2 } from "node:fs";
 import { mkdir, open as open3, rename, rm, stat as stat2 } from "node:fs/promises";
-import path3 from "node:path";
+import path4 from "node:path";
 var DEFAULT_PART_LIMIT = 2 * 1024 * 1024 * 1024;
 var MIB = 1024 * 1024;
 var CHUNK = 8 * MIB;
@@ -14866,7 +14902,7 @@ async function splitFile(file, outDir2, name, partLimit2 = DEFAULT_PART_LIMIT) {
     for (const [i, size] of sizes.entries()) {
       const partFile = plan === null ? name : partName(name, i, sizes.length);
       const part = createHash3("sha256");
-      const out = await open3(path3.join(outDir2, partFile), "w");
+      const out = await open3(path4.join(outDir2, partFile), "w");
       try {
         const copied = await pump(src, out, size, [whole, part], buf);
         if (copied !== size)
@@ -15026,14 +15062,15 @@ async function prepareRelease(o) {
     }
     if (reasons.length > 0) blocked.push({ cell: planned.cell, reason: reasons.join("; ") });
   }
-  const tmp = path4.join(
-    path4.dirname(o.out),
-    `.${path4.basename(o.out)}.tmp-${randomBytes(4).toString("hex")}`
+  const tmp = path5.join(
+    path5.dirname(o.out),
+    `.${path5.basename(o.out)}.tmp-${randomBytes(4).toString("hex")}`
   );
+  const needed = ready.reduce((n, r) => n + (r.built.manifest?.pte.bytes ?? 0), 64 * 1024);
   try {
     const entries = [];
     if (blocked.length === 0) {
-      await mkdir2(path4.dirname(o.out), { recursive: true });
+      await mkdir2(path5.dirname(o.out), { recursive: true });
       await mkdir2(tmp);
     }
     for (const { planned, record: record2, built } of ready) {
@@ -15069,41 +15106,41 @@ async function prepareRelease(o) {
     );
     const manifestText = `${JSON.stringify(manifest2, null, 2)}
 `;
-    await writeFile(path4.join(tmp, MANIFEST_ASSET), manifestText);
+    await writeFile(path5.join(tmp, MANIFEST_ASSET), manifestText);
     const sums = [
       { name: MANIFEST_ASSET, sha256: sha256Text(manifestText) },
       ...manifest2.cells.flatMap(
         (c) => c.file.parts === null ? [{ name: c.file.name, sha256: c.file.sha256 }] : c.file.parts
       )
     ];
-    await writeFile(path4.join(tmp, SUMS_ASSET), formatSums(sums));
-    await writeFile(path4.join(tmp, NOTES_FILE), renderReleaseNotes(manifest2));
+    await writeFile(path5.join(tmp, SUMS_ASSET), formatSums(sums));
+    await writeFile(path5.join(tmp, NOTES_FILE), renderReleaseNotes(manifest2));
     await rename2(tmp, o.out);
     return {
       dir: o.out,
       assets: [...sums.map((s) => s.name), SUMS_ASSET].sort(),
-      notes: path4.join(o.out, NOTES_FILE),
+      notes: path5.join(o.out, NOTES_FILE),
       manifest: manifest2
     };
   } catch (err) {
     await rm2(tmp, { recursive: true, force: true });
-    throw err;
+    return writing(path5.dirname(o.out), needed, () => Promise.reject(err));
   }
 }
 
 // actions/src/release/publish.ts
 import { readdir as readdir2, readFile, stat as stat4 } from "node:fs/promises";
-import path6 from "node:path";
+import path7 from "node:path";
 
 // actions/src/release/verify.ts
 import { constants as constants3 } from "node:fs";
 import { mkdir as mkdir3, open as open4, realpath, rename as rename3, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
-import path5 from "node:path";
+import path6 from "node:path";
 var MAX_META_BYTES = 64 * 1024 * 1024;
 async function readMeta(dir, name) {
   let handle;
   try {
-    handle = await open4(path5.join(dir, name), constants3.O_RDONLY | constants3.O_NOFOLLOW);
+    handle = await open4(path6.join(dir, name), constants3.O_RDONLY | constants3.O_NOFOLLOW);
   } catch (err) {
     if (err.code === "ENOENT") throw new VerificationError(name, "missing");
     throw err;
@@ -15164,7 +15201,7 @@ async function readStaged(staging) {
     if (!present.has(name)) {
       throw new InfrastructureError(`staging folder ${staging} has no ${name}, which ${SUMS_ASSET} lists`);
     }
-    const file = path6.join(staging, name);
+    const file = path7.join(staging, name);
     const found = await sha256File(file);
     if (found !== sha2562) {
       throw new InfrastructureError(
@@ -15173,7 +15210,7 @@ async function readStaged(staging) {
     }
     assets.push({ name, path: file, size: (await stat4(file)).size, sha256: sha2562 });
   }
-  const sumsPath = path6.join(staging, SUMS_ASSET);
+  const sumsPath = path7.join(staging, SUMS_ASSET);
   assets.push({
     name: SUMS_ASSET,
     path: sumsPath,
@@ -15182,7 +15219,7 @@ async function readStaged(staging) {
   });
   let notes;
   try {
-    notes = await readFile(path6.join(staging, NOTES_FILE), "utf8");
+    notes = await readFile(path7.join(staging, NOTES_FILE), "utf8");
   } catch {
     throw new InfrastructureError(`staging folder ${staging} has no ${NOTES_FILE}; run prepare again`);
   }
@@ -15305,7 +15342,7 @@ function runLink(owner, repo) {
 }
 
 // actions/src/action-runs/io.ts
-import path8 from "node:path";
+import path9 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -15748,17 +15785,6 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
-// actions/src/core/disk.ts
-function isNoSpace(err) {
-  const code = err?.code;
-  return code === "ENOSPC" || code === "EDQUOT";
-}
-function noSpaceMessage(err) {
-  if (!isNoSpace(err)) return null;
-  const where = err.path;
-  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
-}
-
 // matrix/yaml-file.ts
 var import_yaml = __toESM(require_dist(), 1);
 
@@ -15913,6 +15939,12 @@ var device = closed({
     "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
   ),
   fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
   local: optional(
     documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
   ),
@@ -15991,7 +16023,11 @@ var pathRule = closed({
   touches,
   why: nonEmptyStr
 });
-var HEALTH_DEFAULTS = { quarantine_after_infra_errors: 3, max_temp_c: 80 };
+var HEALTH_DEFAULTS = {
+  quarantine_after_infra_errors: 3,
+  max_temp_c: 80,
+  max_queue_minutes: 30
+};
 var health = closed({
   quarantine_after_infra_errors: optional(
     documented(
@@ -16003,6 +16039,12 @@ var health = closed({
     documented(
       positiveNum,
       `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  ),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
     )
   )
 });
@@ -16060,8 +16102,8 @@ var UNITS = {
 };
 
 // actions/src/drivers/emulation.ts
-import path7 from "node:path";
-var BUILDER = path7.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
+import path8 from "node:path";
+var BUILDER = path8.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
 
 // actions/src/pipeline/step-notes.ts
 var stepNote = obj({
@@ -16521,9 +16563,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path8.resolve(workspace, v);
+      return v === "" ? "" : path9.resolve(workspace, v);
     },
-    requiredPath: (name) => path8.resolve(workspace, required(name)),
+    requiredPath: (name) => path9.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n = Number(v);
@@ -16614,7 +16656,7 @@ function releaseTag(input) {
   return ref.slice("refs/tags/".length);
 }
 async function subjectsFile(staging, manifest2) {
-  const sumsFile = path9.join(staging, SUMS_ASSET);
+  const sumsFile = path10.join(staging, SUMS_ASSET);
   const sums = parseSums(await readFile2(sumsFile, "utf8"), SUMS_ASSET);
   const entries = [...sums].map(([name, sha2562]) => ({ name, sha256: sha2562 }));
   entries.push({ name: SUMS_ASSET, sha256: await sha256File(sumsFile) });
