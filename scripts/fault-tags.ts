@@ -38,18 +38,17 @@ const SKIP_DIRS = new Set(["node_modules", "__pycache__", "dist"]);
 
 /** Files under `dir` (repository-relative) whose name passes `keep`, sorted; hidden folders skipped. */
 async function filesUnder(root: string, dir: string, keep: (name: string) => boolean): Promise<string[]> {
-  const entries = await readdir(path.join(root, dir), { withFileTypes: true }).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  });
-  const out: string[] = [];
-  for (const e of entries) {
-    const rel = `${dir}/${e.name}`;
-    if (e.isDirectory() && !e.name.startsWith(".") && !SKIP_DIRS.has(e.name)) {
-      out.push(...(await filesUnder(root, rel, keep)));
-    } else if (e.isFile() && keep(e.name)) out.push(rel);
-  }
-  return out.sort();
+  const entries = await readdir(path.join(root, dir), { recursive: true, withFileTypes: true }).catch(
+    (err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    },
+  );
+  return entries
+    .filter((e) => e.isFile() && keep(e.name))
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join("/"))
+    .filter((rel) => !rel.split("/").some((part) => part.startsWith(".") || SKIP_DIRS.has(part)))
+    .sort();
 }
 
 /** The test files that may carry tags: vitest's and pytest's. */
