@@ -102,9 +102,13 @@ export async function watchdogCli(argv: string[], logger: Logger): Promise<ExitC
     ...c,
     maxQueueMinutes: matrixCellById(farm, c.cell, `--devices: cell`).device.maxQueueMinutes,
   }));
-  const [owner, repo] = env("GITHUB_REPOSITORY").split("/");
+  const [owner, repo, extra] = env("GITHUB_REPOSITORY").split("/");
+  if (!owner || !repo || extra !== undefined)
+    throw new ConfigurationError(`GITHUB_REPOSITORY ${process.env.GITHUB_REPOSITORY}: expected owner/repo`);
   const runId = Number(env("GITHUB_RUN_ID"));
   const attempt = Number(process.env.GITHUB_RUN_ATTEMPT || "1");
+  if (!Number.isSafeInteger(runId) || runId <= 0 || !Number.isSafeInteger(attempt) || attempt <= 0)
+    throw new ConfigurationError("GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT: expected positive integers");
   const gh = createGitHub({
     token: env("GITHUB_TOKEN"),
     baseUrl: process.env.GITHUB_API_URL || "https://api.github.com",
@@ -113,7 +117,7 @@ export async function watchdogCli(argv: string[], logger: Logger): Promise<ExitC
 
   let watch: CellWatch[];
   for (;;) {
-    const jobs = await listRunJobs(gh, { owner: owner ?? "", repo: repo ?? "", runId, attempt });
+    const jobs = await listRunJobs(gh, { owner, repo, runId, attempt });
     watch = watchCells(cells, jobs, new Date());
     const next = nextLook(watch);
     if (next === null) break;
