@@ -360,13 +360,17 @@ describe("the farm's health section", () => {
   };
 
   it("reads K and the temperature limit from matrix/farm.yml, with defaults when the section is absent", async () => {
-    expect((await loadFarm(DEFAULT_MATRIX)).health).toEqual({ quarantineAfter: 3, maxTempC: 80 });
+    expect((await loadFarm(DEFAULT_MATRIX)).health).toEqual({
+      quarantineAfter: 3,
+      maxTempC: 80,
+      maxQueueMinutes: 30,
+    });
     const two = await farmWith((t) =>
       t.replace("quarantine_after_infra_errors: 3", "quarantine_after_infra_errors: 2"),
     );
     expect((await loadFarm(two)).health.quarantineAfter).toBe(2);
     const none = await farmWith((t) => t.slice(0, t.indexOf("\n# Runner health")));
-    expect((await loadFarm(none)).health).toEqual({ quarantineAfter: 3, maxTempC: 80 });
+    expect((await loadFarm(none)).health).toEqual({ quarantineAfter: 3, maxTempC: 80, maxQueueMinutes: 30 });
   });
 
   it("rejects a K below 1 and an unknown key, naming file:line:col", async () => {

@@ -68,19 +68,14 @@ describe("the no-capacity watchdog's decisions", () => {
     const farm = await loadFarm(DEFAULT_MATRIX);
     const limits = [...farm.devices.values()].map((d) => d.maxQueueMinutes);
     expect(new Set(limits)).toEqual(new Set([farm.health.maxQueueMinutes]));
-    const dir = await tempDir("pte-farm-watchdog-matrix-");
+    const file = path.join(await tempDir("pte-farm-watchdog-matrix-"), "farm.yml");
     const text = (await readFile(DEFAULT_MATRIX, "utf8"))
       .replace(/^health:\n/m, "health:\n  max_queue_minutes: 45\n")
       .replace(/( {2}pi5:\n)/, "$1    max_queue_minutes: 5\n");
-    const file = path.join(REPO_ROOT, "matrix", `.watchdog-test-${path.basename(dir)}.yml`);
     await writeFile(file, text);
-    try {
-      const custom = await loadFarm(file);
-      expect(custom.devices.get("pi5")?.maxQueueMinutes).toBe(5);
-      expect(custom.devices.get("m1")?.maxQueueMinutes).toBe(45);
-    } finally {
-      await import("node:fs/promises").then((fs) => fs.rm(file, { force: true }));
-    }
+    const custom = await loadFarm(file);
+    expect(custom.devices.get("pi5")?.maxQueueMinutes).toBe(5);
+    expect(custom.devices.get("m1")?.maxQueueMinutes).toBe(45);
   });
 });
 
