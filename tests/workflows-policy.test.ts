@@ -206,6 +206,7 @@ describe("pr-read-only: nothing that runs for a pull request can write or see a 
     ]);
   });
 
+  // @fault no-secrets-in-pr | cancel-queued given a checkout, a local action, or contents: write | the policy rejects each: only a job of run: steps alone may hold actions: write
   it("allows actions: write only to a job that runs no repository code (cancel-queued), and no other write there", () => {
     expect(file("farm-pr.yml").text).toContain("actions: write # cancel this run");
     const checkout = edited(
