@@ -9,6 +9,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import type { Cell } from "../../../matrix/cells.ts";
 import { loadFarm } from "../../../matrix/load.ts";
 import { githubOutput } from "../../../matrix/shard.ts";
 import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
@@ -98,9 +99,11 @@ export async function watchdogCli(argv: string[], logger: Logger): Promise<ExitC
     throw new ConfigurationError(`--poll-s ${values["poll-s"]}: expected a positive number of seconds`);
 
   const farm = await loadFarm(values.matrix ?? DEFAULT_MATRIX);
-  const cells: WatchedCell[] = plannedCells(await readFile(devices, "utf8"), devices).map((c) => ({
+  const planned = plannedCells(await readFile(devices, "utf8"), devices);
+  const matrixCells = new Map(planned.map((c) => [c.cell, matrixCellById(farm, c.cell, "--devices: cell")]));
+  const cells: WatchedCell[] = planned.map((c) => ({
     ...c,
-    maxQueueMinutes: matrixCellById(farm, c.cell, `--devices: cell`).device.maxQueueMinutes,
+    maxQueueMinutes: (matrixCells.get(c.cell) as Cell).device.maxQueueMinutes,
   }));
   const [owner, repo, extra] = env("GITHUB_REPOSITORY").split("/");
   if (!owner || !repo || extra !== undefined)
@@ -132,7 +135,7 @@ export async function watchdogCli(argv: string[], logger: Logger): Promise<ExitC
   const stuck = watch.filter((w) => w.state === "no-runner");
   for (const w of stuck) {
     const record = noRunnerRecord({
-      cell: matrixCellById(farm, w.cell.cell),
+      cell: matrixCells.get(w.cell.cell) as Cell,
       watch: w,
       now,
       role: role as Role,
