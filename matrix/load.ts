@@ -20,6 +20,7 @@ import {
   type FarmFile,
   farmSchema,
   HEALTH_DEFAULTS,
+  SESSION_MINUTES_DEFAULT,
 } from "./schema.ts";
 import type { CellSet, Farm, ToolchainDef } from "./types.ts";
 import { readYamlFile } from "./yaml-file.ts";
@@ -120,6 +121,7 @@ export function resolve(file: string, data: FarmFile): Farm {
           local: d.local ?? false,
           maxQueueMinutes:
             d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
+          sessionMinutes: d.session_minutes ?? SESSION_MINUTES_DEFAULT,
           emulation: d.emulation === undefined ? null : { qemuCpu: d.emulation.qemu_cpu },
         },
       ]),

@@ -161,6 +161,9 @@ const backend = closed({
   ),
 });
 
+/** A pull request's interleaved session budget on a device without `session_minutes`. */
+export const SESSION_MINUTES_DEFAULT = 20;
+
 const device = closed({
   runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
   os: literal("linux", "macos", "bare-metal"),
@@ -186,6 +189,12 @@ const device = closed({
     documented(
       positiveNum,
       "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)",
+    ),
+  ),
+  session_minutes: optional(
+    documented(
+      positiveNum,
+      `the time budget of a pull request's interleaved base/head session on it: the device job stops adding reps when the next block would not fit (default ${SESSION_MINUTES_DEFAULT})`,
     ),
   ),
   local: optional(

@@ -67,6 +67,8 @@ export interface DeviceDef {
   local: boolean;
   /** How long its device jobs may wait for a runner (the device's own, else the health default). */
   maxQueueMinutes: number;
+  /** The time budget of an interleaved base/head session on it (a pull request's adaptive reps). */
+  sessionMinutes: number;
   /** An instruction set under QEMU user mode (the `arch` on an x86_64 host); null: real hardware. */
   emulation: { qemuCpu: string } | null;
 }
