@@ -41,6 +41,8 @@ export interface FinishInput {
   manifest: Manifest | null;
   /** The interleaved base `.pte`'s sha256, when execute measured one. */
   basePteSha256?: string;
+  /** The interleaved base's commit (a pull request's base); default gitSha. */
+  baseGitSha?: string;
   /** A failure found outside any stage before the gate (e.g. a stage broke its output contract). */
   failure: FailureNote | null;
   /**
@@ -110,7 +112,7 @@ export function finishCell(f: FinishInput): RunRecord[] {
       cell,
       session: f.session,
       role,
-      gitSha: f.gitSha,
+      gitSha: role === "base" ? (f.baseGitSha ?? f.gitSha) : f.gitSha,
       startedAt: f.startedAt,
       finishedAt,
       steps,
@@ -132,6 +134,7 @@ export function finishCell(f: FinishInput): RunRecord[] {
             interleave: {
               order: execute.order,
               partner_pte_sha256: role === "head" ? f.basePteSha256 : (man?.pte.sha256 ?? ""),
+              ...(execute.adaptive === undefined ? {} : { adaptive: execute.adaptive }),
             },
           }
         : {}),

@@ -16,6 +16,7 @@ import {
   runRecord,
 } from "../schemas/run-record.ts";
 import type {
+  AdaptiveSession,
   Delegation,
   DriverInfo,
   ExecuteData,
@@ -45,7 +46,7 @@ export interface CellFacts {
   /** Set when the cell failed outside any stage (e.g. the gate could not compare the two stages' data). */
   failure: FailureNote | null;
   /** Set for the two records of an interleaved session (`pte-farm run --base-out`). */
-  interleave?: { order: ("base" | "head")[]; partner_pte_sha256: string };
+  interleave?: { order: ("base" | "head")[]; partner_pte_sha256: string; adaptive?: AdaptiveSession };
   /** The `.pte`'s delegation report from its manifest, when the lower stage got that far. */
   delegation?: Delegation;
   /** The executed `.pte` (its manifest's sha256 and size), when execute ran it. */

@@ -7,7 +7,7 @@
 import type { RunRecord } from "../schemas/run-record.ts";
 
 /** Metrics that describe the artefact, not the machine: the same under emulation. */
-const ARTEFACT_METRICS = new Set(["pte_bytes"]);
+export const ARTEFACT_METRICS = new Set(["pte_bytes"]);
 
 export function isEmulated(r: Pick<RunRecord, "device">): boolean {
   return r.device.emulation !== undefined;

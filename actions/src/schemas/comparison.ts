@@ -21,7 +21,7 @@ import {
   ValidationError,
   withJsonSchema,
 } from "../core/validate.ts";
-import { fragmentationReport } from "./stage.ts";
+import { adaptiveSession, fragmentationReport } from "./stage.ts";
 
 export const VERDICTS = ["regression", "improvement", "unchanged", "inconclusive"] as const;
 export type Verdict = (typeof VERDICTS)[number];
@@ -66,4 +66,8 @@ export const comparison = obj({
   metrics: record(metricComparison),
   notes: arr(str),
   fragmentation: optional(fragmentationReport),
+  /** OPTIONAL (issue 16): base and head .pte are byte-identical, so nothing was measured. */
+  identical: optional(obj({ pte_sha256: str })),
+  /** OPTIONAL (issue 16): an interleaved session's blocks, reps per side, time and why it stopped. */
+  adaptive: optional(adaptiveSession),
 });

@@ -16,7 +16,7 @@ import {
   record,
   str,
 } from "../core/validate.ts";
-import { delegation, driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
+import { adaptiveSession, delegation, driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
 
 export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -170,7 +170,14 @@ export const runRecord = obj({
   /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  interleave: optional(
+    obj({
+      order: arr(literal("base", "head")),
+      partner_pte_sha256: str,
+      /** OPTIONAL (issue 16): the blocks of an adaptive session, how many reps and how long. */
+      adaptive: optional(adaptiveSession),
+    }),
+  ),
   /**
    * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.

@@ -230,6 +230,25 @@ export const driverInfo = obj({
 });
 export type DriverInfo = Infer<typeof driverInfo>;
 
+/** Why an adaptive interleaved session stopped adding reps (pipeline/adaptive-session.ts). */
+export const SESSION_STOPS = ["decided", "cap", "budget", "timings-do-not-count"] as const;
+
+/**
+ * OPTIONAL (issue 16): an interleaved session measured in blocks, more reps added while the paired
+ * comparison was inconclusive (compare/looks.ts). The device job writes it; the Python stage never does.
+ */
+export const adaptiveSession = obj({
+  /** Reps per side of each block, in order. */
+  blocks: arr(nonNegInt),
+  reps_per_side: nonNegInt,
+  /** Wall time of the whole session (every block, warm-ups and loads included). */
+  seconds: num,
+  /** The device's budget for it (matrix `session_minutes`). */
+  budget_s: num,
+  stopped: literal(...SESSION_STOPS),
+});
+export type AdaptiveSession = Infer<typeof adaptiveSession>;
+
 const roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
@@ -246,6 +265,7 @@ export const executeData = refine(
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
     order: optional(arr(literal("base", "head"))),
+    adaptive: optional(adaptiveSession),
     /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
     model_kind: optional(literal("decoder-lm", "cnn")),
   }),
