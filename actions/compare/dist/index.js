@@ -7638,6 +7638,15 @@ function parse(check, value, source) {
     throw err;
   }
 }
+function parseJson(check, text, source) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(source, [], `not valid JSON (${err.message})`);
+  }
+  return parse(check, value, source);
+}
 
 // actions/src/schemas/stage.ts
 var STAGES = ["reference", "export", "quantize", "lower", "execute"];
@@ -7749,6 +7758,17 @@ var driverInfo = obj({
   /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
   details: optional(record(unknownValue))
 });
+var SESSION_STOPS = ["decided", "cap", "budget", "timings-do-not-count"];
+var adaptiveSession = obj({
+  /** Reps per side of each block, in order. */
+  blocks: arr(nonNegInt),
+  reps_per_side: nonNegInt,
+  /** Wall time of the whole session (every block, warm-ups and loads included). */
+  seconds: num,
+  /** The device's budget for it (matrix `session_minutes`). */
+  budget_s: num,
+  stopped: literal(...SESSION_STOPS)
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
@@ -7764,6 +7784,7 @@ var executeData = refine(
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
     order: optional(arr(literal("base", "head"))),
+    adaptive: optional(adaptiveSession),
     /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
     model_kind: optional(literal("decoder-lm", "cnn"))
   }),
@@ -7906,7 +7927,14 @@ var runRecord = obj({
   /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  interleave: optional(
+    obj({
+      order: arr(literal("base", "head")),
+      partner_pte_sha256: str,
+      /** OPTIONAL (issue 16): the blocks of an adaptive session, how many reps and how long. */
+      adaptive: optional(adaptiveSession)
+    })
+  ),
   /**
    * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
@@ -8372,6 +8400,11 @@ function compareMetric(b, h, paired, settings) {
     note: d.note
   };
 }
+var sideOf = (r) => ({
+  session: r.session,
+  git_sha: r.git_sha,
+  toolchain: r.cell.toolchain
+});
 function overallVerdict(verdicts) {
   for (const v of ["regression", "inconclusive", "improvement"]) if (verdicts.includes(v)) return v;
   return "unchanged";
@@ -8419,7 +8452,7 @@ function compareRecords(base, head, config) {
       "base and head are from different sessions: the between-session spread is added to every CI (interleave them in one session for the tightest answer)"
     );
   }
-  const side = (r) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
+  const side = sideOf;
   const frag = base.delegation !== void 0 && head.delegation !== void 0 ? fragmentation(base.delegation, head.delegation) : void 0;
   if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
   return {
@@ -8431,7 +8464,8 @@ function compareRecords(base, head, config) {
     verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
     metrics,
     notes,
-    ...frag === void 0 ? {} : { fragmentation: frag }
+    ...frag === void 0 ? {} : { fragmentation: frag },
+    ...paired && head.interleave?.adaptive !== void 0 ? { adaptive: head.interleave.adaptive } : {}
   };
 }
 
@@ -8445,6 +8479,463 @@ async function compareFiles(opts) {
     opts.acrossToolchains
   );
   return compareRecords(base, head, config);
+}
+
+// actions/src/pipeline/stage-job.ts
+import { readFile as readFile3 } from "node:fs/promises";
+
+// matrix/known-issues.ts
+var signature = refine(
+  obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
+  (s) => s.literal === void 0 === (s.regex === void 0) ? { path: [], message: "a signature has exactly one of `literal` or `regex`" } : null
+);
+var catalogueSchema = obj({
+  schema: literal("pte-farm/known-issues@1"),
+  issues: arr(
+    obj({
+      id: nonEmptyStr,
+      upstream: optional(int),
+      title: nonEmptyStr,
+      stages: arr(literal(...STAGES, "any")),
+      signatures: arr(signature),
+      applies_to: record(str),
+      when: optional(
+        obj({
+          platform: optional(arr(nonEmptyStr)),
+          toolchain_mismatch: optional(arr(nonEmptyStr)),
+          recipe: optional(record(unknownValue))
+        })
+      ),
+      workaround: nonEmptyStr
+    })
+  )
+});
+
+// matrix/schema.ts
+var FARM_SCHEMA_ID = "pte-farm/farm@1";
+var DRIVERS = ["python-runtime", "llama-main", "fvp"];
+var ARCHS = ["x86_64", "arm64", "cortex-m55", "cortex-m85"];
+var BUILD_ARCHS = ["x86_64", "arm64"];
+var EVENTS = ["pull_request", "push", "schedule", "release"];
+var NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+function names(value) {
+  const check = refine(record(value), (r) => {
+    const bad = Object.keys(r).find((k) => !NAME.test(k));
+    return bad === void 0 ? null : {
+      path: [bad],
+      message: "names may use letters, digits, '.', '_' and '-' (they become part of cell ids)"
+    };
+  });
+  return withJsonSchema(check, () => ({
+    type: "object",
+    propertyNames: { pattern: NAME.source },
+    additionalProperties: toJsonSchema(value)
+  }));
+}
+var positiveInt = withJsonSchema(
+  (v, p) => {
+    if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
+    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v) ?? "nothing"}`);
+  },
+  { type: "integer", minimum: 1 }
+);
+var positiveNum = refine(num, (n) => n > 0 ? null : { path: [], message: "must be > 0" }, {
+  exclusiveMinimum: 0
+});
+function nonEmpty(list, what) {
+  return refine(list, (l) => l.length === 0 ? { path: [], message: `needs at least one ${what}` } : null, {
+    minItems: 1
+  });
+}
+var nameList = arr(nonEmptyStr);
+var gatePolicy2 = documented(
+  closed({ fp32: literal("gate", "report") }),
+  "fp32: gate = tokens must also equal the FP32 reference bit for bit; report = agreement is reported only"
+);
+var modelGate = closed({
+  default: optional(documented(gatePolicy2, "policy for every quantized recipe of this model")),
+  recipes: optional(documented(record(gatePolicy2), "per-recipe overrides, by recipe name"))
+});
+var hub = closed({
+  id: documented(nonEmptyStr, "Hugging Face hub id, e.g. facebook/opt-125m"),
+  revision: documented(nonEmptyStr, "the pinned commit of the hub repository")
+});
+var oneSource = (m) => m.path === void 0 === (m.hub === void 0) ? { path: [], message: "a model has exactly one of `path` (a local folder) or `hub` ({id, revision})" } : null;
+var decoderLm = refine(
+  closed({
+    kind: literal("decoder-lm"),
+    path: optional(documented(nonEmptyStr, "Hugging Face model folder, relative to the repository root")),
+    hub: optional(hub),
+    prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
+    max_new_tokens: positiveInt,
+    max_seq_len: positiveInt,
+    gate: optional(modelGate)
+  }),
+  oneSource
+);
+var cnn = refine(
+  closed({
+    kind: literal("cnn"),
+    path: optional(nonEmptyStr),
+    hub: optional(hub),
+    input_shape: documented(nonEmpty(arr(positiveInt), "dimension"), "e.g. [1, 3, 32, 32]"),
+    gate: optional(modelGate)
+  }),
+  (m) => m.path !== void 0 && m.hub !== void 0 ? oneSource(m) : null
+);
+var model = tagged("kind", { "decoder-lm": decoderLm, cnn });
+var recipe = closed({
+  scheme: documented(nonEmptyStr, "the stages' recipe registry key (stages/pte_stages/recipes.py)"),
+  params: optional(documented(record(unknownValue), "handed to the stages as spec.recipe, verbatim")),
+  backends: optional(documented(nameList, "the backends this recipe suits (default: all)")),
+  canary: optional(
+    documented(
+      bool,
+      "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
+    )
+  ),
+  gate: optional(gatePolicy2)
+});
+var backend = closed({
+  kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
+  options: optional(documented(record(unknownValue), "handed to the stages as spec.backend, verbatim")),
+  canary: optional(
+    documented(
+      bool,
+      "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
+    )
+  ),
+  targets: documented(
+    closed({
+      drivers: optional(arr(literal(...DRIVERS))),
+      arch: optional(arr(literal(...ARCHS))),
+      devices: optional(nameList)
+    }),
+    "which devices a .pte of this backend can run on; every listed constraint must hold"
+  )
+});
+var SESSION_MINUTES_DEFAULT = 20;
+var device = closed({
+  runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
+  os: literal("linux", "macos", "bare-metal"),
+  arch: literal(...ARCHS),
+  board: nonEmptyStr,
+  driver: literal(...DRIVERS),
+  build_arch: optional(
+    documented(
+      literal(...BUILD_ARCHS),
+      "where its builds run (default: arm64 for arm64 devices, else x86_64)"
+    )
+  ),
+  memory_bandwidth_gbs: documented(
+    nullable(positiveNum),
+    "peak DRAM bandwidth for roofline figures; null: unknown"
+  ),
+  thermal: documented(
+    nullable(closed({ cooldown_below_c: positiveNum, max_wait_s: positiveInt })),
+    "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
+  ),
+  fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
+  session_minutes: optional(
+    documented(
+      positiveNum,
+      `the time budget of a pull request's interleaved base/head session on it: the device job stops adding reps when the next block would not fit (default ${SESSION_MINUTES_DEFAULT})`
+    )
+  ),
+  local: optional(
+    documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
+  ),
+  emulation: optional(
+    documented(
+      closed({
+        qemu_cpu: documented(nonEmptyStr, "the QEMU CPU model (`qemu-aarch64-static -cpu help` lists them)")
+      }),
+      "an instruction set under QEMU user mode on a Linux x86_64 host: correctness counts, timings never do"
+    )
+  )
+});
+var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
+var channel = closed({
+  track: documented(
+    nonEmpty(nameList, "package"),
+    "packages resolved to the package index's newest releases that go together, each time a plan is made"
+  ),
+  hold: documented(nameList, "packages kept at the pins file's version (torch: the farm's CPU build)")
+});
+var toolchain = closed({
+  requirements: documented(
+    nonEmptyStr,
+    "the pins file, relative to the repository root; for a channel, the pins it starts from"
+  ),
+  channel: optional(
+    documented(
+      channel,
+      "a channel: resolved from the package index into a lock when a plan is made; every pin of the file is named in track or hold"
+    )
+  )
+});
+var cellSet = closed({
+  models: optional(nameList),
+  recipes: optional(nameList),
+  backends: optional(nameList),
+  devices: optional(nameList),
+  toolchains: optional(nameList)
+});
+var include = closed({
+  cell: documented(nonEmptyStr, "an exact cell id, model/recipe/backend/device@toolchain"),
+  sets: nonEmpty(nameList, "cell set"),
+  reason: nonEmptyStr
+});
+var exclude = closed({
+  cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
+  reason: nonEmptyStr,
+  known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
+});
+var canary = closed({
+  known_issue: documented(nonEmptyStr, "the id in matrix/known-issues.yml whose failure the canary expects"),
+  cell: documented(
+    nonEmptyStr,
+    "model/recipe/backend/device (no toolchain: a canary runs on every toolchain)"
+  ),
+  stage: documented(nonEmptyStr, "the stage expected to fail, with one of the known issue's signatures")
+});
+var event = closed({
+  cells: documented(nonEmptyStr, "the cell set this event runs"),
+  only_affected: optional(documented(bool, "keep only the cells the changed paths touch (pull requests)"))
+});
+var touchesSome = closed({
+  models: optional(nameList),
+  recipes: optional(nameList),
+  backends: optional(nameList),
+  devices: optional(nameList),
+  toolchains: optional(nameList)
+});
+var touchesWord = literal("all", "nothing");
+var touches = withJsonSchema(
+  (v, p) => typeof v === "string" ? touchesWord(v, p) : touchesSome(v, p),
+  () => ({ oneOf: [toJsonSchema(touchesWord), toJsonSchema(touchesSome)] })
+);
+var pathRule = closed({
+  match: documented(nonEmpty(arr(nonEmptyStr), "glob"), "repository paths (* within a folder, ** across)"),
+  touches,
+  why: nonEmptyStr
+});
+var HEALTH_DEFAULTS = {
+  quarantine_after_infra_errors: 3,
+  max_temp_c: 80,
+  max_queue_minutes: 30
+};
+var health = closed({
+  quarantine_after_infra_errors: optional(
+    documented(
+      positiveInt,
+      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
+    )
+  ),
+  max_temp_c: optional(
+    documented(
+      positiveNum,
+      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
+    )
+  ),
+  max_queue_minutes: optional(
+    documented(
+      positiveNum,
+      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
+    )
+  )
+});
+var farmSchema = closed({
+  schema: literal(FARM_SCHEMA_ID),
+  devices: names(device),
+  models: names(model),
+  model_kinds: documented(
+    closed({ "decoder-lm": optional(kindCaps), cnn: optional(kindCaps) }),
+    "which recipes and backends each kind of model can use in this farm (default: all)"
+  ),
+  recipes: names(recipe),
+  backends: names(backend),
+  toolchains: names(toolchain),
+  build_runners: documented(
+    closed({ x86_64: nonEmpty(arr(nonEmptyStr), "label"), arm64: nonEmpty(arr(nonEmptyStr), "label") }),
+    "runs-on labels of build jobs, by build architecture"
+  ),
+  cell_sets: documented(
+    names(cellSet),
+    "named cross products; an omitted dimension means every name; impossible combinations are dropped"
+  ),
+  include: optional(arr(include)),
+  exclude: optional(arr(exclude)),
+  canaries: optional(
+    documented(
+      arr(canary),
+      "a cell per known issue, expected to fail with it: `pte-farm canaries` runs them on every toolchain"
+    )
+  ),
+  events: closed({ pull_request: event, push: event, schedule: event, release: event }),
+  run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
+  paths: documented(
+    arr(pathRule),
+    "what a changed path touches, for pull requests; the first matching rule wins"
+  ),
+  health: optional(
+    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
+  )
+});
+
+// actions/src/schemas/manifest.ts
+var manifest = obj({
+  schema: literal("pte-farm/manifest@1"),
+  cell: record(str),
+  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
+  /**
+   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
+   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
+   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
+   */
+  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
+  program: obj({ sha256: str }),
+  toolchain: toolchainVersions,
+  delegation,
+  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
+  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
+  recipe: record(unknownValue),
+  backend: record(unknownValue),
+  created_at: str
+});
+
+// actions/src/core/disk.ts
+function isNoSpace(err) {
+  const code = err?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+function noSpaceMessage(err) {
+  if (!isNoSpace(err)) return null;
+  const where = err.path;
+  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
+}
+
+// actions/src/pipeline/cache-prune.ts
+var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
+var UNITS = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4
+};
+
+// actions/src/drivers/emulation.ts
+import path3 from "node:path";
+var BUILDER = path3.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
+
+// actions/src/pipeline/step-notes.ts
+var stepNote = obj({
+  schema: literal("pte-farm/step@1"),
+  stage: literal(...STAGES),
+  label: str,
+  outcome: literal(...STAGE_OUTCOMES),
+  cache: literal("hit", "miss", "shared", "off"),
+  wall_s: num,
+  dir: str,
+  log: nullable(str),
+  started_at: str,
+  finished_at: str,
+  failure: nullable(failureNote),
+  /** The orchestrator's readings around execute; empty for the build stages. */
+  telemetry: arr(telemetrySample)
+});
+
+// actions/src/core/cancel.ts
+var controller = new AbortController();
+var runCancelled = controller.signal;
+function cancelRun(why) {
+  if (!controller.signal.aborted) controller.abort(why);
+}
+var installed = false;
+function cancelOnSignals() {
+  if (installed) return;
+  installed = true;
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      if (runCancelled.aborted) process.exit(3);
+      cancelRun(`${sig} received`);
+    });
+  }
+}
+
+// actions/src/pipeline/triage.ts
+var MAX_LOG_CHARS = 4 * 1024 * 1024;
+
+// actions/src/pipeline/stage-job.ts
+var StageFailedError = class extends Error {
+  exitCode;
+  constructor(message, exitCode) {
+    super(message);
+    this.name = "StageFailedError";
+    this.exitCode = exitCode;
+  }
+};
+var EXIT_BY_OUTCOME = {
+  ok: EXIT.ok,
+  "stage-failure": EXIT.failed,
+  "config-error": EXIT.usage,
+  "infra-failure": EXIT.infra,
+  timeout: EXIT.infra
+};
+var buildEntry = obj({
+  model: nonEmptyStr,
+  recipe: nonEmptyStr,
+  backend: nonEmptyStr,
+  toolchain: nonEmptyStr,
+  cells: arr(nonEmptyStr)
+});
+async function readText(file, what) {
+  return readFile3(file, "utf8").catch((err) => {
+    throw new ConfigurationError(`cannot read ${what} ${file} (${err.code ?? err.message})`);
+  });
+}
+async function readManifest(file) {
+  try {
+    return parseJson(manifest, await readText(file, "input manifest"), file);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new ConfigurationError(`input manifest: ${err.message}`);
+    throw err;
+  }
+}
+
+// actions/src/compare/identical.ts
+var IDENTICAL_NOTE = "base and head .pte are byte-identical: speed unchanged by construction, not measured";
+async function identicalComparison(baseManifest, headRecord) {
+  const [man, head] = await Promise.all([readManifest(baseManifest), readRunRecord(headRecord)]);
+  const sha = head.pte?.sha256;
+  if (sha === void 0 || sha !== man.pte.sha256) {
+    throw new ConfigurationError(
+      `base-manifest ${displayPath(baseManifest)} names .pte ${man.pte.sha256}, but head ${displayPath(headRecord)} measured ${sha ?? "no .pte"}: they are not identical; compare against a base run record instead`
+    );
+  }
+  return {
+    schema: COMPARE_SCHEMA,
+    cell: head.cell.id,
+    base: { session: "", git_sha: null, toolchain: man.cell.toolchain ?? head.cell.toolchain },
+    head: sideOf(head),
+    paired: false,
+    verdict: "unchanged",
+    metrics: {},
+    notes: [`${IDENTICAL_NOTE} (sha256 ${sha})`],
+    identical: { pte_sha256: sha }
+  };
 }
 
 // actions/src/action-runs/io.ts
@@ -8891,417 +9382,6 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
-// actions/src/core/disk.ts
-function isNoSpace(err) {
-  const code = err?.code;
-  return code === "ENOSPC" || code === "EDQUOT";
-}
-function noSpaceMessage(err) {
-  if (!isNoSpace(err)) return null;
-  const where = err.path;
-  return `no space left on device${where === void 0 ? "" : ` writing ${where}`}; free space there and run again`;
-}
-
-// matrix/known-issues.ts
-var signature = refine(
-  obj({ literal: optional(nonEmptyStr), regex: optional(nonEmptyStr) }),
-  (s) => s.literal === void 0 === (s.regex === void 0) ? { path: [], message: "a signature has exactly one of `literal` or `regex`" } : null
-);
-var catalogueSchema = obj({
-  schema: literal("pte-farm/known-issues@1"),
-  issues: arr(
-    obj({
-      id: nonEmptyStr,
-      upstream: optional(int),
-      title: nonEmptyStr,
-      stages: arr(literal(...STAGES, "any")),
-      signatures: arr(signature),
-      applies_to: record(str),
-      when: optional(
-        obj({
-          platform: optional(arr(nonEmptyStr)),
-          toolchain_mismatch: optional(arr(nonEmptyStr)),
-          recipe: optional(record(unknownValue))
-        })
-      ),
-      workaround: nonEmptyStr
-    })
-  )
-});
-
-// matrix/schema.ts
-var FARM_SCHEMA_ID = "pte-farm/farm@1";
-var DRIVERS = ["python-runtime", "llama-main", "fvp"];
-var ARCHS = ["x86_64", "arm64", "cortex-m55", "cortex-m85"];
-var BUILD_ARCHS = ["x86_64", "arm64"];
-var EVENTS = ["pull_request", "push", "schedule", "release"];
-var NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-function names(value) {
-  const check = refine(record(value), (r) => {
-    const bad = Object.keys(r).find((k) => !NAME.test(k));
-    return bad === void 0 ? null : {
-      path: [bad],
-      message: "names may use letters, digits, '.', '_' and '-' (they become part of cell ids)"
-    };
-  });
-  return withJsonSchema(check, () => ({
-    type: "object",
-    propertyNames: { pattern: NAME.source },
-    additionalProperties: toJsonSchema(value)
-  }));
-}
-var positiveInt = withJsonSchema(
-  (v, p) => {
-    if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
-    throw new ValidationError("", p, `expected a positive integer, got ${JSON.stringify(v) ?? "nothing"}`);
-  },
-  { type: "integer", minimum: 1 }
-);
-var positiveNum = refine(num, (n) => n > 0 ? null : { path: [], message: "must be > 0" }, {
-  exclusiveMinimum: 0
-});
-function nonEmpty(list, what) {
-  return refine(list, (l) => l.length === 0 ? { path: [], message: `needs at least one ${what}` } : null, {
-    minItems: 1
-  });
-}
-var nameList = arr(nonEmptyStr);
-var gatePolicy2 = documented(
-  closed({ fp32: literal("gate", "report") }),
-  "fp32: gate = tokens must also equal the FP32 reference bit for bit; report = agreement is reported only"
-);
-var modelGate = closed({
-  default: optional(documented(gatePolicy2, "policy for every quantized recipe of this model")),
-  recipes: optional(documented(record(gatePolicy2), "per-recipe overrides, by recipe name"))
-});
-var hub = closed({
-  id: documented(nonEmptyStr, "Hugging Face hub id, e.g. facebook/opt-125m"),
-  revision: documented(nonEmptyStr, "the pinned commit of the hub repository")
-});
-var oneSource = (m) => m.path === void 0 === (m.hub === void 0) ? { path: [], message: "a model has exactly one of `path` (a local folder) or `hub` ({id, revision})" } : null;
-var decoderLm = refine(
-  closed({
-    kind: literal("decoder-lm"),
-    path: optional(documented(nonEmptyStr, "Hugging Face model folder, relative to the repository root")),
-    hub: optional(hub),
-    prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
-    max_new_tokens: positiveInt,
-    max_seq_len: positiveInt,
-    gate: optional(modelGate)
-  }),
-  oneSource
-);
-var cnn = refine(
-  closed({
-    kind: literal("cnn"),
-    path: optional(nonEmptyStr),
-    hub: optional(hub),
-    input_shape: documented(nonEmpty(arr(positiveInt), "dimension"), "e.g. [1, 3, 32, 32]"),
-    gate: optional(modelGate)
-  }),
-  (m) => m.path !== void 0 && m.hub !== void 0 ? oneSource(m) : null
-);
-var model = tagged("kind", { "decoder-lm": decoderLm, cnn });
-var recipe = closed({
-  scheme: documented(nonEmptyStr, "the stages' recipe registry key (stages/pte_stages/recipes.py)"),
-  params: optional(documented(record(unknownValue), "handed to the stages as spec.recipe, verbatim")),
-  backends: optional(documented(nameList, "the backends this recipe suits (default: all)")),
-  canary: optional(
-    documented(
-      bool,
-      "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
-    )
-  ),
-  gate: optional(gatePolicy2)
-});
-var backend = closed({
-  kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
-  options: optional(documented(record(unknownValue), "handed to the stages as spec.backend, verbatim")),
-  canary: optional(
-    documented(
-      bool,
-      "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
-    )
-  ),
-  targets: documented(
-    closed({
-      drivers: optional(arr(literal(...DRIVERS))),
-      arch: optional(arr(literal(...ARCHS))),
-      devices: optional(nameList)
-    }),
-    "which devices a .pte of this backend can run on; every listed constraint must hold"
-  )
-});
-var device = closed({
-  runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
-  os: literal("linux", "macos", "bare-metal"),
-  arch: literal(...ARCHS),
-  board: nonEmptyStr,
-  driver: literal(...DRIVERS),
-  build_arch: optional(
-    documented(
-      literal(...BUILD_ARCHS),
-      "where its builds run (default: arm64 for arm64 devices, else x86_64)"
-    )
-  ),
-  memory_bandwidth_gbs: documented(
-    nullable(positiveNum),
-    "peak DRAM bandwidth for roofline figures; null: unknown"
-  ),
-  thermal: documented(
-    nullable(closed({ cooldown_below_c: positiveNum, max_wait_s: positiveInt })),
-    "wait before each measured session until the SoC is below cooldown_below_c; null: no policy"
-  ),
-  fork_prs: documented(bool, "whether jobs for pull requests from forks may run on it"),
-  max_queue_minutes: optional(
-    documented(
-      positiveNum,
-      "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
-    )
-  ),
-  local: optional(
-    documented(bool, "a plain host CPU: any machine of this os/arch may stand in for it in `pte-farm run`")
-  ),
-  emulation: optional(
-    documented(
-      closed({
-        qemu_cpu: documented(nonEmptyStr, "the QEMU CPU model (`qemu-aarch64-static -cpu help` lists them)")
-      }),
-      "an instruction set under QEMU user mode on a Linux x86_64 host: correctness counts, timings never do"
-    )
-  )
-});
-var kindCaps = closed({ recipes: optional(nameList), backends: optional(nameList) });
-var channel = closed({
-  track: documented(
-    nonEmpty(nameList, "package"),
-    "packages resolved to the package index's newest releases that go together, each time a plan is made"
-  ),
-  hold: documented(nameList, "packages kept at the pins file's version (torch: the farm's CPU build)")
-});
-var toolchain = closed({
-  requirements: documented(
-    nonEmptyStr,
-    "the pins file, relative to the repository root; for a channel, the pins it starts from"
-  ),
-  channel: optional(
-    documented(
-      channel,
-      "a channel: resolved from the package index into a lock when a plan is made; every pin of the file is named in track or hold"
-    )
-  )
-});
-var cellSet = closed({
-  models: optional(nameList),
-  recipes: optional(nameList),
-  backends: optional(nameList),
-  devices: optional(nameList),
-  toolchains: optional(nameList)
-});
-var include = closed({
-  cell: documented(nonEmptyStr, "an exact cell id, model/recipe/backend/device@toolchain"),
-  sets: nonEmpty(nameList, "cell set"),
-  reason: nonEmptyStr
-});
-var exclude = closed({
-  cells: documented(nonEmptyStr, "a cell-id glob (* within one part, ** across parts)"),
-  reason: nonEmptyStr,
-  known_issue: optional(documented(nonEmptyStr, "an id from matrix/known-issues.yml"))
-});
-var canary = closed({
-  known_issue: documented(nonEmptyStr, "the id in matrix/known-issues.yml whose failure the canary expects"),
-  cell: documented(
-    nonEmptyStr,
-    "model/recipe/backend/device (no toolchain: a canary runs on every toolchain)"
-  ),
-  stage: documented(nonEmptyStr, "the stage expected to fail, with one of the known issue's signatures")
-});
-var event = closed({
-  cells: documented(nonEmptyStr, "the cell set this event runs"),
-  only_affected: optional(documented(bool, "keep only the cells the changed paths touch (pull requests)"))
-});
-var touchesSome = closed({
-  models: optional(nameList),
-  recipes: optional(nameList),
-  backends: optional(nameList),
-  devices: optional(nameList),
-  toolchains: optional(nameList)
-});
-var touchesWord = literal("all", "nothing");
-var touches = withJsonSchema(
-  (v, p) => typeof v === "string" ? touchesWord(v, p) : touchesSome(v, p),
-  () => ({ oneOf: [toJsonSchema(touchesWord), toJsonSchema(touchesSome)] })
-);
-var pathRule = closed({
-  match: documented(nonEmpty(arr(nonEmptyStr), "glob"), "repository paths (* within a folder, ** across)"),
-  touches,
-  why: nonEmptyStr
-});
-var HEALTH_DEFAULTS = {
-  quarantine_after_infra_errors: 3,
-  max_temp_c: 80,
-  max_queue_minutes: 30
-};
-var health = closed({
-  quarantine_after_infra_errors: optional(
-    documented(
-      positiveInt,
-      `a device with this many infrastructure errors (infra-error or timeout) in a row is quarantined (default ${HEALTH_DEFAULTS.quarantine_after_infra_errors})`
-    )
-  ),
-  max_temp_c: optional(
-    documented(
-      positiveNum,
-      `the health check fails a device whose hottest thermal zone is at or above this, in °C (default ${HEALTH_DEFAULTS.max_temp_c})`
-    )
-  ),
-  max_queue_minutes: optional(
-    documented(
-      positiveNum,
-      `how long a device job may wait in GitHub's queue (timeout-minutes does not count it) before the workflow's watchdog records its cell as \`infra-error: no runner online\` and cancels the run's wait (default ${HEALTH_DEFAULTS.max_queue_minutes}); a device may set its own`
-    )
-  )
-});
-var farmSchema = closed({
-  schema: literal(FARM_SCHEMA_ID),
-  devices: names(device),
-  models: names(model),
-  model_kinds: documented(
-    closed({ "decoder-lm": optional(kindCaps), cnn: optional(kindCaps) }),
-    "which recipes and backends each kind of model can use in this farm (default: all)"
-  ),
-  recipes: names(recipe),
-  backends: names(backend),
-  toolchains: names(toolchain),
-  build_runners: documented(
-    closed({ x86_64: nonEmpty(arr(nonEmptyStr), "label"), arm64: nonEmpty(arr(nonEmptyStr), "label") }),
-    "runs-on labels of build jobs, by build architecture"
-  ),
-  cell_sets: documented(
-    names(cellSet),
-    "named cross products; an omitted dimension means every name; impossible combinations are dropped"
-  ),
-  include: optional(arr(include)),
-  exclude: optional(arr(exclude)),
-  canaries: optional(
-    documented(
-      arr(canary),
-      "a cell per known issue, expected to fail with it: `pte-farm canaries` runs them on every toolchain"
-    )
-  ),
-  events: closed({ pull_request: event, push: event, schedule: event, release: event }),
-  run: closed({ cells: documented(nonEmptyStr, "the cell set `pte-farm run` runs by default") }),
-  paths: documented(
-    arr(pathRule),
-    "what a changed path touches, for pull requests; the first matching rule wins"
-  ),
-  health: optional(
-    documented(health, "runner health checks and quarantine (pte-farm health); omitted: the defaults")
-  )
-});
-
-// actions/src/schemas/manifest.ts
-var manifest = obj({
-  schema: literal("pte-farm/manifest@1"),
-  cell: record(str),
-  pte: obj({ file: str, sha256: str, bytes: nonNegInt }),
-  /**
-   * OPTIONAL (Ethos-U builds): the bundled program (`.bpte`: the same program plus test inputs and
-   * the quantized model's outputs for them) that the FVP's BundleIO executor runner checks. `file`
-   * is beside this manifest; the runner checks `method`'s test case 0 of `test_cases`.
-   */
-  bpte: optional(obj({ file: str, sha256: str, bytes: nonNegInt, method: str, test_cases: nonNegInt })),
-  program: obj({ sha256: str }),
-  toolchain: toolchainVersions,
-  delegation,
-  /** A CNN's manifest has no `vocab_size` (it has `kind: "cnn"`, `num_classes`, `input_shape`). */
-  model: obj({ id: str, max_seq_len: nonNegInt, vocab_size: optional(nullable(nonNegInt)) }),
-  recipe: record(unknownValue),
-  backend: record(unknownValue),
-  created_at: str
-});
-
-// actions/src/pipeline/cache-prune.ts
-var DEFAULT_CACHE_BUDGET = 20 * 1024 ** 3;
-var UNITS = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tib: 1024 ** 4
-};
-
-// actions/src/drivers/emulation.ts
-import path3 from "node:path";
-var BUILDER = path3.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
-
-// actions/src/pipeline/step-notes.ts
-var stepNote = obj({
-  schema: literal("pte-farm/step@1"),
-  stage: literal(...STAGES),
-  label: str,
-  outcome: literal(...STAGE_OUTCOMES),
-  cache: literal("hit", "miss", "shared", "off"),
-  wall_s: num,
-  dir: str,
-  log: nullable(str),
-  started_at: str,
-  finished_at: str,
-  failure: nullable(failureNote),
-  /** The orchestrator's readings around execute; empty for the build stages. */
-  telemetry: arr(telemetrySample)
-});
-
-// actions/src/core/cancel.ts
-var controller = new AbortController();
-var runCancelled = controller.signal;
-function cancelRun(why) {
-  if (!controller.signal.aborted) controller.abort(why);
-}
-var installed = false;
-function cancelOnSignals() {
-  if (installed) return;
-  installed = true;
-  for (const sig of ["SIGINT", "SIGTERM"]) {
-    process.on(sig, () => {
-      if (runCancelled.aborted) process.exit(3);
-      cancelRun(`${sig} received`);
-    });
-  }
-}
-
-// actions/src/pipeline/triage.ts
-var MAX_LOG_CHARS = 4 * 1024 * 1024;
-
-// actions/src/pipeline/stage-job.ts
-var StageFailedError = class extends Error {
-  exitCode;
-  constructor(message, exitCode) {
-    super(message);
-    this.name = "StageFailedError";
-    this.exitCode = exitCode;
-  }
-};
-var EXIT_BY_OUTCOME = {
-  ok: EXIT.ok,
-  "stage-failure": EXIT.failed,
-  "config-error": EXIT.usage,
-  "infra-failure": EXIT.infra,
-  timeout: EXIT.infra
-};
-var buildEntry = obj({
-  model: nonEmptyStr,
-  recipe: nonEmptyStr,
-  backend: nonEmptyStr,
-  toolchain: nonEmptyStr,
-  cells: arr(nonEmptyStr)
-});
-
 // actions/src/health/defaults.ts
 var HEALTH_DEFAULTS2 = {
   toolchain: "stable",
@@ -9485,8 +9565,20 @@ var ACTIONS = {
         description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
         default: ""
       },
-      reps: { description: "Measured repetitions.", default: "5" },
-      warmup: { description: "Warm-up repetitions.", default: "1" },
+      reps: {
+        description: "Measured repetitions. With a base: ignored; the session starts at compare/looks.ts's block and adds reps while the comparison asks for them.",
+        default: "5"
+      },
+      warmup: { description: "Warm-up repetitions (per block of an interleaved session).", default: "1" },
+      "base-pte": {
+        description: "A pull request's base .pte (the base commit's build of this cell); empty: none. A different .pte is measured interleaved (ABBA) with the head's, in blocks until the paired comparison decides, the compare cap, or the device's session_minutes; a byte-identical one is not measured (output identical).",
+        default: ""
+      },
+      "base-manifest": { description: "The base .pte's manifest.json; required with base-pte.", default: "" },
+      "compare-config": {
+        description: "The compare settings an interleaved session's looks use; empty: matrix/compare.yml.",
+        default: ""
+      },
       matrix,
       python,
       "out-dir": outDir,
@@ -9510,7 +9602,13 @@ var ACTIONS = {
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
-      "out-dir": stageDir
+      "out-dir": stageDir,
+      interleaved: {
+        description: "true when base and head were measured interleaved (the gate writes both records)."
+      },
+      identical: {
+        description: "true when the base .pte is byte-identical to the head's (nothing to compare)."
+      }
     }
   },
   gate: {
@@ -9528,6 +9626,14 @@ var ACTIONS = {
         default: ""
       },
       role: { description: `The record's role: ${ROLES.join(" | ")}.`, default: "head" },
+      "base-manifest": {
+        description: "An interleaved session's base manifest.json (execute's base-manifest): both records then name their partner .pte.",
+        default: ""
+      },
+      "base-git-sha": {
+        description: "An interleaved session's base commit (a pull request's base), for the base record; empty: git-sha.",
+        default: ""
+      },
       session: {
         description: "Session id shared by records measured together; empty: the workflow run id and attempt.",
         default: ""
@@ -9540,7 +9646,10 @@ var ACTIONS = {
       "out-dir": outDir
     },
     outputs: {
-      record: { description: "Path of the run record (run.json)." },
+      record: { description: "Path of the run record (run.json; the head's of an interleaved session)." },
+      "base-record": {
+        description: "An interleaved session's base run record (run.base.json); empty otherwise."
+      },
       verdict: { description: "The gate's verdict: pass | fail (fail also when no gate could run)." },
       status: { description: `The record's status: ${RUN_STATUSES.join(" | ")}.` }
     }
@@ -9549,8 +9658,12 @@ var ACTIONS = {
     name: "pte-farm compare",
     description: "Head vs base run records: per-metric verdicts with confidence intervals. Fails on a regression; inconclusive is a warning that says how many more reps would decide it.",
     inputs: {
-      base: { description: "The base run record.", required: true },
+      base: { description: "The base run record; empty with base-manifest.", default: "" },
       head: { description: "The head run record.", required: true },
+      "base-manifest": {
+        description: "Instead of a base record: the base build's manifest.json, whose .pte must be byte-identical to the head record's (the comparison is then unchanged, identical artefact, without measuring).",
+        default: ""
+      },
       "across-toolchains": {
         description: "Allow base and head from different toolchains (never different devices).",
         default: "false"
@@ -9772,7 +9885,13 @@ function defineAction(action, body) {
 // actions/src/action-runs/compare.ts
 var run = defineAction("compare", async (io) => {
   const config = io.path("config");
-  const comparison = await compareFiles({
+  const baseManifest = io.path("base-manifest");
+  if (io.path("base") === "" === (baseManifest === "")) {
+    throw new ConfigurationError(
+      "give exactly one of inputs base (a run record) and base-manifest (an identical build)"
+    );
+  }
+  const comparison = baseManifest !== "" ? await identicalComparison(baseManifest, io.requiredPath("head")) : await compareFiles({
     base: io.requiredPath("base"),
     head: io.requiredPath("head"),
     acrossToolchains: io.bool("across-toolchains"),

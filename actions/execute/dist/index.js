@@ -115,17 +115,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path29) {
-      const ctrl = callVisitor(key, node, visitor, path29);
+    function visit_(key, node, visitor, path31) {
+      const ctrl = callVisitor(key, node, visitor, path31);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path29, ctrl);
-        return visit_(key, ctrl, visitor, path29);
+        replaceNode(key, path31, ctrl);
+        return visit_(key, ctrl, visitor, path31);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path29 = Object.freeze(path29.concat(node));
+          path31 = Object.freeze(path31.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path29);
+            const ci = visit_(i2, node.items[i2], visitor, path31);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -136,13 +136,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path29 = Object.freeze(path29.concat(node));
-          const ck = visit_("key", node.key, visitor, path29);
+          path31 = Object.freeze(path31.concat(node));
+          const ck = visit_("key", node.key, visitor, path31);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path29);
+          const cv = visit_("value", node.value, visitor, path31);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -163,17 +163,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path29) {
-      const ctrl = await callVisitor(key, node, visitor, path29);
+    async function visitAsync_(key, node, visitor, path31) {
+      const ctrl = await callVisitor(key, node, visitor, path31);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path29, ctrl);
-        return visitAsync_(key, ctrl, visitor, path29);
+        replaceNode(key, path31, ctrl);
+        return visitAsync_(key, ctrl, visitor, path31);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path29 = Object.freeze(path29.concat(node));
+          path31 = Object.freeze(path31.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path29);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path31);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -184,13 +184,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path29 = Object.freeze(path29.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path29);
+          path31 = Object.freeze(path31.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path31);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path29);
+          const cv = await visitAsync_("value", node.value, visitor, path31);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -217,23 +217,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path29) {
+    function callVisitor(key, node, visitor, path31) {
       if (typeof visitor === "function")
-        return visitor(key, node, path29);
+        return visitor(key, node, path31);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path29);
+        return visitor.Map?.(key, node, path31);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path29);
+        return visitor.Seq?.(key, node, path31);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path29);
+        return visitor.Pair?.(key, node, path31);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path29);
+        return visitor.Scalar?.(key, node, path31);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path29);
+        return visitor.Alias?.(key, node, path31);
       return void 0;
     }
-    function replaceNode(key, path29, node) {
-      const parent = path29[path29.length - 1];
+    function replaceNode(key, path31, node) {
+      const parent = path31[path31.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -845,10 +845,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path29, value) {
+    function collectionFromPath(schema, path31, value) {
       let v = value;
-      for (let i2 = path29.length - 1; i2 >= 0; --i2) {
-        const k = path29[i2];
+      for (let i2 = path31.length - 1; i2 >= 0; --i2) {
+        const k = path31[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -867,7 +867,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path29) => path29 == null || typeof path29 === "object" && !!path29[Symbol.iterator]().next().done;
+    var isEmptyPath = (path31) => path31 == null || typeof path31 === "object" && !!path31[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -897,11 +897,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path29, value) {
-        if (isEmptyPath(path29))
+      addIn(path31, value) {
+        if (isEmptyPath(path31))
           this.add(value);
         else {
-          const [key, ...rest] = path29;
+          const [key, ...rest] = path31;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -915,8 +915,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path29) {
-        const [key, ...rest] = path29;
+      deleteIn(path31) {
+        const [key, ...rest] = path31;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -930,8 +930,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path29, keepScalar) {
-        const [key, ...rest] = path29;
+      getIn(path31, keepScalar) {
+        const [key, ...rest] = path31;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -949,8 +949,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path29) {
-        const [key, ...rest] = path29;
+      hasIn(path31) {
+        const [key, ...rest] = path31;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -960,8 +960,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path29, value) {
-        const [key, ...rest] = path29;
+      setIn(path31, value) {
+        const [key, ...rest] = path31;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -3476,9 +3476,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path29, value) {
+      addIn(path31, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path29, value);
+          this.contents.addIn(path31, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -3553,14 +3553,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path29) {
-        if (Collection.isEmptyPath(path29)) {
+      deleteIn(path31) {
+        if (Collection.isEmptyPath(path31)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path29) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path31) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -3575,10 +3575,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path29, keepScalar) {
-        if (Collection.isEmptyPath(path29))
+      getIn(path31, keepScalar) {
+        if (Collection.isEmptyPath(path31))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path29, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path31, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -3589,10 +3589,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path29) {
-        if (Collection.isEmptyPath(path29))
+      hasIn(path31) {
+        if (Collection.isEmptyPath(path31))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path29) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path31) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3609,13 +3609,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path29, value) {
-        if (Collection.isEmptyPath(path29)) {
+      setIn(path31, value) {
+        if (Collection.isEmptyPath(path31)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path29), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path31), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path29, value);
+          this.contents.setIn(path31, value);
         }
       }
       /**
@@ -5576,9 +5576,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path29) => {
+    visit.itemAtPath = (cst, path31) => {
       let item = cst;
-      for (const [field, index] of path29) {
+      for (const [field, index] of path31) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -5587,23 +5587,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path29) => {
-      const parent = visit.itemAtPath(cst, path29.slice(0, -1));
-      const field = path29[path29.length - 1][0];
+    visit.parentCollection = (cst, path31) => {
+      const parent = visit.itemAtPath(cst, path31.slice(0, -1));
+      const field = path31[path31.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path29, item, visitor) {
-      let ctrl = visitor(item, path29);
+    function _visit(path31, item, visitor) {
+      let ctrl = visitor(item, path31);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path29.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path31.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -5614,10 +5614,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path29);
+            ctrl = ctrl(item, path31);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path29) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path31) : ctrl;
     }
     exports.visit = visit;
   }
@@ -7369,7 +7369,7 @@ var require_dist = __commonJS({
 });
 
 // actions/src/action-runs/execute.ts
-import path28 from "node:path";
+import path30 from "node:path";
 
 // matrix/load.ts
 import { readdir, stat } from "node:fs/promises";
@@ -7472,7 +7472,7 @@ function toJsonSchema(check) {
   return describeIt();
 }
 function documented(inner, description) {
-  const check = (v, path29) => inner(v, path29);
+  const check = (v, path31) => inner(v, path31);
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), description }));
 }
 var ValidationError = class extends Error {
@@ -7481,19 +7481,19 @@ var ValidationError = class extends Error {
   detail;
   /** The problem is the key at the end of `path` (an unknown key), not its value: point at the key. */
   onKey;
-  constructor(source, path29, detail, onKey = false) {
-    const where = formatPath(path29);
+  constructor(source, path31, detail, onKey = false) {
+    const where = formatPath(path31);
     super([source, where, detail].filter((part) => part !== "").join(": "));
     this.name = "ValidationError";
     this.source = source;
-    this.path = path29;
+    this.path = path31;
     this.detail = detail;
     this.onKey = onKey;
   }
 };
-function formatPath(path29) {
+function formatPath(path31) {
   let out = "";
-  for (const seg of path29) {
+  for (const seg of path31) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
@@ -7508,52 +7508,52 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
-function fail(path29, expected, value) {
-  throw new ValidationError("", path29, `expected ${expected}, got ${describe(value)}`);
+function fail(path31, expected, value) {
+  throw new ValidationError("", path31, `expected ${expected}, got ${describe(value)}`);
 }
 var str = withJsonSchema(
-  (v, path29) => typeof v === "string" ? v : fail(path29, "a string", v),
+  (v, path31) => typeof v === "string" ? v : fail(path31, "a string", v),
   { type: "string" }
 );
 var nonEmptyStr = withJsonSchema(
-  (v, path29) => typeof v === "string" && v !== "" ? v : fail(path29, "a non-empty string", v),
+  (v, path31) => typeof v === "string" && v !== "" ? v : fail(path31, "a non-empty string", v),
   { type: "string", minLength: 1 }
 );
 var num = withJsonSchema(
-  (v, path29) => typeof v === "number" && Number.isFinite(v) ? v : fail(path29, "a number", v),
+  (v, path31) => typeof v === "number" && Number.isFinite(v) ? v : fail(path31, "a number", v),
   { type: "number" }
 );
 var int = withJsonSchema(
-  (v, path29) => typeof v === "number" && Number.isInteger(v) ? v : fail(path29, "an integer", v),
+  (v, path31) => typeof v === "number" && Number.isInteger(v) ? v : fail(path31, "an integer", v),
   { type: "integer" }
 );
 var nonNegInt = withJsonSchema(
-  (v, path29) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path29, "a non-negative integer", v),
+  (v, path31) => typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(path31, "a non-negative integer", v),
   { type: "integer", minimum: 0 }
 );
 var bool = withJsonSchema(
-  (v, path29) => typeof v === "boolean" ? v : fail(path29, "a boolean", v),
+  (v, path31) => typeof v === "boolean" ? v : fail(path31, "a boolean", v),
   { type: "boolean" }
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
   const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path29) => allowed.includes(v) ? v : fail(path29, `one of ${shown}`, v);
+  const check = (v, path31) => allowed.includes(v) ? v : fail(path31, `one of ${shown}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
-  const check = (v, path29) => {
-    if (!Array.isArray(v)) fail(path29, "an array", v);
-    return v.map((el, i2) => item(el, [...path29, i2]));
+  const check = (v, path31) => {
+    if (!Array.isArray(v)) fail(path31, "an array", v);
+    return v.map((el, i2) => item(el, [...path31, i2]));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
 function nullable(inner) {
-  const check = (v, path29) => v === null ? null : inner(v, path29);
+  const check = (v, path31) => v === null ? null : inner(v, path31);
   return withJsonSchema(check, () => ({ anyOf: [toJsonSchema(inner), { type: "null" }] }));
 }
 function optional(inner) {
-  const check = (v, path29) => v === void 0 ? void 0 : inner(v, path29);
+  const check = (v, path31) => v === void 0 ? void 0 : inner(v, path31);
   withJsonSchema(check, () => toJsonSchema(inner));
   return Object.assign(check, { optional: true });
 }
@@ -7561,10 +7561,10 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function record(value) {
-  const check = (v, path29) => {
-    if (!isPlainObject(v)) fail(path29, "an object", v);
+  const check = (v, path31) => {
+    if (!isPlainObject(v)) fail(path31, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path29, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path31, key]);
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7584,11 +7584,11 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
-  const check = (v, path29) => {
-    if (!isPlainObject(v)) fail(path29, "an object", v);
+  const check = (v, path31) => {
+    if (!isPlainObject(v)) fail(path31, "an object", v);
     const out = {};
     for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path29, key]);
+      const value = check2(v[key], [...path31, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7598,41 +7598,41 @@ function obj(shape) {
 function closed(shape) {
   const known = obj(shape);
   const allowed = Object.keys(shape);
-  const check = (v, path29) => {
+  const check = (v, path31) => {
     if (isPlainObject(v)) {
       const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
-          [...path29, bad],
+          [...path31, bad],
           `unknown key ${JSON.stringify(bad)}; allowed keys: ${allowed.join(", ")}`,
           true
         );
       }
     }
-    return known(v, path29);
+    return known(v, path31);
   };
   return withJsonSchema(check, () => objectSchema(shape, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
-  const check = (v, path29) => {
-    if (!isPlainObject(v)) fail(path29, "an object", v);
+  const check = (v, path31) => {
+    if (!isPlainObject(v)) fail(path31, "an object", v);
     const variant = typeof v[key] === "string" ? variants[v[key]] : void 0;
     if (variant === void 0) {
-      fail([...path29, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
+      fail([...path31, key], `one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}`, v[key]);
     }
-    return variant(v, path29);
+    return variant(v, path31);
   };
   return withJsonSchema(check, () => ({
     oneOf: tags.map((t) => toJsonSchema(variants[t]))
   }));
 }
 function refine(inner, rule, schema = {}) {
-  const check = (v, path29) => {
-    const value = inner(v, path29);
+  const check = (v, path31) => {
+    const value = inner(v, path31);
     const problem = rule(value);
-    if (problem !== null) throw new ValidationError("", [...path29, ...problem.path], problem.message);
+    if (problem !== null) throw new ValidationError("", [...path31, ...problem.path], problem.message);
     return value;
   };
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
@@ -7766,6 +7766,17 @@ var driverInfo = obj({
   /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
   details: optional(record(unknownValue))
 });
+var SESSION_STOPS = ["decided", "cap", "budget", "timings-do-not-count"];
+var adaptiveSession = obj({
+  /** Reps per side of each block, in order. */
+  blocks: arr(nonNegInt),
+  reps_per_side: nonNegInt,
+  /** Wall time of the whole session (every block, warm-ups and loads included). */
+  seconds: num,
+  /** The device's budget for it (matrix `session_minutes`). */
+  budget_s: num,
+  stopped: literal(...SESSION_STOPS)
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
@@ -7781,6 +7792,7 @@ var executeData = refine(
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
     order: optional(arr(literal("base", "head"))),
+    adaptive: optional(adaptiveSession),
     /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
     model_kind: optional(literal("decoder-lm", "cnn"))
   }),
@@ -8080,6 +8092,7 @@ var backend = closed({
     "which devices a .pte of this backend can run on; every listed constraint must hold"
   )
 });
+var SESSION_MINUTES_DEFAULT = 20;
 var device = closed({
   runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
   os: literal("linux", "macos", "bare-metal"),
@@ -8105,6 +8118,12 @@ var device = closed({
     documented(
       positiveNum,
       "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
+  session_minutes: optional(
+    documented(
+      positiveNum,
+      `the time budget of a pull request's interleaved base/head session on it: the device job stops adding reps when the next block would not fit (default ${SESSION_MINUTES_DEFAULT})`
     )
   ),
   local: optional(
@@ -8658,6 +8677,7 @@ function resolve(file, data) {
           forkPrs: d.fork_prs,
           local: d.local ?? false,
           maxQueueMinutes: d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
+          sessionMinutes: d.session_minutes ?? SESSION_MINUTES_DEFAULT,
           emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
@@ -8760,9 +8780,43 @@ async function checkChannel(tc, channel2, where) {
   }
 }
 
+// actions/src/compare/config.ts
+import path3 from "node:path";
+var DEFAULT_COMPARE_CONFIG = path3.join(REPO_ROOT, "matrix", "compare.yml");
+var pct = refine(num, (n2) => n2 >= 0 && n2 < 100 ? null : { path: [], message: "must be in [0, 100)" });
+var knobs = { min_effect_pct: optional(pct), between_session_pct: optional(pct) };
+var metricKnobs = closed(knobs);
+var compareConfigSchema = closed({
+  schema: literal("pte-farm/compare@1"),
+  confidence: refine(num, (c3) => c3 > 0.5 && c3 < 1 ? null : { path: [], message: "must be in (0.5, 1)" }),
+  max_reps: refine(nonNegInt, (n2) => n2 >= 2 ? null : { path: [], message: "must be at least 2" }),
+  defaults: closed({ min_effect_pct: pct, between_session_pct: pct }),
+  metrics: optional(record(metricKnobs)),
+  devices: optional(record(closed({ ...knobs, metrics: optional(record(metricKnobs)) })))
+});
+function settingsFor(config, metric2, device2) {
+  const dev = config.devices?.[device2];
+  const layers = [config.defaults, config.metrics?.[metric2], dev, dev?.metrics?.[metric2]];
+  let minPct = config.defaults.min_effect_pct;
+  let betweenPct = config.defaults.between_session_pct;
+  for (const l of layers) {
+    if (l?.min_effect_pct !== void 0) minPct = l.min_effect_pct;
+    if (l?.between_session_pct !== void 0) betweenPct = l.between_session_pct;
+  }
+  return {
+    min_effect: minPct / 100,
+    between_session: betweenPct / 100,
+    confidence: config.confidence,
+    max_reps: config.max_reps
+  };
+}
+async function loadCompareConfig(file = DEFAULT_COMPARE_CONFIG) {
+  return (await readYamlFile(file, compareConfigSchema, "compare config")).data;
+}
+
 // actions/src/drivers/fvp/driver.ts
 import { access, copyFile, stat as stat2 } from "node:fs/promises";
-import path16 from "node:path";
+import path17 from "node:path";
 
 // actions/src/core/cancel.ts
 var controller = new AbortController();
@@ -8809,7 +8863,7 @@ function cancelOnSignals() {
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir as readdir2 } from "node:fs/promises";
-import path3 from "node:path";
+import path4 from "node:path";
 function sha256Text(text) {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -8827,12 +8881,12 @@ function canonicalJson(value) {
 }
 async function listFiles(root, keep = () => true) {
   const entries = await readdir2(root, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path3.relative(root, path3.join(e.parentPath, e.name)).split(path3.sep).join("/")).filter(keep).sort();
+  return entries.filter((e) => e.isFile()).map((e) => path4.relative(root, path4.join(e.parentPath, e.name)).split(path4.sep).join("/")).filter(keep).sort();
 }
 async function sha256Tree(root, keep) {
   const files = await listFiles(root, keep);
   const lines = [];
-  for (const rel of files) lines.push(`${rel}\0${await sha256File(path3.join(root, rel))}`);
+  for (const rel of files) lines.push(`${rel}\0${await sha256File(path4.join(root, rel))}`);
   return sha256Text(lines.join("\n"));
 }
 
@@ -8843,7 +8897,7 @@ function nativeToolchain(settings, runner) {
 
 // actions/src/drivers/native-step.ts
 import { mkdir, open as open2, readFile as readFile6, writeFile } from "node:fs/promises";
-import path15 from "node:path";
+import path16 from "node:path";
 
 // actions/src/pipeline/triage.ts
 var MAX_LOG_CHARS = 4 * 1024 * 1024;
@@ -9886,12 +9940,12 @@ var handleCommand = (filePath, rawArguments, rawOptions) => {
 };
 
 // node_modules/execa/lib/arguments/options.js
-import path10 from "node:path";
+import path11 from "node:path";
 import process9 from "node:process";
 
 // node_modules/npm-run-path/index.js
 import process5 from "node:process";
-import path5 from "node:path";
+import path6 from "node:path";
 
 // node_modules/path-key/index.js
 function pathKey(options = {}) {
@@ -9908,7 +9962,7 @@ function pathKey(options = {}) {
 // node_modules/unicorn-magic/node.js
 import { promisify } from "node:util";
 import { execFile as execFileCallback, execFileSync as execFileSyncOriginal } from "node:child_process";
-import path4 from "node:path";
+import path5 from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var execFileOriginal = promisify(execFileCallback);
 function toPath(urlOrPath) {
@@ -9917,12 +9971,12 @@ function toPath(urlOrPath) {
 function traversePathUp(startPath) {
   return {
     *[Symbol.iterator]() {
-      let currentPath = path4.resolve(toPath(startPath));
+      let currentPath = path5.resolve(toPath(startPath));
       let previousPath;
       while (previousPath !== currentPath) {
         yield currentPath;
         previousPath = currentPath;
-        currentPath = path4.resolve(currentPath, "..");
+        currentPath = path5.resolve(currentPath, "..");
       }
     }
   };
@@ -9937,27 +9991,27 @@ var npmRunPath = ({
   execPath: execPath2 = process5.execPath,
   addExecPath = true
 } = {}) => {
-  const cwdPath = path5.resolve(toPath(cwd));
+  const cwdPath = path6.resolve(toPath(cwd));
   const result = [];
-  const pathParts = pathOption.split(path5.delimiter);
+  const pathParts = pathOption.split(path6.delimiter);
   if (preferLocal) {
     applyPreferLocal(result, pathParts, cwdPath);
   }
   if (addExecPath) {
     applyExecPath(result, pathParts, execPath2, cwdPath);
   }
-  return pathOption === "" || pathOption === path5.delimiter ? `${result.join(path5.delimiter)}${pathOption}` : [...result, pathOption].join(path5.delimiter);
+  return pathOption === "" || pathOption === path6.delimiter ? `${result.join(path6.delimiter)}${pathOption}` : [...result, pathOption].join(path6.delimiter);
 };
 var applyPreferLocal = (result, pathParts, cwdPath) => {
   for (const directory of traversePathUp(cwdPath)) {
-    const pathPart = path5.join(directory, "node_modules/.bin");
+    const pathPart = path6.join(directory, "node_modules/.bin");
     if (!pathParts.includes(pathPart)) {
       result.push(pathPart);
     }
   }
 };
 var applyExecPath = (result, pathParts, execPath2, cwdPath) => {
-  const pathPart = path5.resolve(cwdPath, toPath(execPath2), "..");
+  const pathPart = path6.resolve(cwdPath, toPath(execPath2), "..");
   if (!pathParts.includes(pathPart)) {
     result.push(pathPart);
   }
@@ -11042,7 +11096,7 @@ var getReason = ({ reason }) => {
 
 // node_modules/execa/lib/methods/node.js
 import { execPath, execArgv } from "node:process";
-import path6 from "node:path";
+import path7 from "node:path";
 var mapNode = ({ options }) => {
   if (options.node === false) {
     throw new TypeError('The "node" option cannot be false with `execaNode()`.');
@@ -11080,7 +11134,7 @@ var handleNodeOption = (file, commandArguments, {
     throw new TypeError('The "nodeOptions" option must be an array of strings.');
   }
   const normalizedNodePath = safeNormalizeFileUrl(nodePath, 'The "nodePath" option');
-  const resolvedNodePath = path6.resolve(cwd, normalizedNodePath);
+  const resolvedNodePath = path7.resolve(cwd, normalizedNodePath);
   const newOptions = {
     __proto__: null,
     shell: false,
@@ -11092,7 +11146,7 @@ var handleNodeOption = (file, commandArguments, {
   if (!shouldHandleNode) {
     return [file, commandArguments, newOptions];
   }
-  if (path6.basename(file, ".exe") === "node") {
+  if (path7.basename(file, ".exe") === "node") {
     throw new TypeError('When the "node" option is true, the first argument does not need to be "node".');
   }
   return [
@@ -11204,12 +11258,12 @@ var serializeEncoding = (encoding) => typeof encoding === "string" ? `"${encodin
 // node_modules/execa/lib/arguments/command-file.js
 import { openSync, readSync, closeSync } from "node:fs";
 import { Buffer as Buffer2 } from "node:buffer";
-import path8 from "node:path";
+import path9 from "node:path";
 import process7 from "node:process";
 
 // node_modules/which-command/index.js
 import fs from "node:fs";
-import path7 from "node:path";
+import path8 from "node:path";
 import process6 from "node:process";
 var isWindows = process6.platform === "win32";
 var separatorPattern = isWindows ? new RegExp("[\\/\\\\]", "v") : new RegExp("\\/", "v");
@@ -11228,8 +11282,8 @@ function resolveOptions(command, options) {
   return { cwd, searchPath, pathExt };
 }
 function windowsExtensions(command, pathExt) {
-  const extensions = pathExt.split(path7.delimiter).filter(Boolean);
-  const commandExtension = path7.extname(command).toLowerCase();
+  const extensions = pathExt.split(path8.delimiter).filter(Boolean);
+  const commandExtension = path8.extname(command).toLowerCase();
   if (commandExtension !== "" && extensions.some((extension) => extension.toLowerCase() === commandExtension)) {
     return ["", ...extensions];
   }
@@ -11238,7 +11292,7 @@ function windowsExtensions(command, pathExt) {
 function* candidatePaths(command, { cwd, searchPath, pathExt }) {
   const extensions = isWindows ? windowsExtensions(command, pathExt) : [""];
   if (separatorPattern.test(command)) {
-    const base = path7.resolve(cwd, command);
+    const base = path8.resolve(cwd, command);
     for (const extension of extensions) {
       yield base + extension;
     }
@@ -11247,14 +11301,14 @@ function* candidatePaths(command, { cwd, searchPath, pathExt }) {
   const directories = [
     // Windows searches the current directory before `PATH`.
     ...isWindows ? [cwd] : [],
-    ...searchPath.split(path7.delimiter)
+    ...searchPath.split(path8.delimiter)
   ];
   for (const directory of directories) {
     const unquoted = isWindows && directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
     if (unquoted === "") {
       continue;
     }
-    const base = path7.resolve(cwd, unquoted, command);
+    const base = path8.resolve(cwd, unquoted, command);
     for (const extension of extensions) {
       yield base + extension;
     }
@@ -11308,7 +11362,7 @@ var escapeWindowsCommand = (parsed) => {
   for (const value of [parsed.file, ...parsed.commandArguments]) {
     assertNoLineBreak(value);
   }
-  const escapedFile = escapeMetaChars(path8.normalize(resolvedFile ?? parsed.file));
+  const escapedFile = escapeMetaChars(path9.normalize(resolvedFile ?? parsed.file));
   const escapedArguments = parsed.commandArguments.map((argument) => escapeArgument(argument));
   const commandLine2 = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
   parsed.options.windowsVerbatimArguments = true;
@@ -11333,10 +11387,10 @@ var resolvePath = (parsed) => {
   const environment = parsed.options.env || process7.env;
   const cwd = parsed.options.cwd ?? process7.cwd();
   const environmentPathExt = getWindowsEnvironmentValue(environment, "PATHEXT");
-  const commandExtension = path8.extname(parsed.file);
-  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path8.delimiter}${environmentPathExt ?? ""}`;
+  const commandExtension = path9.extname(parsed.file);
+  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path9.delimiter}${environmentPathExt ?? ""}`;
   if (hasWindowsPathSeparator(parsed.file)) {
-    return whichCommandSync(path8.resolve(cwd, parsed.file), { cwd, pathExt });
+    return whichCommandSync(path9.resolve(cwd, parsed.file), { cwd, pathExt });
   }
   const searchPath = getWindowsEnvironmentValue(environment, "PATH") ?? getWindowsEnvironmentValue(process7.env, "PATH") ?? "";
   const resolveOptions2 = {
@@ -11349,12 +11403,12 @@ var resolvePath = (parsed) => {
 var hasWindowsPathSeparator = (file) => file.includes("/") || file.includes("\\") || file.includes(":");
 var shouldSearchCurrentDirectory = (environment) => getWindowsEnvironmentValue(process7.env, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0 && getWindowsEnvironmentValue(environment, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0;
 var resolvePathDirectories = (file, { cwd, path: searchPath, pathExt }) => {
-  for (const directory of searchPath.split(path8.delimiter)) {
+  for (const directory of searchPath.split(path9.delimiter)) {
     const unquotedDirectory = directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
     if (unquotedDirectory === "") {
       continue;
     }
-    const resolvedFile = whichCommandSync(path8.resolve(cwd, unquotedDirectory, file), { cwd, pathExt });
+    const resolvedFile = whichCommandSync(path9.resolve(cwd, unquotedDirectory, file), { cwd, pathExt });
     if (resolvedFile !== void 0) {
       return resolvedFile;
     }
@@ -11421,11 +11475,11 @@ var shouldQuoteArgument = (argument) => argument === "" || argument.endsWith("\\
 
 // node_modules/execa/lib/arguments/cwd.js
 import { statSync } from "node:fs";
-import path9 from "node:path";
+import path10 from "node:path";
 import process8 from "node:process";
 var normalizeCwd = (cwd = getDefaultCwd()) => {
   const cwdString = safeNormalizeFileUrl(cwd, 'The "cwd" option');
-  return path9.resolve(cwdString);
+  return path10.resolve(cwdString);
 };
 var getDefaultCwd = () => {
   try {
@@ -11480,7 +11534,7 @@ var normalizeOptions = (filePath, rawArguments, rawOptions) => {
   options.killSignal = normalizeKillSignal(options.killSignal);
   options.forceKillAfterDelay = normalizeForceKillAfterDelay(options.forceKillAfterDelay);
   options.lines = options.lines.map((lines, fdNumber) => lines && !BINARY_ENCODINGS.has(options.encoding) && options.buffer[fdNumber]);
-  if (process9.platform === "win32" && cmdExeRegExp.test(path10.basename(file))) {
+  if (process9.platform === "win32" && cmdExeRegExp.test(path11.basename(file))) {
     commandArguments.unshift("/q");
   }
   return { file, commandArguments, options };
@@ -13161,10 +13215,10 @@ var getInputFileType = (inputFile) => {
 };
 
 // node_modules/execa/lib/stdio/duplicate.js
-import path11 from "node:path";
+import path12 from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var isFileType = (type) => SPECIAL_DUPLICATE_TYPES_SYNC.has(type);
-var getFileTarget = ({ type, value }) => type === "filePath" ? path11.resolve(value.file) : fileURLToPath3(value);
+var getFileTarget = ({ type, value }) => type === "filePath" ? path12.resolve(value.file) : fileURLToPath3(value);
 var filterDuplicates = (stdioItems) => stdioItems.filter((stdioItemOne, indexOne) => stdioItems.every((stdioItemTwo, indexTwo) => !hasSameValueAndDirection(stdioItemOne, stdioItemTwo) || indexOne >= indexTwo || stdioItemOne.type === "generator" || stdioItemOne.type === "asyncGenerator"));
 var hasSameValueAndDirection = (stdioItemOne, stdioItemTwo) => stdioItemOne.value === stdioItemTwo.value && stdioItemOne.direction === stdioItemTwo.direction;
 var getDuplicateStream = ({ stdioItem: { type, value, optionName }, direction, fileDescriptors, isSync }) => {
@@ -13910,17 +13964,17 @@ var writeToFiles = (chunks, stdioItems, outputFiles) => {
   const writtenPaths = /* @__PURE__ */ new Set();
   for (const stdioItem of fileItems) {
     const { type, append } = stdioItem;
-    const path29 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path29)) {
+    const path31 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path31)) {
       continue;
     }
-    writtenPaths.add(path29);
-    if (append || outputFiles.has(path29)) {
-      appendFileSync(path29, contents);
+    writtenPaths.add(path31);
+    if (append || outputFiles.has(path31)) {
+      appendFileSync(path31, contents);
     } else {
-      writeFileSync(path29, contents);
+      writeFileSync(path31, contents);
     }
-    outputFiles.add(path29);
+    outputFiles.add(path31);
   }
 };
 
@@ -14821,7 +14875,7 @@ var MAX_LISTENERS_INCREMENT = 2;
 // node_modules/execa/lib/terminate/kill-descendants.js
 import process12 from "node:process";
 import { execFile } from "node:child_process";
-import path12 from "node:path/win32";
+import path13 from "node:path/win32";
 var isWindows2 = process12.platform === "win32";
 var getSpawnOptions = (options) => !isWindows2 && options.killDescendants ? { ...options, detached: true } : options;
 var getKillFunction = (subprocess, { killDescendants }) => {
@@ -14861,10 +14915,10 @@ var killDescendantsWindows = (subprocess, signal) => {
 };
 var getTaskkillFile = () => {
   const windowsDirectory = [process12.env.SystemRoot, process12.env.windir].find((directory) => directory && isWindowsDriveAbsolutePath(directory));
-  return windowsDirectory === void 0 ? void 0 : path12.join(windowsDirectory, "System32", "taskkill.exe");
+  return windowsDirectory === void 0 ? void 0 : path13.join(windowsDirectory, "System32", "taskkill.exe");
 };
 var isWindowsDriveAbsolutePath = (directory) => {
-  const { root } = path12.parse(directory);
+  const { root } = path13.parse(directory);
   return /^[a-z]:[/\\]/i.test(root);
 };
 
@@ -16730,27 +16784,27 @@ var {
 // actions/src/drivers/emulation.ts
 import { execFileSync } from "node:child_process";
 import { existsSync as existsSync2, readFileSync as readFileSync3 } from "node:fs";
-import path13 from "node:path";
+import path14 from "node:path";
 var ARM64_ENV_VAR = "PTE_FARM_ARM64_ENV";
-var BUILDER = path13.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
+var BUILDER = path14.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
 var QEMU = "qemu-aarch64-static";
 var INSTALL = "make arm64-env (Debian packages qemu-user-static, debootstrap and binutils-aarch64-linux-gnu)";
 var resolved = null;
 function onPath(cmd, env) {
-  return (env.PATH ?? "").split(path13.delimiter).some((d) => d !== "" && existsSync2(path13.join(d, cmd)));
+  return (env.PATH ?? "").split(path14.delimiter).some((d) => d !== "" && existsSync2(path14.join(d, cmd)));
 }
 var builderId = null;
 function arm64EnvDir(env = process.env) {
   const given = env[ARM64_ENV_VAR];
-  if (given !== void 0 && given !== "") return path13.resolve(given);
+  if (given !== void 0 && given !== "") return path14.resolve(given);
   builderId ??= execFileSync("python3", [BUILDER, "--print-id"], { encoding: "utf8" }).trim();
-  return path13.join(REPO_ROOT, ".cache", "emu", builderId);
+  return path14.join(REPO_ROOT, ".cache", "emu", builderId);
 }
 function launcherIn(dir) {
-  return path13.join(dir, "bin", "python");
+  return path14.join(dir, "bin", "python");
 }
 function readArm64Env(dir) {
-  const file = path13.join(dir, "env.json");
+  const file = path14.join(dir, "env.json");
   return existsSync2(file) ? JSON.parse(readFileSync3(file, "utf8")) : null;
 }
 function checkEmulatedDevices(cells, env = process.env) {
@@ -16816,7 +16870,7 @@ async function sampleTelemetry(label) {
 
 // actions/src/drivers/process.ts
 import { open, readFile as readFile5, rm } from "node:fs/promises";
-import path14 from "node:path";
+import path15 from "node:path";
 
 // actions/src/core/process-group.ts
 import { readdir as readdir4, readFile as readFile4 } from "node:fs/promises";
@@ -16877,7 +16931,7 @@ async function runProcess(argv, opts) {
 `);
   const started = performance.now();
   let timedOut = false;
-  const capture = path14.join(opts.cwd, `.process-${process.pid}-${++captures}`);
+  const capture = path15.join(opts.cwd, `.process-${process.pid}-${++captures}`);
   const out = await open(`${capture}.stdout`, "w");
   const err = await open(`${capture}.stderr`, "w");
   const child = execa(file, args, {
@@ -16982,9 +17036,9 @@ function stageError2(f, spec) {
 }
 async function runNativeStep(req, spec, measure) {
   await mkdir(req.dir, { recursive: true });
-  const logPath = path15.join(req.dir, "stage.log");
+  const logPath = path16.join(req.dir, "stage.log");
   await writeFile(
-    path15.join(req.dir, "spec.json"),
+    path16.join(req.dir, "spec.json"),
     `${JSON.stringify(
       {
         schema: "pte-farm/driver-spec@1",
@@ -17045,7 +17099,7 @@ async function runNativeStep(req, spec, measure) {
     data: data ?? {},
     error: failure === null ? null : stageError2(failure, spec)
   };
-  await writeFile(path15.join(req.dir, "result.json"), `${JSON.stringify(result, null, 2)}
+  await writeFile(path16.join(req.dir, "result.json"), `${JSON.stringify(result, null, 2)}
 `);
   const after = await sampleTelemetry("after-execute");
   const step = {
@@ -17089,7 +17143,7 @@ async function failureNote(req, spec, f, logPath) {
     message: message2,
     known_issue: t.kind === "known" ? t.issue.id : null,
     triage: t.summary,
-    reproduce: f.command ?? `see ${logPath} (${spec.driver} driver, spec in ${path15.join(req.dir, "spec.json")})`
+    reproduce: f.command ?? `see ${logPath} (${spec.driver} driver, spec in ${path16.join(req.dir, "spec.json")})`
   };
 }
 
@@ -17315,7 +17369,7 @@ function perInference(total, r, line) {
 }
 function programFor(req) {
   const bpte = req.manifest.bpte;
-  return bpte === void 0 ? { file: req.pte, bundled: false } : { file: path16.join(path16.dirname(req.manifestPath), bpte.file), bundled: true };
+  return bpte === void 0 ? { file: req.pte, bundled: false } : { file: path17.join(path17.dirname(req.manifestPath), bpte.file), bundled: true };
 }
 async function checkBundle(req, program2) {
   const want = req.manifest.bpte?.sha256;
@@ -17431,7 +17485,7 @@ async function runFvp(req) {
     );
   }
   const program2 = programFor(req);
-  const file = path16.basename(program2.file);
+  const file = path17.basename(program2.file);
   const placement = req.settings.pteAddress === "" ? { kind: "semihosting", cwd: req.dir, file } : { kind: "address", file: program2.file, address: checkAddress(req.settings.pteAddress) };
   const argvAt = (timeLimitS) => fvpArgv({ target, fvp, elf, placement, timeLimitS });
   const spec = {
@@ -17454,7 +17508,7 @@ async function runFvp(req) {
       );
     }
     await checkBundle(req, program2);
-    if (placement.kind === "semihosting") await copyFile(program2.file, path16.join(req.dir, file));
+    if (placement.kind === "semihosting") await copyFile(program2.file, path17.join(req.dir, file));
     const collect = new MetricCollector();
     let last = null;
     for (let rep = 0; rep < req.warmup + req.reps; rep++) {
@@ -17516,24 +17570,24 @@ var fvpDriver = {
 
 // actions/src/drivers/llama-main/driver.ts
 import { readFile as readFile7, stat as stat3 } from "node:fs/promises";
-import path19 from "node:path";
+import path20 from "node:path";
 
 // actions/src/pipeline/runnable-cell.ts
 import { existsSync as existsSync3 } from "node:fs";
 import os from "node:os";
-import path17 from "node:path";
+import path18 from "node:path";
 function hubCacheDir(env = process.env) {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  return path17.join(env.HF_HOME ?? path17.join(os.homedir(), ".cache", "huggingface"), "hub");
+  return path18.join(env.HF_HOME ?? path18.join(os.homedir(), ".cache", "huggingface"), "hub");
 }
 function cachedSnapshot(hub2, env = process.env) {
-  const dir = path17.join(
+  const dir = path18.join(
     hubCacheDir(env),
     `models--${hub2.id.replaceAll("/", "--")}`,
     "snapshots",
     hub2.revision
   );
-  return existsSync3(path17.join(dir, "config.json")) ? dir : null;
+  return existsSync3(path18.join(dir, "config.json")) ? dir : null;
 }
 function runnableCell(cell3, env = process.env) {
   const { model: model2 } = cell3;
@@ -17549,7 +17603,7 @@ function runnableCell(cell3, env = process.env) {
 }
 
 // actions/src/pipeline/stage-specs.ts
-import path18 from "node:path";
+import path19 from "node:path";
 function cooldownFor(device2) {
   const t = device2.thermal;
   return t === null ? {} : { cooldown: { below_c: t.cooldown_below_c, max_wait_s: t.max_wait_s } };
@@ -17584,7 +17638,7 @@ function artefactOf(step, role) {
   const a2 = step.result.artefacts[role];
   if (a2 === void 0)
     return `stage ${step.stage} succeeded but declared no \`${role}\` artefact in result.json`;
-  return { path: path18.resolve(step.dir, a2.path), sha256: a2.sha256 };
+  return { path: path19.resolve(step.dir, a2.path), sha256: a2.sha256 };
 }
 async function executeStep(ctx, cell3, req) {
   const spec = stageSpec(ctx, "execute", cell3, req.inputs);
@@ -17813,7 +17867,7 @@ async function encodeTexts(python2, modelDir, texts) {
 var LLAMA_MAIN_ENV = "PTE_FARM_LLAMA_MAIN";
 async function bosTokenId(modelDir) {
   for (const file of ["config.json", "generation_config.json"]) {
-    const text = await readFile7(path19.join(modelDir, file), "utf8").catch(() => null);
+    const text = await readFile7(path20.join(modelDir, file), "utf8").catch(() => null);
     if (text === null) continue;
     const id = JSON.parse(text).bos_token_id;
     if (typeof id === "number") return id;
@@ -17930,7 +17984,7 @@ async function runLlamaMain(req) {
     );
   }
   const runner = req.settings.runner || process.env[LLAMA_MAIN_ENV] || "llama_main";
-  const tokenizer = req.settings.tokenizer || path19.join(model2.path, "tokenizer.json");
+  const tokenizer = req.settings.tokenizer || path20.join(model2.path, "tokenizer.json");
   const bos = await bosTokenId(model2.path);
   const numBos = (ids2) => bos !== null && ids2[0] === bos ? 1 : 0;
   const argvFor = (i2) => [
@@ -17971,7 +18025,7 @@ async function runLlamaMain(req) {
       else if (texts.some((t, i2) => t !== first?.[i2])) {
         throw new DriverFailure(
           "stage-failure",
-          `${path19.basename(req.pte)}: a rep generated different text than the first: not deterministic at temperature 0`
+          `${path20.basename(req.pte)}: a rep generated different text than the first: not deterministic at temperature 0`
         );
       }
       lastCounts = gens.map((g) => g.times.generatedTokens + 1);
@@ -18087,7 +18141,7 @@ var manifest = obj({
 
 // actions/src/pipeline/cache.ts
 import { mkdir as mkdir2, mkdtemp, readdir as readdir5, readFile as readFile8, rename, rm as rm2, stat as stat4, utimes, writeFile as writeFile2 } from "node:fs/promises";
-import path20 from "node:path";
+import path21 from "node:path";
 function keyMaterial(spec, inputShas) {
   const common2 = {
     model: { id: spec.model.id, max_seq_len: spec.model.max_seq_len },
@@ -18136,7 +18190,7 @@ async function toolchainFingerprints(cells, python2) {
       await fingerprintToolchain({
         python: python2,
         pinsFile: cell3.toolchain.requirements,
-        stagesPackageDir: path20.join(STAGES_DIR, "pte_stages")
+        stagesPackageDir: path21.join(STAGES_DIR, "pte_stages")
       })
     );
   }
@@ -18147,7 +18201,7 @@ async function modelFolderHash(dir) {
   const files = await listFiles(dir);
   const stamps = await Promise.all(
     files.map(async (rel) => {
-      const s = await stat4(path20.join(dir, rel));
+      const s = await stat4(path21.join(dir, rel));
       return `${rel}:${s.size}:${s.mtimeMs}`;
     })
   );
@@ -18166,7 +18220,7 @@ var BuildCache = class {
   }
   /** `kind` is a stage name, or another build's (the health check's `smoke`): one namespace each. */
   entryDir(kind, key) {
-    return path20.join(this.root, "entries", kind, key.slice(0, 2), key);
+    return path21.join(this.root, "entries", kind, key.slice(0, 2), key);
   }
   /**
    * The cached stage for `key`, or null. An entry that no longer validates (edited, truncated) is
@@ -18178,17 +18232,17 @@ var BuildCache = class {
     const dir = this.entryDir(stage, key);
     let text;
     try {
-      text = await readFile8(path20.join(dir, "result.json"), "utf8");
+      text = await readFile8(path21.join(dir, "result.json"), "utf8");
     } catch {
       return null;
     }
     try {
-      const result = parseJson(stageResult, text, path20.join(dir, "result.json"));
+      const result = parseJson(stageResult, text, path21.join(dir, "result.json"));
       if (result.status !== "ok" || result.stage !== stage)
         throw new ValidationError(dir, [], "not a successful entry");
       const data = parse(stageData[stage], result.data, `${dir}/result.json: data`);
       for (const a2 of Object.values(result.artefacts)) {
-        const s = await stat4(path20.join(dir, a2.path));
+        const s = await stat4(path21.join(dir, a2.path));
         if (s.size !== a2.bytes) throw new ValidationError(dir, [], `artefact ${a2.path} changed size`);
       }
       const now = /* @__PURE__ */ new Date();
@@ -18201,9 +18255,9 @@ var BuildCache = class {
   }
   /** A fresh folder to build in, on the same file system as the entries (so publishing is a rename). */
   async tempDir(kind) {
-    const tmp = path20.join(this.root, "tmp");
+    const tmp = path21.join(this.root, "tmp");
     await mkdir2(tmp, { recursive: true });
-    return mkdtemp(path20.join(tmp, `${kind}-`));
+    return mkdtemp(path21.join(tmp, `${kind}-`));
   }
   /**
    * A cached build that is not a stage (so has no result.json to validate): its folder when every
@@ -18214,7 +18268,7 @@ var BuildCache = class {
   async lookupFolder(kind, key, files, verify = async () => true) {
     const dir = this.entryDir(kind, key);
     for (const f of files) {
-      const s = await stat4(path20.join(dir, f)).catch(() => null);
+      const s = await stat4(path21.join(dir, f)).catch(() => null);
       if (s === null || !s.isFile()) return null;
     }
     if (await verify(dir).catch(() => false)) return dir;
@@ -18236,11 +18290,11 @@ var BuildCache = class {
   async publishEntry(kind, key, builtDir, material) {
     const dir = this.entryDir(kind, key);
     await writeFile2(
-      path20.join(builtDir, "cache-entry.json"),
+      path21.join(builtDir, "cache-entry.json"),
       `${JSON.stringify({ key, stage: kind, material, created_at: (/* @__PURE__ */ new Date()).toISOString() }, null, 2)}
 `
     );
-    await mkdir2(path20.dirname(dir), { recursive: true });
+    await mkdir2(path21.dirname(dir), { recursive: true });
     try {
       await rename(builtDir, dir);
     } catch (err) {
@@ -18255,12 +18309,12 @@ var BuildCache = class {
    * they could publish or move them. Only old ones: a young folder may be another run's live build.
    */
   async sweepTemp(olderThanMs = 24 * 3600 * 1e3) {
-    const tmp = path20.join(this.root, "tmp");
+    const tmp = path21.join(this.root, "tmp");
     const names2 = await readdir5(tmp).catch(() => []);
     for (const name of names2) {
-      const s = await stat4(path20.join(tmp, name)).catch(() => null);
+      const s = await stat4(path21.join(tmp, name)).catch(() => null);
       if (s !== null && Date.now() - s.mtimeMs > olderThanMs)
-        await rm2(path20.join(tmp, name), { recursive: true, force: true });
+        await rm2(path21.join(tmp, name), { recursive: true, force: true });
     }
   }
   /** Moves a bad entry out of the way first (a rename is atomic), then deletes it. */
@@ -18273,12 +18327,12 @@ var BuildCache = class {
 
 // actions/src/pipeline/cache-prune.ts
 import { readdir as readdir6, rename as rename2, rm as rm3, stat as stat5 } from "node:fs/promises";
-import path22 from "node:path";
+import path23 from "node:path";
 
 // actions/src/core/disk.ts
 import { existsSync as existsSync4 } from "node:fs";
 import { statfs } from "node:fs/promises";
-import path21 from "node:path";
+import path22 from "node:path";
 function isNoSpace(err) {
   const code = err?.code;
   return code === "ENOSPC" || code === "EDQUOT";
@@ -18290,8 +18344,8 @@ function noSpaceMessage(err) {
 }
 var human = (bytes) => bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
 function existingAncestor(p) {
-  let dir = path21.resolve(p);
-  while (!existsSync4(dir) && path21.dirname(dir) !== dir) dir = path21.dirname(dir);
+  let dir = path22.resolve(p);
+  while (!existsSync4(dir) && path22.dirname(dir) !== dir) dir = path22.dirname(dir);
   return dir;
 }
 async function freeBytes(p) {
@@ -18336,18 +18390,18 @@ function sizeFromEnv(name, fallback, env = process.env) {
 async function treeBytes(dir) {
   let total = 0;
   for (const e of await readdir6(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
-    if (e.isFile()) total += (await stat5(path22.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+    if (e.isFile()) total += (await stat5(path23.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
   }
   return total;
 }
 async function pruneCache(root, budget, keepSince) {
   const entries = [];
-  const base = path22.join(root, "entries");
+  const base = path23.join(root, "entries");
   for (const kind of await readdir6(base).catch(() => [])) {
-    for (const shard of await readdir6(path22.join(base, kind)).catch(() => [])) {
-      for (const key of await readdir6(path22.join(base, kind, shard)).catch(() => [])) {
+    for (const shard of await readdir6(path23.join(base, kind)).catch(() => [])) {
+      for (const key of await readdir6(path23.join(base, kind, shard)).catch(() => [])) {
         if (key.includes(".evicted-")) continue;
-        const dir = path22.join(base, kind, shard, key);
+        const dir = path23.join(base, kind, shard, key);
         const s = await stat5(dir).catch(() => null);
         if (s?.isDirectory()) entries.push({ dir, used: s.mtimeMs, bytes: await treeBytes(dir) });
       }
@@ -18376,7 +18430,7 @@ function pruneSummary(r, budget) {
 
 // actions/src/pipeline/step-notes.ts
 import { mkdir as mkdir3, readdir as readdir7, readFile as readFile9, writeFile as writeFile3 } from "node:fs/promises";
-import path23 from "node:path";
+import path24 from "node:path";
 
 // actions/src/schemas/run-record.ts
 var RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"];
@@ -18507,7 +18561,14 @@ var runRecord = obj({
   /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  interleave: optional(
+    obj({
+      order: arr(literal("base", "head")),
+      partner_pte_sha256: str,
+      /** OPTIONAL (issue 16): the blocks of an adaptive session, how many reps and how long. */
+      adaptive: optional(adaptiveSession)
+    })
+  ),
   /**
    * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
@@ -18535,7 +18596,7 @@ var stepNote = obj({
   telemetry: arr(telemetrySample)
 });
 function stepsDir(outDir2) {
-  return path23.join(outDir2, "steps");
+  return path24.join(outDir2, "steps");
 }
 async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
   const note = {
@@ -18553,8 +18614,8 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
     failure: step.failure,
     telemetry
   };
-  const file = path23.join(stepsDir(outDir2), `${step.stage}.json`);
-  await mkdir3(path23.dirname(file), { recursive: true });
+  const file = path24.join(stepsDir(outDir2), `${step.stage}.json`);
+  await mkdir3(path24.dirname(file), { recursive: true });
   await writeFile3(file, `${JSON.stringify(note, null, 2)}
 `);
   return file;
@@ -18562,11 +18623,11 @@ async function writeStepNote(outDir2, step, startedAt, telemetry = []) {
 
 // actions/src/pipeline/step-runner.ts
 import { cp, mkdir as mkdir5, readFile as readFile11, rename as rename3, rm as rm4, symlink } from "node:fs/promises";
-import path25 from "node:path";
+import path26 from "node:path";
 
 // actions/src/pipeline/stage-process.ts
 import { mkdir as mkdir4, open as open3, readFile as readFile10, stat as stat6, writeFile as writeFile4 } from "node:fs/promises";
-import path24 from "node:path";
+import path25 from "node:path";
 var SPEC_FILE = "spec.json";
 var RESULT_FILE = "result.json";
 var LOG_FILE = "stage.log";
@@ -18577,8 +18638,8 @@ async function runStage(stage, opts) {
   const { command, dir } = opts;
   const cancel = opts.cancel ?? runCancelled;
   await mkdir4(dir, { recursive: true });
-  const specPath = path24.join(dir, SPEC_FILE);
-  const logPath = path24.join(dir, LOG_FILE);
+  const specPath = path25.join(dir, SPEC_FILE);
+  const logPath = path25.join(dir, LOG_FILE);
   await writeFile4(specPath, `${JSON.stringify(opts.spec, null, 2)}
 `);
   if (cancel.aborted) {
@@ -18595,7 +18656,7 @@ async function runStage(stage, opts) {
   let exit;
   try {
     const env = {
-      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path24.delimiter),
+      PYTHONPATH: [...command.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path25.delimiter),
       PYTHONUNBUFFERED: "1",
       ...command.env
     };
@@ -18676,7 +18737,7 @@ async function runStage(stage, opts) {
   if (result.status !== "ok") return done("infra-failure", 'exited 0 but result.json says status "failed"');
   try {
     const check = stageData[stage];
-    const data = parse(check, result.data, `${displayPath(path24.join(dir, RESULT_FILE))}: data`);
+    const data = parse(check, result.data, `${displayPath(path25.join(dir, RESULT_FILE))}: data`);
     const bad = await checkArtefacts(dir, result);
     return bad === null ? done("ok", null, data) : done("infra-failure", bad);
   } catch (err) {
@@ -18685,7 +18746,7 @@ async function runStage(stage, opts) {
   }
 }
 async function readResult(dir, stage) {
-  const file = path24.join(dir, RESULT_FILE);
+  const file = path25.join(dir, RESULT_FILE);
   let text;
   try {
     text = await readFile10(file, "utf8");
@@ -18708,7 +18769,7 @@ async function readResult(dir, stage) {
 }
 async function checkArtefacts(dir, result) {
   for (const [role, a2] of Object.entries(result.artefacts)) {
-    const file = path24.resolve(dir, a2.path);
+    const file = path25.resolve(dir, a2.path);
     const shown = displayPath(file);
     const size = await stat6(file).then(
       (s) => s.size,
@@ -18759,7 +18820,7 @@ function seconds(ms) {
   return `${(ms / 1e3).toFixed(1)}s`;
 }
 async function moveDir(from, to) {
-  await mkdir5(path25.dirname(to), { recursive: true });
+  await mkdir5(path26.dirname(to), { recursive: true });
   await rm4(to, { recursive: true, force: true });
   try {
     await rename3(from, to);
@@ -18770,7 +18831,7 @@ async function moveDir(from, to) {
   }
 }
 async function linkBuild(entry, outPath) {
-  await mkdir5(path25.dirname(outPath), { recursive: true });
+  await mkdir5(path26.dirname(outPath), { recursive: true });
   await rm4(outPath, { recursive: true, force: true });
   await symlink(entry, outPath, "dir");
 }
@@ -18804,7 +18865,7 @@ var StepRunner = class {
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
     const { cache, logger } = this.opts;
-    const outPath = path25.join(this.opts.outDir, "builds", outName);
+    const outPath = path26.join(this.opts.outDir, "builds", outName);
     if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
     const hit = await cache.lookup(spec.stage, key);
@@ -18819,7 +18880,7 @@ var StepRunner = class {
         cache: "hit",
         // The run output's link to the entry: records name paths inside the run's output folder.
         dir: outPath,
-        logPath: path25.join(outPath, "stage.log"),
+        logPath: path26.join(outPath, "stage.log"),
         wallMs,
         result: hit.result,
         data: hit.data,
@@ -18832,10 +18893,10 @@ var StepRunner = class {
     if (step.kind === "ok") {
       const dir = await cache.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
-      return { ...step, dir: outPath, logPath: path25.join(outPath, "stage.log") };
+      return { ...step, dir: outPath, logPath: path26.join(outPath, "stage.log") };
     }
     await moveDir(tmp, outPath);
-    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path25.join(outPath, "stage.log") }, cell3);
+    return this.noteFailure(spec, { ...step, dir: outPath, logPath: path26.join(outPath, "stage.log") }, cell3);
   }
   /** The execute stage: never cached, run in the cell's own folder. */
   async executeCell(spec, cell3, dir, buildToolchain) {
@@ -18874,7 +18935,7 @@ var StepRunner = class {
     return step;
   }
   async noteFailure(spec, step, cell3, buildToolchain = null) {
-    const logPath = step.logPath ?? path25.join(step.dir, "stage.log");
+    const logPath = step.logPath ?? path26.join(step.dir, "stage.log");
     const message2 = await describeFailure({ ...step, logPath });
     const log = await readFile11(logPath, "utf8").catch(() => "");
     const t = triage(this.opts.knownIssues, {
@@ -18891,7 +18952,7 @@ var StepRunner = class {
     const reproduce = reproduceCommand({
       python: portablePython(this.opts.command.python),
       stage: step.stage,
-      specInOut: inRunOutput(this.opts.outDir, path25.join(step.dir, "spec.json")),
+      specInOut: inRunOutput(this.opts.outDir, path26.join(step.dir, "spec.json")),
       cellId: cell3.id
     });
     this.opts.logger.error(
@@ -19086,21 +19147,291 @@ function driverFor(cell3) {
   return driver;
 }
 
-// actions/src/pipeline/cell.ts
-import path26 from "node:path";
+// actions/src/pipeline/adaptive-session.ts
+import { writeFile as writeFile5 } from "node:fs/promises";
+import path27 from "node:path";
 
-// actions/src/records/samples.ts
-function median(samples) {
-  if (samples.length === 0) return null;
-  const sorted = [...samples].sort((a2, b) => a2 - b);
-  const mid = Math.floor(sorted.length / 2);
-  const hi = sorted[mid];
-  return sorted.length % 2 === 1 ? hi : (sorted[mid - 1] + hi) / 2;
+// actions/src/compare/looks.ts
+var START_REPS = 8;
+function repsToAdd(metrics) {
+  const open5 = metrics.filter((m) => m.verdict === "inconclusive");
+  return open5.length === 0 ? 0 : Math.max(0, ...open5.map((m) => m.more_samples));
 }
-function cleanSamples(m) {
-  if (m === void 0) return [];
-  const flags = m.sample_flags;
-  return flags === void 0 ? [...m.samples] : m.samples.filter((_, i2) => (flags[i2] ?? []).length === 0);
+
+// actions/src/records/emulated.ts
+var ARTEFACT_METRICS = /* @__PURE__ */ new Set(["pte_bytes"]);
+
+// actions/src/stats/distributions.ts
+function logGamma(x) {
+  const c3 = [
+    76.18009172947146,
+    -86.50532032941678,
+    24.01409824083091,
+    -1.231739572450155,
+    0.001208650973866179,
+    -5395239384953e-18
+  ];
+  let y = x;
+  const tmp = x + 5.5 - (x + 0.5) * Math.log(x + 5.5);
+  let ser = 1.000000000190015;
+  for (const ci of c3) ser += ci / ++y;
+  return -tmp + Math.log(2.5066282746310007 * ser / x);
+}
+function betaContinuedFraction(a2, b, x) {
+  const tiny = 1e-300;
+  let c3 = 1;
+  let d = 1 - (a2 + b) * x / (a2 + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h2 = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    let aa = m * (b - m) * x / ((a2 + m2 - 1) * (a2 + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c3 = 1 + aa / c3;
+    if (Math.abs(c3) < tiny) c3 = tiny;
+    d = 1 / d;
+    h2 *= d * c3;
+    aa = -(a2 + m) * (a2 + b + m) * x / ((a2 + m2) * (a2 + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c3 = 1 + aa / c3;
+    if (Math.abs(c3) < tiny) c3 = tiny;
+    d = 1 / d;
+    const del = d * c3;
+    h2 *= del;
+    if (Math.abs(del - 1) < 3e-12) break;
+  }
+  return h2;
+}
+function incompleteBeta(x, a2, b) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a2 + b) - logGamma(a2) - logGamma(b) + a2 * Math.log(x) + b * Math.log(1 - x));
+  return x < (a2 + 1) / (a2 + b + 2) ? front * betaContinuedFraction(a2, b, x) / a2 : 1 - front * betaContinuedFraction(b, a2, 1 - x) / b;
+}
+function tCdf(t, df) {
+  if (!Number.isFinite(df) || df > 1e7) return normalCdf(t);
+  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+function tQuantile(p, df) {
+  if (p === 0.5) return 0;
+  if (p < 0.5) return -tQuantile(1 - p, df);
+  let lo = 0;
+  let hi = 1;
+  while (tCdf(hi, df) < p) hi *= 2;
+  for (let i2 = 0; i2 < 60; i2++) {
+    const mid = (lo + hi) / 2;
+    if (tCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+function tTwoSidedP(t, df) {
+  return Math.min(1, 2 * (1 - tCdf(Math.abs(t), df)));
+}
+function normalCdf(z) {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
+}
+
+// actions/src/stats/decide.ts
+var EQUIVALENCE_ALPHA = 0.05;
+function decide(effect, opts) {
+  const { estimate: est, se, df, n: n2 } = effect;
+  const total = Math.sqrt(se * se + opts.betweenSd * opts.betweenSd);
+  const tq = tQuantile(1 - (1 - opts.confidence) / 2, df);
+  const lo = est - tq * total;
+  const hi = est + tq * total;
+  const p = total === 0 ? est === 0 ? 1 : 0 : tTwoSidedP(est / total, df);
+  const delta = Math.log1p(opts.minEffect);
+  const worseSign = opts.better === "higher" ? -1 : 1;
+  const worse = worseSign * est;
+  const worseLo = Math.min(worseSign * lo, worseSign * hi);
+  const worseHi = Math.max(worseSign * lo, worseSign * hi);
+  const tqEq = tQuantile(1 - EQUIVALENCE_ALPHA, df);
+  const eqLo = est - tqEq * total;
+  const eqHi = est + tqEq * total;
+  let verdict;
+  if (worseLo > 0 && worse >= delta) verdict = "regression";
+  else if (worseHi < 0 && -worse >= delta) verdict = "improvement";
+  else if (eqLo > -delta && eqHi < delta) verdict = "unchanged";
+  else verdict = "inconclusive";
+  let more = 0;
+  let note = null;
+  if (verdict === "inconclusive") {
+    const a2 = Math.abs(est);
+    const past = a2 >= delta;
+    const target = 0.9 * (past ? a2 : Math.max(delta - a2, delta / 4));
+    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
+    const perRepVar = se * se * n2;
+    const roomAt = (dfAt) => (target / tQuantile(level, dfAt)) ** 2 - opts.betweenSd ** 2;
+    let room = roomAt(df);
+    if (room > 0) room = roomAt(Math.max(df, df * perRepVar / room / n2));
+    if (n2 >= opts.maxReps) {
+      note = `at the cap of ${opts.maxReps} reps per side`;
+    } else if (room <= 0) {
+      note = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
+    } else {
+      const need = Math.ceil(perRepVar / room);
+      more = Math.min(Math.max(need - n2, 1), opts.maxReps - n2);
+    }
+  }
+  return {
+    verdict,
+    ratio: Math.exp(est),
+    ci: [Math.exp(lo), Math.exp(hi)],
+    p_value: p,
+    more_samples: more,
+    note
+  };
+}
+
+// actions/src/stats/robust.ts
+function sorted(xs) {
+  return [...xs].sort((a2, b) => a2 - b);
+}
+function median(xs) {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = sorted(xs);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+function trimCount(n2, gamma) {
+  return Math.floor(gamma * n2);
+}
+function trimmedMean(xs, gamma = 0.2) {
+  const s = sorted(xs);
+  const g = trimCount(s.length, gamma);
+  const kept = s.slice(g, s.length - g);
+  if (kept.length === 0) throw new Error("trimmed mean of nothing");
+  return kept.reduce((a2, b) => a2 + b, 0) / kept.length;
+}
+function winsorizedVariance(xs, gamma = 0.2) {
+  const n2 = xs.length;
+  if (n2 < 2) return 0;
+  const s = sorted(xs);
+  const g = trimCount(n2, gamma);
+  const lo = s[g];
+  const hi = s[n2 - g - 1];
+  const w = s.map((x) => Math.min(Math.max(x, lo), hi));
+  const mean2 = w.reduce((a2, b) => a2 + b, 0) / n2;
+  return w.reduce((a2, x) => a2 + (x - mean2) ** 2, 0) / (n2 - 1);
+}
+
+// actions/src/stats/paired.ts
+var TRIM = 0.2;
+function pairedLogEffect(base, head) {
+  if (base.length !== head.length) throw new Error("paired samples must have equal length");
+  const d = base.map((b, i2) => Math.log(head[i2] / b));
+  const n2 = d.length;
+  if (n2 < 2) throw new Error("need at least two pairs");
+  const h2 = n2 - 2 * trimCount(n2, TRIM);
+  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n2));
+  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h2 - 1), n: n2 };
+}
+
+// actions/src/stats/unpaired.ts
+function yuenPart(logs) {
+  const n2 = logs.length;
+  const h2 = n2 - 2 * trimCount(n2, TRIM);
+  return { d: (n2 - 1) * winsorizedVariance(logs, TRIM) / (h2 * (h2 - 1)), h: h2 };
+}
+function unpairedLogEffect(base, head) {
+  if (base.length < 2 || head.length < 2) throw new Error("need at least two reps per side");
+  const lb = base.map(Math.log);
+  const lh = head.map(Math.log);
+  const a2 = yuenPart(lb);
+  const b = yuenPart(lh);
+  const v = a2.d + b.d;
+  const df = v === 0 ? 1 : v * v / (a2.d * a2.d / (a2.h - 1) + b.d * b.d / (b.h - 1));
+  return {
+    estimate: trimmedMean(lh, TRIM) - trimmedMean(lb, TRIM),
+    se: Math.sqrt(v),
+    df: Math.max(1, df),
+    n: Math.min(base.length, head.length)
+  };
+}
+
+// actions/src/compare/verdicts.ts
+function isExcluded(flags) {
+  return flags !== void 0 && flags.length > 0;
+}
+function clean(m) {
+  return m.samples.filter((_, i2) => !isExcluded(m.sample_flags?.[i2]));
+}
+function cleanPairs(b, h2) {
+  const base = [];
+  const head = [];
+  const n2 = Math.min(b.samples.length, h2.samples.length);
+  for (let i2 = 0; i2 < n2; i2++) {
+    if (isExcluded(b.sample_flags?.[i2]) || isExcluded(h2.sample_flags?.[i2])) continue;
+    base.push(b.samples[i2]);
+    head.push(h2.samples[i2]);
+  }
+  return { base, head };
+}
+function compareMetric(b, h2, paired, settings) {
+  const cb = clean(b);
+  const ch = clean(h2);
+  const common2 = {
+    unit: h2.unit,
+    better: h2.better,
+    excluded: { base: b.samples.length - cb.length, head: h2.samples.length - ch.length },
+    min_effect: settings.min_effect
+  };
+  if (cb.length === 0 || ch.length === 0) {
+    return {
+      verdict: "inconclusive",
+      ratio: null,
+      ci: null,
+      p_value: null,
+      more_samples: Math.min(8, settings.max_reps),
+      ...common2,
+      method: "none",
+      reps: { base: cb.length, head: ch.length },
+      note: "no usable rep on one side (every rep was excluded)"
+    };
+  }
+  let effect;
+  let method;
+  let betweenSd = 0;
+  let reps = { base: cb.length, head: ch.length };
+  const pairs = paired ? cleanPairs(b, h2) : null;
+  if (cb.length < 2 || ch.length < 2) {
+    method = "exact";
+    effect = { estimate: Math.log(median(ch) / median(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
+  } else if (pairs !== null && pairs.base.length >= 2) {
+    method = "paired";
+    effect = pairedLogEffect(pairs.base, pairs.head);
+    reps = { base: pairs.base.length, head: pairs.head.length };
+  } else {
+    method = "unpaired";
+    effect = unpairedLogEffect(cb, ch);
+    betweenSd = paired ? 0 : settings.between_session;
+  }
+  const d = decide(effect, {
+    better: h2.better,
+    minEffect: settings.min_effect,
+    confidence: settings.confidence,
+    betweenSd,
+    maxReps: settings.max_reps
+  });
+  return {
+    verdict: d.verdict,
+    ratio: d.ratio,
+    ci: d.ci,
+    p_value: d.p_value,
+    more_samples: d.more_samples,
+    ...common2,
+    method,
+    reps,
+    note: d.note
+  };
 }
 
 // actions/src/pipeline/execute.ts
@@ -19126,13 +19457,159 @@ function executeCell(driver, req) {
   return driver.execute(req);
 }
 
+// actions/src/pipeline/adaptive-session.ts
+function appendMetric(a2, b, repsA, repsB) {
+  if (a2.samples.length !== repsA || b.samples.length !== repsB) return a2;
+  return {
+    ...a2,
+    samples: [...a2.samples, ...b.samples],
+    ...a2.sample_flags === void 0 && b.sample_flags === void 0 ? {} : {
+      sample_flags: [
+        ...a2.sample_flags ?? a2.samples.map(() => []),
+        ...b.sample_flags ?? b.samples.map(() => [])
+      ]
+    }
+  };
+}
+function shiftTelemetry(t, reps, warmup) {
+  return t.map((s) => ({ ...s, rep: s.rep >= 0 ? s.rep + reps : s.rep - warmup }));
+}
+function appendRole(a2, b, what) {
+  const same = JSON.stringify(a2.prompts.map((p) => p.ids)) === JSON.stringify(b.prompts.map((p) => p.ids));
+  if (!same) {
+    throw new Error(
+      `the ${what} .pte generated different tokens in a later block of the session than in the first: not deterministic`
+    );
+  }
+  const metrics = {};
+  for (const [name, m] of Object.entries(a2.metrics)) {
+    const next = b.metrics[name];
+    metrics[name] = next === void 0 ? m : appendMetric(m, next, a2.reps, b.reps);
+  }
+  return {
+    ...a2,
+    reps: a2.reps + b.reps,
+    warmup: a2.warmup + b.warmup,
+    metrics,
+    ...a2.telemetry === void 0 ? {} : { telemetry: [...a2.telemetry, ...shiftTelemetry(b.telemetry ?? [], a2.reps, a2.warmup)] }
+  };
+}
+function appendBlock(a2, b) {
+  if (a2.base === void 0 || b.base === void 0) throw new Error("bug: a block without its base");
+  const { base: baseA, order: orderA, adaptive: _a, ...headA } = a2;
+  const { base: baseB, order: orderB, adaptive: _b, ...headB } = b;
+  return {
+    ...appendRole(headA, headB, "head"),
+    base: appendRole(baseA, baseB, "base"),
+    order: [...orderA ?? [], ...orderB ?? []]
+  };
+}
+function look(data, config, device2, emulated) {
+  const base = data.base;
+  if (base === void 0) throw new Error("bug: a session without its base");
+  const out = [];
+  for (const [name, h2] of Object.entries(data.metrics)) {
+    const b = base.metrics[name];
+    if (b === void 0 || ARTEFACT_METRICS.has(name) || h2.samples.length < 2) continue;
+    out.push(compareMetric(b, h2, true, settingsFor(config, name, device2)));
+  }
+  return emulated || out.length === 0 ? null : out;
+}
+function nextBlock(looks, n2, elapsedS, budgetS, cap) {
+  const want = repsToAdd(looks);
+  if (want === 0) return looks.some((m) => m.verdict === "inconclusive") ? "cap" : "decided";
+  if (n2 >= cap) return "cap";
+  const fits = Math.floor((budgetS - elapsedS) / (elapsedS / n2));
+  const add = Math.min(want, fits, cap - n2);
+  return add > 0 ? add : "budget";
+}
+async function interleavedSession(driver, req, opts) {
+  const now = opts.now ?? (() => performance.now());
+  const t0 = now();
+  const cap = opts.config.max_reps;
+  const blocks = [];
+  const telemetry = [];
+  let first = null;
+  let data = null;
+  let wallMs = 0;
+  let add = Math.min(opts.start ?? START_REPS, cap);
+  let stopped;
+  for (let i2 = 1; ; i2++) {
+    const run2 = await executeCell(driver, { ...req, reps: add, dir: path27.join(req.dir, `block-${i2}`) });
+    telemetry.push(...run2.telemetry);
+    wallMs += run2.step.wallMs;
+    if (run2.step.kind !== "ok") return { step: run2.step, telemetry };
+    const block = run2.step.data;
+    data = data === null ? block : appendBlock(data, block);
+    first ??= run2;
+    blocks.push(add);
+    const n2 = data.reps;
+    const looks = look(data, opts.config, req.cell.device.name, req.cell.device.emulation !== null);
+    if (looks === null) {
+      stopped = "timings-do-not-count";
+      break;
+    }
+    const next = nextBlock(looks, n2, (now() - t0) / 1e3, opts.budgetS, cap);
+    if (typeof next === "string") {
+      stopped = next;
+      break;
+    }
+    add = next;
+    const open5 = looks.filter((m) => m.verdict === "inconclusive").length;
+    req.logger.info(
+      `look ${i2}: ${open5} metric(s) inconclusive after ${n2} reps per side (${((now() - t0) / 1e3).toFixed(0)} s): ${add} more per side`
+    );
+  }
+  if (first === null || data === null) throw new Error("bug: a session without a block");
+  const seconds2 = (now() - t0) / 1e3;
+  const adaptive = {
+    blocks,
+    reps_per_side: data.reps,
+    seconds: Math.round(seconds2 * 10) / 10,
+    budget_s: opts.budgetS,
+    stopped
+  };
+  req.logger.info(
+    `interleaved session: ${data.reps} reps per side in ${blocks.length} block(s), ${adaptive.seconds} s (${stopped})`
+  );
+  const merged = { ...data, adaptive };
+  const firstResult = first.step.result;
+  if (firstResult === null) throw new Error("bug: an ok step without its result");
+  const result = {
+    ...firstResult,
+    finished_at: (/* @__PURE__ */ new Date()).toISOString(),
+    duration_s: adaptive.seconds,
+    data: merged
+  };
+  await writeFile5(path27.join(req.dir, "result.json"), `${JSON.stringify(result, null, 2)}
+`);
+  return { step: { ...first.step, dir: req.dir, wallMs, result, data: merged }, telemetry };
+}
+
+// actions/src/pipeline/cell.ts
+import path28 from "node:path";
+
+// actions/src/records/samples.ts
+function median2(samples) {
+  if (samples.length === 0) return null;
+  const sorted2 = [...samples].sort((a2, b) => a2 - b);
+  const mid = Math.floor(sorted2.length / 2);
+  const hi = sorted2[mid];
+  return sorted2.length % 2 === 1 ? hi : (sorted2[mid - 1] + hi) / 2;
+}
+function cleanSamples(m) {
+  if (m === void 0) return [];
+  const flags = m.sample_flags;
+  return flags === void 0 ? [...m.samples] : m.samples.filter((_, i2) => (flags[i2] ?? []).length === 0);
+}
+
 // actions/src/pipeline/cell.ts
 function cellDir(outDir2, cell3) {
-  return path26.join(outDir2, "cells", ...cell3.id.split("/"));
+  return path28.join(outDir2, "cells", ...cell3.id.split("/"));
 }
 
 // actions/src/action-runs/io.ts
-import path27 from "node:path";
+import path29 from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os2 from "os";
@@ -19266,7 +19743,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-var { access: access2, appendFile, writeFile: writeFile5 } = promises;
+var { access: access2, appendFile, writeFile: writeFile6 } = promises;
 var SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY";
 var Summary = class {
   constructor() {
@@ -19323,7 +19800,7 @@ var Summary = class {
     return __awaiter(this, void 0, void 0, function* () {
       const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
       const filePath = yield this.filePath();
-      const writeFunc = overwrite ? writeFile5 : appendFile;
+      const writeFunc = overwrite ? writeFile6 : appendFile;
       yield writeFunc(filePath, this._buffer, { encoding: "utf8" });
       return this.emptyBuffer();
     });
@@ -19758,8 +20235,20 @@ var ACTIONS = {
         description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
         default: ""
       },
-      reps: { description: "Measured repetitions.", default: "5" },
-      warmup: { description: "Warm-up repetitions.", default: "1" },
+      reps: {
+        description: "Measured repetitions. With a base: ignored; the session starts at compare/looks.ts's block and adds reps while the comparison asks for them.",
+        default: "5"
+      },
+      warmup: { description: "Warm-up repetitions (per block of an interleaved session).", default: "1" },
+      "base-pte": {
+        description: "A pull request's base .pte (the base commit's build of this cell); empty: none. A different .pte is measured interleaved (ABBA) with the head's, in blocks until the paired comparison decides, the compare cap, or the device's session_minutes; a byte-identical one is not measured (output identical).",
+        default: ""
+      },
+      "base-manifest": { description: "The base .pte's manifest.json; required with base-pte.", default: "" },
+      "compare-config": {
+        description: "The compare settings an interleaved session's looks use; empty: matrix/compare.yml.",
+        default: ""
+      },
       matrix,
       python,
       "out-dir": outDir,
@@ -19783,7 +20272,13 @@ var ACTIONS = {
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
-      "out-dir": stageDir
+      "out-dir": stageDir,
+      interleaved: {
+        description: "true when base and head were measured interleaved (the gate writes both records)."
+      },
+      identical: {
+        description: "true when the base .pte is byte-identical to the head's (nothing to compare)."
+      }
     }
   },
   gate: {
@@ -19801,6 +20296,14 @@ var ACTIONS = {
         default: ""
       },
       role: { description: `The record's role: ${ROLES.join(" | ")}.`, default: "head" },
+      "base-manifest": {
+        description: "An interleaved session's base manifest.json (execute's base-manifest): both records then name their partner .pte.",
+        default: ""
+      },
+      "base-git-sha": {
+        description: "An interleaved session's base commit (a pull request's base), for the base record; empty: git-sha.",
+        default: ""
+      },
       session: {
         description: "Session id shared by records measured together; empty: the workflow run id and attempt.",
         default: ""
@@ -19813,7 +20316,10 @@ var ACTIONS = {
       "out-dir": outDir
     },
     outputs: {
-      record: { description: "Path of the run record (run.json)." },
+      record: { description: "Path of the run record (run.json; the head's of an interleaved session)." },
+      "base-record": {
+        description: "An interleaved session's base run record (run.base.json); empty otherwise."
+      },
       verdict: { description: "The gate's verdict: pass | fail (fail also when no gate could run)." },
       status: { description: `The record's status: ${RUN_STATUSES.join(" | ")}.` }
     }
@@ -19822,8 +20328,12 @@ var ACTIONS = {
     name: "pte-farm compare",
     description: "Head vs base run records: per-metric verdicts with confidence intervals. Fails on a regression; inconclusive is a warning that says how many more reps would decide it.",
     inputs: {
-      base: { description: "The base run record.", required: true },
+      base: { description: "The base run record; empty with base-manifest.", default: "" },
       head: { description: "The head run record.", required: true },
+      "base-manifest": {
+        description: "Instead of a base record: the base build's manifest.json, whose .pte must be byte-identical to the head record's (the comparison is then unchanged, identical artefact, without measuring).",
+        default: ""
+      },
       "across-toolchains": {
         description: "Allow base and head from different toolchains (never different devices).",
         default: "false"
@@ -19971,9 +20481,9 @@ function makeIO(action) {
     required,
     path: (name) => {
       const v = input(name);
-      return v === "" ? "" : path27.resolve(workspace, v);
+      return v === "" ? "" : path29.resolve(workspace, v);
     },
-    requiredPath: (name) => path27.resolve(workspace, required(name)),
+    requiredPath: (name) => path29.resolve(workspace, required(name)),
     int: (name, min) => {
       const v = input(name);
       const n2 = Number(v);
@@ -20045,14 +20555,27 @@ function defineAction(action, body) {
 // actions/src/action-runs/execute.ts
 function program(io, name) {
   const v = io.input(name);
-  return v === "" || !v.includes("/") ? v : path28.resolve(io.workspace, v);
+  return v === "" || !v.includes("/") ? v : path30.resolve(io.workspace, v);
 }
 function headline(data) {
-  const decode = median(cleanSamples(data.metrics.decode_tokens_per_sec));
+  const decode = median2(cleanSamples(data.metrics.decode_tokens_per_sec));
   if (decode !== null) return `median decode ${decode.toFixed(2)} tok/s`;
-  const npu = median(cleanSamples(data.metrics.npu_active_cycles));
+  const npu = median2(cleanSamples(data.metrics.npu_active_cycles));
   if (npu !== null) return `median ${Math.round(npu)} NPU cycles per inference`;
   return "median decode n/a";
+}
+async function basePte(io, headSha256) {
+  if (io.input("base-pte") === "") return null;
+  const manifest2 = io.requiredPath("base-manifest");
+  const base = await readManifest(manifest2);
+  if (base.pte.sha256 === headSha256) {
+    io.logger.info(
+      `base and head .pte are byte-identical (sha256 ${headSha256}): their speed cannot differ, so the base is not measured`
+    );
+    return "identical";
+  }
+  const pte = await artefactAt(io.requiredPath("base-pte"), "input base-pte");
+  return { pte: pte.path, manifest: manifest2 };
 }
 var run = defineAction("execute", async (io) => {
   const farm = await loadFarm(io.path("matrix"));
@@ -20083,26 +20606,39 @@ var run = defineAction("execute", async (io) => {
   };
   const outDir2 = io.path("out-dir");
   io.logger.info(`cell ${cell3.id}: ${driver.name} driver, ${driver.describe}`);
+  const base = await basePte(io, manifest2.pte.sha256);
+  const req = {
+    farm,
+    cell: cell3,
+    pte: pte.path,
+    manifestPath,
+    manifest: manifest2,
+    promptIds,
+    // A byte-identical base: one rep for the gate's tokens, no speed to measure.
+    warmup: base === "identical" ? 0 : io.int("warmup", 0),
+    reps: base === "identical" ? 1 : io.int("reps", 1),
+    dir: path30.join(cellDir(outDir2, cell3), "execute"),
+    outDir: outDir2,
+    timeoutS: io.int("timeout-s", 1),
+    python: io.path("python") || defaultPython(),
+    settings,
+    logger: io.logger
+  };
+  const interleaved = base !== null && base !== "identical";
   const step = await recordStep(
     outDir2,
-    executeCell(driver, {
-      farm,
-      cell: cell3,
-      pte: pte.path,
-      manifestPath,
-      manifest: manifest2,
-      promptIds,
-      warmup: io.int("warmup", 0),
-      reps: io.int("reps", 1),
-      dir: path28.join(cellDir(outDir2, cell3), "execute"),
-      outDir: outDir2,
-      timeoutS: io.int("timeout-s", 1),
-      python: io.path("python") || defaultPython(),
-      settings,
-      logger: io.logger
-    })
+    interleaved ? interleavedSession(
+      driver,
+      { ...req, base },
+      {
+        config: await loadCompareConfig(io.path("compare-config") || void 0),
+        budgetS: cell3.device.sessionMinutes * 60
+      }
+    ) : executeCell(driver, req)
   );
-  io.output("result", path28.join(step.dir, "result.json"));
+  io.output("interleaved", interleaved);
+  io.output("identical", base === "identical");
+  io.output("result", path30.join(step.dir, "result.json"));
   io.output("out-dir", step.dir);
   const data = step.data;
   const missing = Object.keys(data.driver?.unavailable ?? {});

@@ -7928,6 +7928,17 @@ var driverInfo = obj({
   /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
   details: optional(record(unknownValue))
 });
+var SESSION_STOPS = ["decided", "cap", "budget", "timings-do-not-count"];
+var adaptiveSession = obj({
+  /** Reps per side of each block, in order. */
+  blocks: arr(nonNegInt),
+  reps_per_side: nonNegInt,
+  /** Wall time of the whole session (every block, warm-ups and loads included). */
+  seconds: num,
+  /** The device's budget for it (matrix `session_minutes`). */
+  budget_s: num,
+  stopped: literal(...SESSION_STOPS)
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
@@ -7943,6 +7954,7 @@ var executeData = refine(
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
     order: optional(arr(literal("base", "head"))),
+    adaptive: optional(adaptiveSession),
     /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
     model_kind: optional(literal("decoder-lm", "cnn"))
   }),
@@ -8266,6 +8278,7 @@ var backend = closed({
     "which devices a .pte of this backend can run on; every listed constraint must hold"
   )
 });
+var SESSION_MINUTES_DEFAULT = 20;
 var device = closed({
   runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
   os: literal("linux", "macos", "bare-metal"),
@@ -8291,6 +8304,12 @@ var device = closed({
     documented(
       positiveNum,
       "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
+  session_minutes: optional(
+    documented(
+      positiveNum,
+      `the time budget of a pull request's interleaved base/head session on it: the device job stops adding reps when the next block would not fit (default ${SESSION_MINUTES_DEFAULT})`
     )
   ),
   local: optional(
@@ -16830,7 +16849,14 @@ var runRecord = obj({
   /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  interleave: optional(
+    obj({
+      order: arr(literal("base", "head")),
+      partner_pte_sha256: str,
+      /** OPTIONAL (issue 16): the blocks of an adaptive session, how many reps and how long. */
+      adaptive: optional(adaptiveSession)
+    })
+  ),
   /**
    * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
@@ -17786,6 +17812,7 @@ function resolve(file, data) {
           forkPrs: d.fork_prs,
           local: d.local ?? false,
           maxQueueMinutes: d.max_queue_minutes ?? data.health?.max_queue_minutes ?? HEALTH_DEFAULTS.max_queue_minutes,
+          sessionMinutes: d.session_minutes ?? SESSION_MINUTES_DEFAULT,
           emulation: d.emulation === void 0 ? null : { qemuCpu: d.emulation.qemu_cpu }
         }
       ])
@@ -18540,8 +18567,20 @@ var ACTIONS = {
         description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
         default: ""
       },
-      reps: { description: "Measured repetitions.", default: "5" },
-      warmup: { description: "Warm-up repetitions.", default: "1" },
+      reps: {
+        description: "Measured repetitions. With a base: ignored; the session starts at compare/looks.ts's block and adds reps while the comparison asks for them.",
+        default: "5"
+      },
+      warmup: { description: "Warm-up repetitions (per block of an interleaved session).", default: "1" },
+      "base-pte": {
+        description: "A pull request's base .pte (the base commit's build of this cell); empty: none. A different .pte is measured interleaved (ABBA) with the head's, in blocks until the paired comparison decides, the compare cap, or the device's session_minutes; a byte-identical one is not measured (output identical).",
+        default: ""
+      },
+      "base-manifest": { description: "The base .pte's manifest.json; required with base-pte.", default: "" },
+      "compare-config": {
+        description: "The compare settings an interleaved session's looks use; empty: matrix/compare.yml.",
+        default: ""
+      },
       matrix,
       python,
       "out-dir": outDir,
@@ -18565,7 +18604,13 @@ var ACTIONS = {
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
-      "out-dir": stageDir
+      "out-dir": stageDir,
+      interleaved: {
+        description: "true when base and head were measured interleaved (the gate writes both records)."
+      },
+      identical: {
+        description: "true when the base .pte is byte-identical to the head's (nothing to compare)."
+      }
     }
   },
   gate: {
@@ -18583,6 +18628,14 @@ var ACTIONS = {
         default: ""
       },
       role: { description: `The record's role: ${ROLES.join(" | ")}.`, default: "head" },
+      "base-manifest": {
+        description: "An interleaved session's base manifest.json (execute's base-manifest): both records then name their partner .pte.",
+        default: ""
+      },
+      "base-git-sha": {
+        description: "An interleaved session's base commit (a pull request's base), for the base record; empty: git-sha.",
+        default: ""
+      },
       session: {
         description: "Session id shared by records measured together; empty: the workflow run id and attempt.",
         default: ""
@@ -18595,7 +18648,10 @@ var ACTIONS = {
       "out-dir": outDir
     },
     outputs: {
-      record: { description: "Path of the run record (run.json)." },
+      record: { description: "Path of the run record (run.json; the head's of an interleaved session)." },
+      "base-record": {
+        description: "An interleaved session's base run record (run.base.json); empty otherwise."
+      },
       verdict: { description: "The gate's verdict: pass | fail (fail also when no gate could run)." },
       status: { description: `The record's status: ${RUN_STATUSES.join(" | ")}.` }
     }
@@ -18604,8 +18660,12 @@ var ACTIONS = {
     name: "pte-farm compare",
     description: "Head vs base run records: per-metric verdicts with confidence intervals. Fails on a regression; inconclusive is a warning that says how many more reps would decide it.",
     inputs: {
-      base: { description: "The base run record.", required: true },
+      base: { description: "The base run record; empty with base-manifest.", default: "" },
       head: { description: "The head run record.", required: true },
+      "base-manifest": {
+        description: "Instead of a base record: the base build's manifest.json, whose .pte must be byte-identical to the head record's (the comparison is then unchanged, identical artefact, without measuring).",
+        default: ""
+      },
       "across-toolchains": {
         description: "Allow base and head from different toolchains (never different devices).",
         default: "false"

@@ -18769,6 +18769,17 @@ var driverInfo = obj({
   /** OPTIONAL: what the driver parsed that is not a metric (FVP: delegations, PMU event names). */
   details: optional(record(unknownValue))
 });
+var SESSION_STOPS = ["decided", "cap", "budget", "timings-do-not-count"];
+var adaptiveSession = obj({
+  /** Reps per side of each block, in order. */
+  blocks: arr(nonNegInt),
+  reps_per_side: nonNegInt,
+  /** Wall time of the whole session (every block, warm-ups and loads included). */
+  seconds: num,
+  /** The device's budget for it (matrix `session_minutes`). */
+  budget_s: num,
+  stopped: literal(...SESSION_STOPS)
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
   reps: nonNegInt,
@@ -18784,6 +18795,7 @@ var executeData = refine(
     base: optional(obj(roleShape)),
     /** OPTIONAL: the roles of the measured reps in the order they ran (ABBA). */
     order: optional(arr(literal("base", "head"))),
+    adaptive: optional(adaptiveSession),
     /** OPTIONAL: "cnn" for a classifier's execute (absent: a decoder LM). Picks the required metrics. */
     model_kind: optional(literal("decoder-lm", "cnn"))
   }),
@@ -19272,8 +19284,28 @@ function verdictCell(c3) {
   const cmp = usableComparison(c3);
   const named = Object.entries(cmp.metrics).filter(([, m]) => m.verdict === outcome).map(([name]) => name);
   const driving = outcome === "unchanged" || named.length === 1 && named[0] === HEADLINE_METRIC ? [] : named.map((name) => escapeInline(name, 40));
+  if (cmp.identical !== void 0) return `${ICON.unchanged} unchanged — identical artefact`;
   const more = outcome === "inconclusive" ? maxMoreSamples(cmp) : 0;
-  return `${ICON[outcome]} ${outcome}` + (driving.length > 0 ? ` (${driving.slice(0, 3).join(", ")}${driving.length > 3 ? ", …" : ""})` : "") + (more > 0 ? ` · ${more} more reps` : "");
+  return `${ICON[outcome]} ${outcome}` + (driving.length > 0 ? ` (${driving.slice(0, 3).join(", ")}${driving.length > 3 ? ", …" : ""})` : "") + (more > 0 ? ` · ${more} more reps` : "") + ` · ${cmp.paired ? "interleaved" : "vs nightly"}`;
+}
+function howDecided(cmp) {
+  if (cmp.identical !== void 0)
+    return "base and head .pte are byte-identical: speed unchanged by construction, nothing measured";
+  const decode = cmp.metrics[HEADLINE_METRIC];
+  const reps = decode === void 0 ? "" : `${decode.reps.head} reps per side`;
+  if (!cmp.paired) {
+    return `separate sessions: the head against the cell's newest nightly record (its between-session spread is in every CI)${reps === "" ? "" : `; ${reps}`}`;
+  }
+  const a2 = cmp.adaptive;
+  if (a2 === void 0)
+    return `interleaved (ABBA) with the base in one session${reps === "" ? "" : `: ${reps}`}`;
+  const why = {
+    decided: "decided",
+    cap: "at the reps cap",
+    budget: "out of the device's session_minutes",
+    "timings-do-not-count": "timings give no verdict here"
+  }[a2.stopped];
+  return `interleaved (ABBA) with the base build in one session: ${a2.reps_per_side} reps per side in ${a2.blocks.length} block${a2.blocks.length === 1 ? "" : "s"} (${a2.blocks.join(" + ")}), ${Math.round(a2.seconds)} s; stopped: ${why}`;
 }
 function maxMoreSamples(c3) {
   return Math.max(0, ...Object.values(c3.metrics).map((m) => m.more_samples));
@@ -20009,6 +20041,11 @@ function compareMetric(b, h2, paired, settings) {
     note: d.note
   };
 }
+var sideOf = (r) => ({
+  session: r.session,
+  git_sha: r.git_sha,
+  toolchain: r.cell.toolchain
+});
 function overallVerdict(verdicts) {
   for (const v of ["regression", "inconclusive", "improvement"]) if (verdicts.includes(v)) return v;
   return "unchanged";
@@ -20056,7 +20093,7 @@ function compareRecords(base, head2, config) {
       "base and head are from different sessions: the between-session spread is added to every CI (interleave them in one session for the tightest answer)"
     );
   }
-  const side2 = (r) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
+  const side2 = sideOf;
   const frag = base.delegation !== void 0 && head2.delegation !== void 0 ? fragmentation(base.delegation, head2.delegation) : void 0;
   if (frag?.alarm) notes.push(`fragmentation alarm: ${frag.message}`);
   return {
@@ -20068,7 +20105,8 @@ function compareRecords(base, head2, config) {
     verdict: overallVerdict(Object.values(metrics).map((m) => m.verdict)),
     metrics,
     notes,
-    ...frag === void 0 ? {} : { fragmentation: frag }
+    ...frag === void 0 ? {} : { fragmentation: frag },
+    ...paired && head2.interleave?.adaptive !== void 0 ? { adaptive: head2.interleave.adaptive } : {}
   };
 }
 
@@ -28606,7 +28644,14 @@ var runRecord = obj({
   /** OPTIONAL (issue 6): the `.pte`'s delegation report, from its manifest (compare's fragmentation alarm). */
   delegation: optional(delegation),
   /** OPTIONAL: set when base and head were measured interleaved in one session (same `session` id). */
-  interleave: optional(obj({ order: arr(literal("base", "head")), partner_pte_sha256: str })),
+  interleave: optional(
+    obj({
+      order: arr(literal("base", "head")),
+      partner_pte_sha256: str,
+      /** OPTIONAL (issue 16): the blocks of an adaptive session, how many reps and how long. */
+      adaptive: optional(adaptiveSession)
+    })
+  ),
   /**
    * OPTIONAL (issue 6): the execute driver (llama-main, fvp) and the metrics it could not measure,
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
@@ -29843,8 +29888,10 @@ function cellDetails(c3, known) {
       `- fp32 agreement: ${a2.matching_prefix}/${a2.total} tokens (gated against the ${r.gate.policy.reference} reference)`
     );
   }
+  const cmp = usableComparison(c3);
+  if (cmp !== null) facts.push(`- how: ${escapeInline(howDecided(cmp), 400)}`);
   facts.push(toolchainLine(r), deviceLine(r));
-  const notes = (usableComparison(c3)?.notes ?? []).slice(0, 5).map((n2) => `- ${escapeInline(n2, 300)}`);
+  const notes = (cmp?.notes ?? []).slice(0, 5).map((n2) => `- ${escapeInline(n2, 300)}`);
   const blocks = [
     `<details><summary><code>${escapeHtml(r.cell.id, 160, { code: true })}</code> — ${OUTCOME_LABEL[outcome]}</summary>`,
     [...facts, ...notes].join("\n")
@@ -30268,7 +30315,11 @@ var comparison = obj({
   verdict,
   metrics: record(metricComparison),
   notes: arr(str),
-  fragmentation: optional(fragmentationReport)
+  fragmentation: optional(fragmentationReport),
+  /** OPTIONAL (issue 16): base and head .pte are byte-identical, so nothing was measured. */
+  identical: optional(obj({ pte_sha256: str })),
+  /** OPTIONAL (issue 16): an interleaved session's blocks, reps per side, time and why it stopped. */
+  adaptive: optional(adaptiveSession)
 });
 
 // actions/src/publish/hostile-files.ts
@@ -31499,6 +31550,7 @@ var backend = closed({
     "which devices a .pte of this backend can run on; every listed constraint must hold"
   )
 });
+var SESSION_MINUTES_DEFAULT = 20;
 var device = closed({
   runs_on: documented(nonEmpty(arr(nonEmptyStr), "label"), "GitHub Actions runs-on labels of the device job"),
   os: literal("linux", "macos", "bare-metal"),
@@ -31524,6 +31576,12 @@ var device = closed({
     documented(
       positiveNum,
       "how long its device jobs may wait in GitHub's queue for a runner before the watchdog records them as `infra-error: no runner online` (default: health.max_queue_minutes)"
+    )
+  ),
+  session_minutes: optional(
+    documented(
+      positiveNum,
+      `the time budget of a pull request's interleaved base/head session on it: the device job stops adding reps when the next block would not fit (default ${SESSION_MINUTES_DEFAULT})`
     )
   ),
   local: optional(
@@ -31931,8 +31989,20 @@ var ACTIONS = {
         description: "The reference result.json (export's `reference` output); its prompt ids are what the .pte is fed. Required for models with prompts.",
         default: ""
       },
-      reps: { description: "Measured repetitions.", default: "5" },
-      warmup: { description: "Warm-up repetitions.", default: "1" },
+      reps: {
+        description: "Measured repetitions. With a base: ignored; the session starts at compare/looks.ts's block and adds reps while the comparison asks for them.",
+        default: "5"
+      },
+      warmup: { description: "Warm-up repetitions (per block of an interleaved session).", default: "1" },
+      "base-pte": {
+        description: "A pull request's base .pte (the base commit's build of this cell); empty: none. A different .pte is measured interleaved (ABBA) with the head's, in blocks until the paired comparison decides, the compare cap, or the device's session_minutes; a byte-identical one is not measured (output identical).",
+        default: ""
+      },
+      "base-manifest": { description: "The base .pte's manifest.json; required with base-pte.", default: "" },
+      "compare-config": {
+        description: "The compare settings an interleaved session's looks use; empty: matrix/compare.yml.",
+        default: ""
+      },
       matrix,
       python,
       "out-dir": outDir,
@@ -31956,7 +32026,13 @@ var ACTIONS = {
     },
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
-      "out-dir": stageDir
+      "out-dir": stageDir,
+      interleaved: {
+        description: "true when base and head were measured interleaved (the gate writes both records)."
+      },
+      identical: {
+        description: "true when the base .pte is byte-identical to the head's (nothing to compare)."
+      }
     }
   },
   gate: {
@@ -31974,6 +32050,14 @@ var ACTIONS = {
         default: ""
       },
       role: { description: `The record's role: ${ROLES.join(" | ")}.`, default: "head" },
+      "base-manifest": {
+        description: "An interleaved session's base manifest.json (execute's base-manifest): both records then name their partner .pte.",
+        default: ""
+      },
+      "base-git-sha": {
+        description: "An interleaved session's base commit (a pull request's base), for the base record; empty: git-sha.",
+        default: ""
+      },
       session: {
         description: "Session id shared by records measured together; empty: the workflow run id and attempt.",
         default: ""
@@ -31986,7 +32070,10 @@ var ACTIONS = {
       "out-dir": outDir
     },
     outputs: {
-      record: { description: "Path of the run record (run.json)." },
+      record: { description: "Path of the run record (run.json; the head's of an interleaved session)." },
+      "base-record": {
+        description: "An interleaved session's base run record (run.base.json); empty otherwise."
+      },
       verdict: { description: "The gate's verdict: pass | fail (fail also when no gate could run)." },
       status: { description: `The record's status: ${RUN_STATUSES.join(" | ")}.` }
     }
@@ -31995,8 +32082,12 @@ var ACTIONS = {
     name: "pte-farm compare",
     description: "Head vs base run records: per-metric verdicts with confidence intervals. Fails on a regression; inconclusive is a warning that says how many more reps would decide it.",
     inputs: {
-      base: { description: "The base run record.", required: true },
+      base: { description: "The base run record; empty with base-manifest.", default: "" },
       head: { description: "The head run record.", required: true },
+      "base-manifest": {
+        description: "Instead of a base record: the base build's manifest.json, whose .pte must be byte-identical to the head record's (the comparison is then unchanged, identical artefact, without measuring).",
+        default: ""
+      },
       "across-toolchains": {
         description: "Allow base and head from different toolchains (never different devices).",
         default: "false"

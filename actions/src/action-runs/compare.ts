@@ -7,16 +7,27 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { renderComparison } from "../../../reports/compare.ts";
 import { compareFiles } from "../compare/files.ts";
+import { identicalComparison } from "../compare/identical.ts";
+import { ConfigurationError } from "../core/errors.ts";
 import { defineAction, VerdictFailure } from "./io.ts";
 
 export const run = defineAction("compare", async (io) => {
   const config = io.path("config");
-  const comparison = await compareFiles({
-    base: io.requiredPath("base"),
-    head: io.requiredPath("head"),
-    acrossToolchains: io.bool("across-toolchains"),
-    ...(config === "" ? {} : { config }),
-  });
+  const baseManifest = io.path("base-manifest");
+  if ((io.path("base") === "") === (baseManifest === "")) {
+    throw new ConfigurationError(
+      "give exactly one of inputs base (a run record) and base-manifest (an identical build)",
+    );
+  }
+  const comparison =
+    baseManifest !== ""
+      ? await identicalComparison(baseManifest, io.requiredPath("head"))
+      : await compareFiles({
+          base: io.requiredPath("base"),
+          head: io.requiredPath("head"),
+          acrossToolchains: io.bool("across-toolchains"),
+          ...(config === "" ? {} : { config }),
+        });
   const outDir = io.path("out-dir");
   const file = path.join(outDir, "comparison.json");
   await mkdir(outDir, { recursive: true });

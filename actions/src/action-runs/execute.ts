@@ -7,10 +7,12 @@
  */
 import path from "node:path";
 import { loadFarm } from "../../../matrix/load.ts";
+import { loadCompareConfig } from "../compare/config.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import { defaultPython } from "../core/paths.ts";
-import type { DriverSettings } from "../drivers/driver.ts";
+import type { DriverRequest, DriverSettings } from "../drivers/driver.ts";
 import { driverFor } from "../drivers/registry.ts";
+import { interleavedSession } from "../pipeline/adaptive-session.ts";
 import { cellDir } from "../pipeline/cell.ts";
 import { executeCell, RUNNER_EXECUTORCH_ENV } from "../pipeline/execute.ts";
 import {
@@ -36,6 +38,27 @@ function headline(data: ExecuteData): string {
   const npu = median(cleanSamples(data.metrics.npu_active_cycles));
   if (npu !== null) return `median ${Math.round(npu)} NPU cycles per inference`;
   return "median decode n/a";
+}
+
+/**
+ * The base `.pte` to measure interleaved, "identical" when it is byte-identical to the head's
+ * (nothing to measure: its speed is the head's), or null without one.
+ */
+async function basePte(
+  io: ActionIO<"execute">,
+  headSha256: string,
+): Promise<{ pte: string; manifest: string } | "identical" | null> {
+  if (io.input("base-pte") === "") return null;
+  const manifest = io.requiredPath("base-manifest");
+  const base = await readManifest(manifest);
+  if (base.pte.sha256 === headSha256) {
+    io.logger.info(
+      `base and head .pte are byte-identical (sha256 ${headSha256}): their speed cannot differ, so the base is not measured`,
+    );
+    return "identical";
+  }
+  const pte = await artefactAt(io.requiredPath("base-pte"), "input base-pte");
+  return { pte: pte.path, manifest };
 }
 
 export const run = defineAction("execute", async (io) => {
@@ -67,25 +90,40 @@ export const run = defineAction("execute", async (io) => {
   };
   const outDir = io.path("out-dir");
   io.logger.info(`cell ${cell.id}: ${driver.name} driver, ${driver.describe}`);
+  const base = await basePte(io, manifest.pte.sha256);
+  const req: DriverRequest = {
+    farm,
+    cell,
+    pte: pte.path,
+    manifestPath,
+    manifest,
+    promptIds,
+    // A byte-identical base: one rep for the gate's tokens, no speed to measure.
+    warmup: base === "identical" ? 0 : io.int("warmup", 0),
+    reps: base === "identical" ? 1 : io.int("reps", 1),
+    dir: path.join(cellDir(outDir, cell), "execute"),
+    outDir,
+    timeoutS: io.int("timeout-s", 1),
+    python: io.path("python") || defaultPython(),
+    settings,
+    logger: io.logger,
+  };
+  const interleaved = base !== null && base !== "identical";
   const step = await recordStep(
     outDir,
-    executeCell(driver, {
-      farm,
-      cell,
-      pte: pte.path,
-      manifestPath,
-      manifest,
-      promptIds,
-      warmup: io.int("warmup", 0),
-      reps: io.int("reps", 1),
-      dir: path.join(cellDir(outDir, cell), "execute"),
-      outDir,
-      timeoutS: io.int("timeout-s", 1),
-      python: io.path("python") || defaultPython(),
-      settings,
-      logger: io.logger,
-    }),
+    interleaved
+      ? interleavedSession(
+          driver,
+          { ...req, base },
+          {
+            config: await loadCompareConfig(io.path("compare-config") || undefined),
+            budgetS: cell.device.sessionMinutes * 60,
+          },
+        )
+      : executeCell(driver, req),
   );
+  io.output("interleaved", interleaved);
+  io.output("identical", base === "identical");
   io.output("result", path.join(step.dir, "result.json"));
   io.output("out-dir", step.dir);
   const data = step.data as ExecuteData;

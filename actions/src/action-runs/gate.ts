@@ -47,7 +47,8 @@ export const run = defineAction("gate", async (io) => {
   }
   const manifestPath = io.path("manifest");
   const role = io.oneOf("role", ROLES);
-  const [record] = finishCell({
+  const baseManifest = io.path("base-manifest");
+  const records = finishCell({
     cell,
     session: io.input("session") || defaultSession(process.env),
     role,
@@ -61,19 +62,28 @@ export const run = defineAction("gate", async (io) => {
     execute,
     deviceToolchain,
     manifest: manifestPath === "" ? null : await readManifest(manifestPath),
+    ...(baseManifest === "" ? {} : { basePteSha256: (await readManifest(baseManifest)).pte.sha256 }),
+    ...(io.input("base-git-sha") === "" ? {} : { baseGitSha: io.input("base-git-sha") }),
     failure: null,
     // The reference and execute results are this action's inputs: ones that do not belong together are bad input.
     incomparable: (_stage, message) => {
       throw new ConfigurationError(`inputs reference and execute are not of the same prompts: ${message}`);
     },
   });
+  // An interleaved session: base then head, each gated (the head's is this step's verdict).
+  const record = records[records.length - 1];
   if (record === undefined) throw new Error("bug: finishCell returned no record");
+  const dir = cellDir(outDir, cell);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, role === "base" ? "run.base.json" : "run.json");
+  await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
+  if (records.length === 2 && records[0] !== undefined) {
+    const baseFile = path.join(dir, "run.base.json");
+    await writeFile(baseFile, `${JSON.stringify(records[0], null, 2)}\n`);
+    io.output("base-record", baseFile);
+  }
   const verdict = record.gate;
   const checkedOnDevice = verdict === null && record.driver?.output_check !== undefined;
-  const file = path.join(cellDir(outDir, cell), role === "base" ? "run.base.json" : "run.json");
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
-
   io.output("record", file);
   io.output("verdict", verdict?.verdict ?? "fail");
   io.output("status", record.status);

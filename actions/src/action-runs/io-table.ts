@@ -242,8 +242,24 @@ export const ACTIONS = {
           "Required for models with prompts.",
         default: "",
       },
-      reps: { description: "Measured repetitions.", default: "5" },
-      warmup: { description: "Warm-up repetitions.", default: "1" },
+      reps: {
+        description:
+          "Measured repetitions. With a base: ignored; the session starts at compare/looks.ts's block and adds reps while the comparison asks for them.",
+        default: "5",
+      },
+      warmup: { description: "Warm-up repetitions (per block of an interleaved session).", default: "1" },
+      "base-pte": {
+        description:
+          "A pull request's base .pte (the base commit's build of this cell); empty: none. A different .pte is measured " +
+          "interleaved (ABBA) with the head's, in blocks until the paired comparison decides, the compare cap, or the " +
+          "device's session_minutes; a byte-identical one is not measured (output identical).",
+        default: "",
+      },
+      "base-manifest": { description: "The base .pte's manifest.json; required with base-pte.", default: "" },
+      "compare-config": {
+        description: "The compare settings an interleaved session's looks use; empty: matrix/compare.yml.",
+        default: "",
+      },
       matrix,
       python,
       "out-dir": outDir,
@@ -276,6 +292,12 @@ export const ACTIONS = {
     outputs: {
       result: { description: "Path of the execute stage's result.json (tokens, timings, telemetry)." },
       "out-dir": stageDir,
+      interleaved: {
+        description: "true when base and head were measured interleaved (the gate writes both records).",
+      },
+      identical: {
+        description: "true when the base .pte is byte-identical to the head's (nothing to compare).",
+      },
     },
   },
   gate: {
@@ -297,6 +319,16 @@ export const ACTIONS = {
         default: "",
       },
       role: { description: `The record's role: ${ROLES.join(" | ")}.`, default: "head" },
+      "base-manifest": {
+        description:
+          "An interleaved session's base manifest.json (execute's base-manifest): both records then name their partner .pte.",
+        default: "",
+      },
+      "base-git-sha": {
+        description:
+          "An interleaved session's base commit (a pull request's base), for the base record; empty: git-sha.",
+        default: "",
+      },
       session: {
         description:
           "Session id shared by records measured together; empty: the workflow run id and attempt.",
@@ -310,7 +342,10 @@ export const ACTIONS = {
       "out-dir": outDir,
     },
     outputs: {
-      record: { description: "Path of the run record (run.json)." },
+      record: { description: "Path of the run record (run.json; the head's of an interleaved session)." },
+      "base-record": {
+        description: "An interleaved session's base run record (run.base.json); empty otherwise.",
+      },
       verdict: { description: "The gate's verdict: pass | fail (fail also when no gate could run)." },
       status: { description: `The record's status: ${RUN_STATUSES.join(" | ")}.` },
     },
@@ -321,8 +356,14 @@ export const ACTIONS = {
       "Head vs base run records: per-metric verdicts with confidence intervals. Fails on a regression; " +
       "inconclusive is a warning that says how many more reps would decide it.",
     inputs: {
-      base: { description: "The base run record.", required: true },
+      base: { description: "The base run record; empty with base-manifest.", default: "" },
       head: { description: "The head run record.", required: true },
+      "base-manifest": {
+        description:
+          "Instead of a base record: the base build's manifest.json, whose .pte must be byte-identical to the head record's " +
+          "(the comparison is then unchanged, identical artefact, without measuring).",
+        default: "",
+      },
       "across-toolchains": {
         description: "Allow base and head from different toolchains (never different devices).",
         default: "false",

@@ -13,7 +13,7 @@ import type { Infer } from "../core/validate.ts";
 import { EMULATED_NOTE, timingCounts } from "../records/emulated.ts";
 import type { comparison, Verdict } from "../schemas/comparison.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
-import type { FragmentationReport, Metric } from "../schemas/stage.ts";
+import type { AdaptiveSession, FragmentationReport, Metric } from "../schemas/stage.ts";
 import { type Decision, decide } from "../stats/decide.ts";
 import { type LogEffect, pairedLogEffect } from "../stats/paired.ts";
 import { median } from "../stats/robust.ts";
@@ -56,6 +56,10 @@ export interface Comparison {
    * (more delegated subgraphs) is also a note; it does not change the metric verdict.
    */
   fragmentation?: FragmentationReport;
+  /** OPTIONAL (issue 16): base and head .pte are byte-identical, so nothing was measured (compare/identical.ts). */
+  identical?: { pte_sha256: string };
+  /** OPTIONAL (issue 16): the head's interleaved session: blocks, reps per side, seconds, why it stopped. */
+  adaptive?: AdaptiveSession;
 }
 
 /** Flags that exclude a rep. Any flag does, today; the list names the ones execute writes. */
@@ -145,6 +149,12 @@ export function compareMetric(
   };
 }
 
+export const sideOf = (r: RunRecord) => ({
+  session: r.session,
+  git_sha: r.git_sha,
+  toolchain: r.cell.toolchain,
+});
+
 /** regression beats inconclusive beats improvement beats unchanged: one regression fails the compare. */
 export function overallVerdict(verdicts: readonly Verdict[]): Verdict {
   for (const v of ["regression", "inconclusive", "improvement"] as const) if (verdicts.includes(v)) return v;
@@ -206,7 +216,7 @@ export function compareRecords(base: RunRecord, head: RunRecord, config: Compare
         "(interleave them in one session for the tightest answer)",
     );
   }
-  const side = (r: RunRecord) => ({ session: r.session, git_sha: r.git_sha, toolchain: r.cell.toolchain });
+  const side = sideOf;
   const frag =
     base.delegation !== undefined && head.delegation !== undefined
       ? fragmentation(base.delegation, head.delegation)
@@ -222,6 +232,7 @@ export function compareRecords(base: RunRecord, head: RunRecord, config: Compare
     metrics,
     notes,
     ...(frag === undefined ? {} : { fragmentation: frag }),
+    ...(paired && head.interleave?.adaptive !== undefined ? { adaptive: head.interleave.adaptive } : {}),
   };
 }
 
