@@ -11,6 +11,7 @@ import {
   type CellReport,
   formatChangeWithCi,
   formatValue,
+  howDecided,
   type knownIssueIndex,
   metricMedian,
   type Outcome,
@@ -102,8 +103,10 @@ export function cellDetails(c: CellReport, known: ReturnType<typeof knownIssueIn
       `- fp32 agreement: ${a.matching_prefix}/${a.total} tokens (gated against the ${r.gate.policy.reference} reference)`,
     );
   }
+  const cmp = usableComparison(c);
+  if (cmp !== null) facts.push(`- how: ${escapeInline(howDecided(cmp), 400)}`);
   facts.push(toolchainLine(r), deviceLine(r));
-  const notes = (usableComparison(c)?.notes ?? []).slice(0, 5).map((n) => `- ${escapeInline(n, 300)}`);
+  const notes = (cmp?.notes ?? []).slice(0, 5).map((n) => `- ${escapeInline(n, 300)}`);
 
   const blocks = [
     `<details><summary><code>${escapeHtml(r.cell.id, 160, { code: true })}</code> — ${OUTCOME_LABEL[outcome]}</summary>`,

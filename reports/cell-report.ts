@@ -225,11 +225,37 @@ export function verdictCell(c: CellReport): string {
     outcome === "unchanged" || (named.length === 1 && named[0] === HEADLINE_METRIC)
       ? []
       : named.map((name) => escapeInline(name, 40));
+  if (cmp.identical !== undefined) return `${ICON.unchanged} unchanged — identical artefact`;
   const more = outcome === "inconclusive" ? maxMoreSamples(cmp) : 0;
   return (
     `${ICON[outcome]} ${outcome}` +
     (driving.length > 0 ? ` (${driving.slice(0, 3).join(", ")}${driving.length > 3 ? ", …" : ""})` : "") +
-    (more > 0 ? ` · ${more} more reps` : "")
+    (more > 0 ? ` · ${more} more reps` : "") +
+    ` · ${cmp.paired ? "interleaved" : "vs nightly"}`
+  );
+}
+
+/** How a comparison was made, in one sentence: identical artefacts, an interleaved session, or separate sessions. */
+export function howDecided(cmp: Comparison): string {
+  if (cmp.identical !== undefined)
+    return "base and head .pte are byte-identical: speed unchanged by construction, nothing measured";
+  const decode = cmp.metrics[HEADLINE_METRIC];
+  const reps = decode === undefined ? "" : `${decode.reps.head} reps per side`;
+  if (!cmp.paired) {
+    return `separate sessions: the head against the cell's newest nightly record (its between-session spread is in every CI)${reps === "" ? "" : `; ${reps}`}`;
+  }
+  const a = cmp.adaptive;
+  if (a === undefined)
+    return `interleaved (ABBA) with the base in one session${reps === "" ? "" : `: ${reps}`}`;
+  const why = {
+    decided: "decided",
+    cap: "at the reps cap",
+    budget: "out of the device's session_minutes",
+    "timings-do-not-count": "timings give no verdict here",
+  }[a.stopped];
+  return (
+    `interleaved (ABBA) with the base build in one session: ${a.reps_per_side} reps per side in ` +
+    `${a.blocks.length} block${a.blocks.length === 1 ? "" : "s"} (${a.blocks.join(" + ")}), ${Math.round(a.seconds)} s; stopped: ${why}`
   );
 }
 

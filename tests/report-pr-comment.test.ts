@@ -80,7 +80,41 @@ describe("the PR comment", () => {
     const row =
       comment.split("\n").find((l) => l.startsWith("| `tiny-llama/8da4w-g32/xnnpack/pi5@stable`")) ?? "";
     expect(row).toMatch(
-      /\| ✅ 48\/48 bit-exact \| [\d,]+ → [\d,]+ \| −\d+\.\d% \[−\d+\.\d, −\d+\.\d\] \| 🔴 regression \| \d+\.\d% \|/,
+      /\| ✅ 48\/48 bit-exact \| [\d,]+ → [\d,]+ \| −\d+\.\d% \[−\d+\.\d, −\d+\.\d\] \| 🔴 regression · interleaved \| \d+\.\d% \|/,
+    );
+  });
+
+  it("says how each cell was decided: an interleaved session's blocks and reps, separate sessions, or identical artefacts", () => {
+    const paired = piCell("m/paired/b/pi5@s", 5, 0.1);
+    const adaptive = {
+      blocks: [10, 6],
+      reps_per_side: 16,
+      seconds: 412.3,
+      budget_s: 1200,
+      stopped: "decided" as const,
+    };
+    paired.comparison = { ...(paired.comparison as NonNullable<CellReport["comparison"]>), adaptive };
+    const separate = piCell("m/separate/b/pi5@s", 6, 0.1);
+    if (separate.base) separate.base.session = "nightly-1";
+    separate.comparison = compareRecords(separate.base as RunRecord, separate.head, config);
+    const same = piCell("m/same/b/pi5@s", 7, 0);
+    same.comparison = {
+      ...(same.comparison as NonNullable<CellReport["comparison"]>),
+      paired: false,
+      metrics: {},
+      identical: { pte_sha256: "ab".repeat(32) },
+    };
+    const text = renderPrComment({ cells: [paired, separate, same] });
+    const row = (id: string) => text.split("\n").find((l) => l.startsWith(`| \`${id}\``)) ?? "";
+    expect(row("m/paired/b/pi5@s")).toContain("regression · interleaved");
+    expect(row("m/separate/b/pi5@s")).toMatch(/· vs nightly \|/);
+    expect(row("m/same/b/pi5@s")).toContain("unchanged — identical artefact");
+    expect(text).toContain(
+      "how: interleaved (ABBA) with the base build in one session: 16 reps per side in 2 blocks (10 + 6), 412 s; stopped: decided",
+    );
+    expect(text).toMatch(/how: separate sessions: the head against the cell's newest nightly record/);
+    expect(text).toContain(
+      "how: base and head .pte are byte-identical: speed unchanged by construction, nothing measured",
     );
   });
 
