@@ -111,6 +111,14 @@ function serveJobs(server: GitHubServer, runs: Map<string, { started: string[]; 
   server.handle("actions/cancel-workflow-run", () => ({ status: 202, body: {} }));
 }
 
+/** The shipped model's static KV cache `maxSeq` long. */
+function withMaxSeqLen(matrix: string, maxSeq: number): string {
+  const next = matrix.replace(/( {2}tiny-llama:\n[\s\S]*? {4}max_seq_len: )\d+\n/, `$1${maxSeq}\n`);
+  if (!next.includes(`max_seq_len: ${maxSeq}\n`))
+    throw new Error("matrix/farm.yml changed shape: update withMaxSeqLen()");
+  return next;
+}
+
 /** The one cell the nightly test's matrix schedules (also one of the PR's). */
 const NIGHTLY_CELL = "tiny-llama/fp32/portable/host-x86_64@stable";
 
@@ -203,10 +211,9 @@ function nightlyMatrix(maxSeq: number): string {
       /( {2}nightly: #[^\n]*\n)( {4}toolchains: )/,
       `$1    models: [tiny-llama]\n    recipes: [fp32]\n    backends: [portable]\n    devices: [host-x86_64]\n$2`,
     )
-    .replace(/( {2}tiny-llama:\n[\s\S]*? {4}max_seq_len: )\d+\n/, `$1${maxSeq}\n`)
     // one infrastructure error quarantines a device, so night 2's plan shows the offline lab's
     .replace(/^( {2}quarantine_after_infra_errors: )\d+$/m, (_, key: string) => `${key}1`);
-  const next = withLab(narrowed, "nightly");
+  const next = withLab(withMaxSeqLen(narrowed, maxSeq), "nightly");
   if (
     ![
       /nightly: #[^\n]*\n {4}models: \[tiny-llama\]/,
@@ -275,9 +282,14 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
   // @fault no-capacity | farm-pr under act with an offline board (act has no runner for its labels; the API lists its jobs queued for two hours) | the watchdog records both cells infra-error "no runner online", cancel-queued cancels the run, results and farm-report still go out: ⚠️ in the comment, a neutral check | records 4/4
   it("a same-repository PR: plan → build → device → farm-results, then farm-report posts one sticky comment and a check run", async (ctx) => {
     const { server, state } = gh();
-    // The PR also adds the lab's board, which is offline: its two cells' jobs never start.
+    // The PR also adds the lab's board, which is offline: its two cells' jobs never start. And it
+    // halves the model's static KV cache, so its .pte files differ from the base commit's: each
+    // cell is measured interleaved with the base build.
     const head = await pushCommit(world, "pr-7", {
-      "matrix/farm.yml": withLab(prMatrix(["fp32", "8da4w-g32"], ["portable"], "host-cpu-b"), "host"),
+      "matrix/farm.yml": withLab(
+        withMaxSeqLen(prMatrix(["fp32", "8da4w-g32"], ["portable"], "host-cpu-b"), 64),
+        "host",
+      ),
     });
     serveJobs(server, new Map([["101", { started: CELLS, queued: LAB_CELLS }]]));
     const { number } = state.addPull({ title: "a faster kernel", headSha: head });
@@ -323,13 +335,57 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     const prJson = JSON.parse(await readFile(path.join(results, "pr.json"), "utf8"));
     expect(prJson).toMatchObject({ schema: "pte-farm/pr-results@1", pr: number, head_sha: head });
     expect([...prJson.expected_cells].sort()).toEqual([...CELLS, ...LAB_CELLS].sort());
+    // The base build: farm-build built each cell again at the PR's base commit, with the base's
+    // own actions, stages and matrix (max_seq_len 128, not the head's 64): another .pte.
+    const baseBuilds = (await readdir(path.join(world.artifacts, "101"))).filter((n) =>
+      n.startsWith("build-base-"),
+    );
+    expect(baseBuilds).toHaveLength(CELLS.length);
+    for (const b of baseBuilds) {
+      const files = artefact("101", b);
+      expect((await readdir(files)).sort()).toEqual(["manifest.json", "model.pte"]);
+      const baseMan = JSON.parse(await readFile(path.join(files, "manifest.json"), "utf8"));
+      const headMan = JSON.parse(
+        await readFile(
+          path.join(artefact("101", b.replace("build-base-", "build-")), "build", "manifest.json"),
+          "utf8",
+        ),
+      );
+      expect([baseMan.model.max_seq_len, headMan.model.max_seq_len]).toEqual([128, 64]);
+      expect(baseMan.pte.sha256).not.toBe(headMan.pte.sha256);
+    }
     const all = await records("101");
     expect(all.map((r) => [r.cell.id, r.status, r.role, r.git_sha]).sort()).toEqual(
       [
         ...CELLS.map((c) => [c, "pass", "head", head]),
+        ...CELLS.map((c) => [c, "pass", "base", world.sha]),
         ...LAB_CELLS.map((c) => [c, "infra-error", "head", head]),
       ].sort(),
     );
+    // Base and head measured interleaved, ABBA, in one session on the device, in blocks until the
+    // paired comparison decided (or its cap, or the device's session_minutes).
+    const comparisons = path.join(results, "comparisons");
+    const cmps = await Promise.all(
+      (await readdir(comparisons)).map(async (f) =>
+        JSON.parse(await readFile(path.join(comparisons, f), "utf8")),
+      ),
+    );
+    for (const c of CELLS) {
+      const [h, b] = ["head", "base"].map((role) => all.find((r) => r.cell.id === c && r.role === role));
+      expect(h?.session).toBe(b?.session);
+      const reps = h?.metrics.decode_tokens_per_sec?.samples.length ?? 0;
+      expect(h?.interleave?.adaptive?.reps_per_side).toBe(reps);
+      expect(h?.interleave?.adaptive?.blocks.reduce((x, y) => x + y, 0)).toBe(reps);
+      expect(h?.interleave?.order).toHaveLength(2 * reps);
+      expect(b?.metrics.decode_tokens_per_sec?.samples).toHaveLength(reps);
+      const cmp = cmps.find((x) => x.cell === c);
+      expect(cmp, `no comparison for ${c}`).toBeDefined();
+      expect(cmp).toMatchObject({ paired: true, adaptive: h?.interleave?.adaptive });
+      expect(cmp.metrics.decode_tokens_per_sec).toMatchObject({
+        method: "paired",
+        reps: { base: reps, head: reps },
+      });
+    }
     // No runner online: an infra-error on the device (an execute stage, which the device's
     // quarantine counts), naming the labels nobody serves.
     for (const r of all.filter((x) => LAB_CELLS.includes(x.cell.id))) {
@@ -377,6 +433,10 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     const comments = state.commentsOn(number).filter((c) => c.body.startsWith(PR_COMMENT_MARKER));
     expect(comments).toHaveLength(1);
     for (const cell of [...CELLS, ...LAB_CELLS]) expect(comments[0]?.body).toContain(cell.split("@")[0]);
+    // How each cell was decided.
+    expect(comments[0]?.body).toMatch(
+      /interleaved \(ABBA\) with the base build in one session: \d+ reps per side in \d+ blocks?/,
+    );
     // (markdown-escaped in the comment's details)
     expect(comments[0]?.body).toMatch(/no runner online for \\\[self-hosted, linux, X64, lab-x86\\\]/);
     // Infrastructure is never a regression: the check is neutral, not failed.
@@ -440,6 +500,20 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     expect((await records("203")).map((r) => [r.cell.id, r.status, r.git_sha])).toEqual([
       ["tiny-llama/fp32/portable/host-x86_64@stable", "pass", second],
     ]);
+    // The PR changed no stage, model or build setting: the base build is the same bytes, so the
+    // speed is not measured (one rep, for the gate's tokens) and the comparison says why.
+    const [rec] = await records("203");
+    expect(rec?.metrics.decode_tokens_per_sec?.samples).toHaveLength(1);
+    expect(rec?.interleave).toBeUndefined();
+    const cmpDir = path.join(artefact("203", "farm-results"), "comparisons");
+    const cmps = await readdir(cmpDir);
+    expect(cmps).toHaveLength(1);
+    const identical = JSON.parse(await readFile(path.join(cmpDir, cmps[0] as string), "utf8"));
+    expect(identical).toMatchObject({
+      verdict: "unchanged",
+      metrics: {},
+      identical: { pte_sha256: rec?.pte?.sha256 },
+    });
     // The build restored what run 201 saved (same cache key): every stage a cache hit.
     for (const stage of ["reference", "export", "quantize", "lower"])
       expect(approved.log).toMatch(new RegExp(`${stage} +tiny-llama\\S* +cache hit`));

@@ -76,7 +76,12 @@ export const reusablePermissions: Rule = (all) =>
     }),
   );
 
-const LOCAL_ACTION = /^\.\/actions\/([^/\s]+)\/?$/;
+/**
+ * `./actions/<name>`, or `./.pte-farm-base/actions/<name>`: a pull request's base commit's copy of
+ * the same action (farm-build.yml's base build), checked against this commit's interface: the
+ * inputs farm-build passes it are ones every version of the action takes.
+ */
+const LOCAL_ACTION = /^\.\/(?:\.pte-farm-base\/)?actions\/([^/\s]+)\/?$/;
 
 /**
  * The expressions a job evaluates: each `${{ }}` in any of its strings (a `run:` script's
