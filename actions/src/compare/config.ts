@@ -24,6 +24,12 @@ export const compareConfigSchema = closed({
 });
 export type CompareConfig = Infer<typeof compareConfigSchema>;
 
+/**
+ * Reps per side of an adaptive session's first block (compare/looks.ts re-exports it), and the
+ * first look the sequential intervals allow a verdict at (stats/sequential.ts).
+ */
+export const START_REPS = 10;
+
 /** What decide() needs for one metric on one device, as fractions. */
 export interface MetricSettings {
   min_effect: number;

@@ -7,8 +7,8 @@
  */
 import type { MetricComparison } from "./verdicts.ts";
 
-/** Reps per side of the first block. */
-export const START_REPS = 8;
+/** Reps per side of the first block: also where the sequential boundary starts (config.ts). */
+export { START_REPS } from "./config.ts";
 
 /**
  * Reps per side to add after a look; 0 = stop. Stops when no metric is inconclusive, or when

@@ -19,7 +19,7 @@ import { type LogEffect, pairedLogEffect } from "../stats/paired.ts";
 import { median } from "../stats/robust.ts";
 import { unpairedLogEffect } from "../stats/unpaired.ts";
 import type { CompareConfig } from "./config.ts";
-import { settingsFor } from "./config.ts";
+import { START_REPS, settingsFor } from "./config.ts";
 import { fragmentation } from "./delegation.ts";
 
 export const COMPARE_SCHEMA = "pte-farm/compare@1";
@@ -135,6 +135,9 @@ export function compareMetric(
     confidence: settings.confidence,
     betweenSd,
     maxReps: settings.max_reps,
+    // Every compare of repeated reps may be one look of several (compare/looks.ts): the interval
+    // is one of a sequence that holds its confidence over any looks from START_REPS to the cap.
+    ...(method === "exact" ? {} : { sequential: { firstLook: START_REPS } }),
   });
   return {
     verdict: d.verdict,

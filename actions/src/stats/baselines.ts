@@ -4,7 +4,7 @@
  * higher-is-better metric. Never used for a real verdict.
  */
 import { normalCdf, tCdf } from "./distributions.ts";
-import { mean, variance } from "./robust.ts";
+import { mean, median, variance } from "./robust.ts";
 
 /** github-action-benchmark's default `alert-threshold: 200%`: alert when base/head ≥ 2 (means). */
 export function ratioThresholdAlert(
@@ -60,4 +60,53 @@ export function mannWhitneyLowerP(base: readonly number[], head: readonly number
   const sd = Math.sqrt(((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))));
   if (sd === 0) return 1;
   return normalCdf((u - (n1 * n2) / 2 + 0.5) / sd);
+}
+
+/**
+ * Two-sample Kolmogorov–Smirnov test, two-sided p by the asymptotic Kolmogorov distribution with
+ * Stephens' small-sample correction ((√n_e + 0.12 + 0.11/√n_e)·D): what Chromium's Pinpoint uses
+ * (catapult dashboard/pinpoint/models/compare/kolmogorov_smirnov.py, adapted from SciPy).
+ */
+export function kolmogorovSmirnovP(a: readonly number[], b: readonly number[]): number {
+  const x = [...a].sort((p, q) => p - q);
+  const y = [...b].sort((p, q) => p - q);
+  const below = (s: readonly number[], v: number) => {
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((s[mid] as number) <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  let d = 0;
+  for (const v of [...x, ...y]) d = Math.max(d, Math.abs(below(x, v) / x.length - below(y, v) / y.length));
+  const en = Math.sqrt((x.length * y.length) / (x.length + y.length));
+  const lambda = (en + 0.12 + 0.11 / en) * d;
+  if (lambda < 1.1e-16) return 1;
+  let p = 0;
+  for (let r = 1, sign = 1; r < 200; r++, sign = -sign) {
+    const t = Math.exp(-2 * lambda * lambda * r * r);
+    p += sign * t;
+    if (t === 0 || t / p <= 1.1e-16) break;
+  }
+  return Math.min(1, Math.max(0, 2 * p));
+}
+
+/** Pinpoint's significance level for "different" (catapult compare/thresholds.py LowThreshold()). */
+export const PINPOINT_LOW_THRESHOLD = 0.01;
+
+/**
+ * Chromium Pinpoint's rule (catapult dashboard/pinpoint/models/compare/compare.py, Compare()):
+ * p = min(Kolmogorov–Smirnov p, Mann–Whitney U p), both two-sided ("MWU is bad at detecting changes
+ * in variance, and K-S is bad with discrete distributions. So use both"); DIFFERENT when p ≤ the
+ * low threshold 0.01. Pinpoint is direction-free: an alert here is DIFFERENT with the head's median
+ * below the base's.
+ */
+export function pinpointAlert(base: readonly number[], head: readonly number[]): boolean {
+  const mwLower = mannWhitneyLowerP(base, head);
+  const mwTwoSided = Math.min(1, 2 * Math.min(mwLower, 1 - mwLower));
+  const p = Math.min(kolmogorovSmirnovP(base, head), mwTwoSided);
+  return p <= PINPOINT_LOW_THRESHOLD && median(head) < median(base);
 }

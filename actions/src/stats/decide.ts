@@ -12,13 +12,18 @@
  *   when more reps cannot help: at the cap, or when the between-session term alone is too wide
  *   (then interleave base and head in one session instead).
  *
- * The CI is a t interval at `confidence` (99% by default: each compare looks up to a few times as
- * reps are added, and the farm runs many cells, so 95% would cry wolf).
+ * The CI is a t interval at `confidence`. Without `sequential` it is a fixed-sample interval, right
+ * for one look at the data. With `sequential` (what compare uses) it is one interval of a
+ * *sequence* whose coverage holds over every look from `firstLook` to `maxReps` reps per side at
+ * once (stats/sequential.ts): an adaptive compare looks after each block of reps, and a fixed 99%
+ * interval per look would cry wolf more than 1% of the time over those looks. Below `firstLook`
+ * such a compare gives no regression or improvement verdict.
  */
 
 import type { Verdict } from "../schemas/comparison.ts";
 import { tQuantile, tTwoSidedP } from "./distributions.ts";
 import type { LogEffect } from "./paired.ts";
+import { sequentialLevel } from "./sequential.ts";
 
 /** Each one-sided test of the equivalence (unchanged) verdict. */
 export const EQUIVALENCE_ALPHA = 0.05;
@@ -33,6 +38,12 @@ export interface DecideOptions {
   betweenSd: number;
   /** Reps per side beyond which more_samples is 0. */
   maxReps: number;
+  /**
+   * Set when the data may be looked at more than once as reps are added (any schedule of looks
+   * from `firstLook` to `maxReps`): `confidence` is then the coverage of the whole sequence of
+   * intervals, not of one. Absent: one look, a fixed-sample interval (the historical behaviour).
+   */
+  sequential?: { firstLook: number };
 }
 
 export interface Decision {
@@ -49,7 +60,20 @@ export interface Decision {
 export function decide(effect: LogEffect, opts: DecideOptions): Decision {
   const { estimate: est, se, df, n } = effect;
   const total = Math.sqrt(se * se + opts.betweenSd * opts.betweenSd);
-  const tq = tQuantile(1 - (1 - opts.confidence) / 2, df);
+  const seq = opts.sequential;
+  // One-sided level of the interval at n reps per side (before the first look: the first look's
+  // level for the CI shown, but no regression or improvement verdict).
+  const levelAt = (reps: number): number =>
+    seq === undefined
+      ? 1 - (1 - opts.confidence) / 2
+      : sequentialLevel(
+          Math.max(reps, seq.firstLook),
+          (1 - opts.confidence) / 2,
+          seq.firstLook,
+          opts.maxReps,
+        );
+  const mayDecide = seq === undefined || n >= seq.firstLook;
+  const tq = tQuantile(levelAt(n), df);
   const lo = est - tq * total;
   const hi = est + tq * total;
   const p = total === 0 ? (est === 0 ? 1 : 0) : tTwoSidedP(est / total, df);
@@ -64,8 +88,8 @@ export function decide(effect: LogEffect, opts: DecideOptions): Decision {
   const eqHi = est + tqEq * total;
 
   let verdict: Verdict;
-  if (worseLo > 0 && worse >= delta) verdict = "regression";
-  else if (worseHi < 0 && -worse >= delta) verdict = "improvement";
+  if (mayDecide && worseLo > 0 && worse >= delta) verdict = "regression";
+  else if (mayDecide && worseHi < 0 && -worse >= delta) verdict = "improvement";
   else if (eqLo > -delta && eqHi < delta) verdict = "unchanged";
   else verdict = "inconclusive";
 
@@ -76,8 +100,19 @@ export function decide(effect: LogEffect, opts: DecideOptions): Decision {
     // Half-width that would decide: exclude 0 when the estimate is past δ, else fit within ±δ.
     const past = a >= delta;
     const target = 0.9 * (past ? a : Math.max(delta - a, delta / 4));
-    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
     const perRepVar = se * se * n;
+    if (seq !== undefined) {
+      const found = sequentialMore(n, df, perRepVar, target, past, levelAt, opts);
+      return {
+        verdict,
+        ratio: Math.exp(est),
+        ci: [Math.exp(lo), Math.exp(hi)],
+        p_value: p,
+        more_samples: found.more,
+        note: found.note,
+      };
+    }
+    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
     // The t quantile at the reps we will end with, not at today's few (t at 5 df is twice z):
     // project once with today's df, then again with the projected one.
     const roomAt = (dfAt: number) => (target / tQuantile(level, dfAt)) ** 2 - opts.betweenSd ** 2;
@@ -86,9 +121,7 @@ export function decide(effect: LogEffect, opts: DecideOptions): Decision {
     if (n >= opts.maxReps) {
       note = `at the cap of ${opts.maxReps} reps per side`;
     } else if (room <= 0) {
-      note =
-        "the between-session variation alone is wider than this effect: more reps will not decide it; " +
-        "measure base and head interleaved in one session";
+      note = INTERLEAVE_NOTE;
     } else {
       const need = Math.ceil(perRepVar / room);
       more = Math.min(Math.max(need - n, 1), opts.maxReps - n);
@@ -102,4 +135,38 @@ export function decide(effect: LogEffect, opts: DecideOptions): Decision {
     more_samples: more,
     note,
   };
+}
+
+const INTERLEAVE_NOTE =
+  "the between-session variation alone is wider than this effect: more reps will not decide it; " +
+  "measure base and head interleaved in one session";
+
+/**
+ * more_samples for a sequential compare: the fewest reps per side (up to the cap) whose interval,
+ * at that n's level of the sequence and with the observed per-rep spread, would be narrow enough
+ * to decide; the cap when none is.
+ */
+function sequentialMore(
+  n: number,
+  df: number,
+  perRepVar: number,
+  target: number,
+  past: boolean,
+  levelAt: (reps: number) => number,
+  opts: DecideOptions,
+): { more: number; note: string | null } {
+  if (n >= opts.maxReps) return { more: 0, note: `at the cap of ${opts.maxReps} reps per side` };
+  const halfWidth = (m: number) => {
+    const dfAt = Math.max(1, (df * m) / n);
+    const level = past ? levelAt(m) : 1 - EQUIVALENCE_ALPHA;
+    return tQuantile(level, dfAt) * Math.sqrt(perRepVar / m + opts.betweenSd ** 2);
+  };
+  const floor =
+    (past ? tQuantile(levelAt(opts.maxReps), 1e9) : tQuantile(1 - EQUIVALENCE_ALPHA, 1e9)) * opts.betweenSd;
+  if (floor >= target) return { more: 0, note: INTERLEAVE_NOTE };
+  const first = opts.sequential?.firstLook ?? 0;
+  for (let m = Math.max(n + 1, first); m < opts.maxReps; m++) {
+    if (halfWidth(m) <= target) return { more: m - n, note: null };
+  }
+  return { more: opts.maxReps - n, note: null };
 }
