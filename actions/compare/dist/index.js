@@ -7562,10 +7562,10 @@ function record(value) {
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
 }
-function objectSchema(shape, additional) {
+function objectSchema(shape2, additional) {
   const properties = {};
   const required = [];
-  for (const [key, check] of Object.entries(shape)) {
+  for (const [key, check] of Object.entries(shape2)) {
     properties[key] = toJsonSchema(check);
     if (!("optional" in check)) required.push(key);
   }
@@ -7576,24 +7576,24 @@ function objectSchema(shape, additional) {
     ...additional ? {} : { additionalProperties: false }
   };
 }
-function obj(shape) {
+function obj(shape2) {
   const check = (v, path6) => {
     if (!isPlainObject(v)) fail(path6, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
+    for (const [key, check2] of Object.entries(shape2)) {
       const value = check2(v[key], [...path6, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
   };
-  return withJsonSchema(check, () => objectSchema(shape, true));
+  return withJsonSchema(check, () => objectSchema(shape2, true));
 }
-function closed(shape) {
-  const known = obj(shape);
-  const allowed = Object.keys(shape);
+function closed(shape2) {
+  const known = obj(shape2);
+  const allowed = Object.keys(shape2);
   const check = (v, path6) => {
     if (isPlainObject(v)) {
-      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
+      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape2, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
@@ -7605,7 +7605,7 @@ function closed(shape) {
     }
     return known(v, path6);
   };
-  return withJsonSchema(check, () => objectSchema(shape, false));
+  return withJsonSchema(check, () => objectSchema(shape2, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
@@ -8064,6 +8064,7 @@ var compareConfigSchema = closed({
   metrics: optional(record(metricKnobs)),
   devices: optional(record(closed({ ...knobs, metrics: optional(record(metricKnobs)) })))
 });
+var START_REPS = 10;
 function settingsFor(config, metric2, device2) {
   const dev = config.devices?.[device2];
   const layers = [config.defaults, config.metrics?.[metric2], dev, dev?.metrics?.[metric2]];
@@ -8172,12 +8173,88 @@ function normalCdf(z) {
   return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }
 
+// actions/src/stats/sequential.ts
+var SHAPE_DELTA = 0.4;
+var STEP = 0.1;
+var KERNEL_SD = 8;
+function shape(n, maxReps) {
+  return (n / maxReps) ** (SHAPE_DELTA - 0.5);
+}
+function crossingProbability(scale, firstLook, maxReps) {
+  const lo = -KERNEL_SD * Math.sqrt(maxReps);
+  const hi = scale * shape(firstLook, maxReps) * Math.sqrt(maxReps) + KERNEL_SD;
+  const size = Math.ceil((hi - lo) / STEP) + 1;
+  const x = (i) => lo + i * STEP;
+  let mass = new Float64Array(size);
+  const sd0 = Math.sqrt(firstLook);
+  for (let i = 0; i < size; i++)
+    mass[i] = STEP * Math.exp(-0.5 * (x(i) / sd0) ** 2) / (sd0 * Math.sqrt(2 * Math.PI));
+  const half = Math.ceil(KERNEL_SD / STEP);
+  const kernel = new Float64Array(2 * half + 1);
+  for (let k = -half; k <= half; k++)
+    kernel[k + half] = STEP * Math.exp(-0.5 * (k * STEP) ** 2) / Math.sqrt(2 * Math.PI);
+  let crossed = 0;
+  for (let n = firstLook; n <= maxReps; n++) {
+    const bound = scale * shape(n, maxReps) * Math.sqrt(n);
+    const edge = (bound - lo) / STEP + 0.5;
+    const cut = Math.max(0, Math.min(size, Math.floor(edge)));
+    for (let i = cut; i < size; i++) {
+      const leave = i === cut ? mass[i] * (1 - (edge - cut)) : mass[i];
+      crossed += leave;
+      mass[i] = mass[i] - leave;
+    }
+    if (n === maxReps) break;
+    const next = new Float64Array(size);
+    for (let i = 0; i <= Math.min(cut, size - 1); i++) {
+      const m = mass[i];
+      if (m < 1e-300) continue;
+      const from = Math.max(0, i - half);
+      const to = Math.min(size - 1, i + half);
+      for (let j = from; j <= to; j++) next[j] = next[j] + m * kernel[j - i + half];
+    }
+    mass = next;
+  }
+  return crossed;
+}
+var cache = /* @__PURE__ */ new Map();
+function boundaryScale(alpha, firstLook, maxReps) {
+  const key = `${alpha}/${firstLook}/${maxReps}`;
+  const hit = cache.get(key);
+  if (hit !== void 0) return hit;
+  let a = 0;
+  let b = 10;
+  for (let it = 0; it < 40; it++) {
+    const mid = (a + b) / 2;
+    if (crossingProbability(mid, firstLook, maxReps) > alpha) a = mid;
+    else b = mid;
+  }
+  cache.set(key, b);
+  return b;
+}
+function sequentialZ(n, alpha, firstLook, maxReps) {
+  if (n < firstLook) return Number.POSITIVE_INFINITY;
+  const N = Math.max(maxReps, firstLook);
+  return boundaryScale(alpha, firstLook, N) * shape(Math.min(n, N), N);
+}
+function sequentialLevel(n, alpha, firstLook, maxReps) {
+  const z = sequentialZ(n, alpha, firstLook, maxReps);
+  return z === Number.POSITIVE_INFINITY ? 1 : normalCdf(z);
+}
+
 // actions/src/stats/decide.ts
 var EQUIVALENCE_ALPHA = 0.05;
 function decide(effect, opts) {
   const { estimate: est, se, df, n } = effect;
   const total = Math.sqrt(se * se + opts.betweenSd * opts.betweenSd);
-  const tq = tQuantile(1 - (1 - opts.confidence) / 2, df);
+  const seq = opts.sequential;
+  const levelAt = (reps) => seq === void 0 ? 1 - (1 - opts.confidence) / 2 : sequentialLevel(
+    Math.max(reps, seq.firstLook),
+    (1 - opts.confidence) / 2,
+    seq.firstLook,
+    opts.maxReps
+  );
+  const mayDecide = seq === void 0 || n >= seq.firstLook;
+  const tq = tQuantile(levelAt(n), df);
   const lo = est - tq * total;
   const hi = est + tq * total;
   const p = total === 0 ? est === 0 ? 1 : 0 : tTwoSidedP(est / total, df);
@@ -8190,8 +8267,8 @@ function decide(effect, opts) {
   const eqLo = est - tqEq * total;
   const eqHi = est + tqEq * total;
   let verdict;
-  if (worseLo > 0 && worse >= delta) verdict = "regression";
-  else if (worseHi < 0 && -worse >= delta) verdict = "improvement";
+  if (mayDecide && worseLo > 0 && worse >= delta) verdict = "regression";
+  else if (mayDecide && worseHi < 0 && -worse >= delta) verdict = "improvement";
   else if (eqLo > -delta && eqHi < delta) verdict = "unchanged";
   else verdict = "inconclusive";
   let more = 0;
@@ -8200,15 +8277,26 @@ function decide(effect, opts) {
     const a = Math.abs(est);
     const past = a >= delta;
     const target = 0.9 * (past ? a : Math.max(delta - a, delta / 4));
-    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
     const perRepVar = se * se * n;
+    if (seq !== void 0) {
+      const found = sequentialMore(n, df, perRepVar, target, past, levelAt, opts);
+      return {
+        verdict,
+        ratio: Math.exp(est),
+        ci: [Math.exp(lo), Math.exp(hi)],
+        p_value: p,
+        more_samples: found.more,
+        note: found.note
+      };
+    }
+    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
     const roomAt = (dfAt) => (target / tQuantile(level, dfAt)) ** 2 - opts.betweenSd ** 2;
     let room = roomAt(df);
     if (room > 0) room = roomAt(Math.max(df, df * perRepVar / room / n));
     if (n >= opts.maxReps) {
       note = `at the cap of ${opts.maxReps} reps per side`;
     } else if (room <= 0) {
-      note = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
+      note = INTERLEAVE_NOTE;
     } else {
       const need = Math.ceil(perRepVar / room);
       more = Math.min(Math.max(need - n, 1), opts.maxReps - n);
@@ -8222,6 +8310,22 @@ function decide(effect, opts) {
     more_samples: more,
     note
   };
+}
+var INTERLEAVE_NOTE = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
+function sequentialMore(n, df, perRepVar, target, past, levelAt, opts) {
+  if (n >= opts.maxReps) return { more: 0, note: `at the cap of ${opts.maxReps} reps per side` };
+  const halfWidth = (m) => {
+    const dfAt = Math.max(1, df * m / n);
+    const level = past ? levelAt(m) : 1 - EQUIVALENCE_ALPHA;
+    return tQuantile(level, dfAt) * Math.sqrt(perRepVar / m + opts.betweenSd ** 2);
+  };
+  const floor = (past ? tQuantile(levelAt(opts.maxReps), 1e9) : tQuantile(1 - EQUIVALENCE_ALPHA, 1e9)) * opts.betweenSd;
+  if (floor >= target) return { more: 0, note: INTERLEAVE_NOTE };
+  const first = opts.sequential?.firstLook ?? 0;
+  for (let m = Math.max(n + 1, first); m < opts.maxReps; m++) {
+    if (halfWidth(m) <= target) return { more: m - n, note: null };
+  }
+  return { more: opts.maxReps - n, note: null };
 }
 
 // actions/src/stats/robust.ts
@@ -8386,7 +8490,10 @@ function compareMetric(b, h, paired, settings) {
     minEffect: settings.min_effect,
     confidence: settings.confidence,
     betweenSd,
-    maxReps: settings.max_reps
+    maxReps: settings.max_reps,
+    // Every compare of repeated reps may be one look of several (compare/looks.ts): the interval
+    // is one of a sequence that holds its confidence over any looks from START_REPS to the cap.
+    ...method === "exact" ? {} : { sequential: { firstLook: START_REPS } }
   });
   return {
     verdict: d.verdict,

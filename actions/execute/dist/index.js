@@ -7569,10 +7569,10 @@ function record(value) {
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
 }
-function objectSchema(shape, additional) {
+function objectSchema(shape2, additional) {
   const properties = {};
   const required = [];
-  for (const [key, check] of Object.entries(shape)) {
+  for (const [key, check] of Object.entries(shape2)) {
     properties[key] = toJsonSchema(check);
     if (!("optional" in check)) required.push(key);
   }
@@ -7583,24 +7583,24 @@ function objectSchema(shape, additional) {
     ...additional ? {} : { additionalProperties: false }
   };
 }
-function obj(shape) {
+function obj(shape2) {
   const check = (v, path31) => {
     if (!isPlainObject(v)) fail(path31, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
+    for (const [key, check2] of Object.entries(shape2)) {
       const value = check2(v[key], [...path31, key]);
       if (value !== void 0) out[key] = value;
     }
     return out;
   };
-  return withJsonSchema(check, () => objectSchema(shape, true));
+  return withJsonSchema(check, () => objectSchema(shape2, true));
 }
-function closed(shape) {
-  const known = obj(shape);
-  const allowed = Object.keys(shape);
+function closed(shape2) {
+  const known = obj(shape2);
+  const allowed = Object.keys(shape2);
   const check = (v, path31) => {
     if (isPlainObject(v)) {
-      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape, k));
+      const bad = Object.keys(v).find((k) => !Object.hasOwn(shape2, k));
       if (bad !== void 0) {
         throw new ValidationError(
           "",
@@ -7612,7 +7612,7 @@ function closed(shape) {
     }
     return known(v, path31);
   };
-  return withJsonSchema(check, () => objectSchema(shape, false));
+  return withJsonSchema(check, () => objectSchema(shape2, false));
 }
 function tagged(key, variants) {
   const tags = Object.keys(variants);
@@ -8794,6 +8794,7 @@ var compareConfigSchema = closed({
   metrics: optional(record(metricKnobs)),
   devices: optional(record(closed({ ...knobs, metrics: optional(record(metricKnobs)) })))
 });
+var START_REPS = 10;
 function settingsFor(config, metric2, device2) {
   const dev = config.devices?.[device2];
   const layers = [config.defaults, config.metrics?.[metric2], dev, dev?.metrics?.[metric2]];
@@ -18864,11 +18865,11 @@ var StepRunner = class {
     return promise;
   }
   async buildOnce(spec, label, outName, key, material, cell3) {
-    const { cache, logger } = this.opts;
+    const { cache: cache2, logger } = this.opts;
     const outPath = path26.join(this.opts.outDir, "builds", outName);
-    if (cache === null) return this.execute(spec, label, outPath, "off", cell3);
+    if (cache2 === null) return this.execute(spec, label, outPath, "off", cell3);
     const started = performance.now();
-    const hit = await cache.lookup(spec.stage, key);
+    const hit = await cache2.lookup(spec.stage, key);
     if (hit !== null) {
       await linkBuild(hit.dir, outPath);
       const wallMs = performance.now() - started;
@@ -18888,10 +18889,10 @@ var StepRunner = class {
         failure: null
       };
     }
-    const tmp = await cache.tempDir(spec.stage);
+    const tmp = await cache2.tempDir(spec.stage);
     const step = await this.execute(spec, label, tmp, "miss", cell3);
     if (step.kind === "ok") {
-      const dir = await cache.publish(spec.stage, key, tmp, material);
+      const dir = await cache2.publish(spec.stage, key, tmp, material);
       await linkBuild(dir, outPath);
       return { ...step, dir: outPath, logPath: path26.join(outPath, "stage.log") };
     }
@@ -19066,18 +19067,18 @@ var StageJob = class _StageJob {
         `the toolchain's python ${opts.python} does not exist; set the python input or PTE_FARM_PYTHON`
       );
     }
-    const cache = opts.cacheDir === null ? null : new BuildCache(opts.cacheDir);
-    await cache?.sweepTemp();
-    if (cache !== null) {
+    const cache2 = opts.cacheDir === null ? null : new BuildCache(opts.cacheDir);
+    await cache2?.sweepTemp();
+    if (cache2 !== null) {
       const budget = cacheBudget();
-      const note = pruneSummary(await pruneCache(cache.root, budget, Date.now()), budget);
+      const note = pruneSummary(await pruneCache(cache2.root, budget, Date.now()), budget);
       if (note !== null) opts.logger.info(note);
     }
     const steps = new StepRunner({
       outDir: opts.outDir,
       command: { python: opts.python, package: "pte_stages", pythonPath: [STAGES_DIR] },
-      cache,
-      fingerprints: cache === null ? null : await toolchainFingerprints([opts.cell], opts.python),
+      cache: cache2,
+      fingerprints: cache2 === null ? null : await toolchainFingerprints([opts.cell], opts.python),
       timeoutMs: opts.timeoutS * 1e3,
       logger: opts.logger,
       knownIssues: await loadKnownIssues(KNOWN_ISSUES_FILE)
@@ -19152,7 +19153,6 @@ import { writeFile as writeFile5 } from "node:fs/promises";
 import path27 from "node:path";
 
 // actions/src/compare/looks.ts
-var START_REPS = 8;
 function repsToAdd(metrics) {
   const open5 = metrics.filter((m) => m.verdict === "inconclusive");
   return open5.length === 0 ? 0 : Math.max(0, ...open5.map((m) => m.more_samples));
@@ -19239,12 +19239,88 @@ function normalCdf(z) {
   return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }
 
+// actions/src/stats/sequential.ts
+var SHAPE_DELTA = 0.4;
+var STEP = 0.1;
+var KERNEL_SD = 8;
+function shape(n2, maxReps) {
+  return (n2 / maxReps) ** (SHAPE_DELTA - 0.5);
+}
+function crossingProbability(scale, firstLook, maxReps) {
+  const lo = -KERNEL_SD * Math.sqrt(maxReps);
+  const hi = scale * shape(firstLook, maxReps) * Math.sqrt(maxReps) + KERNEL_SD;
+  const size = Math.ceil((hi - lo) / STEP) + 1;
+  const x = (i2) => lo + i2 * STEP;
+  let mass = new Float64Array(size);
+  const sd0 = Math.sqrt(firstLook);
+  for (let i2 = 0; i2 < size; i2++)
+    mass[i2] = STEP * Math.exp(-0.5 * (x(i2) / sd0) ** 2) / (sd0 * Math.sqrt(2 * Math.PI));
+  const half = Math.ceil(KERNEL_SD / STEP);
+  const kernel = new Float64Array(2 * half + 1);
+  for (let k = -half; k <= half; k++)
+    kernel[k + half] = STEP * Math.exp(-0.5 * (k * STEP) ** 2) / Math.sqrt(2 * Math.PI);
+  let crossed = 0;
+  for (let n2 = firstLook; n2 <= maxReps; n2++) {
+    const bound = scale * shape(n2, maxReps) * Math.sqrt(n2);
+    const edge = (bound - lo) / STEP + 0.5;
+    const cut = Math.max(0, Math.min(size, Math.floor(edge)));
+    for (let i2 = cut; i2 < size; i2++) {
+      const leave = i2 === cut ? mass[i2] * (1 - (edge - cut)) : mass[i2];
+      crossed += leave;
+      mass[i2] = mass[i2] - leave;
+    }
+    if (n2 === maxReps) break;
+    const next = new Float64Array(size);
+    for (let i2 = 0; i2 <= Math.min(cut, size - 1); i2++) {
+      const m = mass[i2];
+      if (m < 1e-300) continue;
+      const from = Math.max(0, i2 - half);
+      const to = Math.min(size - 1, i2 + half);
+      for (let j = from; j <= to; j++) next[j] = next[j] + m * kernel[j - i2 + half];
+    }
+    mass = next;
+  }
+  return crossed;
+}
+var cache = /* @__PURE__ */ new Map();
+function boundaryScale(alpha, firstLook, maxReps) {
+  const key = `${alpha}/${firstLook}/${maxReps}`;
+  const hit = cache.get(key);
+  if (hit !== void 0) return hit;
+  let a2 = 0;
+  let b = 10;
+  for (let it = 0; it < 40; it++) {
+    const mid = (a2 + b) / 2;
+    if (crossingProbability(mid, firstLook, maxReps) > alpha) a2 = mid;
+    else b = mid;
+  }
+  cache.set(key, b);
+  return b;
+}
+function sequentialZ(n2, alpha, firstLook, maxReps) {
+  if (n2 < firstLook) return Number.POSITIVE_INFINITY;
+  const N = Math.max(maxReps, firstLook);
+  return boundaryScale(alpha, firstLook, N) * shape(Math.min(n2, N), N);
+}
+function sequentialLevel(n2, alpha, firstLook, maxReps) {
+  const z = sequentialZ(n2, alpha, firstLook, maxReps);
+  return z === Number.POSITIVE_INFINITY ? 1 : normalCdf(z);
+}
+
 // actions/src/stats/decide.ts
 var EQUIVALENCE_ALPHA = 0.05;
 function decide(effect, opts) {
   const { estimate: est, se, df, n: n2 } = effect;
   const total = Math.sqrt(se * se + opts.betweenSd * opts.betweenSd);
-  const tq = tQuantile(1 - (1 - opts.confidence) / 2, df);
+  const seq = opts.sequential;
+  const levelAt = (reps) => seq === void 0 ? 1 - (1 - opts.confidence) / 2 : sequentialLevel(
+    Math.max(reps, seq.firstLook),
+    (1 - opts.confidence) / 2,
+    seq.firstLook,
+    opts.maxReps
+  );
+  const mayDecide = seq === void 0 || n2 >= seq.firstLook;
+  const tq = tQuantile(levelAt(n2), df);
   const lo = est - tq * total;
   const hi = est + tq * total;
   const p = total === 0 ? est === 0 ? 1 : 0 : tTwoSidedP(est / total, df);
@@ -19257,8 +19333,8 @@ function decide(effect, opts) {
   const eqLo = est - tqEq * total;
   const eqHi = est + tqEq * total;
   let verdict;
-  if (worseLo > 0 && worse >= delta) verdict = "regression";
-  else if (worseHi < 0 && -worse >= delta) verdict = "improvement";
+  if (mayDecide && worseLo > 0 && worse >= delta) verdict = "regression";
+  else if (mayDecide && worseHi < 0 && -worse >= delta) verdict = "improvement";
   else if (eqLo > -delta && eqHi < delta) verdict = "unchanged";
   else verdict = "inconclusive";
   let more = 0;
@@ -19267,15 +19343,26 @@ function decide(effect, opts) {
     const a2 = Math.abs(est);
     const past = a2 >= delta;
     const target = 0.9 * (past ? a2 : Math.max(delta - a2, delta / 4));
-    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
     const perRepVar = se * se * n2;
+    if (seq !== void 0) {
+      const found = sequentialMore(n2, df, perRepVar, target, past, levelAt, opts);
+      return {
+        verdict,
+        ratio: Math.exp(est),
+        ci: [Math.exp(lo), Math.exp(hi)],
+        p_value: p,
+        more_samples: found.more,
+        note: found.note
+      };
+    }
+    const level = past ? 1 - (1 - opts.confidence) / 2 : 1 - EQUIVALENCE_ALPHA;
     const roomAt = (dfAt) => (target / tQuantile(level, dfAt)) ** 2 - opts.betweenSd ** 2;
     let room = roomAt(df);
     if (room > 0) room = roomAt(Math.max(df, df * perRepVar / room / n2));
     if (n2 >= opts.maxReps) {
       note = `at the cap of ${opts.maxReps} reps per side`;
     } else if (room <= 0) {
-      note = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
+      note = INTERLEAVE_NOTE;
     } else {
       const need = Math.ceil(perRepVar / room);
       more = Math.min(Math.max(need - n2, 1), opts.maxReps - n2);
@@ -19289,6 +19376,22 @@ function decide(effect, opts) {
     more_samples: more,
     note
   };
+}
+var INTERLEAVE_NOTE = "the between-session variation alone is wider than this effect: more reps will not decide it; measure base and head interleaved in one session";
+function sequentialMore(n2, df, perRepVar, target, past, levelAt, opts) {
+  if (n2 >= opts.maxReps) return { more: 0, note: `at the cap of ${opts.maxReps} reps per side` };
+  const halfWidth = (m) => {
+    const dfAt = Math.max(1, df * m / n2);
+    const level = past ? levelAt(m) : 1 - EQUIVALENCE_ALPHA;
+    return tQuantile(level, dfAt) * Math.sqrt(perRepVar / m + opts.betweenSd ** 2);
+  };
+  const floor = (past ? tQuantile(levelAt(opts.maxReps), 1e9) : tQuantile(1 - EQUIVALENCE_ALPHA, 1e9)) * opts.betweenSd;
+  if (floor >= target) return { more: 0, note: INTERLEAVE_NOTE };
+  const first = opts.sequential?.firstLook ?? 0;
+  for (let m = Math.max(n2 + 1, first); m < opts.maxReps; m++) {
+    if (halfWidth(m) <= target) return { more: m - n2, note: null };
+  }
+  return { more: opts.maxReps - n2, note: null };
 }
 
 // actions/src/stats/robust.ts
@@ -19419,7 +19522,10 @@ function compareMetric(b, h2, paired, settings) {
     minEffect: settings.min_effect,
     confidence: settings.confidence,
     betweenSd,
-    maxReps: settings.max_reps
+    maxReps: settings.max_reps,
+    // Every compare of repeated reps may be one look of several (compare/looks.ts): the interval
+    // is one of a sequence that holds its confidence over any looks from START_REPS to the cap.
+    ...method === "exact" ? {} : { sequential: { firstLook: START_REPS } }
   });
   return {
     verdict: d.verdict,
