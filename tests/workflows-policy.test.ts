@@ -412,12 +412,12 @@ describe("local-action-io: calls of ./actions/<name> match its action.yml", () =
       `RECORD: \${{ steps.gate.outputs.run-record }}`,
     );
     expect(rules(bad, "local-action-io")).toEqual([
-      "farm-device.yml: job cell reads steps.gate.outputs.run-record, which ./actions/gate does not set (outputs: record, verdict, status)",
+      "farm-device.yml: job cell reads steps.gate.outputs.run-record, which ./actions/gate does not set (outputs: record, base-record, verdict, status)",
     ]);
     const bare = edited(
       "farm-device.yml",
-      "if: inputs.compare && steps.gate.outputs.status == 'pass'\n        run:",
-      "if: inputs.compare && steps.gate.outputs.state == 'pass'\n        run:",
+      "if: inputs.compare && steps.gate.outputs.status == 'pass'\n        env:",
+      "if: inputs.compare && steps.gate.outputs.state == 'pass'\n        env:",
     );
     expect(rules(bare, "local-action-io")).toEqual([
       expect.stringContaining("job cell reads steps.gate.outputs.state, which ./actions/gate does not set"),
@@ -507,7 +507,7 @@ describe("parseActionYml", () => {
     const gate = actions.find((a) => a.name === "gate");
     expect(gate?.inputs.cell).toEqual({ required: true });
     expect(gate?.inputs.reference).toEqual({ required: false });
-    expect(gate?.outputs).toEqual(["record", "verdict", "status"]);
+    expect(gate?.outputs).toEqual(["record", "base-record", "verdict", "status"]);
   });
 });
 
