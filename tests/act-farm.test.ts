@@ -129,7 +129,8 @@ let planned: { cell: string; build: string; device: string }[] = [];
 
 /**
  * The PR's own matrix: it runs the `host` cell set for pull requests, narrowed to `recipes` ×
- * `backends`, and it changes the host-x86_64 device entry, which touches that device's cells.
+ * `backends` on host-x86_64, and it changes the host-x86_64 device entry, which touches that
+ * device's cells.
  */
 function prMatrix(recipes: string[], backends: string[], board: string): string {
   const host =
@@ -140,7 +141,12 @@ function prMatrix(recipes: string[], backends: string[], board: string): string 
       "  pull_request: { cells: host, only_affected: true }",
     )
     .replace("    board: host-cpu\n", `    board: ${board}\n`)
-    .replace(host, `$1    recipes: [${recipes.join(", ")}]\n    backends: [${backends.join(", ")}]\n`);
+    .replace(
+      host,
+      `$1    recipes: [${recipes.join(", ")}]\n    backends: [${backends.join(", ")}]\n    devices: [host-x86_64]\n`,
+    )
+    // the set's own devices line gives way to the one above
+    .replace(/( {4}devices: \[host-x86_64\]\n) {4}devices: \[[^\]]*\][^\n]*\n/, "$1");
   if ([/cells: host, only_affected/, new RegExp(`board: ${board}`), /recipes: \[/].some((r) => !r.test(next)))
     throw new Error("matrix/farm.yml changed shape: update prMatrix()");
   return next;
