@@ -154,10 +154,14 @@ def open_runner(pte: Path, model_dir: Path, manifest: dict[str, Any], max_new: i
     if not tokenizer_json.is_file():
         raise Unusable(f"{model_dir} has no tokenizer.json for the C++ runner")
     try:
-        # The package's __init__ imports transformers (for its multimodal helpers); a runtime-only
-        # device environment (the emulated Pi 5's) has neither, and times with the Python loop.
-        from executorch.extension.llm.runner import GenerationConfig, TextLLMRunner
+        # First, as it is cheap: a runtime-only device environment (the emulated Pi 5's arm64 one) has
+        # torch and executorch, the binding's .so included, but neither tokenizers nor transformers
+        # (which the binding's package imports for its multimodal helpers); it times with the loop.
         from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise Unusable(f"no tokenizers package here to check the runner's text against the gated ids: {exc}") from exc
+    try:
+        from executorch.extension.llm.runner import GenerationConfig, TextLLMRunner
     except (ImportError, RuntimeError) as exc:
         raise Unusable(f"ExecuTorch's LLM runner binding cannot be imported here: {exc}") from exc
     try:

@@ -91,6 +91,9 @@ def test_a_runtime_only_environment_falls_back_to_the_python_loop_and_says_why(
     monkeypatch.setitem(sys.modules, "executorch.extension.llm.runner", None)
     timer, why = runner_timer({}, tmp_path / "model.pte", MODEL, {}, [PROMPT], 24, 128)
     assert timer is None and why is not None and "cannot be imported" in why
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # the emulated Pi 5's environment has neither
+    timer, why = runner_timer({}, tmp_path / "model.pte", MODEL, {}, [PROMPT], 24, 128)
+    assert timer is None and why is not None and "no tokenizers package" in why
 
 
 def test_a_model_without_tokenizer_json_falls_back(tmp_path: Path) -> None:
