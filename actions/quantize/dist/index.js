@@ -7944,7 +7944,12 @@ var roleShape = {
    */
   timer: optional(literal(...TIMERS)),
   /** OPTIONAL: why the Python loop timed instead of the runner. */
-  timer_fallback: optional(str)
+  timer_fallback: optional(str),
+  /**
+   * OPTIONAL, with `timer: "text-llm-runner"`: the runner's own Stats over the measured reps' runs,
+   * summed (its clock is whole milliseconds, too coarse for one run): a cross-check of the timer.
+   */
+  runner_stats: optional(obj({ generated_tokens: nonNegInt, decode_ms: nonNegInt }))
 };
 var executeData = refine(
   obj({

@@ -94,6 +94,7 @@ class Role:
         self.timer, self.timer_fallback = runner_timer(
             spec.options, pte, spec.model.path, manifest, prompt_ids, spec.max_new_tokens, spec.model.max_seq_len
         )
+        self.runner_stats = {"generated_tokens": 0, "decode_ms": 0}
         if self.timer_fallback is not None:
             print(f"execute: {pte.name} timed by the Python loop: {self.timer_fallback}", file=sys.stderr)
         self.metrics: dict[str, dict[str, Any]] = {
@@ -128,7 +129,10 @@ class Role:
             raise StageError(f"{self.pte.name}: a rep generated different tokens than the first: not deterministic")
         if self.timer is not None:
             timed = [self.timer.run(p, ids) for p, ids in zip(prompt_ids, tokens, strict=True)]
-            runs = [{**r, "decode_s": t.decode_s, "prefill_s": t.prefill_s} for r, t in zip(runs, timed, strict=True)]
+            runs = [
+                {**r, "decode_s": t.decode_s, "prefill_s": t.prefill_s, "stats": t.stats}
+                for r, t in zip(runs, timed, strict=True)
+            ]
         after = snapshot(index, "after", root)
         if not measured:
             self.warmed += 1
@@ -139,6 +143,12 @@ class Role:
                 "no prompt decoded past its first token (end of sequence at once, or max_new_tokens=1): "
                 "decode speed cannot be measured; use prompts the model continues, and max_new_tokens >= 2"
             )
+        if self.timer is not None:
+            for r in runs:  # the runner's own millisecond clock over the same generations, summed
+                self.runner_stats["generated_tokens"] += int(r["stats"]["generated_tokens"])
+                self.runner_stats["decode_ms"] += int(r["stats"]["inference_end_ms"]) - int(
+                    r["stats"]["prompt_eval_end_ms"]
+                )
         decode_s = sum(r["decode_s"] for r in runs)
         prefill_s = sum(r["prefill_s"] for r in runs)
         samples = {
@@ -177,6 +187,7 @@ class Role:
             "telemetry": self.telemetry,
             "timer": TIMER_LOOP if self.timer is None else TIMER_RUNNER,
             **({} if self.timer_fallback is None else {"timer_fallback": self.timer_fallback}),
+            **({} if self.timer is None else {"runner_stats": self.runner_stats}),
         }
 
 
