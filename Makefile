@@ -31,7 +31,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup setup-build postgresql arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bundle workflows readme-example clean
+.PHONY: demo test setup setup-build postgresql arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bench-fidelity bundle workflows readme-example clean
 
 demo: setup
 	node actions/src/cli/pte-farm.ts run
@@ -130,6 +130,10 @@ bench-detect: node_modules/.stamp
 # Resolve a channel, build its environment cold and cached, and a bisection over a local index.
 bench-toolchains: setup
 	node scripts/bench-toolchains.ts
+
+# The farm's host decode figure against ExecuTorch's own runner's on the same .pte (issue 16).
+bench-fidelity: setup
+	node scripts/bench-fidelity.ts
 
 bench-release: node_modules/.stamp
 	node scripts/bench-release-parts.ts

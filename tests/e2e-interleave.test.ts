@@ -59,6 +59,8 @@ describe.skipIf(!ready || process.arch !== "x64")("pte-farm run --base-out, real
       expect(r.status).toBe("pass");
       expect(r.gate?.verdict).toBe("pass");
       expect(r.interleave?.order).toEqual(["base", "head", "head", "base"]);
+      // Each role's decode timed by ExecuTorch's C++ runner, its output checked against the gated ids.
+      expect(r.timer).toEqual({ name: "text-llm-runner" });
       expect(r.metrics.decode_tokens_per_sec?.samples).toHaveLength(2);
       expect(r.metrics.decode_tokens_per_sec?.sample_flags).toHaveLength(2);
       expect(r.telemetry.reps?.map((t) => `${t.rep}${t.phase}`)).toEqual([

@@ -1,4 +1,5 @@
-"""Execute's measurement for real on the tiny model: ABBA interleaving, per-rep telemetry, cool-down flags."""
+"""Execute's measurement for real on the tiny model: ABBA interleaving, per-rep telemetry, cool-down
+flags, and which timer measured decode (ExecuTorch's C++ runner, or the Python loop as the fallback)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def test_interleaves_base_and_head_in_abba_order_and_reports_both(fp32_portable:
     data = run.result["data"]
     assert data["order"] == ["base", "head", "head", "base"]
     for role in (data, data["base"]):
+        # Both roles timed by ExecuTorch's own runner, its output checked against the gated ids.
+        assert role["timer"] == "text-llm-runner" and "timer_fallback" not in role, role.get("timer_fallback")
         decode = role["metrics"]["decode_tokens_per_sec"]
         assert len(decode["samples"]) == 2 and decode["sample_flags"] == [[], []]
         assert [(t["rep"], t["phase"]) for t in role["telemetry"]] == [
@@ -36,6 +39,21 @@ def test_interleaves_base_and_head_in_abba_order_and_reports_both(fp32_portable:
         assert [p["ids"] for p in role["prompts"]] == [
             p["fp32"]["ids"] for p in fp32_portable.reference.result["data"]["prompts"]
         ]
+
+
+def test_a_forced_python_loop_times_decode_and_says_so(fp32_portable: Chain, tmp_path: Path) -> None:
+    low = fp32_portable.lower.out
+    prompt_ids = [p["prompt_ids"] for p in fp32_portable.reference.result["data"]["prompts"]]
+    spec = execute_spec(low, "fp32", "portable", prompt_ids, reps=1)
+    spec["options"] = {"timer": "python-loop"}
+    run = run_stage("execute", spec, tmp_path / "execute")
+    assert run.code == 0, run.log
+    data = run.result["data"]
+    assert data["timer"] == "python-loop" and "forced" in data["timer_fallback"]
+    assert data["metrics"]["decode_tokens_per_sec"]["samples"][0] > 0
+    assert [p["ids"] for p in data["prompts"]] == [
+        p["fp32"]["ids"] for p in fp32_portable.reference.result["data"]["prompts"]
+    ]
 
 
 def test_a_base_whose_manifest_does_not_match_is_refused(fp32_portable: Chain, tmp_path: Path) -> None:

@@ -7736,6 +7736,7 @@ var repTelemetry = obj({
   throttled: nullable(record(unknownValue)),
   cooldown_wait_s: optional(num)
 });
+var TIMERS = ["text-llm-runner", "python-loop"];
 var REQUIRED_METRICS = [
   "decode_tokens_per_sec",
   "prefill_tokens_per_sec",
@@ -7775,7 +7776,21 @@ var roleShape = {
   warmup: nonNegInt,
   metrics: record(metric),
   telemetry: optional(arr(repTelemetry)),
-  driver: optional(driverInfo)
+  driver: optional(driverInfo),
+  /**
+   * OPTIONAL (issue 16): what timed decode, prefill and first token in the Python runtime's execute.
+   * `text-llm-runner`: ExecuTorch's C++ runner (llama_main's code, via its Python binding), its
+   * output checked against the gated ids; `python-loop`: the stage's own per-token Python loop,
+   * where the runner cannot run. Absent: an execute from before the choice existed (the loop).
+   */
+  timer: optional(literal(...TIMERS)),
+  /** OPTIONAL: why the Python loop timed instead of the runner. */
+  timer_fallback: optional(str),
+  /**
+   * OPTIONAL, with `timer: "text-llm-runner"`: the runner's own Stats over the measured reps' runs,
+   * summed (its clock is whole milliseconds, too coarse for one run): a cross-check of the timer.
+   */
+  runner_stats: optional(obj({ generated_tokens: nonNegInt, decode_ms: nonNegInt }))
 };
 var executeData = refine(
   obj({
@@ -7940,6 +7955,8 @@ var runRecord = obj({
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
    */
   driver: optional(driverInfo),
+  /** OPTIONAL (issue 16): what timed decode in the Python runtime's execute, and why not the runner. */
+  timer: optional(obj({ name: literal(...TIMERS), fallback: optional(str) })),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(failureNote)

@@ -114,6 +114,14 @@ export function buildRunRecord(f: CellFacts): RunRecord {
     ...(f.delegation === undefined ? {} : { delegation: f.delegation }),
     ...(f.interleave === undefined ? {} : { interleave: f.interleave }),
     ...(f.execute?.driver === undefined ? {} : { driver: f.execute.driver }),
+    ...(f.execute?.timer === undefined
+      ? {}
+      : {
+          timer: {
+            name: f.execute.timer,
+            ...(f.execute.timer_fallback === undefined ? {} : { fallback: f.execute.timer_fallback }),
+          },
+        }),
     stages: f.steps.map((s) => ({
       stage: s.stage,
       outcome: s.kind,

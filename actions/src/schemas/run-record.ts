@@ -16,7 +16,15 @@ import {
   record,
   str,
 } from "../core/validate.ts";
-import { adaptiveSession, delegation, driverInfo, metric, repTelemetry, toolchainVersions } from "./stage.ts";
+import {
+  adaptiveSession,
+  delegation,
+  driverInfo,
+  metric,
+  repTelemetry,
+  TIMERS,
+  toolchainVersions,
+} from "./stage.ts";
 
 export const RUN_STATUSES = ["pass", "fail", "infra-error", "timeout", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -183,6 +191,8 @@ export const runRecord = obj({
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
    */
   driver: optional(driverInfo),
+  /** OPTIONAL (issue 16): what timed decode in the Python runtime's execute, and why not the runner. */
+  timer: optional(obj({ name: literal(...TIMERS), fallback: optional(str) })),
   stages: arr(stageEntry),
   /** Why the cell did not pass, for people: the first failed stage and its known-issue triage. */
   failure: nullable(failureNote),

@@ -195,6 +195,10 @@ export const repTelemetry = obj({
 });
 export type RepTelemetry = Infer<typeof repTelemetry>;
 
+/** The execute stage's decode timers (stages/pte_stages/llm_runner.py), best first. */
+export const TIMERS = ["text-llm-runner", "python-loop"] as const;
+export type Timer = (typeof TIMERS)[number];
+
 /** The metrics the run record promises for a decoder LM; execute must report each of them. */
 export const REQUIRED_METRICS = [
   "decode_tokens_per_sec",
@@ -256,6 +260,20 @@ const roleShape = {
   metrics: record(metric),
   telemetry: optional(arr(repTelemetry)),
   driver: optional(driverInfo),
+  /**
+   * OPTIONAL (issue 16): what timed decode, prefill and first token in the Python runtime's execute.
+   * `text-llm-runner`: ExecuTorch's C++ runner (llama_main's code, via its Python binding), its
+   * output checked against the gated ids; `python-loop`: the stage's own per-token Python loop,
+   * where the runner cannot run. Absent: an execute from before the choice existed (the loop).
+   */
+  timer: optional(literal(...TIMERS)),
+  /** OPTIONAL: why the Python loop timed instead of the runner. */
+  timer_fallback: optional(str),
+  /**
+   * OPTIONAL, with `timer: "text-llm-runner"`: the runner's own Stats over the measured reps' runs,
+   * summed (its clock is whole milliseconds, too coarse for one run): a cross-check of the timer.
+   */
+  runner_stats: optional(obj({ generated_tokens: nonNegInt, decode_ms: nonNegInt })),
 };
 
 export const executeData = refine(

@@ -1,5 +1,6 @@
 """The decoder LM's halves of the stages: greedy tokens, a static-KV-cache export, torchao recipes,
-and decode speed measured over ExecuTorch's Python runtime (optionally base and head interleaved).
+and decode speed measured with ExecuTorch's own C++ LLM runner, the gate's tokens from its Python
+runtime (optionally base and head interleaved).
 
 The reference comes from Hugging Face ``generate`` on the eager model, not from the exported graph,
 so an export or lowering bug cannot hide in both. torchao recipes transform eager ``nn.Linear``
@@ -10,6 +11,7 @@ stage does; the export's program is still an input, and its input signature must
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import torch
 
 from ..contract import ConfigError, Spec, StageError, sha256_file
 from ..llm_metadata import llm_metadata
+from ..llm_runner import TIMER_LOOP, TIMER_RUNNER, RunnerTimer, runner_timer
 from ..modeling.hf_lm import (
     encode_prompt,
     export_static_cache,
@@ -73,11 +76,27 @@ METRICS = {
 
 
 class Role:
-    """One ``.pte`` being measured: its loaded runtime, its samples, flags and telemetry so far."""
+    """One ``.pte`` being measured: its loaded runtime, its samples, flags and telemetry so far.
 
-    def __init__(self, spec: Spec, pte: Path, manifest: dict[str, Any], runtime: Any) -> None:
+    The Python loop (:func:`pte_stages.runtime.generate`) runs every rep for the gate's ids, its
+    determinism check, the load time and peak RSS, as before. Decode, prefill and first-token times
+    come from ExecuTorch's C++ runner run on the same prompts in the same rep, checked against those
+    ids (:mod:`pte_stages.llm_runner`); where the runner cannot run, from the loop, and the data
+    says which (``timer``).
+    """
+
+    def __init__(
+        self, spec: Spec, pte: Path, manifest: dict[str, Any], runtime: Any, prompt_ids: list[list[int]]
+    ) -> None:
         self.spec, self.pte, self.runtime = spec, pte, runtime
         self.eos = manifest.get("model", {}).get("eos_token_id")
+        self.timer: RunnerTimer | None
+        self.timer, self.timer_fallback = runner_timer(
+            spec.options, pte, spec.model.path, manifest, prompt_ids, spec.max_new_tokens, spec.model.max_seq_len
+        )
+        self.runner_stats = {"generated_tokens": 0, "decode_ms": 0}
+        if self.timer_fallback is not None:
+            print(f"execute: {pte.name} timed by the Python loop: {self.timer_fallback}", file=sys.stderr)
         self.metrics: dict[str, dict[str, Any]] = {
             name: {"unit": unit, "better": better, "samples": [], "sample_flags": []}
             for name, (unit, better) in METRICS.items()
@@ -103,12 +122,18 @@ class Role:
         load_ms = (time.perf_counter() - t0) * 1000
         max_new, max_seq = self.spec.max_new_tokens, self.spec.model.max_seq_len
         runs = [generate(method, p, max_new, max_seq, self.eos) for p in prompt_ids]
-        after = snapshot(index, "after", root)
         tokens = [r["ids"] for r in runs]
         if self.first is None:
             self.first = tokens
         elif tokens != self.first:
             raise StageError(f"{self.pte.name}: a rep generated different tokens than the first: not deterministic")
+        if self.timer is not None:
+            timed = [self.timer.run(p, ids) for p, ids in zip(prompt_ids, tokens, strict=True)]
+            runs = [
+                {**r, "decode_s": t.decode_s, "prefill_s": t.prefill_s, "stats": t.stats}
+                for r, t in zip(runs, timed, strict=True)
+            ]
+        after = snapshot(index, "after", root)
         if not measured:
             self.warmed += 1
             return
@@ -118,6 +143,12 @@ class Role:
                 "no prompt decoded past its first token (end of sequence at once, or max_new_tokens=1): "
                 "decode speed cannot be measured; use prompts the model continues, and max_new_tokens >= 2"
             )
+        if self.timer is not None:
+            for r in runs:  # the runner's own millisecond clock over the same generations, summed
+                self.runner_stats["generated_tokens"] += int(r["stats"]["generated_tokens"])
+                self.runner_stats["decode_ms"] += int(r["stats"]["inference_end_ms"]) - int(
+                    r["stats"]["prompt_eval_end_ms"]
+                )
         decode_s = sum(r["decode_s"] for r in runs)
         prefill_s = sum(r["prefill_s"] for r in runs)
         samples = {
@@ -154,6 +185,9 @@ class Role:
             "warmup": self.spec.execute.warmup,
             "metrics": self.metrics,
             "telemetry": self.telemetry,
+            "timer": TIMER_LOOP if self.timer is None else TIMER_RUNNER,
+            **({} if self.timer_fallback is None else {"timer_fallback": self.timer_fallback}),
+            **({} if self.timer is None else {"runner_stats": self.runner_stats}),
         }
 
 
@@ -226,12 +260,12 @@ class DecoderLm:
         runtime = executorch_runtime().get()
         # Tests point telemetry at a fake sysfs tree; production reads the real one.
         root = Path(str(spec.options.get("telemetry_root", "/")))
-        head = Role(spec, head_pte, head_manifest, runtime)
+        head = Role(spec, head_pte, head_manifest, runtime, prompt_ids)
         if base is None:
             for rep in range(spec.execute.warmup + spec.execute.reps):
                 head.rep(prompt_ids, rep >= spec.execute.warmup, root)
             return head.data(prompt_ids), {}
-        roles = {"base": Role(spec, base[0], base[1], runtime), "head": head}
+        roles = {"base": Role(spec, base[0], base[1], runtime, prompt_ids), "head": head}
         for _ in range(spec.execute.warmup):
             for r in ("base", "head"):
                 roles[r].rep(prompt_ids, False, root)
