@@ -73,7 +73,12 @@ const comparison = (verdict: MetricComparison["verdict"], more: number): MetricC
 
 describe("adaptive interleaved session", () => {
   it("appends a block: per-rep samples, flags, order and telemetry continue; a once-per-session metric stays one", () => {
-    const joined = appendBlock(block([10, 11], [9, 9.5]), block([12], [8]));
+    const stats = (n: number) => ({ runner_stats: { generated_tokens: 23 * n, decode_ms: 10 * n } });
+    const joined = appendBlock(
+      { ...block([10, 11], [9, 9.5]), ...stats(2) },
+      { ...block([12], [8]), ...stats(1) },
+    );
+    expect(joined.runner_stats).toEqual({ generated_tokens: 69, decode_ms: 30 });
     expect(joined.reps).toBe(3);
     expect(joined.warmup).toBe(2);
     expect(joined.metrics.decode_tokens_per_sec?.samples).toEqual([9, 9.5, 8]);

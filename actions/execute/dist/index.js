@@ -19614,7 +19614,14 @@ function appendRole(a2, b, what) {
     reps: a2.reps + b.reps,
     warmup: a2.warmup + b.warmup,
     metrics,
-    ...a2.telemetry === void 0 ? {} : { telemetry: [...a2.telemetry, ...shiftTelemetry(b.telemetry ?? [], a2.reps, a2.warmup)] }
+    ...a2.telemetry === void 0 ? {} : { telemetry: [...a2.telemetry, ...shiftTelemetry(b.telemetry ?? [], a2.reps, a2.warmup)] },
+    // The runner's own Stats are sums over the measured reps: every block's count.
+    ...a2.runner_stats === void 0 || b.runner_stats === void 0 ? {} : {
+      runner_stats: {
+        generated_tokens: a2.runner_stats.generated_tokens + b.runner_stats.generated_tokens,
+        decode_ms: a2.runner_stats.decode_ms + b.runner_stats.decode_ms
+      }
+    }
   };
 }
 function appendBlock(a2, b) {

@@ -75,6 +75,15 @@ function appendRole(a: Role, b: Role, what: string): Role {
     ...(a.telemetry === undefined
       ? {}
       : { telemetry: [...a.telemetry, ...shiftTelemetry(b.telemetry ?? [], a.reps, a.warmup)] }),
+    // The runner's own Stats are sums over the measured reps: every block's count.
+    ...(a.runner_stats === undefined || b.runner_stats === undefined
+      ? {}
+      : {
+          runner_stats: {
+            generated_tokens: a.runner_stats.generated_tokens + b.runner_stats.generated_tokens,
+            decode_ms: a.runner_stats.decode_ms + b.runner_stats.decode_ms,
+          },
+        }),
   };
 }
 
