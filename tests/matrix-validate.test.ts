@@ -57,7 +57,7 @@ describe("pte-farm validate", () => {
     const res = await validate(file);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain(
-      `farm.yml:${pos(text, "colour")}: devices.pi5.colour: unknown key "colour"; allowed keys: runs_on, os, arch, board, driver, build_arch, memory_bandwidth_gbs, thermal, fork_prs, max_queue_minutes, local, emulation`,
+      `farm.yml:${pos(text, "colour")}: devices.pi5.colour: unknown key "colour"; allowed keys: runs_on, os, arch, board, driver, build_arch, memory_bandwidth_gbs, thermal, fork_prs, max_queue_minutes, session_minutes, local, emulation`,
     );
   });
 
