@@ -8510,7 +8510,9 @@ function compareMetric(b, h, paired, settings) {
     maxReps: settings.max_reps,
     // Every compare of repeated reps may be one look of several (compare/looks.ts): the interval
     // is one of a sequence that holds its confidence over any looks from START_REPS to the cap.
-    ...method === "exact" ? {} : { sequential: { firstLook: START_REPS } }
+    // Records with fewer reps (a nightly's 5) were first looked at where they are: the sequence
+    // starts there, a stricter boundary, never no verdict at all.
+    ...method === "exact" ? {} : { sequential: { firstLook: Math.min(START_REPS, Math.max(2, effect.n)) } }
   });
   return {
     verdict: d.verdict,
