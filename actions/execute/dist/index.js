@@ -19639,13 +19639,14 @@ function appendBlock(a2, b) {
 function look(data, config, device2, emulated) {
   const base = data.base;
   if (base === void 0) throw new Error("bug: a session without its base");
+  if (emulated) return null;
   const out = [];
   for (const [name, h2] of Object.entries(data.metrics)) {
     const b = base.metrics[name];
     if (b === void 0 || ARTEFACT_METRICS.has(name) || h2.samples.length < 2) continue;
     out.push(compareMetric(b, h2, true, settingsFor(config, name, device2)));
   }
-  return emulated || out.length === 0 ? null : out;
+  return out.length === 0 ? null : out;
 }
 function nextBlock(looks, n2, elapsedS, budgetS, cap) {
   const want = repsToAdd(looks);

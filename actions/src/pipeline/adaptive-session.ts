@@ -111,13 +111,14 @@ export function look(
 ): MetricComparison[] | null {
   const base = data.base;
   if (base === undefined) throw new Error("bug: a session without its base");
+  if (emulated) return null;
   const out: MetricComparison[] = [];
   for (const [name, h] of Object.entries(data.metrics)) {
     const b = base.metrics[name];
     if (b === undefined || ARTEFACT_METRICS.has(name) || h.samples.length < 2) continue;
     out.push(compareMetric(b, h, true, settingsFor(config, name, device)));
   }
-  return emulated || out.length === 0 ? null : out;
+  return out.length === 0 ? null : out;
 }
 
 /**
