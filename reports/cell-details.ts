@@ -63,6 +63,14 @@ function deviceLine(r: RunRecord): string {
   );
 }
 
+/** How a paired metric treated reps slowed by something else (stats/outliers.ts). */
+function slowedNote(s: { base: number; head: number; dropped: boolean } | undefined): string {
+  if (s === undefined) return "";
+  return s.dropped
+    ? `, slowed reps dropped with their pairs (base ${s.base}, head ${s.head})`
+    : `, slowed reps kept (base ${s.base}, head ${s.head}: one side has more)`;
+}
+
 /** A table of every metric the comparison decided on. */
 function metricsTable(c: CellReport): string | null {
   const cmp = usableComparison(c);
@@ -72,7 +80,7 @@ function metricsTable(c: CellReport): string | null {
     .map(
       ([name, m]) =>
         `| ${escapeInline(name, 40)} | ${formatValue(metricMedian(c.base, name))} | ${formatValue(metricMedian(c.head, name))} | ` +
-        `${escapeInline(m.unit, 12)} | ${formatChangeWithCi(m)} | ${m.verdict} | ${m.method}, ${m.reps.base}/${m.reps.head} reps |`,
+        `${escapeInline(m.unit, 12)} | ${formatChangeWithCi(m)} | ${m.verdict} | ${m.method}, ${m.reps.base}/${m.reps.head} reps${slowedNote(m.slowed)} |`,
     );
   return [
     "| metric | base | head | unit | change [CI] | verdict | how |",

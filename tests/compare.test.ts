@@ -101,6 +101,57 @@ describe("compare verdicts", () => {
     expect(c.metrics.decode_tokens_per_sec?.verdict).not.toBe("regression");
   });
 
+  // @fault thermal | two separate sessions, the head's heating 0.6% a rep faster, same cold start | the cold-start estimate calls it no regression; the same drift with a real 10% drop is one
+  it("compares separate sessions at their cold start, so a board that heated faster that night is not a regression", () => {
+    const rng = seededRng(8);
+    const session = (level: number, drift: number) =>
+      Array.from({ length: 20 }, (_, t) => level * Math.exp(-drift * t) * (1 + 0.005 * rng.normal()));
+    const base = session(10, 0);
+    const warmer = session(10, 0.006);
+    const c = compareRecords(
+      onPi(record(base, { session: "s1" })),
+      onPi(record(warmer, { session: "s2" })),
+      config,
+    );
+    const m = c.metrics.decode_tokens_per_sec;
+    // Their means differ by ~6%: far past the 1.5% between-session term.
+    expect(m?.verdict).not.toBe("regression");
+    expect(m?.method).toBe("unpaired");
+    const slower = session(9, 0.006);
+    const d = compareRecords(
+      onPi(record(base, { session: "s1" })),
+      onPi(record(slower, { session: "s3" })),
+      config,
+    );
+    expect(d.metrics.decode_tokens_per_sec?.verdict).toBe("regression");
+    expect(d.metrics.decode_tokens_per_sec?.ratio).toBeGreaterThan(0.87);
+    expect(d.metrics.decode_tokens_per_sec?.ratio).toBeLessThan(0.93);
+  });
+
+  // @fault interference | one paired rep in six slowed 30% by something else, on either side alike | compare drops those pairs (counted as slowed) and finds a real 5% drop; slowed reps on the head alone are kept: the change's own intermittent slowness
+  it("drops pairs slowed by something else on both sides alike, and keeps them when only the head is slowed", () => {
+    const s = quiet(9, 0.05, 24);
+    const base = [...s.base];
+    const head = [...s.head];
+    for (const i of [2, 9, 16]) base[i] = (base[i] as number) * 0.7;
+    for (const i of [5, 13, 20]) head[i] = (head[i] as number) * 0.7;
+    const c = compareRecords(onPi(record(base)), onPi(record(head)), config);
+    const m = c.metrics.decode_tokens_per_sec;
+    expect(m?.slowed).toEqual({ base: 3, head: 3, dropped: true });
+    expect(m?.reps).toEqual({ base: 18, head: 18 });
+    expect(m?.verdict).toBe("regression");
+    expect(m?.ratio).toBeGreaterThan(0.93);
+    // The same six slowed reps all on the head: not interference, the change.
+    const q = quiet(9, 0, 24);
+    const intermittent = [...q.head];
+    for (const i of [2, 5, 9, 13, 16, 20]) intermittent[i] = (intermittent[i] as number) * 0.7;
+    const k = compareRecords(onPi(record(q.base)), onPi(record(intermittent)), config).metrics
+      .decode_tokens_per_sec;
+    expect(k?.slowed).toEqual({ base: 0, head: 6, dropped: false });
+    expect(k?.reps).toEqual({ base: 24, head: 24 });
+    expect(k?.verdict).not.toBe("unchanged");
+  });
+
   it("resolves the minimum effect per metric and device, later layers winning", () => {
     expect(settingsFor(config, "decode_tokens_per_sec", "pi5").min_effect).toBeCloseTo(0.03);
     expect(settingsFor(config, "decode_tokens_per_sec", "host-x86_64").min_effect).toBeCloseTo(0.1);

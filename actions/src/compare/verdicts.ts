@@ -5,7 +5,9 @@
  * Paired when base and head share a `session` (measured interleaved, ABBA, on one device): rep i
  * of the head is paired with rep i of the base. Otherwise unpaired, with the device's
  * between-session spread added to the CI (stats/unpaired.ts). A rep flagged in `sample_flags`
- * (e.g. "throttled") is dropped, with its pair when paired; never averaged in.
+ * (e.g. "throttled") is dropped, with its pair when paired; never averaged in. When paired, a rep
+ * the statistics see was slowed by something else (stats/outliers.ts) is dropped with its pair
+ * too, unless one side has significantly more of them (then the slowness is the change's).
  */
 
 import { ConfigurationError } from "../core/errors.ts";
@@ -15,9 +17,10 @@ import type { comparison, Verdict } from "../schemas/comparison.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import type { AdaptiveSession, FragmentationReport, Metric } from "../schemas/stage.ts";
 import { type Decision, decide } from "../stats/decide.ts";
-import { type LogEffect, pairedLogEffect } from "../stats/paired.ts";
+import { slowedAsymmetry, slowedReps } from "../stats/outliers.ts";
+import { type LogEffect, pairedLogEffect, TRIM, TRIM_AFTER_SLOWED } from "../stats/paired.ts";
 import { median } from "../stats/robust.ts";
-import { unpairedLogEffect } from "../stats/unpaired.ts";
+import { COLD_START_MIN_REPS, coldStartLogEffect, unpairedLogEffect } from "../stats/unpaired.ts";
 import type { CompareConfig } from "./config.ts";
 import { START_REPS, settingsFor } from "./config.ts";
 import { fragmentation } from "./delegation.ts";
@@ -37,6 +40,11 @@ export interface MetricComparison {
   method: "paired" | "unpaired" | "exact" | "none";
   reps: { base: number; head: number };
   excluded: { base: number; head: number };
+  /**
+   * OPTIONAL (issue 16): paired reps seen slowed by something else (stats/outliers.ts), per side,
+   * and whether their pairs were dropped (false: one side had significantly more, so all were kept).
+   */
+  slowed?: { base: number; head: number; dropped: boolean };
   min_effect: number;
   note: string | null;
 }
@@ -83,6 +91,25 @@ function cleanPairs(b: Metric, h: Metric): { base: number[]; head: number[] } {
   return { base, head };
 }
 
+/**
+ * Two sessions' reps matched by age (rep t of each, in measurement order), for the cold-start
+ * estimate (stats/unpaired.ts): dropped where either is flagged or was slowed by something else
+ * (stats/outliers.ts; a session's own slowed reps, so no asymmetry test: the sides are not paired).
+ */
+function sameAge(b: Metric, h: Metric): { ages: number[]; base: number[]; head: number[] } {
+  const n = Math.min(b.samples.length, h.samples.length);
+  const sb = slowedReps(b.samples.slice(0, n), h.better);
+  const sh = slowedReps(h.samples.slice(0, n), h.better);
+  const out = { ages: [] as number[], base: [] as number[], head: [] as number[] };
+  for (let i = 0; i < n; i++) {
+    if (sb[i] || sh[i] || isExcluded(b.sample_flags?.[i]) || isExcluded(h.sample_flags?.[i])) continue;
+    out.ages.push(i);
+    out.base.push(b.samples[i] as number);
+    out.head.push(h.samples[i] as number);
+  }
+  return out;
+}
+
 /** One metric of two records; `paired` when they share a session. */
 export function compareMetric(
   b: Metric,
@@ -115,6 +142,7 @@ export function compareMetric(
   let method: MetricComparison["method"];
   let betweenSd = 0;
   let reps = { base: cb.length, head: ch.length };
+  let slowed: MetricComparison["slowed"];
   const pairs = paired ? cleanPairs(b, h) : null;
   if (cb.length < 2 || ch.length < 2) {
     // One sample a side (pte_bytes): a deterministic quantity, compared exactly.
@@ -122,12 +150,30 @@ export function compareMetric(
     effect = { estimate: Math.log(median(ch) / median(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
   } else if (pairs !== null && pairs.base.length >= 2) {
     method = "paired";
-    effect = pairedLogEffect(pairs.base, pairs.head);
-    reps = { base: pairs.base.length, head: pairs.head.length };
+    const sb = slowedReps(pairs.base, h.better);
+    const sh = slowedReps(pairs.head, h.better);
+    const count = (f: boolean[]) => f.filter(Boolean).length;
+    const keep = pairs.base.map((_, i) => !sb[i] && !sh[i]);
+    const seen = count(sb) + count(sh) > 0;
+    const drop = seen && !slowedAsymmetry(count(sb), count(sh)) && keep.filter(Boolean).length >= 2;
+    slowed = { base: count(sb), head: count(sh), dropped: drop };
+    const used = drop
+      ? { base: pairs.base.filter((_, i) => keep[i]), head: pairs.head.filter((_, i) => keep[i]) }
+      : pairs;
+    // n stays the reps per side measured: where the sequence of looks is (the boundary, the cap).
+    effect = {
+      ...pairedLogEffect(used.base, used.head, drop ? TRIM_AFTER_SLOWED : TRIM),
+      n: pairs.base.length,
+    };
+    reps = { base: used.base.length, head: used.head.length };
   } else {
     method = "unpaired";
-    effect = unpairedLogEffect(cb, ch);
     betweenSd = paired ? 0 : settings.between_session;
+    const aged = paired ? null : sameAge(b, h);
+    effect =
+      aged !== null && aged.ages.length >= COLD_START_MIN_REPS
+        ? coldStartLogEffect(aged.ages, aged.base, aged.head, Math.min(cb.length, ch.length))
+        : unpairedLogEffect(cb, ch);
   }
   const d: Decision = decide(effect, {
     better: h.better,
@@ -150,6 +196,7 @@ export function compareMetric(
     ...common,
     method,
     reps,
+    ...(slowed === undefined || slowed.base + slowed.head === 0 ? {} : { slowed }),
     note: d.note,
   };
 }

@@ -50,6 +50,7 @@ const metricComparison = obj({
   method: literal("paired", "unpaired", "exact", "none"),
   reps: obj({ base: nonNegInt, head: nonNegInt }),
   excluded: obj({ base: nonNegInt, head: nonNegInt }),
+  slowed: optional(obj({ base: nonNegInt, head: nonNegInt, dropped: bool })),
   min_effect: num,
   note: nullable(str),
 });

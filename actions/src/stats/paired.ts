@@ -3,10 +3,13 @@
  * rep i of the head is compared with rep i of the base, which ran next to it, so the session's
  * thermal drift and its offset from other sessions cancel in each pair.
  *
- * The effect is the 20%-trimmed mean of the per-pair log ratios log(head_i / base_i), with Yuen's
+ * The effect is a trimmed mean of the per-pair log ratios log(head_i / base_i), with Yuen's
  * standard error (winsorized variance, h − 1 degrees of freedom). Trimming, not a plain mean:
- * 5–10% of reps on an uncooled Pi are slowed 15–40% by something else, and one such rep must not
- * decide a verdict. Logs, so a ratio and its inverse are symmetric and CIs become ratio CIs.
+ * 5–20% of reps on an uncooled Pi are slowed 15–50% by something else, and one such rep must not
+ * decide a verdict. compare drops the pairs of reps it sees were slowed (stats/outliers.ts) and
+ * then trims 10% (`TRIM_AFTER_SLOWED`) for the milder ones it cannot see; when it keeps every rep
+ * (one side has more slowed reps: that is the change's behaviour), 20% (`TRIM`, Wilcox's default).
+ * Logs, so a ratio and its inverse are symmetric and CIs become ratio CIs.
  */
 import { trimCount, trimmedMean, winsorizedVariance } from "./robust.ts";
 
@@ -23,13 +26,14 @@ export interface LogEffect {
 }
 
 export const TRIM = 0.2;
+export const TRIM_AFTER_SLOWED = 0.1;
 
-export function pairedLogEffect(base: readonly number[], head: readonly number[]): LogEffect {
+export function pairedLogEffect(base: readonly number[], head: readonly number[], trim = TRIM): LogEffect {
   if (base.length !== head.length) throw new Error("paired samples must have equal length");
   const d = base.map((b, i) => Math.log((head[i] as number) / b));
   const n = d.length;
   if (n < 2) throw new Error("need at least two pairs");
-  const h = n - 2 * trimCount(n, TRIM);
-  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n));
-  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h - 1), n };
+  const h = n - 2 * trimCount(n, trim);
+  const se = Math.sqrt(winsorizedVariance(d, trim)) / ((1 - 2 * trim) * Math.sqrt(n));
+  return { estimate: trimmedMean(d, trim), se, df: Math.max(1, h - 1), n };
 }
