@@ -53,8 +53,8 @@ export function adaptiveLoop(s: SessionPair, design: Design): { alert: boolean; 
     );
     if (m.verdict === "regression") return { alert: true, reps: n };
     const more = repsToAdd([m]);
-    if (more === 0) return { alert: false, reps: n };
-    n += more;
+    if (more === 0 || n >= settings.max_reps) return { alert: false, reps: n };
+    n = Math.min(settings.max_reps, n + more);
   }
 }
 

@@ -8,6 +8,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_COMPARE_CONFIG, loadCompareConfig } from "../actions/src/compare/config.ts";
 import { identicalComparison } from "../actions/src/compare/identical.ts";
+import { BLOCK_REPS } from "../actions/src/compare/looks.ts";
 import type { MetricComparison } from "../actions/src/compare/verdicts.ts";
 import { parse } from "../actions/src/core/validate.ts";
 import { appendBlock, look, nextBlock } from "../actions/src/pipeline/adaptive-session.ts";
@@ -94,12 +95,30 @@ describe("adaptive interleaved session", () => {
     expect(() => appendBlock(block([10], [9]), block([10], [9], [1, 2, 4]))).toThrow(/not deterministic/);
   });
 
-  it("looks at every timed metric paired, never at the artefact's size, and not at all on an emulated device", () => {
+  it("looks at decode paired, at every timed metric when a device has no decode, never at the artefact's size, and not at all on an emulated device", () => {
     const s = pairedSession(seededRng(11), 0.1, 12, 100);
     const data = block(s.base, s.head);
-    const looks = look(data, config, "pi5", false);
+    const withFirstToken = (d: ExecuteData, drop?: string): ExecuteData => {
+      const add = (m: ExecuteData["metrics"]) => {
+        const out: ExecuteData["metrics"] = { ...m, first_token_ms: metric([20, 21, 22, 20], "lower") };
+        if (drop !== undefined) delete out[drop];
+        return out;
+      };
+      const b = d.base;
+      if (b === undefined) throw new Error("a block without its base");
+      return { ...d, metrics: add(d.metrics), base: { ...b, metrics: add(b.metrics) } };
+    };
+    const looks = look(withFirstToken(data), config, "pi5", false);
     expect(looks?.map((m) => m.method)).toEqual(["paired"]);
-    expect(looks?.[0]?.reps).toEqual({ base: 12, head: 12 });
+    // Every pair measured is in the look, less the pairs of reps seen slowed by something else.
+    const m = looks?.[0];
+    expect(
+      (m?.reps.base ?? 0) + (m?.slowed?.dropped ? (m.slowed.base ?? 0) + (m.slowed.head ?? 0) : 0),
+    ).toBeGreaterThanOrEqual(12);
+    expect(m?.unit).toBe("x");
+    // No decode (an FVP's cycles): every timed metric drives the session.
+    const noDecode = look(withFirstToken(data, "decode_tokens_per_sec"), config, "pi5", false);
+    expect(noDecode?.map((c) => c.better)).toEqual(["lower"]);
     expect(look(data, config, "pi5", true)).toBeNull();
   });
 
@@ -107,12 +126,13 @@ describe("adaptive interleaved session", () => {
     const open = [comparison("inconclusive", 8)];
     expect(nextBlock([comparison("regression", 0)], 10, 60, 1200, 32)).toBe("decided");
     expect(nextBlock([comparison("inconclusive", 0)], 32, 60, 1200, 32)).toBe("cap");
-    expect(nextBlock(open, 10, 60, 1200, 32)).toBe(8);
-    // 6 s a rep so far, 30 s left: 5 more fit.
-    expect(nextBlock(open, 10, 60, 90, 32)).toBe(5);
+    // Asked for 8 more: a block adds at most BLOCK_REPS (then looks again).
+    expect(nextBlock(open, 10, 60, 1200, 32)).toBe(BLOCK_REPS);
+    // 6 s a rep so far, 18 s left: 3 more fit.
+    expect(nextBlock(open, 10, 60, 78, 32)).toBe(3);
     expect(nextBlock(open, 10, 60, 62, 32)).toBe("budget");
     // Never past the cap.
-    expect(nextBlock(open, 28, 60, 1200, 32)).toBe(4);
+    expect(nextBlock(open, 30, 60, 1200, 32)).toBe(2);
   });
 
   it("an identical base build: unchanged without measuring, and refused when the bytes differ", async () => {

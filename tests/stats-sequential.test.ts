@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { repsToAdd } from "../actions/src/compare/looks.ts";
+import { BLOCK_REPS, repsToAdd } from "../actions/src/compare/looks.ts";
 import type { MetricComparison } from "../actions/src/compare/verdicts.ts";
 import { kolmogorovSmirnovP, pinpointAlert } from "../actions/src/stats/baselines.ts";
 import { decide } from "../actions/src/stats/decide.ts";
@@ -71,9 +71,12 @@ describe("sequential boundary", () => {
 describe("repsToAdd", () => {
   const m = (verdict: MetricComparison["verdict"], more: number) =>
     ({ verdict, more_samples: more }) as MetricComparison;
-  it("stops when nothing is inconclusive, else asks for the most any open metric needs", () => {
+  it("stops when nothing is inconclusive, else asks for the most any open metric needs, a block at a time in whole ABBA quads", () => {
     expect(repsToAdd([m("regression", 0), m("unchanged", 0)])).toBe(0);
-    expect(repsToAdd([m("inconclusive", 4), m("inconclusive", 9), m("unchanged", 0)])).toBe(9);
+    expect(repsToAdd([m("inconclusive", 2), m("inconclusive", 9), m("unchanged", 0)])).toBe(BLOCK_REPS);
+    expect(repsToAdd([m("inconclusive", 2), m("unchanged", 0)])).toBe(2);
+    // One rep asked for: a whole quad (two a side) is run.
+    expect(repsToAdd([m("inconclusive", 1)])).toBe(2);
     expect(repsToAdd([m("inconclusive", 0)])).toBe(0);
   });
 });

@@ -14,7 +14,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { CompareConfig } from "../compare/config.ts";
 import { settingsFor } from "../compare/config.ts";
-import { repsToAdd, START_REPS } from "../compare/looks.ts";
+import { LEAD_METRIC, repsToAdd, START_REPS } from "../compare/looks.ts";
 import { compareMetric, type MetricComparison } from "../compare/verdicts.ts";
 import type { DriverRequest, DriverRun, ExecuteDriver } from "../drivers/driver.ts";
 import { ARTEFACT_METRICS } from "../records/emulated.ts";
@@ -100,8 +100,9 @@ export function appendBlock(a: ExecuteData, b: ExecuteData): ExecuteData {
 }
 
 /**
- * The paired comparison of every timed metric so far, as the compare action will make it; null
- * when no timing may feed a verdict (an emulated device: QEMU's timings are not the board's).
+ * The paired comparison so far, as the compare action will make it, of the metric the session is
+ * for (compare/looks.ts LEAD_METRIC), or of every timed metric on a device without it; null when no
+ * timing may feed a verdict (an emulated device: QEMU's timings are not the board's).
  */
 export function look(
   data: ExecuteData,
@@ -113,7 +114,9 @@ export function look(
   if (base === undefined) throw new Error("bug: a session without its base");
   if (emulated) return null;
   const out: MetricComparison[] = [];
+  const lead = data.metrics[LEAD_METRIC] !== undefined && base.metrics[LEAD_METRIC] !== undefined;
   for (const [name, h] of Object.entries(data.metrics)) {
+    if (lead && name !== LEAD_METRIC) continue;
     const b = base.metrics[name];
     if (b === undefined || ARTEFACT_METRICS.has(name) || h.samples.length < 2) continue;
     out.push(compareMetric(b, h, true, settingsFor(config, name, device)));
