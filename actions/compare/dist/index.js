@@ -8355,6 +8355,10 @@ function median(xs) {
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
+function mad(xs) {
+  const m = median(xs);
+  return 1.4826 * median(xs.map((x) => Math.abs(x - m)));
+}
 function trimCount(n, gamma) {
   return Math.floor(gamma * n);
 }
@@ -8377,16 +8381,49 @@ function winsorizedVariance(xs, gamma = 0.2) {
   return w.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1);
 }
 
+// actions/src/stats/outliers.ts
+var SLOWED_MIN_REPS = 10;
+var SLOWED_WINDOW = 2;
+var SLOWED_FLOOR = Math.log(1 / 0.92);
+var SLOWED_MADS = 3;
+var ASYMMETRY_ALPHA = 0.05;
+function slowedReps(samples, better) {
+  const n = samples.length;
+  if (n < SLOWED_MIN_REPS) return samples.map(() => false);
+  const x = samples.map((v) => better === "higher" ? Math.log(v) : -Math.log(v));
+  const residual = x.map((v, i) => {
+    const lo = Math.max(0, Math.min(i - SLOWED_WINDOW, n - 2 * SLOWED_WINDOW - 1));
+    return v - median(x.slice(lo, lo + 2 * SLOWED_WINDOW + 1));
+  });
+  const limit = Math.max(SLOWED_FLOOR, SLOWED_MADS * mad(residual));
+  return residual.map((r) => r < -limit);
+}
+function upperTail(k, n) {
+  let p = 0;
+  let c = 1;
+  for (let i = 0; i <= n; i++) {
+    if (i >= k) p += c;
+    c = c * (n - i) / (i + 1);
+  }
+  return p / 2 ** n;
+}
+function slowedAsymmetry(base, head) {
+  const total = base + head;
+  if (total === 0) return false;
+  return upperTail(head, total) < ASYMMETRY_ALPHA || upperTail(base, total) < ASYMMETRY_ALPHA;
+}
+
 // actions/src/stats/paired.ts
 var TRIM = 0.2;
-function pairedLogEffect(base, head) {
+var TRIM_AFTER_SLOWED = 0.1;
+function pairedLogEffect(base, head, trim = TRIM) {
   if (base.length !== head.length) throw new Error("paired samples must have equal length");
   const d = base.map((b, i) => Math.log(head[i] / b));
   const n = d.length;
   if (n < 2) throw new Error("need at least two pairs");
-  const h = n - 2 * trimCount(n, TRIM);
-  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n));
-  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h - 1), n };
+  const h = n - 2 * trimCount(n, trim);
+  const se = Math.sqrt(winsorizedVariance(d, trim)) / ((1 - 2 * trim) * Math.sqrt(n));
+  return { estimate: trimmedMean(d, trim), se, df: Math.max(1, h - 1), n };
 }
 
 // actions/src/stats/unpaired.ts
@@ -8408,6 +8445,26 @@ function unpairedLogEffect(base, head) {
     se: Math.sqrt(v),
     df: Math.max(1, df),
     n: Math.min(base.length, head.length)
+  };
+}
+var COLD_START_MIN_REPS = 8;
+function coldStartLogEffect(ages, base, head, repsPerSide) {
+  const n = ages.length;
+  if (n < 4 || base.length !== n || head.length !== n)
+    throw new Error("need four or more reps of the same age");
+  const d = base.map((b, i) => Math.log(head[i] / b));
+  const tm = ages.reduce((a, t) => a + t, 0) / n;
+  const dm = d.reduce((a, x) => a + x, 0) / n;
+  const sxx = ages.reduce((a, t) => a + (t - tm) ** 2, 0);
+  const slope = sxx === 0 ? 0 : ages.reduce((a, t, i) => a + (t - tm) * (d[i] - dm), 0) / sxx;
+  const intercept = dm - slope * tm;
+  const rss = d.reduce((a, x, i) => a + (x - intercept - slope * ages[i]) ** 2, 0);
+  const s2 = rss / (n - 2);
+  return {
+    estimate: intercept,
+    se: Math.sqrt(s2 * (1 / n + (sxx === 0 ? 0 : tm * tm / sxx))),
+    df: n - 2,
+    n: repsPerSide
   };
 }
 
@@ -8463,6 +8520,19 @@ function cleanPairs(b, h) {
   }
   return { base, head };
 }
+function sameAge(b, h) {
+  const n = Math.min(b.samples.length, h.samples.length);
+  const sb = slowedReps(b.samples.slice(0, n), h.better);
+  const sh = slowedReps(h.samples.slice(0, n), h.better);
+  const out = { ages: [], base: [], head: [] };
+  for (let i = 0; i < n; i++) {
+    if (sb[i] || sh[i] || isExcluded(b.sample_flags?.[i]) || isExcluded(h.sample_flags?.[i])) continue;
+    out.ages.push(i);
+    out.base.push(b.samples[i]);
+    out.head.push(h.samples[i]);
+  }
+  return out;
+}
 function compareMetric(b, h, paired, settings) {
   const cb = clean(b);
   const ch = clean(h);
@@ -8489,18 +8559,31 @@ function compareMetric(b, h, paired, settings) {
   let method;
   let betweenSd = 0;
   let reps = { base: cb.length, head: ch.length };
+  let slowed;
   const pairs = paired ? cleanPairs(b, h) : null;
   if (cb.length < 2 || ch.length < 2) {
     method = "exact";
     effect = { estimate: Math.log(median(ch) / median(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
   } else if (pairs !== null && pairs.base.length >= 2) {
     method = "paired";
-    effect = pairedLogEffect(pairs.base, pairs.head);
-    reps = { base: pairs.base.length, head: pairs.head.length };
+    const sb = slowedReps(pairs.base, h.better);
+    const sh = slowedReps(pairs.head, h.better);
+    const count = (f) => f.filter(Boolean).length;
+    const keep = pairs.base.map((_, i) => !sb[i] && !sh[i]);
+    const seen = count(sb) + count(sh) > 0;
+    const drop = seen && !slowedAsymmetry(count(sb), count(sh)) && keep.filter(Boolean).length >= 2;
+    slowed = { base: count(sb), head: count(sh), dropped: drop };
+    const used = drop ? { base: pairs.base.filter((_, i) => keep[i]), head: pairs.head.filter((_, i) => keep[i]) } : pairs;
+    effect = {
+      ...pairedLogEffect(used.base, used.head, drop ? TRIM_AFTER_SLOWED : TRIM),
+      n: pairs.base.length
+    };
+    reps = { base: used.base.length, head: used.head.length };
   } else {
     method = "unpaired";
-    effect = unpairedLogEffect(cb, ch);
     betweenSd = paired ? 0 : settings.between_session;
+    const aged = paired ? null : sameAge(b, h);
+    effect = aged !== null && aged.ages.length >= COLD_START_MIN_REPS ? coldStartLogEffect(aged.ages, aged.base, aged.head, Math.min(cb.length, ch.length)) : unpairedLogEffect(cb, ch);
   }
   const d = decide(effect, {
     better: h.better,
@@ -8523,6 +8606,7 @@ function compareMetric(b, h, paired, settings) {
     ...common,
     method,
     reps,
+    ...slowed === void 0 || slowed.base + slowed.head === 0 ? {} : { slowed },
     note: d.note
   };
 }

@@ -19170,9 +19170,14 @@ import { writeFile as writeFile5 } from "node:fs/promises";
 import path27 from "node:path";
 
 // actions/src/compare/looks.ts
+var LEAD_METRIC = "decode_tokens_per_sec";
+var BLOCK_REPS = 4;
 function repsToAdd(metrics) {
   const open5 = metrics.filter((m) => m.verdict === "inconclusive");
-  return open5.length === 0 ? 0 : Math.max(0, ...open5.map((m) => m.more_samples));
+  const want = open5.length === 0 ? 0 : Math.max(0, ...open5.map((m) => m.more_samples));
+  if (want === 0) return 0;
+  const block = Math.min(BLOCK_REPS, want);
+  return block + block % 2;
 }
 
 // actions/src/records/emulated.ts
@@ -19421,6 +19426,10 @@ function median(xs) {
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
+function mad(xs) {
+  const m = median(xs);
+  return 1.4826 * median(xs.map((x) => Math.abs(x - m)));
+}
 function trimCount(n2, gamma) {
   return Math.floor(gamma * n2);
 }
@@ -19443,16 +19452,49 @@ function winsorizedVariance(xs, gamma = 0.2) {
   return w.reduce((a2, x) => a2 + (x - mean2) ** 2, 0) / (n2 - 1);
 }
 
+// actions/src/stats/outliers.ts
+var SLOWED_MIN_REPS = 10;
+var SLOWED_WINDOW = 2;
+var SLOWED_FLOOR = Math.log(1 / 0.92);
+var SLOWED_MADS = 3;
+var ASYMMETRY_ALPHA = 0.05;
+function slowedReps(samples, better) {
+  const n2 = samples.length;
+  if (n2 < SLOWED_MIN_REPS) return samples.map(() => false);
+  const x = samples.map((v) => better === "higher" ? Math.log(v) : -Math.log(v));
+  const residual = x.map((v, i2) => {
+    const lo = Math.max(0, Math.min(i2 - SLOWED_WINDOW, n2 - 2 * SLOWED_WINDOW - 1));
+    return v - median(x.slice(lo, lo + 2 * SLOWED_WINDOW + 1));
+  });
+  const limit = Math.max(SLOWED_FLOOR, SLOWED_MADS * mad(residual));
+  return residual.map((r) => r < -limit);
+}
+function upperTail(k, n2) {
+  let p = 0;
+  let c3 = 1;
+  for (let i2 = 0; i2 <= n2; i2++) {
+    if (i2 >= k) p += c3;
+    c3 = c3 * (n2 - i2) / (i2 + 1);
+  }
+  return p / 2 ** n2;
+}
+function slowedAsymmetry(base, head) {
+  const total = base + head;
+  if (total === 0) return false;
+  return upperTail(head, total) < ASYMMETRY_ALPHA || upperTail(base, total) < ASYMMETRY_ALPHA;
+}
+
 // actions/src/stats/paired.ts
 var TRIM = 0.2;
-function pairedLogEffect(base, head) {
+var TRIM_AFTER_SLOWED = 0.1;
+function pairedLogEffect(base, head, trim = TRIM) {
   if (base.length !== head.length) throw new Error("paired samples must have equal length");
   const d = base.map((b, i2) => Math.log(head[i2] / b));
   const n2 = d.length;
   if (n2 < 2) throw new Error("need at least two pairs");
-  const h2 = n2 - 2 * trimCount(n2, TRIM);
-  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n2));
-  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h2 - 1), n: n2 };
+  const h2 = n2 - 2 * trimCount(n2, trim);
+  const se = Math.sqrt(winsorizedVariance(d, trim)) / ((1 - 2 * trim) * Math.sqrt(n2));
+  return { estimate: trimmedMean(d, trim), se, df: Math.max(1, h2 - 1), n: n2 };
 }
 
 // actions/src/stats/unpaired.ts
@@ -19476,6 +19518,26 @@ function unpairedLogEffect(base, head) {
     n: Math.min(base.length, head.length)
   };
 }
+var COLD_START_MIN_REPS = 8;
+function coldStartLogEffect(ages, base, head, repsPerSide) {
+  const n2 = ages.length;
+  if (n2 < 4 || base.length !== n2 || head.length !== n2)
+    throw new Error("need four or more reps of the same age");
+  const d = base.map((b, i2) => Math.log(head[i2] / b));
+  const tm = ages.reduce((a2, t) => a2 + t, 0) / n2;
+  const dm = d.reduce((a2, x) => a2 + x, 0) / n2;
+  const sxx = ages.reduce((a2, t) => a2 + (t - tm) ** 2, 0);
+  const slope = sxx === 0 ? 0 : ages.reduce((a2, t, i2) => a2 + (t - tm) * (d[i2] - dm), 0) / sxx;
+  const intercept = dm - slope * tm;
+  const rss = d.reduce((a2, x, i2) => a2 + (x - intercept - slope * ages[i2]) ** 2, 0);
+  const s2 = rss / (n2 - 2);
+  return {
+    estimate: intercept,
+    se: Math.sqrt(s2 * (1 / n2 + (sxx === 0 ? 0 : tm * tm / sxx))),
+    df: n2 - 2,
+    n: repsPerSide
+  };
+}
 
 // actions/src/compare/verdicts.ts
 function isExcluded(flags) {
@@ -19494,6 +19556,19 @@ function cleanPairs(b, h2) {
     head.push(h2.samples[i2]);
   }
   return { base, head };
+}
+function sameAge(b, h2) {
+  const n2 = Math.min(b.samples.length, h2.samples.length);
+  const sb = slowedReps(b.samples.slice(0, n2), h2.better);
+  const sh = slowedReps(h2.samples.slice(0, n2), h2.better);
+  const out = { ages: [], base: [], head: [] };
+  for (let i2 = 0; i2 < n2; i2++) {
+    if (sb[i2] || sh[i2] || isExcluded(b.sample_flags?.[i2]) || isExcluded(h2.sample_flags?.[i2])) continue;
+    out.ages.push(i2);
+    out.base.push(b.samples[i2]);
+    out.head.push(h2.samples[i2]);
+  }
+  return out;
 }
 function compareMetric(b, h2, paired, settings) {
   const cb = clean(b);
@@ -19521,18 +19596,31 @@ function compareMetric(b, h2, paired, settings) {
   let method;
   let betweenSd = 0;
   let reps = { base: cb.length, head: ch.length };
+  let slowed;
   const pairs = paired ? cleanPairs(b, h2) : null;
   if (cb.length < 2 || ch.length < 2) {
     method = "exact";
     effect = { estimate: Math.log(median(ch) / median(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
   } else if (pairs !== null && pairs.base.length >= 2) {
     method = "paired";
-    effect = pairedLogEffect(pairs.base, pairs.head);
-    reps = { base: pairs.base.length, head: pairs.head.length };
+    const sb = slowedReps(pairs.base, h2.better);
+    const sh = slowedReps(pairs.head, h2.better);
+    const count3 = (f) => f.filter(Boolean).length;
+    const keep = pairs.base.map((_, i2) => !sb[i2] && !sh[i2]);
+    const seen = count3(sb) + count3(sh) > 0;
+    const drop = seen && !slowedAsymmetry(count3(sb), count3(sh)) && keep.filter(Boolean).length >= 2;
+    slowed = { base: count3(sb), head: count3(sh), dropped: drop };
+    const used = drop ? { base: pairs.base.filter((_, i2) => keep[i2]), head: pairs.head.filter((_, i2) => keep[i2]) } : pairs;
+    effect = {
+      ...pairedLogEffect(used.base, used.head, drop ? TRIM_AFTER_SLOWED : TRIM),
+      n: pairs.base.length
+    };
+    reps = { base: used.base.length, head: used.head.length };
   } else {
     method = "unpaired";
-    effect = unpairedLogEffect(cb, ch);
     betweenSd = paired ? 0 : settings.between_session;
+    const aged = paired ? null : sameAge(b, h2);
+    effect = aged !== null && aged.ages.length >= COLD_START_MIN_REPS ? coldStartLogEffect(aged.ages, aged.base, aged.head, Math.min(cb.length, ch.length)) : unpairedLogEffect(cb, ch);
   }
   const d = decide(effect, {
     better: h2.better,
@@ -19555,6 +19643,7 @@ function compareMetric(b, h2, paired, settings) {
     ...common2,
     method,
     reps,
+    ...slowed === void 0 || slowed.base + slowed.head === 0 ? {} : { slowed },
     note: d.note
   };
 }
@@ -19641,7 +19730,9 @@ function look(data, config, device2, emulated) {
   if (base === void 0) throw new Error("bug: a session without its base");
   if (emulated) return null;
   const out = [];
+  const lead = data.metrics[LEAD_METRIC] !== void 0 && base.metrics[LEAD_METRIC] !== void 0;
   for (const [name, h2] of Object.entries(data.metrics)) {
+    if (lead && name !== LEAD_METRIC) continue;
     const b = base.metrics[name];
     if (b === void 0 || ARTEFACT_METRICS.has(name) || h2.samples.length < 2) continue;
     out.push(compareMetric(b, h2, true, settingsFor(config, name, device2)));

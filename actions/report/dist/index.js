@@ -20016,16 +20016,49 @@ function sequentialMore(n2, df, perRepVar, target, past, levelAt, opts) {
   return { more: opts.maxReps - n2, note: null };
 }
 
+// actions/src/stats/outliers.ts
+var SLOWED_MIN_REPS = 10;
+var SLOWED_WINDOW = 2;
+var SLOWED_FLOOR = Math.log(1 / 0.92);
+var SLOWED_MADS = 3;
+var ASYMMETRY_ALPHA = 0.05;
+function slowedReps(samples, better) {
+  const n2 = samples.length;
+  if (n2 < SLOWED_MIN_REPS) return samples.map(() => false);
+  const x = samples.map((v) => better === "higher" ? Math.log(v) : -Math.log(v));
+  const residual = x.map((v, i2) => {
+    const lo = Math.max(0, Math.min(i2 - SLOWED_WINDOW, n2 - 2 * SLOWED_WINDOW - 1));
+    return v - median2(x.slice(lo, lo + 2 * SLOWED_WINDOW + 1));
+  });
+  const limit = Math.max(SLOWED_FLOOR, SLOWED_MADS * mad(residual));
+  return residual.map((r) => r < -limit);
+}
+function upperTail(k, n2) {
+  let p = 0;
+  let c3 = 1;
+  for (let i2 = 0; i2 <= n2; i2++) {
+    if (i2 >= k) p += c3;
+    c3 = c3 * (n2 - i2) / (i2 + 1);
+  }
+  return p / 2 ** n2;
+}
+function slowedAsymmetry(base, head2) {
+  const total = base + head2;
+  if (total === 0) return false;
+  return upperTail(head2, total) < ASYMMETRY_ALPHA || upperTail(base, total) < ASYMMETRY_ALPHA;
+}
+
 // actions/src/stats/paired.ts
 var TRIM = 0.2;
-function pairedLogEffect(base, head2) {
+var TRIM_AFTER_SLOWED = 0.1;
+function pairedLogEffect(base, head2, trim = TRIM) {
   if (base.length !== head2.length) throw new Error("paired samples must have equal length");
   const d = base.map((b, i2) => Math.log(head2[i2] / b));
   const n2 = d.length;
   if (n2 < 2) throw new Error("need at least two pairs");
-  const h2 = n2 - 2 * trimCount(n2, TRIM);
-  const se = Math.sqrt(winsorizedVariance(d, TRIM)) / ((1 - 2 * TRIM) * Math.sqrt(n2));
-  return { estimate: trimmedMean(d, TRIM), se, df: Math.max(1, h2 - 1), n: n2 };
+  const h2 = n2 - 2 * trimCount(n2, trim);
+  const se = Math.sqrt(winsorizedVariance(d, trim)) / ((1 - 2 * trim) * Math.sqrt(n2));
+  return { estimate: trimmedMean(d, trim), se, df: Math.max(1, h2 - 1), n: n2 };
 }
 
 // actions/src/stats/unpaired.ts
@@ -20047,6 +20080,26 @@ function unpairedLogEffect(base, head2) {
     se: Math.sqrt(v),
     df: Math.max(1, df),
     n: Math.min(base.length, head2.length)
+  };
+}
+var COLD_START_MIN_REPS = 8;
+function coldStartLogEffect(ages, base, head2, repsPerSide) {
+  const n2 = ages.length;
+  if (n2 < 4 || base.length !== n2 || head2.length !== n2)
+    throw new Error("need four or more reps of the same age");
+  const d = base.map((b, i2) => Math.log(head2[i2] / b));
+  const tm = ages.reduce((a2, t) => a2 + t, 0) / n2;
+  const dm = d.reduce((a2, x) => a2 + x, 0) / n2;
+  const sxx = ages.reduce((a2, t) => a2 + (t - tm) ** 2, 0);
+  const slope = sxx === 0 ? 0 : ages.reduce((a2, t, i2) => a2 + (t - tm) * (d[i2] - dm), 0) / sxx;
+  const intercept = dm - slope * tm;
+  const rss = d.reduce((a2, x, i2) => a2 + (x - intercept - slope * ages[i2]) ** 2, 0);
+  const s2 = rss / (n2 - 2);
+  return {
+    estimate: intercept,
+    se: Math.sqrt(s2 * (1 / n2 + (sxx === 0 ? 0 : tm * tm / sxx))),
+    df: n2 - 2,
+    n: repsPerSide
   };
 }
 
@@ -20102,6 +20155,19 @@ function cleanPairs(b, h2) {
   }
   return { base, head: head2 };
 }
+function sameAge(b, h2) {
+  const n2 = Math.min(b.samples.length, h2.samples.length);
+  const sb = slowedReps(b.samples.slice(0, n2), h2.better);
+  const sh = slowedReps(h2.samples.slice(0, n2), h2.better);
+  const out = { ages: [], base: [], head: [] };
+  for (let i2 = 0; i2 < n2; i2++) {
+    if (sb[i2] || sh[i2] || isExcluded(b.sample_flags?.[i2]) || isExcluded(h2.sample_flags?.[i2])) continue;
+    out.ages.push(i2);
+    out.base.push(b.samples[i2]);
+    out.head.push(h2.samples[i2]);
+  }
+  return out;
+}
 function compareMetric(b, h2, paired, settings) {
   const cb = clean(b);
   const ch = clean(h2);
@@ -20128,18 +20194,31 @@ function compareMetric(b, h2, paired, settings) {
   let method;
   let betweenSd = 0;
   let reps = { base: cb.length, head: ch.length };
+  let slowed;
   const pairs = paired ? cleanPairs(b, h2) : null;
   if (cb.length < 2 || ch.length < 2) {
     method = "exact";
     effect = { estimate: Math.log(median2(ch) / median2(cb)), se: 0, df: 1, n: Math.min(cb.length, ch.length) };
   } else if (pairs !== null && pairs.base.length >= 2) {
     method = "paired";
-    effect = pairedLogEffect(pairs.base, pairs.head);
-    reps = { base: pairs.base.length, head: pairs.head.length };
+    const sb = slowedReps(pairs.base, h2.better);
+    const sh = slowedReps(pairs.head, h2.better);
+    const count2 = (f) => f.filter(Boolean).length;
+    const keep = pairs.base.map((_, i2) => !sb[i2] && !sh[i2]);
+    const seen = count2(sb) + count2(sh) > 0;
+    const drop = seen && !slowedAsymmetry(count2(sb), count2(sh)) && keep.filter(Boolean).length >= 2;
+    slowed = { base: count2(sb), head: count2(sh), dropped: drop };
+    const used = drop ? { base: pairs.base.filter((_, i2) => keep[i2]), head: pairs.head.filter((_, i2) => keep[i2]) } : pairs;
+    effect = {
+      ...pairedLogEffect(used.base, used.head, drop ? TRIM_AFTER_SLOWED : TRIM),
+      n: pairs.base.length
+    };
+    reps = { base: used.base.length, head: used.head.length };
   } else {
     method = "unpaired";
-    effect = unpairedLogEffect(cb, ch);
     betweenSd = paired ? 0 : settings.between_session;
+    const aged = paired ? null : sameAge(b, h2);
+    effect = aged !== null && aged.ages.length >= COLD_START_MIN_REPS ? coldStartLogEffect(aged.ages, aged.base, aged.head, Math.min(cb.length, ch.length)) : unpairedLogEffect(cb, ch);
   }
   const d = decide(effect, {
     better: h2.better,
@@ -20162,6 +20241,7 @@ function compareMetric(b, h2, paired, settings) {
     ...common2,
     method,
     reps,
+    ...slowed === void 0 || slowed.base + slowed.head === 0 ? {} : { slowed },
     note: d.note
   };
 }
@@ -29981,11 +30061,15 @@ function deviceLine(r) {
   const d = r.device;
   return `- device ${escapeInline(d.board, 60)} (runner ${escapeInline(d.runner, 60)}, ${escapeInline(d.os, 80)}, ${escapeInline(d.kernel, 80)}, ${escapeInline(d.cpu, 80)})`;
 }
+function slowedNote(s) {
+  if (s === void 0) return "";
+  return s.dropped ? `, slowed reps dropped with their pairs (base ${s.base}, head ${s.head})` : `, slowed reps kept (base ${s.base}, head ${s.head}: one side has more)`;
+}
 function metricsTable(c3) {
   const cmp = usableComparison(c3);
   if (cmp === null) return null;
   const rows = Object.entries(cmp.metrics).slice(0, 20).map(
-    ([name, m]) => `| ${escapeInline(name, 40)} | ${formatValue(metricMedian(c3.base, name))} | ${formatValue(metricMedian(c3.head, name))} | ${escapeInline(m.unit, 12)} | ${formatChangeWithCi(m)} | ${m.verdict} | ${m.method}, ${m.reps.base}/${m.reps.head} reps |`
+    ([name, m]) => `| ${escapeInline(name, 40)} | ${formatValue(metricMedian(c3.base, name))} | ${formatValue(metricMedian(c3.head, name))} | ${escapeInline(m.unit, 12)} | ${formatChangeWithCi(m)} | ${m.verdict} | ${m.method}, ${m.reps.base}/${m.reps.head} reps${slowedNote(m.slowed)} |`
   );
   return [
     "| metric | base | head | unit | change [CI] | verdict | how |",
@@ -30428,6 +30512,7 @@ var metricComparison = obj({
   method: literal("paired", "unpaired", "exact", "none"),
   reps: obj({ base: nonNegInt, head: nonNegInt }),
   excluded: obj({ base: nonNegInt, head: nonNegInt }),
+  slowed: optional(obj({ base: nonNegInt, head: nonNegInt, dropped: bool })),
   min_effect: num,
   note: nullable(str)
 });
