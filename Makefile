@@ -149,6 +149,6 @@ bundle: node_modules/.stamp
 workflows: setup
 	node scripts/lint-workflows.ts
 
-# The README's example PR comment, rendered from run records (a test fails when it is stale).
+# The example PR comment (docs/pr-comment.md), rendered from run records (a test fails when it is stale).
 readme-example: node_modules/.stamp
-	node scripts/gen-readme-comment.ts README.md
+	node scripts/gen-readme-comment.ts docs/pr-comment.md

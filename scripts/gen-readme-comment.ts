@@ -1,8 +1,8 @@
 /**
  * `node scripts/gen-readme-comment.ts [--check] FILE`: writes the example bench comment into FILE
- * (the README) between `<!-- example-comment:start -->` and `<!-- example-comment:end -->`. The
+ * (docs/pr-comment.md) between `<!-- example-comment:start -->` and `<!-- example-comment:end -->`. The
  * example is rendered by renderPrComment from run records (scripts/example-report.ts), so what
- * the README shows is what the code produces, not a hand-written mock-up. `--check` changes
+ * the page shows is what the code produces, not a hand-written mock-up. `--check` changes
  * nothing and exits 1 when FILE is stale (CI runs it), 2 on bad usage or missing markers.
  */
 import { readFile, writeFile } from "node:fs/promises";

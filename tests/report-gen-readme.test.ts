@@ -61,8 +61,8 @@ describe("gen-readme-comment", () => {
     expect(await readFile(file, "utf8")).toBe(first);
   });
 
-  it("keeps the project README's example comment what the code renders now (make readme-example)", async () => {
-    const r = await gen("--check", path.join(REPO_ROOT, "README.md"));
+  it("keeps the docs' example comment what the code renders now (make readme-example)", async () => {
+    const r = await gen("--check", path.join(REPO_ROOT, "docs", "pr-comment.md"));
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
   });
