@@ -8345,6 +8345,20 @@ function sequentialMore(n, df, perRepVar, target, past, levelAt, opts) {
   return { more: opts.maxReps - n, note: null };
 }
 
+// actions/src/stats/median-ci.ts
+function binomialHalfCdf(n) {
+  const cdf = [];
+  let logC = 0;
+  let total = 0;
+  const logHalfN = n * Math.log(0.5);
+  for (let j = 0; j <= n; j++) {
+    if (j > 0) logC += Math.log(n - j + 1) - Math.log(j);
+    total += Math.exp(logC + logHalfN);
+    cdf.push(Math.min(1, total));
+  }
+  return cdf;
+}
+
 // actions/src/stats/robust.ts
 function sorted(xs) {
   return [...xs].sort((a, b) => a - b);
@@ -8398,19 +8412,12 @@ function slowedReps(samples, better) {
   const limit = Math.max(SLOWED_FLOOR, SLOWED_MADS * mad(residual));
   return residual.map((r) => r < -limit);
 }
-function upperTail(k, n) {
-  let p = 0;
-  let c = 1;
-  for (let i = 0; i <= n; i++) {
-    if (i >= k) p += c;
-    c = c * (n - i) / (i + 1);
-  }
-  return p / 2 ** n;
-}
 function slowedAsymmetry(base, head) {
   const total = base + head;
   if (total === 0) return false;
-  return upperTail(head, total) < ASYMMETRY_ALPHA || upperTail(base, total) < ASYMMETRY_ALPHA;
+  const cdf = binomialHalfCdf(total);
+  const upperTail = (k) => cdf[total - k];
+  return upperTail(head) < ASYMMETRY_ALPHA || upperTail(base) < ASYMMETRY_ALPHA;
 }
 
 // actions/src/stats/paired.ts

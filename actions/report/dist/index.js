@@ -20016,6 +20016,20 @@ function sequentialMore(n2, df, perRepVar, target, past, levelAt, opts) {
   return { more: opts.maxReps - n2, note: null };
 }
 
+// actions/src/stats/median-ci.ts
+function binomialHalfCdf(n2) {
+  const cdf = [];
+  let logC = 0;
+  let total = 0;
+  const logHalfN = n2 * Math.log(0.5);
+  for (let j = 0; j <= n2; j++) {
+    if (j > 0) logC += Math.log(n2 - j + 1) - Math.log(j);
+    total += Math.exp(logC + logHalfN);
+    cdf.push(Math.min(1, total));
+  }
+  return cdf;
+}
+
 // actions/src/stats/outliers.ts
 var SLOWED_MIN_REPS = 10;
 var SLOWED_WINDOW = 2;
@@ -20033,19 +20047,12 @@ function slowedReps(samples, better) {
   const limit = Math.max(SLOWED_FLOOR, SLOWED_MADS * mad(residual));
   return residual.map((r) => r < -limit);
 }
-function upperTail(k, n2) {
-  let p = 0;
-  let c3 = 1;
-  for (let i2 = 0; i2 <= n2; i2++) {
-    if (i2 >= k) p += c3;
-    c3 = c3 * (n2 - i2) / (i2 + 1);
-  }
-  return p / 2 ** n2;
-}
 function slowedAsymmetry(base, head2) {
   const total = base + head2;
   if (total === 0) return false;
-  return upperTail(head2, total) < ASYMMETRY_ALPHA || upperTail(base, total) < ASYMMETRY_ALPHA;
+  const cdf = binomialHalfCdf(total);
+  const upperTail = (k) => cdf[total - k];
+  return upperTail(head2) < ASYMMETRY_ALPHA || upperTail(base) < ASYMMETRY_ALPHA;
 }
 
 // actions/src/stats/paired.ts

@@ -18,7 +18,7 @@ export interface MedianCi {
 }
 
 /** P(B ≤ j) for B ~ Binomial(n, ½), for j = 0..n, computed in log space so large n stays exact enough. */
-function binomialHalfCdf(n: number): number[] {
+export function binomialHalfCdf(n: number): number[] {
   const cdf: number[] = [];
   let logC = 0; // log C(n, j)
   let total = 0;

@@ -18,6 +18,7 @@
  * more slowed reps than a fair split of the total would give (binomial, one-sided per side), and
  * the caller then keeps every rep.
  */
+import { binomialHalfCdf } from "./median-ci.ts";
 import { mad, median } from "./robust.ts";
 
 /** Fewer reps than this on a side: no rep is called slowed (the robust spread is not known yet). */
@@ -45,17 +46,6 @@ export function slowedReps(samples: readonly number[], better: "higher" | "lower
   return residual.map((r) => r < -limit);
 }
 
-/** P(X ≥ k) for X ~ Binomial(n, ½). */
-function upperTail(k: number, n: number): number {
-  let p = 0;
-  let c = 1; // C(n, 0)
-  for (let i = 0; i <= n; i++) {
-    if (i >= k) p += c;
-    c = (c * (n - i)) / (i + 1);
-  }
-  return p / 2 ** n;
-}
-
 /**
  * True when one side has significantly more slowed reps than the other (each side tested
  * one-sided at ASYMMETRY_ALPHA): the slowness is then the change's, not the board's.
@@ -63,5 +53,8 @@ function upperTail(k: number, n: number): number {
 export function slowedAsymmetry(base: number, head: number): boolean {
   const total = base + head;
   if (total === 0) return false;
-  return upperTail(head, total) < ASYMMETRY_ALPHA || upperTail(base, total) < ASYMMETRY_ALPHA;
+  // P(X ≥ k) for X ~ Binomial(total, ½) is P(X ≤ total − k) by symmetry.
+  const cdf = binomialHalfCdf(total);
+  const upperTail = (k: number) => cdf[total - k] as number;
+  return upperTail(head) < ASYMMETRY_ALPHA || upperTail(base) < ASYMMETRY_ALPHA;
 }
