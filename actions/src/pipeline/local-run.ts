@@ -30,6 +30,7 @@ import { BuildCache, toolchainFingerprints } from "./cache.ts";
 import { cacheBudget, pruneCache, pruneSummary } from "./cache-prune.ts";
 import { type BasePte, cellDir, runCell } from "./cell.ts";
 import { localDriver, RUNNER_EXECUTORCH_ENV } from "./execute.ts";
+import { checkModelFolders } from "./model-folders.ts";
 import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
 import type { StageCommand } from "./stage-process.ts";
 import { type FailureNote, StepRunner } from "./step-runner.ts";
@@ -135,6 +136,11 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
       `the toolchain's python ${opts.python} does not exist; run \`make setup\` or set PTE_FARM_PYTHON`,
     );
   }
+  // The model folders load (config, weights, tokenizer, prompts) before any stage starts: exit 2 here.
+  await checkModelFolders(
+    cells.map((c) => c.model),
+    opts.python,
+  );
   const { dir: outDir, isDefault } = await prepareOutDir(opts.out);
   const toolchains = await provideToolchains(
     cells.map((c) => c.toolchain),
