@@ -58,6 +58,22 @@ export function checkFarm(farm: Farm, where: Where, knownIssues: Set<string> | n
     names("backends", caps?.backends, ["model_kinds", kind, "backends"]);
   }
   for (const [name, m] of Object.entries(data.models)) {
+    const twin = "twin_of" in m ? m.twin_of : undefined;
+    if (twin !== undefined) {
+      const of = farm.models.get(twin);
+      if (of === undefined || twin === name)
+        throw new ConfigurationError(
+          `${where(["models", name, "twin_of"])}: ${unknownName(
+            "model",
+            twin,
+            [...farm.models.keys()].filter((n) => n !== name),
+          )}`,
+        );
+      if (of.kind !== m.kind)
+        throw new ConfigurationError(
+          `${where(["models", name, "twin_of"])}: model ${JSON.stringify(name)} is a ${m.kind}, its twin_of ${JSON.stringify(twin)} a ${of.kind}: a twin has the same architecture`,
+        );
+    }
     for (const recipe of Object.keys(m.gate?.recipes ?? {})) {
       if (!farm.recipes.has(recipe)) {
         throw new ConfigurationError(

@@ -114,6 +114,12 @@ const decoderLm = refine(
     max_new_tokens: positiveInt,
     max_seq_len: positiveInt,
     gate: optional(modelGate),
+    twin_of: optional(
+      documented(
+        nonEmptyStr,
+        "the hub model this shipped model is a same-architecture twin of (sizes reduced): a report for the hub model's cell that could not run points here",
+      ),
+    ),
   }),
   oneSource,
 );
@@ -140,6 +146,18 @@ const recipe = closed({
     ),
   ),
   gate: optional(gatePolicy),
+  numerics: optional(
+    documented(
+      closed({
+        max_abs_dlogit: documented(
+          positiveNum,
+          "the largest |.pte − eager| logit allowed at any generated step, over eager's top-k logits",
+        ),
+        why: documented(nonEmptyStr, "why this size: what the recipe's own error is, measured where"),
+      }),
+      "the numerics gate beside the token gate (issue 17): drift that has not flipped a token yet",
+    ),
+  ),
 });
 
 const backend = closed({

@@ -27,6 +27,8 @@ export interface ModelDef {
   max_seq_len: number;
   inputShape: number[] | null;
   gate: { default?: GatePolicy; recipes?: Record<string, GatePolicy> };
+  /** The hub model this one is a same-architecture twin of (matrix `twin_of`), or null. */
+  twinOf: string | null;
 }
 export interface RecipeDef {
   name: string;
@@ -35,6 +37,8 @@ export interface RecipeDef {
   quantized: boolean;
   /** The recipe's own FP32 gate policy, if it sets one (a model's per-recipe policy wins). */
   gate: GatePolicy | null;
+  /** The numerics tolerance (gate/numerics.ts); null: the drift is reported, not gated. */
+  numerics: { max_abs_dlogit: number; why: string } | null;
   /** The backends it suits; null: all. */
   backends: string[] | null;
   /** What the stages receive as `spec.recipe`: `{scheme, ...params, name}`. */

@@ -6,6 +6,7 @@
  * An infrastructure error is a warning that says it is not a regression: a board that went away
  * says nothing about the change under test.
  */
+import { describeNumerics } from "../actions/src/gate/numerics.ts";
 import { describeDivergence } from "../actions/src/gate/policy.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import {
@@ -55,6 +56,7 @@ function forCell(c: CellReport): Annotation | null {
     if (r.gate?.verdict === "fail") {
       return annotation("error", `gate failed: ${id}`, [
         d ? `first divergence: ${describeDivergence(d)}` : "",
+        r.gate.numerics?.verdict === "fail" ? describeNumerics(r.gate.numerics) : "",
         `fp32 agreement ${r.gate.fp32_agreement.matching_prefix}/${r.gate.fp32_agreement.total} tokens`,
         failure?.triage ?? "",
         reproduce,

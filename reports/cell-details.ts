@@ -4,6 +4,7 @@
  * that reproduces the cell. Each block is bounded (a few KB whatever the record holds), so a
  * report can drop whole blocks to fit GitHub's limit and never has to cut inside one.
  */
+import { describeNumerics } from "../actions/src/gate/numerics.ts";
 import { describeDivergence } from "../actions/src/gate/policy.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import type { ToolchainVersions } from "../actions/src/schemas/stage.ts";
@@ -21,6 +22,7 @@ import {
   usableComparison,
 } from "./cell-report.ts";
 import { codeBlock, codeSpan, escapeHtml, escapeInline, tail } from "./escape.ts";
+import { numericsMoved } from "./numerics.ts";
 
 /** Lines and code units of a log tail shown in a comment. */
 export const LOG_TAIL_LINES = 40;
@@ -110,6 +112,9 @@ export function cellDetails(c: CellReport, known: ReturnType<typeof knownIssueIn
     facts.push(
       `- fp32 agreement: ${a.matching_prefix}/${a.total} tokens (gated against the ${r.gate.policy.reference} reference)`,
     );
+    // The logits drift only where it moved against the base (or failed): see reports/numerics.ts.
+    if (r.gate.numerics !== undefined && numericsMoved(c))
+      facts.push(`- ${escapeInline(describeNumerics(r.gate.numerics), 400)}`);
   }
   const cmp = usableComparison(c);
   if (cmp !== null) facts.push(`- how: ${escapeInline(howDecided(cmp), 400)}`);

@@ -8,6 +8,7 @@
  */
 
 import type { Comparison, MetricComparison } from "../actions/src/compare/verdicts.ts";
+import { fmt } from "../actions/src/gate/numerics.ts";
 import { shellQuote } from "../actions/src/pipeline/triage.ts";
 import { isEmulated } from "../actions/src/records/emulated.ts";
 import { cleanSamples, flaggedCount, median } from "../actions/src/records/samples.ts";
@@ -177,6 +178,9 @@ export function tokensCell(r: RunRecord): string {
       : `✅ bit-exact vs quantized · fp32 ${match}/${total}`;
   }
   const d = g.first_divergence;
+  const n = g.numerics;
+  if (d === null && n?.verdict === "fail" && n.worst !== null)
+    return `❌ logits drifted: ${n.worst.max_abs_dlogit === null ? "non-finite" : `Δ ${fmt(n.worst.max_abs_dlogit)}`} at step ${n.worst.step} (prompt ${n.worst.prompt_index}), tokens equal`;
   if (d === null) return "❌ failed";
   return `❌ diverged at token ${d.position} (prompt ${d.prompt_index}${d.reference === "quantized" ? ", vs quantized" : ""})`;
 }

@@ -4,6 +4,7 @@
  * (regression-issue.ts: one issue per cell × metric, with the metric `gate` or `stage`), but the
  * body is about the failure: what broke, since when, the known issue it matches, how to rerun it.
  */
+import { describeNumerics } from "../actions/src/gate/numerics.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import type { KnownIssue } from "../matrix/known-issues.ts";
 import { reproduceCell } from "./cell-report.ts";
@@ -30,6 +31,8 @@ function what(input: FailureIssueInput): string {
   const r = input.record;
   if (input.metric === "gate") {
     const d = r.gate?.first_divergence;
+    const n = r.gate?.numerics;
+    if (d == null && n?.verdict === "fail") return `logits drift past the tolerance (${describeNumerics(n)})`;
     return d == null
       ? "tokens fail the gate"
       : `tokens diverge from the ${d.reference} reference (prompt ${d.prompt_index}, token ${d.position})`;

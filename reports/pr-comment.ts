@@ -26,6 +26,7 @@ import {
 } from "./cell-report.ts";
 import { codeSpan, escapeInline, link, shortSha } from "./escape.ts";
 import { trendChart } from "./mermaid.ts";
+import { numericsNote } from "./numerics.ts";
 import { COMMENT_BUDGET, fitCount, githubSize, JOB_SUMMARY_BUDGET } from "./size.ts";
 
 export { failureAnnotations } from "./annotations.ts";
@@ -193,7 +194,7 @@ function render(
     ? `full report: ${link("workflow run", input.runUrl)}`
     : "full report: the workflow run's job summary";
   const known = knownIssueIndex(input.knownIssues);
-  const notes = knownIssueNotes(input);
+  const notes = [knownIssueNotes(input), numericsNote(cells)].filter((n) => n !== null);
   const skipped = skippedDetails(input.skipped ?? []);
   const parts: Parts = {
     head: [
@@ -202,7 +203,7 @@ function render(
       ...[missingLine(input.missing ?? [])].filter((l) => l !== null),
     ],
     rows: cells.map(tableRow),
-    notes: notes === null ? [] : [notes],
+    notes,
     charts: opts.charts ? trendCharts(cells, opts.trendPoints ?? 20) : [],
     skipped: skipped === null ? [] : [skipped],
     details: cells.map((c) => cellDetails(c, known)),

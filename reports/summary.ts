@@ -4,6 +4,7 @@
  * Pure: records in, markdown out.
  */
 
+import { describeNumerics } from "../actions/src/gate/numerics.ts";
 import { describeDivergence } from "../actions/src/gate/policy.ts";
 import { timingCounts } from "../actions/src/records/emulated.ts";
 import { cleanSamples, flaggedCount, median } from "../actions/src/records/samples.ts";
@@ -56,6 +57,9 @@ function gateCell(r: RunRecord): string {
   if (d === null && o !== undefined) {
     return `fail: INT8 outputs ${o.max_abs_diff_q} q apart at p${o.prompt_index}:o${o.position} (${o.bound_q} allowed)`;
   }
+  const n = g.numerics;
+  if (d === null && n?.verdict === "fail" && n.worst !== null)
+    return `fail: logits drifted at p${n.worst.prompt_index}:t${n.worst.step}, tokens equal`;
   return d === null ? "fail" : `fail at p${d.prompt_index}:t${d.position} (${agree})`;
 }
 
@@ -101,6 +105,8 @@ export function renderFailureNotes(records: readonly RunRecord[]): string {
       if (log) lines.push(`  - log: \`${log}\``);
     } else if (r.gate?.first_divergence) {
       lines.push(`  - gate: ${esc(describeDivergence(r.gate.first_divergence))}`);
+    } else if (r.gate?.numerics?.verdict === "fail") {
+      lines.push(`  - gate: ${esc(describeNumerics(r.gate.numerics))}`);
     }
     notes.push(lines.join("\n"));
   }

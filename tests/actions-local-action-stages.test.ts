@@ -5,19 +5,28 @@
  * so each stage builds once. Then the failures a workflow must see: a .pte that is not the one
  * its manifest describes, tokens that differ from the reference, a failed step's record.
  */
-import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256File } from "../actions/src/core/hashing.ts";
 import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { DEFAULT_MATRIX } from "../actions/src/core/paths.ts";
 import { parseJson } from "../actions/src/core/validate.ts";
+import { fmt } from "../actions/src/gate/numerics.ts";
 import { planOutputs } from "../actions/src/plan/outputs.ts";
 import { manifest as manifestSchema } from "../actions/src/schemas/manifest.ts";
 import { runRecord } from "../actions/src/schemas/run-record.ts";
 import { STAGES } from "../actions/src/schemas/stage.ts";
-import { hasRealPython, hasRealStage, hasTinyLlama, pinnedVersion, realPython } from "./helpers/env.ts";
+import {
+  hasRealPython,
+  hasRealStage,
+  hasTinyLlama,
+  pinnedVersion,
+  realPython,
+  TINY_LLAMA,
+} from "./helpers/env.ts";
 import { runLocalAction } from "./helpers/local-action.ts";
 
 const ready = hasRealPython && hasTinyLlama && STAGES.every(hasRealStage);
@@ -150,7 +159,91 @@ describe.skipIf(!ready)("the stage actions under @github/local-action, real stag
     expect(record.toolchain.build?.executorch).toBe(record.toolchain.device?.executorch);
     expect(record.telemetry.samples.map((s) => s.label)).toEqual(["before-execute", "after-execute"]);
     expect(record.tokens[0]?.generated_ids).toEqual(record.tokens[0]?.reference_ids);
+    // The numerics beside the tokens: every generated step compared, within the recipe's tolerance.
+    const numerics = record.gate?.numerics;
+    expect(numerics).toMatchObject({
+      verdict: "pass",
+      reference: "fp32",
+      tolerance: { why: expect.any(String) },
+    });
+    expect(numerics?.prompts.map((p) => p.steps)).toEqual(record.tokens.map((t) => t.generated_ids.length));
+    expect(numerics?.worst?.max_abs_dlogit).toBeLessThanOrEqual(numerics?.tolerance?.max_abs_dlogit ?? 0);
+    expect(numerics?.min_margin?.value).toBeGreaterThan(0);
     expect(run.summary).toContain(`### pte-farm gate: ${CELL}`);
+  });
+
+  // The numerics gate's purpose (issue 17): a .pte built from weights that are wrong, but not
+  // wrong enough to flip a greedy token, passes the token gate and fails the numerics gate.
+  it(`a .pte built from one layer's weights scaled by 1.1 keeps every token and fails the numerics gate, naming the prompt and step${why}`, async () => {
+    // The shipped model with layer 0's MLP output projection scaled by 1.1, as a second folder; the
+    // matrix's tiny-llama points at it, so the build chain makes its .pte under the same cell id.
+    const folder = path.join(root, "tiny-llama-perturbed");
+    await cp(TINY_LLAMA, folder, { recursive: true });
+    await execa(realPython, [
+      "-c",
+      [
+        "import sys",
+        "from safetensors.torch import load_file, save_file",
+        "p = sys.argv[1] + '/model.safetensors'",
+        "d = load_file(p)",
+        "d['model.layers.0.mlp.down_proj.weight'] *= 1.1",
+        "save_file(d, p, metadata={'format': 'pt'})",
+      ].join("\n"),
+      folder,
+    ]);
+    const matrix = path.join(root, "farm-perturbed.yml");
+    const farm = await readFile(DEFAULT_MATRIX, "utf8");
+    await writeFile(matrix, farm.replace("path: stages/models/tiny-llama", `path: ${folder}`));
+    const job = { ...common, matrix, "out-dir": path.join(root, "perturbed-build") };
+    const exp = await runLocalAction("export", { build, ...job }, env);
+    expect(exp.exitCode, exp.stdout).toBe(0);
+    const q = await runLocalAction(
+      "quantize",
+      { build, program: exp.outputs.program as string, ...job },
+      env,
+    );
+    expect(q.exitCode, q.stdout).toBe(0);
+    const low = await runLocalAction("lower", { build, program: q.outputs.program as string, ...job }, env);
+    expect(low.exitCode, low.stdout).toBe(0);
+    // The device job gets the shipped model's reference with the perturbed build.
+    const device = { ...common, "out-dir": path.join(root, "perturbed-device") };
+    const inputs = { cell: CELL, reference: handed.reference as string, ...device };
+    const ex = await runLocalAction(
+      "execute",
+      {
+        ...inputs,
+        pte: low.outputs.pte as string,
+        manifest: low.outputs.manifest as string,
+        reps: "1",
+        warmup: "0",
+      },
+      env,
+    );
+    expect(ex.exitCode, ex.stdout).toBe(0);
+    const run = await runLocalAction(
+      "gate",
+      { ...inputs, execute: ex.outputs.result as string, manifest: low.outputs.manifest as string },
+      env,
+    );
+    expect(run.exitCode, run.stdout).toBe(1);
+    expect(run.outputs).toMatchObject({ verdict: "fail", status: "fail" });
+    const file = run.outputs.record as string;
+    const record = parseJson(runRecord, await readFile(file, "utf8"), file);
+    // Every token equal: the token gate alone would have passed it.
+    expect(record.gate?.first_divergence).toBeNull();
+    for (const t of record.tokens) expect(t.generated_ids).toEqual(t.reference_ids);
+    const numerics = record.gate?.numerics;
+    expect(numerics?.verdict).toBe("fail");
+    const worst = numerics?.worst;
+    expect(worst?.max_abs_dlogit).toBeGreaterThan(
+      numerics?.tolerance?.max_abs_dlogit ?? Number.POSITIVE_INFINITY,
+    );
+    const at = numerics?.prompts[worst?.prompt_index ?? -1];
+    expect(at?.at_step).toBe(worst?.step);
+    expect(run.errors[0]).toBe(
+      `cell ${CELL}: fail: numerics fail: prompt ${worst?.prompt_index} step ${worst?.step}: max |Δlogit| ` +
+        `${fmt(worst?.max_abs_dlogit ?? 0)} > ${fmt(numerics?.tolerance?.max_abs_dlogit ?? 0)} against the fp32 eager reference (top ${numerics?.top_k} logits)`,
+    );
   });
 
   it(`gate fails a reference that disagrees, naming the first divergence (exit 1)${why}`, async () => {

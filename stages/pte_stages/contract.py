@@ -129,6 +129,9 @@ class ExecuteSpec:
     reps: int = 5
     prompt_ids: tuple[tuple[int, ...], ...] = ()
     cooldown: CooldownSpec | None = None
+    # Per prompt, the reference's tokens and top logits per step (:mod:`pte_stages.numerics`), from
+    # the eager reference of the cell's recipe; empty: no numerics (an older reference, a CNN).
+    reference_logits: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,28 @@ def _cooldown(raw: Any) -> CooldownSpec | None:
     if below <= 0 or wait < 0 or not isinstance(poll, (int, float)) or poll <= 0:
         raise ConfigError(f"spec.execute.cooldown: below_c > 0, max_wait_s >= 0, poll_s > 0; got {raw}")
     return CooldownSpec(float(below), float(wait), float(poll))
+
+
+def _reference_logits(raw: Any) -> tuple[dict[str, Any], ...]:
+    """``spec.execute.reference_logits``: per prompt ``{"reference", "ids", "top": {"ids", "values"}}``."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"spec.execute.reference_logits must be a list, got {type(raw).__name__}")
+    out = []
+    for i, p in enumerate(raw):
+        top = p.get("top") if isinstance(p, dict) else None
+        if (
+            not isinstance(top, dict)
+            or not isinstance(p.get("ids"), list)
+            or not isinstance(top.get("ids"), list)
+            or not isinstance(top.get("values"), list)
+            or len(top["ids"]) != len(top["values"])
+        ):
+            raise ConfigError(
+                f"spec.execute.reference_logits[{i}] must be {{reference, ids, top: {{ids, values}}}} "
+                "with one ids and one values list per step"
+            )
+        out.append(p)
+    return tuple(out)
 
 
 def _optional_str(d: dict[str, Any], key: str, where: str) -> str | None:
@@ -236,6 +261,7 @@ def parse_spec(raw: Any, stage: str) -> Spec:
         reps=int(e.get("reps", 5)),
         prompt_ids=tuple(tuple(int(t) for t in p) for p in e.get("prompt_ids", [])),
         cooldown=_cooldown(e.get("cooldown")),
+        reference_logits=_reference_logits(e.get("reference_logits") or []),
     )
     if execute.reps < 1 or execute.warmup < 0:
         raise ConfigError(f"spec.execute: reps must be >= 1 and warmup >= 0, got {execute}")

@@ -99,16 +99,30 @@ def _argmax_last(outputs: Any) -> int:
     return int(outputs[0][0, -1].argmax())
 
 
-def generate(method: Any, prompt_ids: list[int], max_new: int, max_seq: int, eos: int | None) -> dict[str, Any]:
-    """Greedy generation: one prefill call over the prompt, then one call per decoded token."""
+def generate(
+    method: Any,
+    prompt_ids: list[int],
+    max_new: int,
+    max_seq: int,
+    eos: int | None,
+    logits: list[torch.Tensor] | None = None,
+) -> dict[str, Any]:
+    """Greedy generation: one prefill call over the prompt, then one call per decoded token. With a
+    ``logits`` list, each step's last-position logits are appended to it (a copy: the numerics gate)."""
     n = len(prompt_ids)
+
+    def step(outputs: Any) -> int:
+        if logits is not None:
+            logits.append(outputs[0][0, -1].detach().clone())
+        return _argmax_last(outputs)
+
     t0 = time.perf_counter()
-    ids = [_argmax_last(method.execute([torch.tensor([prompt_ids]), torch.arange(n)]))]
+    ids = [step(method.execute([torch.tensor([prompt_ids]), torch.arange(n)]))]
     prefill_s = time.perf_counter() - t0
     pos = n
     t1 = time.perf_counter()
     while len(ids) < max_new and ids[-1] != eos and pos < max_seq - 1:
-        ids.append(_argmax_last(method.execute([torch.tensor([[ids[-1]]]), torch.tensor([pos])])))
+        ids.append(step(method.execute([torch.tensor([[ids[-1]]]), torch.tensor([pos])])))
         pos += 1
     decode_s = time.perf_counter() - t1
     return {"ids": ids, "prefill_s": prefill_s, "decode_s": decode_s, "prompt_len": n}

@@ -7685,7 +7685,14 @@ var stageResult = refine(
 );
 var ids = arr(int);
 var outputQ = optional(arr(int));
-var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
+var logitsTop = obj({ k: nonNegInt, ids: arr(arr(int)), values: arr(arr(num)) });
+var tokens = obj({
+  ids,
+  pieces: arr(str),
+  min_margin: num,
+  output_q: outputQ,
+  logits_top: optional(logitsTop)
+});
 var referenceData = obj({
   prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
 });
@@ -7772,8 +7779,23 @@ var adaptiveSession = obj({
   budget_s: num,
   stopped: literal(...SESSION_STOPS)
 });
+var promptNumerics = obj({
+  steps: nonNegInt,
+  max_abs_dlogit: nullable(num),
+  at_step: nonNegInt,
+  min_margin: num,
+  min_margin_at: nonNegInt
+});
+var executeNumerics = obj({
+  /** Which eager reference the logits were compared with (the recipe's: fp32 or quantized). */
+  reference: str,
+  top_k: nonNegInt,
+  prompts: arr(promptNumerics)
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
+  /** OPTIONAL (issue 17): set when the spec carried the reference's logits (a decoder LM, Python runtime). */
+  numerics: optional(executeNumerics),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
@@ -8056,7 +8078,13 @@ var decoderLm = refine(
     prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
     max_new_tokens: positiveInt,
     max_seq_len: positiveInt,
-    gate: optional(modelGate)
+    gate: optional(modelGate),
+    twin_of: optional(
+      documented(
+        nonEmptyStr,
+        "the hub model this shipped model is a same-architecture twin of (sizes reduced): a report for the hub model's cell that could not run points here"
+      )
+    )
   }),
   oneSource
 );
@@ -8081,7 +8109,19 @@ var recipe = closed({
       "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
     )
   ),
-  gate: optional(gatePolicy)
+  gate: optional(gatePolicy),
+  numerics: optional(
+    documented(
+      closed({
+        max_abs_dlogit: documented(
+          positiveNum,
+          "the largest |.pte − eager| logit allowed at any generated step, over eager's top-k logits"
+        ),
+        why: documented(nonEmptyStr, "why this size: what the recipe's own error is, measured where")
+      }),
+      "the numerics gate beside the token gate (issue 17): drift that has not flipped a token yet"
+    )
+  )
 });
 var backend = closed({
   kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
@@ -8317,6 +8357,22 @@ function checkFarm(farm, where, knownIssues) {
     names2("backends", caps?.backends, ["model_kinds", kind, "backends"]);
   }
   for (const [name, m] of Object.entries(data.models)) {
+    const twin = "twin_of" in m ? m.twin_of : void 0;
+    if (twin !== void 0) {
+      const of = farm.models.get(twin);
+      if (of === void 0 || twin === name)
+        throw new ConfigurationError(
+          `${where(["models", name, "twin_of"])}: ${unknownName(
+            "model",
+            twin,
+            [...farm.models.keys()].filter((n2) => n2 !== name)
+          )}`
+        );
+      if (of.kind !== m.kind)
+        throw new ConfigurationError(
+          `${where(["models", name, "twin_of"])}: model ${JSON.stringify(name)} is a ${m.kind}, its twin_of ${JSON.stringify(twin)} a ${of.kind}: a twin has the same architecture`
+        );
+    }
     for (const recipe2 of Object.keys(m.gate?.recipes ?? {})) {
       if (!farm.recipes.has(recipe2)) {
         throw new ConfigurationError(
@@ -8612,7 +8668,8 @@ function resolve(file, data) {
           max_new_tokens: "max_new_tokens" in m ? m.max_new_tokens : 0,
           max_seq_len: "max_seq_len" in m ? m.max_seq_len : 0,
           inputShape: "input_shape" in m ? m.input_shape : null,
-          gate: m.gate ?? {}
+          gate: m.gate ?? {},
+          twinOf: "twin_of" in m ? m.twin_of ?? null : null
         }
       ])
     ),
@@ -8624,6 +8681,7 @@ function resolve(file, data) {
           scheme: r.scheme,
           quantized: r.scheme !== "fp32",
           gate: r.gate ?? null,
+          numerics: r.numerics ?? null,
           backends: r.backends ?? null,
           spec: { scheme: r.scheme, ...r.params, name },
           canary: r.canary ?? false
@@ -8869,6 +8927,40 @@ function describeDivergence(d) {
   return `prompt ${d.prompt_index}, token ${d.position}: expected ${show(d.expected_id, d.expected_text)}, got ${show(d.actual_id, d.actual_text)} (vs ${d.reference} reference)`;
 }
 
+// actions/src/gate/numerics.ts
+function gateNumerics(n2, tolerance) {
+  let worst = null;
+  let lowest = null;
+  const size = (d) => d ?? Number.POSITIVE_INFINITY;
+  n2.prompts.forEach((p, i2) => {
+    if (p.steps > 0 && (worst === null || size(p.max_abs_dlogit) > size(worst.max_abs_dlogit)))
+      worst = { prompt_index: i2, step: p.at_step, max_abs_dlogit: p.max_abs_dlogit };
+    if (lowest === null || p.min_margin < lowest.value)
+      lowest = { prompt_index: i2, step: p.min_margin_at, value: p.min_margin };
+  });
+  const found = worst;
+  const over = tolerance !== null && found !== null && size(found.max_abs_dlogit) > tolerance.max_abs_dlogit;
+  return {
+    verdict: tolerance === null ? "report" : over ? "fail" : "pass",
+    reference: n2.reference,
+    top_k: n2.top_k,
+    tolerance,
+    worst: found,
+    min_margin: lowest,
+    prompts: n2.prompts
+  };
+}
+function describeNumerics(g) {
+  const w = g.worst;
+  const where = w === null ? "no step compared" : `prompt ${w.prompt_index} step ${w.step}`;
+  const d = w?.max_abs_dlogit === null ? "a non-finite logit" : `max |Δlogit| ${fmt(w?.max_abs_dlogit ?? 0)}`;
+  const bound = g.tolerance === null ? "" : ` ${g.verdict === "fail" ? ">" : "≤"} ${fmt(g.tolerance.max_abs_dlogit)}`;
+  return `numerics ${g.verdict}: ${where}: ${d}${bound} against the ${g.reference} eager reference (top ${g.top_k} logits)`;
+}
+function fmt(x) {
+  return x === 0 ? "0" : Math.abs(x) >= 0.01 ? String(Number(x.toPrecision(3))) : x.toExponential(1);
+}
+
 // actions/src/records/emulated.ts
 var ARTEFACT_METRICS = /* @__PURE__ */ new Set(["pte_bytes"]);
 function isEmulated(r) {
@@ -8933,6 +9025,9 @@ function gateCell(r) {
   if (d === null && o2 !== void 0) {
     return `fail: INT8 outputs ${o2.max_abs_diff_q} q apart at p${o2.prompt_index}:o${o2.position} (${o2.bound_q} allowed)`;
   }
+  const n2 = g.numerics;
+  if (d === null && n2?.verdict === "fail" && n2.worst !== null)
+    return `fail: logits drifted at p${n2.worst.prompt_index}:t${n2.worst.step}, tokens equal`;
   return d === null ? "fail" : `fail at p${d.prompt_index}:t${d.position} (${agree})`;
 }
 function cacheCell(r) {
@@ -8969,6 +9064,8 @@ function renderFailureNotes(records) {
       if (log) lines.push(`  - log: \`${log}\``);
     } else if (r.gate?.first_divergence) {
       lines.push(`  - gate: ${esc(describeDivergence(r.gate.first_divergence))}`);
+    } else if (r.gate?.numerics?.verdict === "fail") {
+      lines.push(`  - gate: ${esc(describeNumerics(r.gate.numerics))}`);
     }
     notes.push(lines.join("\n"));
   }
@@ -9035,13 +9132,25 @@ var outputAgreement2 = obj({
   differing: nonNegInt,
   total: nonNegInt
 });
+var numericsTolerance = obj({ max_abs_dlogit: num, why: str });
+var numericsGate = obj({
+  verdict: literal("pass", "fail", "report"),
+  reference: str,
+  top_k: nonNegInt,
+  tolerance: nullable(numericsTolerance),
+  worst: nullable(obj({ prompt_index: nonNegInt, step: nonNegInt, max_abs_dlogit: nullable(num) })),
+  min_margin: nullable(obj({ prompt_index: nonNegInt, step: nonNegInt, value: num })),
+  prompts: arr(promptNumerics)
+});
 var gateResult = obj({
+  /** `fail` when the tokens differ, or (tokens equal) when the numerics gate failed. */
   verdict: literal("pass", "fail"),
   policy: gatePolicy2,
   first_divergence: nullable(divergence),
   fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
   /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
-  outputs: optional(outputAgreement2)
+  outputs: optional(outputAgreement2),
+  numerics: optional(numericsGate)
 });
 var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
 var stageEntry = obj({
@@ -9258,7 +9367,14 @@ function finishCell(f) {
     if (failure !== null || checkedOnDevice) return null;
     const prompts = reference?.prompts ?? [];
     try {
-      return gateTokens(prompts, data.prompts, cell3.fp32Gate);
+      const tokens2 = gateTokens(prompts, data.prompts, cell3.fp32Gate);
+      if (data.numerics === void 0) return tokens2;
+      const numerics = gateNumerics(data.numerics, cell3.recipe.numerics);
+      return {
+        ...tokens2,
+        verdict: numerics.verdict === "fail" ? "fail" : tokens2.verdict,
+        numerics
+      };
     } catch (err) {
       if (!(err instanceof GateInputError)) throw err;
       failure = f.incomparable(void 0, `gate: ${err.message}`);
@@ -18358,7 +18474,7 @@ ${notesText}
 `}`
   );
   if (record2.status !== "pass") {
-    const why = record2.failure?.message ?? (verdict?.first_divergence ? describeDivergence(verdict.first_divergence) : `status ${record2.status}`);
+    const why = record2.failure?.message ?? (verdict?.first_divergence ? describeDivergence(verdict.first_divergence) : verdict?.numerics?.verdict === "fail" ? describeNumerics(verdict.numerics) : `status ${record2.status}`);
     throw new VerdictFailure(`cell ${cell3.id}: ${record2.status}: ${why}`, exitCodeFor([record2]));
   }
   io.logger.info(

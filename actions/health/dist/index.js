@@ -12991,7 +12991,14 @@ var stageResult = refine(
 );
 var ids = arr(int);
 var outputQ = optional(arr(int));
-var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
+var logitsTop = obj({ k: nonNegInt, ids: arr(arr(int)), values: arr(arr(num)) });
+var tokens = obj({
+  ids,
+  pieces: arr(str),
+  min_margin: num,
+  output_q: outputQ,
+  logits_top: optional(logitsTop)
+});
 var referenceData = obj({
   prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
 });
@@ -13078,8 +13085,23 @@ var adaptiveSession = obj({
   budget_s: num,
   stopped: literal(...SESSION_STOPS)
 });
+var promptNumerics = obj({
+  steps: nonNegInt,
+  max_abs_dlogit: nullable(num),
+  at_step: nonNegInt,
+  min_margin: num,
+  min_margin_at: nonNegInt
+});
+var executeNumerics = obj({
+  /** Which eager reference the logits were compared with (the recipe's: fp32 or quantized). */
+  reference: str,
+  top_k: nonNegInt,
+  prompts: arr(promptNumerics)
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
+  /** OPTIONAL (issue 17): set when the spec carried the reference's logits (a decoder LM, Python runtime). */
+  numerics: optional(executeNumerics),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
@@ -13290,7 +13312,13 @@ var decoderLm = refine(
     prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
     max_new_tokens: positiveInt,
     max_seq_len: positiveInt,
-    gate: optional(modelGate)
+    gate: optional(modelGate),
+    twin_of: optional(
+      documented(
+        nonEmptyStr,
+        "the hub model this shipped model is a same-architecture twin of (sizes reduced): a report for the hub model's cell that could not run points here"
+      )
+    )
   }),
   oneSource
 );
@@ -13315,7 +13343,19 @@ var recipe = closed({
       "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
     )
   ),
-  gate: optional(gatePolicy)
+  gate: optional(gatePolicy),
+  numerics: optional(
+    documented(
+      closed({
+        max_abs_dlogit: documented(
+          positiveNum,
+          "the largest |.pte − eager| logit allowed at any generated step, over eager's top-k logits"
+        ),
+        why: documented(nonEmptyStr, "why this size: what the recipe's own error is, measured where")
+      }),
+      "the numerics gate beside the token gate (issue 17): drift that has not flipped a token yet"
+    )
+  )
 });
 var backend = closed({
   kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),
@@ -13551,6 +13591,22 @@ function checkFarm(farm, where, knownIssues) {
     names2("backends", caps?.backends, ["model_kinds", kind, "backends"]);
   }
   for (const [name, m] of Object.entries(data.models)) {
+    const twin = "twin_of" in m ? m.twin_of : void 0;
+    if (twin !== void 0) {
+      const of = farm.models.get(twin);
+      if (of === void 0 || twin === name)
+        throw new ConfigurationError(
+          `${where(["models", name, "twin_of"])}: ${unknownName(
+            "model",
+            twin,
+            [...farm.models.keys()].filter((n2) => n2 !== name)
+          )}`
+        );
+      if (of.kind !== m.kind)
+        throw new ConfigurationError(
+          `${where(["models", name, "twin_of"])}: model ${JSON.stringify(name)} is a ${m.kind}, its twin_of ${JSON.stringify(twin)} a ${of.kind}: a twin has the same architecture`
+        );
+    }
     for (const recipe2 of Object.keys(m.gate?.recipes ?? {})) {
       if (!farm.recipes.has(recipe2)) {
         throw new ConfigurationError(
@@ -13846,7 +13902,8 @@ function resolve(file, data) {
           max_new_tokens: "max_new_tokens" in m ? m.max_new_tokens : 0,
           max_seq_len: "max_seq_len" in m ? m.max_seq_len : 0,
           inputShape: "input_shape" in m ? m.input_shape : null,
-          gate: m.gate ?? {}
+          gate: m.gate ?? {},
+          twinOf: "twin_of" in m ? m.twin_of ?? null : null
         }
       ])
     ),
@@ -13858,6 +13915,7 @@ function resolve(file, data) {
           scheme: r.scheme,
           quantized: r.scheme !== "fp32",
           gate: r.gate ?? null,
+          numerics: r.numerics ?? null,
           backends: r.backends ?? null,
           spec: { scheme: r.scheme, ...r.params, name },
           canary: r.canary ?? false
@@ -21925,13 +21983,25 @@ var outputAgreement = obj({
   differing: nonNegInt,
   total: nonNegInt
 });
+var numericsTolerance = obj({ max_abs_dlogit: num, why: str });
+var numericsGate = obj({
+  verdict: literal("pass", "fail", "report"),
+  reference: str,
+  top_k: nonNegInt,
+  tolerance: nullable(numericsTolerance),
+  worst: nullable(obj({ prompt_index: nonNegInt, step: nonNegInt, max_abs_dlogit: nullable(num) })),
+  min_margin: nullable(obj({ prompt_index: nonNegInt, step: nonNegInt, value: num })),
+  prompts: arr(promptNumerics)
+});
 var gateResult = obj({
+  /** `fail` when the tokens differ, or (tokens equal) when the numerics gate failed. */
   verdict: literal("pass", "fail"),
   policy: gatePolicy2,
   first_divergence: nullable(divergence),
   fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
   /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
-  outputs: optional(outputAgreement)
+  outputs: optional(outputAgreement),
+  numerics: optional(numericsGate)
 });
 var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
 var stageEntry = obj({

@@ -14101,8 +14101,8 @@ var bool = withJsonSchema(
 );
 var unknownValue = withJsonSchema((v) => v, {});
 function literal(...allowed) {
-  const shown = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
-  const check = (v, path21) => allowed.includes(v) ? v : fail(path21, `one of ${shown}`, v);
+  const shown2 = allowed.map((a2) => JSON.stringify(a2)).join(" | ");
+  const check = (v, path21) => allowed.includes(v) ? v : fail(path21, `one of ${shown2}`, v);
   return withJsonSchema(check, allowed.length === 1 ? { const: allowed[0] } : { enum: allowed });
 }
 function arr(item) {
@@ -18694,7 +18694,14 @@ var stageResult = refine(
 );
 var ids = arr(int);
 var outputQ = optional(arr(int));
-var tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
+var logitsTop = obj({ k: nonNegInt, ids: arr(arr(int)), values: arr(arr(num)) });
+var tokens = obj({
+  ids,
+  pieces: arr(str),
+  min_margin: num,
+  output_q: outputQ,
+  logits_top: optional(logitsTop)
+});
 var referenceData = obj({
   prompts: arr(obj({ prompt: str, prompt_ids: ids, fp32: tokens, quantized: nullable(tokens) }))
 });
@@ -18781,8 +18788,23 @@ var adaptiveSession = obj({
   budget_s: num,
   stopped: literal(...SESSION_STOPS)
 });
+var promptNumerics = obj({
+  steps: nonNegInt,
+  max_abs_dlogit: nullable(num),
+  at_step: nonNegInt,
+  min_margin: num,
+  min_margin_at: nonNegInt
+});
+var executeNumerics = obj({
+  /** Which eager reference the logits were compared with (the recipe's: fp32 or quantized). */
+  reference: str,
+  top_k: nonNegInt,
+  prompts: arr(promptNumerics)
+});
 var roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
+  /** OPTIONAL (issue 17): set when the spec carried the reference's logits (a decoder LM, Python runtime). */
+  numerics: optional(executeNumerics),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),
@@ -18868,11 +18890,11 @@ async function readYamlFile(file, check, what2) {
   }
   const lines = new import_yaml.LineCounter();
   const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const shown = displayPath(file);
+  const shown2 = displayPath(file);
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
     const pos = first === void 0 ? void 0 : lines.linePos(first.pos[0]);
-    const loc = pos === void 0 ? shown : `${shown}:${pos.line}:${pos.col}`;
+    const loc = pos === void 0 ? shown2 : `${shown2}:${pos.line}:${pos.col}`;
     throw new ConfigurationError(
       `${loc}: the ${what2} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
@@ -18883,21 +18905,21 @@ async function readYamlFile(file, check, what2) {
       const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
-        return `${shown}:${pos.line}:${pos.col}`;
+        return `${shown2}:${pos.line}:${pos.col}`;
       }
     }
     for (let n2 = at.length; n2 >= 0; n2--) {
       const node = doc.getIn(at.slice(0, n2), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
-        return `${shown}:${pos.line}:${pos.col}`;
+        return `${shown2}:${pos.line}:${pos.col}`;
       }
       if (n2 === 0 && ((0, import_yaml.isMap)(doc.contents) || (0, import_yaml.isSeq)(doc.contents))) break;
     }
-    return shown;
+    return shown2;
   };
   try {
-    return { path: file, data: parse(check, doc.toJS(), shown), where };
+    return { path: file, data: parse(check, doc.toJS(), shown2), where };
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     const field = formatPath(err.path);
@@ -18973,6 +18995,24 @@ async function loadKnownIssues(file) {
       workaround: issue2.workaround
     };
   });
+}
+
+// actions/src/gate/policy.ts
+function describeDivergence(d) {
+  const show = (id, text) => id === null ? "end of output" : `${id} ${JSON.stringify(text ?? "")}`;
+  return `prompt ${d.prompt_index}, token ${d.position}: expected ${show(d.expected_id, d.expected_text)}, got ${show(d.actual_id, d.actual_text)} (vs ${d.reference} reference)`;
+}
+
+// actions/src/gate/numerics.ts
+function describeNumerics(g) {
+  const w = g.worst;
+  const where = w === null ? "no step compared" : `prompt ${w.prompt_index} step ${w.step}`;
+  const d = w?.max_abs_dlogit === null ? "a non-finite logit" : `max |Δlogit| ${fmt(w?.max_abs_dlogit ?? 0)}`;
+  const bound = g.tolerance === null ? "" : ` ${g.verdict === "fail" ? ">" : "≤"} ${fmt(g.tolerance.max_abs_dlogit)}`;
+  return `numerics ${g.verdict}: ${where}: ${d}${bound} against the ${g.reference} eager reference (top ${g.top_k} logits)`;
+}
+function fmt(x) {
+  return x === 0 ? "0" : Math.abs(x) >= 0.01 ? String(Number(x.toPrecision(3))) : x.toExponential(1);
 }
 
 // actions/src/core/cancel.ts
@@ -19265,6 +19305,9 @@ function tokensCell(r) {
     return g.policy.reference === "fp32" ? `✅ ${total}/${total} bit-exact` : `✅ bit-exact vs quantized · fp32 ${match}/${total}`;
   }
   const d = g.first_divergence;
+  const n2 = g.numerics;
+  if (d === null && n2?.verdict === "fail" && n2.worst !== null)
+    return `❌ logits drifted: ${n2.worst.max_abs_dlogit === null ? "non-finite" : `Δ ${fmt(n2.worst.max_abs_dlogit)}`} at step ${n2.worst.step} (prompt ${n2.worst.prompt_index}), tokens equal`;
   if (d === null) return "❌ failed";
   return `❌ diverged at token ${d.position} (prompt ${d.prompt_index}${d.reference === "quantized" ? ", vs quantized" : ""})`;
 }
@@ -19488,6 +19531,8 @@ function what(input) {
   const r = input.record;
   if (input.metric === "gate") {
     const d = r.gate?.first_divergence;
+    const n2 = r.gate?.numerics;
+    if (d == null && n2?.verdict === "fail") return `logits drift past the tolerance (${describeNumerics(n2)})`;
     return d == null ? "tokens fail the gate" : `tokens diverge from the ${d.reference} reference (prompt ${d.prompt_index}, token ${d.position})`;
   }
   return `stage ${r.failure?.stage ?? "?"} fails`;
@@ -28762,13 +28807,25 @@ var outputAgreement = obj({
   differing: nonNegInt,
   total: nonNegInt
 });
+var numericsTolerance = obj({ max_abs_dlogit: num, why: str });
+var numericsGate = obj({
+  verdict: literal("pass", "fail", "report"),
+  reference: str,
+  top_k: nonNegInt,
+  tolerance: nullable(numericsTolerance),
+  worst: nullable(obj({ prompt_index: nonNegInt, step: nonNegInt, max_abs_dlogit: nullable(num) })),
+  min_margin: nullable(obj({ prompt_index: nonNegInt, step: nonNegInt, value: num })),
+  prompts: arr(promptNumerics)
+});
 var gateResult = obj({
+  /** `fail` when the tokens differ, or (tokens equal) when the numerics gate failed. */
   verdict: literal("pass", "fail"),
   policy: gatePolicy,
   first_divergence: nullable(divergence),
   fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
   /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
-  outputs: optional(outputAgreement)
+  outputs: optional(outputAgreement),
+  numerics: optional(numericsGate)
 });
 var cell = obj({ id: str, model: str, recipe: str, backend: str, device: str, toolchain: str });
 var stageEntry = obj({
@@ -29962,12 +30019,6 @@ async function syncNightlyIssues(o2) {
   return { decision, issues };
 }
 
-// actions/src/gate/policy.ts
-function describeDivergence(d) {
-  const show = (id, text) => id === null ? "end of output" : `${id} ${JSON.stringify(text ?? "")}`;
-  return `prompt ${d.prompt_index}, token ${d.position}: expected ${show(d.expected_id, d.expected_text)}, got ${show(d.actual_id, d.actual_text)} (vs ${d.reference} reference)`;
-}
-
 // reports/annotations.ts
 var MAX_ANNOTATIONS_PER_LEVEL = 10;
 var TITLE_MAX = 200;
@@ -29996,6 +30047,7 @@ function forCell(c3) {
     if (r.gate?.verdict === "fail") {
       return annotation("error", `gate failed: ${id}`, [
         d ? `first divergence: ${describeDivergence(d)}` : "",
+        r.gate.numerics?.verdict === "fail" ? describeNumerics(r.gate.numerics) : "",
         `fp32 agreement ${r.gate.fp32_agreement.matching_prefix}/${r.gate.fp32_agreement.total} tokens`,
         failure?.triage ?? "",
         reproduce
@@ -30026,13 +30078,13 @@ function failureAnnotations(cells) {
       out.push(...of);
       continue;
     }
-    const shown = of.slice(0, MAX_ANNOTATIONS_PER_LEVEL - 1);
-    const rest = of.length - shown.length;
-    out.push(...shown, {
+    const shown2 = of.slice(0, MAX_ANNOTATIONS_PER_LEVEL - 1);
+    const rest = of.length - shown2.length;
+    out.push(...shown2, {
       level,
       title: `… and ${rest} more ${level === "error" ? "failures" : "warnings"}`,
       message: plainText(
-        `Not shown as annotations (GitHub shows ${MAX_ANNOTATIONS_PER_LEVEL} per level): ${of.slice(shown.length).map((a2) => a2.title).join("; ")}. See the job summary.`,
+        `Not shown as annotations (GitHub shows ${MAX_ANNOTATIONS_PER_LEVEL} per level): ${of.slice(shown2.length).map((a2) => a2.title).join("; ")}. See the job summary.`,
         MESSAGE_MAX
       )
     });
@@ -30055,8 +30107,8 @@ var OUTCOME_LABEL = {
 };
 function versions(v) {
   if (v === null) return "unknown";
-  const shown = Object.entries(v).filter(([, ver]) => ver !== null).slice(0, 12).map(([pkg, ver]) => `${escapeInline(pkg, 40)} ${escapeInline(ver, 40)}`);
-  return shown.length > 0 ? shown.join(", ") : "unknown";
+  const shown2 = Object.entries(v).filter(([, ver]) => ver !== null).slice(0, 12).map(([pkg, ver]) => `${escapeInline(pkg, 40)} ${escapeInline(ver, 40)}`);
+  return shown2.length > 0 ? shown2.join(", ") : "unknown";
 }
 function toolchainLine(r) {
   const { name, build: build2, device: device2 } = r.toolchain;
@@ -30104,6 +30156,8 @@ function cellDetails(c3, known) {
     facts.push(
       `- fp32 agreement: ${a2.matching_prefix}/${a2.total} tokens (gated against the ${r.gate.policy.reference} reference)`
     );
+    if (r.gate.numerics !== void 0)
+      facts.push(`- ${escapeInline(describeNumerics(r.gate.numerics), 400)}`);
   }
   const cmp = usableComparison(c3);
   if (cmp !== null) facts.push(`- how: ${escapeInline(howDecided(cmp), 400)}`);
@@ -30137,14 +30191,55 @@ function skippedDetails(skipped, max = 50) {
   ].join("\n\n");
 }
 
+// reports/numerics.ts
+var MOVED_FACTOR = 2;
+var MOVED_FLOOR = 1e-4;
+var worstOf = (g) => g?.worst === null || g?.worst === void 0 ? void 0 : g.worst.max_abs_dlogit ?? Number.POSITIVE_INFINITY;
+function numericsMoved(c3) {
+  const head2 = c3.head.gate?.numerics;
+  if (head2 === void 0) return false;
+  const base = c3.base?.gate?.numerics;
+  if (base === void 0) return head2.verdict === "fail";
+  if (base.verdict !== head2.verdict) return true;
+  const [h2, b] = [worstOf(head2), worstOf(base)];
+  if (h2 === void 0 || b === void 0) return h2 !== b;
+  if (!Number.isFinite(h2) || !Number.isFinite(b)) return h2 !== b;
+  if (Math.abs(h2 - b) <= MOVED_FLOOR) return false;
+  const [lo, hi] = h2 < b ? [h2, b] : [b, h2];
+  return lo === 0 || hi / lo > MOVED_FACTOR;
+}
+var shown = (g) => {
+  const w = worstOf(g);
+  if (g === void 0 || w === void 0) return "—";
+  const where = g.worst === null ? "" : ` (p${g.worst.prompt_index}:t${g.worst.step})`;
+  return `${Number.isFinite(w) ? fmt(w) : "non-finite"}${where}`;
+};
+function numericsNote(cells) {
+  const moved = cells.filter(numericsMoved);
+  if (moved.length === 0) return null;
+  const rows = moved.slice(0, 20).map((c3) => {
+    const h2 = c3.head.gate?.numerics;
+    const tol = h2.tolerance === null ? "not gated" : fmt(h2.tolerance.max_abs_dlogit);
+    const verdict2 = h2.verdict === "fail" ? "❌ over" : h2.verdict === "pass" ? "✅ within" : "reported";
+    return `| ${codeSpan(c3.head.cell.id, { max: 160 })} | ${shown(c3.base?.gate?.numerics)} | ${shown(h2)} | ${tol} | ${verdict2} |`;
+  });
+  return [
+    "#### Logits drift",
+    `Largest \\|Δlogit\\| against the ${moved.length === 1 ? "cell's" : "cells'"} eager reference (top logits, every generated step), shown where it moved:`,
+    `| cell | base | head | tolerance | |
+|---|---|---|---|---|
+${rows.join("\n")}`
+  ].join("\n\n");
+}
+
 // reports/pr-comment.ts
 var PR_COMMENT_MARKER = "<!-- pte-farm:bench -->";
 var MISSING_SHOWN = 20;
 function missingLine(missing) {
   if (missing.length === 0) return null;
-  const shown = missing.slice(0, MISSING_SHOWN).map((c3) => codeSpan(c3, { max: 160 }));
-  if (missing.length > MISSING_SHOWN) shown.push(`and ${missing.length - MISSING_SHOWN} more`);
-  return `⚠️ **${missing.length} ${missing.length === 1 ? "cell" : "cells"} sent no result** (the device job ended without a run record: infrastructure, not a regression; see the workflow run): ${shown.join(", ")}`;
+  const shown2 = missing.slice(0, MISSING_SHOWN).map((c3) => codeSpan(c3, { max: 160 }));
+  if (missing.length > MISSING_SHOWN) shown2.push(`and ${missing.length - MISSING_SHOWN} more`);
+  return `⚠️ **${missing.length} ${missing.length === 1 ? "cell" : "cells"} sent no result** (the device job ended without a run record: infrastructure, not a regression; see the workflow run): ${shown2.join(", ")}`;
 }
 function knownIssueNotes(input) {
   const index = knownIssueIndex(input.knownIssues);
@@ -30156,10 +30251,10 @@ function knownIssueNotes(input) {
   if (cellsByIssue.size === 0) return null;
   const items = [...cellsByIssue.entries()].slice(0, 20).map(([id, cells]) => {
     const issue2 = index.get(id);
-    const shown = cells.slice(0, 5).map((cell3) => codeSpan(cell3, { max: 160 }));
-    if (cells.length > 5) shown.push(`and ${cells.length - 5} more`);
+    const shown2 = cells.slice(0, 5).map((cell3) => codeSpan(cell3, { max: 160 }));
+    if (cells.length > 5) shown2.push(`and ${cells.length - 5} more`);
     const about = issue2 === void 0 ? "not in this branch's catalogue" : `${escapeInline(issue2.title, 300)} — workaround: ${escapeInline(issue2.workaround, 400)}`;
-    return `- **known issue ${codeSpan(id, { max: 60 })}**: ${about} (${shown.join(", ")})`;
+    return `- **known issue ${codeSpan(id, { max: 60 })}**: ${about} (${shown2.join(", ")})`;
   });
   return ["#### Known issues", items.join("\n")].join("\n\n");
 }
@@ -30235,7 +30330,7 @@ function render2(input, opts) {
   ].join(" · ");
   const more = input.runUrl ? `full report: ${link("workflow run", input.runUrl)}` : "full report: the workflow run's job summary";
   const known = knownIssueIndex(input.knownIssues);
-  const notes = knownIssueNotes(input);
+  const notes = [knownIssueNotes(input), numericsNote(cells)].filter((n2) => n2 !== null);
   const skipped = skippedDetails(input.skipped ?? []);
   const parts = {
     head: [
@@ -30245,7 +30340,7 @@ function render2(input, opts) {
       ...[missingLine(input.missing ?? [])].filter((l) => l !== null)
     ],
     rows: cells.map(tableRow),
-    notes: notes === null ? [] : [notes],
+    notes,
     charts: opts.charts ? trendCharts(cells, opts.trendPoints ?? 20) : [],
     skipped: skipped === null ? [] : [skipped],
     details: cells.map((c3) => cellDetails(c3, known)),
@@ -31723,7 +31818,13 @@ var decoderLm = refine(
     prompts: nonEmpty(arr(nonEmptyStr), "prompt"),
     max_new_tokens: positiveInt,
     max_seq_len: positiveInt,
-    gate: optional(modelGate)
+    gate: optional(modelGate),
+    twin_of: optional(
+      documented(
+        nonEmptyStr,
+        "the hub model this shipped model is a same-architecture twin of (sizes reduced): a report for the hub model's cell that could not run points here"
+      )
+    )
   }),
   oneSource
 );
@@ -31748,7 +31849,19 @@ var recipe = closed({
       "for canaries only: a cell set that omits this dimension leaves it out (name it to include it)"
     )
   ),
-  gate: optional(gatePolicy2)
+  gate: optional(gatePolicy2),
+  numerics: optional(
+    documented(
+      closed({
+        max_abs_dlogit: documented(
+          positiveNum,
+          "the largest |.pte − eager| logit allowed at any generated step, over eager's top-k logits"
+        ),
+        why: documented(nonEmptyStr, "why this size: what the recipe's own error is, measured where")
+      }),
+      "the numerics gate beside the token gate (issue 17): drift that has not flipped a token yet"
+    )
+  )
 });
 var backend = closed({
   kind: documented(nonEmptyStr, "the stages' backend registry key (stages/pte_stages/backends.py)"),

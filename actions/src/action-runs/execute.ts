@@ -5,6 +5,7 @@
  * and each leaves the same execute result for the gate. Here the manifest must also describe this
  * cell's build, and the reference gives the prompt ids (a model without prompts needs none).
  */
+
 import path from "node:path";
 import { loadFarm } from "../../../matrix/load.ts";
 import { loadCompareConfig } from "../compare/config.ts";
@@ -12,6 +13,7 @@ import { ConfigurationError } from "../core/errors.ts";
 import { defaultPython } from "../core/paths.ts";
 import type { DriverRequest, DriverSettings } from "../drivers/driver.ts";
 import { driverFor } from "../drivers/registry.ts";
+import { numericsInput } from "../gate/numerics.ts";
 import { interleavedSession } from "../pipeline/adaptive-session.ts";
 import { cellDir } from "../pipeline/cell.ts";
 import { executeCell, RUNNER_EXECUTORCH_ENV } from "../pipeline/execute.ts";
@@ -69,6 +71,7 @@ export const run = defineAction("execute", async (io) => {
   const manifestPath = io.requiredPath("manifest");
   const manifest = await readManifest(manifestPath);
   let promptIds: number[][] = [];
+  let numerics: ReturnType<typeof numericsInput> = {};
   if (io.input("reference") !== "") {
     const { data: reference } = await readStageResult(
       io.requiredPath("reference"),
@@ -76,6 +79,7 @@ export const run = defineAction("execute", async (io) => {
       "input reference",
     );
     promptIds = reference.prompts.map((p) => p.prompt_ids);
+    numerics = numericsInput(reference, cell);
   } else if (cell.model.prompts.length > 0) {
     throw new ConfigurationError(
       `input reference is required for cell ${cell.id}: its prompt ids are what the .pte is fed (export's reference output)`,
@@ -98,6 +102,7 @@ export const run = defineAction("execute", async (io) => {
     manifestPath,
     manifest,
     promptIds,
+    ...numerics,
     // A byte-identical base: one rep for the gate's tokens, no speed to measure.
     warmup: base === "identical" ? 0 : io.int("warmup", 0),
     reps: base === "identical" ? 1 : io.int("reps", 1),

@@ -5,6 +5,7 @@
  * build or execute failed, with that step's triage, so the report shows the failure rather than a
  * missing cell. The step fails unless the record passes, with the CLI's exit code for it.
  */
+
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadFarm } from "../../../matrix/load.ts";
@@ -12,6 +13,7 @@ import { renderFailureNotes, renderTable } from "../../../reports/summary.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import { REPO_ROOT } from "../core/paths.ts";
 import { finishCell } from "../gate/finish.ts";
+import { describeNumerics } from "../gate/numerics.ts";
 import { describeDivergence } from "../gate/policy.ts";
 import { cellDir } from "../pipeline/cell.ts";
 import { matrixCellById, readManifest, readStageResult } from "../pipeline/stage-job.ts";
@@ -94,7 +96,11 @@ export const run = defineAction("gate", async (io) => {
   if (record.status !== "pass") {
     const why =
       record.failure?.message ??
-      (verdict?.first_divergence ? describeDivergence(verdict.first_divergence) : `status ${record.status}`);
+      (verdict?.first_divergence
+        ? describeDivergence(verdict.first_divergence)
+        : verdict?.numerics?.verdict === "fail"
+          ? describeNumerics(verdict.numerics)
+          : `status ${record.status}`);
     throw new VerdictFailure(`cell ${cell.id}: ${record.status}: ${why}`, exitCodeFor([record]));
   }
   io.logger.info(

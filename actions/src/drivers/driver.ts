@@ -17,7 +17,7 @@ import type { StageContext } from "../pipeline/stage-specs.ts";
 import type { Step } from "../pipeline/step-runner.ts";
 import type { TelemetrySample } from "../records/host-info.ts";
 import type { Manifest } from "../schemas/manifest.ts";
-import type { ToolchainVersions } from "../schemas/stage.ts";
+import type { ReferenceLogits, ToolchainVersions } from "../schemas/stage.ts";
 
 /** Where a native driver finds its programs; each field's default is the driver's to decide. */
 export interface DriverSettings {
@@ -45,6 +45,11 @@ export interface DriverRequest {
   manifest: Manifest;
   /** The reference's prompt ids, so every driver feeds the model exactly what the reference saw. */
   promptIds: number[][];
+  /**
+   * OPTIONAL (issue 17): the recipe's eager tokens and top logits per prompt. The Python runtime
+   * compares the `.pte`'s logits with them (the numerics gate); drivers that see no logits ignore it.
+   */
+  referenceLogits?: ReferenceLogits[];
   warmup: number;
   reps: number;
   /** The step's folder: spec.json, stage.log, result.json. */

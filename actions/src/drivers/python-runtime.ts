@@ -33,6 +33,7 @@ async function runPythonRuntime(req: DriverRequest): Promise<DriverRun> {
   return executeStep(ctx, cell, {
     inputs,
     promptIds: req.promptIds,
+    ...(req.referenceLogits === undefined ? {} : { referenceLogits: req.referenceLogits }),
     dir: req.dir,
     buildToolchain: req.manifest.toolchain,
   });

@@ -14,6 +14,7 @@ import type { DeviceInfo, TelemetrySample } from "../records/host-info.ts";
 import type { Manifest } from "../schemas/manifest.ts";
 import type { GateResult, Role, RunRecord } from "../schemas/run-record.ts";
 import type { ExecuteData, ReferenceData, StageName, ToolchainVersions } from "../schemas/stage.ts";
+import { gateNumerics } from "./numerics.ts";
 import { defaultPolicy, GateInputError, gate } from "./policy.ts";
 
 export interface FinishInput {
@@ -86,11 +87,19 @@ export function finishCell(f: FinishInput): RunRecord[] {
       `recipe ${cell.recipe.name} is quantized but the reference has no quantized tokens`,
     );
   }
-  const gateOf = (data: { prompts: ExecuteData["prompts"] }): GateResult | null => {
+  const gateOf = (data: Pick<ExecuteData, "prompts" | "numerics">): GateResult | null => {
     if (failure !== null || checkedOnDevice) return null;
     const prompts = reference?.prompts ?? [];
     try {
-      return gateTokens(prompts, data.prompts, cell.fp32Gate);
+      const tokens = gateTokens(prompts, data.prompts, cell.fp32Gate);
+      if (data.numerics === undefined) return tokens;
+      // Beside the tokens: logits drift beyond the recipe's tolerance fails a cell whose tokens match.
+      const numerics = gateNumerics(data.numerics, cell.recipe.numerics);
+      return {
+        ...tokens,
+        verdict: numerics.verdict === "fail" ? "fail" : tokens.verdict,
+        numerics,
+      };
     } catch (err) {
       if (!(err instanceof GateInputError)) throw err;
       failure = f.incomparable(undefined, `gate: ${err.message}`);

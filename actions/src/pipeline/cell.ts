@@ -13,6 +13,7 @@ import type { Logger } from "../core/logger.ts";
 import { parseJson, ValidationError } from "../core/validate.ts";
 import type { DriverSettings, ExecuteDriver } from "../drivers/driver.ts";
 import { finishCell } from "../gate/finish.ts";
+import { numericsInput } from "../gate/numerics.ts";
 import type { DeviceInfo, TelemetrySample } from "../records/host-info.ts";
 import { type Manifest, manifest as manifestSchema } from "../schemas/manifest.ts";
 import type { Role, RunRecord } from "../schemas/run-record.ts";
@@ -156,6 +157,7 @@ export async function runCell(
     manifestPath: man.path,
     manifest,
     promptIds: reference.prompts.map((p) => p.prompt_ids),
+    ...numericsInput(reference, cell),
     warmup: ctx.warmup,
     reps: ctx.reps,
     dir: path.join(cellDir(ctx.outDir, cell), "execute"),

@@ -9,8 +9,9 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
-import type { ModelDef } from "../../../matrix/types.ts";
+import type { Farm, ModelDef } from "../../../matrix/types.ts";
 import { ConfigurationError } from "../core/errors.ts";
+import { cellId } from "../schemas/cell-id.ts";
 
 /** A cell whose model is on disk. */
 export type RunnableCell = Cell & { model: ModelDef & { path: string } };
@@ -32,7 +33,20 @@ export function cachedSnapshot(hub: { id: string; revision: string }, env: NodeJ
   return existsSync(path.join(dir, "config.json")) ? dir : null;
 }
 
-export function runnableCell(cell: Cell, env: NodeJS.ProcessEnv = process.env): RunnableCell {
+/** The shipped twin of a hub model (the matrix model whose `twin_of` names it), or null. */
+export function twinOf(farm: Farm, model: string): string | null {
+  return [...farm.models.values()].find((m) => m.twinOf === model)?.name ?? null;
+}
+
+/**
+ * The cell on disk, or a ConfigurationError saying how to get its model — and, when `twin` names
+ * the hub model's shipped twin, the twin's cell that runs here instead.
+ */
+export function runnableCell(
+  cell: Cell,
+  env: NodeJS.ProcessEnv = process.env,
+  twin: string | null = null,
+): RunnableCell {
   const { model } = cell;
   if (model.path !== null) return { ...cell, model: { ...model, path: model.path } };
   if (model.hub === null) throw new Error(`bug: model ${model.name} has neither path nor hub`);
@@ -42,7 +56,10 @@ export function runnableCell(cell: Cell, env: NodeJS.ProcessEnv = process.env): 
       `cell ${cell.id}: model ${model.name} needs the Hugging Face hub: ${model.hub.id} at revision ` +
         `${model.hub.revision}, which is not in the local cache (${hubCacheDir(env)}). pte-farm never ` +
         `downloads; fetch it once with \`huggingface-cli download ${model.hub.id} --revision ${model.hub.revision}\`, ` +
-        "or point the model at a local folder with `path:`",
+        "or point the model at a local folder with `path:`" +
+        (twin === null
+          ? ""
+          : `. Its architecture runs here as the shipped twin ${twin}: pte-farm run --cells '${cellId({ ...cell.ref, model: twin })}'`),
     );
   }
   return { ...cell, model: { ...model, path: snapshot } };

@@ -8,7 +8,13 @@
 import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
 import { sampleTelemetry, type TelemetrySample } from "../records/host-info.ts";
-import type { StageName, StageResult, StageSpec, ToolchainVersions } from "../schemas/stage.ts";
+import type {
+  ReferenceLogits,
+  StageName,
+  StageResult,
+  StageSpec,
+  ToolchainVersions,
+} from "../schemas/stage.ts";
 import type { RunnableCell } from "./runnable-cell.ts";
 import type { Step, StepRunner } from "./step-runner.ts";
 
@@ -118,6 +124,8 @@ export interface ExecuteRequest {
   inputs: Record<string, string>;
   /** The reference's prompt ids, so execute feeds the `.pte` exactly the tokens the reference saw. */
   promptIds: number[][];
+  /** OPTIONAL (issue 17): the recipe's eager tokens and top logits per prompt, for the numerics. */
+  referenceLogits?: ReferenceLogits[];
   dir: string;
   /** From the manifest, for the failure triage (a build/device toolchain mismatch is a known issue). */
   buildToolchain: ToolchainVersions | null;
@@ -131,6 +139,7 @@ export async function executeStep(
 ): Promise<{ step: Step; telemetry: TelemetrySample[] }> {
   const spec = stageSpec(ctx, "execute", cell, req.inputs);
   spec.execute.prompt_ids = req.promptIds;
+  if (req.referenceLogits !== undefined) spec.execute.reference_logits = req.referenceLogits;
   const before = await sampleTelemetry("before-execute");
   const step = await ctx.steps.executeCell(spec, cell, req.dir, req.buildToolchain);
   return { step, telemetry: [before, await sampleTelemetry("after-execute")] };

@@ -11,6 +11,7 @@
  * The staging folder appears whole or not at all: files are written into a temporary sibling that
  * is renamed into place last, so an upload step never sees half a release.
  */
+
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -20,6 +21,7 @@ import { ConfigurationError } from "../core/errors.ts";
 import { sha256File, sha256Text } from "../core/hashing.ts";
 import type { Logger } from "../core/logger.ts";
 import { parse } from "../core/validate.ts";
+import { describeNumerics } from "../gate/numerics.ts";
 import { describeDivergence } from "../gate/policy.ts";
 import { median } from "../records/samples.ts";
 import { parseCellId } from "../schemas/cell-id.ts";
@@ -82,7 +84,9 @@ function recordProblem(record: RunRecord, gitSha: string): string | null {
         ? describeDivergence(gate.first_divergence)
         : gate.outputs !== undefined
           ? `INT8 outputs differ by ${gate.outputs.max_abs_diff_q} quanta (bound ${gate.outputs.bound_q})`
-          : "verdict fail";
+          : gate.numerics?.verdict === "fail"
+            ? describeNumerics(gate.numerics)
+            : "verdict fail";
     return `gate failed: ${why}`;
   }
   if (record.status !== "pass") {

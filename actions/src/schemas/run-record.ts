@@ -21,6 +21,7 @@ import {
   delegation,
   driverInfo,
   metric,
+  promptNumerics,
   repTelemetry,
   TIMERS,
   toolchainVersions,
@@ -75,13 +76,33 @@ export const outputAgreement = obj({
 });
 export type OutputAgreement = Infer<typeof outputAgreement>;
 
+/** A recipe's numerics tolerance (matrix `recipes.NAME.numerics`), with the reason for its size. */
+export const numericsTolerance = obj({ max_abs_dlogit: num, why: str });
+
+/**
+ * OPTIONAL (issue 17): the `.pte`'s logits against the recipe's eager reference (gate/numerics.ts).
+ * `report`: the recipe sets no tolerance. `worst.max_abs_dlogit` null: a NaN or infinite logit.
+ */
+export const numericsGate = obj({
+  verdict: literal("pass", "fail", "report"),
+  reference: str,
+  top_k: nonNegInt,
+  tolerance: nullable(numericsTolerance),
+  worst: nullable(obj({ prompt_index: nonNegInt, step: nonNegInt, max_abs_dlogit: nullable(num) })),
+  min_margin: nullable(obj({ prompt_index: nonNegInt, step: nonNegInt, value: num })),
+  prompts: arr(promptNumerics),
+});
+export type NumericsGate = Infer<typeof numericsGate>;
+
 export const gateResult = obj({
+  /** `fail` when the tokens differ, or (tokens equal) when the numerics gate failed. */
   verdict: literal("pass", "fail"),
   policy: gatePolicy,
   first_divergence: nullable(divergence),
   fp32_agreement: obj({ matching_prefix: nonNegInt, total: nonNegInt }),
   /** OPTIONAL: set when the policy bounds INT8 outputs (`max_abs_diff_q`). */
   outputs: optional(outputAgreement),
+  numerics: optional(numericsGate),
 });
 export type GateResult = Infer<typeof gateResult>;
 

@@ -70,8 +70,17 @@ export interface StageSpec {
     prompt_ids: number[][];
     /** OPTIONAL: wait before each rep until the hottest zone is below `below_c` (the device's `thermal`). */
     cooldown?: { below_c: number; max_wait_s: number; poll_s?: number };
+    /** OPTIONAL (issue 17): per prompt, the recipe's eager reference tokens and top logits (numerics). */
+    reference_logits?: ReferenceLogits[];
   };
   options: Record<string, unknown>;
+}
+
+/** One prompt's reference for the numerics: which eager run, its tokens and its top logits per step. */
+export interface ReferenceLogits {
+  reference: "fp32" | "quantized";
+  ids: number[];
+  top: { k: number; ids: number[][]; values: number[][] };
 }
 
 export const toolchainVersions = record(nullable(str));
@@ -120,7 +129,19 @@ const ids = arr(int);
  * scale; the gate bounds the difference between the quantized reference's and the `.pte`'s.
  */
 const outputQ = optional(arr(int));
-const tokens = obj({ ids, pieces: arr(str), min_margin: num, output_q: outputQ });
+/**
+ * OPTIONAL (issue 17): eager's top-k logits at each generated step (ids and float32 values), which
+ * the execute stage compares the `.pte`'s logits with (stages/pte_stages/numerics.py).
+ */
+export const logitsTop = obj({ k: nonNegInt, ids: arr(arr(int)), values: arr(arr(num)) });
+export type LogitsTop = Infer<typeof logitsTop>;
+const tokens = obj({
+  ids,
+  pieces: arr(str),
+  min_margin: num,
+  output_q: outputQ,
+  logits_top: optional(logitsTop),
+});
 export type Tokens = Infer<typeof tokens>;
 
 export const referenceData = obj({
@@ -253,8 +274,31 @@ export const adaptiveSession = obj({
 });
 export type AdaptiveSession = Infer<typeof adaptiveSession>;
 
+/**
+ * One prompt's numerics against the eager reference (stages/pte_stages/numerics.py): the largest
+ * |`.pte` − eager| logit over the compared steps (null: a logit was NaN or infinite) and the step,
+ * and the `.pte`'s smallest top-1 margin and its step.
+ */
+export const promptNumerics = obj({
+  steps: nonNegInt,
+  max_abs_dlogit: nullable(num),
+  at_step: nonNegInt,
+  min_margin: num,
+  min_margin_at: nonNegInt,
+});
+export type PromptNumerics = Infer<typeof promptNumerics>;
+export const executeNumerics = obj({
+  /** Which eager reference the logits were compared with (the recipe's: fp32 or quantized). */
+  reference: str,
+  top_k: nonNegInt,
+  prompts: arr(promptNumerics),
+});
+export type ExecuteNumerics = Infer<typeof executeNumerics>;
+
 const roleShape = {
   prompts: arr(obj({ prompt_ids: ids, ids, pieces: arr(str), output_q: outputQ })),
+  /** OPTIONAL (issue 17): set when the spec carried the reference's logits (a decoder LM, Python runtime). */
+  numerics: optional(executeNumerics),
   reps: nonNegInt,
   warmup: nonNegInt,
   metrics: record(metric),

@@ -30,6 +30,7 @@ from ..modeling.hf_lm import (
     mutable_kv_buffers,
     pieces,
 )
+from ..numerics import compare, margin, top_logits
 from ..probes.telemetry import cool_down, max_zone_c, rep_flags, snapshot
 from ..programs import load_program, save_program
 from ..recipes import recipe_for
@@ -37,19 +38,25 @@ from ..runtime import abba_order, executorch_runtime, generate, load_checked, pe
 
 
 def greedy(model: Any, tokenizer: Any, prompt_ids: list[int], max_new_tokens: int) -> dict[str, Any]:
-    """Greedy continuation with the smallest top-1 margin seen (how safe the argmax was)."""
+    """Greedy continuation with the smallest top-1 margin seen (how safe the argmax was), and each
+    step's top logits for the numerics gate (:mod:`pte_stages.numerics`)."""
     with torch.no_grad():
         out = model.generate(
             torch.tensor([prompt_ids]),
             max_new_tokens=max_new_tokens,
             do_sample=False,
-            output_scores=True,
+            output_logits=True,
             return_dict_in_generate=True,
             pad_token_id=tokenizer.pad_token_id,
         )
     ids = [int(t) for t in out.sequences[0, len(prompt_ids) :]]
-    margins = [float(torch.topk(s[0], 2).values.diff().abs()) for s in out.scores]
-    return {"ids": ids, "pieces": pieces(tokenizer, ids), "min_margin": round(min(margins), 4)}
+    steps = [step[0] for step in out.logits]  # the raw logits of each step (what the .pte returns)
+    return {
+        "ids": ids,
+        "pieces": pieces(tokenizer, ids),
+        "min_margin": round(min(margin(s) for s in steps), 4),
+        "logits_top": top_logits(steps),
+    }
 
 
 def export_to(model: Any, spec: Spec, out: Path, scheme: str) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -104,6 +111,7 @@ class Role:
         size = pte.stat().st_size
         self.metrics["pte_bytes"] = {"unit": "B", "better": "lower", "samples": [size], "sample_flags": [[]]}
         self.first: list[list[int]] | None = None
+        self.numerics: dict[str, Any] | None = None
         self.telemetry: list[dict[str, Any]] = []
         self.measured = 0
         self.warmed = 0
@@ -121,10 +129,16 @@ class Role:
         method = self.runtime.load_program(self.pte).load_method("forward")
         load_ms = (time.perf_counter() - t0) * 1000
         max_new, max_seq = self.spec.max_new_tokens, self.spec.model.max_seq_len
-        runs = [generate(method, p, max_new, max_seq, self.eos) for p in prompt_ids]
+        first = self.first is None
+        kept: list[list[torch.Tensor]] = [[] for _ in prompt_ids]
+        runs = [
+            generate(method, p, max_new, max_seq, self.eos, kept[i] if first else None)
+            for i, p in enumerate(prompt_ids)
+        ]
         tokens = [r["ids"] for r in runs]
         if self.first is None:
             self.first = tokens
+            self.numerics = self._numerics(tokens, kept)
         elif tokens != self.first:
             raise StageError(f"{self.pte.name}: a rep generated different tokens than the first: not deterministic")
         if self.timer is not None:
@@ -165,6 +179,23 @@ class Role:
         self.telemetry += [before, after]
         self.measured += 1
 
+    def _numerics(self, tokens: list[list[int]], logits: list[list[torch.Tensor]]) -> dict[str, Any] | None:
+        """The first rep's logits against the reference's (the rest are the same: determinism is checked)."""
+        refs = self.spec.execute.reference_logits
+        if not refs:
+            return None
+        if len(refs) != len(tokens):
+            raise StageError(f"spec.execute.reference_logits has {len(refs)} prompts, the execute {len(tokens)}")
+        kinds = {str(r.get("reference")) for r in refs}
+        return {
+            "reference": kinds.pop() if len(kinds) == 1 else "mixed",
+            "top_k": min((len(r["top"]["ids"][0]) for r in refs if r["top"]["ids"]), default=0),
+            "prompts": [
+                compare(r["top"], [int(t) for t in r["ids"]], steps, ids)
+                for r, steps, ids in zip(refs, logits, tokens, strict=True)
+            ],
+        }
+
     def data(self, prompt_ids: list[list[int]]) -> dict[str, Any]:
         assert self.first is not None
         try:
@@ -185,6 +216,7 @@ class Role:
             "warmup": self.spec.execute.warmup,
             "metrics": self.metrics,
             "telemetry": self.telemetry,
+            **({} if self.numerics is None else {"numerics": self.numerics}),
             "timer": TIMER_LOOP if self.timer is None else TIMER_RUNNER,
             **({} if self.timer_fallback is None else {"timer_fallback": self.timer_fallback}),
             **({} if self.timer is None else {"runner_stats": self.runner_stats}),
