@@ -8,6 +8,11 @@ import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
+import { runnableCell, twinOf } from "../actions/src/pipeline/runnable-cell.ts";
+import { parseCellId } from "../actions/src/schemas/cell-id.ts";
+import type { CellRef } from "../actions/src/schemas/stage.ts";
+import { makeCell } from "../matrix/cells.ts";
+import { loadFarm } from "../matrix/load.ts";
 import { tempDir } from "./helpers/env.ts";
 
 const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
@@ -152,6 +157,30 @@ describe("pte-farm validate", () => {
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain(
       `farm.yml:${pos(text, "cells: hosts", 1, 7)}: unknown cell set "hosts"; known cell sets: host, nightly, release`,
+    );
+  });
+
+  it("rejects a twin_of that names no model of the farm, at the field", async () => {
+    const { file, text } = await farmWith((t) =>
+      t.replace("    max_new_tokens: 24\n", "    max_new_tokens: 24\n    twin_of: gemma-4-e3b\n"),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(
+      `farm.yml:${pos(text, "gemma-4-e3b")}: unknown model "gemma-4-e3b"; known models: gemma-4-e2b, llama-3.2-1b, opt-125m, small-cnn, small-cnn-lrn`,
+    );
+  });
+
+  it("a hub model's cell that cannot run here names its twin's cell, which can", async () => {
+    const { file } = await farmWith((t) =>
+      t.replace("    max_new_tokens: 24\n", "    max_new_tokens: 24\n    twin_of: llama-3.2-1b\n"),
+    );
+    const farm = await loadFarm(file);
+    expect(twinOf(farm, "llama-3.2-1b")).toBe("tiny-llama");
+    const cell = makeCell(farm, parseCellId("llama-3.2-1b/fp32/portable/host-x86_64@stable") as CellRef);
+    const empty = await tempDir();
+    expect(() => runnableCell(cell, { HF_HUB_CACHE: empty }, twinOf(farm, "llama-3.2-1b"))).toThrow(
+      "Its architecture runs here as the shipped twin tiny-llama: pte-farm run --cells 'tiny-llama/fp32/portable/host-x86_64@stable'",
     );
   });
 });
