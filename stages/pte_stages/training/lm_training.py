@@ -119,7 +119,7 @@ def greedy_margins(model: Any, tokenizer: PreTrainedTokenizerFast, prompt: str, 
 
 def train(
     out: Path,
-    build: Callable[[int], torch.nn.Module],
+    build: Callable[[int], Any],
     *,
     steps: int,
     min_margin: float,
@@ -141,7 +141,7 @@ def train(
     docs = corpus()
     tokenizer = train_tokenizer(docs)
     batch = encode_docs(tokenizer, [*docs, *extra_docs])
-    model = build(len(tokenizer))
+    model: Any = build(len(tokenizer))
     labels = batch.clone()
     labels[labels == PAD] = -100
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
