@@ -69,9 +69,9 @@ def _train_all(out: Path, steps: int | None = None) -> dict[str, Any]:
 
 
 def test_twin_training_is_deterministic(tmp_path: Path) -> None:
-    """Five steps each, twice: the same bytes. The full runs (300 steps: Gemma alone 190 s on two
+    """Two steps each, twice, in two processes: the same bytes. The full runs (300 steps: Gemma alone 190 s on two
     cores) are compared with the shipped cards by the opt-in test below."""
-    a, b = _train_all(tmp_path / "a", 5), _train_all(tmp_path / "b", 5)
+    a, b = _train_all(tmp_path / "a", 2), _train_all(tmp_path / "b", 2)
     assert {n: c["weights_sha256"] for n, c in a.items()} == {n: c["weights_sha256"] for n, c in b.items()}
     assert set(a) == set(TWINS)
 
