@@ -31,7 +31,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup setup-build postgresql arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bench-fidelity bundle workflows readme-example clean
+.PHONY: demo test twins setup setup-build postgresql arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bench-fidelity bundle workflows readme-example clean
 
 demo: setup
 	node actions/src/cli/pte-farm.ts run
@@ -140,6 +140,11 @@ bench-release: node_modules/.stamp
 
 clean:
 	rm -rf $(VENV) .tools node_modules .cache out
+
+# The hub models' shipped twins (stages/models/{gemma-4-tiny,opt-tiny,llama-3.2-tiny}), retrained from
+# scratch into their folders: the same torch build gives the same bytes (each training.json has the sha256).
+twins: setup-build
+	cd stages && ../$(PY) -m pte_stages.training.train_twins --all --out-root models
 
 # The committed action bundles, action.yml files and actions/README.md tables (tests fail when stale).
 bundle: node_modules/.stamp

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from .contract import ConfigError, Spec
+from .modeling.architectures import architecture_for, decoder_config
 
 
 def _ids(value: Any, what: str, model: str) -> list[int]:
@@ -45,7 +46,9 @@ def llm_metadata(spec: Spec, program: Any) -> dict[str, Any]:
     from the exported program itself (its KV-cache buffers and dynamic sequence length)."""
     folder = spec.model.path
     config = json.loads((folder / "config.json").read_text())
-    text = config.get("text_config", config)  # multimodal configs (Gemma) nest the decoder's
+    # Multimodal configs (the hub's Gemma 4) nest the decoder's; the registry says where.
+    architecture_for(config, spec.model.id)
+    text = decoder_config(config)
     gen_path = folder / "generation_config.json"
     generation = json.loads(gen_path.read_text()) if gen_path.is_file() else {}
 
@@ -60,6 +63,8 @@ def llm_metadata(spec: Spec, program: Any) -> dict[str, Any]:
     return {
         "get_max_seq_len": spec.model.max_seq_len,
         "get_max_context_len": spec.model.max_seq_len,
+        # The model's layers, as ExecuTorch's LLM export writes it; with KV sharing (Gemma 4) fewer
+        # layers own a cache (Architecture.kv_cache_layers), which the runner never reads from here.
         "get_n_layers": int(text["num_hidden_layers"]),
         "get_vocab_size": int(text["vocab_size"]),
         "use_kv_cache": kv,

@@ -27,6 +27,7 @@ from ..modeling.hf_lm import (
     export_static_cache,
     load_model,
     load_tokenizer,
+    model_architecture,
     mutable_kv_buffers,
     pieces,
 )
@@ -60,12 +61,20 @@ def greedy(model: Any, tokenizer: Any, prompt_ids: list[int], max_new_tokens: in
 
 
 def export_to(model: Any, spec: Spec, out: Path, scheme: str) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Shared by export and quantize: export, check the cache is mutable, save, reload."""
-    program = export_static_cache(model, spec.model.max_seq_len)
-    buffers = mutable_kv_buffers(program)
+    """Shared by export and quantize: export with the architecture's wrapper, check the cache is
+    mutable and laid out as the registry says (:mod:`pte_stages.modeling.architectures`), save, reload."""
+    arch, decoder = model_architecture(spec.model)
+    program = export_static_cache(model, spec.model.max_seq_len, arch)
+    buffers = mutable_kv_buffers(program, expected=2 * arch.kv_cache_layers(decoder))
     path = out / "program.pt2"
     saved = save_program(program, path)
-    data = {**saved, "max_seq_len": spec.model.max_seq_len, "mutable_buffers": buffers, "scheme": scheme}
+    data = {
+        **saved,
+        "max_seq_len": spec.model.max_seq_len,
+        "mutable_buffers": buffers,
+        "scheme": scheme,
+        "architecture": {"model_type": arch.model_type, "registered": arch.registered, "positions": arch.positions},
+    }
     return data, {"program": path}
 
 
