@@ -87,6 +87,13 @@ describe.runIf(hasRealPython)("model folders are loaded before any stage starts"
       const config = JSON.parse(await readFile(f, "utf8"));
       await writeFile(f, JSON.stringify({ ...config, model_type: "llama-from-the-future" }));
     });
+    // A type transformers knows, with a layout the generic export path would get wrong (KV sharing):
+    // the stages' architecture registry (stages/pte_stages/modeling/architectures.py) refuses it.
+    dirs.needsEntry = await brokenCopy("needs-entry", async (d) => {
+      const f = path.join(d, "config.json");
+      const config = JSON.parse(await readFile(f, "utf8"));
+      await writeFile(f, JSON.stringify({ ...config, model_type: "qwen2", num_kv_shared_layers: 1 }));
+    });
     dirs.truncated = await brokenCopy("truncated", async (d) => {
       const f = path.join(d, "model.safetensors");
       const bytes = await readFile(f);
@@ -128,6 +135,16 @@ describe.runIf(hasRealPython)("model folders are loaded before any stage starts"
       "config.json",
       /transformers \S+ cannot read it \(model_type 'llama-from-the-future'\)/,
     );
+    one(
+      "needsEntry",
+      "config.json",
+      /model_type 'qwen2' is not in the architecture registry \(.*llama.*\) and the generic decoder path cannot take it: layers share KV caches/,
+    );
+    expect(problems("needsEntry")[0]).toMatchObject({
+      fix: expect.stringContaining(
+        "add an Architecture('qwen2', ...) entry to ARCHITECTURES in stages/pte_stages/modeling/architectures.py",
+      ),
+    });
     one("truncated", "model.safetensors", /^the weights do not load: SafetensorError: /);
     one(
       "dropped",

@@ -119,6 +119,17 @@ def check_decoder_lm(model: dict[str, Any], folder: Path, out: Problems) -> None
             "use a model_type this transformers knows, or a toolchain whose transformers has it",
         )
         return
+    # The stages' own architecture knowledge (modeling/architectures.py): a type the generic path
+    # cannot take, or a max_seq_len the architecture cannot hold, is refused here as it would be there.
+    from ..contract import ConfigError
+    from ..modeling.architectures import architecture_for, decoder_config
+
+    try:
+        arch = architecture_for(raw, str(model["name"]))
+        arch.check(decoder_config(raw), int(model.get("max_seq_len") or 0), str(model["name"]))
+    except ConfigError as exc:
+        out.add("config.json", str(exc), exc.hint or "see stages/pte_stages/modeling/architectures.py")
+        return
     weights = _weights_file(folder)
     try:
         loaded: Any = AutoModelForCausalLM.from_pretrained(
