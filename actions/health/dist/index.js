@@ -22173,7 +22173,8 @@ function readLayoutFile(rel, text, where) {
   if (!isMonthFile(rel)) return [readStored(rel, text, where)];
   return text.split("\n").filter((line) => line !== "").map((line, i2) => {
     const record2 = parseJson(runRecord, line, `${where}:${rel}:${i2 + 1}`);
-    return { path: recordPath(record2), record: record2 };
+    return { path: recordPath(record2, `${JSON.stringify(record2, null, 2)}
+`), record: record2 };
   });
 }
 function monthText(lines) {

@@ -22439,7 +22439,8 @@ function readLayoutFile(rel2, text, where) {
   if (!isMonthFile(rel2)) return [readStored(rel2, text, where)];
   return text.split("\n").filter((line) => line !== "").map((line, i2) => {
     const record2 = parseJson(runRecord, line, `${where}:${rel2}:${i2 + 1}`);
-    return { path: recordPath(record2), record: record2 };
+    return { path: recordPath(record2, `${JSON.stringify(record2, null, 2)}
+`), record: record2 };
   });
 }
 function monthText(lines) {
