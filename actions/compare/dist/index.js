@@ -8346,7 +8346,10 @@ function sequentialMore(n, df, perRepVar, target, past, levelAt, opts) {
 }
 
 // actions/src/stats/median-ci.ts
+var cdfs = /* @__PURE__ */ new Map();
 function binomialHalfCdf(n) {
+  const known = cdfs.get(n);
+  if (known !== void 0) return known;
   const cdf = [];
   let logC = 0;
   let total = 0;
@@ -8356,6 +8359,7 @@ function binomialHalfCdf(n) {
     total += Math.exp(logC + logHalfN);
     cdf.push(Math.min(1, total));
   }
+  if (cdfs.size < 4096) cdfs.set(n, cdf);
   return cdf;
 }
 
@@ -8365,7 +8369,7 @@ function sorted(xs) {
 }
 function median(xs) {
   if (xs.length === 0) throw new Error("median of nothing");
-  const s = sorted(xs);
+  const s = Float64Array.from(xs).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }

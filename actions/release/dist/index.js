@@ -14764,7 +14764,10 @@ function timingCounts(r, metric2) {
 }
 
 // actions/src/stats/median-ci.ts
+var cdfs = /* @__PURE__ */ new Map();
 function binomialHalfCdf(n) {
+  const known = cdfs.get(n);
+  if (known !== void 0) return known;
   const cdf = [];
   let logC = 0;
   let total = 0;
@@ -14774,6 +14777,7 @@ function binomialHalfCdf(n) {
     total += Math.exp(logC + logHalfN);
     cdf.push(Math.min(1, total));
   }
+  if (cdfs.size < 4096) cdfs.set(n, cdf);
   return cdf;
 }
 function medianCi(samples, confidence = 0.95) {

@@ -19592,7 +19592,7 @@ function sorted(xs) {
 }
 function median2(xs) {
   if (xs.length === 0) throw new Error("median of nothing");
-  const s = sorted(xs);
+  const s = Float64Array.from(xs).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
@@ -20017,7 +20017,10 @@ function sequentialMore(n2, df, perRepVar, target, past, levelAt, opts) {
 }
 
 // actions/src/stats/median-ci.ts
+var cdfs = /* @__PURE__ */ new Map();
 function binomialHalfCdf(n2) {
+  const known = cdfs.get(n2);
+  if (known !== void 0) return known;
   const cdf = [];
   let logC = 0;
   let total = 0;
@@ -20027,6 +20030,7 @@ function binomialHalfCdf(n2) {
     total += Math.exp(logC + logHalfN);
     cdf.push(Math.min(1, total));
   }
+  if (cdfs.size < 4096) cdfs.set(n2, cdf);
   return cdf;
 }
 
