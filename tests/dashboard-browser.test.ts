@@ -89,31 +89,32 @@ const squares = (page: Page) =>
     ),
   );
 
-beforeAll(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), "pte-farm-dash-ui-"));
-  site = path.join(root, "site");
-  await mkdir(ARTIFACTS, { recursive: true });
-  await writeSyntheticHistory(path.join(root, "history"), exampleHistory());
-  await buildDashboard({
-    history: `dir:${path.join(root, "history")}`,
-    out: site,
-    repoUrl: "https://github.com/org/farm",
-    logger: new RecordingLogger(),
-  });
-  const served = await serveSite(site);
-  url = served.url;
-  close = () => served.server.close();
-  browser = await launchChromium();
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  close?.();
-  await rm(root, { recursive: true, force: true });
-});
-
+// The site is built and the browser started once, for every test below (they only read them).
 describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "pte-farm-dash-ui-"));
+    site = path.join(root, "site");
+    await mkdir(ARTIFACTS, { recursive: true });
+    await writeSyntheticHistory(path.join(root, "history"), exampleHistory());
+    await buildDashboard({
+      history: `dir:${path.join(root, "history")}`,
+      out: site,
+      repoUrl: "https://github.com/org/farm",
+      logger: new RecordingLogger(),
+    });
+    const served = await serveSite(site);
+    url = served.url;
+    close = () => served.server.close();
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    close?.();
+    await rm(root, { recursive: true, force: true });
+  });
+
   it("shows each cell's state in its square, in words as well as colour, with the counts on top", async () => {
     const page = await open("index.html");
     const shown = await squares(page);
