@@ -361,8 +361,8 @@ export function scaleHistory(cells: number, nights: number): SyntheticHistory {
       i % 5,
       Math.floor(i / 5) % 3,
       Math.floor(i / 15) % 2,
-      Math.floor(i / 60) % devices,
-      Math.floor(i / (60 * devices)) % 2,
+      Math.floor(i / 30) % devices,
+      Math.floor(i / (30 * devices)) % 2,
     ];
     const scenario: Scenario =
       i % 5 === 0
