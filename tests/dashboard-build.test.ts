@@ -168,7 +168,7 @@ describe("dashboard build from each store backend", () => {
     const git = openStore(`git:${repo}`);
     // Batches: GitBranchStore lists every appended path in one commit-tree argument, which Linux
     // caps at 128 KiB (about 1,300 paths).
-    for (let i = 0; i < records.length; i += 500) await git.append(records.slice(i, i + 500));
+    for (let i = 0; i < records.length; i += 1000) await git.append(records.slice(i, i + 1000));
     await git.appendHealth(health);
     await (git as GitBranchStore).compact({ before: "2100-01" });
     server = await startPostgres();
