@@ -18,7 +18,8 @@ import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { buildDashboard } from "../actions/src/dashboard/build.ts";
 import { serveSite } from "../actions/src/dashboard/serve.ts";
 import { launchChromium } from "./chromium.ts";
-import { scaleHistory, writeSyntheticHistory } from "./synthetic-history.ts";
+import { scaleHistory } from "./dashboard-histories.ts";
+import { writeSyntheticHistory } from "./synthetic-history.ts";
 
 const { values } = parseArgs({
   options: {

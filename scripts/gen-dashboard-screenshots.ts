@@ -1,7 +1,7 @@
 /**
  * `node scripts/gen-dashboard-screenshots.ts [--check]` (make readme-dashboard): the README's
  * screenshots of the dashboard, docs/dashboard/overview.png and cell.png, taken in Chromium from a
- * site built from the example history (scripts/synthetic-history.ts exampleHistory), so what the
+ * site built from the example history (scripts/dashboard-histories.ts exampleHistory), so what the
  * README shows is what the code draws.
  *
  * Staleness is judged by what the screenshots are made from, not by their pixels (fonts and
@@ -21,7 +21,8 @@ import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { buildDashboard } from "../actions/src/dashboard/build.ts";
 import { serveSite } from "../actions/src/dashboard/serve.ts";
 import { launchChromium } from "./chromium.ts";
-import { exampleHistory, writeSyntheticHistory } from "./synthetic-history.ts";
+import { exampleHistory } from "./dashboard-histories.ts";
+import { writeSyntheticHistory } from "./synthetic-history.ts";
 
 export const SHOTS_DIR = path.join(REPO_ROOT, "docs", "dashboard");
 export const STAMP = path.join(SHOTS_DIR, "screenshots.json");

@@ -1,6 +1,6 @@
 /**
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core, against a site
- * built once from the example history (scripts/synthetic-history.ts exampleHistory: every state,
+ * built once from the example history (scripts/dashboard-histories.ts exampleHistory: every state,
  * a confirmed and a candidate regression at known nights, a hostile model name and error text).
  * Screenshots are kept in out/test-artifacts/dashboard/ (gitignored) for a person to look at.
  */
@@ -15,12 +15,8 @@ import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { buildDashboard } from "../actions/src/dashboard/build.ts";
 import { serveSite } from "../actions/src/dashboard/serve.ts";
-import {
-  exampleHistory,
-  HOSTILE_MESSAGE,
-  HOSTILE_MODEL,
-  writeSyntheticHistory,
-} from "../scripts/synthetic-history.ts";
+import { exampleHistory, HOSTILE_MESSAGE, HOSTILE_MODEL } from "../scripts/dashboard-histories.ts";
+import { writeSyntheticHistory } from "../scripts/synthetic-history.ts";
 import { hasChromium, launchChromium } from "./helpers/browser.ts";
 
 /** The DOM the page functions below touch (the project's tsconfig has no DOM lib: these run in Chromium). */

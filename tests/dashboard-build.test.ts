@@ -1,6 +1,6 @@
 /**
- * `pte-farm dashboard build` from a generated history with known states (scripts/synthetic-
- * history.ts exampleHistory): what each cell's square says, what a cell page holds, the same site
+ * `pte-farm dashboard build` from a generated history with known states (scripts/dashboard-
+ * histories.ts exampleHistory): what each cell's square says, what a cell page holds, the same site
  * from a folder, a compacted git data branch and PostgreSQL, and bad input as exit 2 that says
  * what to fix. The pages themselves are tested in Chromium (dashboard-browser.test.ts).
  */
@@ -17,7 +17,8 @@ import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { HISTORY_URL_ENV, openStore } from "../actions/src/history/open.ts";
 import type { CellPage, Overview } from "../reports/dashboard/model.ts";
 import { cellKey } from "../reports/dashboard/model.ts";
-import { exampleHistory, HOSTILE_MODEL, writeSyntheticHistory } from "../scripts/synthetic-history.ts";
+import { exampleHistory, HOSTILE_MODEL } from "../scripts/dashboard-histories.ts";
+import { writeSyntheticHistory } from "../scripts/synthetic-history.ts";
 import { type PgServer, startPostgres } from "../scripts/throwaway-postgres.ts";
 
 const payload = <T>(text: string): T =>
