@@ -89,12 +89,18 @@ function hex(n: number): string {
   return (n >>> 0).toString(16).padStart(8, "0");
 }
 
+/**
+ * The generated records' toolchain: made-up versions (not the farm's pins, which the tests never
+ * hard-code), and the executorch release the history moves to at `toolchainChangeAt`.
+ */
+export const SYNTHETIC_EXECUTORCH = { before: "1.4.0", after: "1.5.0" } as const;
+
 function versions(h: SyntheticHistory, night: number): Record<string, string> {
   const moved = h.toolchainChangeAt !== undefined && night >= h.toolchainChangeAt;
   return {
     python: "3.12.3",
     torch: "2.13.0",
-    executorch: moved ? "1.5.0" : "1.4.0",
+    executorch: moved ? SYNTHETIC_EXECUTORCH.after : SYNTHETIC_EXECUTORCH.before,
     torchao: "0.17.0",
     transformers: "5.2.0",
   };

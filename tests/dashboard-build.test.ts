@@ -18,7 +18,7 @@ import { HISTORY_URL_ENV, openStore } from "../actions/src/history/open.ts";
 import type { CellPage, Overview } from "../reports/dashboard/model.ts";
 import { cellKey } from "../reports/dashboard/model.ts";
 import { exampleHistory, HOSTILE_MODEL } from "../scripts/dashboard-histories.ts";
-import { writeSyntheticHistory } from "../scripts/synthetic-history.ts";
+import { SYNTHETIC_EXECUTORCH, writeSyntheticHistory } from "../scripts/synthetic-history.ts";
 import { type PgServer, startPostgres } from "../scripts/throwaway-postgres.ts";
 
 const payload = <T>(text: string): T =>
@@ -94,7 +94,7 @@ describe("dashboard build", () => {
     expect(cp?.ratio).toBeCloseTo(0.9, 1);
     expect(cp?.commits.to).not.toBe(cp?.commits.from);
     expect(p.toolchain_changes.map((t) => [t.night.slice(0, 10), t.changes])).toEqual([
-      ["2026-11-17", ["executorch 1.4.0 → 1.5.0"]],
+      ["2026-11-17", [`executorch ${SYNTHETIC_EXECUTORCH.before} → ${SYNTHETIC_EXECUTORCH.after}`]],
     ]);
     const decode = p.metrics.decode_tokens_per_sec;
     expect(decode?.t).toHaveLength(120);
