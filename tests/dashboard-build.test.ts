@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../actions/src/cli/main.ts";
 import { RecordingLogger } from "../actions/src/core/logger.ts";
 import { buildDashboard } from "../actions/src/dashboard/build.ts";
+import { serveSite } from "../actions/src/dashboard/serve.ts";
 import type { GitBranchStore } from "../actions/src/history/git-branch.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { HISTORY_URL_ENV, openStore } from "../actions/src/history/open.ts";
@@ -189,6 +190,26 @@ describe("dashboard build from each store backend", () => {
       expect(await dataFiles(out), spec).toEqual(want);
     }
   }, 300_000);
+});
+
+describe("dashboard serve", () => {
+  it("serves the built site's files and nothing outside it", async () => {
+    const { server, url } = await serveSite(site);
+    try {
+      const index = await fetch(new URL("index.html", url));
+      expect(index.status).toBe(200);
+      expect(index.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      expect(await index.text()).toContain('<script src="overview.js"></script>');
+      expect((await fetch(new URL("data/overview.js", url))).headers.get("content-type")).toContain(
+        "javascript",
+      );
+      expect((await fetch(`${url}..%2f..%2f..%2fetc%2fpasswd`)).status).toBe(403);
+      expect((await fetch(new URL("nothing-here.js", url))).status).toBe(404);
+      expect((await fetch(new URL("index.html", url), { method: "POST" })).status).toBe(405);
+    } finally {
+      server.close();
+    }
+  });
 });
 
 describe("dashboard build: bad input", () => {
