@@ -31,14 +31,14 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test twins setup setup-build postgresql arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bench-fidelity bundle workflows readme-example clean
+.PHONY: demo test twins setup setup-build postgresql chromium arm64-env typecheck lint vitest pytest bench bench-plan bench-compare bench-detect bench-release bench-toolchains bench-fidelity bench-dashboard bundle workflows readme-example readme-dashboard clean
 
 demo: setup
 	node actions/src/cli/pte-farm.ts run
 
 test: setup typecheck lint vitest pytest
 
-setup: $(VENV_STAMP) node_modules/.stamp postgresql arm64-env
+setup: $(VENV_STAMP) node_modules/.stamp postgresql chromium arm64-env
 
 # What a build job needs (farm-build.yml): the toolchain. Not the Node dependencies (its actions run
 # from their bundles, actions/*/dist), the tests' PostgreSQL nor the emulated Pi 5's arm64 environment.
@@ -70,6 +70,16 @@ postgresql:
 	  $$sudo apt-get update -qq; \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	  ls /usr/lib/postgresql/*/bin/initdb; \
+	fi
+
+# The dashboard's browser tests drive Debian's Chromium with playwright-core (no browser download),
+# installed here when it is missing.
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  chromium --version; \
 	fi
 
 # No file prerequisites on purpose: the stamp's name is the pins' hash, so only a changed pin
@@ -135,6 +145,10 @@ bench-toolchains: setup
 bench-fidelity: setup
 	node scripts/bench-fidelity.ts
 
+# The dashboard at a million run records: build time and memory, page weight, time to interactive.
+bench-dashboard: node_modules/.stamp chromium
+	node scripts/bench-dashboard.ts
+
 bench-release: node_modules/.stamp
 	node scripts/bench-release-parts.ts
 
@@ -157,3 +171,7 @@ workflows: setup
 # The example PR comment (docs/pr-comment.md), rendered from run records (a test fails when it is stale).
 readme-example: node_modules/.stamp
 	node scripts/gen-readme-comment.ts docs/pr-comment.md
+
+# The README's dashboard screenshots (docs/dashboard/*.png), from the example history (a test fails when they are stale).
+readme-dashboard: node_modules/.stamp chromium
+	node scripts/gen-dashboard-screenshots.ts

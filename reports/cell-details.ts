@@ -21,7 +21,8 @@ import {
   type SkippedCell,
   usableComparison,
 } from "./cell-report.ts";
-import { codeBlock, codeSpan, escapeHtml, escapeInline, tail } from "./escape.ts";
+import { cellPageUrl } from "./dashboard/links.ts";
+import { codeBlock, codeSpan, escapeHtml, escapeInline, link, tail } from "./escape.ts";
 import { numericsMoved } from "./numerics.ts";
 
 /** Lines and code units of a log tail shown in a comment. */
@@ -92,7 +93,11 @@ function metricsTable(c: CellReport): string | null {
 }
 
 /** One cell's `<details>` block. `logTail` (untrusted) goes into a fence longer than any backtick run in it. */
-export function cellDetails(c: CellReport, known: ReturnType<typeof knownIssueIndex>): string {
+export function cellDetails(
+  c: CellReport,
+  known: ReturnType<typeof knownIssueIndex>,
+  dashboardUrl: string | null = null,
+): string {
   const r = c.head;
   const outcome = outcomeOf(c);
   const facts: string[] = [
@@ -119,6 +124,8 @@ export function cellDetails(c: CellReport, known: ReturnType<typeof knownIssueIn
   const cmp = usableComparison(c);
   if (cmp !== null) facts.push(`- how: ${escapeInline(howDecided(cmp), 400)}`);
   facts.push(toolchainLine(r), deviceLine(r));
+  const page = cellPageUrl(dashboardUrl, r.cell.id);
+  if (page !== null) facts.push(`- history: ${link("this cell on the farm dashboard", page)}`);
   const notes = (cmp?.notes ?? []).slice(0, 5).map((n) => `- ${escapeInline(n, 300)}`);
 
   const blocks = [

@@ -48,6 +48,8 @@ export interface ReportInput {
    * or its runner went away). Named, never silently left out; infrastructure, not regressions.
    */
   missing?: readonly string[];
+  /** The farm dashboard's base URL (PTE_FARM_DASHBOARD_URL): each cell's details link to its page. */
+  dashboardUrl?: string | null;
 }
 
 const MISSING_SHOWN = 20;
@@ -206,7 +208,7 @@ function render(
     notes,
     charts: opts.charts ? trendCharts(cells, opts.trendPoints ?? 20) : [],
     skipped: skipped === null ? [] : [skipped],
-    details: cells.map((c) => cellDetails(c, known)),
+    details: cells.map((c) => cellDetails(c, known, input.dashboardUrl ?? null)),
     foot: [`<sub>${where}</sub>`],
   };
   return fitBlocks(parts, opts.budget ?? COMMENT_BUDGET, more);

@@ -8,6 +8,7 @@ import type { ChangePoint, Detection, SeriesPoint } from "../actions/src/compare
 import type { MetricComparison } from "../actions/src/compare/verdicts.ts";
 import type { KnownIssue } from "../matrix/known-issues.ts";
 import { formatChange, formatChangeWithCi, formatValue, reproduceCell } from "./cell-report.ts";
+import { cellPageUrl } from "./dashboard/links.ts";
 import { codeBlock, codeSpan, escapeInline, link, plainText, shortSha } from "./escape.ts";
 import { trendChart } from "./mermaid.ts";
 import { COMMENT_BUDGET, githubSize } from "./size.ts";
@@ -61,6 +62,8 @@ export interface RegressionIssueInput {
   /** Catalogue entries that may explain it (the caller matches the cell and toolchain). */
   knownIssues?: readonly KnownIssue[];
   runUrl?: string | null;
+  /** The farm dashboard's base URL: the issue links to the cell's page (its whole history). */
+  dashboardUrl?: string | null;
 }
 
 function day(iso: string): string {
@@ -93,6 +96,8 @@ export function renderRegressionIssue(input: RegressionIssueInput): {
       `- latest night: ${escapeInline(day(latest.started_at), 20)} at ${shortSha(latest.git_sha)}, median ${formatValue(latest.value)}`,
     );
   }
+  const page = cellPageUrl(input.dashboardUrl, d.cell);
+  if (page !== null) facts.push(`- history: ${link("this cell on the farm dashboard", page)}`);
   if (d.noise_floor !== null) {
     facts.push(
       `- noise floor on this device: ${d.noise_floor.paired_pct.toFixed(1)}% paired, ${d.noise_floor.unpaired_pct.toFixed(1)}% night to night`,

@@ -135,6 +135,7 @@ const COMMANDS = [
   "history",
   "export",
   "report",
+  "dashboard",
   "health",
   "watchdog",
   "canaries",

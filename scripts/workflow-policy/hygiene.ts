@@ -66,6 +66,8 @@ export const JOB_PERMISSIONS: Readonly<
     history: { contents: "write" },
     confirm: { actions: "read", contents: "read" },
     issues: { contents: "read", issues: "write" },
+    dashboard: { contents: "read" },
+    pages: { pages: "write", "id-token": "write" },
   },
   "farm-upstream.yml": {
     resolve: { contents: "read" },

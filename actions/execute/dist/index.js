@@ -19517,7 +19517,10 @@ function sequentialMore(n2, df, perRepVar, target, past, levelAt, opts) {
 }
 
 // actions/src/stats/median-ci.ts
+var cdfs = /* @__PURE__ */ new Map();
 function binomialHalfCdf(n2) {
+  const known = cdfs.get(n2);
+  if (known !== void 0) return known;
   const cdf = [];
   let logC = 0;
   let total = 0;
@@ -19527,6 +19530,7 @@ function binomialHalfCdf(n2) {
     total += Math.exp(logC + logHalfN);
     cdf.push(Math.min(1, total));
   }
+  if (cdfs.size < 4096) cdfs.set(n2, cdf);
   return cdf;
 }
 
@@ -19536,7 +19540,7 @@ function sorted(xs) {
 }
 function median(xs) {
   if (xs.length === 0) throw new Error("median of nothing");
-  const s = sorted(xs);
+  const s = Float64Array.from(xs).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
@@ -20719,6 +20723,10 @@ var ACTIONS = {
       "known-issues": {
         description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
         default: "matrix/known-issues.yml"
+      },
+      "dashboard-url": {
+        description: "pr, nightly: the farm dashboard's base URL (the GitHub Pages site farm-nightly publishes); each cell links to its page. Empty: no links.",
+        default: ""
       },
       "out-dir": outDir
     },

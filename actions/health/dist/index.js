@@ -22243,7 +22243,8 @@ function readLayoutFile(rel, text, where) {
   if (!isMonthFile(rel)) return [readStored(rel, text, where)];
   return text.split("\n").filter((line) => line !== "").map((line, i2) => {
     const record2 = parseJson(runRecord, line, `${where}:${rel}:${i2 + 1}`);
-    return { path: recordPath(record2), record: record2 };
+    return { path: recordPath(record2, `${JSON.stringify(record2, null, 2)}
+`), record: record2 };
   });
 }
 function monthText(lines) {
@@ -24782,6 +24783,10 @@ var ACTIONS = {
       "known-issues": {
         description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
         default: "matrix/known-issues.yml"
+      },
+      "dashboard-url": {
+        description: "pr, nightly: the farm dashboard's base URL (the GitHub Pages site farm-nightly publishes); each cell links to its page. Empty: no links.",
+        default: ""
       },
       "out-dir": outDir
     },

@@ -18811,6 +18811,10 @@ var ACTIONS = {
         description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
         default: "matrix/known-issues.yml"
       },
+      "dashboard-url": {
+        description: "pr, nightly: the farm dashboard's base URL (the GitHub Pages site farm-nightly publishes); each cell links to its page. Empty: no links.",
+        default: ""
+      },
       "out-dir": outDir
     },
     outputs: {

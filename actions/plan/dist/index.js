@@ -22509,7 +22509,8 @@ function readLayoutFile(rel2, text, where) {
   if (!isMonthFile(rel2)) return [readStored(rel2, text, where)];
   return text.split("\n").filter((line) => line !== "").map((line, i2) => {
     const record2 = parseJson(runRecord, line, `${where}:${rel2}:${i2 + 1}`);
-    return { path: recordPath(record2), record: record2 };
+    return { path: recordPath(record2, `${JSON.stringify(record2, null, 2)}
+`), record: record2 };
   });
 }
 function monthText(lines) {
@@ -24271,6 +24272,10 @@ var ACTIONS = {
       "known-issues": {
         description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
         default: "matrix/known-issues.yml"
+      },
+      "dashboard-url": {
+        description: "pr, nightly: the farm dashboard's base URL (the GitHub Pages site farm-nightly publishes); each cell links to its page. Empty: no links.",
+        default: ""
       },
       "out-dir": outDir
     },

@@ -14810,7 +14810,10 @@ function timingCounts(r, metric2) {
 }
 
 // actions/src/stats/median-ci.ts
+var cdfs = /* @__PURE__ */ new Map();
 function binomialHalfCdf(n) {
+  const known = cdfs.get(n);
+  if (known !== void 0) return known;
   const cdf = [];
   let logC = 0;
   let total = 0;
@@ -14820,6 +14823,7 @@ function binomialHalfCdf(n) {
     total += Math.exp(logC + logHalfN);
     cdf.push(Math.min(1, total));
   }
+  if (cdfs.size < 4096) cdfs.set(n, cdf);
   return cdf;
 }
 function medianCi(samples, confidence = 0.95) {
@@ -16610,6 +16614,10 @@ var ACTIONS = {
       "known-issues": {
         description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
         default: "matrix/known-issues.yml"
+      },
+      "dashboard-url": {
+        description: "pr, nightly: the farm dashboard's base URL (the GitHub Pages site farm-nightly publishes); each cell links to its page. Empty: no links.",
+        default: ""
       },
       "out-dir": outDir
     },

@@ -14024,6 +14024,158 @@ var InfrastructureError = class extends Error {
   }
 };
 
+// reports/escape.ts
+var ZWSP = "&#8203;";
+var LINE_BREAK = /\r\n|[\n\r\v\f\u0085\u2028\u2029]/g;
+var CONTROL = (
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g
+);
+function cleanText(text, opts) {
+  const s = text.toWellFormed().replace(CONTROL, "�");
+  if (opts.keepNewlines) return s.replace(LINE_BREAK, "\n");
+  return s.replace(LINE_BREAK, " ").replaceAll("	", " ");
+}
+var graphemes = new Intl.Segmenter("en", { granularity: "grapheme" });
+function truncate(text, max) {
+  if (text.length <= max) return text;
+  let out = "";
+  for (const { segment } of graphemes.segment(text)) {
+    if (out.length + segment.length > max - 1) break;
+    out += segment;
+  }
+  return `${out}…`;
+}
+function head(text, max) {
+  return text.length > 2 * max + 16 ? text.slice(0, 2 * max + 16) : text;
+}
+function tail(whole, maxLines, maxChars) {
+  const text = whole.replace(/\n+$/, "");
+  const total = text.split("\n").length;
+  let s = text.length > maxChars ? text.slice(text.length - maxChars) : text;
+  if (s.length < text.length) {
+    const nl = s.indexOf("\n");
+    if (nl >= 0 && nl < s.length - 1) s = s.slice(nl + 1);
+    s = s.replace(/^[\udc00-\udfff]/, "").replace(new RegExp("^(?:\\p{M}|\\u200d|\\ufe0e|\\ufe0f)+", "u"), "");
+  }
+  const lines = s.split("\n");
+  const kept = lines.length > maxLines ? lines.slice(lines.length - maxLines) : lines;
+  return { text: kept.join("\n"), omitted: total - kept.length };
+}
+function breakAutolinks(s, i2) {
+  const c3 = s[i2];
+  const next = s[i2 + 1] ?? "";
+  if (c3 === "@" && /[\p{L}\p{N}_-]/u.test(next)) return ZWSP;
+  if (c3 === "#" && /[0-9]/.test(next)) return ZWSP;
+  if (c3 === "-" && /[0-9]/.test(next) && /(^|[^\w])gh$/i.test(s.slice(Math.max(0, i2 - 3), i2))) return ZWSP;
+  if (c3 === ":" && s.startsWith("//", i2 + 1)) return ZWSP;
+  if ((c3 === "w" || c3 === "W") && next === "." && /www$/i.test(s.slice(Math.max(0, i2 - 2), i2 + 1)))
+    return ZWSP;
+  return "";
+}
+var MARKDOWN_ENTITY = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "|": "&#124;",
+  // GitHub's math: an entity is text after parsing, never a `$` delimiter.
+  $: "&#36;"
+};
+var MARKDOWN_PUNCT = /* @__PURE__ */ new Set(["\\", "`", "*", "_", "[", "]", "!", "~", "#"]);
+function escapeInline(text, max = 300) {
+  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max);
+  let out = "";
+  for (let i2 = 0; i2 < s.length; i2++) {
+    const c3 = s[i2];
+    const entity = MARKDOWN_ENTITY[c3];
+    out += entity ?? (MARKDOWN_PUNCT.has(c3) ? `\\${c3}` : c3);
+    out += breakAutolinks(s, i2);
+  }
+  return out.replace(/^[-+=]/, "\\$&").replace(/^(\d{1,9})([.)])(?=\s|$)/, "$1\\$2");
+}
+var HTML_ENTITY = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;"
+};
+function escapeHtml(text, max = 300, opts = {}) {
+  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max);
+  let out = "";
+  for (let i2 = 0; i2 < s.length; i2++) {
+    const c3 = s[i2];
+    out += HTML_ENTITY[c3] ?? c3;
+    if (!opts.code) out += breakAutolinks(s, i2);
+  }
+  return out;
+}
+function longestBacktickRun(s) {
+  let longest = 0;
+  for (const m of s.matchAll(/`+/g)) longest = Math.max(longest, m[0].length);
+  return longest;
+}
+function codeSpan(text, opts = {}) {
+  let s = truncate(cleanText(head(text, opts.max ?? 300), { keepNewlines: false }), opts.max ?? 300);
+  if (s === "") return "";
+  if (opts.table) s = s.replaceAll("|", "\\|");
+  const fence = "`".repeat(longestBacktickRun(s) + 1);
+  const pad = /^[` ]|[` ]$/.test(s) ? " " : "";
+  return `${fence}${pad}${s}${pad}${fence}`;
+}
+function codeBlock(text, lang = "") {
+  const s = cleanText(text, { keepNewlines: true }).replace(/\n+$/, "");
+  const fence = "`".repeat(Math.max(3, longestBacktickRun(s) + 1));
+  const info2 = /^[A-Za-z0-9_+-]{0,20}$/.test(lang) ? lang : "";
+  return `${fence}${info2}
+${s}
+${fence}`;
+}
+function mermaidString(text, max = 40) {
+  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max).replace(
+    /[^\p{L}\p{N} ._:/+@…-]/gu,
+    "_"
+  );
+  return `"${s}"`;
+}
+function plainText(text, max, opts = {}) {
+  const keep = opts.keepNewlines ?? false;
+  let s = cleanText(head(text, max), { keepNewlines: keep });
+  s = keep ? s.replace(/[ \t]+\n/g, "\n").replace(/\n{3,}/g, "\n\n") : s.replace(/\s+/g, " ");
+  return truncate(s.trim(), max);
+}
+function safeUrl(url) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigurationError(
+      `${JSON.stringify(url)} is not a URL; expected an http(s) link such as a run URL`
+    );
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    throw new ConfigurationError(`${JSON.stringify(url)}: only http and https links are rendered`);
+  }
+  return parsed.href.replace(
+    /[()'"|<> `\\]/g,
+    (c3) => `%${c3.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`
+  );
+}
+function link(text, url) {
+  return `[${escapeInline(text, 120)}](${safeUrl(url)})`;
+}
+function shortSha(sha2) {
+  if (sha2 === null || sha2 === void 0 || sha2 === "") return "unknown";
+  return /^[0-9a-f]{7,64}$/i.test(sha2) ? `\`${sha2.slice(0, 7)}\`` : `\`${sha2.slice(0, 20).replace(/[^\w.-]/g, "_")}\``;
+}
+
+// reports/dashboard/links.ts
+function cellPageUrl(base, cellId3) {
+  if (base === null || base === void 0 || base.trim() === "") return null;
+  return safeUrl(`${base.trim().replace(/\/+$/, "")}/cell.html?cell=${encodeURIComponent(cellId3)}`);
+}
+
 // actions/src/core/validate.ts
 var JSON_SCHEMAS = /* @__PURE__ */ new WeakMap();
 function withJsonSchema(check, schema) {
@@ -19066,152 +19218,6 @@ function flaggedCount(m) {
   return (m?.sample_flags ?? []).filter((f) => f.length > 0).length;
 }
 
-// reports/escape.ts
-var ZWSP = "&#8203;";
-var LINE_BREAK = /\r\n|[\n\r\v\f\u0085\u2028\u2029]/g;
-var CONTROL = (
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-  /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g
-);
-function cleanText(text, opts) {
-  const s = text.toWellFormed().replace(CONTROL, "�");
-  if (opts.keepNewlines) return s.replace(LINE_BREAK, "\n");
-  return s.replace(LINE_BREAK, " ").replaceAll("	", " ");
-}
-var graphemes = new Intl.Segmenter("en", { granularity: "grapheme" });
-function truncate(text, max) {
-  if (text.length <= max) return text;
-  let out = "";
-  for (const { segment } of graphemes.segment(text)) {
-    if (out.length + segment.length > max - 1) break;
-    out += segment;
-  }
-  return `${out}…`;
-}
-function head(text, max) {
-  return text.length > 2 * max + 16 ? text.slice(0, 2 * max + 16) : text;
-}
-function tail(whole, maxLines, maxChars) {
-  const text = whole.replace(/\n+$/, "");
-  const total = text.split("\n").length;
-  let s = text.length > maxChars ? text.slice(text.length - maxChars) : text;
-  if (s.length < text.length) {
-    const nl = s.indexOf("\n");
-    if (nl >= 0 && nl < s.length - 1) s = s.slice(nl + 1);
-    s = s.replace(/^[\udc00-\udfff]/, "").replace(new RegExp("^(?:\\p{M}|\\u200d|\\ufe0e|\\ufe0f)+", "u"), "");
-  }
-  const lines = s.split("\n");
-  const kept = lines.length > maxLines ? lines.slice(lines.length - maxLines) : lines;
-  return { text: kept.join("\n"), omitted: total - kept.length };
-}
-function breakAutolinks(s, i2) {
-  const c3 = s[i2];
-  const next = s[i2 + 1] ?? "";
-  if (c3 === "@" && /[\p{L}\p{N}_-]/u.test(next)) return ZWSP;
-  if (c3 === "#" && /[0-9]/.test(next)) return ZWSP;
-  if (c3 === "-" && /[0-9]/.test(next) && /(^|[^\w])gh$/i.test(s.slice(Math.max(0, i2 - 3), i2))) return ZWSP;
-  if (c3 === ":" && s.startsWith("//", i2 + 1)) return ZWSP;
-  if ((c3 === "w" || c3 === "W") && next === "." && /www$/i.test(s.slice(Math.max(0, i2 - 2), i2 + 1)))
-    return ZWSP;
-  return "";
-}
-var MARKDOWN_ENTITY = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "|": "&#124;",
-  // GitHub's math: an entity is text after parsing, never a `$` delimiter.
-  $: "&#36;"
-};
-var MARKDOWN_PUNCT = /* @__PURE__ */ new Set(["\\", "`", "*", "_", "[", "]", "!", "~", "#"]);
-function escapeInline(text, max = 300) {
-  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max);
-  let out = "";
-  for (let i2 = 0; i2 < s.length; i2++) {
-    const c3 = s[i2];
-    const entity = MARKDOWN_ENTITY[c3];
-    out += entity ?? (MARKDOWN_PUNCT.has(c3) ? `\\${c3}` : c3);
-    out += breakAutolinks(s, i2);
-  }
-  return out.replace(/^[-+=]/, "\\$&").replace(/^(\d{1,9})([.)])(?=\s|$)/, "$1\\$2");
-}
-var HTML_ENTITY = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;"
-};
-function escapeHtml(text, max = 300, opts = {}) {
-  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max);
-  let out = "";
-  for (let i2 = 0; i2 < s.length; i2++) {
-    const c3 = s[i2];
-    out += HTML_ENTITY[c3] ?? c3;
-    if (!opts.code) out += breakAutolinks(s, i2);
-  }
-  return out;
-}
-function longestBacktickRun(s) {
-  let longest = 0;
-  for (const m of s.matchAll(/`+/g)) longest = Math.max(longest, m[0].length);
-  return longest;
-}
-function codeSpan(text, opts = {}) {
-  let s = truncate(cleanText(head(text, opts.max ?? 300), { keepNewlines: false }), opts.max ?? 300);
-  if (s === "") return "";
-  if (opts.table) s = s.replaceAll("|", "\\|");
-  const fence = "`".repeat(longestBacktickRun(s) + 1);
-  const pad = /^[` ]|[` ]$/.test(s) ? " " : "";
-  return `${fence}${pad}${s}${pad}${fence}`;
-}
-function codeBlock(text, lang = "") {
-  const s = cleanText(text, { keepNewlines: true }).replace(/\n+$/, "");
-  const fence = "`".repeat(Math.max(3, longestBacktickRun(s) + 1));
-  const info2 = /^[A-Za-z0-9_+-]{0,20}$/.test(lang) ? lang : "";
-  return `${fence}${info2}
-${s}
-${fence}`;
-}
-function mermaidString(text, max = 40) {
-  const s = truncate(cleanText(head(text, max), { keepNewlines: false }).trim(), max).replace(
-    /[^\p{L}\p{N} ._:/+@…-]/gu,
-    "_"
-  );
-  return `"${s}"`;
-}
-function plainText(text, max, opts = {}) {
-  const keep = opts.keepNewlines ?? false;
-  let s = cleanText(head(text, max), { keepNewlines: keep });
-  s = keep ? s.replace(/[ \t]+\n/g, "\n").replace(/\n{3,}/g, "\n\n") : s.replace(/\s+/g, " ");
-  return truncate(s.trim(), max);
-}
-function safeUrl(url) {
-  let parsed;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigurationError(
-      `${JSON.stringify(url)} is not a URL; expected an http(s) link such as a run URL`
-    );
-  }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-    throw new ConfigurationError(`${JSON.stringify(url)}: only http and https links are rendered`);
-  }
-  return parsed.href.replace(
-    /[()'"|<> `\\]/g,
-    (c3) => `%${c3.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`
-  );
-}
-function link(text, url) {
-  return `[${escapeInline(text, 120)}](${safeUrl(url)})`;
-}
-function shortSha(sha2) {
-  if (sha2 === null || sha2 === void 0 || sha2 === "") return "unknown";
-  return /^[0-9a-f]{7,64}$/i.test(sha2) ? `\`${sha2.slice(0, 7)}\`` : `\`${sha2.slice(0, 20).replace(/[^\w.-]/g, "_")}\``;
-}
-
 // reports/cell-report.ts
 var HEADLINE_METRIC = "decode_tokens_per_sec";
 var OUTCOMES = [
@@ -19481,6 +19487,8 @@ function renderRegressionIssue(input) {
       `- latest night: ${escapeInline(day(latest.started_at), 20)} at ${shortSha(latest.git_sha)}, median ${formatValue(latest.value)}`
     );
   }
+  const page = cellPageUrl(input.dashboardUrl, d.cell);
+  if (page !== null) facts.push(`- history: ${link("this cell on the farm dashboard", page)}`);
   if (d.noise_floor !== null) {
     facts.push(
       `- noise floor on this device: ${d.noise_floor.paired_pct.toFixed(1)}% paired, ${d.noise_floor.unpaired_pct.toFixed(1)}% night to night`
@@ -19637,7 +19645,7 @@ function sorted(xs) {
 }
 function median2(xs) {
   if (xs.length === 0) throw new Error("median of nothing");
-  const s = sorted(xs);
+  const s = Float64Array.from(xs).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
@@ -20062,7 +20070,10 @@ function sequentialMore(n2, df, perRepVar, target, past, levelAt, opts) {
 }
 
 // actions/src/stats/median-ci.ts
+var cdfs = /* @__PURE__ */ new Map();
 function binomialHalfCdf(n2) {
+  const known = cdfs.get(n2);
+  if (known !== void 0) return known;
   const cdf = [];
   let logC = 0;
   let total = 0;
@@ -20072,6 +20083,7 @@ function binomialHalfCdf(n2) {
     total += Math.exp(logC + logHalfN);
     cdf.push(Math.min(1, total));
   }
+  if (cdfs.size < 4096) cdfs.set(n2, cdf);
   return cdf;
 }
 
@@ -29053,7 +29065,8 @@ function readLayoutFile(rel, text, where) {
   if (!isMonthFile(rel)) return [readStored(rel, text, where)];
   return text.split("\n").filter((line) => line !== "").map((line, i2) => {
     const record2 = parseJson(runRecord, line, `${where}:${rel}:${i2 + 1}`);
-    return { path: recordPath(record2), record: record2 };
+    return { path: recordPath(record2, `${JSON.stringify(record2, null, 2)}
+`), record: record2 };
   });
 }
 function monthText(lines) {
@@ -29948,7 +29961,8 @@ function render(a2, ctx) {
       unit,
       better,
       confirmation: a2.confirmation,
-      runUrl
+      runUrl,
+      dashboardUrl: ctx.dashboardUrl ?? null
     });
   }
   if (a2.state === "recovered") {
@@ -29987,7 +30001,14 @@ async function syncNightlyIssues(o2) {
   let firstError = null;
   for (const a2 of decision.actions) {
     try {
-      const r = render(a2, { history, tonight, confirmations, knownIssues, runUrl: o2.runUrl ?? null });
+      const r = render(a2, {
+        history,
+        tonight,
+        confirmations,
+        knownIssues,
+        runUrl: o2.runUrl ?? null,
+        dashboardUrl: o2.dashboardUrl ?? null
+      });
       const result = await syncRegressionIssue(o2.gh, {
         owner: o2.owner,
         repo: o2.repo,
@@ -30092,6 +30113,47 @@ function failureAnnotations(cells) {
   return out;
 }
 
+// reports/numerics.ts
+var MOVED_FACTOR = 2;
+var MOVED_FLOOR = 1e-4;
+var worstOf = (g) => g?.worst === null || g?.worst === void 0 ? void 0 : g.worst.max_abs_dlogit ?? Number.POSITIVE_INFINITY;
+function numericsMoved(c3) {
+  const head2 = c3.head.gate?.numerics;
+  if (head2 === void 0) return false;
+  const base = c3.base?.gate?.numerics;
+  if (base === void 0) return head2.verdict === "fail";
+  if (base.verdict !== head2.verdict) return true;
+  const [h2, b] = [worstOf(head2), worstOf(base)];
+  if (h2 === void 0 || b === void 0) return h2 !== b;
+  if (!Number.isFinite(h2) || !Number.isFinite(b)) return h2 !== b;
+  if (Math.abs(h2 - b) <= MOVED_FLOOR) return false;
+  const [lo, hi] = h2 < b ? [h2, b] : [b, h2];
+  return lo === 0 || hi / lo > MOVED_FACTOR;
+}
+var shown = (g) => {
+  const w = worstOf(g);
+  if (g === void 0 || w === void 0) return "—";
+  const where = g.worst === null ? "" : ` (p${g.worst.prompt_index}:t${g.worst.step})`;
+  return `${Number.isFinite(w) ? fmt(w) : "non-finite"}${where}`;
+};
+function numericsNote(cells) {
+  const moved = cells.filter(numericsMoved);
+  if (moved.length === 0) return null;
+  const rows = moved.slice(0, 20).map((c3) => {
+    const h2 = c3.head.gate?.numerics;
+    const tol = h2.tolerance === null ? "not gated" : fmt(h2.tolerance.max_abs_dlogit);
+    const verdict2 = h2.verdict === "fail" ? "❌ over" : h2.verdict === "pass" ? "✅ within" : "reported";
+    return `| ${codeSpan(c3.head.cell.id, { max: 160 })} | ${shown(c3.base?.gate?.numerics)} | ${shown(h2)} | ${tol} | ${verdict2} |`;
+  });
+  return [
+    "#### Logits drift",
+    `Largest \\|Δlogit\\| against the ${moved.length === 1 ? "cell's" : "cells'"} eager reference (top logits, every generated step), shown where it moved:`,
+    `| cell | base | head | tolerance | |
+|---|---|---|---|---|
+${rows.join("\n")}`
+  ].join("\n\n");
+}
+
 // reports/cell-details.ts
 var LOG_TAIL_LINES = 40;
 var LOG_TAIL_CHARS = 4e3;
@@ -30136,7 +30198,7 @@ function metricsTable(c3) {
     ...rows
   ].join("\n");
 }
-function cellDetails(c3, known) {
+function cellDetails(c3, known, dashboardUrl = null) {
   const r = c3.head;
   const outcome = outcomeOf(c3);
   const facts = [
@@ -30156,12 +30218,14 @@ function cellDetails(c3, known) {
     facts.push(
       `- fp32 agreement: ${a2.matching_prefix}/${a2.total} tokens (gated against the ${r.gate.policy.reference} reference)`
     );
-    if (r.gate.numerics !== void 0)
+    if (r.gate.numerics !== void 0 && numericsMoved(c3))
       facts.push(`- ${escapeInline(describeNumerics(r.gate.numerics), 400)}`);
   }
   const cmp = usableComparison(c3);
   if (cmp !== null) facts.push(`- how: ${escapeInline(howDecided(cmp), 400)}`);
   facts.push(toolchainLine(r), deviceLine(r));
+  const page = cellPageUrl(dashboardUrl, r.cell.id);
+  if (page !== null) facts.push(`- history: ${link("this cell on the farm dashboard", page)}`);
   const notes = (cmp?.notes ?? []).slice(0, 5).map((n2) => `- ${escapeInline(n2, 300)}`);
   const blocks = [
     `<details><summary><code>${escapeHtml(r.cell.id, 160, { code: true })}</code> — ${OUTCOME_LABEL[outcome]}</summary>`,
@@ -30188,47 +30252,6 @@ function skippedDetails(skipped, max = 50) {
     `<details><summary>⏭️ ${skipped.length} skipped ${skipped.length === 1 ? "cell" : "cells"}</summary>`,
     items.join("\n"),
     "</details>"
-  ].join("\n\n");
-}
-
-// reports/numerics.ts
-var MOVED_FACTOR = 2;
-var MOVED_FLOOR = 1e-4;
-var worstOf = (g) => g?.worst === null || g?.worst === void 0 ? void 0 : g.worst.max_abs_dlogit ?? Number.POSITIVE_INFINITY;
-function numericsMoved(c3) {
-  const head2 = c3.head.gate?.numerics;
-  if (head2 === void 0) return false;
-  const base = c3.base?.gate?.numerics;
-  if (base === void 0) return head2.verdict === "fail";
-  if (base.verdict !== head2.verdict) return true;
-  const [h2, b] = [worstOf(head2), worstOf(base)];
-  if (h2 === void 0 || b === void 0) return h2 !== b;
-  if (!Number.isFinite(h2) || !Number.isFinite(b)) return h2 !== b;
-  if (Math.abs(h2 - b) <= MOVED_FLOOR) return false;
-  const [lo, hi] = h2 < b ? [h2, b] : [b, h2];
-  return lo === 0 || hi / lo > MOVED_FACTOR;
-}
-var shown = (g) => {
-  const w = worstOf(g);
-  if (g === void 0 || w === void 0) return "—";
-  const where = g.worst === null ? "" : ` (p${g.worst.prompt_index}:t${g.worst.step})`;
-  return `${Number.isFinite(w) ? fmt(w) : "non-finite"}${where}`;
-};
-function numericsNote(cells) {
-  const moved = cells.filter(numericsMoved);
-  if (moved.length === 0) return null;
-  const rows = moved.slice(0, 20).map((c3) => {
-    const h2 = c3.head.gate?.numerics;
-    const tol = h2.tolerance === null ? "not gated" : fmt(h2.tolerance.max_abs_dlogit);
-    const verdict2 = h2.verdict === "fail" ? "❌ over" : h2.verdict === "pass" ? "✅ within" : "reported";
-    return `| ${codeSpan(c3.head.cell.id, { max: 160 })} | ${shown(c3.base?.gate?.numerics)} | ${shown(h2)} | ${tol} | ${verdict2} |`;
-  });
-  return [
-    "#### Logits drift",
-    `Largest \\|Δlogit\\| against the ${moved.length === 1 ? "cell's" : "cells'"} eager reference (top logits, every generated step), shown where it moved:`,
-    `| cell | base | head | tolerance | |
-|---|---|---|---|---|
-${rows.join("\n")}`
   ].join("\n\n");
 }
 
@@ -30343,7 +30366,7 @@ function render2(input, opts) {
     notes,
     charts: opts.charts ? trendCharts(cells, opts.trendPoints ?? 20) : [],
     skipped: skipped === null ? [] : [skipped],
-    details: cells.map((c3) => cellDetails(c3, known)),
+    details: cells.map((c3) => cellDetails(c3, known, input.dashboardUrl ?? null)),
     foot: [`<sub>${where}</sub>`]
   };
   return fitBlocks(parts, opts.budget ?? COMMENT_BUDGET, more);
@@ -31017,6 +31040,7 @@ async function publishPrReport(o2) {
     missing,
     knownIssues,
     runUrl: o2.run.html_url,
+    dashboardUrl: o2.dashboardUrl ?? null,
     headSha: ingested.headSha,
     baseSha: paired.cells.find((c3) => c3.base != null)?.base?.git_sha ?? null
   };
@@ -32474,6 +32498,10 @@ var ACTIONS = {
         description: `The known-issue catalogue (${WORKSPACE_NOTE}).`,
         default: "matrix/known-issues.yml"
       },
+      "dashboard-url": {
+        description: "pr, nightly: the farm dashboard's base URL (the GitHub Pages site farm-nightly publishes); each cell links to its page. Empty: no links.",
+        default: ""
+      },
       "out-dir": outDir
     },
     outputs: {
@@ -32669,6 +32697,8 @@ var run = defineAction("report", async (io) => {
     logger: io.logger
   });
   const knownIssuesFile = io.requiredPath("known-issues");
+  const dashboardUrl = io.input("dashboard-url") || null;
+  cellPageUrl(dashboardUrl, "a/b/c/d@e");
   if (mode === "pr") {
     const result2 = await publishPrReport({
       gh,
@@ -32677,6 +32707,7 @@ var run = defineAction("report", async (io) => {
       artifactDir: io.requiredPath("artifact"),
       run: await workflowRun(),
       knownIssuesFile,
+      dashboardUrl,
       logger: io.logger
     });
     io.output("comment-url", result2.commentUrl ?? "");
@@ -32727,6 +32758,7 @@ ${rows.join("\n")}
     confirmations: io.path("confirmations"),
     knownIssuesFile,
     runUrl,
+    dashboardUrl,
     logger: io.logger
   });
   io.output("issues", result.issues);

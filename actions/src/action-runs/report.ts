@@ -4,6 +4,7 @@
  * GitHub wrote (GITHUB_EVENT_PATH), never from an artefact.
  */
 import { readFile } from "node:fs/promises";
+import { cellPageUrl } from "../../../reports/dashboard/links.ts";
 import { ConfigurationError, EXIT } from "../core/errors.ts";
 import { arr, int, nullable, open, parseJson, str } from "../core/validate.ts";
 import { createGitHub } from "../github/client.ts";
@@ -48,6 +49,9 @@ export const run = defineAction("report", async (io) => {
     logger: io.logger,
   });
   const knownIssuesFile = io.requiredPath("known-issues");
+  // Checked now, so a wrong URL is bad input before anything is posted (it throws if not http(s)).
+  const dashboardUrl = io.input("dashboard-url") || null;
+  cellPageUrl(dashboardUrl, "a/b/c/d@e");
 
   if (mode === "pr") {
     const result = await publishPrReport({
@@ -57,6 +61,7 @@ export const run = defineAction("report", async (io) => {
       artifactDir: io.requiredPath("artifact"),
       run: await workflowRun(),
       knownIssuesFile,
+      dashboardUrl,
       logger: io.logger,
     });
     io.output("comment-url", result.commentUrl ?? "");
@@ -107,6 +112,7 @@ export const run = defineAction("report", async (io) => {
     confirmations: io.path("confirmations"),
     knownIssuesFile,
     runUrl,
+    dashboardUrl,
     logger: io.logger,
   });
   io.output("issues", result.issues);

@@ -10,6 +10,7 @@ import type { Logger } from "../core/logger.ts";
 import { BISECT_USAGE, bisectCli } from "./bisect.ts";
 import { CANARIES_USAGE, canariesCli } from "./canaries.ts";
 import { COMPARE_USAGE, compareCli } from "./compare.ts";
+import { DASHBOARD_USAGE, dashboardCli } from "./dashboard.ts";
 import { DETECT_USAGE, detectCli } from "./detect.ts";
 import { EXPORT_USAGE, exportCli } from "./export.ts";
 import { FETCH_USAGE, fetchCli } from "./fetch.ts";
@@ -91,6 +92,15 @@ const COMMANDS = new Map<string, Command>([
       summary: "run records → the bench report (the PR comment's table) as markdown or JSON",
       usage: REPORT_USAGE,
       cli: reportCli,
+    },
+  ],
+  [
+    "dashboard",
+    {
+      summary:
+        "the history as a static site (farm overview, a page per cell, devices, releases); serve it locally",
+      usage: DASHBOARD_USAGE,
+      cli: dashboardCli,
     },
   ],
   [

@@ -49,12 +49,21 @@ export interface DeviceStates {
   devices: DeviceStatus[];
 }
 
+/**
+ * What the rules read of a run record: readers that hold many runs (the dashboard replays every
+ * night of every device) keep just this much of each.
+ */
+export type DeviceRun = { cell: Pick<RunRecord["cell"], "id" | "device"> } & Pick<
+  RunRecord,
+  "started_at" | "status" | "stages"
+>;
+
 /** A run executed on its device (so its outcome is evidence about the device). */
-export function ranOnDevice(r: RunRecord): boolean {
+export function ranOnDevice(r: Pick<RunRecord, "stages">): boolean {
   return r.stages.some((s) => s.stage === "execute");
 }
 
-type Event = { at: string; order: number; run?: RunRecord; health?: HealthReport };
+type Event = { at: string; order: number; run?: DeviceRun; health?: HealthReport };
 
 function reasonOfReport(h: HealthReport): string {
   if (h.state === "maintenance")
@@ -69,7 +78,7 @@ function reasonOfReport(h: HealthReport): string {
 /** One device's status from its runs and health reports (any order; other devices' are ignored). */
 export function deviceStatus(
   device: string,
-  runs: readonly RunRecord[],
+  runs: readonly DeviceRun[],
   reports: readonly HealthReport[],
   quarantineAfter: number,
 ): DeviceStatus {
@@ -104,7 +113,7 @@ export function deviceStatus(
       }
       continue;
     }
-    const run = e.run as RunRecord;
+    const run = e.run as DeviceRun;
     if (!ranOnDevice(run)) continue;
     if (INFRA_STATUSES.has(run.status)) {
       streak += 1;
@@ -128,7 +137,7 @@ export function deviceStatus(
 /** Every named device's status, in the order given. */
 export function deviceStates(
   devices: readonly string[],
-  runs: readonly RunRecord[],
+  runs: readonly DeviceRun[],
   reports: readonly HealthReport[],
   quarantineAfter: number,
 ): DeviceStates {

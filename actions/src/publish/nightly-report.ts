@@ -40,6 +40,8 @@ export interface NightlyReportOptions {
   knownIssuesFile: string;
   compareConfigFile?: string;
   runUrl?: string | null;
+  /** The farm dashboard's base URL (empty or absent: none); regression issues link to the cell's page. */
+  dashboardUrl?: string | null;
   logger: Logger;
 }
 
@@ -99,7 +101,7 @@ function render(
   a: IssueAction,
   ctx: { history: RunRecord[]; tonight: RunRecord[]; confirmations: RunRecord[] } & Pick<
     NightlyReportOptions,
-    "runUrl"
+    "runUrl" | "dashboardUrl"
   > & { knownIssues: Awaited<ReturnType<typeof loadKnownIssues>> },
 ): Rendered {
   const marker = regressionMarker(a.cell, a.metric);
@@ -139,6 +141,7 @@ function render(
       better,
       confirmation: a.confirmation,
       runUrl,
+      dashboardUrl: ctx.dashboardUrl ?? null,
     });
   }
   if (a.state === "recovered") {
@@ -188,7 +191,14 @@ export async function syncNightlyIssues(o: NightlyReportOptions): Promise<Nightl
   let firstError: unknown = null;
   for (const a of decision.actions) {
     try {
-      const r = render(a, { history, tonight, confirmations, knownIssues, runUrl: o.runUrl ?? null });
+      const r = render(a, {
+        history,
+        tonight,
+        confirmations,
+        knownIssues,
+        runUrl: o.runUrl ?? null,
+        dashboardUrl: o.dashboardUrl ?? null,
+      });
       const result = await syncRegressionIssue(o.gh, {
         owner: o.owner,
         repo: o.repo,

@@ -55,6 +55,8 @@ export interface PrReportOptions {
   artifactDir: string;
   run: WorkflowRunEvent;
   knownIssuesFile: string;
+  /** The farm dashboard's base URL (empty or absent: none); cells link to their pages. */
+  dashboardUrl?: string | null;
   compareConfigFile?: string;
   logger: Logger;
 }
@@ -180,6 +182,7 @@ export async function publishPrReport(o: PrReportOptions): Promise<PrReportResul
     missing,
     knownIssues,
     runUrl: o.run.html_url,
+    dashboardUrl: o.dashboardUrl ?? null,
     headSha: ingested.headSha,
     baseSha: paired.cells.find((c) => c.base != null)?.base?.git_sha ?? null,
   };

@@ -17,8 +17,15 @@ export interface MedianCi {
   k: number;
 }
 
-/** P(B ≤ j) for B ~ Binomial(n, ½), for j = 0..n, computed in log space so large n stays exact enough. */
-export function binomialHalfCdf(n: number): number[] {
+const cdfs = new Map<number, readonly number[]>();
+
+/**
+ * P(B ≤ j) for B ~ Binomial(n, ½), for j = 0..n, computed in log space so large n stays exact
+ * enough. Kept per n: a history's nights have the same few rep counts, asked for thousands of times.
+ */
+export function binomialHalfCdf(n: number): readonly number[] {
+  const known = cdfs.get(n);
+  if (known !== undefined) return known;
   const cdf: number[] = [];
   let logC = 0; // log C(n, j)
   let total = 0;
@@ -28,6 +35,7 @@ export function binomialHalfCdf(n: number): number[] {
     total += Math.exp(logC + logHalfN);
     cdf.push(Math.min(1, total));
   }
+  if (cdfs.size < 4096) cdfs.set(n, cdf);
   return cdf;
 }
 

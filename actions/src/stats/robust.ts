@@ -10,7 +10,9 @@ function sorted(xs: readonly number[]): number[] {
 
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) throw new Error("median of nothing");
-  const s = sorted(xs);
+  // A typed array sorts numbers natively: several times faster than a comparator over a copy,
+  // which matters to the dashboard's and detect's millions of nightly medians.
+  const s = Float64Array.from(xs).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
