@@ -24,7 +24,10 @@ const tolerance = farm.recipes.get("fp32")?.numerics ?? null;
 
 async function ok<S extends StageName>(stage: S, spec: StageSpec) {
   const out = await runStage(stage, { command: real, spec, dir: await tempDir(), timeoutMs: 1_200_000 });
-  expect(out.kind, `${stage}: ${out.reason ?? ""}`).toBe("ok");
+  if (out.kind !== "ok") {
+    const log = await readFile(out.logPath, "utf8").catch(() => "");
+    expect.fail(`${stage}: ${out.reason ?? ""}\n${log.split("\n").slice(-30).join("\n")}`);
+  }
   return out;
 }
 
@@ -87,10 +90,12 @@ describe.runIf(ready)("gemma-4-tiny's sliding window through the stages", () => 
     // a step past the window.
     const wide = path.join(await tempDir(), "gemma-4-tiny-wide");
     await cp(twin.path, wide, { recursive: true });
-    await writeFile(
-      path.join(wide, "config.json"),
-      JSON.stringify({ ...config, sliding_window: 4 * twin.max_seq_len }, null, 2),
-    );
+    // Edited as text: JSON.stringify would write soft-capping's 30.0 as 30, which transformers'
+    // strict config validation refuses (expected float, got int).
+    const text = await readFile(path.join(twin.path, "config.json"), "utf8");
+    const widened = text.replace(/"sliding_window": \d+/, `"sliding_window": ${4 * twin.max_seq_len}`);
+    expect(widened).not.toBe(text);
+    await writeFile(path.join(wide, "config.json"), widened);
     const wideRef = (
       await ok("reference", makeSpec("reference", { ...common, model: { ...model, path: wide } }))
     ).data as ReferenceData;
