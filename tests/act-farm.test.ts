@@ -661,15 +661,16 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     const template = (await records("101")).find((r) => r.cell.id === NIGHTLY_CELL && r.role === "base");
     if (template === undefined)
       throw new Error("needs the same-repository run (the first test) for a base record of the cell");
-    // The levels are fractions of the template's speed. That is a median of one interleaved PR
-    // session on this shared 2-core machine, and a tiny model's 24-token decode lasts milliseconds:
-    // under load single reps range over two orders of magnitude (measured 11 to 1,587 tok/s in one
-    // session while other jobs ran), and a night's five-rep median of the same build has come out
-    // 0.14× to 0.45× the template. The slow code (max_seq_len 4096, every decode step attending
-    // over 32× the positions) measured 0.01× to 0.015×. So the old level sits between the two on a
-    // log scale: a night back on the old code reads as back even 2.8× slower than the worst seen,
-    // and the slowdown's nights are under its first nights' level (0.85 of it) even 2.9× faster.
-    const OLD = 0.05;
+    // The levels are fractions of the template's speed: the base's median in the PR session, where
+    // several device jobs and the other test file shared this 2-core machine, so it is depressed
+    // against a night's (one device job) by a factor that varies with the load. A tiny model's
+    // 24-token decode lasts milliseconds; single reps ranged over two orders of magnitude (11 to
+    // 1,587 tok/s in one session). Measured against the template, the 128 build's nights (night 3)
+    // came out at 0.14× to 0.45×, the 4096 build's (night 1) at 0.0098× to 0.059× (the high end with
+    // the template depressed to 43 tok/s under load average 9). The old level sits between the
+    // extremes: night 3 reads as back with 1.4× of room below the lowest seen, and night 1 stays
+    // under the slowdown's first nights' level (0.85 of the old) with 1.4× of room above the highest.
+    const OLD = 0.1;
     const EARLY = OLD * 0.85;
     const day = 86_400_000;
     const now = Date.now();
@@ -757,7 +758,10 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       `/repos/${world.repository}/actions/runs/301/cancel`,
     ]);
     expect(n1).toMatchObject({ status: "pass", role: "nightly", git_sha: slow, cell: { id: NIGHTLY_CELL } });
-    expect(decodeMedian(n1 as RunRecord)).toBeLessThan(decodeMedian(template) * EARLY);
+    expect(
+      decodeMedian(n1 as RunRecord),
+      `decode medians: template ${decodeMedian(template)}, night 1 ${decodeMedian(n1 as RunRecord)}`,
+    ).toBeLessThan(decodeMedian(template) * EARLY);
     expect(confirmed(first).map((c: { cell: string }) => c.cell)).toEqual([NIGHTLY_CELL]);
     expect(confirmJobs(first)).toEqual(["success"]);
     expect(await stored(n1?.session)).toBe(true);
