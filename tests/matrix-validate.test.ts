@@ -44,8 +44,8 @@ describe("pte-farm validate", () => {
   it("accepts the shipped farm and says what it covers", async () => {
     const res = await validate(DEFAULT_MATRIX);
     expect(res.exitCode, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/matrix\/farm\.yml: valid\. 7 devices, 9 models, 5 recipes, 7 backends/);
-    expect(res.stdout).toMatch(/cell sets: host 13, twins 27, nightly \d+ \(\+\d+ skipped\), release \d+/);
+    expect(res.stdout).toMatch(/matrix\/farm\.yml: valid\. 7 devices, 6 models, 5 recipes, 7 backends/);
+    expect(res.stdout).toMatch(/cell sets: host 13, nightly \d+ \(\+\d+ skipped\), release \d+/);
   });
 
   it("reports YAML that does not parse at the line and column of the error", async () => {
@@ -156,7 +156,7 @@ describe("pte-farm validate", () => {
     const res = await validate(file);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain(
-      `farm.yml:${pos(text, "cells: hosts", 1, 7)}: unknown cell set "hosts"; known cell sets: host, twins, nightly, release`,
+      `farm.yml:${pos(text, "cells: hosts", 1, 7)}: unknown cell set "hosts"; known cell sets: host, nightly, release`,
     );
   });
 
@@ -167,7 +167,7 @@ describe("pte-farm validate", () => {
     const res = await validate(file);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain(
-      `farm.yml:${pos(text, "gemma-4-e3b")}: unknown model "gemma-4-e3b"; known models: gemma-4-e2b, llama-3.2-1b, opt-125m, gemma-4-tiny, llama-3.2-tiny, opt-tiny, small-cnn, small-cnn-lrn`,
+      `farm.yml:${pos(text, "gemma-4-e3b")}: unknown model "gemma-4-e3b"; known models: gemma-4-e2b, llama-3.2-1b, opt-125m, small-cnn, small-cnn-lrn`,
     );
   });
 

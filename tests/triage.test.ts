@@ -49,7 +49,10 @@ const XNN_AARCH64_LOG = [
 
 describe("known-issue catalogue", () => {
   it("holds all 10 rows of UPSTREAM-ISSUES.md, each with a workaround", () => {
-    expect(issues.map((i) => i.upstream)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Entries the farm found itself (the twins' toolchain findings) have no upstream row.
+    expect(issues.map((i) => i.upstream).filter((u) => u !== undefined && u !== null)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+    ]);
     for (const i of issues) expect(i.workaround.length).toBeGreaterThan(10);
   });
 
