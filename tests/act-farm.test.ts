@@ -666,11 +666,11 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     // against a night's (one device job) by a factor that varies with the load. A tiny model's
     // 24-token decode lasts milliseconds; single reps ranged over two orders of magnitude (11 to
     // 1,587 tok/s in one session). Measured against the template, the 128 build's nights (night 3)
-    // came out at 0.14× to 0.45×, the 4096 build's (night 1) at 0.0098× to 0.059× (the high end with
-    // the template depressed to 43 tok/s under load average 9). The old level sits between the
-    // extremes: night 3 reads as back with 1.4× of room below the lowest seen, and night 1 stays
-    // under the slowdown's first nights' level (0.85 of the old) with 1.4× of room above the highest.
-    const OLD = 0.1;
+    // came out at 0.14× to 0.45×, the 4096 build's (night 1) at 0.0098× to 0.059×. At 0.05 the test
+    // passed night 1 (issue opened) in runs at load average 2–5 and failed it only at 8–9 (night 1 at
+    // 0.059×); at 0.1 night 1's drop from the seeded level was too small to open the issue at load 4.
+    // Anchoring the levels on a nightly-style measurement of both builds would remove this bet.
+    const OLD = 0.05;
     const EARLY = OLD * 0.85;
     const day = 86_400_000;
     const now = Date.now();
