@@ -666,11 +666,12 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     // against a night's (one device job) by a factor that varies with the load. A tiny model's
     // 24-token decode lasts milliseconds; single reps ranged over two orders of magnitude (11 to
     // 1,587 tok/s in one session). Measured against the template, the 128 build's nights (night 3)
-    // came out at 0.14× to 0.45×, the 4096 build's (night 1) at 0.0098× to 0.059×. At 0.05 the test
-    // passed night 1 (issue opened) in runs at load average 2–5 and failed it only at 8–9 (night 1 at
-    // 0.059×); at 0.1 night 1's drop from the seeded level was too small to open the issue at load 4.
-    // Anchoring the levels on a nightly-style measurement of both builds would remove this bet.
-    const OLD = 0.05;
+    // came out at 0.14× to 0.45× (0.21× on CI's machine), the 4096 build's (night 1) at 0.0098× to
+    // 0.059×. At 0.3 night 1 opened its issue on CI and here, and night 3 fell short of "back"; at
+    // 0.1 night 1 did not open the issue here (load 4; not understood yet). 0.15 is a bet between
+    // them, not a measured margin: anchoring the levels on a nightly-style measurement of both builds
+    // is the fix.
+    const OLD = 0.15;
     const EARLY = OLD * 0.85;
     const day = 86_400_000;
     const now = Date.now();
