@@ -1126,12 +1126,12 @@ var require_light = __commonJS({
           stop(options = {}) {
             var done, waitForExecuting;
             options = parser$5.load(options, this.stopDefaults);
-            waitForExecuting = (at) => {
+            waitForExecuting = (at2) => {
               var finished7;
               finished7 = () => {
                 var counts;
                 counts = this._states.counts;
-                return counts[0] + counts[1] + counts[2] + counts[3] === at;
+                return counts[0] + counts[1] + counts[2] + counts[3] === at2;
               };
               return new this.Promise((resolve, reject) => {
                 if (finished7()) {
@@ -14224,6 +14224,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path21, key) {
+  return tracking ? [...path21, key] : path21;
+}
 function fail(path21, expected, value) {
   throw new ValidationError("", path21, `expected ${expected}, got ${describe(value)}`);
 }
@@ -14260,7 +14264,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path21) => {
     if (!Array.isArray(v)) fail(path21, "an array", v);
-    return v.map((el, i2) => item(el, [...path21, i2]));
+    return tracking ? v.map((el, i2) => item(el, [...path21, i2])) : v.map((el) => item(el, path21));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -14280,7 +14284,7 @@ function record(value) {
   const check = (v, path21) => {
     if (!isPlainObject(v)) fail(path21, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path21, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path21, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -14300,11 +14304,12 @@ function objectSchema(shape2, additional) {
   };
 }
 function obj(shape2) {
+  const entries = Object.entries(shape2);
   const check = (v, path21) => {
     if (!isPlainObject(v)) fail(path21, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape2)) {
-      const value = check2(v[key], [...path21, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path21, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -14362,6 +14367,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -19051,17 +19066,17 @@ async function readYamlFile(file, check, what2) {
       `${loc}: the ${what2} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
   }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+  const where = (at2, onKey = false) => {
+    const parent = onKey && at2.length > 0 ? doc.getIn(at2.slice(0, -1), true) : void 0;
     if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at2[at2.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
         return `${shown2}:${pos.line}:${pos.col}`;
       }
     }
-    for (let n2 = at.length; n2 >= 0; n2--) {
-      const node = doc.getIn(at.slice(0, n2), true);
+    for (let n2 = at2.length; n2 >= 0; n2--) {
+      const node = doc.getIn(at2.slice(0, n2), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return `${shown2}:${pos.line}:${pos.col}`;
@@ -20405,8 +20420,8 @@ function detectSeries(series, cell3, metric2, options = {}) {
     metric: metric2,
     nights: series.length,
     change_points: raw.map((c3) => {
-      const at = series[c3.index];
-      return { ...c3, started_at: at.started_at, git_sha: at.git_sha, confirmed: false };
+      const at2 = series[c3.index];
+      return { ...c3, started_at: at2.started_at, git_sha: at2.git_sha, confirmed: false };
     }),
     noise_floor: noiseFloor(series.map((p) => p.samples))
   };
@@ -28770,15 +28785,15 @@ async function readBlobs(repo, where, ids2) {
   }
   const buf = Buffer.from(res.stdout);
   const out = [];
-  let at = 0;
+  let at2 = 0;
   for (const id of ids2) {
-    const eol = buf.indexOf(10, at);
-    const header = buf.subarray(at, eol).toString("utf8").split(" ");
+    const eol = buf.indexOf(10, at2);
+    const header = buf.subarray(at2, eol).toString("utf8").split(" ");
     if (header[0] !== id || header[1] !== "blob")
       throw new InfrastructureError(`history ${where}: git cat-file: no blob ${id}`);
     const size = Number(header[2]);
     out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
-    at = eol + 1 + size + 1;
+    at2 = eol + 1 + size + 1;
   }
   return out;
 }
