@@ -22464,10 +22464,30 @@ function serialize2(record2) {
 `;
 }
 function recordPath(record2, text = serialize2(record2)) {
+  return `${recordStem(record2)}${sha256Text(text).slice(0, 8)}.json`;
+}
+var UNSAFE = /[^A-Za-z0-9._@-]/g;
+var safe = (s) => s.replace(UNSAFE, "_");
+var lastCell = { id: "", folder: "" };
+function recordStem(record2) {
+  if (record2.cell.id !== lastCell.id)
+    lastCell = { id: record2.cell.id, folder: record2.cell.id.split("/").map(safe).join("/") };
   const stamp = record2.started_at.replaceAll(":", "-");
-  const safe = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
-  const name = `${safe(stamp)}-${safe(record2.session)}-${record2.role}-${sha256Text(text).slice(0, 8)}.json`;
-  return [...record2.cell.id.split("/").map(safe), name].join("/");
+  return `${lastCell.folder}/${safe(stamp)}-${safe(record2.session)}-${record2.role}-`;
+}
+var LAZY = /* @__PURE__ */ new WeakSet();
+function lazyStored(record2) {
+  let id;
+  const stored = {
+    get path() {
+      id ??= recordPath(record2, `${JSON.stringify(record2, null, 2)}
+`);
+      return id;
+    },
+    record: record2
+  };
+  LAZY.add(stored);
+  return stored;
 }
 var HEALTH_DIR = "_health";
 var safeName = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
@@ -22498,8 +22518,13 @@ function readStored(path19, text, where) {
   return { path: path19, record: parseJson(runRecord, text, `${where}:${path19}`) };
 }
 function uniqueById(stored) {
+  const stems = stored.map((s) => LAZY.has(s) ? recordStem(s.record) : s.path.slice(0, -13));
+  const count2 = /* @__PURE__ */ new Map();
+  for (const stem of stems) count2.set(stem, (count2.get(stem) ?? 0) + 1);
   const seen = /* @__PURE__ */ new Set();
-  return stored.filter((s) => !seen.has(s.path) && seen.add(s.path) !== void 0);
+  return stored.filter(
+    (s, i2) => count2.get(stems[i2]) === 1 || !seen.has(s.path) && seen.add(s.path) !== void 0
+  );
 }
 function byTime(a2, b) {
   return a2.record.started_at.localeCompare(b.record.started_at) || a2.path.localeCompare(b.path);
@@ -22523,9 +22548,7 @@ function monthLine(record2) {
 function readLayoutFile(rel2, text, where) {
   if (!isMonthFile(rel2)) return [readStored(rel2, text, where)];
   return text.split("\n").filter((line) => line !== "").map((line, i2) => {
-    const record2 = parseJson(runRecord, line, `${where}:${rel2}:${i2 + 1}`);
-    return { path: recordPath(record2, `${JSON.stringify(record2, null, 2)}
-`), record: record2 };
+    return lazyStored(parseJson(runRecord, line, `${where}:${rel2}:${i2 + 1}`));
   });
 }
 function monthText(lines) {
