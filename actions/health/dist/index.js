@@ -22546,6 +22546,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
 import { link, mkdir, readdir as readdir3, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path16 from "node:path";
 
@@ -22652,7 +22653,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId2 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile3(path16.join(this.root, ...rel.split("/")), "utf8");
+      const text = readFileSync3(path16.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
@@ -23439,7 +23440,7 @@ import { readFile as readFile6 } from "node:fs/promises";
 
 // actions/src/drivers/emulation.ts
 import { execFileSync } from "node:child_process";
-import { existsSync as existsSync6, readFileSync as readFileSync3 } from "node:fs";
+import { existsSync as existsSync6, readFileSync as readFileSync4 } from "node:fs";
 import path21 from "node:path";
 var ARM64_ENV_VAR = "PTE_FARM_ARM64_ENV";
 var BUILDER = path21.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
@@ -23456,7 +23457,7 @@ function launcherIn(dir) {
 }
 function readArm64Env(dir) {
   const file = path21.join(dir, "env.json");
-  return existsSync6(file) ? JSON.parse(readFileSync3(file, "utf8")) : null;
+  return existsSync6(file) ? JSON.parse(readFileSync4(file, "utf8")) : null;
 }
 
 // actions/src/health/emulation.ts

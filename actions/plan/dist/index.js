@@ -22812,6 +22812,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
 import { link, mkdir, readdir as readdir2, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path16 from "node:path";
 
@@ -22918,7 +22919,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel2 of rels) {
       if (cellId2 === void 0 && isHealthPath(rel2)) continue;
-      const text = await readFile3(path16.join(this.root, ...rel2.split("/")), "utf8");
+      const text = readFileSync3(path16.join(this.root, ...rel2.split("/")), "utf8");
       out.push(...readLayoutFile(rel2, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);

@@ -29368,6 +29368,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
 import { link as link2, mkdir, readdir, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path15 from "node:path";
 
@@ -29474,7 +29475,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId3 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
+      const text = readFileSync3(path15.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
