@@ -7501,6 +7501,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path6, key) {
+  return tracking ? [...path6, key] : path6;
+}
 function fail(path6, expected, value) {
   throw new ValidationError("", path6, `expected ${expected}, got ${describe(value)}`);
 }
@@ -7537,7 +7541,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path6) => {
     if (!Array.isArray(v)) fail(path6, "an array", v);
-    return v.map((el, i) => item(el, [...path6, i]));
+    return tracking ? v.map((el, i) => item(el, [...path6, i])) : v.map((el) => item(el, path6));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -7557,7 +7561,7 @@ function record(value) {
   const check = (v, path6) => {
     if (!isPlainObject(v)) fail(path6, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path6, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path6, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7577,11 +7581,12 @@ function objectSchema(shape2, additional) {
   };
 }
 function obj(shape2) {
+  const entries = Object.entries(shape2);
   const check = (v, path6) => {
     if (!isPlainObject(v)) fail(path6, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape2)) {
-      const value = check2(v[key], [...path6, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path6, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7631,6 +7636,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -8069,17 +8084,17 @@ async function readYamlFile(file, check, what) {
       `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
   }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+  const where = (at2, onKey = false) => {
+    const parent = onKey && at2.length > 0 ? doc.getIn(at2.slice(0, -1), true) : void 0;
     if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at2[at2.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
       }
     }
-    for (let n = at.length; n >= 0; n--) {
-      const node = doc.getIn(at.slice(0, n), true);
+    for (let n = at2.length; n >= 0; n--) {
+      const node = doc.getIn(at2.slice(0, n), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;

@@ -7508,6 +7508,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path31, key) {
+  return tracking ? [...path31, key] : path31;
+}
 function fail(path31, expected, value) {
   throw new ValidationError("", path31, `expected ${expected}, got ${describe(value)}`);
 }
@@ -7544,7 +7548,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path31) => {
     if (!Array.isArray(v)) fail(path31, "an array", v);
-    return v.map((el, i2) => item(el, [...path31, i2]));
+    return tracking ? v.map((el, i2) => item(el, [...path31, i2])) : v.map((el) => item(el, path31));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -7564,7 +7568,7 @@ function record(value) {
   const check = (v, path31) => {
     if (!isPlainObject(v)) fail(path31, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path31, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path31, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7584,11 +7588,12 @@ function objectSchema(shape2, additional) {
   };
 }
 function obj(shape2) {
+  const entries = Object.entries(shape2);
   const check = (v, path31) => {
     if (!isPlainObject(v)) fail(path31, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape2)) {
-      const value = check2(v[key], [...path31, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path31, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7638,6 +7643,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -8338,18 +8353,18 @@ function checkFarm(farm, where, knownIssues) {
     devices: farm.devices,
     toolchains: farm.toolchains
   };
-  const names2 = (dim2, list2, at) => {
+  const names2 = (dim2, list2, at2) => {
     list2?.forEach((name, i2) => {
       if (!known[dim2].has(name)) {
         throw new ConfigurationError(
-          `${where([...at, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
+          `${where([...at2, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
         );
       }
     });
   };
-  const setName = (name, at) => {
+  const setName = (name, at2) => {
     if (!farm.cellSets.has(name)) {
-      throw new ConfigurationError(`${where(at)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
+      throw new ConfigurationError(`${where(at2)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
     }
   };
   const { data } = farm;
@@ -8569,17 +8584,17 @@ async function readYamlFile(file, check, what) {
       `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
   }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+  const where = (at2, onKey = false) => {
+    const parent = onKey && at2.length > 0 ? doc.getIn(at2.slice(0, -1), true) : void 0;
     if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at2[at2.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
       }
     }
-    for (let n2 = at.length; n2 >= 0; n2--) {
-      const node = doc.getIn(at.slice(0, n2), true);
+    for (let n2 = at2.length; n2 >= 0; n2--) {
+      const node = doc.getIn(at2.slice(0, n2), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
@@ -17770,9 +17785,9 @@ function stripRunnerLogs(text) {
 }
 function generatedText(output, prompt, opts) {
   const normalized = output.replaceAll("\r\n", "\n");
-  const at = normalized.lastIndexOf("PyTorchObserver ");
-  if (at < 0) throw new OutputError("no `PyTorchObserver {...}` line: the generation did not finish");
-  let text = stripRunnerLogs(normalized.slice(0, at));
+  const at2 = normalized.lastIndexOf("PyTorchObserver ");
+  if (at2 < 0) throw new OutputError("no `PyTorchObserver {...}` line: the generation did not finish");
+  let text = stripRunnerLogs(normalized.slice(0, at2));
   if (opts.echo) {
     const start = text.indexOf(prompt);
     if (start < 0) {
@@ -17818,10 +17833,10 @@ var KNOWN = /* @__PURE__ */ new Set([
   "SCALING_FACTOR_UNITS_PER_SECOND"
 ]);
 function findStatsJson(output) {
-  const at = output.lastIndexOf(MARKER);
-  if (at < 0) return null;
-  const end = output.indexOf("\n", at);
-  return output.slice(at + MARKER.length, end < 0 ? void 0 : end).trim();
+  const at2 = output.lastIndexOf(MARKER);
+  if (at2 < 0) return null;
+  const end = output.indexOf("\n", at2);
+  return output.slice(at2 + MARKER.length, end < 0 ? void 0 : end).trim();
 }
 function count2(o2, key) {
   const v = o2[key];

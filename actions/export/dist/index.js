@@ -15427,6 +15427,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path24, key) {
+  return tracking ? [...path24, key] : path24;
+}
 function fail(path24, expected, value) {
   throw new ValidationError("", path24, `expected ${expected}, got ${describe(value)}`);
 }
@@ -15463,7 +15467,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path24) => {
     if (!Array.isArray(v)) fail(path24, "an array", v);
-    return v.map((el, i2) => item(el, [...path24, i2]));
+    return tracking ? v.map((el, i2) => item(el, [...path24, i2])) : v.map((el) => item(el, path24));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -15483,7 +15487,7 @@ function record(value) {
   const check = (v, path24) => {
     if (!isPlainObject2(v)) fail(path24, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path24, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path24, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -15503,11 +15507,12 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
+  const entries = Object.entries(shape);
   const check = (v, path24) => {
     if (!isPlainObject2(v)) fail(path24, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path24, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path24, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -15557,6 +15562,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -16257,18 +16272,18 @@ function checkFarm(farm, where, knownIssues) {
     devices: farm.devices,
     toolchains: farm.toolchains
   };
-  const names3 = (dim2, list2, at) => {
+  const names3 = (dim2, list2, at2) => {
     list2?.forEach((name, i2) => {
       if (!known[dim2].has(name)) {
         throw new ConfigurationError(
-          `${where([...at, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
+          `${where([...at2, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
         );
       }
     });
   };
-  const setName = (name, at) => {
+  const setName = (name, at2) => {
     if (!farm.cellSets.has(name)) {
-      throw new ConfigurationError(`${where(at)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
+      throw new ConfigurationError(`${where(at2)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
     }
   };
   const { data } = farm;
@@ -16488,17 +16503,17 @@ async function readYamlFile(file, check, what) {
       `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
   }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+  const where = (at2, onKey = false) => {
+    const parent = onKey && at2.length > 0 ? doc.getIn(at2.slice(0, -1), true) : void 0;
     if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at2[at2.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
       }
     }
-    for (let n2 = at.length; n2 >= 0; n2--) {
-      const node = doc.getIn(at.slice(0, n2), true);
+    for (let n2 = at2.length; n2 >= 0; n2--) {
+      const node = doc.getIn(at2.slice(0, n2), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;

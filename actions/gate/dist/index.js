@@ -7502,6 +7502,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path17, key) {
+  return tracking ? [...path17, key] : path17;
+}
 function fail(path17, expected, value) {
   throw new ValidationError("", path17, `expected ${expected}, got ${describe(value)}`);
 }
@@ -7538,7 +7542,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path17) => {
     if (!Array.isArray(v)) fail(path17, "an array", v);
-    return v.map((el, i2) => item(el, [...path17, i2]));
+    return tracking ? v.map((el, i2) => item(el, [...path17, i2])) : v.map((el) => item(el, path17));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -7558,7 +7562,7 @@ function record(value) {
   const check = (v, path17) => {
     if (!isPlainObject(v)) fail(path17, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path17, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path17, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7578,11 +7582,12 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
+  const entries = Object.entries(shape);
   const check = (v, path17) => {
     if (!isPlainObject(v)) fail(path17, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path17, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path17, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7632,6 +7637,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -8332,18 +8347,18 @@ function checkFarm(farm, where, knownIssues) {
     devices: farm.devices,
     toolchains: farm.toolchains
   };
-  const names2 = (dim2, list2, at) => {
+  const names2 = (dim2, list2, at2) => {
     list2?.forEach((name, i2) => {
       if (!known[dim2].has(name)) {
         throw new ConfigurationError(
-          `${where([...at, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
+          `${where([...at2, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
         );
       }
     });
   };
-  const setName = (name, at) => {
+  const setName = (name, at2) => {
     if (!farm.cellSets.has(name)) {
-      throw new ConfigurationError(`${where(at)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
+      throw new ConfigurationError(`${where(at2)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
     }
   };
   const { data } = farm;
@@ -8536,17 +8551,17 @@ async function readYamlFile(file, check, what) {
       `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
   }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+  const where = (at2, onKey = false) => {
+    const parent = onKey && at2.length > 0 ? doc.getIn(at2.slice(0, -1), true) : void 0;
     if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at2[at2.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
       }
     }
-    for (let n2 = at.length; n2 >= 0; n2--) {
-      const node = doc.getIn(at.slice(0, n2), true);
+    for (let n2 = at2.length; n2 >= 0; n2--) {
+      const node = doc.getIn(at2.slice(0, n2), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
@@ -8877,16 +8892,16 @@ function firstDivergence(which2, reference, actual) {
     if (ref === void 0 || act === void 0 || expected == null) {
       throw new GateInputError(`prompt ${p}: no ${which2} reference tokens to gate against`);
     }
-    const at = commonPrefix(expected.ids, act.ids);
-    if (at === expected.ids.length && at === act.ids.length) continue;
+    const at2 = commonPrefix(expected.ids, act.ids);
+    if (at2 === expected.ids.length && at2 === act.ids.length) continue;
     return {
       reference: which2,
       prompt_index: p,
-      position: at,
-      expected_id: expected.ids[at] ?? null,
-      expected_text: at < expected.ids.length ? expected.pieces[at] ?? null : null,
-      actual_id: act.ids[at] ?? null,
-      actual_text: at < act.ids.length ? act.pieces[at] ?? null : null
+      position: at2,
+      expected_id: expected.ids[at2] ?? null,
+      expected_text: at2 < expected.ids.length ? expected.pieces[at2] ?? null : null,
+      actual_id: act.ids[at2] ?? null,
+      actual_text: at2 < act.ids.length ? act.pieces[at2] ?? null : null
     };
   }
   return null;

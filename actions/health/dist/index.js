@@ -12808,6 +12808,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path27, key) {
+  return tracking ? [...path27, key] : path27;
+}
 function fail(path27, expected, value) {
   throw new ValidationError("", path27, `expected ${expected}, got ${describe(value)}`);
 }
@@ -12844,7 +12848,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path27) => {
     if (!Array.isArray(v)) fail(path27, "an array", v);
-    return v.map((el, i2) => item(el, [...path27, i2]));
+    return tracking ? v.map((el, i2) => item(el, [...path27, i2])) : v.map((el) => item(el, path27));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -12864,7 +12868,7 @@ function record(value) {
   const check = (v, path27) => {
     if (!isPlainObject(v)) fail(path27, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path27, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path27, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -12884,11 +12888,12 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
+  const entries = Object.entries(shape);
   const check = (v, path27) => {
     if (!isPlainObject(v)) fail(path27, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path27, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path27, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -12938,6 +12943,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -13566,18 +13581,18 @@ function checkFarm(farm, where, knownIssues) {
     devices: farm.devices,
     toolchains: farm.toolchains
   };
-  const names2 = (dim2, list2, at) => {
+  const names2 = (dim2, list2, at2) => {
     list2?.forEach((name, i2) => {
       if (!known[dim2].has(name)) {
         throw new ConfigurationError(
-          `${where([...at, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
+          `${where([...at2, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
         );
       }
     });
   };
-  const setName = (name, at) => {
+  const setName = (name, at2) => {
     if (!farm.cellSets.has(name)) {
-      throw new ConfigurationError(`${where(at)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
+      throw new ConfigurationError(`${where(at2)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
     }
   };
   const { data } = farm;
@@ -13770,17 +13785,17 @@ async function readYamlFile(file, check, what) {
       `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
   }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+  const where = (at2, onKey = false) => {
+    const parent = onKey && at2.length > 0 ? doc.getIn(at2.slice(0, -1), true) : void 0;
     if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at2[at2.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
       }
     }
-    for (let n2 = at.length; n2 >= 0; n2--) {
-      const node = doc.getIn(at.slice(0, n2), true);
+    for (let n2 = at2.length; n2 >= 0; n2--) {
+      const node = doc.getIn(at2.slice(0, n2), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
@@ -21934,15 +21949,15 @@ async function readBlobs(repo, where, ids2) {
   }
   const buf = Buffer.from(res.stdout);
   const out = [];
-  let at = 0;
+  let at2 = 0;
   for (const id of ids2) {
-    const eol = buf.indexOf(10, at);
-    const header = buf.subarray(at, eol).toString("utf8").split(" ");
+    const eol = buf.indexOf(10, at2);
+    const header = buf.subarray(at2, eol).toString("utf8").split(" ");
     if (header[0] !== id || header[1] !== "blob")
       throw new InfrastructureError(`history ${where}: git cat-file: no blob ${id}`);
     const size = Number(header[2]);
     out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
-    at = eol + 1 + size + 1;
+    at2 = eol + 1 + size + 1;
   }
   return out;
 }
@@ -22183,10 +22198,30 @@ function serialize2(record2) {
 `;
 }
 function recordPath(record2, text = serialize2(record2)) {
+  return `${recordStem(record2)}${sha256Text(text).slice(0, 8)}.json`;
+}
+var UNSAFE = /[^A-Za-z0-9._@-]/g;
+var safe = (s) => s.replace(UNSAFE, "_");
+var lastCell = { id: "", folder: "" };
+function recordStem(record2) {
+  if (record2.cell.id !== lastCell.id)
+    lastCell = { id: record2.cell.id, folder: record2.cell.id.split("/").map(safe).join("/") };
   const stamp = record2.started_at.replaceAll(":", "-");
-  const safe = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
-  const name = `${safe(stamp)}-${safe(record2.session)}-${record2.role}-${sha256Text(text).slice(0, 8)}.json`;
-  return [...record2.cell.id.split("/").map(safe), name].join("/");
+  return `${lastCell.folder}/${safe(stamp)}-${safe(record2.session)}-${record2.role}-`;
+}
+var LAZY = /* @__PURE__ */ new WeakSet();
+function lazyStored(record2) {
+  let id;
+  const stored = {
+    get path() {
+      id ??= recordPath(record2, `${JSON.stringify(record2, null, 2)}
+`);
+      return id;
+    },
+    record: record2
+  };
+  LAZY.add(stored);
+  return stored;
 }
 var HEALTH_DIR = "_health";
 var safeName = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
@@ -22217,8 +22252,13 @@ function readStored(path27, text, where) {
   return { path: path27, record: parseJson(runRecord, text, `${where}:${path27}`) };
 }
 function uniqueById(stored) {
+  const stems = stored.map((s) => LAZY.has(s) ? recordStem(s.record) : s.path.slice(0, -13));
+  const count2 = /* @__PURE__ */ new Map();
+  for (const stem of stems) count2.set(stem, (count2.get(stem) ?? 0) + 1);
   const seen = /* @__PURE__ */ new Set();
-  return stored.filter((s) => !seen.has(s.path) && seen.add(s.path) !== void 0);
+  return stored.filter(
+    (s, i2) => count2.get(stems[i2]) === 1 || !seen.has(s.path) && seen.add(s.path) !== void 0
+  );
 }
 function byTime(a2, b) {
   return a2.record.started_at.localeCompare(b.record.started_at) || a2.path.localeCompare(b.path);
@@ -22242,9 +22282,7 @@ function monthLine(record2) {
 function readLayoutFile(rel, text, where) {
   if (!isMonthFile(rel)) return [readStored(rel, text, where)];
   return text.split("\n").filter((line) => line !== "").map((line, i2) => {
-    const record2 = parseJson(runRecord, line, `${where}:${rel}:${i2 + 1}`);
-    return { path: recordPath(record2, `${JSON.stringify(record2, null, 2)}
-`), record: record2 };
+    return lazyStored(parseJson(runRecord, line, `${where}:${rel}:${i2 + 1}`));
   });
 }
 function monthText(lines) {
@@ -22508,6 +22546,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
 import { link, mkdir, readdir as readdir3, readFile as readFile3, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path16 from "node:path";
 
@@ -22614,7 +22653,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId2 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile3(path16.join(this.root, ...rel.split("/")), "utf8");
+      const text = readFileSync3(path16.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);
@@ -23272,14 +23311,14 @@ var mb = (bytes) => Math.floor(bytes / 2 ** 20);
 var diskCheck = {
   name: "disk",
   async run(ctx) {
-    const at = existingAncestor(ctx.diskPath);
-    const s = await statfs2(at);
+    const at2 = existingAncestor(ctx.diskPath);
+    const s = await statfs2(at2);
     const free = mb(s.bavail * s.bsize);
     const ok = free >= ctx.minFreeDiskMb;
     return {
       status: ok ? "pass" : "fail",
-      detail: `${free} MiB free at ${at}${ok ? "" : `, below the ${ctx.minFreeDiskMb} MiB needed`}`,
-      data: { path: at, free_mb: free, min_mb: ctx.minFreeDiskMb }
+      detail: `${free} MiB free at ${at2}${ok ? "" : `, below the ${ctx.minFreeDiskMb} MiB needed`}`,
+      data: { path: at2, free_mb: free, min_mb: ctx.minFreeDiskMb }
     };
   }
 };
@@ -23401,7 +23440,7 @@ import { readFile as readFile6 } from "node:fs/promises";
 
 // actions/src/drivers/emulation.ts
 import { execFileSync } from "node:child_process";
-import { existsSync as existsSync6, readFileSync as readFileSync3 } from "node:fs";
+import { existsSync as existsSync6, readFileSync as readFileSync4 } from "node:fs";
 import path21 from "node:path";
 var ARM64_ENV_VAR = "PTE_FARM_ARM64_ENV";
 var BUILDER = path21.join(REPO_ROOT, "runners", "pi5-emu", "build_env.py");
@@ -23418,7 +23457,7 @@ function launcherIn(dir) {
 }
 function readArm64Env(dir) {
   const file = path21.join(dir, "env.json");
-  return existsSync6(file) ? JSON.parse(readFileSync3(file, "utf8")) : null;
+  return existsSync6(file) ? JSON.parse(readFileSync4(file, "utf8")) : null;
 }
 
 // actions/src/health/emulation.ts

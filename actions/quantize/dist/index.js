@@ -7628,6 +7628,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path23, key) {
+  return tracking ? [...path23, key] : path23;
+}
 function fail(path23, expected, value) {
   throw new ValidationError("", path23, `expected ${expected}, got ${describe(value)}`);
 }
@@ -7664,7 +7668,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path23) => {
     if (!Array.isArray(v)) fail(path23, "an array", v);
-    return v.map((el, i2) => item(el, [...path23, i2]));
+    return tracking ? v.map((el, i2) => item(el, [...path23, i2])) : v.map((el) => item(el, path23));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -7684,7 +7688,7 @@ function record(value) {
   const check = (v, path23) => {
     if (!isPlainObject(v)) fail(path23, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path23, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path23, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -7704,11 +7708,12 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
+  const entries = Object.entries(shape);
   const check = (v, path23) => {
     if (!isPlainObject(v)) fail(path23, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path23, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path23, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -7758,6 +7763,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -8082,17 +8097,17 @@ async function readYamlFile(file, check, what) {
       `${loc}: the ${what} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
   }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+  const where = (at2, onKey = false) => {
+    const parent = onKey && at2.length > 0 ? doc.getIn(at2.slice(0, -1), true) : void 0;
     if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at2[at2.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
       }
     }
-    for (let n2 = at.length; n2 >= 0; n2--) {
-      const node = doc.getIn(at.slice(0, n2), true);
+    for (let n2 = at2.length; n2 >= 0; n2--) {
+      const node = doc.getIn(at2.slice(0, n2), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return `${shown}:${pos.line}:${pos.col}`;
@@ -17657,18 +17672,18 @@ function checkFarm(farm, where, knownIssues) {
     devices: farm.devices,
     toolchains: farm.toolchains
   };
-  const names3 = (dim2, list2, at) => {
+  const names3 = (dim2, list2, at2) => {
     list2?.forEach((name, i2) => {
       if (!known[dim2].has(name)) {
         throw new ConfigurationError(
-          `${where([...at, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
+          `${where([...at2, i2])}: ${unknownName(SINGULAR[dim2], name, known[dim2].keys())}`
         );
       }
     });
   };
-  const setName = (name, at) => {
+  const setName = (name, at2) => {
     if (!farm.cellSets.has(name)) {
-      throw new ConfigurationError(`${where(at)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
+      throw new ConfigurationError(`${where(at2)}: ${unknownName("cell set", name, farm.cellSets.keys())}`);
     }
   };
   const { data } = farm;

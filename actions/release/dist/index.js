@@ -1126,12 +1126,12 @@ var require_light = __commonJS({
           stop(options = {}) {
             var done, waitForExecuting;
             options = parser$5.load(options, this.stopDefaults);
-            waitForExecuting = (at) => {
+            waitForExecuting = (at2) => {
               var finished;
               finished = () => {
                 var counts;
                 counts = this._states.counts;
-                return counts[0] + counts[1] + counts[2] + counts[3] === at;
+                return counts[0] + counts[1] + counts[2] + counts[3] === at2;
               };
               return new this.Promise((resolve, reject) => {
                 if (finished()) {
@@ -8775,6 +8775,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path11, key) {
+  return tracking ? [...path11, key] : path11;
+}
 function fail(path11, expected, value) {
   throw new ValidationError("", path11, `expected ${expected}, got ${describe(value)}`);
 }
@@ -8811,7 +8815,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path11) => {
     if (!Array.isArray(v)) fail(path11, "an array", v);
-    return v.map((el, i) => item(el, [...path11, i]));
+    return tracking ? v.map((el, i) => item(el, [...path11, i])) : v.map((el) => item(el, path11));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -8831,7 +8835,7 @@ function record(value) {
   const check = (v, path11) => {
     if (!isPlainObject(v)) fail(path11, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path11, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path11, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -8851,11 +8855,12 @@ function objectSchema(shape, additional) {
   };
 }
 function obj(shape) {
+  const entries = Object.entries(shape);
   const check = (v, path11) => {
     if (!isPlainObject(v)) fail(path11, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape)) {
-      const value = check2(v[key], [...path11, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path11, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -8913,6 +8918,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -14572,24 +14587,24 @@ function partName(name, index, count) {
   return `${name}.part-${String(index + 1).padStart(width, "0")}-of-${count}`;
 }
 function fileRule(c, i, limit) {
-  const at = (...rest) => ["cells", i, "file", ...rest];
+  const at2 = (...rest) => ["cells", i, "file", ...rest];
   const f = c.file;
   const expected = `${cellSlug(c.cell)}.pte`;
-  if (f.name !== expected) return { path: at("name"), message: `expected ${expected}` };
+  if (f.name !== expected) return { path: at2("name"), message: `expected ${expected}` };
   if (f.parts === null) {
-    return f.bytes < limit ? null : { path: at("parts"), message: `${f.bytes} bytes must be split (limit ${limit})` };
+    return f.bytes < limit ? null : { path: at2("parts"), message: `${f.bytes} bytes must be split (limit ${limit})` };
   }
-  if (f.parts.length < 2) return { path: at("parts"), message: "a split file has at least 2 parts" };
+  if (f.parts.length < 2) return { path: at2("parts"), message: "a split file has at least 2 parts" };
   let offset = 0;
   for (const [j, p] of f.parts.entries()) {
     const name = partName(f.name, j, f.parts.length);
-    if (p.name !== name) return { path: at("parts", j, "name"), message: `expected ${name}` };
-    if (p.offset !== offset) return { path: at("parts", j, "offset"), message: `expected ${offset}` };
+    if (p.name !== name) return { path: at2("parts", j, "name"), message: `expected ${name}` };
+    if (p.offset !== offset) return { path: at2("parts", j, "offset"), message: `expected ${offset}` };
     if (p.bytes >= limit)
-      return { path: at("parts", j, "bytes"), message: `must be below the limit ${limit}` };
+      return { path: at2("parts", j, "bytes"), message: `must be below the limit ${limit}` };
     offset += p.bytes;
   }
-  return offset === f.bytes ? null : { path: at("bytes"), message: `the parts add up to ${offset}` };
+  return offset === f.bytes ? null : { path: at2("bytes"), message: `the parts add up to ${offset}` };
 }
 var releaseManifest = refine(
   obj({

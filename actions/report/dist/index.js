@@ -1126,12 +1126,12 @@ var require_light = __commonJS({
           stop(options = {}) {
             var done, waitForExecuting;
             options = parser$5.load(options, this.stopDefaults);
-            waitForExecuting = (at) => {
+            waitForExecuting = (at2) => {
               var finished7;
               finished7 = () => {
                 var counts;
                 counts = this._states.counts;
-                return counts[0] + counts[1] + counts[2] + counts[3] === at;
+                return counts[0] + counts[1] + counts[2] + counts[3] === at2;
               };
               return new this.Promise((resolve, reject) => {
                 if (finished7()) {
@@ -14224,6 +14224,10 @@ function describe(value) {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+var tracking = true;
+function at(path21, key) {
+  return tracking ? [...path21, key] : path21;
+}
 function fail(path21, expected, value) {
   throw new ValidationError("", path21, `expected ${expected}, got ${describe(value)}`);
 }
@@ -14260,7 +14264,7 @@ function literal(...allowed) {
 function arr(item) {
   const check = (v, path21) => {
     if (!Array.isArray(v)) fail(path21, "an array", v);
-    return v.map((el, i2) => item(el, [...path21, i2]));
+    return tracking ? v.map((el, i2) => item(el, [...path21, i2])) : v.map((el) => item(el, path21));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -14280,7 +14284,7 @@ function record(value) {
   const check = (v, path21) => {
     if (!isPlainObject(v)) fail(path21, "an object", v);
     const out = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path21, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path21, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -14300,11 +14304,12 @@ function objectSchema(shape2, additional) {
   };
 }
 function obj(shape2) {
+  const entries = Object.entries(shape2);
   const check = (v, path21) => {
     if (!isPlainObject(v)) fail(path21, "an object", v);
     const out = {};
-    for (const [key, check2] of Object.entries(shape2)) {
-      const value = check2(v[key], [...path21, key]);
+    for (const [key, check2] of entries) {
+      const value = check2(v[key], at(path21, key));
       if (value !== void 0) out[key] = value;
     }
     return out;
@@ -14362,6 +14367,16 @@ function refine(inner, rule, schema = {}) {
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 function parse(check, value, source) {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {
@@ -19051,17 +19066,17 @@ async function readYamlFile(file, check, what2) {
       `${loc}: the ${what2} is not valid YAML: ${first?.message.split("\n")[0] ?? "?"}`
     );
   }
-  const where = (at, onKey = false) => {
-    const parent = onKey && at.length > 0 ? doc.getIn(at.slice(0, -1), true) : void 0;
+  const where = (at2, onKey = false) => {
+    const parent = onKey && at2.length > 0 ? doc.getIn(at2.slice(0, -1), true) : void 0;
     if ((0, import_yaml.isMap)(parent)) {
-      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at[at.length - 1]);
+      const pair = parent.items.find((p) => (0, import_yaml.isScalar)(p.key) && p.key.value === at2[at2.length - 1]);
       if ((0, import_yaml.isScalar)(pair?.key) && pair.key.range) {
         const pos = lines.linePos(pair.key.range[0]);
         return `${shown2}:${pos.line}:${pos.col}`;
       }
     }
-    for (let n2 = at.length; n2 >= 0; n2--) {
-      const node = doc.getIn(at.slice(0, n2), true);
+    for (let n2 = at2.length; n2 >= 0; n2--) {
+      const node = doc.getIn(at2.slice(0, n2), true);
       if (node !== void 0 && node !== null && typeof node === "object" && "range" in node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return `${shown2}:${pos.line}:${pos.col}`;
@@ -20405,8 +20420,8 @@ function detectSeries(series, cell3, metric2, options = {}) {
     metric: metric2,
     nights: series.length,
     change_points: raw.map((c3) => {
-      const at = series[c3.index];
-      return { ...c3, started_at: at.started_at, git_sha: at.git_sha, confirmed: false };
+      const at2 = series[c3.index];
+      return { ...c3, started_at: at2.started_at, git_sha: at2.git_sha, confirmed: false };
     }),
     noise_floor: noiseFloor(series.map((p) => p.samples))
   };
@@ -28770,15 +28785,15 @@ async function readBlobs(repo, where, ids2) {
   }
   const buf = Buffer.from(res.stdout);
   const out = [];
-  let at = 0;
+  let at2 = 0;
   for (const id of ids2) {
-    const eol = buf.indexOf(10, at);
-    const header = buf.subarray(at, eol).toString("utf8").split(" ");
+    const eol = buf.indexOf(10, at2);
+    const header = buf.subarray(at2, eol).toString("utf8").split(" ");
     if (header[0] !== id || header[1] !== "blob")
       throw new InfrastructureError(`history ${where}: git cat-file: no blob ${id}`);
     const size = Number(header[2]);
     out.push(buf.subarray(eol + 1, eol + 1 + size).toString("utf8"));
-    at = eol + 1 + size + 1;
+    at2 = eol + 1 + size + 1;
   }
   return out;
 }
@@ -29005,10 +29020,30 @@ function serialize2(record2) {
 `;
 }
 function recordPath(record2, text = serialize2(record2)) {
+  return `${recordStem(record2)}${sha256Text(text).slice(0, 8)}.json`;
+}
+var UNSAFE = /[^A-Za-z0-9._@-]/g;
+var safe = (s) => s.replace(UNSAFE, "_");
+var lastCell = { id: "", folder: "" };
+function recordStem(record2) {
+  if (record2.cell.id !== lastCell.id)
+    lastCell = { id: record2.cell.id, folder: record2.cell.id.split("/").map(safe).join("/") };
   const stamp = record2.started_at.replaceAll(":", "-");
-  const safe = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
-  const name = `${safe(stamp)}-${safe(record2.session)}-${record2.role}-${sha256Text(text).slice(0, 8)}.json`;
-  return [...record2.cell.id.split("/").map(safe), name].join("/");
+  return `${lastCell.folder}/${safe(stamp)}-${safe(record2.session)}-${record2.role}-`;
+}
+var LAZY = /* @__PURE__ */ new WeakSet();
+function lazyStored(record2) {
+  let id;
+  const stored = {
+    get path() {
+      id ??= recordPath(record2, `${JSON.stringify(record2, null, 2)}
+`);
+      return id;
+    },
+    record: record2
+  };
+  LAZY.add(stored);
+  return stored;
 }
 var HEALTH_DIR = "_health";
 var safeName = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
@@ -29039,8 +29074,13 @@ function readStored(path21, text, where) {
   return { path: path21, record: parseJson(runRecord, text, `${where}:${path21}`) };
 }
 function uniqueById(stored) {
+  const stems = stored.map((s) => LAZY.has(s) ? recordStem(s.record) : s.path.slice(0, -13));
+  const count2 = /* @__PURE__ */ new Map();
+  for (const stem of stems) count2.set(stem, (count2.get(stem) ?? 0) + 1);
   const seen = /* @__PURE__ */ new Set();
-  return stored.filter((s) => !seen.has(s.path) && seen.add(s.path) !== void 0);
+  return stored.filter(
+    (s, i2) => count2.get(stems[i2]) === 1 || !seen.has(s.path) && seen.add(s.path) !== void 0
+  );
 }
 function byTime(a2, b) {
   return a2.record.started_at.localeCompare(b.record.started_at) || a2.path.localeCompare(b.path);
@@ -29064,9 +29104,7 @@ function monthLine(record2) {
 function readLayoutFile(rel, text, where) {
   if (!isMonthFile(rel)) return [readStored(rel, text, where)];
   return text.split("\n").filter((line) => line !== "").map((line, i2) => {
-    const record2 = parseJson(runRecord, line, `${where}:${rel}:${i2 + 1}`);
-    return { path: recordPath(record2, `${JSON.stringify(record2, null, 2)}
-`), record: record2 };
+    return lazyStored(parseJson(runRecord, line, `${where}:${rel}:${i2 + 1}`));
   });
 }
 function monthText(lines) {
@@ -29330,6 +29368,7 @@ ${files.map((f) => f.path).join("\n")}
 
 // actions/src/history/local-folder.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
 import { link as link2, mkdir, readdir, readFile as readFile2, unlink, writeFile as writeFile2 } from "node:fs/promises";
 import path15 from "node:path";
 
@@ -29436,7 +29475,7 @@ var LocalFolderStore = class {
     const out = [];
     for (const rel of rels) {
       if (cellId3 === void 0 && isHealthPath(rel)) continue;
-      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
+      const text = readFileSync3(path15.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
     return uniqueById(out).sort(byTime);

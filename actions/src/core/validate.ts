@@ -93,6 +93,18 @@ export function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/**
+ * Whether checks build the JSON path of each value as they go. {@link parse} first runs a check
+ * without (a path is an array per value: most of the cost of checking a large, valid document) and
+ * runs it again with paths only when it fails, so the message is the same either way.
+ */
+let tracking = true;
+
+/** The path of `key` under `path`, or (a check running untracked) `path` itself, unused. */
+function at(path: readonly PathSegment[], key: PathSegment): readonly PathSegment[] {
+  return tracking ? [...path, key] : path;
+}
+
 function fail(path: readonly PathSegment[], expected: string, value: unknown): never {
   throw new ValidationError("", path, `expected ${expected}, got ${describe(value)}`);
 }
@@ -144,7 +156,7 @@ export function literal<const L extends string | number | boolean | null>(...all
 export function arr<T>(item: Check<T>): Check<T[]> {
   const check: Check<T[]> = (v, path) => {
     if (!Array.isArray(v)) fail(path, "an array", v);
-    return v.map((el, i) => item(el, [...path, i]));
+    return tracking ? v.map((el, i) => item(el, [...path, i])) : v.map((el) => item(el, path));
   };
   return withJsonSchema(check, () => ({ type: "array", items: toJsonSchema(item) }));
 }
@@ -172,7 +184,7 @@ export function record<T>(value: Check<T>): Check<Record<string, T>> {
   const check: Check<Record<string, T>> = (v, path) => {
     if (!isPlainObject(v)) fail(path, "an object", v);
     const out: Record<string, T> = {};
-    for (const [key, el] of Object.entries(v)) out[key] = value(el, [...path, key]);
+    for (const [key, el] of Object.entries(v)) out[key] = value(el, at(path, key));
     return out;
   };
   return withJsonSchema(check, () => ({ type: "object", additionalProperties: toJsonSchema(value) }));
@@ -204,11 +216,12 @@ function objectSchema(shape: Shape, additional: boolean): JsonSchema {
 }
 
 export function obj<S extends Shape>(shape: S): Check<ObjOf<S>> {
+  const entries = Object.entries(shape);
   const check: Check<ObjOf<S>> = (v, path) => {
     if (!isPlainObject(v)) fail(path, "an object", v);
     const out: Record<string, unknown> = {};
-    for (const [key, check] of Object.entries(shape)) {
-      const value = check(v[key], [...path, key]);
+    for (const [key, check] of entries) {
+      const value = check(v[key], at(path, key));
       if (value !== undefined) out[key] = value;
     }
     return out as ObjOf<S>;
@@ -293,8 +306,22 @@ export function refine<T>(
   return withJsonSchema(check, () => ({ ...toJsonSchema(inner), ...schema }));
 }
 
-/** Runs a check on a whole document and stamps the source (a file name) on any error. */
+/**
+ * Runs a check on a whole document and stamps the source (a file name) on any error. The check
+ * runs untracked first (see {@link tracking}); a document it rejects is checked again with paths,
+ * for the message.
+ */
 export function parse<T>(check: Check<T>, value: unknown, source: string): T {
+  if (tracking) {
+    tracking = false;
+    try {
+      return check(value, []);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    } finally {
+      tracking = true;
+    }
+  }
   try {
     return check(value, []);
   } catch (err) {

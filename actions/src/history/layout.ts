@@ -7,7 +7,7 @@
  */
 import { parse, parseJson } from "../core/validate.ts";
 import { type RunRecord, runRecord } from "../schemas/run-record.ts";
-import { cellPrefix, readStored, recordPath, type StoredRecord } from "./store.ts";
+import { cellPrefix, lazyStored, readStored, type StoredRecord } from "./store.ts";
 
 const MONTH_FILE = /(^|\/)\d{4}-\d{2}\.jsonl$/;
 
@@ -38,10 +38,8 @@ export function readLayoutFile(rel: string, text: string, where: string): Stored
     .split("\n")
     .filter((line) => line !== "")
     .map((line, i) => {
-      const record = parseJson(runRecord, line, `${where}:${rel}:${i + 1}`);
-      // parseJson returned the schema's shape (a new object in its key order), so this text is
-      // serialize(record) without checking the record a second time: half a month file's read cost.
-      return { path: recordPath(record, `${JSON.stringify(record, null, 2)}\n`), record };
+      // parseJson returns the schema's shape (a new object in its key order), as lazyStored needs.
+      return lazyStored(parseJson(runRecord, line, `${where}:${rel}:${i + 1}`));
     });
 }
 

@@ -105,10 +105,44 @@ export function serialize(record: RunRecord): string {
 
 /** Where a record lives in the store. */
 export function recordPath(record: RunRecord, text = serialize(record)): string {
+  return `${recordStem(record)}${sha256Text(text).slice(0, 8)}.json`;
+}
+
+const UNSAFE = /[^A-Za-z0-9._@-]/g;
+const safe = (s: string) => s.replace(UNSAFE, "_");
+
+// The last cell's folder: a listing is mostly one cell's records.
+let lastCell = { id: "", folder: "" };
+
+/** A record's id up to its content hash: records whose stems differ have different ids. */
+function recordStem(record: RunRecord): string {
+  if (record.cell.id !== lastCell.id)
+    lastCell = { id: record.cell.id, folder: record.cell.id.split("/").map(safe).join("/") };
   const stamp = record.started_at.replaceAll(":", "-");
-  const safe = (s: string) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
-  const name = `${safe(stamp)}-${safe(record.session)}-${record.role}-${sha256Text(text).slice(0, 8)}.json`;
-  return [...record.cell.id.split("/").map(safe), name].join("/");
+  return `${lastCell.folder}/${safe(stamp)}-${safe(record.session)}-${record.role}-`;
+}
+
+/** Records whose ids are computed when first read ({@link lazyStored}). */
+const LAZY = new WeakSet<StoredRecord>();
+
+/**
+ * A record read from a month file, whose id is the sha256 of its serialized text. Hashing every
+ * record costs as much as reading it, and most readers (the dashboard) use few ids, so the id is
+ * computed the first time `path` is read. `record` must be the schema's shape (what {@link parse}
+ * returns): its pretty JSON is then {@link serialize}'s text without checking it again. Like every
+ * listed record, it must not be changed (no reader does): its id would change with it.
+ */
+export function lazyStored(record: RunRecord): StoredRecord {
+  let id: string | undefined;
+  const stored: StoredRecord = {
+    get path() {
+      id ??= recordPath(record, `${JSON.stringify(record, null, 2)}\n`);
+      return id;
+    },
+    record,
+  };
+  LAZY.add(stored);
+  return stored;
 }
 
 /** The store's folder of health reports; `_` cannot start a model name, so no cell lives here. */
@@ -160,8 +194,15 @@ export function readStored(path: string, text: string, where: string): StoredRec
  * retried job after a compaction) has the same id in both places.
  */
 export function uniqueById(stored: readonly StoredRecord[]): StoredRecord[] {
+  // Two records can share an id only when they share its stem (a file's id is its name, so the stem
+  // is the name less `<sha8>.json`): only those are hashed.
+  const stems = stored.map((s) => (LAZY.has(s) ? recordStem(s.record) : s.path.slice(0, -13)));
+  const count = new Map<string, number>();
+  for (const stem of stems) count.set(stem, (count.get(stem) ?? 0) + 1);
   const seen = new Set<string>();
-  return stored.filter((s) => !seen.has(s.path) && seen.add(s.path) !== undefined);
+  return stored.filter(
+    (s, i) => count.get(stems[i] as string) === 1 || (!seen.has(s.path) && seen.add(s.path) !== undefined),
+  );
 }
 
 export function byTime(a: StoredRecord, b: StoredRecord): number {
