@@ -57,9 +57,16 @@ export function checkFarm(farm: Farm, where: Where, knownIssues: Set<string> | n
     names("recipes", caps?.recipes, ["model_kinds", kind, "recipes"]);
     names("backends", caps?.backends, ["model_kinds", kind, "backends"]);
   }
+  const twinned = new Map<string, string>();
   for (const [name, m] of Object.entries(data.models)) {
     const twin = "twin_of" in m ? m.twin_of : undefined;
     if (twin !== undefined) {
+      const other = twinned.get(twin);
+      if (other !== undefined)
+        throw new ConfigurationError(
+          `${where(["models", name, "twin_of"])}: ${JSON.stringify(twin)} already has a twin, ${JSON.stringify(other)}: a report points a cell that could not run at one twin; remove one twin_of`,
+        );
+      twinned.set(twin, name);
       const of = farm.models.get(twin);
       if (of === undefined || twin === name)
         throw new ConfigurationError(

@@ -58,6 +58,12 @@ export function resolve(file: string, data: FarmFile): Farm {
       return true;
     });
   const defaultBuildArch = (arch: Arch): BuildArch => (arch === "arm64" ? "arm64" : "x86_64");
+  // A hub model's shipped twin: the model whose twin_of names it (checked to be one hub model each).
+  const twins = new Map(
+    Object.entries(data.models).flatMap(([name, m]) =>
+      "twin_of" in m && m.twin_of !== undefined ? [[m.twin_of, name] as const] : [],
+    ),
+  );
   return {
     file,
     data,
@@ -75,6 +81,7 @@ export function resolve(file: string, data: FarmFile): Farm {
           inputShape: "input_shape" in m ? m.input_shape : null,
           gate: m.gate ?? {},
           twinOf: "twin_of" in m ? (m.twin_of ?? null) : null,
+          twin: twins.get(name) ?? null,
         },
       ]),
     ),

@@ -29,6 +29,8 @@ export interface ModelDef {
   gate: { default?: GatePolicy; recipes?: Record<string, GatePolicy> };
   /** The hub model this one is a same-architecture twin of (matrix `twin_of`), or null. */
   twinOf: string | null;
+  /** The shipped model whose `twin_of` names this one (its same-architecture twin), or null. */
+  twin: string | null;
 }
 export interface RecipeDef {
   name: string;

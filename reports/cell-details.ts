@@ -92,11 +92,33 @@ function metricsTable(c: CellReport): string | null {
   ].join("\n");
 }
 
+/**
+ * Where a hub-model cell that did not pass points: its shipped twin's cell (`twin_cell`, matrix
+ * `twin_of`), with that cell's outcome and decode speed when it is in the same report, else the
+ * command that runs it.
+ */
+export function twinLine(
+  r: RunRecord,
+  twinReport: CellReport | undefined,
+  dashboardUrl: string | null = null,
+): string | null {
+  if (r.twin_cell === undefined || r.status === "pass") return null;
+  const id = codeSpan(r.twin_cell, { max: 160 });
+  const page = cellPageUrl(dashboardUrl, r.twin_cell);
+  const history = page === null ? "" : ` (${link("its history", page)})`;
+  if (twinReport === undefined)
+    return `- twin: ${id}, the same architecture shipped, is not in this run: ${codeSpan(`pte-farm run --cells '${r.twin_cell}'`, { max: 200 })}${history}`;
+  const decode = metricMedian(twinReport.head, "decode_tokens_per_sec");
+  const speed = decode === null || !Number.isFinite(decode) ? "" : `, decode ${formatValue(decode)} tok/s`;
+  return `- twin: ${id}, the same architecture shipped: ${OUTCOME_LABEL[outcomeOf(twinReport)]}, status ${escapeInline(twinReport.head.status, 20)}${speed}${history}`;
+}
+
 /** One cell's `<details>` block. `logTail` (untrusted) goes into a fence longer than any backtick run in it. */
 export function cellDetails(
   c: CellReport,
   known: ReturnType<typeof knownIssueIndex>,
   dashboardUrl: string | null = null,
+  byCell: ReadonlyMap<string, CellReport> = new Map(),
 ): string {
   const r = c.head;
   const outcome = outcomeOf(c);
@@ -110,6 +132,8 @@ export function cellDetails(
     const issue = r.failure.known_issue === null ? undefined : known.get(r.failure.known_issue);
     if (issue !== undefined) facts.push(`- workaround: ${escapeInline(issue.workaround, 400)}`);
   }
+  const twin = twinLine(r, r.twin_cell === undefined ? undefined : byCell.get(r.twin_cell), dashboardUrl);
+  if (twin !== null) facts.push(twin);
   if (r.gate !== null) {
     const d = r.gate.first_divergence;
     if (d !== null) facts.push(`- first divergence: ${escapeInline(describeDivergence(d), 400)}`);

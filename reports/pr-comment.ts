@@ -196,6 +196,8 @@ function render(
     ? `full report: ${link("workflow run", input.runUrl)}`
     : "full report: the workflow run's job summary";
   const known = knownIssueIndex(input.knownIssues);
+  // A hub-model cell that could not run points at its twin's cell in the same report.
+  const byCell = new Map(cells.map((c) => [c.head.cell.id, c]));
   const notes = [knownIssueNotes(input), numericsNote(cells)].filter((n) => n !== null);
   const skipped = skippedDetails(input.skipped ?? []);
   const parts: Parts = {
@@ -208,7 +210,7 @@ function render(
     notes,
     charts: opts.charts ? trendCharts(cells, opts.trendPoints ?? 20) : [],
     skipped: skipped === null ? [] : [skipped],
-    details: cells.map((c) => cellDetails(c, known, input.dashboardUrl ?? null)),
+    details: cells.map((c) => cellDetails(c, known, input.dashboardUrl ?? null, byCell)),
     foot: [`<sub>${where}</sub>`],
   };
   return fitBlocks(parts, opts.budget ?? COMMENT_BUDGET, more);

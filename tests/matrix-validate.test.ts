@@ -9,11 +9,13 @@ import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MATRIX, REPO_ROOT } from "../actions/src/core/paths.ts";
 import { runnableCell, twinOf } from "../actions/src/pipeline/runnable-cell.ts";
+import { buildRunRecord } from "../actions/src/records/build.ts";
 import { parseCellId } from "../actions/src/schemas/cell-id.ts";
 import type { CellRef } from "../actions/src/schemas/stage.ts";
 import { makeCell } from "../matrix/cells.ts";
 import { loadFarm } from "../matrix/load.ts";
 import { tempDir } from "./helpers/env.ts";
+import { record } from "./helpers/records.ts";
 
 const CLI = path.join(REPO_ROOT, "actions", "src", "cli", "pte-farm.ts");
 
@@ -44,8 +46,8 @@ describe("pte-farm validate", () => {
   it("accepts the shipped farm and says what it covers", async () => {
     const res = await validate(DEFAULT_MATRIX);
     expect(res.exitCode, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/matrix\/farm\.yml: valid\. 7 devices, 6 models, 5 recipes, 7 backends/);
-    expect(res.stdout).toMatch(/cell sets: host 13, nightly \d+ \(\+\d+ skipped\), release \d+/);
+    expect(res.stdout).toMatch(/matrix\/farm\.yml: valid\. 7 devices, 9 models, 5 recipes, 7 backends/);
+    expect(res.stdout).toMatch(/cell sets: host 13, twins 27, nightly \d+ \(\+\d+ skipped\), release \d+/);
   });
 
   it("reports YAML that does not parse at the line and column of the error", async () => {
@@ -156,7 +158,7 @@ describe("pte-farm validate", () => {
     const res = await validate(file);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain(
-      `farm.yml:${pos(text, "cells: hosts", 1, 7)}: unknown cell set "hosts"; known cell sets: host, nightly, release`,
+      `farm.yml:${pos(text, "cells: hosts", 1, 7)}: unknown cell set "hosts"; known cell sets: host, twins, nightly, release`,
     );
   });
 
@@ -167,20 +169,59 @@ describe("pte-farm validate", () => {
     const res = await validate(file);
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain(
-      `farm.yml:${pos(text, "gemma-4-e3b")}: unknown model "gemma-4-e3b"; known models: gemma-4-e2b, llama-3.2-1b, opt-125m, small-cnn, small-cnn-lrn`,
+      `farm.yml:${pos(text, "gemma-4-e3b")}: unknown model "gemma-4-e3b"; known models: gemma-4-e2b, llama-3.2-1b, opt-125m, gemma-4-tiny, llama-3.2-tiny, opt-tiny, small-cnn, small-cnn-lrn`,
     );
   });
 
-  it("a hub model's cell that cannot run here names its twin's cell, which can", async () => {
-    const { file } = await farmWith((t) =>
-      t.replace("    max_new_tokens: 24\n", "    max_new_tokens: 24\n    twin_of: llama-3.2-1b\n"),
-    );
-    const farm = await loadFarm(file);
-    expect(twinOf(farm, "llama-3.2-1b")).toBe("tiny-llama");
-    const cell = makeCell(farm, parseCellId("llama-3.2-1b/fp32/portable/host-x86_64@stable") as CellRef);
+  it("a hub model's cell that cannot run here names its twin's cell, which can, and its records carry that cell", async () => {
+    const farm = await loadFarm(DEFAULT_MATRIX);
+    const twins = [...farm.models.values()].filter((m) => m.twinOf !== null);
+    expect(twins.length).toBeGreaterThan(0);
+    for (const t of twins) {
+      const hub = farm.models.get(t.twinOf as string);
+      expect(hub?.twin).toBe(t.name);
+      expect(twinOf(farm, hub?.name as string)).toBe(t.name);
+    }
+    const [t] = twins as [(typeof twins)[number]];
+    const ref = parseCellId(`${t.twinOf}/fp32/portable/host-x86_64@stable`) as CellRef;
+    const twinCell = `${t.name}/fp32/portable/host-x86_64@stable`;
+    const cell = makeCell(farm, ref);
     const empty = await tempDir();
-    expect(() => runnableCell(cell, { HF_HUB_CACHE: empty }, twinOf(farm, "llama-3.2-1b"))).toThrow(
-      "Its architecture runs here as the shipped twin tiny-llama: pte-farm run --cells 'tiny-llama/fp32/portable/host-x86_64@stable'",
+    expect(() => runnableCell(cell, { HF_HUB_CACHE: empty }, twinOf(farm, ref.model))).toThrow(
+      `Its architecture runs here as the shipped twin ${t.name}: pte-farm run --cells '${twinCell}'`,
     );
+    const recordOf = (c: typeof cell) =>
+      buildRunRecord({
+        cell: c,
+        session: "s",
+        role: "head",
+        gitSha: null,
+        startedAt: "2026-12-07T00:00:00Z",
+        finishedAt: "2026-12-07T00:00:01Z",
+        steps: [],
+        device: record([]).device,
+        telemetry: [],
+        buildToolchain: null,
+        deviceToolchain: null,
+        reference: null,
+        execute: null,
+        gate: null,
+        failure: null,
+      });
+    expect(recordOf(cell).twin_cell).toBe(twinCell);
+    // The twin itself has no twin: its records carry none.
+    expect(recordOf(makeCell(farm, parseCellId(twinCell) as CellRef)).twin_cell).toBeUndefined();
+  });
+
+  it("refuses two twins of one hub model, at the second's field", async () => {
+    const farm = await loadFarm(DEFAULT_MATRIX);
+    const [t] = [...farm.models.values()].filter((m) => m.twinOf !== null);
+    const { file, text } = await farmWith((x) =>
+      x.replace("    max_new_tokens: 24\n", `    max_new_tokens: 24\n    twin_of: ${t?.twinOf}\n`),
+    );
+    const res = await validate(file);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(new RegExp(`already has a twin, "(tiny-llama|${t?.name})"`));
+    expect(text).toContain(`twin_of: ${t?.twinOf}`);
   });
 });

@@ -443,3 +443,56 @@ it.skipIf(!hasGfm)("keeps hostile trend labels inside the chart's quoted strings
   expect(html.match(/<pre lang="mermaid">/g)).toHaveLength(1);
   expect(pings(html)).toEqual([]);
 });
+
+describe("a hub-model cell that could not run", () => {
+  const hubId = "gemma-4-e2b/fp32/xnnpack/host-x86_64@stable";
+  const twinId = "gemma-4-tiny/fp32/xnnpack/host-x86_64@stable";
+  const hub = (): CellReport => {
+    const head = record([]);
+    head.cell = { ...head.cell, id: hubId, model: "gemma-4-e2b" };
+    head.status = "fail";
+    head.gate = null;
+    head.metrics = {};
+    head.twin_cell = twinId;
+    head.failure = {
+      stage: "reference",
+      outcome: "config-error",
+      message: "model gemma-4-e2b needs the Hugging Face hub",
+      known_issue: null,
+      triage: "bad input",
+      reproduce: `pte-farm run --cells '${hubId}'`,
+    };
+    return { head };
+  };
+  const twin = (): CellReport => {
+    const head = record([280, 279, 281]);
+    head.cell = { ...head.cell, id: twinId, model: "gemma-4-tiny" };
+    return { head };
+  };
+  const detailsOf = (body: string, id: string) =>
+    body.split("<details>").find((d) => d.includes(`<code>${id}</code>`)) ?? "";
+
+  it("points to its twin's result in the same report: outcome, status and decode speed", () => {
+    const body = renderPrComment({ cells: [hub(), twin()], dashboardUrl: "https://o.github.io/r/" });
+    const line = detailsOf(body, hubId)
+      .split("\n")
+      .find((l) => l.startsWith("- twin:"));
+    expect(line).toContain(`\`${twinId}\``);
+    expect(line).toContain("status pass");
+    expect(line).toContain("decode 280 tok/s");
+    expect(line).toContain("https://o.github.io/r/");
+    // The twin's own details point nowhere: it has no twin, and it passed.
+    expect(detailsOf(body, twinId)).not.toContain("- twin:");
+  });
+
+  it("says how to run the twin when its cell is not in the report, and says nothing once the cell passes", () => {
+    const alone = renderPrComment({ cells: [hub()] });
+    expect(detailsOf(alone, hubId)).toContain(
+      `- twin: \`${twinId}\`, the same architecture shipped, is not in this run: \`pte-farm run --cells '${twinId}'\``,
+    );
+    const passed = hub();
+    passed.head.status = "pass";
+    passed.head.failure = null;
+    expect(renderPrComment({ cells: [passed] })).not.toContain("- twin:");
+  });
+});

@@ -8377,9 +8377,16 @@ function checkFarm(farm, where, knownIssues) {
     names2("recipes", caps?.recipes, ["model_kinds", kind, "recipes"]);
     names2("backends", caps?.backends, ["model_kinds", kind, "backends"]);
   }
+  const twinned = /* @__PURE__ */ new Map();
   for (const [name, m] of Object.entries(data.models)) {
     const twin = "twin_of" in m ? m.twin_of : void 0;
     if (twin !== void 0) {
+      const other = twinned.get(twin);
+      if (other !== void 0)
+        throw new ConfigurationError(
+          `${where(["models", name, "twin_of"])}: ${JSON.stringify(twin)} already has a twin, ${JSON.stringify(other)}: a report points a cell that could not run at one twin; remove one twin_of`
+        );
+      twinned.set(twin, name);
       const of = farm.models.get(twin);
       if (of === void 0 || twin === name)
         throw new ConfigurationError(
@@ -8701,6 +8708,11 @@ function resolve(file, data) {
     return true;
   });
   const defaultBuildArch = (arch2) => arch2 === "arm64" ? "arm64" : "x86_64";
+  const twins = new Map(
+    Object.entries(data.models).flatMap(
+      ([name, m]) => "twin_of" in m && m.twin_of !== void 0 ? [[m.twin_of, name]] : []
+    )
+  );
   return {
     file,
     data,
@@ -8717,7 +8729,8 @@ function resolve(file, data) {
           max_seq_len: "max_seq_len" in m ? m.max_seq_len : 0,
           inputShape: "input_shape" in m ? m.input_shape : null,
           gate: m.gate ?? {},
-          twinOf: "twin_of" in m ? m.twin_of ?? null : null
+          twinOf: "twin_of" in m ? m.twin_of ?? null : null,
+          twin: twins.get(name) ?? null
         }
       ])
     ),
@@ -18676,6 +18689,11 @@ var runRecord = obj({
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
    */
   driver: optional(driverInfo),
+  /**
+   * OPTIONAL (issue 17): for a hub model with a shipped twin (matrix `twin_of`), the twin's cell of
+   * the same recipe, backend, device and toolchain: where a report points when this cell could not run.
+   */
+  twin_cell: optional(str),
   /** OPTIONAL (issue 16): what timed decode in the Python runtime's execute, and why not the runner. */
   timer: optional(obj({ name: literal(...TIMERS), fallback: optional(str) })),
   stages: arr(stageEntry),

@@ -28952,6 +28952,11 @@ var runRecord = obj({
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
    */
   driver: optional(driverInfo),
+  /**
+   * OPTIONAL (issue 17): for a hub model with a shipped twin (matrix `twin_of`), the twin's cell of
+   * the same recipe, backend, device and toolchain: where a report points when this cell could not run.
+   */
+  twin_cell: optional(str),
   /** OPTIONAL (issue 16): what timed decode in the Python runtime's execute, and why not the runner. */
   timer: optional(obj({ name: literal(...TIMERS), fallback: optional(str) })),
   stages: arr(stageEntry),
@@ -30237,7 +30242,18 @@ function metricsTable(c3) {
     ...rows
   ].join("\n");
 }
-function cellDetails(c3, known, dashboardUrl = null) {
+function twinLine(r, twinReport, dashboardUrl = null) {
+  if (r.twin_cell === void 0 || r.status === "pass") return null;
+  const id = codeSpan(r.twin_cell, { max: 160 });
+  const page = cellPageUrl(dashboardUrl, r.twin_cell);
+  const history = page === null ? "" : ` (${link("its history", page)})`;
+  if (twinReport === void 0)
+    return `- twin: ${id}, the same architecture shipped, is not in this run: ${codeSpan(`pte-farm run --cells '${r.twin_cell}'`, { max: 200 })}${history}`;
+  const decode = metricMedian(twinReport.head, "decode_tokens_per_sec");
+  const speed = decode === null || !Number.isFinite(decode) ? "" : `, decode ${formatValue(decode)} tok/s`;
+  return `- twin: ${id}, the same architecture shipped: ${OUTCOME_LABEL[outcomeOf(twinReport)]}, status ${escapeInline(twinReport.head.status, 20)}${speed}${history}`;
+}
+function cellDetails(c3, known, dashboardUrl = null, byCell = /* @__PURE__ */ new Map()) {
   const r = c3.head;
   const outcome = outcomeOf(c3);
   const facts = [
@@ -30250,6 +30266,8 @@ function cellDetails(c3, known, dashboardUrl = null) {
     const issue2 = r.failure.known_issue === null ? void 0 : known.get(r.failure.known_issue);
     if (issue2 !== void 0) facts.push(`- workaround: ${escapeInline(issue2.workaround, 400)}`);
   }
+  const twin = twinLine(r, r.twin_cell === void 0 ? void 0 : byCell.get(r.twin_cell), dashboardUrl);
+  if (twin !== null) facts.push(twin);
   if (r.gate !== null) {
     const d = r.gate.first_divergence;
     if (d !== null) facts.push(`- first divergence: ${escapeInline(describeDivergence(d), 400)}`);
@@ -30392,6 +30410,7 @@ function render2(input, opts) {
   ].join(" · ");
   const more = input.runUrl ? `full report: ${link("workflow run", input.runUrl)}` : "full report: the workflow run's job summary";
   const known = knownIssueIndex(input.knownIssues);
+  const byCell = new Map(cells.map((c3) => [c3.head.cell.id, c3]));
   const notes = [knownIssueNotes(input), numericsNote(cells)].filter((n2) => n2 !== null);
   const skipped = skippedDetails(input.skipped ?? []);
   const parts = {
@@ -30405,7 +30424,7 @@ function render2(input, opts) {
     notes,
     charts: opts.charts ? trendCharts(cells, opts.trendPoints ?? 20) : [],
     skipped: skipped === null ? [] : [skipped],
-    details: cells.map((c3) => cellDetails(c3, known, input.dashboardUrl ?? null)),
+    details: cells.map((c3) => cellDetails(c3, known, input.dashboardUrl ?? null, byCell)),
     foot: [`<sub>${where}</sub>`]
   };
   return fitBlocks(parts, opts.budget ?? COMMENT_BUDGET, more);

@@ -3,7 +3,7 @@
  * to the process exit code. Pure: the pipeline gathers, this assembles.
  */
 
-import type { Cell } from "../../../matrix/cells.ts";
+import { type Cell, cellId } from "../../../matrix/cells.ts";
 import { isCancelledReason } from "../core/cancel.ts";
 import { EXIT, type ExitCode } from "../core/errors.ts";
 import { parse } from "../core/validate.ts";
@@ -114,6 +114,7 @@ export function buildRunRecord(f: CellFacts): RunRecord {
     ...(f.delegation === undefined ? {} : { delegation: f.delegation }),
     ...(f.interleave === undefined ? {} : { interleave: f.interleave }),
     ...(f.execute?.driver === undefined ? {} : { driver: f.execute.driver }),
+    ...(f.cell.model.twin === null ? {} : { twin_cell: cellId({ ...f.cell.ref, model: f.cell.model.twin }) }),
     ...(f.execute?.timer === undefined
       ? {}
       : {

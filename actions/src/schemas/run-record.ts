@@ -212,6 +212,11 @@ export const runRecord = obj({
    * with why; absent for the Python runtime. Readers that predate it see those metrics as missing.
    */
   driver: optional(driverInfo),
+  /**
+   * OPTIONAL (issue 17): for a hub model with a shipped twin (matrix `twin_of`), the twin's cell of
+   * the same recipe, backend, device and toolchain: where a report points when this cell could not run.
+   */
+  twin_cell: optional(str),
   /** OPTIONAL (issue 16): what timed decode in the Python runtime's execute, and why not the runner. */
   timer: optional(obj({ name: literal(...TIMERS), fallback: optional(str) })),
   stages: arr(stageEntry),
