@@ -75,6 +75,7 @@ describe("execute drivers", () => {
     const cell = {
       id: r.cell.id,
       ref: r.cell,
+      model: { twin: null },
       device: { memoryBandwidthGbs: null },
       toolchain: { name: "stable" },
     };
