@@ -17691,7 +17691,7 @@ function cachedSnapshot(hub2, env = process.env) {
   );
   return existsSync3(path18.join(dir, "config.json")) ? dir : null;
 }
-function runnableCell(cell3, env = process.env, twin = null) {
+function runnableCell(cell3, env = process.env, twin = cell3.model.twin) {
   const { model: model2 } = cell3;
   if (model2.path !== null) return { ...cell3, model: { ...model2, path: model2.path } };
   if (model2.hub === null) throw new Error(`bug: model ${model2.name} has neither path nor hub`);

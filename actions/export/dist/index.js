@@ -17166,10 +17166,7 @@ function cachedSnapshot(hub2, env = process.env) {
   );
   return existsSync4(path18.join(dir, "config.json")) ? dir : null;
 }
-function twinOf(farm, model2) {
-  return [...farm.models.values()].find((m) => m.twinOf === model2)?.name ?? null;
-}
-function runnableCell(cell3, env = process.env, twin = null) {
+function runnableCell(cell3, env = process.env, twin = cell3.model.twin) {
   const { model: model2 } = cell3;
   if (model2.path !== null) return { ...cell3, model: { ...model2, path: model2.path } };
   if (model2.hub === null) throw new Error(`bug: model ${model2.name} has neither path nor hub`);
@@ -17936,7 +17933,7 @@ function cellById(farm, id, what = "cell") {
   const cell3 = matrixCellById(farm, id, what);
   if (cell3.toolchain.channel !== null)
     throw new ConfigurationError(`${what} ${id}: ${channelReason(cell3.toolchain.name)}`);
-  return runnableCell(cell3, process.env, twinOf(farm, cell3.model.name));
+  return runnableCell(cell3);
 }
 function matrixCellById(farm, id, what = "cell") {
   if (/[*?]/.test(id)) throw new ConfigurationError(`${what} ${id}: expected one cell id, not a glob`);

@@ -31,7 +31,7 @@ import { cacheBudget, pruneCache, pruneSummary } from "./cache-prune.ts";
 import { type BasePte, cellDir, runCell } from "./cell.ts";
 import { localDriver, RUNNER_EXECUTORCH_ENV } from "./execute.ts";
 import { checkModelFolders } from "./model-folders.ts";
-import { type RunnableCell, runnableCell, twinOf } from "./runnable-cell.ts";
+import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
 import type { StageCommand } from "./stage-process.ts";
 import { type FailureNote, StepRunner } from "./step-runner.ts";
 
@@ -129,9 +129,7 @@ export async function runCommand(opts: RunOptions): Promise<RunOutcome> {
       }
     : picked;
   // Refuse every cell we cannot run before the first one starts, not halfway through a long run.
-  const cells: RunnableCell[] = selected.cells.map((c) =>
-    runnableCell(c, process.env, twinOf(farm, c.model.name)),
-  );
+  const cells: RunnableCell[] = selected.cells.map((c) => runnableCell(c));
   const knownIssues = await loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE);
   if (!existsSync(opts.python)) {
     throw new InfrastructureError(

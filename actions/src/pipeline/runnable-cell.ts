@@ -35,7 +35,7 @@ export function cachedSnapshot(hub: { id: string; revision: string }, env: NodeJ
 
 /** The shipped twin of a hub model (the matrix model whose `twin_of` names it), or null. */
 export function twinOf(farm: Farm, model: string): string | null {
-  return [...farm.models.values()].find((m) => m.twinOf === model)?.name ?? null;
+  return farm.models.get(model)?.twin ?? null;
 }
 
 /**
@@ -45,7 +45,7 @@ export function twinOf(farm: Farm, model: string): string | null {
 export function runnableCell(
   cell: Cell,
   env: NodeJS.ProcessEnv = process.env,
-  twin: string | null = null,
+  twin: string | null = cell.model.twin,
 ): RunnableCell {
   const { model } = cell;
   if (model.path !== null) return { ...cell, model: { ...model, path: model.path } };

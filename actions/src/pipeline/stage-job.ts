@@ -28,7 +28,7 @@ import {
 } from "../schemas/stage.ts";
 import { BuildCache, toolchainFingerprints } from "./cache.ts";
 import { cacheBudget, pruneCache, pruneSummary } from "./cache-prune.ts";
-import { type RunnableCell, runnableCell, twinOf } from "./runnable-cell.ts";
+import { type RunnableCell, runnableCell } from "./runnable-cell.ts";
 import { type ArtefactRef, artefactOf, type StageContext } from "./stage-specs.ts";
 import { writeStepNote } from "./step-notes.ts";
 import { type Step, StepRunner } from "./step-runner.ts";
@@ -66,7 +66,7 @@ export function cellById(farm: Farm, id: string, what = "cell"): RunnableCell {
   // The action's interpreter holds the pinned toolchain: a channel's cell here would run the wrong one.
   if (cell.toolchain.channel !== null)
     throw new ConfigurationError(`${what} ${id}: ${channelReason(cell.toolchain.name)}`);
-  return runnableCell(cell, process.env, twinOf(farm, cell.model.name));
+  return runnableCell(cell);
 }
 
 /**
