@@ -14,6 +14,7 @@ import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { PostgresStore } from "../actions/src/history/postgres.ts";
 import { type StoredRecord, serialize } from "../actions/src/history/store.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
+import { bisection } from "../scripts/dashboard-histories.ts";
 import { type PgServer, startPostgres } from "../scripts/throwaway-postgres.ts";
 import { tempDir } from "./helpers/env.ts";
 import { sampleRecord } from "./helpers/record.ts";
@@ -158,6 +159,13 @@ describe("history migrate (git → PostgreSQL)", () => {
         checks: [],
       },
     ]);
+    await store.appendBisects([
+      bisection("cell tiny-llama/fp32/portable/pi5@latest", "2026-12-02T04:41:00.000Z", {
+        package: "executorch",
+        last_good: "1.5.0",
+        first_bad: "1.5.1",
+      }),
+    ]);
     const source = await store.list();
     expect(source.length).toBe(10_000);
 
@@ -170,7 +178,7 @@ describe("history migrate (git → PostgreSQL)", () => {
     const first = await run();
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.stderr + first.stdout).toMatch(
-      /migrated 10000 record\(s\) and 1 health report\(s\).*content hash [0-9a-f]{64} on both sides/,
+      /migrated 10000 record\(s\), 1 health report\(s\) and 1 bisect record\(s\).*content hash [0-9a-f]{64} on both sides/,
     );
     expect(first.stderr + first.stdout).not.toContain(server.password);
 
@@ -180,6 +188,9 @@ describe("history migrate (git → PostgreSQL)", () => {
     const text = new Map(source.map((s) => [s.path, serialize(s.record)]));
     for (const s of back) expect(serialize(s.record)).toBe(text.get(s.path));
     expect((await target.listHealth()).length).toBe(1);
+    expect((await target.listBisects()).map((b) => b.path)).toEqual(
+      (await store.listBisects()).map((b) => b.path),
+    );
 
     // Run again (an interrupted migration is resumed so): nothing added, same hash.
     const second = await run();

@@ -12,6 +12,7 @@ import { PostgresStore } from "../actions/src/history/postgres.ts";
 import { collect, serialize } from "../actions/src/history/store.ts";
 import type { HealthReport } from "../actions/src/schemas/health-report.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
+import { bisection } from "../scripts/dashboard-histories.ts";
 import { type PgServer, startPostgres } from "../scripts/throwaway-postgres.ts";
 import { sampleRecord } from "./helpers/record.ts";
 
@@ -95,6 +96,27 @@ describe("PostgresStore", () => {
     await store.close();
   });
 
+  it("keeps bisect records beside the records, oldest first, each once however often appended", async () => {
+    const store = await freshStore();
+    const newer = bisection("cell tiny-llama/fp32/portable/pi5@latest", "2026-12-02T04:41:00.000Z", {
+      package: "executorch",
+      last_good: "1.5.0",
+      first_bad: "1.5.1",
+    });
+    const older = bisection("command `./check.sh`", "2026-11-02T04:41:00.000Z", { verdict: "interaction" });
+    const ids = await store.appendBisects([newer, older]);
+    expect(await store.appendBisects([newer])).toEqual([ids[0]]);
+    const listed = await store.listBisects();
+    expect(listed.map((b) => [b.record.verdict, b.path])).toEqual([
+      ["interaction", ids[1]],
+      ["found", ids[0]],
+    ]);
+    expect(listed[1]?.record).toEqual(newer);
+    // Not run records: no cell of the store, nothing in a listing.
+    expect(await store.cells()).toEqual([]);
+    await store.close();
+  });
+
   // @fault history-concurrent-writes | 20 writers appending 1,000 records each at once to PostgreSQL, a tenth of the batches sent again | exactly 20,000 records, byte-identical, none duplicated | records 20000/20000
   it("20 writers appending 1,000 records each at once, 10% of them retried, end with exactly 20,000 byte-identical records", async () => {
     const url = await server.database(`t${++dbs}`);
@@ -133,6 +155,27 @@ describe("PostgresStore", () => {
     for (const row of rows.rows) expect(row.body).toBe(sent.get(row.session));
     await reader.close();
   }, 300_000);
+
+  it("keeps bisect records beside the records, oldest first, each once however often appended", async () => {
+    const store = await freshStore();
+    const newer = bisection("cell tiny-llama/fp32/portable/pi5@latest", "2026-12-02T04:41:00.000Z", {
+      package: "executorch",
+      last_good: "1.5.0",
+      first_bad: "1.5.1",
+    });
+    const older = bisection("command `./check.sh`", "2026-11-02T04:41:00.000Z", { verdict: "interaction" });
+    const ids = await store.appendBisects([newer, older]);
+    expect(await store.appendBisects([newer])).toEqual([ids[0]]);
+    const listed = await store.listBisects();
+    expect(listed.map((b) => [b.record.verdict, b.path])).toEqual([
+      ["interaction", ids[1]],
+      ["found", ids[0]],
+    ]);
+    expect(listed[1]?.record).toEqual(newer);
+    // Not run records: no cell of the store, nothing in a listing.
+    expect(await store.cells()).toEqual([]);
+    await store.close();
+  });
 
   // @fault history-concurrent-writes | the PostgreSQL server killed mid-append and restarted | appends retried; every acknowledged record stored once, none duplicated | records 12000/12000
   it("loses no acknowledged record and duplicates none when the server is killed mid-append and restarted", async () => {

@@ -4,6 +4,8 @@ import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../actions/src/core/paths.ts";
+import { GitBranchStore } from "../actions/src/history/git-branch.ts";
+import { bisection } from "../scripts/dashboard-histories.ts";
 import { tempDir } from "./helpers/env.ts";
 import { sampleRecord } from "./helpers/record.ts";
 
@@ -39,6 +41,40 @@ describe("pte-farm history", () => {
       /2026-11-23T05:00:00.000Z\thead\tpass\t102.00\ttiny-llama\/fp32\/portable\/pi5@stable\//,
     );
     expect(list.stdout).toContain("2 record(s) in");
+  });
+
+  it("appends bisect records (bisect.json, known by their schema) beside run records; a compaction keeps them", async () => {
+    const dir = await tempDir();
+    const repo = path.join(dir, "repo.git");
+    await execa("git", ["init", "-q", "--bare", repo]);
+    const run = await recordFile(dir, "run.json", { session: "s-a" });
+    const found = bisection("cell tiny-llama/fp32/portable/pi5@latest", "2026-11-24T04:41:00.000Z", {
+      package: "executorch",
+      last_good: "1.5.0",
+      first_bad: "1.5.1",
+    });
+    const bisectFile = path.join(dir, "bisect.json");
+    await writeFile(bisectFile, `${JSON.stringify(found, null, 2)}\n`);
+    const store = `git:${repo}`;
+    const append = await cli("history", "append", "--store", store, run, bisectFile);
+    expect(append.exitCode, append.stderr).toBe(0);
+    expect(append.stdout).toContain(`appended 1 record(s) and 1 bisect record(s) to ${store}`);
+    // A retried job appends the same files again: nothing new.
+    expect((await cli("history", "append", "--store", store, bisectFile)).exitCode).toBe(0);
+    const git = new GitBranchStore(repo);
+    await git.compact({ before: "2100-01" });
+    expect((await git.listBisects()).map((b) => b.record)).toEqual([found]);
+    expect((await git.list()).map((s) => s.record.session)).toEqual(["s-a"]);
+    expect(await git.cells()).toEqual(["tiny-llama/fp32/portable/pi5@stable"]);
+
+    // A bisect record that fails its schema: exit 2 naming the file and the field; nothing appended.
+    const bad = path.join(dir, "bad-bisect.json");
+    await writeFile(bad, JSON.stringify({ ...found, verdict: "great" }));
+    const other = await recordFile(dir, "other.json", { session: "s-b" });
+    const refused = await cli("history", "append", "--store", store, other, bad);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(`${bad}: verdict:`);
+    expect((await git.list()).map((s) => s.record.session)).toEqual(["s-a"]);
   });
 
   it("refuses a record that fails its schema with exit 2, naming the file and the field", async () => {

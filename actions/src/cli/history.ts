@@ -4,15 +4,21 @@
  * opens `dir:`, `git:` and `postgres` stores). A record file that is missing or fails its schema
  * is bad input (exit 2), named by path.
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { type BisectRecord, bisectRecord } from "../bisect/record.ts";
 import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { displayPath } from "../core/paths.ts";
+import { parseJson, ValidationError } from "../core/validate.ts";
 import { GitBranchStore } from "../history/git-branch.ts";
 import { migrate } from "../history/migrate.ts";
 import { openStore } from "../history/open.ts";
 import { readRunRecords } from "../records/read.ts";
 import { cleanSamples, median } from "../records/samples.ts";
 import { usageErrors } from "./args.ts";
+
+const BISECT_SCHEMA = "pte-farm/bisect@1";
 
 export const HISTORY_USAGE = `pte-farm history append --store STORE RECORD...
 pte-farm history list --store STORE [--cell ID]
@@ -22,16 +28,49 @@ pte-farm history migrate --from STORE --to STORE
                     pte-farm-data; pushed to origin when the repository has one), or
                     postgres[:ENV] (PostgreSQL; the URL, password included, is read from
                     $PTE_FARM_HISTORY_URL or $ENV and never given as an argument)
+  append            run records (run.json) and bisect records (bisect.json), each
+                    known by its schema
   compact           folds record files of months before --before (default: the newest
                     record's month) into one file per cell per month, as a new root commit
-  migrate           copies every record and health report, then checks counts and a
+  migrate           copies every record, health report and bisect record, then checks counts and a
                     content hash of both stores (exit 3 if anything is missing)`;
 
+/** A bisect record file (`pte-farm bisect`'s bisect.json), known by its schema; null for anything else. */
+async function readBisectFile(file: string): Promise<BisectRecord | null> {
+  const text = await readFile(file, "utf8").catch(() => null);
+  if (text === null || !text.includes(`"${BISECT_SCHEMA}"`)) return null;
+  let schema: unknown;
+  try {
+    schema = (JSON.parse(text) as { schema?: unknown }).schema;
+  } catch {
+    return null; // the run record reader names the file and its syntax error
+  }
+  if (schema !== BISECT_SCHEMA) return null;
+  try {
+    return parseJson(bisectRecord, text, displayPath(file));
+  } catch (err) {
+    if (err instanceof ValidationError)
+      throw new ConfigurationError(`${err.message} (not a valid ${BISECT_SCHEMA} record)`);
+    throw err;
+  }
+}
+
 async function historyAppend(opts: { store: string; files: string[]; logger: Logger }): Promise<void> {
+  const runs: string[] = [];
+  const bisects: BisectRecord[] = [];
+  for (const f of opts.files) {
+    const b = await readBisectFile(f);
+    if (b === null) runs.push(f);
+    else bisects.push(b);
+  }
+  // Every file is read and checked before anything is written: a bad one appends nothing.
+  const records = runs.length === 0 && bisects.length > 0 ? [] : await readRunRecords(runs);
   const store = openStore(opts.store);
-  const paths = await store.append(await readRunRecords(opts.files));
+  const paths = [...(await store.append(records)), ...(await store.appendBisects(bisects))];
   for (const p of paths) opts.logger.info(p);
-  opts.logger.info(`appended ${paths.length} record(s) to ${store.describe()}`);
+  opts.logger.info(
+    `appended ${records.length} record(s)${bisects.length === 0 ? "" : ` and ${bisects.length} bisect record(s)`} to ${store.describe()}`,
+  );
 }
 
 async function historyList(opts: { store: string; cell?: string; logger: Logger }): Promise<void> {
@@ -95,7 +134,7 @@ export async function historyCli(argv: string[], logger: Logger): Promise<ExitCo
     const [from, to] = [openStore(values.from), openStore(values.to)];
     const r = await migrate(from, to, (m) => logger.info(m));
     logger.info(
-      `migrated ${r.records} record(s) and ${r.health} health report(s) from ${from.describe()} to ${to.describe()}; ` +
+      `migrated ${r.records} record(s), ${r.health} health report(s) and ${r.bisects} bisect record(s) from ${from.describe()} to ${to.describe()}; ` +
         `content hash ${r.contentHash} on both sides` +
         (r.targetOnly > 0 ? `; the target also holds ${r.targetOnly} record(s) of its own` : ""),
     );

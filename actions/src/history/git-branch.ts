@@ -15,12 +15,16 @@ import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import type { BisectRecord } from "../bisect/record.ts";
 import { InfrastructureError } from "../core/errors.ts";
 import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import { git, lsTree, readBlobs, writeBlobs } from "./git-objects.ts";
 import { isLayoutFile, isMonthFile, monthLine, monthPath, monthText, readLayoutFile } from "./layout.ts";
 import {
+  BISECT_DIR,
+  bisectByTime,
+  bisectPath,
   byTime,
   cellPrefix,
   cellsOfPaths,
@@ -28,14 +32,17 @@ import {
   healthByTime,
   healthPath,
   healthPrefix,
-  isHealthPath,
+  isAnnexPath,
   queryListed,
   type RecordQuery,
+  readStoredBisect,
   readStoredHealth,
   recordPath,
+  type StoredBisect,
   type StoredHealth,
   type StoredRecord,
   serialize,
+  serializeBisect,
   serializeHealth,
   uniqueById,
 } from "./store.ts";
@@ -139,6 +146,14 @@ export class GitBranchStore implements HistoryStore {
     return this.commitFiles(files, `${files.length} health report(s)`);
   }
 
+  async appendBisects(records: readonly BisectRecord[]): Promise<string[]> {
+    const files = records.map((r) => {
+      const text = serializeBisect(r);
+      return { path: bisectPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} bisect record(s)`);
+  }
+
   /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
   private async commitFiles(
     texts: readonly { path: string; text: string }[],
@@ -230,7 +245,7 @@ export class GitBranchStore implements HistoryStore {
   /** What compaction of `tip` removes and writes. */
   private async compactPlan(tip: string, before: string | undefined) {
     const entries = (await lsTree(this.repo, this.describe(), tip, null)).filter(
-      (e) => isLayoutFile(e.name) && !isHealthPath(e.name),
+      (e) => isLayoutFile(e.name) && !isAnnexPath(e.name),
     );
     const texts = await readBlobs(
       this.repo,
@@ -327,7 +342,7 @@ export class GitBranchStore implements HistoryStore {
     const files = await this.readTree(cellId === undefined ? null : cellPrefix(cellId));
     return uniqueById(
       files
-        .filter((f) => cellId !== undefined || !isHealthPath(f.name))
+        .filter((f) => cellId !== undefined || !isAnnexPath(f.name))
         .flatMap((f) => readLayoutFile(f.name, f.text, this.describe())),
     ).sort(byTime);
   }
@@ -348,5 +363,10 @@ export class GitBranchStore implements HistoryStore {
   async listHealth(device?: string): Promise<StoredHealth[]> {
     const files = await this.readTree(healthPrefix(device));
     return files.map((f) => readStoredHealth(f.name, f.text, this.describe())).sort(healthByTime);
+  }
+
+  async listBisects(): Promise<StoredBisect[]> {
+    const files = await this.readTree(BISECT_DIR);
+    return files.map((f) => readStoredBisect(f.name, f.text, this.describe())).sort(bisectByTime);
   }
 }

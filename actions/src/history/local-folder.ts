@@ -7,11 +7,15 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { link, mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { BisectRecord } from "../bisect/record.ts";
 import { writing } from "../core/disk.ts";
 import type { HealthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import { isLayoutFile, readLayoutFile } from "./layout.ts";
 import {
+  BISECT_DIR,
+  bisectByTime,
+  bisectPath,
   byTime,
   cellPrefix,
   cellsOfPaths,
@@ -19,14 +23,17 @@ import {
   healthByTime,
   healthPath,
   healthPrefix,
-  isHealthPath,
+  isAnnexPath,
   queryListed,
   type RecordQuery,
+  readStoredBisect,
   readStoredHealth,
   recordPath,
+  type StoredBisect,
   type StoredHealth,
   type StoredRecord,
   serialize,
+  serializeBisect,
   serializeHealth,
   uniqueById,
 } from "./store.ts";
@@ -58,6 +65,24 @@ export class LocalFolderStore implements HistoryStore {
         return { rel: healthPath(r, text), text };
       }),
     );
+  }
+
+  async appendBisects(records: readonly BisectRecord[]): Promise<string[]> {
+    return this.write(
+      records.map((r) => {
+        const text = serializeBisect(r);
+        return { rel: bisectPath(r, text), text };
+      }),
+    );
+  }
+
+  async listBisects(): Promise<StoredBisect[]> {
+    const out: StoredBisect[] = [];
+    for (const rel of await this.files(BISECT_DIR)) {
+      const text = await readFile(path.join(this.root, ...rel.split("/")), "utf8");
+      out.push(readStoredBisect(rel, text, this.describe()));
+    }
+    return out.sort(bisectByTime);
   }
 
   private async write(files: readonly { rel: string; text: string }[]): Promise<string[]> {
@@ -108,7 +133,7 @@ export class LocalFolderStore implements HistoryStore {
     const rels = await this.files(cellId === undefined ? "" : cellPrefix(cellId));
     const out: StoredRecord[] = [];
     for (const rel of rels) {
-      if (cellId === undefined && isHealthPath(rel)) continue;
+      if (cellId === undefined && isAnnexPath(rel)) continue;
       // Read synchronously: a cell is dozens of month files, and fs/promises' readFile costs several
       // times the CPU of readFileSync per file (a fifth of the dashboard's reading, issue 18).
       const text = readFileSync(path.join(this.root, ...rel.split("/")), "utf8");

@@ -9,11 +9,18 @@
 import { InfrastructureError } from "../core/errors.ts";
 import { sha256Text } from "../core/hashing.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
-import { type HistoryStore, type StoredRecord, serialize, serializeHealth } from "./store.ts";
+import {
+  type HistoryStore,
+  type StoredRecord,
+  serialize,
+  serializeBisect,
+  serializeHealth,
+} from "./store.ts";
 
 export interface MigrateResult {
   records: number;
   health: number;
+  bisects: number;
   /** sha256 over the source's records (ids and bytes), equal to the target's over the same ids. */
   contentHash: string;
   /** Records the target held that the source does not (kept; a migration never deletes). */
@@ -62,17 +69,27 @@ export async function migrate(
   copied += (await to.append(batch)).length;
   const health = await from.listHealth();
   await to.appendHealth(health.map((h) => h.report));
+  const bisects = await from.listBisects();
+  await to.appendBisects(bisects.map((b) => b.record));
 
-  const [dst, dstHealth] = await Promise.all([digests(to), to.listHealth()]);
+  const [dst, dstHealth, dstBisects] = await Promise.all([digests(to), to.listHealth(), to.listBisects()]);
   const missing = [...src].filter(([id, h]) => dst.get(id) !== h).map(([id]) => id);
   const healthIds = new Set(dstHealth.map((h) => `${h.path}\n${serializeHealth(h.report)}`));
   const healthMissing = health.filter((h) => !healthIds.has(`${h.path}\n${serializeHealth(h.report)}`));
+  const bisectIds = new Set(dstBisects.map((b) => `${b.path}\n${serializeBisect(b.record)}`));
+  const bisectsMissing = bisects.filter((b) => !bisectIds.has(`${b.path}\n${serializeBisect(b.record)}`));
   const hashFrom = contentHash(src);
   const hashTo = contentHash(dst, src.keys());
-  if (missing.length > 0 || healthMissing.length > 0 || hashFrom !== hashTo || copied !== src.size) {
+  if (
+    missing.length > 0 ||
+    healthMissing.length > 0 ||
+    bisectsMissing.length > 0 ||
+    hashFrom !== hashTo ||
+    copied !== src.size
+  ) {
     throw new InfrastructureError(
       `history migrate ${from.describe()} → ${to.describe()}: ${missing.length} record(s) and ` +
-        `${healthMissing.length} health report(s) missing or different in the target` +
+        `${healthMissing.length} health report(s) and ${bisectsMissing.length} bisect record(s) missing or different in the target` +
         (missing[0] === undefined ? "" : ` (first: ${missing[0]})`) +
         `; source ${src.size} record(s), ${copied} copied; nothing was deleted, run it again`,
     );
@@ -80,6 +97,7 @@ export async function migrate(
   return {
     records: src.size,
     health: health.length,
+    bisects: bisects.length,
     contentHash: hashFrom,
     targetOnly: [...dst.keys()].filter((id) => !src.has(id)).length,
   };

@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS pte_farm_health (
   doc jsonb GENERATED ALWAYS AS (body::jsonb) STORED
 );
 CREATE INDEX IF NOT EXISTS pte_farm_health_device ON pte_farm_health (device, checked_at, id);
+CREATE TABLE IF NOT EXISTS pte_farm_bisect (
+  id text COLLATE "C" PRIMARY KEY,
+  subject text NOT NULL,
+  started_at text COLLATE "C" NOT NULL,
+  verdict text NOT NULL,
+  body text NOT NULL,
+  doc jsonb GENERATED ALWAYS AS (body::jsonb) STORED
+);
 `;
 
 /** Server-side codes and client errors that mean "the server is not there right now". */

@@ -4,7 +4,7 @@
  * other stores write (`body`, so a record read back is byte-identical to the one sent) with a JSONB
  * copy the server derives from it (`doc`, for ad-hoc queries), beside the columns readers filter
  * and order by: the cell and its parts, role, session, commit, time, status, the toolchain's
- * versions and the metric names. Health reports sit in a table of their own.
+ * versions and the metric names. Health reports and bisect records sit in tables of their own.
  *
  * - **Idempotent:** a record's id is its content-addressed path (store.ts), the primary key; an
  *   append is one `INSERT … ON CONFLICT DO NOTHING` statement, so a retried append adds nothing
@@ -17,20 +17,24 @@
  *   order, each page its own retried statement resuming after the last row handed over.
  */
 import pg from "pg";
+import { type BisectRecord, bisectRecord } from "../bisect/record.ts";
 import { ConfigurationError, InfrastructureError } from "../core/errors.ts";
 import { parseJson } from "../core/validate.ts";
 import { type HealthReport, healthReport } from "../schemas/health-report.ts";
 import type { RunRecord } from "../schemas/run-record.ts";
 import { SCHEMA, transient } from "./postgres-schema.ts";
 import {
+  bisectPath,
   type HistoryStore,
   healthPath,
   type RecordQuery,
   readStored,
   recordPath,
+  type StoredBisect,
   type StoredHealth,
   type StoredRecord,
   serialize,
+  serializeBisect,
   serializeHealth,
 } from "./store.ts";
 
@@ -306,6 +310,41 @@ export class PostgresStore implements HistoryStore {
     return res.rows.map((row) => ({
       path: row.id,
       report: parseJson(healthReport, row.body, `${this.where}:${row.id}`),
+    }));
+  }
+
+  async appendBisects(records: readonly BisectRecord[]): Promise<string[]> {
+    if (records.length === 0) return [];
+    await this.schema();
+    const rows = records.map((r) => {
+      const body = serializeBisect(r);
+      return { id: bisectPath(r, body), r, body };
+    });
+    await this.run("append bisect records", (c) =>
+      c.query(
+        `INSERT INTO pte_farm_bisect (id, subject, started_at, verdict, body)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+         ON CONFLICT (id) DO NOTHING`,
+        [
+          rows.map((x) => x.id),
+          rows.map((x) => x.r.subject),
+          rows.map((x) => x.r.started_at),
+          rows.map((x) => x.r.verdict),
+          rows.map((x) => x.body),
+        ],
+      ),
+    );
+    return rows.map((x) => x.id);
+  }
+
+  async listBisects(): Promise<StoredBisect[]> {
+    await this.schema();
+    const res = await this.run("read bisect records", (c) =>
+      c.query<{ id: string; body: string }>("SELECT id, body FROM pte_farm_bisect ORDER BY started_at, id"),
+    );
+    return res.rows.map((row) => ({
+      path: row.id,
+      record: parseJson(bisectRecord, row.body, `${this.where}:${row.id}`),
     }));
   }
 

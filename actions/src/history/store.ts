@@ -12,6 +12,8 @@
  * never share a name, while appending the same record twice (a retried CI job) must not make a
  * second copy. Naming by content gives both; appending is idempotent.
  */
+
+import { type BisectRecord, bisectRecord } from "../bisect/record.ts";
 import { sha256Text } from "../core/hashing.ts";
 import { parse, parseJson } from "../core/validate.ts";
 import { type HealthReport, healthReport } from "../schemas/health-report.ts";
@@ -26,6 +28,11 @@ export interface StoredRecord {
 export interface StoredHealth {
   path: string;
   report: HealthReport;
+}
+
+export interface StoredBisect {
+  path: string;
+  record: BisectRecord;
 }
 
 /** What a reader asks for: one cell's or one device's records, of one role, the newest `last` of them. */
@@ -53,6 +60,10 @@ export interface HistoryStore {
   appendHealth(reports: readonly HealthReport[]): Promise<string[]>;
   /** Every health report, or one device's, oldest first (by `checked_at`, then path). */
   listHealth(device?: string): Promise<StoredHealth[]>;
+  /** Adds bisect records (`pte-farm/bisect@1`: farm-upstream's answers), as {@link append} adds records. */
+  appendBisects(records: readonly BisectRecord[]): Promise<string[]>;
+  /** Every bisect record, oldest first (by `started_at`, then path). */
+  listBisects(): Promise<StoredBisect[]>;
   /** "dir:/x" or "git:/repo#branch", for messages. */
   describe(): string;
 }
@@ -76,7 +87,7 @@ export async function* queryListed(store: HistoryStore, q: RecordQuery = {}): As
 export function cellsOfPaths(paths: Iterable<string>): string[] {
   const out = new Set<string>();
   for (const p of paths) {
-    if (isHealthPath(p)) continue;
+    if (isAnnexPath(p)) continue;
     const parts = p.split("/");
     if (parts.length === 5) out.add(parts.slice(0, 4).join("/"));
   }
@@ -166,6 +177,38 @@ export function healthPrefix(device?: string): string {
 
 export function isHealthPath(p: string): boolean {
   return p.startsWith(`${HEALTH_DIR}/`);
+}
+
+/**
+ * The store's folder of bisect records (farm-upstream's: which package and release first broke a
+ * cell), flat: a farm has a few a month. Named by start time, verdict and content hash.
+ */
+export const BISECT_DIR = "_bisect";
+
+export function serializeBisect(record: BisectRecord): string {
+  return `${JSON.stringify(parse(bisectRecord, record, `bisect record ${record.subject}`), null, 2)}\n`;
+}
+
+export function bisectPath(record: BisectRecord, text = serializeBisect(record)): string {
+  const stamp = safeName(record.started_at.replaceAll(":", "-"));
+  return `${BISECT_DIR}/${stamp}-${record.verdict}-${sha256Text(text).slice(0, 8)}.json`;
+}
+
+export function isBisectPath(p: string): boolean {
+  return p.startsWith(`${BISECT_DIR}/`);
+}
+
+/** A file beside the cells' folders (health reports, bisect records): never a run record. */
+export function isAnnexPath(p: string): boolean {
+  return isHealthPath(p) || isBisectPath(p);
+}
+
+export function readStoredBisect(path: string, text: string, where: string): StoredBisect {
+  return { path, record: parseJson(bisectRecord, text, `${where}:${path}`) };
+}
+
+export function bisectByTime(a: StoredBisect, b: StoredBisect): number {
+  return a.record.started_at.localeCompare(b.record.started_at) || a.path.localeCompare(b.path);
 }
 
 export function readStoredHealth(path: string, text: string, where: string): StoredHealth {
