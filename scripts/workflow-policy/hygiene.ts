@@ -72,6 +72,7 @@ export const JOB_PERMISSIONS: Readonly<
   "farm-upstream.yml": {
     resolve: { contents: "read" },
     run: { contents: "read" },
+    history: { contents: "write" },
     issues: { contents: "read", issues: "write" },
   },
   "farm-release.yml": {
