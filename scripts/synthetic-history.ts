@@ -11,8 +11,15 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { BisectRecord } from "../actions/src/bisect/record.ts";
 import { monthLine } from "../actions/src/history/layout.ts";
-import { cellPrefix, healthPath, serializeHealth } from "../actions/src/history/store.ts";
+import {
+  bisectPath,
+  cellPrefix,
+  healthPath,
+  serializeBisect,
+  serializeHealth,
+} from "../actions/src/history/store.ts";
 import type { HealthReport } from "../actions/src/schemas/health-report.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
@@ -26,6 +33,7 @@ export const SCENARIOS = [
   "hot", // the last night's reps are all flagged (throttled): no clean sample
   "stale", // stopped running `tail` nights before the end
   "release", // a pass series, plus release records every 30 nights
+  "canary", // fails at `stage` with `knownIssue` every night, but the last `tail` (default 0), which pass
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -46,6 +54,9 @@ export interface SyntheticCell {
   emulated?: boolean;
   /** Error text of a failing night (hostile text goes here). */
   message?: string;
+  /** canary: the stage it fails at and the known issue it reproduces. */
+  stage?: string;
+  knownIssue?: string;
 }
 
 export interface SyntheticHistory {
@@ -57,6 +68,8 @@ export interface SyntheticHistory {
   toolchainChangeAt?: number;
   /** Health reports to store (e.g. one `bad` to quarantine a device). */
   health?: readonly HealthReport[];
+  /** Bisect records to store (farm-upstream's). */
+  bisects?: readonly BisectRecord[];
   seed?: number;
 }
 
@@ -121,8 +134,15 @@ export function syntheticRecord(
     (h.seed ?? 1) * 1_000_003 + cellIndex * 100_003 + night * 7 + (role === "release" ? 1 : 0),
   );
   const started = nightTime(h.start, night, cellIndex);
+  const canaryFails = c.scenario === "canary" && night <= last - (c.tail ?? 0);
   const failing =
-    (c.scenario === "gate-fail" || c.scenario === "stage-fail") && night > last - tail ? c.scenario : null;
+    (c.scenario === "gate-fail" || c.scenario === "stage-fail") && night > last - tail
+      ? c.scenario
+      : canaryFails
+        ? "stage-fail"
+        : null;
+  const failStage = canaryFails ? (c.stage ?? "lower") : "lower";
+  const known = canaryFails ? (c.knownIssue ?? "unknown-issue") : "xnnpack-int4-fused-aarch64";
   const infra = c.scenario === "infra" && night === last;
   const hot = c.scenario === "hot" && night === last;
   const at = c.at ?? Math.floor((h.nights * 2) / 3);
@@ -144,7 +164,13 @@ export function syntheticRecord(
   }
   const status: RunRecord["status"] = infra ? "infra-error" : failing !== null ? "fail" : "pass";
   const v = versions(h, night);
-  const message = c.message ?? (failing === "stage-fail" ? "XNNPACK rejected the fused INT4 subgraph" : "");
+  const message =
+    c.message ??
+    (canaryFails
+      ? `${known} reproduced`
+      : failing === "stage-fail"
+        ? "XNNPACK rejected the fused INT4 subgraph"
+        : "");
   const reproduce = `node actions/src/cli/pte-farm.ts run --cells '${cellIdOf(c)}'`;
   const thermal = 48 + 6 * rng.next() + (hot ? 30 : 0);
   return {
@@ -211,7 +237,16 @@ export function syntheticRecord(
     ...(status === "pass" ? { pte: { sha256: hex(cellIndex).repeat(8), bytes: 1_782_144 + cellIndex } } : {}),
     stages:
       failing === "stage-fail"
-        ? [{ stage: "lower", outcome: "stage-failure", cache: "off", wall_s: 14.2, dir: "lower", log: null }]
+        ? [
+            {
+              stage: failStage,
+              outcome: "stage-failure",
+              cache: "off",
+              wall_s: 14.2,
+              dir: failStage,
+              log: null,
+            },
+          ]
         : [
             {
               stage: "execute",
@@ -226,15 +261,15 @@ export function syntheticRecord(
       status === "pass"
         ? null
         : {
-            stage: infra ? "execute" : failing === "stage-fail" ? "lower" : "gate",
+            stage: infra ? "execute" : failing === "stage-fail" ? failStage : "gate",
             outcome: infra ? "infra-failure" : failing === "stage-fail" ? "stage-failure" : "gate-failed",
             message: infra
               ? "device went away mid-run (ssh: connection reset)"
               : message || "tokens diverged",
-            known_issue: failing === "stage-fail" ? "xnnpack-int4-fused-aarch64" : null,
+            known_issue: failing === "stage-fail" ? known : null,
             triage:
               failing === "stage-fail"
-                ? "known issue xnnpack-int4-fused-aarch64: XNNPACK rejects fused INT4 subgraphs on aarch64"
+                ? `known issue ${known}: ${canaryFails ? "the canary's expected failure" : "XNNPACK rejects fused INT4 subgraphs on aarch64"}`
                 : "no known issue matched",
             reproduce,
           },
@@ -284,6 +319,11 @@ export async function writeSyntheticHistory(
     const file = path.join(root, ...healthPath(report).split("/"));
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, serializeHealth(report));
+  }
+  for (const b of only(0) ? (h.bisects ?? []) : []) {
+    const file = path.join(root, ...bisectPath(b).split("/"));
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, serializeBisect(b));
   }
   return written;
 }

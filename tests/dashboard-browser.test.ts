@@ -114,7 +114,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
   it("shows each cell's state in its square, in words as well as colour, with the counts on top", async () => {
     const page = await open("index.html");
     const shown = await squares(page);
-    expect(Object.keys(shown)).toHaveLength(14);
+    expect(Object.keys(shown)).toHaveLength(exampleHistory().cells.length);
     expect(shown[REGRESSED]).toEqual(["regression", "▼ −9.9% decode, confirmed"]);
     expect(shown[CANDIDATE]).toEqual(["regression", "▼ −12.1% decode, candidate"]);
     expect(shown["tiny-llama/8da4w-g32/xnnpack/host-x86_64@stable"]).toEqual([
@@ -139,7 +139,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     });
     expect(where).toEqual(["tiny-llama/8da4w-g32/xnnpack", "pi5@stable"]);
     expect(await page.textContent("#count-regression")).toBe("▼ regression: 2");
-    expect(await page.textContent("#count-pass")).toBe("✓ pass: 5");
+    expect(await page.textContent("#count-pass")).toBe("✓ pass: 6");
     await shot(page, "overview");
   });
 
@@ -165,13 +165,16 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
   it("moves between squares with the arrow keys and opens one with Enter", async () => {
     const page = await open("index.html?toolchain=stable&model=tiny-llama");
     await page.focus("a.sq[tabindex='0']");
-    const first = await page.evaluate(() => document.activeElement?.getAttribute("data-cell"));
-    await page.keyboard.press("ArrowRight");
-    const second = await page.evaluate(() => document.activeElement?.getAttribute("data-cell"));
+    const active = () => page.evaluate(() => document.activeElement?.getAttribute("data-cell"));
+    const first = await active();
+    await page.keyboard.press("ArrowDown");
+    const second = await active();
     expect(second).not.toBe(first);
     expect(await page.$$eval("a.sq[tabindex='0']", (as) => as.length)).toBe(1);
-    await page.keyboard.press("ArrowDown");
-    const third = await page.evaluate(() => document.activeElement?.getAttribute("data-cell"));
+    await page.keyboard.press("ArrowRight");
+    const third = await active();
+    expect(third).not.toBe(second);
+    expect(third?.split("/").slice(0, 3)).toEqual(second?.split("/").slice(0, 3)); // the same row
     await Promise.all([page.waitForURL(/cell\.html/), page.keyboard.press("Enter")]);
     await page.waitForSelector("body[data-ready=true]");
     expect(await page.textContent("#cell-id")).toBe(third);
@@ -260,11 +263,46 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await shot(cell, "hostile");
   });
 
+  it("shows farm-upstream's channels, canaries and bisections, each bisection also on its cell's page", async () => {
+    const page = await open("upstream.html");
+    expect(await page.textContent("tr[data-toolchain=latest]")).toContain("✗ 1 stage failed");
+    // The canary that stopped reproducing on `latest` says so, beside the one still reproducing.
+    const canary = (toolchain: string) =>
+      page.textContent(`tr[data-issue=torchao-cpu-int4-removed][data-toolchain=${toolchain}]`);
+    expect(await canary("latest")).toContain("✓ no longer reproduces: possibly fixed upstream");
+    expect(await canary("latest")).toContain("2026-11-25");
+    expect(await canary("stable")).toContain("✗ reproduces");
+    const rows = await page.$$eval("tr[data-verdict]", (trs) =>
+      trs.map((tr) => [tr.getAttribute("data-verdict"), tr.getAttribute("data-cell")]),
+    );
+    expect(rows).toEqual([
+      ["inconclusive-infrastructure", HOSTILE],
+      ["found", "tiny-llama/8da4w-g32/xnnpack/pi5@latest"],
+      ["interaction", ""],
+    ]);
+    expect(await page.textContent("tr[data-verdict=found]")).toContain(
+      "executorch 1.5.1 first breaks it; last good executorch 1.5.0",
+    );
+    // The hostile bisection's subject and evidence are text; nothing of them ran.
+    expect(await page.textContent("tr[data-verdict=inconclusive-infrastructure]")).toContain(HOSTILE_MESSAGE);
+    expect(await page.evaluate(() => window.__pwned)).toBeUndefined();
+    expect(await page.$$eval("main img, main script", (es) => es.length)).toBe(0);
+    await shot(page, "upstream");
+    // A bisected cell's link opens its page, which lists the bisection.
+    await Promise.all([page.waitForURL(/cell\.html/), page.click("tr[data-verdict=found] a")]);
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.textContent("tr[data-verdict=found]")).toContain("executorch 1.5.1 first breaks it");
+    const canaryCell = await open(
+      `cell.html?cell=${encodeURIComponent("tiny-llama/int4-weight-only/xnnpack/host-x86_64@latest")}`,
+    );
+    expect(await canaryCell.textContent("#canary")).toContain("possibly fixed upstream since 2026-11-25");
+  });
+
   it("opens from disk (file://) as well as from a server", async () => {
     const page = await context.newPage();
     await page.goto(pathToFileURL(path.join(site, "index.html")).href);
     await page.waitForSelector("body[data-ready=true]");
-    expect(Object.keys(await squares(page))).toHaveLength(14);
+    expect(Object.keys(await squares(page))).toHaveLength(exampleHistory().cells.length);
     await page.close();
   });
 
@@ -304,6 +342,8 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
         `cell.html?cell=${encodeURIComponent(REGRESSED)}`,
         "devices.html",
         "releases.html",
+        "upstream.html",
+        `cell.html?cell=${encodeURIComponent("tiny-llama/8da4w-g32/xnnpack/pi5@latest")}`,
       ]) {
         const p = await open(page, scan);
         await p.emulateMedia({ colorScheme: scheme });

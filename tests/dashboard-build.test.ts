@@ -11,13 +11,16 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../actions/src/cli/main.ts";
 import { RecordingLogger } from "../actions/src/core/logger.ts";
+import { DEFAULT_MATRIX } from "../actions/src/core/paths.ts";
 import { buildDashboard } from "../actions/src/dashboard/build.ts";
 import { serveSite } from "../actions/src/dashboard/serve.ts";
 import type { GitBranchStore } from "../actions/src/history/git-branch.ts";
 import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
 import { HISTORY_URL_ENV, openStore } from "../actions/src/history/open.ts";
+import { loadFarm } from "../matrix/load.ts";
 import type { CellPage, Overview } from "../reports/dashboard/model.ts";
 import { cellKey } from "../reports/dashboard/model.ts";
+import type { UpstreamPage } from "../reports/dashboard/upstream-page.ts";
 import { exampleHistory, HOSTILE_MODEL } from "../scripts/dashboard-histories.ts";
 import { SYNTHETIC_EXECUTORCH, writeSyntheticHistory } from "../scripts/synthetic-history.ts";
 import { type PgServer, startPostgres } from "../scripts/throwaway-postgres.ts";
@@ -77,13 +80,79 @@ describe("dashboard build", () => {
       "opt-125m/fp32/portable/host-x86_64@latest": ["pass", "pass"],
       "opt-125m/fp32/ethos-u/corstone-fvp@stable": ["quarantined", "quarantined"],
       [`${HOSTILE_MODEL}/fp32/portable/host-x86_64@stable`]: ["gate-failed", "diverged at token 17"],
+      // A canary's square says what its state means for its known issue.
+      "tiny-llama/int4-weight-only/xnnpack/host-x86_64@stable": ["stage-failed", "canary: reproduces"],
+      "tiny-llama/int4-weight-only/xnnpack/host-x86_64@latest": ["pass", "canary: possibly fixed upstream"],
+      "tiny-llama/8da4w-g32/portable-raw/host-x86_64@stable": ["stage-failed", "canary: reproduces"],
     });
     expect(cell("opt-125m/fp32/ethos-u/corstone-fvp@stable").detail).toContain("health check bad");
     expect(cell("tiny-llama/8da4w-g32/xnnpack/pi5@latest").detail).toContain(
       "known issue xnnpack-int4-fused-aarch64",
     );
     expect(overview.latest_night?.slice(0, 10)).toBe("2026-12-06");
-    expect(overview.records).toBe(1674);
+    expect(overview.records).toBe(2034);
+  });
+
+  it("shows what farm-upstream stored: the channels, each canary's state since when, the bisections", async () => {
+    const up = await read<UpstreamPage>(path.join(site, "data", "upstream.js"));
+    // The channels are the matrix's toolchains resolved from the package index (latest), not stable.
+    const farm = await loadFarm(DEFAULT_MATRIX);
+    const channels = [...farm.toolchains.values()].filter((t) => t.channel !== null).map((t) => t.name);
+    expect(up.channels.map((c) => c.toolchain)).toEqual(channels);
+    const latest = overview.cells.filter((c) => c.toolchain === "latest");
+    expect(up.channels[0]?.cells).toBe(latest.length);
+    expect(up.channels[0]?.states).toEqual({ "stage-failed": 1, pass: latest.length - 1 });
+
+    // Every canary cell of the example is a canary of the matrix, with its known issue's title.
+    const canaries = Object.fromEntries(
+      up.canaries.map((c) => [c.cell, [c.known_issue, c.state, c.since.slice(0, 10)]]),
+    );
+    expect(canaries).toEqual({
+      "tiny-llama/int4-weight-only/xnnpack/host-x86_64@stable": [
+        "torchao-cpu-int4-removed",
+        "reproduces",
+        "2026-08-09",
+      ],
+      // Passing on its last 12 nights (from 2026-11-25): possibly fixed upstream, since then.
+      "tiny-llama/int4-weight-only/xnnpack/host-x86_64@latest": [
+        "torchao-cpu-int4-removed",
+        "no-longer-reproduces",
+        "2026-11-25",
+      ],
+      "tiny-llama/8da4w-g32/portable-raw/host-x86_64@stable": [
+        "torchao-quantized-embedding-no-out-variants",
+        "reproduces",
+        "2026-08-09",
+      ],
+    });
+    for (const c of up.canaries) {
+      const spec = farm.canaries.find((k) => c.cell.startsWith(`${k.cell}@`));
+      expect(spec?.knownIssue, c.cell).toBe(c.known_issue);
+      expect(c.title, c.known_issue).toMatch(/\w/);
+      expect(c.nights).toBe(120);
+      expect(cell(c.cell).canary?.state).toBe(c.state);
+    }
+    expect(cell("tiny-llama/fp32/portable/host-x86_64@stable").canary).toBeUndefined();
+
+    // Bisections newest first; one of a cell links to its page, a command's names no cell.
+    expect(up.bisects.map((b) => [b.started_at.slice(0, 10), b.verdict, b.cell, b.key !== null])).toEqual([
+      [
+        "2026-12-04",
+        "inconclusive-infrastructure",
+        `${HOSTILE_MODEL}/fp32/portable/host-x86_64@stable`,
+        true,
+      ],
+      ["2026-12-02", "found", "tiny-llama/8da4w-g32/xnnpack/pi5@latest", true],
+      ["2026-11-17", "interaction", null, false],
+    ]);
+    expect(up.bisects[1]).toMatchObject({ package: "executorch", last_good: "1.5.0", first_bad: "1.5.1" });
+    expect(up.bisects.every((b) => b.id.startsWith("_bisect/"))).toBe(true);
+    // The bisected cell's own page lists it; other cells' pages do not.
+    const bisected = await page("tiny-llama/8da4w-g32/xnnpack/pi5@latest");
+    expect(bisected.bisects.map((b) => b.verdict)).toEqual(["found"]);
+    expect((await page("tiny-llama/8da4w-g32/xnnpack/pi5@stable")).bisects).toEqual([]);
+    const canaryPage = await page("tiny-llama/int4-weight-only/xnnpack/host-x86_64@latest");
+    expect(canaryPage.cell.canary?.state).toBe("no-longer-reproduces");
   });
 
   it("marks the injected step on the night it began, with its commit range, and the toolchain change", async () => {
@@ -165,6 +234,8 @@ describe("dashboard build from each store backend", () => {
   it("builds the same site from a compacted git data branch and from PostgreSQL as from a folder", async () => {
     const records = (await new LocalFolderStore(history).list()).map((s) => s.record);
     const health = (await new LocalFolderStore(history).listHealth()).map((h) => h.report);
+    const bisects = (await new LocalFolderStore(history).listBisects()).map((b) => b.record);
+    expect(bisects.length).toBeGreaterThan(0);
     const repo = path.join(root, "farm-data.git");
     await execa("git", ["init", "-q", "--bare", repo]);
     const git = openStore(`git:${repo}`);
@@ -172,12 +243,15 @@ describe("dashboard build from each store backend", () => {
     // caps at 128 KiB (about 1,300 paths).
     for (let i = 0; i < records.length; i += 1000) await git.append(records.slice(i, i + 1000));
     await git.appendHealth(health);
+    await git.appendBisects(bisects);
+    // Compaction folds run records only: health reports and bisect records stay files of their own.
     await (git as GitBranchStore).compact({ before: "2100-01" });
     server = await startPostgres();
     process.env[HISTORY_URL_ENV] = await server.database("dashboard");
     const pg = openStore("postgres");
     await pg.append(records);
     await pg.appendHealth(health);
+    await pg.appendBisects(bisects);
     const want = await dataFiles(site);
     for (const spec of [`git:${repo}`, "postgres"]) {
       const out = path.join(root, `site-${spec.slice(0, 3)}`);

@@ -15,6 +15,7 @@ import { medianCi } from "../../actions/src/stats/median-ci.ts";
 import { isInfra, reproduceCell } from "../cell-report.ts";
 import { type LatestChange, stateOfRecord } from "./cell-state.ts";
 import {
+  type BisectEntry,
   type CellPage,
   CHARTED_METRICS,
   type ChangePointMark,
@@ -22,6 +23,7 @@ import {
   type MetricSeries,
   type OverviewCell,
 } from "./model.ts";
+import { CANARY_LABELS, type CanarySpec, canaryMark, canaryOf } from "./upstream-page.ts";
 
 export interface CellContext {
   config: CompareConfig;
@@ -29,6 +31,10 @@ export interface CellContext {
   repoUrl: string | null;
   /** How many of the newest records the page links to (copied into the site). */
   keepRecords: number;
+  /** The matrix's canaries: a canary cell's page and square carry its known issue's state. */
+  canaries: CanarySpec[];
+  /** The store's bisections, newest first: each cell's page lists its own. */
+  bisects: BisectEntry[];
 }
 
 export interface CellDigest {
@@ -271,6 +277,14 @@ export function digestCell(stored: readonly StoredRecord[], ctx: CellContext): C
     key: cellKey(id),
     emulated,
   };
+  const canary = canaryOf(id, ctx.canaries);
+  const canaryState = canary === null ? null : canaryMark(nightly, canary);
+  if (canaryState !== null) {
+    // A canary is expected to fail: its square says what that failure means, not only that it failed.
+    overview.canary = canaryState;
+    overview.label = `canary: ${CANARY_LABELS[canaryState.state]}`;
+    overview.detail = `canary of known issue ${canaryState.known_issue}: ${CANARY_LABELS[canaryState.state]} since ${canaryState.since.slice(0, 10)}. ${overview.detail}`;
+  }
   const newest = stored.slice(-ctx.keepRecords).reverse();
   const statuses: Record<string, number> = {};
   for (const r of nightly) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
@@ -298,6 +312,7 @@ export function digestCell(stored: readonly StoredRecord[], ctx: CellContext): C
       issues_url: ctx.repoUrl === null ? null : `${ctx.repoUrl}/issues?q=${encodeURIComponent(query)}`,
       repo_url: ctx.repoUrl,
       emulated,
+      bisects: ctx.bisects.filter((b) => b.cell === id),
     },
   };
 }

@@ -1,13 +1,15 @@
 /**
  * The dashboard's data files: what `pte-farm dashboard build` writes and the site's pages read.
  * One overview (every cell's latest state), one file per cell (its whole history, loaded only when
- * its page opens), one for the devices and one for the releases. Every string in them came from a
+ * its page opens), one each for the devices, the releases and upstream (channels, canaries, bisections). Every string in them came from a
  * run record, which a fork's PR can shape: the pages put them in the DOM as text, never as markup.
  *
  * The files are JavaScript (`pteFarmData("cell", {...})`), not JSON: a page loads them with a
  * script tag, which works from GitHub Pages and from a folder opened in a browser (file:// forbids
  * fetch). The payload is JSON.stringify's output, which is also a valid JavaScript expression.
  */
+import type { BisectRecord } from "../../actions/src/bisect/record.ts";
+import type { CanaryState } from "../../actions/src/canaries/verdicts.ts";
 
 /** A cell's state on the overview, most urgent first (the order of the legend and the counts). */
 export const CELL_STATES = [
@@ -49,6 +51,42 @@ export interface OverviewCell {
   /** The data file's name (cellKey). */
   key: string;
   emulated: boolean;
+  /** A canary's cell (matrix/farm.yml `canaries`): its known issue's state. */
+  canary?: CanaryMark;
+}
+
+/** A canary cell's state (canaries/verdicts.ts canaryState of its newest night), and since when. */
+export interface CanaryMark {
+  known_issue: string;
+  stage: string;
+  state: CanaryState;
+  /** The first night of the newest run of nights in this state. */
+  since: string;
+  /** Nights the canary ran. */
+  nights: number;
+}
+
+/** A bisect record (`pte-farm/bisect@1`) as the upstream and cell pages show it. */
+export interface BisectEntry {
+  id: string;
+  started_at: string;
+  subject: string;
+  /** The bisected cell's id, when the subject is a cell; key: its page, when it has one. */
+  cell: string | null;
+  key: string | null;
+  verdict: BisectRecord["verdict"];
+  package: string | null;
+  last_good: string | null;
+  first_bad: string | null;
+  untestable: string[];
+  metric: string | null;
+  good: { toolchain: string; versions: string };
+  bad: { toolchain: string; versions: string };
+  evidence: { stage: string | null; detail: string };
+  builds: number;
+  released_between: number;
+  wall_s: number;
+  reproduce: string;
 }
 
 export interface Overview {
@@ -116,6 +154,8 @@ export interface CellPage {
   /** https://github.com/OWNER/REPO when given: commit ranges link to GitHub's compare view. */
   repo_url: string | null;
   emulated: boolean;
+  /** farm-upstream's bisections of this cell, newest first. */
+  bisects: BisectEntry[];
 }
 
 export interface DeviceEntry {
@@ -171,6 +211,9 @@ export function cellKey(id: string): string {
 }
 
 /** The text of a data file. */
-export function dataFile(kind: "overview" | "cell" | "devices" | "releases", data: unknown): string {
+export function dataFile(
+  kind: "overview" | "cell" | "devices" | "releases" | "upstream",
+  data: unknown,
+): string {
   return `pteFarmData(${JSON.stringify(kind)},${JSON.stringify(data)});\n`;
 }

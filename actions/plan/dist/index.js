@@ -22433,6 +22433,45 @@ var runRecord = obj({
   failure: nullable(failureNote)
 });
 
+// actions/src/bisect/record.ts
+var lockRef = obj({ id: str, toolchain: str, versions: str });
+var bisectStep = obj({
+  package: str,
+  version: str,
+  lock: str,
+  verdict: literal("good", "bad", "skip", "retry"),
+  reason: str,
+  attempts: nonNegInt,
+  /** Whether the step's environment was built for it (false: cached, or it never got that far). */
+  built: literal(true, false),
+  /** Companions that had to move with the package ("tokenizers 0.23.3 → 0.22.1"). */
+  companions: arr(str),
+  seconds: num
+});
+var bisectRecord = obj({
+  schema: literal("pte-farm/bisect@1"),
+  subject: str,
+  metric: nullable(str),
+  good: lockRef,
+  bad: lockRef,
+  changed: arr(str),
+  verdict: literal("found", "interaction", "inconclusive-infrastructure"),
+  package: nullable(str),
+  last_good: nullable(str),
+  first_bad: nullable(str),
+  /** Releases between last_good and first_bad that could not be tested: the first bad is one of them or first_bad. */
+  untestable: arr(str),
+  evidence: obj({ stage: nullable(str), signature: nullable(str), detail: str }),
+  /** Environments built for the moving package (the endpoints included), against ⌈log2 N⌉ + 2. */
+  builds: nonNegInt,
+  released_between: nonNegInt,
+  steps: arr(bisectStep),
+  reproduce: str,
+  started_at: str,
+  finished_at: str,
+  wall_s: num
+});
+
 // actions/src/schemas/health-report.ts
 var HEALTH_SCHEMA = "pte-farm/health@1";
 var HEALTH_STATES = ["good", "unknown", "bad", "maintenance"];
@@ -22466,7 +22505,7 @@ async function* queryListed(store, q = {}) {
 function cellsOfPaths(paths) {
   const out = /* @__PURE__ */ new Set();
   for (const p of paths) {
-    if (isHealthPath(p)) continue;
+    if (isAnnexPath(p)) continue;
     const parts = p.split("/");
     if (parts.length === 5) out.add(parts.slice(0, 4).join("/"));
   }
@@ -22522,6 +22561,27 @@ function healthPrefix(device2) {
 }
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
+}
+var BISECT_DIR = "_bisect";
+function serializeBisect(record2) {
+  return `${JSON.stringify(parse(bisectRecord, record2, `bisect record ${record2.subject}`), null, 2)}
+`;
+}
+function bisectPath(record2, text = serializeBisect(record2)) {
+  const stamp = safeName(record2.started_at.replaceAll(":", "-"));
+  return `${BISECT_DIR}/${stamp}-${record2.verdict}-${sha256Text(text).slice(0, 8)}.json`;
+}
+function isBisectPath(p) {
+  return p.startsWith(`${BISECT_DIR}/`);
+}
+function isAnnexPath(p) {
+  return isHealthPath(p) || isBisectPath(p);
+}
+function readStoredBisect(path19, text, where) {
+  return { path: path19, record: parseJson(bisectRecord, text, `${where}:${path19}`) };
+}
+function bisectByTime(a2, b) {
+  return a2.record.started_at.localeCompare(b.record.started_at) || a2.path.localeCompare(b.path);
 }
 function readStoredHealth(path19, text, where) {
   return { path: path19, report: parseJson(healthReport, text, `${where}:${path19}`) };
@@ -22647,6 +22707,13 @@ var GitBranchStore = class {
     });
     return this.commitFiles(files, `${files.length} health report(s)`);
   }
+  async appendBisects(records) {
+    const files = records.map((r) => {
+      const text = serializeBisect(r);
+      return { path: bisectPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} bisect record(s)`);
+  }
   /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
   async commitFiles(texts, what) {
     if (texts.length === 0) return [];
@@ -22727,7 +22794,7 @@ ${files.map((f) => f.path).join("\n")}
   /** What compaction of `tip` removes and writes. */
   async compactPlan(tip, before) {
     const entries = (await lsTree(this.repo, this.describe(), tip, null)).filter(
-      (e) => isLayoutFile(e.name) && !isHealthPath(e.name)
+      (e) => isLayoutFile(e.name) && !isAnnexPath(e.name)
     );
     const texts = await readBlobs(
       this.repo,
@@ -22810,7 +22877,7 @@ ${files.map((f) => f.path).join("\n")}
   async list(cellId2) {
     const files = await this.readTree(cellId2 === void 0 ? null : cellPrefix(cellId2));
     return uniqueById(
-      files.filter((f) => cellId2 !== void 0 || !isHealthPath(f.name)).flatMap((f) => readLayoutFile(f.name, f.text, this.describe()))
+      files.filter((f) => cellId2 !== void 0 || !isAnnexPath(f.name)).flatMap((f) => readLayoutFile(f.name, f.text, this.describe()))
     ).sort(byTime);
   }
   async cells() {
@@ -22825,6 +22892,10 @@ ${files.map((f) => f.path).join("\n")}
   async listHealth(device2) {
     const files = await this.readTree(healthPrefix(device2));
     return files.map((f) => readStoredHealth(f.name, f.text, this.describe())).sort(healthByTime);
+  }
+  async listBisects() {
+    const files = await this.readTree(BISECT_DIR);
+    return files.map((f) => readStoredBisect(f.name, f.text, this.describe())).sort(bisectByTime);
   }
 };
 
@@ -22895,6 +22966,22 @@ var LocalFolderStore = class {
       })
     );
   }
+  async appendBisects(records) {
+    return this.write(
+      records.map((r) => {
+        const text = serializeBisect(r);
+        return { rel: bisectPath(r, text), text };
+      })
+    );
+  }
+  async listBisects() {
+    const out = [];
+    for (const rel2 of await this.files(BISECT_DIR)) {
+      const text = await readFile3(path16.join(this.root, ...rel2.split("/")), "utf8");
+      out.push(readStoredBisect(rel2, text, this.describe()));
+    }
+    return out.sort(bisectByTime);
+  }
   async write(files) {
     const out = [];
     for (const { rel: rel2, text } of files) {
@@ -22936,7 +23023,7 @@ var LocalFolderStore = class {
     const rels = await this.files(cellId2 === void 0 ? "" : cellPrefix(cellId2));
     const out = [];
     for (const rel2 of rels) {
-      if (cellId2 === void 0 && isHealthPath(rel2)) continue;
+      if (cellId2 === void 0 && isAnnexPath(rel2)) continue;
       const text = readFileSync3(path16.join(this.root, ...rel2.split("/")), "utf8");
       out.push(...readLayoutFile(rel2, text, this.describe()));
     }
@@ -22965,7 +23052,7 @@ var TypeOverrides = import_lib.default.TypeOverrides;
 var defaults = import_lib.default.defaults;
 var esm_default = import_lib.default;
 
-// actions/src/history/postgres.ts
+// actions/src/history/postgres-schema.ts
 var SCHEMA = `
 CREATE TABLE IF NOT EXISTS pte_farm_records (
   id text COLLATE "C" PRIMARY KEY,
@@ -22999,6 +23086,14 @@ CREATE TABLE IF NOT EXISTS pte_farm_health (
   doc jsonb GENERATED ALWAYS AS (body::jsonb) STORED
 );
 CREATE INDEX IF NOT EXISTS pte_farm_health_device ON pte_farm_health (device, checked_at, id);
+CREATE TABLE IF NOT EXISTS pte_farm_bisect (
+  id text COLLATE "C" PRIMARY KEY,
+  subject text NOT NULL,
+  started_at text COLLATE "C" NOT NULL,
+  verdict text NOT NULL,
+  body text NOT NULL,
+  doc jsonb GENERATED ALWAYS AS (body::jsonb) STORED
+);
 `;
 var TRANSIENT_CODES = /* @__PURE__ */ new Set([
   "ECONNREFUSED",
@@ -23027,6 +23122,8 @@ function transient(err) {
     e.message ?? ""
   );
 }
+
+// actions/src/history/postgres.ts
 function redactUrl(url) {
   try {
     const u2 = new URL(url);
@@ -23279,6 +23376,41 @@ var PostgresStore = class {
     return res.rows.map((row) => ({
       path: row.id,
       report: parseJson(healthReport, row.body, `${this.where}:${row.id}`)
+    }));
+  }
+  async appendBisects(records) {
+    if (records.length === 0) return [];
+    await this.schema();
+    const rows = records.map((r) => {
+      const body = serializeBisect(r);
+      return { id: bisectPath(r, body), r, body };
+    });
+    await this.run(
+      "append bisect records",
+      (c3) => c3.query(
+        `INSERT INTO pte_farm_bisect (id, subject, started_at, verdict, body)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+         ON CONFLICT (id) DO NOTHING`,
+        [
+          rows.map((x) => x.id),
+          rows.map((x) => x.r.subject),
+          rows.map((x) => x.r.started_at),
+          rows.map((x) => x.r.verdict),
+          rows.map((x) => x.body)
+        ]
+      )
+    );
+    return rows.map((x) => x.id);
+  }
+  async listBisects() {
+    await this.schema();
+    const res = await this.run(
+      "read bisect records",
+      (c3) => c3.query("SELECT id, body FROM pte_farm_bisect ORDER BY started_at, id")
+    );
+    return res.rows.map((row) => ({
+      path: row.id,
+      record: parseJson(bisectRecord, row.body, `${this.where}:${row.id}`)
     }));
   }
   /** Records in the store (for migrate's check and the benchmark). */

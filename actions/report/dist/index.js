@@ -28964,6 +28964,84 @@ var runRecord = obj({
   failure: nullable(failureNote)
 });
 
+// actions/src/bisect/record.ts
+var lockRef = obj({ id: str, toolchain: str, versions: str });
+var bisectStep = obj({
+  package: str,
+  version: str,
+  lock: str,
+  verdict: literal("good", "bad", "skip", "retry"),
+  reason: str,
+  attempts: nonNegInt,
+  /** Whether the step's environment was built for it (false: cached, or it never got that far). */
+  built: literal(true, false),
+  /** Companions that had to move with the package ("tokenizers 0.23.3 → 0.22.1"). */
+  companions: arr(str),
+  seconds: num
+});
+var bisectRecord = obj({
+  schema: literal("pte-farm/bisect@1"),
+  subject: str,
+  metric: nullable(str),
+  good: lockRef,
+  bad: lockRef,
+  changed: arr(str),
+  verdict: literal("found", "interaction", "inconclusive-infrastructure"),
+  package: nullable(str),
+  last_good: nullable(str),
+  first_bad: nullable(str),
+  /** Releases between last_good and first_bad that could not be tested: the first bad is one of them or first_bad. */
+  untestable: arr(str),
+  evidence: obj({ stage: nullable(str), signature: nullable(str), detail: str }),
+  /** Environments built for the moving package (the endpoints included), against ⌈log2 N⌉ + 2. */
+  builds: nonNegInt,
+  released_between: nonNegInt,
+  steps: arr(bisectStep),
+  reproduce: str,
+  started_at: str,
+  finished_at: str,
+  wall_s: num
+});
+function answer(r) {
+  switch (r.verdict) {
+    case "found": {
+      const also = r.untestable.length === 0 ? "" : ` (or one of ${r.untestable.join(", ")}, which could not be tested)`;
+      return `**${r.package} ${r.first_bad}** first breaks it${also}; last good: ${r.package} ${r.last_good}.`;
+    }
+    case "interaction":
+      return `No single package breaks it alone: it needs several of ${r.changed.join(", ")} moved together.`;
+    case "inconclusive-infrastructure":
+      return `**Inconclusive: infrastructure.** Too many steps failed for reasons outside the toolchain: ${r.evidence.detail}`;
+  }
+}
+function renderBisectMarkdown(r) {
+  const rows = r.steps.map(
+    (s, i2) => `| ${i2 + 1} | ${s.package} ${s.version} | \`${s.lock}\` | ${s.verdict} | ${s.attempts} | ${s.built ? "built" : "cached"} | ${s.seconds.toFixed(0)} s | ${s.reason.replaceAll("|", "\\|").replaceAll("\n", " ")}${s.companions.length === 0 ? "" : ` (moved with it: ${s.companions.join(", ")})`} |`
+  );
+  return [
+    `## Bisection: ${r.subject}${r.metric === null ? "" : ` (${r.metric})`}`,
+    "",
+    answer(r),
+    "",
+    `- good: lock \`${r.good.id}\` (${r.good.toolchain}: ${r.good.versions})`,
+    `- bad: lock \`${r.bad.id}\` (${r.bad.toolchain}: ${r.bad.versions})`,
+    `- changed between them: ${r.changed.join(", ") || "nothing"}`,
+    `- evidence on the bad side: ${r.evidence.stage ?? "?"} — ${r.evidence.signature ?? "?"}: ${r.evidence.detail.split("\n")[0]}`,
+    `- ${r.builds} environment build(s) of the moving package over ${r.released_between + 2} release(s); ${r.wall_s.toFixed(0)} s in all`,
+    "",
+    "| # | package | lock | verdict | attempts | env | time | why |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    "Reproduce the first bad step:",
+    "",
+    "```sh",
+    r.reproduce,
+    "```",
+    ""
+  ].join("\n");
+}
+
 // actions/src/core/hashing.ts
 import { createHash } from "node:crypto";
 function sha256Text(text) {
@@ -29003,7 +29081,7 @@ async function* queryListed(store, q = {}) {
 function cellsOfPaths(paths) {
   const out = /* @__PURE__ */ new Set();
   for (const p of paths) {
-    if (isHealthPath(p)) continue;
+    if (isAnnexPath(p)) continue;
     const parts = p.split("/");
     if (parts.length === 5) out.add(parts.slice(0, 4).join("/"));
   }
@@ -29065,6 +29143,27 @@ function healthPrefix(device2) {
 }
 function isHealthPath(p) {
   return p.startsWith(`${HEALTH_DIR}/`);
+}
+var BISECT_DIR = "_bisect";
+function serializeBisect(record2) {
+  return `${JSON.stringify(parse(bisectRecord, record2, `bisect record ${record2.subject}`), null, 2)}
+`;
+}
+function bisectPath(record2, text = serializeBisect(record2)) {
+  const stamp = safeName(record2.started_at.replaceAll(":", "-"));
+  return `${BISECT_DIR}/${stamp}-${record2.verdict}-${sha256Text(text).slice(0, 8)}.json`;
+}
+function isBisectPath(p) {
+  return p.startsWith(`${BISECT_DIR}/`);
+}
+function isAnnexPath(p) {
+  return isHealthPath(p) || isBisectPath(p);
+}
+function readStoredBisect(path21, text, where) {
+  return { path: path21, record: parseJson(bisectRecord, text, `${where}:${path21}`) };
+}
+function bisectByTime(a2, b) {
+  return a2.record.started_at.localeCompare(b.record.started_at) || a2.path.localeCompare(b.path);
 }
 function readStoredHealth(path21, text, where) {
   return { path: path21, report: parseJson(healthReport, text, `${where}:${path21}`) };
@@ -29190,6 +29289,13 @@ var GitBranchStore = class {
     });
     return this.commitFiles(files, `${files.length} health report(s)`);
   }
+  async appendBisects(records) {
+    const files = records.map((r) => {
+      const text = serializeBisect(r);
+      return { path: bisectPath(r, text), text };
+    });
+    return this.commitFiles(files, `${files.length} bisect record(s)`);
+  }
   /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
   async commitFiles(texts, what2) {
     if (texts.length === 0) return [];
@@ -29270,7 +29376,7 @@ ${files.map((f) => f.path).join("\n")}
   /** What compaction of `tip` removes and writes. */
   async compactPlan(tip, before) {
     const entries = (await lsTree(this.repo, this.describe(), tip, null)).filter(
-      (e) => isLayoutFile(e.name) && !isHealthPath(e.name)
+      (e) => isLayoutFile(e.name) && !isAnnexPath(e.name)
     );
     const texts = await readBlobs(
       this.repo,
@@ -29353,7 +29459,7 @@ ${files.map((f) => f.path).join("\n")}
   async list(cellId3) {
     const files = await this.readTree(cellId3 === void 0 ? null : cellPrefix(cellId3));
     return uniqueById(
-      files.filter((f) => cellId3 !== void 0 || !isHealthPath(f.name)).flatMap((f) => readLayoutFile(f.name, f.text, this.describe()))
+      files.filter((f) => cellId3 !== void 0 || !isAnnexPath(f.name)).flatMap((f) => readLayoutFile(f.name, f.text, this.describe()))
     ).sort(byTime);
   }
   async cells() {
@@ -29368,6 +29474,10 @@ ${files.map((f) => f.path).join("\n")}
   async listHealth(device2) {
     const files = await this.readTree(healthPrefix(device2));
     return files.map((f) => readStoredHealth(f.name, f.text, this.describe())).sort(healthByTime);
+  }
+  async listBisects() {
+    const files = await this.readTree(BISECT_DIR);
+    return files.map((f) => readStoredBisect(f.name, f.text, this.describe())).sort(bisectByTime);
   }
 };
 
@@ -29438,6 +29548,22 @@ var LocalFolderStore = class {
       })
     );
   }
+  async appendBisects(records) {
+    return this.write(
+      records.map((r) => {
+        const text = serializeBisect(r);
+        return { rel: bisectPath(r, text), text };
+      })
+    );
+  }
+  async listBisects() {
+    const out = [];
+    for (const rel of await this.files(BISECT_DIR)) {
+      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
+      out.push(readStoredBisect(rel, text, this.describe()));
+    }
+    return out.sort(bisectByTime);
+  }
   async write(files) {
     const out = [];
     for (const { rel, text } of files) {
@@ -29479,7 +29605,7 @@ var LocalFolderStore = class {
     const rels = await this.files(cellId3 === void 0 ? "" : cellPrefix(cellId3));
     const out = [];
     for (const rel of rels) {
-      if (cellId3 === void 0 && isHealthPath(rel)) continue;
+      if (cellId3 === void 0 && isAnnexPath(rel)) continue;
       const text = readFileSync3(path15.join(this.root, ...rel.split("/")), "utf8");
       out.push(...readLayoutFile(rel, text, this.describe()));
     }
@@ -29508,7 +29634,7 @@ var TypeOverrides = import_lib.default.TypeOverrides;
 var defaults = import_lib.default.defaults;
 var esm_default = import_lib.default;
 
-// actions/src/history/postgres.ts
+// actions/src/history/postgres-schema.ts
 var SCHEMA = `
 CREATE TABLE IF NOT EXISTS pte_farm_records (
   id text COLLATE "C" PRIMARY KEY,
@@ -29542,6 +29668,14 @@ CREATE TABLE IF NOT EXISTS pte_farm_health (
   doc jsonb GENERATED ALWAYS AS (body::jsonb) STORED
 );
 CREATE INDEX IF NOT EXISTS pte_farm_health_device ON pte_farm_health (device, checked_at, id);
+CREATE TABLE IF NOT EXISTS pte_farm_bisect (
+  id text COLLATE "C" PRIMARY KEY,
+  subject text NOT NULL,
+  started_at text COLLATE "C" NOT NULL,
+  verdict text NOT NULL,
+  body text NOT NULL,
+  doc jsonb GENERATED ALWAYS AS (body::jsonb) STORED
+);
 `;
 var TRANSIENT_CODES = /* @__PURE__ */ new Set([
   "ECONNREFUSED",
@@ -29570,6 +29704,8 @@ function transient(err) {
     e.message ?? ""
   );
 }
+
+// actions/src/history/postgres.ts
 function redactUrl(url) {
   try {
     const u2 = new URL(url);
@@ -29822,6 +29958,41 @@ var PostgresStore = class {
     return res.rows.map((row) => ({
       path: row.id,
       report: parseJson(healthReport, row.body, `${this.where}:${row.id}`)
+    }));
+  }
+  async appendBisects(records) {
+    if (records.length === 0) return [];
+    await this.schema();
+    const rows = records.map((r) => {
+      const body = serializeBisect(r);
+      return { id: bisectPath(r, body), r, body };
+    });
+    await this.run(
+      "append bisect records",
+      (c3) => c3.query(
+        `INSERT INTO pte_farm_bisect (id, subject, started_at, verdict, body)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+         ON CONFLICT (id) DO NOTHING`,
+        [
+          rows.map((x) => x.id),
+          rows.map((x) => x.r.subject),
+          rows.map((x) => x.r.started_at),
+          rows.map((x) => x.r.verdict),
+          rows.map((x) => x.body)
+        ]
+      )
+    );
+    return rows.map((x) => x.id);
+  }
+  async listBisects() {
+    await this.schema();
+    const res = await this.run(
+      "read bisect records",
+      (c3) => c3.query("SELECT id, body FROM pte_farm_bisect ORDER BY started_at, id")
+    );
+    return res.rows.map((row) => ({
+      path: row.id,
+      record: parseJson(bisectRecord, row.body, `${this.where}:${row.id}`)
     }));
   }
   /** Records in the store (for migrate's check and the benchmark). */
@@ -31146,86 +31317,6 @@ async function publishPrReport(o2) {
 // actions/src/publish/upstream-inputs.ts
 import { readdir as readdir3, readFile as readFile4 } from "node:fs/promises";
 import path18 from "node:path";
-
-// actions/src/bisect/record.ts
-var lockRef = obj({ id: str, toolchain: str, versions: str });
-var bisectStep = obj({
-  package: str,
-  version: str,
-  lock: str,
-  verdict: literal("good", "bad", "skip", "retry"),
-  reason: str,
-  attempts: nonNegInt,
-  /** Whether the step's environment was built for it (false: cached, or it never got that far). */
-  built: literal(true, false),
-  /** Companions that had to move with the package ("tokenizers 0.23.3 → 0.22.1"). */
-  companions: arr(str),
-  seconds: num
-});
-var bisectRecord = obj({
-  schema: literal("pte-farm/bisect@1"),
-  subject: str,
-  metric: nullable(str),
-  good: lockRef,
-  bad: lockRef,
-  changed: arr(str),
-  verdict: literal("found", "interaction", "inconclusive-infrastructure"),
-  package: nullable(str),
-  last_good: nullable(str),
-  first_bad: nullable(str),
-  /** Releases between last_good and first_bad that could not be tested: the first bad is one of them or first_bad. */
-  untestable: arr(str),
-  evidence: obj({ stage: nullable(str), signature: nullable(str), detail: str }),
-  /** Environments built for the moving package (the endpoints included), against ⌈log2 N⌉ + 2. */
-  builds: nonNegInt,
-  released_between: nonNegInt,
-  steps: arr(bisectStep),
-  reproduce: str,
-  started_at: str,
-  finished_at: str,
-  wall_s: num
-});
-function answer(r) {
-  switch (r.verdict) {
-    case "found": {
-      const also = r.untestable.length === 0 ? "" : ` (or one of ${r.untestable.join(", ")}, which could not be tested)`;
-      return `**${r.package} ${r.first_bad}** first breaks it${also}; last good: ${r.package} ${r.last_good}.`;
-    }
-    case "interaction":
-      return `No single package breaks it alone: it needs several of ${r.changed.join(", ")} moved together.`;
-    case "inconclusive-infrastructure":
-      return `**Inconclusive: infrastructure.** Too many steps failed for reasons outside the toolchain: ${r.evidence.detail}`;
-  }
-}
-function renderBisectMarkdown(r) {
-  const rows = r.steps.map(
-    (s, i2) => `| ${i2 + 1} | ${s.package} ${s.version} | \`${s.lock}\` | ${s.verdict} | ${s.attempts} | ${s.built ? "built" : "cached"} | ${s.seconds.toFixed(0)} s | ${s.reason.replaceAll("|", "\\|").replaceAll("\n", " ")}${s.companions.length === 0 ? "" : ` (moved with it: ${s.companions.join(", ")})`} |`
-  );
-  return [
-    `## Bisection: ${r.subject}${r.metric === null ? "" : ` (${r.metric})`}`,
-    "",
-    answer(r),
-    "",
-    `- good: lock \`${r.good.id}\` (${r.good.toolchain}: ${r.good.versions})`,
-    `- bad: lock \`${r.bad.id}\` (${r.bad.toolchain}: ${r.bad.versions})`,
-    `- changed between them: ${r.changed.join(", ") || "nothing"}`,
-    `- evidence on the bad side: ${r.evidence.stage ?? "?"} — ${r.evidence.signature ?? "?"}: ${r.evidence.detail.split("\n")[0]}`,
-    `- ${r.builds} environment build(s) of the moving package over ${r.released_between + 2} release(s); ${r.wall_s.toFixed(0)} s in all`,
-    "",
-    "| # | package | lock | verdict | attempts | env | time | why |",
-    "|---|---|---|---|---|---|---|---|",
-    ...rows,
-    "",
-    "Reproduce the first bad step:",
-    "",
-    "```sh",
-    r.reproduce,
-    "```",
-    ""
-  ].join("\n");
-}
-
-// actions/src/publish/upstream-inputs.ts
 var canaryFile = obj({
   schema: literal("pte-farm/canaries@1"),
   results: arr(

@@ -31,7 +31,7 @@ export interface CanaryResult {
   versions: Record<string, string>;
 }
 
-export function canaryState(record: RunRecord, issue: KnownIssue, stage: string): CanaryState {
+export function canaryState(record: RunRecord, issue: Pick<KnownIssue, "id">, stage: string): CanaryState {
   const f = record.failure;
   if (record.status === "pass") return "no-longer-reproduces";
   if (record.status !== "fail") return "infrastructure";

@@ -2,7 +2,7 @@
  * `pte-farm dashboard build`: reads a history store one cell at a time (the store interface's
  * `cells` and `list`, so `dir:`, `git:` and `postgres` histories all work) and writes a static
  * site: the pages and scripts of reports/dashboard/site, uPlot, one overview data file, one data
- * file per cell, the devices and releases files, and each cell's newest run records.
+ * file per cell, the devices, releases and upstream files, and each cell's newest run records.
  *
  * Memory is one cell's records at a time per thread plus a few numbers per record (reports/
  * dashboard/farm-pages.ts); cells are shared between worker threads, one per core (cells.ts). Two states need the whole farm (a device's quarantine, the newest night): cells
@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadKnownIssues } from "../../../matrix/known-issues.ts";
 import { loadFarm } from "../../../matrix/load.ts";
 import { withFarmState } from "../../../reports/dashboard/cell-state.ts";
 import { FarmPages } from "../../../reports/dashboard/farm-pages.ts";
@@ -23,10 +24,11 @@ import {
   type Overview,
   type OverviewCell,
 } from "../../../reports/dashboard/model.ts";
+import { bisectEntries, upstreamPage } from "../../../reports/dashboard/upstream-page.ts";
 import { type CompareConfig, loadCompareConfig } from "../compare/config.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { DEFAULT_MATRIX } from "../core/paths.ts";
+import { DEFAULT_MATRIX, KNOWN_ISSUES_FILE } from "../core/paths.ts";
 import { openStoreOrFolder } from "../history/open.ts";
 import type { HistoryStore } from "../history/store.ts";
 import { type CellsJob, digestCells, inWorker, readable } from "./cells.ts";
@@ -38,11 +40,13 @@ const SITE_FILES = [
   "cell.html",
   "devices.html",
   "releases.html",
+  "upstream.html",
   "style.css",
   "common.js",
   "overview.js",
   "cell.js",
   "farm.js",
+  "upstream.js",
 ];
 
 /** Marks a folder as a build's, which the next build may replace; anything else is never deleted. */
@@ -74,8 +78,10 @@ export interface DashboardOptions {
   repoUrl?: string | null;
   /** matrix/compare.yml: each metric's minimum effect for the change points. */
   compareConfig?: string;
-  /** matrix/farm.yml: the quarantine rule's count of infrastructure errors. */
+  /** matrix/farm.yml: the quarantine rule's count of infrastructure errors, the canaries, the channels. */
   matrix?: string;
+  /** matrix/known-issues.yml: the canaries' known issues' titles. */
+  knownIssues?: string;
   keepRecords?: number;
   /** Threads reading cells at once (default: the machine's cores; one for a small history). */
   workers?: number;
@@ -129,10 +135,22 @@ export async function buildDashboard(opts: DashboardOptions): Promise<DashboardS
       `--history ${store.describe()}: no run records in it; append some (pte-farm history append) or point --history at the farm's store`,
     );
   }
+  const bisects = bisectEntries(
+    await readable(store.describe(), "bisect records", () => store.listBisects()),
+  );
+  const titles = new Map(
+    (await loadKnownIssues(opts.knownIssues ?? KNOWN_ISSUES_FILE)).map((i) => [i.id, i.title]),
+  );
   const out = await freshOut(opts.out);
   await mkdir(path.join(out, "data", "cells"), { recursive: true });
   await copySite(out);
-  const ctx = { config, repoUrl: opts.repoUrl ?? null, keepRecords: opts.keepRecords ?? 10 };
+  const ctx = {
+    config,
+    repoUrl: opts.repoUrl ?? null,
+    keepRecords: opts.keepRecords ?? 10,
+    canaries: farm.canaries,
+    bisects,
+  };
   const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), Math.ceil(cells.length / 50)));
   const shares = await Promise.all(
     Array.from({ length: workers }, (_, w) => {
@@ -176,6 +194,13 @@ export async function buildDashboard(opts: DashboardOptions): Promise<DashboardS
   await writeFile(path.join(out, "data", "overview.js"), dataFile("overview", data));
   await writeFile(path.join(out, "data", "devices.js"), dataFile("devices", devices));
   await writeFile(path.join(out, "data", "releases.js"), dataFile("releases", pages.releasesPage()));
+  const channels = new Set(
+    [...farm.toolchains.values()].filter((t) => t.channel !== null).map((t) => t.name),
+  );
+  await writeFile(
+    path.join(out, "data", "upstream.js"),
+    dataFile("upstream", upstreamPage(finalCells, bisects, titles, channels)),
+  );
   // GitHub Pages runs Jekyll on an uploaded site unless told not to; nothing here is Jekyll's.
   await writeFile(path.join(out, ".nojekyll"), "");
   await writeFile(

@@ -4,7 +4,8 @@
 // The URL holds the cell and the time range (?cell=ID&range=365), so a link restores the view.
 
 (() => {
-  const { load, el, STATES, day, num, pct, header, fail, cssVar, cellKey } = window.PteFarm;
+  const { load, el, STATES, day, num, pct, header, fail, cssVar, cellKey, bisectAnswer, CANARY } =
+    window.PteFarm;
   const main = document.getElementById("main");
   document.body.prepend(header("cell"));
   const NAMES = {
@@ -307,6 +308,49 @@
                 {},
                 el("code", {}, k.id),
                 ` — ${k.nights} night(s), ${day(k.first)} to ${day(k.last)}: ${k.triage}`,
+              ),
+            ),
+          ),
+      d.cell.canary
+        ? el(
+            "section",
+            { "aria-label": "canary", id: "canary" },
+            el("h2", {}, "Canary"),
+            el(
+              "p",
+              {},
+              "This cell is the canary of known issue ",
+              el("code", {}, d.cell.canary.known_issue),
+              ` (expected to fail at ${d.cell.canary.stage}): `,
+              el("strong", {}, CANARY[d.cell.canary.state] ?? d.cell.canary.state),
+              ` since ${day(d.cell.canary.since)}, ${d.cell.canary.nights} night(s) run. `,
+              el("a", { href: "upstream.html#canaries" }, "All canaries"),
+            ),
+          )
+        : null,
+      el("h2", {}, "Bisections"),
+      d.bisects.length === 0
+        ? el("p", { class: "muted" }, "farm-upstream has not bisected this cell.")
+        : table(
+            "Which package and release first broke this cell (farm-upstream), newest first",
+            ["started", "answer", "between", "evidence"],
+            d.bisects.map((b) =>
+              el(
+                "tr",
+                { "data-verdict": b.verdict },
+                el("td", {}, day(b.started_at)),
+                el("td", {}, bisectAnswer(b)),
+                el(
+                  "td",
+                  {},
+                  `${b.good.toolchain} (${b.good.versions}) → ${b.bad.toolchain} (${b.bad.versions})`,
+                ),
+                el(
+                  "td",
+                  {},
+                  b.evidence.stage ? `${b.evidence.stage}: ${b.evidence.detail}` : b.evidence.detail,
+                ),
+                el("td", {}, el("code", {}, b.reproduce)),
               ),
             ),
           ),

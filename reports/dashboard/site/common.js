@@ -116,9 +116,29 @@
         link("index.html", "Farm", "overview"),
         link("devices.html", "Devices", "devices"),
         link("releases.html", "Releases", "releases"),
+        link("upstream.html", "Upstream", "upstream"),
       ),
       button,
     );
+  }
+
+  /** A canary's state in words (the states of canaries/verdicts.ts canaryState). */
+  const CANARY = {
+    reproduces: "✗ reproduces",
+    "reproduces-outside-range": "✗ reproduces outside its applies_to range",
+    "no-longer-reproduces": "✓ no longer reproduces: possibly fixed upstream",
+    "fails-differently": "✗ fails differently",
+    infrastructure: "⚠ infrastructure: no verdict",
+  };
+
+  /** A bisection's answer in words (the bisect record's verdict and release range). */
+  function bisectAnswer(b) {
+    if (b.verdict === "found") {
+      const also = b.untestable.length === 0 ? "" : ` (or one of ${b.untestable.join(", ")}, untestable)`;
+      return `${b.package} ${b.first_bad} first breaks it${also}; last good ${b.package} ${b.last_good}`;
+    }
+    if (b.verdict === "interaction") return "no single package: it needs several moved together";
+    return "inconclusive: infrastructure";
   }
 
   /** A visible error in place of the page's content. */
@@ -129,5 +149,5 @@
   /** A CSS custom property's value (chart colours follow the theme). */
   const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
-  window.PteFarm = { load, el, cellKey, STATES, day, num, pct, header, fail, cssVar };
+  window.PteFarm = { load, el, cellKey, STATES, day, num, pct, header, fail, cssVar, bisectAnswer, CANARY };
 })();
