@@ -18,6 +18,8 @@ import { REPO_ROOT } from "../actions/src/core/paths.ts";
 import { parseJson } from "../actions/src/core/validate.ts";
 import { type RunRecord, runRecord } from "../actions/src/schemas/run-record.ts";
 import { median } from "../actions/src/stats/robust.ts";
+import { cellPageUrl } from "../reports/dashboard/links.ts";
+import { cellKey } from "../reports/dashboard/model.ts";
 import { PR_COMMENT_MARKER } from "../reports/pr-comment.ts";
 import { formatFinding, lintWorkflows } from "../scripts/lint-workflows.ts";
 import {
@@ -727,12 +729,16 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     // The lab's board is offline every night: on night 1 its job stays queued.
     const LAB_NIGHTLY = NIGHTLY_CELL.replace("/host-x86_64@", "/lab-x86@");
     serveJobs(server, new Map([["301", { started: [NIGHTLY_CELL], queued: [LAB_NIGHTLY] }]]));
-    const night = async (runId: string, sha: string) => {
+    // Night 1 runs as a repository with a dashboard (Pages: Source: GitHub Actions, and the
+    // variable naming the site): the dashboard and pages jobs run, the issue links to the cell page.
+    const PAGES_URL = `https://${world.repository.split("/")[0]}.github.io/${world.repository.split("/")[1]}/`;
+    const night = async (runId: string, sha: string, vars: Record<string, string> = {}) => {
       const run = await runAct(world, {
         event: "schedule",
         workflow: "farm-nightly.yml",
         sha,
         runId,
+        vars,
         payload: { schedule: "23 2 * * *" },
         cacheSeed: VENV_SEED,
         api: { url: server.url, token: TOKEN },
@@ -783,7 +789,7 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
       world.sha,
       "max_seq_len 4096",
     );
-    const first = await night("301", slow);
+    const first = await night("301", slow, { PTE_FARM_DASHBOARD_URL: PAGES_URL });
     const records1 = await tonight("301");
     const n1 = records1.find((r) => r.cell.id === NIGHTLY_CELL);
     // The lab's cell: no runner took it; the watchdog's record went into tonight's history, and
@@ -810,6 +816,21 @@ describe.runIf(ready)(`farm-pr and farm-report under act${why}`, () => {
     const opened = regressions()[0];
     expect(opened?.body).toContain(NIGHTLY_CELL.split("@")[0]);
     const bodyAfterFirst = opened?.body;
+    // The dashboard job built the site from the data branch (tonight's records in it) and the
+    // pages job, which holds only the deployment's scopes, deployed it (the Pages doubles keep it).
+    expect([jobResults(first, "dashboard"), jobResults(first, "pages")]).toEqual([["success"], ["success"]]);
+    const deployed = path.join(world.artifacts, "301", "pages-deployed");
+    const overviewJs = await readFile(path.join(deployed, "data", "overview.js"), "utf8");
+    expect(overviewJs).toContain(JSON.stringify(NIGHTLY_CELL));
+    expect(overviewJs).toContain(JSON.stringify(LAB_NIGHTLY));
+    const cellJs = await readFile(
+      path.join(deployed, "data", "cells", `${cellKey(NIGHTLY_CELL)}.js`),
+      "utf8",
+    );
+    expect(cellJs).toContain(JSON.stringify(n1?.started_at));
+    for (const f of ["index.html", "cell.html", "upstream.html", "data/upstream.js", ".nojekyll"])
+      expect(existsSync(path.join(deployed, f)), f).toBe(true);
+    expect(opened?.body).toContain(cellPageUrl(PAGES_URL, NIGHTLY_CELL) as string);
 
     // Night 2: still slow: the same issue, its body brought up to date; no second issue.
     const second = await night("302", slow);
