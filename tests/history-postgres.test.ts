@@ -156,27 +156,6 @@ describe("PostgresStore", () => {
     await reader.close();
   }, 300_000);
 
-  it("keeps bisect records beside the records, oldest first, each once however often appended", async () => {
-    const store = await freshStore();
-    const newer = bisection("cell tiny-llama/fp32/portable/pi5@latest", "2026-12-02T04:41:00.000Z", {
-      package: "executorch",
-      last_good: "1.5.0",
-      first_bad: "1.5.1",
-    });
-    const older = bisection("command `./check.sh`", "2026-11-02T04:41:00.000Z", { verdict: "interaction" });
-    const ids = await store.appendBisects([newer, older]);
-    expect(await store.appendBisects([newer])).toEqual([ids[0]]);
-    const listed = await store.listBisects();
-    expect(listed.map((b) => [b.record.verdict, b.path])).toEqual([
-      ["interaction", ids[1]],
-      ["found", ids[0]],
-    ]);
-    expect(listed[1]?.record).toEqual(newer);
-    // Not run records: no cell of the store, nothing in a listing.
-    expect(await store.cells()).toEqual([]);
-    await store.close();
-  });
-
   // @fault history-concurrent-writes | the PostgreSQL server killed mid-append and restarted | appends retried; every acknowledged record stored once, none duplicated | records 12000/12000
   it("loses no acknowledged record and duplicates none when the server is killed mid-append and restarted", async () => {
     const url = await server.database(`t${++dbs}`);

@@ -4,7 +4,7 @@
 // The URL holds the cell and the time range (?cell=ID&range=365), so a link restores the view.
 
 (() => {
-  const { load, el, STATES, day, num, pct, header, fail, cssVar, cellKey, bisectAnswer, CANARY } =
+  const { load, el, STATES, day, num, pct, header, fail, cssVar, cellKey, bisectCells, table, CANARY } =
     window.PteFarm;
   const main = document.getElementById("main");
   document.body.prepend(header("cell"));
@@ -28,16 +28,6 @@
 
   const secondsOf = (iso) => Math.round(Date.parse(iso) / 1000);
   const short = (sha) => (sha ? String(sha).slice(0, 8) : "?");
-
-  function table(caption, heads, rows) {
-    return el(
-      "table",
-      { class: "data" },
-      el("caption", { class: "muted" }, caption),
-      el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, ...rows),
-    );
-  }
 
   function facts(d) {
     const items = [
@@ -335,23 +325,7 @@
             "Which package and release first broke this cell (farm-upstream), newest first",
             ["started", "answer", "between", "evidence"],
             d.bisects.map((b) =>
-              el(
-                "tr",
-                { "data-verdict": b.verdict },
-                el("td", {}, day(b.started_at)),
-                el("td", {}, bisectAnswer(b)),
-                el(
-                  "td",
-                  {},
-                  `${b.good.toolchain} (${b.good.versions}) → ${b.bad.toolchain} (${b.bad.versions})`,
-                ),
-                el(
-                  "td",
-                  {},
-                  b.evidence.stage ? `${b.evidence.stage}: ${b.evidence.detail}` : b.evidence.detail,
-                ),
-                el("td", {}, el("code", {}, b.reproduce)),
-              ),
+              el("tr", { "data-verdict": b.verdict }, el("td", {}, day(b.started_at)), ...bisectCells(b)),
             ),
           ),
       el("h2", {}, "Run records"),

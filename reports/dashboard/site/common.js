@@ -141,6 +141,31 @@
     return "inconclusive: infrastructure";
   }
 
+  /** A bisection's answer (with its reproduce command), its two toolchains and its evidence, as cells. */
+  function bisectCells(b) {
+    return [
+      el(
+        "td",
+        {},
+        el("strong", {}, bisectAnswer(b)),
+        el("details", {}, el("summary", {}, "reproduce"), el("pre", {}, el("code", {}, b.reproduce))),
+      ),
+      el("td", {}, `${b.good.toolchain} (${b.good.versions}) → ${b.bad.toolchain} (${b.bad.versions})`),
+      el("td", {}, b.evidence.stage ? `${b.evidence.stage}: ${b.evidence.detail}` : b.evidence.detail),
+    ];
+  }
+
+  /** A data table: caption, column heads, body rows. */
+  function table(caption, heads, rows) {
+    return el(
+      "table",
+      { class: "data" },
+      el("caption", { class: "muted" }, caption),
+      el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, ...rows),
+    );
+  }
+
   /** A visible error in place of the page's content. */
   function fail(main, err) {
     main.replaceChildren(el("p", { class: "error", role: "alert" }, String(err?.message ?? err)));
@@ -149,5 +174,19 @@
   /** A CSS custom property's value (chart colours follow the theme). */
   const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
-  window.PteFarm = { load, el, cellKey, STATES, day, num, pct, header, fail, cssVar, bisectAnswer, CANARY };
+  window.PteFarm = {
+    load,
+    el,
+    cellKey,
+    STATES,
+    day,
+    num,
+    pct,
+    header,
+    fail,
+    cssVar,
+    bisectCells,
+    table,
+    CANARY,
+  };
 })();

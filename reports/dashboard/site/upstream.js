@@ -4,7 +4,7 @@
 // release first broke which cell. One data file, data/upstream.js.
 
 (() => {
-  const { load, el, STATES, day, header, fail, bisectAnswer, CANARY } = window.PteFarm;
+  const { load, el, STATES, day, header, fail, bisectCells, table, CANARY } = window.PteFarm;
   const main = document.getElementById("main");
   document.body.prepend(header("upstream"));
   const CANARY_CLASS = {
@@ -14,16 +14,6 @@
     "fails-differently": "gate-failed",
     infrastructure: "infra",
   };
-
-  function table(caption, heads, rows) {
-    return el(
-      "table",
-      { class: "data" },
-      el("caption", { class: "muted" }, caption),
-      el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, ...rows),
-    );
-  }
 
   const cellLink = (id) => el("a", { href: `cell.html?cell=${encodeURIComponent(id)}` }, id);
 
@@ -106,14 +96,7 @@
           { "data-verdict": b.verdict, "data-cell": b.cell ?? "" },
           el("td", {}, day(b.started_at)),
           el("td", {}, b.key ? cellLink(b.cell) : b.subject, b.metric ? ` (${b.metric})` : ""),
-          el(
-            "td",
-            {},
-            el("strong", {}, bisectAnswer(b)),
-            el("details", {}, el("summary", {}, "reproduce"), el("pre", {}, el("code", {}, b.reproduce))),
-          ),
-          el("td", {}, `${b.good.toolchain} (${b.good.versions}) → ${b.bad.toolchain} (${b.bad.versions})`),
-          el("td", {}, b.evidence.stage ? `${b.evidence.stage}: ${b.evidence.detail}` : b.evidence.detail),
+          ...bisectCells(b),
           el("td", {}, `${b.builds} built, ${b.released_between} release(s) between`),
         ),
       ),
