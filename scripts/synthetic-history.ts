@@ -13,13 +13,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { BisectRecord } from "../actions/src/bisect/record.ts";
 import { monthLine } from "../actions/src/history/layout.ts";
-import {
-  bisectPath,
-  cellPrefix,
-  healthPath,
-  serializeBisect,
-  serializeHealth,
-} from "../actions/src/history/store.ts";
+import { LocalFolderStore } from "../actions/src/history/local-folder.ts";
+import { cellPrefix } from "../actions/src/history/store.ts";
 import type { HealthReport } from "../actions/src/schemas/health-report.ts";
 import type { RunRecord } from "../actions/src/schemas/run-record.ts";
 import { seededRng } from "../actions/src/stats/rng.ts";
@@ -315,15 +310,10 @@ export async function writeSyntheticHistory(
     }
     await flush();
   }
-  for (const report of only(0) ? (h.health ?? []) : []) {
-    const file = path.join(root, ...healthPath(report).split("/"));
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, serializeHealth(report));
-  }
-  for (const b of only(0) ? (h.bisects ?? []) : []) {
-    const file = path.join(root, ...bisectPath(b).split("/"));
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, serializeBisect(b));
+  if (only(0)) {
+    const store = new LocalFolderStore(root);
+    await store.appendHealth(h.health ?? []);
+    await store.appendBisects(h.bisects ?? []);
   }
   return written;
 }

@@ -8036,17 +8036,18 @@ function sampleProblem(raw) {
   }
   return null;
 }
-async function readRunRecord(file) {
+async function readRecordJson(file) {
   const name = displayPath(file);
   const text = await readFile(file, "utf8").catch((err) => {
     throw new ConfigurationError(`cannot read run record ${name} (${err.code ?? err.message})`);
   });
-  let raw;
   try {
-    raw = JSON.parse(text);
+    return { name, raw: JSON.parse(text) };
   } catch (err) {
     throw new ConfigurationError(`${name}: not valid JSON (${err.message})`);
   }
+}
+function checkRunRecord(raw, name) {
   const problem = sampleProblem(raw);
   if (problem !== null) throw new ConfigurationError(`${name}: ${problem}`);
   try {
@@ -8057,6 +8058,10 @@ async function readRunRecord(file) {
     }
     throw err;
   }
+}
+async function readRunRecord(file) {
+  const { name, raw } = await readRecordJson(file);
+  return checkRunRecord(raw, name);
 }
 
 // actions/src/compare/config.ts

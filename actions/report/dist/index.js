@@ -29128,6 +29128,12 @@ function lazyStored(record2) {
   LAZY.add(stored);
   return stored;
 }
+function storedFiles(docs, text, pathOf) {
+  return docs.map((d) => {
+    const t = text(d);
+    return { path: pathOf(d, t), text: t };
+  });
+}
 var HEALTH_DIR = "_health";
 var safeName = (s) => s.replace(/[^A-Za-z0-9._@-]/g, "_");
 function serializeHealth(report) {
@@ -29276,25 +29282,19 @@ var GitBranchStore = class {
     return res.exitCode === 0 ? res.stdout.trim() : null;
   }
   async append(records) {
-    const files = records.map((r) => {
-      const text = serialize2(r);
-      return { path: recordPath(r, text), text };
-    });
-    return this.commitFiles(files, `${files.length} run record(s)`);
+    return this.commitFiles(storedFiles(records, serialize2, recordPath), `${records.length} run record(s)`);
   }
   async appendHealth(reports) {
-    const files = reports.map((r) => {
-      const text = serializeHealth(r);
-      return { path: healthPath(r, text), text };
-    });
-    return this.commitFiles(files, `${files.length} health report(s)`);
+    return this.commitFiles(
+      storedFiles(reports, serializeHealth, healthPath),
+      `${reports.length} health report(s)`
+    );
   }
   async appendBisects(records) {
-    const files = records.map((r) => {
-      const text = serializeBisect(r);
-      return { path: bisectPath(r, text), text };
-    });
-    return this.commitFiles(files, `${files.length} bisect record(s)`);
+    return this.commitFiles(
+      storedFiles(records, serializeBisect, bisectPath),
+      `${records.length} bisect record(s)`
+    );
   }
   /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */
   async commitFiles(texts, what2) {
@@ -29533,40 +29533,20 @@ var LocalFolderStore = class {
     return `dir:${this.root}`;
   }
   async append(records) {
-    return this.write(
-      records.map((r) => {
-        const text = serialize2(r);
-        return { rel: recordPath(r, text), text };
-      })
-    );
+    return this.write(storedFiles(records, serialize2, recordPath));
   }
   async appendHealth(reports) {
-    return this.write(
-      reports.map((r) => {
-        const text = serializeHealth(r);
-        return { rel: healthPath(r, text), text };
-      })
-    );
+    return this.write(storedFiles(reports, serializeHealth, healthPath));
   }
   async appendBisects(records) {
-    return this.write(
-      records.map((r) => {
-        const text = serializeBisect(r);
-        return { rel: bisectPath(r, text), text };
-      })
-    );
+    return this.write(storedFiles(records, serializeBisect, bisectPath));
   }
   async listBisects() {
-    const out = [];
-    for (const rel of await this.files(BISECT_DIR)) {
-      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
-      out.push(readStoredBisect(rel, text, this.describe()));
-    }
-    return out.sort(bisectByTime);
+    return (await this.readFiles(BISECT_DIR, readStoredBisect)).sort(bisectByTime);
   }
   async write(files) {
     const out = [];
-    for (const { rel, text } of files) {
+    for (const { path: rel, text } of files) {
       const file = path15.join(this.root, ...rel.split("/"));
       const tmp = path15.join(path15.dirname(file), `.tmp-${process.pid}-${randomBytes2(4).toString("hex")}`);
       try {
@@ -29593,13 +29573,16 @@ var LocalFolderStore = class {
     });
     return entries.map((e) => path15.relative(this.root, path15.join(base, e)).split(path15.sep).join("/")).filter(isLayoutFile);
   }
-  async listHealth(device2) {
+  /** Each file under `prefix`, read and checked by `read` (health reports, bisect records). */
+  async readFiles(prefix, read) {
     const out = [];
-    for (const rel of await this.files(healthPrefix(device2))) {
-      const text = await readFile2(path15.join(this.root, ...rel.split("/")), "utf8");
-      out.push(readStoredHealth(rel, text, this.describe()));
+    for (const rel of await this.files(prefix)) {
+      out.push(read(rel, await readFile2(path15.join(this.root, ...rel.split("/")), "utf8"), this.describe()));
     }
-    return out.sort(healthByTime);
+    return out;
+  }
+  async listHealth(device2) {
+    return (await this.readFiles(healthPrefix(device2), readStoredHealth)).sort(healthByTime);
   }
   async list(cellId3) {
     const rels = await this.files(cellId3 === void 0 ? "" : cellPrefix(cellId3));
@@ -29859,28 +29842,33 @@ var PostgresStore = class {
     return rows.map((x) => x.id);
   }
   async appendHealth(reports) {
-    if (reports.length === 0) return [];
+    return this.appendDocs("health reports", "pte_farm_health", ["device", "checked_at", "state"], reports, {
+      text: serializeHealth,
+      id: healthPath,
+      columns: (r) => [r.device, r.checked_at, r.state]
+    });
+  }
+  /**
+   * Adds documents to a table of their own (health reports, bisect records): the id, three
+   * columns to filter and order by, the body. Each once, as {@link append} adds records.
+   */
+  async appendDocs(what2, table, names2, docs, how) {
+    if (docs.length === 0) return [];
     await this.schema();
-    const rows = reports.map((r) => {
-      const body = serializeHealth(r);
-      return { id: healthPath(r, body), r, body };
+    const rows = docs.map((d) => {
+      const body = how.text(d);
+      return [how.id(d, body), ...how.columns(d), body];
     });
     await this.run(
-      "append health reports",
+      `append ${what2}`,
       (c3) => c3.query(
-        `INSERT INTO pte_farm_health (id, device, checked_at, state, body)
+        `INSERT INTO ${table} (id, ${names2.join(", ")}, body)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
          ON CONFLICT (id) DO NOTHING`,
-        [
-          rows.map((x) => x.id),
-          rows.map((x) => x.r.device),
-          rows.map((x) => x.r.checked_at),
-          rows.map((x) => x.r.state),
-          rows.map((x) => x.body)
-        ]
+        [0, 1, 2, 3, 4].map((i2) => rows.map((row) => row[i2]))
       )
     );
-    return rows.map((x) => x.id);
+    return rows.map((row) => row[0]);
   }
   async list(cellId3) {
     const out = [];
@@ -29961,28 +29949,17 @@ var PostgresStore = class {
     }));
   }
   async appendBisects(records) {
-    if (records.length === 0) return [];
-    await this.schema();
-    const rows = records.map((r) => {
-      const body = serializeBisect(r);
-      return { id: bisectPath(r, body), r, body };
-    });
-    await this.run(
-      "append bisect records",
-      (c3) => c3.query(
-        `INSERT INTO pte_farm_bisect (id, subject, started_at, verdict, body)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-         ON CONFLICT (id) DO NOTHING`,
-        [
-          rows.map((x) => x.id),
-          rows.map((x) => x.r.subject),
-          rows.map((x) => x.r.started_at),
-          rows.map((x) => x.r.verdict),
-          rows.map((x) => x.body)
-        ]
-      )
+    return this.appendDocs(
+      "bisect records",
+      "pte_farm_bisect",
+      ["subject", "started_at", "verdict"],
+      records,
+      {
+        text: serializeBisect,
+        id: bisectPath,
+        columns: (r) => [r.subject, r.started_at, r.verdict]
+      }
     );
-    return rows.map((x) => x.id);
   }
   async listBisects() {
     await this.schema();
@@ -30070,17 +30047,18 @@ function sampleProblem(raw) {
   }
   return null;
 }
-async function readRunRecord(file) {
+async function readRecordJson(file) {
   const name = displayPath(file);
   const text = await readFile3(file, "utf8").catch((err) => {
     throw new ConfigurationError(`cannot read run record ${name} (${err.code ?? err.message})`);
   });
-  let raw;
   try {
-    raw = JSON.parse(text);
+    return { name, raw: JSON.parse(text) };
   } catch (err) {
     throw new ConfigurationError(`${name}: not valid JSON (${err.message})`);
   }
+}
+function checkRunRecord(raw, name) {
   const problem2 = sampleProblem(raw);
   if (problem2 !== null) throw new ConfigurationError(`${name}: ${problem2}`);
   try {
@@ -30091,6 +30069,10 @@ async function readRunRecord(file) {
     }
     throw err;
   }
+}
+async function readRunRecord(file) {
+  const { name, raw } = await readRecordJson(file);
+  return checkRunRecord(raw, name);
 }
 async function recordFiles(inputs, opts = {}) {
   const names2 = opts.names ?? /\.json$/;

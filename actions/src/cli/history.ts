@@ -4,18 +4,17 @@
  * opens `dir:`, `git:` and `postgres` stores). A record file that is missing or fails its schema
  * is bad input (exit 2), named by path.
  */
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { type BisectRecord, bisectRecord } from "../bisect/record.ts";
 import { ConfigurationError, EXIT, type ExitCode } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { displayPath } from "../core/paths.ts";
-import { parseJson, ValidationError } from "../core/validate.ts";
+import { parse, ValidationError } from "../core/validate.ts";
 import { GitBranchStore } from "../history/git-branch.ts";
 import { migrate } from "../history/migrate.ts";
 import { openStore } from "../history/open.ts";
-import { readRunRecords } from "../records/read.ts";
+import { checkRunRecord, readRecordJson } from "../records/read.ts";
 import { cleanSamples, median } from "../records/samples.ts";
+import type { RunRecord } from "../schemas/run-record.ts";
 import { usageErrors } from "./args.ts";
 
 const BISECT_SCHEMA = "pte-farm/bisect@1";
@@ -35,36 +34,29 @@ pte-farm history migrate --from STORE --to STORE
   migrate           copies every record, health report and bisect record, then checks counts and a
                     content hash of both stores (exit 3 if anything is missing)`;
 
-/** A bisect record file (`pte-farm bisect`'s bisect.json), known by its schema; null for anything else. */
-async function readBisectFile(file: string): Promise<BisectRecord | null> {
-  const text = await readFile(file, "utf8").catch(() => null);
-  if (text === null || !text.includes(`"${BISECT_SCHEMA}"`)) return null;
-  let schema: unknown;
-  try {
-    schema = (JSON.parse(text) as { schema?: unknown }).schema;
-  } catch {
-    return null; // the run record reader names the file and its syntax error
-  }
-  if (schema !== BISECT_SCHEMA) return null;
-  try {
-    return parseJson(bisectRecord, text, displayPath(file));
-  } catch (err) {
-    if (err instanceof ValidationError)
-      throw new ConfigurationError(`${err.message} (not a valid ${BISECT_SCHEMA} record)`);
-    throw err;
-  }
-}
-
+/**
+ * Run records (run.json) and bisect records (bisect.json, told apart by their `schema`), each file
+ * read once and every one checked before anything is written: a bad one appends nothing.
+ */
 async function historyAppend(opts: { store: string; files: string[]; logger: Logger }): Promise<void> {
-  const runs: string[] = [];
+  const records: RunRecord[] = [];
   const bisects: BisectRecord[] = [];
+  if (opts.files.length === 0)
+    throw new ConfigurationError("no record given; pass one or more run.json or bisect.json files");
   for (const f of opts.files) {
-    const b = await readBisectFile(f);
-    if (b === null) runs.push(f);
-    else bisects.push(b);
+    const { name, raw } = await readRecordJson(f);
+    if ((raw as { schema?: unknown } | null)?.schema !== BISECT_SCHEMA) {
+      records.push(checkRunRecord(raw, name));
+      continue;
+    }
+    try {
+      bisects.push(parse(bisectRecord, raw, name));
+    } catch (err) {
+      if (err instanceof ValidationError)
+        throw new ConfigurationError(`${err.message} (not a valid ${BISECT_SCHEMA} record)`);
+      throw err;
+    }
   }
-  // Every file is read and checked before anything is written: a bad one appends nothing.
-  const records = runs.length === 0 && bisects.length > 0 ? [] : await readRunRecords(runs);
   const store = openStore(opts.store);
   const paths = [...(await store.append(records)), ...(await store.appendBisects(bisects))];
   for (const p of paths) opts.logger.info(p);

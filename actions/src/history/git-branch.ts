@@ -44,6 +44,7 @@ import {
   serialize,
   serializeBisect,
   serializeHealth,
+  storedFiles,
   uniqueById,
 } from "./store.ts";
 
@@ -131,27 +132,21 @@ export class GitBranchStore implements HistoryStore {
   }
 
   async append(records: readonly RunRecord[]): Promise<string[]> {
-    const files = records.map((r) => {
-      const text = serialize(r);
-      return { path: recordPath(r, text), text };
-    });
-    return this.commitFiles(files, `${files.length} run record(s)`);
+    return this.commitFiles(storedFiles(records, serialize, recordPath), `${records.length} run record(s)`);
   }
 
   async appendHealth(reports: readonly HealthReport[]): Promise<string[]> {
-    const files = reports.map((r) => {
-      const text = serializeHealth(r);
-      return { path: healthPath(r, text), text };
-    });
-    return this.commitFiles(files, `${files.length} health report(s)`);
+    return this.commitFiles(
+      storedFiles(reports, serializeHealth, healthPath),
+      `${reports.length} health report(s)`,
+    );
   }
 
   async appendBisects(records: readonly BisectRecord[]): Promise<string[]> {
-    const files = records.map((r) => {
-      const text = serializeBisect(r);
-      return { path: bisectPath(r, text), text };
-    });
-    return this.commitFiles(files, `${files.length} bisect record(s)`);
+    return this.commitFiles(
+      storedFiles(records, serializeBisect, bisectPath),
+      `${records.length} bisect record(s)`,
+    );
   }
 
   /** One commit adding `files`, published with compare-and-swap and retried as the module doc says. */

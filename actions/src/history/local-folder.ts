@@ -35,6 +35,7 @@ import {
   serialize,
   serializeBisect,
   serializeHealth,
+  storedFiles,
   uniqueById,
 } from "./store.ts";
 
@@ -50,44 +51,24 @@ export class LocalFolderStore implements HistoryStore {
   }
 
   async append(records: readonly RunRecord[]): Promise<string[]> {
-    return this.write(
-      records.map((r) => {
-        const text = serialize(r);
-        return { rel: recordPath(r, text), text };
-      }),
-    );
+    return this.write(storedFiles(records, serialize, recordPath));
   }
 
   async appendHealth(reports: readonly HealthReport[]): Promise<string[]> {
-    return this.write(
-      reports.map((r) => {
-        const text = serializeHealth(r);
-        return { rel: healthPath(r, text), text };
-      }),
-    );
+    return this.write(storedFiles(reports, serializeHealth, healthPath));
   }
 
   async appendBisects(records: readonly BisectRecord[]): Promise<string[]> {
-    return this.write(
-      records.map((r) => {
-        const text = serializeBisect(r);
-        return { rel: bisectPath(r, text), text };
-      }),
-    );
+    return this.write(storedFiles(records, serializeBisect, bisectPath));
   }
 
   async listBisects(): Promise<StoredBisect[]> {
-    const out: StoredBisect[] = [];
-    for (const rel of await this.files(BISECT_DIR)) {
-      const text = await readFile(path.join(this.root, ...rel.split("/")), "utf8");
-      out.push(readStoredBisect(rel, text, this.describe()));
-    }
-    return out.sort(bisectByTime);
+    return (await this.readFiles(BISECT_DIR, readStoredBisect)).sort(bisectByTime);
   }
 
-  private async write(files: readonly { rel: string; text: string }[]): Promise<string[]> {
+  private async write(files: readonly { path: string; text: string }[]): Promise<string[]> {
     const out: string[] = [];
-    for (const { rel, text } of files) {
+    for (const { path: rel, text } of files) {
       const file = path.join(this.root, ...rel.split("/"));
       const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
       try {
@@ -120,13 +101,20 @@ export class LocalFolderStore implements HistoryStore {
       .filter(isLayoutFile);
   }
 
-  async listHealth(device?: string): Promise<StoredHealth[]> {
-    const out: StoredHealth[] = [];
-    for (const rel of await this.files(healthPrefix(device))) {
-      const text = await readFile(path.join(this.root, ...rel.split("/")), "utf8");
-      out.push(readStoredHealth(rel, text, this.describe()));
+  /** Each file under `prefix`, read and checked by `read` (health reports, bisect records). */
+  private async readFiles<T>(
+    prefix: string,
+    read: (rel: string, text: string, where: string) => T,
+  ): Promise<T[]> {
+    const out: T[] = [];
+    for (const rel of await this.files(prefix)) {
+      out.push(read(rel, await readFile(path.join(this.root, ...rel.split("/")), "utf8"), this.describe()));
     }
-    return out.sort(healthByTime);
+    return out;
+  }
+
+  async listHealth(device?: string): Promise<StoredHealth[]> {
+    return (await this.readFiles(healthPrefix(device), readStoredHealth)).sort(healthByTime);
   }
 
   async list(cellId?: string): Promise<StoredRecord[]> {

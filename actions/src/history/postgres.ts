@@ -211,27 +211,43 @@ export class PostgresStore implements HistoryStore {
   }
 
   async appendHealth(reports: readonly HealthReport[]): Promise<string[]> {
-    if (reports.length === 0) return [];
-    await this.schema();
-    const rows = reports.map((r) => {
-      const body = serializeHealth(r);
-      return { id: healthPath(r, body), r, body };
+    return this.appendDocs("health reports", "pte_farm_health", ["device", "checked_at", "state"], reports, {
+      text: serializeHealth,
+      id: healthPath,
+      columns: (r) => [r.device, r.checked_at, r.state],
     });
-    await this.run("append health reports", (c) =>
+  }
+
+  /**
+   * Adds documents to a table of their own (health reports, bisect records): the id, three
+   * columns to filter and order by, the body. Each once, as {@link append} adds records.
+   */
+  private async appendDocs<T>(
+    what: string,
+    table: string,
+    names: readonly [string, string, string],
+    docs: readonly T[],
+    how: {
+      text: (d: T) => string;
+      id: (d: T, body: string) => string;
+      columns: (d: T) => readonly [string, string, string];
+    },
+  ): Promise<string[]> {
+    if (docs.length === 0) return [];
+    await this.schema();
+    const rows = docs.map((d) => {
+      const body = how.text(d);
+      return [how.id(d, body), ...how.columns(d), body] as const;
+    });
+    await this.run(`append ${what}`, (c) =>
       c.query(
-        `INSERT INTO pte_farm_health (id, device, checked_at, state, body)
+        `INSERT INTO ${table} (id, ${names.join(", ")}, body)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
          ON CONFLICT (id) DO NOTHING`,
-        [
-          rows.map((x) => x.id),
-          rows.map((x) => x.r.device),
-          rows.map((x) => x.r.checked_at),
-          rows.map((x) => x.r.state),
-          rows.map((x) => x.body),
-        ],
+        [0, 1, 2, 3, 4].map((i) => rows.map((row) => row[i])),
       ),
     );
-    return rows.map((x) => x.id);
+    return rows.map((row) => row[0]);
   }
 
   async list(cellId?: string): Promise<StoredRecord[]> {
@@ -314,27 +330,17 @@ export class PostgresStore implements HistoryStore {
   }
 
   async appendBisects(records: readonly BisectRecord[]): Promise<string[]> {
-    if (records.length === 0) return [];
-    await this.schema();
-    const rows = records.map((r) => {
-      const body = serializeBisect(r);
-      return { id: bisectPath(r, body), r, body };
-    });
-    await this.run("append bisect records", (c) =>
-      c.query(
-        `INSERT INTO pte_farm_bisect (id, subject, started_at, verdict, body)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-         ON CONFLICT (id) DO NOTHING`,
-        [
-          rows.map((x) => x.id),
-          rows.map((x) => x.r.subject),
-          rows.map((x) => x.r.started_at),
-          rows.map((x) => x.r.verdict),
-          rows.map((x) => x.body),
-        ],
-      ),
+    return this.appendDocs(
+      "bisect records",
+      "pte_farm_bisect",
+      ["subject", "started_at", "verdict"],
+      records,
+      {
+        text: serializeBisect,
+        id: bisectPath,
+        columns: (r) => [r.subject, r.started_at, r.verdict],
+      },
     );
-    return rows.map((x) => x.id);
   }
 
   async listBisects(): Promise<StoredBisect[]> {

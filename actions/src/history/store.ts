@@ -156,6 +156,21 @@ export function lazyStored(record: RunRecord): StoredRecord {
   return stored;
 }
 
+/**
+ * Documents as the files a folder or a data branch stores them in: each one's text and its
+ * content-addressed path (run records, health reports, bisect records alike).
+ */
+export function storedFiles<T>(
+  docs: readonly T[],
+  text: (d: T) => string,
+  pathOf: (d: T, text: string) => string,
+): { path: string; text: string }[] {
+  return docs.map((d) => {
+    const t = text(d);
+    return { path: pathOf(d, t), text: t };
+  });
+}
+
 /** The store's folder of health reports; `_` cannot start a model name, so no cell lives here. */
 export const HEALTH_DIR = "_health";
 

@@ -37,18 +37,21 @@ export function sampleProblem(raw: unknown): string | null {
   return null;
 }
 
-/** Reads one run record; every problem is a ConfigurationError naming the file. */
-export async function readRunRecord(file: string): Promise<RunRecord> {
+/** A record file's JSON, not yet checked; an unreadable file or bad JSON is a ConfigurationError naming it. */
+export async function readRecordJson(file: string): Promise<{ name: string; raw: unknown }> {
   const name = displayPath(file);
   const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
     throw new ConfigurationError(`cannot read run record ${name} (${err.code ?? err.message})`);
   });
-  let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    return { name, raw: JSON.parse(text) };
   } catch (err) {
     throw new ConfigurationError(`${name}: not valid JSON (${(err as Error).message})`);
   }
+}
+
+/** Checks a record file's JSON as a run record (its samples first); a ConfigurationError naming the file. */
+export function checkRunRecord(raw: unknown, name: string): RunRecord {
   const problem = sampleProblem(raw);
   if (problem !== null) throw new ConfigurationError(`${name}: ${problem}`);
   try {
@@ -59,6 +62,12 @@ export async function readRunRecord(file: string): Promise<RunRecord> {
     }
     throw err;
   }
+}
+
+/** Reads one run record; every problem is a ConfigurationError naming the file. */
+export async function readRunRecord(file: string): Promise<RunRecord> {
+  const { name, raw } = await readRecordJson(file);
+  return checkRunRecord(raw, name);
 }
 
 /** Run record files given on a command line, read in order; none given is bad input. */
