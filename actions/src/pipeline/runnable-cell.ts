@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Cell } from "../../../matrix/cells.ts";
-import type { Farm, ModelDef } from "../../../matrix/types.ts";
+import type { ModelDef } from "../../../matrix/types.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import { cellId } from "../schemas/cell-id.ts";
 
@@ -31,11 +31,6 @@ export function cachedSnapshot(hub: { id: string; revision: string }, env: NodeJ
     hub.revision,
   );
   return existsSync(path.join(dir, "config.json")) ? dir : null;
-}
-
-/** The shipped twin of a hub model (the matrix model whose `twin_of` names it), or null. */
-export function twinOf(farm: Farm, model: string): string | null {
-  return farm.models.get(model)?.twin ?? null;
 }
 
 /**
